@@ -1,0 +1,73 @@
+// Activities of the orchestrator's own worker: intake (off-ledger case record and salt)
+// and the ledger append, which verifies each agency's signature before sequencing it.
+import { randomBytes } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/activity';
+import type pg from 'pg';
+import { CaseInput } from '../domain/application.ts';
+import { LedgerError } from '../domain/errors.ts';
+import { toBase64 } from '../ledger/bytes.ts';
+import type { Sequencer } from '../ledger/pg/sequencer.ts';
+
+export interface AppendReceipt {
+  index: number;
+  leafHash: string;
+  created: boolean;
+}
+
+export function createOrchestratorActivities(deps: { pool: pg.Pool; sequencer: Sequencer }) {
+  return {
+    /**
+     * Records the case off-ledger and returns its commitment salt. Idempotent: a retry
+     * returns the salt stored the first time, so commitments stay stable.
+     */
+    async intake(input: CaseInput & { workflowId: string }): Promise<{ salt: string }> {
+      const { caseId, application } = CaseInput.parse(input);
+      const client = await deps.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(
+          'INSERT INTO cases (case_id, unit_id, workflow_id) VALUES ($1, $2, $3) ON CONFLICT (case_id) DO NOTHING',
+          [caseId, application.unitId, input.workflowId],
+        );
+        await client.query(
+          'INSERT INTO case_secrets (case_id, salt, application) VALUES ($1, $2, $3) ON CONFLICT (case_id) DO NOTHING',
+          [caseId, randomBytes(32), application],
+        );
+        const { rows } = await client.query<{ salt: Buffer }>(
+          'SELECT salt FROM case_secrets WHERE case_id = $1',
+          [caseId],
+        );
+        await client.query('COMMIT');
+        return { salt: toBase64(new Uint8Array(rows[0]!.salt)) };
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+
+    /** Appends a signed statement once; a statement the ledger refuses fails without retries. */
+    async appendToLedger(signed: unknown): Promise<AppendReceipt> {
+      try {
+        const appended = await deps.sequencer.append(signed);
+        return {
+          index: appended.entry.index,
+          leafHash: toBase64(appended.leafHash),
+          created: appended.created,
+        };
+      } catch (error) {
+        if (error instanceof LedgerError) {
+          throw ApplicationFailure.create({
+            type: error.name,
+            message: error.message,
+            nonRetryable: true,
+          });
+        }
+        throw error;
+      }
+    },
+  };
+}
+
+export type OrchestratorActivities = ReturnType<typeof createOrchestratorActivities>;

@@ -1,0 +1,43 @@
+// How an agency worker turns a step's full result into the statement it signs: the result
+// itself stays off the ledger, committed to under the case's salt.
+import type { Signer } from '../domain/agency.ts';
+import { STATEMENT_TYPE, type SignedStatement } from '../domain/statement.ts';
+import { fromBase64 } from '../ledger/bytes.ts';
+import type { SigningKey } from '../ledger/keys.ts';
+import { commitTo, signStatement } from '../ledger/statement.ts';
+
+export interface StepResult<R> {
+  signed: SignedStatement;
+  result: R;
+}
+
+export interface SignStepArgs<R> {
+  key: SigningKey;
+  agency: Signer;
+  caseId: string;
+  stepId: string;
+  salt: string;
+  outcome: string;
+  result: R;
+  facts: Record<string, string | number | boolean | null>;
+  now?: () => Date;
+}
+
+export function signStep<R>(args: SignStepArgs<R>): StepResult<R> {
+  const signed = signStatement(
+    {
+      type: STATEMENT_TYPE,
+      statementId: `${args.caseId}/${args.stepId}`,
+      caseId: args.caseId,
+      stepId: args.stepId,
+      agency: args.agency,
+      outcome: args.outcome,
+      commitment: commitTo(fromBase64(args.salt), args.result),
+      facts: args.facts,
+      issuedAt: (args.now ?? (() => new Date()))().toISOString(),
+      keyId: args.key.keyId,
+    },
+    args.key,
+  );
+  return { signed, result: args.result };
+}

@@ -1,0 +1,104 @@
+// buildApp(deps) builds the HTTP API; tests call it with app.inject(), main only listens.
+import { randomUUID } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type pg from 'pg';
+import { z } from 'zod';
+import { CaseApplication, caseWorkflowId } from '../domain/application.ts';
+import { ORCHESTRATOR_TASK_QUEUE } from '../domain/agency.ts';
+import { CaseConflictError, NotFoundError } from '../domain/errors.ts';
+import { toBase64 } from '../ledger/bytes.ts';
+import { entriesOfCase } from '../ledger/pg/reader.ts';
+import { statusQuery } from '../workflows/messages.ts';
+import { caseStatusKey } from '../workflows/searchAttributes.ts';
+import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
+import { parseRequest, registerErrorHandler } from './errors.ts';
+
+export interface AppDeps {
+  temporal: Client;
+  pool: pg.Pool;
+  logger?: boolean;
+}
+
+const CaseParams = z.object({ caseId: z.uuid('must be a case id (UUID)') });
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({ logger: deps.logger ?? false, bodyLimit: 64 * 1024 });
+  registerErrorHandler(app);
+
+  app.post('/cases', async (request, reply) => {
+    const application = parseRequest(CaseApplication, request.body, '');
+    const caseId = randomUUID();
+    const workflowId = caseWorkflowId(application.unitId);
+    // The case row and the workflow start commit together: a refused start leaves no row.
+    const client = await deps.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('INSERT INTO cases (case_id, unit_id, workflow_id) VALUES ($1, $2, $3)', [
+        caseId,
+        application.unitId,
+        workflowId,
+      ]);
+      let runId: string;
+      try {
+        const handle = await deps.temporal.workflow.start<typeof jointTransferCase>(
+          'jointTransferCase',
+          {
+            taskQueue: ORCHESTRATOR_TASK_QUEUE,
+            workflowId,
+            args: [{ caseId, application }],
+            // One open case per property unit; a closed case's unit may be applied for again.
+            workflowIdConflictPolicy: 'FAIL',
+            workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+            typedSearchAttributes: [{ key: caseStatusKey, value: 'submitted' }],
+          },
+        );
+        runId = handle.firstExecutionRunId;
+      } catch (error) {
+        if (error instanceof WorkflowExecutionAlreadyStartedError) {
+          throw new CaseConflictError(`an open case already exists for unit ${application.unitId}`);
+        }
+        throw error;
+      }
+      await client.query('UPDATE cases SET run_id = $2 WHERE case_id = $1', [caseId, runId]);
+      await client.query('COMMIT');
+      return reply.code(201).send({ caseId, workflowId, runId });
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  });
+
+  app.get('/cases/:caseId/timeline', async (request) => {
+    const { caseId } = parseRequest(CaseParams, request.params, '');
+    const { rows } = await deps.pool.query<{
+      unit_id: string;
+      workflow_id: string;
+      run_id: string | null;
+      created_at: Date;
+    }>('SELECT unit_id, workflow_id, run_id, created_at FROM cases WHERE case_id = $1', [caseId]);
+    const row = rows[0];
+    if (!row) throw new NotFoundError(`no case ${caseId}`);
+    const handle = deps.temporal.workflow.getHandle(row.workflow_id, row.run_id ?? undefined);
+    const [description, status, entries] = await Promise.all([
+      handle.describe(),
+      handle.query(statusQuery).catch(() => undefined),
+      entriesOfCase(deps.pool, caseId),
+    ]);
+    return {
+      caseId,
+      unitId: row.unit_id,
+      workflowId: row.workflow_id,
+      runId: row.run_id,
+      submittedAt: row.created_at.toISOString(),
+      workflowStatus: description.status.name,
+      phase: status?.phase ?? null,
+      steps: status?.steps ?? [],
+      entries: entries.map((e) => ({ ...e.entry, leafHash: toBase64(e.leafHash) })),
+    };
+  });
+
+  return app;
+}

@@ -1,0 +1,84 @@
+// One place maps typed errors to HTTP: every 4xx is JSON naming the field and the reason,
+// and nothing of a stack trace leaves the server.
+import type { FastifyError, FastifyInstance } from 'fastify';
+import type { z } from 'zod';
+import { CaseConflictError, NotFoundError } from '../domain/errors.ts';
+
+export interface ErrorBody {
+  error: string;
+  field?: string;
+  reason: string;
+  issues?: { field: string; reason: string }[];
+}
+
+export class RequestValidationError extends Error {
+  override name = 'RequestValidationError';
+  constructor(readonly issues: { field: string; reason: string }[]) {
+    super(issues.map((i) => `${i.field}: ${i.reason}`).join('; '));
+  }
+}
+
+/** Parses `value` with `schema`, or throws a RequestValidationError naming each bad field. */
+export function parseRequest<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  prefix: string,
+): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new RequestValidationError(
+    result.error.issues.map((issue) => ({
+      field: [prefix, ...issue.path.map(String)].filter(Boolean).join('.'),
+      reason: issue.message,
+    })),
+  );
+}
+
+export function registerErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof RequestValidationError) {
+      const first = error.issues[0]!;
+      return reply
+        .code(400)
+        .send({
+          error: 'invalid_request',
+          field: first.field,
+          reason: first.reason,
+          issues: error.issues,
+        } satisfies ErrorBody);
+    }
+    if (error instanceof CaseConflictError) {
+      return reply
+        .code(409)
+        .send({ error: 'conflict', field: 'unitId', reason: error.message } satisfies ErrorBody);
+    }
+    if (error instanceof NotFoundError) {
+      return reply
+        .code(404)
+        .send({ error: 'not_found', reason: error.message } satisfies ErrorBody);
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      // Fastify's own 4xx (malformed JSON, wrong content type, body too large).
+      return reply
+        .code(status)
+        .send({
+          error: error.code ?? 'bad_request',
+          field: 'body',
+          reason: error.message,
+        } satisfies ErrorBody);
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply
+      .code(500)
+      .send({ error: 'internal', reason: 'internal error' } satisfies ErrorBody);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send({
+        error: 'not_found',
+        reason: `no route ${request.method} ${request.url.split('?')[0]}`,
+      } satisfies ErrorBody),
+  );
+}

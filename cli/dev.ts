@@ -1,0 +1,171 @@
+// `onewindow dev`: the whole system on embedded defaults in one process tree: embedded
+// PostgreSQL, the Temporal dev server (with its web UI), one worker process per agency and
+// the orchestrator's, and the API; `--demo N` submits N sample cases and prints them.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import pg from 'pg';
+import { buildApp } from '../api/app.ts';
+import { startEmbeddedPostgres, prepareDatabase } from '../infra/postgres.ts';
+import { freePort } from '../infra/ports.ts';
+import { resolveTemporalCli, temporalCliVersion } from '../infra/temporalCli.ts';
+import { startDevServer, type DevServer } from '../infra/temporalDevServer.ts';
+import { registerAgencyKey } from '../ledger/pg/keyRegistry.ts';
+import { intOption, parse, UsageError } from './args.ts';
+import { runDemo } from './demo.ts';
+import { ensureKeyFile } from './keys.ts';
+import { AGENCIES_WITH_WORKERS } from './workers.ts';
+
+const BIN = fileURLToPath(new URL('../bin/onewindow.mjs', import.meta.url));
+
+export async function runDev(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  const { values } = parse(argv, {
+    port: { type: 'string' },
+    'ui-port': { type: 'string' },
+    demo: { type: 'string' },
+    once: { type: 'boolean' },
+    'data-dir': { type: 'string' },
+  });
+  const port = intOption(values.port, 'port', 3000, 1);
+  const demo = intOption(values.demo, 'demo', 0, 0, 1000);
+  const dataDir = resolve(values['data-dir'] ?? env.ONEWINDOW_DATA_DIR ?? '.onewindow/dev');
+  mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+  const say = (line: string) => console.log(line);
+
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const shutdown = async () => {
+    for (const cleanup of cleanups.reverse())
+      await cleanup().catch((e: unknown) => console.error(`shutdown: ${String(e)}`));
+    cleanups.length = 0;
+  };
+  const stopped = new Promise<void>((done) => {
+    const onSignal = () => {
+      say('\nstopping…');
+      void shutdown().then(done);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+
+  try {
+    const cliPath = await resolveTemporalCli({ env, log: say });
+    say(`temporal: ${temporalCliVersion(cliPath).split('\n')[0]}`);
+    const [database, server] = await Promise.all([
+      env.DATABASE_URL
+        ? Promise.resolve({ adminUrl: env.DATABASE_URL, stop: () => Promise.resolve() })
+        : startEmbeddedPostgres({ dataDir: join(dataDir, 'pg'), log: say }),
+      startDevServer({
+        cliPath,
+        dbFilename: join(dataDir, 'temporal.db'),
+        uiPort: values['ui-port']
+          ? intOption(values['ui-port'], 'ui-port', 8233, 1)
+          : await preferredPort(8233),
+      }),
+    ]);
+    cleanups.push(
+      () => database.stop(),
+      () => server.stop(),
+    );
+    const appUrl = await prepareDatabase(database.adminUrl);
+
+    // Each agency holds its own key; the registry learns only the public half.
+    const admin = new pg.Pool({ connectionString: database.adminUrl, max: 1 });
+    const keyFiles: Record<string, string> = {};
+    for (const agency of AGENCIES_WITH_WORKERS) {
+      keyFiles[agency] = join(dataDir, 'keys', `${agency}.key`);
+      const key = ensureKeyFile(keyFiles[agency], agency);
+      await registerAgencyKey(admin, {
+        keyId: key.keyId,
+        agency,
+        publicKey: key.publicKey,
+        validFrom: new Date(0),
+      });
+    }
+    await admin.end();
+
+    const childEnv = { ...env, TEMPORAL_ADDRESS: server.address, DATABASE_URL: appUrl };
+    const children = [
+      spawnWorker(['--orchestrator'], childEnv, 'orchestrator'),
+      ...AGENCIES_WITH_WORKERS.map((agency) =>
+        spawnWorker(['--agency', agency, '--key', keyFiles[agency]!], childEnv, agency),
+      ),
+    ];
+    cleanups.push(() => Promise.all(children.map(stopChild)));
+
+    const pool = new pg.Pool({ connectionString: appUrl, max: 8 });
+    const connection = await Connection.connect({ address: server.address });
+    const app = await buildApp({ temporal: new Client({ connection }), pool });
+    cleanups.push(
+      () => pool.end(),
+      () => connection.close(),
+      () => app.close(),
+    );
+    try {
+      await app.listen({ port, host: '127.0.0.1' });
+    } catch (error) {
+      throw new UsageError(
+        `cannot listen on port ${port} (${(error as Error).message}); choose another with --port`,
+      );
+    }
+    const apiUrl = `http://127.0.0.1:${port}`;
+    printAddresses(say, apiUrl, server);
+
+    if (demo > 0) await runDemo({ apiUrl, count: demo, say });
+    if (values.once) {
+      await shutdown();
+      return 0;
+    }
+    say('running; press Ctrl-C to stop');
+    await stopped;
+    return 0;
+  } catch (error) {
+    await shutdown();
+    throw error;
+  }
+}
+
+function printAddresses(say: (line: string) => void, apiUrl: string, server: DevServer): void {
+  say('');
+  say(`  API          ${apiUrl}  (POST /cases, GET /cases/:caseId/timeline)`);
+  say(`  Temporal     ${server.address}`);
+  if (server.uiAddress) say(`  Temporal UI  ${server.uiAddress}`);
+  say('');
+}
+
+async function preferredPort(port: number): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => void freePort().then(resolve));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(port)));
+  });
+}
+
+function spawnWorker(args: string[], env: NodeJS.ProcessEnv, label: string): ChildProcess {
+  const child = spawn(process.execPath, [BIN, 'worker', ...args], {
+    env,
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    for (const line of chunk.split('\n')) if (line.trim()) console.error(`[${label}] ${line}`);
+  });
+  child.on('exit', (code, signal) => {
+    if (code !== 0 && signal === null) console.error(`[${label}] exited with code ${code}`);
+  });
+  return child;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}

@@ -1,0 +1,47 @@
+// The `onewindow` command: one entry point, a subcommand per process of ARCHITECTURE.md §4.
+// Subcommands load lazily, so a worker process loads no server code it does not run.
+import { UsageError } from './args.ts';
+
+const USAGE = `usage: onewindow <command>
+
+  dev [--port P] [--ui-port P] [--demo N] [--once] [--data-dir DIR]
+                      the whole system on embedded defaults; --demo submits N sample cases
+  worker --agency <id> --key <file> | --orchestrator
+                      one agency's worker (TEMPORAL_ADDRESS, DATABASE_URL from the environment)
+  api [--port P]      the HTTP API (TEMPORAL_ADDRESS, DATABASE_URL)
+  keys generate --agency <id> --out <file>
+                      a new Ed25519 statement key; prints its verifier key`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'dev':
+        return await (await import('./dev.ts')).runDev(rest);
+      case 'worker':
+        return await (await import('./worker.ts')).runWorker(rest);
+      case 'api':
+        return await (await import('./api.ts')).runApi(rest);
+      case 'keys':
+        return (await import('./keys.ts')).runKeys(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`onewindow: ${error.message}`);
+      if (/^unknown command/.test(error.message)) console.error(USAGE);
+      return 2;
+    }
+    console.error(
+      `onewindow: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    return 1;
+  }
+}

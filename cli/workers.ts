@@ -1,0 +1,96 @@
+// Composition of workers: which activities each agency's worker registers, with which key.
+import { fileURLToPath } from 'node:url';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  Runtime,
+  Worker,
+  type NativeConnection,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import type pg from 'pg';
+import { agencyTaskQueue, ORCHESTRATOR_TASK_QUEUE, type Agency } from '../domain/agency.ts';
+import { createRegistryActivities, createUtilityActivities } from '../activities/agencies.ts';
+import { createOrchestratorActivities } from '../activities/orchestrator.ts';
+import { simulatedRegistry } from '../agencies/registry.ts';
+import { simulatedUtility } from '../agencies/utility.ts';
+import type { SigningKey } from '../ledger/keys.ts';
+import { KeyRegistry } from '../ledger/pg/keyRegistry.ts';
+import { Sequencer } from '../ledger/pg/sequencer.ts';
+
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+/** Bundle once and hand the bundle to every worker: each unbundled create costs about a second. */
+export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({
+    workflowsPath,
+    logger: {
+      trace() {},
+      debug() {},
+      info() {},
+      warn: console.warn,
+      error: console.error,
+      log() {},
+    },
+  });
+}
+
+/** Agencies that run a worker in this build of the process. */
+export const AGENCIES_WITH_WORKERS: readonly Agency[] = ['registry', 'electricity', 'water', 'gas'];
+
+export function agencyActivities(agency: Agency, key: SigningKey): object {
+  switch (agency) {
+    case 'registry':
+      return createRegistryActivities({ key, system: simulatedRegistry() });
+    case 'electricity':
+    case 'water':
+    case 'gas':
+      return createUtilityActivities({ agency, key, system: simulatedUtility() });
+    default:
+      throw new Error(`agency ${agency} has no activities yet`);
+  }
+}
+
+export async function createAgencyWorker(opts: {
+  connection: NativeConnection;
+  namespace?: string;
+  agency: Agency;
+  key: SigningKey;
+  activities?: object;
+}): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace ?? 'default',
+    taskQueue: agencyTaskQueue(opts.agency),
+    activities: opts.activities ?? agencyActivities(opts.agency, opts.key),
+  });
+}
+
+export async function createOrchestratorWorker(opts: {
+  connection: NativeConnection;
+  namespace?: string;
+  pool: pg.Pool;
+  workflowBundle: WorkflowBundleWithSourceMap;
+  sequencer?: Sequencer;
+}): Promise<{ worker: Worker; sequencer: Sequencer }> {
+  const sequencer = opts.sequencer ?? new Sequencer(opts.pool, new KeyRegistry(opts.pool));
+  const worker = await Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace ?? 'default',
+    taskQueue: ORCHESTRATOR_TASK_QUEUE,
+    workflowBundle: opts.workflowBundle,
+    activities: createOrchestratorActivities({ pool: opts.pool, sequencer }),
+  });
+  return { worker, sequencer };
+}
+
+let runtimeInstalled = false;
+
+/** Installs the Temporal runtime once per process with a logger at `level` (workers log a lot at INFO). */
+export function installRuntime(
+  level: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' = 'WARN',
+): void {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: new DefaultLogger(level) });
+  runtimeInstalled = true;
+}

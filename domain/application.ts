@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { Utility } from './agency.ts';
+
+// What a citizen submits once. This is personal data: it stays off the ledger (only
+// salted commitments go there) and each agency receives only its own view of it.
+
+export const UnitId = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9-]{0,47}$/,
+    'must be 1-48 letters, digits or dashes, starting with a letter or digit',
+  );
+
+const Party = z.object({
+  name: z.string().trim().min(1, 'must not be empty').max(200),
+  idNumber: z.string().regex(/^[A-Z0-9]{6,20}$/, 'must be 6-20 capital letters or digits'),
+});
+
+export const CaseApplication = z
+  .object({
+    unitId: UnitId,
+    address: z.string().trim().min(1, 'must not be empty').max(300),
+    priceCents: z
+      .number()
+      .int('must be a whole number of cents')
+      .positive('must be positive')
+      .max(1e13),
+    areaSqm: z.number().positive('must be positive').max(100_000),
+    contractFilingNumber: z
+      .string()
+      .regex(/^[A-Z0-9-]{4,32}$/, 'must be 4-32 capital letters, digits or dashes'),
+    buyer: Party,
+    seller: Party,
+    utilities: z
+      .array(Utility)
+      .max(3)
+      .refine((u) => new Set(u).size === u.length, 'must not repeat a utility'),
+    consent: z.literal(true, {
+      error: 'must be true: the citizen consents to the agencies sharing the case',
+    }),
+  })
+  .strict();
+export type CaseApplication = z.infer<typeof CaseApplication>;
+
+/** What the workflow is started with: the application and the case id the API gave it. */
+export const CaseInput = z.object({
+  caseId: z.string(),
+  application: CaseApplication,
+});
+export type CaseInput = z.infer<typeof CaseInput>;
+
+/** The workflow id: one open case per property unit (ARCHITECTURE.md §2). */
+export function caseWorkflowId(unitId: string): string {
+  return `case:${unitId}`;
+}

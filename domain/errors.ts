@@ -1,0 +1,41 @@
+// Typed errors with stable names. Temporal reports `error.constructor.name`-style names as
+// failure types, and the API maps them to HTTP statuses in one place, so names are API.
+
+export class LedgerError extends Error {}
+
+/** The statement is not of the fixed format (ARCHITECTURE.md §3). */
+export class MalformedStatementError extends LedgerError {
+  override name = 'MalformedStatementError';
+}
+
+/** No key with this id is registered. */
+export class UnknownKeyError extends LedgerError {
+  override name = 'UnknownKeyError';
+}
+
+/** The key exists but belongs to another agency, or was not valid at `issuedAt`. */
+export class KeyNotAuthorizedError extends LedgerError {
+  override name = 'KeyNotAuthorizedError';
+}
+
+/** The Ed25519 signature does not verify under the named key. */
+export class BadSignatureError extends LedgerError {
+  override name = 'BadSignatureError';
+}
+
+/** Ledger errors no retry can fix: the activity fails at once instead of retrying. */
+export const NON_RETRYABLE_LEDGER_ERRORS = [
+  'MalformedStatementError',
+  'UnknownKeyError',
+  'KeyNotAuthorizedError',
+  'BadSignatureError',
+];
+
+/** A case for this property unit is still open (one open case per unit). */
+export class CaseConflictError extends Error {
+  override name = 'CaseConflictError';
+}
+
+export class NotFoundError extends Error {
+  override name = 'NotFoundError';
+}

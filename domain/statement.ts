@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { Signer } from './agency.ts';
+
+// The statement and entry formats are fixed (ARCHITECTURE.md §3): outside verifiers rely
+// on them, so these schemas are their single source of truth.
+
+export const STATEMENT_TYPE = 'onewindow.statement/v1';
+
+const base64 = (bytes: number) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be standard base64')
+    .refine(
+      (text) => text.length === 4 * Math.ceil(bytes / 3),
+      `must encode exactly ${bytes} bytes`,
+    );
+
+export const Base64Hash = base64(32);
+export const Base64Signature = base64(64);
+
+export const CaseId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be 1-64 lowercase letters, digits or dashes');
+export const StepId = z
+  .string()
+  .regex(
+    /^[a-zA-Z][a-zA-Z0-9.-]{0,63}$/,
+    'must start with a letter; letters, digits, dots or dashes',
+  );
+export const KeyId = z
+  .string()
+  .regex(/^[^\s+]{1,128}\+[0-9a-f]{8}$/, 'must be <key name>+<8 hex digits>');
+
+/** Non-personal facts about a step: flags, amounts of duty, counts. Never names or ID numbers. */
+export const Facts = z.record(
+  z.string().max(64),
+  z.union([z.string().max(256), z.number(), z.boolean(), z.null()]),
+);
+
+export const Statement = z
+  .object({
+    type: z.literal(STATEMENT_TYPE),
+    statementId: z.string().max(160),
+    caseId: CaseId,
+    stepId: StepId,
+    agency: Signer,
+    outcome: z.string().regex(/^[a-z][a-zA-Z]{0,31}$/, 'must be a lowerCamel word'),
+    commitment: Base64Hash,
+    facts: Facts,
+    issuedAt: z.iso.datetime({ offset: true }),
+    keyId: KeyId,
+  })
+  .refine(
+    (s) =>
+      s.statementId === `${s.caseId}/${s.stepId}` ||
+      s.statementId.startsWith(`${s.caseId}/${s.stepId}/`),
+    {
+      message: 'must be <caseId>/<stepId>[/<n>]',
+      path: ['statementId'],
+    },
+  )
+  .refine(
+    (s) =>
+      /^\d+$/.test(s.statementId.slice(`${s.caseId}/${s.stepId}/`.length)) ||
+      !s.statementId.startsWith(`${s.caseId}/${s.stepId}/`),
+    {
+      message: 'the optional suffix must be a number',
+      path: ['statementId'],
+    },
+  );
+export type Statement = z.infer<typeof Statement>;
+
+/** A statement with its Ed25519 signature: what an agency worker hands to the ledger. */
+export const SignedStatement = z.object({
+  statement: Statement,
+  signature: Base64Signature,
+});
+export type SignedStatement = z.infer<typeof SignedStatement>;
+
+/** One ledger entry; its RFC 8785 bytes are the RFC 9162 leaf (ARCHITECTURE.md §3). */
+export const Entry = z.object({
+  index: z.number().int().nonnegative(),
+  prevLeafHash: Base64Hash,
+  statement: Statement,
+  signature: Base64Signature,
+  sequencedAt: z.iso.datetime({ offset: true }),
+});
+export type Entry = z.infer<typeof Entry>;

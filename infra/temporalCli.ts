@@ -1,0 +1,128 @@
+// Finds or builds the Temporal CLI, which carries the dev server. No internet reaches the
+// machines this runs on, so the SDK's own download cannot work; the Go module proxy can.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync, mkdtempSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+
+/** Tags tried in order. Later tags add a `replace` directive and cannot be `go install`ed. */
+export const TEMPORAL_CLI_TAGS = ['v1.5.1', 'v1.5.0', 'v1.4.1'] as const;
+
+export class TemporalCliUnavailableError extends Error {
+  override name = 'TemporalCliUnavailableError';
+}
+
+export interface ResolveOptions {
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+}
+
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(
+    env.ONEWINDOW_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'onewindow'),
+    'temporal-cli',
+  );
+}
+
+function onPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir && existsSync(join(dir, command))) return join(dir, command);
+  }
+  return undefined;
+}
+
+/**
+ * Returns a Temporal CLI binary: `TEMPORAL_CLI_PATH`, else `temporal` on PATH, else a
+ * cached build, else a fresh `go install` into the cache.
+ * @throws TemporalCliUnavailableError when none of these works, saying what to install.
+ */
+export async function resolveTemporalCli({
+  env = process.env,
+  log = console.error,
+}: ResolveOptions = {}): Promise<string> {
+  if (env.TEMPORAL_CLI_PATH) {
+    if (!existsSync(env.TEMPORAL_CLI_PATH)) {
+      throw new TemporalCliUnavailableError(
+        `TEMPORAL_CLI_PATH=${env.TEMPORAL_CLI_PATH} does not exist`,
+      );
+    }
+    return env.TEMPORAL_CLI_PATH;
+  }
+  const found = onPath('temporal', env);
+  if (found) return found;
+  for (const tag of TEMPORAL_CLI_TAGS) {
+    const cached = join(cacheDir(env), tag, 'temporal');
+    if (existsSync(cached)) return cached;
+  }
+  const go =
+    onPath('go', env) ?? (existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  if (!go) {
+    throw new TemporalCliUnavailableError(
+      'No Temporal CLI found and no Go toolchain to build one. Install Go (https://go.dev/dl, or `apt-get install golang`) ' +
+        'or set TEMPORAL_CLI_PATH to a `temporal` binary.',
+    );
+  }
+  const failures: string[] = [];
+  for (const tag of TEMPORAL_CLI_TAGS) {
+    try {
+      return await buildTemporalCli(go, tag, env, log);
+    } catch (error) {
+      failures.push(`${tag}: ${(error as Error).message}`);
+      log(`temporal CLI ${tag} did not build; trying the next tag`);
+    }
+  }
+  throw new TemporalCliUnavailableError(
+    `could not build the Temporal CLI:\n  ${failures.join('\n  ')}`,
+  );
+}
+
+async function buildTemporalCli(
+  go: string,
+  tag: string,
+  env: NodeJS.ProcessEnv,
+  log: (line: string) => void,
+): Promise<string> {
+  const target = join(cacheDir(env), tag);
+  mkdirSync(cacheDir(env), { recursive: true });
+  // Build into a scratch folder and rename: a half-built binary is never mistaken for a cached one.
+  const scratch = mkdtempSync(join(cacheDir(env), `.build-${tag}-`));
+  const started = Date.now();
+  log(
+    `building the Temporal CLI ${tag} with Go (first run only; about 3 minutes on 2 cores, ~2 GB of modules)…`,
+  );
+  const child = spawn(go, ['install', `github.com/temporalio/cli/cmd/temporal@${tag}`], {
+    env: { ...env, CGO_ENABLED: '0', GOBIN: scratch, GOFLAGS: '-buildvcs=false' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let downloads = 0;
+  let tail = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    downloads += chunk.split('go: downloading').length - 1;
+    tail = (tail + chunk).slice(-4000);
+  });
+  const ticker = setInterval(() => {
+    log(
+      `  … ${Math.round((Date.now() - started) / 1000)} s, ${downloads} modules downloaded, compiling`,
+    );
+  }, 15_000);
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearInterval(ticker);
+  const built = join(scratch, 'temporal');
+  if (code !== 0 || !existsSync(built)) {
+    rmSync(scratch, { recursive: true, force: true });
+    throw new Error(`go install exited ${code}: ${tail.trim().split('\n').slice(-3).join(' | ')}`);
+  }
+  rmSync(target, { recursive: true, force: true });
+  renameSync(scratch, target);
+  log(
+    `built the Temporal CLI ${tag} in ${Math.round((Date.now() - started) / 1000)} s → ${join(target, 'temporal')}`,
+  );
+  return join(target, 'temporal');
+}
+
+/** The version line the binary prints, to show which one runs. */
+export function temporalCliVersion(path: string): string {
+  const out = spawnSync(path, ['--version'], { encoding: 'utf8' });
+  return (out.stdout || out.stderr).trim();
+}

@@ -1,0 +1,91 @@
+// Starts the Temporal dev server (`temporal server start-dev`) from a resolved CLI binary,
+// on loopback ports of our choosing, and waits until its frontend answers.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Connection } from '@temporalio/client';
+import { freePort } from './ports.ts';
+import { SEARCH_ATTRIBUTES } from '../domain/searchAttributes.ts';
+
+export interface DevServerOptions {
+  cliPath: string;
+  port?: number;
+  /** `false` runs headless. */
+  uiPort?: number | false;
+  /** A SQLite file keeps history across restarts; absent, the server keeps it in memory. */
+  dbFilename?: string;
+  namespace?: string;
+  log?: (line: string) => void;
+}
+
+export interface DevServer {
+  address: string;
+  uiAddress?: string;
+  namespace: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const port = options.port ?? (await freePort());
+  const uiPort = options.uiPort === false ? undefined : (options.uiPort ?? (await freePort()));
+  const namespace = options.namespace ?? 'default';
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--namespace',
+    namespace,
+    '--log-level',
+    'error',
+  ];
+  if (uiPort === undefined) args.push('--headless');
+  else args.push('--ui-port', String(uiPort));
+  if (options.dbFilename) args.push('--db-filename', options.dbFilename);
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
+    args.push('--search-attribute', `${name}=${type}`);
+
+  const child = spawn(options.cliPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-8000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const address = `127.0.0.1:${port}`;
+
+  // A 2-core machine can take well over the SDK's 5 s to bring the server up; wait longer.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null)
+      throw new Error(`temporal dev server exited with ${child.exitCode}: ${stderr.trim()}`);
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      await connection.workflowService.describeNamespace({ namespace });
+      await connection.close();
+      break;
+    } catch (error) {
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(
+          `temporal dev server did not answer on ${address} within 60 s: ${(error as Error).message}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  return {
+    address,
+    uiAddress: uiPort === undefined ? undefined : `http://127.0.0.1:${uiPort}`,
+    namespace,
+    process: child,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

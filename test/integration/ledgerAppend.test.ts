@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STATEMENT_TYPE, type Statement } from '../../domain/statement.ts';
+import { signStatement } from '../../ledger/statement.ts';
+import { generateSigningKey, agencyKeyName } from '../../ledger/keys.ts';
+import { ledgerSize } from '../../ledger/pg/reader.ts';
+import { startStack, type Stack } from './stack.ts';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack([]);
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+function statement(agency: string, keyId: string, stepId = 'checkTitle'): Statement {
+  const caseId = randomUUID();
+  return {
+    type: STATEMENT_TYPE,
+    statementId: `${caseId}/${stepId}`,
+    caseId,
+    stepId,
+    agency: agency as Statement['agency'],
+    outcome: 'passed',
+    commitment: Buffer.alloc(32, 7).toString('base64'),
+    facts: { seizure: false },
+    issuedAt: new Date().toISOString(),
+    keyId,
+  };
+}
+
+describe('the ledger append path against PostgreSQL', () => {
+  it('refuses a registry statement signed with the electricity key and appends nothing', async () => {
+    const before = await ledgerSize(stack.pool);
+    const electricity = stack.keys.electricity!;
+    const signed = signStatement(statement('registry', electricity.keyId), electricity);
+    await expect(stack.sequencer.append(signed)).rejects.toMatchObject({
+      name: 'KeyNotAuthorizedError',
+    });
+    expect(await ledgerSize(stack.pool)).toBe(before);
+  });
+
+  it('refuses a statement naming the registry key but signed by an unregistered key', async () => {
+    const before = await ledgerSize(stack.pool);
+    const forger = generateSigningKey(agencyKeyName('registry'));
+    const forged = signStatement({ ...statement('registry', forger.keyId) }, forger);
+    const claimed = {
+      ...forged,
+      statement: { ...forged.statement, keyId: stack.keys.registry!.keyId },
+    };
+    await expect(stack.sequencer.append(claimed)).rejects.toMatchObject({
+      name: 'BadSignatureError',
+    });
+    await expect(stack.sequencer.append(forged)).rejects.toMatchObject({ name: 'UnknownKeyError' });
+    expect(await ledgerSize(stack.pool)).toBe(before);
+  });
+
+  it('appends a retried statement once and returns the first entry again', async () => {
+    const registry = stack.keys.registry!;
+    const original = statement('registry', registry.keyId);
+    const first = await stack.sequencer.append(signStatement(original, registry));
+    const retry = await stack.sequencer.append(
+      signStatement({ ...original, issuedAt: new Date(Date.now() + 1000).toISOString() }, registry),
+    );
+    expect(first.created).toBe(true);
+    expect(retry.created).toBe(false);
+    expect(retry.entry).toEqual(first.entry);
+    const rows = await stack.pool.query(
+      'SELECT count(*)::int AS n FROM ledger_entries WHERE statement_id = $1',
+      [original.statementId],
+    );
+    expect(rows.rows[0]).toEqual({ n: 1 });
+  });
+
+  it('gives concurrent appenders contiguous indices with no gaps or duplicates', async () => {
+    const registry = stack.keys.registry!;
+    const before = await ledgerSize(stack.pool);
+    const results = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        stack.sequencer.append(signStatement(statement('registry', registry.keyId), registry)),
+      ),
+    );
+    const indices = results.map((r) => r.entry.index).sort((a, b) => a - b);
+    expect(indices).toEqual(Array.from({ length: 200 }, (_, i) => before + i));
+  });
+
+  it('lets the application role neither update nor delete an entry', async () => {
+    expect(await ledgerSize(stack.pool)).toBeGreaterThan(0);
+    await expect(
+      stack.pool.query("UPDATE ledger_entries SET case_id = 'x' WHERE idx = 0"),
+    ).rejects.toThrow(/permission denied|append-only/);
+    await expect(stack.pool.query('DELETE FROM ledger_entries WHERE idx = 0')).rejects.toThrow(
+      /permission denied|append-only/,
+    );
+  });
+
+  it('refuses an update even from the owner, through the append-only trigger', async () => {
+    await expect(
+      stack.adminPool.query("UPDATE ledger_entries SET case_id = 'x' WHERE idx = 0"),
+    ).rejects.toThrow(/append-only/);
+  });
+});

@@ -1,0 +1,137 @@
+// Wires the real pieces for an integration test: the shared Temporal dev server and
+// PostgreSQL from globalSetup, an orchestrator worker, one worker per agency with its own
+// freshly generated key (registered in the key registry), and the API.
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { inject } from 'vitest';
+import type { Agency } from '../../domain/agency.ts';
+import { buildApp } from '../../api/app.ts';
+import {
+  bundleWorkflows,
+  createAgencyWorker,
+  createOrchestratorWorker,
+  installRuntime,
+} from '../../cli/workers.ts';
+import { agencyKeyName, generateSigningKey, type SigningKey } from '../../ledger/keys.ts';
+import { registerAgencyKey } from '../../ledger/pg/keyRegistry.ts';
+import type { Sequencer } from '../../ledger/pg/sequencer.ts';
+
+export interface Stack {
+  app: FastifyInstance;
+  client: Client;
+  pool: pg.Pool;
+  adminPool: pg.Pool;
+  keys: Record<string, SigningKey>;
+  sequencer: Sequencer;
+  stop(): Promise<void>;
+}
+
+export async function startStack(agencies: readonly Agency[]): Promise<Stack> {
+  installRuntime('WARN');
+  const pool = new pg.Pool({ connectionString: inject('databaseUrl'), max: 8 });
+  const adminPool = new pg.Pool({ connectionString: inject('adminDatabaseUrl'), max: 2 });
+  const keys: Record<string, SigningKey> = {};
+  for (const agency of ['housing', 'tax', 'registry', 'electricity', 'water', 'gas'] as const) {
+    keys[agency] = generateSigningKey(agencyKeyName(agency));
+    await registerAgencyKey(adminPool, {
+      keyId: keys[agency].keyId,
+      agency,
+      publicKey: keys[agency].publicKey,
+      validFrom: new Date(0),
+    });
+  }
+  const address = inject('temporalAddress');
+  const nativeConnection = await NativeConnection.connect({ address });
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  const { worker: orchestrator, sequencer } = await createOrchestratorWorker({
+    connection: nativeConnection,
+    pool,
+    workflowBundle: await bundleWorkflows(),
+  });
+  const workers: Worker[] = [orchestrator];
+  for (const agency of agencies) {
+    workers.push(
+      await createAgencyWorker({ connection: nativeConnection, agency, key: keys[agency]! }),
+    );
+  }
+  const running = workers.map((w) => w.run());
+  const app = await buildApp({ temporal: client, pool });
+  return {
+    app,
+    client,
+    pool,
+    adminPool,
+    keys,
+    sequencer,
+    async stop() {
+      await app.close();
+      for (const w of workers) w.shutdown();
+      await Promise.all(running);
+      await nativeConnection.close();
+      await connection.close();
+      await pool.end();
+      await adminPool.end();
+    },
+  };
+}
+
+let unitCounter = 0;
+
+/** A valid application for a fresh unit: each test applies for a property no other test uses. */
+export function sampleApplication(overrides: Record<string, unknown> = {}) {
+  unitCounter++;
+  return {
+    unitId: `U-${Date.now().toString(36)}-${unitCounter}`,
+    address: '12 Harbour Lane, Apt 4B',
+    priceCents: 42_500_000,
+    areaSqm: 84.5,
+    contractFilingNumber: 'HF-2026-00417',
+    buyer: { name: 'Mina Park', idNumber: 'B1234567' },
+    seller: { name: 'Jon Lee', idNumber: 'S7654321' },
+    utilities: ['electricity'],
+    consent: true,
+    ...overrides,
+  };
+}
+
+export interface Timeline {
+  caseId: string;
+  phase: string | null;
+  workflowStatus: string;
+  steps: { stepId: string; status: string; agency: string; ledgerIndex?: number }[];
+  entries: {
+    index: number;
+    prevLeafHash: string;
+    leafHash: string;
+    signature: string;
+    sequencedAt: string;
+    statement: {
+      agency: string;
+      keyId: string;
+      statementId: string;
+      caseId: string;
+      stepId: string;
+      outcome: string;
+    };
+  }[];
+}
+
+/** Polls the timeline until the workflow has closed or `timeoutMs` passes. */
+export async function waitForClosed(
+  app: FastifyInstance,
+  caseId: string,
+  timeoutMs = 60_000,
+): Promise<Timeline> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await app.inject({ method: 'GET', url: `/cases/${caseId}/timeline` });
+    const timeline = response.json<Timeline>();
+    if (response.statusCode === 200 && timeline.workflowStatus !== 'RUNNING') return timeline;
+    if (Date.now() > deadline)
+      throw new Error(`case ${caseId} still open after ${timeoutMs} ms: ${response.body}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,0 +1,2 @@
+// The workflow bundle's entry point: every workflow the orchestrator worker runs.
+export { jointTransferCase } from './jointTransferCase.ts';
