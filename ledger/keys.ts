@@ -16,15 +16,21 @@ export function assertKeyName(name: string): void {
   // Go's note.isValidName uses unicode.IsSpace (the White_Space property): JS `\s` differs
   // (it matches U+FEFF and misses U+0085). A lone surrogate cannot be encoded as UTF-8.
   if (name.length === 0 || /[\p{White_Space}+]|\p{Cs}/u.test(name)) {
-    throw new KeyFormatError(`key name must be non-empty with no '+' or white space, got ${JSON.stringify(name)}`);
+    throw new KeyFormatError(
+      `key name must be non-empty with no '+' or white space, got ${JSON.stringify(name)}`,
+    );
   }
 }
 
 /** The 4-byte key hash of an Ed25519 key named `name`. */
 export function keyHash(name: string, publicKey: Uint8Array): Uint8Array {
   assertKeyName(name);
-  if (publicKey.length !== 32) throw new RangeError(`an Ed25519 public key is 32 bytes, got ${publicKey.length}`);
-  return sha256(concatBytes(utf8(name), new Uint8Array([0x0a, ED25519_ALG]), publicKey)).slice(0, 4);
+  if (publicKey.length !== 32)
+    throw new RangeError(`an Ed25519 public key is 32 bytes, got ${publicKey.length}`);
+  return sha256(concatBytes(utf8(name), new Uint8Array([0x0a, ED25519_ALG]), publicKey)).slice(
+    0,
+    4,
+  );
 }
 
 /** The statement `keyId`: `<name>+<hex key hash>`. */
@@ -62,9 +68,13 @@ function cutPlus(text: string, count: number): string[] | undefined {
 /** Parses `<name>+<hex id>+<base64(0x01 || key)>` and checks the id matches the key. */
 export function parseVerifierKey(text: string): VerifierKey {
   const parts = cutPlus(text, 2);
-  if (parts === undefined) throw new KeyFormatError('verifier key must be <name>+<hex id>+<base64 key>');
+  if (parts === undefined)
+    throw new KeyFormatError('verifier key must be <name>+<hex id>+<base64 key>');
   const [name, hexId, encoded] = parts as [string, string, string];
-  if (!/^[0-9a-f]{8}$/.test(hexId)) throw new KeyFormatError(`verifier key id must be 8 lowercase hex digits, got ${JSON.stringify(hexId)}`);
+  if (!/^[0-9a-f]{8}$/.test(hexId))
+    throw new KeyFormatError(
+      `verifier key id must be 8 lowercase hex digits, got ${JSON.stringify(hexId)}`,
+    );
   assertKeyName(name);
   let raw: Uint8Array;
   try {
@@ -73,11 +83,16 @@ export function parseVerifierKey(text: string): VerifierKey {
     throw new KeyFormatError('verifier key material is not base64');
   }
   if (raw.length !== 33 || raw[0] !== ED25519_ALG) {
-    throw new KeyFormatError(`verifier key must be 0x01 followed by 32 bytes, got ${raw.length} bytes of type ${raw[0]}`);
+    throw new KeyFormatError(
+      `verifier key must be 0x01 followed by 32 bytes, got ${raw.length} bytes of type ${raw[0]}`,
+    );
   }
   const publicKey = raw.slice(1);
   const hash = keyHash(name, publicKey);
-  if (toHex(hash) !== hexId) throw new KeyFormatError(`verifier key id ${hexId} does not match its key (expected ${toHex(hash)})`);
+  if (toHex(hash) !== hexId)
+    throw new KeyFormatError(
+      `verifier key id ${hexId} does not match its key (expected ${toHex(hash)})`,
+    );
   return { name, keyHash: hash, publicKey };
 }
 
@@ -115,9 +130,11 @@ export function parseSignerKey(text: string): SigningKey {
   } catch {
     throw new KeyFormatError('signer key material is not base64');
   }
-  if (raw.length !== 33 || raw[0] !== ED25519_ALG) throw new KeyFormatError('signer key must be 0x01 followed by a 32-byte seed');
+  if (raw.length !== 33 || raw[0] !== ED25519_ALG)
+    throw new KeyFormatError('signer key must be 0x01 followed by a 32-byte seed');
   const key = signingKey(name, raw.slice(1));
-  if (key.keyId !== `${name}+${hexId}`) throw new KeyFormatError(`signer key id ${hexId} does not match its key`);
+  if (key.keyId !== `${name}+${hexId}`)
+    throw new KeyFormatError(`signer key id ${hexId} does not match its key`);
   return key;
 }
 
