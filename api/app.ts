@@ -13,6 +13,8 @@ import { statusQuery } from '../workflows/messages.ts';
 import { caseStatusKey } from '../workflows/searchAttributes.ts';
 import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
 import { parseRequest, registerErrorHandler } from './errors.ts';
+import { registerLedgerRoutes } from './ledgerRoutes.ts';
+import { LogReader } from '../ledger/pg/logReader.ts';
 
 export interface AppDeps {
   temporal: Client;
@@ -25,6 +27,7 @@ const CaseParams = z.object({ caseId: z.uuid('must be a case id (UUID)') });
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: deps.logger ?? false, bodyLimit: 64 * 1024 });
   registerErrorHandler(app);
+  registerLedgerRoutes(app, new LogReader(deps.pool));
 
   app.post('/cases', async (request, reply) => {
     const application = parseRequest(CaseApplication, request.body, '');

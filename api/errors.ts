@@ -38,14 +38,12 @@ export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof RequestValidationError) {
       const first = error.issues[0]!;
-      return reply
-        .code(400)
-        .send({
-          error: 'invalid_request',
-          field: first.field,
-          reason: first.reason,
-          issues: error.issues,
-        } satisfies ErrorBody);
+      return reply.code(400).send({
+        error: 'invalid_request',
+        field: first.field,
+        reason: first.reason,
+        issues: error.issues,
+      } satisfies ErrorBody);
     }
     if (error instanceof CaseConflictError) {
       return reply
@@ -60,13 +58,11 @@ export function registerErrorHandler(app: FastifyInstance): void {
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       // Fastify's own 4xx (malformed JSON, wrong content type, body too large).
-      return reply
-        .code(status)
-        .send({
-          error: error.code ?? 'bad_request',
-          field: 'body',
-          reason: error.message,
-        } satisfies ErrorBody);
+      return reply.code(status).send({
+        error: error.code ?? 'bad_request',
+        field: 'body',
+        reason: error.message,
+      } satisfies ErrorBody);
     }
     request.log.error({ err: error }, 'unhandled error');
     return reply
@@ -74,11 +70,9 @@ export function registerErrorHandler(app: FastifyInstance): void {
       .send({ error: 'internal', reason: 'internal error' } satisfies ErrorBody);
   });
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send({
-        error: 'not_found',
-        reason: `no route ${request.method} ${request.url.split('?')[0]}`,
-      } satisfies ErrorBody),
+    reply.code(404).send({
+      error: 'not_found',
+      reason: `no route ${request.method} ${request.url.split('?')[0]}`,
+    } satisfies ErrorBody),
   );
 }

@@ -16,7 +16,8 @@ import { registerAgencyKey } from '../ledger/pg/keyRegistry.ts';
 import { intOption, parse, UsageError } from './args.ts';
 import { runDemo } from './demo.ts';
 import { ensureKeyFile } from './keys.ts';
-import { AGENCIES_WITH_WORKERS } from './workers.ts';
+import { AGENCIES_WITH_WORKERS, DEFAULT_LOG_ORIGIN } from './workers.ts';
+import { agencyKeyName } from '../ledger/keys.ts';
 
 const BIN = fileURLToPath(new URL('../bin/onewindow.mjs', import.meta.url));
 
@@ -78,7 +79,7 @@ export async function runDev(
     const keyFiles: Record<string, string> = {};
     for (const agency of AGENCIES_WITH_WORKERS) {
       keyFiles[agency] = join(dataDir, 'keys', `${agency}.key`);
-      const key = ensureKeyFile(keyFiles[agency], agency);
+      const key = ensureKeyFile(keyFiles[agency], agencyKeyName(agency));
       await registerAgencyKey(admin, {
         keyId: key.keyId,
         agency,
@@ -87,8 +88,17 @@ export async function runDev(
       });
     }
     await admin.end();
+    const origin = env.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN;
+    const logKeyFile = join(dataDir, 'keys', 'log.key');
+    ensureKeyFile(logKeyFile, origin);
 
-    const childEnv = { ...env, TEMPORAL_ADDRESS: server.address, DATABASE_URL: appUrl };
+    const childEnv = {
+      ...env,
+      TEMPORAL_ADDRESS: server.address,
+      DATABASE_URL: appUrl,
+      ONEWINDOW_LOG_ORIGIN: origin,
+      ONEWINDOW_LOG_KEY_FILE: logKeyFile,
+    };
     const children = [
       spawnWorker(['--orchestrator'], childEnv, 'orchestrator'),
       ...AGENCIES_WITH_WORKERS.map((agency) =>

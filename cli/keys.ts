@@ -22,10 +22,10 @@ export function readKeyFile(path: string): SigningKey {
   }
 }
 
-/** Writes a new key for `agency` to `path` (mode 0600) unless one is there; returns the key. */
-export function ensureKeyFile(path: string, agency: string): SigningKey {
+/** Writes a new key named `name` to `path` (mode 0600) unless one is there; returns the key. */
+export function ensureKeyFile(path: string, name: string): SigningKey {
   if (existsSync(path)) return readKeyFile(path);
-  const key = generateSigningKey(agencyKeyName(agency));
+  const key = generateSigningKey(name);
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, `${formatSignerKey(key)}\n`, { mode: 0o600 });
   return key;
@@ -43,7 +43,7 @@ export function runKeys(argv: string[]): number {
   if (!values.out) throw new UsageError('--out <file> is required');
   if (existsSync(values.out))
     throw new UsageError(`${values.out} exists; refusing to overwrite a key`);
-  const key = ensureKeyFile(values.out, agency.data);
+  const key = ensureKeyFile(values.out, agencyKeyName(agency.data));
   console.log(formatVerifierKey(key.name, key.publicKey));
   return 0;
 }

@@ -8,6 +8,8 @@ const USAGE = `usage: onewindow <command>
                       the whole system on embedded defaults; --demo submits N sample cases
   worker --agency <id> --key <file> | --orchestrator
                       one agency's worker (TEMPORAL_ADDRESS, DATABASE_URL from the environment)
+  witness --agency <id> --key <file> [--port P]
+                      an agency's C2SP tlog-witness (DATABASE_URL, ONEWINDOW_LOG_PUBLIC_KEY)
   api [--port P]      the HTTP API (TEMPORAL_ADDRESS, DATABASE_URL)
   keys generate --agency <id> --out <file>
                       a new Ed25519 statement key; prints its verifier key`;
@@ -20,6 +22,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./dev.ts')).runDev(rest);
       case 'worker':
         return await (await import('./worker.ts')).runWorker(rest);
+      case 'witness':
+        return await (await import('./witness.ts')).runWitness(rest);
       case 'api':
         return await (await import('./api.ts')).runApi(rest);
       case 'keys':

@@ -5,10 +5,12 @@ import pg from 'pg';
 import { Agency } from '../domain/agency.ts';
 import { parse, requireEnv, UsageError } from './args.ts';
 import { readKeyFile } from './keys.ts';
+import { witnessPolicy } from './witnessConfig.ts';
 import {
   bundleWorkflows,
   createAgencyWorker,
   createOrchestratorWorker,
+  DEFAULT_LOG_ORIGIN,
   installRuntime,
 } from './workers.ts';
 
@@ -20,28 +22,48 @@ export async function runWorker(
     agency: { type: 'string' },
     key: { type: 'string' },
     orchestrator: { type: 'boolean' },
+    'log-key': { type: 'string' },
   });
   const address = env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
   installRuntime('WARN');
   if (values.orchestrator) {
+    const logKeyFile = values['log-key'] ?? env.ONEWINDOW_LOG_KEY_FILE;
+    if (!logKeyFile) {
+      throw new UsageError(
+        '--log-key <file> (or ONEWINDOW_LOG_KEY_FILE) is required: the log signs its checkpoints',
+      );
+    }
+    const log = {
+      origin: env.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN,
+      key: readKeyFile(logKeyFile),
+    };
     const pool = new pg.Pool({ connectionString: requireEnv(env, 'DATABASE_URL'), max: 8 });
     const connection = await NativeConnection.connect({ address });
-    const { worker } = await createOrchestratorWorker({
+    const witnesses = witnessPolicy(env);
+    const { worker, publisher } = await createOrchestratorWorker({
       connection,
       pool,
       workflowBundle: await bundleWorkflows(),
+      log,
+      witnesses,
     });
-    console.error('orchestrator worker polling onewindow.orchestrator');
+    const stopRetrying = publisher.every(2000);
+    console.error(
+      `orchestrator worker polling onewindow.orchestrator; checkpoints need ${witnesses.threshold} of ${witnesses.witnesses.length} witnesses`,
+    );
     await worker.run();
+    stopRetrying();
+    await publisher.idle();
     await connection.close();
     await pool.end();
     return 0;
   }
   const agency = Agency.safeParse(values.agency);
-  if (!agency.success)
+  if (!agency.success) {
     throw new UsageError(
       `--agency must be one of ${Agency.options.join(', ')} (or pass --orchestrator)`,
     );
+  }
   const keyFile = values.key ?? env.ONEWINDOW_KEY_FILE;
   if (!keyFile)
     throw new UsageError(

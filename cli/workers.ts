@@ -16,7 +16,8 @@ import { simulatedRegistry } from '../agencies/registry.ts';
 import { simulatedUtility } from '../agencies/utility.ts';
 import type { SigningKey } from '../ledger/keys.ts';
 import { KeyRegistry } from '../ledger/pg/keyRegistry.ts';
-import { Sequencer } from '../ledger/pg/sequencer.ts';
+import { Sequencer, type LogIdentity } from '../ledger/pg/sequencer.ts';
+import { CheckpointPublisher, type WitnessPolicyConfig } from '../ledger/pg/publisher.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -34,6 +35,9 @@ export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
     },
   });
 }
+
+/** The log's origin line (C2SP tlog-checkpoint) unless ONEWINDOW_LOG_ORIGIN says otherwise. */
+export const DEFAULT_LOG_ORIGIN = 'onewindow.dev/ledger';
 
 /** Agencies that run a worker in this build of the process. */
 export const AGENCIES_WITH_WORKERS: readonly Agency[] = ['registry', 'electricity', 'water', 'gas'];
@@ -71,9 +75,20 @@ export async function createOrchestratorWorker(opts: {
   namespace?: string;
   pool: pg.Pool;
   workflowBundle: WorkflowBundleWithSourceMap;
-  sequencer?: Sequencer;
-}): Promise<{ worker: Worker; sequencer: Sequencer }> {
-  const sequencer = opts.sequencer ?? new Sequencer(opts.pool, new KeyRegistry(opts.pool));
+  log: LogIdentity;
+  /** Witnesses and the k-of-n policy; without them every checkpoint is published as signed. */
+  witnesses?: WitnessPolicyConfig;
+}): Promise<{ worker: Worker; sequencer: Sequencer; publisher: CheckpointPublisher }> {
+  const sequencer = new Sequencer(opts.pool, new KeyRegistry(opts.pool), opts.log);
+  const publisher = new CheckpointPublisher(
+    opts.pool,
+    opts.witnesses ?? { witnesses: [], threshold: 0 },
+  );
+  sequencer.onCheckpoint(() => {
+    publisher
+      .request()
+      .catch((error: unknown) => console.error(`publishing a checkpoint failed: ${String(error)}`));
+  });
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',
@@ -81,7 +96,7 @@ export async function createOrchestratorWorker(opts: {
     workflowBundle: opts.workflowBundle,
     activities: createOrchestratorActivities({ pool: opts.pool, sequencer }),
   });
-  return { worker, sequencer };
+  return { worker, sequencer, publisher };
 }
 
 let runtimeInstalled = false;

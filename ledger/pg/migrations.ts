@@ -59,6 +59,85 @@ CREATE TABLE case_secrets (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'tree, checkpoints, cosignatures, witness state',
+    sql: `
+-- Perfect-subtree hashes above the leaves (level >= 1; leaf hashes live with the entries).
+-- Each is written once, when the append that completes its subtree commits.
+CREATE TABLE tree_nodes (
+  level smallint NOT NULL CHECK (level >= 1 AND level < 64),
+  idx   bigint   NOT NULL CHECK (idx >= 0),
+  hash  bytea    NOT NULL CHECK (length(hash) = 32),
+  PRIMARY KEY (level, idx)
+);
+
+-- Every checkpoint the log signed (one per committed batch), in C2SP signed-note form.
+CREATE TABLE checkpoints (
+  size       bigint PRIMARY KEY CHECK (size > 0),
+  root_hash  bytea NOT NULL CHECK (length(root_hash) = 32),
+  note       text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Witness cosignatures (C2SP tlog-cosignature) received for a checkpoint.
+CREATE TABLE cosignatures (
+  size           bigint NOT NULL REFERENCES checkpoints (size),
+  witness        text NOT NULL,
+  signature_line text NOT NULL,
+  received_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (size, witness)
+);
+
+-- Checkpoints whose witness policy was met: the note carries the log signature and the cosignatures.
+CREATE TABLE published_checkpoints (
+  size         bigint PRIMARY KEY REFERENCES checkpoints (size),
+  note         text NOT NULL,
+  published_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- A witness's latest cosigned checkpoint per log (C2SP tlog-witness), updated by compare-and-set.
+CREATE TABLE witness_state (
+  witness    text NOT NULL,
+  origin     text NOT NULL,
+  size       bigint NOT NULL,
+  root_hash  bytea NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (witness, origin)
+);
+
+-- What witnesses refused and why: evidence of a misbehaving log, kept for the operators.
+CREATE TABLE witness_alarms (
+  id         bigserial PRIMARY KEY,
+  witness    text NOT NULL,
+  origin     text NOT NULL,
+  reason     text NOT NULL,
+  request    text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TRIGGER tree_nodes_append_only BEFORE UPDATE OR DELETE ON tree_nodes
+  FOR EACH ROW EXECUTE FUNCTION onewindow_refuse_change();
+CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE ON checkpoints
+  FOR EACH ROW EXECUTE FUNCTION onewindow_refuse_change();
+CREATE TRIGGER cosignatures_append_only BEFORE UPDATE OR DELETE ON cosignatures
+  FOR EACH ROW EXECUTE FUNCTION onewindow_refuse_change();
+CREATE TRIGGER published_checkpoints_append_only BEFORE UPDATE OR DELETE ON published_checkpoints
+  FOR EACH ROW EXECUTE FUNCTION onewindow_refuse_change();
+CREATE TRIGGER witness_alarms_append_only BEFORE UPDATE OR DELETE ON witness_alarms
+  FOR EACH ROW EXECUTE FUNCTION onewindow_refuse_change();
+CREATE TRIGGER tree_nodes_no_truncate BEFORE TRUNCATE ON tree_nodes
+  FOR EACH STATEMENT EXECUTE FUNCTION onewindow_refuse_change();
+CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints
+  FOR EACH STATEMENT EXECUTE FUNCTION onewindow_refuse_change();
+CREATE TRIGGER cosignatures_no_truncate BEFORE TRUNCATE ON cosignatures
+  FOR EACH STATEMENT EXECUTE FUNCTION onewindow_refuse_change();
+CREATE TRIGGER published_checkpoints_no_truncate BEFORE TRUNCATE ON published_checkpoints
+  FOR EACH STATEMENT EXECUTE FUNCTION onewindow_refuse_change();
+CREATE TRIGGER agency_keys_no_truncate BEFORE TRUNCATE ON agency_keys
+  FOR EACH STATEMENT EXECUTE FUNCTION onewindow_refuse_change();
+`,
+  },
 ];
 
 /** Applies pending migrations under an advisory lock, so concurrent starts do not race. */
@@ -105,7 +184,11 @@ async function grantAppRole(client: pg.PoolClient, password: string): Promise<vo
   const quoted = `'${password.replaceAll("'", "''")}'`;
   if (exists.rowCount === 0) await client.query(`CREATE ROLE ${APP_ROLE} LOGIN PASSWORD ${quoted}`);
   else await client.query(`ALTER ROLE ${APP_ROLE} PASSWORD ${quoted}`);
-  await client.query(`GRANT SELECT, INSERT ON ledger_entries, agency_keys TO ${APP_ROLE}`);
+  await client.query(
+    `GRANT SELECT, INSERT ON ledger_entries, agency_keys, tree_nodes, checkpoints, cosignatures, published_checkpoints, witness_alarms TO ${APP_ROLE}`,
+  );
+  await client.query(`GRANT USAGE ON SEQUENCE witness_alarms_id_seq TO ${APP_ROLE}`);
+  await client.query(`GRANT SELECT, INSERT, UPDATE ON witness_state TO ${APP_ROLE}`);
   await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON cases, case_secrets TO ${APP_ROLE}`);
   await client.query(`GRANT SELECT ON schema_migrations TO ${APP_ROLE}`);
 }

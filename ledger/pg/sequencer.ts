@@ -8,10 +8,14 @@ import { MalformedStatementError, BadSignatureError } from '../../domain/errors.
 import { Entry, SignedStatement } from '../../domain/statement.ts';
 import { chainEntries, GENESIS_PREV_LEAF_HASH } from '../entry.ts';
 import { fromBase64 } from '../bytes.ts';
+import { signCheckpoint } from '../checkpoint.ts';
 import type { VerifySignature } from '../ed25519.ts';
+import type { SigningKey } from '../keys.ts';
+import { CompactRange, compactRangeNodes } from '../proof.ts';
 import { verifyStatementSignature } from '../statement.ts';
 import type { KeyRegistry } from './keyRegistry.ts';
 import { verifyEd25519Node } from './nodeEd25519.ts';
+import { fetchNodes } from './tree.ts';
 
 const SEQUENCER_LOCK = 7002;
 
@@ -28,6 +32,14 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+/** The log's identity: its C2SP origin line and the key that signs its checkpoints. */
+export interface LogIdentity {
+  origin: string;
+  key: SigningKey;
+  /** During a log key rotation, the next key signs every checkpoint too. */
+  extraKeys?: SigningKey[];
+}
+
 export interface SequencerOptions {
   maxBatch?: number;
   verify?: VerifySignature;
@@ -40,10 +52,14 @@ export class Sequencer {
   private readonly maxBatch: number;
   private readonly verify: VerifySignature;
   private readonly now: () => Date;
+  /** The tree's right border as of the last commit; reloaded when another process appended. */
+  private range: CompactRange | undefined;
+  private readonly listeners: ((size: number) => void)[] = [];
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly keys: KeyRegistry,
+    private readonly log: LogIdentity,
     options: SequencerOptions = {},
   ) {
     this.maxBatch = options.maxBatch ?? 2000;
@@ -62,6 +78,11 @@ export class Sequencer {
       this.queue.push({ signed, resolve, reject });
       this.flushing ??= this.drain();
     });
+  }
+
+  /** Calls `listener` with the new tree size after each commit that added entries (e.g. to ask witnesses). */
+  onCheckpoint(listener: (size: number) => void): void {
+    this.listeners.push(listener);
   }
 
   /** Verify the signature over the bytes as received, then parse (STYLE.md habit 4). */
@@ -107,6 +128,10 @@ export class Sequencer {
     }
   }
 
+  private async loadRange(client: pg.PoolClient, size: number): Promise<CompactRange> {
+    return new CompactRange(size, await fetchNodes(client, compactRangeNodes(size)));
+  }
+
   private async commit(batch: SignedStatement[]): Promise<Appended[]> {
     const client = await this.pool.connect();
     try {
@@ -140,7 +165,22 @@ export class Sequencer {
       const prev = head ? new Uint8Array(head.leaf_hash) : fromBase64(GENESIS_PREV_LEAF_HASH);
       const sequencedAt = this.now().toISOString();
       const chained = chainEntries(fresh, firstIndex, prev, sequencedAt);
+      let range: CompactRange | undefined;
       if (chained.length > 0) {
+        // Work on a copy: if the transaction fails, the remembered border stays right.
+        const border =
+          this.range?.size === firstIndex ? this.range : await this.loadRange(client, firstIndex);
+        range = new CompactRange(border.size, border.hashes);
+        const nodes = chained
+          .flatMap((c) => range!.appendLeaf(c.leafHash))
+          .filter((n) => n.id.level > 0);
+        const size = firstIndex + chained.length;
+        const rootHash = range.root();
+        const note = signCheckpoint(
+          { origin: this.log.origin, size, rootHash, extensions: [] },
+          this.log.key,
+          this.log.extraKeys,
+        );
         await client.query(
           `INSERT INTO ledger_entries (idx, statement_id, case_id, entry, leaf_hash, sequenced_at)
            SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::timestamptz[])`,
@@ -153,8 +193,25 @@ export class Sequencer {
             chained.map(() => sequencedAt),
           ],
         );
+        await client.query(
+          'INSERT INTO tree_nodes (level, idx, hash) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])',
+          [
+            nodes.map((n) => n.id.level),
+            nodes.map((n) => n.id.index),
+            nodes.map((n) => Buffer.from(n.hash)),
+          ],
+        );
+        await client.query('INSERT INTO checkpoints (size, root_hash, note) VALUES ($1, $2, $3)', [
+          size,
+          Buffer.from(rootHash),
+          note,
+        ]);
       }
       await client.query('COMMIT');
+      if (range) {
+        this.range = range;
+        for (const listener of this.listeners) listener(range.size);
+      }
       const created = new Map(
         chained.map((c) => [
           c.entry.statement.statementId,

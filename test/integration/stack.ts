@@ -14,9 +14,21 @@ import {
   createOrchestratorWorker,
   installRuntime,
 } from '../../cli/workers.ts';
-import { agencyKeyName, generateSigningKey, type SigningKey } from '../../ledger/keys.ts';
+import {
+  agencyKeyName,
+  formatVerifierKey,
+  generateSigningKey,
+  parseVerifierKey,
+  type SigningKey,
+} from '../../ledger/keys.ts';
 import { registerAgencyKey } from '../../ledger/pg/keyRegistry.ts';
 import type { Sequencer } from '../../ledger/pg/sequencer.ts';
+import type { CheckpointPublisher } from '../../ledger/pg/publisher.ts';
+import { buildWitnessApp } from '../../api/witnessApp.ts';
+import { cosignerKeyOf } from '../../ledger/cosignature.ts';
+
+export const TEST_LOG_ORIGIN = 'test.onewindow/ledger';
+export const WITNESS_AGENCIES = ['housing', 'tax', 'water'] as const;
 
 export interface Stack {
   app: FastifyInstance;
@@ -24,7 +36,11 @@ export interface Stack {
   pool: pg.Pool;
   adminPool: pg.Pool;
   keys: Record<string, SigningKey>;
+  logKey: SigningKey;
+  witnessKeys: SigningKey[];
+  witnessUrls: string[];
   sequencer: Sequencer;
+  publisher: CheckpointPublisher;
   stop(): Promise<void>;
 }
 
@@ -46,10 +62,31 @@ export async function startStack(agencies: readonly Agency[]): Promise<Stack> {
   const nativeConnection = await NativeConnection.connect({ address });
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
-  const { worker: orchestrator, sequencer } = await createOrchestratorWorker({
+  const logKey = generateSigningKey(TEST_LOG_ORIGIN);
+  // Three agencies witness the log; two cosignatures publish a checkpoint.
+  const witnessKeys = WITNESS_AGENCIES.map((agency) =>
+    generateSigningKey(`${agency}.witness.test`),
+  );
+  const logs = new Map([
+    [TEST_LOG_ORIGIN, [parseVerifierKey(formatVerifierKey(logKey.name, logKey.publicKey))]],
+  ]);
+  const witnessApps = witnessKeys.map((key) => buildWitnessApp({ pool, config: { key, logs } }));
+  const witnessUrls = await Promise.all(
+    witnessApps.map((w) => w.listen({ port: 0, host: '127.0.0.1' })),
+  );
+  const {
+    worker: orchestrator,
+    sequencer,
+    publisher,
+  } = await createOrchestratorWorker({
     connection: nativeConnection,
     pool,
     workflowBundle: await bundleWorkflows(),
+    log: { origin: TEST_LOG_ORIGIN, key: logKey },
+    witnesses: {
+      witnesses: witnessKeys.map((key, i) => ({ url: witnessUrls[i]!, key: cosignerKeyOf(key) })),
+      threshold: 2,
+    },
   });
   const workers: Worker[] = [orchestrator];
   for (const agency of agencies) {
@@ -65,11 +102,17 @@ export async function startStack(agencies: readonly Agency[]): Promise<Stack> {
     pool,
     adminPool,
     keys,
+    logKey,
+    witnessKeys,
+    witnessUrls,
     sequencer,
+    publisher,
     async stop() {
       await app.close();
       for (const w of workers) w.shutdown();
       await Promise.all(running);
+      await publisher.idle();
+      await Promise.all(witnessApps.map((w) => w.close()));
       await nativeConnection.close();
       await connection.close();
       await pool.end();

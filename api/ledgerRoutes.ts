@@ -1,0 +1,93 @@
+// The ledger's public read API: C2SP tlog-tiles paths, so standard tlog clients can read
+// and verify the log, and convenience JSON for entries and proofs. Every proof carries the
+// checkpoint it is bound to.
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { NotFoundError } from '../domain/errors.ts';
+import { MalformedTilePathError, parseTilePath, TILE_WIDTH } from '../ledger/tiles.ts';
+import { BadProofRequestError, NotInLogError, type LogReader } from '../ledger/pg/logReader.ts';
+import { parseRequest, RequestValidationError } from './errors.ts';
+
+const Count = z.coerce
+  .number({ error: 'must be a whole number' })
+  .int('must be a whole number')
+  .nonnegative('must not be negative')
+  .max(Number.MAX_SAFE_INTEGER, 'is too large');
+const InclusionQuery = z
+  .object({ index: Count, size: Count.positive('must be positive').optional() })
+  .strict();
+const ConsistencyQuery = z
+  .object({
+    from: Count.positive('must be positive'),
+    to: Count.positive('must be positive').optional(),
+  })
+  .strict();
+const EntryParams = z.object({
+  index: z.string().regex(/^(0|[1-9][0-9]{0,15})$/, 'must be a whole number without leading zeros'),
+});
+
+/** Full tiles never change (tlog-tiles): cache them forever; partial ones briefly. */
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+const SHORT = 'public, max-age=5';
+
+async function mapLedgerErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof NotInLogError) throw new NotFoundError(error.message);
+    if (error instanceof BadProofRequestError)
+      throw new RequestValidationError([{ field: error.field, reason: error.message }]);
+    throw error;
+  }
+}
+
+export function registerLedgerRoutes(app: FastifyInstance, reader: LogReader): void {
+  app.get('/ledger/checkpoint', async (_request, reply) => {
+    const latest = await reader.latestPublished();
+    if (!latest) throw new NotFoundError('the log has no published checkpoint yet');
+    return reply
+      .header('cache-control', 'no-cache')
+      .type('text/plain; charset=utf-8')
+      .send(latest.note);
+  });
+
+  app.get('/ledger/tile/*', async (request, reply: FastifyReply) => {
+    const path = `tile/${(request.params as { '*': string })['*']}`;
+    let parsed: ReturnType<typeof parseTilePath>;
+    try {
+      parsed = parseTilePath(path);
+    } catch (error) {
+      if (error instanceof MalformedTilePathError)
+        throw new RequestValidationError([{ field: 'path', reason: error.message }]);
+      throw error;
+    }
+    const bytes = await mapLedgerErrors(() =>
+      parsed.kind === 'entries'
+        ? reader.entryBundle(parsed.index, parsed.width)
+        : reader.tile(parsed.level, parsed.index, parsed.width),
+    );
+    return reply
+      .header('cache-control', parsed.width === TILE_WIDTH ? IMMUTABLE : SHORT)
+      .type('application/octet-stream')
+      .send(Buffer.from(bytes));
+  });
+
+  app.get('/ledger/entries/:index', async (request, reply) => {
+    const { index } = parseRequest(EntryParams, request.params, '');
+    const bytes = await mapLedgerErrors(() => reader.entry(Number(index)));
+    return reply
+      .header('cache-control', IMMUTABLE)
+      .type('application/json')
+      .send(Buffer.from(bytes));
+  });
+
+  app.get('/ledger/proof/inclusion', async (request) => {
+    const { index, size } = parseRequest(InclusionQuery, request.query, '');
+    return mapLedgerErrors(() => reader.inclusion(index, size));
+  });
+
+  app.get('/ledger/proof/consistency', async (request) => {
+    const { from, to } = parseRequest(ConsistencyQuery, request.query, '');
+    return mapLedgerErrors(() => reader.consistency(from, to));
+  });
+}

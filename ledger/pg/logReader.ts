@@ -1,0 +1,192 @@
+// The log's read side over PostgreSQL: checkpoints, proofs bound to a checkpoint, tiles
+// and entry bundles (C2SP tlog-tiles). Proofs fetch O(log n) stored node hashes and rehash
+// them with the pure library; nothing here trusts a hash it did not have to.
+import type pg from 'pg';
+import { toBase64 } from '../bytes.ts';
+import { consistencyProofAsync, inclusionProofAsync, type NodeId } from '../proof.ts';
+import { encodeEntryBundle, encodeTile, TILE_HEIGHT, TILE_WIDTH } from '../tiles.ts';
+import { fetchLevel, fetchNodes } from './tree.ts';
+
+/** The request names a size, index or tile the log does not have (HTTP 404). */
+export class NotInLogError extends Error {
+  override name = 'NotInLogError';
+}
+
+/** The request is well-formed but asks for something no proof exists for (HTTP 400). */
+export class BadProofRequestError extends Error {
+  override name = 'BadProofRequestError';
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+export interface CheckpointRow {
+  size: number;
+  rootHash: Uint8Array;
+  /** The signed note; with witness cosignatures once published. */
+  note: string;
+  published: boolean;
+}
+
+export interface InclusionProofResponse {
+  index: number;
+  size: number;
+  leafHash: string;
+  inclusionProof: string[];
+  checkpoint: string;
+}
+
+export interface ConsistencyProofResponse {
+  from: number;
+  to: number;
+  consistencyProof: string[];
+  checkpoint: string;
+}
+
+export class LogReader {
+  constructor(private readonly pool: pg.Pool) {}
+
+  /** The newest checkpoint that met the witness policy, or undefined before the first. */
+  async latestPublished(): Promise<CheckpointRow | undefined> {
+    const { rows } = await this.pool.query<{ size: string; root_hash: Buffer; note: string }>(
+      `SELECT p.size, c.root_hash, p.note FROM published_checkpoints p JOIN checkpoints c USING (size)
+       ORDER BY p.size DESC LIMIT 1`,
+    );
+    const row = rows[0];
+    return (
+      row && {
+        size: Number(row.size),
+        rootHash: new Uint8Array(row.root_hash),
+        note: row.note,
+        published: true,
+      }
+    );
+  }
+
+  /** The newest checkpoint the log signed (witnessed or not yet). */
+  async latestSigned(): Promise<CheckpointRow | undefined> {
+    const { rows } = await this.pool.query<{ size: string }>(
+      'SELECT max(size) AS size FROM checkpoints',
+    );
+    return rows[0]?.size == null ? undefined : this.checkpointAt(Number(rows[0].size));
+  }
+
+  /** The checkpoint of exactly `size` leaves; the published (cosigned) note when there is one. */
+  async checkpointAt(size: number): Promise<CheckpointRow> {
+    const { rows } = await this.pool.query<{
+      size: string;
+      root_hash: Buffer;
+      note: string;
+      published: string | null;
+    }>(
+      `SELECT c.size, c.root_hash, c.note, p.note AS published FROM checkpoints c
+       LEFT JOIN published_checkpoints p USING (size) WHERE c.size = $1`,
+      [size],
+    );
+    const row = rows[0];
+    if (!row) throw new NotInLogError(`the log signed no checkpoint of size ${size}`);
+    return {
+      size,
+      rootHash: new Uint8Array(row.root_hash),
+      note: row.published ?? row.note,
+      published: row.published !== null,
+    };
+  }
+
+  private async sizeOrLatest(size: number | undefined): Promise<CheckpointRow> {
+    if (size !== undefined) return this.checkpointAt(size);
+    const latest = await this.latestPublished();
+    if (!latest) throw new NotInLogError('the log has no published checkpoint yet');
+    return latest;
+  }
+
+  /** Requires 0 <= index < size, and a checkpoint of `size` (default: the latest published). */
+  async inclusion(index: number, size?: number): Promise<InclusionProofResponse> {
+    const checkpoint = await this.sizeOrLatest(size);
+    if (index >= checkpoint.size) {
+      throw new BadProofRequestError(
+        'index',
+        `index ${index} is not below the checkpoint size ${checkpoint.size}`,
+      );
+    }
+    const [proof, [leafHash]] = await Promise.all([
+      inclusionProofAsync(index, checkpoint.size, (ids) => this.nodes(ids)),
+      fetchLevel(this.pool, 0, index, 1),
+    ]);
+    return {
+      index,
+      size: checkpoint.size,
+      leafHash: toBase64(leafHash!),
+      inclusionProof: proof.map(toBase64),
+      checkpoint: checkpoint.note,
+    };
+  }
+
+  /** Requires 0 < from <= to, both sizes of signed checkpoints. */
+  async consistency(from: number, to?: number): Promise<ConsistencyProofResponse> {
+    const checkpoint = await this.sizeOrLatest(to);
+    if (from < 1 || from > checkpoint.size) {
+      throw new BadProofRequestError(
+        'from',
+        `from must be between 1 and ${checkpoint.size}, got ${from}`,
+      );
+    }
+    await this.checkpointAt(from);
+    const proof = await consistencyProofAsync(from, checkpoint.size, (ids) => this.nodes(ids));
+    return {
+      from,
+      to: checkpoint.size,
+      consistencyProof: proof.map(toBase64),
+      checkpoint: checkpoint.note,
+    };
+  }
+
+  /** The entry bytes at `index` (the RFC 9162 leaf). */
+  async entry(index: number): Promise<Uint8Array> {
+    const { rows } = await this.pool.query<{ entry: Buffer }>(
+      'SELECT entry FROM ledger_entries WHERE idx = $1',
+      [index],
+    );
+    if (!rows[0]) throw new NotInLogError(`no entry at index ${index}`);
+    return new Uint8Array(rows[0].entry);
+  }
+
+  /** A hash tile (tlog-tiles): level 8·L hashes N·256 .. N·256+W-1, within the newest checkpoint. */
+  async tile(level: number, index: number, width: number): Promise<Uint8Array> {
+    await this.requireCovered(
+      index * TILE_WIDTH + width,
+      TILE_WIDTH ** level,
+      `tile/${level}/${index} of width ${width}`,
+    );
+    return encodeTile(await fetchLevel(this.pool, level * TILE_HEIGHT, index * TILE_WIDTH, width));
+  }
+
+  /** An entry bundle (tlog-tiles): entries N·256 .. N·256+W-1, each with a 2-byte length. */
+  async entryBundle(index: number, width: number): Promise<Uint8Array> {
+    await this.requireCovered(
+      index * TILE_WIDTH + width,
+      1,
+      `entry bundle ${index} of width ${width}`,
+    );
+    const { rows } = await this.pool.query<{ entry: Buffer }>(
+      'SELECT entry FROM ledger_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx',
+      [index * TILE_WIDTH, index * TILE_WIDTH + width],
+    );
+    return encodeEntryBundle(rows.map((r) => new Uint8Array(r.entry)));
+  }
+
+  /** A tile is served only once a signed checkpoint covers all of it. */
+  private async requireCovered(endNode: number, span: number, what: string): Promise<void> {
+    const latest = await this.latestSigned();
+    const nodesAtLevel = Math.floor((latest?.size ?? 0) / span);
+    if (endNode > nodesAtLevel)
+      throw new NotInLogError(`${what} is beyond the log's newest checkpoint`);
+  }
+
+  private nodes(ids: readonly NodeId[]): Promise<Uint8Array[]> {
+    return fetchNodes(this.pool, ids);
+  }
+}

@@ -1,0 +1,156 @@
+// C2SP tlog-witness `add-checkpoint`, the pure part: parse the request, verify the log's
+// signature, check the old size and the consistency proof against the witness's state, and
+// cosign. Storage (an atomic check-and-set of the state) is the caller's port.
+import { bytesEqual, fromBase64 } from './bytes.ts';
+import { openCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { cosign } from './cosignature.ts';
+import type { SigningKey, VerifierKey } from './keys.ts';
+import { splitNote } from './note.ts';
+import { verifyConsistency } from './proof.ts';
+
+/** tlog-witness: a client MUST NOT send more than 63 consistency proof lines. */
+export const MAX_PROOF_LINES = 63;
+
+export interface AddCheckpointRequest {
+  oldSize: number;
+  proof: Uint8Array[];
+  note: string;
+}
+
+/** What the witness answers, with the HTTP status tlog-witness prescribes. */
+export type WitnessAnswer =
+  | { status: 200; body: string; checkpoint: Checkpoint }
+  | { status: 400 | 403 | 404 | 422; body: string; alarm?: string }
+  | { status: 409; body: string; currentSize: number; alarm?: string };
+
+/** The witness's record for one log: the latest checkpoint it cosigned. */
+export interface WitnessState {
+  size: number;
+  rootHash: Uint8Array;
+}
+
+const decimal = /^(?:0|[1-9][0-9]*)$/;
+
+/** Parses an add-checkpoint body; undefined with the reason when it is malformed. */
+export function parseAddCheckpoint(body: string): AddCheckpointRequest | string {
+  const blank = body.indexOf('\n\n');
+  if (blank < 0) return 'missing the empty line before the checkpoint';
+  const head = body.slice(0, blank).split('\n');
+  const note = body.slice(blank + 2);
+  const oldLine = head.shift()!;
+  if (!oldLine.startsWith('old ') || !decimal.test(oldLine.slice(4)))
+    return 'first line must be "old <size>"';
+  const oldSize = Number(oldLine.slice(4));
+  if (!Number.isSafeInteger(oldSize)) return 'old size is too large';
+  if (head.length > MAX_PROOF_LINES) return `at most ${MAX_PROOF_LINES} consistency proof lines`;
+  const proof: Uint8Array[] = [];
+  for (const line of head) {
+    try {
+      const hash = fromBase64(line);
+      if (hash.length !== 32) return 'each consistency proof line must be a base64 SHA-256 hash';
+      proof.push(hash);
+    } catch {
+      return 'each consistency proof line must be a base64 SHA-256 hash';
+    }
+  }
+  return { oldSize, proof, note };
+}
+
+export function formatAddCheckpoint(
+  oldSize: number,
+  proof: readonly string[],
+  note: string,
+): string {
+  return `old ${oldSize}\n${proof.map((p) => `${p}\n`).join('')}\n${note}`;
+}
+
+export interface WitnessConfig {
+  key: SigningKey;
+  /** Trusted logs: origin → the log's verifier keys. */
+  logs: ReadonlyMap<string, readonly VerifierKey[]>;
+}
+
+/**
+ * Decides an add-checkpoint request against the stored state (tlog-witness §add-checkpoint).
+ * Returns the answer and, on 200, the new state the caller must store by compare-and-set
+ * against `state` before answering.
+ */
+export function decideAddCheckpoint(
+  config: WitnessConfig,
+  body: string,
+  stateOf: (origin: string) => WitnessState | undefined,
+  now: () => number = () => Math.floor(Date.now() / 1000),
+): WitnessAnswer {
+  const request = parseAddCheckpoint(body);
+  if (typeof request === 'string') return { status: 400, body: `${request}\n` };
+  let origin: string;
+  try {
+    origin = splitNote(request.note).text.split('\n')[0]!;
+  } catch (error) {
+    return { status: 400, body: `malformed checkpoint note: ${(error as Error).message}\n` };
+  }
+  const logKeys = config.logs.get(origin);
+  if (!logKeys) return { status: 404, body: `unknown log origin ${JSON.stringify(origin)}\n` };
+  let opened: ReturnType<typeof openCheckpoint>;
+  try {
+    opened = openCheckpoint(request.note, origin, logKeys);
+  } catch (error) {
+    return {
+      status: 403,
+      body: `checkpoint not signed by a trusted key of ${origin}: ${(error as Error).message}\n`,
+    };
+  }
+  const { checkpoint, body: checkpointBody } = opened;
+  if (request.oldSize > checkpoint.size) {
+    return {
+      status: 400,
+      body: `old size ${request.oldSize} is above the checkpoint size ${checkpoint.size}\n`,
+      alarm: `offered a checkpoint of size ${checkpoint.size} smaller than old size ${request.oldSize}`,
+    };
+  }
+  const state = stateOf(origin);
+  const currentSize = state?.size ?? 0;
+  if (request.oldSize !== currentSize) {
+    const smaller = checkpoint.size < currentSize;
+    return {
+      status: 409,
+      body: `${currentSize}\n`,
+      currentSize,
+      ...(smaller
+        ? {
+            alarm: `offered a checkpoint of size ${checkpoint.size}, smaller than the cosigned ${currentSize}`,
+          }
+        : {}),
+    };
+  }
+  if (request.oldSize === checkpoint.size) {
+    if (state && !bytesEqual(state.rootHash, checkpoint.rootHash)) {
+      return {
+        status: 409,
+        body: `${currentSize}\n`,
+        currentSize,
+        alarm: `two different checkpoints of size ${checkpoint.size}: a split view of the log`,
+      };
+    }
+  } else if (request.oldSize === 0) {
+    if (request.proof.length !== 0)
+      return { status: 422, body: 'the consistency proof from size 0 must be empty\n' };
+  } else {
+    try {
+      verifyConsistency(
+        request.oldSize,
+        checkpoint.size,
+        request.proof,
+        state!.rootHash,
+        checkpoint.rootHash,
+      );
+    } catch (error) {
+      return {
+        status: 422,
+        body: `consistency proof does not verify: ${(error as Error).message}\n`,
+        alarm: `inconsistent checkpoint of size ${checkpoint.size} from cosigned size ${request.oldSize}`,
+      };
+    }
+  }
+  return { status: 200, body: cosign(checkpointBody, config.key, now()), checkpoint };
+}

@@ -1,0 +1,241 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STATEMENT_TYPE } from '../../domain/statement.ts';
+import { fromBase64, toBase64 } from '../../ledger/bytes.ts';
+import { openCheckpoint, signCheckpoint } from '../../ledger/checkpoint.ts';
+import { cosignerKeyOf, openWitnessedCheckpoint } from '../../ledger/cosignature.ts';
+import { formatVerifierKey, parseVerifierKey } from '../../ledger/keys.ts';
+import { verifyConsistency, verifyInclusion } from '../../ledger/proof.ts';
+import { hashLeaf } from '../../ledger/rfc9162.ts';
+import { signStatement } from '../../ledger/statement.ts';
+import { decodeEntryBundle, decodeTile } from '../../ledger/tiles.ts';
+import { formatAddCheckpoint } from '../../ledger/witness.ts';
+import { startStack, TEST_LOG_ORIGIN, type Stack } from './stack.ts';
+
+let stack: Stack;
+let logKeys: ReturnType<typeof parseVerifierKey>[];
+
+async function appendMany(n: number): Promise<void> {
+  const key = stack.keys.registry!;
+  await Promise.all(
+    Array.from({ length: n }, () => {
+      const caseId = randomUUID();
+      return stack.sequencer.append(
+        signStatement(
+          {
+            type: STATEMENT_TYPE,
+            statementId: `${caseId}/checkTitle`,
+            caseId,
+            stepId: 'checkTitle',
+            agency: 'registry',
+            outcome: 'passed',
+            commitment: toBase64(new Uint8Array(32).fill(3)),
+            facts: {},
+            issuedAt: new Date().toISOString(),
+            keyId: key.keyId,
+          },
+          key,
+        ),
+      );
+    }),
+  );
+  await stack.publisher.request();
+}
+
+async function get(url: string) {
+  return stack.app.inject({ method: 'GET', url });
+}
+
+beforeAll(async () => {
+  stack = await startStack([]);
+  logKeys = [parseVerifierKey(formatVerifierKey(stack.logKey.name, stack.logKey.publicKey))];
+  await appendMany(300);
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('serving the ledger as a C2SP tlog', () => {
+  it('publishes a checkpoint signed by the log and cosigned by at least two of three witnesses', async () => {
+    const response = await get('/ledger/checkpoint');
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['cache-control']).toBe('no-cache');
+    const opened = openWitnessedCheckpoint(response.body, TEST_LOG_ORIGIN, logKeys, {
+      witnesses: stack.witnessKeys.map(cosignerKeyOf),
+      threshold: 2,
+    });
+    expect(opened.checkpoint.size).toBeGreaterThanOrEqual(300);
+    expect(opened.cosignatures.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('proves every sampled entry included under the checkpoint the proof names', async () => {
+    for (const index of [0, 1, 127, 255, 256, 299]) {
+      const response = await get(`/ledger/proof/inclusion?index=${index}`);
+      expect(response.statusCode).toBe(200);
+      const proof = response.json<{
+        index: number;
+        size: number;
+        leafHash: string;
+        inclusionProof: string[];
+        checkpoint: string;
+      }>();
+      const { checkpoint } = openCheckpoint(proof.checkpoint, TEST_LOG_ORIGIN, logKeys);
+      expect(checkpoint.size).toBe(proof.size);
+      const entry = await get(`/ledger/entries/${index}`);
+      const leafHash = hashLeaf(new Uint8Array(entry.rawPayload));
+      expect(toBase64(leafHash)).toBe(proof.leafHash);
+      expect(() =>
+        verifyInclusion(
+          leafHash,
+          index,
+          proof.size,
+          proof.inclusionProof.map(fromBase64),
+          checkpoint.rootHash,
+        ),
+      ).not.toThrow();
+    }
+  });
+
+  it('proves an older checkpoint consistent with the newest', async () => {
+    const before = openCheckpoint(
+      (await get('/ledger/checkpoint')).body,
+      TEST_LOG_ORIGIN,
+      logKeys,
+    ).checkpoint;
+    await appendMany(20);
+    const response = await get(`/ledger/proof/consistency?from=${before.size}`);
+    expect(response.statusCode).toBe(200);
+    const proof = response.json<{
+      from: number;
+      to: number;
+      consistencyProof: string[];
+      checkpoint: string;
+    }>();
+    const after = openCheckpoint(proof.checkpoint, TEST_LOG_ORIGIN, logKeys).checkpoint;
+    expect(after.size).toBe(proof.to);
+    expect(after.size).toBeGreaterThan(before.size);
+    expect(() =>
+      verifyConsistency(
+        before.size,
+        after.size,
+        proof.consistencyProof.map(fromBase64),
+        before.rootHash,
+        after.rootHash,
+      ),
+    ).not.toThrow();
+  });
+
+  it('serves a full level-0 tile whose hashes are the leaf hashes of the first 256 entries, cached forever', async () => {
+    const tile = await get('/ledger/tile/0/000');
+    expect(tile.statusCode).toBe(200);
+    expect(tile.headers['cache-control']).toContain('immutable');
+    const hashes = decodeTile(new Uint8Array(tile.rawPayload));
+    const bundle = await get('/ledger/tile/entries/000');
+    const entries = decodeEntryBundle(new Uint8Array(bundle.rawPayload), 256);
+    expect(entries).toHaveLength(256);
+    entries.forEach((entry, i) => expect(toBase64(hashLeaf(entry))).toBe(toBase64(hashes[i]!)));
+  });
+
+  it('serves a partial tile with its width and a short cache lifetime', async () => {
+    const response = await get('/ledger/tile/0/001.p/10');
+    expect(response.statusCode).toBe(200);
+    expect(response.rawPayload.length).toBe(10 * 32);
+    expect(response.headers['cache-control']).toBe('public, max-age=5');
+  });
+
+  it.each([
+    ['/ledger/proof/inclusion?index=-1', 'index'],
+    ['/ledger/proof/inclusion?index=abc', 'index'],
+    ['/ledger/proof/inclusion?index=1&bogus=2', ''],
+    ['/ledger/proof/consistency?from=0', 'from'],
+    ['/ledger/entries/01', 'index'],
+    ['/ledger/tile/0/1', 'path'],
+  ])('answers the malformed request %s with HTTP 400 naming the field', async (url, field) => {
+    const response = await get(url);
+    expect(response.statusCode).toBe(400);
+    expect(response.json<{ field: string }>().field).toBe(field);
+  });
+
+  it('answers a tile or entry beyond the log with HTTP 404', async () => {
+    expect((await get('/ledger/tile/0/999')).statusCode).toBe(404);
+    expect((await get('/ledger/entries/999999')).statusCode).toBe(404);
+    expect((await get('/ledger/proof/inclusion?index=0&size=7')).statusCode).toBe(404);
+  });
+});
+
+describe('an agency witness (C2SP tlog-witness)', () => {
+  async function post(witness: number, body: string) {
+    const response = await fetch(`${stack.witnessUrls[witness]}/add-checkpoint`, {
+      method: 'POST',
+      body,
+    });
+    return {
+      status: response.status,
+      type: response.headers.get('content-type'),
+      text: await response.text(),
+    };
+  }
+
+  it('answers a stale old size with 409 and its current size', async () => {
+    const note = (await get('/ledger/checkpoint')).body;
+    const answer = await post(0, formatAddCheckpoint(1, [], note));
+    expect(answer.status).toBe(409);
+    expect(answer.type).toBe('text/x.tlog.size');
+    expect(Number(answer.text.trim())).toBeGreaterThan(1);
+  });
+
+  it('refuses a checkpoint not signed by the log with 403 and one of an unknown log with 404', async () => {
+    const note = (await get('/ledger/checkpoint')).body;
+    const forged = note.replace(/\n\d+\n/, '\n5\n');
+    expect((await post(0, formatAddCheckpoint(0, [], forged))).status).toBe(403);
+    expect(
+      (await post(0, formatAddCheckpoint(0, [], note.replace(TEST_LOG_ORIGIN, 'other.log/x'))))
+        .status,
+    ).toBe(404);
+  });
+
+  it('refuses a checkpoint whose consistency proof does not verify with 422, and records the alarm', async () => {
+    const state = await stack.pool.query<{ size: string }>(
+      'SELECT size FROM witness_state WHERE witness = $1',
+      [stack.witnessKeys[0]!.name],
+    );
+    const witnessSize = Number(state.rows[0]!.size);
+    // A log that rewrote history: a signed checkpoint further on whose root no proof can reach.
+    const rewritten = signCheckpoint(
+      {
+        origin: TEST_LOG_ORIGIN,
+        size: witnessSize + 5,
+        rootHash: new Uint8Array(32).fill(7),
+        extensions: [],
+      },
+      stack.logKey,
+    );
+    const proof = [1, 2, 3].map((n) => toBase64(new Uint8Array(32).fill(n)));
+    const answer = await post(0, formatAddCheckpoint(witnessSize, proof, rewritten));
+    expect(answer.status).toBe(422);
+    const alarms = await stack.pool.query('SELECT reason FROM witness_alarms WHERE witness = $1', [
+      stack.witnessKeys[0]!.name,
+    ]);
+    expect(alarms.rows.map((r: { reason: string }) => r.reason).join('\n')).toMatch(
+      /inconsistent checkpoint/,
+    );
+  });
+
+  it('refuses a second, different checkpoint of the size it cosigned, as a split view', async () => {
+    const state = await stack.pool.query<{ size: string }>(
+      'SELECT size FROM witness_state WHERE witness = $1',
+      [stack.witnessKeys[1]!.name],
+    );
+    const size = Number(state.rows[0]!.size);
+    const fork = signCheckpoint(
+      { origin: TEST_LOG_ORIGIN, size, rootHash: new Uint8Array(32).fill(1), extensions: [] },
+      stack.logKey,
+    );
+    const answer = await post(1, formatAddCheckpoint(size, [], fork));
+    expect(answer.status).toBe(409);
+    const alarms = await stack.pool.query('SELECT reason FROM witness_alarms WHERE witness = $1', [
+      stack.witnessKeys[1]!.name,
+    ]);
+    expect(alarms.rows.map((r: { reason: string }) => r.reason).join('\n')).toMatch(/split view/);
+  });
+});
