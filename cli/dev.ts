@@ -2,7 +2,7 @@
 // PostgreSQL, the Temporal dev server (with its web UI), one worker process per agency and
 // the orchestrator's, and the API; `--demo N` submits N sample cases and prints them.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
@@ -17,7 +17,10 @@ import { intOption, parse, UsageError } from './args.ts';
 import { runDemo } from './demo.ts';
 import { ensureKeyFile } from './keys.ts';
 import { AGENCIES_WITH_WORKERS, DEFAULT_LOG_ORIGIN } from './workers.ts';
-import { agencyKeyName } from '../ledger/keys.ts';
+import { agencyKeyName, formatVerifierKey } from '../ledger/keys.ts';
+import { toBase64 } from '../ledger/bytes.ts';
+import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
+import type { TrustFile } from '../ledger/trust.ts';
 
 const BIN = fileURLToPath(new URL('../bin/onewindow.mjs', import.meta.url));
 
@@ -74,35 +77,80 @@ export async function runDev(
     );
     const appUrl = await prepareDatabase(database.adminUrl);
 
-    // Each agency holds its own key; the registry learns only the public half.
+    // Each agency holds its own statement key and witness key; the registry and the trust
+    // file learn only the public halves.
     const admin = new pg.Pool({ connectionString: database.adminUrl, max: 1 });
     const keyFiles: Record<string, string> = {};
+    const agencyKeys: TrustFile['agencyKeys'] = [];
     for (const agency of AGENCIES_WITH_WORKERS) {
       keyFiles[agency] = join(dataDir, 'keys', `${agency}.key`);
       const key = ensureKeyFile(keyFiles[agency], agencyKeyName(agency));
+      const validFrom = new Date(0);
       await registerAgencyKey(admin, {
         keyId: key.keyId,
         agency,
         publicKey: key.publicKey,
-        validFrom: new Date(0),
+        validFrom,
+      });
+      agencyKeys.push({
+        keyId: key.keyId,
+        agency,
+        publicKey: toBase64(key.publicKey),
+        validFrom: validFrom.toISOString(),
       });
     }
     await admin.end();
     const origin = env.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN;
     const logKeyFile = join(dataDir, 'keys', 'log.key');
-    ensureKeyFile(logKeyFile, origin);
+    const logKey = ensureKeyFile(logKeyFile, origin);
+    const logPublicKey = formatVerifierKey(logKey.name, logKey.publicKey);
 
-    const childEnv = {
+    const baseEnv = {
       ...env,
-      TEMPORAL_ADDRESS: server.address,
       DATABASE_URL: appUrl,
       ONEWINDOW_LOG_ORIGIN: origin,
+      ONEWINDOW_LOG_PUBLIC_KEY: logPublicKey,
+    };
+    const witnesses = await Promise.all(
+      AGENCIES_WITH_WORKERS.map(async (agency) => {
+        const file = join(dataDir, 'keys', `${agency}.witness.key`);
+        const key = ensureKeyFile(file, `${agency}.witness.onewindow`);
+        const witnessPort = await freePort();
+        const child = spawnChild(
+          ['witness', '--agency', agency, '--key', file, '--port', String(witnessPort)],
+          baseEnv,
+          `${agency} witness`,
+        );
+        return {
+          child,
+          vkey: formatCosignerVerifierKey(key.name, key.publicKey),
+          url: `http://127.0.0.1:${witnessPort}`,
+        };
+      }),
+    );
+    const threshold = Math.floor(witnesses.length / 2) + 1;
+    const trustFile = join(dataDir, 'trust.json');
+    const trust: TrustFile = {
+      origin,
+      logKeys: [logPublicKey],
+      witnesses: witnesses.map((w) => w.vkey),
+      witnessThreshold: threshold,
+      agencyKeys,
+    };
+    writeFileSync(trustFile, `${JSON.stringify(trust, null, 2)}\n`);
+
+    const childEnv = {
+      ...baseEnv,
+      TEMPORAL_ADDRESS: server.address,
       ONEWINDOW_LOG_KEY_FILE: logKeyFile,
+      ONEWINDOW_WITNESSES: witnesses.map((w) => `${w.vkey}@${w.url}`).join(' '),
+      ONEWINDOW_WITNESS_THRESHOLD: String(threshold),
     };
     const children = [
-      spawnWorker(['--orchestrator'], childEnv, 'orchestrator'),
+      ...witnesses.map((w) => w.child),
+      spawnChild(['worker', '--orchestrator'], childEnv, 'orchestrator'),
       ...AGENCIES_WITH_WORKERS.map((agency) =>
-        spawnWorker(['--agency', agency, '--key', keyFiles[agency]!], childEnv, agency),
+        spawnChild(['worker', '--agency', agency, '--key', keyFiles[agency]!], childEnv, agency),
       ),
     ];
     cleanups.push(() => Promise.all(children.map(stopChild)));
@@ -126,6 +174,11 @@ export async function runDev(
     printAddresses(say, apiUrl, server);
 
     if (demo > 0) await runDemo({ apiUrl, count: demo, say });
+    say('');
+    say('Verify the ledger yourself, with nothing but the public keys in the trust file:');
+    say(`  node bin/onewindow.mjs ledger verify --url ${apiUrl}/ledger --trust ${trustFile}`);
+    say(`  node bin/onewindow.mjs ledger audit  --url ${apiUrl}/ledger --trust ${trustFile}`);
+    say('');
     if (values.once) {
       await shutdown();
       return 0;
@@ -156,8 +209,8 @@ async function preferredPort(port: number): Promise<number> {
   });
 }
 
-function spawnWorker(args: string[], env: NodeJS.ProcessEnv, label: string): ChildProcess {
-  const child = spawn(process.execPath, [BIN, 'worker', ...args], {
+function spawnChild(args: string[], env: NodeJS.ProcessEnv, label: string): ChildProcess {
+  const child = spawn(process.execPath, [BIN, ...args], {
     env,
     stdio: ['ignore', 'inherit', 'pipe'],
   });

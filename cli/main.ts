@@ -11,6 +11,8 @@ const USAGE = `usage: onewindow <command>
   witness --agency <id> --key <file> [--port P]
                       an agency's C2SP tlog-witness (DATABASE_URL, ONEWINDOW_LOG_PUBLIC_KEY)
   api [--port P]      the HTTP API (TEMPORAL_ADDRESS, DATABASE_URL)
+  ledger verify|audit|prove|verify-receipt|export …
+                      verify the log independently (see onewindow ledger)
   keys generate --agency <id> --out <file>
                       a new Ed25519 statement key; prints its verifier key`;
 
@@ -22,6 +24,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./dev.ts')).runDev(rest);
       case 'worker':
         return await (await import('./worker.ts')).runWorker(rest);
+      case 'ledger':
+        return await (await import('./ledger.ts')).runLedger(rest);
       case 'witness':
         return await (await import('./witness.ts')).runWitness(rest);
       case 'api':

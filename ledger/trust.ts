@@ -1,0 +1,84 @@
+// What an independent verifier trusts, and nothing more: the log's origin and keys, the
+// witnesses and the k-of-n policy, and the agencies' statement keys with their validity.
+// Each agency can assemble this from keys published out of band; no operator is needed.
+import { z } from 'zod';
+import { fromBase64, toBase64 } from './bytes.ts';
+import type { TrustedAgencyKey } from './audit.ts';
+import { parseCosignerVerifierKey, type WitnessPolicy } from './cosignature.ts';
+import { parseVerifierKey, type VerifierKey } from './keys.ts';
+
+export const TrustFile = z
+  .object({
+    origin: z.string().min(1),
+    logKeys: z.array(z.string()).min(1, 'must name at least one log verifier key'),
+    witnesses: z.array(z.string()),
+    witnessThreshold: z.number().int().nonnegative(),
+    agencyKeys: z.array(
+      z.object({
+        keyId: z.string(),
+        agency: z.string(),
+        publicKey: z.string(),
+        validFrom: z.iso.datetime({ offset: true }),
+        validUntil: z.iso.datetime({ offset: true }).nullable().optional(),
+      }),
+    ),
+  })
+  .refine((t) => t.witnessThreshold <= t.witnesses.length, {
+    message: 'must not exceed the number of witnesses',
+    path: ['witnessThreshold'],
+  });
+export type TrustFile = z.infer<typeof TrustFile>;
+
+export interface Trust {
+  origin: string;
+  logKeys: VerifierKey[];
+  policy: WitnessPolicy;
+  agencyKeys: TrustedAgencyKey[];
+}
+
+export class TrustFileError extends Error {
+  override name = 'TrustFileError';
+}
+
+/** Parses and checks a trust file. @throws TrustFileError naming the field at fault. */
+export function loadTrust(json: unknown): Trust {
+  const parsed = TrustFile.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new TrustFileError(`trust file: ${issue.path.join('.')}: ${issue.message}`);
+  }
+  const t = parsed.data;
+  try {
+    return {
+      origin: t.origin,
+      logKeys: t.logKeys.map(parseVerifierKey),
+      policy: {
+        witnesses: t.witnesses.map(parseCosignerVerifierKey),
+        threshold: t.witnessThreshold,
+      },
+      agencyKeys: t.agencyKeys.map((k) => {
+        const publicKey = fromBase64(k.publicKey);
+        if (publicKey.length !== 32) throw new Error(`agency key ${k.keyId} must be 32 bytes`);
+        return { ...k, publicKey };
+      }),
+    };
+  } catch (error) {
+    throw new TrustFileError(`trust file: ${(error as Error).message}`);
+  }
+}
+
+export function agencyKeyJson(key: TrustedAgencyKey): TrustFile['agencyKeys'][number] {
+  return { ...key, publicKey: toBase64(key.publicKey) };
+}
+
+/** An offline receipt: one entry, its inclusion proof, and the cosigned checkpoint it is bound to. */
+export const Receipt = z.object({
+  type: z.literal('onewindow.receipt/v1'),
+  origin: z.string(),
+  index: z.number().int().nonnegative(),
+  size: z.number().int().positive(),
+  entry: z.string(),
+  inclusionProof: z.array(z.string()),
+  checkpoint: z.string(),
+});
+export type Receipt = z.infer<typeof Receipt>;
