@@ -1,7 +1,13 @@
 // `onewindow keys generate`: an agency's Ed25519 statement key in the C2SP signer format.
-import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+// `onewindow keys rotate|revoke`: key changes, appended to the ledger as key events
+// (ledger/keyEvents.ts) and then recorded in the key registry.
+import { readFileSync, writeFileSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Agency } from '../domain/agency.ts';
+import pg from 'pg';
+import { z } from 'zod';
+import { Agency, Signer } from '../domain/agency.ts';
+import { LedgerError } from '../domain/errors.ts';
+import { KeyId } from '../domain/statement.ts';
 import {
   agencyKeyName,
   formatSignerKey,
@@ -10,7 +16,9 @@ import {
   parseSignerKey,
   type SigningKey,
 } from '../ledger/keys.ts';
-import { parse, UsageError } from './args.ts';
+import { addAgencyKey, KeyRegistry, revokeAgencyKey } from '../ledger/pg/keyRegistry.ts';
+import { Sequencer, type LogIdentity } from '../ledger/pg/sequencer.ts';
+import { parse, requireEnv, UsageError } from './args.ts';
 
 /** Reads a signer key file, or throws a UsageError saying which file and why. */
 export function readKeyFile(path: string): SigningKey {
@@ -31,13 +39,24 @@ export function ensureKeyFile(path: string, name: string): SigningKey {
   return key;
 }
 
-export function runKeys(argv: string[]): number {
+const USAGE = `usage: onewindow keys <generate|rotate|revoke> …
+  generate --agency <id> --out <file>
+  rotate   --agency <id> --key <current key file> --out <new key file> [--valid-from <RFC 3339>]
+  revoke   --key-id <id> --key <signing key file> [--at <RFC 3339>]
+rotate and revoke need DATABASE_URL, ONEWINDOW_LOG_ORIGIN and ONEWINDOW_LOG_KEY_FILE.`;
+
+export function runKeys(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): number | Promise<number> {
+  // main.ts returns this without awaiting it inside its try: map the async errors here.
+  if (argv[0] === 'rotate') return exitCode(runRotate(argv.slice(1), env));
+  if (argv[0] === 'revoke') return exitCode(runRevoke(argv.slice(1), env));
   const { values, positionals } = parse(argv, {
     agency: { type: 'string' },
     out: { type: 'string' },
   });
-  if (positionals[0] !== 'generate')
-    throw new UsageError('usage: onewindow keys generate --agency <id> --out <file>');
+  if (positionals[0] !== 'generate') throw new UsageError(USAGE);
   const agency = Agency.safeParse(values.agency);
   if (!agency.success) throw new UsageError(`--agency must be one of ${Agency.options.join(', ')}`);
   if (!values.out) throw new UsageError('--out <file> is required');
@@ -46,4 +65,166 @@ export function runKeys(argv: string[]): number {
   const key = ensureKeyFile(values.out, agencyKeyName(agency.data));
   console.log(formatVerifierKey(key.name, key.publicKey));
   return 0;
+}
+
+async function exitCode(run: Promise<number>): Promise<number> {
+  try {
+    return await run;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`onewindow: ${error.message}`);
+      return 2;
+    }
+    console.error(`onewindow: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}
+
+const Rfc3339 = z.iso.datetime({ offset: true });
+
+function timeOption(value: string | undefined, name: string): Date | undefined {
+  if (value === undefined) return undefined;
+  if (!Rfc3339.safeParse(value).success)
+    throw new UsageError(
+      `--${name} must be an RFC 3339 time such as 2026-07-01T00:00:00Z, got ${JSON.stringify(value)}`,
+    );
+  return new Date(value);
+}
+
+/** What rotate and revoke share: the database, the registry and a sequencer of the log. */
+function openLedger(env: NodeJS.ProcessEnv) {
+  const url = requireEnv(env, 'DATABASE_URL');
+  const logKeyFile = requireEnv(env, 'ONEWINDOW_LOG_KEY_FILE');
+  const nextLogKeyFile = env.ONEWINDOW_LOG_NEXT_KEY_FILE;
+  const log: LogIdentity = {
+    // Required rather than defaulted: the origin must be exactly the log's (checkpoints name it).
+    origin: requireEnv(env, 'ONEWINDOW_LOG_ORIGIN'),
+    key: readKeyFile(logKeyFile),
+    ...(nextLogKeyFile ? { extraKeys: [readKeyFile(nextLogKeyFile)] } : {}),
+  };
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const registry = new KeyRegistry(pool);
+  const sequencer = new Sequencer(pool, registry, log);
+  return {
+    pool,
+    registry,
+    append: (signed: Parameters<Sequencer['append']>[0]) => sequencer.append(signed),
+  };
+}
+
+/** Refuses, as bad input, a signing key the registry would not accept for `agency` now. */
+async function authorizeSigner(
+  registry: KeyRegistry,
+  path: string,
+  key: SigningKey,
+  agency: string,
+  now: Date,
+): Promise<void> {
+  try {
+    await registry.authorize(key.keyId, agency, now.toISOString());
+  } catch (error) {
+    if (error instanceof LedgerError)
+      throw new UsageError(`--key ${path} cannot sign for ${agency} now: ${error.message}`);
+    throw error;
+  }
+}
+
+async function runRotate(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    agency: { type: 'string' },
+    key: { type: 'string' },
+    out: { type: 'string' },
+    'valid-from': { type: 'string' },
+  });
+  if (positionals.length > 0) throw new UsageError(USAGE);
+  const agency = Signer.safeParse(values.agency);
+  if (!agency.success)
+    throw new UsageError(
+      `--agency must be one of ${[...Agency.options, 'orchestrator'].join(', ')}`,
+    );
+  if (!values.key)
+    throw new UsageError(
+      '--key <current key file> is required: the key that introduces the new one',
+    );
+  if (!values.out) throw new UsageError('--out <new key file> is required');
+  if (existsSync(values.out))
+    throw new UsageError(`${values.out} exists; refusing to overwrite a key`);
+  const current = readKeyFile(values.key);
+  const now = new Date();
+  const validFrom = timeOption(values['valid-from'], 'valid-from') ?? now;
+  if (validFrom < now)
+    throw new UsageError(
+      '--valid-from must not be in the past: a key cannot be valid before the ledger entry that adds it',
+    );
+  const { pool, registry, append } = openLedger(env);
+  try {
+    await authorizeSigner(registry, values.key, current, agency.data, now);
+    const key = generateSigningKey(agencyKeyName(agency.data));
+    mkdirSync(dirname(values.out), { recursive: true });
+    writeFileSync(values.out, `${formatSignerKey(key)}\n`, { mode: 0o600, flag: 'wx' });
+    let added;
+    try {
+      added = await addAgencyKey(pool, append, {
+        newKey: { keyId: key.keyId, agency: agency.data, publicKey: key.publicKey },
+        signingKey: current,
+        validFrom,
+        now: () => now,
+      });
+    } catch (error) {
+      // Refused by the ledger: nothing was appended, so the new key is of no use.
+      if (error instanceof LedgerError) unlinkSync(values.out);
+      else
+        console.error(
+          `onewindow: the new key stays in ${values.out}; it may already be in the ledger`,
+        );
+      throw error;
+    }
+    console.log(formatVerifierKey(key.name, key.publicKey));
+    console.error(
+      `added ${key.keyId} for ${agency.data}, valid from ${added.validFrom.toISOString()} (ledger statement ${added.statementId}, signed by ${current.keyId})`,
+    );
+    return 0;
+  } finally {
+    await pool.end();
+  }
+}
+
+async function runRevoke(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    'key-id': { type: 'string' },
+    key: { type: 'string' },
+    at: { type: 'string' },
+  });
+  if (positionals.length > 0) throw new UsageError(USAGE);
+  const keyId = KeyId.safeParse(values['key-id']);
+  if (!keyId.success)
+    throw new UsageError('--key-id <name>+<8 hex digits> is required: the key to revoke');
+  if (!values.key)
+    throw new UsageError('--key <signing key file> is required: a valid key of the same agency');
+  const signer = readKeyFile(values.key);
+  const now = new Date();
+  const revokedAt = timeOption(values.at, 'at') ?? now;
+  const { pool, registry, append } = openLedger(env);
+  try {
+    let agency: string;
+    try {
+      agency = (await registry.get(keyId.data)).agency;
+    } catch (error) {
+      if (error instanceof LedgerError) throw new UsageError(`--key-id: ${error.message}`);
+      throw error;
+    }
+    await authorizeSigner(registry, values.key, signer, agency, now);
+    const { statementId } = await revokeAgencyKey(pool, append, {
+      keyId: keyId.data,
+      signingKey: signer,
+      revokedAt,
+      now: () => now,
+    });
+    console.log(
+      `revoked ${keyId.data} of ${agency} from ${revokedAt.toISOString()} (ledger statement ${statementId}, signed by ${signer.keyId})`,
+    );
+    return 0;
+  } finally {
+    await pool.end();
+  }
 }

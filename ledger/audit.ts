@@ -1,12 +1,16 @@
 // The full audit (`onewindow ledger audit`): re-hash every entry from the entry bundles
 // (never trusting a stored hash), rebuild the tree, check the hash chain, every statement's
 // signature under a key valid for its agency at its `issuedAt`, and the served hash tiles,
-// and compare the root with a checkpoint whose signatures were already verified.
+// and compare the root with a checkpoint whose signatures were already verified. Key validity
+// starts from the trust file's agency keys (anchors) and follows the key events in the log
+// (ledger/keyEvents.ts), in log order: each statement is judged by the keys as they stood
+// when it was appended.
 import { Entry } from '../domain/statement.ts';
 import { bytesEqual, fromBase64, fromUtf8, toBase64 } from './bytes.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { GENESIS_PREV_LEAF_HASH } from './entry.ts';
 import { CompactRange } from './proof.ts';
+import { isKeyEvent, KeyTimeline } from './keyEvents.ts';
 import { hashLeaf } from './rfc9162.ts';
 import { statementMessage } from './statement.ts';
 import { checkHashTiles, readEntries, type FetchPath } from './tlogClient.ts';
@@ -66,7 +70,7 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
     findingCount++;
     if (findings.length < maxFindings) findings.push({ index, problem });
   };
-  const keys = new Map(options.agencyKeys.map((k) => [k.keyId, k]));
+  const keys = new KeyTimeline(options.agencyKeys);
   const seenStatements = new Map<string, number>();
   const range = new CompactRange();
   const leafHashes: Uint8Array[] = [];
@@ -98,10 +102,23 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
       const leafHash = hashLeaf(bytes);
       range.appendLeaf(leafHash);
       leafHashes.push(leafHash);
-      checkEntry(index, bytes, prev, keys, seenStatements, report, (keyId, request) =>
-        pending.push({ index, keyId, request }),
-      );
+      const checked = checkEntry(index, bytes, prev, keys, seenStatements, report);
       prev = leafHash;
+      if (!checked) continue;
+      const { statement, request } = checked;
+      if (!isKeyEvent(statement)) {
+        pending.push({ index, keyId: statement.keyId, request });
+        continue;
+      }
+      // A key event changes how every later entry is judged: verify its signature now (key
+      // events are rare), and apply it only if it holds (verify first, then act on it).
+      const [valid] = await options.verifyBatch([request]);
+      signaturesChecked++;
+      if (!valid) report(index, `statement signature does not verify under key ${statement.keyId}`);
+      else {
+        const outcome = keys.apply(statement, index);
+        if (!outcome.applied) report(index, outcome.message);
+      }
     }
     if (pending.length >= (options.batchSize ?? 4096)) await verifyPending();
     options.onProgress?.(position, size);
@@ -136,28 +153,27 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
   return { size, ok: findingCount === 0, findings, findingCount, signaturesChecked };
 }
 
+/** Checks one entry's format, chain and key; returns what its signature check needs. */
 function checkEntry(
   index: number,
   bytes: Uint8Array,
   prev: Uint8Array,
-  keys: ReadonlyMap<string, TrustedAgencyKey>,
+  keys: KeyTimeline,
   seenStatements: Map<string, number>,
   report: (index: number, problem: string) => void,
-  verifyLater: (keyId: string, request: VerifyRequest) => void,
-): void {
+): { statement: Entry['statement']; request: VerifyRequest } | undefined {
   let raw: { statement?: unknown; signature?: unknown; index?: unknown; prevLeafHash?: unknown };
   try {
     raw = JSON.parse(fromUtf8(bytes)) as typeof raw;
   } catch {
-    return report(index, 'entry is not valid UTF-8 JSON');
+    report(index, 'entry is not valid UTF-8 JSON');
+    return undefined;
   }
   const parsed = Entry.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    return report(
-      index,
-      `entry is not of the fixed format: ${issue.path.join('.')}: ${issue.message}`,
-    );
+    report(index, `entry is not of the fixed format: ${issue.path.join('.')}: ${issue.message}`);
+    return undefined;
   }
   const entry = parsed.data;
   if (entry.index !== index)
@@ -168,29 +184,22 @@ function checkEntry(
   if (earlier !== undefined)
     report(index, `statement ${entry.statement.statementId} was already appended at ${earlier}`);
   else seenStatements.set(entry.statement.statementId, index);
-  const key = keys.get(entry.statement.keyId);
-  if (!key)
-    return report(
-      index,
-      `statement is signed with key ${entry.statement.keyId}, which the verifier does not trust`,
-    );
-  if (key.agency !== entry.statement.agency) {
-    return report(
-      index,
-      `key ${key.keyId} belongs to ${key.agency}, the statement is for ${entry.statement.agency}`,
-    );
-  }
-  const issuedAt = Date.parse(entry.statement.issuedAt);
-  if (
-    issuedAt < Date.parse(key.validFrom) ||
-    (key.validUntil && issuedAt >= Date.parse(key.validUntil))
-  ) {
-    return report(index, `key ${key.keyId} was not valid at ${entry.statement.issuedAt}`);
+  const check = keys.validAt(
+    entry.statement.keyId,
+    entry.statement.agency,
+    entry.statement.issuedAt,
+  );
+  if (!check.ok) {
+    report(index, check.message);
+    return undefined;
   }
   // Sign-over-received-bytes: the statement object exactly as it stands in the entry.
-  verifyLater(key.keyId, {
-    publicKey: key.publicKey,
-    message: statementMessage(raw.statement),
-    signature: fromBase64(entry.signature),
-  });
+  return {
+    statement: entry.statement,
+    request: {
+      publicKey: check.key.publicKey,
+      message: statementMessage(raw.statement),
+      signature: fromBase64(entry.signature),
+    },
+  };
 }

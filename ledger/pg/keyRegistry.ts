@@ -1,6 +1,24 @@
 // The agency key registry: which Ed25519 key may sign for which agency, and when.
+// Rows of agency_keys never change (append-only); a revocation is a row of
+// agency_key_revocations. Adding, rotating and revoking a key are ledger entries first
+// (ledger/keyEvents.ts): the registry follows the ledger, which stays authoritative.
 import type pg from 'pg';
 import { KeyNotAuthorizedError, UnknownKeyError } from '../../domain/errors.ts';
+import type { Signer } from '../../domain/agency.ts';
+import { Entry, type SignedStatement, type Statement } from '../../domain/statement.ts';
+import { canonicalJson } from '../canonicalJson.ts';
+import {
+  KEY_ADD_STEP,
+  KEY_REVOKE_STEP,
+  KeyAddFacts,
+  KeyRevokeFacts,
+  keyAddStatement,
+  keyEventCaseId,
+  keyEventSequence,
+  keyRevokeStatement,
+} from '../keyEvents.ts';
+import type { SigningKey } from '../keys.ts';
+import { signStatement } from '../statement.ts';
 
 export interface AgencyKey {
   keyId: string;
@@ -10,6 +28,10 @@ export interface AgencyKey {
   validUntil: Date | null;
 }
 
+/**
+ * Registers a key without a ledger entry: for the anchors a deployment starts from, which
+ * verifiers take from their trust file. Idempotent on the key id.
+ */
 export async function registerAgencyKey(
   pool: pg.Pool,
   key: Omit<AgencyKey, 'validUntil'> & { validUntil?: Date | null },
@@ -21,9 +43,168 @@ export async function registerAgencyKey(
   );
 }
 
-/** Looks keys up by id; caches what it found, since registered keys never change in place. */
+/** Appends a signed statement to the log (the sequencer's `append`). */
+export type AppendStatement = (
+  signed: SignedStatement,
+) => Promise<{ entry: Entry; created: boolean }>;
+
+/** The key events already in the log for `agency`, in log order. */
+async function keyEventsOf(pool: pg.Pool, agency: Signer): Promise<Statement[]> {
+  const { rows } = await pool.query<{ entry: Buffer }>(
+    'SELECT entry FROM ledger_entries WHERE case_id = $1 ORDER BY idx',
+    [keyEventCaseId(agency)],
+  );
+  return rows.map((row) => Entry.parse(JSON.parse(row.entry.toString('utf8'))).statement);
+}
+
+/**
+ * Appends the event `build(n)` with the next free sequence number n of its step. Another
+ * writer may take the same n at once: the log then answers with its statement, not ours,
+ * and we try the next n.
+ */
+async function appendKeyEvent(
+  append: AppendStatement,
+  existing: readonly Statement[],
+  stepId: string,
+  signingKey: SigningKey,
+  build: (sequence: number) => Statement,
+): Promise<Statement> {
+  let sequence =
+    Math.max(
+      0,
+      ...existing.filter((s) => s.stepId === stepId).map((s) => keyEventSequence(s) ?? 0),
+    ) + 1;
+  for (let attempt = 0; attempt < 5; attempt++, sequence++) {
+    const statement = build(sequence);
+    const appended = await append(signStatement(statement, signingKey));
+    if (appended.created || canonicalJson(appended.entry.statement) === canonicalJson(statement))
+      return statement;
+  }
+  throw new Error(`could not find a free ${stepId} sequence number for ${build(1).caseId}`);
+}
+
+/**
+ * Adds `newKey` for its agency: appends a `key.add` event signed by `signingKey`, then
+ * registers the key. Rotation: `signingKey` is a key of the agency valid now. Bootstrap: it
+ * is `newKey` itself, allowed only while the agency has no other key; the row is then written
+ * first, since the sequencer accepts only registered keys (verifiers anchor that key out of
+ * band). A retry after a failure finds the event in the log and only completes the registry.
+ * The key is valid from max(validFrom, now): an event cannot make a key valid before itself.
+ * @throws KeyNotAuthorizedError, UnknownKeyError, BadSignatureError (from `append`), RangeError
+ */
+export async function addAgencyKey(
+  pool: pg.Pool,
+  append: AppendStatement,
+  input: {
+    newKey: { keyId: string; agency: Signer; publicKey: Uint8Array };
+    signingKey: SigningKey;
+    validFrom: Date;
+    validUntil?: Date | null;
+    now?: () => Date;
+  },
+): Promise<{ statementId: string; validFrom: Date; validUntil: Date | null }> {
+  const { newKey, signingKey } = input;
+  const issuedAt = (input.now ?? (() => new Date()))();
+  const existing = await keyEventsOf(pool, newKey.agency);
+  let event = existing.find(
+    (s) => s.stepId === KEY_ADD_STEP && KeyAddFacts.safeParse(s.facts).data?.keyId === newKey.keyId,
+  );
+  const bootstrap = signingKey.keyId === newKey.keyId;
+  const build = (sequence: number) =>
+    keyAddStatement({
+      agency: newKey.agency,
+      key: newKey,
+      signingKeyId: signingKey.keyId,
+      validFrom: new Date(
+        bootstrap
+          ? input.validFrom.getTime()
+          : Math.max(input.validFrom.getTime(), issuedAt.getTime()),
+      ).toISOString(),
+      validUntil: input.validUntil?.toISOString() ?? null,
+      issuedAt: issuedAt.toISOString(),
+      sequence,
+    });
+  if (!event && bootstrap) {
+    build(1); // checks the key and window before anything is written
+    const { rows } = await pool.query<{ key_id: string }>(
+      'SELECT key_id FROM agency_keys WHERE agency = $1 AND key_id <> $2 LIMIT 1',
+      [newKey.agency, newKey.keyId],
+    );
+    if (rows[0])
+      throw new KeyNotAuthorizedError(
+        `${newKey.agency} already has key ${rows[0].key_id}: a new key must be added by a valid key of the agency, not by itself`,
+      );
+    if (input.validFrom > issuedAt)
+      throw new RangeError('a self-signed first key must be valid when it signs its own key.add');
+    await registerAgencyKey(pool, {
+      ...newKey,
+      validFrom: input.validFrom,
+      validUntil: input.validUntil ?? null,
+    });
+  }
+  event ??= await appendKeyEvent(append, existing, KEY_ADD_STEP, signingKey, build);
+  const facts = KeyAddFacts.parse(event.facts);
+  const validFrom = new Date(facts.validFrom);
+  const validUntil = facts.validUntil === null ? null : new Date(facts.validUntil);
+  await registerAgencyKey(pool, { ...newKey, validFrom, validUntil });
+  return { statementId: event.statementId, validFrom, validUntil };
+}
+
+/**
+ * Revokes `keyId` from `revokedAt` on: appends a `key.revoke` event signed by `signingKey`
+ * (any key of the same agency valid now, `keyId` itself included), then records the
+ * revocation. A retry finds the event in the log and only completes the registry.
+ * Between the append and the registry row the sequencer may still accept the key.
+ * @throws UnknownKeyError, KeyNotAuthorizedError, BadSignatureError (from `append`), RangeError
+ */
+export async function revokeAgencyKey(
+  pool: pg.Pool,
+  append: AppendStatement,
+  input: { keyId: string; signingKey: SigningKey; revokedAt: Date; now?: () => Date },
+): Promise<{ statementId: string }> {
+  const { rows } = await pool.query<{ agency: Signer }>(
+    'SELECT agency FROM agency_keys WHERE key_id = $1',
+    [input.keyId],
+  );
+  const agency = rows[0]?.agency;
+  if (!agency) throw new UnknownKeyError(`no agency key is registered with id ${input.keyId}`);
+  const revokedAt = input.revokedAt.toISOString();
+  const issuedAt = (input.now ?? (() => new Date()))().toISOString();
+  const existing = await keyEventsOf(pool, agency);
+  const build = (sequence: number) =>
+    keyRevokeStatement({
+      agency,
+      keyId: input.keyId,
+      signingKeyId: input.signingKey.keyId,
+      revokedAt,
+      issuedAt,
+      sequence,
+    });
+  build(1); // checks the fields before anything is written
+  const event =
+    existing.find((s) => {
+      const facts =
+        s.stepId === KEY_REVOKE_STEP ? KeyRevokeFacts.safeParse(s.facts).data : undefined;
+      return (
+        facts?.keyId === input.keyId && Date.parse(facts.revokedAt) === input.revokedAt.getTime()
+      );
+    }) ?? (await appendKeyEvent(append, existing, KEY_REVOKE_STEP, input.signingKey, build));
+  await pool.query(
+    `INSERT INTO agency_key_revocations (key_id, revoked_at, statement_id) VALUES ($1, $2, $3)
+     ON CONFLICT (statement_id) DO NOTHING`,
+    [input.keyId, input.revokedAt, event.statementId],
+  );
+  return { statementId: event.statementId };
+}
+
+/**
+ * Looks keys up by id. Key rows never change, so they are cached; revocations are looked up
+ * on every check so that one takes effect at once, in one indexed query for all the checks
+ * begun together (the sequencer begins a whole check batch at once).
+ */
 export class KeyRegistry {
   private readonly cache = new Map<string, AgencyKey>();
+  private revocations: { keyIds: Set<string>; result: Promise<Map<string, Date>> } | undefined;
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -53,15 +234,39 @@ export class KeyRegistry {
     return key;
   }
 
+  /** The earliest revocation of `keyId`, or null; asked together with the checks of this tick. */
+  revokedAt(keyId: string): Promise<Date | null> {
+    if (!this.revocations) {
+      const keyIds = new Set<string>();
+      const result = Promise.resolve().then(async () => {
+        this.revocations = undefined;
+        const { rows } = await this.pool.query<{ key_id: string; revoked_at: Date }>(
+          `SELECT key_id, min(revoked_at) AS revoked_at FROM agency_key_revocations
+           WHERE key_id = ANY($1) GROUP BY key_id`,
+          [[...keyIds]],
+        );
+        return new Map(rows.map((row) => [row.key_id, row.revoked_at]));
+      });
+      this.revocations = { keyIds, result };
+    }
+    this.revocations.keyIds.add(keyId);
+    return this.revocations.result.then((revoked) => revoked.get(keyId) ?? null);
+  }
+
   /** The key that may sign for `agency` at `issuedAt`, or a typed error saying why not. */
   async authorize(keyId: string, agency: string, issuedAt: string): Promise<AgencyKey> {
-    const key = await this.get(keyId);
+    const [key, revokedAt] = await Promise.all([this.get(keyId), this.revokedAt(keyId)]);
     if (key.agency !== agency) {
       throw new KeyNotAuthorizedError(
         `key ${keyId} belongs to agency ${key.agency}, statement is for ${agency}`,
       );
     }
     const at = new Date(issuedAt);
+    if (revokedAt && at >= revokedAt) {
+      throw new KeyNotAuthorizedError(
+        `key ${keyId} was revoked at ${revokedAt.toISOString()}, statement issued at ${issuedAt}`,
+      );
+    }
     if (at < key.validFrom || (key.validUntil && at >= key.validUntil)) {
       throw new KeyNotAuthorizedError(
         `key ${keyId} is valid from ${key.validFrom.toISOString()} until ${key.validUntil?.toISOString() ?? 'revoked'}, statement issued at ${issuedAt}`,

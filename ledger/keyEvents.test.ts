@@ -1,0 +1,227 @@
+import { describe, expect, test } from 'vitest';
+import { Statement } from '../domain/statement.ts';
+import {
+  KEY_EVENT_SALT,
+  KeyTimeline,
+  keyAddStatement,
+  keyRevokeStatement,
+  type AnchorKey,
+} from './keyEvents.ts';
+import { agencyKeyName, signingKey, type SigningKey } from './keys.ts';
+import { commitTo } from './statement.ts';
+
+// Deterministic keys: seed = 32 copies of one byte.
+const key = (agency: string, byte: number) =>
+  signingKey(agencyKeyName(agency), new Uint8Array(32).fill(byte));
+const w1 = key('water', 1);
+const w2 = key('water', 2);
+const w3 = key('water', 3);
+const t1 = key('tax', 4);
+
+const at = (day: number) => new Date(Date.UTC(2026, 0, day)).toISOString();
+const anchor = (k: SigningKey, agency: string, validUntil: string | null = null): AnchorKey => ({
+  keyId: k.keyId,
+  agency,
+  publicKey: k.publicKey,
+  validFrom: at(1),
+  validUntil,
+});
+
+function add(
+  signer: SigningKey,
+  added: SigningKey,
+  issuedAt: string,
+  window: {
+    validFrom?: string;
+    validUntil?: string | null;
+    agency?: 'water' | 'tax';
+    n?: number;
+  } = {},
+): Statement {
+  return keyAddStatement({
+    agency: window.agency ?? 'water',
+    key: added,
+    signingKeyId: signer.keyId,
+    validFrom: window.validFrom ?? issuedAt,
+    validUntil: window.validUntil ?? null,
+    issuedAt,
+    sequence: window.n ?? 1,
+  });
+}
+
+function revoke(signer: SigningKey, revoked: SigningKey, issuedAt: string, revokedAt = issuedAt) {
+  return keyRevokeStatement({
+    agency: 'water',
+    keyId: revoked.keyId,
+    signingKeyId: signer.keyId,
+    revokedAt,
+    issuedAt,
+    sequence: 1,
+  });
+}
+
+describe('key event statements', () => {
+  test('an add is an ordinary statement in the keys-<agency> case with its own sequence number', () => {
+    const s = add(w1, w2, at(5), { n: 3 });
+    expect(Statement.parse(s)).toEqual(s);
+    expect(s).toMatchObject({
+      statementId: 'keys-water/key.add/3',
+      caseId: 'keys-water',
+      stepId: 'key.add',
+      agency: 'water',
+      outcome: 'added',
+      keyId: w1.keyId,
+      facts: {
+        keyId: w2.keyId,
+        publicKey: Buffer.from(w2.publicKey).toString('base64'),
+        validFrom: at(5),
+        validUntil: null,
+      },
+    });
+    expect(s.commitment).toBe(commitTo(KEY_EVENT_SALT, s.facts));
+  });
+
+  test('a revoke names the key and the moment it stops signing', () => {
+    const s = revoke(w2, w1, at(6), at(4));
+    expect(s).toMatchObject({
+      statementId: 'keys-water/key.revoke/1',
+      stepId: 'key.revoke',
+      outcome: 'revoked',
+      facts: { keyId: w1.keyId, revokedAt: at(4) },
+    });
+  });
+
+  test('an add refuses a key id that does not name the public key', () => {
+    expect(() => add(w1, { ...w2, keyId: w3.keyId }, at(5))).toThrow(RangeError);
+  });
+
+  test('an add refuses an empty validity window', () => {
+    expect(() => add(w1, w2, at(5), { validUntil: at(5) })).toThrow(/empty window/);
+  });
+
+  test('a sequence number must be a positive integer', () => {
+    expect(() => add(w1, w2, at(5), { n: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('KeyTimeline', () => {
+  test('follows a rotation chain: each key introduces the next', () => {
+    const tl = new KeyTimeline([anchor(w1, 'water')]);
+    expect(tl.apply(add(w1, w2, at(5)))).toEqual({ applied: true });
+    expect(tl.apply(add(w2, w3, at(7)))).toEqual({ applied: true });
+    expect(tl.validAt(w2.keyId, 'water', at(6)).ok).toBe(true);
+    expect(tl.validAt(w3.keyId, 'water', at(8)).ok).toBe(true);
+    expect(tl.validAt(w1.keyId, 'water', at(8)).ok).toBe(true);
+  });
+
+  test('a key is not valid before its validFrom', () => {
+    const tl = new KeyTimeline([anchor(w1, 'water')]);
+    tl.apply(add(w1, w2, at(5), { validFrom: at(10) }));
+    expect(tl.validAt(w2.keyId, 'water', at(9))).toMatchObject({
+      ok: false,
+      reason: 'notYetValid',
+    });
+    expect(tl.validAt(w2.keyId, 'water', at(10)).ok).toBe(true);
+  });
+
+  test('a key cannot be made valid before the statement that introduces it', () => {
+    const tl = new KeyTimeline([anchor(w1, 'water')]);
+    tl.apply(add(w1, w2, at(5), { validFrom: at(2) }));
+    expect(tl.validAt(w2.keyId, 'water', at(4))).toMatchObject({
+      ok: false,
+      reason: 'notYetValid',
+    });
+  });
+
+  test('a statement issued at or after its key revocation is invalid, one before it valid', () => {
+    const tl = new KeyTimeline([anchor(w1, 'water')]);
+    tl.apply(add(w1, w2, at(5)));
+    expect(tl.apply(revoke(w2, w1, at(6)), 42)).toEqual({ applied: true });
+    expect(tl.validAt(w1.keyId, 'water', at(5)).ok).toBe(true);
+    const after = tl.validAt(w1.keyId, 'water', at(6));
+    expect(after).toMatchObject({ ok: false, reason: 'revoked' });
+    expect(!after.ok && after.message).toContain('(entry 42)');
+  });
+
+  test('a key may revoke itself, also back to an earlier moment', () => {
+    const tl = new KeyTimeline([anchor(w1, 'water')]);
+    expect(tl.apply(revoke(w1, w1, at(6), at(3)))).toEqual({ applied: true });
+    expect(tl.validAt(w1.keyId, 'water', at(4))).toMatchObject({ ok: false, reason: 'revoked' });
+  });
+
+  test('a later revocation never extends an earlier one', () => {
+    const tl = new KeyTimeline([anchor(w1, 'water'), anchor(w2, 'water')]);
+    tl.apply(revoke(w2, w1, at(5)));
+    tl.apply(revoke(w2, w1, at(6), at(9)));
+    expect(tl.validAt(w1.keyId, 'water', at(7))).toMatchObject({ ok: false, reason: 'revoked' });
+    expect(tl.keys().find((k) => k.keyId === w1.keyId)?.validUntil).toBe(at(5));
+  });
+
+  test('an add signed by a revoked key is ignored and reported', () => {
+    const tl = new KeyTimeline([anchor(w1, 'water')]);
+    tl.apply(revoke(w1, w1, at(5)));
+    expect(tl.apply(add(w1, w2, at(6)))).toMatchObject({
+      applied: false,
+      reason: 'signerNotValid',
+    });
+    expect(tl.validAt(w2.keyId, 'water', at(7))).toMatchObject({ ok: false, reason: 'unknownKey' });
+  });
+
+  test("an add signed by another agency's key is ignored and reported", () => {
+    const tl = new KeyTimeline([anchor(w1, 'water'), anchor(t1, 'tax')]);
+    expect(tl.apply(add(t1, w2, at(5)))).toMatchObject({
+      applied: false,
+      reason: 'signerNotValid',
+    });
+    expect(tl.validAt(w2.keyId, 'water', at(6)).ok).toBe(false);
+  });
+
+  test('an agency cannot add a key another agency holds', () => {
+    const tl = new KeyTimeline([anchor(w1, 'water'), anchor(t1, 'tax')]);
+    expect(tl.apply(add(w1, t1, at(5)))).toMatchObject({ applied: false, reason: 'otherAgency' });
+    expect(tl.validAt(t1.keyId, 'tax', at(6)).ok).toBe(true);
+  });
+
+  test('a revoke of an unknown key is ignored and reported', () => {
+    const tl = new KeyTimeline([anchor(w1, 'water')]);
+    expect(tl.apply(revoke(w1, w3, at(5)))).toMatchObject({ applied: false, reason: 'unknownKey' });
+  });
+
+  test('a self-signed add is trusted only for a key the verifier anchors (bootstrap)', () => {
+    const anchored = new KeyTimeline([anchor(w1, 'water')]);
+    expect(anchored.apply(add(w1, w1, at(5)))).toEqual({ applied: true });
+    const stranger = new KeyTimeline([]);
+    expect(stranger.apply(add(w2, w2, at(5)))).toMatchObject({
+      applied: false,
+      reason: 'signerNotValid',
+    });
+  });
+
+  test('events narrow an anchored window and never widen it', () => {
+    const tl = new KeyTimeline([anchor(w1, 'water'), anchor(w2, 'water', at(10))]);
+    // w1 re-adds w2 with a later start and no end: the start narrows, the end stays.
+    expect(tl.apply(add(w1, w2, at(4), { validFrom: at(5) }))).toEqual({ applied: true });
+    expect(tl.validAt(w2.keyId, 'water', at(3)).ok).toBe(false);
+    expect(tl.validAt(w2.keyId, 'water', at(6)).ok).toBe(true);
+    expect(tl.validAt(w2.keyId, 'water', at(11))).toMatchObject({ ok: false, reason: 'expired' });
+  });
+
+  test('an event in the wrong case, or with a commitment not over its facts, is malformed', () => {
+    const tl = new KeyTimeline([anchor(w1, 'water')]);
+    const s = add(w1, w2, at(5));
+    expect(tl.apply({ ...s, caseId: 'keys-tax', statementId: 'keys-tax/key.add/1' })).toMatchObject(
+      {
+        applied: false,
+        reason: 'malformed',
+      },
+    );
+    expect(
+      tl.apply({ ...s, commitment: commitTo(KEY_EVENT_SALT, { ...s.facts, validUntil: at(9) }) }),
+    ).toMatchObject({ applied: false, reason: 'malformed' });
+    expect(tl.apply({ ...s, facts: { ...s.facts, extra: 1 } })).toMatchObject({
+      applied: false,
+      reason: 'malformed',
+    });
+    expect(tl.validAt(w2.keyId, 'water', at(6)).ok).toBe(false);
+  });
+});

@@ -1,0 +1,323 @@
+// Agency keys on the real stack: a rotation and a revocation are ledger entries; the
+// sequencer refuses a revoked key; an auditor anchoring only an agency's first key learns the
+// rotated key from the log and reports any use of a key after its revocation.
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Agency } from '../../domain/agency.ts';
+import { KeyNotAuthorizedError } from '../../domain/errors.ts';
+import { Entry, STATEMENT_TYPE, type SignedStatement } from '../../domain/statement.ts';
+import { toBase64 } from '../../ledger/bytes.ts';
+import { encodeEntry } from '../../ledger/entry.ts';
+import {
+  agencyKeyName,
+  formatSignerKey,
+  generateSigningKey,
+  type SigningKey,
+} from '../../ledger/keys.ts';
+import { addAgencyKey, revokeAgencyKey } from '../../ledger/pg/keyRegistry.ts';
+import { signStatement } from '../../ledger/statement.ts';
+import type { TrustFile } from '../../ledger/trust.ts';
+import { onewindow, writeTrustFile } from './cli.ts';
+import { startStack, TEST_LOG_ORIGIN, type Stack } from './stack.ts';
+
+let stack: Stack;
+let url: string;
+let dir: string;
+let w1: SigningKey;
+let w2: SigningKey;
+let revokedAt: Date;
+
+const append = (signed: SignedStatement) => stack.sequencer.append(signed);
+
+function statement(agency: Agency, key: SigningKey, issuedAt = new Date()): SignedStatement {
+  const caseId = randomUUID();
+  return signStatement(
+    {
+      type: STATEMENT_TYPE,
+      statementId: `${caseId}/precheck.${agency}`,
+      caseId,
+      stepId: `precheck.${agency}`,
+      agency,
+      outcome: 'passed',
+      commitment: toBase64(new Uint8Array(32).fill(9)),
+      facts: { hasArrears: false },
+      issuedAt: issuedAt.toISOString(),
+      keyId: key.keyId,
+    },
+    key,
+  );
+}
+
+async function ledgerSize(): Promise<number> {
+  const { rows } = await stack.pool.query<{ n: string }>(
+    'SELECT count(*) AS n FROM ledger_entries',
+  );
+  return Number(rows[0]!.n);
+}
+
+async function entryOf(statementId: string): Promise<Entry> {
+  const { rows } = await stack.pool.query<{ entry: Buffer }>(
+    'SELECT entry FROM ledger_entries WHERE statement_id = $1',
+    [statementId],
+  );
+  return Entry.parse(JSON.parse(rows[0]!.entry.toString('utf8')));
+}
+
+/** Runs `work` as the superuser with the append-only triggers switched off (as tamper.test.ts). */
+async function asSuperuser(work: (client: pg.PoolClient) => Promise<unknown>): Promise<void> {
+  const client = await stack.adminPool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SET LOCAL session_replication_role = replica');
+    await work(client);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** A trust file with every key the suite registered except `drop`: those come from the log. */
+async function trustFileWithout(drop: string[]): Promise<string> {
+  const path = join(dir, `trust-${randomUUID()}.json`);
+  await writeTrustFile(stack, path);
+  const trust = JSON.parse(readFileSync(path, 'utf8')) as TrustFile;
+  trust.agencyKeys = trust.agencyKeys.filter((k) => !drop.includes(k.keyId));
+  writeFileSync(path, JSON.stringify(trust, null, 2));
+  return path;
+}
+
+const audit = (trust: string) => onewindow(['ledger', 'audit', '--url', url, '--trust', trust]);
+
+beforeAll(async () => {
+  stack = await startStack([]);
+  url = `${await stack.app.listen({ port: 0, host: '127.0.0.1' })}/ledger`;
+  dir = mkdtempSync(join(tmpdir(), 'onewindow-keys-'));
+  w1 = stack.keys.water!;
+  w2 = generateSigningKey(agencyKeyName('water'));
+  // The CLI runs as a child process with this environment, as an operator would run it.
+  const logKeyFile = join(dir, 'log.key');
+  writeFileSync(logKeyFile, formatSignerKey(stack.logKey), { mode: 0o600 });
+  process.env.DATABASE_URL = inject('databaseUrl');
+  process.env.ONEWINDOW_LOG_ORIGIN = TEST_LOG_ORIGIN;
+  process.env.ONEWINDOW_LOG_KEY_FILE = logKeyFile;
+});
+afterAll(async () => {
+  delete process.env.DATABASE_URL;
+  delete process.env.ONEWINDOW_LOG_ORIGIN;
+  delete process.env.ONEWINDOW_LOG_KEY_FILE;
+  await stack?.stop();
+});
+
+describe('agency keys in the ledger', () => {
+  it('rotates the water key with a key.add the old key signs, and then accepts the new key', async () => {
+    const added = await addAgencyKey(stack.pool, append, {
+      newKey: { keyId: w2.keyId, agency: 'water', publicKey: w2.publicKey },
+      signingKey: w1,
+      validFrom: new Date(),
+    });
+    expect(added.statementId).toMatch(/^keys-water\/key\.add\/\d+$/);
+    const entry = await entryOf(added.statementId);
+    expect(entry.statement).toMatchObject({
+      caseId: 'keys-water',
+      stepId: 'key.add',
+      agency: 'water',
+      outcome: 'added',
+      keyId: w1.keyId,
+      facts: { keyId: w2.keyId, publicKey: toBase64(w2.publicKey), validUntil: null },
+    });
+    const appended = await Promise.all(
+      Array.from({ length: 5 }, () => append(statement('water', w2))),
+    );
+    expect(appended.every((a) => a.created)).toBe(true);
+  });
+
+  it('adds nothing when the same rotation is retried', async () => {
+    const size = await ledgerSize();
+    const again = await addAgencyKey(stack.pool, append, {
+      newKey: { keyId: w2.keyId, agency: 'water', publicKey: w2.publicKey },
+      signingKey: w1,
+      validFrom: new Date(),
+    });
+    expect(again.statementId).toMatch(/^keys-water\/key\.add\/\d+$/);
+    expect(await ledgerSize()).toBe(size);
+  });
+
+  it('refuses a statement signed by the revoked key issued after its revocation, appending nothing', async () => {
+    revokedAt = new Date();
+    const { statementId } = await revokeAgencyKey(stack.pool, append, {
+      keyId: w1.keyId,
+      signingKey: w2,
+      revokedAt,
+    });
+    expect((await entryOf(statementId)).statement).toMatchObject({
+      stepId: 'key.revoke',
+      keyId: w2.keyId,
+      facts: { keyId: w1.keyId, revokedAt: revokedAt.toISOString() },
+    });
+    const size = await ledgerSize();
+    const late = statement('water', w1, new Date(revokedAt.getTime() + 1000));
+    await expect(append(late)).rejects.toBeInstanceOf(KeyNotAuthorizedError);
+    await expect(append(late)).rejects.toThrow(/revoked at/);
+    expect(await ledgerSize()).toBe(size);
+  });
+
+  it('still accepts the revoked key for a statement issued before its revocation', async () => {
+    const early = await append(statement('water', w1, new Date(revokedAt.getTime() - 1000)));
+    expect(early.created).toBe(true);
+    await append(statement('water', w2));
+    await stack.publisher.request();
+  });
+
+  it('audits clean from a trust file anchoring only the first water key, learning the new one from the log', async () => {
+    const trust = await trustFileWithout([w2.keyId]);
+    const anchored = (JSON.parse(readFileSync(trust, 'utf8')) as TrustFile).agencyKeys;
+    expect(anchored.some((k) => k.keyId === w1.keyId)).toBe(true);
+    expect(anchored.some((k) => k.keyId === w2.keyId)).toBe(false);
+    const result = await audit(trust);
+    expect(result.stderr).not.toContain('FAILED');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/audit passed: \d+ entries re-hashed/);
+  });
+
+  it('reports an entry forged with the revoked key after its revocation, with its index', async () => {
+    const victim = await append(statement('water', w2));
+    await stack.publisher.request();
+    const k = victim.entry.index;
+    const forged = statement('water', w1, new Date(revokedAt.getTime() + 60_000));
+    const forgedEntry: Entry = {
+      ...victim.entry,
+      statement: forged.statement,
+      signature: forged.signature,
+    };
+    const { rows } = await stack.adminPool.query<{
+      entry: Buffer;
+      statement_id: string;
+      case_id: string;
+    }>('SELECT entry, statement_id, case_id FROM ledger_entries WHERE idx = $1', [k]);
+    const original = rows[0]!;
+    await asSuperuser((c) =>
+      c.query(
+        'UPDATE ledger_entries SET entry = $2, statement_id = $3, case_id = $4 WHERE idx = $1',
+        [
+          k,
+          Buffer.from(encodeEntry(forgedEntry)),
+          forged.statement.statementId,
+          forged.statement.caseId,
+        ],
+      ),
+    );
+    const trust = await trustFileWithout([w2.keyId]);
+    const result = await audit(trust);
+    await asSuperuser((c) =>
+      c.query(
+        'UPDATE ledger_entries SET entry = $2, statement_id = $3, case_id = $4 WHERE idx = $1',
+        [k, original.entry, original.statement_id, original.case_id],
+      ),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `entry ${k}: key ${w1.keyId} was revoked at ${revokedAt.toISOString()}`,
+    );
+    expect((await audit(trust)).code).toBe(0);
+  });
+});
+
+describe('onewindow keys rotate and revoke, run as an operator would', () => {
+  let t1File: string;
+  let t2File: string;
+
+  beforeAll(() => {
+    t1File = join(dir, 'tax.key');
+    writeFileSync(t1File, formatSignerKey(stack.keys.tax!), { mode: 0o600 });
+    t2File = join(dir, 'tax-next.key');
+  });
+
+  it('rotates the tax key, then revokes the old one signed by the new one', async () => {
+    const rotated = await onewindow([
+      'keys',
+      'rotate',
+      '--agency',
+      'tax',
+      '--key',
+      t1File,
+      '--out',
+      t2File,
+    ]);
+    expect(rotated.stderr).toMatch(/added tax\.agency\.onewindow\+[0-9a-f]{8} for tax/);
+    expect(rotated.code).toBe(0);
+    expect(existsSync(t2File)).toBe(true);
+    const t1 = stack.keys.tax!;
+    const revoked = await onewindow(['keys', 'revoke', '--key-id', t1.keyId, '--key', t2File]);
+    expect(revoked.stderr).toBe('');
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toContain(`revoked ${t1.keyId} of tax`);
+    await expect(append(statement('tax', t1, new Date(Date.now() + 1000)))).rejects.toBeInstanceOf(
+      KeyNotAuthorizedError,
+    );
+    await stack.publisher.request();
+    const result = await audit(await trustFileWithout([w2.keyId]));
+    expect(result.stderr).not.toContain('FAILED');
+    expect(result.code).toBe(0);
+  });
+
+  it.each([
+    [['rotate', '--agency', 'atlantis', '--key', 'K', '--out', 'OUT'], /--agency must be one of/],
+    [
+      ['rotate', '--agency', 'gas', '--key', 'K', '--out', 'OUT'],
+      /cannot sign for gas now: key .* belongs to agency tax/,
+    ],
+    [
+      ['rotate', '--agency', 'tax', '--key', 'K', '--out', 'OUT', '--valid-from', 'tomorrow'],
+      /--valid-from must be an RFC 3339 time/,
+    ],
+    [
+      [
+        'rotate',
+        '--agency',
+        'tax',
+        '--key',
+        'K',
+        '--out',
+        'OUT',
+        '--valid-from',
+        '2020-01-01T00:00:00Z',
+      ],
+      /must not be in the past/,
+    ],
+    [
+      ['rotate', '--agency', 'tax', '--key', '/nonexistent.key', '--out', 'OUT'],
+      /key file \/nonexistent.key does not exist/,
+    ],
+    [
+      ['revoke', '--key-id', 'not a key id', '--key', 'K'],
+      /--key-id <name>\+<8 hex digits> is required/,
+    ],
+    [
+      ['revoke', '--key-id', 'nobody+00000000', '--key', 'K'],
+      /no agency key is registered with id nobody\+00000000/,
+    ],
+    [
+      ['revoke', '--key-id', 'ID', '--key', 'K'],
+      /cannot sign for water now: key .* belongs to agency tax/,
+    ],
+    [['frobnicate'], /usage: onewindow keys/],
+  ])('answers bad input %j with exit code 2, writing nothing', async (args, message) => {
+    const out = join(dir, `never-${randomUUID()}.key`);
+    const filled = args.map((a) =>
+      a === 'K' ? t2File : a === 'OUT' ? out : a === 'ID' ? w2.keyId : a,
+    );
+    const size = await ledgerSize();
+    const result = await onewindow(['keys', ...filled]);
+    expect(result.stderr).toMatch(message);
+    expect(result.code).toBe(2);
+    expect(existsSync(out)).toBe(false);
+    expect(await ledgerSize()).toBe(size);
+  });
+});
