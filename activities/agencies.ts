@@ -1,59 +1,213 @@
 // Per-agency activities. Each agency's worker registers only its own, holds only its own
-// key, and signs every result it produces.
-import type { Utility } from '../domain/agency.ts';
-import { TitleCheckInput, UtilityPrecheckInput } from '../domain/views.ts';
-import type { RegistrySystem, TitleRecord } from '../agencies/registry.ts';
-import type { UtilityPrecheck, UtilitySystem } from '../agencies/utility.ts';
+// key, calls its own agency system through a port, and signs every result it produces.
+//
+// Every activity takes `{ caseId, stepId, salt, view, n? }` (domain/views.ts) and returns
+// `{ signed, result }`. The outcome is `passed` or `rejected` (a business refusal, not an
+// exception) for a step, `compensated` for a compensation. Exceptions mean a technical
+// failure Temporal retries; an input that can never succeed fails at once, non-retryably.
+import { ApplicationFailure } from '@temporalio/activity';
+import type { z } from 'zod';
+import type { Agency, Utility } from '../domain/agency.ts';
+import {
+  AssessTaxInput,
+  CancelFilingInput,
+  RefundTaxInput,
+  RegisterTransferInput,
+  ReleaseTitleLockInput,
+  TitleCheckInput,
+  TransferAccountInput,
+  UtilityPrecheckInput,
+  VerifyContractInput,
+  type StepCall,
+} from '../domain/views.ts';
+import {
+  contractIsValid,
+  type ContractCheck,
+  type FilingCancellation,
+  type HousingSystem,
+} from '../agencies/housing.ts';
+import type {
+  LockRelease,
+  RegistrySystem,
+  TitleRecord,
+  TransferRecord,
+} from '../agencies/registry.ts';
+import type { TaxAssessment, TaxRefund, TaxSystem } from '../agencies/tax.ts';
+import type { AccountTransfer, UtilityPrecheck, UtilitySystem } from '../agencies/utility.ts';
 import type { SigningKey } from '../ledger/keys.ts';
 import { signStep, type StepResult } from './sign.ts';
 
-export function createRegistryActivities(deps: { key: SigningKey; system: RegistrySystem }) {
-  return {
-    async checkTitle(input: TitleCheckInput): Promise<StepResult<TitleRecord>> {
-      const { caseId, stepId, salt, view } = TitleCheckInput.parse(input);
-      const record = await deps.system.checkTitle(view);
-      const clear = record.ownerMatches && !record.seizure && !record.objection;
-      return signStep({
-        key: deps.key,
-        agency: 'registry',
-        caseId,
-        stepId,
-        salt,
-        outcome: clear ? 'passed' : 'rejected',
-        result: record,
-        facts: {
-          ownerMatches: record.ownerMatches,
-          mortgage: record.mortgage,
-          seizure: record.seizure,
-          objection: record.objection,
-        },
-      });
-    },
-  };
-}
+/** The failure type of an activity input that does not match its schema (never retried). */
+export const INVALID_ACTIVITY_INPUT = 'InvalidActivityInput';
 
-export function createUtilityActivities(deps: {
-  agency: Utility;
+type Facts = Record<string, string | number | boolean | null>;
+
+interface AgencyDeps<S> {
   key: SigningKey;
-  system: UtilitySystem;
-}) {
+  system: S;
+  /** The clock for `issuedAt` and assessment dates; tests fix it. */
+  now?: () => Date;
+}
+
+/**
+ * Validates an activity's input against its schema. A wrong view can never succeed, so it
+ * fails non-retryably. The message names paths and rules only, never the values.
+ */
+function parseInput<T>(activity: string, schema: z.ZodType<T>, input: unknown): T {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues
+    .map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`)
+    .join('; ');
+  throw ApplicationFailure.nonRetryable(
+    `${activity}: invalid input: ${issues}`,
+    INVALID_ACTIVITY_INPUT,
+  );
+}
+
+/** Signs step results for one agency with its key. */
+function signerFor(agency: Agency, deps: AgencyDeps<unknown>) {
+  return <R>(call: StepCall, outcome: string, result: R, facts: Facts): StepResult<R> =>
+    signStep({
+      key: deps.key,
+      agency,
+      caseId: call.caseId,
+      stepId: call.stepId,
+      ...(call.n === undefined ? {} : { n: call.n }),
+      salt: call.salt,
+      outcome,
+      result,
+      facts,
+      ...(deps.now ? { now: deps.now } : {}),
+    });
+}
+
+const passedIf = (ok: boolean) => (ok ? 'passed' : 'rejected');
+
+export function createHousingActivities(deps: AgencyDeps<HousingSystem>) {
+  const sign = signerFor('housing', deps);
   return {
-    async precheck(input: UtilityPrecheckInput): Promise<StepResult<UtilityPrecheck>> {
-      const { caseId, stepId, salt, view } = UtilityPrecheckInput.parse(input);
-      const check = await deps.system.precheck(view);
-      return signStep({
-        key: deps.key,
-        agency: deps.agency,
-        caseId,
-        stepId,
-        salt,
-        outcome: check.accountExists ? 'passed' : 'rejected',
-        result: check,
-        facts: { accountExists: check.accountExists, hasArrears: check.arrearsCents > 0 },
+    /** The filing matches parties, unit and price, and the buyer may buy. */
+    async verifyContract(input: VerifyContractInput): Promise<StepResult<ContractCheck>> {
+      const call = parseInput('verifyContract', VerifyContractInput, input);
+      const check = await deps.system.verifyContract(call.view);
+      return sign(call, passedIf(contractIsValid(check)), check, {
+        filingNumberMatches: check.filingNumberMatches,
+        partiesMatch: check.partiesMatch,
+        priceMatches: check.priceMatches,
+        buyerEligible: check.buyerEligible,
+        filingActive: check.filingStatus === 'active',
+      });
+    },
+
+    /** Compensation of verifyContract: withdraws the filing. */
+    async cancelFiling(input: CancelFilingInput): Promise<StepResult<FilingCancellation>> {
+      const call = parseInput('cancelFiling', CancelFilingInput, input);
+      const cancellation = await deps.system.cancelFiling(call.caseId, call.view);
+      return sign(call, 'compensated', cancellation, { cancelled: cancellation.cancelled });
+    },
+  };
+}
+
+export function createRegistryActivities(deps: AgencyDeps<RegistrySystem>) {
+  const sign = signerFor('registry', deps);
+  return {
+    /** Owner match and encumbrances; a clear title is locked for this case. */
+    async checkTitle(input: TitleCheckInput): Promise<StepResult<TitleRecord>> {
+      const call = parseInput('checkTitle', TitleCheckInput, input);
+      const record = await deps.system.checkTitle(call.caseId, call.view);
+      return sign(call, passedIf(record.lockPlaced), record, {
+        ownerMatches: record.ownerMatches,
+        ownerCount: record.ownerCount,
+        mortgage: record.mortgage,
+        seizure: record.seizure,
+        objection: record.objection,
+        lockedByAnotherCase: record.lockedByAnotherCase,
+        lockPlaced: record.lockPlaced,
+      });
+    },
+
+    /** Compensation of checkTitle: releases this case's pending-transfer lock. */
+    async releaseTitleLock(input: ReleaseTitleLockInput): Promise<StepResult<LockRelease>> {
+      const call = parseInput('releaseTitleLock', ReleaseTitleLockInput, input);
+      const release = await deps.system.releaseTitleLock(call.caseId, call.view);
+      return sign(call, 'compensated', release, { released: release.released });
+    },
+
+    /** The point of no return: re-checks seizure now, then records the buyer as owner. */
+    async registerTransfer(input: RegisterTransferInput): Promise<StepResult<TransferRecord>> {
+      const call = parseInput('registerTransfer', RegisterTransferInput, input);
+      const record = await deps.system.registerTransfer(call.caseId, call.view);
+      return sign(call, passedIf(record.registered), record, {
+        registered: record.registered,
+        ownerMatches: record.ownerMatches,
+        seizure: record.seizure,
+        lockedByAnotherCase: record.lockedByAnotherCase,
       });
     },
   };
 }
 
+export function createTaxActivities(deps: AgencyDeps<TaxSystem>) {
+  const sign = signerFor('tax', deps);
+  const now = deps.now ?? (() => new Date());
+  return {
+    /** Deed tax and the seller's duties from price, area and holding period. */
+    async assessTax(input: AssessTaxInput): Promise<StepResult<TaxAssessment>> {
+      const call = parseInput('assessTax', AssessTaxInput, input);
+      const assessment = await deps.system.assess(call.caseId, call.view, now());
+      const amountOf = (tax: string) =>
+        assessment.items.filter((item) => item.tax === tax).reduce((s, i) => s + i.amountCents, 0);
+      return sign(call, 'passed', assessment, {
+        dutyCents: assessment.totalCents,
+        deedTaxCents: amountOf('deedTax'),
+        valueAddedTaxCents: amountOf('valueAddedTax'),
+        incomeTaxCents: amountOf('incomeTax'),
+        firstHomeRelief: assessment.firstHome,
+      });
+    },
+
+    /** Compensation of the payment: refunds what was assessed and paid. */
+    async refundTax(input: RefundTaxInput): Promise<StepResult<TaxRefund>> {
+      const call = parseInput('refundTax', RefundTaxInput, input);
+      const refund = await deps.system.refund(call.caseId, call.view);
+      return sign(call, 'compensated', refund, { refundedCents: refund.refundedCents });
+    },
+  };
+}
+
+export function createUtilityActivities(deps: AgencyDeps<UtilitySystem> & { agency: Utility }) {
+  const sign = signerFor(deps.agency, deps);
+  return {
+    /** An account exists at the address; its reading and arrears. */
+    async precheck(input: UtilityPrecheckInput): Promise<StepResult<UtilityPrecheck>> {
+      const call = parseInput('precheck', UtilityPrecheckInput, input);
+      const check = await deps.system.precheck(call.view);
+      return sign(call, passedIf(check.accountExists), check, {
+        accountExists: check.accountExists,
+        hasArrears: check.arrearsCents > 0,
+        arrearsCents: check.arrearsCents,
+        safetyInspectionDue: check.safetyInspectionDue,
+      });
+    },
+
+    /**
+     * Final reading and holder change to the buyer. A due gas safety inspection throws
+     * (retryable): the workflow escalates and a supervisor resolves.
+     */
+    async transferAccount(input: TransferAccountInput): Promise<StepResult<AccountTransfer>> {
+      const call = parseInput('transferAccount', TransferAccountInput, input);
+      const transfer = await deps.system.transferAccount(call.caseId, call.view);
+      return sign(call, passedIf(transfer.holderChanged), transfer, {
+        accountExists: transfer.accountExists,
+        holderChanged: transfer.holderChanged,
+        finalReading: transfer.finalReading,
+      });
+    },
+  };
+}
+
+export type HousingActivities = ReturnType<typeof createHousingActivities>;
 export type RegistryActivities = ReturnType<typeof createRegistryActivities>;
+export type TaxActivities = ReturnType<typeof createTaxActivities>;
 export type UtilityActivities = ReturnType<typeof createUtilityActivities>;

@@ -7,6 +7,9 @@ import { CaseInput } from '../domain/application.ts';
 import { LedgerError } from '../domain/errors.ts';
 import { toBase64 } from '../ledger/bytes.ts';
 import type { Sequencer } from '../ledger/pg/sequencer.ts';
+import type { SignedStatement } from '../domain/statement.ts';
+import type { SigningKey } from '../ledger/keys.ts';
+import { signStep } from './sign.ts';
 
 export interface AppendReceipt {
   index: number;
@@ -14,7 +17,29 @@ export interface AppendReceipt {
   created: boolean;
 }
 
-export function createOrchestratorActivities(deps: { pool: pg.Pool; sequencer: Sequencer }) {
+export interface NotifyInput {
+  caseId: string;
+  /** Who is told: `citizen`, `supervisor`, `<agency>.officer` or an agency. */
+  party: string;
+  kind: 'reminder' | 'overdue' | 'escalation' | 'closed';
+  stepId: string;
+  message: string;
+}
+
+export interface SignRecordInput {
+  caseId: string;
+  stepId: string;
+  outcome: string;
+  /** The full record, committed to under the case's salt; it stays off the ledger. */
+  result: unknown;
+  facts: Record<string, string | number | boolean | null>;
+}
+
+export function createOrchestratorActivities(deps: {
+  pool: pg.Pool;
+  sequencer: Sequencer;
+  key: SigningKey;
+}) {
   return {
     /**
      * Records the case off-ledger and returns its commitment salt. Idempotent: a retry
@@ -45,6 +70,37 @@ export function createOrchestratorActivities(deps: { pool: pg.Pool; sequencer: S
       } finally {
         client.release();
       }
+    },
+
+    /**
+     * Signs an orchestrator record (case summary, a supervisor's resolution) with the
+     * orchestrator's key. The salt is read here, so it never has to cross Temporal again.
+     */
+    async signRecord(input: SignRecordInput): Promise<SignedStatement> {
+      const { rows } = await deps.pool.query<{ salt: Buffer }>(
+        'SELECT salt FROM case_secrets WHERE case_id = $1',
+        [input.caseId],
+      );
+      // An erased case keeps its ledger; new records commit under a fresh, unkept salt.
+      const salt = rows[0] ? new Uint8Array(rows[0].salt) : new Uint8Array(randomBytes(32));
+      return signStep({
+        key: deps.key,
+        agency: 'orchestrator',
+        caseId: input.caseId,
+        stepId: input.stepId,
+        salt: toBase64(salt),
+        outcome: input.outcome,
+        result: input.result,
+        facts: input.facts,
+      }).signed;
+    },
+
+    /** Records a notification for the party that owes an action (delivery is a later adapter). */
+    async notify(input: NotifyInput): Promise<void> {
+      await deps.pool.query(
+        `INSERT INTO notifications (case_id, party, kind, step_id, message) VALUES ($1, $2, $3, $4, $5)`,
+        [input.caseId, input.party, input.kind, input.stepId, input.message],
+      );
     },
 
     /** Appends a signed statement once; a statement the ledger refuses fails without retries. */

@@ -16,6 +16,8 @@ export interface SignStepArgs<R> {
   agency: Signer;
   caseId: string;
   stepId: string;
+  /** Repeat number of the step: the statement id becomes `<caseId>/<stepId>/<n>`. */
+  n?: number;
   salt: string;
   outcome: string;
   result: R;
@@ -23,11 +25,19 @@ export interface SignStepArgs<R> {
   now?: () => Date;
 }
 
+/** `<caseId>/<stepId>`, or `<caseId>/<stepId>/<n>` for a repeat. Requires a whole `n` >= 0. */
+export function statementIdOf(caseId: string, stepId: string, n?: number): string {
+  if (n === undefined) return `${caseId}/${stepId}`;
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new RangeError(`a statement's repeat number is a whole number >= 0, got ${n}`);
+  return `${caseId}/${stepId}/${n}`;
+}
+
 export function signStep<R>(args: SignStepArgs<R>): StepResult<R> {
   const signed = signStatement(
     {
       type: STATEMENT_TYPE,
-      statementId: `${args.caseId}/${args.stepId}`,
+      statementId: statementIdOf(args.caseId, args.stepId, args.n),
       caseId: args.caseId,
       stepId: args.stepId,
       agency: args.agency,

@@ -1,51 +1,156 @@
-// The property registry's system, behind a port the registry's worker calls. The simulated
-// system below holds fixtures the demo and tests rely on.
+// The real-estate registration centre's system, behind a port the registry's worker calls:
+// the title register (owners, mortgages, court seizures, objections), the pending-transfer
+// locks that stop a unit being sold twice at once, and the registration of the new owner.
+// The simulated system below holds fixtures the demo and tests rely on.
+import type { TitleLockView, TitleView, TransferView } from '../domain/views.ts';
+import { stableDigits } from './simulation.ts';
 
-export interface TitleView {
-  unitId: string;
-  sellerIdNumber: string;
-}
-
+/** What the title check found. The lock is placed only when the title is clear. */
 export interface TitleRecord {
   unitId: string;
+  /** The seller is an owner (for a co-owned unit: one of the owners). */
   ownerMatches: boolean;
+  ownerCount: number;
   mortgage: boolean;
   seizure: boolean;
   objection: boolean;
+  /** Another case holds the pending-transfer lock on this unit. */
+  lockedByAnotherCase: boolean;
+  /** This case now holds the pending-transfer lock. */
+  lockPlaced: boolean;
+}
+
+export interface LockRelease {
+  unitId: string;
+  /** False when this case held no lock (never placed, or already released). */
+  released: boolean;
+}
+
+/** The registration, or why it was refused at this moment. */
+export interface TransferRecord {
+  unitId: string;
+  registered: boolean;
+  ownerMatches: boolean;
+  /** A court seizure registered on the unit at the moment of registration. */
+  seizure: boolean;
+  lockedByAnotherCase: boolean;
+  /** The new certificate's number, when registered. */
+  certificateNumber?: string;
+  /** The new owner's ID number as recorded, when registered. */
+  newOwnerIdNumber?: string;
 }
 
 export interface RegistrySystem {
-  checkTitle(view: TitleView): Promise<TitleRecord>;
+  /** Checks the title and, if it is clear, locks the unit for `caseId` (idempotent). */
+  checkTitle(caseId: string, view: TitleView): Promise<TitleRecord>;
+  /** Releases `caseId`'s lock, if it holds one (idempotent). */
+  releaseTitleLock(caseId: string, view: TitleLockView): Promise<LockRelease>;
+  /** Registers the buyer as owner, re-checking seizure now (idempotent per case). */
+  registerTransfer(caseId: string, view: TransferView): Promise<TransferRecord>;
 }
 
-interface Fixture {
-  ownerIdNumber?: string;
+/** A title is clear for sale when the seller owns it, nothing bars it and no other case holds it. */
+export function titleIsClear(record: Omit<TitleRecord, 'lockPlaced'>): boolean {
+  return record.ownerMatches && !record.seizure && !record.objection && !record.lockedByAnotherCase;
+}
+
+export interface RegistryFixture {
+  /** The registered owners; without it the seller is the sole owner. */
+  ownerIdNumbers?: readonly string[];
   mortgage?: boolean;
   seizure?: boolean;
+  /** A court seizure is registered after the title check, before the registration. */
+  seizedAfterTitleCheck?: boolean;
   objection?: boolean;
 }
 
-/** Units named in fixtures behave as written; any other unit has a clean title held by the seller. */
+export const REGISTRY_FIXTURES: Readonly<Record<string, RegistryFixture>> = {
+  'U-SEIZED-1': { seizure: true },
+  'U-SEIZED-LATER-1': { seizedAfterTitleCheck: true },
+  'U-MORTGAGED-1': { mortgage: true },
+  'U-OBJECTION-1': { objection: true },
+  'U-OTHER-OWNER-1': { ownerIdNumbers: ['X0000000'] },
+  'U-COOWNED-1': { ownerIdNumbers: ['S7654321', 'C2345678'] },
+};
+
+/**
+ * Units named in fixtures behave as written; any other unit has a clean title held by the
+ * seller alone. Locks and registrations live in memory for the life of the system.
+ */
 export function simulatedRegistry(
-  fixtures: Record<string, Fixture> = REGISTRY_FIXTURES,
+  fixtures: Readonly<Record<string, RegistryFixture>> = REGISTRY_FIXTURES,
 ): RegistrySystem {
+  /** Pending-transfer locks: unit id → case id. */
+  const locks = new Map<string, string>();
+  /** Owners recorded by a registration, overriding the fixtures: unit id → ID numbers. */
+  const owners = new Map<string, readonly string[]>();
+  /** Registrations done, by case id: a retry gets the same record back. */
+  const registrations = new Map<string, TransferRecord>();
+  /** Locks released by their case: `<case id>|<unit id>`. */
+  const released = new Set<string>();
+
+  const ownersOf = (unitId: string, sellerIdNumber: string): readonly string[] =>
+    owners.get(unitId) ?? fixtures[unitId]?.ownerIdNumbers ?? [sellerIdNumber];
+
   return {
-    checkTitle({ unitId, sellerIdNumber }) {
+    checkTitle(caseId, { unitId, sellerIdNumber }) {
       const fixture = fixtures[unitId] ?? {};
-      return Promise.resolve({
+      const registered = ownersOf(unitId, sellerIdNumber);
+      const holder = locks.get(unitId);
+      const found = {
         unitId,
-        ownerMatches: (fixture.ownerIdNumber ?? sellerIdNumber) === sellerIdNumber,
+        ownerMatches: registered.includes(sellerIdNumber),
+        ownerCount: registered.length,
         mortgage: fixture.mortgage ?? false,
         seizure: fixture.seizure ?? false,
         objection: fixture.objection ?? false,
-      });
+        lockedByAnotherCase: holder !== undefined && holder !== caseId,
+      };
+      const lockPlaced = titleIsClear(found);
+      if (lockPlaced) locks.set(unitId, caseId);
+      return Promise.resolve({ ...found, lockPlaced });
+    },
+
+    releaseTitleLock(caseId, { unitId }) {
+      if (locks.get(unitId) === caseId) {
+        locks.delete(unitId);
+        released.add(`${caseId}|${unitId}`);
+      }
+      // A retry after the release finds no lock: it reports what the first call did.
+      return Promise.resolve({ unitId, released: released.has(`${caseId}|${unitId}`) });
+    },
+
+    registerTransfer(caseId, view) {
+      const done = registrations.get(caseId);
+      if (done) return Promise.resolve(done);
+      const fixture = fixtures[view.unitId] ?? {};
+      const holder = locks.get(view.unitId);
+      const ownerMatches = ownersOf(view.unitId, view.sellerIdNumber).includes(view.sellerIdNumber);
+      const seizure = (fixture.seizure ?? false) || (fixture.seizedAfterTitleCheck ?? false);
+      const lockedByAnotherCase = holder !== undefined && holder !== caseId;
+      if (!ownerMatches || seizure || lockedByAnotherCase) {
+        // Refused: nothing is recorded, the lock stays for the compensation to release.
+        return Promise.resolve({
+          unitId: view.unitId,
+          registered: false,
+          ownerMatches,
+          seizure,
+          lockedByAnotherCase,
+        });
+      }
+      owners.set(view.unitId, [view.buyerIdNumber]);
+      locks.delete(view.unitId);
+      const record: TransferRecord = {
+        unitId: view.unitId,
+        registered: true,
+        ownerMatches,
+        seizure,
+        lockedByAnotherCase,
+        certificateNumber: `RC-${stableDigits(`${caseId}|${view.unitId}`, 9)}`,
+        newOwnerIdNumber: view.buyerIdNumber,
+      };
+      registrations.set(caseId, record);
+      return Promise.resolve(record);
     },
   };
 }
-
-export const REGISTRY_FIXTURES: Record<string, Fixture> = {
-  'U-SEIZED-1': { seizure: true },
-  'U-MORTGAGED-1': { mortgage: true },
-  'U-OBJECTION-1': { objection: true },
-  'U-OTHER-OWNER-1': { ownerIdNumber: 'X0000000' },
-};

@@ -9,10 +9,11 @@ import { ORCHESTRATOR_TASK_QUEUE } from '../domain/agency.ts';
 import { CaseConflictError, NotFoundError } from '../domain/errors.ts';
 import { toBase64 } from '../ledger/bytes.ts';
 import { entriesOfCase } from '../ledger/pg/reader.ts';
-import { statusQuery } from '../workflows/messages.ts';
+import { decideUpdate, resolveEscalationUpdate, statusQuery } from '../workflows/messages.ts';
+import { Decision, EscalationAction } from '../domain/decisions.ts';
 import { caseStatusKey } from '../workflows/searchAttributes.ts';
 import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
-import { parseRequest, registerErrorHandler } from './errors.ts';
+import { parseRequest, refusedUpdate, registerErrorHandler } from './errors.ts';
 import { registerLedgerRoutes } from './ledgerRoutes.ts';
 import { LogReader } from '../ledger/pg/logReader.ts';
 
@@ -20,6 +21,8 @@ export interface AppDeps {
   temporal: Client;
   pool: pg.Pool;
   logger?: boolean;
+  /** Scales every case deadline (the demo and tests run the law's days in seconds). */
+  timeScale?: number;
 }
 
 const CaseParams = z.object({ caseId: z.uuid('must be a case id (UUID)') });
@@ -49,7 +52,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           {
             taskQueue: ORCHESTRATOR_TASK_QUEUE,
             workflowId,
-            args: [{ caseId, application }],
+            args: [
+              { caseId, application, ...(deps.timeScale ? { timeScale: deps.timeScale } : {}) },
+            ],
             // One open case per property unit; a closed case's unit may be applied for again.
             workflowIdConflictPolicy: 'FAIL',
             workflowIdReusePolicy: 'ALLOW_DUPLICATE',
@@ -74,8 +79,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
   });
 
-  app.get('/cases/:caseId/timeline', async (request) => {
-    const { caseId } = parseRequest(CaseParams, request.params, '');
+  /** The case's workflow handle, or a 404 for a case this system never took. */
+  async function caseHandle(caseId: string) {
     const { rows } = await deps.pool.query<{
       unit_id: string;
       workflow_id: string;
@@ -84,11 +89,29 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }>('SELECT unit_id, workflow_id, run_id, created_at FROM cases WHERE case_id = $1', [caseId]);
     const row = rows[0];
     if (!row) throw new NotFoundError(`no case ${caseId}`);
-    const handle = deps.temporal.workflow.getHandle(row.workflow_id, row.run_id ?? undefined);
-    const [description, status, entries] = await Promise.all([
+    return {
+      row,
+      handle: deps.temporal.workflow.getHandle(row.workflow_id, row.run_id ?? undefined),
+    };
+  }
+
+  app.get('/cases/:caseId/timeline', async (request) => {
+    const { caseId } = parseRequest(CaseParams, request.params, '');
+    const { row, handle } = await caseHandle(caseId);
+    const [description, status, entries, notifications] = await Promise.all([
       handle.describe(),
       handle.query(statusQuery).catch(() => undefined),
       entriesOfCase(deps.pool, caseId),
+      deps.pool.query<{
+        party: string;
+        kind: string;
+        step_id: string;
+        message: string;
+        created_at: Date;
+      }>(
+        'SELECT party, kind, step_id, message, created_at FROM notifications WHERE case_id = $1 ORDER BY id',
+        [caseId],
+      ),
     ]);
     return {
       caseId,
@@ -98,9 +121,44 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       submittedAt: row.created_at.toISOString(),
       workflowStatus: description.status.name,
       phase: status?.phase ?? null,
+      overdue: status?.overdue ?? false,
+      reason: status?.reason ?? null,
       steps: status?.steps ?? [],
+      records: status?.records ?? [],
+      escalations: status?.escalations ?? [],
+      notifications: notifications.rows.map((n) => ({
+        party: n.party,
+        kind: n.kind,
+        stepId: n.step_id,
+        message: n.message,
+        at: n.created_at.toISOString(),
+      })),
       entries: entries.map((e) => ({ ...e.entry, leafHash: toBase64(e.leafHash) })),
     };
+  });
+
+  // An agency's signed decision on an open step (payment confirmed, arrears settled, review).
+  app.post('/cases/:caseId/decisions', async (request) => {
+    const { caseId } = parseRequest(CaseParams, request.params, '');
+    const decision = parseRequest(Decision, request.body, '');
+    const { handle } = await caseHandle(caseId);
+    try {
+      return await handle.executeUpdate(decideUpdate, { args: [decision] });
+    } catch (error) {
+      throw refusedUpdate(error, 'signed');
+    }
+  });
+
+  // A supervisor's action on an escalated step: retry it, or resolve it by hand with a reason.
+  app.post('/cases/:caseId/escalations', async (request) => {
+    const { caseId } = parseRequest(CaseParams, request.params, '');
+    const action = parseRequest(EscalationAction, request.body, '');
+    const { handle } = await caseHandle(caseId);
+    try {
+      return await handle.executeUpdate(resolveEscalationUpdate, { args: [action] });
+    } catch (error) {
+      throw refusedUpdate(error, 'stepId');
+    }
   });
 
   return app;

@@ -2,6 +2,11 @@
 // and nothing of a stack trace leaves the server.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { z } from 'zod';
+import {
+  ApplicationFailure,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import { CaseConflictError, NotFoundError } from '../domain/errors.ts';
 
 export interface ErrorBody {
@@ -34,6 +39,32 @@ export function parseRequest<S extends z.ZodType>(
   );
 }
 
+/** A running case refused a message (validator or handler): 422 naming the field, nothing changed. */
+export class UpdateRefusedError extends Error {
+  override name = 'UpdateRefusedError';
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+/** Maps a refused workflow update to UpdateRefusedError; other errors pass through. */
+export function refusedUpdate(error: unknown, field: string): unknown {
+  if (error instanceof WorkflowUpdateFailedError) {
+    const cause = error.cause;
+    const reason =
+      cause instanceof ApplicationFailure
+        ? `${cause.type ?? 'refused'}: ${cause.message}`
+        : (cause?.message ?? error.message);
+    return new UpdateRefusedError(field, reason);
+  }
+  if (error instanceof WorkflowNotFoundError)
+    return new NotFoundError('the case is no longer running');
+  return error;
+}
+
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof RequestValidationError) {
@@ -44,6 +75,11 @@ export function registerErrorHandler(app: FastifyInstance): void {
         reason: first.reason,
         issues: error.issues,
       } satisfies ErrorBody);
+    }
+    if (error instanceof UpdateRefusedError) {
+      return reply
+        .code(422)
+        .send({ error: 'refused', field: error.field, reason: error.message } satisfies ErrorBody);
     }
     if (error instanceof CaseConflictError) {
       return reply

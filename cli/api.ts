@@ -2,7 +2,8 @@
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { buildApp } from '../api/app.ts';
-import { intOption, parse, requireEnv } from './args.ts';
+import { intOption, parse, payloadKeyFrom, requireEnv } from './args.ts';
+import { clientDataConverter } from '../infra/payloadCodec.ts';
 
 export async function runApi(
   argv: string[],
@@ -14,7 +15,11 @@ export async function runApi(
   const connection = await Connection.connect({
     address: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
   });
-  const app = await buildApp({ temporal: new Client({ connection }), pool, logger: true });
+  const app = await buildApp({
+    temporal: new Client({ connection, dataConverter: clientDataConverter(payloadKeyFrom(env)) }),
+    pool,
+    logger: true,
+  });
   await app.listen({ port, host: values.host ?? '127.0.0.1' });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

@@ -2,12 +2,13 @@
 // PostgreSQL, the Temporal dev server (with its web UI), one worker process per agency and
 // the orchestrator's, and the API; `--demo N` submits N sample cases and prints them.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { buildApp } from '../api/app.ts';
+import { clientDataConverter, generatePayloadKey, parsePayloadKey } from '../infra/payloadCodec.ts';
 import { startEmbeddedPostgres, prepareDatabase } from '../infra/postgres.ts';
 import { freePort } from '../infra/ports.ts';
 import { resolveTemporalCli, temporalCliVersion } from '../infra/temporalCli.ts';
@@ -21,6 +22,9 @@ import { agencyKeyName, formatVerifierKey } from '../ledger/keys.ts';
 import { toBase64 } from '../ledger/bytes.ts';
 import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
 import type { TrustFile } from '../ledger/trust.ts';
+
+/** In the demo one law-day passes in two seconds, so deadlines and reminders show. */
+const DEMO_TIME_SCALE = 2 / 86_400;
 
 const BIN = fileURLToPath(new URL('../bin/onewindow.mjs', import.meta.url));
 
@@ -99,6 +103,20 @@ export async function runDev(
         validFrom: validFrom.toISOString(),
       });
     }
+    const orchestratorKeyFile = join(dataDir, 'keys', 'orchestrator.key');
+    const orchestratorKey = ensureKeyFile(orchestratorKeyFile, agencyKeyName('orchestrator'));
+    await registerAgencyKey(admin, {
+      keyId: orchestratorKey.keyId,
+      agency: 'orchestrator',
+      publicKey: orchestratorKey.publicKey,
+      validFrom: new Date(0),
+    });
+    agencyKeys.push({
+      keyId: orchestratorKey.keyId,
+      agency: 'orchestrator',
+      publicKey: toBase64(orchestratorKey.publicKey),
+      validFrom: new Date(0).toISOString(),
+    });
     await admin.end();
     const origin = env.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN;
     const logKeyFile = join(dataDir, 'keys', 'log.key');
@@ -139,8 +157,13 @@ export async function runDev(
     };
     writeFileSync(trustFile, `${JSON.stringify(trust, null, 2)}\n`);
 
+    const payloadKeyFile = join(dataDir, 'keys', 'payload.key');
+    if (!existsSync(payloadKeyFile))
+      writeFileSync(payloadKeyFile, `${generatePayloadKey()}\n`, { mode: 0o600 });
+    const payloadKey = readFileSync(payloadKeyFile, 'utf8').trim();
     const childEnv = {
       ...baseEnv,
+      ONEWINDOW_PAYLOAD_KEY: payloadKey,
       TEMPORAL_ADDRESS: server.address,
       ONEWINDOW_LOG_KEY_FILE: logKeyFile,
       ONEWINDOW_WITNESSES: witnesses.map((w) => `${w.vkey}@${w.url}`).join(' '),
@@ -148,7 +171,11 @@ export async function runDev(
     };
     const children = [
       ...witnesses.map((w) => w.child),
-      spawnChild(['worker', '--orchestrator'], childEnv, 'orchestrator'),
+      spawnChild(
+        ['worker', '--orchestrator', '--key', orchestratorKeyFile],
+        childEnv,
+        'orchestrator',
+      ),
       ...AGENCIES_WITH_WORKERS.map((agency) =>
         spawnChild(['worker', '--agency', agency, '--key', keyFiles[agency]!], childEnv, agency),
       ),
@@ -157,7 +184,14 @@ export async function runDev(
 
     const pool = new pg.Pool({ connectionString: appUrl, max: 8 });
     const connection = await Connection.connect({ address: server.address });
-    const app = await buildApp({ temporal: new Client({ connection }), pool });
+    const app = await buildApp({
+      temporal: new Client({
+        connection,
+        dataConverter: clientDataConverter(parsePayloadKey(payloadKey)),
+      }),
+      pool,
+      timeScale: DEMO_TIME_SCALE,
+    });
     cleanups.push(
       () => pool.end(),
       () => connection.close(),

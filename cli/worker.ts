@@ -5,6 +5,7 @@ import pg from 'pg';
 import { Agency } from '../domain/agency.ts';
 import { parse, requireEnv, UsageError } from './args.ts';
 import { readKeyFile } from './keys.ts';
+import { payloadKeyFrom } from './args.ts';
 import { witnessPolicy } from './witnessConfig.ts';
 import {
   bundleWorkflows,
@@ -26,6 +27,14 @@ export async function runWorker(
   });
   const address = env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
   installRuntime('WARN');
+  const keyFile = values.key ?? env.ONEWINDOW_KEY_FILE;
+  if (!keyFile) {
+    throw new UsageError(
+      '--key <file> (or ONEWINDOW_KEY_FILE) is required: every worker signs with its own key',
+    );
+  }
+  const key = readKeyFile(keyFile);
+  const payloadKey = payloadKeyFrom(env);
   if (values.orchestrator) {
     const logKeyFile = values['log-key'] ?? env.ONEWINDOW_LOG_KEY_FILE;
     if (!logKeyFile) {
@@ -33,9 +42,12 @@ export async function runWorker(
         '--log-key <file> (or ONEWINDOW_LOG_KEY_FILE) is required: the log signs its checkpoints',
       );
     }
+    // During a log key rotation the next key signs every checkpoint too (ARCHITECTURE.md §3, Keys).
+    const nextLogKeyFile = env.ONEWINDOW_LOG_NEXT_KEY_FILE;
     const log = {
       origin: env.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN,
       key: readKeyFile(logKeyFile),
+      ...(nextLogKeyFile ? { extraKeys: [readKeyFile(nextLogKeyFile)] } : {}),
     };
     const pool = new pg.Pool({ connectionString: requireEnv(env, 'DATABASE_URL'), max: 8 });
     const connection = await NativeConnection.connect({ address });
@@ -45,6 +57,8 @@ export async function runWorker(
       pool,
       workflowBundle: await bundleWorkflows(),
       log,
+      key,
+      payloadKey,
       witnesses,
     });
     const stopRetrying = publisher.every(2000);
@@ -64,14 +78,8 @@ export async function runWorker(
       `--agency must be one of ${Agency.options.join(', ')} (or pass --orchestrator)`,
     );
   }
-  const keyFile = values.key ?? env.ONEWINDOW_KEY_FILE;
-  if (!keyFile)
-    throw new UsageError(
-      '--key <file> (or ONEWINDOW_KEY_FILE) is required: each agency signs with its own key',
-    );
-  const key = readKeyFile(keyFile);
   const connection = await NativeConnection.connect({ address });
-  const worker = await createAgencyWorker({ connection, agency: agency.data, key });
+  const worker = await createAgencyWorker({ connection, agency: agency.data, key, payloadKey });
   console.error(`${agency.data} worker polling agency.${agency.data} with key ${key.keyId}`);
   await worker.run();
   await connection.close();

@@ -10,11 +10,23 @@ import {
 } from '@temporalio/worker';
 import type pg from 'pg';
 import { agencyTaskQueue, ORCHESTRATOR_TASK_QUEUE, type Agency } from '../domain/agency.ts';
-import { createRegistryActivities, createUtilityActivities } from '../activities/agencies.ts';
+import {
+  createHousingActivities,
+  createRegistryActivities,
+  createTaxActivities,
+  createUtilityActivities,
+} from '../activities/agencies.ts';
 import { createOrchestratorActivities } from '../activities/orchestrator.ts';
+import { simulatedHousing } from '../agencies/housing.ts';
 import { simulatedRegistry } from '../agencies/registry.ts';
+import { simulatedTax } from '../agencies/tax.ts';
 import { simulatedUtility } from '../agencies/utility.ts';
 import type { SigningKey } from '../ledger/keys.ts';
+import {
+  failureConverterPath,
+  workerDataConverter,
+  type PayloadKey,
+} from '../infra/payloadCodec.ts';
 import { KeyRegistry } from '../ledger/pg/keyRegistry.ts';
 import { Sequencer, type LogIdentity } from '../ledger/pg/sequencer.ts';
 import { CheckpointPublisher, type WitnessPolicyConfig } from '../ledger/pg/publisher.ts';
@@ -25,6 +37,7 @@ export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', impo
 export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({
     workflowsPath,
+    failureConverterPath,
     logger: {
       trace() {},
       debug() {},
@@ -40,18 +53,28 @@ export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
 export const DEFAULT_LOG_ORIGIN = 'onewindow.dev/ledger';
 
 /** Agencies that run a worker in this build of the process. */
-export const AGENCIES_WITH_WORKERS: readonly Agency[] = ['registry', 'electricity', 'water', 'gas'];
+export const AGENCIES_WITH_WORKERS: readonly Agency[] = [
+  'housing',
+  'tax',
+  'registry',
+  'electricity',
+  'water',
+  'gas',
+];
 
+/** An agency's activities on its simulated system (agencies/README.md), signing with `key`. */
 export function agencyActivities(agency: Agency, key: SigningKey): object {
   switch (agency) {
+    case 'housing':
+      return createHousingActivities({ key, system: simulatedHousing() });
+    case 'tax':
+      return createTaxActivities({ key, system: simulatedTax() });
     case 'registry':
       return createRegistryActivities({ key, system: simulatedRegistry() });
     case 'electricity':
     case 'water':
     case 'gas':
-      return createUtilityActivities({ agency, key, system: simulatedUtility() });
-    default:
-      throw new Error(`agency ${agency} has no activities yet`);
+      return createUtilityActivities({ agency, key, system: simulatedUtility(agency) });
   }
 }
 
@@ -61,8 +84,10 @@ export async function createAgencyWorker(opts: {
   agency: Agency;
   key: SigningKey;
   activities?: object;
+  payloadKey: PayloadKey;
 }): Promise<Worker> {
   return Worker.create({
+    dataConverter: workerDataConverter(opts.payloadKey),
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',
     taskQueue: agencyTaskQueue(opts.agency),
@@ -76,6 +101,9 @@ export async function createOrchestratorWorker(opts: {
   pool: pg.Pool;
   workflowBundle: WorkflowBundleWithSourceMap;
   log: LogIdentity;
+  /** The orchestrator's own statement key (case summaries, supervisors' resolutions). */
+  key: SigningKey;
+  payloadKey: PayloadKey;
   /** Witnesses and the k-of-n policy; without them every checkpoint is published as signed. */
   witnesses?: WitnessPolicyConfig;
 }): Promise<{ worker: Worker; sequencer: Sequencer; publisher: CheckpointPublisher }> {
@@ -90,11 +118,12 @@ export async function createOrchestratorWorker(opts: {
       .catch((error: unknown) => console.error(`publishing a checkpoint failed: ${String(error)}`));
   });
   const worker = await Worker.create({
+    dataConverter: workerDataConverter(opts.payloadKey),
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',
     taskQueue: ORCHESTRATOR_TASK_QUEUE,
     workflowBundle: opts.workflowBundle,
-    activities: createOrchestratorActivities({ pool: opts.pool, sequencer }),
+    activities: createOrchestratorActivities({ pool: opts.pool, sequencer, key: opts.key }),
   });
   return { worker, sequencer, publisher };
 }

@@ -46,6 +46,8 @@ export type CaseApplication = z.infer<typeof CaseApplication>;
 export const CaseInput = z.object({
   caseId: z.string(),
   application: CaseApplication,
+  /** Multiplies every deadline (tests and the demo run the law's days in seconds). */
+  timeScale: z.number().positive().max(1).optional(),
 });
 export type CaseInput = z.infer<typeof CaseInput>;
 

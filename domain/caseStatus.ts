@@ -1,30 +1,71 @@
 import { z } from 'zod';
 import { Signer } from './agency.ts';
+import { StepKind } from './process.ts';
 
-export const StepStatus = z.enum(['pending', 'running', 'signed', 'done', 'failed']);
+export const StepStatus = z.enum([
+  'pending',
+  'running',
+  'waiting',
+  'done',
+  'skipped',
+  'rejected',
+  'failed',
+  'escalated',
+  'compensated',
+  'cancelled',
+]);
 export type StepStatus = z.infer<typeof StepStatus>;
 
 export const StepState = z.object({
   stepId: z.string(),
   agency: Signer,
+  kind: StepKind,
   status: StepStatus,
   outcome: z.string().optional(),
   statementId: z.string().optional(),
   ledgerIndex: z.number().int().optional(),
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),
+  deadlineAt: z.string().optional(),
+  overdue: z.boolean().optional(),
+  attempts: z.number().int().optional(),
   error: z.string().optional(),
 });
 export type StepState = z.infer<typeof StepState>;
 
-export const CasePhase = z.enum(['running', 'completed', 'failed']);
+/** running → completed | rejected (refused, compensated) | expired (waited too long) | failed. */
+export const CasePhase = z.enum(['running', 'completed', 'rejected', 'expired', 'failed']);
 export type CasePhase = z.infer<typeof CasePhase>;
+
+/** A ledger entry the case produced that is not a step of the graph (compensations, resolutions, close). */
+export const CaseRecord = z.object({
+  stepId: z.string(),
+  agency: Signer,
+  outcome: z.string(),
+  statementId: z.string(),
+  ledgerIndex: z.number().int(),
+  at: z.string(),
+});
+export type CaseRecord = z.infer<typeof CaseRecord>;
+
+export const Escalation = z.object({
+  stepId: z.string(),
+  reason: z.string(),
+  at: z.string(),
+  resolved: z.boolean(),
+  resolution: z.string().optional(),
+});
+export type Escalation = z.infer<typeof Escalation>;
 
 /** What the workflow's status query returns: no personal data, only steps and outcomes. */
 export const CaseStatus = z.object({
   caseId: z.string(),
   unitId: z.string(),
   phase: CasePhase,
+  overdue: z.boolean(),
   steps: z.array(StepState),
+  records: z.array(CaseRecord),
+  escalations: z.array(Escalation),
+  reason: z.string().optional(),
 });
 export type CaseStatus = z.infer<typeof CaseStatus>;

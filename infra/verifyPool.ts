@@ -42,38 +42,60 @@ parentPort.on('message', ({ id, items }) => {
 
 export class VerifyPool {
   private readonly workers: Worker[];
-  private readonly pending = new Map<number, (results: Uint8Array) => void>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (results: Uint8Array) => void; reject: (error: Error) => void }
+  >();
   private nextId = 0;
   private turn = 0;
+  /** Set once a thread died or the pool closed: callers get an error, never a hang. */
+  private failure: Error | undefined;
 
   constructor(readonly size: number = availableParallelism()) {
     this.workers = Array.from({ length: Math.max(1, size) }, () => {
       const worker = new Worker(WORKER_SOURCE, { eval: true });
       worker.unref();
       worker.on('message', ({ id, results }: { id: number; results: Uint8Array }) => {
-        this.pending.get(id)?.(results);
+        this.pending.get(id)?.resolve(results);
         this.pending.delete(id);
       });
+      worker.on('error', (error) => this.fail(error));
+      worker.on('exit', (code) => this.fail(new Error(`a verify thread exited with code ${code}`)));
       return worker;
     });
   }
 
-  /** Verifies every item, spread over the threads; `true` where the signature is valid. */
+  /**
+   * Verifies every item, spread over the threads; `true` where the signature is valid.
+   * @throws Error when a thread died or the pool was closed.
+   */
   async verifyBatch(items: readonly VerifyItem[]): Promise<boolean[]> {
+    if (this.failure) throw this.failure;
     if (items.length === 0) return [];
     const chunk = Math.ceil(items.length / this.workers.length);
     const parts: Promise<Uint8Array>[] = [];
     for (let start = 0; start < items.length; start += chunk) {
       const id = this.nextId++;
       const worker = this.workers[this.turn++ % this.workers.length]!;
-      parts.push(new Promise((resolve) => this.pending.set(id, resolve)));
-      worker.postMessage({ id, items: items.slice(start, start + chunk) });
+      parts.push(new Promise((resolve, reject) => this.pending.set(id, { resolve, reject })));
+      // Only the three byte arrays cross to the thread (callers may pass richer objects).
+      const part = items
+        .slice(start, start + chunk)
+        .map(({ publicKey, message, signature }) => ({ publicKey, message, signature }));
+      worker.postMessage({ id, items: part });
     }
     const results = await Promise.all(parts);
     return results.flatMap((r) => Array.from(r, (v) => v === 1));
   }
 
   async close(): Promise<void> {
+    this.fail(new Error('the verify pool is closed'));
     await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const { reject } of this.pending.values()) reject(this.failure);
+    this.pending.clear();
   }
 }

@@ -1,107 +1,517 @@
-// The citizen's case. Deterministic: all I/O happens in activities on the agencies' task
-// queues; this code only orders steps and records what came back.
+// The citizen's case: one generic workflow that interprets the process graph of
+// domain/process.ts. Deterministic: every agency step is an activity on that agency's task
+// queue, every signed result goes to the ledger through the orchestrator's append activity,
+// and this code only orders steps, waits, compensates and escalates (ARCHITECTURE.md §2).
 import {
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
   proxyActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
-  log,
 } from '@temporalio/workflow';
 import type { CaseInput } from '../domain/application.ts';
+import { agencyTaskQueue, ORCHESTRATOR_TASK_QUEUE, type Agency } from '../domain/agency.ts';
+import type { CasePhase, CaseStatus, StepState } from '../domain/caseStatus.ts';
 import {
-  agencyTaskQueue,
-  ORCHESTRATOR_TASK_QUEUE,
-  type Signer,
-  type Utility,
-} from '../domain/agency.ts';
-import type { CaseStatus, StepState } from '../domain/caseStatus.ts';
+  allowedOutcomes,
+  REFUSING_OUTCOMES,
+  type Decision,
+  type EscalationAction,
+} from '../domain/decisions.ts';
 import { NON_RETRYABLE_LEDGER_ERRORS } from '../domain/errors.ts';
-import { titleView, utilityView } from '../domain/views.ts';
-import type { RegistryActivities, UtilityActivities } from '../activities/agencies.ts';
+import {
+  agenciesOf,
+  durationMs,
+  jointTransferProcess,
+  type StepDefinition,
+} from '../domain/process.ts';
+import type { SignedStatement } from '../domain/statement.ts';
+import { viewFor } from '../domain/views.ts';
 import type { OrchestratorActivities } from '../activities/orchestrator.ts';
 import type { StepResult } from '../activities/sign.ts';
-import { statusQuery } from './messages.ts';
-import { caseStatusKey } from './searchAttributes.ts';
-
-const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' };
+import { decideUpdate, resolveEscalationUpdate, statusQuery } from './messages.ts';
+import { agenciesKey, caseStatusKey, currentStepsKey, overdueKey } from './searchAttributes.ts';
 
 const orchestrator = proxyActivities<OrchestratorActivities>({
   taskQueue: ORCHESTRATOR_TASK_QUEUE,
   startToCloseTimeout: '30s',
-  retry: { ...retry, nonRetryableErrorTypes: NON_RETRYABLE_LEDGER_ERRORS },
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    nonRetryableErrorTypes: NON_RETRYABLE_LEDGER_ERRORS,
+  },
 });
 
-const registry = proxyActivities<RegistryActivities>({
-  taskQueue: agencyTaskQueue('registry'),
-  startToCloseTimeout: '30s',
-  retry,
-});
+interface AgencyStepInput {
+  caseId: string;
+  stepId: string;
+  salt: string;
+  view: unknown;
+  n?: number;
+}
+type AgencyCall = (input: AgencyStepInput) => Promise<StepResult<unknown>>;
 
-function utility(agency: Utility) {
-  return proxyActivities<UtilityActivities>({
-    taskQueue: agencyTaskQueue(agency),
-    startToCloseTimeout: '30s',
-    retry,
-  });
+const agencyProxies = new Map<Agency, Record<string, AgencyCall>>();
+
+/** The activity `name` on `agency.<id>`: retried with backoff, then reported to the workflow. */
+function agencyActivity(agency: Agency, name: string): AgencyCall {
+  let proxy = agencyProxies.get(agency);
+  if (!proxy) {
+    proxy = proxyActivities<Record<string, AgencyCall>>({
+      taskQueue: agencyTaskQueue(agency),
+      startToCloseTimeout: '30s',
+      retry: {
+        initialInterval: '1s',
+        backoffCoefficient: 2,
+        maximumInterval: '10s',
+        maximumAttempts: 4,
+      },
+    });
+    agencyProxies.set(agency, proxy);
+  }
+  return proxy[name]!;
+}
+
+/** Who owes the action on an open step, for reminders. */
+function owingParty(def: StepDefinition): string {
+  return def.kind === 'human'
+    ? `${def.agency}.officer`
+    : def.kind === 'wait'
+      ? 'citizen'
+      : def.agency;
 }
 
 export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   const { caseId, application } = input;
-  const status: CaseStatus = { caseId, unitId: application.unitId, phase: 'running', steps: [] };
-  setHandler(statusQuery, () => status);
+  const scale = input.timeScale ?? 1;
+  const ms = (duration: string) => Math.max(1, Math.round(durationMs(duration) * scale));
+  const process = jointTransferProcess(application.utilities);
+  const now = () => new Date().toISOString();
 
-  const step = (stepId: string, agency: Signer): StepState => {
-    const state: StepState = { stepId, agency, status: 'pending' };
+  const status: CaseStatus = {
+    caseId,
+    unitId: application.unitId,
+    phase: 'running',
+    overdue: false,
+    steps: [],
+    records: [],
+    escalations: [],
+  };
+  const intake: StepState = {
+    stepId: 'intake',
+    agency: 'orchestrator',
+    kind: 'auto',
+    status: 'running',
+    startedAt: now(),
+  };
+  status.steps.push(intake);
+  const states = new Map<string, StepState>();
+  for (const def of process.steps) {
+    const state: StepState = {
+      stepId: def.id,
+      agency: def.agency,
+      kind: def.kind,
+      status: 'pending',
+    };
+    states.set(def.id, state);
     status.steps.push(state);
-    return state;
+  }
+  const definitions = new Map(process.steps.map((d) => [d.id, d]));
+  const results: Record<string, unknown> = {};
+  const facts: Record<string, Record<string, unknown>> = {};
+  const compensations: StepDefinition[] = [];
+  const decisions = new Map<string, { decision: Decision; ledgerIndex: number }>();
+  const escalationActions = new Map<string, EscalationAction>();
+  let refusal: { phase: Exclude<CasePhase, 'running' | 'completed'>; reason: string } | undefined;
+  let pastPointOfNoReturn = false;
+
+  const refuse = (phase: 'rejected' | 'expired' | 'failed', reason: string) => {
+    refusal ??= { phase, reason };
   };
 
-  // Runs one agency step: the agency signs its result, the ledger verifies and appends it.
-  async function run<R>(state: StepState, call: () => Promise<StepResult<R>>): Promise<R> {
-    state.status = 'running';
-    state.startedAt = new Date().toISOString();
-    const { signed, result } = await call();
-    state.status = 'signed';
-    state.outcome = signed.statement.outcome;
-    state.statementId = signed.statement.statementId;
-    const receipt = await orchestrator.appendToLedger(signed);
-    state.ledgerIndex = receipt.index;
-    state.status = 'done';
-    state.finishedAt = new Date().toISOString();
-    return result;
+  const publish = () => {
+    upsertSearchAttributes([
+      { key: caseStatusKey, value: status.phase },
+      {
+        key: currentStepsKey,
+        value: status.steps
+          .filter((s) => ['running', 'waiting', 'escalated'].includes(s.status))
+          .map((s) => s.stepId),
+      },
+      { key: overdueKey, value: status.overdue },
+    ]);
+  };
+  upsertSearchAttributes([{ key: agenciesKey, value: agenciesOf(process) }]);
+
+  setHandler(statusQuery, () => status);
+
+  // A decision must name this case and an open step, come from the step's agency, and carry
+  // an outcome that step can take; the ledger then checks the signature against the key
+  // registry, and only a decision the ledger accepted changes the case.
+  setHandler(
+    decideUpdate,
+    async (decision) => {
+      const receipt = await orchestrator.appendToLedger(decision.signed);
+      decisions.set(decision.stepId, { decision, ledgerIndex: receipt.index });
+      return { ledgerIndex: receipt.index };
+    },
+    {
+      validator: (decision: Decision) => {
+        const def = definitions.get(decision.stepId);
+        const state = states.get(decision.stepId);
+        if (!def || !state) throw new Error(`case ${caseId} has no step ${decision.stepId}`);
+        if (state.status !== 'waiting' || decisions.has(decision.stepId)) {
+          throw new Error(
+            `step ${decision.stepId} is not open for a decision (it is ${state.status})`,
+          );
+        }
+        const s = decision.signed?.statement;
+        if (!s || s.caseId !== caseId)
+          throw new Error(`the decision names case ${s?.caseId}, not ${caseId}`);
+        if (s.stepId !== decision.stepId)
+          throw new Error(`the decision is for step ${s.stepId}, not ${decision.stepId}`);
+        if (s.agency !== def.agency)
+          throw new Error(`step ${def.id} is decided by ${def.agency}, not ${s.agency}`);
+        if (!s.keyId.startsWith(`${def.agency}.`))
+          throw new Error(`key ${s.keyId} is not a key of ${def.agency}`);
+        if (!allowedOutcomes(def.id).includes(s.outcome)) {
+          throw new Error(
+            `step ${def.id} takes one of ${allowedOutcomes(def.id).join(', ')}, not ${s.outcome}`,
+          );
+        }
+      },
+    },
+  );
+
+  setHandler(
+    resolveEscalationUpdate,
+    (action) => {
+      escalationActions.set(action.stepId, action);
+      return Promise.resolve({});
+    },
+    {
+      validator: (action: EscalationAction) => {
+        const state = states.get(action.stepId);
+        if (!state || state.status !== 'escalated')
+          throw new Error(`step ${action.stepId} is not escalated`);
+        if (!['retry', 'resolve'].includes(action.action))
+          throw new Error(`action must be retry or resolve`);
+        if (!action.reason?.trim()) throw new Error('a supervisor action needs a reason');
+      },
+    },
+  );
+
+  async function append(signed: SignedStatement): Promise<number> {
+    return (await orchestrator.appendToLedger(signed)).index;
   }
 
-  upsertSearchAttributes([{ key: caseStatusKey, value: 'running' }]);
-  const intake = step('intake', 'orchestrator');
-  intake.status = 'running';
+  async function escalate(
+    def: StepDefinition,
+    state: StepState,
+    reason: string,
+  ): Promise<EscalationAction> {
+    state.status = 'escalated';
+    status.escalations.push({ stepId: def.id, reason, at: now(), resolved: false });
+    publish();
+    await orchestrator.notify({
+      caseId,
+      party: 'supervisor',
+      kind: 'escalation',
+      stepId: def.id,
+      message: reason,
+    });
+    await condition(() => escalationActions.has(def.id));
+    const action = escalationActions.get(def.id)!;
+    escalationActions.delete(def.id);
+    const open = status.escalations.find((e) => e.stepId === def.id && !e.resolved)!;
+    open.resolved = true;
+    open.resolution = `${action.action} by ${action.supervisor}: ${action.reason}`;
+    return action;
+  }
+
+  /** Flags the step and the case overdue at the deadline and reminds whoever owes the action. */
+  function watchDeadline(def: StepDefinition, state: StepState): () => void {
+    const scope = new CancellationScope();
+    state.deadlineAt = new Date(Date.now() + ms(def.deadline)).toISOString();
+    scope
+      .run(async () => {
+        await sleep(ms(def.deadline));
+        state.overdue = true;
+        status.overdue = true;
+        publish();
+        await orchestrator.notify({
+          caseId,
+          party: owingParty(def),
+          kind: 'reminder',
+          stepId: def.id,
+          message: `${def.id} is overdue`,
+        });
+      })
+      .catch((error: unknown) => {
+        if (!isCancellation(error))
+          log.warn('deadline watch failed', { caseId, stepId: def.id, error: String(error) });
+      });
+    return () => scope.cancel();
+  }
+
+  async function runAuto(def: StepDefinition, state: StepState): Promise<void> {
+    const stopWatching = watchDeadline(def, state);
+    try {
+      for (let n = 0; ; n++) {
+        state.status = 'running';
+        state.attempts = n + 1;
+        publish();
+        try {
+          const call = agencyActivity(def.agency as Agency, def.activity!);
+          const out = await call({
+            caseId,
+            stepId: def.id,
+            salt,
+            view: viewFor(def.activity!, def.agency as Agency, application, results),
+            ...(n > 0 ? { n } : {}),
+          });
+          state.ledgerIndex = await append(out.signed);
+          state.statementId = out.signed.statement.statementId;
+          state.outcome = out.signed.statement.outcome;
+          results[def.id] = out.result;
+          facts[def.id] = out.signed.statement.facts;
+          state.finishedAt = now();
+          if (out.signed.statement.outcome === 'rejected') {
+            state.status = 'rejected';
+            // A refusing agency may still have acted (the registry locks the title while it
+            // checks); compensations are idempotent, so undo whatever this step may have done.
+            if (def.compensation) compensations.push(def);
+            refuse('rejected', `${def.id}: ${def.agency} rejected the case`);
+          } else {
+            state.status = 'done';
+            if (def.compensation) compensations.push(def);
+            if (def.pointOfNoReturn) pastPointOfNoReturn = true;
+          }
+          return;
+        } catch (error) {
+          if (isCancellation(error)) throw error;
+          const message =
+            error instanceof Error
+              ? error.cause instanceof Error
+                ? error.cause.message
+                : error.message
+              : String(error);
+          state.error = message;
+          if (!pastPointOfNoReturn || def.pointOfNoReturn) {
+            state.status = 'failed';
+            refuse('failed', `${def.id} failed: ${message}`);
+            return;
+          }
+          // Past the point of no return nothing is undone: a supervisor retries or resolves by hand.
+          const action = await escalate(def, state, `${def.id} failed after retries: ${message}`);
+          if (action.action === 'resolve') {
+            const signed = await orchestrator.signRecord({
+              caseId,
+              stepId: `${def.id}.resolved`,
+              outcome: 'resolvedByHand',
+              result: action,
+              facts: { step: def.id },
+            });
+            const index = await append(signed);
+            status.records.push({
+              stepId: `${def.id}.resolved`,
+              agency: 'orchestrator',
+              outcome: 'resolvedByHand',
+              statementId: signed.statement.statementId,
+              ledgerIndex: index,
+              at: now(),
+            });
+            state.status = 'done';
+            state.outcome = 'resolvedByHand';
+            state.finishedAt = now();
+            return;
+          }
+        }
+      }
+    } finally {
+      stopWatching();
+    }
+  }
+
+  async function runWaiting(def: StepDefinition, state: StepState): Promise<void> {
+    state.status = 'waiting';
+    state.startedAt = now();
+    state.deadlineAt = new Date(Date.now() + ms(def.deadline)).toISOString();
+    publish();
+    const settled = () => decisions.has(def.id) || refusal !== undefined;
+    if (!(await condition(settled, ms(def.deadline)))) {
+      state.overdue = true;
+      status.overdue = true;
+      publish();
+      await orchestrator.notify({
+        caseId,
+        party: owingParty(def),
+        kind: 'reminder',
+        stepId: def.id,
+        message: `${def.id} is overdue`,
+      });
+      await orchestrator.notify({
+        caseId,
+        party: 'supervisor',
+        kind: 'overdue',
+        stepId: def.id,
+        message: `${def.id} missed its deadline`,
+      });
+      const rest = Math.max(1, ms(def.finalLimit ?? def.deadline) - ms(def.deadline));
+      if (!(await condition(settled, rest))) {
+        state.status = 'cancelled';
+        state.finishedAt = now();
+        if (pastPointOfNoReturn) {
+          const action = await escalate(def, state, `${def.id} waited past its final limit`);
+          state.status = 'done';
+          state.outcome = action.action === 'resolve' ? 'resolvedByHand' : 'retried';
+          return;
+        }
+        refuse(
+          'expired',
+          `${def.id} waited past its final limit of ${def.finalLimit ?? def.deadline}`,
+        );
+        return;
+      }
+    }
+    const got = decisions.get(def.id);
+    if (!got) {
+      state.status = 'cancelled';
+      return;
+    }
+    const outcome = got.decision.signed.statement.outcome;
+    state.outcome = outcome;
+    state.statementId = got.decision.signed.statement.statementId;
+    state.ledgerIndex = got.ledgerIndex;
+    state.finishedAt = now();
+    facts[def.id] = got.decision.signed.statement.facts;
+    if (REFUSING_OUTCOMES.includes(outcome)) {
+      state.status = 'rejected';
+      refuse('rejected', `${def.id}: ${def.agency} decided ${outcome}`);
+    } else {
+      state.status = 'done';
+      if (def.compensation) compensations.push(def);
+    }
+  }
+
+  const run = (def: StepDefinition, state: StepState) =>
+    def.kind === 'auto' ? runAuto(def, state) : runWaiting(def, state);
+
+  // Intake: the off-ledger case record and the commitment salt.
+  publish();
   const { salt } = await orchestrator.intake({ ...input, workflowId: workflowInfo().workflowId });
   intake.status = 'done';
+  intake.finishedAt = now();
 
-  const checks: Promise<unknown>[] = [
-    run(step('checkTitle', 'registry'), () =>
-      registry.checkTitle({ caseId, stepId: 'checkTitle', salt, view: titleView(application) }),
-    ),
-    ...application.utilities.map((agency) =>
-      run(step(`precheck.${agency}`, agency), () =>
-        utility(agency).precheck({
-          caseId,
-          stepId: `precheck.${agency}`,
-          salt,
-          view: utilityView(application),
-        }),
-      ),
-    ),
-  ];
-  try {
-    await Promise.all(checks);
-    status.phase = 'completed';
-  } catch (error) {
-    log.warn('case failed', { caseId, error: String(error) });
-    // Let the steps still in flight settle so their ledger entries are recorded.
-    await Promise.allSettled(checks);
-    for (const s of status.steps) if (s.status !== 'done') s.status = 'failed';
-    status.phase = 'failed';
+  // Start every step whose needs are settled; independent steps run in parallel.
+  const inflight = new Map<string, Promise<void>>();
+  const isSettled = (id: string) => ['done', 'skipped'].includes(states.get(id)!.status);
+  for (;;) {
+    let changed = true;
+    while (changed && refusal === undefined) {
+      changed = false;
+      for (const def of process.steps) {
+        const state = states.get(def.id)!;
+        if (state.status !== 'pending' || inflight.has(def.id) || !def.needs.every(isSettled))
+          continue;
+        if (def.when && facts[def.when.step]?.[def.when.fact] !== true) {
+          state.status = 'skipped';
+          changed = true;
+          continue;
+        }
+        inflight.set(
+          def.id,
+          run(def, state).finally(() => inflight.delete(def.id)),
+        );
+      }
+    }
+    if (inflight.size === 0) break;
+    await Promise.race(inflight.values());
   }
-  upsertSearchAttributes([{ key: caseStatusKey, value: status.phase }]);
+
+  if (refusal) {
+    for (const state of states.values()) if (state.status === 'pending') state.status = 'cancelled';
+    // Undo in reverse order of completion; each compensation is itself a signed entry.
+    await CancellationScope.nonCancellable(async () => {
+      for (const def of [...compensations].reverse()) {
+        const activity = def.compensation!;
+        try {
+          const out = await agencyActivity(
+            def.agency as Agency,
+            activity,
+          )({
+            caseId,
+            stepId: activity,
+            salt,
+            view: viewFor(activity, def.agency as Agency, application, results),
+          });
+          const index = await append(out.signed);
+          status.records.push({
+            stepId: activity,
+            agency: def.agency,
+            outcome: out.signed.statement.outcome,
+            statementId: out.signed.statement.statementId,
+            ledgerIndex: index,
+            at: now(),
+          });
+          states.get(def.id)!.status = 'compensated';
+        } catch (error) {
+          log.error('compensation failed', { caseId, activity, error: String(error) });
+          status.escalations.push({
+            stepId: activity,
+            reason: `compensation ${activity} failed: ${String(error)}`,
+            at: now(),
+            resolved: false,
+          });
+        }
+      }
+    });
+    status.phase = refusal.phase;
+    status.reason = refusal.reason;
+  } else {
+    status.phase = 'completed';
+  }
+
+  // Close: a case summary entry and a notice to the citizen.
+  const summary = await orchestrator.signRecord({
+    caseId,
+    stepId: 'close',
+    outcome: status.phase,
+    result: {
+      phase: status.phase,
+      reason: status.reason ?? null,
+      steps: status.steps.map((s) => [s.stepId, s.status]),
+    },
+    facts: {
+      steps: status.steps.length,
+      overdue: status.overdue,
+      escalations: status.escalations.length,
+    },
+  });
+  const closeIndex = await append(summary);
+  status.records.push({
+    stepId: 'close',
+    agency: 'orchestrator',
+    outcome: status.phase,
+    statementId: summary.statement.statementId,
+    ledgerIndex: closeIndex,
+    at: now(),
+  });
+  await orchestrator.notify({
+    caseId,
+    party: 'citizen',
+    kind: 'closed',
+    stepId: 'close',
+    message: `your case is ${status.phase}`,
+  });
+  publish();
+  await condition(allHandlersFinished);
+  if (status.phase === 'failed') log.warn('case failed', { caseId, reason: status.reason });
   return status;
 }

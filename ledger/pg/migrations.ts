@@ -138,6 +138,44 @@ CREATE TRIGGER agency_keys_no_truncate BEFORE TRUNCATE ON agency_keys
   FOR EACH STATEMENT EXECUTE FUNCTION onewindow_refuse_change();
 `,
   },
+  {
+    version: 3,
+    name: 'notifications',
+    sql: `
+-- Reminders and notices for whoever owes an action; no personal data beyond the case id.
+CREATE TABLE notifications (
+  id         bigserial PRIMARY KEY,
+  case_id    text NOT NULL,
+  party      text NOT NULL,
+  kind       text NOT NULL,
+  step_id    text NOT NULL,
+  message    text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX notifications_case ON notifications (case_id, id);
+`,
+  },
+  {
+    version: 4,
+    name: 'agency key revocations',
+    sql: `
+-- Revocations of agency keys (ledger/keyEvents.ts): agency_keys rows never change, so a
+-- revocation is a row of its own, written once its key.revoke statement is in the log.
+-- A key with several revocations is revoked from the earliest.
+CREATE TABLE agency_key_revocations (
+  statement_id text PRIMARY KEY,
+  key_id       text NOT NULL REFERENCES agency_keys (key_id),
+  revoked_at   timestamptz NOT NULL,
+  recorded_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX agency_key_revocations_key_id ON agency_key_revocations (key_id, revoked_at);
+
+CREATE TRIGGER agency_key_revocations_append_only BEFORE UPDATE OR DELETE ON agency_key_revocations
+  FOR EACH ROW EXECUTE FUNCTION onewindow_refuse_change();
+CREATE TRIGGER agency_key_revocations_no_truncate BEFORE TRUNCATE ON agency_key_revocations
+  FOR EACH STATEMENT EXECUTE FUNCTION onewindow_refuse_change();
+`,
+  },
 ];
 
 /** Applies pending migrations under an advisory lock, so concurrent starts do not race. */
@@ -189,6 +227,9 @@ async function grantAppRole(client: pg.PoolClient, password: string): Promise<vo
   );
   await client.query(`GRANT USAGE ON SEQUENCE witness_alarms_id_seq TO ${APP_ROLE}`);
   await client.query(`GRANT SELECT, INSERT, UPDATE ON witness_state TO ${APP_ROLE}`);
+  await client.query(`GRANT SELECT, INSERT ON notifications TO ${APP_ROLE}`);
+  await client.query(`GRANT USAGE ON SEQUENCE notifications_id_seq TO ${APP_ROLE}`);
+  await client.query(`GRANT SELECT, INSERT ON agency_key_revocations TO ${APP_ROLE}`);
   await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON cases, case_secrets TO ${APP_ROLE}`);
   await client.query(`GRANT SELECT ON schema_migrations TO ${APP_ROLE}`);
 }

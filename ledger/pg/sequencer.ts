@@ -1,23 +1,48 @@
-// The single sequencer of the log (ARCHITECTURE.md §3, Storage). Appenders verify their
-// statement, then wait in a queue; one loop takes the queue as a batch and commits it in
-// one transaction (group commit), so throughput is bounded by hashing and signature checks,
-// not by one fsync per entry. A transaction-scoped advisory lock makes it the single
+// The single sequencer of the log (ARCHITECTURE.md §3, Storage). Appenders only enqueue.
+// Two stages then overlap: statements are checked (key, signature, format) in small batches,
+// several in flight, on worker threads when a VerifyPool is given; whatever has passed is
+// committed in one transaction (group commit) as soon as the previous commit is done. So
+// throughput is bounded by hashing and signature checks, not by one fsync per entry, and
+// neither stage waits for the other. A transaction-scoped advisory lock makes it the single
 // sequencer across processes too: a second process's batch waits for the first to commit.
 import type pg from 'pg';
-import { MalformedStatementError, BadSignatureError } from '../../domain/errors.ts';
+import { BadSignatureError, MalformedStatementError } from '../../domain/errors.ts';
 import { Entry, SignedStatement } from '../../domain/statement.ts';
-import { chainEntries, GENESIS_PREV_LEAF_HASH } from '../entry.ts';
-import { fromBase64 } from '../bytes.ts';
+import { chainEntries, encodeEntry, GENESIS_PREV_LEAF_HASH } from '../entry.ts';
+import { fromBase64, toBase64 } from '../bytes.ts';
 import { signCheckpoint } from '../checkpoint.ts';
 import type { VerifySignature } from '../ed25519.ts';
 import type { SigningKey } from '../keys.ts';
 import { CompactRange, compactRangeNodes } from '../proof.ts';
-import { verifyStatementSignature } from '../statement.ts';
+import { statementMessage, STATEMENT_CONTEXT } from '../statement.ts';
+import { MAX_BUNDLE_ENTRY_SIZE } from '../tiles.ts';
 import type { KeyRegistry } from './keyRegistry.ts';
 import { verifyEd25519Node } from './nodeEd25519.ts';
 import { fetchNodes } from './tree.ts';
 
 const SEQUENCER_LOCK = 7002;
+/**
+ * Statements per check batch, and check batches in flight: small enough that a commit's
+ * worth of appenders splits into several batches (so verifying overlaps committing), and
+ * enough of them that every verify thread always has a batch queued.
+ */
+const CHECK_BATCH = 64;
+const CHECKS_IN_FLIGHT = 4;
+
+/**
+ * The bytes an entry adds around its statement's canonical JSON, at the longest index a
+ * JavaScript number holds: an entry must fit a tlog-tiles bundle (2-byte length) whatever
+ * index it gets, so the check can run before sequencing (conservative by the index digits).
+ */
+const ENTRY_OVERHEAD =
+  encodeEntry({
+    index: Number.MAX_SAFE_INTEGER,
+    prevLeafHash: GENESIS_PREV_LEAF_HASH,
+    statement: {} as Entry['statement'],
+    signature: toBase64(new Uint8Array(64)),
+    sequencedAt: new Date(0).toISOString(),
+  }).length - '{}'.length;
+const CONTEXT_LENGTH = new TextEncoder().encode(STATEMENT_CONTEXT).length;
 
 export interface Appended {
   entry: Entry;
@@ -26,10 +51,18 @@ export interface Appended {
   created: boolean;
 }
 
-interface Pending {
-  signed: SignedStatement;
+interface Waiter {
   resolve: (appended: Appended) => void;
   reject: (error: unknown) => void;
+}
+type Received = Waiter & { input: unknown };
+type Accepted = Waiter & { signed: SignedStatement };
+
+/** Verifies Ed25519 signatures in bulk (e.g. infra/verifyPool.ts on every core). */
+export interface BatchVerifier {
+  verifyBatch(
+    items: readonly { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array }[],
+  ): Promise<boolean[]>;
 }
 
 /** The log's identity: its C2SP origin line and the key that signs its checkpoints. */
@@ -42,15 +75,23 @@ export interface LogIdentity {
 
 export interface SequencerOptions {
   maxBatch?: number;
+  /** Checks signatures on the drain loop's thread when no `verifyPool` is given. */
   verify?: VerifySignature;
+  /** Checks each batch's signatures in parallel (worker threads); the caller closes it. */
+  verifyPool?: BatchVerifier;
   now?: () => Date;
 }
 
 export class Sequencer {
-  private queue: Pending[] = [];
-  private flushing: Promise<void> | undefined;
+  /** Appended, not yet being checked. */
+  private queue: Received[] = [];
+  /** Check batches in arrival order; `accepted` is set when the batch's check is done. */
+  private checks: { accepted?: Accepted[] }[] = [];
+  private checking = 0;
+  private committing = false;
   private readonly maxBatch: number;
   private readonly verify: VerifySignature;
+  private readonly verifyPool: BatchVerifier | undefined;
   private readonly now: () => Date;
   /** The tree's right border as of the last commit; reloaded when another process appended. */
   private range: CompactRange | undefined;
@@ -64,6 +105,7 @@ export class Sequencer {
   ) {
     this.maxBatch = options.maxBatch ?? 2000;
     this.verify = options.verify ?? verifyEd25519Node;
+    this.verifyPool = options.verifyPool;
     this.now = options.now ?? (() => new Date());
   }
 
@@ -72,11 +114,10 @@ export class Sequencer {
    * statement id already in the log returns its existing entry.
    * @throws MalformedStatementError, UnknownKeyError, KeyNotAuthorizedError, BadSignatureError
    */
-  async append(input: unknown): Promise<Appended> {
-    const signed = await this.check(input);
+  append(input: unknown): Promise<Appended> {
     return new Promise<Appended>((resolve, reject) => {
-      this.queue.push({ signed, resolve, reject });
-      this.flushing ??= this.drain();
+      this.queue.push({ input, resolve, reject });
+      this.pump();
     });
   }
 
@@ -85,8 +126,91 @@ export class Sequencer {
     this.listeners.push(listener);
   }
 
-  /** Verify the signature over the bytes as received, then parse (STYLE.md habit 4). */
-  private async check(input: unknown): Promise<SignedStatement> {
+  /**
+   * Starts whatever work can start: more check batches while fewer than CHECKS_IN_FLIGHT run,
+   * and a commit of the checked statements, in arrival order, when none is running. Called
+   * on every append and whenever a check or a commit finishes; neither ever rejects.
+   */
+  private pump(): void {
+    while (this.queue.length > 0 && this.checking < CHECKS_IN_FLIGHT) {
+      const slot: { accepted?: Accepted[] } = {};
+      this.checks.push(slot);
+      this.checking++;
+      void this.check(this.queue.splice(0, CHECK_BATCH)).then((accepted) => {
+        slot.accepted = accepted;
+        this.checking--;
+        this.pump();
+      });
+    }
+    if (this.committing) return;
+    const batch: Accepted[] = [];
+    while (batch.length < this.maxBatch && this.checks[0]?.accepted) {
+      const head = this.checks[0].accepted;
+      batch.push(...head.splice(0, this.maxBatch - batch.length));
+      if (head.length === 0) this.checks.shift();
+    }
+    if (batch.length === 0) return;
+    this.committing = true;
+    void this.commitAndSettle(batch).then(() => {
+      this.committing = false;
+      this.pump();
+    });
+  }
+
+  /**
+   * Checks a batch and rejects the bad statements one by one; returns the rest, parsed.
+   * Verify the signature over the bytes as received, then parse (STYLE.md habit 4).
+   */
+  private async check(batch: Received[]): Promise<Accepted[]> {
+    try {
+      const prepared = await Promise.all(
+        batch.map((p) =>
+          this.prepare(p.input).catch((error: unknown) => {
+            p.reject(error);
+            return undefined;
+          }),
+        ),
+      );
+      const candidates = batch.flatMap((p, i) => {
+        const item = prepared[i];
+        return item ? [{ ...p, ...item }] : [];
+      });
+      const valid = this.verifyPool
+        ? await this.verifyPool.verifyBatch(
+            candidates.map(({ publicKey, message, signature }) => ({
+              publicKey,
+              message,
+              signature,
+            })),
+          )
+        : candidates.map((c) => this.verify(c.publicKey, c.message, c.signature));
+      return candidates.flatMap((c, i) => {
+        if (!valid[i]) {
+          c.reject(new BadSignatureError(`signature does not verify under key ${c.keyId}`));
+          return [];
+        }
+        const parsed = SignedStatement.safeParse(c.input);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0]!;
+          c.reject(new MalformedStatementError(`${issue.path.join('.')}: ${issue.message}`));
+          return [];
+        }
+        return [{ resolve: c.resolve, reject: c.reject, signed: parsed.data }];
+      });
+    } catch (error) {
+      // The verifier itself failed (e.g. a worker died): nobody in this batch is appended.
+      for (const p of batch) p.reject(error);
+      return [];
+    }
+  }
+
+  /** What the signature check needs: the key allowed to sign, the signed bytes, the signature. */
+  private async prepare(input: unknown): Promise<{
+    keyId: string;
+    publicKey: Uint8Array;
+    message: Uint8Array;
+    signature: Uint8Array;
+  }> {
     if (typeof input !== 'object' || input === null)
       throw new MalformedStatementError('a signed statement must be an object');
     const raw = input as { statement?: unknown; signature?: unknown };
@@ -101,30 +225,32 @@ export class Sequencer {
     if (Number.isNaN(Date.parse(issuedAt)))
       throw new MalformedStatementError(`statement.issuedAt is not a date: ${issuedAt}`);
     const key = await this.keys.authorize(keyId, agency, issuedAt);
-    if (!verifyStatementSignature(raw, key.publicKey, this.verify)) {
+    let message: Uint8Array;
+    let signature: Uint8Array;
+    try {
+      if (typeof raw.signature !== 'string') throw new TypeError('signature is not a string');
+      message = statementMessage(raw.statement);
+      signature = fromBase64(raw.signature);
+    } catch {
+      // Not serialisable, or no base64 signature: no signature can be over these bytes.
       throw new BadSignatureError(`signature does not verify under key ${keyId}`);
     }
-    const parsed = SignedStatement.safeParse(input);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new MalformedStatementError(`${issue.path.join('.')}: ${issue.message}`);
+    // Refused before any signature work, so an oversized statement costs no verification.
+    const entryLength = ENTRY_OVERHEAD + message.length - CONTEXT_LENGTH;
+    if (entryLength > MAX_BUNDLE_ENTRY_SIZE) {
+      throw new MalformedStatementError(
+        `the entry would be ${entryLength} bytes, a tlog-tiles entry bundle holds at most ${MAX_BUNDLE_ENTRY_SIZE}`,
+      );
     }
-    return parsed.data;
+    return { keyId, publicKey: key.publicKey, message, signature };
   }
 
-  private async drain(): Promise<void> {
+  private async commitAndSettle(batch: Accepted[]): Promise<void> {
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.maxBatch);
-        try {
-          const results = await this.commit(batch.map((p) => p.signed));
-          batch.forEach((p, i) => p.resolve(results[i]!));
-        } catch (error) {
-          for (const p of batch) p.reject(error);
-        }
-      }
-    } finally {
-      this.flushing = undefined;
+      const results = await this.commit(batch.map((p) => p.signed));
+      batch.forEach((p, i) => p.resolve(results[i]!));
+    } catch (error) {
+      for (const p of batch) p.reject(error);
     }
   }
 

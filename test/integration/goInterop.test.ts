@@ -91,7 +91,7 @@ beforeAll(async () => {
   // Build once (the first build fetches golang.org/x/mod from the module proxy), run many.
   const built = await run(go, ['build', '-o', binary, '.'], INTEROP_DIR);
   if (built.code !== 0) throw new Error(`go build failed (${built.code}):\n${built.stderr}`);
-  stack = await startStack([]);
+  stack = await startStack([], { freshDatabase: true });
   await appendMany(ENTRIES);
   baseUrl = `${await stack.app.listen({ port: 0, host: '127.0.0.1' })}/ledger`;
 }, 600_000);

@@ -25,7 +25,30 @@ import { registerAgencyKey } from '../../ledger/pg/keyRegistry.ts';
 import type { Sequencer } from '../../ledger/pg/sequencer.ts';
 import type { CheckpointPublisher } from '../../ledger/pg/publisher.ts';
 import { buildWitnessApp } from '../../api/witnessApp.ts';
+import { prepareDatabase } from '../../infra/postgres.ts';
+import {
+  clientDataConverter,
+  generatePayloadKey,
+  parsePayloadKey,
+  type PayloadKey,
+} from '../../infra/payloadCodec.ts';
 import { cosignerKeyOf } from '../../ledger/cosignature.ts';
+
+/**
+ * A database of its own on the shared server, for a test that needs a log no other test
+ * file appends to (e.g. one that expects exact tile shapes).
+ */
+export async function freshDatabase(): Promise<{ adminUrl: string; appUrl: string }> {
+  const name = `onewindow_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
+  const admin = new pg.Pool({ connectionString: inject('adminDatabaseUrl'), max: 1 });
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(inject('adminDatabaseUrl'));
+  url.pathname = `/${name}`;
+  // Roles are cluster-wide: keep the application role's password the other tests use.
+  const appPassword = decodeURIComponent(new URL(inject('databaseUrl')).password);
+  return { adminUrl: url.toString(), appUrl: await prepareDatabase(url.toString(), appPassword) };
+}
 
 export const TEST_LOG_ORIGIN = 'test.onewindow/ledger';
 export const WITNESS_AGENCIES = ['housing', 'tax', 'water'] as const;
@@ -36,6 +59,7 @@ export interface Stack {
   pool: pg.Pool;
   adminPool: pg.Pool;
   keys: Record<string, SigningKey>;
+  payloadKey: PayloadKey;
   logKey: SigningKey;
   witnessKeys: SigningKey[];
   witnessUrls: string[];
@@ -44,12 +68,24 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(agencies: readonly Agency[]): Promise<Stack> {
+export async function startStack(
+  agencies: readonly Agency[],
+  options: { timeScale?: number; freshDatabase?: boolean } = {},
+): Promise<Stack> {
   installRuntime('WARN');
-  const pool = new pg.Pool({ connectionString: inject('databaseUrl'), max: 8 });
-  const adminPool = new pg.Pool({ connectionString: inject('adminDatabaseUrl'), max: 2 });
+  const database = options.freshDatabase ? await freshDatabase() : { adminUrl: inject('adminDatabaseUrl'), appUrl: inject('databaseUrl') };
+  const pool = new pg.Pool({ connectionString: database.appUrl, max: 8 });
+  const adminPool = new pg.Pool({ connectionString: database.adminUrl, max: 2 });
   const keys: Record<string, SigningKey> = {};
-  for (const agency of ['housing', 'tax', 'registry', 'electricity', 'water', 'gas'] as const) {
+  for (const agency of [
+    'housing',
+    'tax',
+    'registry',
+    'electricity',
+    'water',
+    'gas',
+    'orchestrator',
+  ] as const) {
     keys[agency] = generateSigningKey(agencyKeyName(agency));
     await registerAgencyKey(adminPool, {
       keyId: keys[agency].keyId,
@@ -61,7 +97,8 @@ export async function startStack(agencies: readonly Agency[]): Promise<Stack> {
   const address = inject('temporalAddress');
   const nativeConnection = await NativeConnection.connect({ address });
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection });
+  const payloadKey = parsePayloadKey(generatePayloadKey('test'));
+  const client = new Client({ connection, dataConverter: clientDataConverter(payloadKey) });
   const logKey = generateSigningKey(TEST_LOG_ORIGIN);
   // Three agencies witness the log; two cosignatures publish a checkpoint.
   const witnessKeys = WITNESS_AGENCIES.map((agency) =>
@@ -83,6 +120,8 @@ export async function startStack(agencies: readonly Agency[]): Promise<Stack> {
     pool,
     workflowBundle: await bundleWorkflows(),
     log: { origin: TEST_LOG_ORIGIN, key: logKey },
+    key: keys.orchestrator!,
+    payloadKey,
     witnesses: {
       witnesses: witnessKeys.map((key, i) => ({ url: witnessUrls[i]!, key: cosignerKeyOf(key) })),
       threshold: 2,
@@ -91,17 +130,27 @@ export async function startStack(agencies: readonly Agency[]): Promise<Stack> {
   const workers: Worker[] = [orchestrator];
   for (const agency of agencies) {
     workers.push(
-      await createAgencyWorker({ connection: nativeConnection, agency, key: keys[agency]! }),
+      await createAgencyWorker({
+        connection: nativeConnection,
+        agency,
+        key: keys[agency]!,
+        payloadKey,
+      }),
     );
   }
   const running = workers.map((w) => w.run());
-  const app = await buildApp({ temporal: client, pool });
+  const app = await buildApp({
+    temporal: client,
+    pool,
+    ...(options.timeScale ? { timeScale: options.timeScale } : {}),
+  });
   return {
     app,
     client,
     pool,
     adminPool,
     keys,
+    payloadKey,
     logKey,
     witnessKeys,
     witnessUrls,
@@ -131,7 +180,8 @@ export function sampleApplication(overrides: Record<string, unknown> = {}) {
     address: '12 Harbour Lane, Apt 4B',
     priceCents: 42_500_000,
     areaSqm: 84.5,
-    contractFilingNumber: 'HF-2026-00417',
+    // Every sale has its own filing: a filing cancelled or used by one case stays so.
+    contractFilingNumber: `HF-${Date.now().toString(36).toUpperCase()}-${unitCounter}`,
     buyer: { name: 'Mina Park', idNumber: 'B1234567' },
     seller: { name: 'Jon Lee', idNumber: 'S7654321' },
     utilities: ['electricity'],
@@ -142,9 +192,28 @@ export function sampleApplication(overrides: Record<string, unknown> = {}) {
 
 export interface Timeline {
   caseId: string;
+  unitId: string;
   phase: string | null;
   workflowStatus: string;
-  steps: { stepId: string; status: string; agency: string; ledgerIndex?: number }[];
+  overdue: boolean;
+  reason: string | null;
+  steps: {
+    stepId: string;
+    status: string;
+    agency: string;
+    outcome?: string;
+    ledgerIndex?: number;
+    overdue?: boolean;
+  }[];
+  records: {
+    stepId: string;
+    agency: string;
+    outcome: string;
+    statementId: string;
+    ledgerIndex: number;
+  }[];
+  escalations: { stepId: string; reason: string; resolved: boolean; resolution?: string }[];
+  notifications: { party: string; kind: string; stepId: string; message: string }[];
   entries: {
     index: number;
     prevLeafHash: string;
@@ -160,21 +229,4 @@ export interface Timeline {
       outcome: string;
     };
   }[];
-}
-
-/** Polls the timeline until the workflow has closed or `timeoutMs` passes. */
-export async function waitForClosed(
-  app: FastifyInstance,
-  caseId: string,
-  timeoutMs = 60_000,
-): Promise<Timeline> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const response = await app.inject({ method: 'GET', url: `/cases/${caseId}/timeline` });
-    const timeline = response.json<Timeline>();
-    if (response.statusCode === 200 && timeline.workflowStatus !== 'RUNNING') return timeline;
-    if (Date.now() > deadline)
-      throw new Error(`case ${caseId} still open after ${timeoutMs} ms: ${response.body}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }

@@ -1,0 +1,538 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { describe, expect, it } from 'vitest';
+import type { Agency } from '../domain/agency.ts';
+import { CaseApplication } from '../domain/application.ts';
+import { SignedStatement } from '../domain/statement.ts';
+import { viewFor, type AgencyActivityName, type StepResults } from '../domain/views.ts';
+import { simulatedHousing } from '../agencies/housing.ts';
+import { simulatedRegistry } from '../agencies/registry.ts';
+import { simulatedTax } from '../agencies/tax.ts';
+import { SafetyInspectionRequiredError, simulatedUtility } from '../agencies/utility.ts';
+import { toBase64 } from '../ledger/bytes.ts';
+import { canonicalJson } from '../ledger/canonicalJson.ts';
+import { agencyKeyName, generateSigningKey } from '../ledger/keys.ts';
+import { verifyStatementSignature } from '../ledger/statement.ts';
+import {
+  createHousingActivities,
+  createRegistryActivities,
+  createTaxActivities,
+  createUtilityActivities,
+  INVALID_ACTIVITY_INPUT,
+} from './agencies.ts';
+import type { StepResult } from './sign.ts';
+
+const AGENCIES = ['housing', 'tax', 'registry', 'electricity', 'water', 'gas'] as const;
+const keys = Object.fromEntries(
+  AGENCIES.map((a) => [a, generateSigningKey(agencyKeyName(a))]),
+) as Record<Agency, ReturnType<typeof generateSigningKey>>;
+
+const CASE = '3f6c1b7e-1d2a-4c5b-9e8f-0a1b2c3d4e5f';
+const OTHER_CASE = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
+const SALT = toBase64(new Uint8Array(32).fill(7));
+const NOW = new Date('2026-03-02T09:00:00Z');
+
+function application(unitId: string, overrides: Partial<CaseApplication> = {}): CaseApplication {
+  return CaseApplication.parse({
+    unitId,
+    address: '12 Harbour Lane, Apt 4B',
+    priceCents: 42_500_000,
+    areaSqm: 84.5,
+    contractFilingNumber: 'HF-2026-00417',
+    buyer: { name: 'Mina Park', idNumber: 'B1234567' },
+    seller: { name: 'Jon Lee', idNumber: 'S7654321' },
+    utilities: ['electricity', 'water', 'gas'],
+    consent: true,
+    ...overrides,
+  });
+}
+
+/** Every agency's activities on fresh simulated systems, as the workers wire them. */
+function agencies() {
+  const now = () => NOW;
+  const gas = simulatedUtility('gas');
+  return {
+    housing: createHousingActivities({ key: keys.housing, system: simulatedHousing(), now }),
+    registry: createRegistryActivities({ key: keys.registry, system: simulatedRegistry(), now }),
+    tax: createTaxActivities({ key: keys.tax, system: simulatedTax(), now }),
+    electricity: createUtilityActivities({
+      agency: 'electricity',
+      key: keys.electricity,
+      system: simulatedUtility('electricity'),
+      now,
+    }),
+    water: createUtilityActivities({
+      agency: 'water',
+      key: keys.water,
+      system: simulatedUtility('water'),
+      now,
+    }),
+    gas: createUtilityActivities({ agency: 'gas', key: keys.gas, system: gas, now }),
+    gasSystem: gas,
+  };
+}
+
+/** The input the workflow sends: the step call and the view cut for the activity. */
+function input<A extends AgencyActivityName>(
+  activity: A,
+  agency: Agency,
+  app: CaseApplication,
+  opts: { caseId?: string; stepId?: string; results?: StepResults; n?: number } = {},
+) {
+  return {
+    caseId: opts.caseId ?? CASE,
+    stepId: opts.stepId ?? activity,
+    salt: SALT,
+    view: viewFor(activity, agency, app, opts.results ?? {}),
+    ...(opts.n === undefined ? {} : { n: opts.n }),
+  };
+}
+
+const outcomeOf = (step: StepResult<unknown>) => step.signed.statement.outcome;
+const factsOf = (step: StepResult<unknown>) => step.signed.statement.facts;
+
+describe('housing: verifyContract', () => {
+  it('passes a clean unit whose filing matches parties, unit and price', async () => {
+    const a = agencies();
+    const step = await a.housing.verifyContract(
+      input('verifyContract', 'housing', application('U-CLEAN-1')),
+    );
+    expect(outcomeOf(step)).toBe('passed');
+    expect(factsOf(step)).toEqual({
+      filingNumberMatches: true,
+      partiesMatch: true,
+      priceMatches: true,
+      buyerEligible: true,
+      filingActive: true,
+    });
+  });
+
+  it.each([
+    ['U-FILING-MISMATCH-1', 'filingNumberMatches'],
+    ['U-PRICE-MISMATCH-1', 'priceMatches'],
+    ['U-BUYER-INELIGIBLE-1', 'buyerEligible'],
+  ])('rejects %s, reporting %s false', async (unitId, fact) => {
+    const a = agencies();
+    const step = await a.housing.verifyContract(
+      input('verifyContract', 'housing', application(unitId)),
+    );
+    expect(outcomeOf(step)).toBe('rejected');
+    expect(factsOf(step)[fact]).toBe(false);
+  });
+
+  it('rejects a filing another case has cancelled', async () => {
+    const a = agencies();
+    const app = application('U-CLEAN-1');
+    await a.housing.cancelFiling(input('cancelFiling', 'housing', app, { caseId: OTHER_CASE }));
+    const step = await a.housing.verifyContract(input('verifyContract', 'housing', app));
+    expect(outcomeOf(step)).toBe('rejected');
+    expect(factsOf(step).filingActive).toBe(false);
+  });
+});
+
+describe('housing: cancelFiling', () => {
+  it('compensates by cancelling the filing', async () => {
+    const a = agencies();
+    const step = await a.housing.cancelFiling(
+      input('cancelFiling', 'housing', application('U-CLEAN-1')),
+    );
+    expect(outcomeOf(step)).toBe('compensated');
+    expect(factsOf(step)).toEqual({ cancelled: true });
+  });
+
+  it('returns the same result when retried', async () => {
+    const a = agencies();
+    const call = input('cancelFiling', 'housing', application('U-CLEAN-1'));
+    const first = await a.housing.cancelFiling(call);
+    const retry = await a.housing.cancelFiling(call);
+    expect(retry.result).toEqual(first.result);
+    expect(retry.signed.statement.commitment).toBe(first.signed.statement.commitment);
+  });
+
+  it('compensates with nothing to cancel when the unit has no such filing', async () => {
+    const a = agencies();
+    const step = await a.housing.cancelFiling(
+      input('cancelFiling', 'housing', application('U-FILING-MISMATCH-1')),
+    );
+    expect(outcomeOf(step)).toBe('compensated');
+    expect(factsOf(step)).toEqual({ cancelled: false });
+  });
+});
+
+describe('registry: checkTitle', () => {
+  it.each([
+    ['U-CLEAN-1', 'passed', { mortgage: false, lockPlaced: true }],
+    ['U-MORTGAGED-1', 'passed', { mortgage: true, lockPlaced: true }],
+    ['U-SEIZED-LATER-1', 'passed', { seizure: false, lockPlaced: true }],
+    ['U-COOWNED-1', 'passed', { ownerMatches: true, ownerCount: 2 }],
+    ['U-SEIZED-1', 'rejected', { seizure: true, lockPlaced: false }],
+    ['U-OBJECTION-1', 'rejected', { objection: true, lockPlaced: false }],
+    ['U-OTHER-OWNER-1', 'rejected', { ownerMatches: false, lockPlaced: false }],
+  ] as const)('on %s is %s', async (unitId, outcome, facts) => {
+    const a = agencies();
+    const step = await a.registry.checkTitle(input('checkTitle', 'registry', application(unitId)));
+    expect(outcomeOf(step)).toBe(outcome);
+    expect(factsOf(step)).toMatchObject(facts);
+  });
+
+  it('rejects a seller who is not one of the co-owners', async () => {
+    const a = agencies();
+    const app = application('U-COOWNED-1', { seller: { name: 'Ann Kim', idNumber: 'Z9999999' } });
+    const step = await a.registry.checkTitle(input('checkTitle', 'registry', app));
+    expect(outcomeOf(step)).toBe('rejected');
+    expect(factsOf(step)).toMatchObject({ ownerMatches: false, ownerCount: 2 });
+  });
+
+  it('refuses a second case while the first holds the pending-transfer lock', async () => {
+    const a = agencies();
+    const app = application('U-CLEAN-1');
+    await a.registry.checkTitle(input('checkTitle', 'registry', app));
+    const second = await a.registry.checkTitle(
+      input('checkTitle', 'registry', app, { caseId: OTHER_CASE }),
+    );
+    expect(outcomeOf(second)).toBe('rejected');
+    expect(factsOf(second)).toMatchObject({ lockedByAnotherCase: true, lockPlaced: false });
+  });
+
+  it('passes again when the lock holder retries it', async () => {
+    const a = agencies();
+    const call = input('checkTitle', 'registry', application('U-CLEAN-1'));
+    await a.registry.checkTitle(call);
+    const retry = await a.registry.checkTitle(call);
+    expect(outcomeOf(retry)).toBe('passed');
+    expect(factsOf(retry).lockPlaced).toBe(true);
+  });
+
+  it('lets a second case in once the first released its lock', async () => {
+    const a = agencies();
+    const app = application('U-CLEAN-1');
+    await a.registry.checkTitle(input('checkTitle', 'registry', app));
+    await a.registry.releaseTitleLock(input('releaseTitleLock', 'registry', app));
+    const second = await a.registry.checkTitle(
+      input('checkTitle', 'registry', app, { caseId: OTHER_CASE }),
+    );
+    expect(outcomeOf(second)).toBe('passed');
+  });
+});
+
+describe('registry: releaseTitleLock', () => {
+  it('compensates by releasing the case lock', async () => {
+    const a = agencies();
+    const app = application('U-CLEAN-1');
+    await a.registry.checkTitle(input('checkTitle', 'registry', app));
+    const step = await a.registry.releaseTitleLock(input('releaseTitleLock', 'registry', app));
+    expect(outcomeOf(step)).toBe('compensated');
+    expect(factsOf(step)).toEqual({ released: true });
+  });
+
+  it('returns the same result when retried', async () => {
+    const a = agencies();
+    const app = application('U-CLEAN-1');
+    await a.registry.checkTitle(input('checkTitle', 'registry', app));
+    const call = input('releaseTitleLock', 'registry', app);
+    const first = await a.registry.releaseTitleLock(call);
+    const retry = await a.registry.releaseTitleLock(call);
+    expect(retry.result).toEqual(first.result);
+  });
+
+  it('never releases a lock another case holds', async () => {
+    const a = agencies();
+    const app = application('U-CLEAN-1');
+    await a.registry.checkTitle(input('checkTitle', 'registry', app, { caseId: OTHER_CASE }));
+    const step = await a.registry.releaseTitleLock(input('releaseTitleLock', 'registry', app));
+    expect(factsOf(step)).toEqual({ released: false });
+    const again = await a.registry.checkTitle(input('checkTitle', 'registry', app));
+    expect(factsOf(again).lockedByAnotherCase).toBe(true);
+  });
+});
+
+describe('registry: registerTransfer', () => {
+  it('records the buyer as owner on a clean unit', async () => {
+    const a = agencies();
+    const app = application('U-CLEAN-1');
+    await a.registry.checkTitle(input('checkTitle', 'registry', app));
+    const step = await a.registry.registerTransfer(input('registerTransfer', 'registry', app));
+    expect(outcomeOf(step)).toBe('passed');
+    expect(factsOf(step)).toMatchObject({ registered: true, seizure: false });
+    expect(step.result.newOwnerIdNumber).toBe('B1234567');
+  });
+
+  it('rejects a unit seized after its title check', async () => {
+    const a = agencies();
+    const app = application('U-SEIZED-LATER-1');
+    await a.registry.checkTitle(input('checkTitle', 'registry', app));
+    const step = await a.registry.registerTransfer(input('registerTransfer', 'registry', app));
+    expect(outcomeOf(step)).toBe('rejected');
+    expect(factsOf(step)).toMatchObject({ registered: false, seizure: true });
+  });
+
+  it('releases the lock, so the former owner can no longer sell', async () => {
+    const a = agencies();
+    const app = application('U-CLEAN-1');
+    await a.registry.checkTitle(input('checkTitle', 'registry', app));
+    await a.registry.registerTransfer(input('registerTransfer', 'registry', app));
+    const resale = await a.registry.checkTitle(
+      input('checkTitle', 'registry', app, { caseId: OTHER_CASE }),
+    );
+    expect(factsOf(resale)).toMatchObject({ lockedByAnotherCase: false, ownerMatches: false });
+  });
+
+  it('returns the same registration when retried', async () => {
+    const a = agencies();
+    const app = application('U-CLEAN-1');
+    await a.registry.checkTitle(input('checkTitle', 'registry', app));
+    const call = input('registerTransfer', 'registry', app);
+    const first = await a.registry.registerTransfer(call);
+    const retry = await a.registry.registerTransfer(call);
+    expect(outcomeOf(retry)).toBe('passed');
+    expect(retry.result).toEqual(first.result);
+  });
+});
+
+describe('tax: assessTax', () => {
+  // Price 425,000.00 (42,500,000 cents): 1% is 425,000 cents.
+  it.each([
+    [
+      'U-CLEAN-1',
+      { dutyCents: 850_000, deedTaxCents: 425_000, valueAddedTaxCents: 0, incomeTaxCents: 425_000 },
+    ],
+    ['U-MEDIUM-1', { dutyCents: 1_062_500, deedTaxCents: 637_500 }],
+    ['U-LARGE-1', { dutyCents: 1_700_000, deedTaxCents: 1_275_000 }],
+    ['U-SECOND-HOME-1', { deedTaxCents: 1_275_000, firstHomeRelief: false }],
+    ['U-LONG-HELD-1', { dutyCents: 425_000, valueAddedTaxCents: 0, incomeTaxCents: 0 }],
+    [
+      'U-RECENT-1',
+      { dutyCents: 2_975_000, valueAddedTaxCents: 2_125_000, incomeTaxCents: 425_000 },
+    ],
+  ] as const)('on %s assesses the duties in its facts', async (unitId, facts) => {
+    const a = agencies();
+    const step = await a.tax.assessTax(input('assessTax', 'tax', application(unitId)));
+    expect(outcomeOf(step)).toBe('passed');
+    expect(factsOf(step)).toMatchObject(facts);
+    expect(step.result.totalCents).toBe(factsOf(step).dutyCents);
+  });
+
+  it('returns the breakdown by tax in its result', async () => {
+    const a = agencies();
+    const step = await a.tax.assessTax(input('assessTax', 'tax', application('U-CLEAN-1')));
+    expect(step.result.items.map((i) => [i.tax, i.payer, i.rateBasisPoints])).toEqual([
+      ['deedTax', 'buyer', 100],
+      ['valueAddedTax', 'seller', 0],
+      ['incomeTax', 'seller', 100],
+    ]);
+  });
+});
+
+describe('tax: refundTax', () => {
+  it('compensates by refunding the assessed amount', async () => {
+    const a = agencies();
+    const app = application('U-CLEAN-1');
+    const assessed = await a.tax.assessTax(input('assessTax', 'tax', app));
+    const step = await a.tax.refundTax(
+      input('refundTax', 'tax', app, { results: { assessTax: assessed.result } }),
+    );
+    expect(outcomeOf(step)).toBe('compensated');
+    expect(factsOf(step)).toEqual({ refundedCents: 850_000 });
+  });
+
+  it('refunds a case once however often it is retried', async () => {
+    const a = agencies();
+    const app = application('U-CLEAN-1');
+    const assessed = await a.tax.assessTax(input('assessTax', 'tax', app));
+    const call = input('refundTax', 'tax', app, { results: { assessTax: assessed.result } });
+    const first = await a.tax.refundTax(call);
+    const retry = await a.tax.refundTax({ ...call, view: { ...call.view, amountCents: 1 } });
+    expect(retry.result).toEqual(first.result);
+  });
+});
+
+describe('utilities: precheck', () => {
+  it.each([
+    ['electricity', 'U-CLEAN-1', 'passed', { hasArrears: false, arrearsCents: 0 }],
+    ['water', 'U-WATER-ARREARS-1', 'passed', { hasArrears: true, arrearsCents: 18_650 }],
+    ['electricity', 'U-WATER-ARREARS-1', 'passed', { hasArrears: false }],
+    ['gas', 'U-GAS-INSPECTION-1', 'passed', { safetyInspectionDue: true }],
+    ['gas', 'U-NO-GAS-1', 'rejected', { accountExists: false }],
+  ] as const)('%s on %s is %s', async (utility, unitId, outcome, facts) => {
+    const a = agencies();
+    const step = await a[utility].precheck(input('precheck', utility, application(unitId)));
+    expect(outcomeOf(step)).toBe(outcome);
+    expect(factsOf(step)).toMatchObject(facts);
+  });
+});
+
+describe('utilities: transferAccount', () => {
+  it('puts the account in the buyer name at a final reading past the precheck one', async () => {
+    const a = agencies();
+    const app = application('U-CLEAN-1');
+    const pre = await a.water.precheck(input('precheck', 'water', app));
+    const step = await a.water.transferAccount(input('transferAccount', 'water', app));
+    expect(outcomeOf(step)).toBe('passed');
+    expect(step.result.newHolderName).toBe('Mina Park');
+    expect(factsOf(step).finalReading).toBeGreaterThan(pre.result.finalReading);
+  });
+
+  it('returns the same final reading when retried', async () => {
+    const a = agencies();
+    const call = input('transferAccount', 'electricity', application('U-CLEAN-1'));
+    const first = await a.electricity.transferAccount(call);
+    const retry = await a.electricity.transferAccount(call);
+    expect(retry.result).toEqual(first.result);
+  });
+
+  it('rejects a unit without a gas account', async () => {
+    const a = agencies();
+    const step = await a.gas.transferAccount(
+      input('transferAccount', 'gas', application('U-NO-GAS-1')),
+    );
+    expect(outcomeOf(step)).toBe('rejected');
+  });
+
+  it('throws a retryable error on every attempt while a gas safety inspection is due', async () => {
+    const a = agencies();
+    const call = input('transferAccount', 'gas', application('U-GAS-INSPECTION-1'));
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const error: unknown = await a.gas.transferAccount(call).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SafetyInspectionRequiredError);
+      expect((error as Error).message).toMatch(/safety inspection is due/);
+      expect(error).not.toBeInstanceOf(ApplicationFailure);
+    }
+  });
+
+  it('passes once the gas safety inspection is recorded', async () => {
+    const a = agencies();
+    const call = input('transferAccount', 'gas', application('U-GAS-INSPECTION-1'));
+    await expect(a.gas.transferAccount(call)).rejects.toThrow(SafetyInspectionRequiredError);
+    a.gasSystem.recordSafetyInspection('U-GAS-INSPECTION-1');
+    expect(outcomeOf(await a.gas.transferAccount(call))).toBe('passed');
+  });
+});
+
+/** Runs every activity of every agency once, on one application, with the views the workflow cuts. */
+async function everyStep(app: CaseApplication) {
+  const a = agencies();
+  const assessed = await a.tax.assessTax(input('assessTax', 'tax', app));
+  const steps: [Agency, StepResult<unknown>][] = [
+    ['housing', await a.housing.verifyContract(input('verifyContract', 'housing', app))],
+    ['housing', await a.housing.cancelFiling(input('cancelFiling', 'housing', app))],
+    ['registry', await a.registry.checkTitle(input('checkTitle', 'registry', app))],
+    ['registry', await a.registry.releaseTitleLock(input('releaseTitleLock', 'registry', app))],
+    ['registry', await a.registry.checkTitle(input('checkTitle', 'registry', app, { n: 1 }))],
+    ['registry', await a.registry.registerTransfer(input('registerTransfer', 'registry', app))],
+    ['tax', assessed],
+    [
+      'tax',
+      await a.tax.refundTax(
+        input('refundTax', 'tax', app, { results: { assessTax: assessed.result } }),
+      ),
+    ],
+  ];
+  for (const u of app.utilities) {
+    steps.push([u, await a[u].precheck(input('precheck', u, app, { stepId: `precheck.${u}` }))]);
+    steps.push([
+      u,
+      await a[u].transferAccount(
+        input('transferAccount', u, app, { stepId: `transferAccount.${u}` }),
+      ),
+    ]);
+  }
+  return steps;
+}
+
+describe('statements', () => {
+  const app = application('U-WATER-ARREARS-1');
+
+  it('verify under the signing agency key', async () => {
+    for (const [agency, step] of await everyStep(app)) {
+      expect(step.signed.statement.agency).toBe(agency);
+      expect(step.signed.statement.keyId).toBe(keys[agency].keyId);
+      expect(verifyStatementSignature(step.signed, keys[agency].publicKey)).toBe(true);
+    }
+  });
+
+  it('do not verify under another agency key', async () => {
+    for (const [agency, step] of await everyStep(app)) {
+      const other = agency === 'housing' ? 'tax' : 'housing';
+      expect(verifyStatementSignature(step.signed, keys[other].publicKey)).toBe(false);
+    }
+  });
+
+  it('are of the fixed statement format', async () => {
+    for (const [, step] of await everyStep(app)) {
+      expect(() => SignedStatement.parse(step.signed)).not.toThrow();
+    }
+  });
+
+  it('carry no names, ID numbers, address, price or filing number', async () => {
+    const personal = [
+      app.buyer.name,
+      app.seller.name,
+      app.buyer.idNumber,
+      app.seller.idNumber,
+      app.address,
+      String(app.priceCents),
+      app.contractFilingNumber,
+    ];
+    for (const [, step] of await everyStep(app)) {
+      const json = canonicalJson(step.signed.statement);
+      for (const value of personal) expect(json).not.toContain(value);
+    }
+  });
+
+  it('commit identically when the same case runs again on fresh systems', async () => {
+    const [first, second] = await Promise.all([everyStep(app), everyStep(app)]);
+    const commitments = (steps: typeof first) =>
+      steps.map(([, s]) => s.signed.statement.commitment);
+    expect(commitments(first)).toEqual(commitments(second));
+  });
+
+  it('are numbered <caseId>/<stepId>/<n> when the call gives n', async () => {
+    const a = agencies();
+    const step = await a.registry.checkTitle(
+      input('checkTitle', 'registry', application('U-CLEAN-1'), { n: 2 }),
+    );
+    expect(step.signed.statement.statementId).toBe(`${CASE}/checkTitle/2`);
+  });
+
+  it('are numbered <caseId>/<stepId> without n', async () => {
+    const a = agencies();
+    const step = await a.water.precheck(
+      input('precheck', 'water', application('U-CLEAN-1'), { stepId: 'precheck.water' }),
+    );
+    expect(step.signed.statement.statementId).toBe(`${CASE}/precheck.water`);
+  });
+});
+
+describe('input validation', () => {
+  const app = application('U-CLEAN-1');
+
+  it('refuses another activity view, non-retryably', async () => {
+    const a = agencies();
+    const wrong = input('precheck', 'water', app);
+    const error: unknown = await a.registry.checkTitle(wrong as never).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApplicationFailure);
+    expect((error as ApplicationFailure).nonRetryable).toBe(true);
+    expect((error as ApplicationFailure).type).toBe(INVALID_ACTIVITY_INPUT);
+  });
+
+  it('refuses a utility view that carries the price', async () => {
+    const a = agencies();
+    const call = input('precheck', 'gas', app);
+    const padded = { ...call, view: { ...call.view, priceCents: app.priceCents } };
+    await expect(a.gas.precheck(padded as never)).rejects.toThrow(/priceCents/);
+  });
+
+  it('names the wrong field but not its value', async () => {
+    const a = agencies();
+    const call = input('assessTax', 'tax', app);
+    const padded = { ...call, view: { ...call.view, address: app.address } };
+    const error: unknown = await a.tax.assessTax(padded as never).catch((e: unknown) => e);
+    expect((error as Error).message).toContain('address');
+    expect((error as Error).message).not.toContain(app.address);
+  });
+
+  it('refuses a case id that is not a case id', async () => {
+    const a = agencies();
+    const call = { ...input('cancelFiling', 'housing', app), caseId: 'Not A Case' };
+    await expect(a.housing.cancelFiling(call)).rejects.toThrow(ApplicationFailure);
+  });
+});

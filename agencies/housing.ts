@@ -1,0 +1,106 @@
+// The contract filing authority's system, behind a port the housing worker calls: it holds
+// every filed sale contract (filing number, unit, parties, price) and the buyers' purchase
+// eligibility. The simulated system below holds fixtures the demo and tests rely on.
+import type { CancelFilingView, ContractView } from '../domain/views.ts';
+
+export type FilingStatus = 'active' | 'cancelled';
+
+/** What the authority found for a filed contract, compared with the application. */
+export interface ContractCheck {
+  unitId: string;
+  filingNumber: string;
+  /** The filing on record for this unit has the number the citizen gave. */
+  filingNumberMatches: boolean;
+  /** Buyer and seller on the filing are the applicants. */
+  partiesMatch: boolean;
+  /** The filed price is the declared price. */
+  priceMatches: boolean;
+  /** The buyer may buy (no purchase restriction applies). */
+  buyerEligible: boolean;
+  filingStatus: FilingStatus;
+}
+
+export interface FilingCancellation {
+  unitId: string;
+  filingNumber: string;
+  /** False when there was no such filing for the unit: nothing to undo. */
+  cancelled: boolean;
+}
+
+export interface HousingSystem {
+  verifyContract(view: ContractView): Promise<ContractCheck>;
+  /** Cancels the filing for `caseId`; idempotent per case. */
+  cancelFiling(caseId: string, view: CancelFilingView): Promise<FilingCancellation>;
+}
+
+/** A contract passes when the filing matches in every respect, is active and the buyer may buy. */
+export function contractIsValid(check: ContractCheck): boolean {
+  return (
+    check.filingNumberMatches &&
+    check.partiesMatch &&
+    check.priceMatches &&
+    check.buyerEligible &&
+    check.filingStatus === 'active'
+  );
+}
+
+/** A unit's filing as the authority holds it; fields left out are as the citizen declared. */
+export interface HousingFixture {
+  filingNumber?: string;
+  priceCents?: number;
+  buyerIdNumber?: string;
+  sellerIdNumber?: string;
+  buyerEligible?: boolean;
+}
+
+export const HOUSING_FIXTURES: Readonly<Record<string, HousingFixture>> = {
+  /** The contract on file for this unit has another filing number. */
+  'U-FILING-MISMATCH-1': { filingNumber: 'HF-2025-09981' },
+  /** The filed price is lower than the declared one (a "second contract"). */
+  'U-PRICE-MISMATCH-1': { priceCents: 31_000_000 },
+  /** The buyer already owns the most homes the city's purchase restriction allows. */
+  'U-BUYER-INELIGIBLE-1': { buyerEligible: false },
+};
+
+/**
+ * Units named in fixtures behave as written; for any other unit the filing on record is the
+ * one the citizen declared and the buyer is eligible.
+ */
+export function simulatedHousing(
+  fixtures: Readonly<Record<string, HousingFixture>> = HOUSING_FIXTURES,
+): HousingSystem {
+  /** Cancelled filings: filing number → the case that cancelled it. */
+  const cancelledBy = new Map<string, string>();
+
+  const filingOf = (unitId: string, declaredNumber: string): string =>
+    fixtures[unitId]?.filingNumber ?? declaredNumber;
+
+  return {
+    verifyContract(view) {
+      const fixture = fixtures[view.unitId] ?? {};
+      const filingNumber = filingOf(view.unitId, view.contractFilingNumber);
+      return Promise.resolve({
+        unitId: view.unitId,
+        filingNumber: view.contractFilingNumber,
+        filingNumberMatches: filingNumber === view.contractFilingNumber,
+        partiesMatch:
+          (fixture.buyerIdNumber ?? view.buyerIdNumber) === view.buyerIdNumber &&
+          (fixture.sellerIdNumber ?? view.sellerIdNumber) === view.sellerIdNumber,
+        priceMatches: (fixture.priceCents ?? view.priceCents) === view.priceCents,
+        buyerEligible: fixture.buyerEligible ?? true,
+        filingStatus: cancelledBy.has(filingNumber) ? 'cancelled' : 'active',
+      });
+    },
+
+    cancelFiling(caseId, view) {
+      const filingNumber = filingOf(view.unitId, view.contractFilingNumber);
+      const exists = filingNumber === view.contractFilingNumber;
+      if (exists && !cancelledBy.has(filingNumber)) cancelledBy.set(filingNumber, caseId);
+      return Promise.resolve({
+        unitId: view.unitId,
+        filingNumber: view.contractFilingNumber,
+        cancelled: exists,
+      });
+    },
+  };
+}

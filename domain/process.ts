@@ -1,0 +1,222 @@
+// The joint transfer as data (ARCHITECTURE.md §2): which agency does what, after what, by
+// when, and how it is undone. The workflow interprets this graph; adding an agency or a
+// utility is configuration, not new workflow code.
+import { z } from 'zod';
+import { Signer, type Agency, type Utility } from './agency.ts';
+
+/** auto: an agency activity; wait: the citizen must act (pay); human: an officer decides. */
+export const StepKind = z.enum(['auto', 'wait', 'human']);
+export type StepKind = z.infer<typeof StepKind>;
+
+const Duration = z
+  .string()
+  .regex(/^\d+ (ms|seconds?|minutes?|hours?|days?)$/, 'must be like "30 seconds" or "2 days"');
+
+export const StepDefinition = z
+  .object({
+    id: z.string().regex(/^[a-zA-Z][a-zA-Z0-9.-]{0,63}$/),
+    agency: Signer,
+    needs: z.array(z.string()),
+    kind: StepKind,
+    /** The activity on `agency.<id>` that performs an auto step, or opens a wait/human step. */
+    activity: z.string().optional(),
+    /** The activity that undoes this step's effect, if the case fails before the point of no return. */
+    compensation: z.string().optional(),
+    /** Past this the step is overdue: the case is flagged and the owing party reminded. */
+    deadline: Duration,
+    /** Waiting this long in all closes the case as expired (wait and human steps). */
+    finalLimit: Duration.optional(),
+    /** After this step nothing is undone: failures retry and escalate (ARCHITECTURE.md §2). */
+    pointOfNoReturn: z.boolean().default(false),
+    /** Runs only when the step named here produced a fact with this name set to true. */
+    when: z.object({ step: z.string(), fact: z.string() }).optional(),
+  })
+  .strict();
+export type StepDefinition = z.infer<typeof StepDefinition>;
+
+export const ProcessDefinition = z.object({
+  name: z.string(),
+  steps: z.array(StepDefinition).min(1),
+});
+export type ProcessDefinition = z.infer<typeof ProcessDefinition>;
+
+export class InvalidProcessError extends Error {
+  override name = 'InvalidProcessError';
+}
+
+/**
+ * Checks a graph: unique ids, known agencies, every dependency declared, no cycle, at most
+ * one point of no return. @throws InvalidProcessError saying which step is wrong.
+ */
+export function validateProcess(input: unknown): ProcessDefinition {
+  const parsed = ProcessDefinition.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new InvalidProcessError(`process: ${issue.path.join('.')}: ${issue.message}`);
+  }
+  const process = parsed.data;
+  const ids = new Set<string>();
+  for (const step of process.steps) {
+    if (ids.has(step.id)) throw new InvalidProcessError(`step ${step.id} is declared twice`);
+    ids.add(step.id);
+  }
+  for (const step of process.steps) {
+    for (const need of step.needs) {
+      if (!ids.has(need))
+        throw new InvalidProcessError(`step ${step.id} needs ${need}, which is not a step`);
+    }
+    if (step.when && !ids.has(step.when.step))
+      throw new InvalidProcessError(
+        `step ${step.id} runs when ${step.when.step}, which is not a step`,
+      );
+    if (step.kind === 'auto' && !step.activity && step.agency !== 'orchestrator') {
+      throw new InvalidProcessError(`auto step ${step.id} names no activity`);
+    }
+  }
+  if (process.steps.filter((s) => s.pointOfNoReturn).length > 1)
+    throw new InvalidProcessError('a process has at most one point of no return');
+  // Kahn's algorithm: whatever cannot be ordered sits on a cycle.
+  const indegree = new Map(process.steps.map((s) => [s.id, s.needs.length]));
+  const ready = process.steps.filter((s) => s.needs.length === 0).map((s) => s.id);
+  let ordered = 0;
+  while (ready.length > 0) {
+    const id = ready.pop()!;
+    ordered++;
+    for (const step of process.steps) {
+      if (!step.needs.includes(id)) continue;
+      const left = indegree.get(step.id)! - 1;
+      indegree.set(step.id, left);
+      if (left === 0) ready.push(step.id);
+    }
+  }
+  if (ordered !== process.steps.length) {
+    const cyclic = [...indegree].filter(([, n]) => n > 0).map(([id]) => id);
+    throw new InvalidProcessError(`steps ${cyclic.join(', ')} depend on each other in a cycle`);
+  }
+  return process;
+}
+
+/** Steps that exist once per chosen utility, with `{u}` standing for the utility. */
+function perUtility(
+  utilities: readonly Utility[],
+  make: (u: Utility) => StepDefinition,
+): StepDefinition[] {
+  return utilities.map(make);
+}
+
+/**
+ * The joint transfer of a second-hand home for the utilities the citizen chose
+ * (ARCHITECTURE.md §2). Deadlines are in business terms; tests shorten them by scaling.
+ */
+export function jointTransferProcess(utilities: readonly Utility[]): ProcessDefinition {
+  const steps: StepDefinition[] = [
+    {
+      id: 'verifyContract',
+      agency: 'housing',
+      needs: [],
+      kind: 'auto',
+      activity: 'verifyContract',
+      compensation: 'cancelFiling',
+      deadline: '1 day',
+      pointOfNoReturn: false,
+    },
+    {
+      id: 'checkTitle',
+      agency: 'registry',
+      needs: [],
+      kind: 'auto',
+      activity: 'checkTitle',
+      compensation: 'releaseTitleLock',
+      deadline: '1 day',
+      pointOfNoReturn: false,
+    },
+    ...perUtility(utilities, (u) => ({
+      id: `precheck.${u}`,
+      agency: u,
+      needs: [],
+      kind: 'auto',
+      activity: 'precheck',
+      deadline: '1 day',
+      pointOfNoReturn: false,
+    })),
+    {
+      id: 'assessTax',
+      agency: 'tax',
+      needs: ['verifyContract'],
+      kind: 'auto',
+      activity: 'assessTax',
+      deadline: '2 days',
+      pointOfNoReturn: false,
+    },
+    {
+      id: 'confirmPayment',
+      agency: 'tax',
+      needs: ['assessTax'],
+      kind: 'wait',
+      compensation: 'refundTax',
+      deadline: '7 days',
+      finalLimit: '30 days',
+      pointOfNoReturn: false,
+    },
+    {
+      id: 'review',
+      agency: 'registry',
+      needs: ['checkTitle', 'confirmPayment'],
+      kind: 'human',
+      deadline: '3 days',
+      finalLimit: '30 days',
+      pointOfNoReturn: false,
+    },
+    {
+      id: 'registerTransfer',
+      agency: 'registry',
+      needs: ['review'],
+      kind: 'auto',
+      activity: 'registerTransfer',
+      deadline: '1 day',
+      pointOfNoReturn: true,
+    },
+    ...perUtility(utilities, (u) => ({
+      id: `settleArrears.${u}`,
+      agency: u,
+      needs: [`precheck.${u}`],
+      kind: 'wait' as const,
+      when: { step: `precheck.${u}`, fact: 'hasArrears' },
+      deadline: '7 days',
+      finalLimit: '30 days',
+      pointOfNoReturn: false,
+    })),
+    ...perUtility(utilities, (u) => ({
+      id: `transferAccount.${u}`,
+      agency: u,
+      needs: ['registerTransfer', `settleArrears.${u}`],
+      kind: 'auto' as const,
+      activity: 'transferAccount',
+      deadline: '2 days',
+      pointOfNoReturn: false,
+    })),
+  ];
+  return validateProcess({ name: 'jointTransfer', steps });
+}
+
+/** Agencies that take part in a process (for the search attribute and the workers). */
+export function agenciesOf(process: ProcessDefinition): Agency[] {
+  return [
+    ...new Set(process.steps.map((s) => s.agency).filter((a): a is Agency => a !== 'orchestrator')),
+  ].sort();
+}
+
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  second: 1000,
+  minute: 60_000,
+  hour: 3_600_000,
+  day: 86_400_000,
+};
+
+/** Milliseconds of a duration like "7 days". Requires the StepDefinition duration format. */
+export function durationMs(text: string): number {
+  const match = /^(\d+) (ms|second|minute|hour|day)s?$/.exec(text);
+  if (!match) throw new InvalidProcessError(`not a duration: ${JSON.stringify(text)}`);
+  return Number(match[1]) * UNIT_MS[match[2]!]!;
+}

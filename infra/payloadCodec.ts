@@ -1,0 +1,114 @@
+// Temporal payload encryption (AES-256-GCM): workflow inputs, activity inputs and results
+// carry personal data, and Temporal's history would otherwise keep it readable. Only search
+// attributes stay clear, and they hold none (domain/searchAttributes.ts).
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import {
+  DefaultFailureConverter,
+  METADATA_ENCODING_KEY,
+  type Payload,
+  type PayloadCodec,
+} from '@temporalio/common';
+// @temporalio/proto is CommonJS: Node's ESM loader offers it only as a default export.
+import proto from '@temporalio/proto';
+
+export const ENCRYPTED_ENCODING = 'binary/encrypted';
+const KEY_ID = 'encryption-key-id';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+const text = new TextEncoder();
+const untext = new TextDecoder();
+
+export class PayloadKeyError extends Error {
+  override name = 'PayloadKeyError';
+}
+
+export interface PayloadKey {
+  id: string;
+  key: Uint8Array;
+}
+
+/** Parses `<key id>:<base64 32-byte key>` (the ONEWINDOW_PAYLOAD_KEY format). */
+export function parsePayloadKey(value: string): PayloadKey {
+  const at = value.indexOf(':');
+  const id = value.slice(0, at);
+  const key = Buffer.from(value.slice(at + 1), 'base64');
+  if (at <= 0 || !/^[A-Za-z0-9._-]{1,64}$/.test(id) || key.length !== 32) {
+    throw new PayloadKeyError('ONEWINDOW_PAYLOAD_KEY must be <key id>:<base64 of 32 random bytes>');
+  }
+  return { id, key: new Uint8Array(key) };
+}
+
+export function generatePayloadKey(id = `k${Date.now().toString(36)}`): string {
+  return `${id}:${randomBytes(32).toString('base64')}`;
+}
+
+/**
+ * Encrypts each payload whole (its metadata too) under the current key; decrypts with
+ * whichever known key id the payload names, so keys can rotate without losing history.
+ */
+export class AesGcmPayloadCodec implements PayloadCodec {
+  private readonly keys: Map<string, Uint8Array>;
+
+  constructor(
+    private readonly current: PayloadKey,
+    previous: readonly PayloadKey[] = [],
+  ) {
+    this.keys = new Map([current, ...previous].map((k) => [k.id, k.key]));
+  }
+
+  encode(payloads: Payload[]): Promise<Payload[]> {
+    return Promise.resolve(
+      payloads.map((payload) => {
+        const iv = randomBytes(IV_BYTES);
+        const cipher = createCipheriv('aes-256-gcm', this.current.key, iv);
+        const plain = proto.temporal.api.common.v1.Payload.encode(payload).finish();
+        const data = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+        return {
+          metadata: {
+            [METADATA_ENCODING_KEY]: text.encode(ENCRYPTED_ENCODING),
+            [KEY_ID]: text.encode(this.current.id),
+          },
+          data: new Uint8Array(data),
+        };
+      }),
+    );
+  }
+
+  decode(payloads: Payload[]): Promise<Payload[]> {
+    return Promise.resolve(
+      payloads.map((payload) => {
+        const encoding = payload.metadata?.[METADATA_ENCODING_KEY];
+        if (!encoding || untext.decode(encoding) !== ENCRYPTED_ENCODING) return payload;
+        const id = untext.decode(payload.metadata?.[KEY_ID] ?? new Uint8Array());
+        const key = this.keys.get(id);
+        if (!key) throw new PayloadKeyError(`no payload key with id ${JSON.stringify(id)}`);
+        const data = Buffer.from(payload.data ?? new Uint8Array());
+        const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
+        decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
+        const plain = Buffer.concat([
+          decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),
+          decipher.final(),
+        ]);
+        return proto.temporal.api.common.v1.Payload.decode(plain);
+      }),
+    );
+  }
+}
+
+/** Failure messages and stack traces can carry personal data too: encode them as payloads. */
+export const failureConverterPath = fileURLToPath(
+  new URL('../workflows/failureConverter.ts', import.meta.url),
+);
+
+export function clientDataConverter(key: PayloadKey) {
+  return {
+    payloadCodecs: [new AesGcmPayloadCodec(key)],
+    failureConverter: new DefaultFailureConverter({ encodeCommonAttributes: true }),
+  };
+}
+
+export function workerDataConverter(key: PayloadKey) {
+  return { payloadCodecs: [new AesGcmPayloadCodec(key)], failureConverterPath };
+}
