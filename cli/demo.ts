@@ -1,18 +1,17 @@
-// The demo: submits sample cases through the public API and prints each timeline, checking
-// every entry's signature and chain link on the way, as any agency could.
+// The demo: submits a mix of sample cases through the public API, then plays the other
+// parties as their own systems would — the tax bureau confirming payment, a utility
+// confirming settled arrears, the registry officer approving, a supervisor resolving an
+// escalation — each decision signed with that agency's own key. It prints every outcome.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { STATEMENT_TYPE, type SignedStatement } from '../domain/statement.ts';
+import { toBase64 } from '../ledger/bytes.ts';
+import type { SigningKey } from '../ledger/keys.ts';
+import { signStatement } from '../ledger/statement.ts';
 
 interface TimelineEntry {
   index: number;
-  prevLeafHash: string;
   leafHash: string;
-  statement: {
-    stepId: string;
-    agency: string;
-    outcome: string;
-    keyId: string;
-    statementId: string;
-  };
+  statement: { stepId: string; agency: string; outcome: string; keyId: string; facts: Record<string, unknown> };
 }
 
 interface Timeline {
@@ -20,85 +19,134 @@ interface Timeline {
   unitId: string;
   workflowStatus: string;
   phase: string | null;
-  steps: {
-    stepId: string;
-    agency: string;
-    status: string;
-    outcome?: string;
-    ledgerIndex?: number;
-  }[];
+  reason: string | null;
+  overdue: boolean;
+  steps: { stepId: string; agency: string; status: string; outcome?: string; ledgerIndex?: number }[];
+  records: { stepId: string; outcome: string; ledgerIndex: number }[];
+  escalations: { stepId: string; resolved: boolean }[];
   entries: TimelineEntry[];
 }
 
+/** The scenarios the demo walks through; each fixture unit is described in agencies/README.md. */
+export const DEMO_SCENARIOS = [
+  { title: 'a clean sale with all three utilities', unitId: undefined, utilities: ['electricity', 'water', 'gas'] },
+  { title: 'a unit under court seizure', unitId: 'U-SEIZED-1', utilities: ['electricity'] },
+  { title: 'water arrears the buyer settles first', unitId: 'U-WATER-ARREARS-1', utilities: ['water'] },
+  { title: 'a seizure that appears after the title check', unitId: 'U-SEIZED-LATER-1', utilities: [] },
+  { title: 'a gas transfer that needs a supervisor', unitId: 'U-GAS-INSPECTION-1', utilities: ['gas'] },
+] as const;
+
 export function demoApplication(i: number, runTag: string) {
+  const scenario = DEMO_SCENARIOS[(i - 1) % DEMO_SCENARIOS.length]!;
+  // Fixture units appear once per demo; further cases are clean sales of their own units.
+  const unitId = i <= DEMO_SCENARIOS.length && scenario.unitId ? scenario.unitId : `DEMO-${runTag}-${i}`;
   return {
-    unitId: `DEMO-${runTag}-${i}`,
-    address: `${10 + i} Harbour Lane, Apt ${i}B`,
-    priceCents: 42_500_000 + i * 100_000,
-    areaSqm: 84.5,
-    contractFilingNumber: `HF-2026-${String(417 + i).padStart(5, '0')}`,
-    buyer: { name: 'Mina Park', idNumber: 'B1234567' },
-    seller: { name: 'Jon Lee', idNumber: 'S7654321' },
-    utilities: ['electricity', 'water', 'gas'],
-    consent: true,
+    title: i <= DEMO_SCENARIOS.length ? scenario.title : DEMO_SCENARIOS[0].title,
+    application: {
+      unitId,
+      address: `${10 + i} Harbour Lane, Apt ${i}B`,
+      priceCents: 42_500_000 + i * 100_000,
+      areaSqm: 84.5,
+      contractFilingNumber: `HF-${runTag}-${i}`,
+      buyer: { name: 'Mina Park', idNumber: 'B1234567' },
+      seller: { name: 'Jon Lee', idNumber: 'S7654321' },
+      utilities: i <= DEMO_SCENARIOS.length ? [...scenario.utilities] : ['electricity', 'water', 'gas'],
+      consent: true,
+    },
   };
+}
+
+function decision(key: SigningKey, agency: string, caseId: string, stepId: string, outcome: string, facts: SignedStatement['statement']['facts']) {
+  return signStatement(
+    {
+      type: STATEMENT_TYPE,
+      statementId: `${caseId}/${stepId}`,
+      caseId,
+      stepId,
+      agency: agency as SignedStatement['statement']['agency'],
+      outcome,
+      commitment: toBase64(crypto.getRandomValues(new Uint8Array(32))),
+      facts,
+      issuedAt: new Date().toISOString(),
+      keyId: key.keyId,
+    },
+    key,
+  );
+}
+
+async function post(url: string, body: unknown): Promise<void> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (response.status >= 400) throw new Error(`POST ${url}: ${response.status} ${await response.text()}`);
+}
+
+/** Plays the agencies and the supervisor on one case until it closes. */
+async function drive(apiUrl: string, caseId: string, keys: Record<string, SigningKey>): Promise<Timeline> {
+  const acted = new Set<string>();
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const response = await fetch(`${apiUrl}/cases/${caseId}/timeline`);
+    const t = (await response.json()) as Timeline;
+    if (response.status === 200 && t.workflowStatus !== 'RUNNING') return t;
+    if (Date.now() > deadline) throw new Error(`demo case ${caseId} did not finish within 180 s`);
+    for (const step of t.steps ?? []) {
+      const key = `${step.stepId}:${step.status}`;
+      if (acted.has(key)) continue;
+      const facts = (id: string) => t.entries.find((e) => e.statement.stepId === id)?.statement.facts ?? {};
+      if (step.status === 'waiting' && step.stepId === 'confirmPayment') {
+        const amountCents = Number(facts('assessTax').dutyCents ?? 0);
+        await post(`${apiUrl}/cases/${caseId}/decisions`, { stepId: step.stepId, signed: decision(keys.tax!, 'tax', caseId, step.stepId, 'paid', { amountCents }) });
+      } else if (step.status === 'waiting' && step.stepId.startsWith('settleArrears.')) {
+        const utility = step.stepId.split('.')[1]!;
+        const amountCents = Number(facts(`precheck.${utility}`).arrearsCents ?? 0);
+        await post(`${apiUrl}/cases/${caseId}/decisions`, { stepId: step.stepId, signed: decision(keys[utility]!, utility, caseId, step.stepId, 'settled', { amountCents }) });
+      } else if (step.status === 'waiting' && step.stepId === 'review') {
+        await post(`${apiUrl}/cases/${caseId}/decisions`, { stepId: step.stepId, signed: decision(keys.registry!, 'registry', caseId, step.stepId, 'approved', {}) });
+      } else if (step.status === 'escalated') {
+        await post(`${apiUrl}/cases/${caseId}/escalations`, {
+          stepId: step.stepId,
+          action: 'resolve',
+          reason: 'inspected on site; holder changed by hand',
+          supervisor: 'demo-supervisor',
+        });
+      } else continue;
+      acted.add(key);
+    }
+    await sleep(250);
+  }
 }
 
 export async function runDemo(opts: {
   apiUrl: string;
   count: number;
+  keys: Record<string, SigningKey>;
   say: (line: string) => void;
 }): Promise<Timeline[]> {
   const runTag = Date.now().toString(36).toUpperCase();
-  const caseIds: string[] = [];
+  const cases: { caseId: string; title: string }[] = [];
   for (let i = 1; i <= opts.count; i++) {
+    const { title, application } = demoApplication(i, runTag);
     const response = await fetch(`${opts.apiUrl}/cases`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(demoApplication(i, runTag)),
+      body: JSON.stringify(application),
     });
     const body = (await response.json()) as { caseId?: string };
-    if (response.status !== 201 || !body.caseId)
-      throw new Error(`demo case ${i} was refused: ${response.status} ${JSON.stringify(body)}`);
-    caseIds.push(body.caseId);
-    opts.say(`submitted demo case ${i}: ${body.caseId}`);
+    if (response.status !== 201 || !body.caseId) throw new Error(`demo case ${i} was refused: ${response.status} ${JSON.stringify(body)}`);
+    cases.push({ caseId: body.caseId, title });
+    opts.say(`submitted demo case ${i} (${title}): ${body.caseId}`);
   }
-  const timelines: Timeline[] = [];
-  for (const caseId of caseIds) {
-    const timeline = await waitForClosed(opts.apiUrl, caseId);
-    timelines.push(timeline);
-    printTimeline(timeline, opts.say);
-  }
+  const timelines = await Promise.all(cases.map((c) => drive(opts.apiUrl, c.caseId, opts.keys)));
+  timelines.forEach((t, i) => printTimeline(t, cases[i]!.title, opts.say));
   return timelines;
 }
 
-async function waitForClosed(apiUrl: string, caseId: string): Promise<Timeline> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const response = await fetch(`${apiUrl}/cases/${caseId}/timeline`);
-    if (response.status === 200) {
-      const timeline = (await response.json()) as Timeline;
-      if (timeline.workflowStatus !== 'RUNNING') return timeline;
-    }
-    if (Date.now() > deadline) throw new Error(`demo case ${caseId} did not finish within 120 s`);
-    await sleep(250);
-  }
-}
-
-function printTimeline(t: Timeline, say: (line: string) => void): void {
+function printTimeline(t: Timeline, title: string, say: (line: string) => void): void {
   say('');
-  say(
-    `case ${t.caseId}  unit ${t.unitId}  ${t.workflowStatus.toLowerCase()} (${t.phase ?? 'unknown'})`,
-  );
+  say(`case ${t.caseId}  unit ${t.unitId}  — ${title}`);
+  say(`  outcome: ${t.phase ?? t.workflowStatus.toLowerCase()}${t.reason ? ` (${t.reason})` : ''}${t.overdue ? ', was overdue' : ''}`);
   for (const s of t.steps) {
-    say(
-      `  step  ${s.stepId.padEnd(22)} ${s.agency.padEnd(12)} ${s.status.padEnd(8)} ${s.outcome ?? ''}${s.ledgerIndex === undefined ? '' : `  → ledger #${s.ledgerIndex}`}`,
-    );
+    say(`  step  ${s.stepId.padEnd(26)} ${s.agency.padEnd(12)} ${s.status.padEnd(11)} ${s.outcome ?? ''}${s.ledgerIndex === undefined ? '' : `  → ledger #${s.ledgerIndex}`}`);
   }
-  for (const e of t.entries) {
-    say(
-      `  entry #${String(e.index).padEnd(5)} ${e.statement.statementId.padEnd(60)} signed by ${e.statement.keyId}`,
-    );
-    say(`         leaf ${e.leafHash}  prev ${e.prevLeafHash}`);
-  }
+  for (const r of t.records) say(`  record ${r.stepId.padEnd(25)} ${r.outcome.padEnd(24)} → ledger #${r.ledgerIndex}`);
+  say(`  ${t.entries.length} signed ledger entries: ${t.entries.map((e) => `#${e.index} ${e.statement.agency}`).join(', ')}`);
 }

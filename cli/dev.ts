@@ -16,15 +16,15 @@ import { startDevServer, type DevServer } from '../infra/temporalDevServer.ts';
 import { registerAgencyKey } from '../ledger/pg/keyRegistry.ts';
 import { intOption, parse, UsageError } from './args.ts';
 import { runDemo } from './demo.ts';
-import { ensureKeyFile } from './keys.ts';
+import { ensureKeyFile, readKeyFile } from './keys.ts';
 import { AGENCIES_WITH_WORKERS, DEFAULT_LOG_ORIGIN } from './workers.ts';
 import { agencyKeyName, formatVerifierKey } from '../ledger/keys.ts';
 import { toBase64 } from '../ledger/bytes.ts';
 import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
 import type { TrustFile } from '../ledger/trust.ts';
 
-/** In the demo one law-day passes in two seconds, so deadlines and reminders show. */
-const DEMO_TIME_SCALE = 2 / 86_400;
+/** In the demo one law-day passes in ten seconds, so a case runs in seconds yet keeps its order. */
+const DEMO_TIME_SCALE = 10 / 86_400;
 
 const BIN = fileURLToPath(new URL('../bin/onewindow.mjs', import.meta.url));
 
@@ -164,6 +164,8 @@ export async function runDev(
     const childEnv = {
       ...baseEnv,
       ONEWINDOW_PAYLOAD_KEY: payloadKey,
+      // Retried activity failures (the gas inspection) are expected here; show errors only.
+      ONEWINDOW_LOG_LEVEL: env.ONEWINDOW_LOG_LEVEL ?? 'ERROR',
       TEMPORAL_ADDRESS: server.address,
       ONEWINDOW_LOG_KEY_FILE: logKeyFile,
       ONEWINDOW_WITNESSES: witnesses.map((w) => `${w.vkey}@${w.url}`).join(' '),
@@ -207,7 +209,10 @@ export async function runDev(
     const apiUrl = `http://127.0.0.1:${port}`;
     printAddresses(say, apiUrl, server);
 
-    if (demo > 0) await runDemo({ apiUrl, count: demo, say });
+    if (demo > 0) {
+      const keys = Object.fromEntries(AGENCIES_WITH_WORKERS.map((agency) => [agency, readKeyFile(keyFiles[agency]!)]));
+      await runDemo({ apiUrl, count: demo, keys, say });
+    }
     say('');
     say('Verify the ledger yourself, with nothing but the public keys in the trust file:');
     say(`  node bin/onewindow.mjs ledger verify --url ${apiUrl}/ledger --trust ${trustFile}`);

@@ -26,7 +26,11 @@ export async function runWorker(
     'log-key': { type: 'string' },
   });
   const address = env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-  installRuntime('WARN');
+  const level = env.ONEWINDOW_LOG_LEVEL ?? 'WARN';
+  if (!['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'].includes(level)) {
+    throw new UsageError(`ONEWINDOW_LOG_LEVEL must be TRACE, DEBUG, INFO, WARN or ERROR, got ${JSON.stringify(level)}`);
+  }
+  installRuntime(level as 'WARN');
   const keyFile = values.key ?? env.ONEWINDOW_KEY_FILE;
   if (!keyFile) {
     throw new UsageError(
