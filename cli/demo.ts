@@ -11,7 +11,13 @@ import { signStatement } from '../ledger/statement.ts';
 interface TimelineEntry {
   index: number;
   leafHash: string;
-  statement: { stepId: string; agency: string; outcome: string; keyId: string; facts: Record<string, unknown> };
+  statement: {
+    stepId: string;
+    agency: string;
+    outcome: string;
+    keyId: string;
+    facts: Record<string, unknown>;
+  };
 }
 
 interface Timeline {
@@ -21,7 +27,13 @@ interface Timeline {
   phase: string | null;
   reason: string | null;
   overdue: boolean;
-  steps: { stepId: string; agency: string; status: string; outcome?: string; ledgerIndex?: number }[];
+  steps: {
+    stepId: string;
+    agency: string;
+    status: string;
+    outcome?: string;
+    ledgerIndex?: number;
+  }[];
   records: { stepId: string; outcome: string; ledgerIndex: number }[];
   escalations: { stepId: string; resolved: boolean }[];
   entries: TimelineEntry[];
@@ -29,17 +41,34 @@ interface Timeline {
 
 /** The scenarios the demo walks through; each fixture unit is described in agencies/README.md. */
 export const DEMO_SCENARIOS = [
-  { title: 'a clean sale with all three utilities', unitId: undefined, utilities: ['electricity', 'water', 'gas'] },
+  {
+    title: 'a clean sale with all three utilities',
+    unitId: undefined,
+    utilities: ['electricity', 'water', 'gas'],
+  },
   { title: 'a unit under court seizure', unitId: 'U-SEIZED-1', utilities: ['electricity'] },
-  { title: 'water arrears the buyer settles first', unitId: 'U-WATER-ARREARS-1', utilities: ['water'] },
-  { title: 'a seizure that appears after the title check', unitId: 'U-SEIZED-LATER-1', utilities: [] },
-  { title: 'a gas transfer that needs a supervisor', unitId: 'U-GAS-INSPECTION-1', utilities: ['gas'] },
+  {
+    title: 'water arrears the buyer settles first',
+    unitId: 'U-WATER-ARREARS-1',
+    utilities: ['water'],
+  },
+  {
+    title: 'a seizure that appears after the title check',
+    unitId: 'U-SEIZED-LATER-1',
+    utilities: [],
+  },
+  {
+    title: 'a gas transfer that needs a supervisor',
+    unitId: 'U-GAS-INSPECTION-1',
+    utilities: ['gas'],
+  },
 ] as const;
 
 export function demoApplication(i: number, runTag: string) {
   const scenario = DEMO_SCENARIOS[(i - 1) % DEMO_SCENARIOS.length]!;
   // Fixture units appear once per demo; further cases are clean sales of their own units.
-  const unitId = i <= DEMO_SCENARIOS.length && scenario.unitId ? scenario.unitId : `DEMO-${runTag}-${i}`;
+  const unitId =
+    i <= DEMO_SCENARIOS.length && scenario.unitId ? scenario.unitId : `DEMO-${runTag}-${i}`;
   return {
     title: i <= DEMO_SCENARIOS.length ? scenario.title : DEMO_SCENARIOS[0].title,
     application: {
@@ -50,13 +79,21 @@ export function demoApplication(i: number, runTag: string) {
       contractFilingNumber: `HF-${runTag}-${i}`,
       buyer: { name: 'Mina Park', idNumber: 'B1234567' },
       seller: { name: 'Jon Lee', idNumber: 'S7654321' },
-      utilities: i <= DEMO_SCENARIOS.length ? [...scenario.utilities] : ['electricity', 'water', 'gas'],
+      utilities:
+        i <= DEMO_SCENARIOS.length ? [...scenario.utilities] : ['electricity', 'water', 'gas'],
       consent: true,
     },
   };
 }
 
-function decision(key: SigningKey, agency: string, caseId: string, stepId: string, outcome: string, facts: SignedStatement['statement']['facts']) {
+function decision(
+  key: SigningKey,
+  agency: string,
+  caseId: string,
+  stepId: string,
+  outcome: string,
+  facts: SignedStatement['statement']['facts'],
+) {
   return signStatement(
     {
       type: STATEMENT_TYPE,
@@ -75,12 +112,21 @@ function decision(key: SigningKey, agency: string, caseId: string, stepId: strin
 }
 
 async function post(url: string, body: unknown): Promise<void> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  if (response.status >= 400) throw new Error(`POST ${url}: ${response.status} ${await response.text()}`);
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (response.status >= 400)
+    throw new Error(`POST ${url}: ${response.status} ${await response.text()}`);
 }
 
 /** Plays the agencies and the supervisor on one case until it closes. */
-async function drive(apiUrl: string, caseId: string, keys: Record<string, SigningKey>): Promise<Timeline> {
+async function drive(
+  apiUrl: string,
+  caseId: string,
+  keys: Record<string, SigningKey>,
+): Promise<Timeline> {
   const acted = new Set<string>();
   const deadline = Date.now() + 180_000;
   for (;;) {
@@ -91,16 +137,28 @@ async function drive(apiUrl: string, caseId: string, keys: Record<string, Signin
     for (const step of t.steps ?? []) {
       const key = `${step.stepId}:${step.status}`;
       if (acted.has(key)) continue;
-      const facts = (id: string) => t.entries.find((e) => e.statement.stepId === id)?.statement.facts ?? {};
+      const facts = (id: string) =>
+        t.entries.find((e) => e.statement.stepId === id)?.statement.facts ?? {};
       if (step.status === 'waiting' && step.stepId === 'confirmPayment') {
         const amountCents = Number(facts('assessTax').dutyCents ?? 0);
-        await post(`${apiUrl}/cases/${caseId}/decisions`, { stepId: step.stepId, signed: decision(keys.tax!, 'tax', caseId, step.stepId, 'paid', { amountCents }) });
+        await post(`${apiUrl}/cases/${caseId}/decisions`, {
+          stepId: step.stepId,
+          signed: decision(keys.tax!, 'tax', caseId, step.stepId, 'paid', { amountCents }),
+        });
       } else if (step.status === 'waiting' && step.stepId.startsWith('settleArrears.')) {
         const utility = step.stepId.split('.')[1]!;
         const amountCents = Number(facts(`precheck.${utility}`).arrearsCents ?? 0);
-        await post(`${apiUrl}/cases/${caseId}/decisions`, { stepId: step.stepId, signed: decision(keys[utility]!, utility, caseId, step.stepId, 'settled', { amountCents }) });
+        await post(`${apiUrl}/cases/${caseId}/decisions`, {
+          stepId: step.stepId,
+          signed: decision(keys[utility]!, utility, caseId, step.stepId, 'settled', {
+            amountCents,
+          }),
+        });
       } else if (step.status === 'waiting' && step.stepId === 'review') {
-        await post(`${apiUrl}/cases/${caseId}/decisions`, { stepId: step.stepId, signed: decision(keys.registry!, 'registry', caseId, step.stepId, 'approved', {}) });
+        await post(`${apiUrl}/cases/${caseId}/decisions`, {
+          stepId: step.stepId,
+          signed: decision(keys.registry!, 'registry', caseId, step.stepId, 'approved', {}),
+        });
       } else if (step.status === 'escalated') {
         await post(`${apiUrl}/cases/${caseId}/escalations`, {
           stepId: step.stepId,
@@ -131,7 +189,8 @@ export async function runDemo(opts: {
       body: JSON.stringify(application),
     });
     const body = (await response.json()) as { caseId?: string };
-    if (response.status !== 201 || !body.caseId) throw new Error(`demo case ${i} was refused: ${response.status} ${JSON.stringify(body)}`);
+    if (response.status !== 201 || !body.caseId)
+      throw new Error(`demo case ${i} was refused: ${response.status} ${JSON.stringify(body)}`);
     cases.push({ caseId: body.caseId, title });
     opts.say(`submitted demo case ${i} (${title}): ${body.caseId}`);
   }
@@ -143,10 +202,17 @@ export async function runDemo(opts: {
 function printTimeline(t: Timeline, title: string, say: (line: string) => void): void {
   say('');
   say(`case ${t.caseId}  unit ${t.unitId}  — ${title}`);
-  say(`  outcome: ${t.phase ?? t.workflowStatus.toLowerCase()}${t.reason ? ` (${t.reason})` : ''}${t.overdue ? ', was overdue' : ''}`);
+  say(
+    `  outcome: ${t.phase ?? t.workflowStatus.toLowerCase()}${t.reason ? ` (${t.reason})` : ''}${t.overdue ? ', was overdue' : ''}`,
+  );
   for (const s of t.steps) {
-    say(`  step  ${s.stepId.padEnd(26)} ${s.agency.padEnd(12)} ${s.status.padEnd(11)} ${s.outcome ?? ''}${s.ledgerIndex === undefined ? '' : `  → ledger #${s.ledgerIndex}`}`);
+    say(
+      `  step  ${s.stepId.padEnd(26)} ${s.agency.padEnd(12)} ${s.status.padEnd(11)} ${s.outcome ?? ''}${s.ledgerIndex === undefined ? '' : `  → ledger #${s.ledgerIndex}`}`,
+    );
   }
-  for (const r of t.records) say(`  record ${r.stepId.padEnd(25)} ${r.outcome.padEnd(24)} → ledger #${r.ledgerIndex}`);
-  say(`  ${t.entries.length} signed ledger entries: ${t.entries.map((e) => `#${e.index} ${e.statement.agency}`).join(', ')}`);
+  for (const r of t.records)
+    say(`  record ${r.stepId.padEnd(25)} ${r.outcome.padEnd(24)} → ledger #${r.ledgerIndex}`);
+  say(
+    `  ${t.entries.length} signed ledger entries: ${t.entries.map((e) => `#${e.index} ${e.statement.agency}`).join(', ')}`,
+  );
 }

@@ -210,7 +210,9 @@ export async function runDev(
     printAddresses(say, apiUrl, server);
 
     if (demo > 0) {
-      const keys = Object.fromEntries(AGENCIES_WITH_WORKERS.map((agency) => [agency, readKeyFile(keyFiles[agency]!)]));
+      const keys = Object.fromEntries(
+        AGENCIES_WITH_WORKERS.map((agency) => [agency, readKeyFile(keyFiles[agency]!)]),
+      );
       await runDemo({ apiUrl, count: demo, keys, say });
     }
     say('');

@@ -10,6 +10,7 @@ const USAGE = `usage: onewindow <command>
                       one agency's worker (TEMPORAL_ADDRESS, DATABASE_URL from the environment)
   witness --agency <id> --key <file> [--port P]
                       an agency's C2SP tlog-witness (DATABASE_URL, ONEWINDOW_LOG_PUBLIC_KEY)
+  process diagram     the joint transfer's steps as a Mermaid flowchart
   api [--port P]      the HTTP API (TEMPORAL_ADDRESS, DATABASE_URL)
   ledger verify|audit|prove|verify-receipt|export …
                       verify the log independently (see onewindow ledger)
@@ -26,6 +27,13 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./worker.ts')).runWorker(rest);
       case 'ledger':
         return await (await import('./ledger.ts')).runLedger(rest);
+      case 'process': {
+        const { jointTransferProcess } = await import('../domain/process.ts');
+        const { mermaidOf } = await import('../domain/processDiagram.ts');
+        if (rest[0] !== 'diagram') throw new UsageError('usage: onewindow process diagram');
+        process.stdout.write(mermaidOf(jointTransferProcess(['electricity', 'water', 'gas'])));
+        return 0;
+      }
       case 'witness':
         return await (await import('./witness.ts')).runWitness(rest);
       case 'api':

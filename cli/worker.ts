@@ -28,7 +28,9 @@ export async function runWorker(
   const address = env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
   const level = env.ONEWINDOW_LOG_LEVEL ?? 'WARN';
   if (!['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'].includes(level)) {
-    throw new UsageError(`ONEWINDOW_LOG_LEVEL must be TRACE, DEBUG, INFO, WARN or ERROR, got ${JSON.stringify(level)}`);
+    throw new UsageError(
+      `ONEWINDOW_LOG_LEVEL must be TRACE, DEBUG, INFO, WARN or ERROR, got ${JSON.stringify(level)}`,
+    );
   }
   installRuntime(level as 'WARN');
   const keyFile = values.key ?? env.ONEWINDOW_KEY_FILE;
@@ -56,7 +58,7 @@ export async function runWorker(
     const pool = new pg.Pool({ connectionString: requireEnv(env, 'DATABASE_URL'), max: 8 });
     const connection = await NativeConnection.connect({ address });
     const witnesses = witnessPolicy(env);
-    const { worker, publisher } = await createOrchestratorWorker({
+    const { worker, publisher, close } = await createOrchestratorWorker({
       connection,
       pool,
       workflowBundle: await bundleWorkflows(),
@@ -72,6 +74,7 @@ export async function runWorker(
     await worker.run();
     stopRetrying();
     await publisher.idle();
+    await close();
     await connection.close();
     await pool.end();
     return 0;

@@ -29,6 +29,7 @@ import {
 } from '../infra/payloadCodec.ts';
 import { KeyRegistry } from '../ledger/pg/keyRegistry.ts';
 import { Sequencer, type LogIdentity } from '../ledger/pg/sequencer.ts';
+import { VerifyPool } from '../infra/verifyPool.ts';
 import { CheckpointPublisher, type WitnessPolicyConfig } from '../ledger/pg/publisher.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -106,8 +107,15 @@ export async function createOrchestratorWorker(opts: {
   payloadKey: PayloadKey;
   /** Witnesses and the k-of-n policy; without them every checkpoint is published as signed. */
   witnesses?: WitnessPolicyConfig;
-}): Promise<{ worker: Worker; sequencer: Sequencer; publisher: CheckpointPublisher }> {
-  const sequencer = new Sequencer(opts.pool, new KeyRegistry(opts.pool), opts.log);
+}): Promise<{
+  worker: Worker;
+  sequencer: Sequencer;
+  publisher: CheckpointPublisher;
+  close: () => Promise<void>;
+}> {
+  // Signature checks on every core: the sequencer's throughput is bounded by them.
+  const verifyPool = new VerifyPool();
+  const sequencer = new Sequencer(opts.pool, new KeyRegistry(opts.pool), opts.log, { verifyPool });
   const publisher = new CheckpointPublisher(
     opts.pool,
     opts.witnesses ?? { witnesses: [], threshold: 0 },
@@ -125,7 +133,7 @@ export async function createOrchestratorWorker(opts: {
     workflowBundle: opts.workflowBundle,
     activities: createOrchestratorActivities({ pool: opts.pool, sequencer, key: opts.key }),
   });
-  return { worker, sequencer, publisher };
+  return { worker, sequencer, publisher, close: () => verifyPool.close() };
 }
 
 let runtimeInstalled = false;

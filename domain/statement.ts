@@ -50,6 +50,9 @@ export const Statement = z
     issuedAt: z.iso.datetime({ offset: true }),
     keyId: KeyId,
   })
+  // "At least" these fields (ARCHITECTURE.md §3): other fields are kept, never stripped, so
+  // the entry holds exactly the statement that was signed.
+  .loose()
   .refine(
     (s) =>
       s.statementId === `${s.caseId}/${s.stepId}` ||

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEMENT_TYPE, type Statement } from '../../domain/statement.ts';
-import { signStatement } from '../../ledger/statement.ts';
+import { signStatement, verifyStatementSignature } from '../../ledger/statement.ts';
 import { generateSigningKey, agencyKeyName } from '../../ledger/keys.ts';
 import { ledgerSize } from '../../ledger/pg/reader.ts';
 import { startStack, type Stack } from './stack.ts';
@@ -83,6 +83,30 @@ describe('the ledger append path against PostgreSQL', () => {
     );
     const indices = results.map((r) => r.entry.index).sort((a, b) => a - b);
     expect(indices).toEqual(Array.from({ length: 200 }, (_, i) => before + i));
+  });
+
+  it('refuses a statement whose entry would not fit a tlog-tiles entry bundle, appending nothing', async () => {
+    const before = await ledgerSize(stack.pool);
+    const registry = stack.keys.registry!;
+    const facts = Object.fromEntries(
+      Array.from({ length: 300 }, (_, i) => [`f${i}`, 'x'.repeat(250)]),
+    );
+    const huge = signStatement({ ...statement('registry', registry.keyId), facts }, registry);
+    await expect(stack.sequencer.append(huge)).rejects.toMatchObject({
+      name: 'MalformedStatementError',
+    });
+    expect(await ledgerSize(stack.pool)).toBe(before);
+  });
+
+  it('keeps a field it does not know, so the entry holds exactly the statement that was signed', async () => {
+    const registry = stack.keys.registry!;
+    const extended = {
+      ...statement('registry', registry.keyId),
+      note: 'a field from a later version',
+    };
+    const appended = await stack.sequencer.append(signStatement(extended, registry));
+    expect(appended.entry.statement).toMatchObject({ note: 'a field from a later version' });
+    expect(verifyStatementSignature(appended.entry, registry.publicKey)).toBe(true);
   });
 
   it('lets the application role neither update nor delete an entry', async () => {

@@ -12,7 +12,9 @@ import {
   waitUntil,
 } from './caseDriver.ts';
 import { sampleApplication, startStack, type Stack, type Timeline } from './stack.ts';
+import { writeFileSync } from 'node:fs';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { AesGcmPayloadCodec } from '../../infra/payloadCodec.ts';
 
 // One law-day is 0.5 s here: "7 days" to pay is 3.5 s, "30 days" of final limit 15 s.
@@ -37,6 +39,17 @@ const pay = (caseId: string, dutyCents: number) =>
       amountCents: dutyCents,
     }),
   );
+/**
+ * With ONEWINDOW_RECORD_HISTORIES=1 the scenario's history is written to test/histories,
+ * which the replay test runs against the current workflow code (TEMPORAL-NOTES: patched()).
+ */
+async function recordHistory(name: string, caseId: string): Promise<void> {
+  if (!process.env.ONEWINDOW_RECORD_HISTORIES) return;
+  const t = await waitForClosed(stack.app, caseId);
+  const history = await stack.client.workflow.getHandle(`case:${t.unitId}`).fetchHistory();
+  writeFileSync(new URL(`../histories/${name}.json`, import.meta.url), historyToJSON(history));
+}
+
 const approve = (caseId: string) =>
   decide(
     stack.app,
@@ -75,6 +88,7 @@ describe('the joint transfer, end to end', () => {
     );
     await payAndApprove(caseId);
     const t = await waitForClosed(stack.app, caseId);
+    await recordHistory('completed-all-utilities', caseId);
     expect(t.phase).toBe('completed');
     const outcomes = entryOutcomes(t);
     for (const step of [
@@ -112,6 +126,7 @@ describe('the joint transfer, end to end', () => {
       sampleApplication({ unitId: 'U-SEIZED-1', utilities: ['water'] }),
     );
     const t = await waitForClosed(stack.app, caseId);
+    await recordHistory('rejected-seizure-at-title-check', caseId);
     expect(t.phase).toBe('rejected');
     expect(stepStatus(t, 'checkTitle')).toBe('compensated');
     const outcomes = entryOutcomes(t);
@@ -129,6 +144,7 @@ describe('the joint transfer, end to end', () => {
     );
     await payAndApprove(caseId);
     const t = await waitForClosed(stack.app, caseId);
+    await recordHistory('rejected-seizure-at-registration', caseId);
     expect(t.phase).toBe('rejected');
     const outcomes = entryOutcomes(t);
     expect(outcomes.registerTransfer).toBe('rejected');
@@ -167,6 +183,7 @@ describe('the joint transfer, end to end', () => {
     for await (const w of list) found.push(w.workflowId);
     expect(found).toEqual([`case:${overdue.unitId}`]);
     const t = await waitForClosed(stack.app, caseId, 60_000);
+    await recordHistory('expired-unpaid-tax', caseId);
     expect(t.phase).toBe('expired');
     expect(entryOutcomes(t)).toMatchObject({
       releaseTitleLock: 'compensated',
@@ -224,6 +241,7 @@ describe('the joint transfer, end to end', () => {
     });
     expect(resolved.statusCode).toBe(200);
     const t = await waitForClosed(stack.app, caseId);
+    await recordHistory('escalated-gas-resolved-by-hand', caseId);
     expect(t.phase).toBe('completed');
     expect(stepStatus(t, 'transferAccount.gas')).toBe('done');
     expect(entryOutcomes(t)['transferAccount.gas.resolved']).toBe('resolvedByHand');

@@ -26,12 +26,7 @@ import type { Sequencer } from '../../ledger/pg/sequencer.ts';
 import type { CheckpointPublisher } from '../../ledger/pg/publisher.ts';
 import { buildWitnessApp } from '../../api/witnessApp.ts';
 import { prepareDatabase } from '../../infra/postgres.ts';
-import {
-  clientDataConverter,
-  generatePayloadKey,
-  parsePayloadKey,
-  type PayloadKey,
-} from '../../infra/payloadCodec.ts';
+import { clientDataConverter, parsePayloadKey, type PayloadKey } from '../../infra/payloadCodec.ts';
 import { cosignerKeyOf } from '../../ledger/cosignature.ts';
 
 /**
@@ -49,6 +44,12 @@ export async function freshDatabase(): Promise<{ adminUrl: string; appUrl: strin
   const appPassword = decodeURIComponent(new URL(inject('databaseUrl')).password);
   return { adminUrl: url.toString(), appUrl: await prepareDatabase(url.toString(), appPassword) };
 }
+
+/**
+ * A fixed, test-only payload key: the recorded histories in test/histories are encrypted
+ * with it, so the replay test can decode them. It protects nothing real.
+ */
+export const TEST_PAYLOAD_KEY = 'test:b25ld2luZG93LXRlc3Qtb25seS1wYXlsb2FkLWtleSE=';
 
 export const TEST_LOG_ORIGIN = 'test.onewindow/ledger';
 export const WITNESS_AGENCIES = ['housing', 'tax', 'water'] as const;
@@ -73,7 +74,9 @@ export async function startStack(
   options: { timeScale?: number; freshDatabase?: boolean } = {},
 ): Promise<Stack> {
   installRuntime('WARN');
-  const database = options.freshDatabase ? await freshDatabase() : { adminUrl: inject('adminDatabaseUrl'), appUrl: inject('databaseUrl') };
+  const database = options.freshDatabase
+    ? await freshDatabase()
+    : { adminUrl: inject('adminDatabaseUrl'), appUrl: inject('databaseUrl') };
   const pool = new pg.Pool({ connectionString: database.appUrl, max: 8 });
   const adminPool = new pg.Pool({ connectionString: database.adminUrl, max: 2 });
   const keys: Record<string, SigningKey> = {};
@@ -97,7 +100,7 @@ export async function startStack(
   const address = inject('temporalAddress');
   const nativeConnection = await NativeConnection.connect({ address });
   const connection = await Connection.connect({ address });
-  const payloadKey = parsePayloadKey(generatePayloadKey('test'));
+  const payloadKey = parsePayloadKey(TEST_PAYLOAD_KEY);
   const client = new Client({ connection, dataConverter: clientDataConverter(payloadKey) });
   const logKey = generateSigningKey(TEST_LOG_ORIGIN);
   // Three agencies witness the log; two cosignatures publish a checkpoint.
@@ -115,6 +118,7 @@ export async function startStack(
     worker: orchestrator,
     sequencer,
     publisher,
+    close: closeOrchestrator,
   } = await createOrchestratorWorker({
     connection: nativeConnection,
     pool,
@@ -161,6 +165,7 @@ export async function startStack(
       for (const w of workers) w.shutdown();
       await Promise.all(running);
       await publisher.idle();
+      await closeOrchestrator();
       await Promise.all(witnessApps.map((w) => w.close()));
       await nativeConnection.close();
       await connection.close();

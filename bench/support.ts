@@ -1,0 +1,215 @@
+// Helpers shared by the benchmarks: the machine they ran on, a scratch database, signed
+// statements made in bulk, percentiles and number formatting.
+import { createPrivateKey, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, arch, loadavg, platform, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { Agency } from '../domain/agency.ts';
+import { STATEMENT_TYPE, type SignedStatement, type Statement } from '../domain/statement.ts';
+import { toBase64 } from '../ledger/bytes.ts';
+import { agencyKeyName, generateSigningKey, type SigningKey } from '../ledger/keys.ts';
+import { signStatement, statementMessage } from '../ledger/statement.ts';
+import { registerAgencyKey } from '../ledger/pg/keyRegistry.ts';
+import { migrate } from '../ledger/pg/migrations.ts';
+import { prepareDatabase, startEmbeddedPostgres } from '../infra/postgres.ts';
+
+/** CPU model, cores, memory, node version and date: printed above every benchmark's figures. */
+export function describeMachine(): string[] {
+  let cpu = 'unknown CPU';
+  try {
+    cpu = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpu;
+  } catch {
+    // Not Linux: the model stays unknown, the other figures still hold.
+  }
+  return [
+    `machine  ${cpu}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${platform()} ${arch()}`,
+    `node     ${process.version}`,
+    `date     ${new Date().toISOString()}`,
+    // Other work on the machine takes cores from the figures below.
+    `load     ${loadavg()
+      .map((n) => n.toFixed(2))
+      .join(' ')} (1, 5, 15 min averages at start)`,
+  ];
+}
+
+export interface BenchDatabase {
+  /** Owner connection: schema, key registration, scratch tables. */
+  adminUrl: string;
+  /** What the sequencer and readers use. */
+  appUrl: string;
+  description: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A database of its own for one benchmark run. Given a server (`adminUrl`, else
+ * DATABASE_URL), a scratch database on it, dropped afterwards: the ledger is append-only, so
+ * a benchmark must never write into a real one. It runs as the owner there, because
+ * prepareDatabase would re-key the cluster-wide application role under a running system.
+ * Otherwise an embedded PostgreSQL in a temporary folder.
+ */
+export async function openBenchDatabase(
+  adminUrl = process.env.DATABASE_URL,
+): Promise<BenchDatabase> {
+  if (adminUrl) {
+    const name = `onewindow_bench_${randomBytes(6).toString('hex')}`;
+    const server = new pg.Client({ connectionString: adminUrl });
+    await server.connect();
+    try {
+      await server.query(`CREATE DATABASE ${name}`);
+    } finally {
+      await server.end();
+    }
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+    try {
+      await migrate(pool);
+    } finally {
+      await pool.end();
+    }
+    return {
+      adminUrl: url.toString(),
+      appUrl: url.toString(),
+      description: `scratch database ${name} on ${new URL(adminUrl).host}`,
+      async stop() {
+        const client = new pg.Client({ connectionString: adminUrl });
+        await client.connect();
+        try {
+          await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        } finally {
+          await client.end();
+        }
+      },
+    };
+  }
+  const scratch = mkdtempSync(join(tmpdir(), 'onewindow-bench-'));
+  // PostgreSQL runs as its own user when we are root: it must be able to enter the folder.
+  chmodSync(scratch, 0o755);
+  try {
+    const server = await startEmbeddedPostgres({ dataDir: join(scratch, 'pg'), persistent: false });
+    return {
+      adminUrl: server.adminUrl,
+      appUrl: await prepareDatabase(server.adminUrl),
+      description: 'embedded PostgreSQL (fresh, default settings, fsync on)',
+      async stop() {
+        await server.stop();
+        rmSync(scratch, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    rmSync(scratch, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+const AGENCIES: readonly Agency[] = ['housing', 'tax', 'registry', 'electricity', 'water', 'gas'];
+const STEPS = ['checkTitle', 'assessDuty', 'transferTitle', 'precheck.water', 'transferAccount'];
+// DER PKCS#8 prefix of an Ed25519 private key (RFC 8410 §7).
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/**
+ * Signed statements from every agency, made in bulk. Signs with Node's Ed25519 (about 8x
+ * @noble/ed25519's rate here); Ed25519 is deterministic, so the signatures are the ones
+ * signStatement makes, which the constructor checks once.
+ */
+export class StatementFactory {
+  readonly agencies = AGENCIES;
+  /** One key per agency, in the order of `agencies`. */
+  readonly keys: SigningKey[] = AGENCIES.map((agency) => generateSigningKey(agencyKeyName(agency)));
+  private readonly privateKeys: KeyObject[] = this.keys.map((key) =>
+    createPrivateKey({
+      key: Buffer.concat([PKCS8_PREFIX, key.seed]),
+      format: 'der',
+      type: 'pkcs8',
+    }),
+  );
+  private made = 0;
+
+  constructor() {
+    const sample = this.statement(0);
+    const ours = this.sign(sample, 0);
+    if (ours.signature !== signStatement(sample, this.keys[0]!).signature)
+      throw new Error('node:crypto and signStatement disagree on an Ed25519 signature');
+  }
+
+  /** Registers every agency's key, valid from the epoch. */
+  async register(adminPool: pg.Pool): Promise<void> {
+    for (const [i, key] of this.keys.entries()) {
+      await registerAgencyKey(adminPool, {
+        keyId: key.keyId,
+        agency: AGENCIES[i]!,
+        publicKey: key.publicKey,
+        validFrom: new Date(0),
+      });
+    }
+  }
+
+  /** `count` fresh statements, each for a new case, round-robin over the agencies. */
+  make(count: number): SignedStatement[] {
+    return Array.from({ length: count }, () => {
+      const k = this.made++ % this.keys.length;
+      return this.sign(this.statement(k), k);
+    });
+  }
+
+  private statement(k: number): Statement {
+    const caseId = randomUUID();
+    const stepId = STEPS[this.made % STEPS.length]!;
+    return {
+      type: STATEMENT_TYPE,
+      statementId: `${caseId}/${stepId}`,
+      caseId,
+      stepId,
+      agency: AGENCIES[k]!,
+      outcome: 'passed',
+      commitment: randomBytes(32).toString('base64'),
+      facts: { seizure: false, dutyCents: 1_275_000, lienCount: 0 },
+      issuedAt: new Date().toISOString(),
+      keyId: this.keys[k]!.keyId,
+    };
+  }
+
+  private sign(statement: Statement, k: number): SignedStatement {
+    const signature = sign(null, statementMessage(statement), this.privateKeys[k]!);
+    return { statement, signature: toBase64(signature) };
+  }
+}
+
+/** The `p`-th percentile (0..100) of `values`, nearest rank. Requires a non-empty array. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+/** Milliseconds each call of `fn` takes, one at a time, after `warmup` untimed calls. */
+export async function sampleLatencies(
+  count: number,
+  fn: (i: number) => Promise<unknown>,
+  warmup = Math.min(50, count),
+): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await fn(i);
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    await fn(i);
+    out.push(performance.now() - start);
+  }
+  return out;
+}
+
+/** 12,345 */
+export function count(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/** 1.23 ms, with 3 significant digits */
+export function ms(n: number): string {
+  return `${n < 10 ? n.toPrecision(3) : n.toFixed(1)} ms`;
+}
+
+export function ratio(n: number): string {
+  return n.toFixed(2);
+}

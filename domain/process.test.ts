@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { durationMs, jointTransferProcess, validateProcess } from './process.ts';
+
+const step = (id: string, needs: string[] = [], extra: Record<string, unknown> = {}) => ({
+  id,
+  agency: 'registry',
+  needs,
+  kind: 'auto',
+  activity: 'checkTitle',
+  deadline: '1 day',
+  ...extra,
+});
+
+describe('the process definition', () => {
+  it('accepts the joint transfer for every choice of utilities', () => {
+    expect(jointTransferProcess([]).steps.map((s) => s.id)).toContain('registerTransfer');
+    expect(jointTransferProcess(['electricity', 'water', 'gas']).steps).toHaveLength(15);
+  });
+
+  it('has exactly one point of no return: the title registration', () => {
+    expect(
+      jointTransferProcess(['gas'])
+        .steps.filter((s) => s.pointOfNoReturn)
+        .map((s) => s.id),
+    ).toEqual(['registerTransfer']);
+  });
+
+  it('rejects a graph with a cycle, naming the steps on it', () => {
+    expect(() =>
+      validateProcess({ name: 'p', steps: [step('a', ['b']), step('b', ['a']), step('c')] }),
+    ).toThrow(/steps a, b depend on each other in a cycle/);
+  });
+
+  it('rejects an unknown agency', () => {
+    expect(() =>
+      validateProcess({ name: 'p', steps: [step('a', [], { agency: 'police' })] }),
+    ).toThrow(/steps\.0\.agency/);
+  });
+
+  it('rejects a dependency on a step that does not exist', () => {
+    expect(() => validateProcess({ name: 'p', steps: [step('a', ['ghost'])] })).toThrow(
+      /step a needs ghost, which is not a step/,
+    );
+  });
+
+  it('rejects a step declared twice and a second point of no return', () => {
+    expect(() => validateProcess({ name: 'p', steps: [step('a'), step('a')] })).toThrow(
+      /declared twice/,
+    );
+    expect(() =>
+      validateProcess({
+        name: 'p',
+        steps: [step('a', [], { pointOfNoReturn: true }), step('b', [], { pointOfNoReturn: true })],
+      }),
+    ).toThrow(/at most one point of no return/);
+  });
+
+  it('reads durations in the law’s units', () => {
+    expect(durationMs('7 days')).toBe(7 * 86_400_000);
+    expect(durationMs('30 seconds')).toBe(30_000);
+    expect(() => durationMs('a week')).toThrow(/not a duration/);
+  });
+});

@@ -1,0 +1,24 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { jointTransferProcess } from './process.ts';
+import { mermaidOf } from './processDiagram.ts';
+
+describe('the process diagram', () => {
+  it('draws every step and every dependency of the process', () => {
+    const process = jointTransferProcess(['electricity']);
+    const diagram = mermaidOf(process);
+    for (const step of process.steps) expect(diagram).toContain(`${step.id}<br/>${step.agency}`);
+    expect(diagram).toContain('checkTitle --> review');
+    expect(diagram).toContain(
+      'precheck_electricity -- "if hasArrears" --> settleArrears_electricity',
+    );
+    expect(diagram).toContain('point of no return');
+  });
+
+  it('stands in the README exactly as the process definition renders it today', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain(
+      `\`\`\`mermaid\n${mermaidOf(jointTransferProcess(['electricity', 'water', 'gas']))}\`\`\``,
+    );
+  });
+});

@@ -1,0 +1,40 @@
+// Recorded histories of real runs (test/histories, written by process.test.ts with
+// ONEWINDOW_RECORD_HISTORIES=1) must replay against the current workflow code: a change
+// that would break a running case fails here, and belongs behind patched().
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
+import { bundleWorkflows, installRuntime } from '../../cli/workers.ts';
+import { parsePayloadKey, workerDataConverter } from '../../infra/payloadCodec.ts';
+import { TEST_PAYLOAD_KEY } from './stack.ts';
+
+const dir = fileURLToPath(new URL('../histories/', import.meta.url));
+const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+
+describe('replaying recorded case histories', () => {
+  it('finds the recorded histories', () => {
+    expect(files.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('replays every recorded history without a nondeterminism error', async () => {
+    installRuntime('WARN');
+    const workflowBundle = await bundleWorkflows();
+    const histories = files.map((file) => {
+      const history = historyFromJSON(JSON.parse(readFileSync(`${dir}${file}`, 'utf8')));
+      const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+      expect(started?.workflowType?.name).toBe('jointTransferCase');
+      return { workflowId: file, history };
+    });
+    const results: string[] = [];
+    for await (const result of Worker.runReplayHistories(
+      { workflowBundle, dataConverter: workerDataConverter(parsePayloadKey(TEST_PAYLOAD_KEY)) },
+      histories,
+    )) {
+      expect(result.error, `${result.workflowId}: ${String(result.error)}`).toBeUndefined();
+      results.push(result.workflowId);
+    }
+    expect(results.sort()).toEqual([...files].sort());
+  });
+});
