@@ -86,7 +86,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       workflow_id: string;
       run_id: string | null;
       created_at: Date;
-    }>('SELECT unit_id, workflow_id, run_id, created_at FROM cases WHERE case_id = $1', [caseId]);
+      erased_at: Date | null;
+    }>('SELECT unit_id, workflow_id, run_id, created_at, erased_at FROM cases WHERE case_id = $1', [
+      caseId,
+    ]);
     const row = rows[0];
     if (!row) throw new NotFoundError(`no case ${caseId}`);
     return {
@@ -98,6 +101,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/cases/:caseId/timeline', async (request) => {
     const { caseId } = parseRequest(CaseParams, request.params, '');
     const { row, handle } = await caseHandle(caseId);
+    if (row.erased_at) {
+      // Erased: the workflow history is gone; the signed entries (commitments only) remain.
+      const entries = await entriesOfCase(deps.pool, caseId);
+      return {
+        caseId,
+        unitId: row.unit_id,
+        erasedAt: row.erased_at.toISOString(),
+        workflowStatus: 'ERASED',
+        phase:
+          entries.find((e) => e.entry.statement.stepId === 'close')?.entry.statement.outcome ??
+          null,
+        steps: [],
+        entries: entries.map((e) => ({ ...e.entry, leafHash: toBase64(e.leafHash) })),
+      };
+    }
     const [description, status, entries, notifications] = await Promise.all([
       handle.describe(),
       handle.query(statusQuery).catch(() => undefined),

@@ -10,6 +10,7 @@ const USAGE = `usage: onewindow <command>
                       one agency's worker (TEMPORAL_ADDRESS, DATABASE_URL from the environment)
   witness --agency <id> --key <file> [--port P]
                       an agency's C2SP tlog-witness (DATABASE_URL, ONEWINDOW_LOG_PUBLIC_KEY)
+  case erase <caseId> erase a closed case's personal data (the ledger keeps its commitments)
   process diagram     the joint transfer's steps as a Mermaid flowchart
   api [--port P]      the HTTP API (TEMPORAL_ADDRESS, DATABASE_URL)
   ledger verify|audit|prove|verify-receipt|export …
@@ -34,6 +35,8 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(mermaidOf(jointTransferProcess(['electricity', 'water', 'gas'])));
         return 0;
       }
+      case 'case':
+        return await (await import('./case.ts')).runCase(rest);
       case 'witness':
         return await (await import('./witness.ts')).runWitness(rest);
       case 'api':

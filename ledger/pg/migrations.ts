@@ -176,6 +176,15 @@ CREATE TRIGGER agency_key_revocations_no_truncate BEFORE TRUNCATE ON agency_key_
   FOR EACH STATEMENT EXECUTE FUNCTION onewindow_refuse_change();
 `,
   },
+  {
+    version: 5,
+    name: 'case erasure',
+    sql: `
+-- When a case's personal data was erased: its salt and application are gone from
+-- case_secrets and its Temporal history deleted; the ledger keeps only commitments.
+ALTER TABLE cases ADD COLUMN erased_at timestamptz;
+`,
+  },
 ];
 
 /** Applies pending migrations under an advisory lock, so concurrent starts do not race. */

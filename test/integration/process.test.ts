@@ -7,12 +7,17 @@ import {
   signedDecision,
   stepStatus,
   submit,
+  timeline,
   waitForClosed,
   waitForStep,
   waitUntil,
 } from './caseDriver.ts';
 import { sampleApplication, startStack, type Stack, type Timeline } from './stack.ts';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eraseCase } from '../../infra/erasure.ts';
+import { onewindow, writeTrustFile } from './cli.ts';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { AesGcmPayloadCodec } from '../../infra/payloadCodec.ts';
@@ -321,5 +326,54 @@ describe('the joint transfer, end to end', () => {
     );
     expect(input.application.buyer.name).toBe('Mina Park');
     await handle.terminate('test done');
+  });
+
+  it("erases a closed case's personal data, and the ledger still verifies", async () => {
+    const caseId = await submit(
+      stack.app,
+      sampleApplication({ unitId: 'U-OBJECTION-1', utilities: [] }),
+    );
+    const closed = await waitForClosed(stack.app, caseId);
+    expect(closed.phase).toBe('rejected');
+    const open = await submit(stack.app, sampleApplication({ utilities: [] }));
+    await expect(
+      eraseCase({ pool: stack.pool, temporal: stack.client }, open),
+    ).rejects.toMatchObject({ name: 'CaseStillOpenError' });
+
+    const erasure = await eraseCase({ pool: stack.pool, temporal: stack.client }, caseId);
+    expect(erasure.erasedNow).toBe(true);
+    expect(
+      (await stack.pool.query('SELECT 1 FROM case_secrets WHERE case_id = $1', [caseId])).rowCount,
+    ).toBe(0);
+    await expect
+      .poll(
+        async () =>
+          stack.client.workflow
+            .getHandle(`case:${closed.unitId}`, closed.runId)
+            .describe()
+            .then(
+              () => 'still there',
+              (e: unknown) => (e as Error).name,
+            ),
+        { timeout: 60_000, interval: 1000 },
+      )
+      .toBe('WorkflowNotFoundError');
+    const after = await stack.app.inject({ method: 'GET', url: `/cases/${caseId}/timeline` });
+    expect(after.json()).toMatchObject({ workflowStatus: 'ERASED', phase: 'rejected' });
+    expect(after.json<{ entries: unknown[] }>().entries).toHaveLength(closed.entries.length);
+    expect((await eraseCase({ pool: stack.pool, temporal: stack.client }, caseId)).erasedNow).toBe(
+      false,
+    );
+
+    const url = `${await stack.app.listen({ port: 0, host: '127.0.0.1' })}/ledger`;
+    const trust = join(mkdtempSync(join(tmpdir(), 'onewindow-erase-')), 'trust.json');
+    await writeTrustFile(stack, trust);
+    await stack.publisher.request();
+    const audit = await onewindow(['ledger', 'audit', '--url', url, '--trust', trust]);
+    expect(audit.stderr).not.toContain('FAILED');
+    expect(audit.code).toBe(0);
+    expect((await onewindow(['case', 'erase', 'not-a-case-id'])).code).toBe(2);
+    // The open case is left to expire on its own (its final limit is 15 s here).
+    expect((await timeline(stack.app, open)).caseId).toBe(open);
   });
 });

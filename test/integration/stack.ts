@@ -198,6 +198,7 @@ export function sampleApplication(overrides: Record<string, unknown> = {}) {
 export interface Timeline {
   caseId: string;
   unitId: string;
+  runId: string;
   phase: string | null;
   workflowStatus: string;
   overdue: boolean;
