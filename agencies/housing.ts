@@ -51,6 +51,8 @@ export interface HousingFixture {
   buyerIdNumber?: string;
   sellerIdNumber?: string;
   buyerEligible?: boolean;
+  /** The authority's system answers this slowly (a worker can be killed mid-step). */
+  responseMs?: number;
 }
 
 export const HOUSING_FIXTURES: Readonly<Record<string, HousingFixture>> = {
@@ -60,6 +62,8 @@ export const HOUSING_FIXTURES: Readonly<Record<string, HousingFixture>> = {
   'U-PRICE-MISMATCH-1': { priceCents: 31_000_000 },
   /** The buyer already owns the most homes the city's purchase restriction allows. */
   'U-BUYER-INELIGIBLE-1': { buyerEligible: false },
+  /** A clean filing whose lookup takes four seconds. */
+  'U-SLOW-FILING-1': { responseMs: 4000 },
 };
 
 /**
@@ -76,10 +80,11 @@ export function simulatedHousing(
     fixtures[unitId]?.filingNumber ?? declaredNumber;
 
   return {
-    verifyContract(view) {
+    async verifyContract(view) {
       const fixture = fixtures[view.unitId] ?? {};
+      if (fixture.responseMs) await new Promise((resolve) => setTimeout(resolve, fixture.responseMs));
       const filingNumber = filingOf(view.unitId, view.contractFilingNumber);
-      return Promise.resolve({
+      return {
         unitId: view.unitId,
         filingNumber: view.contractFilingNumber,
         filingNumberMatches: filingNumber === view.contractFilingNumber,
@@ -89,7 +94,7 @@ export function simulatedHousing(
         priceMatches: (fixture.priceCents ?? view.priceCents) === view.priceCents,
         buyerEligible: fixture.buyerEligible ?? true,
         filingStatus: cancelledBy.has(filingNumber) ? 'cancelled' : 'active',
-      });
+      };
     },
 
     cancelFiling(caseId, view) {

@@ -65,7 +65,9 @@ function agencyActivity(agency: Agency, name: string): AgencyCall {
   if (!proxy) {
     proxy = proxyActivities<Record<string, AgencyCall>>({
       taskQueue: agencyTaskQueue(agency),
-      startToCloseTimeout: '30s',
+      // Agency systems answer in seconds; a worker that died mid-step is retried elsewhere
+      // after this long.
+      startToCloseTimeout: '10s',
       retry: {
         initialInterval: '1s',
         backoffCoefficient: 2,

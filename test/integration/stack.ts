@@ -233,6 +233,7 @@ export interface Timeline {
       caseId: string;
       stepId: string;
       outcome: string;
+      facts: Record<string, string | number | boolean | null>;
     };
   }[];
 }
