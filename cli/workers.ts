@@ -6,6 +6,7 @@ import {
   Runtime,
   Worker,
   type NativeConnection,
+  type WorkerOptions,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import type pg from 'pg';
@@ -86,6 +87,8 @@ export async function createAgencyWorker(opts: {
   key: SigningKey;
   activities?: object;
   payloadKey: PayloadKey;
+  /** Activity interceptors (tests record what each agency receives). */
+  interceptors?: WorkerOptions['interceptors'];
 }): Promise<Worker> {
   return Worker.create({
     dataConverter: workerDataConverter(opts.payloadKey),
@@ -93,6 +96,7 @@ export async function createAgencyWorker(opts: {
     namespace: opts.namespace ?? 'default',
     taskQueue: agencyTaskQueue(opts.agency),
     activities: opts.activities ?? agencyActivities(opts.agency, opts.key),
+    ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
   });
 }
 

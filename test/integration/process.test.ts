@@ -87,10 +87,8 @@ async function payAndApprove(caseId: string): Promise<void> {
 
 describe('the joint transfer, end to end', () => {
   it('transfers the title and all three utility accounts, with a signed entry for every step', async () => {
-    const caseId = await submit(
-      stack.app,
-      sampleApplication({ utilities: ['electricity', 'water', 'gas'] }),
-    );
+    const application = sampleApplication({ utilities: ['electricity', 'water', 'gas'] });
+    const caseId = await submit(stack.app, application);
     await payAndApprove(caseId);
     const t = await waitForClosed(stack.app, caseId);
     await recordHistory('completed-all-utilities', caseId);
@@ -123,6 +121,33 @@ describe('the joint transfer, end to end', () => {
     for (const e of entries) {
       expect(verifyStatementSignature(e, stack.keys[e.statement.agency]!.publicKey)).toBe(true);
     }
+
+    // Data minimisation, as delivered to each agency's worker (not just as the views say).
+    const inputsOf = (agencies: string[]) =>
+      JSON.stringify(
+        stack.received.filter(
+          (r) => agencies.includes(r.agency) && JSON.stringify(r.args).includes(caseId),
+        ),
+      );
+    const utilities = inputsOf(['electricity', 'water', 'gas']);
+    const tax = inputsOf(['tax']);
+    expect(utilities.length).toBeGreaterThan(100);
+    for (const secret of [
+      String(application.priceCents),
+      'priceCents',
+      'idNumber',
+      'IdNumber',
+      'B1234567',
+      'S7654321',
+      'dutyCents',
+      'amountCents',
+    ]) {
+      expect(utilities, `utilities received ${secret}`).not.toContain(secret);
+    }
+    expect(tax).toContain('priceCents');
+    for (const secret of ['address', 'Harbour Lane', 'arrears', 'finalReading', 'newHolderName']) {
+      expect(tax, `tax received ${secret}`).not.toContain(secret);
+    }
   });
 
   it('rejects a unit under court seizure at the title check, releasing the lock and cancelling the filing as entries', async () => {
@@ -132,6 +157,14 @@ describe('the joint transfer, end to end', () => {
     );
     const t = await waitForClosed(stack.app, caseId);
     await recordHistory('rejected-seizure-at-title-check', caseId);
+    // The case is closed, so the unit may be applied for again (one open case per unit).
+    const again = await stack.app.inject({
+      method: 'POST',
+      url: '/cases',
+      payload: sampleApplication({ unitId: 'U-SEIZED-1', utilities: [] }),
+    });
+    expect(again.statusCode).toBe(201);
+    await waitForClosed(stack.app, again.json<{ caseId: string }>().caseId);
     expect(t.phase).toBe('rejected');
     expect(stepStatus(t, 'checkTitle')).toBe('compensated');
     const outcomes = entryOutcomes(t);

@@ -2,7 +2,12 @@
 // PostgreSQL from globalSetup, an orchestrator worker, one worker per agency with its own
 // freshly generated key (registered in the key registry), and the API.
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import {
+  NativeConnection,
+  type ActivityInboundCallsInterceptor,
+  type Worker,
+} from '@temporalio/worker';
+import { activityInfo } from '@temporalio/activity';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { inject } from 'vitest';
@@ -54,6 +59,12 @@ export const TEST_PAYLOAD_KEY = 'test:b25ld2luZG93LXRlc3Qtb25seS1wYXlsb2FkLWtleS
 export const TEST_LOG_ORIGIN = 'test.onewindow/ledger';
 export const WITNESS_AGENCIES = ['housing', 'tax', 'water'] as const;
 
+export interface ReceivedInput {
+  agency: Agency;
+  activity: string;
+  args: unknown[];
+}
+
 export interface Stack {
   app: FastifyInstance;
   client: Client;
@@ -61,6 +72,7 @@ export interface Stack {
   adminPool: pg.Pool;
   keys: Record<string, SigningKey>;
   payloadKey: PayloadKey;
+  received: ReceivedInput[];
   logKey: SigningKey;
   witnessKeys: SigningKey[];
   witnessUrls: string[];
@@ -131,6 +143,14 @@ export async function startStack(
       threshold: 2,
     },
   });
+  // What each agency's worker received, exactly as delivered: the data-minimisation proof.
+  const received: ReceivedInput[] = [];
+  const recorder = (agency: Agency): ActivityInboundCallsInterceptor => ({
+    execute(input, next) {
+      received.push({ agency, activity: activityInfo().activityType, args: input.args });
+      return next(input);
+    },
+  });
   const workers: Worker[] = [orchestrator];
   for (const agency of agencies) {
     workers.push(
@@ -139,6 +159,7 @@ export async function startStack(
         agency,
         key: keys[agency]!,
         payloadKey,
+        interceptors: { activity: [() => ({ inbound: recorder(agency) })] },
       }),
     );
   }
@@ -155,6 +176,7 @@ export async function startStack(
     adminPool,
     keys,
     payloadKey,
+    received,
     logKey,
     witnessKeys,
     witnessUrls,
