@@ -237,23 +237,28 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     return action;
   }
 
-  /** Flags the step and the case overdue at the deadline and reminds whoever owes the action. */
+  /** Flags the step and the case overdue and reminds whoever owes the action. */
+  async function markOverdue(def: StepDefinition, state: StepState): Promise<void> {
+    state.overdue = true;
+    status.overdue = true;
+    publish();
+    await orchestrator.notify({
+      caseId,
+      party: owingParty(def),
+      kind: 'reminder',
+      stepId: def.id,
+      message: `${def.id} is overdue`,
+    });
+  }
+
+  /** Calls markOverdue at the step's deadline unless cancelled first. */
   function watchDeadline(def: StepDefinition, state: StepState): () => void {
     const scope = new CancellationScope();
     state.deadlineAt = new Date(Date.now() + ms(def.deadline)).toISOString();
     scope
       .run(async () => {
         await sleep(ms(def.deadline));
-        state.overdue = true;
-        status.overdue = true;
-        publish();
-        await orchestrator.notify({
-          caseId,
-          party: owingParty(def),
-          kind: 'reminder',
-          stepId: def.id,
-          message: `${def.id} is overdue`,
-        });
+        await markOverdue(def, state);
       })
       .catch((error: unknown) => {
         if (!isCancellation(error))
@@ -348,16 +353,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     publish();
     const settled = () => decisions.has(def.id) || refusal !== undefined;
     if (!(await condition(settled, ms(def.deadline)))) {
-      state.overdue = true;
-      status.overdue = true;
-      publish();
-      await orchestrator.notify({
-        caseId,
-        party: owingParty(def),
-        kind: 'reminder',
-        stepId: def.id,
-        message: `${def.id} is overdue`,
-      });
+      await markOverdue(def, state);
       await orchestrator.notify({
         caseId,
         party: 'supervisor',

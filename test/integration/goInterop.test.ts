@@ -5,16 +5,12 @@
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STATEMENT_TYPE } from '../../domain/statement.ts';
-import { toBase64 } from '../../ledger/bytes.ts';
 import { formatVerifierKey, generateSigningKey } from '../../ledger/keys.ts';
-import { signStatement } from '../../ledger/statement.ts';
-import { startStack, TEST_LOG_ORIGIN, type Stack } from './stack.ts';
+import { startStack, TEST_LOG_ORIGIN, type Stack, appendStatements } from './stack.ts';
 
 const INTEROP_DIR = resolve(import.meta.dirname, '../interop');
 /** 600 leaves: two full level-0 tiles, a partial one of 88, and a level-1 partial tile of 2. */
@@ -57,32 +53,7 @@ function run(file: string, args: string[], cwd: string): Promise<Run> {
   });
 }
 
-async function appendMany(n: number): Promise<void> {
-  const key = stack.keys.registry!;
-  await Promise.all(
-    Array.from({ length: n }, () => {
-      const caseId = randomUUID();
-      return stack.sequencer.append(
-        signStatement(
-          {
-            type: STATEMENT_TYPE,
-            statementId: `${caseId}/checkTitle`,
-            caseId,
-            stepId: 'checkTitle',
-            agency: 'registry',
-            outcome: 'passed',
-            commitment: toBase64(new Uint8Array(32).fill(3)),
-            facts: {},
-            issuedAt: new Date().toISOString(),
-            keyId: key.keyId,
-          },
-          key,
-        ),
-      );
-    }),
-  );
-  await stack.publisher.request();
-}
+const appendMany = (n: number) => appendStatements(stack, n, 'registry', 'checkTitle');
 
 beforeAll(async () => {
   const go = findGo();

@@ -1,45 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STATEMENT_TYPE } from '../../domain/statement.ts';
-import { toBase64 } from '../../ledger/bytes.ts';
-import { signStatement } from '../../ledger/statement.ts';
 import { onewindow, writeTrustFile } from './cli.ts';
-import { startStack, type Stack } from './stack.ts';
+import { startStack, type Stack, appendStatements } from './stack.ts';
 
 let stack: Stack;
 let url: string;
 let dir: string;
 let trust: string;
 
-async function appendMany(n: number): Promise<void> {
-  const key = stack.keys.water!;
-  await Promise.all(
-    Array.from({ length: n }, () => {
-      const caseId = randomUUID();
-      return stack.sequencer.append(
-        signStatement(
-          {
-            type: STATEMENT_TYPE,
-            statementId: `${caseId}/precheck.water`,
-            caseId,
-            stepId: 'precheck.water',
-            agency: 'water',
-            outcome: 'passed',
-            commitment: toBase64(new Uint8Array(32).fill(8)),
-            facts: { hasArrears: false },
-            issuedAt: new Date().toISOString(),
-            keyId: key.keyId,
-          },
-          key,
-        ),
-      );
-    }),
-  );
-  await stack.publisher.request();
-}
+const appendMany = (n: number) => appendStatements(stack, n, 'water', 'precheck.water');
 
 beforeAll(async () => {
   stack = await startStack([]);

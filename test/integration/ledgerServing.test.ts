@@ -1,46 +1,18 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STATEMENT_TYPE } from '../../domain/statement.ts';
 import { fromBase64, toBase64 } from '../../ledger/bytes.ts';
 import { openCheckpoint, signCheckpoint } from '../../ledger/checkpoint.ts';
 import { cosignerKeyOf, openWitnessedCheckpoint } from '../../ledger/cosignature.ts';
 import { formatVerifierKey, parseVerifierKey } from '../../ledger/keys.ts';
 import { verifyConsistency, verifyInclusion } from '../../ledger/proof.ts';
 import { hashLeaf } from '../../ledger/rfc9162.ts';
-import { signStatement } from '../../ledger/statement.ts';
 import { decodeEntryBundle, decodeTile } from '../../ledger/tiles.ts';
 import { formatAddCheckpoint } from '../../ledger/witness.ts';
-import { startStack, TEST_LOG_ORIGIN, type Stack } from './stack.ts';
+import { startStack, TEST_LOG_ORIGIN, type Stack, appendStatements } from './stack.ts';
 
 let stack: Stack;
 let logKeys: ReturnType<typeof parseVerifierKey>[];
 
-async function appendMany(n: number): Promise<void> {
-  const key = stack.keys.registry!;
-  await Promise.all(
-    Array.from({ length: n }, () => {
-      const caseId = randomUUID();
-      return stack.sequencer.append(
-        signStatement(
-          {
-            type: STATEMENT_TYPE,
-            statementId: `${caseId}/checkTitle`,
-            caseId,
-            stepId: 'checkTitle',
-            agency: 'registry',
-            outcome: 'passed',
-            commitment: toBase64(new Uint8Array(32).fill(3)),
-            facts: {},
-            issuedAt: new Date().toISOString(),
-            keyId: key.keyId,
-          },
-          key,
-        ),
-      );
-    }),
-  );
-  await stack.publisher.request();
-}
+const appendMany = (n: number) => appendStatements(stack, n, 'registry', 'checkTitle');
 
 async function get(url: string) {
   return stack.app.inject({ method: 'GET', url });

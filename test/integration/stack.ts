@@ -10,7 +10,11 @@ import {
 import { activityInfo } from '@temporalio/activity';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
+import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
+import { STATEMENT_TYPE, type Statement } from '../../domain/statement.ts';
+import { toBase64 } from '../../ledger/bytes.ts';
+import { signStatement } from '../../ledger/statement.ts';
 import type { Agency } from '../../domain/agency.ts';
 import { buildApp } from '../../api/app.ts';
 import {
@@ -258,4 +262,40 @@ export interface Timeline {
       facts: Record<string, string | number | boolean | null>;
     };
   }[];
+}
+
+/**
+ * Appends `n` statements signed by `agency` (one case each) and waits for the newest
+ * checkpoint to be published: a quick way to give the log a known size.
+ */
+export async function appendStatements(
+  stack: Stack,
+  n: number,
+  agency: string,
+  stepId: string,
+): Promise<void> {
+  const key = stack.keys[agency]!;
+  await Promise.all(
+    Array.from({ length: n }, () => {
+      const caseId = randomUUID();
+      return stack.sequencer.append(
+        signStatement(
+          {
+            type: STATEMENT_TYPE,
+            statementId: `${caseId}/${stepId}`,
+            caseId,
+            stepId,
+            agency: agency as Statement['agency'],
+            outcome: 'passed',
+            commitment: toBase64(new Uint8Array(32).fill(5)),
+            facts: {},
+            issuedAt: new Date().toISOString(),
+            keyId: key.keyId,
+          },
+          key,
+        ),
+      );
+    }),
+  );
+  await stack.publisher.request();
 }

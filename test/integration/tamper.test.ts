@@ -9,41 +9,15 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEMENT_TYPE } from '../../domain/statement.ts';
 import { toBase64 } from '../../ledger/bytes.ts';
-import { signStatement } from '../../ledger/statement.ts';
 import { onewindow, writeTrustFile } from './cli.ts';
-import { startStack, type Stack } from './stack.ts';
+import { startStack, type Stack, appendStatements } from './stack.ts';
 
 let stack: Stack;
 let url: string;
 let trust: string;
 let size: number;
 
-async function appendMany(n: number): Promise<void> {
-  const key = stack.keys.registry!;
-  await Promise.all(
-    Array.from({ length: n }, () => {
-      const caseId = randomUUID();
-      return stack.sequencer.append(
-        signStatement(
-          {
-            type: STATEMENT_TYPE,
-            statementId: `${caseId}/checkTitle`,
-            caseId,
-            stepId: 'checkTitle',
-            agency: 'registry',
-            outcome: 'passed',
-            commitment: toBase64(new Uint8Array(32).fill(5)),
-            facts: { seizure: false },
-            issuedAt: new Date().toISOString(),
-            keyId: key.keyId,
-          },
-          key,
-        ),
-      );
-    }),
-  );
-  await stack.publisher.request();
-}
+const appendMany = (n: number) => appendStatements(stack, n, 'registry', 'checkTitle');
 
 /** Runs `work` as the superuser with the append-only triggers switched off. */
 async function asSuperuser(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
