@@ -2,9 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEMENT_TYPE, type Statement } from '../../domain/statement.ts';
 import { signStatement, verifyStatementSignature } from '../../ledger/statement.ts';
-import { generateSigningKey, agencyKeyName } from '../../ledger/keys.ts';
+import {
+  agencyKeyName,
+  formatVerifierKey,
+  generateSigningKey,
+  parseVerifierKey,
+} from '../../ledger/keys.ts';
+import { openCheckpoint } from '../../ledger/checkpoint.ts';
+import { KeyRegistry } from '../../ledger/pg/keyRegistry.ts';
+import { Sequencer } from '../../ledger/pg/sequencer.ts';
 import { ledgerSize } from '../../ledger/pg/reader.ts';
-import { startStack, type Stack } from './stack.ts';
+import { startStack, TEST_LOG_ORIGIN, type Stack } from './stack.ts';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -107,6 +115,33 @@ describe('the ledger append path against PostgreSQL', () => {
     const appended = await stack.sequencer.append(signStatement(extended, registry));
     expect(appended.entry.statement).toMatchObject({ note: 'a field from a later version' });
     expect(verifyStatementSignature(appended.entry, registry.publicKey)).toBe(true);
+  });
+
+  it('signs each checkpoint with both the old and the next log key during a log key rotation', async () => {
+    const next = generateSigningKey(TEST_LOG_ORIGIN);
+    const rotating = new Sequencer(stack.pool, new KeyRegistry(stack.pool), {
+      origin: TEST_LOG_ORIGIN,
+      key: stack.logKey,
+      extraKeys: [next],
+    });
+    const registry = stack.keys.registry!;
+    const { entry } = await rotating.append(
+      signStatement(statement('registry', registry.keyId), registry),
+    );
+    const { rows } = await stack.pool.query<{ note: string }>(
+      'SELECT note FROM checkpoints WHERE size = $1',
+      [entry.index + 1],
+    );
+    const note = rows[0]!.note;
+    const verifierOf = (key: typeof next) =>
+      parseVerifierKey(formatVerifierKey(key.name, key.publicKey));
+    // A verifier pinned to either key accepts it, so clients can move to the new key at their own pace.
+    expect(openCheckpoint(note, TEST_LOG_ORIGIN, [verifierOf(stack.logKey)]).checkpoint.size).toBe(
+      entry.index + 1,
+    );
+    expect(openCheckpoint(note, TEST_LOG_ORIGIN, [verifierOf(next)]).checkpoint.size).toBe(
+      entry.index + 1,
+    );
   });
 
   it('lets the application role neither update nor delete an entry', async () => {
