@@ -8,6 +8,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -137,15 +138,19 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     refusal ??= { phase, reason };
   };
 
+  let published = '';
   const publish = () => {
+    const current = status.steps
+      .filter((s) => ['running', 'waiting', 'escalated'].includes(s.status))
+      .map((s) => s.stepId);
+    const fingerprint = JSON.stringify([status.phase, current, status.overdue]);
+    // Each upsert is a history event and work for the server: since this patch, only a
+    // change is published. Cases started before it replay with the old behaviour.
+    if (fingerprint === published && patched('search-attributes-only-on-change')) return;
+    published = fingerprint;
     upsertSearchAttributes([
       { key: caseStatusKey, value: status.phase },
-      {
-        key: currentStepsKey,
-        value: status.steps
-          .filter((s) => ['running', 'waiting', 'escalated'].includes(s.status))
-          .map((s) => s.stepId),
-      },
+      { key: currentStepsKey, value: current },
       { key: overdueKey, value: status.overdue },
     ]);
   };

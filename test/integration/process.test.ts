@@ -214,12 +214,16 @@ describe('the joint transfer, end to end', () => {
     expect(overdue.notifications).toContainEqual(
       expect.objectContaining({ party: 'supervisor', kind: 'overdue', stepId: 'confirmPayment' }),
     );
-    const list = stack.client.workflow.list({
-      query: `WorkflowId = "case:${overdue.unitId}" AND OneWindowOverdue = true`,
-    });
-    const found: string[] = [];
-    for await (const w of list) found.push(w.workflowId);
-    expect(found).toEqual([`case:${overdue.unitId}`]);
+    // Supervisors find overdue cases by search attribute (visibility lags a little behind).
+    const overdueCases = async () => {
+      const found: string[] = [];
+      const query = `WorkflowId = "case:${overdue.unitId}" AND OneWindowOverdue = true`;
+      for await (const w of stack.client.workflow.list({ query })) found.push(w.workflowId);
+      return found;
+    };
+    await expect
+      .poll(overdueCases, { timeout: 10_000, interval: 250 })
+      .toEqual([`case:${overdue.unitId}`]);
     const t = await waitForClosed(stack.app, caseId, 60_000);
     await recordHistory('expired-unpaid-tax', caseId);
     expect(t.phase).toBe('expired');

@@ -1,0 +1,121 @@
+// The cases benchmark's baseline (bench/cases.ts): a bare Temporal workflow with the same
+// activities, in the same order and parallel branches, as a clean three-utility
+// jointTransferCase, and the same two waits for an outside Update (payment, review) — but
+// every activity is a no-op: no signing, no ledger, no payload codec, no search attributes,
+// no deadline timers. Bundled on its own and run by its own worker on its own task queue.
+//
+// Activities of a clean case with electricity, water and gas (26):
+//   orchestrator: intake, signRecord (the close record), notify (the citizen)       3
+//   agencies: verifyContract, checkTitle, 3 prechecks, assessTax,
+//             registerTransfer, 3 transferAccounts                                  10
+//   appendToLedger, one per signed statement: the 10 agency steps, the payment
+//             and the review decisions (inside their Updates), the close record      13
+import {
+  allHandlersFinished,
+  condition,
+  defineQuery,
+  defineUpdate,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
+
+export const BASELINE_TASK_QUEUE = 'bench.baseline';
+
+/** The no-op activities; each returns at once. */
+export interface BaselineActivities {
+  intake(caseId: string): Promise<void>;
+  agencyStep(caseId: string, stepId: string): Promise<void>;
+  appendToLedger(caseId: string, stepId: string): Promise<void>;
+  signRecord(caseId: string): Promise<void>;
+  notify(caseId: string): Promise<void>;
+}
+
+export const BASELINE_ACTIVITY_COUNT = 26;
+
+/** The steps now waiting for an outside decision, and whether the case is done. */
+export const baselineStatusQuery = defineQuery<{ waiting: string[]; done: boolean }>(
+  'baselineStatus',
+);
+export const baselineDecideUpdate = defineUpdate<void, [string]>('baselineDecide');
+
+// The same timeouts and retry policies as the real workflow's proxies.
+const orchestrator = proxyActivities<BaselineActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+const agency = proxyActivities<BaselineActivities>({
+  startToCloseTimeout: '10s',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '10s',
+    maximumAttempts: 4,
+  },
+});
+
+const UTILITIES = ['electricity', 'water', 'gas'] as const;
+
+export async function baselineCase(caseId: string): Promise<{ activities: number }> {
+  let activities = 0;
+  const waiting = new Set<string>();
+  const decided = new Set<string>();
+  let done = false;
+
+  setHandler(baselineStatusQuery, () => ({ waiting: [...waiting], done }));
+  setHandler(
+    baselineDecideUpdate,
+    async (stepId) => {
+      await orchestrator.appendToLedger(caseId, stepId);
+      activities++;
+      decided.add(stepId);
+    },
+    {
+      validator: (stepId: string) => {
+        if (!waiting.has(stepId) || decided.has(stepId))
+          throw new Error(`step ${stepId} is not open for a decision`);
+      },
+    },
+  );
+
+  /** An agency step and the append of its statement, as runAuto does. */
+  const step = async (stepId: string) => {
+    await agency.agencyStep(caseId, stepId);
+    await orchestrator.appendToLedger(caseId, stepId);
+    activities += 2;
+  };
+  /** A wait for an outside Update, with the real step's deadline as the timeout. */
+  const wait = async (stepId: string, deadline: string) => {
+    waiting.add(stepId);
+    await condition(() => decided.has(stepId), deadline);
+    waiting.delete(stepId);
+  };
+
+  await orchestrator.intake(caseId);
+  activities++;
+  // The real graph: review needs the title check and the payment; each utility's transfer
+  // needs its precheck and the registration.
+  const prechecks = UTILITIES.map((u) => step(`precheck.${u}`));
+  await Promise.all([
+    (async () => {
+      await step('verifyContract');
+      await step('assessTax');
+      await wait('confirmPayment', '7 days');
+    })(),
+    step('checkTitle'),
+  ]);
+  await wait('review', '3 days');
+  await step('registerTransfer');
+  await Promise.all(
+    UTILITIES.map(async (u, i) => {
+      await prechecks[i];
+      await step(`transferAccount.${u}`);
+    }),
+  );
+  await orchestrator.signRecord(caseId);
+  await orchestrator.appendToLedger(caseId, 'close');
+  await orchestrator.notify(caseId);
+  activities += 3;
+  done = true;
+  await condition(allHandlersFinished);
+  return { activities };
+}

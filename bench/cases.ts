@@ -1,0 +1,723 @@
+// The cases benchmark (`npm run bench:cases`, `--smoke` for a few cases). Whole cases end to
+// end, every agency automated, beside a baseline measured in the same run on the same server:
+//   1. baseline: a bare Temporal workflow with the same 26 activities (no-ops) and the same
+//      two waits for an outside Update (bench/baselineWorkflows.ts) — no signing, no ledger,
+//      no payload codec;
+//   2. cases: jointTransferCase on the real pieces — a Temporal dev server, PostgreSQL with
+//      the ledger, the orchestrator's and all six agencies' workers in this process, the API
+//      (app.inject, no port). A driver per case submits through POST /cases, then plays the
+//      tax bureau (pays the assessed duty) and the registry officer (approves) with decisions
+//      signed by each agency's key, as soon as the workflow's status query shows the step open.
+// Each prints cases/s (completed cases / wall time, `--concurrency` cases in flight) and the
+// p50/p95 of a case's latency (submission → workflow completed); then the ratio, and a rough
+// profile of where a case's time goes.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { buildApp } from '../api/app.ts';
+import type { Agency } from '../domain/agency.ts';
+import type { CaseStatus } from '../domain/caseStatus.ts';
+import { STATEMENT_TYPE, type SignedStatement, type Statement } from '../domain/statement.ts';
+import {
+  AGENCIES_WITH_WORKERS,
+  bundleWorkflows,
+  createAgencyWorker,
+  createOrchestratorWorker,
+  installRuntime,
+} from '../cli/workers.ts';
+import { generatePayloadKey, parsePayloadKey, clientDataConverter } from '../infra/payloadCodec.ts';
+import { resolveTemporalCli, temporalCliVersion } from '../infra/temporalCli.ts';
+import { startDevServer, type DevServer } from '../infra/temporalDevServer.ts';
+import { toBase64 } from '../ledger/bytes.ts';
+import { agencyKeyName, generateSigningKey, type SigningKey } from '../ledger/keys.ts';
+import { registerAgencyKey } from '../ledger/pg/keyRegistry.ts';
+import { verifyEd25519Node } from '../ledger/pg/nodeEd25519.ts';
+import { entryRange, ledgerSize } from '../ledger/pg/reader.ts';
+import { signStatement, statementMessage } from '../ledger/statement.ts';
+import { fromBase64 } from '../ledger/bytes.ts';
+import { statusQuery } from '../workflows/messages.ts';
+import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
+import {
+  BASELINE_ACTIVITY_COUNT,
+  BASELINE_TASK_QUEUE,
+  baselineDecideUpdate,
+  baselineStatusQuery,
+  type BaselineActivities,
+  type baselineCase,
+} from './baselineWorkflows.ts';
+import { count, describeMachine, ms, openBenchDatabase, percentile, ratio } from './support.ts';
+
+export interface CasesBenchOptions {
+  /** Timed cases per phase (baseline, then real cases). */
+  cases: number;
+  /** Cases in flight at once (closed loop: a driver starts its next case when one completes). */
+  concurrency: number;
+  /** Untimed cases per phase first (bundles, caches, connections warm up). */
+  warmup: number;
+  /** How often a driver asks the workflow whether its step is open. */
+  pollMs: number;
+  /** A running Temporal server to use; else a dev server is started for the run. */
+  temporalAddress?: string;
+  /** A PostgreSQL server to make a scratch database on; else DATABASE_URL, else an embedded one. */
+  adminUrl?: string;
+}
+
+export const FULL: CasesBenchOptions = { cases: 300, concurrency: 64, warmup: 20, pollMs: 100 };
+export const SMOKE: CasesBenchOptions = { cases: 10, concurrency: 10, warmup: 2, pollMs: 100 };
+
+export interface CasesBenchFigures {
+  casesPerSec: number;
+  p50Ms: number;
+  p95Ms: number;
+  baselinePerSec: number;
+  baselineP50Ms: number;
+  baselineP95Ms: number;
+  /** casesPerSec / baselinePerSec */
+  ratio: number;
+}
+
+/** Signed statements of a clean case with three utilities: 10 agency steps, payment, review, close. */
+const ENTRIES_PER_CASE = 13;
+const UTILITIES = ['electricity', 'water', 'gas'] as const;
+const LOG_ORIGIN = 'bench.onewindow/cases';
+const CASE_TIMEOUT_MS = 180_000;
+const baselineWorkflowsPath = fileURLToPath(new URL('./baselineWorkflows.ts', import.meta.url));
+
+interface Phase {
+  perSec: number;
+  latencies: number[];
+  queries: number;
+  /** CPU seconds over the timed part: this process, the Temporal server (if ours), the machine. */
+  cpu: CpuSplit;
+  wallSec: number;
+}
+
+/** Runs the baseline, then the real cases, on one Temporal server and prints every figure. */
+export async function runCasesBench(
+  options: CasesBenchOptions,
+  print: (line: string) => void = console.log,
+  progress: (line: string) => void = () => undefined,
+): Promise<CasesBenchFigures> {
+  for (const line of describeMachine()) print(line);
+  installRuntime('WARN');
+  const stack: { stop: () => Promise<void> }[] = [];
+  const stopAll = async () => {
+    for (const part of stack.reverse()) await part.stop().catch(() => undefined);
+  };
+  try {
+    let server: DevServer | undefined;
+    let address = options.temporalAddress;
+    if (!address) {
+      const cliPath = await resolveTemporalCli({ log: progress });
+      server = await startDevServer({ cliPath, uiPort: false });
+      stack.push(server);
+      address = server.address;
+      print(
+        `temporal dev server ${temporalCliVersion(cliPath).split('\n')[0]}, in memory, ${address}`,
+      );
+    } else {
+      print(`temporal server ${address} (not started by this run)`);
+    }
+    const db = await openBenchDatabase(options.adminUrl);
+    stack.push(db);
+    const adminPool = new pg.Pool({ connectionString: db.adminUrl, max: 2 });
+    // As deployed: the orchestrator worker's pool (cli/worker.ts) and the API's (cli/api.ts).
+    const workerPool = new pg.Pool({ connectionString: db.appUrl, max: 8 });
+    const apiPool = new pg.Pool({ connectionString: db.appUrl, max: 16 });
+    let stopping = false;
+    for (const pool of [adminPool, workerPool, apiPool]) {
+      pool.on('error', (error) => stopping || progress(`postgres: ${error.message}`));
+      stack.push({
+        stop: async () => {
+          stopping = true;
+          await pool.end();
+        },
+      });
+    }
+    const version = await adminPool.query<{ server_version: string }>('SHOW server_version');
+    print(`database ${db.description}, PostgreSQL ${version.rows[0]!.server_version}`);
+
+    const keys: Record<string, SigningKey> = {};
+    for (const agency of [...AGENCIES_WITH_WORKERS, 'orchestrator'] as const) {
+      keys[agency] = generateSigningKey(agencyKeyName(agency));
+      await registerAgencyKey(adminPool, {
+        keyId: keys[agency].keyId,
+        agency,
+        publicKey: keys[agency].publicKey,
+        validFrom: new Date(0),
+      });
+    }
+    const logKey = generateSigningKey(LOG_ORIGIN);
+    const payloadKey = parsePayloadKey(generatePayloadKey('bench'));
+
+    const nativeConnection = await NativeConnection.connect({ address });
+    stack.push({ stop: () => nativeConnection.close() });
+    const connection = await Connection.connect({ address });
+    stack.push({ stop: () => connection.close() });
+    const client = new Client({ connection, dataConverter: clientDataConverter(payloadKey) });
+    const bareClient = new Client({ connection });
+
+    progress('bundling workflows…');
+    const [workflowBundle, baselineBundle] = await Promise.all([
+      bundleWorkflows(),
+      bundleWorkflowCode({ workflowsPath: baselineWorkflowsPath, logger: quietLogger }),
+    ]);
+    const orchestrator = await createOrchestratorWorker({
+      connection: nativeConnection,
+      pool: workerPool,
+      workflowBundle,
+      log: { origin: LOG_ORIGIN, key: logKey },
+      key: keys.orchestrator!,
+      payloadKey,
+    });
+    const workers: Worker[] = [orchestrator.worker];
+    for (const agency of AGENCIES_WITH_WORKERS) {
+      workers.push(
+        await createAgencyWorker({
+          connection: nativeConnection,
+          agency,
+          key: keys[agency]!,
+          payloadKey,
+        }),
+      );
+    }
+    workers.push(
+      await Worker.create({
+        connection: nativeConnection,
+        taskQueue: BASELINE_TASK_QUEUE,
+        workflowBundle: baselineBundle,
+        activities: baselineActivities(),
+      }),
+    );
+    const running = workers.map((w) => w.run());
+    stack.push({
+      stop: async () => {
+        for (const w of workers) w.shutdown();
+        await Promise.allSettled(running);
+        await orchestrator.publisher.idle();
+        await orchestrator.close();
+      },
+    });
+    // Deadlines in law time (no timeScale): nothing falls due during the run; checked below.
+    const app = await buildApp({ temporal: client, pool: apiPool });
+    stack.push({ stop: () => app.close() });
+
+    // The sequencer's append latency, as the orchestrator's append activity sees it.
+    const appendTimes: number[] = [];
+    let timingAppends = false;
+    const append = orchestrator.sequencer.append.bind(orchestrator.sequencer);
+    orchestrator.sequencer.append = (input) => {
+      const start = performance.now();
+      const appended = append(input);
+      if (timingAppends)
+        void appended.then(
+          () => appendTimes.push(performance.now() - start),
+          () => undefined,
+        );
+      return appended;
+    };
+
+    const runTag = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`.toUpperCase();
+    const baselineDriver = new BaselineDriver(bareClient, runTag, options.pollMs);
+    const caseDriver = new CaseDriver(app, client, apiPool, keys, runTag, options.pollMs);
+    const temporalPid = server?.process.pid;
+
+    print('');
+    print(
+      `1. baseline: bare workflow, ${BASELINE_ACTIVITY_COUNT} no-op activities, 2 Update waits, ${count(options.cases)} cases, ${options.concurrency} in flight`,
+    );
+    const baseline = await runPhase(baselineDriver, options, temporalPid, progress);
+    print(
+      `  cases/s ${baseline.perSec.toFixed(1)}  latency p50 ${ms(percentile(baseline.latencies, 50))}  p95 ${ms(percentile(baseline.latencies, 95))}  (${count(baseline.wallSec)} s)`,
+    );
+
+    print('');
+    print(
+      `2. cases: jointTransferCase, 3 utilities, no arrears, every agency automated, ${count(options.cases)} cases, ${options.concurrency} in flight`,
+    );
+    const sizeBefore = await ledgerSize(workerPool);
+    timingAppends = true;
+    const cases = await runPhase(caseDriver, options, temporalPid, progress);
+    timingAppends = false;
+    const entries = (await ledgerSize(workerPool)) - sizeBefore;
+    const p50 = percentile(cases.latencies, 50);
+    const p95 = percentile(cases.latencies, 95);
+    print(
+      `  cases/s ${cases.perSec.toFixed(1)}  latency p50 ${ms(p50)}  p95 ${ms(p95)}  (${count(cases.wallSec)} s)`,
+    );
+    const expected = ENTRIES_PER_CASE * (options.warmup + options.cases);
+    if (entries !== expected)
+      throw new Error(
+        `expected ${expected} ledger entries from this phase's cases, found ${entries}`,
+      );
+    print(
+      `  every case completed, none overdue; ${count(entries)} signed ledger entries (${ENTRIES_PER_CASE} a case, warm-up included)`,
+    );
+
+    const figures: CasesBenchFigures = {
+      casesPerSec: cases.perSec,
+      p50Ms: p50,
+      p95Ms: p95,
+      baselinePerSec: baseline.perSec,
+      baselineP50Ms: percentile(baseline.latencies, 50),
+      baselineP95Ms: percentile(baseline.latencies, 95),
+      ratio: cases.perSec / baseline.perSec,
+    };
+    print('');
+    print(
+      `cases/s ${figures.casesPerSec.toFixed(1)}  | baseline ${figures.baselinePerSec.toFixed(1)}/s | ratio ${ratio(figures.ratio)}   targets >= 10 cases/s (${figures.casesPerSec >= 10 ? 'met' : 'missed'}), ratio >= 0.7 (${figures.ratio >= 0.7 ? 'met' : 'missed'})`,
+    );
+
+    print('');
+    print('where the time goes (rough)');
+    const [caseHistory, baselineHistory] = await Promise.all([
+      historyShape(client, caseDriver.sampleWorkflow!),
+      historyShape(bareClient, baselineDriver.sampleWorkflow!),
+    ]);
+    print(`  history of one case      ${caseHistory}`);
+    print(`  history of one baseline  ${baselineHistory}`);
+    print(
+      `  status queries a case    ${(cases.queries / options.cases).toFixed(1)} (baseline ${(baseline.queries / options.cases).toFixed(1)}), one every ${options.pollMs} ms until a step opens`,
+    );
+    print(`  CPU a case               ${cases.cpu.describe(options.cases)}`);
+    print(`  CPU a baseline case      ${baseline.cpu.describe(options.cases)}`);
+    if (appendTimes.length > 0)
+      print(
+        `  sequencer append         p50 ${ms(percentile(appendTimes, 50))}  p95 ${ms(percentile(appendTimes, 95))} (${count(appendTimes.length)} appends, in the orchestrator's activity)`,
+      );
+    const crypto = signatureCosts(keys.tax!);
+    print(
+      `  Ed25519, one thread      sign ${crypto.signUs.toFixed(0)} µs (@noble/ed25519, as the agencies sign), verify ${crypto.verifyUs.toFixed(0)} µs: ${ENTRIES_PER_CASE} of each a case ≈ ${ms((ENTRIES_PER_CASE * (crypto.signUs + crypto.verifyUs)) / 1000)} CPU`,
+    );
+    return figures;
+  } finally {
+    await stopAll();
+  }
+}
+
+const quietLogger = {
+  trace() {},
+  debug() {},
+  info() {},
+  warn: console.warn,
+  error: console.error,
+  log() {},
+};
+
+function baselineActivities(): BaselineActivities {
+  return {
+    intake: () => Promise.resolve(),
+    agencyStep: () => Promise.resolve(),
+    appendToLedger: () => Promise.resolve(),
+    signRecord: () => Promise.resolve(),
+    notify: () => Promise.resolve(),
+  };
+}
+
+interface Driver {
+  /** Drives case `i` to completion and returns its latency in ms. */
+  drive(i: number): Promise<number>;
+  queries: number;
+}
+
+/** Warm-up, then `options.cases` timed cases with `options.concurrency` in flight. */
+async function runPhase(
+  driver: Driver,
+  options: CasesBenchOptions,
+  temporalPid: number | undefined,
+  progress: (line: string) => void,
+): Promise<Phase> {
+  let next = 0;
+  const runMany = async (n: number, offset: number) => {
+    const latencies: number[] = [];
+    const failures: string[] = [];
+    next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(options.concurrency, n) }, async () => {
+        while (next < n) {
+          const i = offset + next++;
+          try {
+            latencies.push(await driver.drive(i));
+          } catch (error) {
+            failures.push(`case ${i}: ${(error as Error).message}`);
+          }
+          if ((latencies.length + failures.length) % 100 === 0)
+            progress(`  ${latencies.length + failures.length} / ${n}`);
+        }
+      }),
+    );
+    if (failures.length > 0)
+      throw new Error(`${failures.length} of ${n} cases failed; first: ${failures[0]}`);
+    return latencies;
+  };
+  await runMany(options.warmup, 0);
+  driver.queries = 0;
+  const cpu = CpuSplit.start(temporalPid);
+  const start = performance.now();
+  const latencies = await runMany(options.cases, options.warmup);
+  const wallSec = (performance.now() - start) / 1000;
+  cpu.stop();
+  return { perSec: options.cases / wallSec, latencies, queries: driver.queries, cpu, wallSec };
+}
+
+/** Polls `query` every `pollMs` until `open` holds; rejects on `closed` or after the case timeout. */
+async function pollUntil<T>(
+  query: () => Promise<T>,
+  open: (status: T) => boolean,
+  closed: (status: T) => string | undefined,
+  pollMs: number,
+  counter: { queries: number },
+  what: string,
+  deadline: number,
+): Promise<T> {
+  for (;;) {
+    counter.queries++;
+    // A query before the first workflow task has run can fail; the next poll asks again.
+    const status = await query().catch(() => undefined);
+    if (status !== undefined) {
+      if (open(status)) return status;
+      const why = closed(status);
+      if (why) throw new Error(`${what} never opened: ${why}`);
+    }
+    if (Date.now() > deadline) throw new Error(`${what} did not open in ${CASE_TIMEOUT_MS} ms`);
+    await sleep(pollMs);
+  }
+}
+
+class BaselineDriver implements Driver {
+  queries = 0;
+  sampleWorkflow: string | undefined;
+
+  constructor(
+    private readonly client: Client,
+    private readonly runTag: string,
+    private readonly pollMs: number,
+  ) {}
+
+  async drive(i: number): Promise<number> {
+    const start = performance.now();
+    const deadline = Date.now() + CASE_TIMEOUT_MS;
+    const workflowId = `bench-baseline-${this.runTag}-${i}`;
+    const handle = await this.client.workflow.start<typeof baselineCase>('baselineCase', {
+      taskQueue: BASELINE_TASK_QUEUE,
+      workflowId,
+      args: [workflowId],
+    });
+    for (const stepId of ['confirmPayment', 'review']) {
+      await pollUntil(
+        () => handle.query(baselineStatusQuery),
+        (s) => s.waiting.includes(stepId),
+        (s) => (s.done ? 'the case is done' : undefined),
+        this.pollMs,
+        this,
+        stepId,
+        deadline,
+      );
+      await handle.executeUpdate(baselineDecideUpdate, { args: [stepId] });
+    }
+    const result = await handle.result();
+    if (result.activities !== BASELINE_ACTIVITY_COUNT)
+      throw new Error(`baseline ran ${result.activities} activities`);
+    this.sampleWorkflow = workflowId;
+    return performance.now() - start;
+  }
+}
+
+class CaseDriver implements Driver {
+  queries = 0;
+  sampleWorkflow: string | undefined;
+
+  constructor(
+    private readonly app: FastifyInstance,
+    private readonly client: Client,
+    private readonly pool: pg.Pool,
+    private readonly keys: Record<string, SigningKey>,
+    private readonly runTag: string,
+    private readonly pollMs: number,
+  ) {}
+
+  async drive(i: number): Promise<number> {
+    const start = performance.now();
+    const deadline = Date.now() + CASE_TIMEOUT_MS;
+    const submitted = await this.app.inject({
+      method: 'POST',
+      url: '/cases',
+      payload: benchApplication(this.runTag, i),
+    });
+    if (submitted.statusCode !== 201)
+      throw new Error(`submission refused: ${submitted.statusCode} ${submitted.body}`);
+    const { caseId, workflowId, runId } = submitted.json<{
+      caseId: string;
+      workflowId: string;
+      runId: string;
+    }>();
+    const handle: WorkflowHandle<typeof jointTransferCase> = this.client.workflow.getHandle(
+      workflowId,
+      runId,
+    );
+    const waitFor = (stepId: string) =>
+      pollUntil(
+        () => handle.query(statusQuery),
+        (s) => s.steps.some((step) => step.stepId === stepId && step.status === 'waiting'),
+        (s) => (s.phase === 'running' ? undefined : `the case is ${s.phase}: ${s.reason}`),
+        this.pollMs,
+        this,
+        stepId,
+        deadline,
+      );
+
+    // The tax bureau: pays the duty assessed, as recorded on the ledger.
+    const open = await waitFor('confirmPayment');
+    const assessed = open.steps.find((s) => s.stepId === 'assessTax')!.ledgerIndex!;
+    const [entry] = await entryRange(this.pool, assessed, assessed + 1);
+    const amountCents = Number(entry!.entry.statement.facts.dutyCents);
+    await this.decide(caseId, 'tax', 'confirmPayment', 'paid', { amountCents });
+    // The registry officer approves.
+    await waitFor('review');
+    await this.decide(caseId, 'registry', 'review', 'approved', {});
+    const result: CaseStatus = await handle.result();
+    if (result.phase !== 'completed')
+      throw new Error(`case ${caseId} ${result.phase}: ${result.reason}`);
+    if (result.overdue)
+      throw new Error(`case ${caseId} went overdue: a deadline fell due in the run`);
+    this.sampleWorkflow = workflowId;
+    return performance.now() - start;
+  }
+
+  private async decide(
+    caseId: string,
+    agency: Agency,
+    stepId: string,
+    outcome: string,
+    facts: SignedStatement['statement']['facts'],
+  ): Promise<void> {
+    const key = this.keys[agency]!;
+    const signed = signStatement(
+      {
+        type: STATEMENT_TYPE,
+        statementId: `${caseId}/${stepId}`,
+        caseId,
+        stepId,
+        agency,
+        outcome,
+        commitment: toBase64(randomBytes(32)),
+        facts,
+        issuedAt: new Date().toISOString(),
+        keyId: key.keyId,
+      },
+      key,
+    );
+    const response = await this.app.inject({
+      method: 'POST',
+      url: `/cases/${caseId}/decisions`,
+      payload: { stepId, signed },
+    });
+    if (response.statusCode !== 200)
+      throw new Error(`${stepId} decision refused: ${response.statusCode} ${response.body}`);
+  }
+}
+
+/** A clean sale of a unit no other case uses (the shape of test/integration/stack.ts's sample). */
+export function benchApplication(runTag: string, i: number) {
+  return {
+    unitId: `BENCH-${runTag}-${i}`,
+    address: `${10 + (i % 90)} Harbour Lane, Apt ${i}B`,
+    priceCents: 42_500_000,
+    areaSqm: 84.5,
+    contractFilingNumber: `HF-${runTag}-${i}`,
+    buyer: { name: 'Mina Park', idNumber: 'B1234567' },
+    seller: { name: 'Jon Lee', idNumber: 'S7654321' },
+    utilities: [...UTILITIES],
+    consent: true,
+  };
+}
+
+/**
+ * Events, workflow tasks, activities, timers and search-attribute upserts in one history, and
+ * the mean waits between them: task scheduled → picked up by a worker (the server's and the
+ * poll's round trip), a workflow task's run on the worker, an activity's run.
+ */
+async function historyShape(client: Client, workflowId: string): Promise<string> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const events = history.events ?? [];
+  type Event = (typeof events)[number];
+  const n = (has: (e: Event) => unknown) => events.filter(has).length;
+  const at = (e: Event | undefined) =>
+    Number(e?.eventTime?.seconds ?? 0) * 1000 + (e?.eventTime?.nanos ?? 0) / 1e6;
+  const byId = new Map(events.map((e) => [Number(e.eventId), e]));
+  const mean = (gaps: number[]) =>
+    ms(gaps.length === 0 ? 0 : gaps.reduce((a, b) => a + b, 0) / gaps.length);
+  const gaps = (pick: (e: Event) => { from: unknown } | null | undefined) =>
+    events.flatMap((e) => {
+      const from = pick(e)?.from;
+      return from === undefined || from === null ? [] : [at(e) - at(byId.get(Number(from)))];
+    });
+  const wftDispatch = gaps((e) =>
+    e.workflowTaskStartedEventAttributes ? { from: Number(e.eventId) - 1 } : null,
+  );
+  const wftRun = gaps((e) =>
+    e.workflowTaskCompletedEventAttributes
+      ? { from: e.workflowTaskCompletedEventAttributes.startedEventId }
+      : null,
+  );
+  const activityDispatch = gaps((e) =>
+    e.activityTaskStartedEventAttributes
+      ? { from: e.activityTaskStartedEventAttributes.scheduledEventId }
+      : null,
+  );
+  const activityRun = gaps((e) =>
+    e.activityTaskCompletedEventAttributes
+      ? { from: e.activityTaskCompletedEventAttributes.startedEventId }
+      : null,
+  );
+  return [
+    `${events.length} events over ${ms(at(events.at(-1)) - at(events[0]))}`,
+    `${n((e) => e.workflowTaskCompletedEventAttributes)} workflow tasks (dispatch ${mean(wftDispatch)}, run ${mean(wftRun)})`,
+    `${n((e) => e.activityTaskScheduledEventAttributes)} activities (dispatch ${mean(activityDispatch)}, run ${mean(activityRun)})`,
+    `${n((e) => e.timerStartedEventAttributes)} timers`,
+    `${n((e) => e.upsertWorkflowSearchAttributesEventAttributes)} search-attribute upserts`,
+    `${n((e) => e.workflowExecutionUpdateAcceptedEventAttributes)} updates`,
+  ].join(', ');
+}
+
+/** CPU seconds used over a span: this process, the Temporal server's process, the whole machine. */
+class CpuSplit {
+  private own = process.cpuUsage();
+  private server: number | undefined;
+  private machine: number | undefined;
+  ownSec = 0;
+  serverSec: number | undefined;
+  machineSec: number | undefined;
+
+  private constructor(private readonly serverPid: number | undefined) {
+    this.server = serverPid === undefined ? undefined : processCpuSec(serverPid);
+    this.machine = machineBusySec();
+  }
+
+  static start(serverPid: number | undefined): CpuSplit {
+    return new CpuSplit(serverPid);
+  }
+
+  stop(): void {
+    const own = process.cpuUsage(this.own);
+    this.ownSec = (own.user + own.system) / 1e6;
+    const server = this.serverPid === undefined ? undefined : processCpuSec(this.serverPid);
+    if (server !== undefined && this.server !== undefined) this.serverSec = server - this.server;
+    const machine = machineBusySec();
+    if (machine !== undefined && this.machine !== undefined)
+      this.machineSec = machine - this.machine;
+  }
+
+  describe(cases: number): string {
+    const per = (sec: number) => ms((sec * 1000) / cases);
+    const parts = [`this process (API, workers, sequencer, drivers) ${per(this.ownSec)}`];
+    if (this.serverSec !== undefined) parts.push(`Temporal server ${per(this.serverSec)}`);
+    if (this.machineSec !== undefined) {
+      const rest = this.machineSec - this.ownSec - (this.serverSec ?? 0);
+      parts.push(
+        `${this.serverSec === undefined ? 'Temporal, ' : ''}PostgreSQL and the rest of the machine ${per(Math.max(0, rest))}`,
+      );
+      // Busy cores bound the rate: every core's second spent at this cost a case.
+      const ceiling = (availableParallelism() * cases) / this.machineSec;
+      parts.push(
+        `machine total ${per(this.machineSec)} (at most ${ceiling.toFixed(1)}/s on ${availableParallelism()} cores)`,
+      );
+    }
+    return parts.join(', ');
+  }
+}
+
+const CLOCK_TICKS = 100;
+
+/** utime + stime of a process, from /proc (Linux only; undefined elsewhere). */
+function processCpuSec(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
+function machineBusySec(): number | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const t = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = t.slice(0, 8).reduce((a, b) => a + b, 0);
+    return (total - t[3]! - t[4]!) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Microseconds per signStatement and per Node verify of a statement, one thread. */
+function signatureCosts(key: SigningKey): { signUs: number; verifyUs: number } {
+  const n = 200;
+  const statement: Statement = {
+    type: STATEMENT_TYPE,
+    statementId: 'bench/sign',
+    caseId: 'bench',
+    stepId: 'sign',
+    agency: 'tax',
+    outcome: 'paid',
+    commitment: toBase64(new Uint8Array(32)),
+    facts: { amountCents: 1 },
+    issuedAt: new Date().toISOString(),
+    keyId: key.keyId,
+  };
+  let signed = signStatement(statement, key);
+  let start = performance.now();
+  for (let i = 0; i < n; i++)
+    signed = signStatement({ ...statement, facts: { amountCents: i } }, key);
+  const signUs = ((performance.now() - start) * 1000) / n;
+  const message = statementMessage(signed.statement);
+  const signature = fromBase64(signed.signature);
+  start = performance.now();
+  for (let i = 0; i < n; i++) verifyEd25519Node(key.publicKey, message, signature);
+  const verifyUs = ((performance.now() - start) * 1000) / n;
+  return { signUs, verifyUs };
+}
+
+const FLAGS = {
+  smoke: { type: 'boolean' },
+  cases: { type: 'string' },
+  concurrency: { type: 'string' },
+  warmup: { type: 'string' },
+  'poll-ms': { type: 'string' },
+} as const;
+
+/** Flags win over BENCH_<FLAG> environment variables (e.g. BENCH_CASES), which win over the defaults. */
+export function optionsFromArgs(args: string[], env = process.env): CasesBenchOptions {
+  const { values } = parseArgs({ args, options: FLAGS, strict: true });
+  const fromEnv = (flag: string) => env[`BENCH_${flag.toUpperCase().replaceAll('-', '_')}`];
+  const number = (flag: keyof typeof FLAGS, fallback: number, min = 1): number => {
+    const text = (values[flag] as string | undefined) ?? fromEnv(flag);
+    if (text === undefined) return fallback;
+    const n = Number(text.replaceAll('_', ''));
+    if (!Number.isInteger(n) || n < min)
+      throw new RangeError(`--${flag} must be an integer >= ${min}, got ${text}`);
+    return n;
+  };
+  const base = values.smoke || fromEnv('smoke') === '1' ? SMOKE : FULL;
+  return {
+    cases: number('cases', base.cases),
+    concurrency: number('concurrency', base.concurrency),
+    warmup: number('warmup', base.warmup, 0),
+    pollMs: number('poll-ms', base.pollMs),
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const options = optionsFromArgs(process.argv.slice(2));
+  console.log(`OneWindow cases benchmark ${JSON.stringify(options)}`);
+  await runCasesBench(options, console.log, (line) => console.error(line));
+}
