@@ -2,7 +2,7 @@
 // itself stays off the ledger, committed to under the case's salt.
 import type { Signer } from '../domain/agency.ts';
 import { STATEMENT_TYPE, type SignedStatement } from '../domain/statement.ts';
-import { fromBase64 } from '../ledger/bytes.ts';
+import { fromBase64, toBase64 } from '../ledger/bytes.ts';
 import type { SigningKey } from '../ledger/keys.ts';
 import { commitTo, signStatement } from '../ledger/statement.ts';
 
@@ -50,4 +50,27 @@ export function signStep<R>(args: SignStepArgs<R>): StepResult<R> {
     args.key,
   );
   return { signed, result: args.result };
+}
+
+/**
+ * An agency's decision on an open step (payment confirmed, arrears settled, review), as the
+ * agency's own system signs it. The commitment is to the decision under a fresh salt the
+ * agency keeps: nothing personal travels.
+ */
+export function signDecision(args: {
+  key: SigningKey;
+  agency: Signer;
+  caseId: string;
+  stepId: string;
+  outcome: string;
+  facts?: Record<string, string | number | boolean | null>;
+  now?: () => Date;
+}): SignedStatement {
+  const salt = toBase64(crypto.getRandomValues(new Uint8Array(32)));
+  return signStep({
+    ...args,
+    salt,
+    result: { outcome: args.outcome, facts: args.facts ?? {} },
+    facts: args.facts ?? {},
+  }).signed;
 }

@@ -3,10 +3,9 @@
 // confirming settled arrears, the registry officer approving, a supervisor resolving an
 // escalation — each decision signed with that agency's own key. It prints every outcome.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { STATEMENT_TYPE, type SignedStatement } from '../domain/statement.ts';
-import { toBase64 } from '../ledger/bytes.ts';
+import type { SignedStatement } from '../domain/statement.ts';
 import type { SigningKey } from '../ledger/keys.ts';
-import { signStatement } from '../ledger/statement.ts';
+import { signDecision } from '../activities/sign.ts';
 
 interface TimelineEntry {
   index: number;
@@ -94,21 +93,14 @@ function decision(
   outcome: string,
   facts: SignedStatement['statement']['facts'],
 ) {
-  return signStatement(
-    {
-      type: STATEMENT_TYPE,
-      statementId: `${caseId}/${stepId}`,
-      caseId,
-      stepId,
-      agency: agency as SignedStatement['statement']['agency'],
-      outcome,
-      commitment: toBase64(crypto.getRandomValues(new Uint8Array(32))),
-      facts,
-      issuedAt: new Date().toISOString(),
-      keyId: key.keyId,
-    },
+  return signDecision({
     key,
-  );
+    agency: agency as SignedStatement['statement']['agency'],
+    caseId,
+    stepId,
+    outcome,
+    facts,
+  });
 }
 
 async function post(url: string, body: unknown): Promise<void> {

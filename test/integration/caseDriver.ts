@@ -1,10 +1,9 @@
 // Drives a case through the public API as the citizen and the agencies' systems would:
 // submit, wait for a step to open, send an agency's signed decision.
 import type { FastifyInstance } from 'fastify';
-import { STATEMENT_TYPE, type SignedStatement } from '../../domain/statement.ts';
-import { toBase64 } from '../../ledger/bytes.ts';
+import type { SignedStatement } from '../../domain/statement.ts';
 import type { SigningKey } from '../../ledger/keys.ts';
-import { signStatement } from '../../ledger/statement.ts';
+import { signDecision } from '../../activities/sign.ts';
 import type { Timeline } from './stack.ts';
 
 export async function submit(
@@ -79,21 +78,14 @@ export function signedDecision(
   outcome: string,
   facts: Record<string, string | number | boolean | null> = {},
 ): SignedStatement {
-  return signStatement(
-    {
-      type: STATEMENT_TYPE,
-      statementId: `${caseId}/${stepId}`,
-      caseId,
-      stepId,
-      agency: agency as SignedStatement['statement']['agency'],
-      outcome,
-      commitment: toBase64(new Uint8Array(32).fill(1)),
-      facts,
-      issuedAt: new Date().toISOString(),
-      keyId: key.keyId,
-    },
+  return signDecision({
     key,
-  );
+    agency: agency as SignedStatement['statement']['agency'],
+    caseId,
+    stepId,
+    outcome,
+    facts,
+  });
 }
 
 export async function decide(

@@ -22,7 +22,7 @@ import { addAgencyKey, revokeAgencyKey } from '../../ledger/pg/keyRegistry.ts';
 import { signStatement } from '../../ledger/statement.ts';
 import type { TrustFile } from '../../ledger/trust.ts';
 import { onewindow, writeTrustFile } from './cli.ts';
-import { startStack, TEST_LOG_ORIGIN, type Stack } from './stack.ts';
+import { startStack, TEST_LOG_ORIGIN, type Stack, asDatabaseSuperuser } from './stack.ts';
 
 let stack: Stack;
 let url: string;
@@ -67,21 +67,8 @@ async function entryOf(statementId: string): Promise<Entry> {
   return Entry.parse(JSON.parse(rows[0]!.entry.toString('utf8')));
 }
 
-/** Runs `work` as the superuser with the append-only triggers switched off (as tamper.test.ts). */
-async function asSuperuser(work: (client: pg.PoolClient) => Promise<unknown>): Promise<void> {
-  const client = await stack.adminPool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SET LOCAL session_replication_role = replica');
-    await work(client);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK');
-    throw error;
-  } finally {
-    client.release();
-  }
-}
+const asSuperuser = (work: (client: pg.PoolClient) => Promise<unknown>) =>
+  asDatabaseSuperuser(stack, work);
 
 /** A trust file with every key the suite registered except `drop`: those come from the log. */
 async function trustFileWithout(drop: string[]): Promise<string> {

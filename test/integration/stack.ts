@@ -299,3 +299,22 @@ export async function appendStatements(
   );
   await stack.publisher.request();
 }
+
+/** Runs `work` as the database superuser with the append-only triggers switched off (tamper tests). */
+export async function asDatabaseSuperuser(
+  stack: Stack,
+  work: (client: pg.PoolClient) => Promise<unknown>,
+): Promise<void> {
+  const client = await stack.adminPool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SET LOCAL session_replication_role = replica');
+    await work(client);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  } finally {
+    client.release();
+  }
+}

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEMENT_TYPE } from '../../domain/statement.ts';
 import { toBase64 } from '../../ledger/bytes.ts';
 import { onewindow, writeTrustFile } from './cli.ts';
-import { startStack, type Stack, appendStatements } from './stack.ts';
+import { startStack, type Stack, appendStatements, asDatabaseSuperuser } from './stack.ts';
 
 let stack: Stack;
 let url: string;
@@ -19,21 +19,8 @@ let size: number;
 
 const appendMany = (n: number) => appendStatements(stack, n, 'registry', 'checkTitle');
 
-/** Runs `work` as the superuser with the append-only triggers switched off. */
-async function asSuperuser(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
-  const client = await stack.adminPool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SET LOCAL session_replication_role = replica');
-    await work(client);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK');
-    throw error;
-  } finally {
-    client.release();
-  }
-}
+const asSuperuser = (work: (client: pg.PoolClient) => Promise<unknown>) =>
+  asDatabaseSuperuser(stack, work);
 
 const audit = () => onewindow(['ledger', 'audit', '--url', url, '--trust', trust]);
 
