@@ -88,7 +88,10 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
       signaturesChecked += batch.length;
       results.forEach((ok, i) => {
         if (!ok)
-          report(batch[i]!.index, `statement signature does not verify under key ${batch[i]!.keyId}`);
+          report(
+            batch[i]!.index,
+            `statement signature does not verify under key ${batch[i]!.keyId}`,
+          );
       });
     });
   };
