@@ -317,38 +317,46 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           state.error = message;
           if (!pastPointOfNoReturn || def.pointOfNoReturn) {
             state.status = 'failed';
+            // It may have acted before failing; compensations are idempotent.
+            if (def.compensation && patched('compensate-failed-steps')) compensations.push(def);
             refuse('failed', `${def.id} failed: ${message}`);
             return;
           }
           // Past the point of no return nothing is undone: a supervisor retries or resolves by hand.
           const action = await escalate(def, state, `${def.id} failed after retries: ${message}`);
-          if (action.action === 'resolve') {
-            const signed = await orchestrator.signRecord({
-              caseId,
-              stepId: `${def.id}.resolved`,
-              outcome: 'resolvedByHand',
-              result: action,
-              facts: { step: def.id },
-            });
-            const index = await append(signed);
-            status.records.push({
-              stepId: `${def.id}.resolved`,
-              agency: 'orchestrator',
-              outcome: 'resolvedByHand',
-              statementId: signed.statement.statementId,
-              ledgerIndex: index,
-              at: now(),
-            });
-            state.status = 'done';
-            state.outcome = 'resolvedByHand';
-            state.finishedAt = now();
-            return;
-          }
+          if (action.action === 'resolve') return resolveByHand(def, state, action);
         }
       }
     } finally {
       stopWatching();
     }
+  }
+
+  /** A supervisor's resolution by hand, recorded on the ledger under the orchestrator's key. */
+  async function resolveByHand(
+    def: StepDefinition,
+    state: StepState,
+    action: EscalationAction,
+  ): Promise<void> {
+    const signed = await orchestrator.signRecord({
+      caseId,
+      stepId: `${def.id}.resolved`,
+      outcome: 'resolvedByHand',
+      result: action,
+      facts: { step: def.id },
+    });
+    const index = await append(signed);
+    status.records.push({
+      stepId: `${def.id}.resolved`,
+      agency: 'orchestrator',
+      outcome: 'resolvedByHand',
+      statementId: signed.statement.statementId,
+      ledgerIndex: index,
+      at: now(),
+    });
+    state.status = 'done';
+    state.outcome = 'resolvedByHand';
+    state.finishedAt = now();
   }
 
   async function runWaiting(def: StepDefinition, state: StepState): Promise<void> {
@@ -371,7 +379,13 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
         state.status = 'cancelled';
         state.finishedAt = now();
         if (pastPointOfNoReturn) {
+          // Nothing is undone after the registration: a supervisor resolves the wait by hand
+          // or opens it again for another full period.
           const action = await escalate(def, state, `${def.id} waited past its final limit`);
+          if (patched('record-waiting-resolutions')) {
+            if (action.action === 'resolve') return resolveByHand(def, state, action);
+            return runWaiting(def, state);
+          }
           state.status = 'done';
           state.outcome = action.action === 'resolve' ? 'resolvedByHand' : 'retried';
           return;
