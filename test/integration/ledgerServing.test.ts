@@ -149,6 +149,17 @@ describe('an agency witness (C2SP tlog-witness)', () => {
     };
   }
 
+  it.each([
+    ['no old size line', 'hello\n\nx\n'],
+    ['an old size with leading zeros', 'old 007\n\norigin\n1\nAAAA\n'],
+    ['a proof line that is not a hash', 'old 5\nnot-base64!\n\norigin\n'],
+    ['no empty line before the checkpoint', 'old 0\n'],
+  ])('answers a malformed add-checkpoint request (%s) with 400', async (_, body) => {
+    const answer = await post(2, body);
+    expect(answer.status).toBe(400);
+    expect(answer.text.length).toBeGreaterThan(0);
+  });
+
   it('answers a stale old size with 409 and its current size', async () => {
     const note = (await get('/ledger/checkpoint')).body;
     const answer = await post(0, formatAddCheckpoint(1, [], note));

@@ -316,6 +316,36 @@ describe('the joint transfer, end to end', () => {
     expect((await waitForClosed(stack.app, caseId)).phase).toBe('completed');
   });
 
+  it('answers a malformed decision or supervisor action with 400 naming the field, changing nothing', async () => {
+    const caseId = await submit(stack.app, sampleApplication({ utilities: [] }));
+    await waitForStep(stack.app, caseId, 'confirmPayment', 'waiting');
+    const noSignature = await stack.app.inject({
+      method: 'POST',
+      url: `/cases/${caseId}/decisions`,
+      payload: { stepId: 'confirmPayment' },
+    });
+    expect(noSignature.statusCode).toBe(400);
+    expect(noSignature.json()).toMatchObject({ error: 'invalid_request', field: 'signed' });
+    const badAction = await stack.app.inject({
+      method: 'POST',
+      url: `/cases/${caseId}/escalations`,
+      payload: { stepId: 'confirmPayment', action: 'delete', reason: 'x', supervisor: 's' },
+    });
+    expect(badAction.json()).toMatchObject({ error: 'invalid_request', field: 'action' });
+    const unknownCase = await stack.app.inject({
+      method: 'POST',
+      url: `/cases/not-a-case/decisions`,
+      payload: {},
+    });
+    expect(unknownCase.json()).toMatchObject({ field: 'caseId' });
+    expect(
+      stepStatus(
+        await waitForStep(stack.app, caseId, 'confirmPayment', 'waiting'),
+        'confirmPayment',
+      ),
+    ).toBe('waiting');
+  });
+
   it('refuses a decision for a step that is not open', async () => {
     const caseId = await submit(stack.app, sampleApplication({ utilities: [] }));
     await waitForStep(stack.app, caseId, 'confirmPayment', 'waiting');
