@@ -16,9 +16,9 @@ import { startDevServer, type DevServer } from '../infra/temporalDevServer.ts';
 import { registerAgencyKey } from '../ledger/pg/keyRegistry.ts';
 import { intOption, parse, UsageError } from './args.ts';
 import { runDemo } from './demo.ts';
-import { ensureKeyFile, readKeyFile } from './keys.ts';
+import { ensureKeyFile } from './keys.ts';
 import { AGENCIES_WITH_WORKERS, DEFAULT_LOG_ORIGIN } from './workers.ts';
-import { agencyKeyName, formatVerifierKey } from '../ledger/keys.ts';
+import { agencyKeyName, formatVerifierKey, type SigningKey } from '../ledger/keys.ts';
 import { toBase64 } from '../ledger/bytes.ts';
 import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
 import type { TrustFile } from '../ledger/trust.ts';
@@ -85,10 +85,12 @@ export async function runDev(
     // file learn only the public halves.
     const admin = new pg.Pool({ connectionString: database.adminUrl, max: 1 });
     const keyFiles: Record<string, string> = {};
+    const agencySigningKeys: Record<string, SigningKey> = {};
     const agencyKeys: TrustFile['agencyKeys'] = [];
     for (const agency of AGENCIES_WITH_WORKERS) {
       keyFiles[agency] = join(dataDir, 'keys', `${agency}.key`);
       const key = ensureKeyFile(keyFiles[agency], agencyKeyName(agency));
+      agencySigningKeys[agency] = key;
       const validFrom = new Date(0);
       await registerAgencyKey(admin, {
         keyId: key.keyId,
@@ -210,10 +212,7 @@ export async function runDev(
     printAddresses(say, apiUrl, server);
 
     if (demo > 0) {
-      const keys = Object.fromEntries(
-        AGENCIES_WITH_WORKERS.map((agency) => [agency, readKeyFile(keyFiles[agency]!)]),
-      );
-      await runDemo({ apiUrl, count: demo, keys, say });
+      await runDemo({ apiUrl, count: demo, keys: agencySigningKeys, say });
     }
     say('');
     say('Verify the ledger yourself, with nothing but the public keys in the trust file:');

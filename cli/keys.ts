@@ -20,6 +20,26 @@ import { addAgencyKey, KeyRegistry, revokeAgencyKey } from '../ledger/pg/keyRegi
 import { Sequencer, type LogIdentity } from '../ledger/pg/sequencer.ts';
 import { parse, requireEnv, UsageError } from './args.ts';
 
+/** Parses `--agency`, or throws a UsageError listing the agencies (and what else may stand instead). */
+export function agencyOption(value: string | undefined, alternative = ''): Agency {
+  const agency = Agency.safeParse(value);
+  if (!agency.success)
+    throw new UsageError(`--agency must be one of ${Agency.options.join(', ')}${alternative}`);
+  return agency.data;
+}
+
+/** The signing key named by `--key` or, failing that, the environment variable `envName`. */
+export function keyOption(
+  value: string | undefined,
+  env: NodeJS.ProcessEnv,
+  envName: string,
+  why: string,
+): SigningKey {
+  const file = value ?? env[envName];
+  if (!file) throw new UsageError(`--key <file> (or ${envName}) is required: ${why}`);
+  return readKeyFile(file);
+}
+
 /** Reads a signer key file, or throws a UsageError saying which file and why. */
 export function readKeyFile(path: string): SigningKey {
   if (!existsSync(path)) throw new UsageError(`key file ${path} does not exist`);
@@ -57,8 +77,7 @@ export function runKeys(
     out: { type: 'string' },
   });
   if (positionals[0] !== 'generate') throw new UsageError(USAGE);
-  const agency = Agency.safeParse(values.agency);
-  if (!agency.success) throw new UsageError(`--agency must be one of ${Agency.options.join(', ')}`);
+  const agency = { data: agencyOption(values.agency) };
   if (!values.out) throw new UsageError('--out <file> is required');
   if (existsSync(values.out))
     throw new UsageError(`${values.out} exists; refusing to overwrite a key`);

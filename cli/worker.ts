@@ -2,9 +2,8 @@
 // one process per agency, as deployed. Configuration comes from the environment.
 import { NativeConnection } from '@temporalio/worker';
 import pg from 'pg';
-import { Agency } from '../domain/agency.ts';
 import { parse, requireEnv, UsageError } from './args.ts';
-import { readKeyFile } from './keys.ts';
+import { keyOption, agencyOption, readKeyFile } from './keys.ts';
 import { payloadKeyFrom } from './args.ts';
 import { witnessPolicy } from './witnessConfig.ts';
 import {
@@ -33,13 +32,12 @@ export async function runWorker(
     );
   }
   installRuntime(level as 'WARN');
-  const keyFile = values.key ?? env.ONEWINDOW_KEY_FILE;
-  if (!keyFile) {
-    throw new UsageError(
-      '--key <file> (or ONEWINDOW_KEY_FILE) is required: every worker signs with its own key',
-    );
-  }
-  const key = readKeyFile(keyFile);
+  const key = keyOption(
+    values.key,
+    env,
+    'ONEWINDOW_KEY_FILE',
+    'every worker signs with its own key',
+  );
   const payloadKey = payloadKeyFrom(env);
   if (values.orchestrator) {
     const logKeyFile = values['log-key'] ?? env.ONEWINDOW_LOG_KEY_FILE;
@@ -79,15 +77,10 @@ export async function runWorker(
     await pool.end();
     return 0;
   }
-  const agency = Agency.safeParse(values.agency);
-  if (!agency.success) {
-    throw new UsageError(
-      `--agency must be one of ${Agency.options.join(', ')} (or pass --orchestrator)`,
-    );
-  }
+  const agency = agencyOption(values.agency, ' (or pass --orchestrator)');
   const connection = await NativeConnection.connect({ address });
-  const worker = await createAgencyWorker({ connection, agency: agency.data, key, payloadKey });
-  console.error(`${agency.data} worker polling agency.${agency.data} with key ${key.keyId}`);
+  const worker = await createAgencyWorker({ connection, agency, key, payloadKey });
+  console.error(`${agency} worker polling agency.${agency} with key ${key.keyId}`);
   await worker.run();
   await connection.close();
   return 0;
