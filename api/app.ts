@@ -1,21 +1,40 @@
-// buildApp(deps) builds the HTTP API; tests call it with app.inject(), main only listens.
-import { randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import Fastify, { type FastifyInstance } from 'fastify';
+// buildApp(deps) builds the HTTP API; tests call it with app.inject(), `onewindow api` listens.
+// Plugins in order: third-party (security headers, rate limits, OpenAPI), ours (errors,
+// authentication), then the routes. Every route's zod schemas drive its validation, its
+// serialisation and its part of /openapi.json.
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Client } from '@temporalio/client';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
 import type pg from 'pg';
-import { z } from 'zod';
-import { CaseApplication, caseWorkflowId } from '../domain/application.ts';
-import { ORCHESTRATOR_TASK_QUEUE } from '../domain/agency.ts';
-import { CaseConflictError, NotFoundError } from '../domain/errors.ts';
-import { toBase64 } from '../ledger/bytes.ts';
-import { entriesOfCase } from '../ledger/pg/reader.ts';
-import { decideUpdate, resolveEscalationUpdate, statusQuery } from '../workflows/messages.ts';
-import { Decision, EscalationAction } from '../domain/decisions.ts';
-import { caseStatusKey } from '../workflows/searchAttributes.ts';
-import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
-import { parseRequest, refusedUpdate, registerErrorHandler } from './errors.ts';
-import { registerLedgerRoutes } from './ledgerRoutes.ts';
+import type { TrustFile } from '../ledger/trust.ts';
 import { LogReader } from '../ledger/pg/logReader.ts';
+import type { RecordAccess } from './access.ts';
+import {
+  bearerToken,
+  ForbiddenError,
+  type Principal,
+  type Role,
+  type VerifyToken,
+} from './auth.ts';
+import { registerCaseRoutes } from './caseRoutes.ts';
+import { registerErrorHandler } from './errors.ts';
+import { registerLedgerRoutes } from './ledgerRoutes.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated caller, set by a route's authorize() hook. */
+    principal?: Principal;
+  }
+}
 
 export interface AppDeps {
   temporal: Client;
@@ -23,161 +42,84 @@ export interface AppDeps {
   logger?: boolean;
   /** Scales every case deadline (the demo and tests run the law's days in seconds). */
   timeScale?: number;
+  /** Checks bearer tokens (api/auth.ts tokenVerifier with the issuer's public key). */
+  verifyToken: VerifyToken;
+  /** Logs every read of personal data on the ledger before the data leaves (api/access.ts). */
+  recordAccess: RecordAccess;
+  /** What verifiers trust (served at /ledger/trust for the pages and anyone else). */
+  trust?: TrustFile | (() => Promise<TrustFile>);
+  /** Temporal namespace of the cases. */
+  namespace?: string;
+  /** Requests per minute per client address on the public routes (default 600). */
+  publicRateLimit?: number;
 }
 
-const CaseParams = z.object({ caseId: z.uuid('must be a case id (UUID)') });
+/** Request bodies larger than this are refused (413) before they are parsed. */
+export const BODY_LIMIT = 64 * 1024;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: deps.logger ?? false, bodyLimit: 64 * 1024 });
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+  });
+  await app.register(rateLimit, {
+    global: false,
+    max: deps.publicRateLimit ?? 600,
+    timeWindow: 60_000,
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'OneWindow',
+        description:
+          'One application for a property transfer; every agency decides in its own system; every signed result is on a verifiable ledger.',
+        version: '0.1.0',
+      },
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+
   registerErrorHandler(app);
-  registerLedgerRoutes(app, new LogReader(deps.pool));
 
-  app.post('/cases', async (request, reply) => {
-    const application = parseRequest(CaseApplication, request.body, '');
-    const caseId = randomUUID();
-    const workflowId = caseWorkflowId(application.unitId);
-    // The case row and the workflow start commit together: a refused start leaves no row.
-    const client = await deps.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('INSERT INTO cases (case_id, unit_id, workflow_id) VALUES ($1, $2, $3)', [
-        caseId,
-        application.unitId,
-        workflowId,
-      ]);
-      let runId: string;
-      try {
-        const handle = await deps.temporal.workflow.start<typeof jointTransferCase>(
-          'jointTransferCase',
-          {
-            taskQueue: ORCHESTRATOR_TASK_QUEUE,
-            workflowId,
-            args: [
-              { caseId, application, ...(deps.timeScale ? { timeScale: deps.timeScale } : {}) },
-            ],
-            // One open case per property unit; a closed case's unit may be applied for again.
-            workflowIdConflictPolicy: 'FAIL',
-            workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-            typedSearchAttributes: [{ key: caseStatusKey, value: 'submitted' }],
-          },
-        );
-        runId = handle.firstExecutionRunId;
-      } catch (error) {
-        if (error instanceof WorkflowExecutionAlreadyStartedError) {
-          throw new CaseConflictError(`an open case already exists for unit ${application.unitId}`);
-        }
-        throw error;
-      }
-      await client.query('UPDATE cases SET run_id = $2 WHERE case_id = $1', [caseId, runId]);
-      await client.query('COMMIT');
-      return reply.code(201).send({ caseId, workflowId, runId });
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+  /** A route hook admitting only `roles`: 401 without a valid token, 403 for another role. */
+  const authorize = (roles: readonly Role[]) => async (request: FastifyRequest) => {
+    const principal = await deps.verifyToken(bearerToken(request.headers.authorization));
+    if (!roles.includes(principal.role))
+      throw new ForbiddenError(`this needs the role ${roles.join(' or ')}, not ${principal.role}`);
+    request.principal = principal;
+  };
+
+  const reader = new LogReader(deps.pool);
+  registerLedgerRoutes(app, reader, deps.trust);
+  registerCaseRoutes(app, {
+    temporal: deps.temporal,
+    pool: deps.pool,
+    reader,
+    namespace: deps.namespace ?? 'default',
+    recordAccess: deps.recordAccess,
+    authorize,
+    ...(deps.timeScale ? { timeScale: deps.timeScale } : {}),
   });
-
-  /** The case's workflow handle, or a 404 for a case this system never took. */
-  async function caseHandle(caseId: string) {
-    const { rows } = await deps.pool.query<{
-      unit_id: string;
-      workflow_id: string;
-      run_id: string | null;
-      created_at: Date;
-      erased_at: Date | null;
-    }>('SELECT unit_id, workflow_id, run_id, created_at, erased_at FROM cases WHERE case_id = $1', [
-      caseId,
-    ]);
-    const row = rows[0];
-    if (!row) throw new NotFoundError(`no case ${caseId}`);
-    return {
-      row,
-      handle: deps.temporal.workflow.getHandle(row.workflow_id, row.run_id ?? undefined),
-    };
-  }
-
-  app.get('/cases/:caseId/timeline', async (request) => {
-    const { caseId } = parseRequest(CaseParams, request.params, '');
-    const { row, handle } = await caseHandle(caseId);
-    if (row.erased_at) {
-      // Erased: the workflow history is gone; the signed entries (commitments only) remain.
-      const entries = await entriesOfCase(deps.pool, caseId);
-      return {
-        caseId,
-        unitId: row.unit_id,
-        erasedAt: row.erased_at.toISOString(),
-        workflowStatus: 'ERASED',
-        phase:
-          entries.find((e) => e.entry.statement.stepId === 'close')?.entry.statement.outcome ??
-          null,
-        steps: [],
-        entries: entries.map((e) => ({ ...e.entry, leafHash: toBase64(e.leafHash) })),
-      };
-    }
-    const [description, status, entries, notifications] = await Promise.all([
-      handle.describe(),
-      handle.query(statusQuery).catch(() => undefined),
-      entriesOfCase(deps.pool, caseId),
-      deps.pool.query<{
-        party: string;
-        kind: string;
-        step_id: string;
-        message: string;
-        created_at: Date;
-      }>(
-        'SELECT party, kind, step_id, message, created_at FROM notifications WHERE case_id = $1 ORDER BY id',
-        [caseId],
-      ),
-    ]);
-    return {
-      caseId,
-      unitId: row.unit_id,
-      workflowId: row.workflow_id,
-      runId: row.run_id,
-      submittedAt: row.created_at.toISOString(),
-      workflowStatus: description.status.name,
-      phase: status?.phase ?? null,
-      overdue: status?.overdue ?? false,
-      reason: status?.reason ?? null,
-      steps: status?.steps ?? [],
-      records: status?.records ?? [],
-      escalations: status?.escalations ?? [],
-      notifications: notifications.rows.map((n) => ({
-        party: n.party,
-        kind: n.kind,
-        stepId: n.step_id,
-        message: n.message,
-        at: n.created_at.toISOString(),
-      })),
-      entries: entries.map((e) => ({ ...e.entry, leafHash: toBase64(e.leafHash) })),
-    };
-  });
-
-  // An agency's signed decision on an open step (payment confirmed, arrears settled, review).
-  app.post('/cases/:caseId/decisions', async (request) => {
-    const { caseId } = parseRequest(CaseParams, request.params, '');
-    const decision = parseRequest(Decision, request.body, '');
-    const { handle } = await caseHandle(caseId);
-    try {
-      return await handle.executeUpdate(decideUpdate, { args: [decision] });
-    } catch (error) {
-      throw refusedUpdate(error, 'signed');
-    }
-  });
-
-  // A supervisor's action on an escalated step: retry it, or resolve it by hand with a reason.
-  app.post('/cases/:caseId/escalations', async (request) => {
-    const { caseId } = parseRequest(CaseParams, request.params, '');
-    const action = parseRequest(EscalationAction, request.body, '');
-    const { handle } = await caseHandle(caseId);
-    try {
-      return await handle.executeUpdate(resolveEscalationUpdate, { args: [action] });
-    } catch (error) {
-      throw refusedUpdate(error, 'stepId');
-    }
-  });
-
   return app;
 }

@@ -7,7 +7,9 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { CaseConflictError, NotFoundError } from '../domain/errors.ts';
+import { ForbiddenError, UnauthorizedError } from './auth.ts';
 
 export interface ErrorBody {
   error: string;
@@ -67,6 +69,38 @@ export function refusedUpdate(error: unknown, field: string): unknown {
 
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      // A route schema refused the request: name each field as a dotted path.
+      const issues = error.validation.map((v) => ({
+        field:
+          v.instancePath.replace(/^\//, '').replaceAll('/', '.') ||
+          (error.validationContext ?? 'body'),
+        reason: v.message ?? 'is invalid',
+      }));
+      return reply.code(400).send({
+        error: 'invalid_request',
+        field: issues[0]!.field,
+        reason: issues[0]!.reason,
+        issues,
+      } satisfies ErrorBody);
+    }
+    if (error instanceof UnauthorizedError) {
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .send({
+          error: 'unauthorized',
+          field: 'authorization',
+          reason: error.message,
+        } satisfies ErrorBody);
+    }
+    if (error instanceof ForbiddenError) {
+      return reply.code(403).send({
+        error: 'forbidden',
+        field: 'authorization',
+        reason: error.message,
+      } satisfies ErrorBody);
+    }
     if (error instanceof RequestValidationError) {
       const first = error.issues[0]!;
       return reply.code(400).send({

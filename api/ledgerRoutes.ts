@@ -2,11 +2,13 @@
 // and verify the log, and convenience JSON for entries and proofs. Every proof carries the
 // checkpoint it is bound to.
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { TrustFile } from '../ledger/trust.ts';
 import { z } from 'zod';
 import { NotFoundError } from '../domain/errors.ts';
 import { MalformedTilePathError, parseTilePath, TILE_WIDTH } from '../ledger/tiles.ts';
 import { BadProofRequestError, NotInLogError, type LogReader } from '../ledger/pg/logReader.ts';
-import { parseRequest, RequestValidationError } from './errors.ts';
+import { RequestValidationError } from './errors.ts';
 
 const Count = z.coerce
   .number({ error: 'must be a whole number' })
@@ -41,53 +43,128 @@ async function mapLedgerErrors<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-export function registerLedgerRoutes(app: FastifyInstance, reader: LogReader): void {
-  app.get('/ledger/checkpoint', async (_request, reply) => {
-    const latest = await reader.latestPublished();
-    if (!latest) throw new NotFoundError('the log has no published checkpoint yet');
-    return reply
-      .header('cache-control', 'no-cache')
-      .type('text/plain; charset=utf-8')
-      .send(latest.note);
-  });
+/** Public routes: anyone may read and verify the log, within a per-address rate limit. */
+const PUBLIC = { rateLimit: {} };
 
-  app.get('/ledger/tile/*', async (request, reply: FastifyReply) => {
-    const path = `tile/${(request.params as { '*': string })['*']}`;
-    let parsed: ReturnType<typeof parseTilePath>;
-    try {
-      parsed = parseTilePath(path);
-    } catch (error) {
-      if (error instanceof MalformedTilePathError)
-        throw new RequestValidationError([{ field: 'path', reason: error.message }]);
-      throw error;
-    }
-    const bytes = await mapLedgerErrors(() =>
-      parsed.kind === 'entries'
-        ? reader.entryBundle(parsed.index, parsed.width)
-        : reader.tile(parsed.level, parsed.index, parsed.width),
+export function registerLedgerRoutes(
+  parent: FastifyInstance,
+  reader: LogReader,
+  trust?: TrustFile | (() => Promise<TrustFile>),
+): void {
+  const app = parent.withTypeProvider<ZodTypeProvider>();
+  if (trust) {
+    // What the pages verify against. A careful verifier compares it with keys it got out of
+    // band; the pages show which keys they used.
+    app.get(
+      '/ledger/trust',
+      {
+        config: PUBLIC,
+        schema: {
+          summary: 'The log, witness and agency keys',
+          tags: ['ledger'],
+          response: { 200: TrustFile },
+        },
+      },
+      async (_request, reply) =>
+        reply
+          .header('cache-control', 'no-cache')
+          .send(typeof trust === 'function' ? await trust() : trust),
     );
-    return reply
-      .header('cache-control', parsed.width === TILE_WIDTH ? IMMUTABLE : SHORT)
-      .type('application/octet-stream')
-      .send(Buffer.from(bytes));
-  });
+  }
 
-  app.get('/ledger/entries/:index', async (request, reply) => {
-    const { index } = parseRequest(EntryParams, request.params, '');
-    const bytes = await mapLedgerErrors(() => reader.entry(Number(index)));
-    return reply
-      .header('cache-control', IMMUTABLE)
-      .type('application/json')
-      .send(Buffer.from(bytes));
-  });
+  app.get(
+    '/ledger/checkpoint',
+    {
+      config: PUBLIC,
+      schema: { summary: 'The latest published checkpoint (C2SP signed note)', tags: ['ledger'] },
+    },
+    async (_request, reply) => {
+      const latest = await reader.latestPublished();
+      if (!latest) throw new NotFoundError('the log has no published checkpoint yet');
+      return reply
+        .header('cache-control', 'no-cache')
+        .type('text/plain; charset=utf-8')
+        .send(latest.note);
+    },
+  );
 
-  app.get('/ledger/proof/inclusion', async (request) => {
-    const { index, size } = parseRequest(InclusionQuery, request.query, '');
-    return mapLedgerErrors(() => reader.inclusion(index, size));
-  });
+  app.get(
+    '/ledger/tile/*',
+    {
+      config: PUBLIC,
+      schema: { summary: 'C2SP tlog-tiles: hash and entry tiles', tags: ['ledger'] },
+    },
+    async (request, reply: FastifyReply) => {
+      const path = `tile/${(request.params as { '*': string })['*']}`;
+      let parsed: ReturnType<typeof parseTilePath>;
+      try {
+        parsed = parseTilePath(path);
+      } catch (error) {
+        if (error instanceof MalformedTilePathError)
+          throw new RequestValidationError([{ field: 'path', reason: error.message }]);
+        throw error;
+      }
+      const bytes = await mapLedgerErrors(() =>
+        parsed.kind === 'entries'
+          ? reader.entryBundle(parsed.index, parsed.width)
+          : reader.tile(parsed.level, parsed.index, parsed.width),
+      );
+      return reply
+        .header('cache-control', parsed.width === TILE_WIDTH ? IMMUTABLE : SHORT)
+        .type('application/octet-stream')
+        .send(Buffer.from(bytes));
+    },
+  );
 
-  app.get('/ledger/proof/consistency', async (request) => {
-    const { from, to } = parseRequest(ConsistencyQuery, request.query, '');
-    return mapLedgerErrors(() => reader.consistency(from, to));
-  });
+  app.get(
+    '/ledger/entries/:index',
+    {
+      config: PUBLIC,
+      schema: {
+        summary: 'One entry, as its RFC 8785 bytes',
+        tags: ['ledger'],
+        params: EntryParams,
+      },
+    },
+    async (request, reply) => {
+      const { index } = request.params;
+      const bytes = await mapLedgerErrors(() => reader.entry(Number(index)));
+      return reply
+        .header('cache-control', IMMUTABLE)
+        .type('application/json')
+        .send(Buffer.from(bytes));
+    },
+  );
+
+  app.get(
+    '/ledger/proof/inclusion',
+    {
+      config: PUBLIC,
+      schema: {
+        summary: 'RFC 9162 inclusion proof, bound to a checkpoint',
+        tags: ['ledger'],
+        querystring: InclusionQuery,
+      },
+    },
+    async (request) => {
+      const { index, size } = request.query;
+      return mapLedgerErrors(() => reader.inclusion(index, size));
+    },
+  );
+
+  app.get(
+    '/ledger/proof/consistency',
+    {
+      config: PUBLIC,
+      schema: {
+        summary: 'RFC 9162 consistency proof, bound to a checkpoint',
+        tags: ['ledger'],
+        querystring: ConsistencyQuery,
+      },
+    },
+    async (request) => {
+      const { from, to } = request.query;
+      return mapLedgerErrors(() => reader.consistency(from, to));
+    },
+  );
 }

@@ -37,6 +37,8 @@ import { resolveTemporalCli, temporalCliVersion } from '../infra/temporalCli.ts'
 import { startDevServer, type DevServer } from '../infra/temporalDevServer.ts';
 import { toBase64 } from '../ledger/bytes.ts';
 import { agencyKeyName, generateSigningKey, type SigningKey } from '../ledger/keys.ts';
+import { ledgerAccessRecorder } from '../api/access.ts';
+import { issueToken, tokenVerifier } from '../api/auth.ts';
 import { registerAgencyKey } from '../ledger/pg/keyRegistry.ts';
 import { verifyEd25519Node } from '../ledger/pg/nodeEd25519.ts';
 import { entryRange, ledgerSize } from '../ledger/pg/reader.ts';
@@ -206,7 +208,30 @@ export async function runCasesBench(
       },
     });
     // Deadlines in law time (no timeScale): nothing falls due during the run; checked below.
-    const app = await buildApp({ temporal: client, pool: apiPool });
+    const tokenKey = generateSigningKey('tokens.bench');
+    const app = await buildApp({
+      temporal: client,
+      pool: apiPool,
+      verifyToken: tokenVerifier(tokenKey.publicKey),
+      recordAccess: ledgerAccessRecorder({
+        key: keys.orchestrator!,
+        append: (signed) => orchestrator.sequencer.append(signed),
+      }),
+    });
+    const hour = 3600;
+    const tokens: BenchTokens = {
+      citizen: await issueToken(tokenKey.seed, { role: 'citizen', sub: 'bench-citizen' }, hour),
+      tax: await issueToken(
+        tokenKey.seed,
+        { role: 'officer', sub: 'bench-tax', agency: 'tax' },
+        hour,
+      ),
+      registry: await issueToken(
+        tokenKey.seed,
+        { role: 'officer', sub: 'bench-registry', agency: 'registry' },
+        hour,
+      ),
+    };
     stack.push({ stop: () => app.close() });
 
     // The sequencer's append latency, as the orchestrator's append activity sees it.
@@ -226,7 +251,7 @@ export async function runCasesBench(
 
     const runTag = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`.toUpperCase();
     const baselineDriver = new BaselineDriver(bareClient, runTag, options.pollMs);
-    const caseDriver = new CaseDriver(app, client, apiPool, keys, runTag, options.pollMs);
+    const caseDriver = new CaseDriver(app, client, apiPool, keys, tokens, runTag, options.pollMs);
     const temporalPid = server?.process.pid;
 
     print('');
@@ -439,6 +464,7 @@ class CaseDriver implements Driver {
     private readonly client: Client,
     private readonly pool: pg.Pool,
     private readonly keys: Record<string, SigningKey>,
+    private readonly tokens: BenchTokens,
     private readonly runTag: string,
     private readonly pollMs: number,
   ) {}
@@ -449,6 +475,7 @@ class CaseDriver implements Driver {
     const submitted = await this.app.inject({
       method: 'POST',
       url: '/cases',
+      headers: { authorization: `Bearer ${this.tokens.citizen}` },
       payload: benchApplication(this.runTag, i),
     });
     if (submitted.statusCode !== 201)
@@ -517,11 +544,20 @@ class CaseDriver implements Driver {
     const response = await this.app.inject({
       method: 'POST',
       url: `/cases/${caseId}/decisions`,
+      // The agency's own system, signed in as the agency: it sends decisions it signed itself.
+      headers: { authorization: `Bearer ${this.tokens[agency as 'tax' | 'registry']}` },
       payload: { stepId, signed },
     });
     if (response.statusCode !== 200)
       throw new Error(`${stepId} decision refused: ${response.statusCode} ${response.body}`);
   }
+}
+
+/** Bearer tokens of the bench's callers: the applicant and the two deciding agencies' systems. */
+interface BenchTokens {
+  citizen: string;
+  tax: string;
+  registry: string;
 }
 
 /** A clean sale of a unit no other case uses (the shape of test/integration/stack.ts's sample). */

@@ -1,11 +1,8 @@
-// The demo: submits a mix of sample cases through the public API, then plays the other
-// parties as their own systems would — the tax bureau confirming payment, a utility
-// confirming settled arrears, the registry officer approving, a supervisor resolving an
-// escalation — each decision signed with that agency's own key. It prints every outcome.
+// The demo: a citizen submits a mix of sample cases through the public API; then the people
+// act through the same routes as the pages — the citizen pays the tax and settles arrears,
+// the registry officer approves, a supervisor resolves an escalation — and each agency's own
+// worker signs its decision with the agency's key. It prints every outcome.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SignedStatement } from '../domain/statement.ts';
-import type { SigningKey } from '../ledger/keys.ts';
-import { signDecision } from '../activities/sign.ts';
 
 interface TimelineEntry {
   index: number;
@@ -85,78 +82,59 @@ export function demoApplication(i: number, runTag: string) {
   };
 }
 
-function decision(
-  key: SigningKey,
-  agency: string,
-  caseId: string,
-  stepId: string,
-  outcome: string,
-  facts: SignedStatement['statement']['facts'],
-) {
-  return signDecision({
-    key,
-    agency: agency as SignedStatement['statement']['agency'],
-    caseId,
-    stepId,
-    outcome,
-    facts,
-  });
+/** Bearer tokens of the demo's people: the applicant, a registry officer, a supervisor. */
+export interface DemoTokens {
+  citizen: string;
+  registryOfficer: string;
+  supervisor: string;
 }
 
-async function post(url: string, body: unknown): Promise<void> {
+async function call(url: string, token: string, body?: unknown): Promise<unknown> {
   const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
+    method: body === undefined ? 'GET' : 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   if (response.status >= 400)
-    throw new Error(`POST ${url}: ${response.status} ${await response.text()}`);
+    throw new Error(`${url}: ${response.status} ${await response.text()}`);
+  return response.json();
 }
 
-/** Plays the agencies and the supervisor on one case until it closes. */
-async function drive(
-  apiUrl: string,
-  caseId: string,
-  keys: Record<string, SigningKey>,
-): Promise<Timeline> {
+/**
+ * Plays the people on one case until it closes, through the same routes the pages use: the
+ * citizen pays (the tax bureau's and utilities' payment systems sign the confirmation), the
+ * registry officer approves (the registry's worker signs it), a supervisor resolves an
+ * escalation.
+ */
+async function drive(apiUrl: string, caseId: string, tokens: DemoTokens): Promise<Timeline> {
   const acted = new Set<string>();
   const deadline = Date.now() + 180_000;
   for (;;) {
-    const response = await fetch(`${apiUrl}/cases/${caseId}/timeline`);
-    const t = (await response.json()) as Timeline;
-    if (response.status === 200 && t.workflowStatus !== 'RUNNING') return t;
+    const t = (await call(`${apiUrl}/cases/${caseId}`, tokens.citizen)) as Timeline;
+    if (t.workflowStatus !== 'RUNNING') return t;
     if (Date.now() > deadline) throw new Error(`demo case ${caseId} did not finish within 180 s`);
     for (const step of t.steps ?? []) {
       const key = `${step.stepId}:${step.status}`;
       if (acted.has(key)) continue;
-      const facts = (id: string) =>
-        t.entries.find((e) => e.statement.stepId === id)?.statement.facts ?? {};
-      if (step.status === 'waiting' && step.stepId === 'confirmPayment') {
-        const amountCents = Number(facts('assessTax').dutyCents ?? 0);
-        await post(`${apiUrl}/cases/${caseId}/decisions`, {
-          stepId: step.stepId,
-          signed: decision(keys.tax!, 'tax', caseId, step.stepId, 'paid', { amountCents }),
-        });
-      } else if (step.status === 'waiting' && step.stepId.startsWith('settleArrears.')) {
-        const utility = step.stepId.split('.')[1]!;
-        const amountCents = Number(facts(`precheck.${utility}`).arrearsCents ?? 0);
-        await post(`${apiUrl}/cases/${caseId}/decisions`, {
-          stepId: step.stepId,
-          signed: decision(keys[utility]!, utility, caseId, step.stepId, 'settled', {
-            amountCents,
-          }),
-        });
+      if (
+        step.status === 'waiting' &&
+        (step.stepId === 'confirmPayment' || step.stepId.startsWith('settleArrears.'))
+      ) {
+        await call(`${apiUrl}/cases/${caseId}/payments`, tokens.citizen, { stepId: step.stepId });
       } else if (step.status === 'waiting' && step.stepId === 'review') {
-        await post(`${apiUrl}/cases/${caseId}/decisions`, {
+        await call(`${apiUrl}/cases/${caseId}/decisions`, tokens.registryOfficer, {
           stepId: step.stepId,
-          signed: decision(keys.registry!, 'registry', caseId, step.stepId, 'approved', {}),
+          outcome: 'approved',
+          reason: 'title clear, duties paid',
         });
       } else if (step.status === 'escalated') {
-        await post(`${apiUrl}/cases/${caseId}/escalations`, {
+        await call(`${apiUrl}/cases/${caseId}/escalations`, tokens.supervisor, {
           stepId: step.stepId,
           action: 'resolve',
           reason: 'inspected on site; holder changed by hand',
-          supervisor: 'demo-supervisor',
         });
       } else continue;
       acted.add(key);
@@ -168,7 +146,7 @@ async function drive(
 export async function runDemo(opts: {
   apiUrl: string;
   count: number;
-  keys: Record<string, SigningKey>;
+  tokens: DemoTokens;
   say: (line: string) => void;
 }): Promise<Timeline[]> {
   const runTag = Date.now().toString(36).toUpperCase();
@@ -177,7 +155,10 @@ export async function runDemo(opts: {
     const { title, application } = demoApplication(i, runTag);
     const response = await fetch(`${opts.apiUrl}/cases`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${opts.tokens.citizen}`,
+      },
       body: JSON.stringify(application),
     });
     const body = (await response.json()) as { caseId?: string };
@@ -186,7 +167,7 @@ export async function runDemo(opts: {
     cases.push({ caseId: body.caseId, title });
     opts.say(`submitted demo case ${i} (${title}): ${body.caseId}`);
   }
-  const timelines = await Promise.all(cases.map((c) => drive(opts.apiUrl, c.caseId, opts.keys)));
+  const timelines = await Promise.all(cases.map((c) => drive(opts.apiUrl, c.caseId, opts.tokens)));
   timelines.forEach((t, i) => printTimeline(t, cases[i]!.title, opts.say));
   return timelines;
 }

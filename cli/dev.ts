@@ -17,8 +17,11 @@ import { registerAgencyKey } from '../ledger/pg/keyRegistry.ts';
 import { intOption, parse, UsageError } from './args.ts';
 import { runDemo } from './demo.ts';
 import { ensureKeyFile } from './keys.ts';
-import { AGENCIES_WITH_WORKERS, DEFAULT_LOG_ORIGIN } from './workers.ts';
-import { agencyKeyName, formatVerifierKey, type SigningKey } from '../ledger/keys.ts';
+import { AGENCIES_WITH_WORKERS, createLedgerWriter, DEFAULT_LOG_ORIGIN } from './workers.ts';
+import { witnessPolicy } from './witnessConfig.ts';
+import { ledgerAccessRecorder } from '../api/access.ts';
+import { issueToken, tokenVerifier } from '../api/auth.ts';
+import { agencyKeyName, formatVerifierKey } from '../ledger/keys.ts';
 import { toBase64 } from '../ledger/bytes.ts';
 import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
 import type { TrustFile } from '../ledger/trust.ts';
@@ -85,12 +88,10 @@ export async function runDev(
     // file learn only the public halves.
     const admin = new pg.Pool({ connectionString: database.adminUrl, max: 1 });
     const keyFiles: Record<string, string> = {};
-    const agencySigningKeys: Record<string, SigningKey> = {};
     const agencyKeys: TrustFile['agencyKeys'] = [];
     for (const agency of AGENCIES_WITH_WORKERS) {
       keyFiles[agency] = join(dataDir, 'keys', `${agency}.key`);
       const key = ensureKeyFile(keyFiles[agency], agencyKeyName(agency));
-      agencySigningKeys[agency] = key;
       const validFrom = new Date(0);
       await registerAgencyKey(admin, {
         keyId: key.keyId,
@@ -188,6 +189,16 @@ export async function runDev(
 
     const pool = new pg.Pool({ connectionString: appUrl, max: 8 });
     const connection = await Connection.connect({ address: server.address });
+    // The API appends its access-audit entries to the same log (the sequencer's lock keeps
+    // it single) and signs them with the operator's key.
+    const writer = createLedgerWriter({
+      pool,
+      log: { origin, key: logKey },
+      witnesses: witnessPolicy(childEnv),
+      verifyThreads: 1,
+    });
+    // The demo's identity provider: a token key whose public half the API trusts.
+    const tokenKey = ensureKeyFile(join(dataDir, 'keys', 'tokens.key'), 'tokens.onewindow');
     const app = await buildApp({
       temporal: new Client({
         connection,
@@ -195,9 +206,17 @@ export async function runDev(
       }),
       pool,
       timeScale: DEMO_TIME_SCALE,
+      verifyToken: tokenVerifier(tokenKey.publicKey),
+      recordAccess: ledgerAccessRecorder({
+        key: orchestratorKey,
+        append: (signed) => writer.sequencer.append(signed),
+      }),
+      trust,
     });
     cleanups.push(
       () => pool.end(),
+      () => writer.close(),
+      () => writer.publisher.idle(),
       () => connection.close(),
       () => app.close(),
     );
@@ -210,9 +229,29 @@ export async function runDev(
     }
     const apiUrl = `http://127.0.0.1:${port}`;
     printAddresses(say, apiUrl, server);
+    const day = 24 * 3600;
+    const tokens = {
+      citizen: await issueToken(tokenKey.seed, { role: 'citizen', sub: 'citizen-demo' }, day),
+      registryOfficer: await issueToken(
+        tokenKey.seed,
+        { role: 'officer', sub: 'officer-registry-1', agency: 'registry' },
+        day,
+      ),
+      supervisor: await issueToken(tokenKey.seed, { role: 'supervisor', sub: 'supervisor-1' }, day),
+    };
+    say('');
+    say('Pages (each link signs you in as a demo person for a day):');
+    say(`  citizen      ${apiUrl}/citizen#token=${tokens.citizen}`);
+    say(`  officer      ${apiUrl}/officer#token=${tokens.registryOfficer}`);
+    say(`  supervisor   ${apiUrl}/supervisor#token=${tokens.supervisor}`);
+    say(`  explorer     ${apiUrl}/explorer`);
+    say(`  API docs     ${apiUrl}/docs`);
+    say(
+      `More tokens: node bin/onewindow.mjs tokens --key ${join(dataDir, 'keys', 'tokens.key')} --role officer --subject o-2 --agency registry`,
+    );
 
     if (demo > 0) {
-      await runDemo({ apiUrl, count: demo, keys: agencySigningKeys, say });
+      await runDemo({ apiUrl, count: demo, tokens, say });
     }
     say('');
     say('Verify the ledger yourself, with nothing but the public keys in the trust file:');
@@ -234,7 +273,7 @@ export async function runDev(
 
 function printAddresses(say: (line: string) => void, apiUrl: string, server: DevServer): void {
   say('');
-  say(`  API          ${apiUrl}  (POST /cases, GET /cases/:caseId/timeline)`);
+  say(`  API          ${apiUrl}  (OpenAPI at /openapi.json, docs at /docs)`);
   say(`  Temporal     ${server.address}`);
   if (server.uiAddress) say(`  Temporal UI  ${server.uiAddress}`);
   say('');

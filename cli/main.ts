@@ -12,11 +12,13 @@ const USAGE = `usage: onewindow <command>
                       an agency's C2SP tlog-witness (DATABASE_URL, ONEWINDOW_LOG_PUBLIC_KEY)
   case erase <caseId> erase a closed case's personal data (the ledger keeps its commitments)
   process diagram     the joint transfer's steps as a Mermaid flowchart
-  api [--port P]      the HTTP API (TEMPORAL_ADDRESS, DATABASE_URL)
-  ledger verify|audit|prove|verify-receipt|export …
+  api [--port P]      the HTTP API and web pages (see README: configuration)
+  ledger verify|audit|prove|verify-receipt|export|verify-bundle|export-bundle …
                       verify the log independently (see onewindow ledger)
   keys generate --agency <id> --out <file>
-                      a new Ed25519 statement key; prints its verifier key`;
+                      a new Ed25519 statement key; prints its verifier key
+  tokens --key <file> --role citizen|officer|supervisor --subject <id> [--agency <id>]
+                      a signed bearer token for the API (tokens public-key: the API's key)`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -43,6 +45,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./api.ts')).runApi(rest);
       case 'keys':
         return (await import('./keys.ts')).runKeys(rest);
+      case 'tokens':
+        return await (await import('./tokens.ts')).runTokens(rest);
       case undefined:
       case 'help':
       case '--help':

@@ -18,6 +18,7 @@ import {
   createUtilityActivities,
 } from '../activities/agencies.ts';
 import { createOrchestratorActivities } from '../activities/orchestrator.ts';
+import { createDeskActivities } from '../activities/desk.ts';
 import { simulatedHousing } from '../agencies/housing.ts';
 import { simulatedRegistry } from '../agencies/registry.ts';
 import { simulatedTax } from '../agencies/tax.ts';
@@ -64,8 +65,15 @@ export const AGENCIES_WITH_WORKERS: readonly Agency[] = [
   'gas',
 ];
 
-/** An agency's activities on its simulated system (agencies/README.md), signing with `key`. */
+/**
+ * An agency's activities on its simulated system (agencies/README.md), and its desk for
+ * people's decisions, all signing with `key`.
+ */
 export function agencyActivities(agency: Agency, key: SigningKey): object {
+  return { ...stepActivities(agency, key), ...createDeskActivities({ agency, key }) };
+}
+
+function stepActivities(agency: Agency, key: SigningKey): object {
   switch (agency) {
     case 'housing':
       return createHousingActivities({ key, system: simulatedHousing() });
@@ -117,8 +125,31 @@ export async function createOrchestratorWorker(opts: {
   publisher: CheckpointPublisher;
   close: () => Promise<void>;
 }> {
+  const { sequencer, publisher, close } = createLedgerWriter(opts);
+  const worker = await Worker.create({
+    dataConverter: workerDataConverter(opts.payloadKey),
+    connection: opts.connection,
+    namespace: opts.namespace ?? 'default',
+    taskQueue: ORCHESTRATOR_TASK_QUEUE,
+    workflowBundle: opts.workflowBundle,
+    activities: createOrchestratorActivities({ pool: opts.pool, sequencer, key: opts.key }),
+  });
+  return { worker, sequencer, publisher, close };
+}
+
+/**
+ * The log's writer in this process: a sequencer (the advisory lock keeps it single across
+ * processes) whose checkpoints go to the witnesses, published once k of n cosign.
+ */
+export function createLedgerWriter(opts: {
+  pool: pg.Pool;
+  log: LogIdentity;
+  witnesses?: WitnessPolicyConfig;
+  /** Verify threads; the orchestrator uses every core, the API fewer. */
+  verifyThreads?: number;
+}): { sequencer: Sequencer; publisher: CheckpointPublisher; close: () => Promise<void> } {
   // Signature checks on every core: the sequencer's throughput is bounded by them.
-  const verifyPool = new VerifyPool();
+  const verifyPool = new VerifyPool(opts.verifyThreads);
   const sequencer = new Sequencer(opts.pool, new KeyRegistry(opts.pool), opts.log, { verifyPool });
   const publisher = new CheckpointPublisher(
     opts.pool,
@@ -129,15 +160,7 @@ export async function createOrchestratorWorker(opts: {
       .request()
       .catch((error: unknown) => console.error(`publishing a checkpoint failed: ${String(error)}`));
   });
-  const worker = await Worker.create({
-    dataConverter: workerDataConverter(opts.payloadKey),
-    connection: opts.connection,
-    namespace: opts.namespace ?? 'default',
-    taskQueue: ORCHESTRATOR_TASK_QUEUE,
-    workflowBundle: opts.workflowBundle,
-    activities: createOrchestratorActivities({ pool: opts.pool, sequencer, key: opts.key }),
-  });
-  return { worker, sequencer, publisher, close: () => verifyPool.close() };
+  return { sequencer, publisher, close: () => verifyPool.close() };
 }
 
 let runtimeInstalled = false;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Agency, Utility } from './agency.ts';
 import { SignedStatement } from './statement.ts';
 
 // What reaches a running case from outside: an agency's signed decision on a waiting or
@@ -31,3 +32,30 @@ export const EscalationAction = z.object({
   supervisor: z.string().trim().min(1).max(100),
 });
 export type EscalationAction = z.infer<typeof EscalationAction>;
+
+/**
+ * A person's decision on an open step, before the owning agency signs it: an officer's review,
+ * or a citizen's payment reported to the agency's payment system. The agency's worker checks
+ * and signs it (workflow `agencyDecision`), so the decision reaching the case is signed by the
+ * agency's own key, which the API never holds.
+ */
+export const DeskRequest = z.object({
+  agency: Agency,
+  caseId: z.string().min(1),
+  stepId: z.string().min(1),
+  outcome: z.string().min(1),
+  /** Why, in the officer's words; it is signed into the statement's facts, so no personal data. */
+  reason: z.string().trim().max(500).optional(),
+  /** Who decided (`officer:registry:o-17`, `citizen:c-1`), for the agency's own records. */
+  actor: z.string().min(1).max(200),
+});
+export type DeskRequest = z.infer<typeof DeskRequest>;
+
+/** The agency that decides each kind of open step (by step id prefix; a utility's own steps). */
+export function decidingAgency(stepId: string): Agency | undefined {
+  const [kind, utility] = stepId.split('.');
+  if (kind === 'review') return 'registry';
+  if (kind === 'confirmPayment') return 'tax';
+  if (kind === 'settleArrears') return Utility.safeParse(utility).data;
+  return undefined;
+}

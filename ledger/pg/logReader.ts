@@ -3,7 +3,13 @@
 // them with the pure library; nothing here trusts a hash it did not have to.
 import type pg from 'pg';
 import { toBase64 } from '../bytes.ts';
-import { consistencyProofAsync, inclusionProofAsync, type NodeId } from '../proof.ts';
+import {
+  consistencyProofAsync,
+  inclusionNodes,
+  inclusionProofAsync,
+  rehash,
+  type NodeId,
+} from '../proof.ts';
 import { encodeEntryBundle, encodeTile, TILE_HEIGHT, TILE_WIDTH } from '../tiles.ts';
 import { fetchLevel, fetchNodes } from './tree.ts';
 
@@ -123,6 +129,25 @@ export class LogReader {
       inclusionProof: proof.map(toBase64),
       checkpoint: checkpoint.note,
     };
+  }
+
+  /**
+   * Inclusion proofs of several entries in the tree of `size` (a signed checkpoint's), with the
+   * stored nodes of all of them fetched at once. Requires 0 <= index < size for each index.
+   */
+  async inclusionProofs(indices: readonly number[], size: number): Promise<Uint8Array[][]> {
+    const wanted = indices.map((index) => {
+      if (!Number.isSafeInteger(index) || index < 0 || index >= size)
+        throw new BadProofRequestError('index', `index ${index} is not below the size ${size}`);
+      return inclusionNodes(index, size);
+    });
+    const hashes = await this.nodes(wanted.flatMap((w) => w.ids));
+    let offset = 0;
+    return wanted.map((w) => {
+      const mine = hashes.slice(offset, offset + w.ids.length);
+      offset += w.ids.length;
+      return rehash(w, mine);
+    });
   }
 
   /** Requires 0 < from <= to, both sizes of signed checkpoints. */

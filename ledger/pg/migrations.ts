@@ -185,6 +185,15 @@ CREATE TRIGGER agency_key_revocations_no_truncate BEFORE TRUNCATE ON agency_key_
 ALTER TABLE cases ADD COLUMN erased_at timestamptz;
 `,
   },
+  {
+    version: 6,
+    name: 'case applicant',
+    sql: `
+-- Who applied (the citizen token's subject): a citizen sees only their own cases.
+ALTER TABLE cases ADD COLUMN applicant text;
+CREATE INDEX cases_applicant ON cases (applicant, created_at);
+`,
+  },
 ];
 
 /** Applies pending migrations under an advisory lock, so concurrent starts do not race. */

@@ -1,23 +1,35 @@
 // Drives a case through the public API as the citizen and the agencies' systems would:
 // submit, wait for a step to open, send an agency's signed decision.
-import type { FastifyInstance } from 'fastify';
 import type { SignedStatement } from '../../domain/statement.ts';
 import type { SigningKey } from '../../ledger/keys.ts';
 import { signDecision } from '../../activities/sign.ts';
-import type { Timeline } from './stack.ts';
+import { decidingAgency } from '../../domain/decisions.ts';
+import type { Agency } from '../../domain/agency.ts';
+import type { Stack, Timeline } from './stack.ts';
 
-export async function submit(
-  app: FastifyInstance,
-  application: Record<string, unknown>,
-): Promise<string> {
-  const response = await app.inject({ method: 'POST', url: '/cases', payload: application });
+/** What the drivers need of a stack: the API and its callers' credentials. */
+export type Caller = Pick<Stack, 'app' | 'citizen' | 'supervisor' | 'officer'>;
+
+/** Applies as the stack's citizen. */
+export async function submit(stack: Caller, application: Record<string, unknown>): Promise<string> {
+  const response = await stack.app.inject({
+    method: 'POST',
+    url: '/cases',
+    headers: stack.citizen,
+    payload: application,
+  });
   if (response.statusCode !== 201)
     throw new Error(`submission refused: ${response.statusCode} ${response.body}`);
   return response.json<{ caseId: string }>().caseId;
 }
 
-export async function timeline(app: FastifyInstance, caseId: string): Promise<Timeline> {
-  const response = await app.inject({ method: 'GET', url: `/cases/${caseId}/timeline` });
+/** The case as a supervisor tracks it (GET /cases/:caseId: not an audited read). */
+export async function timeline(stack: Caller, caseId: string): Promise<Timeline> {
+  const response = await stack.app.inject({
+    method: 'GET',
+    url: `/cases/${caseId}`,
+    headers: stack.supervisor,
+  });
   if (response.statusCode !== 200)
     throw new Error(`timeline: ${response.statusCode} ${response.body}`);
   return response.json<Timeline>();
@@ -25,7 +37,7 @@ export async function timeline(app: FastifyInstance, caseId: string): Promise<Ti
 
 /** Polls until `predicate` holds for the timeline, or fails with the last timeline seen. */
 export async function waitUntil(
-  app: FastifyInstance,
+  stack: Caller,
   caseId: string,
   predicate: (t: Timeline) => boolean,
   what: string,
@@ -34,7 +46,7 @@ export async function waitUntil(
   const deadline = Date.now() + timeoutMs;
   let last: Timeline | undefined;
   for (;;) {
-    last = await timeline(app, caseId).catch(() => last);
+    last = await timeline(stack, caseId).catch(() => last);
     if (last && predicate(last)) return last;
     // A closed case will not change any more: say so at once instead of waiting out the timeout.
     const closed = last !== undefined && last.workflowStatus !== 'RUNNING';
@@ -52,22 +64,22 @@ export function stepStatus(t: Timeline, stepId: string): string | undefined {
 }
 
 export const waitForStep = (
-  app: FastifyInstance,
+  stack: Caller,
   caseId: string,
   stepId: string,
   status: string,
   timeoutMs?: number,
 ) =>
   waitUntil(
-    app,
+    stack,
     caseId,
     (t) => stepStatus(t, stepId) === status,
     `step ${stepId} ${status}`,
     timeoutMs,
   );
 
-export const waitForClosed = (app: FastifyInstance, caseId: string, timeoutMs?: number) =>
-  waitUntil(app, caseId, (t) => t.workflowStatus !== 'RUNNING', 'closing', timeoutMs);
+export const waitForClosed = (stack: Caller, caseId: string, timeoutMs?: number) =>
+  waitUntil(stack, caseId, (t) => t.workflowStatus !== 'RUNNING', 'closing', timeoutMs);
 
 /** A decision as the agency's own system signs it. */
 export function signedDecision(
@@ -88,15 +100,22 @@ export function signedDecision(
   });
 }
 
+/**
+ * Sends a decision the agency's own system signed, signed in as the officer of the agency
+ * that decides the step (so a decision signed by another agency's key reaches the case,
+ * which must refuse it).
+ */
 export async function decide(
-  app: FastifyInstance,
+  stack: Caller,
   caseId: string,
   stepId: string,
   signed: SignedStatement,
 ) {
-  return app.inject({
+  const agency = decidingAgency(stepId) ?? (signed.statement.agency as Agency);
+  return stack.app.inject({
     method: 'POST',
     url: `/cases/${caseId}/decisions`,
+    headers: stack.officer[agency],
     payload: { stepId, signed },
   });
 }

@@ -37,7 +37,7 @@ afterAll(async () => {
 
 const pay = (caseId: string, dutyCents: number) =>
   decide(
-    stack.app,
+    stack,
     caseId,
     'confirmPayment',
     signedDecision(stack.keys.tax!, 'tax', caseId, 'confirmPayment', 'paid', {
@@ -50,14 +50,14 @@ const pay = (caseId: string, dutyCents: number) =>
  */
 async function recordHistory(name: string, caseId: string): Promise<void> {
   if (!process.env.ONEWINDOW_RECORD_HISTORIES) return;
-  const t = await waitForClosed(stack.app, caseId);
+  const t = await waitForClosed(stack, caseId);
   const history = await stack.client.workflow.getHandle(`case:${t.unitId}`).fetchHistory();
   writeFileSync(new URL(`../histories/${name}.json`, import.meta.url), historyToJSON(history));
 }
 
 const approve = (caseId: string) =>
   decide(
-    stack.app,
+    stack,
     caseId,
     'review',
     signedDecision(stack.keys.registry!, 'registry', caseId, 'review', 'approved'),
@@ -79,18 +79,18 @@ function entryOutcomes(t: Timeline): Record<string, string> {
 
 /** Pays the assessed duty and approves the review, as the tax bureau and the registry would. */
 async function payAndApprove(caseId: string): Promise<void> {
-  const assessed = await waitForStep(stack.app, caseId, 'confirmPayment', 'waiting');
+  const assessed = await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
   expect((await pay(caseId, dutyOf(assessed))).statusCode).toBe(200);
-  await waitForStep(stack.app, caseId, 'review', 'waiting');
+  await waitForStep(stack, caseId, 'review', 'waiting');
   expect((await approve(caseId)).statusCode).toBe(200);
 }
 
 describe('the joint transfer, end to end', () => {
   it('transfers the title and all three utility accounts, with a signed entry for every step', async () => {
     const application = sampleApplication({ utilities: ['electricity', 'water', 'gas'] });
-    const caseId = await submit(stack.app, application);
+    const caseId = await submit(stack, application);
     await payAndApprove(caseId);
-    const t = await waitForClosed(stack.app, caseId);
+    const t = await waitForClosed(stack, caseId);
     await recordHistory('completed-all-utilities', caseId);
     expect(t.phase).toBe('completed');
     const outcomes = entryOutcomes(t);
@@ -152,19 +152,20 @@ describe('the joint transfer, end to end', () => {
 
   it('rejects a unit under court seizure at the title check, releasing the lock and cancelling the filing as entries', async () => {
     const caseId = await submit(
-      stack.app,
+      stack,
       sampleApplication({ unitId: 'U-SEIZED-1', utilities: ['water'] }),
     );
-    const t = await waitForClosed(stack.app, caseId);
+    const t = await waitForClosed(stack, caseId);
     await recordHistory('rejected-seizure-at-title-check', caseId);
     // The case is closed, so the unit may be applied for again (one open case per unit).
     const again = await stack.app.inject({
       method: 'POST',
       url: '/cases',
+      headers: stack.citizen,
       payload: sampleApplication({ unitId: 'U-SEIZED-1', utilities: [] }),
     });
     expect(again.statusCode).toBe(201);
-    await waitForClosed(stack.app, again.json<{ caseId: string }>().caseId);
+    await waitForClosed(stack, again.json<{ caseId: string }>().caseId);
     expect(t.phase).toBe('rejected');
     expect(stepStatus(t, 'checkTitle')).toBe('compensated');
     const outcomes = entryOutcomes(t);
@@ -177,11 +178,11 @@ describe('the joint transfer, end to end', () => {
 
   it('refuses the registration when a seizure appears after the title check, refunding the tax', async () => {
     const caseId = await submit(
-      stack.app,
+      stack,
       sampleApplication({ unitId: 'U-SEIZED-LATER-1', utilities: [] }),
     );
     await payAndApprove(caseId);
-    const t = await waitForClosed(stack.app, caseId);
+    const t = await waitForClosed(stack, caseId);
     await recordHistory('rejected-seizure-at-registration', caseId);
     expect(t.phase).toBe('rejected');
     const outcomes = entryOutcomes(t);
@@ -197,13 +198,13 @@ describe('the joint transfer, end to end', () => {
   });
 
   it('flags an unpaid tax as overdue, reminds the citizen, then closes the case as expired with compensations', async () => {
-    const caseId = await submit(stack.app, sampleApplication({ utilities: [] }));
+    const caseId = await submit(stack, sampleApplication({ utilities: [] }));
     const reminded = (t: Timeline) =>
       t.notifications.some(
         (n) => n.party === 'citizen' && n.kind === 'reminder' && n.stepId === 'confirmPayment',
       );
     const overdue = await waitUntil(
-      stack.app,
+      stack,
       caseId,
       reminded,
       'a payment reminder to the citizen',
@@ -224,7 +225,7 @@ describe('the joint transfer, end to end', () => {
     await expect
       .poll(overdueCases, { timeout: 10_000, interval: 250 })
       .toEqual([`case:${overdue.unitId}`]);
-    const t = await waitForClosed(stack.app, caseId, 60_000);
+    const t = await waitForClosed(stack, caseId, 60_000);
     await recordHistory('expired-unpaid-tax', caseId);
     expect(t.phase).toBe('expired');
     expect(entryOutcomes(t)).toMatchObject({
@@ -236,12 +237,12 @@ describe('the joint transfer, end to end', () => {
 
   it('escalates a gas transfer that keeps failing after registration, and a supervisor resolves it by hand', async () => {
     const caseId = await submit(
-      stack.app,
+      stack,
       sampleApplication({ unitId: 'U-GAS-INSPECTION-1', utilities: ['gas'] }),
     );
     await payAndApprove(caseId);
     const escalated = await waitUntil(
-      stack.app,
+      stack,
       caseId,
       (t) =>
         stepStatus(t, 'transferAccount.gas') === 'escalated' &&
@@ -263,26 +264,26 @@ describe('the joint transfer, end to end', () => {
     const refused = await stack.app.inject({
       method: 'POST',
       url: `/cases/${caseId}/escalations`,
+      headers: stack.supervisor,
       payload: {
         stepId: 'transferAccount.gas',
         action: 'resolve',
         reason: '',
-        supervisor: 'sup-1',
       },
     });
     expect(refused.statusCode).toBe(400);
     const resolved = await stack.app.inject({
       method: 'POST',
       url: `/cases/${caseId}/escalations`,
+      headers: stack.supervisor,
       payload: {
         stepId: 'transferAccount.gas',
         action: 'resolve',
         reason: 'inspection done on site; holder changed by hand',
-        supervisor: 'sup-1',
       },
     });
     expect(resolved.statusCode).toBe(200);
-    const t = await waitForClosed(stack.app, caseId);
+    const t = await waitForClosed(stack, caseId);
     await recordHistory('escalated-gas-resolved-by-hand', caseId);
     expect(t.phase).toBe('completed');
     expect(stepStatus(t, 'transferAccount.gas')).toBe('done');
@@ -291,15 +292,15 @@ describe('the joint transfer, end to end', () => {
   });
 
   it('refuses a review decision signed by the wrong agency and changes nothing', async () => {
-    const caseId = await submit(stack.app, sampleApplication({ utilities: [] }));
-    const assessed = await waitForStep(stack.app, caseId, 'confirmPayment', 'waiting');
+    const caseId = await submit(stack, sampleApplication({ utilities: [] }));
+    const assessed = await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
     expect((await pay(caseId, dutyOf(assessed))).statusCode).toBe(200);
-    const before = await waitForStep(stack.app, caseId, 'review', 'waiting');
+    const before = await waitForStep(stack, caseId, 'review', 'waiting');
     const entriesBefore = (before as unknown as { entries: unknown[] }).entries.length;
 
     // The tax bureau's key signing a registry decision, and a tax key claiming to be the registry.
     const wrongAgency = await decide(
-      stack.app,
+      stack,
       caseId,
       'review',
       signedDecision(stack.keys.tax!, 'tax', caseId, 'review', 'approved'),
@@ -307,21 +308,22 @@ describe('the joint transfer, end to end', () => {
     expect(wrongAgency.statusCode).toBe(422);
     expect(wrongAgency.json()).toMatchObject({ error: 'refused', field: 'signed' });
     const forged = signedDecision(stack.keys.tax!, 'registry', caseId, 'review', 'approved');
-    const claimed = await decide(stack.app, caseId, 'review', forged);
+    const claimed = await decide(stack, caseId, 'review', forged);
     expect(claimed.statusCode).toBe(422);
 
-    const after = await waitForStep(stack.app, caseId, 'review', 'waiting');
+    const after = await waitForStep(stack, caseId, 'review', 'waiting');
     expect((after as unknown as { entries: unknown[] }).entries.length).toBe(entriesBefore);
     expect((await approve(caseId)).statusCode).toBe(200);
-    expect((await waitForClosed(stack.app, caseId)).phase).toBe('completed');
+    expect((await waitForClosed(stack, caseId)).phase).toBe('completed');
   });
 
   it('answers a malformed decision or supervisor action with 400 naming the field, changing nothing', async () => {
-    const caseId = await submit(stack.app, sampleApplication({ utilities: [] }));
-    await waitForStep(stack.app, caseId, 'confirmPayment', 'waiting');
+    const caseId = await submit(stack, sampleApplication({ utilities: [] }));
+    await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
     const noSignature = await stack.app.inject({
       method: 'POST',
       url: `/cases/${caseId}/decisions`,
+      headers: stack.officer.tax,
       payload: { stepId: 'confirmPayment' },
     });
     expect(noSignature.statusCode).toBe(400);
@@ -329,40 +331,37 @@ describe('the joint transfer, end to end', () => {
     const badAction = await stack.app.inject({
       method: 'POST',
       url: `/cases/${caseId}/escalations`,
-      payload: { stepId: 'confirmPayment', action: 'delete', reason: 'x', supervisor: 's' },
+      headers: stack.supervisor,
+      payload: { stepId: 'confirmPayment', action: 'delete', reason: 'x' },
     });
     expect(badAction.json()).toMatchObject({ error: 'invalid_request', field: 'action' });
     const unknownCase = await stack.app.inject({
       method: 'POST',
       url: `/cases/not-a-case/decisions`,
+      headers: stack.officer.registry,
       payload: {},
     });
     expect(unknownCase.json()).toMatchObject({ field: 'caseId' });
     expect(
-      stepStatus(
-        await waitForStep(stack.app, caseId, 'confirmPayment', 'waiting'),
-        'confirmPayment',
-      ),
+      stepStatus(await waitForStep(stack, caseId, 'confirmPayment', 'waiting'), 'confirmPayment'),
     ).toBe('waiting');
   });
 
   it('refuses a decision for a step that is not open', async () => {
-    const caseId = await submit(stack.app, sampleApplication({ utilities: [] }));
-    await waitForStep(stack.app, caseId, 'confirmPayment', 'waiting');
+    const caseId = await submit(stack, sampleApplication({ utilities: [] }));
+    await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
     const early = await approve(caseId);
     expect(early.statusCode).toBe(422);
     expect(early.json<{ reason: string }>().reason).toMatch(/review is not open/);
     await stack.client.workflow
-      .getHandle(
-        `case:${(await waitForStep(stack.app, caseId, 'confirmPayment', 'waiting')).unitId}`,
-      )
+      .getHandle(`case:${(await waitForStep(stack, caseId, 'confirmPayment', 'waiting')).unitId}`)
       .terminate('test done');
   });
 
   it("keeps the citizen's personal data out of Temporal's history: every payload is encrypted", async () => {
     const application = sampleApplication({ utilities: ['electricity'] });
-    const caseId = await submit(stack.app, application);
-    await waitForStep(stack.app, caseId, 'confirmPayment', 'waiting');
+    const caseId = await submit(stack, application);
+    await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
     const handle = stack.client.workflow.getHandle(`case:${application.unitId}`);
     const history = await handle.fetchHistory();
     // The history's payloads come as base64: decode every such string, so plaintext would show.
@@ -397,12 +396,12 @@ describe('the joint transfer, end to end', () => {
 
   it("erases a closed case's personal data, and the ledger still verifies", async () => {
     const caseId = await submit(
-      stack.app,
+      stack,
       sampleApplication({ unitId: 'U-OBJECTION-1', utilities: [] }),
     );
-    const closed = await waitForClosed(stack.app, caseId);
+    const closed = await waitForClosed(stack, caseId);
     expect(closed.phase).toBe('rejected');
-    const open = await submit(stack.app, sampleApplication({ utilities: [] }));
+    const open = await submit(stack, sampleApplication({ utilities: [] }));
     await expect(
       eraseCase({ pool: stack.pool, temporal: stack.client }, open),
     ).rejects.toMatchObject({ name: 'CaseStillOpenError' });
@@ -425,7 +424,11 @@ describe('the joint transfer, end to end', () => {
         { timeout: 60_000, interval: 1000 },
       )
       .toBe('WorkflowNotFoundError');
-    const after = await stack.app.inject({ method: 'GET', url: `/cases/${caseId}/timeline` });
+    const after = await stack.app.inject({
+      method: 'GET',
+      url: `/cases/${caseId}`,
+      headers: stack.supervisor,
+    });
     expect(after.json()).toMatchObject({ workflowStatus: 'ERASED', phase: 'rejected' });
     expect(after.json<{ entries: unknown[] }>().entries).toHaveLength(closed.entries.length);
     expect((await eraseCase({ pool: stack.pool, temporal: stack.client }, caseId)).erasedNow).toBe(
@@ -441,6 +444,6 @@ describe('the joint transfer, end to end', () => {
     expect(audit.code).toBe(0);
     expect((await onewindow(['case', 'erase', 'not-a-case-id'])).code).toBe(2);
     // The open case is left to expire on its own (its final limit is 15 s here).
-    expect((await timeline(stack.app, open)).caseId).toBe(open);
+    expect((await timeline(stack, open)).caseId).toBe(open);
   });
 });

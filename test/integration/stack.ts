@@ -15,7 +15,7 @@ import { inject } from 'vitest';
 import { STATEMENT_TYPE, type Statement } from '../../domain/statement.ts';
 import { toBase64 } from '../../ledger/bytes.ts';
 import { signStatement } from '../../ledger/statement.ts';
-import type { Agency } from '../../domain/agency.ts';
+import { Agency } from '../../domain/agency.ts';
 import { buildApp } from '../../api/app.ts';
 import {
   bundleWorkflows,
@@ -36,7 +36,10 @@ import type { CheckpointPublisher } from '../../ledger/pg/publisher.ts';
 import { buildWitnessApp } from '../../api/witnessApp.ts';
 import { prepareDatabase } from '../../infra/postgres.ts';
 import { clientDataConverter, parsePayloadKey, type PayloadKey } from '../../infra/payloadCodec.ts';
-import { cosignerKeyOf } from '../../ledger/cosignature.ts';
+import { cosignerKeyOf, formatCosignerVerifierKey } from '../../ledger/cosignature.ts';
+import type { TrustFile } from '../../ledger/trust.ts';
+import { ledgerAccessRecorder } from '../../api/access.ts';
+import { issueToken, tokenVerifier, type Principal } from '../../api/auth.ts';
 
 /**
  * A database of its own on the shared server, for a test that needs a log no other test
@@ -82,8 +85,17 @@ export interface Stack {
   witnessUrls: string[];
   sequencer: Sequencer;
   publisher: CheckpointPublisher;
+  /** Authorization headers for any caller, signed by the stack's token issuer. */
+  as(principal: Principal): Promise<Headers>;
+  /** The applicant of every sample case (sub `citizen-1`). */
+  citizen: Headers;
+  supervisor: Headers;
+  /** One officer per agency, as the agency's own systems sign in. */
+  officer: Record<Agency, Headers>;
   stop(): Promise<void>;
 }
+
+export type Headers = { authorization: string };
 
 export async function startStack(
   agencies: readonly Agency[],
@@ -168,11 +180,25 @@ export async function startStack(
     );
   }
   const running = workers.map((w) => w.run());
+  const tokenKey = generateSigningKey('tokens.test');
   const app = await buildApp({
     temporal: client,
     pool,
     ...(options.timeScale ? { timeScale: options.timeScale } : {}),
+    verifyToken: tokenVerifier(tokenKey.publicKey),
+    recordAccess: ledgerAccessRecorder({
+      key: keys.orchestrator!,
+      append: (signed) => sequencer.append(signed),
+    }),
+    // Every agency key the shared database holds: other test files append with their own keys.
+    trust: () => registeredTrust(pool, logKey, witnessKeys),
   });
+  const as = async (principal: Principal): Promise<Headers> => ({
+    authorization: `Bearer ${await issueToken(tokenKey.seed, principal, 3600)}`,
+  });
+  const officer = {} as Record<Agency, Headers>;
+  for (const agency of Agency.options)
+    officer[agency] = await as({ role: 'officer', sub: `officer-${agency}`, agency });
   return {
     app,
     client,
@@ -186,6 +212,10 @@ export async function startStack(
     witnessUrls,
     sequencer,
     publisher,
+    as,
+    citizen: await as({ role: 'citizen', sub: 'citizen-1' }),
+    supervisor: await as({ role: 'supervisor', sub: 'supervisor-1' }),
+    officer,
     async stop() {
       await app.close();
       for (const w of workers) w.shutdown();
@@ -198,6 +228,29 @@ export async function startStack(
       await pool.end();
       await adminPool.end();
     },
+  };
+}
+
+/** The trust file of the test stack: its log and witness keys, and every registered agency key. */
+export async function registeredTrust(
+  pool: pg.Pool,
+  logKey: SigningKey,
+  witnessKeys: readonly SigningKey[],
+): Promise<TrustFile> {
+  const { rows } = await pool.query<{ key_id: string; agency: string; public_key: Buffer }>(
+    'SELECT key_id, agency, public_key FROM agency_keys',
+  );
+  return {
+    origin: TEST_LOG_ORIGIN,
+    logKeys: [formatVerifierKey(logKey.name, logKey.publicKey)],
+    witnesses: witnessKeys.map((k) => formatCosignerVerifierKey(k.name, k.publicKey)),
+    witnessThreshold: 2,
+    agencyKeys: rows.map((row) => ({
+      keyId: row.key_id,
+      agency: row.agency,
+      publicKey: toBase64(new Uint8Array(row.public_key)),
+      validFrom: new Date(0).toISOString(),
+    })),
   };
 }
 

@@ -26,25 +26,26 @@ describe('the walking skeleton, on a real Temporal server and a real PostgreSQL'
     const submitted = await stack.app.inject({
       method: 'POST',
       url: '/cases',
+      headers: stack.citizen,
       payload: application,
     });
     expect(submitted.statusCode).toBe(201);
     const { caseId, workflowId } = submitted.json<{ caseId: string; workflowId: string }>();
     expect(workflowId).toBe(`case:${application.unitId}`);
 
-    const assessed = await waitForStep(stack.app, caseId, 'confirmPayment', 'waiting');
+    const assessed = await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
     const duty = assessed.entries.find((e) => e.statement.stepId === 'assessTax')!;
     const paid = signedDecision(stack.keys.tax!, 'tax', caseId, 'confirmPayment', 'paid', {
       amountCents: Number(
         (duty.statement as { facts?: Record<string, number> }).facts?.dutyCents ?? 0,
       ),
     });
-    expect((await decide(stack.app, caseId, 'confirmPayment', paid)).statusCode).toBe(200);
-    await waitForStep(stack.app, caseId, 'review', 'waiting');
+    expect((await decide(stack, caseId, 'confirmPayment', paid)).statusCode).toBe(200);
+    await waitForStep(stack, caseId, 'review', 'waiting');
     const approved = signedDecision(stack.keys.registry!, 'registry', caseId, 'review', 'approved');
-    expect((await decide(stack.app, caseId, 'review', approved)).statusCode).toBe(200);
+    expect((await decide(stack, caseId, 'review', approved)).statusCode).toBe(200);
 
-    const timeline = await waitForClosed(stack.app, caseId);
+    const timeline = await waitForClosed(stack, caseId);
     expect(timeline.workflowStatus).toBe('COMPLETED');
     expect(timeline.phase).toBe('completed');
     expect(new Set(timeline.entries.map((e) => e.statement.agency))).toEqual(
@@ -75,12 +76,18 @@ describe('the walking skeleton, on a real Temporal server and a real PostgreSQL'
 
   it('refuses a second application for a unit whose case is still open with HTTP 409', async () => {
     const application = sampleApplication({ utilities: ['gas'] });
-    const first = await stack.app.inject({ method: 'POST', url: '/cases', payload: application });
+    const first = await stack.app.inject({
+      method: 'POST',
+      url: '/cases',
+      headers: stack.citizen,
+      payload: application,
+    });
     expect(first.statusCode).toBe(201);
 
     const second = await stack.app.inject({
       method: 'POST',
       url: '/cases',
+      headers: stack.citizen,
       payload: { ...application, address: 'elsewhere' },
     });
     expect(second.statusCode).toBe(409);
@@ -127,6 +134,7 @@ describe('the walking skeleton, on a real Temporal server and a real PostgreSQL'
       const response = await stack.app.inject({
         method: 'POST',
         url: '/cases',
+        headers: stack.citizen,
         payload: application,
       });
       expect(response.statusCode).toBe(400);
@@ -146,7 +154,7 @@ describe('the walking skeleton, on a real Temporal server and a real PostgreSQL'
     const response = await stack.app.inject({
       method: 'POST',
       url: '/cases',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...stack.citizen, 'content-type': 'application/json' },
       payload: '{"unitId": ',
     });
     expect(response.statusCode).toBe(400);

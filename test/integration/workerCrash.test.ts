@@ -59,23 +59,23 @@ describe('an agency worker that dies mid-step', () => {
     const first = startHousingWorker();
     await started(first);
     const caseId = await submit(
-      stack.app,
+      stack,
       sampleApplication({ unitId: 'U-SLOW-FILING-1', utilities: ['water'] }),
     );
-    await waitForStep(stack.app, caseId, 'verifyContract', 'running');
+    await waitForStep(stack, caseId, 'verifyContract', 'running');
     await new Promise((r) => setTimeout(r, 1500)); // inside the 4 s lookup
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     await started(startHousingWorker());
 
-    const assessed = await waitForStep(stack.app, caseId, 'confirmPayment', 'waiting', 60_000);
+    const assessed = await waitForStep(stack, caseId, 'confirmPayment', 'waiting', 60_000);
     const duty = Number(
       assessed.entries.find((e) => e.statement.stepId === 'assessTax')!.statement.facts.dutyCents,
     );
     expect(
       (
         await decide(
-          stack.app,
+          stack,
           caseId,
           'confirmPayment',
           signedDecision(stack.keys.tax!, 'tax', caseId, 'confirmPayment', 'paid', {
@@ -84,18 +84,18 @@ describe('an agency worker that dies mid-step', () => {
         )
       ).statusCode,
     ).toBe(200);
-    await waitForStep(stack.app, caseId, 'review', 'waiting');
+    await waitForStep(stack, caseId, 'review', 'waiting');
     expect(
       (
         await decide(
-          stack.app,
+          stack,
           caseId,
           'review',
           signedDecision(stack.keys.registry!, 'registry', caseId, 'review', 'approved'),
         )
       ).statusCode,
     ).toBe(200);
-    const t = await waitForClosed(stack.app, caseId, 60_000);
+    const t = await waitForClosed(stack, caseId, 60_000);
 
     expect(t.phase).toBe('completed');
     expect(t.steps.find((s) => s.stepId === 'verifyContract')).toMatchObject({

@@ -1,0 +1,58 @@
+// The agency's desk: where a person's decision on an open step (an officer's review, a
+// citizen's payment) is checked and signed with the agency's key, on the agency's own worker.
+// The API forwards the request (workflow `agencyDecision`); it never holds an agency key.
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Agency } from '../domain/agency.ts';
+import {
+  allowedOutcomes,
+  decidingAgency,
+  DeskRequest,
+  type Decision,
+} from '../domain/decisions.ts';
+import type { SigningKey } from '../ledger/keys.ts';
+import { signDecision } from './sign.ts';
+
+/** The failure type of a desk request this agency can never sign (never retried). */
+export const DECISION_REFUSED = 'DecisionRefused';
+
+export function createDeskActivities(deps: { agency: Agency; key: SigningKey; now?: () => Date }) {
+  return {
+    /** Checks that this agency decides the step with this outcome, then signs the decision. */
+    decideStep(input: DeskRequest): Promise<Decision> {
+      const parsed = DeskRequest.safeParse(input);
+      if (!parsed.success)
+        throw ApplicationFailure.nonRetryable(
+          `decideStep: invalid input: ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`,
+          DECISION_REFUSED,
+        );
+      const request = parsed.data;
+      if (request.agency !== deps.agency || decidingAgency(request.stepId) !== deps.agency)
+        throw ApplicationFailure.nonRetryable(
+          `${deps.agency} does not decide step ${request.stepId}`,
+          DECISION_REFUSED,
+        );
+      if (!allowedOutcomes(request.stepId).includes(request.outcome))
+        throw ApplicationFailure.nonRetryable(
+          `${request.stepId} takes ${allowedOutcomes(request.stepId).join(' or ')}, not ${request.outcome}`,
+          DECISION_REFUSED,
+        );
+      // Who decided is the agency's own record; the ledger gets the role and the reason only.
+      const facts: Record<string, string> = { decidedBy: request.actor.split(':')[0]! };
+      if (request.reason) facts.reason = request.reason;
+      return Promise.resolve({
+        stepId: request.stepId,
+        signed: signDecision({
+          key: deps.key,
+          agency: deps.agency,
+          caseId: request.caseId,
+          stepId: request.stepId,
+          outcome: request.outcome,
+          facts,
+          ...(deps.now ? { now: deps.now } : {}),
+        }),
+      });
+    },
+  };
+}
+
+export type DeskActivities = ReturnType<typeof createDeskActivities>;

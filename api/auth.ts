@@ -1,0 +1,134 @@
+// Who is calling: signed bearer tokens (RFC 7519 JWT, EdDSA per RFC 8037) carrying one of the
+// three roles. The API holds only the issuer's public key; `onewindow tokens` (or a real
+// identity provider) holds the private one.
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { z } from 'zod';
+import { Agency } from '../domain/agency.ts';
+
+export const TOKEN_ISSUER = 'onewindow';
+export const TOKEN_AUDIENCE = 'onewindow-api';
+/** Longest token lifetime `issueToken` accepts: tokens are for sessions, not for keeps. */
+export const MAX_TOKEN_SECONDS = 7 * 24 * 3600;
+
+export const Role = z.enum(['citizen', 'officer', 'supervisor']);
+export type Role = z.infer<typeof Role>;
+
+const Subject = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$/, 'must be 1-100 letters, digits or ._@-');
+
+/** The caller as the token names them; an officer acts for exactly one agency. */
+export const Principal = z.discriminatedUnion('role', [
+  z.object({ role: z.literal('citizen'), sub: Subject }),
+  z.object({ role: z.literal('officer'), sub: Subject, agency: Agency }),
+  z.object({ role: z.literal('supervisor'), sub: Subject }),
+]);
+export type Principal = z.infer<typeof Principal>;
+
+/** Missing, malformed, expired or forged credentials: HTTP 401. */
+export class UnauthorizedError extends Error {
+  override name = 'UnauthorizedError';
+}
+
+/** A valid caller asking for something their role may not do or see: HTTP 403. */
+export class ForbiddenError extends Error {
+  override name = 'ForbiddenError';
+}
+
+// DER prefixes that wrap a raw Ed25519 key (RFC 8410 §7 PKCS#8, §4 SubjectPublicKeyInfo).
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+function privateKeyObject(seed: Uint8Array): KeyObject {
+  return createPrivateKey({
+    key: Buffer.concat([PKCS8_PREFIX, seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+}
+
+function publicKeyObject(publicKey: Uint8Array): KeyObject {
+  if (publicKey.length !== 32)
+    throw new RangeError(`an Ed25519 public key is 32 bytes, got ${publicKey.length}`);
+  return createPublicKey({
+    key: Buffer.concat([SPKI_PREFIX, publicKey]),
+    format: 'der',
+    type: 'spki',
+  });
+}
+
+/**
+ * A token for `principal`, signed with the issuer's Ed25519 `seed`, valid for `seconds`.
+ * Requires 0 < seconds <= MAX_TOKEN_SECONDS. @throws RangeError otherwise.
+ */
+export async function issueToken(
+  seed: Uint8Array,
+  principal: Principal,
+  seconds: number,
+  now: Date = new Date(),
+): Promise<string> {
+  if (!Number.isInteger(seconds) || seconds <= 0 || seconds > MAX_TOKEN_SECONDS)
+    throw new RangeError(`a token lives 1 to ${MAX_TOKEN_SECONDS} seconds, got ${seconds}`);
+  const { sub, ...claims } = Principal.parse(principal);
+  const issuedAt = Math.floor(now.getTime() / 1000);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT' })
+    .setIssuer(TOKEN_ISSUER)
+    .setAudience(TOKEN_AUDIENCE)
+    .setSubject(sub)
+    .setIssuedAt(issuedAt)
+    .setExpirationTime(issuedAt + seconds)
+    .sign(privateKeyObject(seed));
+}
+
+export type VerifyToken = (token: string) => Promise<Principal>;
+
+/**
+ * Verifies tokens signed by the issuer whose Ed25519 public key is `publicKey`: signature,
+ * algorithm (EdDSA only, so no `alg: none` or HMAC confusion), issuer, audience and expiry.
+ * @throws UnauthorizedError naming what is wrong.
+ */
+export function tokenVerifier(publicKey: Uint8Array, now?: () => Date): VerifyToken {
+  const key = publicKeyObject(publicKey);
+  return async (token) => {
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, key, {
+        algorithms: ['EdDSA'],
+        issuer: TOKEN_ISSUER,
+        audience: TOKEN_AUDIENCE,
+        requiredClaims: ['sub', 'exp', 'iat'],
+        ...(now ? { currentDate: now() } : {}),
+      }));
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw new UnauthorizedError('the token expired');
+      if (error instanceof joseErrors.JWSSignatureVerificationFailed)
+        throw new UnauthorizedError('the token signature does not verify');
+      if (error instanceof joseErrors.JOSEError)
+        throw new UnauthorizedError(`the token is not valid: ${error.message}`);
+      throw error;
+    }
+    const principal = Principal.safeParse(payload);
+    if (!principal.success)
+      throw new UnauthorizedError(
+        `the token names no valid role: ${principal.error.issues[0]?.message ?? 'invalid'}`,
+      );
+    return principal.data;
+  };
+}
+
+/** The bearer token of an `Authorization` header. @throws UnauthorizedError when absent. */
+export function bearerToken(header: string | undefined): string {
+  if (!header) throw new UnauthorizedError('an Authorization: Bearer <token> header is required');
+  const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(header.trim());
+  if (!match) throw new UnauthorizedError('the Authorization header must be Bearer <token>');
+  return match[1]!;
+}
+
+/** The caller's name for records: `officer:registry:o-17`, `supervisor:s-1`, `citizen:c-1`. */
+export function actorOf(principal: Principal): string {
+  return principal.role === 'officer'
+    ? `officer:${principal.agency}:${principal.sub}`
+    : `${principal.role}:${principal.sub}`;
+}

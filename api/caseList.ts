@@ -1,0 +1,166 @@
+// Case lists from Temporal's visibility store: the typed search attributes (no personal data)
+// filter and page; PostgreSQL maps each run to the case id the API gave it.
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import { z } from 'zod';
+import { Agency } from '../domain/agency.ts';
+import { CasePhase } from '../domain/caseStatus.ts';
+
+/** One case in a list: nothing personal, so any list may show it. */
+export const CaseSummary = z.object({
+  caseId: z.string(),
+  unitId: z.string(),
+  status: z.string(),
+  currentSteps: z.array(z.string()),
+  agencies: z.array(z.string()),
+  overdue: z.boolean(),
+  submittedAt: z.string(),
+  closedAt: z.string().nullable(),
+});
+export type CaseSummary = z.infer<typeof CaseSummary>;
+
+export const CaseList = z.object({
+  cases: z.array(CaseSummary),
+  nextPageToken: z.string().nullable(),
+});
+export type CaseList = z.infer<typeof CaseList>;
+
+const Day = z.union([z.iso.date(), z.iso.datetime({ offset: true })], {
+  error: 'must be a date (YYYY-MM-DD) or an RFC 3339 time',
+});
+
+/** The supervisor's filters. Every value is checked against a closed pattern before it reaches the visibility query. */
+export const CaseListQuery = z
+  .object({
+    status: z.union([CasePhase, z.literal('submitted')]).optional(),
+    agency: Agency.optional(),
+    step: z
+      .string()
+      .regex(
+        /^[a-z][A-Za-z]{0,40}(\.[a-z]{1,20})?$/,
+        'must be a step id such as review or precheck.gas',
+      )
+      .optional(),
+    overdue: z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
+    submittedFrom: Day.optional(),
+    submittedTo: Day.optional(),
+    pageSize: z.coerce
+      .number({ error: 'must be a whole number from 1 to 100' })
+      .int('must be a whole number from 1 to 100')
+      .min(1, 'must be a whole number from 1 to 100')
+      .max(100, 'must be a whole number from 1 to 100')
+      .default(20),
+    pageToken: z
+      .string()
+      .max(4096, 'is too long')
+      .regex(/^[A-Za-z0-9_-]+$/, 'must be a token from an earlier page')
+      .optional(),
+  })
+  .strict();
+export type CaseListQuery = z.infer<typeof CaseListQuery>;
+
+/** A day filter as an RFC 3339 instant: a bare date means its start (from) or its end (to). */
+function instant(value: string, end: boolean): string {
+  if (value.includes('T')) return new Date(value).toISOString();
+  return end ? `${value}T23:59:59.999Z` : `${value}T00:00:00.000Z`;
+}
+
+/** The visibility query (Temporal list filter syntax) for the filters. */
+export function visibilityQuery(filters: Omit<CaseListQuery, 'pageSize' | 'pageToken'>): string {
+  const clauses = [`WorkflowType = 'jointTransferCase'`];
+  if (filters.status) clauses.push(`OneWindowStatus = '${filters.status}'`);
+  if (filters.agency) clauses.push(`OneWindowAgencies = '${filters.agency}'`);
+  if (filters.step) clauses.push(`OneWindowCurrentSteps = '${filters.step}'`);
+  if (filters.overdue) clauses.push(`OneWindowOverdue = ${filters.overdue}`);
+  if (filters.submittedFrom)
+    clauses.push(`StartTime >= '${instant(filters.submittedFrom, false)}'`);
+  if (filters.submittedTo) clauses.push(`StartTime <= '${instant(filters.submittedTo, true)}'`);
+  return clauses.join(' AND ');
+}
+
+interface Payload {
+  data?: Uint8Array | null;
+}
+
+/** Search attribute payloads are plain JSON (they are never encrypted). */
+function decoded(payload: Payload | null | undefined): unknown {
+  if (!payload?.data) return undefined;
+  try {
+    return JSON.parse(Buffer.from(payload.data).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function timestampIso(t: { seconds?: unknown; nanos?: number | null } | null | undefined) {
+  if (!t || t.seconds === undefined || t.seconds === null) return null;
+  const ms = Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+  return new Date(ms).toISOString();
+}
+
+const strings = (value: unknown): string[] =>
+  Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+
+/** One page of cases matching `query` (a visibility query), newest first. */
+export async function listCases(
+  deps: { temporal: Client; pool: pg.Pool; namespace: string },
+  query: string,
+  pageSize: number,
+  pageToken?: string,
+): Promise<CaseList> {
+  const response = await deps.temporal.workflowService.listWorkflowExecutions({
+    namespace: deps.namespace,
+    pageSize,
+    query,
+    ...(pageToken ? { nextPageToken: Buffer.from(pageToken, 'base64url') } : {}),
+  });
+  const executions = response.executions ?? [];
+  const runIds = executions.map((e) => e.execution?.runId ?? '');
+  const { rows } = await deps.pool.query<{ case_id: string; unit_id: string; run_id: string }>(
+    'SELECT case_id, unit_id, run_id FROM cases WHERE run_id = ANY($1)',
+    [runIds],
+  );
+  const byRun = new Map(rows.map((r) => [r.run_id, r]));
+  const cases = executions.flatMap((execution): CaseSummary[] => {
+    const row = byRun.get(execution.execution?.runId ?? '');
+    // A run without a case row was not started by this API (or its start was rolled back).
+    if (!row) return [];
+    const fields = execution.searchAttributes?.indexedFields ?? {};
+    return [
+      {
+        caseId: row.case_id,
+        unitId: row.unit_id,
+        status: strings([decoded(fields.OneWindowStatus)])[0] ?? 'submitted',
+        currentSteps: strings(decoded(fields.OneWindowCurrentSteps)),
+        agencies: strings(decoded(fields.OneWindowAgencies)),
+        overdue: decoded(fields.OneWindowOverdue) === true,
+        submittedAt: timestampIso(execution.startTime) ?? '',
+        closedAt: timestampIso(execution.closeTime),
+      },
+    ];
+  });
+  const next = response.nextPageToken;
+  return {
+    cases,
+    nextPageToken: next && next.length > 0 ? Buffer.from(next).toString('base64url') : null,
+  };
+}
+
+/** The given runs' summaries (a citizen's own cases), in the order given. */
+export async function casesOfRuns(
+  deps: { temporal: Client; pool: pg.Pool; namespace: string },
+  runIds: readonly string[],
+): Promise<CaseSummary[]> {
+  if (runIds.length === 0) return [];
+  const quoted = runIds.map((id) => `'${id.replace(/[^A-Za-z0-9-]/g, '')}'`).join(', ');
+  const page = await listCases(deps, `RunId IN (${quoted})`, runIds.length);
+  const byId = new Map(page.cases.map((c) => [c.caseId, c]));
+  const { rows } = await deps.pool.query<{ case_id: string }>(
+    'SELECT case_id FROM cases WHERE run_id = ANY($1) ORDER BY created_at DESC',
+    [runIds],
+  );
+  return rows.flatMap((r) => {
+    const summary = byId.get(r.case_id);
+    return summary ? [summary] : [];
+  });
+}

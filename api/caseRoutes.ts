@@ -1,0 +1,631 @@
+// The case routes for the three audiences: citizens apply, track, pay and see who read their
+// data; officers work their agency's inbox; supervisors list, inspect and act. Each route
+// names the roles it admits (api/auth.ts) and its schemas (api/schemas.ts).
+import { randomUUID } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type pg from 'pg';
+import { ORCHESTRATOR_TASK_QUEUE, type Agency } from '../domain/agency.ts';
+import { CaseApplication, caseWorkflowId } from '../domain/application.ts';
+import type { CaseStatus } from '../domain/caseStatus.ts';
+import {
+  allowedOutcomes,
+  decidingAgency,
+  type Decision,
+  type DeskRequest,
+} from '../domain/decisions.ts';
+import { CaseConflictError, NotFoundError } from '../domain/errors.ts';
+import { ACTIVITY_VIEWS, viewFor, type AgencyActivityName } from '../domain/views.ts';
+import { toBase64 } from '../ledger/bytes.ts';
+import type { LogReader } from '../ledger/pg/logReader.ts';
+import { entriesOfCase, type StoredEntry } from '../ledger/pg/reader.ts';
+import type { agencyDecision } from '../workflows/agencyDecision.ts';
+import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
+import { decideUpdate, resolveEscalationUpdate, statusQuery } from '../workflows/messages.ts';
+import { caseStatusKey } from '../workflows/searchAttributes.ts';
+import { accessLogOf, type RecordAccess } from './access.ts';
+import { actorOf, ForbiddenError, type Principal, type Role } from './auth.ts';
+import { CaseList, CaseListQuery, casesOfRuns, listCases, visibilityQuery } from './caseList.ts';
+import { refusedUpdate } from './errors.ts';
+import {
+  AccessLog,
+  CaseCreated,
+  CaseParams,
+  CaseView,
+  DecisionApplied,
+  DecisionRequest,
+  EscalationApplied,
+  EscalationRequest,
+  Inbox,
+  OfficerView,
+  PaymentRequest,
+  PurposeQuery,
+  Timeline,
+} from './schemas.ts';
+
+export interface CaseRouteDeps {
+  temporal: Client;
+  pool: pg.Pool;
+  reader: LogReader;
+  namespace: string;
+  recordAccess: RecordAccess;
+  timeScale?: number;
+  /** Checks the bearer token and the role; sets request.principal (api/app.ts). */
+  authorize: (roles: readonly Role[]) => (request: FastifyRequest) => Promise<void>;
+}
+
+interface CaseRow {
+  case_id: string;
+  unit_id: string;
+  workflow_id: string;
+  run_id: string | null;
+  applicant: string | null;
+  created_at: Date;
+  erased_at: Date | null;
+}
+
+const BEARER = [{ bearerAuth: [] }];
+
+function principalOf(request: FastifyRequest): Principal {
+  const principal = request.principal;
+  // authorize() ran as this route's onRequest hook; without it the route is misconfigured.
+  if (!principal) throw new Error('route without authorize()');
+  return principal;
+}
+
+/** Steps a person decides, by agency: the human review steps of the process. */
+const HUMAN_STEPS: Record<Agency, readonly string[]> = {
+  housing: [],
+  tax: [],
+  registry: ['review'],
+  electricity: [],
+  water: [],
+  gas: [],
+};
+
+export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps): void {
+  const app = parent.withTypeProvider<ZodTypeProvider>();
+  const { temporal, pool } = deps;
+
+  async function caseRow(caseId: string): Promise<CaseRow> {
+    const { rows } = await pool.query<CaseRow>(
+      'SELECT case_id, unit_id, workflow_id, run_id, applicant, created_at, erased_at FROM cases WHERE case_id = $1',
+      [caseId],
+    );
+    const row = rows[0];
+    if (!row) throw new NotFoundError(`no case ${caseId}`);
+    return row;
+  }
+
+  /** The case row, if `principal` may see it: the applicant, or a supervisor. */
+  async function visibleCase(caseId: string, principal: Principal): Promise<CaseRow> {
+    const row = await caseRow(caseId);
+    if (principal.role === 'supervisor') return row;
+    if (principal.role === 'citizen' && row.applicant === principal.sub) return row;
+    // Same answer as for a case that does not exist: ids of others' cases are not confirmed.
+    throw new NotFoundError(`no case ${caseId}`);
+  }
+
+  const handleOf = (row: CaseRow) =>
+    temporal.workflow.getHandle(row.workflow_id, row.run_id ?? undefined);
+
+  async function statusOf(row: CaseRow): Promise<CaseStatus | undefined> {
+    if (row.erased_at) return undefined;
+    return handleOf(row)
+      .query(statusQuery)
+      .catch(() => undefined);
+  }
+
+  /** What GET /cases/:caseId shows; the timeline adds personal data and proofs to it. */
+  async function caseView(row: CaseRow): Promise<{ view: CaseView; stored: StoredEntry[] }> {
+    const stored = await entriesOfCase(pool, row.case_id);
+    const entries = stored.map((e) => ({ ...e.entry, leafHash: toBase64(e.leafHash) }));
+    if (row.erased_at) {
+      // Erased: the workflow history is gone; the signed entries (commitments only) remain.
+      return {
+        stored,
+        view: {
+          caseId: row.case_id,
+          unitId: row.unit_id,
+          submittedAt: row.created_at.toISOString(),
+          erasedAt: row.erased_at.toISOString(),
+          workflowStatus: 'ERASED',
+          phase:
+            stored.find((e) => e.entry.statement.stepId === 'close')?.entry.statement.outcome ??
+            null,
+          overdue: false,
+          reason: null,
+          steps: [],
+          records: [],
+          escalations: [],
+          notifications: [],
+          due: [],
+          entries,
+        },
+      };
+    }
+    const [description, status, notifications] = await Promise.all([
+      handleOf(row).describe(),
+      statusOf(row),
+      pool.query<{
+        party: string;
+        kind: string;
+        step_id: string;
+        message: string;
+        created_at: Date;
+      }>(
+        'SELECT party, kind, step_id, message, created_at FROM notifications WHERE case_id = $1 ORDER BY id',
+        [row.case_id],
+      ),
+    ]);
+    const steps = status?.steps ?? [];
+    const factOf = (stepId: string, fact: string): number | null => {
+      const value = stored.find((e) => e.entry.statement.stepId === stepId)?.entry.statement.facts[
+        fact
+      ];
+      return typeof value === 'number' ? value : null;
+    };
+    const due = steps.flatMap((step) => {
+      if (step.kind !== 'wait' || step.status !== 'waiting') return [];
+      const agency = decidingAgency(step.stepId);
+      if (!agency) return [];
+      const [kind, utility] = step.stepId.split('.');
+      const amountCents =
+        kind === 'confirmPayment'
+          ? factOf('assessTax', 'dutyCents')
+          : factOf(`precheck.${utility}`, 'arrearsCents');
+      return [{ stepId: step.stepId, agency, amountCents, deadlineAt: step.deadlineAt ?? null }];
+    });
+    return {
+      stored,
+      view: {
+        caseId: row.case_id,
+        unitId: row.unit_id,
+        submittedAt: row.created_at.toISOString(),
+        erasedAt: null,
+        workflowStatus: description.status.name,
+        phase: status?.phase ?? null,
+        overdue: status?.overdue ?? false,
+        reason: status?.reason ?? null,
+        steps,
+        records: status?.records ?? [],
+        escalations: status?.escalations ?? [],
+        notifications: notifications.rows.map((n) => ({
+          party: n.party,
+          kind: n.kind,
+          stepId: n.step_id,
+          message: n.message,
+          at: n.created_at.toISOString(),
+        })),
+        due,
+        entries,
+      },
+    };
+  }
+
+  /** Has the owning agency sign `request` on its own worker (workflow agencyDecision). */
+  async function signAtAgency(request: DeskRequest): Promise<Decision> {
+    try {
+      return await temporal.workflow.execute<typeof agencyDecision>('agencyDecision', {
+        taskQueue: ORCHESTRATOR_TASK_QUEUE,
+        workflowId: `desk:${request.caseId}:${request.stepId}:${randomUUID()}`,
+        args: [request],
+        workflowExecutionTimeout: '1 minute',
+      });
+    } catch (error) {
+      throw refusedUpdate(error, 'stepId');
+    }
+  }
+
+  /** Sends a signed decision to the case; a refusal names `field` (what the caller got wrong). */
+  async function applyDecision(row: CaseRow, decision: Decision, field = 'stepId') {
+    try {
+      const applied = await handleOf(row).executeUpdate(decideUpdate, { args: [decision] });
+      return { stepId: decision.stepId, ledgerIndex: applied.ledgerIndex };
+    } catch (error) {
+      throw refusedUpdate(error, field);
+    }
+  }
+
+  app.post(
+    '/cases',
+    {
+      onRequest: deps.authorize(['citizen']),
+      schema: {
+        summary: 'Apply once: start a joint transfer case',
+        tags: ['citizen'],
+        security: BEARER,
+        body: CaseApplication,
+        response: { 201: CaseCreated },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const application = request.body;
+      const caseId = randomUUID();
+      const workflowId = caseWorkflowId(application.unitId);
+      // The case row and the workflow start commit together: a refused start leaves no row.
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(
+          'INSERT INTO cases (case_id, unit_id, workflow_id, applicant) VALUES ($1, $2, $3, $4)',
+          [caseId, application.unitId, workflowId, principal.sub],
+        );
+        let runId: string;
+        try {
+          const handle = await temporal.workflow.start<typeof jointTransferCase>(
+            'jointTransferCase',
+            {
+              taskQueue: ORCHESTRATOR_TASK_QUEUE,
+              workflowId,
+              args: [
+                { caseId, application, ...(deps.timeScale ? { timeScale: deps.timeScale } : {}) },
+              ],
+              // One open case per property unit; a closed case's unit may be applied for again.
+              workflowIdConflictPolicy: 'FAIL',
+              workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+              typedSearchAttributes: [{ key: caseStatusKey, value: 'submitted' }],
+            },
+          );
+          runId = handle.firstExecutionRunId;
+        } catch (error) {
+          if (error instanceof WorkflowExecutionAlreadyStartedError) {
+            throw new CaseConflictError(
+              `an open case already exists for unit ${application.unitId}`,
+            );
+          }
+          throw error;
+        }
+        await client.query('UPDATE cases SET run_id = $2 WHERE case_id = $1', [caseId, runId]);
+        await client.query('COMMIT');
+        return reply.code(201).send({ caseId, workflowId, runId });
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+  );
+
+  app.get(
+    '/cases',
+    {
+      onRequest: deps.authorize(['citizen', 'supervisor']),
+      schema: {
+        summary: "A citizen's own cases; for supervisors every case, filtered and paged",
+        tags: ['citizen', 'supervisor'],
+        security: BEARER,
+        querystring: CaseListQuery,
+        response: { 200: CaseList },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const { pageSize, pageToken, ...filters } = request.query;
+      const listDeps = { temporal, pool, namespace: deps.namespace };
+      if (principal.role === 'supervisor')
+        return listCases(listDeps, visibilityQuery(filters), pageSize, pageToken);
+      if (Object.keys(filters).length > 0 || pageToken)
+        throw new ForbiddenError('filters and paging are for supervisors');
+      // A citizen's list comes from the case table (authoritative and immediate); visibility,
+      // which lags a little, adds each case's status once it has it.
+      const { rows } = await pool.query<CaseRow>(
+        'SELECT case_id, unit_id, workflow_id, run_id, applicant, created_at, erased_at FROM cases WHERE applicant = $1 ORDER BY created_at DESC LIMIT $2',
+        [principal.sub, pageSize],
+      );
+      const known = await casesOfRuns(
+        listDeps,
+        rows.flatMap((r) => (r.run_id ? [r.run_id] : [])),
+      );
+      const byId = new Map(known.map((c) => [c.caseId, c]));
+      return {
+        cases: rows.map(
+          (r) =>
+            byId.get(r.case_id) ?? {
+              caseId: r.case_id,
+              unitId: r.unit_id,
+              status: r.erased_at ? 'erased' : 'submitted',
+              currentSteps: [],
+              agencies: [],
+              overdue: false,
+              submittedAt: r.created_at.toISOString(),
+              closedAt: null,
+            },
+        ),
+        nextPageToken: null,
+      };
+    },
+  );
+
+  app.get(
+    '/cases/:caseId',
+    {
+      onRequest: deps.authorize(['citizen', 'supervisor']),
+      schema: {
+        summary: 'Track a case: steps, deadlines, amounts due and signed entries',
+        tags: ['citizen', 'supervisor'],
+        security: BEARER,
+        params: CaseParams,
+        response: { 200: CaseView },
+      },
+    },
+    async (request) => {
+      const row = await visibleCase(request.params.caseId, principalOf(request));
+      return (await caseView(row)).view;
+    },
+  );
+
+  app.get(
+    '/cases/:caseId/timeline',
+    {
+      onRequest: deps.authorize(['supervisor']),
+      schema: {
+        summary: 'The full timeline with personal data and inclusion proofs (the read is logged)',
+        tags: ['supervisor'],
+        security: BEARER,
+        params: CaseParams,
+        querystring: PurposeQuery,
+        response: { 200: Timeline },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const row = await visibleCase(request.params.caseId, principal);
+      const secret = row.erased_at
+        ? undefined
+        : (
+            await pool.query<{ application: unknown }>(
+              'SELECT application FROM case_secrets WHERE case_id = $1',
+              [row.case_id],
+            )
+          ).rows[0];
+      const application = secret ? CaseApplication.safeParse(secret.application).data : undefined;
+      // Recorded before anything personal leaves the server.
+      const access = await deps.recordAccess({
+        caseId: row.case_id,
+        actor: actorOf(principal),
+        role: 'supervisor',
+        agency: null,
+        fields: application ? ['application'] : [],
+        purpose: request.query.purpose,
+      });
+      const [{ view, stored }, checkpoint] = await Promise.all([
+        caseView(row),
+        deps.reader.latestPublished(),
+      ]);
+      const provable = checkpoint ? stored.filter((e) => e.entry.index < checkpoint.size) : [];
+      const proofs = checkpoint
+        ? await deps.reader.inclusionProofs(
+            provable.map((e) => e.entry.index),
+            checkpoint.size,
+          )
+        : [];
+      const proofOf = new Map(provable.map((e, i) => [e.entry.index, proofs[i]!.map(toBase64)]));
+      return {
+        ...view,
+        application: application ?? null,
+        accessLog: accessLogOf(stored.map((e) => e.entry)),
+        checkpoint: checkpoint ? { note: checkpoint.note, size: checkpoint.size } : null,
+        entries: view.entries.map((e) => ({ ...e, inclusionProof: proofOf.get(e.index) ?? null })),
+        access,
+      };
+    },
+  );
+
+  app.get(
+    '/cases/:caseId/access-log',
+    {
+      onRequest: deps.authorize(['citizen', 'supervisor']),
+      schema: {
+        summary: "Who read this case's personal data: signed ledger entries",
+        tags: ['citizen', 'supervisor'],
+        security: BEARER,
+        params: CaseParams,
+        response: { 200: AccessLog },
+      },
+    },
+    async (request) => {
+      const row = await visibleCase(request.params.caseId, principalOf(request));
+      const stored = await entriesOfCase(pool, row.case_id);
+      return { accesses: accessLogOf(stored.map((e) => e.entry)) };
+    },
+  );
+
+  app.post(
+    '/cases/:caseId/payments',
+    {
+      onRequest: deps.authorize(['citizen']),
+      schema: {
+        summary: 'Pay the assessed tax or settle arrears (simulated payment)',
+        tags: ['citizen'],
+        security: BEARER,
+        params: CaseParams,
+        body: PaymentRequest,
+        response: { 200: DecisionApplied },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const row = await visibleCase(request.params.caseId, principal);
+      const { stepId } = request.body;
+      const agency = decidingAgency(stepId)!;
+      // The payment goes to the agency's own payment system, which confirms it with its key.
+      const decision = await signAtAgency({
+        agency,
+        caseId: row.case_id,
+        stepId,
+        outcome: allowedOutcomes(stepId)[0]!,
+        actor: actorOf(principal),
+      });
+      return applyDecision(row, decision);
+    },
+  );
+
+  app.get(
+    '/inbox',
+    {
+      onRequest: deps.authorize(['officer']),
+      schema: {
+        summary: "The open review steps of the officer's agency",
+        tags: ['officer'],
+        security: BEARER,
+        response: { 200: Inbox },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      if (principal.role !== 'officer') throw new ForbiddenError('officers only');
+      const stepIds = HUMAN_STEPS[principal.agency];
+      if (stepIds.length === 0) return { items: [] };
+      const steps = stepIds.map((s) => `'${s}'`).join(', ');
+      const page = await listCases(
+        { temporal, pool, namespace: deps.namespace },
+        `WorkflowType = 'jointTransferCase' AND ExecutionStatus = 'Running' AND OneWindowCurrentSteps IN (${steps})`,
+        100,
+      );
+      const items = await Promise.all(
+        page.cases.map(async (summary) => {
+          const row = await caseRow(summary.caseId);
+          const status = await statusOf(row);
+          return (status?.steps ?? [])
+            .filter((s) => stepIds.includes(s.stepId) && s.status === 'waiting')
+            .map((s) => ({
+              caseId: summary.caseId,
+              unitId: summary.unitId,
+              stepId: s.stepId,
+              startedAt: s.startedAt ?? null,
+              deadlineAt: s.deadlineAt ?? null,
+              overdue: s.overdue ?? false,
+            }));
+        }),
+      );
+      return { items: items.flat() };
+    },
+  );
+
+  app.get(
+    '/cases/:caseId/view',
+    {
+      onRequest: deps.authorize(['officer']),
+      schema: {
+        summary: "The agency's minimised view of a case (the read is logged)",
+        tags: ['officer'],
+        security: BEARER,
+        params: CaseParams,
+        querystring: PurposeQuery,
+        response: { 200: OfficerView },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      if (principal.role !== 'officer') throw new ForbiddenError('officers only');
+      const row = await caseRow(request.params.caseId);
+      const status = await statusOf(row);
+      const steps = (status?.steps ?? []).filter((s) => s.agency === principal.agency);
+      // An officer sees only cases their agency takes part in; others look like no case.
+      if (steps.length === 0) throw new NotFoundError(`no case ${row.case_id}`);
+      const secret = (
+        await pool.query<{ application: unknown }>(
+          'SELECT application FROM case_secrets WHERE case_id = $1',
+          [row.case_id],
+        )
+      ).rows[0];
+      const application = secret ? CaseApplication.safeParse(secret.application).data : undefined;
+      if (!application) throw new NotFoundError(`case ${row.case_id} holds no personal data`);
+      const view = agencyViewOf(principal.agency, application);
+      const access = await deps.recordAccess({
+        caseId: row.case_id,
+        actor: actorOf(principal),
+        role: 'officer',
+        agency: principal.agency,
+        fields: Object.keys(view).sort(),
+        purpose: request.query.purpose,
+      });
+      return { caseId: row.case_id, agency: principal.agency, view, steps, access };
+    },
+  );
+
+  app.post(
+    '/cases/:caseId/decisions',
+    {
+      onRequest: deps.authorize(['officer']),
+      schema: {
+        summary: "An officer's decision on their agency's open step, signed by the agency",
+        tags: ['officer'],
+        security: BEARER,
+        params: CaseParams,
+        body: DecisionRequest,
+        response: { 200: DecisionApplied },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      if (principal.role !== 'officer') throw new ForbiddenError('officers only');
+      const body = request.body;
+      const owner = decidingAgency(body.stepId);
+      if (owner !== principal.agency)
+        throw new ForbiddenError(
+          `${principal.agency} officers do not decide ${body.stepId}${owner ? ` (${owner} does)` : ''}`,
+        );
+      const row = await caseRow(request.params.caseId);
+      if (body.signed)
+        return applyDecision(row, { stepId: body.stepId, signed: body.signed }, 'signed');
+      const decision = await signAtAgency({
+        agency: owner,
+        caseId: row.case_id,
+        stepId: body.stepId,
+        outcome: body.outcome!,
+        reason: body.reason!,
+        actor: actorOf(principal),
+      });
+      return applyDecision(row, decision);
+    },
+  );
+
+  app.post(
+    '/cases/:caseId/escalations',
+    {
+      onRequest: deps.authorize(['supervisor']),
+      schema: {
+        summary: 'Act on an escalated step: retry it, or resolve it by hand with a reason',
+        tags: ['supervisor'],
+        security: BEARER,
+        params: CaseParams,
+        body: EscalationRequest,
+        response: { 200: EscalationApplied },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const row = await caseRow(request.params.caseId);
+      try {
+        const applied = await handleOf(row).executeUpdate(resolveEscalationUpdate, {
+          args: [{ ...request.body, supervisor: actorOf(principal) }],
+        });
+        return { stepId: request.body.stepId, ledgerIndex: applied.ledgerIndex ?? null };
+      } catch (error) {
+        throw refusedUpdate(error, 'stepId');
+      }
+    },
+  );
+}
+
+/** Everything the agency's own steps receive of the application: its minimised view. */
+export function agencyViewOf(
+  agency: Agency,
+  application: CaseApplication,
+): Record<string, unknown> {
+  const merged: Record<string, unknown> = {};
+  for (const [activity, entry] of Object.entries(ACTIVITY_VIEWS)) {
+    if (!(entry.agencies as readonly Agency[]).includes(agency)) continue;
+    try {
+      Object.assign(merged, viewFor(activity as AgencyActivityName, agency, application));
+    } catch {
+      // A view that needs earlier results (refundTax) adds nothing personal of its own.
+    }
+  }
+  return merged;
+}

@@ -1,0 +1,151 @@
+// The API's shapes: one zod schema each, driving validation, serialisation and /openapi.json.
+// Request schemas come from domain/ where the shape is the domain's (CaseApplication,
+// EscalationAction); these are the HTTP views around them.
+import { z } from 'zod';
+import { Agency } from '../domain/agency.ts';
+import { CaseApplication } from '../domain/application.ts';
+import { CaseRecord, Escalation, StepState } from '../domain/caseStatus.ts';
+import { SignedStatement, Entry } from '../domain/statement.ts';
+import { AccessLogLine, Purpose } from './access.ts';
+
+export const ErrorBody = z
+  .object({
+    error: z.string(),
+    field: z.string().optional(),
+    reason: z.string(),
+    issues: z.array(z.object({ field: z.string(), reason: z.string() })).optional(),
+  })
+  .describe('Every 4xx and 5xx: what went wrong, naming the field');
+
+export const CaseParams = z.object({ caseId: z.uuid('must be a case id (UUID)') });
+export const PurposeQuery = z.object({ purpose: Purpose }).strict();
+
+export const CaseCreated = z.object({
+  caseId: z.string(),
+  workflowId: z.string(),
+  runId: z.string(),
+});
+
+/** An entry as stored, with its RFC 9162 leaf hash (base64). */
+export const EntryView = Entry.extend({ leafHash: z.string() });
+
+export const Notification = z.object({
+  party: z.string(),
+  kind: z.string(),
+  stepId: z.string(),
+  message: z.string(),
+  at: z.string(),
+});
+
+/** A waiting step the citizen must settle, with the amount the agency signed, if any. */
+export const Due = z.object({
+  stepId: z.string(),
+  agency: Agency,
+  amountCents: z.number().int().nullable(),
+  deadlineAt: z.string().nullable(),
+});
+
+/** A case as its applicant and supervisors track it: steps and signed entries, nothing personal. */
+export const CaseView = z.object({
+  caseId: z.string(),
+  unitId: z.string(),
+  submittedAt: z.string(),
+  workflowStatus: z.string(),
+  phase: z.string().nullable(),
+  overdue: z.boolean(),
+  reason: z.string().nullable(),
+  erasedAt: z.string().nullable(),
+  steps: z.array(StepState),
+  records: z.array(CaseRecord),
+  escalations: z.array(Escalation),
+  notifications: z.array(Notification),
+  due: z.array(Due),
+  entries: z.array(EntryView),
+});
+export type CaseView = z.infer<typeof CaseView>;
+
+/** The supervisor's timeline: the case, its personal data, and every entry's inclusion proof. */
+export const Timeline = CaseView.extend({
+  application: CaseApplication.nullable(),
+  accessLog: z.array(AccessLogLine),
+  checkpoint: z.object({ note: z.string(), size: z.number().int() }).nullable(),
+  entries: z.array(EntryView.extend({ inclusionProof: z.array(z.string()).nullable() })),
+  access: z.object({ ledgerIndex: z.number().int() }),
+});
+export type Timeline = z.infer<typeof Timeline>;
+
+export const AccessLog = z.object({ accesses: z.array(AccessLogLine) });
+
+export const PaymentRequest = z
+  .object({
+    stepId: z
+      .string()
+      .regex(
+        /^(confirmPayment|settleArrears\.(electricity|water|gas))$/,
+        'must be confirmPayment or settleArrears.<utility>',
+      ),
+  })
+  .strict();
+
+/**
+ * A decision on an open step: either an officer's outcome and reason, which the agency's
+ * worker signs before it reaches the case, or a decision the agency's own system already
+ * signed (integrations, not people).
+ */
+export const DecisionRequest = z
+  .object({
+    stepId: z.string().regex(/^[a-z][A-Za-z]{0,40}(\.[a-z]{1,20})?$/, 'must be a step id'),
+    outcome: z.enum(['approved', 'rejected'], { error: 'must be approved or rejected' }).optional(),
+    reason: z.string().trim().min(3, 'must give a reason').max(500).optional(),
+    signed: SignedStatement.optional(),
+  })
+  .strict()
+  .superRefine((d, ctx) => {
+    if (d.signed && (d.outcome || d.reason))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['outcome'],
+        message: 'must not come with a signed decision: the signed statement carries it',
+      });
+    if (!d.signed && !d.outcome)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['signed'],
+        message: "is required: a decision the agency signed, or an officer's outcome and reason",
+      });
+    if (d.outcome && !d.reason)
+      ctx.addIssue({ code: 'custom', path: ['reason'], message: 'must give a reason' });
+  });
+
+export const DecisionApplied = z.object({ stepId: z.string(), ledgerIndex: z.number().int() });
+
+export const EscalationRequest = z
+  .object({
+    stepId: z.string().min(1).max(64),
+    action: z.enum(['retry', 'resolve'], { error: 'must be retry or resolve' }),
+    reason: z.string().trim().min(1, 'must give a reason').max(500),
+  })
+  .strict();
+
+export const EscalationApplied = z.object({
+  stepId: z.string(),
+  ledgerIndex: z.number().int().nullable(),
+});
+
+export const InboxItem = z.object({
+  caseId: z.string(),
+  unitId: z.string(),
+  stepId: z.string(),
+  startedAt: z.string().nullable(),
+  deadlineAt: z.string().nullable(),
+  overdue: z.boolean(),
+});
+export const Inbox = z.object({ items: z.array(InboxItem) });
+
+export const OfficerView = z.object({
+  caseId: z.string(),
+  agency: Agency,
+  view: z.record(z.string(), z.unknown()),
+  steps: z.array(StepState),
+  access: z.object({ ledgerIndex: z.number().int() }),
+});
