@@ -119,6 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     namespace: deps.namespace ?? 'default',
     recordAccess: deps.recordAccess,
     authorize,
+    ...(deps.trust ? { trust: deps.trust } : {}),
     ...(deps.timeScale ? { timeScale: deps.timeScale } : {}),
   });
   return app;

@@ -19,6 +19,9 @@ import { CaseConflictError, NotFoundError } from '../domain/errors.ts';
 import { ACTIVITY_VIEWS, viewFor, type AgencyActivityName } from '../domain/views.ts';
 import { toBase64 } from '../ledger/bytes.ts';
 import type { LogReader } from '../ledger/pg/logReader.ts';
+import { EvidenceBundle } from '../ledger/evidence.ts';
+import { buildEvidenceBundle } from '../ledger/pg/evidence.ts';
+import type { TrustFile } from '../ledger/trust.ts';
 import { entriesOfCase, type StoredEntry } from '../ledger/pg/reader.ts';
 import type { agencyDecision } from '../workflows/agencyDecision.ts';
 import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
@@ -45,6 +48,8 @@ import {
 } from './schemas.ts';
 
 export interface CaseRouteDeps {
+  /** What verifiers trust: the keys an evidence bundle carries. */
+  trust?: TrustFile | (() => Promise<TrustFile>);
   temporal: Client;
   pool: pg.Pool;
   reader: LogReader;
@@ -582,6 +587,30 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         actor: actorOf(principal),
       });
       return applyDecision(row, decision);
+    },
+  );
+
+  app.get(
+    '/cases/:caseId/evidence',
+    {
+      onRequest: deps.authorize(['supervisor']),
+      schema: {
+        summary:
+          'Evidence bundle: every entry of the case with its inclusion proof, the cosigned checkpoint and the keys; `onewindow ledger verify-bundle` checks it offline',
+        tags: ['supervisor'],
+        security: BEARER,
+        params: CaseParams,
+        response: { 200: EvidenceBundle },
+      },
+    },
+    async (request, reply) => {
+      const row = await visibleCase(request.params.caseId, principalOf(request));
+      const trust = typeof deps.trust === 'function' ? await deps.trust() : deps.trust;
+      if (!trust) throw new NotFoundError('this server has no trust file to bundle keys from');
+      const bundle = await buildEvidenceBundle(pool, row.case_id, trust);
+      return reply
+        .header('content-disposition', `attachment; filename="evidence-${row.case_id}.json"`)
+        .send(bundle);
     },
   );
 

@@ -1,5 +1,7 @@
-// `onewindow ledger verify|audit|prove|verify-receipt|export`: the verifier's side. It
-// needs only a trust file (public keys, witness policy) and the log's address or an export.
+// `onewindow ledger verify|audit|prove|verify-receipt|export|verify-bundle|export-bundle`:
+// the verifier's side. It needs only a trust file (public keys, witness policy) and the
+// log's address, an export, a receipt or an evidence bundle; export-bundle alone reads the
+// database (DATABASE_URL), as the operator's side of a supervisor's evidence bundle.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -7,6 +9,7 @@ import { Entry } from '../domain/statement.ts';
 import { auditLedger } from '../ledger/audit.ts';
 import { bytesEqual, fromBase64, fromUtf8, toBase64 } from '../ledger/bytes.ts';
 import { openWitnessedCheckpoint } from '../ledger/cosignature.ts';
+import { EvidenceBundle, formatEvidenceProblem, verifyEvidenceBundle } from '../ledger/evidence.ts';
 import { verifyConsistency, verifyInclusion } from '../ledger/proof.ts';
 import { hashLeaf } from '../ledger/rfc9162.ts';
 import { verifyStatementSignature } from '../ledger/statement.ts';
@@ -18,22 +21,24 @@ import {
   readEntry,
   type FetchPath,
 } from '../ledger/tlogClient.ts';
-import { loadTrust, Receipt, type Trust } from '../ledger/trust.ts';
+import { loadTrust, Receipt, TrustFile, type Trust } from '../ledger/trust.ts';
 import { httpSource, mirroringSource, sourceFrom } from '../infra/fetchPath.ts';
 import { VerifyPool } from '../infra/verifyPool.ts';
-import { intOption, parse, UsageError } from './args.ts';
+import { intOption, parse, requireEnv, UsageError } from './args.ts';
 
 /** A verification that ran and found the log (or receipt) wrong: exit code 1. */
 export class VerificationFailure extends Error {
   override name = 'VerificationFailure';
 }
 
-const USAGE = `usage: onewindow ledger <verify|audit|prove|verify-receipt|export> …
+const USAGE = `usage: onewindow ledger <verify|audit|prove|verify-receipt|export|verify-bundle|export-bundle> …
   verify  (--url <addr>/ledger | --dir <export>) --trust <file> [--state <file>]
   audit   (--url <addr>/ledger | --dir <export>) --trust <file>
   prove <index> (--url … | --dir …) --trust <file> [--out <file>]
   verify-receipt <file> --trust <file>
-  export --url <addr>/ledger --dir <folder>`;
+  export --url <addr>/ledger --dir <folder>
+  verify-bundle <file> --trust <file>
+  export-bundle --case <id> --trust <file> [--out <file>]   (DATABASE_URL)`;
 
 const sourceOptions = {
   url: { type: 'string' },
@@ -296,6 +301,93 @@ function runVerifyReceipt(argv: string[]): number {
   return 0;
 }
 
+function runVerifyBundle(argv: string[]): number {
+  const { values, positionals } = parse(argv, { trust: { type: 'string' } });
+  const file = positionals[0];
+  if (!file) throw new UsageError('usage: onewindow ledger verify-bundle <file> --trust <file>');
+  if (!existsSync(file)) throw new UsageError(`evidence bundle ${file} does not exist`);
+  // The bundle carries keys too, but they are the exporter's word: checking a bundle with
+  // the keys it brings would prove only that it is self-consistent, so no default.
+  if (!values.trust)
+    throw new UsageError(
+      '--trust <file> is required: the keys inside a bundle come from whoever exported it, so only keys you obtained yourself can verify it',
+    );
+  const trust = readTrust(values.trust);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`${file} is not JSON: ${(error as Error).message}`);
+  }
+  const parsed = EvidenceBundle.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new UsageError(
+      `${file} is not an evidence bundle: ${issue.path.join('.') || '(top level)'}: ${issue.message}`,
+    );
+  }
+  const bundle = parsed.data;
+  const result = verifyEvidenceBundle(bundle, trust);
+  if (!result.ok) {
+    for (const problem of result.problems) console.error(`  ${formatEvidenceProblem(problem)}`);
+    throw new VerificationFailure(
+      `evidence bundle for case ${bundle.caseId}: ${result.problems.length} problem(s) in ${result.entries} entries`,
+    );
+  }
+  const checkpoint = result.checkpoint!;
+  console.log(
+    `evidence bundle verified: case ${bundle.caseId}, ${result.entries} entries of ${trust.origin}`,
+  );
+  console.log(
+    `  checkpoint size ${checkpoint.size} root ${toBase64(checkpoint.rootHash)}, cosigned by ${result.cosignatures.length} of ${trust.policy.witnesses.length} witnesses (${result.cosignatures.map((c) => c.name).join(', ') || 'none'}), policy ${trust.policy.threshold}`,
+  );
+  console.log(
+    `  ${result.inclusionProofsChecked} inclusion proofs, ${result.signaturesChecked} statement signatures under trusted keys, ${result.chainLinksChecked} chain links`,
+  );
+  // Honest about the limit: a bundle proves what it holds, not that nothing was left out.
+  console.log(
+    '  (it shows these entries are in the log; that no entry of the case is missing needs the full log: onewindow ledger audit)',
+  );
+  return 0;
+}
+
+async function runExportBundle(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values } = parse(argv, {
+    case: { type: 'string' },
+    trust: { type: 'string' },
+    out: { type: 'string' },
+  });
+  if (!values.case)
+    throw new UsageError(
+      'usage: onewindow ledger export-bundle --case <id> --trust <file> [--out <file>]',
+    );
+  readTrust(values.trust); // checks the keys before anything is read
+  const trustFile = TrustFile.parse(JSON.parse(readFileSync(values.trust!, 'utf8')));
+  // Loaded here only: the verifier commands need no database driver.
+  const [{ default: pg }, { buildEvidenceBundle }, { NotFoundError }] = await Promise.all([
+    import('pg'),
+    import('../ledger/pg/evidence.ts'),
+    import('../domain/errors.ts'),
+  ]);
+  const pool = new pg.Pool({ connectionString: requireEnv(env, 'DATABASE_URL'), max: 4 });
+  try {
+    const bundle = await buildEvidenceBundle(pool, values.case, trustFile);
+    const text = `${JSON.stringify(bundle, null, 2)}\n`;
+    if (values.out) {
+      writeFileSync(values.out, text);
+      console.error(
+        `evidence bundle for case ${bundle.caseId} (${bundle.entries.length} entries, checkpoint size ${bundle.size}) written to ${values.out}`,
+      );
+    } else process.stdout.write(text);
+    return 0;
+  } catch (error) {
+    if (error instanceof NotFoundError) throw new UsageError(error.message);
+    throw error;
+  } finally {
+    await pool.end();
+  }
+}
+
 async function runExport(argv: string[]): Promise<number> {
   const { values } = parse(argv, { url: { type: 'string' }, dir: { type: 'string' } });
   if (!values.url || !values.dir)
@@ -312,7 +404,10 @@ async function runExport(argv: string[]): Promise<number> {
   return 0;
 }
 
-export async function runLedger(argv: string[]): Promise<number> {
+export async function runLedger(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const [sub, ...rest] = argv;
   try {
     switch (sub) {
@@ -326,6 +421,10 @@ export async function runLedger(argv: string[]): Promise<number> {
         return runVerifyReceipt(rest);
       case 'export':
         return await runExport(rest);
+      case 'verify-bundle':
+        return runVerifyBundle(rest);
+      case 'export-bundle':
+        return await runExportBundle(rest, env);
       default:
         throw new UsageError(
           sub ? `unknown ledger command ${JSON.stringify(sub)}\n${USAGE}` : USAGE,

@@ -1,0 +1,360 @@
+// The supervisor's evidence bundle: every ledger entry of one case, each with its RFC 9162
+// §2.1.3 inclusion proof, all bound to ONE cosigned checkpoint (C2SP tlog-checkpoint as a
+// signed note, with tlog-cosignature lines), plus the keys the exporter used. It is checked
+// fully offline against the verifier's own trust file: the keys inside the bundle are the
+// exporter's claim, shown for reference and compared with the trust file, never used.
+import { z } from 'zod';
+import { CaseId, Entry } from '../domain/statement.ts';
+import { fromBase64, fromUtf8, toBase64, toHex, utf8 } from './bytes.ts';
+import { openCheckpoint, type Checkpoint } from './checkpoint.ts';
+import {
+  openWitnessedCheckpoint,
+  parseCosignerVerifierKey,
+  type Cosignature,
+} from './cosignature.ts';
+import { GENESIS_PREV_LEAF_HASH } from './entry.ts';
+import { KeyTimeline } from './keyEvents.ts';
+import { parseVerifierKey } from './keys.ts';
+import { UnverifiedNoteError } from './note.ts';
+import { ProofError, verifyInclusion } from './proof.ts';
+import { hashLeaf } from './rfc9162.ts';
+import { verifyStatementSignature } from './statement.ts';
+import { TrustFile, type Trust } from './trust.ts';
+
+export const EVIDENCE_TYPE = 'onewindow.evidence/v1';
+
+/** One entry of the case: its log index, its exact bytes and its inclusion proof. */
+export const EvidenceEntry = z.object({
+  /** The RFC 9162 leaf index. */
+  index: z.number().int().nonnegative(),
+  /**
+   * The entry bytes (RFC 8785 JSON, hence valid UTF-8) as a string, so a person can read
+   * them; the verifier hashes `utf8(entry)`, which is exactly the stored leaf.
+   */
+  entry: z.string(),
+  /** RFC 9162 §2.1.3.1 inclusion proof for `index` in the tree of the bundle's `size`, base64. */
+  inclusionProof: z.array(z.string()),
+});
+export type EvidenceEntry = z.infer<typeof EvidenceEntry>;
+
+/** An offline evidence bundle for one case (`onewindow ledger verify-bundle`). */
+export const EvidenceBundle = z.object({
+  type: z.literal(EVIDENCE_TYPE),
+  origin: z.string().min(1),
+  caseId: CaseId,
+  /** The signed checkpoint note, log signature and witness cosignatures included. */
+  checkpoint: z.string(),
+  /** The checkpoint's tree size, which every inclusion proof is for. */
+  size: z.number().int().positive(),
+  /** In increasing log order. */
+  entries: z.array(EvidenceEntry).min(1, 'must hold at least one entry'),
+  /** Informational: what the exporter trusted (a trust file's shape, less the origin). */
+  keys: z.object({
+    logKeys: TrustFile.shape.logKeys,
+    witnesses: TrustFile.shape.witnesses,
+    witnessThreshold: TrustFile.shape.witnessThreshold,
+    agencyKeys: TrustFile.shape.agencyKeys,
+  }),
+  exportedAt: z.iso.datetime({ offset: true }),
+});
+export type EvidenceBundle = z.infer<typeof EvidenceBundle>;
+
+/** Which check a problem comes from: stable names a caller may branch on. */
+export type EvidenceCheck =
+  | 'bundle' // the bundle's own fields disagree with its checkpoint or the trust file
+  | 'checkpoint' // no trusted log signature, wrong origin, malformed note
+  | 'witnesses' // the k-of-n witness policy is not met
+  | 'keys' // a key in the bundle differs from the trust file's
+  | 'order' // entries not in increasing log order
+  | 'entry' // entry bytes not of the fixed format, or not the entry the bundle says
+  | 'inclusion' // the entry bytes are not proven in the checkpoint's tree
+  | 'chain' // prevLeafHash does not link to the entry before it
+  | 'case' // the entry belongs to another case
+  | 'key' // no trusted agency key valid at the statement's issuedAt
+  | 'signature'; // the statement signature does not verify
+
+export interface EvidenceProblem {
+  /** Position in `bundle.entries`, or -1 for the bundle as a whole. */
+  position: number;
+  /** The entry's log index as the bundle gives it (when position >= 0). */
+  index?: number;
+  check: EvidenceCheck;
+  /** What is wrong: what was expected and what was found. */
+  problem: string;
+}
+
+export interface EvidenceResult {
+  ok: boolean;
+  caseId: string;
+  /** The checkpoint, when a trusted log key signed it (even if the witness policy failed). */
+  checkpoint?: Checkpoint;
+  /** Cosignatures by trusted witnesses that verified. */
+  cosignatures: Cosignature[];
+  entries: number;
+  inclusionProofsChecked: number;
+  signaturesChecked: number;
+  /** Pairs of bundle entries adjacent in the log whose hash chain link was checked. */
+  chainLinksChecked: number;
+  problems: EvidenceProblem[];
+}
+
+/**
+ * One line for a problem, naming the entry by log index and bundle position.
+ * Requires a problem from verifyEvidenceBundle.
+ */
+export function formatEvidenceProblem(p: EvidenceProblem): string {
+  const where = p.position < 0 ? 'bundle' : `entry ${p.index ?? '?'} (entries[${p.position}])`;
+  return `${where}: ${p.check}: ${p.problem}`;
+}
+
+/**
+ * Verifies an evidence bundle offline against `trust` alone: checkpoint, witness policy,
+ * every entry's leaf hash (recomputed from its bytes), inclusion proof, case, agency key
+ * and statement signature, and the hash chain between entries adjacent in the log.
+ * Requires a bundle parsed by `EvidenceBundle` and a trust file loaded by `loadTrust`.
+ * Never throws for a bad bundle: every problem is listed in the result.
+ */
+export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): EvidenceResult {
+  const problems: EvidenceProblem[] = [];
+  const bundleProblem = (check: EvidenceCheck, problem: string) =>
+    problems.push({ position: -1, check, problem });
+
+  if (bundle.origin !== trust.origin)
+    bundleProblem(
+      'bundle',
+      `bundle is for log ${JSON.stringify(bundle.origin)}, the trust file for ${JSON.stringify(trust.origin)}`,
+    );
+  compareKeys(bundle.keys, trust, (problem) => bundleProblem('keys', problem));
+
+  // The checkpoint first (verify, then parse): without a trusted log signature its root
+  // proves nothing. A failed witness policy still leaves the log-signed root to check
+  // proofs against, so the reader learns everything that is wrong at once.
+  let checkpoint: Checkpoint | undefined;
+  let cosignatures: Cosignature[] = [];
+  try {
+    const opened = openWitnessedCheckpoint(
+      bundle.checkpoint,
+      trust.origin,
+      trust.logKeys,
+      trust.policy,
+    );
+    checkpoint = opened.checkpoint;
+    cosignatures = opened.cosignatures;
+  } catch (witnessed) {
+    try {
+      checkpoint = openCheckpoint(bundle.checkpoint, trust.origin, trust.logKeys).checkpoint;
+      bundleProblem('witnesses', `checkpoint witness policy not met: ${message(witnessed)}`);
+    } catch (logSigned) {
+      bundleProblem('checkpoint', `checkpoint rejected: ${logSignatureProblem(logSigned, trust)}`);
+    }
+  }
+  if (checkpoint && checkpoint.size !== bundle.size)
+    bundleProblem(
+      'bundle',
+      `bundle says size ${bundle.size}, its checkpoint is of size ${checkpoint.size}`,
+    );
+
+  const keys = new KeyTimeline(trust.agencyKeys);
+  const seenStatements = new Map<string, number>();
+  let inclusionProofsChecked = 0;
+  let signaturesChecked = 0;
+  let chainLinksChecked = 0;
+  // The previous bundle entry: its log index and the leaf hash recomputed from its bytes.
+  let previous: { index: number; leafHash: Uint8Array } | undefined;
+
+  bundle.entries.forEach((item, position) => {
+    const report = (check: EvidenceCheck, problem: string) =>
+      problems.push({ position, index: item.index, check, problem });
+    if (previous && item.index <= previous.index)
+      report(
+        'order',
+        `entries must be in increasing log order: log index ${item.index} follows ${previous.index}`,
+      );
+
+    // Never trust a stored hash: the leaf hash comes from the bytes (RFC 9162 §2.1.1).
+    const bytes = utf8(item.entry);
+    const leafHash = hashLeaf(bytes);
+    if (checkpoint) {
+      const proven = checkInclusion(item, leafHash, checkpoint);
+      inclusionProofsChecked++;
+      if (proven) report('inclusion', proven);
+    }
+
+    const parsed = parseEntry(bytes);
+    if ('problem' in parsed) report('entry', parsed.problem);
+    else {
+      const { entry, raw } = parsed;
+      const { statement } = entry;
+      if (entry.index !== item.index)
+        report('entry', `bundle says log index ${item.index}, the entry bytes say ${entry.index}`);
+      if (statement.caseId !== bundle.caseId)
+        report(
+          'case',
+          `entry names case ${statement.caseId}, the bundle is for case ${bundle.caseId}`,
+        );
+      const earlier = seenStatements.get(statement.statementId);
+      if (earlier !== undefined)
+        report(
+          'entry',
+          `statement ${statement.statementId} already appears at entries[${earlier}]`,
+        );
+      else seenStatements.set(statement.statementId, position);
+      // Entry 0 chains to 32 zero bytes; any other to the entry before it, when the
+      // bundle holds that one too (ARCHITECTURE.md §3, Entry).
+      const before =
+        item.index === 0
+          ? GENESIS_PREV_LEAF_HASH
+          : previous && previous.index + 1 === item.index
+            ? toBase64(previous.leafHash)
+            : undefined;
+      if (before !== undefined) {
+        chainLinksChecked++;
+        if (entry.prevLeafHash !== before)
+          report(
+            'chain',
+            `prevLeafHash is ${entry.prevLeafHash}, the ${item.index === 0 ? 'genesis value' : `leaf hash of entry ${item.index - 1}`} is ${before}`,
+          );
+      }
+      const key = keys.validAt(statement.keyId, statement.agency, statement.issuedAt);
+      if (!key.ok) report('key', key.message);
+      else {
+        signaturesChecked++;
+        // Sign-over-received-bytes: the statement exactly as it stands in the entry.
+        if (!verifyStatementSignature(raw, key.key.publicKey))
+          report('signature', `statement signature does not verify under key ${key.key.keyId}`);
+      }
+    }
+    previous = { index: item.index, leafHash };
+  });
+
+  return {
+    ok: problems.length === 0,
+    caseId: bundle.caseId,
+    ...(checkpoint ? { checkpoint } : {}),
+    cosignatures,
+    entries: bundle.entries.length,
+    inclusionProofsChecked,
+    signaturesChecked,
+    chainLinksChecked,
+    problems,
+  };
+}
+
+/** Why `item` is not proven in `checkpoint` (RFC 9162 §2.1.3.2), or undefined when it is. */
+function checkInclusion(
+  item: EvidenceEntry,
+  leafHash: Uint8Array,
+  checkpoint: Checkpoint,
+): string | undefined {
+  let proof: Uint8Array[];
+  try {
+    proof = item.inclusionProof.map(fromBase64);
+  } catch (error) {
+    return `inclusionProof is not standard base64: ${message(error)}`;
+  }
+  try {
+    verifyInclusion(leafHash, item.index, checkpoint.size, proof, checkpoint.rootHash);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof ProofError)) throw error;
+    return `entry bytes (leaf hash ${toBase64(leafHash)}) are not proven in the checkpoint of size ${checkpoint.size}: ${error.message}`;
+  }
+}
+
+function parseEntry(
+  bytes: Uint8Array,
+): { entry: Entry; raw: { statement?: unknown; signature?: unknown } } | { problem: string } {
+  let raw: { statement?: unknown; signature?: unknown };
+  try {
+    raw = JSON.parse(fromUtf8(bytes)) as typeof raw;
+  } catch {
+    return { problem: 'entry is not valid JSON' };
+  }
+  const parsed = Entry.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return {
+      problem: `entry is not of the fixed format: ${issue.path.join('.')}: ${issue.message}`,
+    };
+  }
+  return { entry: parsed.data, raw };
+}
+
+/**
+ * Reports each key the bundle names that differs from the trust file's key of the same id
+ * (for log and witness keys, of the same name; their ids are hashes of name and key).
+ * Keys the trust file lacks are not reported: nothing uses them.
+ */
+function compareKeys(
+  keys: EvidenceBundle['keys'],
+  trust: Trust,
+  report: (problem: string) => void,
+): void {
+  keys.logKeys.forEach((text, i) => {
+    try {
+      const key = parseVerifierKey(text);
+      const trusted = trust.logKeys.filter((k) => k.name === key.name);
+      if (
+        trusted.length > 0 &&
+        !trusted.some((k) => toBase64(k.publicKey) === toBase64(key.publicKey))
+      )
+        report(
+          `bundle log key ${text} differs from the trust file's key for ${key.name} (public key ${trusted.map((k) => toBase64(k.publicKey)).join(' or ')})`,
+        );
+    } catch (error) {
+      report(`bundle logKeys[${i}] is malformed: ${message(error)}`);
+    }
+  });
+  keys.witnesses.forEach((text, i) => {
+    try {
+      const key = parseCosignerVerifierKey(text);
+      const trusted = trust.policy.witnesses.filter((w) => w.name === key.name);
+      if (
+        trusted.length > 0 &&
+        !trusted.some((w) => toBase64(w.publicKey) === toBase64(key.publicKey))
+      )
+        report(
+          `bundle witness key ${text} differs from the trust file's key for ${key.name} (public key ${trusted.map((w) => toBase64(w.publicKey)).join(' or ')})`,
+        );
+    } catch (error) {
+      report(`bundle witnesses[${i}] is malformed: ${message(error)}`);
+    }
+  });
+  if (keys.witnessThreshold !== trust.policy.threshold)
+    report(
+      `bundle says witness threshold ${keys.witnessThreshold}, the trust file ${trust.policy.threshold}`,
+    );
+  for (const key of keys.agencyKeys) {
+    const trusted = trust.agencyKeys.filter((k) => k.keyId === key.keyId);
+    if (trusted.length === 0) continue;
+    // Times compare as instants: "…00Z" and "…00.000Z" are the same validity bound.
+    const instant = (t: string | null | undefined) => (t == null ? null : Date.parse(t));
+    const differences = trusted.map((k) =>
+      [
+        k.agency !== key.agency && `agency ${key.agency} vs ${k.agency}`,
+        toBase64(k.publicKey) !== key.publicKey &&
+          `public key ${key.publicKey} vs ${toBase64(k.publicKey)}`,
+        instant(k.validFrom) !== instant(key.validFrom) &&
+          `validFrom ${key.validFrom} vs ${k.validFrom}`,
+        instant(k.validUntil) !== instant(key.validUntil) &&
+          `validUntil ${key.validUntil ?? 'none'} vs ${k.validUntil ?? 'none'}`,
+      ].filter((d): d is string => typeof d === 'string'),
+    );
+    if (differences.every((d) => d.length > 0))
+      report(
+        `bundle key ${key.keyId} differs from the trust file's (bundle vs trust file): ${differences[0]!.join(', ')}`,
+      );
+  }
+}
+
+/** Says which log keys were expected when none of them signed (signed-note §Signatures). */
+function logSignatureProblem(error: unknown, trust: Trust): string {
+  if (!(error instanceof UnverifiedNoteError)) return message(error);
+  const expected = trust.logKeys.map((k) => `${k.name}+${toHex(k.keyHash)}`).join(', ');
+  const found = error.unverified.map((s) => `${s.name}+${toHex(s.keyHash)}`).join(', ');
+  return `checkpoint is not signed by the log (expected one of ${expected}; found only ${found || 'none'})`;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
