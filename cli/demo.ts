@@ -169,6 +169,33 @@ export async function runDemo(opts: {
   }
   const timelines = await Promise.all(cases.map((c) => drive(opts.apiUrl, c.caseId, opts.tokens)));
   timelines.forEach((t, i) => printTimeline(t, cases[i]!.title, opts.say));
+  const first = cases[0];
+  if (first) {
+    // A supervisor reads the first case's personal data; the citizen sees that read, signed.
+    const purpose = 'demo: checking the first case end to end';
+    await call(
+      `${opts.apiUrl}/cases/${first.caseId}/timeline?purpose=${encodeURIComponent(purpose)}`,
+      opts.tokens.supervisor,
+    );
+    const { accesses } = (await call(
+      `${opts.apiUrl}/cases/${first.caseId}/access-log`,
+      opts.tokens.citizen,
+    )) as {
+      accesses: {
+        at: string;
+        actor: string;
+        fields: string[];
+        purpose: string;
+        ledgerIndex: number;
+      }[];
+    };
+    opts.say('');
+    opts.say(`who accessed the personal data of case ${first.caseId} (as its citizen sees it):`);
+    for (const a of accesses)
+      opts.say(
+        `  ${a.at}  ${a.actor} read ${a.fields.join(', ')} — "${a.purpose}" → ledger #${a.ledgerIndex}`,
+      );
+  }
   return timelines;
 }
 
