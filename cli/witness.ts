@@ -1,10 +1,13 @@
 // `onewindow witness --agency <id> --key <file>`: an agency's C2SP tlog-witness.
+// Configuration comes from the environment and is checked whole at start (infra/config.ts):
+// DATABASE_URL, ONEWINDOW_LOG_PUBLIC_KEY, ONEWINDOW_LOG_ORIGIN, ONEWINDOW_WITNESS_KEY_FILE
+// (--key takes precedence). Where it listens: --host (default 127.0.0.1) and --port (0: any).
 import pg from 'pg';
 import { buildWitnessApp } from '../api/witnessApp.ts';
+import { loadConfig, witnessConfig } from '../infra/config.ts';
 import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
-import { intOption, parse, requireEnv } from './args.ts';
+import { intOption, parse } from './args.ts';
 import { agencyOption, keyOption } from './keys.ts';
-import { logVerifierKeys } from './witnessConfig.ts';
 import { DEFAULT_LOG_ORIGIN } from './workers.ts';
 
 export async function runWitness(
@@ -15,8 +18,10 @@ export async function runWitness(
     agency: { type: 'string' },
     key: { type: 'string' },
     port: { type: 'string' },
+    host: { type: 'string' },
   });
   const agency = agencyOption(values.agency);
+  const config = loadConfig(witnessConfig, env);
   const key = keyOption(
     values.key,
     env,
@@ -24,10 +29,15 @@ export async function runWitness(
     'the witness cosigns with its own key',
   );
   const port = intOption(values.port, 'port', 0, 0);
-  const logs = new Map([[env.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN, logVerifierKeys(env)]]);
-  const pool = new pg.Pool({ connectionString: requireEnv(env, 'DATABASE_URL'), max: 4 });
+  const logs = new Map([
+    [config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN, config.ONEWINDOW_LOG_PUBLIC_KEY],
+  ]);
+  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 4 });
   const app = buildWitnessApp({ pool, config: { key, logs } });
-  const url = await app.listen({ port, host: '127.0.0.1' });
+  // Liveness for the container health check. Not readiness: while PostgreSQL is away,
+  // add-checkpoint fails and the log's publisher retries, so there is nothing to gate here.
+  app.get('/healthz', () => Promise.resolve({ status: 'ok' }));
+  const url = await app.listen({ port, host: values.host ?? '127.0.0.1' });
   console.error(
     `${agency} witness at ${url} with key ${formatCosignerVerifierKey(key.name, key.publicKey)}`,
   );

@@ -1,11 +1,25 @@
 // `onewindow worker --agency <id> --key <file>` and `onewindow worker --orchestrator`:
-// one process per agency, as deployed. Configuration comes from the environment.
-import { NativeConnection } from '@temporalio/worker';
+// one process per agency, as deployed. Configuration comes from the environment and is
+// checked whole before anything connects (infra/config.ts). With ONEWINDOW_OPS_ADDRESS set, a
+// small HTTP endpoint serves /healthz (the worker is running) and /metrics.
+import { createServer, type Server } from 'node:http';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import pg from 'pg';
-import { parse, requireEnv, UsageError } from './args.ts';
+import {
+  loadConfig,
+  orchestratorConfig,
+  witnessPolicyOf,
+  workerConfig,
+  type WorkerConfig,
+} from '../infra/config.ts';
+import {
+  createMetrics,
+  instrumentAppends,
+  stepLatencyInterceptor,
+  type Metrics,
+} from '../infra/metrics.ts';
+import { parse, UsageError } from './args.ts';
 import { keyOption, agencyOption, readKeyFile } from './keys.ts';
-import { payloadKeyFrom } from './args.ts';
-import { witnessPolicy } from './witnessConfig.ts';
 import {
   bundleWorkflows,
   createAgencyWorker,
@@ -24,47 +38,43 @@ export async function runWorker(
     orchestrator: { type: 'boolean' },
     'log-key': { type: 'string' },
   });
-  const address = env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-  const level = env.ONEWINDOW_LOG_LEVEL ?? 'WARN';
-  if (!['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'].includes(level)) {
-    throw new UsageError(
-      `ONEWINDOW_LOG_LEVEL must be TRACE, DEBUG, INFO, WARN or ERROR, got ${JSON.stringify(level)}`,
-    );
-  }
-  installRuntime(level as 'WARN');
-  const key = keyOption(
-    values.key,
-    env,
-    'ONEWINDOW_KEY_FILE',
-    'every worker signs with its own key',
-  );
-  const payloadKey = payloadKeyFrom(env);
   if (values.orchestrator) {
-    const logKeyFile = values['log-key'] ?? env.ONEWINDOW_LOG_KEY_FILE;
+    const config = loadConfig(orchestratorConfig, env);
+    installRuntime(config.ONEWINDOW_LOG_LEVEL ?? 'WARN');
+    const key = keyOption(
+      values.key,
+      env,
+      'ONEWINDOW_KEY_FILE',
+      'every worker signs with its own key',
+    );
+    const logKeyFile = values['log-key'] ?? config.ONEWINDOW_LOG_KEY_FILE;
     if (!logKeyFile) {
       throw new UsageError(
         '--log-key <file> (or ONEWINDOW_LOG_KEY_FILE) is required: the log signs its checkpoints',
       );
     }
     // During a log key rotation the next key signs every checkpoint too (ARCHITECTURE.md §3, Keys).
-    const nextLogKeyFile = env.ONEWINDOW_LOG_NEXT_KEY_FILE;
+    const nextLogKeyFile = config.ONEWINDOW_LOG_NEXT_KEY_FILE;
     const log = {
-      origin: env.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN,
+      origin: config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN,
       key: readKeyFile(logKeyFile),
       ...(nextLogKeyFile ? { extraKeys: [readKeyFile(nextLogKeyFile)] } : {}),
     };
-    const pool = new pg.Pool({ connectionString: requireEnv(env, 'DATABASE_URL'), max: 8 });
-    const connection = await NativeConnection.connect({ address });
-    const witnesses = witnessPolicy(env);
-    const { worker, publisher, close } = await createOrchestratorWorker({
+    const witnesses = witnessPolicyOf(config);
+    const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 8 });
+    const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+    const metrics = createMetrics();
+    const { worker, sequencer, publisher, close } = await createOrchestratorWorker({
       connection,
       pool,
       workflowBundle: await bundleWorkflows(),
       log,
       key,
-      payloadKey,
+      payloadKey: config.ONEWINDOW_PAYLOAD_KEY,
       witnesses,
     });
+    instrumentAppends(sequencer, metrics);
+    const ops = await serveOperations(config, worker, metrics);
     const stopRetrying = publisher.every(2000);
     console.error(
       `orchestrator worker polling onewindow.orchestrator; checkpoints need ${witnesses.threshold} of ${witnesses.witnesses.length} witnesses`,
@@ -73,15 +83,76 @@ export async function runWorker(
     stopRetrying();
     await publisher.idle();
     await close();
+    await closeServer(ops);
     await connection.close();
     await pool.end();
     return 0;
   }
   const agency = agencyOption(values.agency, ' (or pass --orchestrator)');
-  const connection = await NativeConnection.connect({ address });
-  const worker = await createAgencyWorker({ connection, agency, key, payloadKey });
+  const config = loadConfig(workerConfig, env);
+  installRuntime(config.ONEWINDOW_LOG_LEVEL ?? 'WARN');
+  const key = keyOption(
+    values.key,
+    env,
+    'ONEWINDOW_KEY_FILE',
+    'every worker signs with its own key',
+  );
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const metrics = createMetrics();
+  const worker = await createAgencyWorker({
+    connection,
+    agency,
+    key,
+    payloadKey: config.ONEWINDOW_PAYLOAD_KEY,
+    interceptors: { activity: [stepLatencyInterceptor(metrics, agency)] },
+  });
+  const ops = await serveOperations(config, worker, metrics);
   console.error(`${agency} worker polling agency.${agency} with key ${key.keyId}`);
   await worker.run();
+  await closeServer(ops);
   await connection.close();
   return 0;
+}
+
+/**
+ * /healthz (200 while the worker polls, 503 while it starts, drains or has failed) and
+ * /metrics at ONEWINDOW_OPS_ADDRESS; nothing when it is unset (onewindow dev, tests).
+ * A worker has no HTTP server of its own, and a container health check needs something to ask.
+ */
+async function serveOperations(
+  config: Pick<WorkerConfig, 'ONEWINDOW_OPS_ADDRESS'>,
+  worker: Pick<Worker, 'getState'>,
+  metrics: Metrics,
+): Promise<Server | undefined> {
+  const address = config.ONEWINDOW_OPS_ADDRESS;
+  if (address === undefined) return undefined;
+  const server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (request.method !== 'GET') {
+      response.writeHead(405).end();
+    } else if (path === '/healthz') {
+      const state = worker.getState();
+      response.writeHead(state === 'RUNNING' ? 200 : 503, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ status: state === 'RUNNING' ? 'ok' : state.toLowerCase() }));
+    } else if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) =>
+          response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        () => response.writeHead(500).end(),
+      );
+    } else {
+      response.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) =>
+      reject(new UsageError(`ONEWINDOW_OPS_ADDRESS cannot be served: ${error.message}`)),
+    );
+    server.listen(address.port, address.host, resolve);
+  });
+  return server;
+}
+
+function closeServer(server: Server | undefined): Promise<void> {
+  return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
 }

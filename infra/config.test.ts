@@ -1,0 +1,317 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { UsageError } from '../cli/args.ts';
+import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
+import { agencyKeyName, formatVerifierKey, generateSigningKey } from '../ledger/keys.ts';
+import {
+  apiConfig,
+  ConfigError,
+  devConfig,
+  loadConfig,
+  orchestratorConfig,
+  setupConfig,
+  witnessConfig,
+  witnessPolicyOf,
+  workerConfig,
+} from './config.ts';
+import { generatePayloadKey } from './payloadCodec.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'onewindow-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const keyFile = join(dir, 'housing.key');
+writeFileSync(keyFile, 'a key file; the configuration only checks that it exists\n');
+const missingFile = join(dir, 'missing.key');
+
+const payloadKey = generatePayloadKey('k1');
+const logKey = generateSigningKey('onewindow.example.gov/ledger');
+const witnessKeys = ['housing', 'tax'].map((a) => generateSigningKey(`${a}.witness.onewindow`));
+const witnesses = witnessKeys
+  .map((k, i) => `${formatCosignerVerifierKey(k.name, k.publicKey)}@http://witness-${i}:8080`)
+  .join(' ');
+const vkey = (name: string) => {
+  const key = generateSigningKey(name);
+  return formatVerifierKey(key.name, key.publicKey);
+};
+
+/** A valid environment for each process; each case below breaks one variable of it. */
+const valid = {
+  worker: { ONEWINDOW_PAYLOAD_KEY: payloadKey, ONEWINDOW_KEY_FILE: keyFile },
+  orchestrator: {
+    ONEWINDOW_PAYLOAD_KEY: payloadKey,
+    DATABASE_URL: 'postgres://onewindow_app:secret@postgres:5432/onewindow',
+    ONEWINDOW_WITNESSES: witnesses,
+  },
+  witness: {
+    DATABASE_URL: 'postgres://onewindow_app:secret@postgres:5432/onewindow',
+    ONEWINDOW_LOG_PUBLIC_KEY: formatVerifierKey(logKey.name, logKey.publicKey),
+  },
+  api: {
+    DATABASE_URL: 'postgresql://onewindow_app:secret@postgres/onewindow',
+    ONEWINDOW_PAYLOAD_KEY: payloadKey,
+    ONEWINDOW_TOKEN_PUBLIC_KEY: Buffer.alloc(32, 7).toString('base64'),
+    ONEWINDOW_KEY_FILE: keyFile,
+    ONEWINDOW_LOG_KEY_FILE: keyFile,
+  },
+  dev: {},
+  setup: {
+    ONEWINDOW_ADMIN_DATABASE_URL: 'postgres://postgres:secret@postgres:5432/onewindow',
+    ONEWINDOW_DB_PASSWORD: 'a-long-url-safe-password',
+    ONEWINDOW_AGENCY_KEYS: `${vkey(agencyKeyName('housing'))} ${vkey(agencyKeyName('orchestrator'))}`,
+  },
+} as const;
+
+const schemas = {
+  worker: workerConfig,
+  orchestrator: orchestratorConfig,
+  witness: witnessConfig,
+  api: apiConfig,
+  dev: devConfig,
+  setup: setupConfig,
+};
+type Kind = keyof typeof schemas;
+
+function messageOf(kind: Kind, env: NodeJS.ProcessEnv): string {
+  try {
+    loadConfig(schemas[kind], env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error(`expected ${kind} to refuse ${JSON.stringify(env)}`);
+}
+
+describe('each process configuration', () => {
+  it.each(Object.keys(schemas) as Kind[])('accepts a valid %s environment', (kind) => {
+    expect(() => loadConfig(schemas[kind], valid[kind])).not.toThrow();
+  });
+});
+
+// [process, variable, value (undefined: unset), what the message must say after the name]
+const wrong: [Kind, string, string | undefined, RegExp][] = [
+  ['worker', 'ONEWINDOW_PAYLOAD_KEY', undefined, /is not set: Temporal payloads are encrypted/],
+  ['worker', 'ONEWINDOW_PAYLOAD_KEY', 'k1:c2hvcnQ=', /must be <key id>:<base64 of 32 random/],
+  [
+    'worker',
+    'TEMPORAL_ADDRESS',
+    'temporal',
+    /must be host:port such as temporal:7233, got "temporal"/,
+  ],
+  ['worker', 'TEMPORAL_ADDRESS', 'temporal:99999', /must be host:port/],
+  [
+    'worker',
+    'ONEWINDOW_KEY_FILE',
+    missingFile,
+    /names ".*missing\.key", which is not an existing file/,
+  ],
+  ['worker', 'ONEWINDOW_KEY_FILE', dir, /which is not an existing file/],
+  [
+    'worker',
+    'ONEWINDOW_LOG_LEVEL',
+    'LOUD',
+    /must be TRACE, DEBUG, INFO, WARN or ERROR, got "LOUD"/,
+  ],
+  ['worker', 'ONEWINDOW_OPS_ADDRESS', 'http://0.0.0.0:9464', /must be \[host:\]port/],
+  ['worker', 'ONEWINDOW_OPS_ADDRESS', '0.0.0.0:0', /must be \[host:\]port/],
+  ['orchestrator', 'DATABASE_URL', undefined, /is not set: the PostgreSQL URL/],
+  [
+    'orchestrator',
+    'DATABASE_URL',
+    'mysql://root:hunter2@db/x',
+    /must be a URL such as postgres:\/\//,
+  ],
+  ['orchestrator', 'ONEWINDOW_WITNESSES', 'no-at-sign', /expected <verifier key>@<url>/],
+  [
+    'orchestrator',
+    'ONEWINDOW_WITNESSES',
+    `${witnesses.split('@')[0]}@ftp://w`,
+    /must be http\(s\)/,
+  ],
+  ['orchestrator', 'ONEWINDOW_WITNESSES', 'bad+key@http://w:1', /cosigner key/],
+  ['orchestrator', 'ONEWINDOW_WITNESS_THRESHOLD', 'two', /must be a whole number, got "two"/],
+  [
+    'orchestrator',
+    'ONEWINDOW_WITNESS_THRESHOLD',
+    '3',
+    /must be from 0 to the number of witnesses in ONEWINDOW_WITNESSES \(2\), got 3/,
+  ],
+  ['orchestrator', 'ONEWINDOW_LOG_ORIGIN', 'onewindow ledger', /must be a log origin/],
+  ['orchestrator', 'ONEWINDOW_LOG_KEY_FILE', missingFile, /which is not an existing file/],
+  ['orchestrator', 'ONEWINDOW_LOG_NEXT_KEY_FILE', missingFile, /which is not an existing file/],
+  ['witness', 'ONEWINDOW_LOG_PUBLIC_KEY', undefined, /is not set: the log verifier key/],
+  [
+    'witness',
+    'ONEWINDOW_LOG_PUBLIC_KEY',
+    'log+0000+AAAA',
+    /verifier key id must be 8 lowercase hex digits/,
+  ],
+  ['witness', 'ONEWINDOW_WITNESS_KEY_FILE', missingFile, /which is not an existing file/],
+  ['api', 'PORT', '0', /must be a whole number from 1 to 65535, got "0"/],
+  ['api', 'PORT', 'http', /must be a whole number from 1 to 65535, got "http"/],
+  ['api', 'HOST', 'a host', /must be an address such as 0\.0\.0\.0/],
+  ['api', 'ONEWINDOW_TOKEN_PUBLIC_KEY', undefined, /is not set: the token issuer public key/],
+  [
+    'api',
+    'ONEWINDOW_TOKEN_PUBLIC_KEY',
+    'c2hvcnQ=',
+    /must be the base64 of a 32-byte Ed25519 public key/,
+  ],
+  ['api', 'ONEWINDOW_KEY_FILE', undefined, /is not set: the operator statement key/],
+  ['api', 'ONEWINDOW_LOG_KEY_FILE', missingFile, /which is not an existing file/],
+  ['api', 'ONEWINDOW_TRUST_FILE', missingFile, /which is not an existing file/],
+  ['dev', 'DATABASE_URL', 'not a url', /must be a URL such as postgres:\/\//],
+  ['dev', 'ONEWINDOW_LOG_LEVEL', 'debug', /must be TRACE, DEBUG, INFO, WARN or ERROR/],
+  ['dev', 'TEMPORAL_CLI_PATH', missingFile, /which is not an existing file/],
+  ['setup', 'ONEWINDOW_ADMIN_DATABASE_URL', undefined, /is not set: the database owner URL/],
+  ['setup', 'ONEWINDOW_DB_PASSWORD', 'short', /must be at least 16 URL-safe characters/],
+  ['setup', 'ONEWINDOW_DB_PASSWORD', 'has/slash/and@at/sign', /must be at least 16 URL-safe/],
+  [
+    'setup',
+    'ONEWINDOW_AGENCY_KEYS',
+    vkey('housing.witness.onewindow'),
+    /is not named <agency>\.agency\.onewindow/,
+  ],
+  [
+    'setup',
+    'ONEWINDOW_AGENCY_KEYS',
+    vkey(agencyKeyName('bank')),
+    /is not named <agency>\.agency\.onewindow/,
+  ],
+];
+
+describe('a wrong or missing value', () => {
+  it.each(wrong)('%s: %s=%s is refused, naming it', (kind, variable, value, reason) => {
+    const env: NodeJS.ProcessEnv = { ...valid[kind], [variable]: value };
+    if (value === undefined) delete env[variable];
+    const message = messageOf(kind, env);
+    expect(message.startsWith(`${variable} `)).toBe(true);
+    expect(message).toMatch(reason);
+    expect(message).not.toContain('\n');
+  });
+
+  it('never repeats a secret it refuses', () => {
+    expect(
+      messageOf('orchestrator', {
+        ...valid.orchestrator,
+        DATABASE_URL: 'mysql://root:hunter2@db/x',
+      }),
+    ).not.toContain('hunter2');
+    const key = `k1:${Buffer.alloc(16, 1).toString('base64')}`;
+    expect(messageOf('worker', { ONEWINDOW_PAYLOAD_KEY: key })).not.toContain(key.slice(3));
+    expect(
+      messageOf('setup', { ...valid.setup, ONEWINDOW_DB_PASSWORD: 'tiny-secret' }),
+    ).not.toContain('tiny-secret');
+  });
+
+  it('is a UsageError, which onewindow prints as one line with exit code 2', () => {
+    expect(new ConfigError('x')).toBeInstanceOf(UsageError);
+    expect(new ConfigError('x').name).toBe('ConfigError');
+  });
+
+  it('names every wrong variable on the one line, in order', () => {
+    const message = messageOf('api', { PORT: '70000', ONEWINDOW_KEY_FILE: keyFile });
+    expect(message.split('; ').map((part) => part.split(' ')[0])).toEqual([
+      'DATABASE_URL',
+      'ONEWINDOW_PAYLOAD_KEY',
+      'PORT',
+      'ONEWINDOW_TOKEN_PUBLIC_KEY',
+      'ONEWINDOW_LOG_KEY_FILE',
+    ]);
+  });
+
+  it('counts an empty value as unset', () => {
+    expect(messageOf('worker', { ONEWINDOW_PAYLOAD_KEY: '' })).toMatch(
+      /^ONEWINDOW_PAYLOAD_KEY is not set/,
+    );
+    expect(loadConfig(apiConfig, { ...valid.api, PORT: '', HOST: '' })).toMatchObject({
+      PORT: 3000,
+      HOST: '127.0.0.1',
+    });
+  });
+});
+
+describe('parsed values', () => {
+  it('defaults the Temporal address and parses the payload key', () => {
+    const config = loadConfig(workerConfig, valid.worker);
+    expect(config.TEMPORAL_ADDRESS).toBe('127.0.0.1:7233');
+    expect(config.ONEWINDOW_PAYLOAD_KEY.id).toBe('k1');
+    expect(config.ONEWINDOW_PAYLOAD_KEY.key).toHaveLength(32);
+    expect(config.ONEWINDOW_OPS_ADDRESS).toBeUndefined();
+  });
+
+  it('reads the operations address as [host:]port, loopback unless a host is given', () => {
+    const at = (value: string) =>
+      loadConfig(workerConfig, { ...valid.worker, ONEWINDOW_OPS_ADDRESS: value })
+        .ONEWINDOW_OPS_ADDRESS;
+    expect(at('9464')).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(at('0.0.0.0:9464')).toEqual({ host: '0.0.0.0', port: 9464 });
+    expect(at('[::1]:9464')).toEqual({ host: '::1', port: 9464 });
+  });
+
+  it('takes a majority of the witnesses unless a threshold is set', () => {
+    const majority = witnessPolicyOf(loadConfig(orchestratorConfig, valid.orchestrator));
+    expect(majority.threshold).toBe(2);
+    expect(majority.witnesses.map((w) => [w.key.name, w.url])).toEqual([
+      ['housing.witness.onewindow', 'http://witness-0:8080/'],
+      ['tax.witness.onewindow', 'http://witness-1:8080/'],
+    ]);
+    const one = loadConfig(orchestratorConfig, {
+      ...valid.orchestrator,
+      ONEWINDOW_WITNESS_THRESHOLD: '1',
+    });
+    expect(witnessPolicyOf(one).threshold).toBe(1);
+    expect(
+      witnessPolicyOf(
+        loadConfig(orchestratorConfig, { ...valid.orchestrator, ONEWINDOW_WITNESSES: '' }),
+      ),
+    ).toEqual({
+      witnesses: [],
+      threshold: 0,
+    });
+  });
+
+  it('reads the agency keys a deployment starts from, with their agencies', () => {
+    const keys = loadConfig(setupConfig, valid.setup).ONEWINDOW_AGENCY_KEYS;
+    expect(keys.map((k) => k.agency)).toEqual(['housing', 'orchestrator']);
+    expect(keys[0]!.keyId).toMatch(/^housing\.agency\.onewindow\+[0-9a-f]{8}$/);
+    expect(keys[0]!.publicKey).toHaveLength(32);
+  });
+
+  it('reads one or more log verifier keys (a rotation names two)', () => {
+    const next = generateSigningKey(logKey.name);
+    const config = loadConfig(witnessConfig, {
+      ...valid.witness,
+      ONEWINDOW_LOG_PUBLIC_KEY: `${valid.witness.ONEWINDOW_LOG_PUBLIC_KEY}  ${formatVerifierKey(next.name, next.publicKey)}`,
+    });
+    expect(config.ONEWINDOW_LOG_PUBLIC_KEY.map((k) => k.name)).toEqual([logKey.name, logKey.name]);
+  });
+
+  it('drops variables a process does not read', () => {
+    expect(
+      loadConfig(witnessConfig, { ...valid.witness, PORT: '1', UNRELATED: 'x' }),
+    ).not.toHaveProperty('PORT');
+  });
+});
+
+describe('the commands', () => {
+  it('stop a worker on a wrong value before it connects anywhere', async () => {
+    const { runWorker } = await import('../cli/worker.ts');
+    await expect(
+      runWorker(['--agency', 'housing'], { TEMPORAL_ADDRESS: 'nowhere' }),
+    ).rejects.toThrow(/^TEMPORAL_ADDRESS must be host:port .*; ONEWINDOW_PAYLOAD_KEY is not set/);
+    await expect(
+      runWorker(['--orchestrator'], { ONEWINDOW_PAYLOAD_KEY: payloadKey }),
+    ).rejects.toThrow(/^DATABASE_URL is not set/);
+  });
+
+  it('stop a witness on a wrong value before it listens', async () => {
+    const { runWitness } = await import('../cli/witness.ts');
+    await expect(
+      runWitness(['--agency', 'housing', '--key', keyFile], {
+        ...valid.witness,
+        ONEWINDOW_LOG_PUBLIC_KEY: 'x',
+      }),
+    ).rejects.toBeInstanceOf(UsageError);
+  });
+});
