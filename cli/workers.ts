@@ -165,11 +165,34 @@ export function createLedgerWriter(opts: {
 
 let runtimeInstalled = false;
 
+/** JSON.stringify replacer for log metadata: bigints as strings, errors by name and message. */
+function jsonSafe(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  return value;
+}
+
 /** Installs the Temporal runtime once per process with a logger at `level` (workers log a lot at INFO). */
 export function installRuntime(
   level: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' = 'WARN',
 ): void {
   if (runtimeInstalled) return;
-  Runtime.install({ logger: new DefaultLogger(level) });
+  // One JSON object per line on stderr (workflow logs carry caseId and stepId; the SDK adds
+  // workflowId, runId, taskQueue, activityType), for any log collector to index.
+  Runtime.install({
+    logger: new DefaultLogger(level, (entry) => {
+      process.stderr.write(
+        `${JSON.stringify(
+          {
+            time: new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString(),
+            level: entry.level.toLowerCase(),
+            msg: entry.message,
+            ...entry.meta,
+          },
+          jsonSafe,
+        )}\n`,
+      );
+    }),
+  });
   runtimeInstalled = true;
 }

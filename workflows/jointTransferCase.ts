@@ -138,8 +138,27 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     refusal ??= { phase, reason };
   };
 
+  // Structured logs of every step transition: case id, step id, agency, status, outcome and
+  // ledger index, never personal data. The SDK drops workflow logs during replay.
+  const logged = new Map<string, string>();
+  const logTransitions = () => {
+    for (const step of status.steps) {
+      if (logged.get(step.stepId) === step.status) continue;
+      logged.set(step.stepId, step.status);
+      log.info('step', {
+        caseId,
+        stepId: step.stepId,
+        agency: step.agency,
+        status: step.status,
+        ...(step.outcome ? { outcome: step.outcome } : {}),
+        ...(step.ledgerIndex === undefined ? {} : { ledgerIndex: step.ledgerIndex }),
+      });
+    }
+  };
+
   let published = '';
   const publish = () => {
+    logTransitions();
     const current = status.steps
       .filter((s) => ['running', 'waiting', 'escalated'].includes(s.status))
       .map((s) => s.stepId);
