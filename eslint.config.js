@@ -67,4 +67,45 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Browser code: the page scripts and the in-browser verifier. They may use the pure
+    // ledger library, domain and @noble/* (and zod through them), never Node, the database
+    // adapter or the server.
+    files: ['web/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: nodeBuiltins, message: 'web/ runs in the browser: no Node built-ins.' },
+            {
+              group: [
+                '**/ledger/pg',
+                '**/ledger/pg/*',
+                '**/api/*',
+                '**/infra/*',
+                '**/activities/*',
+                '**/workflows/*',
+                '**/agencies/*',
+                '**/cli/*',
+                'pg',
+                'esbuild',
+                'fastify',
+                '@temporalio/*',
+              ],
+              allowTypeImports: true,
+              message: 'web/ may import only ledger/ (not ledger/pg), domain/ and @noble/*.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'web/ runs in the browser.' },
+        { name: 'Buffer', message: 'web/ runs in the browser: use Uint8Array.' },
+        { name: 'require', message: 'web/ is ESM for the browser.' },
+      ],
+    },
+  },
 );

@@ -10,7 +10,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: [
-            '{domain,ledger,workflows,activities,agencies,api,cli,infra}/**/*.test.ts',
+            '{domain,ledger,workflows,activities,agencies,api,cli,infra,web}/**/*.test.ts',
             'test/unit/**/*.test.ts',
           ],
           environment: 'node',

@@ -26,8 +26,10 @@ import {
   type VerifyToken,
 } from './auth.ts';
 import { registerCaseRoutes } from './caseRoutes.ts';
-import { registerErrorHandler } from './errors.ts';
+import { frameworkErrors, registerErrorHandler } from './errors.ts';
 import { registerLedgerRoutes } from './ledgerRoutes.ts';
+import { registerOperationsRoutes } from './operations.ts';
+import type { Metrics } from '../infra/metrics.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -52,6 +54,8 @@ export interface AppDeps {
   namespace?: string;
   /** Requests per minute per client address on the public routes (default 600). */
   publicRateLimit?: number;
+  /** Prometheus metrics served at /metrics (infra/metrics.ts); /healthz and /readyz always. */
+  metrics?: Pick<Metrics, 'registry'>;
 }
 
 /** Request bodies larger than this are refused (413) before they are parsed. */
@@ -61,6 +65,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: BODY_LIMIT,
+    frameworkErrors,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -110,6 +115,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     request.principal = principal;
   };
 
+  registerOperationsRoutes(app, {
+    pool: deps.pool,
+    temporal: deps.temporal,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+  });
   const reader = new LogReader(deps.pool);
   registerLedgerRoutes(app, reader, deps.trust);
   registerCaseRoutes(app, {

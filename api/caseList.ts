@@ -1,10 +1,14 @@
 // Case lists from Temporal's visibility store: the typed search attributes (no personal data)
 // filter and page; PostgreSQL maps each run to the case id the API gave it.
-import type { Client } from '@temporalio/client';
+import { isGrpcServiceError, type Client } from '@temporalio/client';
 import type pg from 'pg';
 import { z } from 'zod';
 import { Agency } from '../domain/agency.ts';
 import { CasePhase } from '../domain/caseStatus.ts';
+import { RequestValidationError } from './errors.ts';
+
+/** gRPC status INVALID_ARGUMENT: the visibility store refused the request as malformed. */
+const GRPC_INVALID_ARGUMENT = 3;
 
 /** One case in a list: nothing personal, so any list may show it. */
 export const CaseSummary = z.object({
@@ -108,12 +112,21 @@ export async function listCases(
   pageSize: number,
   pageToken?: string,
 ): Promise<CaseList> {
-  const response = await deps.temporal.workflowService.listWorkflowExecutions({
-    namespace: deps.namespace,
-    pageSize,
-    query,
-    ...(pageToken ? { nextPageToken: Buffer.from(pageToken, 'base64url') } : {}),
-  });
+  const response = await deps.temporal.workflowService
+    .listWorkflowExecutions({
+      namespace: deps.namespace,
+      pageSize,
+      query,
+      ...(pageToken ? { nextPageToken: Buffer.from(pageToken, 'base64url') } : {}),
+    })
+    .catch((error: unknown) => {
+      // The query is built from checked filters, so a malformed request is the caller's token.
+      if (pageToken && isGrpcServiceError(error) && error.code === GRPC_INVALID_ARGUMENT)
+        throw new RequestValidationError([
+          { field: 'pageToken', reason: 'must be a token from an earlier page of this list' },
+        ]);
+      throw error;
+    });
   const executions = response.executions ?? [];
   const runIds = executions.map((e) => e.execution?.runId ?? '');
   const { rows } = await deps.pool.query<{ case_id: string; unit_id: string; run_id: string }>(

@@ -1,9 +1,10 @@
 // One place maps typed errors to HTTP: every 4xx is JSON naming the field and the reason,
 // and nothing of a stack trace leaves the server.
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import {
   ApplicationFailure,
+  WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
@@ -52,8 +53,37 @@ export class UpdateRefusedError extends Error {
   }
 }
 
-/** Maps a refused workflow update to UpdateRefusedError; other errors pass through. */
+/** The agency's own worker did not answer in time (it is down or overloaded): HTTP 503. */
+export class AgencyUnavailableError extends Error {
+  override name = 'AgencyUnavailableError';
+}
+
+/** The failure type the agency's desk gives a decision it will never sign (activities/desk.ts). */
+const DECISION_REFUSED = 'DecisionRefused';
+
+/** The first ApplicationFailure in `error`'s cause chain, if any. */
+function applicationFailureIn(error: unknown): ApplicationFailure | undefined {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof ApplicationFailure) return cause;
+  }
+  return undefined;
+}
+
+/**
+ * Maps a refused workflow update, or a decision the agency's desk refused, to
+ * UpdateRefusedError; a desk that never answered to AgencyUnavailableError; other errors
+ * pass through.
+ */
 export function refusedUpdate(error: unknown, field: string): unknown {
+  if (error instanceof WorkflowFailedError) {
+    // The agencyDecision workflow failed: the desk refused, or the agency's worker timed out.
+    const failure = applicationFailureIn(error);
+    if (failure?.type === DECISION_REFUSED)
+      return new UpdateRefusedError(field, `${failure.type}: ${failure.message}`);
+    return new AgencyUnavailableError(
+      "the agency's system did not answer in time; nothing changed, try again later",
+    );
+  }
   if (error instanceof WorkflowUpdateFailedError) {
     const cause = error.cause;
     const reason =
@@ -65,6 +95,26 @@ export function refusedUpdate(error: unknown, field: string): unknown {
   if (error instanceof WorkflowNotFoundError)
     return new NotFoundError('the case is no longer running');
   return error;
+}
+
+/**
+ * Fastify's own refusals before any route runs (a path that is not valid percent-encoding, a
+ * path parameter over the length limit), in the same JSON shape as every other 4xx. Passed
+ * as the `frameworkErrors` option of Fastify().
+ */
+export function frameworkErrors(
+  error: FastifyError,
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const status = error.statusCode ?? 500;
+  void reply
+    .code(status)
+    .send(
+      (status < 500
+        ? { error: error.code, field: 'url', reason: error.message }
+        : { error: 'internal', reason: 'internal error' }) satisfies ErrorBody,
+    );
 }
 
 export function registerErrorHandler(app: FastifyInstance): void {
@@ -115,6 +165,13 @@ export function registerErrorHandler(app: FastifyInstance): void {
         .code(422)
         .send({ error: 'refused', field: error.field, reason: error.message } satisfies ErrorBody);
     }
+    if (error instanceof AgencyUnavailableError) {
+      return reply.code(503).header('retry-after', '30').send({
+        error: 'agency_unavailable',
+        field: 'stepId',
+        reason: error.message,
+      } satisfies ErrorBody);
+    }
     if (error instanceof CaseConflictError) {
       return reply
         .code(409)
@@ -126,6 +183,12 @@ export function registerErrorHandler(app: FastifyInstance): void {
         .send({ error: 'not_found', reason: error.message } satisfies ErrorBody);
     }
     const status = error.statusCode ?? 500;
+    if (status === 429) {
+      // @fastify/rate-limit on the public routes.
+      return reply
+        .code(429)
+        .send({ error: 'rate_limited', reason: error.message } satisfies ErrorBody);
+    }
     if (status >= 400 && status < 500) {
       // Fastify's own 4xx (malformed JSON, wrong content type, body too large).
       return reply.code(status).send({

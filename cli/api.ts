@@ -1,42 +1,33 @@
-// `onewindow api`: the HTTP API and the web pages on their own, as deployed.
+// `onewindow api`: the HTTP API and the web pages on their own, as deployed. Configuration
+// comes from the environment, validated at start by infra/config.ts `apiConfig`:
 //   TEMPORAL_ADDRESS, DATABASE_URL, ONEWINDOW_PAYLOAD_KEY      as for the workers
 //   ONEWINDOW_TOKEN_PUBLIC_KEY   the token issuer's Ed25519 public key (base64, 32 bytes)
 //   ONEWINDOW_KEY_FILE           the operator's statement key: signs the access-audit entries
 //   ONEWINDOW_LOG_KEY_FILE, ONEWINDOW_LOG_ORIGIN, ONEWINDOW_WITNESSES, ONEWINDOW_WITNESS_THRESHOLD
 //                                the log those entries are appended to (as for the orchestrator)
 //   ONEWINDOW_TRUST_FILE         optional: the trust file served at /ledger/trust for the pages
+//   PORT, HOST                   where to listen
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { ledgerAccessRecorder } from '../api/access.ts';
 import { buildApp } from '../api/app.ts';
-import { tokenVerifier, type VerifyToken } from '../api/auth.ts';
-import { fromBase64 } from '../ledger/bytes.ts';
+import { tokenVerifier } from '../api/auth.ts';
 import { TrustFile } from '../ledger/trust.ts';
+import { apiConfig, loadConfig, witnessPolicyOf } from '../infra/config.ts';
+import {
+  createMetrics,
+  instrumentAppends,
+  pgLedgerSources,
+  temporalCaseSources,
+} from '../infra/metrics.ts';
 import { clientDataConverter } from '../infra/payloadCodec.ts';
-import { intOption, parse, payloadKeyFrom, requireEnv, UsageError } from './args.ts';
-import { keyOption, readKeyFile } from './keys.ts';
-import { witnessPolicy } from './witnessConfig.ts';
+import { intOption, parse, UsageError } from './args.ts';
+import { readKeyFile } from './keys.ts';
 import { createLedgerWriter, DEFAULT_LOG_ORIGIN } from './workers.ts';
 
-/** The token checker for ONEWINDOW_TOKEN_PUBLIC_KEY, or a UsageError naming what is wrong. */
-export function tokenVerifierFrom(env: NodeJS.ProcessEnv): VerifyToken {
-  const text = requireEnv(env, 'ONEWINDOW_TOKEN_PUBLIC_KEY');
-  let key: Uint8Array;
-  try {
-    key = fromBase64(text.trim());
-  } catch {
-    throw new UsageError('ONEWINDOW_TOKEN_PUBLIC_KEY must be base64');
-  }
-  if (key.length !== 32)
-    throw new UsageError(`ONEWINDOW_TOKEN_PUBLIC_KEY must be 32 bytes, got ${key.length}`);
-  return tokenVerifier(key);
-}
-
-/** The trust file named by ONEWINDOW_TRUST_FILE, if any. */
-export function trustFileFrom(env: NodeJS.ProcessEnv): TrustFile | undefined {
-  const path = env.ONEWINDOW_TRUST_FILE;
-  if (!path) return undefined;
+/** The trust file at `path`, or a UsageError naming what is wrong with it. */
+export function readTrustFile(path: string): TrustFile {
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));
@@ -56,39 +47,49 @@ export async function runApi(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
   const { values } = parse(argv, { port: { type: 'string' }, host: { type: 'string' } });
-  const port = intOption(values.port ?? env.PORT, 'port', 3000, 1);
-  const verifyToken = tokenVerifierFrom(env);
-  const trust = trustFileFrom(env);
-  const payloadKey = payloadKeyFrom(env);
-  const key = keyOption(
-    undefined,
-    env,
-    'ONEWINDOW_KEY_FILE',
-    'the API signs the access-audit entries with the operator key',
-  );
+  const config = loadConfig(apiConfig, env);
+  const port = intOption(values.port, 'port', config.PORT, 1);
+  const trust = config.ONEWINDOW_TRUST_FILE
+    ? readTrustFile(config.ONEWINDOW_TRUST_FILE)
+    : undefined;
   const log = {
-    origin: env.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN,
-    key: readKeyFile(requireEnv(env, 'ONEWINDOW_LOG_KEY_FILE')),
+    origin: config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN,
+    key: readKeyFile(config.ONEWINDOW_LOG_KEY_FILE),
+    ...(config.ONEWINDOW_LOG_NEXT_KEY_FILE
+      ? { extraKeys: [readKeyFile(config.ONEWINDOW_LOG_NEXT_KEY_FILE)] }
+      : {}),
   };
-  const witnesses = witnessPolicy(env);
-  const pool = new pg.Pool({ connectionString: requireEnv(env, 'DATABASE_URL'), max: 16 });
-  const connection = await Connection.connect({
-    address: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+  const key = readKeyFile(config.ONEWINDOW_KEY_FILE);
+  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 16 });
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const temporal = new Client({
+    connection,
+    dataConverter: clientDataConverter(config.ONEWINDOW_PAYLOAD_KEY),
   });
-  const writer = createLedgerWriter({ pool, log, witnesses, verifyThreads: 1 });
+  const writer = createLedgerWriter({
+    pool,
+    log,
+    witnesses: witnessPolicyOf(config),
+    verifyThreads: 1,
+  });
+  const metrics = createMetrics({ ...temporalCaseSources(temporal), ...pgLedgerSources(pool) });
+  instrumentAppends(writer.sequencer, metrics);
   const app = await buildApp({
-    temporal: new Client({ connection, dataConverter: clientDataConverter(payloadKey) }),
+    temporal,
     pool,
     logger: true,
-    verifyToken,
+    verifyToken: tokenVerifier(config.ONEWINDOW_TOKEN_PUBLIC_KEY),
     recordAccess: ledgerAccessRecorder({ key, append: (s) => writer.sequencer.append(s) }),
+    metrics,
     ...(trust ? { trust } : {}),
   });
-  await app.listen({ port, host: values.host ?? env.HOST ?? '127.0.0.1' });
+  await app.listen({ port, host: values.host ?? config.HOST });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  // Graceful: stop taking requests and finish those in flight, then let the sequencer's last
+  // batch commit and the publisher send its last checkpoint before closing the pools.
   await app.close();
   await writer.publisher.idle();
   await writer.close();

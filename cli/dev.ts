@@ -10,6 +10,12 @@ import pg from 'pg';
 import { buildApp } from '../api/app.ts';
 import { clientDataConverter, generatePayloadKey, parsePayloadKey } from '../infra/payloadCodec.ts';
 import { startEmbeddedPostgres, prepareDatabase } from '../infra/postgres.ts';
+import {
+  createMetrics,
+  instrumentAppends,
+  pgLedgerSources,
+  temporalCaseSources,
+} from '../infra/metrics.ts';
 import { freePort } from '../infra/ports.ts';
 import { resolveTemporalCli, temporalCliVersion } from '../infra/temporalCli.ts';
 import { startDevServer, type DevServer } from '../infra/temporalDevServer.ts';
@@ -199,11 +205,15 @@ export async function runDev(
     });
     // The demo's identity provider: a token key whose public half the API trusts.
     const tokenKey = ensureKeyFile(join(dataDir, 'keys', 'tokens.key'), 'tokens.onewindow');
+    const temporal = new Client({
+      connection,
+      dataConverter: clientDataConverter(parsePayloadKey(payloadKey)),
+    });
+    const metrics = createMetrics({ ...temporalCaseSources(temporal), ...pgLedgerSources(pool) });
+    instrumentAppends(writer.sequencer, metrics);
     const app = await buildApp({
-      temporal: new Client({
-        connection,
-        dataConverter: clientDataConverter(parsePayloadKey(payloadKey)),
-      }),
+      temporal,
+      metrics,
       pool,
       timeScale: DEMO_TIME_SCALE,
       verifyToken: tokenVerifier(tokenKey.publicKey),

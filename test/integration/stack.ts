@@ -85,8 +85,11 @@ export interface Stack {
   witnessUrls: string[];
   sequencer: Sequencer;
   publisher: CheckpointPublisher;
-  /** Authorization headers for any caller, signed by the stack's token issuer. */
-  as(principal: Principal): Promise<Headers>;
+  /**
+   * Authorization headers for any caller, signed by the stack's token issuer; `token` sets
+   * when it was issued and how long it lives (an expired token: a past `now`).
+   */
+  as(principal: Principal, token?: { now?: Date; seconds?: number }): Promise<Headers>;
   /** The applicant of every sample case (sub `citizen-1`). */
   citizen: Headers;
   supervisor: Headers;
@@ -193,8 +196,11 @@ export async function startStack(
     // Every agency key the shared database holds: other test files append with their own keys.
     trust: () => registeredTrust(pool, logKey, witnessKeys),
   });
-  const as = async (principal: Principal): Promise<Headers> => ({
-    authorization: `Bearer ${await issueToken(tokenKey.seed, principal, 3600)}`,
+  const as = async (
+    principal: Principal,
+    token: { now?: Date; seconds?: number } = {},
+  ): Promise<Headers> => ({
+    authorization: `Bearer ${await issueToken(tokenKey.seed, principal, token.seconds ?? 3600, token.now)}`,
   });
   const officer = {} as Record<Agency, Headers>;
   for (const agency of Agency.options)
