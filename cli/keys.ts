@@ -8,8 +8,11 @@ import { z } from 'zod';
 import { Agency, Signer } from '../domain/agency.ts';
 import { LedgerError } from '../domain/errors.ts';
 import { KeyId } from '../domain/statement.ts';
+import { toBase64 } from '../ledger/bytes.ts';
+import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
 import {
   agencyKeyName,
+  assertKeyName,
   formatSignerKey,
   formatVerifierKey,
   generateSigningKey,
@@ -60,7 +63,8 @@ export function ensureKeyFile(path: string, name: string): SigningKey {
 }
 
 const USAGE = `usage: onewindow keys <generate|rotate|revoke> …
-  generate --agency <id> --out <file>
+  generate --agency <id> | --orchestrator | --log <origin> | --witness <agency> | --token-issuer
+           --out <file>   a new Ed25519 key; prints its verifier key (the issuer: its public key)
   rotate   --agency <id> --key <current key file> --out <new key file> [--valid-from <RFC 3339>]
   revoke   --key-id <id> --key <signing key file> [--at <RFC 3339>]
 rotate and revoke need DATABASE_URL, ONEWINDOW_LOG_ORIGIN and ONEWINDOW_LOG_KEY_FILE.`;
@@ -74,15 +78,51 @@ export function runKeys(
   if (argv[0] === 'revoke') return exitCode(runRevoke(argv.slice(1), env));
   const { values, positionals } = parse(argv, {
     agency: { type: 'string' },
+    orchestrator: { type: 'boolean' },
+    log: { type: 'string' },
+    witness: { type: 'string' },
+    'token-issuer': { type: 'boolean' },
     out: { type: 'string' },
   });
   if (positionals[0] !== 'generate') throw new UsageError(USAGE);
-  const agency = { data: agencyOption(values.agency) };
+  const kinds = [
+    values.agency !== undefined,
+    values.orchestrator === true,
+    values.log !== undefined,
+    values.witness !== undefined,
+    values['token-issuer'] === true,
+  ].filter(Boolean).length;
+  if (kinds !== 1)
+    throw new UsageError(
+      'name exactly one kind of key: --agency <id>, --orchestrator, --log <origin>, --witness <agency> or --token-issuer',
+    );
   if (!values.out) throw new UsageError('--out <file> is required');
   if (existsSync(values.out))
     throw new UsageError(`${values.out} exists; refusing to overwrite a key`);
-  const key = ensureKeyFile(values.out, agencyKeyName(agency.data));
-  console.log(formatVerifierKey(key.name, key.publicKey));
+  // What each key is named (C2SP key names) and what the caller needs printed: the verifier
+  // key the registry, trust file or witness policy takes, or the token issuer's public key.
+  if (values.witness !== undefined) {
+    const agency = agencyOption(values.witness);
+    const key = ensureKeyFile(values.out, `${agency}.witness.onewindow`);
+    console.log(formatCosignerVerifierKey(key.name, key.publicKey));
+  } else if (values.log !== undefined) {
+    try {
+      assertKeyName(values.log);
+    } catch (error) {
+      throw new UsageError(`--log must be the log's origin: ${(error as Error).message}`);
+    }
+    const key = ensureKeyFile(values.out, values.log);
+    console.log(formatVerifierKey(key.name, key.publicKey));
+  } else if (values['token-issuer']) {
+    const key = ensureKeyFile(values.out, 'tokens.onewindow');
+    console.log(toBase64(key.publicKey));
+  } else {
+    const name = values.orchestrator
+      ? agencyKeyName('orchestrator')
+      : agencyKeyName(agencyOption(values.agency));
+    const key = ensureKeyFile(values.out, name);
+    console.log(formatVerifierKey(key.name, key.publicKey));
+  }
   return 0;
 }
 

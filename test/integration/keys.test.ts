@@ -295,6 +295,10 @@ describe('onewindow keys rotate and revoke, run as an operator would', () => {
       /cannot sign for water now: key .* belongs to agency tax/,
     ],
     [['frobnicate'], /usage: onewindow keys/],
+    [['generate', '--out', 'OUT'], /name exactly one kind of key/],
+    [['generate', '--orchestrator', '--agency', 'tax', '--out', 'OUT'], /exactly one kind/],
+    [['generate', '--witness', 'bank', '--out', 'OUT'], /--agency must be one of/],
+    [['generate', '--log', 'has space', '--out', 'OUT'], /--log must be the log's origin/],
   ])('answers bad input %j with exit code 2, writing nothing', async (args, message) => {
     const out = join(dir, `never-${randomUUID()}.key`);
     const filled = args.map((a) =>
@@ -306,5 +310,18 @@ describe('onewindow keys rotate and revoke, run as an operator would', () => {
     expect(result.code).toBe(2);
     expect(existsSync(out)).toBe(false);
     expect(await ledgerSize()).toBe(size);
+  });
+
+  it.each([
+    [['--orchestrator'], /^orchestrator\.agency\.onewindow\+[0-9a-f]{8}\+A/],
+    [['--log', 'example.gov/ledger'], /^example\.gov\/ledger\+[0-9a-f]{8}\+A/],
+    [['--witness', 'tax'], /^tax\.witness\.onewindow\+[0-9a-f]{8}\+B/],
+    [['--token-issuer'], /^[A-Za-z0-9+/]{43}=$/],
+  ])('generates a %j key and prints what verifiers need of it', async (kind, printed) => {
+    const out = join(dir, `generated-${randomUUID()}.key`);
+    const result = await onewindow(['keys', 'generate', ...kind, '--out', out]);
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toMatch(printed);
+    expect(readFileSync(out, 'utf8')).toMatch(/^PRIVATE\+KEY\+/);
   });
 });
