@@ -275,8 +275,45 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     });
   }
 
-  /** Calls markOverdue at the step's deadline unless cancelled first. */
+  // Deadlines of running automatic steps, watched by ONE timer per case: a timer per step
+  // cost two history events and server work each (start, then cancel a moment later). The
+  // timer is re-armed only for an earlier deadline, never cancelled when a step finishes in
+  // time; when it fires it flags whatever is due and arms for the next. Cases started before
+  // this patch keep a timer per step.
+  const oneDeadlineTimer = patched('one-deadline-timer');
+  const deadlines = new Map<string, { at: number; def: StepDefinition; state: StepState }>();
+  const earliestDeadline = () => Math.min(...[...deadlines.values()].map((d) => d.at));
+  let deadlineWatcher: Promise<void> | undefined;
+
+  async function watchDeadlines(): Promise<void> {
+    for (;;) {
+      await condition(() => deadlines.size > 0);
+      const armedFor = earliestDeadline();
+      // Wakes early only for a deadline before the armed one; the case ending leaves it pending.
+      const earlier = await condition(
+        () => earliestDeadline() < armedFor,
+        Math.max(1, armedFor - Date.now()),
+      );
+      if (earlier) continue;
+      for (const [stepId, due] of [...deadlines]) {
+        if (due.at > Date.now()) continue;
+        deadlines.delete(stepId);
+        await markOverdue(due.def, due.state);
+      }
+    }
+  }
+
+  /** Calls markOverdue at the step's deadline unless the returned function is called first. */
   function watchDeadline(def: StepDefinition, state: StepState): () => void {
+    if (oneDeadlineTimer) {
+      const at = Date.now() + ms(def.deadline);
+      state.deadlineAt = new Date(at).toISOString();
+      deadlines.set(def.id, { at, def, state });
+      deadlineWatcher ??= watchDeadlines().catch((error: unknown) =>
+        log.warn('deadline watch failed', { caseId, error: String(error) }),
+      );
+      return () => deadlines.delete(def.id);
+    }
     const scope = new CancellationScope();
     state.deadlineAt = new Date(Date.now() + ms(def.deadline)).toISOString();
     scope

@@ -14,14 +14,18 @@ const dir = fileURLToPath(new URL('../histories/', import.meta.url));
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
 describe('replaying recorded case histories', () => {
-  it('finds histories from before and after the search-attributes patch', () => {
+  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), and current', () => {
     // A patch leaves a marker in the history of a run that took the new path.
-    const patchedRuns = files.filter((f) =>
-      readFileSync(`${dir}${f}`, 'utf8').includes('EVENT_TYPE_MARKER_RECORDED'),
-    );
-    expect(files.filter((f) => f.startsWith('v1-'))).toHaveLength(5);
-    expect(files.filter((f) => !f.startsWith('v1-'))).toHaveLength(5);
-    expect(patchedRuns).toEqual(['escalated-gas-resolved-by-hand.json']);
+    const marked = (f: string) =>
+      readFileSync(`${dir}${f}`, 'utf8').includes('EVENT_TYPE_MARKER_RECORDED');
+    const v1 = files.filter((f) => f.startsWith('v1-'));
+    const v2 = files.filter((f) => f.startsWith('v2-'));
+    const current = files.filter((f) => !/^v\d+-/.test(f));
+    expect([v1.length, v2.length, current.length]).toEqual([5, 5, 5]);
+    expect(v1.filter(marked)).toEqual([]);
+    expect(v2.filter(marked)).toEqual(['v2-escalated-gas-resolved-by-hand.json']);
+    // Every case started now takes the one-deadline-timer path.
+    expect(current.filter(marked)).toEqual(current);
   });
 
   it('replays every recorded history without a nondeterminism error', async () => {
