@@ -2,6 +2,7 @@
 // Plugins in order: third-party (security headers, rate limits, OpenAPI), ours (errors,
 // authentication), then the routes. Every route's zod schemas drive its validation, its
 // serialisation and its part of /openapi.json.
+import { randomBytes } from 'node:crypto';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -25,6 +26,7 @@ import {
   type Role,
   type VerifyToken,
 } from './auth.ts';
+import { pageTokens } from './caseList.ts';
 import { registerCaseRoutes } from './caseRoutes.ts';
 import { frameworkErrors, registerErrorHandler } from './errors.ts';
 import { registerLedgerRoutes } from './ledgerRoutes.ts';
@@ -56,6 +58,11 @@ export interface AppDeps {
   publicRateLimit?: number;
   /** Prometheus metrics served at /metrics (infra/metrics.ts); /healthz and /readyz always. */
   metrics?: Pick<Metrics, 'registry'>;
+  /**
+   * Seals the case list's page tokens (api/caseList.ts), at least 16 bytes. Default: random
+   * per process, so give every API process behind one address the same key.
+   */
+  pageTokenKey?: Uint8Array;
 }
 
 /** Request bodies larger than this are refused (413) before they are parsed. */
@@ -128,6 +135,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reader,
     namespace: deps.namespace ?? 'default',
     recordAccess: deps.recordAccess,
+    pageTokens: pageTokens(deps.pageTokenKey ?? randomBytes(32)),
     authorize,
     ...(deps.trust ? { trust: deps.trust } : {}),
     ...(deps.timeScale ? { timeScale: deps.timeScale } : {}),

@@ -1,5 +1,6 @@
 // Case lists from Temporal's visibility store: the typed search attributes (no personal data)
 // filter and page; PostgreSQL maps each run to the case id the API gave it.
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isGrpcServiceError, type Client } from '@temporalio/client';
 import type pg from 'pg';
 import { z } from 'zod';
@@ -105,26 +106,73 @@ function timestampIso(t: { seconds?: unknown; nanos?: number | null } | null | u
 const strings = (value: unknown): string[] =>
   Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 
+/**
+ * Seals Temporal's page tokens: each token the API hands out carries an HMAC-SHA256 tag over
+ * the visibility query and Temporal's token, so only a token this API gave out, for the same
+ * filters, ever reaches the visibility store. (Temporal answers a made-up token with an
+ * internal error, after about 20 s of client retries.)
+ */
+export interface PageTokens {
+  seal(query: string, token: Uint8Array): string;
+  /** Temporal's token, or undefined when `text` was not sealed with this key for `query`. */
+  open(query: string, text: string): Uint8Array | undefined;
+}
+
+const TAG_BYTES = 16;
+
+/** Page tokens sealed with `key`. Requires a key of at least 16 bytes. @throws RangeError. */
+export function pageTokens(key: Uint8Array): PageTokens {
+  if (key.length < 16)
+    throw new RangeError(`a page token key needs at least 16 bytes, got ${key.length}`);
+  const tag = (query: string, token: Uint8Array) =>
+    createHmac('sha256', key)
+      .update(`${query.length}:${query}`)
+      .update(token)
+      .digest()
+      .subarray(0, TAG_BYTES);
+  return {
+    seal: (query, token) => Buffer.concat([tag(query, token), token]).toString('base64url'),
+    open(query, text) {
+      const bytes = Buffer.from(text, 'base64url');
+      if (bytes.length <= TAG_BYTES) return undefined;
+      const token = bytes.subarray(TAG_BYTES);
+      return timingSafeEqual(bytes.subarray(0, TAG_BYTES), tag(query, token)) ? token : undefined;
+    },
+  };
+}
+
+/** What a list needs: Temporal's visibility store, the case table, and the page token seal. */
+export interface ListDeps {
+  temporal: Client;
+  pool: pg.Pool;
+  namespace: string;
+  pageTokens: PageTokens;
+}
+
+const NOT_A_PAGE_TOKEN = [
+  { field: 'pageToken', reason: 'must be a token from an earlier page of this list' },
+];
+
 /** One page of cases matching `query` (a visibility query), newest first. */
 export async function listCases(
-  deps: { temporal: Client; pool: pg.Pool; namespace: string },
+  deps: ListDeps,
   query: string,
   pageSize: number,
   pageToken?: string,
 ): Promise<CaseList> {
+  const token = pageToken === undefined ? undefined : deps.pageTokens.open(query, pageToken);
+  if (pageToken !== undefined && !token) throw new RequestValidationError(NOT_A_PAGE_TOKEN);
   const response = await deps.temporal.workflowService
     .listWorkflowExecutions({
       namespace: deps.namespace,
       pageSize,
       query,
-      ...(pageToken ? { nextPageToken: Buffer.from(pageToken, 'base64url') } : {}),
+      ...(token ? { nextPageToken: token } : {}),
     })
     .catch((error: unknown) => {
-      // The query is built from checked filters, so a malformed request is the caller's token.
-      if (pageToken && isGrpcServiceError(error) && error.code === GRPC_INVALID_ARGUMENT)
-        throw new RequestValidationError([
-          { field: 'pageToken', reason: 'must be a token from an earlier page of this list' },
-        ]);
+      // A token of ours the store no longer takes (e.g. after a visibility migration).
+      if (token && isGrpcServiceError(error) && Number(error.code) === GRPC_INVALID_ARGUMENT)
+        throw new RequestValidationError(NOT_A_PAGE_TOKEN);
       throw error;
     });
   const executions = response.executions ?? [];
@@ -155,13 +203,13 @@ export async function listCases(
   const next = response.nextPageToken;
   return {
     cases,
-    nextPageToken: next && next.length > 0 ? Buffer.from(next).toString('base64url') : null,
+    nextPageToken: next && next.length > 0 ? deps.pageTokens.seal(query, next) : null,
   };
 }
 
 /** The given runs' summaries (a citizen's own cases), in the order given. */
 export async function casesOfRuns(
-  deps: { temporal: Client; pool: pg.Pool; namespace: string },
+  deps: ListDeps,
   runIds: readonly string[],
 ): Promise<CaseSummary[]> {
   if (runIds.length === 0) return [];

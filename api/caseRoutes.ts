@@ -29,7 +29,14 @@ import { decideUpdate, resolveEscalationUpdate, statusQuery } from '../workflows
 import { caseStatusKey } from '../workflows/searchAttributes.ts';
 import { accessLogOf, type RecordAccess } from './access.ts';
 import { actorOf, ForbiddenError, type Principal, type Role } from './auth.ts';
-import { CaseList, CaseListQuery, casesOfRuns, listCases, visibilityQuery } from './caseList.ts';
+import {
+  CaseList,
+  CaseListQuery,
+  casesOfRuns,
+  listCases,
+  visibilityQuery,
+  type PageTokens,
+} from './caseList.ts';
 import { refusedUpdate, UpdateRefusedError } from './errors.ts';
 import {
   AccessLog,
@@ -55,6 +62,8 @@ export interface CaseRouteDeps {
   reader: LogReader;
   namespace: string;
   recordAccess: RecordAccess;
+  /** Seals the case list's page tokens (api/caseList.ts). */
+  pageTokens: PageTokens;
   timeScale?: number;
   /** Checks the bearer token and the role; sets request.principal (api/app.ts). */
   authorize: (roles: readonly Role[]) => (request: FastifyRequest) => Promise<void>;
@@ -260,6 +269,36 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     }
   }
 
+  /**
+   * The open case a submission started but never answered for: the API died, or PostgreSQL
+   * failed, between the workflow's start and the commit of its row, so the row the case's
+   * intake wrote has no applicant and no one could see or pay the case. The same application
+   * sent again (a retry) claims it; anything else, or any failure here, is a plain conflict.
+   */
+  async function claimUnanswered(
+    applicant: string,
+    application: CaseApplication,
+    workflowId: string,
+  ): Promise<{ caseId: string; workflowId: string; runId: string } | undefined> {
+    try {
+      const handle = temporal.workflow.getHandle<typeof jointTransferCase>(workflowId);
+      const [status, description] = await Promise.all([
+        handle.query(statusQuery),
+        handle.describe(),
+      ]);
+      const { rows } = await pool.query<{ case_id: string }>(
+        `UPDATE cases c SET applicant = $1, run_id = $2 FROM case_secrets s
+          WHERE c.case_id = $3 AND c.applicant IS NULL AND c.erased_at IS NULL
+            AND s.case_id = c.case_id AND s.application = $4::jsonb
+          RETURNING c.case_id`,
+        [applicant, description.runId, status.caseId, JSON.stringify(application)],
+      );
+      return rows[0] ? { caseId: status.caseId, workflowId, runId: description.runId } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   app.post(
     '/cases',
     {
@@ -304,6 +343,9 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
           runId = handle.firstExecutionRunId;
         } catch (error) {
           if (error instanceof WorkflowExecutionAlreadyStartedError) {
+            await client.query('ROLLBACK');
+            const unanswered = await claimUnanswered(principal.sub, application, workflowId);
+            if (unanswered) return reply.code(201).send(unanswered);
             throw new CaseConflictError(
               `an open case already exists for unit ${application.unitId}`,
             );
@@ -337,7 +379,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     async (request) => {
       const principal = principalOf(request);
       const { pageSize, pageToken, ...filters } = request.query;
-      const listDeps = { temporal, pool, namespace: deps.namespace };
+      const listDeps = { temporal, pool, namespace: deps.namespace, pageTokens: deps.pageTokens };
       if (principal.role === 'supervisor')
         return listCases(listDeps, visibilityQuery(filters), pageSize, pageToken);
       if (Object.keys(filters).length > 0 || pageToken)
@@ -515,7 +557,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       if (stepIds.length === 0) return { items: [] };
       const steps = stepIds.map((s) => `'${s}'`).join(', ');
       const page = await listCases(
-        { temporal, pool, namespace: deps.namespace },
+        { temporal, pool, namespace: deps.namespace, pageTokens: deps.pageTokens },
         `WorkflowType = 'jointTransferCase' AND ExecutionStatus = 'Running' AND OneWindowCurrentSteps IN (${steps})`,
         100,
       );

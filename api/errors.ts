@@ -85,11 +85,12 @@ export function refusedUpdate(error: unknown, field: string): unknown {
     );
   }
   if (error instanceof WorkflowUpdateFailedError) {
-    const cause = error.cause;
-    const reason =
-      cause instanceof ApplicationFailure
-        ? `${cause.type ?? 'refused'}: ${cause.message}`
-        : (cause?.message ?? error.message);
+    // The validator's own error, or the failure of an activity the handler ran (the ledger
+    // refusing the signature): name the innermost failure, not "Activity task failed".
+    const failure = applicationFailureIn(error.cause);
+    const reason = failure
+      ? `${failure.type ?? 'refused'}: ${failure.message}`
+      : (error.cause?.message ?? error.message);
     return new UpdateRefusedError(field, reason);
   }
   if (error instanceof WorkflowNotFoundError)
@@ -166,11 +167,14 @@ export function registerErrorHandler(app: FastifyInstance): void {
         .send({ error: 'refused', field: error.field, reason: error.message } satisfies ErrorBody);
     }
     if (error instanceof AgencyUnavailableError) {
-      return reply.code(503).header('retry-after', '30').send({
-        error: 'agency_unavailable',
-        field: 'stepId',
-        reason: error.message,
-      } satisfies ErrorBody);
+      return reply
+        .code(503)
+        .header('retry-after', '30')
+        .send({
+          error: 'agency_unavailable',
+          field: 'stepId',
+          reason: error.message,
+        } satisfies ErrorBody);
     }
     if (error instanceof CaseConflictError) {
       return reply

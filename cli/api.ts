@@ -7,6 +7,7 @@
 //                                the log those entries are appended to (as for the orchestrator)
 //   ONEWINDOW_TRUST_FILE         optional: the trust file served at /ledger/trust for the pages
 //   PORT, HOST                   where to listen
+import { hkdfSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
@@ -22,6 +23,7 @@ import {
   temporalCaseSources,
 } from '../infra/metrics.ts';
 import { clientDataConverter } from '../infra/payloadCodec.ts';
+import { survivePostgresRestarts } from '../infra/postgres.ts';
 import { intOption, parse, UsageError } from './args.ts';
 import { readKeyFile } from './keys.ts';
 import { createLedgerWriter, DEFAULT_LOG_ORIGIN } from './workers.ts';
@@ -42,6 +44,11 @@ export function readTrustFile(path: string): TrustFile {
   return trust.data;
 }
 
+/** A 32-byte key for one purpose, from a shared secret (RFC 5869 HKDF-SHA256). */
+function derivedKey(secret: Uint8Array, purpose: string): Uint8Array {
+  return new Uint8Array(hkdfSync('sha256', secret, new Uint8Array(0), purpose, 32));
+}
+
 export async function runApi(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
@@ -60,7 +67,9 @@ export async function runApi(
       : {}),
   };
   const key = readKeyFile(config.ONEWINDOW_KEY_FILE);
-  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 16 });
+  const pool = survivePostgresRestarts(
+    new pg.Pool({ connectionString: config.DATABASE_URL, max: 16 }),
+  );
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({
     connection,
@@ -81,6 +90,9 @@ export async function runApi(
     verifyToken: tokenVerifier(config.ONEWINDOW_TOKEN_PUBLIC_KEY),
     recordAccess: ledgerAccessRecorder({ key, append: (s) => writer.sequencer.append(s) }),
     metrics,
+    // Every API process derives the same page-token key from the shared payload key, so a
+    // page token from one process is good at any other behind the same load balancer.
+    pageTokenKey: derivedKey(config.ONEWINDOW_PAYLOAD_KEY.key, 'onewindow/page-tokens'),
     ...(trust ? { trust } : {}),
   });
   await app.listen({ port, host: values.host ?? config.HOST });
