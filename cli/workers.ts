@@ -52,6 +52,9 @@ export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   });
 }
 
+/** How long a stopping worker lets its activities finish before handing them back. */
+const SHUTDOWN_GRACE = '10 seconds';
+
 /** The log's origin line (C2SP tlog-checkpoint) unless ONEWINDOW_LOG_ORIGIN says otherwise. */
 export const DEFAULT_LOG_ORIGIN = 'onewindow.dev/ledger';
 
@@ -104,6 +107,9 @@ export async function createAgencyWorker(opts: {
     namespace: opts.namespace ?? 'default',
     taskQueue: agencyTaskQueue(opts.agency),
     activities: opts.activities ?? agencyActivities(opts.agency, opts.key),
+    // On SIGTERM the SDK stops polling; steps in flight get this long to finish, then are
+    // cancelled and Temporal retries them on another worker (they are idempotent).
+    shutdownGraceTime: SHUTDOWN_GRACE,
     ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
   });
 }
@@ -132,6 +138,7 @@ export async function createOrchestratorWorker(opts: {
     namespace: opts.namespace ?? 'default',
     taskQueue: ORCHESTRATOR_TASK_QUEUE,
     workflowBundle: opts.workflowBundle,
+    shutdownGraceTime: SHUTDOWN_GRACE,
     activities: createOrchestratorActivities({ pool: opts.pool, sequencer, key: opts.key }),
   });
   return { worker, sequencer, publisher, close };
