@@ -31,6 +31,7 @@ import { registerCaseRoutes } from './caseRoutes.ts';
 import { frameworkErrors, registerErrorHandler } from './errors.ts';
 import { registerLedgerRoutes } from './ledgerRoutes.ts';
 import { registerOperationsRoutes } from './operations.ts';
+import { registerWebRoutes, type WebAssets } from './webRoutes.ts';
 import type { Metrics } from '../infra/metrics.ts';
 
 declare module 'fastify' {
@@ -63,6 +64,8 @@ export interface AppDeps {
    * per process, so give every API process behind one address the same key.
    */
   pageTokenKey?: Uint8Array;
+  /** The pages' scripts, built once by the caller (api/webRoutes.ts); default: built here. */
+  webAssets?: WebAssets;
 }
 
 /** Request bodies larger than this are refused (413) before they are parsed. */
@@ -127,6 +130,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     temporal: deps.temporal,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
+  // The pages for the three audiences and the ledger explorer (web/), with their own CSP.
+  await registerWebRoutes(app, deps.webAssets);
   const reader = new LogReader(deps.pool);
   registerLedgerRoutes(app, reader, deps.trust);
   registerCaseRoutes(app, {

@@ -1,0 +1,89 @@
+// The shapes the case routes answer with (the contract of api/), as the pages read them.
+import type { CaseApplication } from '../domain/application.ts';
+import type { CaseRecord, Escalation, StepState } from '../domain/caseStatus.ts';
+import type { Entry } from '../domain/statement.ts';
+
+export type { CaseApplication, CaseRecord, Escalation, StepState };
+
+export interface CaseSummary {
+  caseId: string;
+  unitId: string;
+  status: string;
+  currentSteps: string[];
+  agencies: string[];
+  overdue: boolean;
+  submittedAt: string;
+  closedAt: string | null;
+}
+
+export interface CaseList {
+  cases: CaseSummary[];
+  nextPageToken: string | null;
+}
+
+export interface Notification {
+  party: string;
+  kind: string;
+  stepId: string;
+  message: string;
+  at: string;
+}
+
+export interface Due {
+  stepId: string;
+  agency: string;
+  amountCents: number | null;
+  deadlineAt: string | null;
+}
+
+export type CaseEntry = Entry & { leafHash: string; inclusionProof?: string[] | null };
+
+export interface CaseDetail {
+  caseId: string;
+  unitId: string;
+  submittedAt?: string;
+  workflowStatus: string;
+  phase: string | null;
+  overdue?: boolean;
+  reason?: string | null;
+  steps: StepState[];
+  records?: CaseRecord[];
+  escalations?: Escalation[];
+  notifications?: Notification[];
+  due?: Due[];
+  entries: CaseEntry[];
+}
+
+export interface Access {
+  at: string;
+  actor: string;
+  role: string;
+  agency: string | null;
+  fields: string[];
+  purpose: string;
+  ledgerIndex: number | null;
+}
+
+export interface Timeline extends CaseDetail {
+  application?: CaseApplication;
+  accessLog?: { accesses: Access[] } | Access[];
+  checkpoint: { note: string; size: number } | null;
+  access?: { ledgerIndex: number };
+}
+
+export interface InboxItem {
+  caseId: string;
+  unitId: string;
+  stepId: string;
+  startedAt: string | null;
+  deadlineAt: string | null;
+  overdue: boolean;
+}
+
+export interface OfficerView {
+  caseId: string;
+  agency: string;
+  view: Record<string, unknown>;
+  steps: StepState[];
+  access: { ledgerIndex: number };
+}

@@ -1,0 +1,184 @@
+// Parts of a case the citizen's and the supervisor's pages both show: steps with deadlines
+// and overdue flags, notifications, the access log, and the case's ledger entries, each
+// verified in the browser against the latest checkpoint.
+/// <reference lib="dom" />
+import { formatTime, h, replace, table, type Child } from './dom.ts';
+import { text } from './http.ts';
+import {
+  checkpointSection,
+  entryItem,
+  fetchInclusionProof,
+  fetchTrust,
+  mapLimit,
+  trustDetails,
+} from './ledgerView.ts';
+import type { Access, CaseEntry, Notification, StepState } from './caseApi.ts';
+import {
+  verifyCheckpoint,
+  verifyEntry,
+  type CheckpointVerdict,
+  type EntryVerdict,
+} from './verify.ts';
+
+export function badge(text: string, kind = text): HTMLSpanElement {
+  return h('span', { class: `badge ${kind}` }, text);
+}
+
+/** One step: who, status, outcome, times, deadline, overdue, attempts, error, its entry. */
+export function stepItem(step: StepState, extra: Child = null): HTMLLIElement {
+  return h(
+    'li',
+    {
+      class: `step${step.overdue ? ' overdue' : ''}`,
+      'data-step': step.stepId,
+      'data-status': step.status,
+    },
+    h(
+      'h3',
+      {},
+      `${step.stepId} `,
+      h('span', { class: 'what' }, `(${step.agency}, ${step.kind}) `),
+      badge(step.status),
+      step.overdue ? ' ' : null,
+      step.overdue ? badge('OVERDUE', 'overdue') : null,
+    ),
+    step.outcome ? h('p', {}, `Outcome: ${step.outcome}`) : null,
+    h(
+      'p',
+      { class: 'meta' },
+      `Started ${formatTime(step.startedAt)} \u00b7 finished ${formatTime(step.finishedAt)} \u00b7 deadline ${formatTime(step.deadlineAt)}`,
+      step.attempts && step.attempts > 1 ? ` \u00b7 ${step.attempts} attempts` : '',
+    ),
+    step.error ? h('p', { class: 'warning' }, `Error: ${step.error}`) : null,
+    step.ledgerIndex !== undefined
+      ? h(
+          'p',
+          {},
+          'Signed result: ',
+          h('a', { href: `#entry-${step.ledgerIndex}` }, `ledger entry ${step.ledgerIndex}`),
+        )
+      : null,
+    extra,
+  );
+}
+
+/** The steps as a list, or a note when the workflow did not say (its status query failed). */
+export function stepList(steps: readonly StepState[], workflowStatus: string): HTMLElement {
+  if (steps.length === 0)
+    return h(
+      'p',
+      { class: 'warning' },
+      `The workflow did not report its steps (workflow status: ${workflowStatus}). The signed ledger entries still show what each agency did.`,
+    );
+  return h('ol', { class: 'steps' }, ...steps.map((s) => stepItem(s)));
+}
+
+export function notificationsTable(notifications: readonly Notification[]): HTMLElement {
+  if (notifications.length === 0) return h('p', {}, 'No notifications yet.');
+  return table(
+    'Notifications',
+    ['When', 'To', 'Kind', 'Step', 'Message'],
+    notifications.map((n) => [formatTime(n.at), n.party, n.kind, n.stepId, n.message]),
+  );
+}
+
+export function accessTable(accesses: readonly Access[]): HTMLElement {
+  if (accesses.length === 0)
+    return h('p', { 'data-testid': 'access-empty' }, 'Nobody has read your case data yet.');
+  return table(
+    'Who accessed the case data',
+    ['When', 'Who', 'Role', 'Agency', 'Fields', 'Purpose', 'Ledger entry'],
+    accesses.map((a) => [
+      formatTime(a.at),
+      a.actor,
+      a.role,
+      a.agency ?? '\u2014',
+      a.fields.join(', '),
+      a.purpose,
+      a.ledgerIndex === null ? '\u2014' : String(a.ledgerIndex),
+    ]),
+  );
+}
+
+export interface VerifiedEntries {
+  checkpoint: CheckpointVerdict;
+  note: string;
+  verdicts: EntryVerdict[];
+  /** Re-rendered in place if a later checkpoint brings pending entries in. */
+  element: HTMLElement;
+}
+
+const RECHECK_MS = 1500;
+const RECHECK_TRIES = 20;
+
+/**
+ * Verifies a case's entries in this browser: the trust info from /ledger/trust, the given
+ * checkpoint note (or the latest published), and each entry's inclusion proof (inline, or
+ * from the public proof route). Entries newer than that checkpoint (the read that produced
+ * this page is one) show as pending; the page then waits for a published checkpoint that
+ * holds them and verifies every entry again against it, from the public proof route.
+ * @throws ApiError when the trust info or checkpoint is missing.
+ */
+export async function verifiedEntries(
+  entries: readonly CaseEntry[],
+  checkpointNote?: string,
+): Promise<VerifiedEntries> {
+  const context = await fetchTrust();
+  const sorted = [...entries].sort((a, b) => a.index - b.index);
+  const element = h('div', { class: 'ledger' });
+
+  const verifyAll = async (note: string, inline: boolean) => {
+    const checkpoint = verifyCheckpoint(note, context);
+    const size = checkpoint.ok ? checkpoint.checkpoint.size : 0;
+    const verdicts = await mapLimit(sorted, 4, async (entry) => {
+      const proof =
+        (inline ? entry.inclusionProof : undefined) ??
+        (checkpoint.ok && entry.index < size ? await fetchInclusionProof(entry.index, size) : null);
+      return verifyEntry({
+        index: entry.index,
+        entry,
+        reportedLeafHash: entry.leafHash,
+        inclusionProof: proof,
+        checkpoint,
+        context,
+      });
+    });
+    const count = (status: string) => verdicts.filter((v) => v.status === status).length;
+    replace(
+      element,
+      trustDetails(context),
+      checkpointSection(note, checkpoint),
+      h(
+        'p',
+        { 'data-testid': 'entries-summary', 'aria-live': 'polite' },
+        `${count('verified')} of ${verdicts.length} entries verified in this browser`,
+        count('failed') ? `; ${count('failed')} FAILED` : '',
+        count('pending')
+          ? `; ${count('pending')} not yet in a published checkpoint (checking again shortly)`
+          : '',
+        '.',
+      ),
+      h('ol', { class: 'entries' }, ...verdicts.map((v) => entryItem(v))),
+    );
+    return { checkpoint, note, verdicts };
+  };
+
+  const first = await verifyAll(checkpointNote ?? (await text('/ledger/checkpoint')), true);
+  const newest = sorted.at(-1)?.index ?? -1;
+  if (first.verdicts.some((v) => v.status === 'pending')) {
+    // Wait for a checkpoint that holds every entry; stop once one does, or after a while.
+    void (async () => {
+      for (let i = 0; i < RECHECK_TRIES; i++) {
+        await new Promise((resolve) => setTimeout(resolve, RECHECK_MS));
+        if (!element.isConnected) return; // the page moved on to something else
+        const note = await text('/ledger/checkpoint').catch(() => undefined);
+        const size = note === undefined ? 0 : Number(note.split('\n')[1]);
+        if (note !== undefined && size > newest) {
+          await verifyAll(note, false);
+          return;
+        }
+      }
+    })().catch(() => undefined);
+  }
+  return { ...first, element };
+}

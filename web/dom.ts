@@ -1,0 +1,86 @@
+// A few DOM helpers for the pages. Text always goes in as text (textContent), never as HTML,
+// so nothing a server or a citizen typed can become markup or script.
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+
+export type Child = Node | string | number | null | undefined | false;
+export type Attributes = Record<string, string | number | boolean | null | undefined>;
+
+/**
+ * Creates `<tag>` with attributes and children. `true` sets an empty attribute, `false`,
+ * null and undefined leave it out; strings and numbers become text nodes.
+ * @example h('button', { type: 'button', class: 'link' }, 'Open')
+ */
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attributes: Attributes = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    element.setAttribute(name, value === true ? '' : String(value));
+  }
+  append(element, ...children);
+  return element;
+}
+
+export function append(parent: Node, ...children: Child[]): void {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    parent.appendChild(typeof child === 'object' ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Replaces every child of `parent`. */
+export function replace(parent: Node, ...children: Child[]): void {
+  while (parent.firstChild) parent.removeChild(parent.firstChild);
+  append(parent, ...children);
+}
+
+/** The element with `id`, of the expected kind. @throws Error when the page lacks it. */
+export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`the page has no #${id}`);
+  return element as T;
+}
+
+/** `2026-03-01 10:00 UTC` for an ISO time; an em dash for none. */
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return '\u2014';
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** `1,234.50` for 123450 cents. */
+export function formatCents(cents: number | null | undefined): string {
+  if (cents === null || cents === undefined) return '\u2014';
+  return (cents / 100).toLocaleString('en', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+}
+
+/** A definition list from label/value pairs. */
+export function definitions(pairs: readonly [string, Child][]): HTMLDListElement {
+  const list = h('dl', { class: 'pairs' });
+  for (const [term, value] of pairs) append(list, h('dt', {}, term), h('dd', {}, value));
+  return list;
+}
+
+/** A table inside a keyboard-scrollable region (narrow screens scroll it sideways). */
+export function table(caption: string, headers: readonly string[], rows: readonly Child[][]) {
+  return h(
+    'div',
+    { class: 'table-wrap', role: 'region', 'aria-label': caption, tabindex: 0 },
+    h(
+      'table',
+      {},
+      h('caption', {}, caption),
+      h('thead', {}, h('tr', {}, ...headers.map((title) => h('th', { scope: 'col' }, title)))),
+      h(
+        'tbody',
+        {},
+        ...rows.map((cells) => h('tr', {}, ...cells.map((cell) => h('td', {}, cell)))),
+      ),
+    ),
+  );
+}

@@ -1,0 +1,217 @@
+// The citizen's page: apply once, list my cases, follow one case step by step, pay what is
+// due (simulated payment), and see who read my data, with the case's ledger entries
+// verified in this browser.
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+import { byId, definitions, formatCents, formatTime, h, replace, table } from '../dom.ts';
+import { ApiError, json } from '../http.ts';
+import { say, sayError } from '../messages.ts';
+import { sessionPanel } from '../session.ts';
+import { accessTable, badge, notificationsTable, stepList, verifiedEntries } from '../caseView.ts';
+import type { Access, CaseDetail, CaseList, Due } from '../caseApi.ts';
+
+let token = '';
+
+const input = (id: string) => byId<HTMLInputElement>(id);
+
+/** The form control a refused field names (`buyer.idNumber` → #buyer-idNumber). */
+function controlFor(field: string): HTMLElement | null {
+  const id =
+    field === 'priceCents'
+      ? 'price'
+      : field.startsWith('utilities')
+        ? 'utility-electricity'
+        : field.replace(/\./g, '-');
+  return document.getElementById(id);
+}
+
+function readApplication(): Record<string, unknown> {
+  const number = (id: string) => (input(id).value === '' ? undefined : Number(input(id).value));
+  const price = number('price');
+  return {
+    unitId: input('unitId').value.trim(),
+    address: input('address').value.trim(),
+    priceCents: price === undefined ? undefined : Math.round(price * 100),
+    areaSqm: number('areaSqm'),
+    contractFilingNumber: input('contractFilingNumber').value.trim(),
+    buyer: {
+      name: input('buyer-name').value.trim(),
+      idNumber: input('buyer-idNumber').value.trim(),
+    },
+    seller: {
+      name: input('seller-name').value.trim(),
+      idNumber: input('seller-idNumber').value.trim(),
+    },
+    utilities: [
+      ...document.querySelectorAll<HTMLInputElement>('input[name="utilities"]:checked'),
+    ].map((box) => box.value),
+    consent: input('consent').checked,
+  };
+}
+
+async function apply(event: SubmitEvent): Promise<void> {
+  event.preventDefault();
+  const form = event.target as HTMLFormElement;
+  for (const invalid of form.querySelectorAll('[aria-invalid]'))
+    invalid.removeAttribute('aria-invalid');
+  say('Submitting your application\u2026');
+  try {
+    const created = await json<{ caseId: string }>('/cases', {
+      token,
+      method: 'POST',
+      body: readApplication(),
+    });
+    form.reset();
+    byId<HTMLDetailsElement>('apply-details').open = false;
+    say(`Application submitted: case ${created.caseId}.`);
+    await loadCases();
+    await openCase(created.caseId);
+  } catch (error) {
+    sayError(error, 'The application was refused');
+    if (error instanceof ApiError && error.field) {
+      const control = controlFor(error.field);
+      if (control) {
+        control.setAttribute('aria-invalid', 'true');
+        control.focus();
+      }
+    }
+  }
+}
+
+async function loadCases(): Promise<void> {
+  const list = await json<CaseList>('/cases', { token });
+  const container = byId('cases');
+  if (list.cases.length === 0) {
+    replace(container, h('p', {}, 'You have no cases yet.'));
+    return;
+  }
+  replace(
+    container,
+    table(
+      'My cases',
+      ['Case', 'Property', 'Status', 'Now', 'Submitted', ''],
+      list.cases.map((c) => {
+        const open = h(
+          'button',
+          { type: 'button', class: 'secondary', 'data-case': c.caseId },
+          'Open',
+        );
+        open.addEventListener('click', () => void openCase(c.caseId));
+        return [
+          h('code', {}, c.caseId),
+          c.unitId,
+          h(
+            'span',
+            {},
+            badge(c.status),
+            c.overdue ? ' ' : '',
+            c.overdue ? badge('OVERDUE', 'overdue') : '',
+          ),
+          c.currentSteps.join(', ') || '\u2014',
+          formatTime(c.submittedAt),
+          open,
+        ];
+      }),
+    ),
+  );
+}
+
+function dueList(caseId: string, due: readonly Due[]): HTMLElement {
+  if (due.length === 0) return h('p', {}, 'Nothing is due.');
+  return h(
+    'ul',
+    { class: 'steps' },
+    ...due.map((d) => {
+      const pay = h('button', { type: 'button', 'data-pay': d.stepId }, `Pay for ${d.stepId}`);
+      pay.addEventListener('click', () => {
+        pay.disabled = true;
+        say(`Paying for ${d.stepId}\u2026`);
+        json<{ stepId: string; ledgerIndex: number }>(`/cases/${caseId}/payments`, {
+          token,
+          method: 'POST',
+          body: { stepId: d.stepId },
+        })
+          .then((paid) => {
+            say(`Payment for ${paid.stepId} recorded as ledger entry ${paid.ledgerIndex}.`);
+            return openCase(caseId, false);
+          })
+          .catch((error: unknown) => {
+            pay.disabled = false;
+            sayError(error, 'The payment was refused');
+          });
+      });
+      return h(
+        'li',
+        { class: 'step', 'data-due': d.stepId },
+        h('h3', {}, `${d.stepId} (${d.agency})`),
+        h(
+          'p',
+          {},
+          d.amountCents === null
+            ? 'Amount to be confirmed'
+            : `Amount due: ${formatCents(d.amountCents)}`,
+          ` \u00b7 by ${formatTime(d.deadlineAt)}`,
+        ),
+        pay,
+      );
+    }),
+  );
+}
+
+async function openCase(caseId: string, focus = true): Promise<void> {
+  const section = byId('case');
+  const body = byId('case-body');
+  section.hidden = false;
+  byId('case-heading').textContent = `Case ${caseId}`;
+  replace(body, h('p', {}, 'Loading\u2026'));
+  if (focus) byId('case-heading').focus();
+  const [detail, accessLog] = await Promise.all([
+    json<CaseDetail>(`/cases/${caseId}`, { token }),
+    json<{ accesses: Access[] }>(`/cases/${caseId}/access-log`, { token }).catch(
+      (error: unknown) => error,
+    ),
+  ]);
+  const refresh = h('button', { type: 'button', class: 'secondary' }, 'Refresh this case');
+  refresh.addEventListener('click', () => void openCase(caseId, false).catch(showError));
+  const entries = h('div', {}, h('p', {}, 'Verifying the ledger entries\u2026'));
+  replace(
+    body,
+    refresh,
+    definitions([
+      ['Property', detail.unitId],
+      ['Submitted', formatTime(detail.submittedAt)],
+      ['Status', `${detail.phase ?? detail.workflowStatus}`],
+      ['Overdue', detail.overdue ? badge('OVERDUE', 'overdue') : 'no'],
+      ...(detail.reason ? ([['Reason', detail.reason]] as [string, string][]) : []),
+    ]),
+    h('h3', {}, 'Amounts due'),
+    dueList(caseId, detail.due ?? []),
+    h('h3', {}, 'Steps'),
+    stepList(detail.steps, detail.workflowStatus),
+    h('h3', {}, 'Notifications'),
+    notificationsTable(detail.notifications ?? []),
+    h('h3', { id: 'access-heading' }, 'Who accessed my data'),
+    accessLog instanceof Error
+      ? h('p', { class: 'warning' }, `The access log could not be read: ${accessLog.message}`)
+      : accessTable((accessLog as { accesses: Access[] }).accesses),
+    h('h3', {}, 'Signed ledger entries of this case'),
+    entries,
+  );
+  const verified = await verifiedEntries(detail.entries);
+  replace(entries, verified.element);
+}
+
+function showError(error: unknown): void {
+  sayError(error);
+}
+
+sessionPanel('citizen', (value) => {
+  token = value;
+  byId('signed-in').hidden = false;
+  byId<HTMLFormElement>('apply').addEventListener('submit', (event) => void apply(event));
+  byId('refresh-cases').addEventListener('click', () => void loadCases().catch(showError));
+  const requested = new URL(location.href).searchParams.get('case');
+  loadCases()
+    .then(() => (requested ? openCase(requested) : undefined))
+    .catch((error: unknown) => sayError(error, 'Your cases could not be loaded'));
+});

@@ -1,0 +1,167 @@
+// An agency officer's page: the open review steps of their agency; opening one asks for a
+// purpose (the read is recorded on the ledger) and shows only the agency's minimised view;
+// the decision, approve or reject with a reason, is signed by the agency before it reaches
+// the workflow.
+/// <reference lib="dom" />
+import { byId, definitions, formatTime, h, replace, table, type Child } from '../dom.ts';
+import { json, query } from '../http.ts';
+import { say, sayError } from '../messages.ts';
+import { claimsOf, sessionPanel } from '../session.ts';
+import { badge, stepItem } from '../caseView.ts';
+import type { InboxItem, OfficerView } from '../caseApi.ts';
+
+let token = '';
+let current: InboxItem | undefined;
+
+/** The view as label/value pairs, nested objects flattened (`buyer.name`). */
+function flatten(value: unknown, prefix = ''): [string, Child][] {
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    return [[prefix || 'value', Array.isArray(value) ? value.join(', ') : String(value)]];
+  return Object.entries(value as Record<string, unknown>).flatMap(([key, inner]) =>
+    inner !== null && typeof inner === 'object' && !Array.isArray(inner)
+      ? flatten(inner, prefix ? `${prefix}.${key}` : key)
+      : ([
+          [
+            prefix ? `${prefix}.${key}` : key,
+            Array.isArray(inner) ? inner.join(', ') : String(inner),
+          ],
+        ] as [string, Child][]),
+  );
+}
+
+async function loadInbox(): Promise<void> {
+  const { items } = await json<{ items: InboxItem[] }>('/inbox', { token });
+  const container = byId('inbox');
+  if (items.length === 0) {
+    replace(container, h('p', {}, 'No review steps are open for your agency.'));
+    return;
+  }
+  replace(
+    container,
+    table(
+      'Open review steps',
+      ['Case', 'Property', 'Step', 'Opened', 'Deadline', ''],
+      items.map((item) => {
+        const open = h(
+          'button',
+          { type: 'button', class: 'secondary', 'data-case': item.caseId },
+          'Review',
+        );
+        open.addEventListener('click', () => openTask(item));
+        return [
+          h('code', {}, item.caseId),
+          item.unitId,
+          item.stepId,
+          formatTime(item.startedAt),
+          h(
+            'span',
+            {},
+            formatTime(item.deadlineAt),
+            item.overdue ? ' ' : '',
+            item.overdue ? badge('OVERDUE', 'overdue') : '',
+          ),
+          open,
+        ];
+      }),
+    ),
+  );
+}
+
+function openTask(item: InboxItem): void {
+  current = item;
+  byId('task').hidden = false;
+  byId('task-heading').textContent = `Review of ${item.unitId} (step ${item.stepId})`;
+  replace(byId('view'));
+  byId('purpose-form').hidden = false;
+  byId('decision-form').hidden = true;
+  byId<HTMLFormElement>('decision-form').reset();
+  byId('task-heading').focus();
+}
+
+async function readCase(event: SubmitEvent): Promise<void> {
+  event.preventDefault();
+  if (!current) return;
+  const purpose = byId<HTMLInputElement>('purpose');
+  purpose.removeAttribute('aria-invalid');
+  if (purpose.value.trim().length < 3) {
+    purpose.setAttribute('aria-invalid', 'true');
+    sayError('Say why you are reading this case (at least 3 characters).');
+    purpose.focus();
+    return;
+  }
+  try {
+    const opened = await json<OfficerView>(
+      `/cases/${current.caseId}/view${query({ purpose: purpose.value.trim() })}`,
+      { token },
+    );
+    replace(
+      byId('view'),
+      h(
+        'p',
+        { class: 'status' },
+        `Your reading of this case was recorded as ledger entry ${opened.access.ledgerIndex}.`,
+      ),
+      h('h3', {}, `What ${opened.agency} sees of the application`),
+      definitions(flatten(opened.view)),
+      h('h3', {}, 'Your agency\u2019s steps'),
+      h('ol', { class: 'steps' }, ...opened.steps.map((s) => stepItem(s))),
+    );
+    byId('purpose-form').hidden = true;
+    byId('decision-form').hidden = false;
+    say('The case is open. Decide below.');
+  } catch (error) {
+    sayError(error, 'The case could not be opened');
+  }
+}
+
+async function decide(event: SubmitEvent): Promise<void> {
+  event.preventDefault();
+  if (!current) return;
+  const form = event.target as HTMLFormElement;
+  const outcome = form.querySelector<HTMLInputElement>('input[name="outcome"]:checked')?.value;
+  const reason = byId<HTMLTextAreaElement>('reason');
+  if (!outcome) {
+    sayError('Choose approve or reject.');
+    byId('outcome-approved').focus();
+    return;
+  }
+  if (reason.value.trim() === '') {
+    reason.setAttribute('aria-invalid', 'true');
+    sayError('Give a reason for the decision.');
+    reason.focus();
+    return;
+  }
+  reason.removeAttribute('aria-invalid');
+  try {
+    const decided = await json<{ stepId: string; ledgerIndex: number }>(
+      `/cases/${current.caseId}/decisions`,
+      {
+        token,
+        method: 'POST',
+        body: { stepId: current.stepId, outcome, reason: reason.value.trim() },
+      },
+    );
+    say(
+      `Decision "${outcome}" on ${decided.stepId} signed and recorded as ledger entry ${decided.ledgerIndex}.`,
+    );
+    byId('task').hidden = true;
+    current = undefined;
+    await loadInbox();
+  } catch (error) {
+    sayError(error, 'The decision was refused');
+  }
+}
+
+sessionPanel('officer', (value) => {
+  token = value;
+  byId('signed-in').hidden = false;
+  const agency = claimsOf(value)?.agency;
+  if (agency) byId('inbox-heading').textContent = `Open review steps for ${agency}`;
+  byId<HTMLFormElement>('purpose-form').addEventListener('submit', (e) => void readCase(e));
+  byId<HTMLFormElement>('decision-form').addEventListener('submit', (e) => void decide(e));
+  byId('refresh-inbox').addEventListener(
+    'click',
+    () => void loadInbox().catch((error: unknown) => sayError(error)),
+  );
+  loadInbox().catch((error: unknown) => sayError(error, 'The inbox could not be loaded'));
+});

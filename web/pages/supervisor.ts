@@ -1,0 +1,313 @@
+// The supervisor's page: the case list with filters and paging; a case's timeline (read for a
+// stated purpose, which the ledger records) with the workflow's steps beside the signed
+// ledger entries, each verified in this browser; escalations to retry or resolve; the
+// evidence bundle to download.
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+import { Agency } from '../../domain/agency.ts';
+import { CasePhase } from '../../domain/caseStatus.ts';
+import { jointTransferProcess } from '../../domain/process.ts';
+import { byId, definitions, formatTime, h, replace, table } from '../dom.ts';
+import { bytes, json, query } from '../http.ts';
+import { say, sayError } from '../messages.ts';
+import { sessionPanel } from '../session.ts';
+import { accessTable, badge, notificationsTable, stepList, verifiedEntries } from '../caseView.ts';
+import type { Access, CaseList, Escalation, Timeline } from '../caseApi.ts';
+
+let token = '';
+/** The page token of each page seen so far; index 0 is the first page (no token). */
+let pageTokens: (string | null)[] = [null];
+let page = 0;
+let openCaseId: string | undefined;
+
+function fillSelect(id: string, values: readonly string[]): void {
+  const select = byId<HTMLSelectElement>(id);
+  for (const value of values) select.append(h('option', { value }, value));
+}
+
+function filters(): Record<string, string> {
+  const form = byId<HTMLFormElement>('filters');
+  const out: Record<string, string> = {};
+  for (const [name, value] of new FormData(form))
+    if (typeof value === 'string' && value) out[name] = value;
+  return out;
+}
+
+async function loadCases(): Promise<void> {
+  const token_ = pageTokens[page];
+  const list = await json<CaseList>(`/cases${query({ ...filters(), pageToken: token_ })}`, {
+    token,
+  });
+  if (list.nextPageToken) pageTokens[page + 1] = list.nextPageToken;
+  else pageTokens = pageTokens.slice(0, page + 1);
+  byId<HTMLButtonElement>('prev-page').disabled = page === 0;
+  byId<HTMLButtonElement>('next-page').disabled = !list.nextPageToken;
+  byId('page-label').textContent = `Page ${page + 1}`;
+  const container = byId('cases');
+  if (list.cases.length === 0) {
+    replace(container, h('p', {}, 'No case matches these filters.'));
+    say('No case matches these filters.');
+    return;
+  }
+  replace(
+    container,
+    table(
+      'Cases',
+      ['Case', 'Property', 'Status', 'Current steps', 'Agencies', 'Submitted', 'Closed', ''],
+      list.cases.map((c) => {
+        const open = h(
+          'button',
+          { type: 'button', class: 'secondary', 'data-case': c.caseId },
+          'Timeline',
+        );
+        open.addEventListener('click', () => chooseCase(c.caseId, c.unitId));
+        return [
+          h('code', {}, c.caseId),
+          c.unitId,
+          h(
+            'span',
+            {},
+            badge(c.status),
+            c.overdue ? ' ' : '',
+            c.overdue ? badge('OVERDUE', 'overdue') : '',
+          ),
+          c.currentSteps.join(', ') || '\u2014',
+          c.agencies.join(', '),
+          formatTime(c.submittedAt),
+          formatTime(c.closedAt),
+          open,
+        ];
+      }),
+    ),
+  );
+  say(`Page ${page + 1}: ${list.cases.length} cases.`);
+}
+
+function chooseCase(caseId: string, unitId: string): void {
+  openCaseId = caseId;
+  byId('case').hidden = false;
+  byId('case-heading').textContent = `Timeline of case ${caseId} (${unitId})`;
+  replace(byId('timeline'));
+  byId('case-heading').focus();
+}
+
+function escalationItem(caseId: string, escalation: Escalation, index: number): HTMLLIElement {
+  const item = h(
+    'li',
+    { class: 'step', 'data-escalation': escalation.stepId },
+    h(
+      'h3',
+      {},
+      `Escalated: ${escalation.stepId} `,
+      badge(escalation.resolved ? 'resolved' : 'open', escalation.resolved ? 'done' : 'escalated'),
+    ),
+    h('p', {}, `${formatTime(escalation.at)}: ${escalation.reason}`),
+    escalation.resolution ? h('p', {}, `Resolution: ${escalation.resolution}`) : null,
+  );
+  if (escalation.resolved) return item;
+  const actionId = `esc-action-${index}`;
+  const reasonId = `esc-reason-${index}`;
+  const form = h(
+    'form',
+    { class: 'stack', novalidate: true },
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: actionId }, 'Action'),
+      h(
+        'select',
+        { id: actionId, name: 'action' },
+        h('option', { value: 'retry' }, 'Retry the step'),
+        h('option', { value: 'resolve' }, 'Resolve by hand'),
+      ),
+    ),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: reasonId }, 'Reason'),
+      h('textarea', { id: reasonId, name: 'reason', rows: 2, required: true, maxlength: 500 }),
+    ),
+    h('button', { type: 'submit' }, 'Act on the escalation'),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const action = byId<HTMLSelectElement>(actionId).value;
+    const reason = byId<HTMLTextAreaElement>(reasonId);
+    if (reason.value.trim() === '') {
+      reason.setAttribute('aria-invalid', 'true');
+      sayError('Give a reason.');
+      reason.focus();
+      return;
+    }
+    json(`/cases/${caseId}/escalations`, {
+      token,
+      method: 'POST',
+      body: { stepId: escalation.stepId, action, reason: reason.value.trim() },
+    })
+      .then(() =>
+        say(`${action === 'retry' ? 'Retry' : 'Resolution'} of ${escalation.stepId} sent.`),
+      )
+      .catch((error: unknown) => sayError(error, 'The action was refused'));
+  });
+  item.append(form);
+  return item;
+}
+
+async function downloadEvidence(caseId: string): Promise<void> {
+  // The bundle's bytes exactly as served: `onewindow ledger verify-bundle` checks this file.
+  const bundle = await bytes(`/cases/${caseId}/evidence`, { token });
+  const url = URL.createObjectURL(new Blob([bundle], { type: 'application/json' }));
+  const link = h('a', { href: url, download: `evidence-${caseId}.json`, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  say(`Evidence bundle of case ${caseId} downloaded (evidence-${caseId}.json).`);
+}
+
+async function openTimeline(event: SubmitEvent): Promise<void> {
+  event.preventDefault();
+  const caseId = openCaseId;
+  if (!caseId) return;
+  const purpose = byId<HTMLInputElement>('purpose');
+  purpose.removeAttribute('aria-invalid');
+  if (purpose.value.trim().length < 3) {
+    purpose.setAttribute('aria-invalid', 'true');
+    sayError('Say why you are reading this case (at least 3 characters).');
+    purpose.focus();
+    return;
+  }
+  say('Loading the timeline and verifying its ledger entries\u2026');
+  const t = await json<Timeline>(
+    `/cases/${caseId}/timeline${query({ purpose: purpose.value.trim() })}`,
+    { token },
+  );
+  const accesses: Access[] = Array.isArray(t.accessLog)
+    ? t.accessLog
+    : (t.accessLog?.accesses ?? []);
+  const evidence = h(
+    'button',
+    { type: 'button', class: 'secondary' },
+    'Download the evidence bundle',
+  );
+  evidence.addEventListener(
+    'click',
+    () =>
+      void downloadEvidence(caseId).catch((e: unknown) =>
+        sayError(e, 'The evidence bundle could not be downloaded'),
+      ),
+  );
+  const entriesColumn = h('div', {}, h('p', {}, 'Verifying\u2026'));
+  replace(
+    byId('timeline'),
+    t.access
+      ? h(
+          'p',
+          { class: 'status' },
+          `Your reading of this timeline was recorded as ledger entry ${t.access.ledgerIndex}.`,
+        )
+      : null,
+    definitions([
+      ['Property', t.unitId],
+      ['Submitted', formatTime(t.submittedAt)],
+      ['Workflow', t.workflowStatus],
+      ['Phase', t.phase ?? '\u2014'],
+      ['Overdue', t.overdue ? badge('OVERDUE', 'overdue') : 'no'],
+      ...(t.reason ? ([['Reason', t.reason]] as [string, string][]) : []),
+    ]),
+    evidence,
+    t.application
+      ? h(
+          'details',
+          {},
+          h('summary', {}, 'Application (personal data)'),
+          h('pre', {}, JSON.stringify(t.application, null, 2)),
+        )
+      : null,
+    h(
+      'div',
+      { class: 'side-by-side' },
+      h(
+        'section',
+        { 'aria-labelledby': 'workflow-heading' },
+        h('h3', { id: 'workflow-heading' }, 'Workflow steps'),
+        stepList(t.steps, t.workflowStatus),
+        h('h3', {}, 'Compensations, resolutions and other records'),
+        (t.records ?? []).length
+          ? table(
+              'Records',
+              ['Step', 'Agency', 'Outcome', 'When', 'Entry'],
+              (t.records ?? []).map((r) => [
+                r.stepId,
+                r.agency,
+                r.outcome,
+                formatTime(r.at),
+                h('a', { href: `#entry-${r.ledgerIndex}` }, String(r.ledgerIndex)),
+              ]),
+            )
+          : h('p', {}, 'None.'),
+        h('h3', {}, 'Escalations'),
+        (t.escalations ?? []).length
+          ? h(
+              'ul',
+              { class: 'steps' },
+              ...(t.escalations ?? []).map((e, i) => escalationItem(caseId, e, i)),
+            )
+          : h('p', {}, 'None.'),
+      ),
+      h(
+        'section',
+        { 'aria-labelledby': 'ledger-heading' },
+        h('h3', { id: 'ledger-heading' }, 'Signed ledger entries'),
+        entriesColumn,
+      ),
+    ),
+    h('h3', {}, 'Notifications'),
+    notificationsTable(t.notifications ?? []),
+    h('h3', {}, 'Who accessed the case data'),
+    accessTable(accesses),
+  );
+  const verified = await verifiedEntries(t.entries, t.checkpoint?.note);
+  replace(entriesColumn, verified.element);
+  const failed = verified.verdicts.filter((v) => v.status === 'failed').length;
+  say(
+    failed
+      ? `Timeline loaded: ${failed} ledger entries FAILED verification.`
+      : `Timeline loaded: ${verified.verdicts.filter((v) => v.status === 'verified').length} of ${verified.verdicts.length} ledger entries verified.`,
+  );
+}
+
+sessionPanel('supervisor', (value) => {
+  token = value;
+  byId('signed-in').hidden = false;
+  fillSelect('f-status', ['submitted', ...CasePhase.options]);
+  fillSelect('f-agency', Agency.options);
+  fillSelect(
+    'f-step',
+    jointTransferProcess(['electricity', 'water', 'gas']).steps.map((s) => s.id),
+  );
+  const reload = () =>
+    loadCases().catch((error: unknown) => sayError(error, 'The cases could not be loaded'));
+  byId<HTMLFormElement>('filters').addEventListener('submit', (event) => {
+    event.preventDefault();
+    pageTokens = [null];
+    page = 0;
+    void reload();
+  });
+  byId('next-page').addEventListener('click', () => {
+    page++;
+    void reload();
+  });
+  byId('prev-page').addEventListener('click', () => {
+    page = Math.max(0, page - 1);
+    void reload();
+  });
+  byId<HTMLFormElement>('purpose-form').addEventListener(
+    'submit',
+    (event) =>
+      void openTimeline(event).catch((error: unknown) =>
+        sayError(error, 'The timeline could not be opened'),
+      ),
+  );
+  void reload();
+});

@@ -1,0 +1,127 @@
+// The bearer token of a page. Opened as `/citizen#token=<jwt>`, the page keeps the token in
+// sessionStorage (this tab only, gone when it closes) and takes it out of the address bar
+// and history; otherwise the person pastes one into the sign-in form.
+/// <reference lib="dom" />
+import { byId, h, replace } from './dom.ts';
+
+export type Role = 'citizen' | 'officer' | 'supervisor';
+
+/** What the token says about its holder: read for display only, the API verifies it. */
+export interface TokenClaims {
+  role?: string;
+  sub?: string;
+  agency?: string;
+  exp?: number;
+}
+
+const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+const storageKey = (role: Role) => `onewindow.token.${role}`;
+
+/** The token from the URL fragment (then removed from it) or from this tab's storage. */
+export function takeToken(role: Role): string | null {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const fromUrl = fragment.get('token');
+  if (fromUrl !== null) {
+    history.replaceState(null, '', `${location.pathname}${location.search}`);
+    if (JWT.test(fromUrl)) sessionStorage.setItem(storageKey(role), fromUrl);
+  }
+  return sessionStorage.getItem(storageKey(role));
+}
+
+export function forgetToken(role: Role): void {
+  sessionStorage.removeItem(storageKey(role));
+}
+
+/** The claims of a JWT, unverified; undefined when it cannot be read. */
+export function claimsOf(token: string): TokenClaims | undefined {
+  const payload = token.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const base64 = payload.replace(/-/g, '+').replace(/_/g, '/');
+    const padded = base64 + '='.repeat((4 - (base64.length % 4)) % 4);
+    const binary = atob(padded);
+    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes)) as TokenClaims;
+  } catch {
+    return undefined;
+  }
+}
+
+/** "officer o-17 (registry)". */
+export function describeHolder(claims: TokenClaims | undefined): string {
+  if (!claims?.role) return 'an unreadable token';
+  return `${claims.role} ${claims.sub ?? '?'}${claims.agency ? ` (${claims.agency})` : ''}`;
+}
+
+/**
+ * Fills #session: the sign-in form when there is no token, else who is signed in and a
+ * sign-out button. Calls `onToken` with the token once there is one.
+ */
+export function sessionPanel(role: Role, onToken: (token: string) => void): void {
+  // A sign-in link followed while the page is open changes only the fragment: no reload.
+  window.addEventListener('hashchange', () => {
+    if (!new URLSearchParams(location.hash.slice(1)).has('token')) return;
+    takeToken(role);
+    location.reload();
+  });
+  const panel = byId('session');
+  const token = takeToken(role);
+  if (token) {
+    const claims = claimsOf(token);
+    const signOut = h('button', { type: 'button', class: 'secondary' }, 'Sign out');
+    signOut.addEventListener('click', () => {
+      forgetToken(role);
+      location.reload();
+    });
+    const mismatch =
+      claims?.role && claims.role !== role
+        ? h('p', { class: 'warning' }, `This token is for a ${claims.role}, not a ${role}.`)
+        : null;
+    replace(
+      panel,
+      h('p', {}, 'Signed in as ', h('strong', {}, describeHolder(claims)), '. ', signOut),
+      mismatch,
+    );
+    onToken(token);
+    return;
+  }
+  const input = h('textarea', {
+    id: 'token-input',
+    name: 'token',
+    rows: 3,
+    required: true,
+    autocomplete: 'off',
+    spellcheck: 'false',
+    'aria-describedby': 'token-help',
+  });
+  const form = h(
+    'form',
+    { id: 'signin', class: 'stack', novalidate: true },
+    h('h2', {}, 'Sign in'),
+    h('label', { for: 'token-input' }, `Access token (${role})`),
+    h(
+      'p',
+      { id: 'token-help', class: 'hint' },
+      'Paste the token you were given, for example by ',
+      h('code', {}, `onewindow tokens --role ${role}`),
+      '. It is kept in this browser tab only.',
+    ),
+    input,
+    h('button', { type: 'submit' }, 'Sign in'),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const value = input.value.trim();
+    if (!JWT.test(value)) {
+      input.setAttribute('aria-invalid', 'true');
+      const alert = document.getElementById('alert');
+      if (alert) alert.textContent = 'That is not a token: a token is three dot-separated parts.';
+      input.focus();
+      return;
+    }
+    sessionStorage.setItem(storageKey(role), value);
+    location.reload();
+  });
+  replace(panel, form);
+}
