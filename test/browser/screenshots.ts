@@ -13,9 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import Fastify from 'fastify';
 import type { Browser, Page } from 'playwright-core';
-import { registerWebRoutes } from '../../api/webRoutes.ts';
 import { freePort } from '../../infra/ports.ts';
 import { launchChromium } from './chromium.ts';
 import {
@@ -128,44 +126,6 @@ async function runningDev(url: string, dataDir: string): Promise<Target> {
   };
 }
 
-/**
- * The pages in front of an API that does not serve them yet (registerWebRoutes not wired in
- * buildApp): a local server with the pages that passes every other request on to the API.
- */
-async function pagesInFront(target: Target): Promise<Target> {
-  const probe = await fetch(`${target.url}/explorer`);
-  if (probe.ok) return target;
-  const front = Fastify({ bodyLimit: 64 * 1024 });
-  await registerWebRoutes(front);
-  front.all('/*', async (request, reply) => {
-    const headers: Record<string, string> = {};
-    for (const name of ['authorization', 'content-type', 'accept']) {
-      const value = request.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-    }
-    const upstream = await fetch(`${target.url}${request.url}`, {
-      method: request.method,
-      headers,
-      ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
-    });
-    for (const name of ['content-type', 'cache-control', 'content-disposition']) {
-      const value = upstream.headers.get(name);
-      if (value) void reply.header(name, value);
-    }
-    return reply.code(upstream.status).send(Buffer.from(await upstream.arrayBuffer()));
-  });
-  const url = await front.listen({ port: 0, host: '127.0.0.1' });
-  console.log(`the API at ${target.url} serves no pages: serving them at ${url} in front of it`);
-  return {
-    url,
-    tokens: target.tokens,
-    async stop() {
-      await front.close();
-      await target.stop();
-    },
-  };
-}
-
 /** Desktop shots are cut at this height (from `top`), so the README's images stay small. */
 const MAX_HEIGHT = 1800;
 
@@ -256,13 +216,12 @@ async function main(): Promise<void> {
     options: { url: { type: 'string' }, 'data-dir': { type: 'string' } },
   });
   mkdirSync(OUT, { recursive: true });
-  const api = values.url
+  const target = values.url
     ? await runningDev(
         values.url.replace(/\/$/, ''),
         resolve(ROOT, values['data-dir'] ?? '.onewindow/dev'),
       )
     : await ownDev();
-  const target = await pagesInFront(api);
   const browser = await launchChromium();
   try {
     await shootAll(browser, target);

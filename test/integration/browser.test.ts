@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerWebRoutes } from '../../api/webRoutes.ts';
 import { launchChromium } from '../browser/chromium.ts';
 import {
   citizenApplies,
@@ -69,7 +68,6 @@ beforeAll(async () => {
   stack = await startStack(['housing', 'tax', 'registry', 'electricity', 'gas'], {
     freshDatabase: true,
   });
-  if (!stack.app.hasRoute({ method: 'GET', url: '/explorer' })) await registerWebRoutes(stack.app);
   baseUrl = await stack.app.listen({ port: 0, host: '127.0.0.1' });
   await appendStatements(stack, 24, 'registry', 'checkTitle');
   browser = await launchChromium();
