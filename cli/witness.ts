@@ -6,6 +6,7 @@ import pg from 'pg';
 import { buildWitnessApp } from '../api/witnessApp.ts';
 import { loadConfig, witnessConfig } from '../infra/config.ts';
 import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
+import { survivePostgresRestarts } from '../infra/postgres.ts';
 import { intOption, parse } from './args.ts';
 import { agencyOption, keyOption } from './keys.ts';
 import { DEFAULT_LOG_ORIGIN } from './workers.ts';
@@ -32,7 +33,9 @@ export async function runWitness(
   const logs = new Map([
     [config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN, config.ONEWINDOW_LOG_PUBLIC_KEY],
   ]);
-  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 4 });
+  const pool = survivePostgresRestarts(
+    new pg.Pool({ connectionString: config.DATABASE_URL, max: 4 }),
+  );
   const app = buildWitnessApp({ pool, config: { key, logs } });
   // Liveness for the container health check. Not readiness: while PostgreSQL is away,
   // add-checkpoint fails and the log's publisher retries, so there is nothing to gate here.

@@ -18,6 +18,7 @@ import {
   stepLatencyInterceptor,
   type Metrics,
 } from '../infra/metrics.ts';
+import { survivePostgresRestarts } from '../infra/postgres.ts';
 import { parse, UsageError } from './args.ts';
 import { keyOption, agencyOption, readKeyFile } from './keys.ts';
 import {
@@ -61,7 +62,9 @@ export async function runWorker(
       ...(nextLogKeyFile ? { extraKeys: [readKeyFile(nextLogKeyFile)] } : {}),
     };
     const witnesses = witnessPolicyOf(config);
-    const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 8 });
+    const pool = survivePostgresRestarts(
+      new pg.Pool({ connectionString: config.DATABASE_URL, max: 8 }),
+    );
     const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
     const metrics = createMetrics();
     const { worker, sequencer, publisher, close } = await createOrchestratorWorker({

@@ -95,3 +95,21 @@ export async function prepareDatabase(
   url.password = appPassword;
   return url.toString();
 }
+
+/**
+ * Keeps `pool`, and the process, alive through a PostgreSQL restart or a cut connection.
+ * pg emits 'error' on the pool for an idle client and on the client itself for a checked-out
+ * one between queries; with no listener either kills the process (node's unhandled 'error').
+ * With these listeners an idle client is dropped by the pool, and a checked-out one stops being
+ * queryable: its holder's next query fails (an activity retries, a request answers 5xx) and
+ * the pool drops it on release. New connections are made once the server is back.
+ * @example const pool = survivePostgresRestarts(new pg.Pool({ connectionString }));
+ */
+export function survivePostgresRestarts(
+  pool: pg.Pool,
+  log: (line: string) => void = (line) => console.error(line),
+): pg.Pool {
+  pool.on('error', (error) => log(`postgres: ${error.message} (the connection is dropped)`));
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  return pool;
+}
