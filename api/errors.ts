@@ -122,12 +122,16 @@ export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(error)) {
       // A route schema refused the request: name each field as a dotted path.
-      const issues = error.validation.map((v) => ({
-        field:
-          v.instancePath.replace(/^\//, '').replaceAll('/', '.') ||
-          (error.validationContext ?? 'body'),
-        reason: v.message ?? 'is invalid',
-      }));
+      const issues = error.validation.map((v) => {
+        const path = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
+        // An unknown key is named itself (`bogus`), not the object holding it.
+        const keys = (v.params as { keys?: unknown }).keys;
+        const unknown = Array.isArray(keys) && typeof keys[0] === 'string' ? keys[0] : undefined;
+        return {
+          field: [path, unknown].filter(Boolean).join('.') || (error.validationContext ?? 'body'),
+          reason: v.message ?? 'is invalid',
+        };
+      });
       return reply.code(400).send({
         error: 'invalid_request',
         field: issues[0]!.field,

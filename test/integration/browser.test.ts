@@ -177,17 +177,31 @@ describe('the ledger explorer in Chromium', () => {
       expect(verdict).toMatch(
         /inclusion in checkpoint of size \d+: RootMismatchError: computed root/,
       );
+      // The next entry, when shown, no longer chains to entry k as served: that link is
+      // broken too, and only that; every other entry still verifies.
+      const next = page.locator(`#entry-${k + 1}`);
+      const nextShown = (await next.count()) > 0;
+      if (nextShown) {
+        expect(await next.getAttribute('data-status')).toBe('failed');
+        const nextVerdict = (await next.locator('.verdict').textContent()) ?? '';
+        expect(nextVerdict).toContain(`entry ${k} hashes to`);
+        expect(nextVerdict).not.toContain('signature does not verify');
+      }
       expect(await page.locator('#status').textContent()).toMatch(
-        new RegExp(`^1 of \\d+ entries FAILED verification: ${k}\\.$`),
+        nextShown
+          ? new RegExp(`^2 of \\d+ entries FAILED verification: ${k}, ${k + 1}\\.$`)
+          : new RegExp(`^1 of \\d+ entries FAILED verification: ${k}\\.$`),
       );
       const others = await page
         .locator('#entries > li.entry')
         .evaluateAll((items) =>
           items.filter((li) => li.id !== '').map((li) => [li.id, li.getAttribute('data-status')]),
         );
-      expect(others.filter(([id]) => id !== `entry-${k}`).every(([, s]) => s === 'verified')).toBe(
-        true,
-      );
+      expect(
+        others
+          .filter(([id]) => id !== `entry-${k}` && id !== `entry-${k + 1}`)
+          .every(([, s]) => s === 'verified'),
+      ).toBe(true);
     } finally {
       await asDatabaseSuperuser(stack, (c) =>
         c.query('UPDATE ledger_entries SET entry = $2 WHERE idx = $1', [k, original]),

@@ -118,7 +118,7 @@ describe('serving the ledger as a C2SP tlog', () => {
   it.each([
     ['/ledger/proof/inclusion?index=-1', 'index'],
     ['/ledger/proof/inclusion?index=abc', 'index'],
-    ['/ledger/proof/inclusion?index=1&bogus=2', ''],
+    ['/ledger/proof/inclusion?index=1&bogus=2', 'bogus'],
     ['/ledger/proof/consistency?from=0', 'from'],
     ['/ledger/entries/01', 'index'],
     ['/ledger/tile/0/1', 'path'],

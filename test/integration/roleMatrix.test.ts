@@ -75,6 +75,11 @@ beforeAll(async () => {
   caseId = await submit(stack, application);
   await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
   await stack.publisher.request();
+  // A consistency proof needs a signed checkpoint at `from`: the smallest the shared log has.
+  const { rows } = await stack.pool.query<{ size: string }>(
+    'SELECT min(size) AS size FROM checkpoints',
+  );
+  firstCheckpointSize = Number(rows[0]!.size);
 });
 
 afterAll(async () => {
@@ -86,6 +91,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+let firstCheckpointSize = 1;
 const purpose = 'role matrix check';
 const ROUTES: Route[] = [
   {
@@ -170,7 +176,7 @@ const ROUTES: Route[] = [
     ['/ledger/checkpoint', '/ledger/checkpoint'],
     ['/ledger/entries/:index', '/ledger/entries/0'],
     ['/ledger/proof/inclusion', '/ledger/proof/inclusion?index=0'],
-    ['/ledger/proof/consistency', '/ledger/proof/consistency?from=1'],
+    ['/ledger/proof/consistency', '/ledger/proof/consistency?from=FIRST'],
     ['/ledger/tile/:*', '/ledger/tile/0/000.p/1'],
     ['/ledger/tile/:*', '/ledger/tile/entries/000.p/1'],
     ['/openapi.json', '/openapi.json'],
@@ -179,7 +185,7 @@ const ROUTES: Route[] = [
   ].map(([path, url]): Route => ({
     route: `GET ${path}`,
     name: `GET ${url}`,
-    request: () => ({ method: 'GET', url }),
+    request: () => ({ method: 'GET', url: url!.replace('FIRST', String(firstCheckpointSize)) }),
     expected: 'public',
   })),
 ];
