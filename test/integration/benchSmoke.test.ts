@@ -2,7 +2,9 @@
 // each must produce every figure. Benchmarks are never timed tests, so nothing here checks a
 // target.
 import { describe, expect, inject, it } from 'vitest';
+import { runApiBench, SMOKE as API_SMOKE, type RouteFigures } from '../../bench/api.ts';
 import { runCasesBench, SMOKE as CASES_SMOKE } from '../../bench/cases.ts';
+import { runLoadBench, SMOKE as LOAD_SMOKE } from '../../bench/load.ts';
 import { runLedgerBench, SMOKE } from '../../bench/ledger.ts';
 
 describe('the ledger benchmark', () => {
@@ -38,4 +40,54 @@ describe('the cases benchmark', () => {
     }
     expect(lines.join('\n')).toMatch(/cases\/s [\d.]+ +\| baseline [\d.]+\/s \| ratio/);
   });
+});
+
+describe('the API benchmark', () => {
+  it('produces positive, finite figures in smoke mode with the load from a child process', async () => {
+    const lines: string[] = [];
+    const { timelineEntries, timelineRatio, ...routes } = await runApiBench(
+      {
+        ...API_SMOKE,
+        temporalAddress: inject('temporalAddress'),
+        adminUrl: inject('adminDatabaseUrl'),
+      },
+      (line) => lines.push(line),
+    );
+    const positive = (name: string, value: number) =>
+      expect(Number.isFinite(value) && value > 0, `${name} = ${value}`).toBe(true);
+    for (const [route, figures] of Object.entries<RouteFigures>(routes)) {
+      const { failed, ...measured } = figures;
+      for (const [name, value] of Object.entries(measured)) positive(`${route}.${name}`, value);
+      expect(failed, `${route}: requests failed\n${lines.join('\n')}`).toBe(0);
+    }
+    positive('timelineRatio', timelineRatio);
+    expect(timelineEntries).toBeGreaterThanOrEqual(API_SMOKE.entries);
+    expect(lines.join('\n')).toMatch(
+      /timeline p99 at \d+ req\/s ≤ 50 ms \(case with \d+ entries\): (met|missed)/,
+    );
+  }, 300_000);
+});
+
+describe('the load benchmark', () => {
+  it('produces positive, finite figures in smoke mode on its own system of processes, and loses nothing', async () => {
+    const lines: string[] = [];
+    // Its own PostgreSQL and Temporal dev server (the system as deployed, one process each).
+    const { peakMemoryMiB, cpuSec, lostOrDuplicated, ...figures } = await runLoadBench(
+      LOAD_SMOKE,
+      (line) => lines.push(line),
+    );
+    for (const [name, value] of Object.entries({ ...figures, ...peakMemoryMiB }))
+      expect(Number.isFinite(value) && value > 0, `${name} = ${value}\n${lines.join('\n')}`).toBe(
+        true,
+      );
+    for (const [name, value] of Object.entries(cpuSec))
+      expect(Number.isFinite(value) && value >= 0, `CPU ${name} = ${value}`).toBe(true);
+    expect(Object.keys(peakMemoryMiB)).toEqual(
+      expect.arrayContaining(['api', 'orchestrator', 'tax', 'temporal', 'postgres']),
+    );
+    expect(figures.completed).toBe(LOAD_SMOKE.cases);
+    expect(figures.submitted).toBe(LOAD_SMOKE.cases);
+    expect(lostOrDuplicated).toBe(0);
+    expect(lines.join('\n')).toMatch(/nothing lost +yes/);
+  }, 300_000);
 });
