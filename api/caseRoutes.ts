@@ -2,7 +2,11 @@
 // data; officers work their agency's inbox; supervisors list, inspect and act. Each route
 // names the roles it admits (api/auth.ts) and its schemas (api/schemas.ts).
 import { randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type Client,
+} from '@temporalio/client';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type pg from 'pg';
@@ -37,7 +41,7 @@ import {
   visibilityQuery,
   type PageTokens,
 } from './caseList.ts';
-import { refusedUpdate, UpdateRefusedError } from './errors.ts';
+import { refusedUpdate, ServiceUnavailableError, UpdateRefusedError } from './errors.ts';
 import {
   AccessLog,
   CaseCreated,
@@ -233,7 +237,20 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
    * validator stays the authority (a step may close between this check and the update).
    */
   async function requireOpenStep(row: CaseRow, stepId: string): Promise<void> {
-    const status = await statusOf(row);
+    let status: CaseStatus | undefined;
+    if (!row.erased_at) {
+      try {
+        status = await handleOf(row).query(statusQuery);
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError)
+          throw new NotFoundError(`case ${row.case_id} is no longer kept`);
+        // A closed case answers too (Temporal replays it): a failure means nobody could answer
+        // now, which says nothing about whether the step is open.
+        throw new ServiceUnavailableError(
+          `case ${row.case_id} could not be reached; try again shortly`,
+        );
+      }
+    }
     if (!status || status.phase !== 'running')
       throw new UpdateRefusedError(
         'stepId',

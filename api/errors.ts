@@ -58,6 +58,26 @@ export class AgencyUnavailableError extends Error {
   override name = 'AgencyUnavailableError';
 }
 
+/** A dependency (PostgreSQL, Temporal) cannot answer right now: HTTP 503, retry later. */
+export class ServiceUnavailableError extends Error {
+  override name = 'ServiceUnavailableError';
+}
+
+/**
+ * Errors that mean "a dependency is down or restarting", not "this request is wrong": pg's
+ * connection and shutdown errors (SQLSTATE classes 08 and 57P) and gRPC UNAVAILABLE (14).
+ */
+function isUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string')
+    return /^(08|57P)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(code);
+  if (code === 14) return true;
+  return (
+    error instanceof Error &&
+    /Connection terminated|connection (?:is )?(?:closed|ended)/i.test(error.message)
+  );
+}
+
 /** The failure type the agency's desk gives a decision it will never sign (activities/desk.ts). */
 const DECISION_REFUSED = 'DecisionRefused';
 
@@ -189,6 +209,19 @@ export function registerErrorHandler(app: FastifyInstance): void {
       return reply
         .code(404)
         .send({ error: 'not_found', reason: error.message } satisfies ErrorBody);
+    }
+    if (error instanceof ServiceUnavailableError || isUnavailable(error)) {
+      request.log.warn({ err: error }, 'a dependency is unavailable');
+      return reply
+        .code(503)
+        .header('retry-after', '5')
+        .send({
+          error: 'unavailable',
+          reason:
+            error instanceof ServiceUnavailableError
+              ? error.message
+              : 'a service this needs is restarting; try again shortly',
+        } satisfies ErrorBody);
     }
     const status = error.statusCode ?? 500;
     if (status === 429) {

@@ -9,7 +9,11 @@ import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { buildApp } from '../api/app.ts';
 import { clientDataConverter, generatePayloadKey, parsePayloadKey } from '../infra/payloadCodec.ts';
-import { startEmbeddedPostgres, prepareDatabase } from '../infra/postgres.ts';
+import {
+  startEmbeddedPostgres,
+  prepareDatabase,
+  survivePostgresRestarts,
+} from '../infra/postgres.ts';
 import {
   createMetrics,
   instrumentAppends,
@@ -193,7 +197,7 @@ export async function runDev(
     ];
     cleanups.push(() => Promise.all(children.map(stopChild)));
 
-    const pool = new pg.Pool({ connectionString: appUrl, max: 8 });
+    const pool = survivePostgresRestarts(new pg.Pool({ connectionString: appUrl, max: 8 }));
     const connection = await Connection.connect({ address: server.address });
     // The API appends its access-audit entries to the same log (the sequencer's lock keeps
     // it single) and signs them with the operator's key.

@@ -139,6 +139,9 @@ export async function createOrchestratorWorker(opts: {
     taskQueue: ORCHESTRATOR_TASK_QUEUE,
     workflowBundle: opts.workflowBundle,
     shutdownGraceTime: SHUTDOWN_GRACE,
+    // Cases wait days for people: keep a bounded number in memory (measured: 2.4 GB with
+    // 1,000 cases in flight and no bound); an evicted case is replayed when it next moves.
+    maxCachedWorkflows: 400,
     activities: createOrchestratorActivities({ pool: opts.pool, sequencer, key: opts.key }),
   });
   return { worker, sequencer, publisher, close };
