@@ -125,6 +125,16 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     throw new NotFoundError(`no case ${caseId}`);
   }
 
+  /** The case's application (personal data), unless it was erased. */
+  async function applicationOf(row: CaseRow): Promise<CaseApplication | undefined> {
+    if (row.erased_at) return undefined;
+    const { rows } = await pool.query<{ application: unknown }>(
+      'SELECT application FROM case_secrets WHERE case_id = $1',
+      [row.case_id],
+    );
+    return rows[0] ? CaseApplication.safeParse(rows[0].application).data : undefined;
+  }
+
   const handleOf = (row: CaseRow) =>
     temporal.workflow.getHandle(row.workflow_id, row.run_id ?? undefined);
 
@@ -145,9 +155,11 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
 
   /** What GET /cases/:caseId shows; the timeline adds personal data and proofs to it. */
   async function caseView(row: CaseRow): Promise<{ view: CaseView; stored: StoredEntry[] }> {
-    const stored = await entriesOfCase(pool, row.case_id);
-    const entries = stored.map((e) => ({ ...e.entry, leafHash: toBase64(e.leafHash) }));
+    const entriesOf = (stored: StoredEntry[]) =>
+      stored.map((e) => ({ ...e.entry, leafHash: toBase64(e.leafHash) }));
     if (row.erased_at) {
+      const stored = await entriesOfCase(pool, row.case_id);
+      const entries = entriesOf(stored);
       // Erased: the workflow history is gone; the signed entries (commitments only) remain.
       return {
         stored,
@@ -171,8 +183,12 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         },
       };
     }
-    const [description, notifications] = await Promise.all([
-      handleOf(row).describe(),
+    // The workflow first, the ledger after: a step's entry is committed before the workflow
+    // learns its result, so every step the status reports done already has its entry here.
+    const description = await handleOf(row).describe();
+    const status = await statusOf(row, description.status.name);
+    const [stored, notifications] = await Promise.all([
+      entriesOfCase(pool, row.case_id),
       pool.query<{
         party: string;
         kind: string;
@@ -184,7 +200,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         [row.case_id],
       ),
     ]);
-    const status = await statusOf(row, description.status.name);
+    const entries = entriesOf(stored);
     const steps = status?.steps ?? [];
     const factOf = (stepId: string, fact: string): number | null => {
       const value = stored.find((e) => e.entry.statement.stepId === stepId)?.entry.statement.facts[
@@ -465,15 +481,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     async (request) => {
       const principal = principalOf(request);
       const row = await visibleCase(request.params.caseId, principal);
-      const secret = row.erased_at
-        ? undefined
-        : (
-            await pool.query<{ application: unknown }>(
-              'SELECT application FROM case_secrets WHERE case_id = $1',
-              [row.case_id],
-            )
-          ).rows[0];
-      const application = secret ? CaseApplication.safeParse(secret.application).data : undefined;
+      const application = await applicationOf(row);
       // Recorded before anything personal leaves the server.
       const access = await deps.recordAccess({
         caseId: row.case_id,
@@ -619,13 +627,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       const steps = (status?.steps ?? []).filter((s) => s.agency === principal.agency);
       // An officer sees only cases their agency takes part in; others look like no case.
       if (steps.length === 0) throw new NotFoundError(`no case ${row.case_id}`);
-      const secret = (
-        await pool.query<{ application: unknown }>(
-          'SELECT application FROM case_secrets WHERE case_id = $1',
-          [row.case_id],
-        )
-      ).rows[0];
-      const application = secret ? CaseApplication.safeParse(secret.application).data : undefined;
+      const application = await applicationOf(row);
       if (!application) throw new NotFoundError(`case ${row.case_id} holds no personal data`);
       const view = agencyViewOf(principal.agency, application);
       const access = await deps.recordAccess({
