@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import Fastify, { type FastifyInstance } from 'fastify';
-import pg from 'pg';
+import type pg from 'pg';
 import { ledgerAccessRecorder, type RecordAccess } from '../api/access.ts';
 import { buildApp } from '../api/app.ts';
 import { issueToken, tokenVerifier, type VerifyToken } from '../api/auth.ts';
@@ -40,10 +40,7 @@ import {
   installRuntime,
 } from '../cli/workers.ts';
 import { clientDataConverter, generatePayloadKey, parsePayloadKey } from '../infra/payloadCodec.ts';
-import { resolveTemporalCli, temporalCliVersion } from '../infra/temporalCli.ts';
-import { startDevServer, type DevServer } from '../infra/temporalDevServer.ts';
-import { agencyKeyName, generateSigningKey, type SigningKey } from '../ledger/keys.ts';
-import { registerAgencyKey } from '../ledger/pg/keyRegistry.ts';
+import { generateSigningKey } from '../ledger/keys.ts';
 import { LogReader } from '../ledger/pg/logReader.ts';
 import { entriesOfCase, ledgerSize } from '../ledger/pg/reader.ts';
 import { statusQuery } from '../workflows/messages.ts';
@@ -56,10 +53,11 @@ import {
   count,
   describeMachine,
   ms,
-  openBenchDatabase,
   percentile,
   ratio,
   sampleLatencies,
+  startBenchServers,
+  type BenchPart,
 } from './support.ts';
 
 export interface ApiBenchOptions {
@@ -161,53 +159,17 @@ export async function runApiBench(
 ): Promise<ApiBenchFigures> {
   for (const line of describeMachine()) print(line);
   installRuntime('WARN');
-  const stack: { stop: () => Promise<void> }[] = [];
+  const stack: BenchPart[] = [];
   const stopAll = async () => {
     for (const part of stack.reverse()) await part.stop().catch(() => undefined);
   };
   try {
-    let server: DevServer | undefined;
-    let address = options.temporalAddress;
-    if (!address) {
-      const cliPath = await resolveTemporalCli({ log: progress });
-      server = await startDevServer({ cliPath, uiPort: false });
-      stack.push(server);
-      address = server.address;
-      print(
-        `temporal dev server ${temporalCliVersion(cliPath).split('\n')[0]}, in memory, ${address}`,
-      );
-    } else {
-      print(`temporal server ${address} (not started by this run)`);
-    }
-    const db = await openBenchDatabase(options.adminUrl);
-    stack.push(db);
-    const adminPool = new pg.Pool({ connectionString: db.adminUrl, max: 2 });
-    // As deployed: the orchestrator worker's pool (cli/worker.ts) and the API's (cli/api.ts).
-    const workerPool = new pg.Pool({ connectionString: db.appUrl, max: 8 });
-    const apiPool = new pg.Pool({ connectionString: db.appUrl, max: 16 });
-    let stopping = false;
-    for (const pool of [adminPool, workerPool, apiPool]) {
-      pool.on('error', (error) => stopping || progress(`postgres: ${error.message}`));
-      stack.push({
-        stop: async () => {
-          stopping = true;
-          await pool.end();
-        },
-      });
-    }
-    const version = await adminPool.query<{ server_version: string }>('SHOW server_version');
-    print(`database ${db.description}, PostgreSQL ${version.rows[0]!.server_version}`);
-
-    const keys: Record<string, SigningKey> = {};
-    for (const agency of [...AGENCIES_WITH_WORKERS, 'orchestrator'] as const) {
-      keys[agency] = generateSigningKey(agencyKeyName(agency));
-      await registerAgencyKey(adminPool, {
-        keyId: keys[agency].keyId,
-        agency,
-        publicKey: keys[agency].publicKey,
-        validFrom: new Date(0),
-      });
-    }
+    const { server, address, workerPool, apiPool, keys } = await startBenchServers(
+      options,
+      stack,
+      print,
+      progress,
+    );
     const log = { origin: LOG_ORIGIN, key: generateSigningKey(LOG_ORIGIN) };
     const payloadKey = parsePayloadKey(generatePayloadKey('bench'));
 

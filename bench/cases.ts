@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
-import pg from 'pg';
+import type pg from 'pg';
 import { buildApp } from '../api/app.ts';
 import type { Agency } from '../domain/agency.ts';
 import type { CaseStatus } from '../domain/caseStatus.ts';
@@ -33,13 +33,10 @@ import {
   installRuntime,
 } from '../cli/workers.ts';
 import { generatePayloadKey, parsePayloadKey, clientDataConverter } from '../infra/payloadCodec.ts';
-import { resolveTemporalCli, temporalCliVersion } from '../infra/temporalCli.ts';
-import { startDevServer, type DevServer } from '../infra/temporalDevServer.ts';
 import { toBase64 } from '../ledger/bytes.ts';
-import { agencyKeyName, generateSigningKey, type SigningKey } from '../ledger/keys.ts';
+import { generateSigningKey, type SigningKey } from '../ledger/keys.ts';
 import { ledgerAccessRecorder } from '../api/access.ts';
 import { issueToken, tokenVerifier } from '../api/auth.ts';
-import { registerAgencyKey } from '../ledger/pg/keyRegistry.ts';
 import { verifyEd25519Node } from '../ledger/pg/nodeEd25519.ts';
 import { entryRange, ledgerSize } from '../ledger/pg/reader.ts';
 import { signStatement, statementMessage } from '../ledger/statement.ts';
@@ -54,7 +51,15 @@ import {
   type BaselineActivities,
   type baselineCase,
 } from './baselineWorkflows.ts';
-import { count, describeMachine, ms, openBenchDatabase, percentile, ratio } from './support.ts';
+import {
+  count,
+  describeMachine,
+  ms,
+  percentile,
+  ratio,
+  startBenchServers,
+  type BenchPart,
+} from './support.ts';
 
 export interface CasesBenchOptions {
   /** Timed cases per phase (baseline, then real cases). */
@@ -109,53 +114,17 @@ export async function runCasesBench(
 ): Promise<CasesBenchFigures> {
   for (const line of describeMachine()) print(line);
   installRuntime('WARN');
-  const stack: { stop: () => Promise<void> }[] = [];
+  const stack: BenchPart[] = [];
   const stopAll = async () => {
     for (const part of stack.reverse()) await part.stop().catch(() => undefined);
   };
   try {
-    let server: DevServer | undefined;
-    let address = options.temporalAddress;
-    if (!address) {
-      const cliPath = await resolveTemporalCli({ log: progress });
-      server = await startDevServer({ cliPath, uiPort: false });
-      stack.push(server);
-      address = server.address;
-      print(
-        `temporal dev server ${temporalCliVersion(cliPath).split('\n')[0]}, in memory, ${address}`,
-      );
-    } else {
-      print(`temporal server ${address} (not started by this run)`);
-    }
-    const db = await openBenchDatabase(options.adminUrl);
-    stack.push(db);
-    const adminPool = new pg.Pool({ connectionString: db.adminUrl, max: 2 });
-    // As deployed: the orchestrator worker's pool (cli/worker.ts) and the API's (cli/api.ts).
-    const workerPool = new pg.Pool({ connectionString: db.appUrl, max: 8 });
-    const apiPool = new pg.Pool({ connectionString: db.appUrl, max: 16 });
-    let stopping = false;
-    for (const pool of [adminPool, workerPool, apiPool]) {
-      pool.on('error', (error) => stopping || progress(`postgres: ${error.message}`));
-      stack.push({
-        stop: async () => {
-          stopping = true;
-          await pool.end();
-        },
-      });
-    }
-    const version = await adminPool.query<{ server_version: string }>('SHOW server_version');
-    print(`database ${db.description}, PostgreSQL ${version.rows[0]!.server_version}`);
-
-    const keys: Record<string, SigningKey> = {};
-    for (const agency of [...AGENCIES_WITH_WORKERS, 'orchestrator'] as const) {
-      keys[agency] = generateSigningKey(agencyKeyName(agency));
-      await registerAgencyKey(adminPool, {
-        keyId: keys[agency].keyId,
-        agency,
-        publicKey: keys[agency].publicKey,
-        validFrom: new Date(0),
-      });
-    }
+    const { server, address, workerPool, apiPool, keys } = await startBenchServers(
+      options,
+      stack,
+      print,
+      progress,
+    );
     const logKey = generateSigningKey(LOG_ORIGIN);
     const payloadKey = parsePayloadKey(generatePayloadKey('bench'));
 

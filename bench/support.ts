@@ -13,6 +13,10 @@ import { signStatement, statementMessage } from '../ledger/statement.ts';
 import { registerAgencyKey } from '../ledger/pg/keyRegistry.ts';
 import { migrate } from '../ledger/pg/migrations.ts';
 import { prepareDatabase, startEmbeddedPostgres } from '../infra/postgres.ts';
+import { resolveTemporalCli, temporalCliVersion } from '../infra/temporalCli.ts';
+import { startDevServer, type DevServer } from '../infra/temporalDevServer.ts';
+import { generateRegisteredKeys } from '../cli/keys.ts';
+import { AGENCIES_WITH_WORKERS } from '../cli/workers.ts';
 
 /** CPU model, cores, memory, node version and date: printed above every benchmark's figures. */
 export function describeMachine(): string[] {
@@ -212,4 +216,65 @@ export function ms(n: number): string {
 
 export function ratio(n: number): string {
   return n.toFixed(2);
+}
+
+/** Something a benchmark started and stops at the end, last started first. */
+export interface BenchPart {
+  stop: () => Promise<void>;
+}
+
+/**
+ * What the case and API benchmarks share: a Temporal server (a dev server started here unless
+ * `temporalAddress` names one), a scratch database with the admin pool and the pools the
+ * orchestrator worker and the API use as deployed, and a registered statement key for every
+ * agency and the orchestrator. Each piece is pushed on `parts` as soon as it runs, so the
+ * caller's cleanup stops it even if a later step fails.
+ */
+export async function startBenchServers(
+  options: { temporalAddress?: string | undefined; adminUrl?: string | undefined },
+  parts: BenchPart[],
+  print: (line: string) => void,
+  progress: (line: string) => void,
+): Promise<{
+  server: DevServer | undefined;
+  address: string;
+  adminPool: pg.Pool;
+  workerPool: pg.Pool;
+  apiPool: pg.Pool;
+  keys: Record<string, SigningKey>;
+}> {
+  let server: DevServer | undefined;
+  let address = options.temporalAddress;
+  if (!address) {
+    const cliPath = await resolveTemporalCli({ log: progress });
+    server = await startDevServer({ cliPath, uiPort: false });
+    parts.push(server);
+    address = server.address;
+    print(
+      `temporal dev server ${temporalCliVersion(cliPath).split('\n')[0]}, in memory, ${address}`,
+    );
+  } else {
+    print(`temporal server ${address} (not started by this run)`);
+  }
+  const db = await openBenchDatabase(options.adminUrl);
+  parts.push(db);
+  const adminPool = new pg.Pool({ connectionString: db.adminUrl, max: 2 });
+  // As deployed: the orchestrator worker's pool (cli/worker.ts) and the API's (cli/api.ts).
+  const workerPool = new pg.Pool({ connectionString: db.appUrl, max: 8 });
+  const apiPool = new pg.Pool({ connectionString: db.appUrl, max: 16 });
+  let stopping = false;
+  for (const pool of [adminPool, workerPool, apiPool]) {
+    pool.on('error', (error) => stopping || progress(`postgres: ${error.message}`));
+    parts.push({
+      stop: async () => {
+        stopping = true;
+        await pool.end();
+      },
+    });
+  }
+  const version = await adminPool.query<{ server_version: string }>('SHOW server_version');
+  print(`database ${db.description}, PostgreSQL ${version.rows[0]!.server_version}`);
+
+  const keys = await generateRegisteredKeys(adminPool, [...AGENCIES_WITH_WORKERS, 'orchestrator']);
+  return { server, address, adminPool, workerPool, apiPool, keys };
 }

@@ -23,16 +23,14 @@ import {
 import { freePort } from '../infra/ports.ts';
 import { resolveTemporalCli, temporalCliVersion } from '../infra/temporalCli.ts';
 import { startDevServer, type DevServer } from '../infra/temporalDevServer.ts';
-import { registerAgencyKey } from '../ledger/pg/keyRegistry.ts';
 import { intOption, parse, UsageError } from './args.ts';
 import { runDemo } from './demo.ts';
-import { ensureKeyFile } from './keys.ts';
+import { ensureKeyFile, ensureRegisteredKey } from './keys.ts';
 import { AGENCIES_WITH_WORKERS, createLedgerWriter, DEFAULT_LOG_ORIGIN } from './workers.ts';
 import { witnessPolicy } from './witnessConfig.ts';
 import { ledgerAccessRecorder } from '../api/access.ts';
 import { issueToken, tokenVerifier } from '../api/auth.ts';
-import { agencyKeyName, formatVerifierKey } from '../ledger/keys.ts';
-import { toBase64 } from '../ledger/bytes.ts';
+import { formatVerifierKey } from '../ledger/keys.ts';
 import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
 import type { TrustFile } from '../ledger/trust.ts';
 
@@ -101,35 +99,12 @@ export async function runDev(
     const agencyKeys: TrustFile['agencyKeys'] = [];
     for (const agency of AGENCIES_WITH_WORKERS) {
       keyFiles[agency] = join(dataDir, 'keys', `${agency}.key`);
-      const key = ensureKeyFile(keyFiles[agency], agencyKeyName(agency));
-      const validFrom = new Date(0);
-      await registerAgencyKey(admin, {
-        keyId: key.keyId,
-        agency,
-        publicKey: key.publicKey,
-        validFrom,
-      });
-      agencyKeys.push({
-        keyId: key.keyId,
-        agency,
-        publicKey: toBase64(key.publicKey),
-        validFrom: validFrom.toISOString(),
-      });
+      agencyKeys.push((await ensureRegisteredKey(admin, keyFiles[agency], agency)).trusted);
     }
     const orchestratorKeyFile = join(dataDir, 'keys', 'orchestrator.key');
-    const orchestratorKey = ensureKeyFile(orchestratorKeyFile, agencyKeyName('orchestrator'));
-    await registerAgencyKey(admin, {
-      keyId: orchestratorKey.keyId,
-      agency: 'orchestrator',
-      publicKey: orchestratorKey.publicKey,
-      validFrom: new Date(0),
-    });
-    agencyKeys.push({
-      keyId: orchestratorKey.keyId,
-      agency: 'orchestrator',
-      publicKey: toBase64(orchestratorKey.publicKey),
-      validFrom: new Date(0).toISOString(),
-    });
+    const orchestrator = await ensureRegisteredKey(admin, orchestratorKeyFile, 'orchestrator');
+    const orchestratorKey = orchestrator.key;
+    agencyKeys.push(orchestrator.trusted);
     await admin.end();
     const origin = env.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN;
     const logKeyFile = join(dataDir, 'keys', 'log.key');

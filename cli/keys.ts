@@ -19,7 +19,13 @@ import {
   parseSignerKey,
   type SigningKey,
 } from '../ledger/keys.ts';
-import { addAgencyKey, KeyRegistry, revokeAgencyKey } from '../ledger/pg/keyRegistry.ts';
+import {
+  addAgencyKey,
+  KeyRegistry,
+  registerAgencyKey,
+  revokeAgencyKey,
+} from '../ledger/pg/keyRegistry.ts';
+import type { TrustFile } from '../ledger/trust.ts';
 import { Sequencer, type LogIdentity } from '../ledger/pg/sequencer.ts';
 import { parse, requireEnv, UsageError } from './args.ts';
 
@@ -60,6 +66,52 @@ export function ensureKeyFile(path: string, name: string): SigningKey {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, `${formatSignerKey(key)}\n`, { mode: 0o600 });
   return key;
+}
+
+/**
+ * The statement key of `signer` in `file` (made there if missing), registered as valid from the
+ * epoch, with the line a trust file lists it by: how a fresh system on one host starts.
+ */
+export async function ensureRegisteredKey(
+  admin: pg.Pool,
+  file: string,
+  signer: Signer,
+): Promise<{ key: SigningKey; trusted: TrustFile['agencyKeys'][number] }> {
+  const key = ensureKeyFile(file, agencyKeyName(signer));
+  const validFrom = new Date(0);
+  await registerAgencyKey(admin, {
+    keyId: key.keyId,
+    agency: signer,
+    publicKey: key.publicKey,
+    validFrom,
+  });
+  return {
+    key,
+    trusted: {
+      keyId: key.keyId,
+      agency: signer,
+      publicKey: toBase64(key.publicKey),
+      validFrom: validFrom.toISOString(),
+    },
+  };
+}
+
+/** A fresh statement key for each of `signers`, registered as valid from the epoch: for tests and benchmarks. */
+export async function generateRegisteredKeys<S extends Signer>(
+  admin: pg.Pool,
+  signers: readonly S[],
+): Promise<Record<S, SigningKey>> {
+  const keys = {} as Record<S, SigningKey>;
+  for (const signer of signers) {
+    keys[signer] = generateSigningKey(agencyKeyName(signer));
+    await registerAgencyKey(admin, {
+      keyId: keys[signer].keyId,
+      agency: signer,
+      publicKey: keys[signer].publicKey,
+      validFrom: new Date(0),
+    });
+  }
+  return keys;
 }
 
 const USAGE = `usage: onewindow keys <generate|rotate|revoke> …

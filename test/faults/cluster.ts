@@ -23,7 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { issueToken } from '../../api/auth.ts';
 import type { Agency } from '../../domain/agency.ts';
-import { ensureKeyFile } from '../../cli/keys.ts';
+import { ensureKeyFile, ensureRegisteredKey } from '../../cli/keys.ts';
 import { AGENCIES_WITH_WORKERS } from '../../cli/workers.ts';
 import { generatePayloadKey } from '../../infra/payloadCodec.ts';
 import { prepareDatabase, startEmbeddedPostgres } from '../../infra/postgres.ts';
@@ -32,8 +32,7 @@ import { resolveTemporalCli } from '../../infra/temporalCli.ts';
 import { startDevServer, type DevServer } from '../../infra/temporalDevServer.ts';
 import { toBase64 } from '../../ledger/bytes.ts';
 import { formatCosignerVerifierKey } from '../../ledger/cosignature.ts';
-import { agencyKeyName, formatVerifierKey } from '../../ledger/keys.ts';
-import { registerAgencyKey } from '../../ledger/pg/keyRegistry.ts';
+import { formatVerifierKey } from '../../ledger/keys.ts';
 import type { TrustFile } from '../../ledger/trust.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/onewindow.mjs', import.meta.url));
@@ -389,22 +388,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     // one witness key per witnessing agency, the log key, the payload key, the token issuer.
     const keyFile = (name: string) => join(dir, 'keys', `${name}.key`);
     const agencyKeys: TrustFile['agencyKeys'] = [];
-    for (const agency of [...AGENCIES_WITH_WORKERS, 'orchestrator'] as const) {
-      const key = ensureKeyFile(keyFile(agency), agencyKeyName(agency));
-      const validFrom = new Date(0);
-      await registerAgencyKey(admin, {
-        keyId: key.keyId,
-        agency,
-        publicKey: key.publicKey,
-        validFrom,
-      });
-      agencyKeys.push({
-        keyId: key.keyId,
-        agency,
-        publicKey: toBase64(key.publicKey),
-        validFrom: validFrom.toISOString(),
-      });
-    }
+    for (const agency of [...AGENCIES_WITH_WORKERS, 'orchestrator'] as const)
+      agencyKeys.push((await ensureRegisteredKey(admin, keyFile(agency), agency)).trusted);
     const logKey = ensureKeyFile(keyFile('log'), LOG_ORIGIN);
     const logPublicKey = formatVerifierKey(logKey.name, logKey.publicKey);
     const witnesses = await Promise.all(

@@ -17,6 +17,7 @@ import { toBase64 } from '../../ledger/bytes.ts';
 import { signStatement } from '../../ledger/statement.ts';
 import { Agency } from '../../domain/agency.ts';
 import { buildApp } from '../../api/app.ts';
+import { generateRegisteredKeys } from '../../cli/keys.ts';
 import {
   bundleWorkflows,
   createAgencyWorker,
@@ -24,13 +25,11 @@ import {
   installRuntime,
 } from '../../cli/workers.ts';
 import {
-  agencyKeyName,
   formatVerifierKey,
   generateSigningKey,
   parseVerifierKey,
   type SigningKey,
 } from '../../ledger/keys.ts';
-import { registerAgencyKey } from '../../ledger/pg/keyRegistry.ts';
 import type { Sequencer } from '../../ledger/pg/sequencer.ts';
 import type { CheckpointPublisher } from '../../ledger/pg/publisher.ts';
 import { buildWitnessApp } from '../../api/witnessApp.ts';
@@ -110,8 +109,7 @@ export async function startStack(
     : { adminUrl: inject('adminDatabaseUrl'), appUrl: inject('databaseUrl') };
   const pool = new pg.Pool({ connectionString: database.appUrl, max: 8 });
   const adminPool = new pg.Pool({ connectionString: database.adminUrl, max: 2 });
-  const keys: Record<string, SigningKey> = {};
-  for (const agency of [
+  const keys = await generateRegisteredKeys(adminPool, [
     'housing',
     'tax',
     'registry',
@@ -119,15 +117,7 @@ export async function startStack(
     'water',
     'gas',
     'orchestrator',
-  ] as const) {
-    keys[agency] = generateSigningKey(agencyKeyName(agency));
-    await registerAgencyKey(adminPool, {
-      keyId: keys[agency].keyId,
-      agency,
-      publicKey: keys[agency].publicKey,
-      validFrom: new Date(0),
-    });
-  }
+  ]);
   const address = inject('temporalAddress');
   const nativeConnection = await NativeConnection.connect({ address });
   const connection = await Connection.connect({ address });
@@ -155,7 +145,7 @@ export async function startStack(
     pool,
     workflowBundle: await bundleWorkflows(),
     log: { origin: TEST_LOG_ORIGIN, key: logKey },
-    key: keys.orchestrator!,
+    key: keys.orchestrator,
     payloadKey,
     witnesses: {
       witnesses: witnessKeys.map((key, i) => ({ url: witnessUrls[i]!, key: cosignerKeyOf(key) })),
@@ -176,7 +166,7 @@ export async function startStack(
       await createAgencyWorker({
         connection: nativeConnection,
         agency,
-        key: keys[agency]!,
+        key: keys[agency],
         payloadKey,
         interceptors: { activity: [() => ({ inbound: recorder(agency) })] },
       }),
@@ -190,7 +180,7 @@ export async function startStack(
     ...(options.timeScale ? { timeScale: options.timeScale } : {}),
     verifyToken: tokenVerifier(tokenKey.publicKey),
     recordAccess: ledgerAccessRecorder({
-      key: keys.orchestrator!,
+      key: keys.orchestrator,
       append: (signed) => sequencer.append(signed),
     }),
     // Every agency key the shared database holds: other test files append with their own keys.
