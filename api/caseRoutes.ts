@@ -26,7 +26,7 @@ import type { LogReader } from '../ledger/pg/logReader.ts';
 import { EvidenceBundle } from '../ledger/evidence.ts';
 import { buildEvidenceBundle } from '../ledger/pg/evidence.ts';
 import type { TrustFile } from '../ledger/trust.ts';
-import { entriesOfCase, type StoredEntry } from '../ledger/pg/reader.ts';
+import { CaseEntries, type StoredEntry } from '../ledger/pg/reader.ts';
 import type { agencyDecision } from '../workflows/agencyDecision.ts';
 import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
 import { decideUpdate, resolveEscalationUpdate, statusQuery } from '../workflows/messages.ts';
@@ -85,6 +85,10 @@ interface CaseRow {
 
 const BEARER = [{ bearerAuth: [] }];
 
+/** Temporal's closed statuses that end a run for good (not ContinuedAsNew: a new run follows). */
+const FINAL_STATUSES = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT']);
+const CLOSED_CASES_KEPT = 10_000;
+
 function principalOf(request: FastifyRequest): Principal {
   const principal = request.principal;
   // authorize() ran as this route's onRequest hook; without it the route is misconfigured.
@@ -105,6 +109,7 @@ const HUMAN_STEPS: Record<Agency, readonly string[]> = {
 export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps): void {
   const app = parent.withTypeProvider<ZodTypeProvider>();
   const { temporal, pool } = deps;
+  const caseEntries = new CaseEntries(pool);
 
   async function caseRow(caseId: string): Promise<CaseRow> {
     const { rows } = await pool.query<CaseRow>(
@@ -153,12 +158,41 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     return status.catch(() => undefined);
   }
 
+  /**
+   * A closed workflow never changes again (Temporal keeps a closed run as it ended), so its
+   * state is read once per process and kept: later reads of a closed case ask Temporal nothing.
+   * Open cases are always asked. Up to `CLOSED_CASES_KEPT`, the least recently read dropped first.
+   */
+  const closedCases = new Map<string, { workflowStatus: string; status: CaseStatus }>();
+  async function workflowOf(
+    row: CaseRow,
+  ): Promise<{ workflowStatus: string; status: CaseStatus | undefined }> {
+    const id = `${row.workflow_id}/${row.run_id ?? ''}`;
+    const kept = closedCases.get(id);
+    if (kept) {
+      closedCases.delete(id);
+      closedCases.set(id, kept);
+      return kept;
+    }
+    const description = await handleOf(row).describe();
+    const workflowStatus = description.status.name;
+    const status = await statusOf(row, workflowStatus);
+    if (status && row.run_id && FINAL_STATUSES.has(workflowStatus)) {
+      closedCases.set(id, { workflowStatus, status });
+      for (const oldest of closedCases.keys()) {
+        if (closedCases.size <= CLOSED_CASES_KEPT) break;
+        closedCases.delete(oldest);
+      }
+    }
+    return { workflowStatus, status };
+  }
+
   /** What GET /cases/:caseId shows; the timeline adds personal data and proofs to it. */
   async function caseView(row: CaseRow): Promise<{ view: CaseView; stored: StoredEntry[] }> {
     const entriesOf = (stored: StoredEntry[]) =>
       stored.map((e) => ({ ...e.entry, leafHash: toBase64(e.leafHash) }));
     if (row.erased_at) {
-      const stored = await entriesOfCase(pool, row.case_id);
+      const stored = await caseEntries.of(row.case_id);
       const entries = entriesOf(stored);
       // Erased: the workflow history is gone; the signed entries (commitments only) remain.
       return {
@@ -185,10 +219,9 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     }
     // The workflow first, the ledger after: a step's entry is committed before the workflow
     // learns its result, so every step the status reports done already has its entry here.
-    const description = await handleOf(row).describe();
-    const status = await statusOf(row, description.status.name);
+    const { workflowStatus, status } = await workflowOf(row);
     const [stored, notifications] = await Promise.all([
-      entriesOfCase(pool, row.case_id),
+      caseEntries.of(row.case_id),
       pool.query<{
         party: string;
         kind: string;
@@ -226,7 +259,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         unitId: row.unit_id,
         submittedAt: row.created_at.toISOString(),
         erasedAt: null,
-        workflowStatus: description.status.name,
+        workflowStatus,
         phase: status?.phase ?? null,
         overdue: status?.overdue ?? false,
         reason: status?.reason ?? null,
@@ -528,7 +561,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     },
     async (request) => {
       const row = await visibleCase(request.params.caseId, principalOf(request));
-      const stored = await entriesOfCase(pool, row.case_id);
+      const stored = await caseEntries.of(row.case_id);
       return { accesses: accessLogOf(stored.map((e) => e.entry)) };
     },
   );

@@ -1,4 +1,5 @@
-// Ed25519 (RFC 8032) through @noble/ed25519, which needs a SHA-512 before first use.
+// Ed25519 (RFC 8032) through @noble/ed25519 by default (it needs a SHA-512 before first use),
+// or through the implementation a process installs with `useEd25519`.
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 
@@ -11,19 +12,45 @@ export type VerifySignature = (
   signature: Uint8Array,
 ) => boolean;
 
-export const verifyEd25519: VerifySignature = (publicKey, message, signature) => {
-  if (publicKey.length !== 32 || signature.length !== 64) return false;
-  try {
-    return ed.verify(signature, message, publicKey);
-  } catch {
-    return false;
-  }
+/** Signing and verifying (RFC 8032 Ed25519, pure variant); deterministic, so any two agree. */
+export interface Ed25519 {
+  /** Signs with a 32-byte seed. */
+  sign(seed: Uint8Array, message: Uint8Array): Uint8Array;
+  /** `false` for a bad signature or malformed input, never a throw. */
+  verify: VerifySignature;
+}
+
+/** @noble/ed25519: pure JavaScript, the same in Node and in browsers. */
+export const nobleEd25519: Ed25519 = {
+  sign: (seed, message) => ed.sign(message, seed),
+  verify: (publicKey, message, signature) => {
+    if (publicKey.length !== 32 || signature.length !== 64) return false;
+    try {
+      return ed.verify(signature, message, publicKey);
+    } catch {
+      return false;
+    }
+  },
 };
+
+let backend: Ed25519 = nobleEd25519;
+
+/**
+ * Chooses the implementation every signature in this process goes through. Node processes
+ * install OpenSSL's (ledger/pg/nodeEd25519.ts, about 10x faster here); the library itself stays
+ * free of I/O and platform imports, so browsers and offline verifiers keep noble.
+ */
+export function useEd25519(implementation: Ed25519): void {
+  backend = implementation;
+}
+
+export const verifyEd25519: VerifySignature = (publicKey, message, signature) =>
+  backend.verify(publicKey, message, signature);
 
 /** Signs `message` with a 32-byte Ed25519 seed. @throws RangeError for a seed of another length. */
 export function signEd25519(seed: Uint8Array, message: Uint8Array): Uint8Array {
   if (seed.length !== 32) throw new RangeError(`an Ed25519 seed is 32 bytes, got ${seed.length}`);
-  return ed.sign(message, seed);
+  return backend.sign(seed, message);
 }
 
 export function publicKeyOf(seed: Uint8Array): Uint8Array {

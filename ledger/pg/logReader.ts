@@ -53,6 +53,8 @@ export interface ConsistencyProofResponse {
 }
 
 export class LogReader {
+  private readonly nodeCache = new Map<string, Uint8Array>();
+
   constructor(private readonly pool: pg.Pool) {}
 
   /** The newest checkpoint that met the witness policy, or undefined before the first. */
@@ -211,7 +213,29 @@ export class LogReader {
       throw new NotInLogError(`${what} is beyond the log's newest checkpoint`);
   }
 
-  private nodes(ids: readonly NodeId[]): Promise<Uint8Array[]> {
-    return fetchNodes(this.pool, ids);
+  /**
+   * Stored nodes are hashes of complete subtrees (RFC 9162 §2.1.1): once written they never
+   * change, so each one read is kept (up to `NODE_CACHE_SIZE`, oldest dropped first) and a
+   * proof asks PostgreSQL only for the nodes no earlier proof needed.
+   */
+  private async nodes(ids: readonly NodeId[]): Promise<Uint8Array[]> {
+    const key = (id: NodeId) => `${id.level}/${id.index}`;
+    const hashes = ids.map((id) => this.nodeCache.get(key(id)));
+    const missing = ids.filter((_, i) => hashes[i] === undefined);
+    const fetched = await fetchNodes(this.pool, missing);
+    let next = 0;
+    for (const [i, id] of ids.entries()) {
+      if (hashes[i] !== undefined) continue;
+      hashes[i] = fetched[next++]!;
+      this.nodeCache.set(key(id), hashes[i]);
+    }
+    for (const oldest of this.nodeCache.keys()) {
+      if (this.nodeCache.size <= NODE_CACHE_SIZE) break;
+      this.nodeCache.delete(oldest);
+    }
+    return hashes as Uint8Array[];
   }
 }
+
+/** About 6 MB of node hashes: every node the proofs of a busy log's recent entries need. */
+const NODE_CACHE_SIZE = 50_000;

@@ -1,12 +1,15 @@
 // Node's built-in Ed25519 (OpenSSL) for the ledger's hot path: about 12x the rate of
 // @noble/ed25519 on this machine, same RFC 8032 signatures. The pure library keeps noble
 // as its default so verifiers and browsers need nothing else.
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import type { VerifySignature } from '../ed25519.ts';
+import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import type { Ed25519, VerifySignature } from '../ed25519.ts';
 
 // DER SubjectPublicKeyInfo prefix for an Ed25519 key (RFC 8410 §4).
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+// DER PKCS#8 prefix for an Ed25519 private key given by its 32-byte seed (RFC 8410 §7).
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const keyObjects = new Map<string, KeyObject>();
+const privateKeyObjects = new Map<string, KeyObject>();
 
 function keyObject(publicKey: Uint8Array): KeyObject {
   const id = Buffer.from(publicKey).toString('hex');
@@ -31,3 +34,22 @@ export const verifyEd25519Node: VerifySignature = (publicKey, message, signature
     return false;
   }
 };
+
+export function signEd25519Node(seed: Uint8Array, message: Uint8Array): Uint8Array {
+  const id = Buffer.from(seed).toString('hex');
+  let key = privateKeyObjects.get(id);
+  if (!key) {
+    key = createPrivateKey({
+      key: Buffer.concat([PKCS8_PREFIX, seed]),
+      format: 'der',
+      type: 'pkcs8',
+    });
+    // A process signs with a handful of keys; the bound only guards against misuse.
+    if (privateKeyObjects.size > 1_000) privateKeyObjects.clear();
+    privateKeyObjects.set(id, key);
+  }
+  return new Uint8Array(sign(null, message, key));
+}
+
+/** OpenSSL's Ed25519, for `useEd25519` in Node processes. */
+export const nodeEd25519: Ed25519 = { sign: signEd25519Node, verify: verifyEd25519Node };

@@ -24,6 +24,40 @@ export async function entriesOfCase(pool: pg.Pool, caseId: string): Promise<Stor
   return rows.map(toStored);
 }
 
+/**
+ * Each case's entries as read so far. Entries are append-only (the triggers of migration 1
+ * refuse UPDATE and DELETE) and the one sequencer commits indices in order, so a case's entries
+ * only ever grow at the end: each read asks PostgreSQL only for those after the last one kept,
+ * and parses each entry once. Holds up to `maxCases` cases, the least recently read dropped first.
+ */
+export class CaseEntries {
+  private readonly cases = new Map<string, StoredEntry[]>();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly maxCases = 2_000,
+  ) {}
+
+  async of(caseId: string): Promise<StoredEntry[]> {
+    const known = this.cases.get(caseId) ?? [];
+    const { rows } = await this.pool.query<{ entry: Buffer; leaf_hash: Buffer }>(
+      'SELECT entry, leaf_hash FROM ledger_entries WHERE case_id = $1 AND idx > $2 ORDER BY idx',
+      [caseId, known.at(-1)?.entry.index ?? -1],
+    );
+    // Another read of this case may have finished first: keep whichever list is longer.
+    const read = [...known, ...rows.map(toStored)];
+    const current = this.cases.get(caseId) ?? [];
+    const entries = current.length > read.length ? current : read;
+    this.cases.delete(caseId);
+    this.cases.set(caseId, entries);
+    for (const oldest of this.cases.keys()) {
+      if (this.cases.size <= this.maxCases) break;
+      this.cases.delete(oldest);
+    }
+    return entries;
+  }
+}
+
 export async function entryRange(pool: pg.Pool, from: number, to: number): Promise<StoredEntry[]> {
   const { rows } = await pool.query<{ entry: Buffer; leaf_hash: Buffer }>(
     'SELECT entry, leaf_hash FROM ledger_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx',
