@@ -86,6 +86,13 @@ interface CaseRow {
 const BEARER = [{ bearerAuth: [] }];
 
 /** Temporal's closed statuses that end a run for good (not ContinuedAsNew: a new run follows). */
+/**
+ * For the two largest answers (a case view, a timeline: ~49 kB for 30 entries), built here from
+ * typed values: serialised as they are, without the zod serialiser's second walk through them
+ * (~15 % of a timeline read's CPU). frontDoors.test.ts holds each served body to its schema.
+ */
+const AS_BUILT = { serializerCompiler: () => (data: unknown) => JSON.stringify(data) };
+
 const FINAL_STATUSES = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT']);
 const CLOSED_CASES_KEPT = 10_000;
 
@@ -491,6 +498,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         params: CaseParams,
         response: { 200: CaseView },
       },
+      ...AS_BUILT,
     },
     async (request) => {
       const row = await visibleCase(request.params.caseId, principalOf(request));
@@ -510,6 +518,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         querystring: PurposeQuery,
         response: { 200: Timeline },
       },
+      ...AS_BUILT,
     },
     async (request) => {
       const principal = principalOf(request);

@@ -15,6 +15,7 @@ import { verifyInclusion } from '../../ledger/proof.ts';
 import { hashLeaf } from '../../ledger/rfc9162.ts';
 import { verifyStatementSignature } from '../../ledger/statement.ts';
 import { loadTrust, type Trust } from '../../ledger/trust.ts';
+import { CaseView, Timeline } from '../../api/schemas.ts';
 import { submit, waitForClosed, waitForStep } from './caseDriver.ts';
 import {
   registeredTrust,
@@ -125,6 +126,8 @@ describe('the citizen', () => {
         { timeout: 60_000, interval: 200 },
       )
       .toEqual(['confirmPayment', 'settleArrears.water']);
+    // Served as built (no serialiser pass): exactly its schema's shape, no field more or less.
+    expect(CaseView.parse(view)).toEqual(view);
     const duty = view!.entries.find((e) => e.statement.stepId === 'assessTax')!.statement.facts
       .dutyCents;
     expect(duty).toBeGreaterThan(0);
@@ -393,6 +396,8 @@ describe('the supervisor', () => {
       accessLog: { ledgerIndex: number }[];
       access: { ledgerIndex: number };
     }>();
+    // Served as built (no serialiser pass): exactly its schema's shape, no field more or less.
+    expect(Timeline.parse(response.json())).toEqual(response.json());
     expect(timeline.application).toEqual(application);
     expect(timeline.phase).toBe('completed');
     expect(timeline.accessLog.map((a) => a.ledgerIndex)).toContain(viewRead.ledgerIndex);
