@@ -64,6 +64,9 @@ export const CaseListQuery = z
   .strict();
 export type CaseListQuery = z.infer<typeof CaseListQuery>;
 
+/** An officer's inbox: the same paging as the case list, no filters. */
+export const InboxQuery = CaseListQuery.pick({ pageSize: true, pageToken: true }).strict();
+
 /** A day filter as an RFC 3339 instant: a bare date means its start (from) or its end (to). */
 function instant(value: string, end: boolean): string {
   if (value.includes('T')) return new Date(value).toISOString();

@@ -36,6 +36,7 @@ import { actorOf, ForbiddenError, type Principal, type Role } from './auth.ts';
 import {
   CaseList,
   CaseListQuery,
+  InboxQuery,
   casesOfRuns,
   listCases,
   visibilityQuery,
@@ -611,9 +612,10 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     {
       onRequest: deps.authorize(['officer']),
       schema: {
-        summary: "The open review steps of the officer's agency",
+        summary: "The open review steps of the officer's agency, a page at a time",
         tags: ['officer'],
         security: BEARER,
+        querystring: InboxQuery,
         response: { 200: Inbox },
       },
     },
@@ -621,12 +623,13 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       const principal = principalOf(request);
       if (principal.role !== 'officer') throw new ForbiddenError('officers only');
       const stepIds = HUMAN_STEPS[principal.agency];
-      if (stepIds.length === 0) return { items: [] };
+      if (stepIds.length === 0) return { items: [], nextPageToken: null };
       const steps = stepIds.map((s) => `'${s}'`).join(', ');
       const page = await listCases(
         { temporal, pool, namespace: deps.namespace, pageTokens: deps.pageTokens },
         `WorkflowType = 'jointTransferCase' AND ExecutionStatus = 'Running' AND OneWindowCurrentSteps IN (${steps})`,
-        100,
+        request.query.pageSize,
+        request.query.pageToken,
       );
       const items = await Promise.all(
         page.cases.map(async (summary) => {
@@ -644,7 +647,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
             }));
         }),
       );
-      return { items: items.flat() };
+      return { items: items.flat(), nextPageToken: page.nextPageToken };
     },
   );
 

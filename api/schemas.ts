@@ -140,7 +140,11 @@ export const InboxItem = z.object({
   deadlineAt: z.string().nullable(),
   overdue: z.boolean(),
 });
-export const Inbox = z.object({ items: z.array(InboxItem) });
+export const Inbox = z.object({
+  items: z.array(InboxItem),
+  /** Pass as `pageToken` for the next page; null on the last. */
+  nextPageToken: z.string().nullable(),
+});
 
 export const OfficerView = z.object({
   caseId: z.string(),

@@ -203,6 +203,36 @@ describe('the agency officer', () => {
     );
   });
 
+  it('pages through the inbox one case at a time, and refuses a bad page size or token', async () => {
+    const seen: string[] = [];
+    let pageToken: string | null = null;
+    let pages = 0;
+    do {
+      const url: string = pageToken
+        ? `/inbox?pageSize=1&pageToken=${encodeURIComponent(pageToken)}`
+        : '/inbox?pageSize=1';
+      const response = await get(url, stack.officer.registry);
+      expect(response.statusCode, url).toBe(200);
+      const page = response.json<{ items: { caseId: string }[]; nextPageToken: string | null }>();
+      expect(new Set(page.items.map((i) => i.caseId)).size).toBeLessThanOrEqual(1);
+      seen.push(...page.items.map((i) => i.caseId));
+      pageToken = page.nextPageToken;
+      pages++;
+    } while (pageToken && pages < 50);
+    expect(seen).toContain(caseId);
+    expect(new Set(seen).size).toBe(seen.length);
+    for (const [query, field] of [
+      ['pageSize=0', 'pageSize'],
+      ['pageSize=101', 'pageSize'],
+      ['pageToken=not-a-token', 'pageToken'],
+      ['status=open', 'status'],
+    ]) {
+      const response = await get(`/inbox?${query}`, stack.officer.registry);
+      expect(response.statusCode, query).toBe(400);
+      expect(response.json(), query).toMatchObject({ error: 'invalid_request', field });
+    }
+  });
+
   it('must say why they read a case: no purpose is a 400 naming purpose', async () => {
     for (const url of [`/cases/${caseId}/view`, `/cases/${caseId}/view?purpose=`]) {
       const response = await get(url, stack.officer.registry);

@@ -29,10 +29,31 @@ function flatten(value: unknown, prefix = ''): [string, Child][] {
   );
 }
 
-async function loadInbox(): Promise<void> {
-  const { items } = await json<{ items: InboxItem[] }>('/inbox', { token });
+/** The rows shown so far and where the next page starts ("Show more"). */
+let inbox: { items: InboxItem[]; nextPageToken: string | null } = {
+  items: [],
+  nextPageToken: null,
+};
+
+async function loadInbox(pageToken?: string): Promise<void> {
+  const page = await json<{ items: InboxItem[]; nextPageToken: string | null }>(
+    pageToken ? `/inbox?pageToken=${encodeURIComponent(pageToken)}` : '/inbox',
+    { token },
+  );
+  inbox = {
+    items: pageToken ? [...inbox.items, ...page.items] : page.items,
+    nextPageToken: page.nextPageToken,
+  };
+  const { items, nextPageToken } = inbox;
   const container = byId('inbox');
-  if (items.length === 0) {
+  const more = h('button', { type: 'button', class: 'secondary' }, 'Show more');
+  more.addEventListener('click', () => {
+    if (nextPageToken)
+      loadInbox(nextPageToken).catch((error: unknown) =>
+        sayError(error, 'The inbox could not be loaded'),
+      );
+  });
+  if (items.length === 0 && !nextPageToken) {
     replace(container, h('p', {}, 'No review steps are open for your agency.'));
     return;
   }
@@ -64,6 +85,7 @@ async function loadInbox(): Promise<void> {
         ];
       }),
     ),
+    nextPageToken ? more : '',
   );
 }
 
