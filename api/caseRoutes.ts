@@ -120,10 +120,12 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
   const caseEntries = new CaseEntries(pool);
 
   async function caseRow(caseId: string): Promise<CaseRow> {
-    const { rows } = await pool.query<CaseRow>(
-      'SELECT case_id, unit_id, workflow_id, run_id, applicant, created_at, erased_at FROM cases WHERE case_id = $1',
-      [caseId],
-    );
+    // Named: PostgreSQL parses and plans each hot read once per connection, not per request.
+    const { rows } = await pool.query<CaseRow>({
+      name: 'case-row',
+      text: 'SELECT case_id, unit_id, workflow_id, run_id, applicant, created_at, erased_at FROM cases WHERE case_id = $1',
+      values: [caseId],
+    });
     const row = rows[0];
     if (!row) throw new NotFoundError(`no case ${caseId}`);
     return row;
@@ -141,10 +143,11 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
   /** The case's application (personal data), unless it was erased. */
   async function applicationOf(row: CaseRow): Promise<CaseApplication | undefined> {
     if (row.erased_at) return undefined;
-    const { rows } = await pool.query<{ application: unknown }>(
-      'SELECT application FROM case_secrets WHERE case_id = $1',
-      [row.case_id],
-    );
+    const { rows } = await pool.query<{ application: unknown }>({
+      name: 'case-application',
+      text: 'SELECT application FROM case_secrets WHERE case_id = $1',
+      values: [row.case_id],
+    });
     return rows[0] ? CaseApplication.safeParse(rows[0].application).data : undefined;
   }
 
@@ -236,10 +239,11 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         step_id: string;
         message: string;
         created_at: Date;
-      }>(
-        'SELECT party, kind, step_id, message, created_at FROM notifications WHERE case_id = $1 ORDER BY id',
-        [row.case_id],
-      ),
+      }>({
+        name: 'case-notifications',
+        text: 'SELECT party, kind, step_id, message, created_at FROM notifications WHERE case_id = $1 ORDER BY id',
+        values: [row.case_id],
+      }),
     ]);
     const entries = entriesOf(stored);
     const steps = status?.steps ?? [];

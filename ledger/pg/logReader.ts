@@ -59,10 +59,11 @@ export class LogReader {
 
   /** The newest checkpoint that met the witness policy, or undefined before the first. */
   async latestPublished(): Promise<CheckpointRow | undefined> {
-    const { rows } = await this.pool.query<{ size: string; root_hash: Buffer; note: string }>(
-      `SELECT p.size, c.root_hash, p.note FROM published_checkpoints p JOIN checkpoints c USING (size)
+    const { rows } = await this.pool.query<{ size: string; root_hash: Buffer; note: string }>({
+      name: 'latest-published-checkpoint',
+      text: `SELECT p.size, c.root_hash, p.note FROM published_checkpoints p JOIN checkpoints c USING (size)
        ORDER BY p.size DESC LIMIT 1`,
-    );
+    });
     const row = rows[0];
     return (
       row && {

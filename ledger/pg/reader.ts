@@ -40,10 +40,11 @@ export class CaseEntries {
 
   async of(caseId: string): Promise<StoredEntry[]> {
     const known = this.cases.get(caseId) ?? [];
-    const { rows } = await this.pool.query<{ entry: Buffer; leaf_hash: Buffer }>(
-      'SELECT entry, leaf_hash FROM ledger_entries WHERE case_id = $1 AND idx > $2 ORDER BY idx',
-      [caseId, known.at(-1)?.entry.index ?? -1],
-    );
+    const { rows } = await this.pool.query<{ entry: Buffer; leaf_hash: Buffer }>({
+      name: 'case-entries-after',
+      text: 'SELECT entry, leaf_hash FROM ledger_entries WHERE case_id = $1 AND idx > $2 ORDER BY idx',
+      values: [caseId, known.at(-1)?.entry.index ?? -1],
+    });
     // Another read of this case may have finished first: keep whichever list is longer.
     const read = [...known, ...rows.map(toStored)];
     const current = this.cases.get(caseId) ?? [];
