@@ -94,6 +94,9 @@ const BEARER = [{ bearerAuth: [] }];
  */
 const AS_BUILT = { serializerCompiler: () => (data: unknown) => JSON.stringify(data) };
 
+/** The workflow memo field naming the citizen who started the case. */
+const APPLICANT_MEMO = 'applicant';
+
 const FINAL_STATUSES = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT']);
 const CLOSED_CASES_KEPT = 10_000;
 
@@ -350,8 +353,9 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
   /**
    * The open case a submission started but never answered for: the API died, or PostgreSQL
    * failed, between the workflow's start and the commit of its row, so the row the case's
-   * intake wrote has no applicant and no one could see or pay the case. The same application
-   * sent again (a retry) claims it; anything else, or any failure here, is a plain conflict.
+   * intake wrote has no applicant and no one could see or pay the case. The same citizen (the
+   * one the start recorded in the workflow's memo, encrypted like every payload) sending the
+   * same application again claims it; anyone else, or any failure here, gets a plain conflict.
    */
   async function claimUnanswered(
     applicant: string,
@@ -364,6 +368,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         handle.query(statusQuery),
         handle.describe(),
       ]);
+      if (description.memo?.[APPLICANT_MEMO] !== applicant) return undefined;
       const { rows } = await pool.query<{ case_id: string }>(
         `UPDATE cases c SET applicant = $1, run_id = $2 FROM case_secrets s
           WHERE c.case_id = $3 AND c.applicant IS NULL AND c.erased_at IS NULL
@@ -416,6 +421,8 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
               workflowIdConflictPolicy: 'FAIL',
               workflowIdReusePolicy: 'ALLOW_DUPLICATE',
               typedSearchAttributes: [{ key: caseStatusKey, value: 'submitted' }],
+              // Who applied, should the answer be lost before the row commits (claimUnanswered).
+              memo: { [APPLICANT_MEMO]: principal.sub },
             },
           );
           runId = handle.firstExecutionRunId;

@@ -104,6 +104,51 @@ describe('the walking skeleton, on a real Temporal server and a real PostgreSQL'
       .terminate('test finished');
   });
 
+  it('gives a case whose answer was lost to its own citizen on a retry, and to no other citizen', async () => {
+    const application = sampleApplication({ utilities: ['water'] });
+    const first = await stack.app.inject({
+      method: 'POST',
+      url: '/cases',
+      headers: stack.citizen,
+      payload: application,
+    });
+    expect(first.statusCode).toBe(201);
+    const { caseId } = first.json<{ caseId: string }>();
+    // As if the API died before its row committed: the row the intake wrote has no applicant.
+    await waitForStep(stack, caseId, 'intake', 'done');
+    await stack.adminPool.query('UPDATE cases SET applicant = NULL WHERE case_id = $1', [caseId]);
+
+    const other = await stack.app.inject({
+      method: 'POST',
+      url: '/cases',
+      headers: await stack.as({ role: 'citizen', sub: 'citizen-2' }),
+      payload: application,
+    });
+    expect(other.statusCode).toBe(409);
+    expect(other.json()).toMatchObject({ error: 'conflict', field: 'unitId' });
+    const unclaimed = await stack.pool.query('SELECT applicant FROM cases WHERE case_id = $1', [
+      caseId,
+    ]);
+    expect(unclaimed.rows).toEqual([{ applicant: null }]);
+
+    const retry = await stack.app.inject({
+      method: 'POST',
+      url: '/cases',
+      headers: stack.citizen,
+      payload: application,
+    });
+    expect(retry.statusCode).toBe(201);
+    expect(retry.json()).toMatchObject({ caseId });
+    const claimed = await stack.pool.query('SELECT applicant FROM cases WHERE case_id = $1', [
+      caseId,
+    ]);
+    expect(claimed.rows).toEqual([{ applicant: 'citizen-1' }]);
+
+    await stack.client.workflow
+      .getHandle(caseWorkflowId(application.unitId))
+      .terminate('test finished');
+  });
+
   it.each([
     ['a missing field', (a: Record<string, unknown>) => ({ ...a, address: undefined }), 'address'],
     [
