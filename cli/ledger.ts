@@ -22,6 +22,7 @@ import {
   type FetchPath,
 } from '../ledger/tlogClient.ts';
 import { loadTrust, Receipt, TrustFile, type Trust } from '../ledger/trust.ts';
+import { hashChildrenNode, hashLeafNode } from '../ledger/pg/nodeSha256.ts';
 import { httpSource, mirroringSource, sourceFrom } from '../infra/fetchPath.ts';
 import { VerifyPool } from '../infra/verifyPool.ts';
 import { intOption, parse, requireEnv, UsageError } from './args.ts';
@@ -179,6 +180,8 @@ async function runAudit(argv: string[]): Promise<number> {
       checkpoint,
       agencyKeys: trust.agencyKeys,
       verifyBatch: (items) => pool.verifyBatch(items),
+      hashLeaf: hashLeafNode,
+      hashChildren: hashChildrenNode,
       onProgress: (done, total) => bar.update(done, total),
     });
     bar.end();

@@ -6,14 +6,23 @@
 // (ledger/keyEvents.ts), in log order: each statement is judged by the keys as they stood
 // when it was appended.
 import { Entry } from '../domain/statement.ts';
-import { bytesEqual, fromBase64, fromUtf8, toBase64 } from './bytes.ts';
+import { bytesEqual, fromBase64, fromUtf8, toBase64, utf8 } from './bytes.ts';
+import { readCanonicalEntry } from './canonicalEntry.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { GENESIS_PREV_LEAF_HASH } from './entry.ts';
-import { CompactRange } from './proof.ts';
 import { isKeyEvent, KeyTimeline } from './keyEvents.ts';
-import { hashLeaf } from './rfc9162.ts';
-import { statementMessage } from './statement.ts';
-import { checkHashTiles, readEntries, type FetchPath } from './tlogClient.ts';
+import { hashChildren, hashLeaf } from './rfc9162.ts';
+import { STATEMENT_CONTEXT, statementMessage } from './statement.ts';
+import {
+  checkTile,
+  firstTileMismatch,
+  rootFromTileLevels,
+  tileLevels,
+  tilesOf,
+  type TileHashes,
+} from './tileLevels.ts';
+import { TILE_WIDTH } from './tiles.ts';
+import { readEntries, type FetchPath, type TileMismatch } from './tlogClient.ts';
 
 /** A key the verifier trusts for an agency, within its validity window. */
 export interface TrustedAgencyKey {
@@ -57,7 +66,15 @@ export interface AuditOptions {
   onProgress?: (done: number, total: number) => void;
   maxFindings?: number;
   batchSize?: number;
+  /** RFC 9162 §2.1.1 leaf hash; defaults to the pure `hashLeaf` (Node passes a native one). */
+  hashLeaf?: (leaf: Uint8Array) => Uint8Array;
+  /** RFC 9162 §2.1.1 interior node hash; defaults to the pure `hashChildren`. */
+  hashChildren?: (left: Uint8Array, right: Uint8Array) => Uint8Array;
 }
+
+/** Signature batches on the verifier at once: one per thread finishing never idles the others. */
+const BATCHES_IN_FLIGHT = 2;
+const CONTEXT = utf8(STATEMENT_CONTEXT);
 
 /** Audits entries [0, checkpoint.size). Requires a verified checkpoint. */
 export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
@@ -70,21 +87,22 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
     findingCount++;
     if (findings.length < maxFindings) findings.push({ index, problem });
   };
+  const leafOf = options.hashLeaf ?? hashLeaf;
+  const childrenOf = options.hashChildren ?? hashChildren;
   const keys = new KeyTimeline(options.agencyKeys);
   const seenStatements = new Map<string, number>();
-  const range = new CompactRange();
   const leafHashes: Uint8Array[] = [];
   let prev = fromBase64(GENESIS_PREV_LEAF_HASH);
   let pending: { index: number; keyId: string; request: VerifyRequest }[] = [];
   let signaturesChecked = 0;
-  // One batch verifies on the pool while this thread re-hashes and parses the next:
-  // the audit is bounded by whichever of the two is slower, not by their sum.
-  let verifying: Promise<void> = Promise.resolve();
+  // Batches verify on the pool while this thread re-hashes and parses the next: the audit is
+  // bounded by whichever of the two is slower, not by their sum.
+  const verifying: Promise<void>[] = [];
   const verifyPending = async () => {
     const batch = pending;
     pending = [];
-    await verifying;
-    verifying = options.verifyBatch(batch.map((p) => p.request)).then((results) => {
+    if (verifying.length >= BATCHES_IN_FLIGHT) await verifying.shift();
+    const done = options.verifyBatch(batch.map((p) => p.request)).then((results) => {
       signaturesChecked += batch.length;
       results.forEach((ok, i) => {
         if (!ok)
@@ -94,6 +112,19 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
           );
       });
     });
+    // Awaited later; until then a failed verifier must not count as an unhandled rejection.
+    done.catch(() => undefined);
+    verifying.push(done);
+  };
+
+  // Each full hash tile of level 0 is fetched and compared as soon as its leaves are known
+  // (C2SP tlog-tiles), while the pool verifies: at the end the verify threads would idle.
+  const tileChecks: Promise<TileMismatch | undefined>[] = [];
+  const startTileCheck = (tile: TileHashes) => {
+    const check = checkTile(fetchPath, tile);
+    // Judged in order at the end (or dropped when entries are missing).
+    check.catch(() => undefined);
+    tileChecks.push(check);
   };
 
   let position = 0;
@@ -105,12 +136,23 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
         `entry bundle at ${first} holds ${entries.length} entries where the checkpoint needs ${expected}: entries are missing`,
       );
     }
+    // One buffer for the signed messages of the bundle's entries, each a view into it: a
+    // typed array's own backing store costs more than hashing the message.
+    let capacity = 0;
+    for (const bytes of entries) capacity += CONTEXT.length + bytes.length;
+    const messages = new Uint8Array(capacity);
+    let used = 0;
+    const state: EntryState = {
+      keys,
+      seenStatements,
+      report,
+      message: (length) => messages.subarray(used, (used += length)),
+    };
     for (const bytes of entries) {
       const index = position++;
-      const leafHash = hashLeaf(bytes);
-      range.appendLeaf(leafHash);
+      const leafHash = leafOf(bytes);
       leafHashes.push(leafHash);
-      const checked = checkEntry(index, bytes, prev, keys, seenStatements, report);
+      const checked = checkEntry(index, bytes, prev, state);
       prev = leafHash;
       if (!checked) continue;
       const { statement, request } = checked;
@@ -128,21 +170,31 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
         if (!outcome.applied) report(index, outcome.message);
       }
     }
+    for (let n = tileChecks.length; (n + 1) * TILE_WIDTH <= Math.min(position, size); n++)
+      startTileCheck({
+        level: 0,
+        index: n,
+        hashes: leafHashes.slice(n * TILE_WIDTH, (n + 1) * TILE_WIDTH),
+      });
     if (pending.length >= (options.batchSize ?? 4096)) await verifyPending();
     options.onProgress?.(position, size);
   }
   await verifyPending();
-  await verifying;
 
   if (position === size) {
-    const root = range.root();
+    const levels = tileLevels(leafHashes, childrenOf);
+    // The rest: the last, partial tile of level 0 and every tile above it.
+    for (const tile of tilesOf(levels))
+      if (tile.level > 0 || tile.index >= tileChecks.length) startTileCheck(tile);
+    const root = rootFromTileLevels(levels, size, childrenOf);
+    await Promise.all(verifying);
     if (!bytesEqual(root, checkpoint.rootHash)) {
       report(
         -1,
         `the ${size} entries hash to root ${toBase64(root)}, the checkpoint says ${toBase64(checkpoint.rootHash)}`,
       );
     }
-    const mismatch = await checkHashTiles(fetchPath, leafHashes).catch((error: unknown) => ({
+    const mismatch = await firstTileMismatch(tileChecks).catch((error: unknown) => ({
       error,
     }));
     if (mismatch && 'error' in mismatch)
@@ -155,6 +207,7 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
       );
     }
   } else {
+    await Promise.all(verifying);
     report(-1, `read ${position} entries, the checkpoint covers ${size}`);
   }
   // Tree-wide findings first, then by index: the earliest damage is what a reader needs first.
@@ -162,29 +215,25 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
   return { size, ok: findingCount === 0, findings, findingCount, signaturesChecked };
 }
 
+/** What checking an entry reads and adds to, besides the entry itself. */
+interface EntryState {
+  keys: KeyTimeline;
+  seenStatements: Map<string, number>;
+  report: (index: number, problem: string) => void;
+  /** Room for a signed message of `length` bytes. */
+  message: (length: number) => Uint8Array;
+}
+
 /** Checks one entry's format, chain and key; returns what its signature check needs. */
 function checkEntry(
   index: number,
   bytes: Uint8Array,
   prev: Uint8Array,
-  keys: KeyTimeline,
-  seenStatements: Map<string, number>,
-  report: (index: number, problem: string) => void,
+  { keys, seenStatements, report, message: room }: EntryState,
 ): { statement: Entry['statement']; request: VerifyRequest } | undefined {
-  let raw: { statement?: unknown; signature?: unknown; index?: unknown; prevLeafHash?: unknown };
-  try {
-    raw = JSON.parse(fromUtf8(bytes)) as typeof raw;
-  } catch {
-    report(index, 'entry is not valid UTF-8 JSON');
-    return undefined;
-  }
-  const parsed = Entry.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    report(index, `entry is not of the fixed format: ${issue.path.join('.')}: ${issue.message}`);
-    return undefined;
-  }
-  const entry = parsed.data;
+  const read = readEntry(index, bytes, report, room);
+  if (!read) return undefined;
+  const { entry, message, signature } = read;
   if (entry.index !== index)
     report(index, `entry at position ${index} says it is entry ${entry.index}`);
   if (entry.prevLeafHash !== toBase64(prev))
@@ -202,13 +251,49 @@ function checkEntry(
     report(index, check.message);
     return undefined;
   }
-  // Sign-over-received-bytes: the statement object exactly as it stands in the entry.
   return {
     statement: entry.statement,
-    request: {
-      publicKey: check.key.publicKey,
-      message: statementMessage(raw.statement),
-      signature: fromBase64(entry.signature),
-    },
+    request: { publicKey: check.key.publicKey, message, signature },
+  };
+}
+
+/**
+ * Parses one entry and gives the bytes its statement's signature is over: STATEMENT_CONTEXT
+ * then the statement's RFC 8785 JSON. For an entry as the sequencer writes it those are the
+ * statement's own bytes in the entry (readCanonicalEntry); for any other, the general path
+ * re-serialises the statement exactly as it stands in the entry, and words what is wrong.
+ */
+function readEntry(
+  index: number,
+  bytes: Uint8Array,
+  report: (index: number, problem: string) => void,
+  room: (length: number) => Uint8Array,
+): { entry: Entry; message: Uint8Array; signature: Uint8Array } | undefined {
+  const canonical = readCanonicalEntry(bytes);
+  if (canonical) {
+    const { entry, statementStart, signature } = canonical;
+    const message = room(CONTEXT.length + bytes.length - 1 - statementStart);
+    message.set(CONTEXT);
+    message.set(bytes.subarray(statementStart, bytes.length - 1), CONTEXT.length);
+    return { entry, message, signature };
+  }
+  let raw: { statement?: unknown };
+  try {
+    raw = JSON.parse(fromUtf8(bytes)) as typeof raw;
+  } catch {
+    report(index, 'entry is not valid UTF-8 JSON');
+    return undefined;
+  }
+  const parsed = Entry.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    report(index, `entry is not of the fixed format: ${issue.path.join('.')}: ${issue.message}`);
+    return undefined;
+  }
+  // Sign-over-received-bytes: the statement object exactly as it stands in the entry.
+  return {
+    entry: parsed.data,
+    message: statementMessage(raw.statement),
+    signature: fromBase64(parsed.data.signature),
   };
 }

@@ -16,10 +16,10 @@ import type { SigningKey } from '../keys.ts';
 import { CompactRange, compactRangeNodes } from '../proof.ts';
 import { STATEMENT_CONTEXT } from '../statement.ts';
 import { canonicalJson } from '../canonicalJson.ts';
-import { createHash } from 'node:crypto';
 import { MAX_BUNDLE_ENTRY_SIZE } from '../tiles.ts';
 import type { KeyRegistry } from './keyRegistry.ts';
 import { verifyEd25519Node } from './nodeEd25519.ts';
+import { hashLeafNode } from './nodeSha256.ts';
 import { fetchNodes } from './tree.ts';
 
 const SEQUENCER_LOCK = 7002;
@@ -44,11 +44,6 @@ const ENTRY_OVERHEAD =
     signature: toBase64(new Uint8Array(64)),
     sequencedAt: new Date(0).toISOString(),
   }).length - '{}'.length;
-/** RFC 9162 leaf hash with Node's native SHA-256: the same bytes as the pure `hashLeaf`, faster. */
-function hashLeafNative(leaf: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(LEAF_PREFIX).update(leaf).digest());
-}
-const LEAF_PREFIX = new Uint8Array([0x00]);
 
 const CONTEXT_LENGTH = new TextEncoder().encode(STATEMENT_CONTEXT).length;
 
@@ -307,7 +302,7 @@ export class Sequencer {
       const sequencedAt = this.now().toISOString();
       const chained = chainEntries(fresh, firstIndex, prev, sequencedAt, {
         statementJson: fresh.map((signed) => this.statementJson.get(signed)!),
-        hashLeaf: hashLeafNative,
+        hashLeaf: hashLeafNode,
       });
       let range: CompactRange | undefined;
       if (chained.length > 0) {

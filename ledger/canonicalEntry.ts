@@ -1,0 +1,158 @@
+// Reading an entry as the sequencer writes it (ledger/entry.ts), without serialising its
+// statement again. RFC 8785 §3.2.3 orders an entry's members index, prevLeafHash,
+// sequencedAt, signature, statement, and all but the statement have fixed alphabets, so a
+// canonical entry is a fixed head, the statement's JSON, and `}`. When that JSON is itself
+// canonical it is, byte for byte, what the statement's agency signed after
+// STATEMENT_CONTEXT: the audit can verify that span instead of re-canonicalising.
+//
+// Anything else (another layout, a non-canonical statement, a shape the schema might refuse)
+// returns undefined, and the caller takes the general path: JSON.parse, the zod `Entry`
+// schema, which also words the finding, and `statementMessage`. So this is only a shortcut:
+// whatever it accepts, the schema accepts too (canonicalEntry.test.ts checks that).
+import { Signer } from '../domain/agency.ts';
+import { Entry, STATEMENT_TYPE } from '../domain/statement.ts';
+import { fromUtf8 } from './bytes.ts';
+
+// Base64 is written [\w+/] and then checked for `_`: the same set, and V8 matches it about
+// three times as fast as [A-Za-z0-9+/] (this runs once per entry of the whole log).
+const HEAD =
+  /^\{"index":(0|[1-9]\d{0,14}),"prevLeafHash":"([\w+/]{43}=)","sequencedAt":"([\dT:.Z+-]{1,40})","signature":"([\w+/]{86}==)","statement":\{/;
+
+// The constraints of domain/statement.ts `Statement`, as plain tests (the schema's regexes,
+// or stricter: a base64 hash here must end in `=`, as every standard encoding of 32 bytes does).
+const CASE_ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
+const STEP_ID = /^[a-zA-Z][a-zA-Z0-9.-]{0,63}$/;
+const OUTCOME = /^[a-z][a-zA-Z]{0,31}$/;
+const KEY_ID = /^[^\s+]{1,128}\+[0-9a-f]{8}$/;
+const HASH_BASE64 = /^[\w+/]{43}=$/;
+const DIGITS = /^\d+$/;
+const isDateTime = (value: unknown) => Entry.shape.sequencedAt.safeParse(value).success;
+const isSigner = (value: unknown) => Signer.safeParse(value).success;
+
+export interface CanonicalEntry {
+  /** The entry, as `Entry.parse` would return it. */
+  entry: Entry;
+  /** The statement's canonical JSON: `bytes` from this offset up to the entry's final `}`. */
+  statementStart: number;
+  /** The 64 bytes `entry.signature` encodes. */
+  signature: Uint8Array;
+}
+
+/**
+ * The entry in `bytes`, when they are an RFC 8785 entry of the fixed format whose statement
+ * is canonical too; otherwise undefined (the caller then parses them the general way).
+ */
+export function readCanonicalEntry(bytes: Uint8Array): CanonicalEntry | undefined {
+  // Byte 0 must be the `{` itself: the decoder drops a byte-order mark, which would shift
+  // every offset below by three.
+  if (bytes[0] !== 0x7b) return undefined;
+  let text: string;
+  try {
+    text = fromUtf8(bytes);
+  } catch {
+    return undefined;
+  }
+  const head = HEAD.exec(text);
+  if (
+    !head ||
+    text.charCodeAt(text.length - 1) !== 0x7d ||
+    head[2]!.includes('_') ||
+    head[4]!.includes('_')
+  )
+    return undefined;
+  // The head is ASCII, one byte a character, so this offset holds in `bytes` too.
+  const statementStart = head[0].length - 1;
+  const json = text.slice(statementStart, -1);
+  let statement: unknown;
+  try {
+    statement = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  // JSON.stringify writes a parsed value's members in property order and its numbers and
+  // strings exactly as RFC 8785 §3.2.2 does; with every object's keys already in §3.2.3
+  // order, equal text means `json` is the canonical serialisation of `statement`. A duplicate
+  // key, white space or `},"statement":{` inside the span all make the text differ.
+  if (!keysSorted(statement) || JSON.stringify(statement) !== json) return undefined;
+  if (!isStatement(statement) || !isDateTime(head[3])) return undefined;
+  return {
+    entry: {
+      index: Number(head[1]),
+      prevLeafHash: head[2]!,
+      sequencedAt: head[3]!,
+      signature: head[4]!,
+      statement,
+    },
+    statementStart,
+    signature: decodeBase64(head[4]!),
+  };
+}
+
+/** Standard base64 already matched above (alphabet, length, padding), to bytes. */
+function decodeBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+/** True when every object in `value` has its keys in UTF-16 code-unit order (RFC 8785 §3.2.3). */
+function keysSorted(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  if (Array.isArray(value)) return value.every(keysSorted);
+  const record = value as Record<string, unknown>;
+  let previous: string | undefined;
+  for (const key of Object.keys(record)) {
+    if (previous !== undefined && !(previous < key)) return false;
+    if (!keysSorted(record[key])) return false;
+    previous = key;
+  }
+  return true;
+}
+
+/** What the `Statement` schema checks, with no message: true only where it would accept. */
+function isStatement(value: unknown): value is Entry['statement'] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const s = value as Record<string, unknown>;
+  const { statementId, caseId, stepId } = s;
+  if (
+    s.type !== STATEMENT_TYPE ||
+    typeof statementId !== 'string' ||
+    statementId.length > 160 ||
+    typeof caseId !== 'string' ||
+    !CASE_ID.test(caseId) ||
+    typeof stepId !== 'string' ||
+    !STEP_ID.test(stepId) ||
+    !isSigner(s.agency) ||
+    typeof s.outcome !== 'string' ||
+    !OUTCOME.test(s.outcome) ||
+    typeof s.commitment !== 'string' ||
+    !HASH_BASE64.test(s.commitment) ||
+    s.commitment.includes('_') ||
+    !isFacts(s.facts) ||
+    !isDateTime(s.issuedAt) ||
+    typeof s.keyId !== 'string' ||
+    !KEY_ID.test(s.keyId)
+  )
+    return false;
+  // <caseId>/<stepId>[/<n>], as the schema's refinements say.
+  const prefix = `${caseId}/${stepId}`;
+  return (
+    statementId === prefix ||
+    (statementId.startsWith(`${prefix}/`) && DIGITS.test(statementId.slice(prefix.length + 1)))
+  );
+}
+
+function isFacts(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  for (const [key, fact] of Object.entries(value)) {
+    if (key.length > 64) return false;
+    const ok =
+      fact === null ||
+      typeof fact === 'boolean' ||
+      typeof fact === 'number' ||
+      (typeof fact === 'string' && fact.length <= 256);
+    if (!ok) return false;
+  }
+  return true;
+}
