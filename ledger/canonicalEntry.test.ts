@@ -51,6 +51,10 @@ describe('readCanonicalEntry', () => {
       'integer-like keys JSON.parse would reorder',
       canonicalJson({ ...signed.statement, facts: { '10': 1, '9': 2 } }),
     ],
+    [
+      'a "__proto__" member, which zod does not copy',
+      canonicalJson(signed.statement).replace('{', '{"__proto__":[],'),
+    ],
   ])('declines a statement with %s', (_, json) => {
     expect(() => JSON.parse(fromUtf8(withStatement(json))) as unknown).not.toThrow();
     expect(readCanonicalEntry(withStatement(json))).toBeUndefined();
