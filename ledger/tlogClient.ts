@@ -3,7 +3,6 @@
 // same code reads a live address or an exported folder. Nothing here trusts a served hash
 // it could recompute; proofs are built from hash tiles and checked against a checkpoint
 // whose signatures were verified first.
-import { bytesEqual, toBase64 } from './bytes.ts';
 import {
   consistencyProofAsync,
   inclusionProofAsync,
@@ -125,42 +124,4 @@ export interface TileMismatch {
   position: number;
   expected: string;
   found: string;
-}
-
-/**
- * Compares every served hash tile of a tree with the hashes recomputed from its leaves,
- * level by level. Returns the first mismatch (a tampered stored node), or undefined.
- * Requires `leafHashes.length === size`.
- */
-export async function checkHashTiles(
-  fetchPath: FetchPath,
-  leafHashes: readonly Uint8Array[],
-): Promise<TileMismatch | undefined> {
-  let level = 0;
-  let hashes = leafHashes;
-  while (hashes.length > 0) {
-    for (let index = 0; index * TILE_WIDTH < hashes.length; index++) {
-      const width = Math.min(TILE_WIDTH, hashes.length - index * TILE_WIDTH);
-      const served = decodeTile(await fetchPath(tilePath(level, index, width)), width);
-      for (let i = 0; i < width; i++) {
-        const expected = hashes[index * TILE_WIDTH + i]!;
-        if (!bytesEqual(served[i]!, expected)) {
-          return {
-            level,
-            index,
-            position: i,
-            expected: toBase64(expected),
-            found: toBase64(served[i]!),
-          };
-        }
-      }
-    }
-    // The next tile level holds roots of 256 consecutive hashes of this one.
-    const next: Uint8Array[] = [];
-    for (let i = 0; i + TILE_WIDTH <= hashes.length; i += TILE_WIDTH)
-      next.push(rootFromLeafHashes(hashes.slice(i, i + TILE_WIDTH)));
-    hashes = next;
-    level++;
-  }
-  return undefined;
 }
