@@ -23,23 +23,14 @@ import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { ledgerAccessRecorder, type RecordAccess } from '../api/access.ts';
 import { buildApp } from '../api/app.ts';
 import { issueToken, tokenVerifier, type VerifyToken } from '../api/auth.ts';
 import type { CaseStatus } from '../domain/caseStatus.ts';
-import {
-  AGENCIES_WITH_WORKERS,
-  bundleWorkflows,
-  createAgencyWorker,
-  createLedgerWriter,
-  createOrchestratorWorker,
-  installRuntime,
-} from '../cli/workers.ts';
-import { clientDataConverter, generatePayloadKey, parsePayloadKey } from '../infra/payloadCodec.ts';
+import { bundleWorkflows, createLedgerWriter, installRuntime } from '../cli/workers.ts';
 import { generateSigningKey } from '../ledger/keys.ts';
 import { LogReader } from '../ledger/pg/logReader.ts';
 import { entriesOfCase, ledgerSize } from '../ledger/pg/reader.ts';
@@ -57,6 +48,7 @@ import {
   ratio,
   sampleLatencies,
   startBenchServers,
+  startBenchWorkers,
   type BenchPart,
 } from './support.ts';
 
@@ -171,44 +163,11 @@ export async function runApiBench(
       progress,
     );
     const log = { origin: LOG_ORIGIN, key: generateSigningKey(LOG_ORIGIN) };
-    const payloadKey = parsePayloadKey(generatePayloadKey('bench'));
-
-    const nativeConnection = await NativeConnection.connect({ address });
-    stack.push({ stop: () => nativeConnection.close() });
-    const connection = await Connection.connect({ address });
-    stack.push({ stop: () => connection.close() });
-    const client = new Client({ connection, dataConverter: clientDataConverter(payloadKey) });
-
     progress('bundling workflows…');
-    const orchestrator = await createOrchestratorWorker({
-      connection: nativeConnection,
-      pool: workerPool,
-      workflowBundle: await bundleWorkflows(),
-      log,
-      key: keys.orchestrator!,
-      payloadKey,
-    });
-    const workers: Worker[] = [orchestrator.worker];
-    for (const agency of AGENCIES_WITH_WORKERS) {
-      workers.push(
-        await createAgencyWorker({
-          connection: nativeConnection,
-          agency,
-          key: keys[agency]!,
-          payloadKey,
-        }),
-      );
-    }
-    const running = workers.map((w) => w.run());
-    stack.push({
-      stop: async () => {
-        for (const w of workers) w.shutdown();
-        await Promise.allSettled(running);
-        await orchestrator.publisher.idle();
-        await orchestrator.close();
-      },
-    });
-
+    const { client } = await startBenchWorkers(
+      { address, workerPool, keys, log, workflowBundle: await bundleWorkflows() },
+      stack,
+    );
     // The API as `onewindow dev` wires it: its own pool, and its own ledger writer (one
     // verify thread) appending the access-audit entries signed with the operator's key.
     const writer = createLedgerWriter({ pool: apiPool, log, verifyThreads: 1 });

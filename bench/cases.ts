@@ -17,22 +17,15 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { Client, type WorkflowHandle } from '@temporalio/client';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { buildApp } from '../api/app.ts';
 import type { Agency } from '../domain/agency.ts';
 import type { CaseStatus } from '../domain/caseStatus.ts';
 import { STATEMENT_TYPE, type SignedStatement, type Statement } from '../domain/statement.ts';
-import {
-  AGENCIES_WITH_WORKERS,
-  bundleWorkflows,
-  createAgencyWorker,
-  createOrchestratorWorker,
-  installRuntime,
-} from '../cli/workers.ts';
-import { generatePayloadKey, parsePayloadKey, clientDataConverter } from '../infra/payloadCodec.ts';
+import { bundleWorkflows, installRuntime } from '../cli/workers.ts';
 import { toBase64 } from '../ledger/bytes.ts';
 import { generateSigningKey, type SigningKey } from '../ledger/keys.ts';
 import { ledgerAccessRecorder } from '../api/access.ts';
@@ -58,6 +51,7 @@ import {
   percentile,
   ratio,
   startBenchServers,
+  startBenchWorkers,
   type BenchPart,
 } from './support.ts';
 
@@ -125,57 +119,30 @@ export async function runCasesBench(
       print,
       progress,
     );
-    const logKey = generateSigningKey(LOG_ORIGIN);
-    const payloadKey = parsePayloadKey(generatePayloadKey('bench'));
-
-    const nativeConnection = await NativeConnection.connect({ address });
-    stack.push({ stop: () => nativeConnection.close() });
-    const connection = await Connection.connect({ address });
-    stack.push({ stop: () => connection.close() });
-    const client = new Client({ connection, dataConverter: clientDataConverter(payloadKey) });
-    const bareClient = new Client({ connection });
-
     progress('bundling workflows…');
     const [workflowBundle, baselineBundle] = await Promise.all([
       bundleWorkflows(),
       bundleWorkflowCode({ workflowsPath: baselineWorkflowsPath, logger: quietLogger }),
     ]);
-    const orchestrator = await createOrchestratorWorker({
-      connection: nativeConnection,
-      pool: workerPool,
-      workflowBundle,
-      log: { origin: LOG_ORIGIN, key: logKey },
-      key: keys.orchestrator!,
-      payloadKey,
-    });
-    const workers: Worker[] = [orchestrator.worker];
-    for (const agency of AGENCIES_WITH_WORKERS) {
-      workers.push(
-        await createAgencyWorker({
-          connection: nativeConnection,
-          agency,
-          key: keys[agency]!,
-          payloadKey,
-        }),
-      );
-    }
-    workers.push(
-      await Worker.create({
-        connection: nativeConnection,
-        taskQueue: BASELINE_TASK_QUEUE,
-        workflowBundle: baselineBundle,
-        activities: baselineActivities(),
-      }),
-    );
-    const running = workers.map((w) => w.run());
-    stack.push({
-      stop: async () => {
-        for (const w of workers) w.shutdown();
-        await Promise.allSettled(running);
-        await orchestrator.publisher.idle();
-        await orchestrator.close();
+    const { client, connection, orchestrator } = await startBenchWorkers(
+      {
+        address,
+        workerPool,
+        keys,
+        log: { origin: LOG_ORIGIN, key: generateSigningKey(LOG_ORIGIN) },
+        workflowBundle,
+        extra: async (nativeConnection) => [
+          await Worker.create({
+            connection: nativeConnection,
+            taskQueue: BASELINE_TASK_QUEUE,
+            workflowBundle: baselineBundle,
+            activities: baselineActivities(),
+          }),
+        ],
       },
-    });
+      stack,
+    );
+    const bareClient = new Client({ connection });
     // Deadlines in law time (no timeScale): nothing falls due during the run; checked below.
     const tokenKey = generateSigningKey('tokens.bench');
     const app = await buildApp({

@@ -4,6 +4,12 @@ import { createPrivateKey, randomBytes, randomUUID, sign, type KeyObject } from 
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, arch, loadavg, platform, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import {
+  NativeConnection,
+  type Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import pg from 'pg';
 import type { Agency } from '../domain/agency.ts';
 import { STATEMENT_TYPE, type SignedStatement, type Statement } from '../domain/statement.ts';
@@ -18,7 +24,12 @@ import { prepareDatabase, startEmbeddedPostgres } from '../infra/postgres.ts';
 import { resolveTemporalCli, temporalCliVersion } from '../infra/temporalCli.ts';
 import { startDevServer, type DevServer } from '../infra/temporalDevServer.ts';
 import { generateRegisteredKeys } from '../cli/keys.ts';
-import { AGENCIES_WITH_WORKERS } from '../cli/workers.ts';
+import {
+  AGENCIES_WITH_WORKERS,
+  createAgencyWorker,
+  createOrchestratorWorker,
+} from '../cli/workers.ts';
+import { clientDataConverter, generatePayloadKey, parsePayloadKey } from '../infra/payloadCodec.ts';
 
 /** CPU model, cores, memory, node version and date: printed above every benchmark's figures. */
 // As every onewindow process does (cli/main.ts): signatures through OpenSSL's Ed25519.
@@ -282,4 +293,63 @@ export async function startBenchServers(
 
   const keys = await generateRegisteredKeys(adminPool, [...AGENCIES_WITH_WORKERS, 'orchestrator']);
   return { server, address, adminPool, workerPool, apiPool, keys };
+}
+
+/**
+ * The orchestrator's and every agency's worker on the bench's Temporal server, as `onewindow
+ * dev` runs them, plus any `extra` workers, all running; `parts` stops them (and the
+ * connections) in reverse order. The client encrypts payloads like the API's.
+ */
+export async function startBenchWorkers(
+  options: {
+    address: string;
+    workerPool: pg.Pool;
+    keys: Record<string, SigningKey>;
+    log: { origin: string; key: SigningKey };
+    workflowBundle: WorkflowBundleWithSourceMap;
+    extra?: (connection: NativeConnection) => Promise<Worker[]>;
+  },
+  parts: BenchPart[],
+): Promise<{
+  client: Client;
+  connection: Connection;
+  orchestrator: Awaited<ReturnType<typeof createOrchestratorWorker>>;
+}> {
+  const payloadKey = parsePayloadKey(generatePayloadKey('bench'));
+  const nativeConnection = await NativeConnection.connect({ address: options.address });
+  parts.push({ stop: () => nativeConnection.close() });
+  const connection = await Connection.connect({ address: options.address });
+  parts.push({ stop: () => connection.close() });
+  const client = new Client({ connection, dataConverter: clientDataConverter(payloadKey) });
+
+  const orchestrator = await createOrchestratorWorker({
+    connection: nativeConnection,
+    pool: options.workerPool,
+    workflowBundle: options.workflowBundle,
+    log: options.log,
+    key: options.keys.orchestrator!,
+    payloadKey,
+  });
+  const workers: Worker[] = [orchestrator.worker];
+  for (const agency of AGENCIES_WITH_WORKERS) {
+    workers.push(
+      await createAgencyWorker({
+        connection: nativeConnection,
+        agency,
+        key: options.keys[agency]!,
+        payloadKey,
+      }),
+    );
+  }
+  workers.push(...((await options.extra?.(nativeConnection)) ?? []));
+  const running = workers.map((w) => w.run());
+  parts.push({
+    stop: async () => {
+      for (const w of workers) w.shutdown();
+      await Promise.allSettled(running);
+      await orchestrator.publisher.idle();
+      await orchestrator.close();
+    },
+  });
+  return { client, connection, orchestrator };
 }
