@@ -26,6 +26,7 @@ import type { LogReader } from '../ledger/pg/logReader.ts';
 import { EvidenceBundle } from '../ledger/evidence.ts';
 import { buildEvidenceBundle } from '../ledger/pg/evidence.ts';
 import type { TrustFile } from '../ledger/trust.ts';
+import { LruMap } from '../ledger/lruMap.ts';
 import { CaseEntries, type StoredEntry } from '../ledger/pg/reader.ts';
 import type { agencyDecision } from '../workflows/agencyDecision.ts';
 import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
@@ -177,27 +178,20 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
    * state is read once per process and kept: later reads of a closed case ask Temporal nothing.
    * Open cases are always asked. Up to `CLOSED_CASES_KEPT`, the least recently read dropped first.
    */
-  const closedCases = new Map<string, { workflowStatus: string; status: CaseStatus }>();
+  const closedCases = new LruMap<string, { workflowStatus: string; status: CaseStatus }>(
+    CLOSED_CASES_KEPT,
+  );
   async function workflowOf(
     row: CaseRow,
   ): Promise<{ workflowStatus: string; status: CaseStatus | undefined }> {
     const id = `${row.workflow_id}/${row.run_id ?? ''}`;
     const kept = closedCases.get(id);
-    if (kept) {
-      closedCases.delete(id);
-      closedCases.set(id, kept);
-      return kept;
-    }
+    if (kept) return kept;
     const description = await handleOf(row).describe();
     const workflowStatus = description.status.name;
     const status = await statusOf(row, workflowStatus);
-    if (status && row.run_id && FINAL_STATUSES.has(workflowStatus)) {
+    if (status && row.run_id && FINAL_STATUSES.has(workflowStatus))
       closedCases.set(id, { workflowStatus, status });
-      for (const oldest of closedCases.keys()) {
-        if (closedCases.size <= CLOSED_CASES_KEPT) break;
-        closedCases.delete(oldest);
-      }
-    }
     return { workflowStatus, status };
   }
 

@@ -17,6 +17,7 @@ import {
   TILE_HEIGHT,
   TILE_WIDTH,
 } from '../tiles.ts';
+import { LruMap } from '../lruMap.ts';
 import { fetchLevel, fetchNodes } from './tree.ts';
 
 /** The request names a size, index or tile the log does not have (HTTP 404). */
@@ -59,7 +60,7 @@ export interface ConsistencyProofResponse {
 }
 
 export class LogReader {
-  private readonly nodeCache = new Map<string, Uint8Array>();
+  private readonly nodeCache = new LruMap<string, Uint8Array>(NODE_CACHE_SIZE);
   /** The largest checkpoint size this reader has seen signed (requireCovered). */
   private signedSize = 0;
 
@@ -246,7 +247,7 @@ export class LogReader {
 
   /**
    * Stored nodes are hashes of complete subtrees (RFC 9162 §2.1.1): once written they never
-   * change, so each one read is kept (up to `NODE_CACHE_SIZE`, oldest dropped first) and a
+   * change, so each one read is kept (up to `NODE_CACHE_SIZE`, least recently used dropped first) and a
    * proof asks PostgreSQL only for the nodes no earlier proof needed.
    */
   private async nodes(ids: readonly NodeId[]): Promise<Uint8Array[]> {
@@ -259,10 +260,6 @@ export class LogReader {
       if (hashes[i] !== undefined) continue;
       hashes[i] = fetched[next++]!;
       this.nodeCache.set(key(id), hashes[i]);
-    }
-    for (const oldest of this.nodeCache.keys()) {
-      if (this.nodeCache.size <= NODE_CACHE_SIZE) break;
-      this.nodeCache.delete(oldest);
     }
     return hashes as Uint8Array[];
   }

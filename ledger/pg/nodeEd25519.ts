@@ -3,51 +3,48 @@
 // as its default so verifiers and browsers need nothing else.
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import type { Ed25519, VerifySignature } from '../ed25519.ts';
+import { LruMap } from '../lruMap.ts';
 
 // DER SubjectPublicKeyInfo prefix for an Ed25519 key (RFC 8410 §4).
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 // DER PKCS#8 prefix for an Ed25519 private key given by its 32-byte seed (RFC 8410 §7).
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-const keyObjects = new Map<string, KeyObject>();
-const privateKeyObjects = new Map<string, KeyObject>();
+// Making a KeyObject from DER costs more than a signature check: each key is made once.
+const publicKeys = new LruMap<string, KeyObject>(10_000);
+const privateKeys = new LruMap<string, KeyObject>(1_000);
 
-function keyObject(publicKey: Uint8Array): KeyObject {
-  const id = Buffer.from(publicKey).toString('hex');
-  let key = keyObjects.get(id);
+function keyObject(
+  cache: LruMap<string, KeyObject>,
+  raw: Uint8Array,
+  make: (raw: Uint8Array) => KeyObject,
+): KeyObject {
+  const id = Buffer.from(raw).toString('hex');
+  let key = cache.get(id);
   if (!key) {
-    key = createPublicKey({
-      key: Buffer.concat([SPKI_PREFIX, publicKey]),
-      format: 'der',
-      type: 'spki',
-    });
-    if (keyObjects.size > 10_000) keyObjects.clear();
-    keyObjects.set(id, key);
+    key = make(raw);
+    cache.set(id, key);
   }
   return key;
 }
 
+const publicKeyObject = (publicKey: Uint8Array) =>
+  keyObject(publicKeys, publicKey, (raw) =>
+    createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' }),
+  );
+
 export const verifyEd25519Node: VerifySignature = (publicKey, message, signature) => {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   try {
-    return verify(null, message, keyObject(publicKey), signature);
+    return verify(null, message, publicKeyObject(publicKey), signature);
   } catch {
     return false;
   }
 };
 
 export function signEd25519Node(seed: Uint8Array, message: Uint8Array): Uint8Array {
-  const id = Buffer.from(seed).toString('hex');
-  let key = privateKeyObjects.get(id);
-  if (!key) {
-    key = createPrivateKey({
-      key: Buffer.concat([PKCS8_PREFIX, seed]),
-      format: 'der',
-      type: 'pkcs8',
-    });
-    // A process signs with a handful of keys; the bound only guards against misuse.
-    if (privateKeyObjects.size > 1_000) privateKeyObjects.clear();
-    privateKeyObjects.set(id, key);
-  }
+  const key = keyObject(privateKeys, seed, (raw) =>
+    createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' }),
+  );
   return new Uint8Array(sign(null, message, key));
 }
 

@@ -1,6 +1,7 @@
 // Reads the log back. Entries are returned as stored bytes; callers that verify re-hash them.
 import type pg from 'pg';
 import { Entry } from '../../domain/statement.ts';
+import { LruMap } from '../lruMap.ts';
 
 export interface StoredEntry {
   entry: Entry;
@@ -31,12 +32,14 @@ export async function entriesOfCase(pool: pg.Pool, caseId: string): Promise<Stor
  * and parses each entry once. Holds up to `maxCases` cases, the least recently read dropped first.
  */
 export class CaseEntries {
-  private readonly cases = new Map<string, StoredEntry[]>();
+  private readonly cases: LruMap<string, StoredEntry[]>;
 
   constructor(
     private readonly pool: pg.Pool,
-    private readonly maxCases = 2_000,
-  ) {}
+    maxCases = 2_000,
+  ) {
+    this.cases = new LruMap(maxCases);
+  }
 
   async of(caseId: string): Promise<StoredEntry[]> {
     const known = this.cases.get(caseId) ?? [];
@@ -49,12 +52,7 @@ export class CaseEntries {
     const read = [...known, ...rows.map(toStored)];
     const current = this.cases.get(caseId) ?? [];
     const entries = current.length > read.length ? current : read;
-    this.cases.delete(caseId);
     this.cases.set(caseId, entries);
-    for (const oldest of this.cases.keys()) {
-      if (this.cases.size <= this.maxCases) break;
-      this.cases.delete(oldest);
-    }
     return entries;
   }
 }

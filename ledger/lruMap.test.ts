@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { LruMap } from './lruMap.ts';
+
+describe('LruMap', () => {
+  it('drops the least recently used value once past its capacity', () => {
+    const map = new LruMap<string, number>(2);
+    map.set('a', 1);
+    map.set('b', 2);
+    expect(map.get('a')).toBe(1); // now b is the least recently used
+    map.set('c', 3);
+    expect(map.get('b')).toBeUndefined();
+    expect(map.get('a')).toBe(1);
+    expect(map.get('c')).toBe(3);
+    expect(map.size).toBe(2);
+  });
+
+  it('replaces a value set again without growing', () => {
+    const map = new LruMap<string, number>(2);
+    map.set('a', 1);
+    map.set('a', 2);
+    expect(map.get('a')).toBe(2);
+    expect(map.size).toBe(1);
+  });
+});

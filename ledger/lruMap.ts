@@ -1,0 +1,28 @@
+// A bounded map for values that never change once known (closed cases, a case's entries,
+// complete subtree hashes): reading a value makes it the newest, and past `capacity` the
+// least recently used goes first. Map keeps insertion order, so the oldest is its first key.
+
+export class LruMap<K, V> {
+  private readonly map = new Map<K, V>();
+
+  constructor(readonly capacity: number) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(key: K): V | undefined {
+    const value = this.map.get(key);
+    if (value !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: K, value: V): void {
+    this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!);
+  }
+}
