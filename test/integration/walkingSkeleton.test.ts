@@ -20,15 +20,14 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/** POST /cases: a citizen applies (citizen-1 unless other headers are given). */
+const apply = async (payload: object, headers?: Record<string, string>) =>
+  stack.app.inject({ method: 'POST', url: '/cases', headers: headers ?? stack.citizen, payload });
+
 describe('the walking skeleton, on a real Temporal server and a real PostgreSQL', () => {
   it('completes a submitted case with a statement signed by each agency under its own key', async () => {
     const application = sampleApplication({ utilities: ['electricity'] });
-    const submitted = await stack.app.inject({
-      method: 'POST',
-      url: '/cases',
-      headers: stack.citizen,
-      payload: application,
-    });
+    const submitted = await apply(application);
     expect(submitted.statusCode).toBe(201);
     const { caseId, workflowId } = submitted.json<{ caseId: string; workflowId: string }>();
     expect(workflowId).toBe(`case:${application.unitId}`);
@@ -76,20 +75,10 @@ describe('the walking skeleton, on a real Temporal server and a real PostgreSQL'
 
   it('refuses a second application for a unit whose case is still open with HTTP 409', async () => {
     const application = sampleApplication({ utilities: ['gas'] });
-    const first = await stack.app.inject({
-      method: 'POST',
-      url: '/cases',
-      headers: stack.citizen,
-      payload: application,
-    });
+    const first = await apply(application);
     expect(first.statusCode).toBe(201);
 
-    const second = await stack.app.inject({
-      method: 'POST',
-      url: '/cases',
-      headers: stack.citizen,
-      payload: { ...application, address: 'elsewhere' },
-    });
+    const second = await apply({ ...application, address: 'elsewhere' });
     expect(second.statusCode).toBe(409);
     expect(second.json()).toMatchObject({ error: 'conflict', field: 'unitId' });
     const rows = await stack.pool.query('SELECT case_id FROM cases WHERE unit_id = $1', [
@@ -106,24 +95,14 @@ describe('the walking skeleton, on a real Temporal server and a real PostgreSQL'
 
   it('gives a case whose answer was lost to its own citizen on a retry, and to no other citizen', async () => {
     const application = sampleApplication({ utilities: ['water'] });
-    const first = await stack.app.inject({
-      method: 'POST',
-      url: '/cases',
-      headers: stack.citizen,
-      payload: application,
-    });
+    const first = await apply(application);
     expect(first.statusCode).toBe(201);
     const { caseId } = first.json<{ caseId: string }>();
     // As if the API died before its row committed: the row the intake wrote has no applicant.
     await waitForStep(stack, caseId, 'intake', 'done');
     await stack.adminPool.query('UPDATE cases SET applicant = NULL WHERE case_id = $1', [caseId]);
 
-    const other = await stack.app.inject({
-      method: 'POST',
-      url: '/cases',
-      headers: await stack.as({ role: 'citizen', sub: 'citizen-2' }),
-      payload: application,
-    });
+    const other = await apply(application, await stack.as({ role: 'citizen', sub: 'citizen-2' }));
     expect(other.statusCode).toBe(409);
     expect(other.json()).toMatchObject({ error: 'conflict', field: 'unitId' });
     const unclaimed = await stack.pool.query('SELECT applicant FROM cases WHERE case_id = $1', [
@@ -131,12 +110,7 @@ describe('the walking skeleton, on a real Temporal server and a real PostgreSQL'
     ]);
     expect(unclaimed.rows).toEqual([{ applicant: null }]);
 
-    const retry = await stack.app.inject({
-      method: 'POST',
-      url: '/cases',
-      headers: stack.citizen,
-      payload: application,
-    });
+    const retry = await apply(application);
     expect(retry.statusCode).toBe(201);
     expect(retry.json()).toMatchObject({ caseId });
     const claimed = await stack.pool.query('SELECT applicant FROM cases WHERE case_id = $1', [
@@ -176,12 +150,7 @@ describe('the walking skeleton, on a real Temporal server and a real PostgreSQL'
     'answers %s with HTTP 400 naming the field, and starts no workflow',
     async (_, mutate, field) => {
       const application: Record<string, unknown> = mutate(sampleApplication());
-      const response = await stack.app.inject({
-        method: 'POST',
-        url: '/cases',
-        headers: stack.citizen,
-        payload: application,
-      });
+      const response = await apply(application);
       expect(response.statusCode).toBe(400);
       const body = response.json<{ error: string; field: string; reason: string }>();
       expect(body).toMatchObject({ error: 'invalid_request', field });
