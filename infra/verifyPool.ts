@@ -26,12 +26,25 @@ function keyOf(raw) {
   }
   return key;
 }
-parentPort.on('message', ({ id, items }) => {
-  const results = new Uint8Array(items.length);
-  for (let i = 0; i < items.length; i++) {
-    const { publicKey, message, signature } = items[i];
+// One transferred buffer per batch (see pack): items are [4-byte big-endian message length,
+// or 0xffffffff for an item that cannot verify][32-byte key][64-byte signature][message].
+parentPort.on('message', ({ id, count, packed }) => {
+  const bytes = new Uint8Array(packed);
+  const view = new DataView(packed);
+  const results = new Uint8Array(count);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const length = view.getUint32(at);
+    if (length === 0xffffffff) {
+      at += 100;
+      continue;
+    }
+    const publicKey = bytes.subarray(at + 4, at + 36);
+    const signature = bytes.subarray(at + 36, at + 100);
+    const message = bytes.subarray(at + 100, at + 100 + length);
+    at += 100 + length;
     try {
-      results[i] = publicKey.length === 32 && signature.length === 64 && verify(null, message, keyOf(publicKey), signature) ? 1 : 0;
+      results[i] = verify(null, message, keyOf(publicKey), signature) ? 1 : 0;
     } catch {
       results[i] = 0;
     }
@@ -78,11 +91,8 @@ export class VerifyPool {
       const id = this.nextId++;
       const worker = this.workers[this.turn++ % this.workers.length]!;
       parts.push(new Promise((resolve, reject) => this.pending.set(id, { resolve, reject })));
-      // Only the three byte arrays cross to the thread (callers may pass richer objects).
-      const part = items
-        .slice(start, start + chunk)
-        .map(({ publicKey, message, signature }) => ({ publicKey, message, signature }));
-      worker.postMessage({ id, items: part });
+      const packed = pack(items.slice(start, start + chunk));
+      worker.postMessage({ id, count: Math.min(chunk, items.length - start), packed }, [packed]);
     }
     const results = await Promise.all(parts);
     return results.flatMap((r) => Array.from(r, (v) => v === 1));
@@ -98,4 +108,31 @@ export class VerifyPool {
     for (const { reject } of this.pending.values()) reject(this.failure);
     this.pending.clear();
   }
+}
+
+/**
+ * The items as one buffer the thread receives by transfer, not by structured clone of three
+ * arrays an item (measured: the clone cost ~7 µs a statement on the sequencer's thread).
+ */
+function pack(items: readonly VerifyItem[]): ArrayBuffer {
+  const wellFormed = ({ publicKey, signature }: VerifyItem) =>
+    publicKey.length === 32 && signature.length === 64;
+  let total = 0;
+  for (const item of items) total += 100 + (wellFormed(item) ? item.message.length : 0);
+  const bytes = new Uint8Array(total);
+  const view = new DataView(bytes.buffer);
+  let at = 0;
+  for (const item of items) {
+    if (!wellFormed(item)) {
+      view.setUint32(at, 0xffffffff);
+      at += 100;
+      continue;
+    }
+    view.setUint32(at, item.message.length);
+    bytes.set(item.publicKey, at + 4);
+    bytes.set(item.signature, at + 36);
+    bytes.set(item.message, at + 100);
+    at += 100 + item.message.length;
+  }
+  return bytes.buffer;
 }
