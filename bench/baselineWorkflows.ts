@@ -2,7 +2,10 @@
 // activities, in the same order and parallel branches, as a clean three-utility
 // jointTransferCase, and the same two waits for an outside Update (payment, review) — but
 // every activity is a no-op: no signing, no ledger, no payload codec, no search attributes,
-// no deadline timers. Bundled on its own and run by its own worker on its own task queue.
+// no deadline timers. Bundled on its own and run by its own worker on its own task queue; as
+// in the real case, each agency's steps go to that agency's task queue and worker, so they
+// take the same trip through matching (the server hands only activities on the workflow's own
+// queue to the worker eagerly).
 //
 // Activities of a clean case with electricity, water and gas (26):
 //   orchestrator: intake, signRecord (the close record), notify (the citizen)       3
@@ -32,6 +35,15 @@ export interface BaselineActivities {
 
 export const BASELINE_ACTIVITY_COUNT = 26;
 
+const UTILITIES = ['electricity', 'water', 'gas'] as const;
+export const BASELINE_AGENCIES = ['housing', 'tax', 'registry', ...UTILITIES] as const;
+type BaselineAgency = (typeof BASELINE_AGENCIES)[number];
+
+/** The task queue of an agency's bare worker, which runs only `agencyStep`. */
+export function baselineAgencyQueue(agency: BaselineAgency): string {
+  return `${BASELINE_TASK_QUEUE}.${agency}`;
+}
+
 /** The steps now waiting for an outside decision, and whether the case is done. */
 export const baselineStatusQuery = defineQuery<{ waiting: string[]; done: boolean }>(
   'baselineStatus',
@@ -43,17 +55,21 @@ const orchestrator = proxyActivities<BaselineActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
-const agency = proxyActivities<BaselineActivities>({
-  startToCloseTimeout: '10s',
-  retry: {
-    initialInterval: '1s',
-    backoffCoefficient: 2,
-    maximumInterval: '10s',
-    maximumAttempts: 4,
-  },
-});
-
-const UTILITIES = ['electricity', 'water', 'gas'] as const;
+const agencies = new Map(
+  BASELINE_AGENCIES.map((agency) => [
+    agency,
+    proxyActivities<BaselineActivities>({
+      taskQueue: baselineAgencyQueue(agency),
+      startToCloseTimeout: '10s',
+      retry: {
+        initialInterval: '1s',
+        backoffCoefficient: 2,
+        maximumInterval: '10s',
+        maximumAttempts: 4,
+      },
+    }),
+  ]),
+);
 
 export async function baselineCase(caseId: string): Promise<{ activities: number }> {
   let activities = 0;
@@ -78,8 +94,8 @@ export async function baselineCase(caseId: string): Promise<{ activities: number
   );
 
   /** An agency step and the append of its statement, as runAuto does. */
-  const step = async (stepId: string) => {
-    await agency.agencyStep(caseId, stepId);
+  const step = async (agency: BaselineAgency, stepId: string) => {
+    await agencies.get(agency)!.agencyStep(caseId, stepId);
     await orchestrator.appendToLedger(caseId, stepId);
     activities += 2;
   };
@@ -94,21 +110,21 @@ export async function baselineCase(caseId: string): Promise<{ activities: number
   activities++;
   // The real graph: review needs the title check and the payment; each utility's transfer
   // needs its precheck and the registration.
-  const prechecks = UTILITIES.map((u) => step(`precheck.${u}`));
+  const prechecks = UTILITIES.map((u) => step(u, `precheck.${u}`));
   await Promise.all([
     (async () => {
-      await step('verifyContract');
-      await step('assessTax');
+      await step('housing', 'verifyContract');
+      await step('tax', 'assessTax');
       await wait('confirmPayment', '7 days');
     })(),
-    step('checkTitle'),
+    step('registry', 'checkTitle'),
   ]);
   await wait('review', '3 days');
-  await step('registerTransfer');
+  await step('registry', 'registerTransfer');
   await Promise.all(
     UTILITIES.map(async (u, i) => {
       await prechecks[i];
-      await step(`transferAccount.${u}`);
+      await step(u, `transferAccount.${u}`);
     }),
   );
   await orchestrator.signRecord(caseId);

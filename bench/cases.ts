@@ -38,7 +38,9 @@ import { statusQuery } from '../workflows/messages.ts';
 import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
 import {
   BASELINE_ACTIVITY_COUNT,
+  BASELINE_AGENCIES,
   BASELINE_TASK_QUEUE,
+  baselineAgencyQueue,
   baselineDecideUpdate,
   baselineStatusQuery,
   type BaselineActivities,
@@ -138,6 +140,16 @@ export async function runCasesBench(
             workflowBundle: baselineBundle,
             activities: baselineActivities(),
           }),
+          // One worker per agency, as the real agencies have.
+          ...(await Promise.all(
+            BASELINE_AGENCIES.map((agency) =>
+              Worker.create({
+                connection: nativeConnection,
+                taskQueue: baselineAgencyQueue(agency),
+                activities: { agencyStep: () => Promise.resolve() },
+              }),
+            ),
+          )),
         ],
       },
       stack,
