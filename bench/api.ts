@@ -2,10 +2,10 @@
 // in this process — a Temporal dev server, PostgreSQL with the ledger, the orchestrator's and
 // all six agencies' workers, the API from buildApp listening on 127.0.0.1 with its own ledger
 // writer for the access audit, as `onewindow dev` wires it — and the load from a child process
-// running autocannon (bench/apiLoad.ts), so the load generator never shares the API's event
-// loop. Setup drives cases to completion through the API: the citizen applies and pays the
-// duty (POST /cases/:id/payments), the registry officer approves (POST /cases/:id/decisions);
-// the timeline's cases then get supervisor timeline reads until each has `entries` entries.
+// (bench/apiLoad.ts), so the load generator never shares the API's event loop. Setup drives
+// cases to completion through the API: the citizen applies and pays the duty
+// (POST /cases/:id/payments), the registry officer approves (POST /cases/:id/decisions); the
+// timeline's cases then get supervisor timeline reads until each has `entries` entries.
 // Measured, each route at its most requests/s (closed loop) and at a fixed offered rate (open
 // loop), beside a bare route on a plain fastify instance in this process, measured in the same
 // run:
@@ -75,7 +75,10 @@ export interface ApiBenchOptions {
   concurrency: number;
   /** Calls of each part of a timeline read in the profile. */
   profileSamples: number;
-  /** Where to write a CPU profile of the profile's whole-route calls (Chrome DevTools format). */
+  /**
+   * Where to write CPU profiles (Chrome DevTools format) of this process's main thread: the
+   * profile's whole-route calls at this path, the timeline's fixed-rate run at `<path>.rate`.
+   */
   cpuProfile?: string;
   /** A running Temporal server to use; else a dev server is started for the run. */
   temporalAddress?: string;
@@ -271,6 +274,7 @@ export async function runApiBench(
       what: string,
       base: Omit<LoadJob, 'kind' | 'durationSec'>,
       rateBase: Omit<LoadJob, 'kind' | 'durationSec'> = base,
+      rateProfile?: string,
     ): Promise<RouteFigures> => {
       progress(`measuring ${what}…`);
       if (options.warmupSec > 0)
@@ -281,12 +285,15 @@ export async function runApiBench(
           connections: options.connections,
         });
       // Fixed rate first: the timeline's closed-loop run would add entries to its cases.
+      const profiler = rateProfile ? await startCpuProfile() : undefined;
       const atRate = await load.run({
         ...rateBase,
         kind: 'rate',
         durationSec: options.rateDurationSec,
         rate: options.rate,
       });
+      if (profiler && rateProfile)
+        writeFileSync(rateProfile, JSON.stringify(await profiler.stop()));
       cpuAtRate.push(`${what.padEnd(26)} ${atRate.cpu.describe(atRate.result.ok)}`);
       const max = await load.run({
         ...base,
@@ -326,6 +333,7 @@ export async function runApiBench(
       headers: bearer(tokens.supervisor),
     });
     const sizeBefore = await ledgerSize(apiPool);
+    const commitsBefore = await commitCount(apiPool);
     const timeline = await measure(
       'GET /cases/:id/timeline',
       {
@@ -338,9 +346,11 @@ export async function runApiBench(
         paths: casePaths(rateCasesIds, '/timeline?purpose=bench'),
         headers: bearer(tokens.supervisor),
       },
+      options.cpuProfile && `${options.cpuProfile}.rate`,
     );
     // Answers the load generator stopped waiting for are still appending: let them finish.
     const appended = (await settledLedgerSize(apiPool)) - sizeBefore;
+    const commits = (await commitCount(apiPool)) - commitsBefore;
     const rateEnd = await Promise.all(
       rateCasesIds.map(async (id) => (await entriesOfCase(apiPool, id)).length),
     );
@@ -363,7 +373,7 @@ export async function runApiBench(
     ];
     print('');
     print(
-      `load from a child process (autocannon 9): most requests/s with ${options.connections} connections, closed loop, ${options.durationSec} s; latency at ${options.rate} requests/s offered, open loop (one request every ${ms(1000 / options.rate)}), ${options.rateDurationSec} s`,
+      `load from a child process: most requests/s with ${options.connections} connections, closed loop (autocannon 9), ${options.durationSec} s; latency at ${options.rate} requests/s offered, open loop (Node's HTTP client, a request due every ${ms(1000 / options.rate)}, latency from when it was due), ${options.rateDurationSec} s after an untimed second`,
     );
     print(
       'each timeline read appends a signed access entry to the ledger before it answers (issue 5, item 6): measured as is',
@@ -398,11 +408,11 @@ export async function runApiBench(
     const behind = rows.filter(([, f]) => f.ratePerSec < 0.95 * options.rate).map(([n]) => n);
     if (behind.length > 0)
       print(
-        `answered/s below ${options.rate}: ${behind.join('; ')} could not keep up; each connection waits for its answer past its 1 s turn, so those latencies understate the queue`,
+        `answered/s below ${options.rate}: ${behind.join('; ')} could not keep up: requests queued for the whole run, and their latencies include the queue`,
       );
     print('');
     print(
-      `timeline cases: ${timelineEntries} entries each when the ${options.rate}/s run started, ${Math.min(...rateEnd)}-${Math.max(...rateEnd)} when it ended (its ${count(options.rate * (options.rateDurationSec + 1))} reads, each connection's first included, spread over ${rateCasesIds.length} cases); ${count(appended)} access entries appended by the timeline runs, warm-up included`,
+      `timeline cases: ${timelineEntries} entries each when the ${options.rate}/s run started, ${Math.min(...rateEnd)}-${Math.max(...rateEnd)} when it ended (its ${count(options.rate * (options.rateDurationSec + 1))} reads, the untimed first second included, spread over ${rateCasesIds.length} cases); ${count(appended)} access entries appended by the timeline runs, warm-up included, in ${count(commits)} sequencer commits (${(appended / commits).toFixed(1)} a commit)`,
     );
     print(`CPU a request at ${options.rate}/s (CPU over the run / requests answered):`);
     for (const line of cpuAtRate) print(`  ${line}`);
@@ -490,7 +500,9 @@ async function profileTimeline(deps: {
     writeFileSync(deps.cpuProfile, JSON.stringify(await profiler.stop()));
     lines.push(`(CPU profile of the whole-route calls, main thread: ${deps.cpuProfile})`);
   }
-  await part('token check (jose EdDSA verify)', () => deps.verifyToken(deps.token));
+  await part('token check (jose EdDSA verify once, then remembered)', () =>
+    deps.verifyToken(deps.token),
+  );
   await part('access entry: sign + sequencer append + commit', () =>
     deps.recordAccess({
       caseId: nextCase(),
@@ -555,6 +567,12 @@ async function startCpuProfile(): Promise<{ stop: () => Promise<object> }> {
       return profile;
     },
   };
+}
+
+/** The sequencer's commits so far: each signs one checkpoint. */
+async function commitCount(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int4 AS n FROM checkpoints');
+  return rows[0]!.n;
 }
 
 /** The log's size once it has not grown for half a second. */

@@ -2,16 +2,18 @@
 // shares the API's event loop or its share of a core's time slices. One job a run: the job is
 // JSON in argv[2], the result is one line of JSON on stdout.
 //
-// Two kinds of run, both with autocannon:
-//   max   closed loop: `connections` connections, each sending its next request as soon as
-//         its last one is answered, for `durationSec`: the most requests/s the route serves.
-//   rate  open loop at `rate` requests/s: `rate` one-connection autocannon instances, each
-//         at 1 request/s (`connectionRate: 1`), started 1000/rate ms apart, so a request leaves
-//         every 1000/rate ms whatever the server does (until an answer takes over 1 s).
-//         autocannon's own `overallRate` does not do this: each connection sends its whole
-//         quota for a second back to back at the top of the second, so the server sees a
-//         burst of `connections` requests every second and the latencies measure the burst.
-//         The first answer on each connection (it carries the TCP connect) is not counted.
+// Two kinds of run:
+//   max   closed loop, autocannon: `connections` connections, each sending its next request as
+//         soon as its last one is answered, for `durationSec`: the most requests/s the route
+//         serves.
+//   rate  open loop at `rate` requests/s, Node's HTTP client: a request is due every 1000/rate
+//         ms whatever the server does, and leaves then on a free keep-alive connection or a
+//         new one; latency counts from when it was due. A first second is not timed (it opens
+//         the connections). autocannon's own `overallRate` does not do this: each connection
+//         sends its whole quota for a second back to back at the top of the second, so the
+//         server sees a burst every second and the latencies measure the burst; and one
+//         autocannon instance a connection (as before) cost ~1 ms of CPU a request here.
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
@@ -81,6 +83,9 @@ type Autocannon = (options: AutocannonOptions) => Tracker;
 
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
+/** An answer that takes longer is a failed request. */
+const TIMEOUT_MS = 30_000;
+
 /** The first answer other than 2xx of the run, for the report. */
 let firstRefusal: string | null = null;
 
@@ -138,60 +143,79 @@ async function maxRun(job: LoadJob): Promise<Omit<LoadResult, 'cpuSec'>> {
   };
 }
 
-/** `rate` requests/s, one every 1000/rate ms, open loop; percentiles over every answer. */
+/** `rate` requests/s, open loop (see the top of this file); percentiles over the timed answers. */
 async function rateRun(job: LoadJob): Promise<Omit<LoadResult, 'cpuSec'>> {
   const rate = job.rate ?? 200;
-  const request = roundRobin(job.paths);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   const latencies: number[] = [];
+  let failed = 0;
+  let firstFailure: string | null = null;
   let first = 0;
   let last = 0;
-  const seen = new WeakSet<object>();
-  const onResponse = (client: object, statusCode: number, _bytes: number, ms: number) => {
-    // A connection's first request waited for its TCP connect: not part of the rate's figure.
-    if (!seen.has(client)) {
-      seen.add(client);
-      return;
-    }
-    if (statusCode < 200 || statusCode >= 300) return;
-    latencies.push(ms);
-    last = performance.now();
-    first ||= last;
-  };
-  const runs: Promise<AutocannonResult>[] = [];
-  const start = performance.now();
-  for (let i = 0; i < rate; i++) {
-    runs.push(
-      run(
-        {
-          url: job.origin,
-          headers: job.headers,
-          requests: [request],
-          connections: 1,
-          connectionRate: 1,
-          // One more than the seconds: the first answer is dropped above.
-          amount: job.durationSec + 1,
-          ignoreCoordinatedOmission: true,
-          timeout: 30,
+  let next = 0;
+  const send = (since: number, timed: boolean) =>
+    new Promise<void>((resolve) => {
+      let settled = false;
+      const settle = (failure?: string) => {
+        if (settled) return;
+        settled = true;
+        if (failure !== undefined) {
+          failed++;
+          firstFailure ??= failure;
+        }
+        resolve();
+      };
+      const path = job.paths[next++ % job.paths.length]!;
+      const request = http.get(
+        `${job.origin}${path}`,
+        { agent, headers: job.headers, timeout: TIMEOUT_MS },
+        (response) => {
+          const status = response.statusCode ?? 0;
+          const ok = status >= 200 && status < 300;
+          const refusal: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => {
+            if (!ok) refusal.push(chunk);
+          });
+          response.on('error', (error) => settle(error.message));
+          response.on('end', () => {
+            if (!ok)
+              return settle(`HTTP ${status} ${Buffer.concat(refusal).toString('utf8', 0, 300)}`);
+            if (timed) {
+              last = performance.now();
+              latencies.push(last - since);
+              first ||= last;
+            }
+            settle();
+          });
         },
-        onResponse,
-      ),
-    );
-    // Instance i starts at i * 1000/rate ms on the clock, not after i sleeps: sleeps drift.
-    const wait = start + ((i + 1) * 1000) / rate - performance.now();
+      );
+      request.on('timeout', () => request.destroy(new Error(`no answer in ${TIMEOUT_MS} ms`)));
+      request.on('error', (error) => settle(error.message));
+    });
+  const answers: Promise<void>[] = [];
+  const total = rate * (job.durationSec + 1);
+  const start = performance.now();
+  for (let i = 0; i < total; i++) {
+    // Due at i * 1000/rate ms on the clock, not after i sleeps: sleeps drift.
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    // Timed from when it was due, or from when it left if a timer fired early (they fire to
+    // the millisecond): a late request counts its lateness, an early one nothing it did not wait.
+    answers.push(send(Math.min(due, performance.now()), i >= rate));
   }
-  const results = await Promise.all(runs);
-  // From the first counted answer to the last: what the route sustained of the rate offered.
+  await Promise.all(answers);
+  agent.destroy();
+  // From the first timed answer to the last: what the route sustained of the rate offered.
   const elapsedSec = (last - first) / 1000;
   latencies.sort((a, b) => a - b);
   const at = (p: number) =>
     latencies[Math.min(latencies.length - 1, Math.max(0, Math.ceil(p * latencies.length) - 1))] ??
     NaN;
-  const failures = results.map(failureOf).filter((f) => f !== null);
   return {
     ok: latencies.length,
-    failed: results.reduce((n, r) => n + r.non2xx + r.errors, 0),
-    firstFailure: failures[0] ?? null,
+    failed,
+    firstFailure,
     elapsedSec,
     perSec: (latencies.length - 1) / elapsedSec,
     p50Ms: at(0.5),

@@ -157,6 +157,8 @@ export function createLedgerWriter(opts: {
   witnesses?: WitnessPolicyConfig;
   /** Verify threads; the orchestrator uses every core, the API fewer. */
   verifyThreads?: number;
+  /** Least ms between the starts of two witness rounds (default DEFAULT_PUBLISH_INTERVAL_MS). */
+  publishIntervalMs?: number;
 }): { sequencer: Sequencer; publisher: CheckpointPublisher; close: () => Promise<void> } {
   // Signature checks on every core: the sequencer's throughput is bounded by them.
   const verifyPool = new VerifyPool(opts.verifyThreads);
@@ -164,6 +166,8 @@ export function createLedgerWriter(opts: {
   const publisher = new CheckpointPublisher(
     opts.pool,
     opts.witnesses ?? { witnesses: [], threshold: 0 },
+    console.error,
+    opts.publishIntervalMs,
   );
   sequencer.onCheckpoint(() => {
     publisher

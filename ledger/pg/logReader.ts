@@ -9,6 +9,7 @@ import {
   inclusionProofAsync,
   rehash,
   type NodeId,
+  type ProofNodes,
 } from '../proof.ts';
 import {
   encodeEntryBundle,
@@ -60,7 +61,9 @@ export interface ConsistencyProofResponse {
 }
 
 export class LogReader {
-  private readonly nodeCache = new LruMap<string, Uint8Array>(NODE_CACHE_SIZE);
+  private readonly nodeCache = new LruMap<number, Uint8Array>(NODE_CACHE_SIZE);
+  /** Ephemeral node hashes (see rehashIn) of the tree of the latest size proofs were asked in. */
+  private ephemerals = { size: -1, hashes: new Map<number, Uint8Array>() };
   /** The largest checkpoint size this reader has seen signed (requireCovered). */
   private signedSize = 0;
 
@@ -153,13 +156,36 @@ export class LogReader {
         throw new BadProofRequestError('index', `index ${index} is not below the size ${size}`);
       return inclusionNodes(index, size);
     });
-    const hashes = await this.nodes(wanted.flatMap((w) => w.ids));
-    let offset = 0;
-    return wanted.map((w) => {
-      const mine = hashes.slice(offset, offset + w.ids.length);
-      offset += w.ids.length;
-      return rehash(w, mine);
-    });
+    // Proofs in one tree share their upper nodes: each distinct node is looked up once.
+    const distinct = new Map<number, NodeId>();
+    for (const w of wanted) for (const id of w.ids) distinct.set(nodeKey(id), id);
+    const hashes = await this.nodes([...distinct.values()]);
+    const hashOf = new Map([...distinct.keys()].map((key, i) => [key, hashes[i]!]));
+    return wanted.map((w) =>
+      this.rehashIn(
+        size,
+        w,
+        w.ids.map((id) => hashOf.get(nodeKey(id))!),
+      ),
+    );
+  }
+
+  /**
+   * `rehash`, with the ephemeral node of each fork hashed once per tree size: the proofs of a
+   * checkpoint all fold their right-border runs into the same few ephemeral nodes.
+   */
+  private rehashIn(size: number, nodes: ProofNodes, hashes: Uint8Array[]): Uint8Array[] {
+    if (nodes.begin === nodes.end) return rehash(nodes, hashes);
+    if (this.ephemerals.size !== size) this.ephemerals = { size, hashes: new Map() };
+    const key = nodeKey(nodes.ephemeral);
+    let ephemeral = this.ephemerals.hashes.get(key);
+    if (!ephemeral) {
+      const ids = nodes.ids.slice(nodes.begin, nodes.end);
+      const run = { ids, begin: 0, end: ids.length, ephemeral: nodes.ephemeral };
+      ephemeral = rehash(run, hashes.slice(nodes.begin, nodes.end))[0]!;
+      this.ephemerals.hashes.set(key, ephemeral);
+    }
+    return [...hashes.slice(0, nodes.begin), ephemeral, ...hashes.slice(nodes.end)];
   }
 
   /** Requires 0 < from <= to, both sizes of signed checkpoints. */
@@ -251,18 +277,28 @@ export class LogReader {
    * proof asks PostgreSQL only for the nodes no earlier proof needed.
    */
   private async nodes(ids: readonly NodeId[]): Promise<Uint8Array[]> {
-    const key = (id: NodeId) => `${id.level}/${id.index}`;
-    const hashes = ids.map((id) => this.nodeCache.get(key(id)));
+    const hashes = ids.map((id) => this.nodeCache.get(nodeKey(id)));
     const missing = ids.filter((_, i) => hashes[i] === undefined);
     const fetched = await fetchNodes(this.pool, missing);
     let next = 0;
     for (const [i, id] of ids.entries()) {
       if (hashes[i] !== undefined) continue;
       hashes[i] = fetched[next++]!;
-      this.nodeCache.set(key(id), hashes[i]);
+      this.nodeCache.set(nodeKey(id), hashes[i]);
     }
     return hashes as Uint8Array[];
   }
+}
+
+/**
+ * A node's level and index as one number, a cheaper map key than a string. Requires a level
+ * below 64 and an index below 2^47, so the key is an exact integer (a log of 2^47 entries is
+ * far beyond this store). @throws RangeError otherwise.
+ */
+function nodeKey(id: NodeId): number {
+  if (id.index >= 2 ** 47 || id.level >= 64)
+    throw new RangeError(`tree node level ${id.level} index ${id.index} is beyond this store`);
+  return id.index * 64 + id.level;
 }
 
 /** About 6 MB of node hashes: every node the proofs of a busy log's recent entries need. */

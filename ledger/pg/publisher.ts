@@ -1,7 +1,10 @@
 // Publishes checkpoints: sends the newest signed checkpoint to every witness (C2SP
 // tlog-witness add-checkpoint, with a consistency proof from the size each witness last
 // cosigned), keeps the cosignatures, and publishes the checkpoint once k of n witnesses
-// cosigned it. Runs beside the sequencer; calls coalesce to the newest checkpoint.
+// cosigned it. Runs beside the sequencer; calls coalesce to the newest checkpoint, and rounds
+// start at most every `minIntervalMs`, as real logs publish on an interval (Sunlight and
+// Tessera about once a second): under a stream of commits each round takes the newest
+// checkpoint of its interval instead of every commit costing every witness a round.
 import type pg from 'pg';
 import { toBase64 } from '../bytes.ts';
 import { verifyCosignature, type CosignerKey } from '../cosignature.ts';
@@ -22,25 +25,36 @@ export interface WitnessPolicyConfig {
   threshold: number;
 }
 
+/** Least time between the starts of two rounds, unless the publisher is told otherwise. */
+export const DEFAULT_PUBLISH_INTERVAL_MS = 250;
+
 export class CheckpointPublisher {
   /** Size each witness last cosigned, learnt from its answers (409 tells us). */
   private readonly witnessSizes = new Map<string, number>();
   private running: Promise<void> | undefined;
   private again = false;
+  /** When the last round started (performance.now()). */
+  private lastRound = -Infinity;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly policy: WitnessPolicyConfig,
     private readonly log: (line: string) => void = console.error,
+    private readonly minIntervalMs = DEFAULT_PUBLISH_INTERVAL_MS,
   ) {
     if (policy.threshold < 0 || policy.threshold > policy.witnesses.length) {
       throw new RangeError(
         `witness threshold must be 0..${policy.witnesses.length}, got ${policy.threshold}`,
       );
     }
+    if (!(minIntervalMs >= 0))
+      throw new RangeError(`the publish interval must be >= 0 ms, got ${minIntervalMs}`);
   }
 
-  /** Asks for the newest checkpoint to be witnessed; resolves when that round ends. */
+  /**
+   * Asks for the newest checkpoint to be witnessed; resolves when a round that started after
+   * this call ends. A round starts no sooner than `minIntervalMs` after the previous one did.
+   */
   request(): Promise<void> {
     if (this.running) {
       this.again = true;
@@ -49,7 +63,12 @@ export class CheckpointPublisher {
     this.running = (async () => {
       try {
         do {
+          const wait = this.lastRound + this.minIntervalMs - performance.now();
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+          // Cleared only now: the round below reads the newest checkpoint, so it answers the
+          // requests made while it waited; only those made while it runs need another round.
           this.again = false;
+          this.lastRound = performance.now();
           await this.publishNewest();
         } while (this.again);
       } finally {
