@@ -240,11 +240,13 @@ export class KeyRegistry {
       const keyIds = new Set<string>();
       const result = Promise.resolve().then(async () => {
         this.revocations = undefined;
-        const { rows } = await this.pool.query<{ key_id: string; revoked_at: Date }>(
-          `SELECT key_id, min(revoked_at) AS revoked_at FROM agency_key_revocations
-           WHERE key_id = ANY($1) GROUP BY key_id`,
-          [[...keyIds]],
-        );
+        // Named: asked with every check batch, so planned once per connection.
+        const { rows } = await this.pool.query<{ key_id: string; revoked_at: Date }>({
+          name: 'key-revocations',
+          text: `SELECT key_id, min(revoked_at) AS revoked_at FROM agency_key_revocations
+                 WHERE key_id = ANY($1) GROUP BY key_id`,
+          values: [[...keyIds]],
+        });
         return new Map(rows.map((row) => [row.key_id, row.revoked_at]));
       });
       this.revocations = { keyIds, result };

@@ -271,17 +271,34 @@ export class Sequencer {
   private async commit(batch: SignedStatement[]): Promise<Appended[]> {
     const client = await this.pool.connect();
     try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1)', [SEQUENCER_LOCK]);
+      // One round trip for both: a simple query may hold several statements. The lock must
+      // be taken by a statement of its own, before the next one takes its snapshot.
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${SEQUENCER_LOCK})`);
       const ids = [...new Set(batch.map((s) => s.statement.statementId))];
       const existing = new Map<string, Appended>();
-      const found = await client.query<{ statement_id: string; entry: Buffer; leaf_hash: Buffer }>(
-        'SELECT statement_id, entry, leaf_hash FROM ledger_entries WHERE statement_id = ANY($1)',
-        [ids],
-      );
+      // The log's last entry (statement_id NULL) and the batch's ids already in the log.
+      const found = await client.query<{
+        idx: string;
+        leaf_hash: Buffer;
+        statement_id: string | null;
+        entry: Buffer | null;
+      }>({
+        name: 'sequencer-head-and-existing',
+        text: `(SELECT idx, leaf_hash, NULL::text AS statement_id, NULL::bytea AS entry
+                FROM ledger_entries ORDER BY idx DESC LIMIT 1)
+               UNION ALL
+               SELECT idx, leaf_hash, statement_id, entry FROM ledger_entries
+               WHERE statement_id = ANY($1)`,
+        values: [ids],
+      });
+      let head: { idx: string; leaf_hash: Buffer } | undefined;
       for (const row of found.rows) {
+        if (row.statement_id === null) {
+          head = row;
+          continue;
+        }
         existing.set(row.statement_id, {
-          entry: Entry.parse(JSON.parse(row.entry.toString('utf8'))),
+          entry: Entry.parse(JSON.parse(row.entry!.toString('utf8'))),
           leafHash: new Uint8Array(row.leaf_hash),
           created: false,
         });
@@ -293,10 +310,6 @@ export class Sequencer {
         seen.add(signed.statement.statementId);
         fresh.push(signed);
       }
-      const last = await client.query<{ idx: string; leaf_hash: Buffer }>(
-        'SELECT idx, leaf_hash FROM ledger_entries ORDER BY idx DESC LIMIT 1',
-      );
-      const head = last.rows[0];
       const firstIndex = head ? Number(head.idx) + 1 : 0;
       const prev = head ? new Uint8Array(head.leaf_hash) : fromBase64(GENESIS_PREV_LEAF_HASH);
       const sequencedAt = this.now().toISOString();
@@ -320,18 +333,27 @@ export class Sequencer {
           this.log.key,
           this.log.extraKeys,
         );
-        // Bytes go as one binary parameter each (node-pg sends a Buffer as binary, but an
-        // array of Buffers as hex text): half the bytes on the wire, no hex to encode or
-        // decode. Indices are contiguous, so each row's is firstIndex + its ordinal - 1.
+        // Entries, tree nodes and the checkpoint in one statement (one round trip). Bytes go
+        // as one binary parameter each (node-pg sends a Buffer as binary, but an array of
+        // Buffers as hex text): half the bytes on the wire, no hex to encode or decode.
+        // Indices are contiguous, so each entry's is firstIndex + its ordinal - 1.
         const entries = chained.map((c) => c.bytes);
-        await client.query(
-          `INSERT INTO ledger_entries (idx, statement_id, case_id, entry, leaf_hash, sequenced_at)
-           SELECT $1::bigint + r.n - 1, r.statement_id, r.case_id,
-                  substring($4::bytea FROM r.start FOR r.length),
-                  substring($5::bytea FROM (r.n - 1)::int * 32 + 1 FOR 32), $6
-           FROM unnest($2::text[], $3::text[], $7::int[], $8::int[])
-                WITH ORDINALITY AS r(statement_id, case_id, start, length, n)`,
-          [
+        await client.query({
+          name: 'sequencer-append',
+          text: `WITH appended AS (
+                   INSERT INTO ledger_entries (idx, statement_id, case_id, entry, leaf_hash, sequenced_at)
+                   SELECT $1::bigint + r.n - 1, r.statement_id, r.case_id,
+                          substring($4::bytea FROM r.start FOR r.length),
+                          substring($5::bytea FROM (r.n - 1)::int * 32 + 1 FOR 32), $6
+                   FROM unnest($2::text[], $3::text[], $7::int[], $8::int[])
+                        WITH ORDINALITY AS r(statement_id, case_id, start, length, n)
+                 ), nodes AS (
+                   INSERT INTO tree_nodes (level, idx, hash)
+                   SELECT r.level, r.idx, substring($11::bytea FROM (r.n - 1)::int * 32 + 1 FOR 32)
+                   FROM unnest($9::smallint[], $10::bigint[]) WITH ORDINALITY AS r(level, idx, n)
+                 )
+                 INSERT INTO checkpoints (size, root_hash, note) VALUES ($12, $13, $14)`,
+          values: [
             firstIndex,
             chained.map((c) => c.entry.statement.statementId),
             chained.map((c) => c.entry.statement.caseId),
@@ -340,23 +362,14 @@ export class Sequencer {
             sequencedAt,
             startsOf(entries),
             entries.map((e) => e.length),
-          ],
-        );
-        await client.query(
-          `INSERT INTO tree_nodes (level, idx, hash)
-           SELECT r.level, r.idx, substring($3::bytea FROM (r.n - 1)::int * 32 + 1 FOR 32)
-           FROM unnest($1::smallint[], $2::bigint[]) WITH ORDINALITY AS r(level, idx, n)`,
-          [
             nodes.map((n) => n.id.level),
             nodes.map((n) => n.id.index),
             Buffer.concat(nodes.map((n) => n.hash)),
+            size,
+            Buffer.from(rootHash),
+            note,
           ],
-        );
-        await client.query('INSERT INTO checkpoints (size, root_hash, note) VALUES ($1, $2, $3)', [
-          size,
-          Buffer.from(rootHash),
-          note,
-        ]);
+        });
       }
       await client.query('COMMIT');
       if (range) {
