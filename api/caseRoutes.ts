@@ -174,13 +174,12 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     });
     if (!rows[0]) throw new NotFoundError(`no case ${caseId}`);
     const { application, ...row } = rows[0];
-    return {
-      row,
-      application:
-        row.erased_at || application == null
-          ? undefined
-          : CaseApplication.safeParse(application).data,
-    };
+    return { row, application: applicationFrom(row, application) };
+  }
+
+  /** The stored application as read, unless the case was erased or none is stored. */
+  function applicationFrom(row: CaseRow, stored: unknown): CaseApplication | undefined {
+    return row.erased_at || stored == null ? undefined : CaseApplication.safeParse(stored).data;
   }
 
   /** The case's application (personal data), unless it was erased. */
@@ -191,7 +190,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       text: 'SELECT application FROM case_secrets WHERE case_id = $1',
       values: [row.case_id],
     });
-    return rows[0] ? CaseApplication.safeParse(rows[0].application).data : undefined;
+    return applicationFrom(row, rows[0]?.application);
   }
 
   const handleOf = (row: CaseRow) =>

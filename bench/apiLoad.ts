@@ -58,11 +58,8 @@ interface AutocannonOptions {
   headers: Record<string, string>;
   requests: AutocannonRequest[];
   connections: number;
-  duration?: number;
-  amount?: number;
-  connectionRate?: number;
-  ignoreCoordinatedOmission?: boolean;
-  timeout?: number;
+  duration: number;
+  timeout: number;
 }
 interface AutocannonResult {
   duration: number;
@@ -73,9 +70,7 @@ interface AutocannonResult {
   statusCodeStats: Record<string, { count: number }>;
   latency: { p50: number; p99: number; max: number };
 }
-type ResponseListener = (client: object, statusCode: number, bytes: number, ms: number) => void;
 interface Tracker {
-  on(event: 'response', listener: ResponseListener): void;
   on(event: 'done', listener: (result: AutocannonResult) => void): void;
   on(event: 'error', listener: (error: Error) => void): void;
 }
@@ -102,10 +97,9 @@ function roundRobin(paths: readonly string[]): AutocannonRequest {
   };
 }
 
-function run(options: AutocannonOptions, onResponse?: ResponseListener) {
+function run(options: AutocannonOptions) {
   return new Promise<AutocannonResult>((resolve, reject) => {
     const tracker = autocannon(options);
-    if (onResponse) tracker.on('response', onResponse);
     tracker.on('done', resolve);
     tracker.on('error', reject);
   });
