@@ -8,17 +8,19 @@
 // queue to the worker eagerly).
 //
 // Activities of a clean case with electricity, water and gas (26):
-//   orchestrator: intake, signRecord (the close record), notify (the citizen)       3
 //   agencies: verifyContract, checkTitle, 3 prechecks, assessTax,
-//             registerTransfer, 3 transferAccounts                                  10
-//   appendToLedger, one per signed statement: the 10 agency steps, the payment
-//             and the review decisions (inside their Updates), the close record      13
+//             registerTransfer, 3 transferAccounts (activity tasks)                  10
+//   orchestrator, local activities of the workflow's worker as in the real case:
+//             intake, signRecord (the close record), notify (the citizen)             3
+//             appendToLedger, one per signed statement: the 10 agency steps, the
+//             payment and the review decisions (inside their Updates), the close    13
 import {
   allHandlersFinished,
   condition,
   defineQuery,
   defineUpdate,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
 } from '@temporalio/workflow';
 
@@ -50,8 +52,9 @@ export const baselineStatusQuery = defineQuery<{ waiting: string[]; done: boolea
 );
 export const baselineDecideUpdate = defineUpdate<void, [string]>('baselineDecide');
 
-// The same timeouts and retry policies as the real workflow's proxies.
-const orchestrator = proxyActivities<BaselineActivities>({
+// The same timeouts and retry policies as the real workflow's proxies, and, as there, the
+// orchestrator's own steps are local activities of the workflow's worker.
+const orchestrator = proxyLocalActivities<BaselineActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });

@@ -18,7 +18,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Client, type WorkflowHandle } from '@temporalio/client';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { buildApp } from '../api/app.ts';
@@ -34,6 +34,7 @@ import { verifyEd25519Node } from '../ledger/pg/nodeEd25519.ts';
 import { entryRange, ledgerSize } from '../ledger/pg/reader.ts';
 import { signStatement, statementMessage } from '../ledger/statement.ts';
 import { fromBase64 } from '../ledger/bytes.ts';
+import { workerDataConverter, type PayloadKey } from '../infra/payloadCodec.ts';
 import { statusQuery } from '../workflows/messages.ts';
 import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
 import {
@@ -126,7 +127,7 @@ export async function runCasesBench(
       bundleWorkflows(),
       bundleWorkflowCode({ workflowsPath: baselineWorkflowsPath, logger: quietLogger }),
     ]);
-    const { client, connection, orchestrator } = await startBenchWorkers(
+    const { client, connection, orchestrator, payloadKey } = await startBenchWorkers(
       {
         address,
         workerPool,
@@ -233,6 +234,12 @@ export async function runCasesBench(
     print(
       `  every case completed, none overdue; ${count(entries)} signed ledger entries (${ENTRIES_PER_CASE} a case, warm-up included)`,
     );
+
+    // Every case of the run must replay: its local activities and its search-attribute loop
+    // make a case's commands depend on how its activations fell, and on a loaded machine
+    // they fall in ways a test's few cases never show.
+    const replayed = await replayCases(client, caseDriver.completed, workflowBundle, payloadKey);
+    print(`  replayed all ${count(replayed)} histories of this phase: no nondeterminism`);
 
     const figures: CasesBenchFigures = {
       casesPerSec: cases.perSec,
@@ -406,6 +413,8 @@ class BaselineDriver implements Driver {
 class CaseDriver implements Driver {
   queries = 0;
   sampleWorkflow: string | undefined;
+  /** Every case that completed, for the replay check. */
+  readonly completed: string[] = [];
 
   constructor(
     private readonly app: FastifyInstance,
@@ -463,6 +472,7 @@ class CaseDriver implements Driver {
     if (result.overdue)
       throw new Error(`case ${caseId} went overdue: a deadline fell due in the run`);
     this.sampleWorkflow = workflowId;
+    this.completed.push(workflowId);
     return performance.now() - start;
   }
 
@@ -528,6 +538,32 @@ export function benchApplication(runTag: string, i: number) {
  * the mean waits between them: task scheduled → picked up by a worker (the server's and the
  * poll's round trip), a workflow task's run on the worker, an activity's run.
  */
+/**
+ * Replays each workflow's history against `workflowBundle`.
+ * @returns how many replayed. @throws Error naming the first that does not replay.
+ */
+async function replayCases(
+  client: Client,
+  workflowIds: readonly string[],
+  workflowBundle: WorkflowBundleWithSourceMap,
+  payloadKey: PayloadKey,
+): Promise<number> {
+  const histories = (async function* () {
+    for (const workflowId of workflowIds)
+      yield { workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() };
+  })();
+  let replayed = 0;
+  for await (const result of Worker.runReplayHistories(
+    { workflowBundle, dataConverter: workerDataConverter(payloadKey), replayName: 'bench' },
+    histories,
+  )) {
+    if (result.error)
+      throw new Error(`${result.workflowId} does not replay: ${String(result.error)}`);
+    replayed++;
+  }
+  return replayed;
+}
+
 async function historyShape(client: Client, workflowId: string): Promise<string> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   const events = history.events ?? [];

@@ -29,7 +29,12 @@ import {
   createAgencyWorker,
   createOrchestratorWorker,
 } from '../cli/workers.ts';
-import { clientDataConverter, generatePayloadKey, parsePayloadKey } from '../infra/payloadCodec.ts';
+import {
+  clientDataConverter,
+  generatePayloadKey,
+  parsePayloadKey,
+  type PayloadKey,
+} from '../infra/payloadCodec.ts';
 
 /** CPU model, cores, memory, node version and date: printed above every benchmark's figures. */
 // As every onewindow process does (cli/main.ts): signatures through OpenSSL's Ed25519.
@@ -314,6 +319,8 @@ export async function startBenchWorkers(
   client: Client;
   connection: Connection;
   orchestrator: Awaited<ReturnType<typeof createOrchestratorWorker>>;
+  /** The payload key of the workers and the client (to replay the run's histories). */
+  payloadKey: PayloadKey;
 }> {
   const payloadKey = parsePayloadKey(generatePayloadKey('bench'));
   const nativeConnection = await NativeConnection.connect({ address: options.address });
@@ -351,5 +358,5 @@ export async function startBenchWorkers(
       await orchestrator.close();
     },
   });
-  return { client, connection, orchestrator };
+  return { client, connection, orchestrator, payloadKey };
 }

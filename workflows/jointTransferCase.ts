@@ -10,6 +10,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -38,8 +39,7 @@ import type { StepResult } from '../activities/sign.ts';
 import { decideUpdate, resolveEscalationUpdate, statusQuery } from './messages.ts';
 import { agenciesKey, caseStatusKey, currentStepsKey, overdueKey } from './searchAttributes.ts';
 
-const orchestrator = proxyActivities<OrchestratorActivities>({
-  taskQueue: ORCHESTRATOR_TASK_QUEUE,
+const orchestratorOptions = {
   startToCloseTimeout: '30s',
   retry: {
     initialInterval: '1s',
@@ -47,6 +47,19 @@ const orchestrator = proxyActivities<OrchestratorActivities>({
     maximumInterval: '30s',
     nonRetryableErrorTypes: NON_RETRYABLE_LEDGER_ERRORS,
   },
+} as const;
+/**
+ * The orchestrator's own steps (intake, ledger appends, records, notices) are quick writes
+ * on the worker that runs the case, so they run as local activities: no activity task
+ * through the server and no extra workflow task after each (in bench/cases.ts a case's
+ * history went from 157 events and 17 workflow tasks to 104 and 10). Each is idempotent or
+ * harmless to repeat (appends are idempotent on statementId), which a local activity needs:
+ * one cut short by a crash runs again. Cases started before the patch keep activity tasks.
+ */
+const orchestratorLocal = proxyLocalActivities<OrchestratorActivities>(orchestratorOptions);
+const orchestratorTasks = proxyActivities<OrchestratorActivities>({
+  taskQueue: ORCHESTRATOR_TASK_QUEUE,
+  ...orchestratorOptions,
 });
 
 interface AgencyStepInput {
@@ -92,6 +105,32 @@ function owingParty(def: StepDefinition): string {
 
 export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   const { caseId, application } = input;
+  // Orchestrator steps as local activities, one at a time, in the order they were asked
+  // for. Live, the SDK resolves concurrent local activities in the order they finish; on
+  // replay, in the order they were scheduled (sdk-rust#1075, sdk-python#1578), so two
+  // appends racing could replay as a different case. Queued, both orders are the same.
+  // `orchestratorBusy` is also what search attributes wait for (see `publish`).
+  let orchestratorBusy = 0;
+  let nextTurn = 0;
+  let turn = 0;
+  const orchestrator: typeof orchestratorTasks = patched('orchestrator-local-activities')
+    ? new Proxy(orchestratorLocal, {
+        get(target, name) {
+          const call = Reflect.get(target, name) as (...args: unknown[]) => Promise<unknown>;
+          return async (...args: unknown[]) => {
+            const mine = nextTurn++;
+            orchestratorBusy++;
+            await condition(() => turn === mine);
+            try {
+              return await call(...args);
+            } finally {
+              turn++;
+              orchestratorBusy--;
+            }
+          };
+        },
+      })
+    : orchestratorTasks;
   const scale = input.timeScale ?? 1;
   const ms = (duration: string) => Math.max(1, Math.round(durationMs(duration) * scale));
   const process = jointTransferProcess(application.utilities);
@@ -156,24 +195,50 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     }
   };
 
+  // Each upsert is a history event and a visibility write for the server: about 3 ms of CPU
+  // a case each, measured in bench/cases.ts. Since the 'search-attributes-when-waiting'
+  // patch, a change is only marked here and one loop publishes it once the case waits on
+  // something outside the workflow task (an agency, a person, a timer): no orchestrator
+  // step in flight. Supervisors list the state a case waits in, not each step it passed
+  // through within one task (in bench/cases.ts: 16 upserts a case before, 10 after).
+  const whenWaiting = patched('search-attributes-when-waiting');
+  let agenciesPublished = false;
   let published = '';
-  const publish = () => {
-    logTransitions();
+  let changed = false;
+  const upsertStatus = () => {
+    changed = false;
     const current = status.steps
       .filter((s) => ['running', 'waiting', 'escalated'].includes(s.status))
       .map((s) => s.stepId);
     const fingerprint = JSON.stringify([status.phase, current, status.overdue]);
-    // Each upsert is a history event and work for the server: since this patch, only a
-    // change is published. Cases started before it replay with the old behaviour.
+    // Since this patch, only a change is published. Cases started before it replay with the
+    // old behaviour.
     if (fingerprint === published && patched('search-attributes-only-on-change')) return;
     published = fingerprint;
     upsertSearchAttributes([
+      ...(agenciesPublished ? [] : [{ key: agenciesKey, value: agenciesOf(process) }]),
       { key: caseStatusKey, value: status.phase },
       { key: currentStepsKey, value: current },
       { key: overdueKey, value: status.overdue },
     ]);
+    agenciesPublished = true;
   };
-  upsertSearchAttributes([{ key: agenciesKey, value: agenciesOf(process) }]);
+  const publish = () => {
+    logTransitions();
+    if (whenWaiting) changed = true;
+    else upsertStatus();
+  };
+  if (whenWaiting) {
+    void (async () => {
+      for (;;) {
+        await condition(() => changed && orchestratorBusy === 0);
+        upsertStatus();
+      }
+    })();
+  } else {
+    upsertSearchAttributes([{ key: agenciesKey, value: agenciesOf(process) }]);
+    agenciesPublished = true;
+  }
 
   setHandler(statusQuery, () => status);
 
@@ -583,7 +648,9 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     stepId: 'close',
     message: `your case is ${status.phase}`,
   });
-  publish();
+  // The last state is published before the result, not left to the loop.
+  logTransitions();
+  upsertStatus();
   await condition(allHandlersFinished);
   if (status.phase === 'failed') log.warn('case failed', { caseId, reason: status.reason });
   return status;

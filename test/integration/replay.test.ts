@@ -11,21 +11,48 @@ import { parsePayloadKey, workerDataConverter } from '../../infra/payloadCodec.t
 import { TEST_PAYLOAD_KEY } from './stack.ts';
 
 const dir = fileURLToPath(new URL('../histories/', import.meta.url));
+const ORCHESTRATOR_STEPS = ['intake', 'appendToLedger', 'signRecord', 'notify'];
+
+/** The parts of a history's JSON these checks read. */
+interface History {
+  events: {
+    eventType: string;
+    activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
+    markerRecordedEventAttributes?: { markerName?: string };
+  }[];
+}
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
 describe('replaying recorded case histories', () => {
-  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), and current', () => {
+  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), and current', () => {
     // A patch leaves a marker in the history of a run that took the new path.
+    const events = (f: string) =>
+      (JSON.parse(readFileSync(`${dir}${f}`, 'utf8')) as History).events;
     const marked = (f: string) =>
-      readFileSync(`${dir}${f}`, 'utf8').includes('EVENT_TYPE_MARKER_RECORDED');
+      events(f).some((e) => e.eventType === 'EVENT_TYPE_MARKER_RECORDED');
+    const activityTasks = (f: string) =>
+      events(f).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    const localActivities = (f: string) =>
+      events(f).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+        .length;
     const v1 = files.filter((f) => f.startsWith('v1-'));
     const v2 = files.filter((f) => f.startsWith('v2-'));
+    const v3 = files.filter((f) => f.startsWith('v3-'));
     const current = files.filter((f) => !/^v\d+-/.test(f));
-    expect([v1.length, v2.length, current.length]).toEqual([5, 5, 5]);
+    expect([v1.length, v2.length, v3.length, current.length]).toEqual([5, 5, 5, 5]);
     expect(v1.filter(marked)).toEqual([]);
     expect(v2.filter(marked)).toEqual(['v2-escalated-gas-resolved-by-hand.json']);
-    // Every case started now takes the one-deadline-timer path.
-    expect(current.filter(marked)).toEqual(current);
+    // Every case started then took the one-deadline-timer path; every case started now also
+    // runs the orchestrator's steps as local activities (a marker each, no activity task).
+    expect(v3.filter(marked)).toEqual(v3);
+    for (const f of v3) {
+      expect(activityTasks(f)).toContain('appendToLedger');
+      expect(localActivities(f)).toBe(0);
+    }
+    for (const f of current) {
+      expect(activityTasks(f).filter((a) => ORCHESTRATOR_STEPS.includes(a))).toEqual([]);
+      expect(localActivities(f)).toBeGreaterThan(0);
+    }
   });
 
   it('replays every recorded history without a nondeterminism error', async () => {
