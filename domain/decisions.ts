@@ -11,19 +11,7 @@ export const Decision = z.object({
 });
 export type Decision = z.infer<typeof Decision>;
 
-/** Which outcomes a decision on each kind of open step may carry (by step id prefix). */
-export const DECISION_OUTCOMES: Record<string, readonly string[]> = {
-  review: ['approved', 'rejected'],
-  confirmPayment: ['paid'],
-  settleArrears: ['settled'],
-};
-
-export function allowedOutcomes(stepId: string): readonly string[] {
-  return DECISION_OUTCOMES[stepId.split('.')[0]!] ?? [];
-}
-
-/** Outcomes of a decision that refuse the case (compensation follows). */
-export const REFUSING_OUTCOMES = ['rejected'];
+export { allowedOutcomes, DECISION_OUTCOMES, REFUSING_OUTCOMES } from './outcomes.ts';
 
 export const EscalationAction = z.object({
   stepId: z.string(),

@@ -13,6 +13,25 @@ const step = (id: string, needs: string[] = [], extra: Record<string, unknown> =
 
 describe('the process definition', () => {
   it('accepts the joint transfer for every choice of utilities', () => {
+    // The workflow takes the graph unvalidated (its sandbox evaluates no zod), so every
+    // graph it can be given is validated here, and must come back unchanged.
+    const choices = [
+      [],
+      ['electricity'],
+      ['water'],
+      ['gas'],
+      ['electricity', 'water'],
+      ['electricity', 'gas'],
+      ['water', 'gas'],
+      ['electricity', 'water', 'gas'],
+    ] as const;
+    for (const utilities of choices) {
+      const process = jointTransferProcess(utilities);
+      expect(validateProcess(process)).toEqual(process);
+      expect(process.steps.filter((s) => s.id.startsWith('precheck.'))).toHaveLength(
+        utilities.length,
+      );
+    }
     expect(jointTransferProcess([]).steps.map((s) => s.id)).toContain('registerTransfer');
     expect(jointTransferProcess(['electricity', 'water', 'gas']).steps).toHaveLength(15);
   });

@@ -1,8 +1,9 @@
-// The joint transfer as data (ARCHITECTURE.md §2): which agency does what, after what, by
-// when, and how it is undone. The workflow interprets this graph; adding an agency or a
-// utility is configuration, not new workflow code.
+// A process as data (ARCHITECTURE.md §2): the schema of a step graph and its validation. The
+// joint transfer's graph is in processGraph.ts; the workflow interprets it, so adding an
+// agency or a utility is configuration, not new workflow code.
 import { z } from 'zod';
-import { Signer, type Agency, type Utility } from './agency.ts';
+import { Signer } from './agency.ts';
+import { InvalidProcessError } from './processGraph.ts';
 
 /** auto: an agency activity; wait: the citizen must act (pay); human: an officer decides. */
 export const StepKind = z.enum(['auto', 'wait', 'human']);
@@ -40,9 +41,12 @@ export const ProcessDefinition = z.object({
 });
 export type ProcessDefinition = z.infer<typeof ProcessDefinition>;
 
-export class InvalidProcessError extends Error {
-  override name = 'InvalidProcessError';
-}
+export {
+  agenciesOf,
+  durationMs,
+  InvalidProcessError,
+  jointTransferProcess,
+} from './processGraph.ts';
 
 /**
  * Checks a graph: unique ids, known agencies, every dependency declared, no cycle, at most
@@ -94,129 +98,4 @@ export function validateProcess(input: unknown): ProcessDefinition {
     throw new InvalidProcessError(`steps ${cyclic.join(', ')} depend on each other in a cycle`);
   }
   return process;
-}
-
-/** Steps that exist once per chosen utility, with `{u}` standing for the utility. */
-function perUtility(
-  utilities: readonly Utility[],
-  make: (u: Utility) => StepDefinition,
-): StepDefinition[] {
-  return utilities.map(make);
-}
-
-/**
- * The joint transfer of a second-hand home for the utilities the citizen chose
- * (ARCHITECTURE.md §2). Deadlines are in business terms; tests shorten them by scaling.
- */
-export function jointTransferProcess(utilities: readonly Utility[]): ProcessDefinition {
-  const steps: StepDefinition[] = [
-    {
-      id: 'verifyContract',
-      agency: 'housing',
-      needs: [],
-      kind: 'auto',
-      activity: 'verifyContract',
-      compensation: 'cancelFiling',
-      deadline: '1 day',
-      pointOfNoReturn: false,
-    },
-    {
-      id: 'checkTitle',
-      agency: 'registry',
-      needs: [],
-      kind: 'auto',
-      activity: 'checkTitle',
-      compensation: 'releaseTitleLock',
-      deadline: '1 day',
-      pointOfNoReturn: false,
-    },
-    ...perUtility(utilities, (u) => ({
-      id: `precheck.${u}`,
-      agency: u,
-      needs: [],
-      kind: 'auto',
-      activity: 'precheck',
-      deadline: '1 day',
-      pointOfNoReturn: false,
-    })),
-    {
-      id: 'assessTax',
-      agency: 'tax',
-      needs: ['verifyContract'],
-      kind: 'auto',
-      activity: 'assessTax',
-      deadline: '2 days',
-      pointOfNoReturn: false,
-    },
-    {
-      id: 'confirmPayment',
-      agency: 'tax',
-      needs: ['assessTax'],
-      kind: 'wait',
-      compensation: 'refundTax',
-      deadline: '7 days',
-      finalLimit: '30 days',
-      pointOfNoReturn: false,
-    },
-    {
-      id: 'review',
-      agency: 'registry',
-      needs: ['checkTitle', 'confirmPayment'],
-      kind: 'human',
-      deadline: '3 days',
-      finalLimit: '30 days',
-      pointOfNoReturn: false,
-    },
-    {
-      id: 'registerTransfer',
-      agency: 'registry',
-      needs: ['review'],
-      kind: 'auto',
-      activity: 'registerTransfer',
-      deadline: '1 day',
-      pointOfNoReturn: true,
-    },
-    ...perUtility(utilities, (u) => ({
-      id: `settleArrears.${u}`,
-      agency: u,
-      needs: [`precheck.${u}`],
-      kind: 'wait' as const,
-      when: { step: `precheck.${u}`, fact: 'hasArrears' },
-      deadline: '7 days',
-      finalLimit: '30 days',
-      pointOfNoReturn: false,
-    })),
-    ...perUtility(utilities, (u) => ({
-      id: `transferAccount.${u}`,
-      agency: u,
-      needs: ['registerTransfer', `settleArrears.${u}`],
-      kind: 'auto' as const,
-      activity: 'transferAccount',
-      deadline: '2 days',
-      pointOfNoReturn: false,
-    })),
-  ];
-  return validateProcess({ name: 'jointTransfer', steps });
-}
-
-/** Agencies that take part in a process (for the search attribute and the workers). */
-export function agenciesOf(process: ProcessDefinition): Agency[] {
-  return [
-    ...new Set(process.steps.map((s) => s.agency).filter((a): a is Agency => a !== 'orchestrator')),
-  ].sort();
-}
-
-const UNIT_MS: Record<string, number> = {
-  ms: 1,
-  second: 1000,
-  minute: 60_000,
-  hour: 3_600_000,
-  day: 86_400_000,
-};
-
-/** Milliseconds of a duration like "7 days". Requires the StepDefinition duration format. */
-export function durationMs(text: string): number {
-  const match = /^(\d+) (ms|second|minute|hour|day)s?$/.exec(text);
-  if (!match) throw new InvalidProcessError(`not a duration: ${JSON.stringify(text)}`);
-  return Number(match[1]) * UNIT_MS[match[2]!]!;
 }

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { Utility, type Agency } from './agency.ts';
-import type { CaseApplication } from './application.ts';
+import type { Agency } from './agency.ts';
+import { VIEW_CUTS } from './viewCuts.ts';
 import { CaseId, StepId } from './statement.ts';
 
 // Each agency receives only the fields its step needs (ARCHITECTURE.md §2, data
 // minimisation): one strict schema per activity's view, and one pure function that cuts the
-// view out of the application (and of earlier steps' results). `viewFor` is what the workflow
-// calls: it runs in the workflow sandbox, so this file imports zod and domain files only.
+// view out of the application (and of earlier steps' results), in viewCuts.ts. `viewFor` is
+// what the workflow calls.
 //
 // Who sees what:
 //   housing  price, filing number, both parties' ID numbers (it holds the filed contract)
@@ -117,141 +117,40 @@ export const TransferAccountInput = StepCall.extend({ view: AccountTransferView 
 export type TransferAccountInput = z.infer<typeof TransferAccountInput>;
 
 // --- cutting the views -----------------------------------------------------------------------
+// The cuts and `viewFor` live in viewCuts.ts, free of zod, because the workflow calls them
+// and the workflow sandbox evaluates its modules anew for every case.
 
-/** Earlier steps' full results, by step id (e.g. `assessTax` for the refund). */
-export type StepResults = Readonly<Record<string, unknown>>;
-
-/** The view cannot be cut: an unknown activity, the wrong agency, or a missing earlier result. */
-export class NoViewError extends Error {
-  override name = 'NoViewError';
-}
-
-export function contractView(application: CaseApplication): ContractView {
-  return {
-    unitId: application.unitId,
-    contractFilingNumber: application.contractFilingNumber,
-    priceCents: application.priceCents,
-    buyerIdNumber: application.buyer.idNumber,
-    sellerIdNumber: application.seller.idNumber,
-  };
-}
-
-export function cancelFilingView(application: CaseApplication): CancelFilingView {
-  return { unitId: application.unitId, contractFilingNumber: application.contractFilingNumber };
-}
-
-export function titleView(application: CaseApplication): TitleView {
-  return { unitId: application.unitId, sellerIdNumber: application.seller.idNumber };
-}
-
-export function titleLockView(application: CaseApplication): TitleLockView {
-  return { unitId: application.unitId };
-}
-
-export function transferView(application: CaseApplication): TransferView {
-  return {
-    unitId: application.unitId,
-    sellerIdNumber: application.seller.idNumber,
-    buyerIdNumber: application.buyer.idNumber,
-    buyerName: application.buyer.name,
-  };
-}
-
-export function assessTaxView(application: CaseApplication): AssessTaxView {
-  return {
-    unitId: application.unitId,
-    priceCents: application.priceCents,
-    areaSqm: application.areaSqm,
-    buyerIdNumber: application.buyer.idNumber,
-    sellerIdNumber: application.seller.idNumber,
-  };
-}
-
-/** The part of the `assessTax` result a refund needs (the full result carries more). */
-const AssessmentRef = z.object({ assessmentId: z.string().min(1), totalCents: Cents });
-
-/** Requires `results.assessTax`, the tax assessment. @throws NoViewError without it. */
-export function refundTaxView(application: CaseApplication, results: StepResults): RefundTaxView {
-  const assessment = AssessmentRef.safeParse(results['assessTax']);
-  if (!assessment.success)
-    throw new NoViewError('refundTax needs the assessTax result (assessmentId, totalCents)');
-  return {
-    unitId: application.unitId,
-    assessmentId: assessment.data.assessmentId,
-    amountCents: assessment.data.totalCents,
-  };
-}
-
-export function utilityView(application: CaseApplication): UtilityView {
-  return { unitId: application.unitId, address: application.address };
-}
-
-export function accountTransferView(application: CaseApplication): AccountTransferView {
-  return {
-    unitId: application.unitId,
-    address: application.address,
-    newHolderName: application.buyer.name,
-  };
-}
-
-type Cut<V> = (application: CaseApplication, results: StepResults) => V;
-
-const utilities: readonly Agency[] = Utility.options;
+export {
+  NoViewError,
+  viewFor,
+  isAgencyActivity,
+  contractView,
+  cancelFilingView,
+  titleView,
+  titleLockView,
+  transferView,
+  assessTaxView,
+  refundTaxView,
+  utilityView,
+  accountTransferView,
+  type StepResults,
+  type AgencyActivityName,
+  type ActivityView,
+  type AgencyView,
+} from './viewCuts.ts';
 
 /** Every agency activity: who runs it, its input schema, and how its view is cut. */
 export const ACTIVITY_VIEWS = {
-  verifyContract: { agencies: ['housing'], input: VerifyContractInput, cut: contractView },
-  cancelFiling: { agencies: ['housing'], input: CancelFilingInput, cut: cancelFilingView },
-  checkTitle: { agencies: ['registry'], input: TitleCheckInput, cut: titleView },
-  releaseTitleLock: { agencies: ['registry'], input: ReleaseTitleLockInput, cut: titleLockView },
-  registerTransfer: { agencies: ['registry'], input: RegisterTransferInput, cut: transferView },
-  assessTax: { agencies: ['tax'], input: AssessTaxInput, cut: assessTaxView },
-  refundTax: { agencies: ['tax'], input: RefundTaxInput, cut: refundTaxView },
-  precheck: { agencies: utilities, input: UtilityPrecheckInput, cut: utilityView },
-  transferAccount: { agencies: utilities, input: TransferAccountInput, cut: accountTransferView },
+  verifyContract: { ...VIEW_CUTS.verifyContract, input: VerifyContractInput },
+  cancelFiling: { ...VIEW_CUTS.cancelFiling, input: CancelFilingInput },
+  checkTitle: { ...VIEW_CUTS.checkTitle, input: TitleCheckInput },
+  releaseTitleLock: { ...VIEW_CUTS.releaseTitleLock, input: ReleaseTitleLockInput },
+  registerTransfer: { ...VIEW_CUTS.registerTransfer, input: RegisterTransferInput },
+  assessTax: { ...VIEW_CUTS.assessTax, input: AssessTaxInput },
+  refundTax: { ...VIEW_CUTS.refundTax, input: RefundTaxInput },
+  precheck: { ...VIEW_CUTS.precheck, input: UtilityPrecheckInput },
+  transferAccount: { ...VIEW_CUTS.transferAccount, input: TransferAccountInput },
 } as const satisfies Record<
-  string,
-  { agencies: readonly Agency[]; input: z.ZodType<{ view: unknown }>; cut: Cut<unknown> }
+  keyof typeof VIEW_CUTS,
+  { agencies: readonly Agency[]; input: z.ZodType<{ view: unknown }> }
 >;
-
-export type AgencyActivityName = keyof typeof ACTIVITY_VIEWS;
-export type ActivityView<A extends AgencyActivityName> = ReturnType<
-  (typeof ACTIVITY_VIEWS)[A]['cut']
->;
-export type AgencyView = ActivityView<AgencyActivityName>;
-
-export function isAgencyActivity(activity: string): activity is AgencyActivityName {
-  return Object.hasOwn(ACTIVITY_VIEWS, activity);
-}
-
-/**
- * The view `agency` receives for `activity` (an activity or compensation name of the process
- * graph). Pure and deterministic. Requires the earlier results the view draws on (refundTax:
- * `assessTax`). @throws NoViewError for an unknown activity, an agency that does not run it,
- * or a missing earlier result.
- * @example viewFor('precheck', 'water', application, {}) // { unitId, address }
- */
-export function viewFor<A extends AgencyActivityName>(
-  activity: A,
-  agency: Agency,
-  application: CaseApplication,
-  results?: StepResults,
-): ActivityView<A>;
-export function viewFor(
-  activity: string,
-  agency: Agency,
-  application: CaseApplication,
-  results?: StepResults,
-): AgencyView;
-export function viewFor(
-  activity: string,
-  agency: Agency,
-  application: CaseApplication,
-  results: StepResults = {},
-): AgencyView {
-  if (!isAgencyActivity(activity)) throw new NoViewError(`no agency activity ${activity}`);
-  const entry: { agencies: readonly Agency[]; cut: Cut<AgencyView> } = ACTIVITY_VIEWS[activity];
-  if (!entry.agencies.includes(agency))
-    throw new NoViewError(`${activity} is run by ${entry.agencies.join(', ')}, not ${agency}`);
-  return entry.cut(application, results);
-}

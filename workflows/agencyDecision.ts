@@ -1,7 +1,7 @@
 // Carries a person's decision to the owning agency's worker and back, signed. Short-lived:
 // the API runs it to completion, then sends the signed decision to the case (decideUpdate).
 import { proxyActivities } from '@temporalio/workflow';
-import { agencyTaskQueue } from '../domain/agency.ts';
+import { agencyTaskQueue } from '../domain/agencyIds.ts';
 import type { Decision, DeskRequest } from '../domain/decisions.ts';
 import type { DeskActivities } from '../activities/desk.ts';
 

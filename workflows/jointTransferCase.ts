@@ -17,23 +17,15 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CaseInput } from '../domain/application.ts';
-import { agencyTaskQueue, ORCHESTRATOR_TASK_QUEUE, type Agency } from '../domain/agency.ts';
+import { agencyTaskQueue, ORCHESTRATOR_TASK_QUEUE, type Agency } from '../domain/agencyIds.ts';
 import type { CasePhase, CaseStatus, StepState } from '../domain/caseStatus.ts';
-import {
-  allowedOutcomes,
-  REFUSING_OUTCOMES,
-  type Decision,
-  type EscalationAction,
-} from '../domain/decisions.ts';
+import type { Decision, EscalationAction } from '../domain/decisions.ts';
+import { allowedOutcomes, REFUSING_OUTCOMES } from '../domain/outcomes.ts';
 import { NON_RETRYABLE_LEDGER_ERRORS } from '../domain/errors.ts';
-import {
-  agenciesOf,
-  durationMs,
-  jointTransferProcess,
-  type StepDefinition,
-} from '../domain/process.ts';
+import type { StepDefinition } from '../domain/process.ts';
+import { agenciesOf, durationMs, jointTransferProcess } from '../domain/processGraph.ts';
 import type { SignedStatement } from '../domain/statement.ts';
-import { viewFor } from '../domain/views.ts';
+import { viewFor } from '../domain/viewCuts.ts';
 import type { OrchestratorActivities } from '../activities/orchestrator.ts';
 import type { StepResult } from '../activities/sign.ts';
 import { decideUpdate, resolveEscalationUpdate, statusQuery } from './messages.ts';
