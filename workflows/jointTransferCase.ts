@@ -105,6 +105,12 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   let orchestratorBusy = 0;
   let nextTurn = 0;
   let turn = 0;
+  // Turns given up while waiting (a cancelled scope) are skipped, so no later call waits forever.
+  const abandoned = new Set<number>();
+  const nextInLine = () => {
+    turn++;
+    while (abandoned.delete(turn)) turn++;
+  };
   const orchestrator: typeof orchestratorTasks = patched('orchestrator-local-activities')
     ? new Proxy(orchestratorLocal, {
         get(target, name) {
@@ -112,12 +118,15 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           return async (...args: unknown[]) => {
             const mine = nextTurn++;
             orchestratorBusy++;
-            await condition(() => turn === mine);
+            let started = false;
             try {
+              await condition(() => turn === mine);
+              started = true;
               return await call(...args);
             } finally {
-              turn++;
               orchestratorBusy--;
+              if (started || turn === mine) nextInLine();
+              else abandoned.add(mine);
             }
           };
         },
@@ -221,12 +230,15 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     else upsertStatus();
   };
   if (whenWaiting) {
-    void (async () => {
+    (async () => {
       for (;;) {
         await condition(() => changed && orchestratorBusy === 0);
         upsertStatus();
       }
-    })();
+    })().catch((error: unknown) => {
+      if (!isCancellation(error))
+        log.warn('search attribute loop failed', { caseId, error: String(error) });
+    });
   } else {
     upsertSearchAttributes([{ key: agenciesKey, value: agenciesOf(process) }]);
     agenciesPublished = true;
