@@ -29,6 +29,7 @@ import { viewFor } from '../domain/viewCuts.ts';
 import type { OrchestratorActivities } from '../activities/orchestrator.ts';
 import type { StepResult } from '../activities/sign.ts';
 import { decideUpdate, resolveEscalationUpdate, statusQuery } from './messages.ts';
+import { Turns } from './turns.ts';
 import { agenciesKey, caseStatusKey, currentStepsKey, overdueKey } from './searchAttributes.ts';
 
 const orchestratorOptions = {
@@ -101,34 +102,13 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   // for. Live, the SDK resolves concurrent local activities in the order they finish; on
   // replay, in the order they were scheduled (sdk-rust#1075, sdk-python#1578), so two
   // appends racing could replay as a different case. Queued, both orders are the same.
-  // `orchestratorBusy` is also what search attributes wait for (see `publish`).
-  let orchestratorBusy = 0;
-  let nextTurn = 0;
-  let turn = 0;
-  // Turns given up while waiting (a cancelled scope) are skipped, so no later call waits forever.
-  const abandoned = new Set<number>();
-  const nextInLine = () => {
-    turn++;
-    while (abandoned.delete(turn)) turn++;
-  };
+  // `turns.busy` is also what search attributes wait for (see `publish`).
+  const turns = new Turns(condition);
   const orchestrator: typeof orchestratorTasks = patched('orchestrator-local-activities')
     ? new Proxy(orchestratorLocal, {
         get(target, name) {
           const call = Reflect.get(target, name) as (...args: unknown[]) => Promise<unknown>;
-          return async (...args: unknown[]) => {
-            const mine = nextTurn++;
-            orchestratorBusy++;
-            let started = false;
-            try {
-              await condition(() => turn === mine);
-              started = true;
-              return await call(...args);
-            } finally {
-              orchestratorBusy--;
-              if (started || turn === mine) nextInLine();
-              else abandoned.add(mine);
-            }
-          };
+          return (...args: unknown[]) => turns.run(() => call(...args));
         },
       })
     : orchestratorTasks;
@@ -232,7 +212,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   if (whenWaiting) {
     (async () => {
       for (;;) {
-        await condition(() => changed && orchestratorBusy === 0);
+        await condition(() => changed && turns.busy === 0);
         upsertStatus();
       }
     })().catch((error: unknown) => {
