@@ -23,6 +23,8 @@ import {
   proxyLocalActivities,
   setHandler,
 } from '@temporalio/workflow';
+import { AGENCIES, UTILITIES, type Agency } from '../domain/agencyIds.ts';
+import { AGENCY_STEP_OPTIONS, ORCHESTRATOR_STEP_OPTIONS } from '../workflows/activityOptions.ts';
 
 export const BASELINE_TASK_QUEUE = 'bench.baseline';
 
@@ -37,12 +39,8 @@ export interface BaselineActivities {
 
 export const BASELINE_ACTIVITY_COUNT = 26;
 
-const UTILITIES = ['electricity', 'water', 'gas'] as const;
-export const BASELINE_AGENCIES = ['housing', 'tax', 'registry', ...UTILITIES] as const;
-type BaselineAgency = (typeof BASELINE_AGENCIES)[number];
-
 /** The task queue of an agency's bare worker, which runs only `agencyStep`. */
-export function baselineAgencyQueue(agency: BaselineAgency): string {
+export function baselineAgencyQueue(agency: Agency): string {
   return `${BASELINE_TASK_QUEUE}.${agency}`;
 }
 
@@ -52,24 +50,15 @@ export const baselineStatusQuery = defineQuery<{ waiting: string[]; done: boolea
 );
 export const baselineDecideUpdate = defineUpdate<void, [string]>('baselineDecide');
 
-// The same timeouts and retry policies as the real workflow's proxies, and, as there, the
-// orchestrator's own steps are local activities of the workflow's worker.
-const orchestrator = proxyLocalActivities<BaselineActivities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-});
+// The real workflow's timeouts and retry policies, and, as there, the orchestrator's own
+// steps are local activities of the workflow's worker.
+const orchestrator = proxyLocalActivities<BaselineActivities>(ORCHESTRATOR_STEP_OPTIONS);
 const agencies = new Map(
-  BASELINE_AGENCIES.map((agency) => [
+  AGENCIES.map((agency) => [
     agency,
     proxyActivities<BaselineActivities>({
       taskQueue: baselineAgencyQueue(agency),
-      startToCloseTimeout: '10s',
-      retry: {
-        initialInterval: '1s',
-        backoffCoefficient: 2,
-        maximumInterval: '10s',
-        maximumAttempts: 4,
-      },
+      ...AGENCY_STEP_OPTIONS,
     }),
   ]),
 );
@@ -97,7 +86,7 @@ export async function baselineCase(caseId: string): Promise<{ activities: number
   );
 
   /** An agency step and the append of its statement, as runAuto does. */
-  const step = async (agency: BaselineAgency, stepId: string) => {
+  const step = async (agency: Agency, stepId: string) => {
     await agencies.get(agency)!.agencyStep(caseId, stepId);
     await orchestrator.appendToLedger(caseId, stepId);
     activities += 2;

@@ -22,7 +22,7 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@t
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { buildApp } from '../api/app.ts';
-import type { Agency } from '../domain/agency.ts';
+import { AGENCIES, UTILITIES, type Agency } from '../domain/agencyIds.ts';
 import type { CaseStatus } from '../domain/caseStatus.ts';
 import { STATEMENT_TYPE, type SignedStatement, type Statement } from '../domain/statement.ts';
 import { bundleWorkflows, installRuntime } from '../cli/workers.ts';
@@ -39,7 +39,6 @@ import { statusQuery } from '../workflows/messages.ts';
 import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
 import {
   BASELINE_ACTIVITY_COUNT,
-  BASELINE_AGENCIES,
   BASELINE_TASK_QUEUE,
   baselineAgencyQueue,
   baselineDecideUpdate,
@@ -89,7 +88,6 @@ export interface CasesBenchFigures {
 
 /** Signed statements of a clean case with three utilities: 10 agency steps, payment, review, close. */
 const ENTRIES_PER_CASE = 13;
-const UTILITIES = ['electricity', 'water', 'gas'] as const;
 const LOG_ORIGIN = 'bench.onewindow/cases';
 const CASE_TIMEOUT_MS = 180_000;
 const baselineWorkflowsPath = fileURLToPath(new URL('./baselineWorkflows.ts', import.meta.url));
@@ -143,7 +141,7 @@ export async function runCasesBench(
           }),
           // One worker per agency, as the real agencies have.
           ...(await Promise.all(
-            BASELINE_AGENCIES.map((agency) =>
+            AGENCIES.map((agency) =>
               Worker.create({
                 connection: nativeConnection,
                 taskQueue: baselineAgencyQueue(agency),
@@ -534,11 +532,6 @@ export function benchApplication(runTag: string, i: number) {
 }
 
 /**
- * Events, workflow tasks, activities, timers and search-attribute upserts in one history, and
- * the mean waits between them: task scheduled → picked up by a worker (the server's and the
- * poll's round trip), a workflow task's run on the worker, an activity's run.
- */
-/**
  * Replays each workflow's history against `workflowBundle`.
  * @returns how many replayed. @throws Error naming the first that does not replay.
  */
@@ -564,6 +557,11 @@ async function replayCases(
   return replayed;
 }
 
+/**
+ * Events, workflow tasks, activities, timers and search-attribute upserts in one history, and
+ * the mean waits between them: task scheduled → picked up by a worker (the server's and the
+ * poll's round trip), a workflow task's run on the worker, an activity's run.
+ */
 async function historyShape(client: Client, workflowId: string): Promise<string> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   const events = history.events ?? [];

@@ -21,26 +21,17 @@ import { agencyTaskQueue, ORCHESTRATOR_TASK_QUEUE, type Agency } from '../domain
 import type { CasePhase, CaseStatus, StepState } from '../domain/caseStatus.ts';
 import type { Decision, EscalationAction } from '../domain/decisions.ts';
 import { allowedOutcomes, REFUSING_OUTCOMES } from '../domain/outcomes.ts';
-import { NON_RETRYABLE_LEDGER_ERRORS } from '../domain/errors.ts';
 import type { StepDefinition } from '../domain/process.ts';
 import { agenciesOf, durationMs, jointTransferProcess } from '../domain/processGraph.ts';
 import type { SignedStatement } from '../domain/statement.ts';
 import { viewFor } from '../domain/viewCuts.ts';
 import type { OrchestratorActivities } from '../activities/orchestrator.ts';
 import type { StepResult } from '../activities/sign.ts';
+import { AGENCY_STEP_OPTIONS, ORCHESTRATOR_STEP_OPTIONS } from './activityOptions.ts';
 import { decideUpdate, resolveEscalationUpdate, statusQuery } from './messages.ts';
 import { Turns } from './turns.ts';
 import { agenciesKey, caseStatusKey, currentStepsKey, overdueKey } from './searchAttributes.ts';
 
-const orchestratorOptions = {
-  startToCloseTimeout: '30s',
-  retry: {
-    initialInterval: '1s',
-    backoffCoefficient: 2,
-    maximumInterval: '30s',
-    nonRetryableErrorTypes: NON_RETRYABLE_LEDGER_ERRORS,
-  },
-} as const;
 /**
  * The orchestrator's own steps (intake, ledger appends, records, notices) are quick writes
  * on the worker that runs the case, so they run as local activities: no activity task
@@ -49,10 +40,10 @@ const orchestratorOptions = {
  * harmless to repeat (appends are idempotent on statementId), which a local activity needs:
  * one cut short by a crash runs again. Cases started before the patch keep activity tasks.
  */
-const orchestratorLocal = proxyLocalActivities<OrchestratorActivities>(orchestratorOptions);
+const orchestratorLocal = proxyLocalActivities<OrchestratorActivities>(ORCHESTRATOR_STEP_OPTIONS);
 const orchestratorTasks = proxyActivities<OrchestratorActivities>({
   taskQueue: ORCHESTRATOR_TASK_QUEUE,
-  ...orchestratorOptions,
+  ...ORCHESTRATOR_STEP_OPTIONS,
 });
 
 interface AgencyStepInput {
@@ -72,15 +63,7 @@ function agencyActivity(agency: Agency, name: string): AgencyCall {
   if (!proxy) {
     proxy = proxyActivities<Record<string, AgencyCall>>({
       taskQueue: agencyTaskQueue(agency),
-      // Agency systems answer in seconds; a worker that died mid-step is retried elsewhere
-      // after this long.
-      startToCloseTimeout: '10s',
-      retry: {
-        initialInterval: '1s',
-        backoffCoefficient: 2,
-        maximumInterval: '10s',
-        maximumAttempts: 4,
-      },
+      ...AGENCY_STEP_OPTIONS,
     });
     agencyProxies.set(agency, proxy);
   }

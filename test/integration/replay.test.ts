@@ -26,8 +26,10 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 describe('replaying recorded case histories', () => {
   it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), and current', () => {
     // A patch leaves a marker in the history of a run that took the new path.
-    const events = (f: string) =>
-      (JSON.parse(readFileSync(`${dir}${f}`, 'utf8')) as History).events;
+    const parsed = new Map(
+      files.map((f) => [f, (JSON.parse(readFileSync(`${dir}${f}`, 'utf8')) as History).events]),
+    );
+    const events = (f: string) => parsed.get(f)!;
     const marked = (f: string) =>
       events(f).some((e) => e.eventType === 'EVENT_TYPE_MARKER_RECORDED');
     const activityTasks = (f: string) =>

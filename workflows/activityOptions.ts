@@ -1,0 +1,27 @@
+// Timeouts and retry policies of a case's activities. Shared with the cases benchmark's
+// baseline (bench/baselineWorkflows.ts), which must retry exactly as the real case does.
+import { NON_RETRYABLE_LEDGER_ERRORS } from '../domain/errors.ts';
+
+/** An agency step: retried with backoff, then reported to the workflow. */
+export const AGENCY_STEP_OPTIONS = {
+  // Agency systems answer in seconds; a worker that died mid-step is retried elsewhere
+  // after this long.
+  startToCloseTimeout: '10s',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '10s',
+    maximumAttempts: 4,
+  },
+} as const;
+
+/** The orchestrator's own steps: retried until they succeed, except a statement the ledger refuses. */
+export const ORCHESTRATOR_STEP_OPTIONS = {
+  startToCloseTimeout: '30s',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    nonRetryableErrorTypes: NON_RETRYABLE_LEDGER_ERRORS,
+  },
+} as const;
