@@ -29,7 +29,7 @@ import type { OrchestratorActivities } from '../activities/orchestrator.ts';
 import type { StepResult } from '../activities/sign.ts';
 import { AGENCY_STEP_OPTIONS, ORCHESTRATOR_STEP_OPTIONS } from './activityOptions.ts';
 import { decideUpdate, resolveEscalationUpdate, statusQuery } from './messages.ts';
-import { Turns } from './turns.ts';
+import { Turns, TurnsByCondition } from './turns.ts';
 import { agenciesKey, caseStatusKey, currentStepsKey, overdueKey } from './searchAttributes.ts';
 
 /**
@@ -81,13 +81,19 @@ function owingParty(def: StepDefinition): string {
 
 export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   const { caseId, application } = input;
+  // A case started since this patch takes every patched path below without asking for
+  // each: the first call of each patch records a marker and an upsert of
+  // TemporalChangeVersion (sdk-core always adds it), so asking for the three the start of
+  // a case passes cost three upserts a case. Cases started before it ask as they did.
+  const v4 = patched('jointTransferCase-v4');
+  const since = (patchId: string) => v4 || patched(patchId);
   // Orchestrator steps as local activities, one at a time, in the order they were asked
   // for. Live, the SDK resolves concurrent local activities in the order they finish; on
   // replay, in the order they were scheduled (sdk-rust#1075, sdk-python#1578), so two
   // appends racing could replay as a different case. Queued, both orders are the same.
   // `turns.busy` is also what search attributes wait for (see `publish`).
-  const turns = new Turns(condition);
-  const orchestrator: typeof orchestratorTasks = patched('orchestrator-local-activities')
+  const turns = v4 ? new Turns() : new TurnsByCondition(condition);
+  const orchestrator: typeof orchestratorTasks = since('orchestrator-local-activities')
     ? new Proxy(orchestratorLocal, {
         get(target, name) {
           const call = Reflect.get(target, name) as (...args: unknown[]) => Promise<unknown>;
@@ -165,7 +171,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   // something outside the workflow task (an agency, a person, a timer): no orchestrator
   // step in flight. Supervisors list the state a case waits in, not each step it passed
   // through within one task (in bench/cases.ts: 16 upserts a case before, 10 after).
-  const whenWaiting = patched('search-attributes-when-waiting');
+  const whenWaiting = since('search-attributes-when-waiting');
   let agenciesPublished = false;
   let published = '';
   let changed = false;
@@ -177,7 +183,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     const fingerprint = JSON.stringify([status.phase, current, status.overdue]);
     // Since this patch, only a change is published. Cases started before it replay with the
     // old behaviour.
-    if (fingerprint === published && patched('search-attributes-only-on-change')) return;
+    if (fingerprint === published && since('search-attributes-only-on-change')) return;
     published = fingerprint;
     upsertSearchAttributes([
       ...(agenciesPublished ? [] : [{ key: agenciesKey, value: agenciesOf(process) }]),
@@ -312,7 +318,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   // timer is re-armed only for an earlier deadline, never cancelled when a step finishes in
   // time; when it fires it flags whatever is due and arms for the next. Cases started before
   // this patch keep a timer per step.
-  const oneDeadlineTimer = patched('one-deadline-timer');
+  const oneDeadlineTimer = since('one-deadline-timer');
   const deadlines = new Map<string, { at: number; def: StepDefinition; state: StepState }>();
   const earliestDeadline = () => Math.min(...[...deadlines.values()].map((d) => d.at));
   let deadlineWatcher: Promise<void> | undefined;
@@ -406,7 +412,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           if (!pastPointOfNoReturn || def.pointOfNoReturn) {
             state.status = 'failed';
             // It may have acted before failing; compensations are idempotent.
-            if (def.compensation && patched('compensate-failed-steps')) compensations.push(def);
+            if (def.compensation && since('compensate-failed-steps')) compensations.push(def);
             refuse('failed', `${def.id} failed: ${message}`);
             return;
           }
@@ -470,7 +476,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           // Nothing is undone after the registration: a supervisor resolves the wait by hand
           // or opens it again for another full period.
           const action = await escalate(def, state, `${def.id} waited past its final limit`);
-          if (patched('record-waiting-resolutions')) {
+          if (since('record-waiting-resolutions')) {
             if (action.action === 'resolve') return resolveByHand(def, state, action);
             return runWaiting(def, state);
           }

@@ -19,12 +19,15 @@ interface History {
     eventType: string;
     activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
     markerRecordedEventAttributes?: { markerName?: string };
+    upsertWorkflowSearchAttributesEventAttributes?: {
+      searchAttributes?: { indexedFields?: Record<string, unknown> };
+    };
   }[];
 }
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
 describe('replaying recorded case histories', () => {
-  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), and current', () => {
+  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), and current', () => {
     // A patch leaves a marker in the history of a run that took the new path.
     const parsed = new Map(
       files.map((f) => [f, (JSON.parse(readFileSync(`${dir}${f}`, 'utf8')) as History).events]),
@@ -40,8 +43,18 @@ describe('replaying recorded case histories', () => {
     const v1 = files.filter((f) => f.startsWith('v1-'));
     const v2 = files.filter((f) => f.startsWith('v2-'));
     const v3 = files.filter((f) => f.startsWith('v3-'));
+    const v4 = files.filter((f) => f.startsWith('v4-'));
     const current = files.filter((f) => !/^v\d+-/.test(f));
-    expect([v1.length, v2.length, v3.length, current.length]).toEqual([5, 5, 5, 5]);
+    expect([v1.length, v2.length, v3.length, v4.length, current.length]).toEqual([5, 5, 5, 5, 5]);
+    const patchMarkers = (f: string) =>
+      events(f).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length;
+    const changeVersionUpserts = (f: string) =>
+      events(f).filter(
+        (e) =>
+          e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.[
+            'TemporalChangeVersion'
+          ],
+      ).length;
     expect(v1.filter(marked)).toEqual([]);
     expect(v2.filter(marked)).toEqual(['v2-escalated-gas-resolved-by-hand.json']);
     // Every case started then took the one-deadline-timer path; every case started now also
@@ -51,9 +64,16 @@ describe('replaying recorded case histories', () => {
       expect(activityTasks(f)).toContain('appendToLedger');
       expect(localActivities(f)).toBe(0);
     }
-    for (const f of current) {
+    for (const f of [...v4, ...current]) {
       expect(activityTasks(f).filter((a) => ORCHESTRATOR_STEPS.includes(a))).toEqual([]);
       expect(localActivities(f)).toBeGreaterThan(0);
+    }
+    // A case started before v4 asks for each patch it passes: a marker and an upsert each.
+    // One started now records the v4 marker alone.
+    for (const f of v4) expect(patchMarkers(f)).toBeGreaterThanOrEqual(3);
+    for (const f of current) {
+      expect(patchMarkers(f)).toBe(1);
+      expect(changeVersionUpserts(f)).toBe(1);
     }
   });
 
