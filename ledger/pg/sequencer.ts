@@ -30,6 +30,13 @@ const SEQUENCER_LOCK = 7002;
  */
 const CHECK_BATCH = 64;
 const CHECKS_IN_FLIGHT = 4;
+/**
+ * A check batch this small is verified on the sequencer's own thread even with a verify
+ * pool: handing it to a pool thread and back costs more CPU than the check (two messages and
+ * a thread woken each way, ~3 % of the process's CPU in bench/cases.ts, where appends come
+ * a few at a time), and at such a rate the pool's parallelism gains nothing.
+ */
+const VERIFY_HERE_AT_MOST = 4;
 
 /**
  * The bytes an entry adds around its statement's canonical JSON, at the longest index a
@@ -78,9 +85,12 @@ export interface LogIdentity {
 
 export interface SequencerOptions {
   maxBatch?: number;
-  /** Checks signatures on the drain loop's thread when no `verifyPool` is given. */
+  /** Checks signatures on the sequencer's thread: without a `verifyPool`, or for a small batch. */
   verify?: VerifySignature;
-  /** Checks each batch's signatures in parallel (worker threads); the caller closes it. */
+  /**
+   * Checks each batch of more than VERIFY_HERE_AT_MOST signatures in parallel (worker
+   * threads); the caller closes it.
+   */
   verifyPool?: BatchVerifier;
   now?: () => Date;
 }
@@ -180,15 +190,16 @@ export class Sequencer {
         const item = prepared[i];
         return item ? [{ ...p, ...item }] : [];
       });
-      const valid = this.verifyPool
-        ? await this.verifyPool.verifyBatch(
-            candidates.map(({ publicKey, message, signature }) => ({
-              publicKey,
-              message,
-              signature,
-            })),
-          )
-        : candidates.map((c) => this.verify(c.publicKey, c.message, c.signature));
+      const valid =
+        this.verifyPool && candidates.length > VERIFY_HERE_AT_MOST
+          ? await this.verifyPool.verifyBatch(
+              candidates.map(({ publicKey, message, signature }) => ({
+                publicKey,
+                message,
+                signature,
+              })),
+            )
+          : candidates.map((c) => this.verify(c.publicKey, c.message, c.signature));
       return candidates.flatMap((c, i) => {
         if (!valid[i]) {
           c.reject(new BadSignatureError(`signature does not verify under key ${c.keyId}`));

@@ -10,7 +10,8 @@ import {
 } from '../../ledger/keys.ts';
 import { openCheckpoint } from '../../ledger/checkpoint.ts';
 import { KeyRegistry } from '../../ledger/pg/keyRegistry.ts';
-import { Sequencer } from '../../ledger/pg/sequencer.ts';
+import { Sequencer, type BatchVerifier } from '../../ledger/pg/sequencer.ts';
+import { VerifyPool } from '../../infra/verifyPool.ts';
 import { ledgerSize } from '../../ledger/pg/reader.ts';
 import { startStack, TEST_LOG_ORIGIN, type Stack } from './stack.ts';
 
@@ -115,6 +116,51 @@ describe('the ledger append path against PostgreSQL', () => {
     const appended = await stack.sequencer.append(signStatement(extended, registry));
     expect(appended.entry.statement).toMatchObject({ note: 'a field from a later version' });
     expect(verifyStatementSignature(appended.entry, registry.publicKey)).toBe(true);
+  });
+
+  it('checks a few statements on its own thread and a large batch on the verify pool, refusing a bad signature either way', async () => {
+    const pool = new VerifyPool(2);
+    const handed: number[] = [];
+    const counting: BatchVerifier = {
+      verifyBatch(items) {
+        handed.push(items.length);
+        return pool.verifyBatch(items);
+      },
+    };
+    const sequencer = new Sequencer(
+      stack.pool,
+      new KeyRegistry(stack.pool),
+      { origin: TEST_LOG_ORIGIN, key: stack.logKey },
+      { verifyPool: counting },
+    );
+    const registry = stack.keys.registry!;
+    const forger = generateSigningKey(agencyKeyName('registry'));
+    const forged = (s: Statement) => ({
+      ...signStatement({ ...s, keyId: forger.keyId }, forger),
+      statement: s,
+    });
+    try {
+      const before = await ledgerSize(stack.pool);
+      await expect(
+        sequencer.append(forged(statement('registry', registry.keyId))),
+      ).rejects.toMatchObject({ name: 'BadSignatureError' });
+      await sequencer.append(signStatement(statement('registry', registry.keyId), registry));
+      expect(handed).toEqual([]);
+
+      const batch = Array.from({ length: 40 }, () => statement('registry', registry.keyId));
+      const settled = await Promise.allSettled(
+        batch.map((s, i) => sequencer.append(i === 17 ? forged(s) : signStatement(s, registry))),
+      );
+      expect(handed.length).toBeGreaterThan(0);
+      expect(settled.filter((r) => r.status === 'rejected')).toHaveLength(1);
+      expect(settled[17]).toMatchObject({
+        status: 'rejected',
+        reason: { name: 'BadSignatureError' },
+      });
+      expect(await ledgerSize(stack.pool)).toBe(before + 40);
+    } finally {
+      await pool.close();
+    }
   });
 
   it('signs each checkpoint with both the old and the next log key during a log key rotation', async () => {

@@ -1,0 +1,52 @@
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { describe, expect, it } from 'vitest';
+import {
+  AesGcmPayloadCodec,
+  ENCRYPTED_ENCODING,
+  generatePayloadKey,
+  parsePayloadKey,
+} from './payloadCodec.ts';
+
+const key = parsePayloadKey(generatePayloadKey('k1'));
+const application = { buyer: { name: 'Mina Park', idNumber: 'B1234567' } };
+const payload = (value: unknown): Payload => defaultPayloadConverter.toPayload(value);
+const ivOf = (p: Payload) => Buffer.from(p.data!.subarray(0, 12)).toString('hex');
+
+describe('the AES-256-GCM payload codec', () => {
+  it('encrypts a payload so no personal data is readable, and decrypts it back', async () => {
+    const codec = new AesGcmPayloadCodec(key);
+    const [encoded] = await codec.encode([payload(application)]);
+    expect(new TextDecoder().decode(encoded!.metadata!.encoding)).toBe(ENCRYPTED_ENCODING);
+    expect(Buffer.from(encoded!.data!).toString('latin1')).not.toContain('Mina Park');
+    const [decoded] = await codec.decode([encoded!]);
+    expect(defaultPayloadConverter.fromPayload(decoded!)).toEqual(application);
+  });
+
+  it('never repeats an IV, across more payloads than one pooled draw of random bytes', async () => {
+    const codec = new AesGcmPayloadCodec(key);
+    const encoded = await codec.encode(Array.from({ length: 2_000 }, (_, i) => payload(i)));
+    expect(new Set(encoded.map(ivOf)).size).toBe(2_000);
+    const decoded = await codec.decode(encoded);
+    expect(decoded.map((p) => defaultPayloadConverter.fromPayload(p))).toEqual(
+      Array.from({ length: 2_000 }, (_, i) => i),
+    );
+  });
+
+  it('refuses a payload changed by one bit', async () => {
+    const codec = new AesGcmPayloadCodec(key);
+    const [encoded] = await codec.encode([payload(application)]);
+    const data = new Uint8Array(encoded!.data!);
+    data[20]! ^= 1;
+    await expect(codec.decode([{ ...encoded!, data }])).rejects.toThrow();
+  });
+
+  it('decrypts under a previous key after rotation, and names a key it does not have', async () => {
+    const next = parsePayloadKey(generatePayloadKey('k2'));
+    const [old] = await new AesGcmPayloadCodec(key).encode([payload('before rotation')]);
+    const [decoded] = await new AesGcmPayloadCodec(next, [key]).decode([old!]);
+    expect(defaultPayloadConverter.fromPayload(decoded!)).toBe('before rotation');
+    await expect(new AesGcmPayloadCodec(next).decode([old!])).rejects.toThrow(
+      'no payload key with id "k1"',
+    );
+  });
+});
