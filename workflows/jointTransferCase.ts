@@ -29,7 +29,7 @@ import type { OrchestratorActivities } from '../activities/orchestrator.ts';
 import type { StepResult } from '../activities/sign.ts';
 import { AGENCY_STEP_OPTIONS, ORCHESTRATOR_STEP_OPTIONS } from './activityOptions.ts';
 import { decideUpdate, resolveEscalationUpdate, statusQuery } from './messages.ts';
-import { Turns, TurnsByCondition } from './turns.ts';
+import { Turns } from './turns.ts';
 import { agenciesKey, caseStatusKey, currentStepsKey, overdueKey } from './searchAttributes.ts';
 
 /**
@@ -92,7 +92,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   // replay, in the order they were scheduled (sdk-rust#1075, sdk-python#1578), so two
   // appends racing could replay as a different case. Queued, both orders are the same.
   // `turns.busy` is also what search attributes wait for (see `publish`).
-  const turns = v4 ? new Turns() : new TurnsByCondition(condition);
+  const turns = new Turns(condition);
   const orchestrator: typeof orchestratorTasks = since('orchestrator-local-activities')
     ? new Proxy(orchestratorLocal, {
         get(target, name) {

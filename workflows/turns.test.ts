@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Turns, TurnsByCondition, type WaitUntil } from './turns.ts';
+import { Turns, type WaitUntil } from './turns.ts';
 
 /**
  * A stand-in for the workflow's `condition`: waiters are checked when `settle` runs, as the
@@ -38,10 +38,10 @@ function call(name: string, started: string[]) {
   };
 }
 
-describe('turns by condition (cases started before v4): one call at a time, in the order asked', () => {
+describe('turns: one call at a time, in the order asked', () => {
   it('starts each call only after the one asked before it has settled', async () => {
     const c = conditions();
-    const turns = new TurnsByCondition(c.waitUntil);
+    const turns = new Turns(c.waitUntil);
     const started: string[] = [];
     const [a, b, d] = [call('a', started), call('b', started), call('d', started)];
     const results = [turns.run(a.run), turns.run(b.run), turns.run(d.run)];
@@ -62,7 +62,7 @@ describe('turns by condition (cases started before v4): one call at a time, in t
 
   it('passes the turn on when a call fails', async () => {
     const c = conditions();
-    const turns = new TurnsByCondition(c.waitUntil);
+    const turns = new Turns(c.waitUntil);
     const failing = turns.run(() => Promise.reject(new Error('append refused')));
     const next = turns.run(() => Promise.resolve('next'));
     await c.settle();
@@ -74,7 +74,7 @@ describe('turns by condition (cases started before v4): one call at a time, in t
 
   it('skips the turn of a call cancelled while it waited, so later calls still run', async () => {
     const c = conditions();
-    const turns = new TurnsByCondition(c.waitUntil);
+    const turns = new Turns(c.waitUntil);
     const started: string[] = [];
     const [a, b, d] = [call('a', started), call('b', started), call('d', started)];
     const first = turns.run(a.run);
@@ -96,7 +96,7 @@ describe('turns by condition (cases started before v4): one call at a time, in t
 
   it('passes on a turn that came just as its call was cancelled', async () => {
     const c = conditions();
-    const turns = new TurnsByCondition(c.waitUntil);
+    const turns = new Turns(c.waitUntil);
     const started: string[] = [];
     const [a, b] = [call('a', started), call('b', started)];
     const first = turns.run(a.run);
@@ -113,57 +113,3 @@ describe('turns by condition (cases started before v4): one call at a time, in t
     expect(started).toEqual(['a']);
   });
 });
-
-describe('turns: one call at a time, in the order asked, with no condition', () => {
-  it('starts a call at once when no other call is waiting or running', () => {
-    const turns = new Turns();
-    const started: string[] = [];
-    const a = call('a', started);
-    void turns.run(a.run);
-    expect(started).toEqual(['a']);
-    expect(turns.busy).toBe(1);
-  });
-
-  it('starts each call only after the one asked before it has settled', async () => {
-    const turns = new Turns();
-    const started: string[] = [];
-    const [a, b, d] = [call('a', started), call('b', started), call('d', started)];
-    const results = [turns.run(a.run), turns.run(b.run), turns.run(d.run)];
-    await flush();
-    expect(started).toEqual(['a']);
-    expect(turns.busy).toBe(3);
-
-    a.finish();
-    await flush();
-    expect(started).toEqual(['a', 'b']);
-    expect(turns.busy).toBe(2);
-    b.finish();
-    await flush();
-    expect(started).toEqual(['a', 'b', 'd']);
-    d.finish();
-    expect(await Promise.all(results)).toEqual(['a', 'b', 'd']);
-    expect(turns.busy).toBe(0);
-  });
-
-  it('passes the turn on when a call fails', async () => {
-    const turns = new Turns();
-    const failing = turns.run(() => Promise.reject(new Error('append refused')));
-    const next = turns.run(() => Promise.resolve('next'));
-    await expect(failing).rejects.toThrow('append refused');
-    expect(await next).toBe('next');
-    expect(turns.busy).toBe(0);
-  });
-
-  it('starts at once again after the queue has emptied', async () => {
-    const turns = new Turns();
-    const started: string[] = [];
-    await turns.run(() => Promise.resolve('first'));
-    void turns.run(call('again', started).run);
-    expect(started).toEqual(['again']);
-  });
-});
-
-/** Lets every pending promise reaction run. */
-async function flush(): Promise<void> {
-  for (let i = 0; i < 10; i++) await Promise.resolve();
-}

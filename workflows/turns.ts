@@ -1,42 +1,19 @@
 // One call at a time, in the order the calls were asked for: the case's local activities
-// go through this (see jointTransferCase). Pure and deterministic, so tested without a
-// Temporal server.
-
-/**
- * The queue of cases started since the 'jointTransferCase-v4' patch. A free queue starts a
- * call at once; otherwise the call waits on a promise that the call before it resolves as it
- * settles. Neither costs a workflow `condition`: each condition that comes true costs the
- * SDK another round into the sandbox, and every promise a workflow makes costs a captured
- * stack (sdk-typescript#1587), which made the queue below a visible part of a case's CPU.
- * A caller cancelled while it waits keeps its place: at its turn its local activity is
- * scheduled in a cancelled scope, which the SDK rejects at once, and the turn passes on.
- */
-export class Turns {
-  private readonly waiting: (() => void)[] = [];
-  /** Calls waiting for their turn or running. */
-  busy = 0;
-
-  /** Runs `call` once every call asked for before it has settled. */
-  async run<T>(call: () => Promise<T>): Promise<T> {
-    if (this.busy++ > 0) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    try {
-      return await call();
-    } finally {
-      this.busy--;
-      this.waiting.shift()?.();
-    }
-  }
-}
+// go through this (see jointTransferCase). Pure and deterministic; the wait is injected
+// (the workflow's `condition`), so it is tested without a Temporal server.
+//
+// The wait must be a `condition`, not a promise the call before resolves: the SDK checks
+// conditions only once an activation's jobs and their microtasks have settled, so a turn
+// starts last in its activation whichever jobs that activation holds. Handed on through a
+// promise, the next local activity was scheduled amid the other jobs' continuations, and a
+// case failed replay ("Activity id of scheduled event '9' does not match activity id of
+// activity command '8'", bench/cases.ts, 2026-11-25), apparently because replay groups a
+// local activity's resolution with other jobs differently than the live run did.
 
 /** Waits until `ready()` holds; rejects if the caller's scope is cancelled meanwhile. */
 export type WaitUntil = (ready: () => boolean) => Promise<unknown>;
 
-/**
- * The queue of cases started before the 'jointTransferCase-v4' patch, kept so that they
- * replay: each call waits for its ticket with the workflow's `condition`, so a call asked
- * for after another settles starts only once the SDK checks conditions again.
- */
-export class TurnsByCondition {
+export class Turns {
   private nextTicket = 0;
   private serving = 0;
   /** Tickets whose holder gave up waiting (a cancelled scope): skipped when their turn comes. */
