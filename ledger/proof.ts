@@ -490,12 +490,19 @@ export function verifyConsistency(
 export class CompactRange {
   #size: number;
   #hashes: Uint8Array[];
+  readonly #hashChildren: (left: Uint8Array, right: Uint8Array) => Uint8Array;
 
   /**
    * Resumes from a stored border: `hashes` are those of `compactRangeNodes(size)`, in order.
-   * Requires one 32-byte hash per border node.
+   * Requires one 32-byte hash per border node. `hash` computes RFC 9162 §2.1.1's node hash:
+   * a port, so the sequencer can pass Node's native SHA-256 (ledger/pg/nodeSha256.ts) while
+   * this library stays pure.
    */
-  constructor(size = 0, hashes: readonly Uint8Array[] = []) {
+  constructor(
+    size = 0,
+    hashes: readonly Uint8Array[] = [],
+    hash: (left: Uint8Array, right: Uint8Array) => Uint8Array = hashChildren,
+  ) {
     assertCount(size, 'size');
     const expected = compactRangeNodes(size).length;
     if (hashes.length !== expected)
@@ -503,6 +510,12 @@ export class CompactRange {
     hashes.forEach((hash, i) => assertHash(hash, `compact range hash ${i}`));
     this.#size = size;
     this.#hashes = [...hashes];
+    this.#hashChildren = hash;
+  }
+
+  /** A copy of this range that can grow apart from it (same hash function). */
+  copy(): CompactRange {
+    return new CompactRange(this.#size, this.#hashes, this.#hashChildren);
   }
 
   /** Number of leaves appended so far. */
@@ -527,7 +540,7 @@ export class CompactRange {
     let level = 0;
     // Every trailing one bit of the old size is a left sibling waiting for this leaf's subtree.
     while (index % 2 === 1) {
-      hash = hashChildren(this.#hashes.pop()!, hash);
+      hash = this.#hashChildren(this.#hashes.pop()!, hash);
       index = shr(index, 1);
       level++;
       completed.push({ id: { level, index }, hash });
@@ -541,7 +554,8 @@ export class CompactRange {
   root(): Uint8Array {
     if (this.#hashes.length === 0) return emptyRoot();
     let hash = this.#hashes[this.#hashes.length - 1]!;
-    for (let i = this.#hashes.length - 2; i >= 0; i--) hash = hashChildren(this.#hashes[i]!, hash);
+    for (let i = this.#hashes.length - 2; i >= 0; i--)
+      hash = this.#hashChildren(this.#hashes[i]!, hash);
     return hash;
   }
 }

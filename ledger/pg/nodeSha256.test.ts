@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { CompactRange } from '../proof.ts';
 import { hashChildren, hashLeaf } from '../rfc9162.ts';
 import { hashChildrenNode, hashLeafNode } from './nodeSha256.ts';
 
@@ -19,6 +20,34 @@ describe('native RFC 9162 hashes', () => {
         expect(hashChildrenNode(left, right)).toEqual(hashChildren(left, right));
       }),
     );
+  });
+
+  it('give a compact range the same nodes and roots as the pure hashes', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 70 }), (n) => {
+        const pure = new CompactRange();
+        const native = new CompactRange(0, [], hashChildrenNode);
+        for (let i = 0; i < n; i++) {
+          const leaf = hashLeaf(new Uint8Array([i, i >> 8]));
+          expect(native.appendLeaf(leaf)).toEqual(pure.appendLeaf(leaf));
+          expect(native.root()).toEqual(pure.root());
+        }
+      }),
+    );
+  });
+
+  it('copy a compact range that then grows apart from the original, with the same hash', () => {
+    const leaves = Array.from({ length: 6 }, (_, i) => hashLeaf(new Uint8Array([i])));
+    const original = new CompactRange(0, [], hashChildrenNode);
+    for (const leaf of leaves.slice(0, 5)) original.appendLeaf(leaf);
+    const copy = original.copy();
+    copy.appendLeaf(leaves[5]!);
+    const pure = new CompactRange();
+    for (const leaf of leaves.slice(0, 5)) pure.appendLeaf(leaf);
+    expect([original.size, copy.size]).toEqual([5, 6]);
+    expect(original.root()).toEqual(pure.root());
+    pure.appendLeaf(leaves[5]!);
+    expect(copy.root()).toEqual(pure.root());
   });
 
   it('refuses children that are not 32-byte hashes', () => {

@@ -19,7 +19,7 @@ import { canonicalJson } from '../canonicalJson.ts';
 import { MAX_BUNDLE_ENTRY_SIZE } from '../tiles.ts';
 import type { KeyRegistry } from './keyRegistry.ts';
 import { verifyEd25519Node } from './nodeEd25519.ts';
-import { hashLeafNode } from './nodeSha256.ts';
+import { hashChildrenNode, hashLeafNode } from './nodeSha256.ts';
 import { fetchNodes } from './tree.ts';
 
 const SEQUENCER_LOCK = 7002;
@@ -276,7 +276,8 @@ export class Sequencer {
   }
 
   private async loadRange(client: pg.PoolClient, size: number): Promise<CompactRange> {
-    return new CompactRange(size, await fetchNodes(client, compactRangeNodes(size)));
+    const border = await fetchNodes(client, compactRangeNodes(size));
+    return new CompactRange(size, border, hashChildrenNode);
   }
 
   private async commit(batch: SignedStatement[]): Promise<Appended[]> {
@@ -333,7 +334,7 @@ export class Sequencer {
         // Work on a copy: if the transaction fails, the remembered border stays right.
         const border =
           this.range?.size === firstIndex ? this.range : await this.loadRange(client, firstIndex);
-        range = new CompactRange(border.size, border.hashes);
+        range = border.copy();
         const nodes = chained
           .flatMap((c) => range!.appendLeaf(c.leafHash))
           .filter((n) => n.id.level > 0);
