@@ -18,14 +18,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Client, type WorkflowHandle } from '@temporalio/client';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { buildApp } from '../api/app.ts';
 import { AGENCIES, UTILITIES, type Agency } from '../domain/agencyIds.ts';
 import type { CaseStatus } from '../domain/caseStatus.ts';
 import { STATEMENT_TYPE, type SignedStatement, type Statement } from '../domain/statement.ts';
-import { bundleWorkflows, installRuntime } from '../cli/workers.ts';
+import { bundleWorkflows, installRuntime, replayWorkflows } from '../cli/workers.ts';
 import { toBase64 } from '../ledger/bytes.ts';
 import { generateSigningKey, type SigningKey } from '../ledger/keys.ts';
 import { ledgerAccessRecorder } from '../api/access.ts';
@@ -34,7 +34,6 @@ import { verifyEd25519Node } from '../ledger/pg/nodeEd25519.ts';
 import { entryRange, ledgerSize } from '../ledger/pg/reader.ts';
 import { signStatement, statementMessage } from '../ledger/statement.ts';
 import { fromBase64 } from '../ledger/bytes.ts';
-import { workerDataConverter, type PayloadKey } from '../infra/payloadCodec.ts';
 import { statusQuery } from '../workflows/messages.ts';
 import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
 import {
@@ -236,7 +235,12 @@ export async function runCasesBench(
     // Every case of the run must replay: its local activities and its search-attribute loop
     // make a case's commands depend on how its activations fell, and on a loaded machine
     // they fall in ways a test's few cases never show.
-    const replayed = await replayCases(client, caseDriver.completed, workflowBundle, payloadKey);
+    const replayed = await replayWorkflows(
+      client,
+      caseDriver.completed,
+      workflowBundle,
+      payloadKey,
+    );
     print(`  replayed all ${count(replayed)} histories of this phase: no nondeterminism`);
 
     const figures: CasesBenchFigures = {
@@ -529,32 +533,6 @@ export function benchApplication(runTag: string, i: number) {
     utilities: [...UTILITIES],
     consent: true,
   };
-}
-
-/**
- * Replays each workflow's history against `workflowBundle`.
- * @returns how many replayed. @throws Error naming the first that does not replay.
- */
-async function replayCases(
-  client: Client,
-  workflowIds: readonly string[],
-  workflowBundle: WorkflowBundleWithSourceMap,
-  payloadKey: PayloadKey,
-): Promise<number> {
-  const histories = (async function* () {
-    for (const workflowId of workflowIds)
-      yield { workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() };
-  })();
-  let replayed = 0;
-  for await (const result of Worker.runReplayHistories(
-    { workflowBundle, dataConverter: workerDataConverter(payloadKey), replayName: 'bench' },
-    histories,
-  )) {
-    if (result.error)
-      throw new Error(`${result.workflowId} does not replay: ${String(result.error)}`);
-    replayed++;
-  }
-  return replayed;
 }
 
 /**

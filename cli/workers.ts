@@ -9,6 +9,7 @@ import {
   type WorkerOptions,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { agencyTaskQueue, ORCHESTRATOR_TASK_QUEUE, type Agency } from '../domain/agency.ts';
 import {
@@ -50,6 +51,34 @@ export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
       log() {},
     },
   });
+}
+
+/**
+ * Replays each workflow's history, fetched from Temporal, against `workflowBundle`: the check
+ * that workflow code still accepts the histories of real runs (bench/cases.ts replays every
+ * case it timed; the fault test every case it carried through the faults).
+ * @returns how many replayed. @throws Error naming the first that does not replay.
+ */
+export async function replayWorkflows(
+  client: Client,
+  workflowIds: readonly string[],
+  workflowBundle: WorkflowBundleWithSourceMap,
+  payloadKey: PayloadKey,
+): Promise<number> {
+  const histories = (async function* () {
+    for (const workflowId of workflowIds)
+      yield { workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() };
+  })();
+  let replayed = 0;
+  for await (const result of Worker.runReplayHistories(
+    { workflowBundle, dataConverter: workerDataConverter(payloadKey), replayName: 'replay' },
+    histories,
+  )) {
+    if (result.error)
+      throw new Error(`${result.workflowId} does not replay: ${String(result.error)}`);
+    replayed++;
+  }
+  return replayed;
 }
 
 /** How long a stopping worker lets its activities finish before handing them back. */

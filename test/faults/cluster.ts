@@ -25,7 +25,7 @@ import { issueToken } from '../../api/auth.ts';
 import type { Agency } from '../../domain/agency.ts';
 import { ensureKeyFile, ensureRegisteredKey } from '../../cli/keys.ts';
 import { AGENCIES_WITH_WORKERS } from '../../cli/workers.ts';
-import { generatePayloadKey } from '../../infra/payloadCodec.ts';
+import { generatePayloadKey, parsePayloadKey, type PayloadKey } from '../../infra/payloadCodec.ts';
 import { prepareDatabase, startEmbeddedPostgres } from '../../infra/postgres.ts';
 import { freePort } from '../../infra/ports.ts';
 import { resolveTemporalCli } from '../../infra/temporalCli.ts';
@@ -203,6 +203,8 @@ export interface Cluster {
   /** The application role, as every process connects. */
   appUrl: string;
   temporalAddress: string;
+  /** The key every process encrypts Temporal payloads with (to replay the cases' histories). */
+  payloadKey: PayloadKey;
   /** A pool on `adminUrl` that survives PostgreSQL restarts (errors on idle clients are ignored). */
   admin: pg.Pool;
   /** Bearer tokens signed by the cluster's token issuer (the API trusts its public key). */
@@ -419,6 +421,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         ([name]) => !name.startsWith('VITEST') && name !== 'NODE_OPTIONS',
       ),
     );
+    const payloadKeyText = generatePayloadKey('faults');
     const baseEnv: NodeJS.ProcessEnv = {
       ...inherited,
       DATABASE_URL: appUrl,
@@ -427,7 +430,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     };
     const childEnv: NodeJS.ProcessEnv = {
       ...baseEnv,
-      ONEWINDOW_PAYLOAD_KEY: generatePayloadKey('faults'),
+      ONEWINDOW_PAYLOAD_KEY: payloadKeyText,
       ONEWINDOW_LOG_LEVEL: 'ERROR',
       TEMPORAL_ADDRESS: temporalAddress,
       ONEWINDOW_LOG_KEY_FILE: keyFile('log'),
@@ -582,6 +585,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       adminUrl,
       appUrl,
       temporalAddress,
+      payloadKey: parsePayloadKey(payloadKeyText),
       admin,
       token: (principal) => issueToken(tokenKey.seed, principal, 6 * 3600),
       pids() {

@@ -10,11 +10,15 @@
 // from 0, `onewindow ledger audit` (the real CLI) passing, no witness alarm, no process dead
 // that was not killed on purpose. The registry officer approves only once the last fault is
 // in, so no case can close before: every fault meets all 100 cases in flight. At the end every
-// case has completed, with exactly its expected entries, once each. One batch for all faults
+// case has completed, with exactly its expected entries, once each, and its history replays
+// against the workflow code (Worker.runReplayHistories). One batch for all faults
 // keeps the file within a few minutes on two shared cores; every wait has a deadline and the
 // cluster stops in afterAll whatever happened (its exit hook kills anything left).
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleWorkflows, replayWorkflows } from '../../cli/workers.ts';
+import { caseWorkflowId } from '../../domain/application.ts';
 import { auditLedger, caseOutcomes, inspectLedger, waitForPublished } from '../faults/checks.ts';
 import { startCluster, type Cluster } from '../faults/cluster.ts';
 import { CaseDriver, expectedSteps, runTag, type CaseRun } from '../faults/driver.ts';
@@ -216,5 +220,30 @@ describe('100 cases in flight through the whole system, one fault after another'
       expect(crashes()).toEqual([]);
     },
     FAULT_MS * 2,
+  );
+
+  it(
+    "replays every case's history, recorded through the faults, against the workflow code",
+    async () => {
+      // The recorded histories replayed in replay.test.ts are five calm runs; these went
+      // through killed workers, a restarted server and retried Updates. A change that only
+      // some interleavings expose (bench/cases.ts caught one in 1 case of 320) shows here.
+      const runs = await submitted;
+      const connection = await Connection.connect({ address: cluster.temporalAddress });
+      try {
+        const client = new Client({ connection });
+        const workflowIds = runs.map((r) => caseWorkflowId(r.unitId));
+        const replayed = await replayWorkflows(
+          client,
+          workflowIds,
+          await bundleWorkflows(),
+          cluster.payloadKey,
+        );
+        expect(replayed).toBe(CASES);
+      } finally {
+        await connection.close();
+      }
+    },
+    FAULT_MS,
   );
 });
