@@ -18,6 +18,7 @@ import {
   firstTileMismatch,
   rootFromTileLevels,
   tileLevels,
+  type HashChildren,
   tilesOf,
   type TileHashes,
 } from './tileLevels.ts';
@@ -69,7 +70,7 @@ export interface AuditOptions {
   /** RFC 9162 §2.1.1 leaf hash; defaults to the pure `hashLeaf` (Node passes a native one). */
   hashLeaf?: (leaf: Uint8Array) => Uint8Array;
   /** RFC 9162 §2.1.1 interior node hash; defaults to the pure `hashChildren`. */
-  hashChildren?: (left: Uint8Array, right: Uint8Array) => Uint8Array;
+  hashChildren?: HashChildren;
 }
 
 /** Signature batches on the verifier at once: one per thread finishing never idles the others. */

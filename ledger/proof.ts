@@ -8,6 +8,7 @@
 // integer (< 2^53) works.
 import { bytesEqual, toBase64 } from './bytes.ts';
 import { emptyRoot, hashChildren, HASH_SIZE } from './rfc9162.ts';
+import type { HashChildren } from './tileLevels.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -490,7 +491,7 @@ export function verifyConsistency(
 export class CompactRange {
   #size: number;
   #hashes: Uint8Array[];
-  readonly #hashChildren: (left: Uint8Array, right: Uint8Array) => Uint8Array;
+  readonly #hashChildren: HashChildren;
 
   /**
    * Resumes from a stored border: `hashes` are those of `compactRangeNodes(size)`, in order.
@@ -498,11 +499,7 @@ export class CompactRange {
    * a port, so the sequencer can pass Node's native SHA-256 (ledger/pg/nodeSha256.ts) while
    * this library stays pure.
    */
-  constructor(
-    size = 0,
-    hashes: readonly Uint8Array[] = [],
-    hash: (left: Uint8Array, right: Uint8Array) => Uint8Array = hashChildren,
-  ) {
+  constructor(size = 0, hashes: readonly Uint8Array[] = [], hash: HashChildren = hashChildren) {
     assertCount(size, 'size');
     const expected = compactRangeNodes(size).length;
     if (hashes.length !== expected)

@@ -33,8 +33,8 @@ const CHECKS_IN_FLIGHT = 4;
 /**
  * A check batch this small is verified on the sequencer's own thread even with a verify
  * pool: handing it to a pool thread and back costs more CPU than the check (two messages and
- * a thread woken each way, ~3 % of the process's CPU in bench/cases.ts, where appends come
- * a few at a time), and at such a rate the pool's parallelism gains nothing.
+ * a thread woken each way, ~3 % of the main thread under --cpu-prof in bench/cases.ts,
+ * where appends come a few at a time), and at such a rate the pool gains nothing.
  */
 const VERIFY_HERE_AT_MOST = 4;
 
