@@ -41,8 +41,10 @@ import { Timeline } from '../api/schemas.ts';
 import type { LoadJob, LoadResult } from './apiLoad.ts';
 import { benchApplication } from './cases.ts';
 import {
+  CLOCK_TICKS,
   count,
   describeMachine,
+  machineBusySec,
   ms,
   percentile,
   ratio,
@@ -827,8 +829,6 @@ class CpuSpan {
   }
 }
 
-const CLOCK_TICKS = 100;
-
 /** Every process's parent and utime + stime, from /proc (Linux only; undefined elsewhere). */
 function processTable(): Map<number, { ppid: number; cpuSec: number }> | undefined {
   let pids: string[];
@@ -851,18 +851,6 @@ function processTable(): Map<number, { ppid: number; cpuSec: number }> | undefin
     }
   }
   return table;
-}
-
-/** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
-function machineBusySec(): number | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-    const t = line.trim().split(/\s+/).slice(1).map(Number);
-    const total = t.slice(0, 8).reduce((a, b) => a + b, 0);
-    return (total - t[3]! - t[4]!) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
 }
 
 const FLAGS = {

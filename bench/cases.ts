@@ -46,8 +46,10 @@ import {
   type baselineCase,
 } from './baselineWorkflows.ts';
 import {
+  CLOCK_TICKS,
   count,
   describeMachine,
+  machineBusySec,
   ms,
   percentile,
   ratio,
@@ -630,26 +632,12 @@ class CpuSplit {
   }
 }
 
-const CLOCK_TICKS = 100;
-
 /** utime + stime of a process, from /proc (Linux only; undefined elsewhere). */
 function processCpuSec(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
-function machineBusySec(): number | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-    const t = line.trim().split(/\s+/).slice(1).map(Number);
-    const total = t.slice(0, 8).reduce((a, b) => a + b, 0);
-    return (total - t[3]! - t[4]!) / CLOCK_TICKS;
   } catch {
     return undefined;
   }

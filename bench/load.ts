@@ -20,7 +20,7 @@ import {
 } from '../test/faults/checks.ts';
 import { startCluster, type Cluster, type ProcessName } from '../test/faults/cluster.ts';
 import { CaseDriver, expectedSteps, runTag } from '../test/faults/driver.ts';
-import { count, describeMachine, ms, percentile } from './support.ts';
+import { CLOCK_TICKS, count, describeMachine, ms, percentile } from './support.ts';
 
 export interface LoadBenchOptions {
   cases: number;
@@ -294,8 +294,6 @@ function statusKib(pid: number, field: string): number | undefined {
     return undefined;
   }
 }
-
-const CLOCK_TICKS = 100;
 
 /** utime + stime of a process (and of its waited-for children), from /proc. */
 function cpuSec(pid: number, withChildren: boolean): number | undefined {

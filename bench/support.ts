@@ -360,3 +360,18 @@ export async function startBenchWorkers(
   });
   return { client, connection, orchestrator, payloadKey };
 }
+
+/** Linux's USER_HZ: /proc reports CPU times in these ticks a second. */
+export const CLOCK_TICKS = 100;
+
+/** Busy CPU seconds of the whole machine (all cores), from /proc/stat (Linux only; undefined elsewhere). */
+export function machineBusySec(): number | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const t = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = t.slice(0, 8).reduce((a, b) => a + b, 0);
+    return (total - t[3]! - t[4]!) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
