@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import type { SignedStatement } from '../domain/statement.ts';
 import { auditLedger } from '../ledger/audit.ts';
+import type { VerifySignature } from '../ledger/ed25519.ts';
 import { fromBase64, utf8 } from '../ledger/bytes.ts';
 import { openCheckpoint } from '../ledger/checkpoint.ts';
 import { chainEntries } from '../ledger/entry.ts';
@@ -24,6 +25,7 @@ import { parseTilePath } from '../ledger/tiles.ts';
 import { KeyRegistry } from '../ledger/pg/keyRegistry.ts';
 import { LogReader } from '../ledger/pg/logReader.ts';
 import { verifyEd25519Node } from '../ledger/pg/nodeEd25519.ts';
+import { processEd25519, processEd25519Name } from '../ledger/pg/sodiumEd25519.ts';
 import { hashChildrenNode, hashLeafNode } from '../ledger/pg/nodeSha256.ts';
 import { ledgerSize } from '../ledger/pg/reader.ts';
 import { Sequencer, type LogIdentity } from '../ledger/pg/sequencer.ts';
@@ -146,9 +148,19 @@ export async function runLedgerBench(
       signature: fromBase64(s.signature),
     }));
     const verifyPerSec = await verifyRate(verifyPool, items);
-    print(`  ed25519 verify, ${threads} threads (VerifyPool)   ${count(verifyPerSec)}/s`);
-    const verifyOneThreadPerSec = verifyRateOneThread(items.slice(0, 10_000));
-    print(`  ed25519 verify, 1 thread (node:crypto)  ${count(verifyOneThreadPerSec)}/s`);
+    print(
+      `  ed25519 verify, ${threads} threads (VerifyPool, ${processEd25519Name})   ${count(verifyPerSec)}/s`,
+    );
+    const verifyOneThreadPerSec = verifyRateOneThread(
+      items.slice(0, 10_000),
+      processEd25519.verify,
+    );
+    print(`  ed25519 verify, 1 thread (${processEd25519Name})  ${count(verifyOneThreadPerSec)}/s`);
+    // For comparison only: OpenSSL's check, which the sequencer used before libsodium's.
+    const verifyOpenSslPerSec = verifyRateOneThread(items.slice(0, 10_000), verifyEd25519Node);
+    print(
+      `  ed25519 verify, 1 thread (OpenSSL, node:crypto; not used)  ${count(verifyOpenSslPerSec)}/s`,
+    );
     const insert = await insertLimits(
       adminPool,
       limitStatements,
@@ -309,10 +321,10 @@ async function verifyRate(pool: VerifyPool, items: readonly VerifyItem[]): Promi
   return items.length / seconds;
 }
 
-function verifyRateOneThread(items: readonly VerifyItem[]): number {
+function verifyRateOneThread(items: readonly VerifyItem[], verify: VerifySignature): number {
   const start = performance.now();
   for (const { publicKey, message, signature } of items) {
-    if (!verifyEd25519Node(publicKey, message, signature)) throw new Error('a signature failed');
+    if (!verify(publicKey, message, signature)) throw new Error('a signature failed');
   }
   return items.length / ((performance.now() - start) / 1000);
 }

@@ -16,7 +16,7 @@ import { STATEMENT_TYPE, type SignedStatement, type Statement } from '../domain/
 import { toBase64 } from '../ledger/bytes.ts';
 import { agencyKeyName, generateSigningKey, type SigningKey } from '../ledger/keys.ts';
 import { useEd25519 } from '../ledger/ed25519.ts';
-import { nodeEd25519 } from '../ledger/pg/nodeEd25519.ts';
+import { processEd25519 } from '../ledger/pg/sodiumEd25519.ts';
 import { signStatement, statementMessage } from '../ledger/statement.ts';
 import { registerAgencyKey } from '../ledger/pg/keyRegistry.ts';
 import { migrate } from '../ledger/pg/migrations.ts';
@@ -37,8 +37,8 @@ import {
 } from '../infra/payloadCodec.ts';
 
 /** CPU model, cores, memory, node version and date: printed above every benchmark's figures. */
-// As every onewindow process does (cli/main.ts): signatures through OpenSSL's Ed25519.
-useEd25519(nodeEd25519);
+// As every onewindow process does (cli/main.ts): signatures through libsodium's Ed25519.
+useEd25519(processEd25519);
 
 export function describeMachine(): string[] {
   let cpu = 'unknown CPU';

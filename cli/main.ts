@@ -1,12 +1,13 @@
 // The `onewindow` command: one entry point, a subcommand per process of ARCHITECTURE.md §4.
 // Subcommands load lazily, so a worker process loads no server code it does not run.
 import { useEd25519 } from '../ledger/ed25519.ts';
-import { nodeEd25519 } from '../ledger/pg/nodeEd25519.ts';
+import { processEd25519 } from '../ledger/pg/sodiumEd25519.ts';
 import { UsageError } from './args.ts';
 
-// Every signature a OneWindow process makes or checks goes through OpenSSL: the same RFC 8032
-// signatures as @noble/ed25519 (which browsers and the pure library keep), about 10x faster.
-useEd25519(nodeEd25519);
+// Every signature a OneWindow process makes or checks goes through libsodium (OpenSSL where
+// its binary cannot load): the same RFC 8032 signatures as @noble/ed25519 (which browsers and
+// the pure library keep), about 20x faster.
+useEd25519(processEd25519);
 
 const USAGE = `usage: onewindow <command>
 

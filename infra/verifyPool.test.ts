@@ -51,6 +51,16 @@ describe('the verify pool', () => {
     expect(results).toEqual(items.map((_, i) => i % 3 !== 0));
   });
 
+  it("checks with libsodium's stricter rule: a forgery under the identity point as key fails", async () => {
+    // See ledger/pg/sodiumEd25519.test.ts: OpenSSL's check accepts this for any message.
+    const forged: VerifyItem = {
+      publicKey: fromHex('01' + '00'.repeat(31)),
+      message: fromHex('72'),
+      signature: fromHex('58' + '66'.repeat(31) + '01' + '00'.repeat(31)),
+    };
+    expect(await pool.verifyBatch([TEST_2, forged, TEST_1])).toEqual([true, false, true]);
+  });
+
   it('answers an empty batch, and refuses work once closed', async () => {
     expect(await pool.verifyBatch([])).toEqual([]);
     const closed = new VerifyPool(1);

@@ -18,7 +18,7 @@ import { STATEMENT_CONTEXT } from '../statement.ts';
 import { canonicalJson } from '../canonicalJson.ts';
 import { MAX_BUNDLE_ENTRY_SIZE } from '../tiles.ts';
 import type { KeyRegistry } from './keyRegistry.ts';
-import { verifyEd25519Node } from './nodeEd25519.ts';
+import { processEd25519 } from './sodiumEd25519.ts';
 import { hashChildrenNode, hashLeafNode } from './nodeSha256.ts';
 import { fetchNodes } from './tree.ts';
 
@@ -119,7 +119,7 @@ export class Sequencer {
     options: SequencerOptions = {},
   ) {
     this.maxBatch = options.maxBatch ?? 2000;
-    this.verify = options.verify ?? verifyEd25519Node;
+    this.verify = options.verify ?? processEd25519.verify;
     this.verifyPool = options.verifyPool;
     this.now = options.now ?? (() => new Date());
   }
