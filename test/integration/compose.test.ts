@@ -262,10 +262,16 @@ describe('docker-compose.yml', () => {
         expect(result.stderr).toMatch(/database migrated, 7 agency keys registered/);
         expect(result.code).toBe(0);
       }
-      // DROP … WITH (FORCE) below may cut a connection pg is still closing: ignore that.
-      const quiet = (pool: pg.Pool) => pool.on('connect', (c) => c.on('error', () => undefined));
-      const fresh = new pg.Pool({ connectionString: url.toString(), max: 1 });
-      quiet(fresh);
+      // One client each, ended (its connection closed) before the DROP … WITH (FORCE) below:
+      // a pool's end() resolves before its clients' connections have closed, and the DROP
+      // then cut one that was still closing (an unhandled FATAL 57P01 in a CI run).
+      const connect = async (connectionString: string) => {
+        const client = new pg.Client({ connectionString });
+        client.on('error', () => undefined);
+        await client.connect();
+        return client;
+      };
+      const fresh = await connect(url.toString());
       try {
         const migrations = await fresh.query('SELECT version FROM schema_migrations');
         expect(migrations.rowCount).toBe(MIGRATIONS.length);
@@ -285,8 +291,7 @@ describe('docker-compose.yml', () => {
       const appUrl = new URL(url);
       appUrl.username = 'onewindow_app';
       appUrl.password = appPassword;
-      const app = new pg.Pool({ connectionString: appUrl.toString(), max: 1 });
-      quiet(app);
+      const app = await connect(appUrl.toString());
       try {
         const { rowCount } = await app.query('SELECT 1 FROM agency_keys');
         expect(rowCount).toBe(7);
