@@ -37,7 +37,8 @@ let backend: Ed25519 = nobleEd25519;
 
 /**
  * Chooses the implementation every signature in this process goes through. Node processes
- * install OpenSSL's (ledger/pg/nodeEd25519.ts, about 10x faster here); the library itself stays
+ * install libsodium's, else OpenSSL's (ledger/pg/sodiumEd25519.ts `processEd25519`, about 20x
+ * and 10x faster here); the library itself stays
  * free of I/O and platform imports, so browsers and offline verifiers keep noble.
  */
 export function useEd25519(implementation: Ed25519): void {

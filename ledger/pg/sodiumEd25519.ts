@@ -1,6 +1,6 @@
 // libsodium's Ed25519 (RFC 8032) through sodium-native, whose npm package carries a prebuilt
 // binary for each platform (no install script, no compiler). Measured here, one core:
-// 13,600–16,800 verifications/s against OpenSSL's 7,100–8,700 (node:crypto), the same
+// 12,300–16,800 verifications/s against OpenSSL's 7,100–8,700 (node:crypto), the same
 // signatures. Its check is also stricter than OpenSSL's: it refuses small-order public keys
 // and R values and non-canonical encodings, where OpenSSL accepts, for any message, a
 // "signature" under the identity point as public key (sodiumEd25519.test.ts shows both).
