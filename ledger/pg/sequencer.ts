@@ -52,7 +52,15 @@ const ENTRY_OVERHEAD =
     sequencedAt: new Date(0).toISOString(),
   }).length - '{}'.length;
 
+/** PostgreSQL's SQLSTATE for a unique key refusing a row. */
+const UNIQUE_VIOLATION = '23505';
+
 const CONTEXT_LENGTH = new TextEncoder().encode(STATEMENT_CONTEXT).length;
+
+interface LogHead {
+  size: number;
+  leafHash: Uint8Array;
+}
 
 export interface Appended {
   entry: Entry;
@@ -110,6 +118,8 @@ export class Sequencer {
   private readonly now: () => Date;
   /** The tree's right border as of the last commit; reloaded when another process appended. */
   private range: CompactRange | undefined;
+  /** The log's size and last leaf hash as of this sequencer's last commit. */
+  private head: LogHead | undefined;
   private readonly listeners: ((size: number) => void)[] = [];
 
   constructor(
@@ -280,7 +290,33 @@ export class Sequencer {
     return new CompactRange(size, border, hashChildrenNode);
   }
 
+  /**
+   * Appends the batch. When this sequencer made the log's last commit, it knows the head and
+   * the tree's border, so the whole append is one statement in its own transaction: one round
+   * trip instead of four (BEGIN and the lock, the head and the batch's ids, the append,
+   * COMMIT), which made up about half of a commit's time with 256 appenders in flight. That
+   * statement still takes the advisory lock, and every row it writes is keyed (entry index,
+   * statement id, tree node, checkpoint size): if another process appended meanwhile, or a
+   * statement of the batch is already in the log (a retry), a unique key refuses the whole
+   * statement and nothing is written; the batch then takes the locked path, which reads the
+   * head and the existing ids first.
+   */
   private async commit(batch: SignedStatement[]): Promise<Appended[]> {
+    const { range, head } = this;
+    if (range && head && range.size === head.size) {
+      try {
+        const appended = await this.write(this.pool, range, head.leafHash, batch, new Map());
+        this.committed(appended);
+        return appended.results;
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
+      }
+    }
+    return this.commitLocked(batch);
+  }
+
+  /** The append in a transaction that holds the lock before it reads the log's head. */
+  private async commitLocked(batch: SignedStatement[]): Promise<Appended[]> {
     const client = await this.pool.connect();
     try {
       // One round trip for both: a simple query may hold several statements. The lock must
@@ -315,94 +351,128 @@ export class Sequencer {
           created: false,
         });
       }
-      const fresh: SignedStatement[] = [];
-      const seen = new Set(existing.keys());
-      for (const signed of batch) {
-        if (seen.has(signed.statement.statementId)) continue;
-        seen.add(signed.statement.statementId);
-        fresh.push(signed);
-      }
-      const firstIndex = head ? Number(head.idx) + 1 : 0;
+      const size = head ? Number(head.idx) + 1 : 0;
       const prev = head ? new Uint8Array(head.leaf_hash) : fromBase64(GENESIS_PREV_LEAF_HASH);
-      const sequencedAt = this.now().toISOString();
-      const chained = chainEntries(fresh, firstIndex, prev, sequencedAt, {
-        statementJson: fresh.map((signed) => this.statementJson.get(signed)!),
-        hashLeaf: hashLeafNode,
-      });
-      let range: CompactRange | undefined;
-      if (chained.length > 0) {
-        // Work on a copy: if the transaction fails, the remembered border stays right.
-        const border =
-          this.range?.size === firstIndex ? this.range : await this.loadRange(client, firstIndex);
-        range = border.copy();
-        const nodes = chained
-          .flatMap((c) => range!.appendLeaf(c.leafHash))
-          .filter((n) => n.id.level > 0);
-        const size = firstIndex + chained.length;
-        const rootHash = range.root();
-        const note = signCheckpoint(
-          { origin: this.log.origin, size, rootHash, extensions: [] },
-          this.log.key,
-          this.log.extraKeys,
-        );
-        // Entries, tree nodes and the checkpoint in one statement (one round trip). Bytes go
-        // as one binary parameter each (node-pg sends a Buffer as binary, but an array of
-        // Buffers as hex text): half the bytes on the wire, no hex to encode or decode.
-        // Indices are contiguous, so each entry's is firstIndex + its ordinal - 1.
-        const entries = chained.map((c) => c.bytes);
-        await client.query({
-          name: 'sequencer-append',
-          text: `WITH appended AS (
-                   INSERT INTO ledger_entries (idx, statement_id, case_id, entry, leaf_hash, sequenced_at)
-                   SELECT $1::bigint + r.n - 1, r.statement_id, r.case_id,
-                          substring($4::bytea FROM r.start FOR r.length),
-                          substring($5::bytea FROM (r.n - 1)::int * 32 + 1 FOR 32), $6
-                   FROM unnest($2::text[], $3::text[], $7::int[], $8::int[])
-                        WITH ORDINALITY AS r(statement_id, case_id, start, length, n)
-                 ), nodes AS (
-                   INSERT INTO tree_nodes (level, idx, hash)
-                   SELECT r.level, r.idx, substring($11::bytea FROM (r.n - 1)::int * 32 + 1 FOR 32)
-                   FROM unnest($9::smallint[], $10::bigint[]) WITH ORDINALITY AS r(level, idx, n)
-                 )
-                 INSERT INTO checkpoints (size, root_hash, note) VALUES ($12, $13, $14)`,
-          values: [
-            firstIndex,
-            chained.map((c) => c.entry.statement.statementId),
-            chained.map((c) => c.entry.statement.caseId),
-            Buffer.concat(entries),
-            Buffer.concat(chained.map((c) => c.leafHash)),
-            sequencedAt,
-            startsOf(entries),
-            entries.map((e) => e.length),
-            nodes.map((n) => n.id.level),
-            nodes.map((n) => n.id.index),
-            Buffer.concat(nodes.map((n) => n.hash)),
-            size,
-            Buffer.from(rootHash),
-            note,
-          ],
-        });
-      }
+      const border = this.range?.size === size ? this.range : await this.loadRange(client, size);
+      const appended = await this.write(client, border, prev, batch, existing);
       await client.query('COMMIT');
-      if (range) {
-        this.range = range;
-        for (const listener of this.listeners) listener(range.size);
-      }
-      const created = new Map(
-        chained.map((c) => [
-          c.entry.statement.statementId,
-          { entry: c.entry, leafHash: c.leafHash, created: true },
-        ]),
-      );
-      return batch.map(
-        (s) => existing.get(s.statement.statementId) ?? created.get(s.statement.statementId)!,
-      );
+      this.committed(appended);
+      return appended.results;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
       client.release();
     }
+  }
+
+  /**
+   * Chains the batch's new statements after the log of `border.size` entries whose last leaf
+   * hash is `prev`, and writes entries, tree nodes and the checkpoint in one statement. Works
+   * on a copy of the border: if the transaction fails, the remembered one stays right.
+   */
+  private async write(
+    db: pg.Pool | pg.PoolClient,
+    border: CompactRange,
+    prev: Uint8Array,
+    batch: SignedStatement[],
+    existing: ReadonlyMap<string, Appended>,
+  ): Promise<{ range: CompactRange; head: LogHead; created: boolean; results: Appended[] }> {
+    const fresh: SignedStatement[] = [];
+    const seen = new Set(existing.keys());
+    for (const signed of batch) {
+      if (seen.has(signed.statement.statementId)) continue;
+      seen.add(signed.statement.statementId);
+      fresh.push(signed);
+    }
+    const firstIndex = border.size;
+    const sequencedAt = this.now().toISOString();
+    const chained = chainEntries(fresh, firstIndex, prev, sequencedAt, {
+      statementJson: fresh.map((signed) => this.statementJson.get(signed)!),
+      hashLeaf: hashLeafNode,
+    });
+    const range = border.copy();
+    if (chained.length > 0) {
+      const nodes = chained
+        .flatMap((c) => range.appendLeaf(c.leafHash))
+        .filter((n) => n.id.level > 0);
+      const size = firstIndex + chained.length;
+      const rootHash = range.root();
+      const note = signCheckpoint(
+        { origin: this.log.origin, size, rootHash, extensions: [] },
+        this.log.key,
+        this.log.extraKeys,
+      );
+      // Entries, tree nodes and the checkpoint in one statement (one round trip), which takes
+      // the lock itself when it runs alone (`FROM lock`: each insert needs its one row first;
+      // a CTE with a volatile function is evaluated once, never inlined). Bytes go as one
+      // binary parameter each (node-pg sends a Buffer as binary, but an array of Buffers as
+      // hex text): half the bytes on the wire, no hex to encode or decode. Indices are
+      // contiguous, so each entry's is firstIndex + its ordinal - 1.
+      const entries = chained.map((c) => c.bytes);
+      await db.query({
+        name: 'sequencer-append',
+        text: `WITH lock AS (SELECT pg_advisory_xact_lock(${SEQUENCER_LOCK})),
+               appended AS (
+                 INSERT INTO ledger_entries (idx, statement_id, case_id, entry, leaf_hash, sequenced_at)
+                 SELECT $1::bigint + r.n - 1, r.statement_id, r.case_id,
+                        substring($4::bytea FROM r.start FOR r.length),
+                        substring($5::bytea FROM (r.n - 1)::int * 32 + 1 FOR 32), $6
+                 FROM lock, unnest($2::text[], $3::text[], $7::int[], $8::int[])
+                      WITH ORDINALITY AS r(statement_id, case_id, start, length, n)
+               ), nodes AS (
+                 INSERT INTO tree_nodes (level, idx, hash)
+                 SELECT r.level, r.idx, substring($11::bytea FROM (r.n - 1)::int * 32 + 1 FOR 32)
+                 FROM lock, unnest($9::smallint[], $10::bigint[]) WITH ORDINALITY AS r(level, idx, n)
+               )
+               INSERT INTO checkpoints (size, root_hash, note) SELECT $12, $13, $14 FROM lock`,
+        values: [
+          firstIndex,
+          chained.map((c) => c.entry.statement.statementId),
+          chained.map((c) => c.entry.statement.caseId),
+          Buffer.concat(entries),
+          Buffer.concat(chained.map((c) => c.leafHash)),
+          sequencedAt,
+          startsOf(entries),
+          entries.map((e) => e.length),
+          nodes.map((n) => n.id.level),
+          nodes.map((n) => n.id.index),
+          Buffer.concat(nodes.map((n) => n.hash)),
+          size,
+          Buffer.from(rootHash),
+          note,
+        ],
+      });
+    }
+    const created = new Map(
+      chained.map((c) => [
+        c.entry.statement.statementId,
+        { entry: c.entry, leafHash: c.leafHash, created: true },
+      ]),
+    );
+    return {
+      range,
+      head: { size: range.size, leafHash: chained.at(-1)?.leafHash ?? prev },
+      created: chained.length > 0,
+      results: batch.map(
+        (s) => existing.get(s.statement.statementId) ?? created.get(s.statement.statementId)!,
+      ),
+    };
+  }
+
+  /** Remembers the log as this commit left it, and tells the listeners of a new checkpoint. */
+  private committed({
+    range,
+    head,
+    created,
+  }: {
+    range: CompactRange;
+    head: LogHead;
+    created: boolean;
+  }): void {
+    this.range = range;
+    this.head = head;
+    if (created) for (const listener of this.listeners) listener(range.size);
   }
 }
 

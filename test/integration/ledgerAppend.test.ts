@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { STATEMENT_TYPE, type Statement } from '../../domain/statement.ts';
 import { signStatement, verifyStatementSignature } from '../../ledger/statement.ts';
 import {
@@ -9,6 +10,10 @@ import {
   parseVerifierKey,
 } from '../../ledger/keys.ts';
 import { openCheckpoint } from '../../ledger/checkpoint.ts';
+import { toBase64 } from '../../ledger/bytes.ts';
+import { rootFromLeafHashes } from '../../ledger/proof.ts';
+import { hashLeaf } from '../../ledger/rfc9162.ts';
+import { LogReader } from '../../ledger/pg/logReader.ts';
 import { KeyRegistry } from '../../ledger/pg/keyRegistry.ts';
 import { Sequencer, type BatchVerifier } from '../../ledger/pg/sequencer.ts';
 import { VerifyPool } from '../../infra/verifyPool.ts';
@@ -92,6 +97,68 @@ describe('the ledger append path against PostgreSQL', () => {
     );
     const indices = results.map((r) => r.entry.index).sort((a, b) => a - b);
     expect(indices).toEqual(Array.from({ length: 200 }, (_, i) => before + i));
+  });
+
+  it('appends a retry that arrives in a batch with new statements once, and the new ones after it', async () => {
+    const registry = stack.keys.registry!;
+    const original = statement('registry', registry.keyId);
+    const first = await stack.sequencer.append(signStatement(original, registry));
+    // The sequencer made the last commit, so this batch takes its one-statement path first,
+    // which the retried id refuses as a whole; the locked path then appends the rest.
+    const before = await ledgerSize(stack.pool);
+    const [retry, ...fresh] = await Promise.all([
+      stack.sequencer.append(signStatement(original, registry)),
+      ...Array.from({ length: 20 }, () =>
+        stack.sequencer.append(signStatement(statement('registry', registry.keyId), registry)),
+      ),
+    ]);
+    expect(retry).toMatchObject({ created: false, entry: first.entry });
+    expect(fresh.every((r) => r.created)).toBe(true);
+    expect(fresh.map((r) => r.entry.index).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 20 }, (_, i) => before + i),
+    );
+    expect(await ledgerSize(stack.pool)).toBe(before + 20);
+  });
+
+  it('keeps one chained log whose checkpoints match its entries when two sequencers (two processes) append at once', async () => {
+    const registry = stack.keys.registry!;
+    const otherPool = new pg.Pool({ connectionString: inject('databaseUrl'), max: 4 });
+    const other = new Sequencer(otherPool, new KeyRegistry(otherPool), {
+      origin: TEST_LOG_ORIGIN,
+      key: stack.logKey,
+    });
+    try {
+      const before = await ledgerSize(stack.pool);
+      // Rounds in which both append at once: each finds the other's entries since its own
+      // last commit, so neither may chain from the head it remembers.
+      for (let round = 0; round < 5; round++) {
+        await Promise.all(
+          [stack.sequencer, other].flatMap((sequencer) =>
+            Array.from({ length: 15 }, () =>
+              sequencer.append(signStatement(statement('registry', registry.keyId), registry)),
+            ),
+          ),
+        );
+      }
+      const { rows } = await stack.pool.query<{ idx: string; entry: Buffer; leaf_hash: Buffer }>(
+        'SELECT idx, entry, leaf_hash FROM ledger_entries ORDER BY idx',
+      );
+      expect(rows.length).toBe(before + 150);
+      const leafHashes = rows.map((row, i) => {
+        expect(Number(row.idx)).toBe(i);
+        const leafHash = hashLeaf(new Uint8Array(row.entry));
+        expect(toBase64(leafHash)).toBe(toBase64(new Uint8Array(row.leaf_hash)));
+        const entry = JSON.parse(row.entry.toString('utf8')) as { prevLeafHash: string };
+        if (i > 0)
+          expect(entry.prevLeafHash).toBe(toBase64(new Uint8Array(rows[i - 1]!.leaf_hash)));
+        return leafHash;
+      });
+      const head = (await new LogReader(stack.pool).latestSigned())!;
+      expect(head.size).toBe(rows.length);
+      expect(toBase64(head.rootHash)).toBe(toBase64(rootFromLeafHashes(leafHashes)));
+    } finally {
+      await otherPool.end();
+    }
   });
 
   it('refuses a statement whose entry would not fit a tlog-tiles entry bundle, appending nothing', async () => {
