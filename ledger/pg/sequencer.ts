@@ -74,7 +74,12 @@ interface Waiter {
   reject: (error: unknown) => void;
 }
 type Received = Waiter & { input: unknown };
-type Accepted = Waiter & { signed: SignedStatement };
+/** A statement that passed its check, with its RFC 8785 JSON as signed, which its entry reuses. */
+interface Checked {
+  signed: SignedStatement;
+  statementJson: string;
+}
+type Accepted = Waiter & Checked;
 
 /** Verifies Ed25519 signatures in bulk (e.g. infra/verifyPool.ts on every core). */
 export interface BatchVerifier {
@@ -108,8 +113,6 @@ export class Sequencer {
   private queue: Received[] = [];
   /** Check batches in arrival order; `accepted` is set when the batch's check is done. */
   private checks: { accepted?: Accepted[] }[] = [];
-  /** Each accepted statement's RFC 8785 JSON as signed, so the entry reuses it. */
-  private readonly statementJson = new WeakMap<SignedStatement, string>();
   private checking = 0;
   private committing = false;
   private readonly maxBatch: number;
@@ -221,8 +224,14 @@ export class Sequencer {
           c.reject(new MalformedStatementError(`${issue.path.join('.')}: ${issue.message}`));
           return [];
         }
-        this.statementJson.set(parsed.data, c.statementJson);
-        return [{ resolve: c.resolve, reject: c.reject, signed: parsed.data }];
+        return [
+          {
+            resolve: c.resolve,
+            reject: c.reject,
+            signed: parsed.data,
+            statementJson: c.statementJson,
+          },
+        ];
       });
     } catch (error) {
       // The verifier itself failed (e.g. a worker died): nobody in this batch is appended.
@@ -278,7 +287,7 @@ export class Sequencer {
 
   private async commitAndSettle(batch: Accepted[]): Promise<void> {
     try {
-      const results = await this.commit(batch.map((p) => p.signed));
+      const results = await this.commit(batch);
       batch.forEach((p, i) => p.resolve(results[i]!));
     } catch (error) {
       for (const p of batch) p.reject(error);
@@ -301,7 +310,7 @@ export class Sequencer {
    * statement and nothing is written; the batch then takes the locked path, which reads the
    * head and the existing ids first.
    */
-  private async commit(batch: SignedStatement[]): Promise<Appended[]> {
+  private async commit(batch: readonly Checked[]): Promise<Appended[]> {
     const { range, head } = this;
     if (range && head && range.size === head.size) {
       try {
@@ -316,13 +325,13 @@ export class Sequencer {
   }
 
   /** The append in a transaction that holds the lock before it reads the log's head. */
-  private async commitLocked(batch: SignedStatement[]): Promise<Appended[]> {
+  private async commitLocked(batch: readonly Checked[]): Promise<Appended[]> {
     const client = await this.pool.connect();
     try {
       // One round trip for both: a simple query may hold several statements. The lock must
       // be taken by a statement of its own, before the next one takes its snapshot.
       await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${SEQUENCER_LOCK})`);
-      const ids = [...new Set(batch.map((s) => s.statement.statementId))];
+      const ids = [...new Set(batch.map((c) => c.signed.statement.statementId))];
       const existing = new Map<string, Appended>();
       // The log's last entry (statement_id NULL) and the batch's ids already in the log.
       const found = await client.query<{
@@ -375,22 +384,26 @@ export class Sequencer {
     db: pg.Pool | pg.PoolClient,
     border: CompactRange,
     prev: Uint8Array,
-    batch: SignedStatement[],
+    batch: readonly Checked[],
     existing: ReadonlyMap<string, Appended>,
   ): Promise<{ range: CompactRange; head: LogHead; created: boolean; results: Appended[] }> {
-    const fresh: SignedStatement[] = [];
+    const fresh: Checked[] = [];
     const seen = new Set(existing.keys());
-    for (const signed of batch) {
-      if (seen.has(signed.statement.statementId)) continue;
-      seen.add(signed.statement.statementId);
-      fresh.push(signed);
+    for (const checked of batch) {
+      const id = checked.signed.statement.statementId;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      fresh.push(checked);
     }
     const firstIndex = border.size;
     const sequencedAt = this.now().toISOString();
-    const chained = chainEntries(fresh, firstIndex, prev, sequencedAt, {
-      statementJson: fresh.map((signed) => this.statementJson.get(signed)!),
-      hashLeaf: hashLeafNode,
-    });
+    const chained = chainEntries(
+      fresh.map((c) => c.signed),
+      firstIndex,
+      prev,
+      sequencedAt,
+      { statementJson: fresh.map((c) => c.statementJson), hashLeaf: hashLeafNode },
+    );
     const range = border.copy();
     if (chained.length > 0) {
       const nodes = chained
@@ -455,7 +468,8 @@ export class Sequencer {
       head: { size: range.size, leafHash: chained.at(-1)?.leafHash ?? prev },
       created: chained.length > 0,
       results: batch.map(
-        (s) => existing.get(s.statement.statementId) ?? created.get(s.statement.statementId)!,
+        ({ signed: { statement } }) =>
+          existing.get(statement.statementId) ?? created.get(statement.statementId)!,
       ),
     };
   }
