@@ -52,6 +52,14 @@ const ENTRY_OVERHEAD =
     sequencedAt: new Date(0).toISOString(),
   }).length - '{}'.length;
 
+/** The log does not end where a batch was chained after: nothing of the batch was written. */
+class HeadMovedError extends Error {
+  constructor(size: number) {
+    super(`the log's entry ${size - 1} is not the one this batch was chained after`);
+    this.name = 'HeadMovedError';
+  }
+}
+
 /** PostgreSQL's SQLSTATE for a unique key refusing a row. */
 const UNIQUE_VIOLATION = '23505';
 
@@ -307,8 +315,9 @@ export class Sequencer {
    * statement still takes the advisory lock, and every row it writes is keyed (entry index,
    * statement id, tree node, checkpoint size): if another process appended meanwhile, or a
    * statement of the batch is already in the log (a retry), a unique key refuses the whole
-   * statement and nothing is written; the batch then takes the locked path, which reads the
-   * head and the existing ids first.
+   * statement and nothing is written; if the log no longer ends with the entry remembered (a
+   * restore from a backup), the statement writes nothing. Either way the batch then takes the
+   * locked path, which reads the head and the existing ids first.
    */
   private async commit(batch: readonly Checked[]): Promise<Appended[]> {
     const { range, head } = this;
@@ -318,7 +327,10 @@ export class Sequencer {
         this.committed(appended);
         return appended.results;
       } catch (error) {
-        if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
+        const refused =
+          error instanceof HeadMovedError ||
+          (error as { code?: unknown }).code === UNIQUE_VIOLATION;
+        if (!refused) throw error;
       }
     }
     return this.commitLocked(batch);
@@ -418,14 +430,20 @@ export class Sequencer {
       );
       // Entries, tree nodes and the checkpoint in one statement (one round trip), which takes
       // the lock itself when it runs alone (`FROM lock`: each insert needs its one row first;
-      // a CTE with a volatile function is evaluated once, never inlined). Bytes go as one
+      // a CTE with a volatile function is evaluated once, never inlined). It writes nothing
+      // unless the entry the batch chains after is in the log as it sees it, so a log rolled
+      // back under a running sequencer (a restore from a backup) gets no gap. Bytes go as one
       // binary parameter each (node-pg sends a Buffer as binary, but an array of Buffers as
       // hex text): half the bytes on the wire, no hex to encode or decode. Indices are
       // contiguous, so each entry's is firstIndex + its ordinal - 1.
       const entries = chained.map((c) => c.bytes);
-      await db.query({
+      const { rowCount } = await db.query({
         name: 'sequencer-append',
-        text: `WITH lock AS (SELECT pg_advisory_xact_lock(${SEQUENCER_LOCK})),
+        text: `WITH lock AS (
+                 SELECT pg_advisory_xact_lock(${SEQUENCER_LOCK})
+                 WHERE $1::bigint = 0 OR EXISTS (
+                   SELECT 1 FROM ledger_entries WHERE idx = $1::bigint - 1 AND leaf_hash = $15)
+               ),
                appended AS (
                  INSERT INTO ledger_entries (idx, statement_id, case_id, entry, leaf_hash, sequenced_at)
                  SELECT $1::bigint + r.n - 1, r.statement_id, r.case_id,
@@ -454,8 +472,10 @@ export class Sequencer {
           size,
           Buffer.from(rootHash),
           note,
+          Buffer.from(prev),
         ],
       });
+      if (rowCount !== 1) throw new HeadMovedError(firstIndex);
     }
     const created = new Map(
       chained.map((c) => [

@@ -18,7 +18,8 @@ import { KeyRegistry } from '../../ledger/pg/keyRegistry.ts';
 import { Sequencer, type BatchVerifier } from '../../ledger/pg/sequencer.ts';
 import { VerifyPool } from '../../infra/verifyPool.ts';
 import { ledgerSize } from '../../ledger/pg/reader.ts';
-import { startStack, TEST_LOG_ORIGIN, type Stack } from './stack.ts';
+import { generateRegisteredKeys } from '../../cli/keys.ts';
+import { freshDatabase, startStack, TEST_LOG_ORIGIN, type Stack } from './stack.ts';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -158,6 +159,44 @@ describe('the ledger append path against PostgreSQL', () => {
       expect(toBase64(head.rootHash)).toBe(toBase64(rootFromLeafHashes(leafHashes)));
     } finally {
       await otherPool.end();
+    }
+  });
+
+  it('appends right after the last entry the log holds, leaving no gap, when the log was restored from an older backup under it', async () => {
+    const database = await freshDatabase();
+    const pool = new pg.Pool({ connectionString: database.appUrl, max: 4 });
+    const admin = new pg.Pool({ connectionString: database.adminUrl, max: 1 });
+    try {
+      const { registry } = await generateRegisteredKeys(admin, ['registry']);
+      const sequencer = new Sequencer(pool, new KeyRegistry(pool), {
+        origin: TEST_LOG_ORIGIN,
+        key: stack.logKey,
+      });
+      const append = () =>
+        sequencer.append(signStatement(statement('registry', registry.keyId), registry));
+      for (let i = 0; i < 10; i++) await append();
+      // The log as a backup taken at 9 entries holds it; the sequencer remembers 10.
+      await admin.query(`BEGIN;
+        SET LOCAL session_replication_role = replica;
+        DELETE FROM ledger_entries WHERE idx >= 9;
+        DELETE FROM tree_nodes WHERE (idx + 1) * (1::bigint << level) > 9;
+        DELETE FROM checkpoints WHERE size > 9;
+        COMMIT`);
+      const { entry } = await append();
+      expect(entry.index).toBe(9);
+      const { rows } = await pool.query<{ leaf_hash: Buffer }>(
+        'SELECT leaf_hash FROM ledger_entries ORDER BY idx',
+      );
+      expect(rows).toHaveLength(10);
+      expect(entry.prevLeafHash).toBe(toBase64(new Uint8Array(rows[8]!.leaf_hash)));
+      const head = (await new LogReader(pool).latestSigned())!;
+      expect(head.size).toBe(10);
+      expect(toBase64(head.rootHash)).toBe(
+        toBase64(rootFromLeafHashes(rows.map((r) => new Uint8Array(r.leaf_hash)))),
+      );
+    } finally {
+      await pool.end();
+      await admin.end();
     }
   });
 
