@@ -65,8 +65,9 @@ const UNIQUE_VIOLATION = '23505';
 
 const CONTEXT_LENGTH = new TextEncoder().encode(STATEMENT_CONTEXT).length;
 
-interface LogHead {
-  size: number;
+/** The log as a commit left it: the tree's right border (its size is the log's) and the last leaf hash. */
+interface LogTip {
+  range: CompactRange;
   leafHash: Uint8Array;
 }
 
@@ -127,10 +128,8 @@ export class Sequencer {
   private readonly verify: VerifySignature;
   private readonly verifyPool: BatchVerifier | undefined;
   private readonly now: () => Date;
-  /** The tree's right border as of the last commit; reloaded when another process appended. */
-  private range: CompactRange | undefined;
-  /** The log's size and last leaf hash as of this sequencer's last commit. */
-  private head: LogHead | undefined;
+  /** The log as this sequencer's last commit left it; reloaded when another process appended. */
+  private tip: LogTip | undefined;
   private readonly listeners: ((size: number) => void)[] = [];
 
   constructor(
@@ -320,10 +319,10 @@ export class Sequencer {
    * locked path, which reads the head and the existing ids first.
    */
   private async commit(batch: readonly Checked[]): Promise<Appended[]> {
-    const { range, head } = this;
-    if (range && head && range.size === head.size) {
+    const { tip } = this;
+    if (tip) {
       try {
-        const appended = await this.write(this.pool, range, head.leafHash, batch, new Map());
+        const appended = await this.write(this.pool, tip.range, tip.leafHash, batch, new Map());
         this.committed(appended);
         return appended.results;
       } catch (error) {
@@ -374,7 +373,8 @@ export class Sequencer {
       }
       const size = head ? Number(head.idx) + 1 : 0;
       const prev = head ? new Uint8Array(head.leaf_hash) : fromBase64(GENESIS_PREV_LEAF_HASH);
-      const border = this.range?.size === size ? this.range : await this.loadRange(client, size);
+      const border =
+        this.tip?.range.size === size ? this.tip.range : await this.loadRange(client, size);
       const appended = await this.write(client, border, prev, batch, existing);
       await client.query('COMMIT');
       this.committed(appended);
@@ -398,7 +398,7 @@ export class Sequencer {
     prev: Uint8Array,
     batch: readonly Checked[],
     existing: ReadonlyMap<string, Appended>,
-  ): Promise<{ range: CompactRange; head: LogHead; created: boolean; results: Appended[] }> {
+  ): Promise<{ tip: LogTip; created: boolean; results: Appended[] }> {
     const fresh: Checked[] = [];
     const seen = new Set(existing.keys());
     for (const checked of batch) {
@@ -484,8 +484,7 @@ export class Sequencer {
       ]),
     );
     return {
-      range,
-      head: { size: range.size, leafHash: chained.at(-1)?.leafHash ?? prev },
+      tip: { range, leafHash: chained.at(-1)?.leafHash ?? prev },
       created: chained.length > 0,
       results: batch.map(
         ({ signed: { statement } }) =>
@@ -495,18 +494,9 @@ export class Sequencer {
   }
 
   /** Remembers the log as this commit left it, and tells the listeners of a new checkpoint. */
-  private committed({
-    range,
-    head,
-    created,
-  }: {
-    range: CompactRange;
-    head: LogHead;
-    created: boolean;
-  }): void {
-    this.range = range;
-    this.head = head;
-    if (created) for (const listener of this.listeners) listener(range.size);
+  private committed({ tip, created }: { tip: LogTip; created: boolean }): void {
+    this.tip = tip;
+    if (created) for (const listener of this.listeners) listener(tip.range.size);
   }
 }
 
