@@ -1,3 +1,4 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromHex } from '../ledger/bytes.ts';
 import { VerifyPool, type VerifyItem } from './verifyPool.ts';
@@ -60,6 +61,30 @@ describe('the verify pool', () => {
     };
     expect(await pool.verifyBatch([TEST_2, forged, TEST_1])).toEqual([true, false, true]);
   });
+
+  it.runIf(existsSync('/proc/thread-self'))(
+    'runs its threads at the nice value asked, below the process, and refuses one out of range',
+    async () => {
+      const niceOfThreads = () =>
+        readdirSync('/proc/self/task').map((tid) => {
+          const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+          // Field 19 of proc_pid_stat(5); the fields after the command name start at field 3.
+          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19 - 3]);
+        });
+      const before = niceOfThreads().filter((n) => n === 7).length;
+      const gentle = new VerifyPool(2, { nice: 7 });
+      try {
+        // A batch each thread answers has run each thread's start.
+        expect(await gentle.verifyBatch([TEST_1, TEST_2])).toEqual([true, true]);
+        expect(niceOfThreads().filter((n) => n === 7).length - before).toBe(2);
+      } finally {
+        await gentle.close();
+      }
+      expect(() => new VerifyPool(1, { nice: 20 })).toThrow(
+        'nice must be an integer from 0 to 19, not 20',
+      );
+    },
+  );
 
   it('answers an empty batch, and refuses work once closed', async () => {
     expect(await pool.verifyBatch([])).toEqual([]);
