@@ -244,7 +244,11 @@ export async function runDev(
     }
     say('');
     say('Verify the ledger yourself, with nothing but the public keys in the trust file:');
-    say(`  node bin/onewindow.mjs ledger verify --url ${apiUrl}/ledger --trust ${trustFile}`);
+    // The verifier's memory of this log lives with it: a demo started afresh is a new log
+    // under the same origin, which a shared state file would take for a fork.
+    say(
+      `  node bin/onewindow.mjs ledger verify --url ${apiUrl}/ledger --trust ${trustFile} --state ${join(dataDir, 'verify-state.json')}`,
+    );
     say(`  node bin/onewindow.mjs ledger audit  --url ${apiUrl}/ledger --trust ${trustFile}`);
     say('');
     if (values.once) {

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { Entry } from '../domain/statement.ts';
 import { auditLedger } from '../ledger/audit.ts';
 import { bytesEqual, fromBase64, fromUtf8, toBase64 } from '../ledger/bytes.ts';
+import { openCheckpoint } from '../ledger/checkpoint.ts';
 import { openWitnessedCheckpoint } from '../ledger/cosignature.ts';
 import { EvidenceBundle, formatEvidenceProblem, verifyEvidenceBundle } from '../ledger/evidence.ts';
 import { verifyConsistency, verifyInclusion } from '../ledger/proof.ts';
@@ -83,6 +84,21 @@ function defaultStatePath(origin: string): string {
   return join(base, 'onewindow', `verify-${origin.replace(/[^A-Za-z0-9.-]+/g, '_')}.json`);
 }
 
+/**
+ * Said beside a failure against the saved state when that state's checkpoint is not signed by
+ * any log key the trust file lists: then the state may be another log's that shares the
+ * origin (a demo started afresh makes a new log key). Still a failure: the operator of a
+ * forked log would say the same, and only whoever chose the trust file can tell them apart.
+ */
+function otherLogHint(previous: VerifyState, trust: Trust): string {
+  try {
+    openCheckpoint(previous.checkpoint, trust.origin, trust.logKeys);
+    return '';
+  } catch {
+    return `; that state was saved from a checkpoint no log key in the trust file signed: if this is a new log under the same origin (a demo started afresh), verify it with a --state file of its own`;
+  }
+}
+
 async function runVerify(argv: string[]): Promise<number> {
   const { values } = parse(argv, { ...sourceOptions, state: { type: 'string' } });
   const trust = readTrust(values.trust);
@@ -97,14 +113,18 @@ async function runVerify(argv: string[]): Promise<number> {
     if (previous.origin !== trust.origin)
       throw new UsageError(`state file ${statePath} is for log ${previous.origin}`);
     const oldRoot = fromBase64(previous.rootHash);
+    const failure = (message: string) =>
+      new VerificationFailure(
+        `${message} (state file ${statePath})${otherLogHint(previous, trust)}`,
+      );
     if (checkpoint.size < previous.size) {
-      throw new VerificationFailure(
+      throw failure(
         `the log shrank: checkpoint of size ${checkpoint.size} after size ${previous.size} was verified`,
       );
     }
     if (checkpoint.size === previous.size) {
       if (!bytesEqual(oldRoot, checkpoint.rootHash)) {
-        throw new VerificationFailure(
+        throw failure(
           `two different checkpoints of size ${checkpoint.size}: root ${toBase64(checkpoint.rootHash)} now, ${previous.rootHash} before (a split view)`,
         );
       }
@@ -114,7 +134,7 @@ async function runVerify(argv: string[]): Promise<number> {
         const proof = await consistencyProofFromTiles(fetchPath, previous.size, checkpoint.size);
         verifyConsistency(previous.size, checkpoint.size, proof, oldRoot, checkpoint.rootHash);
       } catch (error) {
-        throw new VerificationFailure(
+        throw failure(
           `checkpoint of size ${checkpoint.size} is not consistent with size ${previous.size} verified at ${previous.verifiedAt}: ${(error as Error).message}`,
         );
       }

@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onewindow, writeTrustFile } from './cli.ts';
-import { startStack, type Stack, appendStatements } from './stack.ts';
+import { toBase64 } from '../../ledger/bytes.ts';
+import { signCheckpoint } from '../../ledger/checkpoint.ts';
+import { generateSigningKey } from '../../ledger/keys.ts';
+import { startStack, type Stack, appendStatements, TEST_LOG_ORIGIN } from './stack.ts';
 
 let stack: Stack;
 let url: string;
@@ -52,6 +55,46 @@ describe('the verifier commands, run as a user would', () => {
     ]);
     expect(second.code).toBe(0);
     expect(second.stdout).toMatch(/consistent with size \d+ verified at/);
+  });
+
+  it("fails against a state another log of the same origin left, and says it may be another log's", async () => {
+    // What a demo started afresh leaves: a state saved from a log under the same origin and
+    // another key, here of size 3 with some other tree.
+    const otherLogKey = generateSigningKey(TEST_LOG_ORIGIN);
+    const otherRoot = new Uint8Array(32).fill(7);
+    const state = join(dir, 'other-log-state.json');
+    writeFileSync(
+      state,
+      JSON.stringify({
+        origin: TEST_LOG_ORIGIN,
+        size: 3,
+        rootHash: toBase64(otherRoot),
+        checkpoint: signCheckpoint(
+          { origin: TEST_LOG_ORIGIN, size: 3, rootHash: otherRoot, extensions: [] },
+          otherLogKey,
+        ),
+        verifiedAt: '2026-12-01T00:00:00.000Z',
+      }),
+    );
+    const args = ['ledger', 'verify', '--url', url, '--trust', trust, '--state', state];
+    const refused = await onewindow(args);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('is not consistent with size 3 verified at 2026-12-01');
+    expect(refused.stderr).toContain(`(state file ${state})`);
+    expect(refused.stderr).toContain(
+      'that state was saved from a checkpoint no log key in the trust file signed',
+    );
+    // The same state, signed by the trusted log key: a fork of this log, with no such hint.
+    const saved = JSON.parse(readFileSync(state, 'utf8')) as Record<string, unknown>;
+    saved.checkpoint = signCheckpoint(
+      { origin: TEST_LOG_ORIGIN, size: 3, rootHash: otherRoot, extensions: [] },
+      stack.logKey,
+    );
+    writeFileSync(state, JSON.stringify(saved));
+    const forked = await onewindow(args);
+    expect(forked.code).toBe(1);
+    expect(forked.stderr).toContain('is not consistent with size 3 verified at 2026-12-01');
+    expect(forked.stderr).not.toContain('no log key in the trust file signed');
   });
 
   it('writes an offline receipt that verify-receipt accepts, and refuses it once altered', async () => {
