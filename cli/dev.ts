@@ -24,6 +24,7 @@ import { freePort } from '../infra/ports.ts';
 import { resolveTemporalCli, temporalCliVersion } from '../infra/temporalCli.ts';
 import { startDevServer, type DevServer } from '../infra/temporalDevServer.ts';
 import { intOption, parse, UsageError } from './args.ts';
+import { lockDataDir } from './dataDirLock.ts';
 import { runDemo } from './demo.ts';
 import { ensureKeyFile, ensureRegisteredKey } from './keys.ts';
 import { AGENCIES_WITH_WORKERS, createLedgerWriter, DEFAULT_LOG_ORIGIN } from './workers.ts';
@@ -72,9 +73,11 @@ export async function runDev(
   });
 
   try {
+    const unlock = lockDataDir(dataDir);
+    cleanups.push(() => Promise.resolve(unlock()));
     const cliPath = await resolveTemporalCli({ env, log: say });
     say(`temporal: ${temporalCliVersion(cliPath).split('\n')[0]}`);
-    const [database, server] = await Promise.all([
+    const started = await Promise.allSettled([
       env.DATABASE_URL
         ? Promise.resolve({ adminUrl: env.DATABASE_URL, stop: () => Promise.resolve() })
         : startEmbeddedPostgres({ dataDir: join(dataDir, 'pg'), log: say }),
@@ -86,10 +89,13 @@ export async function runDev(
           : await preferredPort(8233),
       }),
     ]);
-    cleanups.push(
-      () => database.stop(),
-      () => server.stop(),
-    );
+    // Whichever started is stopped again if the other did not.
+    for (const result of started)
+      if (result.status === 'fulfilled') cleanups.push(() => result.value.stop());
+    for (const result of started) if (result.status === 'rejected') throw result.reason;
+    const [database, server] = started.map(
+      (result) => (result as PromiseFulfilledResult<unknown>).value,
+    ) as [Awaited<ReturnType<typeof startEmbeddedPostgres>>, DevServer];
     const appUrl = await prepareDatabase(database.adminUrl);
 
     // Each agency holds its own statement key and witness key; the registry and the trust

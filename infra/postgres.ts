@@ -32,6 +32,9 @@ export async function startEmbeddedPostgres(
   const fresh = !existsSync(`${options.dataDir}/PG_VERSION`);
   mkdirSync(options.dataDir, { recursive: true });
   const EmbeddedPostgres = await importEmbeddedPostgres();
+  // PostgreSQL's last lines, for the error when it does not start (the package rejects with
+  // nothing): e.g. "lock file "postmaster.pid" already exists … Is another postmaster running".
+  const recent: string[] = [];
   const server = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port,
@@ -40,11 +43,21 @@ export async function startEmbeddedPostgres(
     persistent: options.persistent ?? true,
     // PostgreSQL refuses to run as root; the package then runs it as a `postgres` user it creates.
     createPostgresUser: userInfo().uid === 0,
-    onLog: () => undefined,
+    onLog: (message) => {
+      recent.push(...String(message).trim().split('\n'));
+      recent.splice(0, recent.length - 5);
+    },
     onError: (message) => options.log?.(`postgres: ${String(message)}`),
   });
   if (fresh) await server.initialise();
-  await server.start();
+  try {
+    await server.start();
+  } catch (error) {
+    const said = recent.join(' ').trim();
+    throw new Error(
+      `PostgreSQL did not start with data directory ${options.dataDir}: ${said || String(error)}`,
+    );
+  }
   if (fresh) await server.createDatabase('onewindow');
   return {
     adminUrl: `postgres://postgres:${ADMIN_PASSWORD}@127.0.0.1:${port}/onewindow`,
