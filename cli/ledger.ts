@@ -24,7 +24,7 @@ import {
 } from '../ledger/tlogClient.ts';
 import { loadTrust, Receipt, TrustFile, type Trust } from '../ledger/trust.ts';
 import { hashChildrenNode, hashLeafNode } from '../ledger/pg/nodeSha256.ts';
-import { httpSource, mirroringSource, sourceFrom } from '../infra/fetchPath.ts';
+import { directorySource, httpSource, mirroringSource, SourceError } from '../infra/fetchPath.ts';
 import { VerifyPool } from '../infra/verifyPool.ts';
 import { intOption, parse, requireEnv, UsageError } from './args.ts';
 
@@ -427,6 +427,14 @@ async function runExport(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** `--url` or `--dir`: exactly one. */
+function sourceFrom(url: string | undefined, dir: string | undefined): FetchPath {
+  if (url && dir) throw new UsageError('give --url or --dir, not both');
+  if (url) return httpSource(url);
+  if (dir) return directorySource(dir);
+  throw new UsageError('give the log with --url <address>/ledger or --dir <export folder>');
+}
+
 export async function runLedger(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
@@ -457,6 +465,11 @@ export async function runLedger(
     if (error instanceof VerificationFailure) {
       console.error(`FAILED: ${error.message}`);
       return 1;
+    }
+    // Not a finding about the log: it could not be read, so nothing was verified.
+    if (error instanceof SourceError) {
+      console.error(`onewindow: cannot read the log: ${error.message}`);
+      return 3;
     }
     throw error;
   }

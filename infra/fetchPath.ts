@@ -4,14 +4,22 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { FetchPath } from '../ledger/tlogClient.ts';
 
+/** The log could not be read (no answer, an HTTP error, a file missing): nothing was verified. */
 export class SourceError extends Error {
   override name = 'SourceError';
 }
 
+const FETCH_TIMEOUT_MS = 30_000;
+
 export function httpSource(baseUrl: string): FetchPath {
   const base = baseUrl.replace(/\/+$/, '');
   return async (path) => {
-    const response = await fetch(`${base}/${path}`, { signal: AbortSignal.timeout(30_000) });
+    let response: Response;
+    try {
+      response = await fetch(`${base}/${path}`, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    } catch (error) {
+      throw new SourceError(`GET ${base}/${path}: ${whyNoAnswer(error)}`);
+    }
     if (!response.ok)
       throw new SourceError(
         `GET ${base}/${path}: HTTP ${response.status} ${(await response.text()).slice(0, 200)}`,
@@ -44,10 +52,11 @@ export function mirroringSource(source: FetchPath, dir: string): FetchPath {
   };
 }
 
-/** `--url` or `--dir`: exactly one. */
-export function sourceFrom(url: string | undefined, dir: string | undefined): FetchPath {
-  if (url && dir) throw new SourceError('give --url or --dir, not both');
-  if (url) return httpSource(url);
-  if (dir) return directorySource(dir);
-  throw new SourceError('give the log with --url <address>/ledger or --dir <export folder>');
+/** Why a fetch got no answer, in the system's words (undici hides them in `cause`). */
+function whyNoAnswer(error: unknown): string {
+  if (error instanceof DOMException && error.name === 'TimeoutError')
+    return `no answer within ${FETCH_TIMEOUT_MS / 1000} s`;
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  if (typeof cause?.message === 'string') return cause.message;
+  return error instanceof Error ? error.message : String(error);
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onewindow, writeTrustFile } from './cli.ts';
+import { freePort } from '../../infra/ports.ts';
 import { toBase64 } from '../../ledger/bytes.ts';
 import { signCheckpoint } from '../../ledger/checkpoint.ts';
 import { generateSigningKey } from '../../ledger/keys.ts';
@@ -154,6 +155,23 @@ describe('the verifier commands, run as a user would', () => {
     const result = await onewindow(args);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
+  });
+
+  it('says the log could not be read, with exit code 3, when nothing answers or an export lacks a file', async () => {
+    // A port just free, so nothing listens there.
+    const closed = `http://127.0.0.1:${await freePort()}/ledger`;
+    const unreachable = await onewindow(['ledger', 'verify', '--url', closed, '--trust', trust]);
+    expect(unreachable.code).toBe(3);
+    expect(unreachable.stderr).toContain(
+      `onewindow: cannot read the log: GET ${closed}/checkpoint: connect ECONNREFUSED`,
+    );
+    const empty = mkdtempSync(join(tmpdir(), 'onewindow-empty-export-'));
+    const missing = await onewindow(['ledger', 'audit', '--dir', empty, '--trust', trust]);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain(`cannot read the log: ${empty}/checkpoint is missing`);
+    const neither = await onewindow(['ledger', 'verify', '--trust', trust]);
+    expect(neither.code).toBe(2);
+    expect(neither.stderr).toContain('give the log with --url <address>/ledger or --dir');
   });
 
   it('refuses a trust file with a malformed key, naming the field', async () => {
