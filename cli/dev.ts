@@ -35,6 +35,23 @@ import { formatVerifierKey } from '../ledger/keys.ts';
 import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
 import type { TrustFile } from '../ledger/trust.ts';
 
+/**
+ * Awaits two servers starting side by side. Whichever started is stopped at shutdown even if
+ * the other failed (else a failed start left, e.g., the Temporal server running and the
+ * command hanging); then the first failure is thrown.
+ */
+async function bothStarted<
+  A extends { stop(): Promise<unknown> },
+  B extends { stop(): Promise<unknown> },
+>(a: Promise<A>, b: Promise<B>, cleanups: (() => Promise<unknown>)[]): Promise<[A, B]> {
+  const [first, second] = await Promise.allSettled([a, b]);
+  if (first.status === 'fulfilled') cleanups.push(() => first.value.stop());
+  if (second.status === 'fulfilled') cleanups.push(() => second.value.stop());
+  if (first.status === 'rejected') throw first.reason;
+  if (second.status === 'rejected') throw second.reason;
+  return [first.value, second.value];
+}
+
 /** In the demo one law-day passes in ten seconds, so a case runs in seconds yet keeps its order. */
 const DEMO_TIME_SCALE = 10 / 86_400;
 
@@ -77,7 +94,7 @@ export async function runDev(
     cleanups.push(() => Promise.resolve(unlock()));
     const cliPath = await resolveTemporalCli({ env, log: say });
     say(`temporal: ${temporalCliVersion(cliPath).split('\n')[0]}`);
-    const started = await Promise.allSettled([
+    const [database, server] = await bothStarted(
       env.DATABASE_URL
         ? Promise.resolve({ adminUrl: env.DATABASE_URL, stop: () => Promise.resolve() })
         : startEmbeddedPostgres({ dataDir: join(dataDir, 'pg'), log: say }),
@@ -88,14 +105,8 @@ export async function runDev(
           ? intOption(values['ui-port'], 'ui-port', 8233, 1)
           : await preferredPort(8233),
       }),
-    ]);
-    // Whichever started is stopped again if the other did not.
-    for (const result of started)
-      if (result.status === 'fulfilled') cleanups.push(() => result.value.stop());
-    for (const result of started) if (result.status === 'rejected') throw result.reason;
-    const [database, server] = started.map(
-      (result) => (result as PromiseFulfilledResult<unknown>).value,
-    ) as [Awaited<ReturnType<typeof startEmbeddedPostgres>>, DevServer];
+      cleanups,
+    );
     const appUrl = await prepareDatabase(database.adminUrl);
 
     // Each agency holds its own statement key and witness key; the registry and the trust
