@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { BadSignatureError, MalformedStatementError } from '../../domain/errors.ts';
 import { Entry, SignedStatement } from '../../domain/statement.ts';
 import { chainEntries, encodeEntry, GENESIS_PREV_LEAF_HASH } from '../entry.ts';
-import { fromBase64, toBase64, utf8 } from '../bytes.ts';
+import { bytesEqual, fromBase64, toBase64, utf8 } from '../bytes.ts';
 import { signCheckpoint } from '../checkpoint.ts';
 import type { VerifySignature } from '../ed25519.ts';
 import type { SigningKey } from '../keys.ts';
@@ -373,8 +373,13 @@ export class Sequencer {
       }
       const size = head ? Number(head.idx) + 1 : 0;
       const prev = head ? new Uint8Array(head.leaf_hash) : fromBase64(GENESIS_PREV_LEAF_HASH);
+      // The remembered border only if the log still ends with the remembered leaf: after a
+      // restore and other appends, a log of the same size may hold other entries.
+      const { tip } = this;
       const border =
-        this.tip?.range.size === size ? this.tip.range : await this.loadRange(client, size);
+        tip?.range.size === size && bytesEqual(tip.leafHash, prev)
+          ? tip.range
+          : await this.loadRange(client, size);
       const appended = await this.write(client, border, prev, batch, existing);
       await client.query('COMMIT');
       this.committed(appended);

@@ -8,6 +8,7 @@ import {
   formatVerifierKey,
   generateSigningKey,
   parseVerifierKey,
+  type SigningKey,
 } from '../../ledger/keys.ts';
 import { openCheckpoint } from '../../ledger/checkpoint.ts';
 import { toBase64 } from '../../ledger/bytes.ts';
@@ -15,7 +16,7 @@ import { rootFromLeafHashes } from '../../ledger/proof.ts';
 import { hashLeaf } from '../../ledger/rfc9162.ts';
 import { LogReader } from '../../ledger/pg/logReader.ts';
 import { KeyRegistry } from '../../ledger/pg/keyRegistry.ts';
-import { Sequencer, type BatchVerifier } from '../../ledger/pg/sequencer.ts';
+import { Sequencer, type Appended, type BatchVerifier } from '../../ledger/pg/sequencer.ts';
 import { VerifyPool } from '../../infra/verifyPool.ts';
 import { ledgerSize } from '../../ledger/pg/reader.ts';
 import { generateRegisteredKeys } from '../../cli/keys.ts';
@@ -43,6 +44,57 @@ function statement(agency: string, keyId: string, stepId = 'checkTitle'): Statem
     issuedAt: new Date().toISOString(),
     keyId,
   };
+}
+
+/** A sequencer on a database of its own, with a registered registry key, closed afterwards. */
+async function withFreshLog(
+  run: (log: {
+    pool: pg.Pool;
+    admin: pg.Pool;
+    registry: SigningKey;
+    append: () => Promise<Appended>;
+  }) => Promise<void>,
+): Promise<void> {
+  const database = await freshDatabase();
+  const pool = new pg.Pool({ connectionString: database.appUrl, max: 4 });
+  const admin = new pg.Pool({ connectionString: database.adminUrl, max: 1 });
+  try {
+    const { registry } = await generateRegisteredKeys(admin, ['registry']);
+    const sequencer = new Sequencer(pool, new KeyRegistry(pool), {
+      origin: TEST_LOG_ORIGIN,
+      key: stack.logKey,
+    });
+    const append = () =>
+      sequencer.append(signStatement(statement('registry', registry.keyId), registry));
+    await run({ pool, admin, registry, append });
+  } finally {
+    await pool.end();
+    await admin.end();
+  }
+}
+
+/** As the database superuser: the log as a backup taken at `size` entries holds it. */
+async function restoreTo(admin: pg.Pool, size: number): Promise<void> {
+  await admin.query(`BEGIN;
+    SET LOCAL session_replication_role = replica;
+    DELETE FROM ledger_entries WHERE idx >= ${size};
+    DELETE FROM tree_nodes WHERE (idx + 1) * (1::bigint << level) > ${size};
+    DELETE FROM checkpoints WHERE size > ${size};
+    COMMIT`);
+}
+
+/** The log holds `size` entries and its latest checkpoint is the root of exactly those. */
+async function expectCheckpointOfEntries(pool: pg.Pool, size: number) {
+  const { rows } = await pool.query<{ leaf_hash: Buffer }>(
+    'SELECT leaf_hash FROM ledger_entries ORDER BY idx',
+  );
+  expect(rows).toHaveLength(size);
+  const head = (await new LogReader(pool).latestSigned())!;
+  expect(head.size).toBe(size);
+  expect(toBase64(head.rootHash)).toBe(
+    toBase64(rootFromLeafHashes(rows.map((r) => new Uint8Array(r.leaf_hash)))),
+  );
+  return rows;
 }
 
 describe('the ledger append path against PostgreSQL', () => {
@@ -163,41 +215,32 @@ describe('the ledger append path against PostgreSQL', () => {
   });
 
   it('appends right after the last entry the log holds, leaving no gap, when the log was restored from an older backup under it', async () => {
-    const database = await freshDatabase();
-    const pool = new pg.Pool({ connectionString: database.appUrl, max: 4 });
-    const admin = new pg.Pool({ connectionString: database.adminUrl, max: 1 });
-    try {
-      const { registry } = await generateRegisteredKeys(admin, ['registry']);
-      const sequencer = new Sequencer(pool, new KeyRegistry(pool), {
+    await withFreshLog(async ({ pool, admin, append }) => {
+      for (let i = 0; i < 10; i++) await append();
+      // The log as a backup taken at 9 entries holds it; the sequencer remembers 10.
+      await restoreTo(admin, 9);
+      const { entry } = await append();
+      expect(entry.index).toBe(9);
+      const rows = await expectCheckpointOfEntries(pool, 10);
+      expect(entry.prevLeafHash).toBe(toBase64(new Uint8Array(rows[8]!.leaf_hash)));
+    });
+  });
+
+  it('rebuilds its tree from the log when a restore and another process left the log at the size it remembers but with other entries', async () => {
+    await withFreshLog(async ({ pool, admin, append, registry }) => {
+      for (let i = 0; i < 10; i++) await append();
+      await restoreTo(admin, 8);
+      const other = new Sequencer(pool, new KeyRegistry(pool), {
         origin: TEST_LOG_ORIGIN,
         key: stack.logKey,
       });
-      const append = () =>
-        sequencer.append(signStatement(statement('registry', registry.keyId), registry));
-      for (let i = 0; i < 10; i++) await append();
-      // The log as a backup taken at 9 entries holds it; the sequencer remembers 10.
-      await admin.query(`BEGIN;
-        SET LOCAL session_replication_role = replica;
-        DELETE FROM ledger_entries WHERE idx >= 9;
-        DELETE FROM tree_nodes WHERE (idx + 1) * (1::bigint << level) > 9;
-        DELETE FROM checkpoints WHERE size > 9;
-        COMMIT`);
+      for (let i = 0; i < 2; i++)
+        await other.append(signStatement(statement('registry', registry.keyId), registry));
+      // Ten entries again, as the first sequencer remembers, but entries 8 and 9 are others.
       const { entry } = await append();
-      expect(entry.index).toBe(9);
-      const { rows } = await pool.query<{ leaf_hash: Buffer }>(
-        'SELECT leaf_hash FROM ledger_entries ORDER BY idx',
-      );
-      expect(rows).toHaveLength(10);
-      expect(entry.prevLeafHash).toBe(toBase64(new Uint8Array(rows[8]!.leaf_hash)));
-      const head = (await new LogReader(pool).latestSigned())!;
-      expect(head.size).toBe(10);
-      expect(toBase64(head.rootHash)).toBe(
-        toBase64(rootFromLeafHashes(rows.map((r) => new Uint8Array(r.leaf_hash)))),
-      );
-    } finally {
-      await pool.end();
-      await admin.end();
-    }
+      expect(entry.index).toBe(10);
+      await expectCheckpointOfEntries(pool, 11);
+    });
   });
 
   it('refuses a statement whose entry would not fit a tlog-tiles entry bundle, appending nothing', async () => {
