@@ -56,7 +56,7 @@ export function mirroringSource(source: FetchPath, dir: string): FetchPath {
 function whyNoAnswer(error: unknown): string {
   if (error instanceof DOMException && error.name === 'TimeoutError')
     return `no answer within ${FETCH_TIMEOUT_MS / 1000} s`;
-  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const cause = (error as { cause?: { message?: unknown } }).cause;
   if (typeof cause?.message === 'string') return cause.message;
   return error instanceof Error ? error.message : String(error);
 }

@@ -79,7 +79,7 @@ parentPort.on('message', ({ id, count, packed }) => {
  * of ~80 entries at 256 appenders in flight took p50 4.9-6.7 ms against 6.3-7.2, and the
  * audit's rate rose ~7 %; appends/s moved within this machine's noise.
  */
-export const VERIFY_THREAD_NICE = 10;
+const VERIFY_THREAD_NICE = 10;
 
 export class VerifyPool {
   private readonly workers: Worker[];
