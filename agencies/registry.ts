@@ -62,6 +62,10 @@ export interface RegistryFixture {
   /** A court seizure is registered after the title check, before the registration. */
   seizedAfterTitleCheck?: boolean;
   objection?: boolean;
+  /** The registration service does not answer (an outage): every call fails. */
+  registrationOutage?: boolean;
+  /** Releasing a lock does not answer (an outage): every call fails. */
+  lockReleaseOutage?: boolean;
 }
 
 export const REGISTRY_FIXTURES: Readonly<Record<string, RegistryFixture>> = {
@@ -71,7 +75,14 @@ export const REGISTRY_FIXTURES: Readonly<Record<string, RegistryFixture>> = {
   'U-OBJECTION-1': { objection: true },
   'U-OTHER-OWNER-1': { ownerIdNumbers: ['X0000000'] },
   'U-COOWNED-1': { ownerIdNumbers: ['S7654321', 'C2345678'] },
+  'U-REGISTRY-OUTAGE-1': { registrationOutage: true },
+  'U-SEIZED-LOCK-OUTAGE-1': { seizure: true, lockReleaseOutage: true },
 };
+
+/** The registry's system did not answer; the worker's activity fails and is retried. */
+export class RegistryUnavailableError extends Error {
+  override name = 'RegistryUnavailableError';
+}
 
 /**
  * Units named in fixtures behave as written; any other unit has a clean title held by the
@@ -112,6 +123,8 @@ export function simulatedRegistry(
     },
 
     releaseTitleLock(caseId, { unitId }) {
+      if (fixtures[unitId]?.lockReleaseOutage)
+        return Promise.reject(new RegistryUnavailableError('the lock register is not answering'));
       if (locks.get(unitId) === caseId) {
         locks.delete(unitId);
         released.add(`${caseId}|${unitId}`);
@@ -124,6 +137,10 @@ export function simulatedRegistry(
       const done = registrations.get(caseId);
       if (done) return Promise.resolve(done);
       const fixture = fixtures[view.unitId] ?? {};
+      if (fixture.registrationOutage)
+        return Promise.reject(
+          new RegistryUnavailableError('the registration service is not answering'),
+        );
       const holder = locks.get(view.unitId);
       const ownerMatches = ownersOf(view.unitId, view.sellerIdNumber).includes(view.sellerIdNumber);
       const seizure = (fixture.seizure ?? false) || (fixture.seizedAfterTitleCheck ?? false);

@@ -47,6 +47,8 @@ export interface UtilityFixture {
   noAccount?: boolean;
   arrearsCents?: number;
   safetyInspectionDue?: boolean;
+  /** The account is closed after its precheck, before the holder change. */
+  closedAfterPrecheck?: boolean;
 }
 
 export const UTILITY_FIXTURES: Readonly<Record<Utility, Readonly<Record<string, UtilityFixture>>>> =
@@ -56,6 +58,7 @@ export const UTILITY_FIXTURES: Readonly<Record<Utility, Readonly<Record<string, 
     gas: {
       'U-GAS-INSPECTION-1': { safetyInspectionDue: true },
       'U-NO-GAS-1': { noAccount: true },
+      'U-GAS-CLOSED-LATER-1': { closedAfterPrecheck: true },
     },
   };
 
@@ -109,7 +112,7 @@ export function simulatedUtility(
       const done = transfers.get(caseId);
       if (done) return Promise.resolve(done);
       const fixture = fixtures[unitId] ?? {};
-      if (fixture.noAccount) {
+      if (fixture.noAccount || fixture.closedAfterPrecheck) {
         return Promise.resolve({ accountExists: false, finalReading: 0, holderChanged: false });
       }
       if ((fixture.safetyInspectionDue ?? false) && !inspected.has(unitId)) {

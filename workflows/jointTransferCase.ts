@@ -85,7 +85,11 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   // each: the first call of each patch records a marker and an upsert of
   // TemporalChangeVersion (sdk-core always adds it), so asking for the three the start of
   // a case passes cost three upserts a case. Cases started before it ask as they did.
-  const v4 = patched('jointTransferCase-v4');
+  // v5: nothing is undone once the registration is in flight or done, a failed
+  // compensation goes to a supervisor, a decision being recorded holds its step open, and
+  // every step's change is published. It stands for v4 and every patch before it too.
+  const v5 = patched('jointTransferCase-v5');
+  const v4 = v5 || patched('jointTransferCase-v4');
   const since = (patchId: string) => v4 || patched(patchId);
   // Orchestrator steps as local activities, one at a time, in the order they were asked
   // for. Live, the SDK resolves concurrent local activities in the order they finish; on
@@ -140,8 +144,13 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   const compensations: StepDefinition[] = [];
   const decisions = new Map<string, { decision: Decision; ledgerIndex: number }>();
   const escalationActions = new Map<string, EscalationAction>();
+  /** Steps whose decision was accepted and is being appended: they stay open until it lands. */
+  const deciding = new Set<string>();
+  /** Compensations waiting for a supervisor, by compensation activity. */
+  const escalatedCompensations = new Set<string>();
   let refusal: { phase: Exclude<CasePhase, 'running' | 'completed'>; reason: string } | undefined;
   let pastPointOfNoReturn = false;
+  let pointOfNoReturnRunning = false;
 
   const refuse = (phase: 'rejected' | 'expired' | 'failed', reason: string) => {
     refusal ??= { phase, reason };
@@ -198,6 +207,21 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     if (whenWaiting) changed = true;
     else upsertStatus();
   };
+  /** A step finished, was skipped or was undone: since v5 its search attributes follow. */
+  const settledChange = () => {
+    if (v5) publish();
+  };
+
+  /**
+   * Whether a refusal can still unwind the case (ARCHITECTURE.md §2: after the registration
+   * nothing is undone). While the registration is in flight that is not known yet, so since
+   * v5 a refusal waits for it: one that landed beside a successful registration would
+   * otherwise refund the tax and cancel the filing of a property that changed hands.
+   */
+  async function canStillRefuse(): Promise<boolean> {
+    if (v5 && pointOfNoReturnRunning) await condition(() => !pointOfNoReturnRunning);
+    return !pastPointOfNoReturn;
+  }
   if (whenWaiting) {
     (async () => {
       for (;;) {
@@ -221,15 +245,24 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   setHandler(
     decideUpdate,
     async (decision) => {
-      const receipt = await orchestrator.appendToLedger(decision.signed);
-      decisions.set(decision.stepId, { decision, ledgerIndex: receipt.index });
-      return { ledgerIndex: receipt.index };
+      // Held open from acceptance until the entry lands: a second decision on the step is
+      // refused meanwhile, and the step's wait does not end without this one.
+      if (v5) deciding.add(decision.stepId);
+      try {
+        const receipt = await orchestrator.appendToLedger(decision.signed);
+        decisions.set(decision.stepId, { decision, ledgerIndex: receipt.index });
+        return { ledgerIndex: receipt.index };
+      } finally {
+        deciding.delete(decision.stepId);
+      }
     },
     {
       validator: (decision: Decision) => {
         const def = definitions.get(decision.stepId);
         const state = states.get(decision.stepId);
         if (!def || !state) throw new Error(`case ${caseId} has no step ${decision.stepId}`);
+        if (deciding.has(decision.stepId))
+          throw new Error(`step ${decision.stepId} already has a decision being recorded`);
         if (state.status !== 'waiting' || decisions.has(decision.stepId)) {
           throw new Error(
             `step ${decision.stepId} is not open for a decision (it is ${state.status})`,
@@ -262,8 +295,11 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     {
       validator: (action: EscalationAction) => {
         const state = states.get(action.stepId);
-        if (!state || state.status !== 'escalated')
-          throw new Error(`step ${action.stepId} is not escalated`);
+        const escalated =
+          state?.status === 'escalated' || escalatedCompensations.has(action.stepId);
+        if (!escalated) throw new Error(`step ${action.stepId} is not escalated`);
+        if (escalationActions.has(action.stepId))
+          throw new Error(`step ${action.stepId} already has a supervisor's action`);
         if (!['retry', 'resolve'].includes(action.action))
           throw new Error(`action must be retry or resolve`);
         if (!action.reason?.trim()) throw new Error('a supervisor action needs a reason');
@@ -281,19 +317,24 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     reason: string,
   ): Promise<EscalationAction> {
     state.status = 'escalated';
-    status.escalations.push({ stepId: def.id, reason, at: now(), resolved: false });
+    return awaitSupervisor(def.id, reason);
+  }
+
+  /** Tells the supervisor what is stuck at `stepId` and waits for their retry or resolution. */
+  async function awaitSupervisor(stepId: string, reason: string): Promise<EscalationAction> {
+    status.escalations.push({ stepId, reason, at: now(), resolved: false });
     publish();
     await orchestrator.notify({
       caseId,
       party: 'supervisor',
       kind: 'escalation',
-      stepId: def.id,
+      stepId,
       message: reason,
     });
-    await condition(() => escalationActions.has(def.id));
-    const action = escalationActions.get(def.id)!;
-    escalationActions.delete(def.id);
-    const open = status.escalations.find((e) => e.stepId === def.id && !e.resolved)!;
+    await condition(() => escalationActions.has(stepId));
+    const action = escalationActions.get(stepId)!;
+    escalationActions.delete(stepId);
+    const open = status.escalations.find((e) => e.stepId === stepId && !e.resolved)!;
     open.resolved = true;
     open.resolution = `${action.action} by ${action.supervisor}: ${action.reason}`;
     return action;
@@ -368,6 +409,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
 
   async function runAuto(def: StepDefinition, state: StepState): Promise<void> {
     const stopWatching = watchDeadline(def, state);
+    if (def.pointOfNoReturn) pointOfNoReturnRunning = true;
     try {
       for (let n = 0; ; n++) {
         state.status = 'running';
@@ -393,12 +435,25 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
             // A refusing agency may still have acted (the registry locks the title while it
             // checks); compensations are idempotent, so undo whatever this step may have done.
             if (def.compensation) compensations.push(def);
-            refuse('rejected', `${def.id}: ${def.agency} rejected the case`);
-          } else {
-            state.status = 'done';
-            if (def.compensation) compensations.push(def);
-            if (def.pointOfNoReturn) pastPointOfNoReturn = true;
+            settledChange();
+            if (!v5 || def.pointOfNoReturn || (await canStillRefuse())) {
+              refuse('rejected', `${def.id}: ${def.agency} rejected the case`);
+              return;
+            }
+            // Refused after the registration (an account closed since its precheck): nothing
+            // is undone, a supervisor retries the step or resolves it by hand.
+            const action = await escalate(
+              def,
+              state,
+              `${def.id}: ${def.agency} refused it after the registration`,
+            );
+            if (action.action === 'resolve') return resolveByHand(def, state, action);
+            continue;
           }
+          state.status = 'done';
+          if (def.compensation) compensations.push(def);
+          if (def.pointOfNoReturn) pastPointOfNoReturn = true;
+          settledChange();
           return;
         } catch (error) {
           if (isCancellation(error)) throw error;
@@ -409,11 +464,18 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
                 : error.message
               : String(error);
           state.error = message;
-          if (!pastPointOfNoReturn || def.pointOfNoReturn) {
+          // Since v5 the registration's own failure is not undone either: the registry may
+          // have registered before it stopped answering. A supervisor retries it (the
+          // registry answers a retry with what it did) or records it as done by hand.
+          const refusable = v5
+            ? !def.pointOfNoReturn && (await canStillRefuse())
+            : !pastPointOfNoReturn || def.pointOfNoReturn;
+          if (refusable) {
             state.status = 'failed';
             // It may have acted before failing; compensations are idempotent.
             if (def.compensation && since('compensate-failed-steps')) compensations.push(def);
             refuse('failed', `${def.id} failed: ${message}`);
+            settledChange();
             return;
           }
           // Past the point of no return nothing is undone: a supervisor retries or resolves by hand.
@@ -423,6 +485,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
       }
     } finally {
       stopWatching();
+      if (def.pointOfNoReturn) pointOfNoReturnRunning = false;
     }
   }
 
@@ -432,25 +495,32 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     state: StepState,
     action: EscalationAction,
   ): Promise<void> {
+    await recordResolution(def.id, action);
+    state.status = 'done';
+    state.outcome = 'resolvedByHand';
+    state.finishedAt = now();
+    // A registration resolved by hand was done by hand: the case goes on past it.
+    if (v5 && def.pointOfNoReturn) pastPointOfNoReturn = true;
+    settledChange();
+  }
+
+  async function recordResolution(stepId: string, action: EscalationAction): Promise<void> {
     const signed = await orchestrator.signRecord({
       caseId,
-      stepId: `${def.id}.resolved`,
+      stepId: `${stepId}.resolved`,
       outcome: 'resolvedByHand',
       result: action,
-      facts: { step: def.id },
+      facts: { step: stepId },
     });
     const index = await append(signed);
     status.records.push({
-      stepId: `${def.id}.resolved`,
+      stepId: `${stepId}.resolved`,
       agency: 'orchestrator',
       outcome: 'resolvedByHand',
       statementId: signed.statement.statementId,
       ledgerIndex: index,
       at: now(),
     });
-    state.status = 'done';
-    state.outcome = 'resolvedByHand';
-    state.finishedAt = now();
   }
 
   async function runWaiting(def: StepDefinition, state: StepState): Promise<void> {
@@ -458,8 +528,17 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     state.startedAt = now();
     state.deadlineAt = new Date(Date.now() + ms(def.deadline)).toISOString();
     publish();
-    const settled = () => decisions.has(def.id) || refusal !== undefined;
-    if (!(await condition(settled, ms(def.deadline)))) {
+    // A refusal elsewhere ends the wait, except while a decision on it is being recorded
+    // (since v5): a payment that lands must be there for the refund.
+    const settled = () => decisions.has(def.id) || (refusal !== undefined && !deciding.has(def.id));
+    /** Waits up to `timeout` ms; a decision accepted by then is waited for (since v5). */
+    const settles = async (timeout: number): Promise<boolean> => {
+      if (await condition(settled, timeout)) return true;
+      if (!deciding.has(def.id)) return false;
+      await condition(() => !deciding.has(def.id));
+      return settled();
+    };
+    if (!(await settles(ms(def.deadline)))) {
       await markOverdue(def, state);
       await orchestrator.notify({
         caseId,
@@ -469,10 +548,11 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
         message: `${def.id} missed its deadline`,
       });
       const rest = Math.max(1, ms(def.finalLimit ?? def.deadline) - ms(def.deadline));
-      if (!(await condition(settled, rest))) {
+      if (!(await settles(rest))) {
         state.status = 'cancelled';
         state.finishedAt = now();
-        if (pastPointOfNoReturn) {
+        settledChange();
+        if (!(v5 ? await canStillRefuse() : !pastPointOfNoReturn)) {
           // Nothing is undone after the registration: a supervisor resolves the wait by hand
           // or opens it again for another full period.
           const action = await escalate(def, state, `${def.id} waited past its final limit`);
@@ -494,6 +574,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     const got = decisions.get(def.id);
     if (!got) {
       state.status = 'cancelled';
+      settledChange();
       return;
     }
     const outcome = got.decision.signed.statement.outcome;
@@ -509,10 +590,63 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
       state.status = 'done';
       if (def.compensation) compensations.push(def);
     }
+    settledChange();
   }
 
   const run = (def: StepDefinition, state: StepState) =>
     def.kind === 'auto' ? runAuto(def, state) : runWaiting(def, state);
+
+  /**
+   * Runs `def`'s compensation as a signed entry. One that fails after its retries goes to a
+   * supervisor since v5, who retries it or records it done by hand: a lock left on the title
+   * or a refund never paid must not end silently with the case.
+   */
+  async function compensate(def: StepDefinition): Promise<void> {
+    const activity = def.compensation!;
+    for (let n = 0; ; n++) {
+      try {
+        const out = await agencyActivity(
+          def.agency as Agency,
+          activity,
+        )({
+          caseId,
+          stepId: activity,
+          salt,
+          view: viewFor(activity, def.agency as Agency, application, results),
+          ...(n > 0 ? { n } : {}),
+        });
+        const index = await append(out.signed);
+        status.records.push({
+          stepId: activity,
+          agency: def.agency,
+          outcome: out.signed.statement.outcome,
+          statementId: out.signed.statement.statementId,
+          ledgerIndex: index,
+          at: now(),
+        });
+        states.get(def.id)!.status = 'compensated';
+        settledChange();
+        return;
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        log.error('compensation failed', { caseId, activity, error: String(error) });
+        const reason = `compensation ${activity} failed: ${String(error)}`;
+        if (!v5) {
+          status.escalations.push({ stepId: activity, reason, at: now(), resolved: false });
+          return;
+        }
+        escalatedCompensations.add(activity);
+        const action = await awaitSupervisor(activity, reason);
+        escalatedCompensations.delete(activity);
+        if (action.action === 'resolve') {
+          await recordResolution(activity, action);
+          states.get(def.id)!.status = 'compensated';
+          settledChange();
+          return;
+        }
+      }
+    }
+  }
 
   // Intake: the off-ledger case record and the commitment salt.
   publish();
@@ -533,6 +667,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           continue;
         if (def.when && facts[def.when.step]?.[def.when.fact] !== true) {
           state.status = 'skipped';
+          settledChange();
           changed = true;
           continue;
         }
@@ -550,38 +685,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     for (const state of states.values()) if (state.status === 'pending') state.status = 'cancelled';
     // Undo in reverse order of completion; each compensation is itself a signed entry.
     await CancellationScope.nonCancellable(async () => {
-      for (const def of [...compensations].reverse()) {
-        const activity = def.compensation!;
-        try {
-          const out = await agencyActivity(
-            def.agency as Agency,
-            activity,
-          )({
-            caseId,
-            stepId: activity,
-            salt,
-            view: viewFor(activity, def.agency as Agency, application, results),
-          });
-          const index = await append(out.signed);
-          status.records.push({
-            stepId: activity,
-            agency: def.agency,
-            outcome: out.signed.statement.outcome,
-            statementId: out.signed.statement.statementId,
-            ledgerIndex: index,
-            at: now(),
-          });
-          states.get(def.id)!.status = 'compensated';
-        } catch (error) {
-          log.error('compensation failed', { caseId, activity, error: String(error) });
-          status.escalations.push({
-            stepId: activity,
-            reason: `compensation ${activity} failed: ${String(error)}`,
-            at: now(),
-            resolved: false,
-          });
-        }
-      }
+      for (const def of [...compensations].reverse()) await compensate(def);
     });
     status.phase = refusal.phase;
     status.reason = refusal.reason;

@@ -292,6 +292,174 @@ describe('the joint transfer, end to end', () => {
     expect(t.escalations[0]).toMatchObject({ resolved: true });
   });
 
+  const supervise = (caseId: string, stepId: string, action: 'retry' | 'resolve', reason: string) =>
+    stack.app.inject({
+      method: 'POST',
+      url: `/cases/${caseId}/escalations`,
+      headers: stack.supervisor,
+      payload: { stepId, action, reason },
+    });
+  const escalatedAt =
+    (stepId: string, times = 1) =>
+    (t: Timeline) =>
+      t.escalations.filter((e) => e.stepId === stepId).length >= times &&
+      t.escalations.some((e) => e.stepId === stepId && !e.resolved) &&
+      t.notifications.filter((n) => n.kind === 'escalation' && n.stepId === stepId).length >= times;
+  const UNDOING = ['refundTax', 'releaseTitleLock', 'cancelFiling'];
+  /** Resolves the escalation at `stepId` by hand and returns the closed case and its entries. */
+  async function resolveAndClose(caseId: string, stepId: string, reason: string) {
+    expect((await supervise(caseId, stepId, 'resolve', reason)).statusCode).toBe(200);
+    const t = await waitForClosed(stack, caseId);
+    return { t, outcomes: entryOutcomes(t) };
+  }
+
+  it('escalates an account transfer refused after the registration, and undoes nothing', async () => {
+    const caseId = await submit(
+      stack,
+      sampleApplication({ unitId: 'U-GAS-CLOSED-LATER-1', utilities: ['gas'] }),
+    );
+    await payAndApprove(caseId);
+    const escalated = await waitUntil(
+      stack,
+      caseId,
+      escalatedAt('transferAccount.gas'),
+      'the refused transfer escalated to the supervisor',
+      30_000,
+    );
+    expect(escalated.phase).toBe('running');
+    expect(escalated.escalations[0]!.reason).toMatch(/after the registration/);
+    const { t, outcomes } = await resolveAndClose(
+      caseId,
+      'transferAccount.gas',
+      'account reopened and moved to the buyer at the counter',
+    );
+    expect(t.phase).toBe('completed');
+    expect(outcomes).toMatchObject({
+      registerTransfer: 'passed',
+      'transferAccount.gas': 'rejected',
+      'transferAccount.gas.resolved': 'resolvedByHand',
+      close: 'completed',
+    });
+    for (const undo of UNDOING) expect(outcomes[undo], undo).toBeUndefined();
+  });
+
+  it('escalates a registration the registry does not answer instead of undoing the case; a retry asks again, a resolution by hand goes on', async () => {
+    const caseId = await submit(
+      stack,
+      sampleApplication({ unitId: 'U-REGISTRY-OUTAGE-1', utilities: [] }),
+    );
+    await payAndApprove(caseId);
+    await waitUntil(stack, caseId, escalatedAt('registerTransfer'), 'an escalation', 30_000);
+    expect(
+      (await supervise(caseId, 'registerTransfer', 'retry', 'registry back up')).statusCode,
+    ).toBe(200);
+    const again = await waitUntil(
+      stack,
+      caseId,
+      escalatedAt('registerTransfer', 2),
+      'a second escalation after the retry',
+      30_000,
+    );
+    expect(again.escalations[0]).toMatchObject({ resolved: true });
+    expect(stepStatus(again, 'registerTransfer')).toBe('escalated');
+    const { t, outcomes } = await resolveAndClose(
+      caseId,
+      'registerTransfer',
+      'registered at the counter, certificate issued by hand',
+    );
+    expect(t.phase).toBe('completed');
+    expect(outcomes['registerTransfer.resolved']).toBe('resolvedByHand');
+    for (const undo of UNDOING) expect(outcomes[undo], undo).toBeUndefined();
+  });
+
+  it('escalates a compensation that keeps failing, and closes the case only once a supervisor resolves it', async () => {
+    const caseId = await submit(
+      stack,
+      sampleApplication({ unitId: 'U-SEIZED-LOCK-OUTAGE-1', utilities: [] }),
+    );
+    const escalated = await waitUntil(
+      stack,
+      caseId,
+      escalatedAt('releaseTitleLock'),
+      'the failed lock release escalated to the supervisor',
+      30_000,
+    );
+    expect(escalated.phase).toBe('running');
+    expect(escalated.escalations.find((e) => e.stepId === 'releaseTitleLock')!.reason).toMatch(
+      /compensation releaseTitleLock failed/,
+    );
+    const refused = await supervise(caseId, 'checkTitle', 'resolve', 'not escalated');
+    expect(refused.statusCode).toBe(422);
+    const { t, outcomes } = await resolveAndClose(
+      caseId,
+      'releaseTitleLock',
+      'lock removed by hand in the register',
+    );
+    expect(t.phase).toBe('rejected');
+    expect(stepStatus(t, 'checkTitle')).toBe('compensated');
+    expect(outcomes).toMatchObject({
+      checkTitle: 'rejected',
+      'releaseTitleLock.resolved': 'resolvedByHand',
+      close: 'rejected',
+    });
+  });
+
+  it('accepts one of two decisions sent at once on the same step and refuses the other', async () => {
+    const caseId = await submit(stack, sampleApplication({ utilities: [] }));
+    const assessed = await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
+    expect((await pay(caseId, dutyOf(assessed))).statusCode).toBe(200);
+    await waitForStep(stack, caseId, 'review', 'waiting');
+    const sent = await Promise.all(
+      (['approved', 'rejected'] as const).map((outcome) =>
+        decide(
+          stack,
+          caseId,
+          'review',
+          signedDecision(stack.keys.registry!, 'registry', caseId, 'review', outcome),
+        ),
+      ),
+    );
+    expect(sent.map((r) => r.statusCode).sort()).toEqual([200, 422]);
+    const accepted = sent[sent[0]!.statusCode === 200 ? 0 : 1]!;
+    const t = await waitForClosed(stack, caseId);
+    const reviews = (
+      t as unknown as {
+        entries: { index: number; statement: { stepId: string; outcome: string } }[];
+      }
+    ).entries.filter((e) => e.statement.stepId === 'review');
+    expect(reviews).toHaveLength(1);
+    expect(reviews[0]!.index).toBe(accepted.json<{ ledgerIndex: number }>().ledgerIndex);
+    expect(t.phase).toBe(reviews[0]!.statement.outcome === 'approved' ? 'completed' : 'rejected');
+  });
+
+  it('drops a settled step from the current steps at once, while another still waits', async () => {
+    const caseId = await submit(
+      stack,
+      sampleApplication({ unitId: 'U-WATER-ARREARS-1', utilities: ['water'] }),
+    );
+    await waitForStep(stack, caseId, 'settleArrears.water', 'waiting');
+    const waiting = await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
+    // Read while the payment is not yet overdue (it is after 3.5 s here): flagging it
+    // overdue publishes the current steps too, and must not be what drops the settled one.
+    const currentSteps = async () => {
+      const query = `WorkflowId = "case:${waiting.unitId}" AND OneWindowOverdue = false`;
+      for await (const w of stack.client.workflow.list({ query }))
+        return [
+          ...((w.searchAttributes.OneWindowCurrentSteps as string[] | undefined) ?? []),
+        ].sort();
+      return [];
+    };
+    const settled = await decide(
+      stack,
+      caseId,
+      'settleArrears.water',
+      signedDecision(stack.keys.water!, 'water', caseId, 'settleArrears.water', 'settled'),
+    );
+    expect(settled.statusCode).toBe(200);
+    await expect.poll(currentSteps, { timeout: 10_000, interval: 100 }).toEqual(['confirmPayment']);
+    await stack.client.workflow.getHandle(`case:${waiting.unitId}`).terminate('test done');
+  });
+
   it('refuses a review decision signed by the wrong agency and changes nothing', async () => {
     const caseId = await submit(stack, sampleApplication({ utilities: [] }));
     const assessed = await waitForStep(stack, caseId, 'confirmPayment', 'waiting');

@@ -18,7 +18,10 @@ interface History {
   events: {
     eventType: string;
     activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
-    markerRecordedEventAttributes?: { markerName?: string };
+    markerRecordedEventAttributes?: {
+      markerName?: string;
+      details?: { 'patch-data'?: { payloads?: { data?: string }[] } };
+    };
     upsertWorkflowSearchAttributesEventAttributes?: {
       searchAttributes?: { indexedFields?: Record<string, unknown> };
     };
@@ -26,8 +29,14 @@ interface History {
 }
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
+/** The patch id a `core_patch` marker records (its details hold `{"id": …}` as JSON). */
+function patchIdOf(event: History['events'][number]): string {
+  const data = event.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
+  return (JSON.parse(Buffer.from(data ?? '', 'base64').toString('utf8')) as { id: string }).id;
+}
+
 describe('replaying recorded case histories', () => {
-  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), and current', () => {
+  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), before v5 (v5), and current', () => {
     // A patch leaves a marker in the history of a run that took the new path.
     const parsed = new Map(
       files.map((f) => [f, (JSON.parse(readFileSync(`${dir}${f}`, 'utf8')) as History).events]),
@@ -44,8 +53,11 @@ describe('replaying recorded case histories', () => {
     const v2 = files.filter((f) => f.startsWith('v2-'));
     const v3 = files.filter((f) => f.startsWith('v3-'));
     const v4 = files.filter((f) => f.startsWith('v4-'));
+    const v5 = files.filter((f) => f.startsWith('v5-'));
     const current = files.filter((f) => !/^v\d+-/.test(f));
-    expect([v1.length, v2.length, v3.length, v4.length, current.length]).toEqual([5, 5, 5, 5, 5]);
+    expect([v1.length, v2.length, v3.length, v4.length, v5.length, current.length]).toEqual([
+      5, 5, 5, 5, 5, 5,
+    ]);
     const patchMarkers = (f: string) =>
       events(f).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length;
     const changeVersionUpserts = (f: string) =>
@@ -64,16 +76,25 @@ describe('replaying recorded case histories', () => {
       expect(activityTasks(f)).toContain('appendToLedger');
       expect(localActivities(f)).toBe(0);
     }
-    for (const f of [...v4, ...current]) {
+    for (const f of [...v4, ...v5, ...current]) {
       expect(activityTasks(f).filter((a) => ORCHESTRATOR_STEPS.includes(a))).toEqual([]);
       expect(localActivities(f)).toBeGreaterThan(0);
     }
     // A case started before v4 asks for each patch it passes: a marker and an upsert each.
-    // One started now records the v4 marker alone.
+    // One started since records one marker alone: v4's before v5, v5's now.
     for (const f of v4) expect(patchMarkers(f)).toBeGreaterThanOrEqual(3);
-    for (const f of current) {
-      expect(patchMarkers(f)).toBe(1);
-      expect(changeVersionUpserts(f)).toBe(1);
+    const markerNames = (f: string) =>
+      events(f).flatMap((e) =>
+        e.markerRecordedEventAttributes?.markerName === 'core_patch' ? [patchIdOf(e)] : [],
+      );
+    for (const [group, patch] of [
+      [v5, 'jointTransferCase-v4'],
+      [current, 'jointTransferCase-v5'],
+    ] as const) {
+      for (const f of group) {
+        expect(markerNames(f), f).toEqual([patch]);
+        expect(changeVersionUpserts(f)).toBe(1);
+      }
     }
   });
 
