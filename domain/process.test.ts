@@ -44,10 +44,40 @@ describe('the process definition', () => {
     ).toEqual(['registerTransfer']);
   });
 
-  it('rejects a graph with a cycle, naming the steps on it', () => {
+  it('rejects a graph with a cycle, naming the steps on it and not those after it', () => {
     expect(() =>
       validateProcess({ name: 'p', steps: [step('a', ['b']), step('b', ['a']), step('c')] }),
     ).toThrow(/steps a, b depend on each other in a cycle/);
+    expect(() =>
+      validateProcess({
+        name: 'p',
+        steps: [step('a', ['b']), step('b', ['a']), step('c', ['a']), step('d', ['c'])],
+      }),
+    ).toThrow(/^steps a, b depend on each other in a cycle$/);
+  });
+
+  it('rejects a dependency listed twice, naming it, rather than calling it a cycle', () => {
+    expect(() => validateProcess({ name: 'p', steps: [step('a'), step('b', ['a', 'a'])] })).toThrow(
+      /^step b needs a twice$/,
+    );
+  });
+
+  it('rejects a condition on a step that is not needed, which could be read before it ran', () => {
+    expect(() =>
+      validateProcess({
+        name: 'p',
+        steps: [step('pre'), step('x', [], { when: { step: 'pre', fact: 'f' } })],
+      }),
+    ).toThrow(/step x runs when pre says so, so it must need pre/);
+  });
+
+  it('rejects a waiting step no decision can close', () => {
+    expect(() =>
+      validateProcess({
+        name: 'p',
+        steps: [step('inspect', [], { kind: 'wait', agency: 'gas', activity: undefined })],
+      }),
+    ).toThrow(/wait step inspect waits for a decision no one can make/);
   });
 
   it('rejects an unknown agency', () => {

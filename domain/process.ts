@@ -3,6 +3,7 @@
 // agency or a utility is configuration, not new workflow code.
 import { z } from 'zod';
 import { Signer } from './agency.ts';
+import { allowedOutcomes } from './outcomes.ts';
 import { InvalidProcessError } from './processGraph.ts';
 
 /** auto: an agency activity; wait: the citizen must act (pay); human: an officer decides. */
@@ -49,8 +50,9 @@ export {
 } from './processGraph.ts';
 
 /**
- * Checks a graph: unique ids, known agencies, every dependency declared, no cycle, at most
- * one point of no return. @throws InvalidProcessError saying which step is wrong.
+ * Checks a graph: unique ids, known agencies, every dependency declared once, a `when` only on
+ * a step needed, a decision for every step that waits for one, no cycle, at most one point of
+ * no return. @throws InvalidProcessError saying which step is wrong.
  */
 export function validateProcess(input: unknown): ProcessDefinition {
   const parsed = ProcessDefinition.safeParse(input);
@@ -65,13 +67,25 @@ export function validateProcess(input: unknown): ProcessDefinition {
     ids.add(step.id);
   }
   for (const step of process.steps) {
-    for (const need of step.needs) {
+    for (const [i, need] of step.needs.entries()) {
       if (!ids.has(need))
         throw new InvalidProcessError(`step ${step.id} needs ${need}, which is not a step`);
+      if (step.needs.indexOf(need) !== i)
+        throw new InvalidProcessError(`step ${step.id} needs ${need} twice`);
     }
     if (step.when && !ids.has(step.when.step))
       throw new InvalidProcessError(
         `step ${step.id} runs when ${step.when.step}, which is not a step`,
+      );
+    // The workflow reads the fact once the step's needs are done: any other step's fact
+    // might not be there yet, and the step would be skipped for it.
+    if (step.when && !step.needs.includes(step.when.step))
+      throw new InvalidProcessError(
+        `step ${step.id} runs when ${step.when.step} says so, so it must need ${step.when.step}`,
+      );
+    if (step.kind !== 'auto' && allowedOutcomes(step.id).length === 0)
+      throw new InvalidProcessError(
+        `${step.kind} step ${step.id} waits for a decision no one can make: no outcomes are defined for it`,
       );
     if (step.kind === 'auto' && !step.activity && step.agency !== 'orchestrator') {
       throw new InvalidProcessError(`auto step ${step.id} names no activity`);
@@ -94,8 +108,17 @@ export function validateProcess(input: unknown): ProcessDefinition {
     }
   }
   if (ordered !== process.steps.length) {
-    const cyclic = [...indegree].filter(([, n]) => n > 0).map(([id]) => id);
-    throw new InvalidProcessError(`steps ${cyclic.join(', ')} depend on each other in a cycle`);
+    // What is left is the cycles and the steps after them; peel off those that no step left
+    // needs, so the message names only the steps on a cycle.
+    const left = new Set([...indegree].filter(([, n]) => n > 0).map(([id]) => id));
+    for (let peeled = true; peeled;) {
+      peeled = false;
+      for (const id of left) {
+        const needed = process.steps.some((s) => left.has(s.id) && s.needs.includes(id));
+        if (!needed) peeled = left.delete(id);
+      }
+    }
+    throw new InvalidProcessError(`steps ${[...left].join(', ')} depend on each other in a cycle`);
   }
   return process;
 }
