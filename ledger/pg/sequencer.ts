@@ -74,7 +74,10 @@ interface LogTip {
 export interface Appended {
   entry: Entry;
   leafHash: Uint8Array;
-  /** False when the statement id was already in the log (an idempotent retry). */
+  /**
+   * False when the statement id was already in the log (an idempotent retry) or taken by an
+   * earlier statement of the same commit: `entry` is then that one, which may differ.
+   */
   created: boolean;
 }
 
@@ -482,19 +485,25 @@ export class Sequencer {
       });
       if (rowCount !== 1) throw new HeadMovedError(firstIndex);
     }
-    const created = new Map(
+    const appended = new Map(
       chained.map((c) => [
         c.entry.statement.statementId,
-        { entry: c.entry, leafHash: c.leafHash, created: true },
+        { entry: c.entry, leafHash: c.leafHash, created: false },
       ]),
     );
+    // Only the item actually chained was created. Another of the batch with the same
+    // statement id (a retry, or another statement under that id) gets the entry the log
+    // holds, as from `existing`: key.add/key.revoke writers (keyRegistry.ts) read `created`
+    // to learn whether the sequence number they chose was theirs.
+    const chainedItems = new Set(fresh);
     return {
       tip: { range, leafHash: chained.at(-1)?.leafHash ?? prev },
       created: chained.length > 0,
-      results: batch.map(
-        ({ signed: { statement } }) =>
-          existing.get(statement.statementId) ?? created.get(statement.statementId)!,
-      ),
+      results: batch.map((checked) => {
+        const id = checked.signed.statement.statementId;
+        const found = existing.get(id) ?? appended.get(id)!;
+        return chainedItems.has(checked) ? { ...found, created: true } : found;
+      }),
     };
   }
 
