@@ -132,6 +132,14 @@ export function decideAddCheckpoint(
         alarm: `two different checkpoints of size ${checkpoint.size}: a split view of the log`,
       };
     }
+    // tlog-witness: the proof lines MUST be an RFC 6962 §2.1.2 consistency proof from the old
+    // size to the checkpoint size, and PROOF(n, D[n]) is empty (transparency-dev/merkle's
+    // VerifyConsistency refuses "size1=size2, but proof is not empty" alike).
+    if (request.proof.length !== 0)
+      return {
+        status: 422,
+        body: `the consistency proof from size ${request.oldSize} to the same size must be empty, found ${request.proof.length} proof line${request.proof.length === 1 ? '' : 's'}\n`,
+      };
   } else if (request.oldSize === 0) {
     if (request.proof.length !== 0)
       return { status: 422, body: 'the consistency proof from size 0 must be empty\n' };
