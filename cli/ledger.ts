@@ -5,12 +5,13 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Entry } from '../domain/statement.ts';
 import { auditLedger } from '../ledger/audit.ts';
 import { bytesEqual, fromBase64, fromUtf8, toBase64 } from '../ledger/bytes.ts';
 import { openCheckpoint } from '../ledger/checkpoint.ts';
 import { openWitnessedCheckpoint } from '../ledger/cosignature.ts';
+import { parseEntryBytes } from '../ledger/entry.ts';
 import { EvidenceBundle, formatEvidenceProblem, verifyEvidenceBundle } from '../ledger/evidence.ts';
+import { KeyTimeline } from '../ledger/keyEvents.ts';
 import { verifyConsistency, verifyInclusion } from '../ledger/proof.ts';
 import { hashLeaf } from '../ledger/rfc9162.ts';
 import { verifyStatementSignature } from '../ledger/statement.ts';
@@ -301,17 +302,22 @@ function runVerifyReceipt(argv: string[]): number {
       `entry ${receipt.index} is not proven in the checkpoint: ${(error as Error).message}`,
     );
   }
-  const raw = JSON.parse(fromUtf8(entryBytes)) as { statement: unknown; signature: unknown };
-  const entry = Entry.parse(raw);
+  const parsed = parseEntryBytes(entryBytes);
+  if ('problems' in parsed)
+    throw new VerificationFailure(`entry ${receipt.index}: ${parsed.problems.join('; ')}`);
+  const { entry, raw } = parsed;
   if (entry.index !== receipt.index)
     throw new VerificationFailure(`entry says index ${entry.index}, receipt says ${receipt.index}`);
-  const key = trust.agencyKeys.find(
-    (k) => k.keyId === entry.statement.keyId && k.agency === entry.statement.agency,
+  // The key must be valid for the agency at the statement's issuedAt, as verify-bundle and
+  // the audit judge it: a key the trust file lists only up to some validUntil signs nothing
+  // issued after that.
+  const check = new KeyTimeline(trust.agencyKeys).validAt(
+    entry.statement.keyId,
+    entry.statement.agency,
+    entry.statement.issuedAt,
   );
-  if (!key)
-    throw new VerificationFailure(
-      `statement key ${entry.statement.keyId} is not trusted for ${entry.statement.agency}`,
-    );
+  if (!check.ok) throw new VerificationFailure(`entry ${entry.index}: ${check.message}`);
+  const { key } = check;
   if (!verifyStatementSignature(raw, key.publicKey)) {
     throw new VerificationFailure(`statement signature does not verify under ${key.keyId}`);
   }

@@ -5,11 +5,11 @@
 // starts from the trust file's agency keys (anchors) and follows the key events in the log
 // (ledger/keyEvents.ts), in log order: each statement is judged by the keys as they stood
 // when it was appended.
-import { Entry } from '../domain/statement.ts';
-import { bytesEqual, fromBase64, fromUtf8, toBase64, utf8 } from './bytes.ts';
+import type { Entry } from '../domain/statement.ts';
+import { bytesEqual, fromBase64, toBase64, utf8 } from './bytes.ts';
 import { readCanonicalEntry } from './canonicalEntry.ts';
 import type { Checkpoint } from './checkpoint.ts';
-import { GENESIS_PREV_LEAF_HASH } from './entry.ts';
+import { GENESIS_PREV_LEAF_HASH, parseEntryBytes } from './entry.ts';
 import { isKeyEvent, KeyTimeline } from './keyEvents.ts';
 import { hashChildren, hashLeaf } from './rfc9162.ts';
 import { STATEMENT_CONTEXT, statementMessage } from './statement.ts';
@@ -132,9 +132,11 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
   for await (const { first, entries } of readEntries(fetchPath, size)) {
     const expected = Math.min(256, size - first);
     if (entries.length !== expected) {
+      // At the first entry missing, or the first the checkpoint does not cover.
+      const short = entries.length < expected;
       report(
-        first + entries.length,
-        `entry bundle at ${first} holds ${entries.length} entries where the checkpoint needs ${expected}: entries are missing`,
+        first + Math.min(entries.length, expected),
+        `entry bundle at ${first} holds ${entries.length} entries where the checkpoint needs ${expected}: ${short ? `${expected - entries.length} missing` : `${entries.length - expected} extra`}`,
       );
     }
     // One buffer for the signed messages of the bundle's entries, each a view into it: a
@@ -262,7 +264,8 @@ function checkEntry(
  * Parses one entry and gives the bytes its statement's signature is over: STATEMENT_CONTEXT
  * then the statement's RFC 8785 JSON. For an entry as the sequencer writes it those are the
  * statement's own bytes in the entry (readCanonicalEntry); for any other, the general path
- * re-serialises the statement exactly as it stands in the entry, and words what is wrong.
+ * (parseEntryBytes) words what is wrong, and for an entry that is canonical all the same
+ * re-serialises the statement exactly as it stands in the entry.
  */
 function readEntry(
   index: number,
@@ -278,23 +281,15 @@ function readEntry(
     message.set(bytes.subarray(statementStart, bytes.length - 1), CONTEXT.length);
     return { entry, message, signature };
   }
-  let raw: { statement?: unknown };
-  try {
-    raw = JSON.parse(fromUtf8(bytes)) as typeof raw;
-  } catch {
-    report(index, 'entry is not valid UTF-8 JSON');
-    return undefined;
-  }
-  const parsed = Entry.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    report(index, `entry is not of the fixed format: ${issue.path.join('.')}: ${issue.message}`);
+  const parsed = parseEntryBytes(bytes);
+  if ('problems' in parsed) {
+    for (const problem of parsed.problems) report(index, problem);
     return undefined;
   }
   // Sign-over-received-bytes: the statement object exactly as it stands in the entry.
   return {
-    entry: parsed.data,
-    message: statementMessage(raw.statement),
-    signature: fromBase64(parsed.data.signature),
+    entry: parsed.entry,
+    message: statementMessage(parsed.raw.statement),
+    signature: fromBase64(parsed.entry.signature),
   };
 }

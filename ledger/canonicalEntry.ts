@@ -6,9 +6,10 @@
 // STATEMENT_CONTEXT: the audit can verify that span instead of re-canonicalising.
 //
 // Anything else (another layout, a non-canonical statement, a shape the schema might refuse)
-// returns undefined, and the caller takes the general path: JSON.parse, the zod `Entry`
-// schema, which also words the finding, and `statementMessage`. So this is only a shortcut:
-// whatever it accepts, the schema accepts too (canonicalEntry.test.ts checks that).
+// returns undefined, and the caller takes the general path (entry.ts `parseEntryBytes`:
+// JSON.parse, the zod `Entry` schema and the canonical-form check, which word the finding)
+// and `statementMessage`. So this is only a shortcut: whatever it accepts, the schema
+// accepts too (canonicalEntry.test.ts checks that).
 import { Signer } from '../domain/agency.ts';
 import { Entry, STATEMENT_TYPE } from '../domain/statement.ts';
 import { fromUtf8 } from './bytes.ts';

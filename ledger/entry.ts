@@ -1,7 +1,7 @@
 // Ledger entries (ARCHITECTURE.md §3, fixed): {index, prevLeafHash, statement, signature,
 // sequencedAt} as RFC 8785 bytes; those bytes are the RFC 9162 leaf.
-import type { Entry, SignedStatement } from '../domain/statement.ts';
-import { toBase64, utf8 } from './bytes.ts';
+import { Entry, type SignedStatement } from '../domain/statement.ts';
+import { fromUtf8, toBase64, utf8 } from './bytes.ts';
 import { canonicalJson } from './canonicalJson.ts';
 import { hashLeaf, HASH_SIZE } from './rfc9162.ts';
 
@@ -76,4 +76,59 @@ export function chainEntries(
     prev = leafHash;
   });
   return out;
+}
+
+/** An entry's members (ARCHITECTURE.md §3, fixed); only its statement may carry more ("at least"). */
+const ENTRY_MEMBERS: ReadonlySet<string> = new Set(Object.keys(Entry.shape));
+
+/**
+ * Reads entry bytes the general way, for a verifier: the entry, and its statement exactly as
+ * it stands in the bytes (what the signature is over), or every reason they are not an entry
+ * of the fixed format. Entries are RFC 8785 bytes (ARCHITECTURE.md §3), so bytes that are not
+ * exactly the canonical JSON of what they parse to are refused: a duplicate member (JSON.parse
+ * keeps the last, other readers the first), white space, another member order or escape would
+ * let two readers see different entries under one leaf hash. Members the format does not have
+ * are refused too, since the schema would drop them unseen.
+ */
+export function parseEntryBytes(
+  bytes: Uint8Array,
+): { entry: Entry; raw: { statement: unknown; signature: unknown } } | { problems: string[] } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fromUtf8(bytes));
+  } catch {
+    return { problems: ['entry is not valid UTF-8 JSON'] };
+  }
+  const parsed = Entry.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return {
+      problems: [`entry is not of the fixed format: ${issue.path.join('.')}: ${issue.message}`],
+    };
+  }
+  const problems: string[] = [];
+  const extra = Object.keys(raw as object).filter((member) => !ENTRY_MEMBERS.has(member));
+  if (extra.length > 0)
+    problems.push(`entry has members the fixed format does not: ${extra.join(', ')}`);
+  const differsAt = canonicalDifference(bytes, raw);
+  if (differsAt !== undefined)
+    problems.push(
+      `entry is not RFC 8785 canonical JSON: its bytes differ from the canonical form of what they parse to at byte ${differsAt}`,
+    );
+  if (problems.length > 0) return { problems };
+  return { entry: parsed.data, raw: raw as { statement: unknown; signature: unknown } };
+}
+
+/** The first byte at which `bytes` differ from the RFC 8785 bytes of `value`, or undefined. */
+function canonicalDifference(bytes: Uint8Array, value: unknown): number | undefined {
+  let canonical: Uint8Array;
+  try {
+    canonical = utf8(canonicalJson(value));
+  } catch {
+    // A number JSON.parse read as Infinity: RFC 8785 (I-JSON) has no form for it.
+    return 0;
+  }
+  const length = Math.min(bytes.length, canonical.length);
+  for (let i = 0; i < length; i++) if (bytes[i] !== canonical[i]) return i;
+  return bytes.length === canonical.length ? undefined : length;
 }

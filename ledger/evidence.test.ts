@@ -194,6 +194,24 @@ describe('the evidence bundle', () => {
     expect(result.problems.map((p) => p.check).sort()).toEqual(['checkpoint', 'keys']);
   });
 
+  // Entries are RFC 8785 bytes: a duplicated member (JSON.parse keeps the last, other readers
+  // the first) or a member the format lacks would let readers disagree on what one says.
+  test('an entry with a duplicated member or a member the format does not have is reported', () => {
+    const entryProblems = (change: (text: string) => string) =>
+      verifyEvidenceBundle(
+        withEntry(good, 1, (e) => ({ entry: change(e.entry) })),
+        trust,
+      )
+        .problems.filter((p) => p.check === 'entry')
+        .map((p) => [p.position, p.problem]);
+    expect(entryProblems((t) => t.replace('"statement":', '"statement":{},"statement":'))).toEqual([
+      [1, expect.stringMatching(/^entry is not RFC 8785 canonical JSON: /)],
+    ]);
+    expect(entryProblems((t) => t.replace('{"index"', '{"comment":"x","index"'))).toEqual([
+      [1, 'entry has members the fixed format does not: comment'],
+    ]);
+  });
+
   test('a problem reads as one line naming the log index and bundle position', () => {
     const result = verifyEvidenceBundle({ ...good, caseId: CASE_B }, trust);
     expect(result.problems.map(formatEvidenceProblem)[1]).toBe(

@@ -4,15 +4,15 @@
 // fully offline against the verifier's own trust file: the keys inside the bundle are the
 // exporter's claim, shown for reference and compared with the trust file, never used.
 import { z } from 'zod';
-import { CaseId, Entry } from '../domain/statement.ts';
-import { fromBase64, fromUtf8, toBase64, toHex, utf8 } from './bytes.ts';
+import { CaseId } from '../domain/statement.ts';
+import { fromBase64, toBase64, toHex, utf8 } from './bytes.ts';
 import { openCheckpoint, type Checkpoint } from './checkpoint.ts';
 import {
   openWitnessedCheckpoint,
   parseCosignerVerifierKey,
   type Cosignature,
 } from './cosignature.ts';
-import { GENESIS_PREV_LEAF_HASH } from './entry.ts';
+import { GENESIS_PREV_LEAF_HASH, parseEntryBytes } from './entry.ts';
 import { KeyTimeline } from './keyEvents.ts';
 import { parseVerifierKey } from './keys.ts';
 import { UnverifiedNoteError } from './note.ts';
@@ -180,8 +180,8 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): Evid
       if (proven) report('inclusion', proven);
     }
 
-    const parsed = parseEntry(bytes);
-    if ('problem' in parsed) report('entry', parsed.problem);
+    const parsed = parseEntryBytes(bytes);
+    if ('problems' in parsed) for (const problem of parsed.problems) report('entry', problem);
     else {
       const { entry, raw } = parsed;
       const { statement } = entry;
@@ -259,25 +259,6 @@ function checkInclusion(
     if (!(error instanceof ProofError)) throw error;
     return `entry bytes (leaf hash ${toBase64(leafHash)}) are not proven in the checkpoint of size ${checkpoint.size}: ${error.message}`;
   }
-}
-
-function parseEntry(
-  bytes: Uint8Array,
-): { entry: Entry; raw: { statement?: unknown; signature?: unknown } } | { problem: string } {
-  let raw: { statement?: unknown; signature?: unknown };
-  try {
-    raw = JSON.parse(fromUtf8(bytes)) as typeof raw;
-  } catch {
-    return { problem: 'entry is not valid JSON' };
-  }
-  const parsed = Entry.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    return {
-      problem: `entry is not of the fixed format: ${issue.path.join('.')}: ${issue.message}`,
-    };
-  }
-  return { entry: parsed.data, raw };
 }
 
 /**

@@ -133,14 +133,37 @@ describe('KeyTimeline', () => {
     });
   });
 
-  test('a statement issued at or after its key revocation is invalid, one before it valid', () => {
+  // The timeline stands after the revocation entry, so what it judges now is logged after it:
+  // an issuedAt before revokedAt is only the signer's word (the audit judges entries logged
+  // before the revocation before it applies it).
+  test('a key revoked by an earlier entry is invalid whatever the statement issuedAt', () => {
     const tl = new KeyTimeline([anchor(w1, 'water')]);
     tl.apply(add(w1, w2, at(5)));
-    expect(tl.apply(revoke(w2, w1, at(6)), 42)).toEqual({ applied: true });
     expect(tl.validAt(w1.keyId, 'water', at(5)).ok).toBe(true);
-    const after = tl.validAt(w1.keyId, 'water', at(6));
-    expect(after).toMatchObject({ ok: false, reason: 'revoked' });
-    expect(!after.ok && after.message).toContain('(entry 42)');
+    expect(tl.apply(revoke(w2, w1, at(6)), 42)).toEqual({ applied: true });
+    for (const issuedAt of [at(5), at(6), at(7)]) {
+      const check = tl.validAt(w1.keyId, 'water', issuedAt);
+      expect(check).toMatchObject({ ok: false, reason: 'revoked' });
+      expect(!check.ok && check.message).toContain(`was revoked at ${at(6)} (entry 42)`);
+    }
+    expect(tl.validAt(w2.keyId, 'water', at(7)).ok).toBe(true);
+  });
+
+  // The reviewer's scenario: the holder of a compromised key, revoked at log index 5, dates a
+  // key.add of a key of their own before the revocation and appends it later (index 9).
+  test('a key.add signed by a revoked key and dated before the revocation is refused', () => {
+    const evil = key('water', 9);
+    const tl = new KeyTimeline([anchor(w1, 'water')]);
+    expect(tl.apply(revoke(w1, w1, at(60)), 5)).toEqual({ applied: true });
+    expect(tl.apply(add(w1, evil, at(45), { validFrom: at(32) }), 9)).toMatchObject({
+      applied: false,
+      reason: 'signerNotValid',
+    });
+    expect(tl.validAt(evil.keyId, 'water', at(366))).toMatchObject({
+      ok: false,
+      reason: 'unknownKey',
+    });
+    expect(tl.validAt(w1.keyId, 'water', at(59))).toMatchObject({ ok: false, reason: 'revoked' });
   });
 
   test('a key may revoke itself, also back to an earlier moment', () => {

@@ -7,6 +7,8 @@
 // Who may sign: an add by a key of the agency valid at its issuedAt (rotation: the old key
 // introduces the new one), or by the added key itself when the verifier already anchors it
 // out of band (an agency's first key); a revoke by any valid key of the agency, itself included.
+// A revoked key signs nothing logged after its revocation, whatever issuedAt a statement
+// gives: issuedAt is the signer's word, and whoever holds a compromised key can backdate it.
 // KeyTimeline folds events in log order over the verifier's anchors (its trust file).
 import { z } from 'zod';
 import type { Signer } from '../domain/agency.ts';
@@ -36,7 +38,10 @@ export const KeyAddFacts = z.strictObject({
 });
 export type KeyAddFacts = z.infer<typeof KeyAddFacts>;
 
-/** Facts of `key.revoke`: from `revokedAt` on, the key signs nothing. */
+/**
+ * Facts of `key.revoke`: the key signs nothing logged after this event, whatever issuedAt a
+ * statement gives (KeyTimeline); `revokedAt` is when the agency says its use ended.
+ */
 export const KeyRevokeFacts = z.strictObject({ keyId: KeyId, revokedAt: Rfc3339 });
 export type KeyRevokeFacts = z.infer<typeof KeyRevokeFacts>;
 
@@ -179,7 +184,7 @@ export interface KeyWindow {
   validFrom: string;
   /** Null for no end. A revocation lowers it to `revokedAt`. */
   validUntil: string | null;
-  /** The earliest revocation applied, or null. */
+  /** The earliest revocation applied, or null; once set, the key signs nothing more. */
   revokedAt: string | null;
   /** The log index of that revocation, when the caller gave one. */
   revokedBy?: number;
@@ -211,7 +216,10 @@ const later = (a: string, b: string): string => (time(a) >= time(b) ? a : b);
 /**
  * Agency keys over time: the anchors, then key events applied in log order. Events can
  * introduce a key only through a key already valid for its agency, and can only narrow a
- * known key's window, never widen it (so never what the anchors say).
+ * known key's window, never widen it (so never what the anchors say). What `validAt` says
+ * holds for the entries after the last event applied: a key revoked by an applied event
+ * is refused whatever the issuedAt, so a caller judges each entry before applying the
+ * events that follow it.
  */
 export class KeyTimeline {
   private readonly windows = new Map<string, KeyWindow>();
@@ -240,7 +248,10 @@ export class KeyTimeline {
     return [...this.windows.values()].map((k) => ({ ...k }));
   }
 
-  /** The key `keyId` if it may sign for `agency` at `issuedAt` (RFC 3339), else why not. */
+  /**
+   * The key `keyId` if it may sign for `agency` at `issuedAt` (RFC 3339) in an entry after the
+   * events applied so far, else why not.
+   */
   validAt(keyId: string, agency: string, issuedAt: string): KeyCheck {
     const key = this.windows.get(keyId);
     if (!key)
@@ -255,18 +266,21 @@ export class KeyTimeline {
         reason: 'otherAgency',
         message: `key ${keyId} belongs to ${key.agency}, the statement is for ${agency}`,
       };
+    // Revoked by an entry earlier in log order: refused whatever the statement's issuedAt, which
+    // its signer chose (a backdated issuedAt must not reopen a compromised key). Rotation's
+    // validUntil below is a planned end, judged at issuedAt.
+    if (key.revokedAt !== null)
+      return {
+        ok: false,
+        reason: 'revoked',
+        message: `key ${keyId} was revoked at ${key.revokedAt}${key.revokedBy === undefined ? '' : ` (entry ${key.revokedBy})`} and signs nothing logged after its revocation; the statement says it was issued at ${issuedAt}`,
+      };
     const at = time(issuedAt);
     if (at < time(key.validFrom))
       return {
         ok: false,
         reason: 'notYetValid',
         message: `key ${keyId} was not valid at ${issuedAt}: it is valid from ${key.validFrom}`,
-      };
-    if (key.revokedAt !== null && at >= time(key.revokedAt))
-      return {
-        ok: false,
-        reason: 'revoked',
-        message: `key ${keyId} was revoked at ${key.revokedAt}${key.revokedBy === undefined ? '' : ` (entry ${key.revokedBy})`}, the statement was issued at ${issuedAt}`,
       };
     if (key.validUntil !== null && at >= time(key.validUntil))
       return {
@@ -279,8 +293,9 @@ export class KeyTimeline {
 
   /**
    * Applies one key event (`isKeyEvent(statement)`), checking who signed it against the
-   * keys valid so far. Requires that the caller verified the statement's signature under
-   * the public key `validAt` gives for `statement.keyId`. `index` only labels revocations.
+   * keys valid so far (a key an earlier event revoked signs no event). Requires events in log
+   * order, and that the caller verified the statement's signature under the public key
+   * `validAt` gives for `statement.keyId`. `index` only labels revocations.
    */
   apply(statement: Statement, index?: number): KeyEventOutcome {
     const refuse = (reason: KeyEventRefusal, message: string): KeyEventOutcome => ({

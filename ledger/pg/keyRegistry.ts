@@ -153,7 +153,9 @@ export async function addAgencyKey(
 /**
  * Revokes `keyId` from `revokedAt` on: appends a `key.revoke` event signed by `signingKey`
  * (any key of the same agency valid now, `keyId` itself included), then records the
- * revocation. A retry finds the event in the log and only completes the registry.
+ * revocation. From then on the key signs nothing, whatever a statement's issuedAt says (even
+ * with `revokedAt` in the future). A retry finds the event in the log and only completes the
+ * registry.
  * Between the append and the registry row the sequencer may still accept the key.
  * @throws UnknownKeyError, KeyNotAuthorizedError, BadSignatureError (from `append`), RangeError
  */
@@ -255,7 +257,10 @@ export class KeyRegistry {
     return this.revocations.result.then((revoked) => revoked.get(keyId) ?? null);
   }
 
-  /** The key that may sign for `agency` at `issuedAt`, or a typed error saying why not. */
+  /**
+   * The key that may sign for `agency` at `issuedAt`, in a statement appended now, or a typed
+   * error saying why not.
+   */
   async authorize(keyId: string, agency: string, issuedAt: string): Promise<AgencyKey> {
     const [key, revokedAt] = await Promise.all([this.get(keyId), this.revokedAt(keyId)]);
     if (key.agency !== agency) {
@@ -263,12 +268,16 @@ export class KeyRegistry {
         `key ${keyId} belongs to agency ${key.agency}, statement is for ${agency}`,
       );
     }
-    const at = new Date(issuedAt);
-    if (revokedAt && at >= revokedAt) {
+    // A revocation row follows a key.revoke already in the log, so whatever is appended now
+    // comes after it, and a revoked key signs nothing logged after its revocation whatever
+    // issuedAt it gives (ledger/keyEvents.ts): issuedAt is the signer's word, and whoever
+    // holds a compromised key can backdate it, even on a key.add of a key of their own.
+    if (revokedAt) {
       throw new KeyNotAuthorizedError(
-        `key ${keyId} was revoked at ${revokedAt.toISOString()}, statement issued at ${issuedAt}`,
+        `key ${keyId} was revoked at ${revokedAt.toISOString()} and signs nothing appended after its revocation; statement issued at ${issuedAt}`,
       );
     }
+    const at = new Date(issuedAt);
     if (at < key.validFrom || (key.validUntil && at >= key.validUntil)) {
       throw new KeyNotAuthorizedError(
         `key ${keyId} is valid from ${key.validFrom.toISOString()} until ${key.validUntil?.toISOString() ?? 'revoked'}, statement issued at ${issuedAt}`,

@@ -155,9 +155,14 @@ describe('agency keys in the ledger', () => {
     expect(await ledgerSize()).toBe(size);
   });
 
-  it('still accepts the revoked key for a statement issued before its revocation', async () => {
-    const early = await append(statement('water', w1, new Date(revokedAt.getTime() - 1000)));
-    expect(early.created).toBe(true);
+  // issuedAt is the signer's word: whoever holds the revoked key could date anything before
+  // the revocation, so after it the key signs nothing (ledger/keyEvents.ts).
+  it('refuses the revoked key also for a statement dated before its revocation', async () => {
+    const size = await ledgerSize();
+    const backdated = statement('water', w1, new Date(revokedAt.getTime() - 1000));
+    await expect(append(backdated)).rejects.toBeInstanceOf(KeyNotAuthorizedError);
+    await expect(append(backdated)).rejects.toThrow(/revoked at/);
+    expect(await ledgerSize()).toBe(size);
     await append(statement('water', w2));
     await stack.publisher.request();
   });

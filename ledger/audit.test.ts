@@ -1,0 +1,190 @@
+import { describe, expect, test } from 'vitest';
+import { STATEMENT_TYPE, type Statement } from '../domain/statement.ts';
+import { auditLedger, type TrustedAgencyKey } from './audit.ts';
+import { fromUtf8, toBase64, utf8 } from './bytes.ts';
+import { verifyEd25519 } from './ed25519.ts';
+import { chainEntries } from './entry.ts';
+import { keyAddStatement, keyRevokeStatement } from './keyEvents.ts';
+import { agencyKeyName, signingKey } from './keys.ts';
+import { rootFromLeafHashes } from './proof.ts';
+import { hashLeaf } from './rfc9162.ts';
+import { signStatement } from './statement.ts';
+import {
+  encodeEntryBundle,
+  encodeTile,
+  entriesTilePath,
+  tileHashesFromLeafHashes,
+  tilePath,
+  tilesForSize,
+} from './tiles.ts';
+
+// Deterministic keys: seed = 32 copies of one byte.
+const water = signingKey(agencyKeyName('water'), new Uint8Array(32).fill(4));
+const stranger = signingKey(agencyKeyName('water'), new Uint8Array(32).fill(9));
+const anchors: TrustedAgencyKey[] = [
+  {
+    keyId: water.keyId,
+    agency: 'water',
+    publicKey: water.publicKey,
+    validFrom: '2026-01-01T00:00:00Z',
+  },
+];
+const SEQUENCED_AT = '2026-01-10T09:00:01.000Z';
+
+const statement = (stepId: string, outcome = 'approved', key = water): Statement => ({
+  type: STATEMENT_TYPE,
+  statementId: `case-1/${stepId}`,
+  caseId: 'case-1',
+  stepId,
+  agency: 'water',
+  outcome,
+  commitment: toBase64(new Uint8Array(32).fill(7)),
+  facts: {},
+  issuedAt: '2026-01-10T09:00:00Z',
+  keyId: key.keyId,
+});
+
+const chain = (statements: Statement[], keys = [water]) =>
+  chainEntries(
+    statements.map((s) =>
+      signStatement(
+        s,
+        keys.find((k) => k.keyId === s.keyId)!,
+      ),
+    ),
+    0,
+    new Uint8Array(32),
+    SEQUENCED_AT,
+  ).map((e) => e.bytes);
+
+/**
+ * Audits a log served as tlog-tiles from memory: hash tiles and the checkpoint root are
+ * computed from `covered` entries (the log as the checkpoint signs it), the entry bundle
+ * holds `served` (by default the same entries).
+ */
+function audit(covered: Uint8Array[], served = covered) {
+  const leaves = covered.map((e) => hashLeaf(e));
+  const size = covered.length;
+  const files = new Map<string, Uint8Array>();
+  for (const t of tilesForSize(size))
+    files.set(tilePath(t.level, t.index, t.width), encodeTile(tileHashesFromLeafHashes(t, leaves)));
+  files.set(entriesTilePath(0, size), encodeEntryBundle(served));
+  return auditLedger({
+    fetchPath: (path) => {
+      const file = files.get(path);
+      return file ? Promise.resolve(file) : Promise.reject(new Error(`missing ${path}`));
+    },
+    checkpoint: {
+      origin: 'audit.test/log',
+      size,
+      rootHash: rootFromLeafHashes(leaves),
+      extensions: [],
+    },
+    agencyKeys: anchors,
+    verifyBatch: (items) =>
+      Promise.resolve(items.map((i) => verifyEd25519(i.publicKey, i.message, i.signature))),
+  });
+}
+
+describe('auditLedger', () => {
+  test('passes a log as the sequencer writes it', async () => {
+    const result = await audit(chain([statement('a'), statement('b')]));
+    expect(result.findings).toEqual([]);
+    expect(result).toMatchObject({ ok: true, signaturesChecked: 2 });
+  });
+
+  // The reviewer's tamper: an unknown member and a second, forged "statement" member before
+  // the signed one. JSON.parse keeps the last (signed) one, a first-wins reader the forgery.
+  test('reports an entry with a duplicated member and a member the format does not have', async () => {
+    const [first, second] = chain([statement('a'), statement('b')]);
+    const forged = JSON.stringify({ ...statement('b'), outcome: 'rejected' });
+    const tampered = utf8(
+      fromUtf8(second!).replace(
+        '"statement":',
+        `"comment":"operator was here","statement":${forged},"statement":`,
+      ),
+    );
+    const result = await audit([first!, tampered]);
+    expect(result.ok).toBe(false);
+    expect(result.findings.map((f) => [f.index, f.problem])).toEqual([
+      [1, 'entry has members the fixed format does not: comment'],
+      [1, expect.stringMatching(/^entry is not RFC 8785 canonical JSON: .* at byte \d+$/)],
+    ]);
+  });
+
+  test.each([
+    [
+      'a duplicated statement member',
+      (t: string) => t.replace('"statement":', '"statement":{},"statement":'),
+    ],
+    ['white space', (t: string) => t.replace('"index":1,', '"index": 1,')],
+    [
+      'members out of RFC 8785 order',
+      (t: string) => t.replace(/^\{("index":1,)("prevLeafHash":"[^"]*",)/, '{$2$1'),
+    ],
+    [
+      'an escape RFC 8785 does not use',
+      (t: string) => t.replace('"outcome":"approved"', '"outcome":"appr\\u006fved"'),
+    ],
+  ])('reports an entry that is not RFC 8785 canonical JSON: %s', async (_, mutate) => {
+    const [first, second] = chain([statement('a'), statement('b')]);
+    const mutated = utf8(mutate(fromUtf8(second!)));
+    expect(mutated).not.toEqual(second);
+    const result = await audit([first!, mutated]);
+    expect(result.findings.map((f) => [f.index, f.problem])).toEqual([
+      [1, expect.stringMatching(/^entry is not RFC 8785 canonical JSON: /)],
+    ]);
+  });
+
+  test('says an entry bundle holds entries the checkpoint does not cover, and how many', async () => {
+    const entries = chain([statement('a'), statement('b'), statement('c')]);
+    const result = await audit(entries.slice(0, 2), entries);
+    expect(result.findings.map((f) => [f.index, f.problem])).toEqual([
+      [-1, 'read 3 entries, the checkpoint covers 2'],
+      [2, 'entry bundle at 0 holds 3 entries where the checkpoint needs 2: 1 extra'],
+    ]);
+  });
+
+  test('says an entry bundle lacks entries the checkpoint covers, and how many', async () => {
+    const entries = chain([statement('a'), statement('b'), statement('c')]);
+    const result = await audit(entries, entries.slice(0, 1));
+    expect(result.findings.map((f) => [f.index, f.problem])).toEqual([
+      [-1, 'read 1 entries, the checkpoint covers 3'],
+      [1, 'entry bundle at 0 holds 1 entries where the checkpoint needs 3: 2 missing'],
+    ]);
+  });
+
+  // A key revoked by an entry signs nothing logged after it, however its statements are dated.
+  test('refuses a revoked key in later entries, a key.add dated before the revocation included', async () => {
+    const revoke = keyRevokeStatement({
+      agency: 'water',
+      keyId: water.keyId,
+      signingKeyId: water.keyId,
+      revokedAt: '2026-03-01T00:00:00Z',
+      issuedAt: '2026-03-01T00:00:00Z',
+      sequence: 1,
+    });
+    const backdatedAdd = keyAddStatement({
+      agency: 'water',
+      key: stranger,
+      signingKeyId: water.keyId,
+      validFrom: '2026-02-01T00:00:00Z',
+      validUntil: null,
+      issuedAt: '2026-02-15T00:00:00Z',
+      sequence: 1,
+    });
+    const byStranger = {
+      ...statement('c', 'approved', stranger),
+      issuedAt: '2026-04-01T00:00:00Z',
+    };
+    const result = await audit(
+      chain([statement('a'), revoke, backdatedAdd, statement('b'), byStranger], [water, stranger]),
+    );
+    const revoked = `key ${water.keyId} was revoked at 2026-03-01T00:00:00Z (entry 1) and signs nothing logged after its revocation`;
+    expect(result.findings.map((f) => [f.index, f.problem])).toEqual([
+      [2, `${revoked}; the statement says it was issued at 2026-02-15T00:00:00Z`],
+      [3, `${revoked}; the statement says it was issued at 2026-01-10T09:00:00Z`],
+      [4, `statement is signed with key ${stranger.keyId}, which the verifier does not trust`],
+    ]);
+  });
+});
