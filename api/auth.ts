@@ -35,6 +35,13 @@ export class UnauthorizedError extends Error {
 /** A valid caller asking for something their role may not do or see: HTTP 403. */
 export class ForbiddenError extends Error {
   override name = 'ForbiddenError';
+  /** `field`: what the caller may not send or ask for; the token's role by default. */
+  constructor(
+    message: string,
+    readonly field = 'authorization',
+  ) {
+    super(message);
+  }
 }
 
 // DER prefixes that wrap a raw Ed25519 key (RFC 8410 §7 PKCS#8, §4 SubjectPublicKeyInfo).

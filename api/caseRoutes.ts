@@ -42,7 +42,13 @@ import {
   visibilityQuery,
   type PageTokens,
 } from './caseList.ts';
-import { refusedUpdate, ServiceUnavailableError, UpdateRefusedError } from './errors.ts';
+import {
+  isUnavailable,
+  refusedUpdate,
+  ServiceUnavailableError,
+  StateConflictError,
+  UpdateRefusedError,
+} from './errors.ts';
 import {
   AccessLog,
   CaseCreated,
@@ -74,7 +80,7 @@ export interface CaseRouteDeps {
   authorize: (roles: readonly Role[]) => (request: FastifyRequest) => Promise<void>;
 }
 
-interface CaseRow {
+export interface CaseRow {
   case_id: string;
   unit_id: string;
   workflow_id: string;
@@ -114,6 +120,21 @@ const APPLICANT_MEMO = 'applicant';
 
 const FINAL_STATUSES = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT']);
 const CLOSED_CASES_KEPT = 10_000;
+
+/** The workflow status shown once Temporal no longer keeps the case's closed run (retention). */
+const HISTORY_DELETED = 'HISTORY_DELETED';
+/** ... for a row without a run id whose workflow id's run is another case's (claimUnanswered). */
+const RUN_UNKNOWN = 'RUN_UNKNOWN';
+
+/** The case's run as read: Temporal's status name (or one of the two above) and its status. */
+interface Workflow {
+  workflowStatus: string;
+  status: CaseStatus | undefined;
+}
+
+/** The case's close entry (its summary, signed when the case ended), if the ledger has it. */
+const closeOf = (stored: readonly StoredEntry[]) =>
+  stored.find((e) => e.entry.statement.stepId === 'close')?.entry;
 
 function principalOf(request: FastifyRequest): Principal {
   const principal = request.principal;
@@ -193,22 +214,57 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     return applicationFrom(row, rows[0]?.application);
   }
 
-  const handleOf = (row: CaseRow) =>
-    temporal.workflow.getHandle(row.workflow_id, row.run_id ?? undefined);
+  /**
+   * The case's run, or, for a row without a run id (a submission the API never answered),
+   * the workflow id's latest run, which may be a later case of the same unit: reads check
+   * the case id it reports (statusOf), actions refuse such a row (runHandle).
+   */
+  const handleOf = (row: CaseRow, runId = row.run_id ?? undefined) =>
+    temporal.workflow.getHandle(row.workflow_id, runId);
+
+  /** The case's own run, for an action. @throws StateConflictError for a row without a run id. */
+  function runHandle(row: CaseRow) {
+    if (!row.run_id)
+      throw new StateConflictError(
+        'caseId',
+        `case ${row.case_id} has no confirmed workflow run (its submission was never answered), ` +
+          'so it takes no decisions or escalations; nothing changed',
+      );
+    return temporal.workflow.getHandle(row.workflow_id, row.run_id);
+  }
 
   /**
-   * The case's status. A completed case returned the status its query shows, so it is read
-   * from the close event (one history read, ~2 ms); a query of a closed case replays its
-   * whole history on a worker (~140 ms each in bench/api.ts on 2 cores).
+   * The case's status; undefined once erased, once Temporal no longer keeps the run, or when
+   * a row without a run id resolves to another case's run. A completed case returned the
+   * status its query shows, so it is read from the close event (one history read, ~2 ms); a
+   * query of a closed case replays its whole history on a worker (~140 ms each in
+   * bench/api.ts on 2 cores). `runId`: the run described, for a row without one.
+   * @throws ServiceUnavailableError when Temporal or its workers cannot answer now.
    */
-  async function statusOf(row: CaseRow, workflowStatus?: string): Promise<CaseStatus | undefined> {
+  async function statusOf(
+    row: CaseRow,
+    workflowStatus?: string,
+    runId?: string,
+  ): Promise<CaseStatus | undefined> {
     if (row.erased_at) return undefined;
-    const handle = handleOf(row);
-    const status: Promise<CaseStatus> =
-      workflowStatus === 'COMPLETED'
+    const handle = handleOf(row, runId);
+    let status: CaseStatus;
+    try {
+      status = await (workflowStatus === 'COMPLETED'
         ? (handle.result() as ReturnType<typeof jointTransferCase>)
-        : handle.query(statusQuery);
-    return status.catch(() => undefined);
+        : handle.query(statusQuery));
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return undefined;
+      // Nobody could answer now, which says nothing about the case's steps.
+      if (isUnavailable(error))
+        throw new ServiceUnavailableError(
+          `case ${row.case_id} could not be reached; try again shortly`,
+        );
+      // The run itself cannot answer (a workflow task failing until someone fixes it): the
+      // case is shown from the ledger, without its steps, rather than not at all.
+      return undefined;
+    }
+    return row.run_id || status.caseId === row.case_id ? status : undefined;
   }
 
   /**
@@ -219,22 +275,35 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
   const closedCases = new LruMap<string, { workflowStatus: string; status: CaseStatus }>(
     CLOSED_CASES_KEPT,
   );
-  async function workflowOf(
-    row: CaseRow,
-  ): Promise<{ workflowStatus: string; status: CaseStatus | undefined }> {
+  async function workflowOf(row: CaseRow): Promise<Workflow> {
     const id = `${row.workflow_id}/${row.run_id ?? ''}`;
     const kept = closedCases.get(id);
     if (kept) return kept;
-    const description = await handleOf(row).describe();
+    let description: Awaited<ReturnType<ReturnType<typeof handleOf>['describe']>>;
+    try {
+      description = await handleOf(row).describe();
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError)
+        return { workflowStatus: HISTORY_DELETED, status: undefined };
+      throw error;
+    }
+    const status = await statusOf(row, description.status.name, description.runId);
+    // Without a run id, a run that does not report this case is another case's.
+    if (!status && !row.run_id) return { workflowStatus: RUN_UNKNOWN, status: undefined };
     const workflowStatus = description.status.name;
-    const status = await statusOf(row, workflowStatus);
     if (status && row.run_id && FINAL_STATUSES.has(workflowStatus))
       closedCases.set(id, { workflowStatus, status });
     return { workflowStatus, status };
   }
 
-  /** What GET /cases/:caseId shows; the timeline adds personal data and proofs to it. */
-  async function caseView(row: CaseRow): Promise<{ view: CaseView; stored: StoredEntry[] }> {
+  /**
+   * What GET /cases/:caseId shows; the timeline adds personal data and proofs to it.
+   * `workflow`: the run's state when the caller read it already.
+   */
+  async function caseView(
+    row: CaseRow,
+    workflow?: Workflow,
+  ): Promise<{ view: CaseView; stored: StoredEntry[] }> {
     const entriesOf = (stored: StoredEntry[]) =>
       stored.map((e) => ({ ...e.entry, leafHash: base64(e.leafHash, encoded) }));
     if (row.erased_at) {
@@ -249,9 +318,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
           submittedAt: row.created_at.toISOString(),
           erasedAt: row.erased_at.toISOString(),
           workflowStatus: 'ERASED',
-          phase:
-            stored.find((e) => e.entry.statement.stepId === 'close')?.entry.statement.outcome ??
-            null,
+          phase: closeOf(stored)?.statement.outcome ?? null,
           overdue: false,
           reason: null,
           steps: [],
@@ -265,7 +332,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     }
     // The workflow first, the ledger after: a step's entry is committed before the workflow
     // learns its result, so every step the status reports done already has its entry here.
-    const { workflowStatus, status } = await workflowOf(row);
+    const { workflowStatus, status } = workflow ?? (await workflowOf(row));
     const [stored, notifications] = await Promise.all([
       caseEntries.of(row.case_id),
       pool.query<{
@@ -307,7 +374,8 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         submittedAt: row.created_at.toISOString(),
         erasedAt: null,
         workflowStatus,
-        phase: status?.phase ?? null,
+        // Without the run's status (its history is gone), the close entry still tells.
+        phase: status?.phase ?? closeOf(stored)?.statement.outcome ?? null,
         overdue: status?.overdue ?? false,
         reason: status?.reason ?? null,
         steps,
@@ -335,8 +403,9 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
   async function requireOpenStep(row: CaseRow, stepId: string): Promise<void> {
     let status: CaseStatus | undefined;
     if (!row.erased_at) {
+      const handle = runHandle(row);
       try {
-        status = await handleOf(row).query(statusQuery);
+        status = await handle.query(statusQuery);
       } catch (error) {
         if (error instanceof WorkflowNotFoundError)
           throw new NotFoundError(`case ${row.case_id} is no longer kept`);
@@ -374,8 +443,9 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
 
   /** Sends a signed decision to the case; a refusal names `field` (what the caller got wrong). */
   async function applyDecision(row: CaseRow, decision: Decision, field = 'stepId') {
+    const handle = runHandle(row);
     try {
-      const applied = await handleOf(row).executeUpdate(decideUpdate, { args: [decision] });
+      const applied = await handle.executeUpdate(decideUpdate, { args: [decision] });
       return { stepId: decision.stepId, ledgerIndex: applied.ledgerIndex };
     } catch (error) {
       throw refusedUpdate(error, field);
@@ -500,7 +570,10 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       if (principal.role === 'supervisor')
         return listCases(listDeps, visibilityQuery(filters), pageSize, pageToken);
       if (Object.keys(filters).length > 0 || pageToken)
-        throw new ForbiddenError('filters and paging are for supervisors');
+        throw new ForbiddenError(
+          'filters and paging are for supervisors',
+          Object.keys(filters)[0] ?? 'pageToken',
+        );
       // A citizen's list comes from the case table (authoritative and immediate); visibility,
       // which lags a little, adds each case's status once it has it.
       const { rows } = await pool.query<CaseRow>(
@@ -512,20 +585,31 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         rows.flatMap((r) => (r.run_id ? [r.run_id] : [])),
       );
       const byId = new Map(known.map((c) => [c.caseId, c]));
+      // A case visibility does not know yet (just submitted) or any more (Temporal's retention
+      // deleted its closed run): its close entry, if the ledger has one, says how it ended.
+      const closes = new Map(
+        await Promise.all(
+          rows
+            .filter((r) => !byId.has(r.case_id) && !r.erased_at)
+            .map(async (r) => [r.case_id, closeOf(await caseEntries.of(r.case_id))] as const),
+        ),
+      );
       return {
-        cases: rows.map(
-          (r) =>
+        cases: rows.map((r) => {
+          const close = closes.get(r.case_id);
+          return (
             byId.get(r.case_id) ?? {
               caseId: r.case_id,
               unitId: r.unit_id,
-              status: r.erased_at ? 'erased' : 'submitted',
+              status: r.erased_at ? 'erased' : (close?.statement.outcome ?? 'submitted'),
               currentSteps: [],
               agencies: [],
               overdue: false,
               submittedAt: r.created_at.toISOString(),
-              closedAt: null,
-            },
-        ),
+              closedAt: close?.sequencedAt ?? null,
+            }
+          );
+        }),
         nextPageToken: null,
       };
     },
@@ -568,6 +652,8 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       const principal = principalOf(request);
       // Only supervisors get here (authorize above), and they may read every case.
       const { row, application } = await caseWithApplication(request.params.caseId);
+      // Temporal first: a read it cannot answer (an outage) returns nothing, so is not recorded.
+      const workflow = row.erased_at ? undefined : await workflowOf(row);
       // Recorded before anything personal leaves the server.
       const access = await deps.recordAccess({
         caseId: row.case_id,
@@ -578,7 +664,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         purpose: request.query.purpose,
       });
       const [{ view, stored }, checkpoint] = await Promise.all([
-        caseView(row),
+        caseView(row, workflow),
         deps.reader.latestPublished(),
       ]);
       const provable = checkpoint ? stored.filter((e) => e.entry.index < checkpoint.size) : [];
@@ -753,6 +839,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       if (owner !== principal.agency)
         throw new ForbiddenError(
           `${principal.agency} officers do not decide ${body.stepId}${owner ? ` (${owner} does)` : ''}`,
+          'stepId',
         );
       const row = await caseRow(request.params.caseId);
       if (body.signed)
@@ -816,8 +903,9 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     async (request) => {
       const principal = principalOf(request);
       const row = await caseRow(request.params.caseId);
+      const handle = runHandle(row);
       try {
-        const applied = await handleOf(row).executeUpdate(resolveEscalationUpdate, {
+        const applied = await handle.executeUpdate(resolveEscalationUpdate, {
           args: [{ ...request.body, supervisor: actorOf(principal) }],
         });
         return { stepId: request.body.stepId, ledgerIndex: applied.ledgerIndex ?? null };

@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { z } from 'zod';
 import {
   ApplicationFailure,
+  TemporalFailure,
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -53,6 +54,17 @@ export class UpdateRefusedError extends Error {
   }
 }
 
+/** The case cannot take this action in the state it is in: 409 naming the field, nothing changed. */
+export class StateConflictError extends Error {
+  override name = 'StateConflictError';
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
 /** The agency's own worker did not answer in time (it is down or overloaded): HTTP 503. */
 export class AgencyUnavailableError extends Error {
   override name = 'AgencyUnavailableError';
@@ -65,13 +77,27 @@ export class ServiceUnavailableError extends Error {
 
 /**
  * Errors that mean "a dependency is down or restarting", not "this request is wrong": pg's
- * connection and shutdown errors (SQLSTATE classes 08 and 57P) and gRPC UNAVAILABLE (14).
+ * connection and shutdown errors (SQLSTATE classes 08 and 57P), gRPC UNAVAILABLE (14) and
+ * DEADLINE_EXCEEDED (4), as thrown or as the cause of a wrapper (the Temporal client throws
+ * a ServiceError whose cause is the gRPC error). A TemporalFailure's causes are failures inside a workflow or an
+ * activity, not of a dependency of this process: the walk stops there.
  */
-function isUnavailable(error: unknown): boolean {
+export function isUnavailable(error: unknown): boolean {
+  for (let cause = error, depth = 0; depth < 8; depth++) {
+    if (unavailableItself(cause)) return true;
+    if (!(cause instanceof Error) || cause instanceof TemporalFailure) return false;
+    cause = cause.cause;
+  }
+  return false;
+}
+
+function unavailableItself(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string')
     return /^(08|57P)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(code);
-  if (code === 14) return true;
+  // gRPC UNAVAILABLE, and DEADLINE_EXCEEDED: no worker answered a query in time (they are
+  // down or busy), which says nothing about the request.
+  if (code === 14 || code === 4) return true;
   return (
     error instanceof Error &&
     /Connection terminated|connection (?:is )?(?:closed|ended)/i.test(error.message)
@@ -172,7 +198,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
     if (error instanceof ForbiddenError) {
       return reply.code(403).send({
         error: 'forbidden',
-        field: 'authorization',
+        field: error.field,
         reason: error.message,
       } satisfies ErrorBody);
     }
@@ -200,15 +226,24 @@ export function registerErrorHandler(app: FastifyInstance): void {
           reason: error.message,
         } satisfies ErrorBody);
     }
+    if (error instanceof StateConflictError) {
+      return reply
+        .code(409)
+        .send({ error: 'conflict', field: error.field, reason: error.message } satisfies ErrorBody);
+    }
     if (error instanceof CaseConflictError) {
       return reply
         .code(409)
         .send({ error: 'conflict', field: 'unitId', reason: error.message } satisfies ErrorBody);
     }
     if (error instanceof NotFoundError) {
-      return reply
-        .code(404)
-        .send({ error: 'not_found', reason: error.message } satisfies ErrorBody);
+      // (NotFoundError's own fields are all optional, so `error` stays a FastifyError here.)
+      const { field } = error as NotFoundError;
+      return reply.code(404).send({
+        error: 'not_found',
+        ...(field ? { field } : {}),
+        reason: error.message,
+      } satisfies ErrorBody);
     }
     if (error instanceof ServiceUnavailableError || isUnavailable(error)) {
       request.log.warn({ err: error }, 'a dependency is unavailable');

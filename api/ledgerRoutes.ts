@@ -10,33 +10,45 @@ import { MalformedTilePathError, parseTilePath, TILE_WIDTH } from '../ledger/til
 import { BadProofRequestError, NotInLogError, type LogReader } from '../ledger/pg/logReader.ts';
 import { RequestValidationError } from './errors.ts';
 
-const Count = z.coerce
-  .number({ error: 'must be a whole number' })
-  .int('must be a whole number')
-  .nonnegative('must not be negative')
-  .max(Number.MAX_SAFE_INTEGER, 'is too large');
+/**
+ * A count or index as a query string writes it: decimal digits, no sign, no leading zeros
+ * (only "0" itself starts with 0), at most 2^53 - 1. Not Number(): it reads "" as 0 and
+ * takes "0x3", "1e2" and "-0".
+ */
+const Count = z
+  .string({ error: 'must be a whole number' })
+  .regex(/^(0|[1-9][0-9]*)$/, 'must be a whole number in decimal digits, without leading zeros')
+  .transform(Number)
+  .refine(Number.isSafeInteger, 'is too large (at most 2^53 - 1)');
+const positive = (n: number) => n > 0;
 const InclusionQuery = z
-  .object({ index: Count, size: Count.positive('must be positive').optional() })
+  .object({ index: Count, size: Count.refine(positive, 'must be positive').optional() })
   .strict();
 const ConsistencyQuery = z
   .object({
-    from: Count.positive('must be positive'),
-    to: Count.positive('must be positive').optional(),
+    from: Count.refine(positive, 'must be positive'),
+    to: Count.refine(positive, 'must be positive').optional(),
   })
   .strict();
-const EntryParams = z.object({
-  index: z.string().regex(/^(0|[1-9][0-9]{0,15})$/, 'must be a whole number without leading zeros'),
-});
+const EntryParams = z.object({ index: Count });
 
 /** Full tiles never change (tlog-tiles): cache them forever; partial ones briefly. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const SHORT = 'public, max-age=5';
 
-async function mapLedgerErrors<T>(work: () => Promise<T>): Promise<T> {
+/** Runs `work`; a size, index or tile the log does not have is a 404 naming `missing`. */
+async function mapLedgerErrors<T>(
+  work: () => Promise<T>,
+  missing: string | ((error: NotInLogError) => string),
+): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof NotInLogError) throw new NotFoundError(error.message);
+    if (error instanceof NotInLogError)
+      throw new NotFoundError(
+        error.message,
+        typeof missing === 'string' ? missing : missing(error),
+      );
     if (error instanceof BadProofRequestError)
       throw new RequestValidationError([{ field: error.field, reason: error.message }]);
     throw error;
@@ -52,6 +64,19 @@ export function registerLedgerRoutes(
   trust?: TrustFile | (() => Promise<TrustFile>),
 ): void {
   const app = parent.withTypeProvider<ZodTypeProvider>();
+
+  /**
+   * Whether a signed checkpoint covers the entry at `index`: only then may it be cached for
+   * good. Checkpoints only grow, so the largest size seen signed is kept and the store is
+   * asked again only for an index beyond it.
+   */
+  let signedSize = 0;
+  async function signedCovers(index: number): Promise<boolean> {
+    if (index >= signedSize)
+      signedSize = Math.max(signedSize, (await reader.latestSigned())?.size ?? 0);
+    return index < signedSize;
+  }
+
   if (trust) {
     // What the pages verify against. A careful verifier compares it with keys it got out of
     // band; the pages show which keys they used.
@@ -104,10 +129,12 @@ export function registerLedgerRoutes(
           throw new RequestValidationError([{ field: 'path', reason: error.message }]);
         throw error;
       }
-      const bytes = await mapLedgerErrors(() =>
-        parsed.kind === 'entries'
-          ? reader.entryBundle(parsed.index, parsed.width)
-          : reader.tile(parsed.level, parsed.index, parsed.width),
+      const bytes = await mapLedgerErrors(
+        () =>
+          parsed.kind === 'entries'
+            ? reader.entryBundle(parsed.index, parsed.width)
+            : reader.tile(parsed.level, parsed.index, parsed.width),
+        'path',
       );
       return reply
         .header('cache-control', parsed.width === TILE_WIDTH ? IMMUTABLE : SHORT)
@@ -128,9 +155,9 @@ export function registerLedgerRoutes(
     },
     async (request, reply) => {
       const { index } = request.params;
-      const bytes = await mapLedgerErrors(() => reader.entry(Number(index)));
+      const bytes = await mapLedgerErrors(() => reader.entry(index), 'index');
       return reply
-        .header('cache-control', IMMUTABLE)
+        .header('cache-control', (await signedCovers(index)) ? IMMUTABLE : SHORT)
         .type('application/json')
         .send(Buffer.from(bytes));
     },
@@ -148,7 +175,8 @@ export function registerLedgerRoutes(
     },
     async (request) => {
       const { index, size } = request.query;
-      return mapLedgerErrors(() => reader.inclusion(index, size));
+      // The checkpoint asked for (`size`), or the latest published one when none is named.
+      return mapLedgerErrors(() => reader.inclusion(index, size), 'size');
     },
   );
 
@@ -164,7 +192,15 @@ export function registerLedgerRoutes(
     },
     async (request) => {
       const { from, to } = request.query;
-      return mapLedgerErrors(() => reader.consistency(from, to));
+      // The checkpoint of `to` (or the latest published one) is looked up before that of `from`.
+      return mapLedgerErrors(
+        () => reader.consistency(from, to),
+        (error) =>
+          (to === undefined || !error.message.endsWith(`size ${to}`)) &&
+          error.message.endsWith(`size ${from}`)
+            ? 'from'
+            : 'to',
+      );
     },
   );
 }

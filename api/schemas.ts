@@ -101,12 +101,14 @@ export const DecisionRequest = z
   })
   .strict()
   .superRefine((d, ctx) => {
-    if (d.signed && (d.outcome || d.reason))
-      ctx.addIssue({
-        code: 'custom',
-        path: ['outcome'],
-        message: 'must not come with a signed decision: the signed statement carries it',
-      });
+    // Each field sent beside a signed decision is named itself.
+    for (const field of ['outcome', 'reason'] as const)
+      if (d.signed && d[field] !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message: 'must not come with a signed decision: the signed statement carries it',
+        });
     if (!d.signed && !d.outcome)
       ctx.addIssue({
         code: 'custom',

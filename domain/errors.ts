@@ -38,4 +38,11 @@ export class CaseConflictError extends Error {
 
 export class NotFoundError extends Error {
   override name = 'NotFoundError';
+  /** `field`: the request field naming what is not there, when one does. */
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
 }

@@ -11,13 +11,7 @@ import {
   type NodeId,
   type ProofNodes,
 } from '../proof.ts';
-import {
-  encodeEntryBundle,
-  encodeTile,
-  MAX_BUNDLE_ENTRY_SIZE,
-  TILE_HEIGHT,
-  TILE_WIDTH,
-} from '../tiles.ts';
+import { encodeTile, MAX_BUNDLE_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH } from '../tiles.ts';
 import { LruMap } from '../lruMap.ts';
 import { fetchLevel, fetchNodes } from './tree.ts';
 
@@ -247,7 +241,8 @@ export class LogReader {
       values: [index * TILE_WIDTH, index * TILE_WIDTH + width],
     });
     const { bundle, longest } = rows[0]!;
-    if (!bundle) return encodeEntryBundle([]);
+    // No rows at all: an empty body (the encoder takes 1..256 entries), a bundle of none.
+    if (!bundle) return new Uint8Array(0);
     if (longest! > MAX_BUNDLE_ENTRY_SIZE)
       throw new RangeError(
         `an entry of bundle ${index} is ${longest} bytes, at most ${MAX_BUNDLE_ENTRY_SIZE} fit`,

@@ -288,7 +288,8 @@ describe('the agency officer', () => {
       reason: 'looks fine to the tax office',
     });
     expect(response.statusCode).toBe(403);
-    expect(response.json()).toMatchObject({ error: 'forbidden', field: 'authorization' });
+    // The officer's role is admitted; the step is what the tax office may not decide.
+    expect(response.json()).toMatchObject({ error: 'forbidden', field: 'stepId' });
   });
 
   it('of the registry approves with a reason; the registry-signed decision is on the ledger and the case completes', async () => {

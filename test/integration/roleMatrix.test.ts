@@ -42,6 +42,8 @@ interface Route {
   expected: 'public' | Admitted;
   /** Runs before the cell's request (e.g. publish a checkpoint the request needs). */
   before?: () => Promise<void>;
+  /** The field a 403 names for a caller the role admits but the request refuses (default authorization). */
+  forbiddenField?: Partial<Record<Caller, string>>;
 }
 
 let stack: Stack;
@@ -153,6 +155,8 @@ const ROUTES: Route[] = [
       payload: { stepId: 'review', outcome: 'approved', reason: 'role matrix check' },
     }),
     expected: [403, 403, 422, 403, 403],
+    // The tax officer's role is admitted; the step is what the tax office may not decide.
+    forbiddenField: { 'officer tax': 'stepId' },
   },
   {
     route: 'GET /cases/:caseId/evidence',
@@ -235,7 +239,7 @@ describe('the role matrix: every route for every caller', () => {
       const body = response.json<{ error: string; field: string; reason: string }>();
       expect(body).toEqual({
         error: status === 401 ? 'unauthorized' : 'forbidden',
-        field: 'authorization',
+        field: def.forbiddenField?.[caller] ?? 'authorization',
         reason: expect.any(String) as string,
       });
       expect(body.reason.length).toBeGreaterThan(0);

@@ -1,0 +1,440 @@
+// The case routes against fakes of PostgreSQL and Temporal (no network): what a caller gets
+// when Temporal is down, when it no longer keeps a closed case, when a case row names no
+// run, and which field a refusal names. The happy paths run against the real services in
+// test/integration/roleMatrix.test.ts and frontDoors.test.ts.
+import { Metadata } from '@grpc/grpc-js';
+import { Client, QueryNotRegisteredError, WorkflowNotFoundError } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CaseStatus } from '../domain/caseStatus.ts';
+import type { AccessRecord } from './access.ts';
+import { buildApp } from './app.ts';
+import type { CaseRow } from './caseRoutes.ts';
+import { UnauthorizedError, type Principal } from './auth.ts';
+
+const CASE = '11111111-1111-4111-8111-111111111111';
+/** A later case of the same property unit, in the same workflow id. */
+const LATER_CASE = '22222222-2222-4222-8222-222222222222';
+const zeros = (bytes: number) => Buffer.alloc(bytes).toString('base64');
+
+/** Callers by name; each is sent as a JWT-shaped token `<name>.x.y` the fake verifier reads. */
+const CALLERS: Record<string, Principal> = {
+  citizen: { role: 'citizen', sub: 'c1' },
+  registry: { role: 'officer', sub: 'o1', agency: 'registry' },
+  tax: { role: 'officer', sub: 'o2', agency: 'tax' },
+  supervisor: { role: 'supervisor', sub: 's1' },
+};
+
+const rowOf = (overrides: Partial<CaseRow> = {}): CaseRow => ({
+  case_id: CASE,
+  unit_id: 'U-1',
+  workflow_id: 'case:U-1',
+  run_id: 'run-1',
+  applicant: 'c1',
+  created_at: new Date('2026-01-05T09:00:00Z'),
+  erased_at: null,
+  ...overrides,
+});
+
+/** The case's close entry as the ledger stores it (format only: nothing here verifies it). */
+function closeEntry(caseId: string, outcome: string, index: number): Buffer {
+  const entry = {
+    index,
+    prevLeafHash: zeros(32),
+    statement: {
+      type: 'onewindow.statement/v1',
+      statementId: `${caseId}/close`,
+      caseId,
+      stepId: 'close',
+      agency: 'orchestrator',
+      outcome,
+      commitment: zeros(32),
+      facts: {},
+      issuedAt: '2026-01-09T10:00:00Z',
+      keyId: 'orchestrator+0011aabb',
+    },
+    signature: zeros(64),
+    sequencedAt: '2026-01-09T10:00:01Z',
+  };
+  return Buffer.from(JSON.stringify(entry));
+}
+
+/** PostgreSQL as the case routes read it: case rows and ledger entries, by case id. */
+function fakePool(rows: CaseRow[], entries: Record<string, Buffer[]> = {}) {
+  const queries: string[] = [];
+  const query = (config: string | { text: string; values?: unknown[] }, params?: unknown[]) => {
+    const text = typeof config === 'string' ? config : config.text;
+    const values = (typeof config === 'string' ? params : (config.values ?? params)) ?? [];
+    queries.push(text);
+    const answer = (r: unknown[]) => Promise.resolve({ rows: r, rowCount: r.length });
+    if (/FROM cases WHERE case_id = \$1|FROM cases c LEFT JOIN case_secrets/.test(text))
+      return answer(
+        rows.filter((r) => r.case_id === values[0]).map((r) => ({ ...r, application: null })),
+      );
+    if (/FROM cases WHERE applicant = \$1/.test(text))
+      return answer(rows.filter((r) => r.applicant === values[0]));
+    if (/FROM cases WHERE run_id = ANY/.test(text)) {
+      const runs = values[0] as string[];
+      return answer(rows.filter((r) => r.run_id !== null && runs.includes(r.run_id)));
+    }
+    if (/FROM ledger_entries WHERE case_id = \$1 AND idx > \$2/.test(text))
+      return answer(
+        (entries[values[0] as string] ?? []).map((entry) => ({
+          entry,
+          leaf_hash: Buffer.alloc(32),
+        })),
+      );
+    if (/FROM case_secrets WHERE case_id/.test(text)) return answer([{ application: null }]);
+    return answer([]);
+  };
+  const transaction: string[] = [];
+  const connect = () =>
+    Promise.resolve({
+      query: (text: string) => {
+        transaction.push(text.split(' ')[0]!);
+        return Promise.resolve({ rows: [], rowCount: 1 });
+      },
+      release: () => undefined,
+    });
+  return { pool: { query, connect }, queries, transaction };
+}
+
+interface FakeRun {
+  runId: string;
+  caseId: string;
+  /** Temporal's status name, as describe() reports it. */
+  statusName: string;
+  phase: CaseStatus['phase'];
+}
+
+/**
+ * Temporal as the case routes use it: runs of the workflow id `case:U-1`, the latest last.
+ * A handle without a run id follows the latest run, as the real client does.
+ */
+function fakeTemporal(runs: FakeRun[]) {
+  const world = {
+    runs,
+    /** 'timeout': no worker answered in time; 'broken': the run itself cannot answer. */
+    queryFails: false as false | 'timeout' | 'broken',
+    updates: [] as (string | undefined)[],
+  };
+  const getHandle = (workflowId: string, runId?: string) => {
+    const run = () => {
+      const found = runId ? world.runs.find((r) => r.runId === runId) : world.runs.at(-1);
+      if (!found) throw new WorkflowNotFoundError('workflow not found', workflowId, runId);
+      return found;
+    };
+    const statusOf = (r: FakeRun): CaseStatus => ({
+      caseId: r.caseId,
+      unitId: 'U-1',
+      phase: r.phase,
+      overdue: false,
+      steps: [{ stepId: 'review', agency: 'registry', kind: 'human', status: 'waiting' }],
+      records: [],
+      escalations: [],
+    });
+    return {
+      describe: () => Promise.resolve().then(() => ({ status: { name: run().statusName } })),
+      query: () =>
+        Promise.resolve().then(() => {
+          if (world.queryFails === 'timeout')
+            throw Object.assign(new Error('4 DEADLINE_EXCEEDED: query timed out'), { code: 4 });
+          if (world.queryFails === 'broken')
+            throw new QueryNotRegisteredError('query failed: workflow task keeps failing', 3);
+          return statusOf(run());
+        }),
+      result: () => Promise.resolve().then(() => statusOf(run())),
+      executeUpdate: () => {
+        world.updates.push(runId);
+        return Promise.resolve({ ledgerIndex: 7 });
+      },
+    };
+  };
+  return { temporal: { workflow: { getHandle }, workflowService: {} }, world };
+}
+
+/** A real Temporal client whose every call fails as gRPC does while the server is down. */
+function unavailableTemporal(): Client {
+  const unavailable = () =>
+    Object.assign(new Error('14 UNAVAILABLE: No connection established'), {
+      code: 14,
+      details: 'No connection established',
+      metadata: new Metadata(),
+    });
+  const workflowService = new Proxy(
+    {},
+    { get: (_t, name) => (name === 'then' ? undefined : () => Promise.reject(unavailable())) },
+  );
+  const connection = {
+    workflowService,
+    operatorService: {},
+    healthService: {},
+    withDeadline: (_d: unknown, fn: () => unknown) => fn(),
+    withMetadata: (_m: unknown, fn: () => unknown) => fn(),
+    withAbortSignal: (_s: unknown, fn: () => unknown) => fn(),
+    plugins: [],
+  };
+  return new Client({ connection: connection as never });
+}
+
+let app: FastifyInstance | undefined;
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+async function appWith(temporal: unknown, pool: unknown) {
+  const accesses: AccessRecord[] = [];
+  app = await buildApp({
+    temporal: temporal as never,
+    pool: pool as never,
+    verifyToken: (token) => {
+      const principal = CALLERS[token.split('.')[0]!];
+      return principal
+        ? Promise.resolve(principal)
+        : Promise.reject(new UnauthorizedError('unknown token'));
+    },
+    recordAccess: (record) => {
+      accesses.push(record);
+      return Promise.resolve({ ledgerIndex: 99 });
+    },
+    webAssets: { pages: new Map(), assets: new Map(), inputs: [] },
+  });
+  const call = (method: 'GET' | 'POST', url: string, caller: string, payload?: object) =>
+    app!.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${caller}.x.y` },
+      ...(payload ? { payload } : {}),
+    });
+  return { call, accesses };
+}
+
+const APPLICATION = {
+  unitId: 'U-1',
+  address: '1 Main Street',
+  priceCents: 10_000_000,
+  areaSqm: 80,
+  contractFilingNumber: 'CF-2026-1',
+  buyer: { name: 'Bob Buyer', idNumber: 'B1234567' },
+  seller: { name: 'Ann Seller', idNumber: 'S7654321' },
+  utilities: [],
+  consent: true,
+};
+
+describe('while Temporal is unavailable', () => {
+  it('GET /cases/:id answers 503 when the client wraps gRPC UNAVAILABLE in a ServiceError', async () => {
+    const { call } = await appWith(unavailableTemporal(), fakePool([rowOf()]).pool);
+    const response = await call('GET', `/cases/${CASE}`, 'citizen');
+    expect(response.statusCode).toBe(503);
+    expect(response.json()).toMatchObject({ error: 'unavailable' });
+  });
+
+  it('POST /cases answers 503 and commits no case row', async () => {
+    const db = fakePool([]);
+    const { call } = await appWith(unavailableTemporal(), db.pool);
+    const response = await call('POST', '/cases', 'citizen', APPLICATION);
+    expect(response.statusCode, response.body).toBe(503);
+    expect(db.transaction).toContain('ROLLBACK');
+    expect(db.transaction).not.toContain('COMMIT');
+  });
+
+  it('the timeline answers 503 and records no access: nothing was read', async () => {
+    const { call, accesses } = await appWith(unavailableTemporal(), fakePool([rowOf()]).pool);
+    const response = await call('GET', `/cases/${CASE}/timeline?purpose=audit`, 'supervisor');
+    expect(response.statusCode).toBe(503);
+    expect(accesses).toEqual([]);
+  });
+});
+
+describe('a closed case whose history Temporal no longer keeps', () => {
+  const closed = () => fakePool([rowOf()], { [CASE]: [closeEntry(CASE, 'completed', 12)] });
+
+  it('GET /cases/:id shows the case as the ledger and the case row still hold it', async () => {
+    const { call } = await appWith(fakeTemporal([]).temporal, closed().pool);
+    const response = await call('GET', `/cases/${CASE}`, 'citizen');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({
+      caseId: CASE,
+      workflowStatus: 'HISTORY_DELETED',
+      phase: 'completed',
+      steps: [],
+      entries: [{ index: 12 }],
+    });
+  });
+
+  it('the timeline answers 200 and records the one access it served', async () => {
+    const { call, accesses } = await appWith(fakeTemporal([]).temporal, closed().pool);
+    const response = await call('GET', `/cases/${CASE}/timeline?purpose=audit`, 'supervisor');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({
+      workflowStatus: 'HISTORY_DELETED',
+      phase: 'completed',
+    });
+    expect(accesses).toHaveLength(1);
+  });
+
+  it("the citizen's list shows how it ended, not 'submitted'", async () => {
+    const { temporal } = fakeTemporal([]);
+    const listing = {
+      ...temporal,
+      workflowService: { listWorkflowExecutions: () => Promise.resolve({ executions: [] }) },
+    };
+    const { call } = await appWith(listing, closed().pool);
+    const response = await call('GET', '/cases', 'citizen');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json<{ cases: unknown[] }>().cases).toEqual([
+      expect.objectContaining({
+        caseId: CASE,
+        status: 'completed',
+        closedAt: '2026-01-09T10:00:01Z',
+      }),
+    ]);
+  });
+});
+
+describe('when the status query fails', () => {
+  it("the officer's view answers 503, not 404, and records no access", async () => {
+    const { temporal, world } = fakeTemporal([
+      { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
+    ]);
+    world.queryFails = 'timeout';
+    const { call, accesses } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await call('GET', `/cases/${CASE}/view?purpose=review`, 'registry');
+    expect(response.statusCode, response.body).toBe(503);
+    expect(accesses).toEqual([]);
+  });
+
+  it('the inbox answers 503 instead of leaving the case out', async () => {
+    const { temporal, world } = fakeTemporal([
+      { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
+    ]);
+    world.queryFails = 'timeout';
+    const listing = {
+      ...temporal,
+      workflowService: {
+        listWorkflowExecutions: () =>
+          Promise.resolve({
+            executions: [{ execution: { workflowId: 'case:U-1', runId: 'run-1' } }],
+          }),
+      },
+    };
+    const { call } = await appWith(listing, fakePool([rowOf()]).pool);
+    const response = await call('GET', '/inbox', 'registry');
+    expect(response.statusCode, response.body).toBe(503);
+  });
+});
+
+describe('when the run itself cannot answer its status query', () => {
+  it('the case is shown from the ledger without its steps, not as an outage', async () => {
+    const { temporal, world } = fakeTemporal([
+      { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
+    ]);
+    world.queryFails = 'broken';
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await call('GET', `/cases/${CASE}`, 'supervisor');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({ caseId: CASE, workflowStatus: 'RUNNING', steps: [] });
+  });
+});
+
+describe('a case row without a run id (its submission was never answered)', () => {
+  const orphan = () => fakePool([rowOf({ run_id: null, applicant: null })]);
+  /** The workflow id's latest run is a later case of the same unit. */
+  const laterCase = () =>
+    fakeTemporal([{ runId: 'run-2', caseId: LATER_CASE, statusName: 'RUNNING', phase: 'running' }]);
+
+  it("a supervisor's escalation is refused with 409 and reaches no workflow", async () => {
+    const { temporal, world } = laterCase();
+    const { call } = await appWith(temporal, orphan().pool);
+    const response = await call('POST', `/cases/${CASE}/escalations`, 'supervisor', {
+      stepId: 'review',
+      action: 'retry',
+      reason: 'stuck',
+    });
+    expect(response.statusCode, response.body).toBe(409);
+    expect(response.json()).toMatchObject({ error: 'conflict', field: 'caseId' });
+    expect(world.updates).toEqual([]);
+  });
+
+  it("an officer's decision is refused with 409 and reaches no workflow", async () => {
+    const { temporal, world } = laterCase();
+    const { call } = await appWith(temporal, orphan().pool);
+    const response = await call('POST', `/cases/${CASE}/decisions`, 'registry', {
+      stepId: 'review',
+      outcome: 'approved',
+      reason: 'all in order',
+    });
+    expect(response.statusCode, response.body).toBe(409);
+    expect(response.json()).toMatchObject({ error: 'conflict', field: 'caseId' });
+    expect(world.updates).toEqual([]);
+  });
+
+  it("GET /cases/:id does not show the later case's status as this one's", async () => {
+    const { call } = await appWith(laterCase().temporal, orphan().pool);
+    const response = await call('GET', `/cases/${CASE}`, 'supervisor');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({
+      workflowStatus: 'RUN_UNKNOWN',
+      phase: null,
+      steps: [],
+    });
+  });
+
+  it("GET /cases/:id shows the latest run's status when that run is this case's", async () => {
+    const { temporal } = fakeTemporal([
+      { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
+    ]);
+    const { call } = await appWith(temporal, orphan().pool);
+    const response = await call('GET', `/cases/${CASE}`, 'supervisor');
+    expect(response.json()).toMatchObject({
+      workflowStatus: 'RUNNING',
+      phase: 'running',
+      steps: [{ stepId: 'review' }],
+    });
+  });
+});
+
+describe('refusals name the field at fault', () => {
+  it("an officer deciding another agency's step is refused naming stepId", async () => {
+    const { call } = await appWith(fakeTemporal([]).temporal, fakePool([rowOf()]).pool);
+    const response = await call('POST', `/cases/${CASE}/decisions`, 'tax', {
+      stepId: 'review',
+      outcome: 'approved',
+      reason: 'all in order',
+    });
+    expect(response.statusCode).toBe(403);
+    expect(response.json()).toMatchObject({ error: 'forbidden', field: 'stepId' });
+  });
+
+  it('a citizen filtering the case list is refused naming the filter', async () => {
+    const { call } = await appWith(fakeTemporal([]).temporal, fakePool([rowOf()]).pool);
+    const response = await call('GET', '/cases?status=running', 'citizen');
+    expect(response.statusCode).toBe(403);
+    expect(response.json()).toMatchObject({ error: 'forbidden', field: 'status' });
+  });
+
+  it('a signed decision sent with a reason is refused naming reason, not outcome', async () => {
+    const { call } = await appWith(fakeTemporal([]).temporal, fakePool([rowOf()]).pool);
+    const signed = JSON.parse(closeEntry(CASE, 'approved', 0).toString()) as {
+      statement: Record<string, unknown>;
+      signature: string;
+    };
+    const response = await call('POST', `/cases/${CASE}/decisions`, 'registry', {
+      stepId: 'review',
+      reason: 'because',
+      signed: {
+        statement: {
+          ...signed.statement,
+          statementId: `${CASE}/review`,
+          stepId: 'review',
+          agency: 'registry',
+          keyId: 'registry+0011aabb',
+        },
+        signature: signed.signature,
+      },
+    });
+    expect(response.statusCode, response.body).toBe(400);
+    expect(response.json()).toMatchObject({ field: 'reason' });
+  });
+});

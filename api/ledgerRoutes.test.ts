@@ -1,0 +1,144 @@
+// The public ledger routes against a fake PostgreSQL (no network): how counts in the query
+// string are read, which field a 404 names, what an entry bundle of no rows is, and how long
+// an entry may be cached. Proofs and tiles against a real log: test/integration/ledgerServing.test.ts.
+import { createHash } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from './app.ts';
+import { UnauthorizedError } from './auth.ts';
+
+/** The log signed one checkpoint, of size 4 (published); entries 4 and 5 are not under it yet. */
+const SIGNED_SIZE = 4;
+const STORED_ENTRIES = 6;
+const leaf = createHash('sha256')
+  .update(Buffer.from([0]))
+  .digest();
+
+function fakeLedger() {
+  const query = (config: string | { text: string; values?: unknown[] }, params?: unknown[]) => {
+    const text = typeof config === 'string' ? config : config.text;
+    const values = (typeof config === 'string' ? params : (config.values ?? params)) ?? [];
+    const answer = (rows: unknown[]) => Promise.resolve({ rows });
+    if (/FROM published_checkpoints p JOIN/.test(text))
+      return answer([{ size: String(SIGNED_SIZE), root_hash: Buffer.alloc(32), note: 'note\n' }]);
+    if (/FROM checkpoints c\s+LEFT JOIN/.test(text))
+      return answer(
+        values[0] === SIGNED_SIZE
+          ? [{ size: String(SIGNED_SIZE), root_hash: Buffer.alloc(32), note: 'n', published: 'n' }]
+          : [],
+      );
+    if (/max\(size\)/.test(text)) return answer([{ size: String(SIGNED_SIZE) }]);
+    if (/string_agg\(leaf_hash/.test(text)) {
+      const n = (values[1] as number) - (values[0] as number);
+      return answer([{ hashes: Buffer.concat(Array<Buffer>(n).fill(leaf)), n }]);
+    }
+    if (/leaf_hash AS hash/.test(text))
+      return answer((values[0] as number[]).map((i) => ({ idx: String(i), hash: leaf })));
+    if (/FROM tree_nodes n/.test(text))
+      return answer(
+        (values[0] as number[]).map((level, k) => ({
+          level,
+          idx: String((values[1] as number[])[k]),
+          hash: leaf,
+        })),
+      );
+    if (/FROM ledger_entries WHERE idx = \$1/.test(text))
+      return answer((values[0] as number) < STORED_ENTRIES ? [{ entry: Buffer.from('{}') }] : []);
+    // An entry bundle the checkpoint covers but whose rows are missing (a damaged store).
+    if (/string_agg\(substring/.test(text)) return answer([{ bundle: null, longest: null }]);
+    throw new Error(`unexpected query: ${text}`);
+  };
+  return { query };
+}
+
+let app: FastifyInstance;
+beforeAll(async () => {
+  app = await buildApp({
+    temporal: {} as never,
+    pool: fakeLedger() as never,
+    verifyToken: () => Promise.reject(new UnauthorizedError('no tokens in this test')),
+    recordAccess: () => Promise.reject(new Error('no access records in this test')),
+    webAssets: { pages: new Map(), assets: new Map(), inputs: [] },
+  });
+});
+afterAll(async () => {
+  await app?.close();
+});
+
+const get = (url: string) => app.inject({ method: 'GET', url });
+
+describe('counts in the query string and the path', () => {
+  it.each([
+    ['empty', ''],
+    ['hexadecimal', '0x3'],
+    ['an exponent', '1e0'],
+    ['negative zero', '-0'],
+    ['a sign', '+3'],
+    ['a leading zero', '03'],
+    ['a fraction', '1.0'],
+    ['beyond 2^53 - 1', '9007199254740992'],
+  ])('an index written with %s (%j) is refused naming index', async (_what, index) => {
+    const response = await get(`/ledger/proof/inclusion?index=${encodeURIComponent(index)}`);
+    expect(response.statusCode, response.body).toBe(400);
+    expect(response.json()).toMatchObject({ error: 'invalid_request', field: 'index' });
+  });
+
+  it('an index sent twice is refused naming index', async () => {
+    const response = await get('/ledger/proof/inclusion?index=1&index=2');
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ field: 'index' });
+  });
+
+  it('a size of 0 is refused naming size', async () => {
+    const response = await get('/ledger/proof/inclusion?index=0&size=0');
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ field: 'size', reason: 'must be positive' });
+  });
+
+  it.each(['0', '3'])('index %s in plain decimal is read as written', async (index) => {
+    const response = await get(`/ledger/proof/inclusion?index=${index}&size=4`);
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({ index: Number(index), size: SIGNED_SIZE });
+  });
+
+  it.each(['03', '9007199254740992'])('an entry index %s in the path is refused', async (index) => {
+    const response = await get(`/ledger/entries/${index}`);
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ field: 'index' });
+  });
+});
+
+describe('what the log does not have is a 404 naming the field', () => {
+  it.each([
+    ['/ledger/proof/inclusion?index=0&size=7', 'size'],
+    ['/ledger/proof/consistency?from=2&to=4', 'from'],
+    ['/ledger/proof/consistency?from=4&to=7', 'to'],
+    ['/ledger/proof/consistency?from=2', 'from'],
+    ['/ledger/entries/9', 'index'],
+    ['/ledger/tile/0/001', 'path'],
+  ])('%s names %s', async (url, field) => {
+    const response = await get(url);
+    expect(response.statusCode, response.body).toBe(404);
+    expect(response.json()).toMatchObject({ error: 'not_found', field });
+  });
+});
+
+describe('entries and entry bundles', () => {
+  it('a bundle a checkpoint covers but whose rows are missing is served empty, for a verifier to report', async () => {
+    const response = await get('/ledger/tile/entries/000.p/4');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.rawPayload).toHaveLength(0);
+  });
+
+  it('an entry a signed checkpoint covers may be cached for good', async () => {
+    const response = await get('/ledger/entries/3');
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+  });
+
+  it('an entry no signed checkpoint covers yet is cached only briefly', async () => {
+    const response = await get('/ledger/entries/5');
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['cache-control']).toBe('public, max-age=5');
+  });
+});
