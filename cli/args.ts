@@ -6,12 +6,17 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/**
+ * Parses `argv` strictly: an unknown flag, or any positional argument for a command that
+ * takes none (`{ positionals: false }`), is a UsageError.
+ */
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(
   argv: string[],
   options: T,
+  { positionals = true }: { positionals?: boolean } = {},
 ) {
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return parseArgs({ args: argv, options, allowPositionals: positionals, strict: true });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

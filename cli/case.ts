@@ -3,22 +3,23 @@ import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { z } from 'zod';
 import { NotFoundError } from '../domain/errors.ts';
-import { CaseStillOpenError, eraseCase } from '../infra/erasure.ts';
-import { parse, requireEnv, UsageError } from './args.ts';
+import { caseConfig, loadConfig } from '../infra/config.ts';
+import { CaseRunUnknownError, CaseStillOpenError, eraseCase } from '../infra/erasure.ts';
+import { parse, UsageError } from './args.ts';
 
 export async function runCase(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
   const { positionals } = parse(argv, {});
-  const [sub, caseId] = positionals;
-  if (sub !== 'erase' || !caseId) throw new UsageError('usage: onewindow case erase <caseId>');
+  const [sub, caseId, ...extra] = positionals;
+  if (sub !== 'erase' || !caseId || extra.length > 0)
+    throw new UsageError('usage: onewindow case erase <caseId>');
   if (!z.uuid().safeParse(caseId).success)
     throw new UsageError(`case id must be a UUID, got ${JSON.stringify(caseId)}`);
-  const pool = new pg.Pool({ connectionString: requireEnv(env, 'DATABASE_URL'), max: 2 });
-  const connection = await Connection.connect({
-    address: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
-  });
+  const config = loadConfig(caseConfig, env);
+  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 2 });
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
     const erasure = await eraseCase({ pool, temporal: new Client({ connection }) }, caseId);
     console.log(
@@ -28,7 +29,11 @@ export async function runCase(
     );
     return 0;
   } catch (error) {
-    if (error instanceof NotFoundError || error instanceof CaseStillOpenError)
+    if (
+      error instanceof NotFoundError ||
+      error instanceof CaseStillOpenError ||
+      error instanceof CaseRunUnknownError
+    )
       throw new UsageError(error.message);
     throw error;
   } finally {

@@ -1,13 +1,13 @@
 // `onewindow dev`: the whole system on embedded defaults in one process tree: embedded
 // PostgreSQL, the Temporal dev server (with its web UI), one worker process per agency and
 // the orchestrator's, and the API; `--demo N` submits N sample cases and prints them.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { buildApp } from '../api/app.ts';
+import { configFields, devConfig, loadConfig, type DevConfig } from '../infra/config.ts';
 import { clientDataConverter, generatePayloadKey, parsePayloadKey } from '../infra/payloadCodec.ts';
 import {
   startEmbeddedPostgres,
@@ -24,9 +24,10 @@ import { freePort } from '../infra/ports.ts';
 import { resolveTemporalCli, temporalCliVersion } from '../infra/temporalCli.ts';
 import { startDevServer, type DevServer } from '../infra/temporalDevServer.ts';
 import { intOption, parse, UsageError } from './args.ts';
+import { ChildExitedError, supervisedChildren } from './children.ts';
 import { lockDataDir } from './dataDirLock.ts';
 import { runDemo } from './demo.ts';
-import { ensureKeyFile, ensureRegisteredKey } from './keys.ts';
+import { ensureKeyFile, ensureRegisteredKey, witnessKeyName } from './keys.ts';
 import { AGENCIES_WITH_WORKERS, createLedgerWriter, DEFAULT_LOG_ORIGIN } from './workers.ts';
 import { witnessPolicy } from './witnessConfig.ts';
 import { ledgerAccessRecorder } from '../api/access.ts';
@@ -57,29 +58,68 @@ const DEMO_TIME_SCALE = 10 / 86_400;
 
 const BIN = fileURLToPath(new URL('../bin/onewindow.mjs', import.meta.url));
 
+export interface DevOptions {
+  port: number;
+  /** Absent: 8233 when free, else any free port. */
+  uiPort: number | undefined;
+  demo: number;
+  once: boolean;
+  dataDir: string;
+  config: DevConfig;
+}
+
+/**
+ * The flags and environment of `onewindow dev`, all checked before anything starts.
+ * @throws UsageError (a ConfigError for the environment) naming what is wrong.
+ */
+export function devOptions(argv: string[], env: NodeJS.ProcessEnv): DevOptions {
+  const { values } = parse(
+    argv,
+    {
+      port: { type: 'string' },
+      'ui-port': { type: 'string' },
+      demo: { type: 'string' },
+      once: { type: 'boolean' },
+      'data-dir': { type: 'string' },
+    },
+    { positionals: false },
+  );
+  const port = intOption(values.port, 'port', 3000, 1);
+  const uiPort =
+    values['ui-port'] === undefined ? undefined : intOption(values['ui-port'], 'ui-port', 8233, 1);
+  const demo = intOption(values.demo, 'demo', 0, 0, 1000);
+  if (values['data-dir'] === '') throw new UsageError('--data-dir must name a folder, got ""');
+  const config = loadConfig(devConfig, env);
+  const dataDir = resolve(values['data-dir'] ?? config.ONEWINDOW_DATA_DIR ?? '.onewindow/dev');
+  return { port, uiPort, demo, once: values.once === true, dataDir, config };
+}
+
+/**
+ * The environment the children start from: this one without any variable a OneWindow process
+ * reads (infra/config.ts), so each child gets only the configuration dev gives it (one
+ * ONEWINDOW_OPS_ADDRESS for seven workers would have them fight over one port).
+ */
+export function childBaseEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !(name in configFields)));
+}
+
 export async function runDev(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
-  const { values } = parse(argv, {
-    port: { type: 'string' },
-    'ui-port': { type: 'string' },
-    demo: { type: 'string' },
-    once: { type: 'boolean' },
-    'data-dir': { type: 'string' },
-  });
-  const port = intOption(values.port, 'port', 3000, 1);
-  const demo = intOption(values.demo, 'demo', 0, 0, 1000);
-  const dataDir = resolve(values['data-dir'] ?? env.ONEWINDOW_DATA_DIR ?? '.onewindow/dev');
+  const { port, uiPort, demo, once, dataDir, config } = devOptions(argv, env);
   mkdirSync(dataDir, { recursive: true, mode: 0o755 });
   const say = (line: string) => console.log(line);
 
+  // Run last-in first-out, each once, including any registered while shutting down.
   const cleanups: (() => Promise<unknown>)[] = [];
   const shutdown = async () => {
-    for (const cleanup of cleanups.reverse())
+    for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop())
       await cleanup().catch((e: unknown) => console.error(`shutdown: ${String(e)}`));
-    cleanups.length = 0;
   };
+  const children = supervisedChildren();
+  const spawnChild = (args: string[], childEnv: NodeJS.ProcessEnv, label: string) =>
+    children.spawn(process.execPath, [BIN, ...args], childEnv, label);
   const stopped = new Promise<void>((done) => {
     const onSignal = () => {
       say('\nstopping…');
@@ -95,15 +135,13 @@ export async function runDev(
     const cliPath = await resolveTemporalCli({ env, log: say });
     say(`temporal: ${temporalCliVersion(cliPath).split('\n')[0]}`);
     const [database, server] = await bothStarted(
-      env.DATABASE_URL
-        ? Promise.resolve({ adminUrl: env.DATABASE_URL, stop: () => Promise.resolve() })
+      config.DATABASE_URL
+        ? Promise.resolve({ adminUrl: config.DATABASE_URL, stop: () => Promise.resolve() })
         : startEmbeddedPostgres({ dataDir: join(dataDir, 'pg'), log: say }),
       startDevServer({
         cliPath,
         dbFilename: join(dataDir, 'temporal.db'),
-        uiPort: values['ui-port']
-          ? intOption(values['ui-port'], 'ui-port', 8233, 1)
-          : await preferredPort(8233),
+        uiPort: uiPort ?? (await preferredPort(8233)),
       }),
       cleanups,
     );
@@ -123,29 +161,31 @@ export async function runDev(
     const orchestratorKey = orchestrator.key;
     agencyKeys.push(orchestrator.trusted);
     await admin.end();
-    const origin = env.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN;
+    const origin = config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN;
     const logKeyFile = join(dataDir, 'keys', 'log.key');
     const logKey = ensureKeyFile(logKeyFile, origin);
     const logPublicKey = formatVerifierKey(logKey.name, logKey.publicKey);
 
     const baseEnv = {
-      ...env,
+      ...childBaseEnv(env),
       DATABASE_URL: appUrl,
       ONEWINDOW_LOG_ORIGIN: origin,
       ONEWINDOW_LOG_PUBLIC_KEY: logPublicKey,
     };
+    // Every child is stopped at shutdown from the moment it is spawned, so a failure while
+    // its siblings start (a key file, a port) leaves none running.
+    cleanups.push(() => children.stopAll());
     const witnesses = await Promise.all(
       AGENCIES_WITH_WORKERS.map(async (agency) => {
         const file = join(dataDir, 'keys', `${agency}.witness.key`);
-        const key = ensureKeyFile(file, `${agency}.witness.onewindow`);
+        const key = ensureKeyFile(file, witnessKeyName(agency));
         const witnessPort = await freePort();
-        const child = spawnChild(
+        spawnChild(
           ['witness', '--agency', agency, '--key', file, '--port', String(witnessPort)],
           baseEnv,
           `${agency} witness`,
         );
         return {
-          child,
           vkey: formatCosignerVerifierKey(key.name, key.publicKey),
           url: `http://127.0.0.1:${witnessPort}`,
         };
@@ -170,24 +210,23 @@ export async function runDev(
       ...baseEnv,
       ONEWINDOW_PAYLOAD_KEY: payloadKey,
       // Retried activity failures (the gas inspection) are expected here; show errors only.
-      ONEWINDOW_LOG_LEVEL: env.ONEWINDOW_LOG_LEVEL ?? 'ERROR',
+      ONEWINDOW_LOG_LEVEL: config.ONEWINDOW_LOG_LEVEL ?? 'ERROR',
       TEMPORAL_ADDRESS: server.address,
       ONEWINDOW_LOG_KEY_FILE: logKeyFile,
       ONEWINDOW_WITNESSES: witnesses.map((w) => `${w.vkey}@${w.url}`).join(' '),
       ONEWINDOW_WITNESS_THRESHOLD: String(threshold),
     };
-    const children = [
-      ...witnesses.map((w) => w.child),
+    spawnChild(
+      ['worker', '--orchestrator', '--key', orchestratorKeyFile],
+      childEnv,
+      'orchestrator worker',
+    );
+    for (const agency of AGENCIES_WITH_WORKERS)
       spawnChild(
-        ['worker', '--orchestrator', '--key', orchestratorKeyFile],
+        ['worker', '--agency', agency, '--key', keyFiles[agency]!],
         childEnv,
-        'orchestrator',
-      ),
-      ...AGENCIES_WITH_WORKERS.map((agency) =>
-        spawnChild(['worker', '--agency', agency, '--key', keyFiles[agency]!], childEnv, agency),
-      ),
-    ];
-    cleanups.push(() => Promise.all(children.map(stopChild)));
+        `${agency} worker`,
+      );
 
     const pool = survivePostgresRestarts(new pg.Pool({ connectionString: appUrl, max: 8 }));
     const connection = await Connection.connect({ address: server.address });
@@ -257,7 +296,11 @@ export async function runDev(
     );
 
     if (demo > 0) {
-      await runDemo({ apiUrl, count: demo, tokens, say });
+      // A child that exits now (a worker crashed) ends the run (see the catch); the demo
+      // then fails against the stopped API, which is no longer news.
+      const played = runDemo({ apiUrl, count: demo, tokens, say });
+      played.catch(() => undefined);
+      await Promise.race([played, children.failed]);
     }
     say('');
     say('Verify the ledger yourself, with nothing but the public keys in the trust file:');
@@ -268,15 +311,20 @@ export async function runDev(
     );
     say(`  node bin/onewindow.mjs ledger audit  --url ${apiUrl}/ledger --trust ${trustFile}`);
     say('');
-    if (values.once) {
+    children.check();
+    if (once) {
       await shutdown();
       return 0;
     }
     say('running; press Ctrl-C to stop');
-    await stopped;
+    await Promise.race([stopped, children.failed]);
     return 0;
   } catch (error) {
     await shutdown();
+    if (error instanceof ChildExitedError) {
+      console.error(`onewindow: ${error.message}; stopped everything`);
+      return 1;
+    }
     throw error;
   }
 }
@@ -296,28 +344,4 @@ async function preferredPort(port: number): Promise<number> {
     probe.once('error', () => void freePort().then(resolve));
     probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(port)));
   });
-}
-
-function spawnChild(args: string[], env: NodeJS.ProcessEnv, label: string): ChildProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env,
-    stdio: ['ignore', 'inherit', 'pipe'],
-  });
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (chunk: string) => {
-    for (const line of chunk.split('\n')) if (line.trim()) console.error(`[${label}] ${line}`);
-  });
-  child.on('exit', (code, signal) => {
-    if (code !== 0 && signal === null) console.error(`[${label}] exited with code ${code}`);
-  });
-  return child;
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
 }

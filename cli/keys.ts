@@ -1,7 +1,15 @@
 // `onewindow keys generate`: an agency's Ed25519 statement key in the C2SP signer format.
 // `onewindow keys rotate|revoke`: key changes, appended to the ledger as key events
 // (ledger/keyEvents.ts) and then recorded in the key registry.
-import { readFileSync, writeFileSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import pg from 'pg';
 import { z } from 'zod';
@@ -37,16 +45,30 @@ export function agencyOption(value: string | undefined, alternative = ''): Agenc
   return agency.data;
 }
 
-/** The signing key named by `--key` or, failing that, the environment variable `envName`. */
+/** The key name of an agency's witness (cosigning) key. */
+export function witnessKeyName(agency: string): string {
+  return `${agency}.witness.onewindow`;
+}
+
+/**
+ * The signing key named by `--key` or, failing that, the environment variable `envName`;
+ * with `expectedName`, a key of another name (another agency's) is refused as bad input.
+ */
 export function keyOption(
   value: string | undefined,
   env: NodeJS.ProcessEnv,
   envName: string,
   why: string,
+  expectedName?: string,
 ): SigningKey {
   const file = value ?? env[envName];
   if (!file) throw new UsageError(`--key <file> (or ${envName}) is required: ${why}`);
-  return readKeyFile(file);
+  const key = readKeyFile(file);
+  if (expectedName !== undefined && key.name !== expectedName)
+    throw new UsageError(
+      `key file ${file} holds the key ${JSON.stringify(key.name)}; expected a key named ${JSON.stringify(expectedName)}`,
+    );
+  return key;
 }
 
 /** Reads a signer key file, or throws a UsageError saying which file and why. */
@@ -59,12 +81,30 @@ export function readKeyFile(path: string): SigningKey {
   }
 }
 
-/** Writes a new key named `name` to `path` (mode 0600) unless one is there; returns the key. */
+/**
+ * Writes a new key named `name` to `path` (mode 0600) unless one is there; returns the key.
+ * The key is written whole to a temporary file beside `path` and renamed into place, so a
+ * crash never leaves a truncated key file.
+ * @throws UsageError when the file cannot be written (its folder is a file, not writable…).
+ */
 export function ensureKeyFile(path: string, name: string): SigningKey {
   if (existsSync(path)) return readKeyFile(path);
   const key = generateSigningKey(name);
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, `${formatSignerKey(key)}\n`, { mode: 0o600 });
+  const temporary = `${path}.${process.pid}.tmp`;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    // A leftover of a crashed attempt may have another mode: 'wx' creates the file afresh.
+    rmSync(temporary, { force: true });
+    writeFileSync(temporary, `${formatSignerKey(key)}\n`, { mode: 0o600, flag: 'wx' });
+    renameSync(temporary, path);
+  } catch (error) {
+    try {
+      rmSync(temporary, { force: true });
+    } catch {
+      // Its folder is unusable (the error above says why): there is no temporary file.
+    }
+    throw new UsageError(`cannot write key file ${path}: ${(error as Error).message}`);
+  }
   return key;
 }
 
@@ -136,7 +176,7 @@ export function runKeys(
     'token-issuer': { type: 'boolean' },
     out: { type: 'string' },
   });
-  if (positionals[0] !== 'generate') throw new UsageError(USAGE);
+  if (positionals[0] !== 'generate' || positionals.length > 1) throw new UsageError(USAGE);
   const kinds = [
     values.agency !== undefined,
     values.orchestrator === true,
@@ -155,7 +195,7 @@ export function runKeys(
   // key the registry, trust file or witness policy takes, or the token issuer's public key.
   if (values.witness !== undefined) {
     const agency = agencyOption(values.witness);
-    const key = ensureKeyFile(values.out, `${agency}.witness.onewindow`);
+    const key = ensureKeyFile(values.out, witnessKeyName(agency));
     console.log(formatCosignerVerifierKey(key.name, key.publicKey));
   } else if (values.log !== undefined) {
     try {

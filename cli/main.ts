@@ -40,7 +40,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'process': {
         const { jointTransferProcess } = await import('../domain/process.ts');
         const { mermaidOf } = await import('../domain/processDiagram.ts');
-        if (rest[0] !== 'diagram') throw new UsageError('usage: onewindow process diagram');
+        if (rest[0] !== 'diagram' || rest.length > 1)
+          throw new UsageError('usage: onewindow process diagram');
         process.stdout.write(mermaidOf(jointTransferProcess(['electricity', 'water', 'gas'])));
         return 0;
       }

@@ -8,19 +8,23 @@ import { loadConfig, witnessConfig } from '../infra/config.ts';
 import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
 import { survivePostgresRestarts } from '../infra/postgres.ts';
 import { intOption, parse } from './args.ts';
-import { agencyOption, keyOption } from './keys.ts';
+import { agencyOption, keyOption, witnessKeyName } from './keys.ts';
 import { DEFAULT_LOG_ORIGIN } from './workers.ts';
 
 export async function runWitness(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
-  const { values } = parse(argv, {
-    agency: { type: 'string' },
-    key: { type: 'string' },
-    port: { type: 'string' },
-    host: { type: 'string' },
-  });
+  const { values } = parse(
+    argv,
+    {
+      agency: { type: 'string' },
+      key: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+    },
+    { positionals: false },
+  );
   const agency = agencyOption(values.agency);
   const config = loadConfig(witnessConfig, env);
   const key = keyOption(
@@ -28,6 +32,7 @@ export async function runWitness(
     env,
     'ONEWINDOW_WITNESS_KEY_FILE',
     'the witness cosigns with its own key',
+    witnessKeyName(agency),
   );
   const port = intOption(values.port, 'port', 0, 0);
   const logs = new Map([

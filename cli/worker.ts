@@ -19,6 +19,7 @@ import {
   type Metrics,
 } from '../infra/metrics.ts';
 import { survivePostgresRestarts } from '../infra/postgres.ts';
+import { agencyKeyName } from '../ledger/keys.ts';
 import { parse, UsageError } from './args.ts';
 import { keyOption, agencyOption, readKeyFile } from './keys.ts';
 import {
@@ -33,20 +34,24 @@ export async function runWorker(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
-  const { values } = parse(argv, {
-    agency: { type: 'string' },
-    key: { type: 'string' },
-    orchestrator: { type: 'boolean' },
-    'log-key': { type: 'string' },
-  });
+  const { values } = parse(
+    argv,
+    {
+      agency: { type: 'string' },
+      key: { type: 'string' },
+      orchestrator: { type: 'boolean' },
+      'log-key': { type: 'string' },
+    },
+    { positionals: false },
+  );
   if (values.orchestrator) {
     const config = loadConfig(orchestratorConfig, env);
-    installRuntime(config.ONEWINDOW_LOG_LEVEL ?? 'WARN');
     const key = keyOption(
       values.key,
       env,
       'ONEWINDOW_KEY_FILE',
       'every worker signs with its own key',
+      agencyKeyName('orchestrator'),
     );
     const logKeyFile = values['log-key'] ?? config.ONEWINDOW_LOG_KEY_FILE;
     if (!logKeyFile) {
@@ -62,6 +67,7 @@ export async function runWorker(
       ...(nextLogKeyFile ? { extraKeys: [readKeyFile(nextLogKeyFile)] } : {}),
     };
     const witnesses = witnessPolicyOf(config);
+    installRuntime(config.ONEWINDOW_LOG_LEVEL ?? 'WARN');
     const pool = survivePostgresRestarts(
       new pg.Pool({ connectionString: config.DATABASE_URL, max: 8 }),
     );
@@ -93,13 +99,14 @@ export async function runWorker(
   }
   const agency = agencyOption(values.agency, ' (or pass --orchestrator)');
   const config = loadConfig(workerConfig, env);
-  installRuntime(config.ONEWINDOW_LOG_LEVEL ?? 'WARN');
   const key = keyOption(
     values.key,
     env,
     'ONEWINDOW_KEY_FILE',
     'every worker signs with its own key',
+    agencyKeyName(agency),
   );
+  installRuntime(config.ONEWINDOW_LOG_LEVEL ?? 'WARN');
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const metrics = createMetrics();
   const worker = await createAgencyWorker({

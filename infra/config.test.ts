@@ -7,6 +7,7 @@ import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
 import { agencyKeyName, formatVerifierKey, generateSigningKey } from '../ledger/keys.ts';
 import {
   apiConfig,
+  caseConfig,
   ConfigError,
   devConfig,
   loadConfig,
@@ -55,6 +56,7 @@ const valid = {
     ONEWINDOW_LOG_KEY_FILE: keyFile,
   },
   dev: {},
+  case: { DATABASE_URL: 'postgres://onewindow_app:secret@postgres:5432/onewindow' },
   setup: {
     ONEWINDOW_ADMIN_DATABASE_URL: 'postgres://postgres:secret@postgres:5432/onewindow',
     ONEWINDOW_DB_PASSWORD: 'a-long-url-safe-password',
@@ -68,6 +70,7 @@ const schemas = {
   witness: witnessConfig,
   api: apiConfig,
   dev: devConfig,
+  case: caseConfig,
   setup: setupConfig,
 };
 type Kind = keyof typeof schemas;
@@ -129,6 +132,24 @@ const wrong: [Kind, string, string | undefined, RegExp][] = [
     /must be http\(s\)/,
   ],
   ['orchestrator', 'ONEWINDOW_WITNESSES', 'bad+key@http://w:1', /cosigner key/],
+  [
+    'orchestrator',
+    'ONEWINDOW_WITNESSES',
+    `${witnesses} ${witnesses.split(' ')[0]!.replace('witness-0', 'witness-2')}`,
+    /lists the witness "housing\.witness\.onewindow" twice/,
+  ],
+  [
+    'orchestrator',
+    'ONEWINDOW_WITNESSES',
+    `${witnesses} ${formatCosignerVerifierKey('housing.witness.onewindow', generateSigningKey('x').publicKey)}@http://w:1`,
+    /lists the witness "housing\.witness\.onewindow" twice/,
+  ],
+  [
+    'orchestrator',
+    'ONEWINDOW_WITNESSES',
+    `${witnesses} ${formatCosignerVerifierKey('gas.witness.onewindow', witnessKeys[0]!.publicKey)}@http://w:1`,
+    /lists one public key as both "housing\.witness\.onewindow" and "gas\.witness\.onewindow"/,
+  ],
   ['orchestrator', 'ONEWINDOW_WITNESS_THRESHOLD', 'two', /must be a whole number, got "two"/],
   [
     'orchestrator',
@@ -163,6 +184,8 @@ const wrong: [Kind, string, string | undefined, RegExp][] = [
   ['dev', 'DATABASE_URL', 'not a url', /must be a URL such as postgres:\/\//],
   ['dev', 'ONEWINDOW_LOG_LEVEL', 'debug', /must be TRACE, DEBUG, INFO, WARN or ERROR/],
   ['dev', 'TEMPORAL_CLI_PATH', missingFile, /which is not an existing file/],
+  ['case', 'DATABASE_URL', undefined, /is not set: the PostgreSQL URL/],
+  ['case', 'TEMPORAL_ADDRESS', 'temporal', /must be host:port/],
   ['setup', 'ONEWINDOW_ADMIN_DATABASE_URL', undefined, /is not set: the database owner URL/],
   ['setup', 'ONEWINDOW_DB_PASSWORD', 'short', /must be at least 16 URL-safe characters/],
   ['setup', 'ONEWINDOW_DB_PASSWORD', 'has/slash/and@at/sign', /must be at least 16 URL-safe/],
@@ -303,6 +326,17 @@ describe('the commands', () => {
     await expect(
       runWorker(['--orchestrator'], { ONEWINDOW_PAYLOAD_KEY: payloadKey }),
     ).rejects.toThrow(/^DATABASE_URL is not set/);
+  });
+
+  it('stop a case erasure on a wrong value before it connects anywhere', async () => {
+    const { runCase } = await import('../cli/case.ts');
+    const caseId = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
+    await expect(
+      runCase(['erase', caseId], { ...valid.case, TEMPORAL_ADDRESS: 'nowhere' }),
+    ).rejects.toThrow(/^TEMPORAL_ADDRESS must be host:port/);
+    await expect(runCase(['erase', caseId, 'extra'], valid.case)).rejects.toThrow(
+      'usage: onewindow case erase <caseId>',
+    );
   });
 
   it('stop a witness on a wrong value before it listens', async () => {

@@ -1,5 +1,5 @@
 // Configuration from the environment, one zod schema per process kind (worker, orchestrator,
-// witness, api, dev, setup). A process validates all of it at start, so a wrong or missing
+// witness, api, dev, case, setup). A process validates all of it at start, so a wrong or missing
 // value stops it before it connects anywhere, with one line naming the variable and why.
 // Keys of the parsed config are the variable names (grep finds both ends); values are parsed
 // (a payload key, verifier keys, witness endpoints), so no caller re-parses a string.
@@ -142,7 +142,10 @@ export const configFields = {
       },
     ),
   ),
-  /** Space-separated `<cosigner verifier key>@<add-checkpoint URL prefix>`; absent: none. */
+  /**
+   * Space-separated `<cosigner verifier key>@<add-checkpoint URL prefix>`; absent: none. Each
+   * witness at most once, by name and by key: k of n must be k different witnesses.
+   */
   ONEWINDOW_WITNESSES: variable(
     z
       .string()
@@ -156,10 +159,19 @@ export const configFields = {
             const url = new URL(entry.slice(at + 1));
             if (!['http:', 'https:'].includes(url.protocol))
               throw new Error(`a witness URL must be http(s), got ${shown(url.toString())}`);
-            endpoints.push({
-              key: parseCosignerVerifierKey(entry.slice(0, at)),
-              url: url.toString(),
-            });
+            const key = parseCosignerVerifierKey(entry.slice(0, at));
+            const twin = endpoints.find(
+              (e) =>
+                e.key.name === key.name ||
+                Buffer.from(e.key.publicKey).equals(Buffer.from(key.publicKey)),
+            );
+            if (twin)
+              throw new Error(
+                twin.key.name === key.name
+                  ? `lists the witness ${shown(key.name)} twice: each witness counts once towards the threshold`
+                  : `lists one public key as both ${shown(twin.key.name)} and ${shown(key.name)}: each witness counts once towards the threshold`,
+              );
+            endpoints.push({ key, url: url.toString() });
           } catch (error) {
             ctx.issues.push({ code: 'custom', input: entry, message: (error as Error).message });
             return z.NEVER;
@@ -399,6 +411,14 @@ export const devShape = {
 };
 export const devConfig = z.object(devShape);
 export type DevConfig = z.output<typeof devConfig>;
+
+/** `onewindow case erase`: the case rows and the Temporal history it erases. */
+export const caseShape = {
+  DATABASE_URL: f.DATABASE_URL,
+  TEMPORAL_ADDRESS: f.TEMPORAL_ADDRESS,
+};
+export const caseConfig = z.object(caseShape);
+export type CaseConfig = z.output<typeof caseConfig>;
 
 /** The one-shot setup of a deployment (docker-compose.yml `onewindow-setup`). */
 export const setupShape = {

@@ -2,13 +2,21 @@
 // application go from case_secrets and the workflow history is deleted from Temporal. The
 // ledger keeps its entries: they hold only commitments, which without the salt can no longer
 // be linked to the data, and the log still verifies (ARCHITECTURE.md §3).
-import type { Client } from '@temporalio/client';
+import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type pg from 'pg';
 import { NotFoundError } from '../domain/errors.ts';
 
 /** The case is still running: erase it only once it has closed. */
 export class CaseStillOpenError extends Error {
   override name = 'CaseStillOpenError';
+}
+
+/**
+ * The case's row records no workflow run, and the workflow id is the unit's: its latest run
+ * may be a later case's, so there is no telling which run holds this case's history.
+ */
+export class CaseRunUnknownError extends Error {
+  override name = 'CaseRunUnknownError';
 }
 
 export interface Erasure {
@@ -18,6 +26,16 @@ export interface Erasure {
   erasedNow: boolean;
 }
 
+/** gRPC status NOT_FOUND (grpc-js `status.NOT_FOUND`, not a dependency of ours): already gone. */
+const GRPC_NOT_FOUND = 5;
+
+/**
+ * Erases a closed case. The Temporal execution is deleted before `erased_at` commits, so a
+ * failure in between leaves the case not erased and a rerun finishes the work; a rerun on an
+ * erased case deletes the execution again if it is still there (an absent one counts as done).
+ * @throws NotFoundError for an unknown case, CaseStillOpenError for a running one,
+ *   CaseRunUnknownError when the case's row records no run id (nothing is changed).
+ */
 export async function eraseCase(
   deps: { pool: pg.Pool; temporal: Client; namespace?: string },
   caseId: string,
@@ -29,14 +47,40 @@ export async function eraseCase(
   }>('SELECT workflow_id, run_id, erased_at FROM cases WHERE case_id = $1', [caseId]);
   const row = rows[0];
   if (!row) throw new NotFoundError(`no case ${caseId}`);
-  if (row.erased_at) return { caseId, erasedAt: row.erased_at.toISOString(), erasedNow: false };
-  const handle = deps.temporal.workflow.getHandle(row.workflow_id, row.run_id ?? undefined);
-  const description = await handle.describe();
-  if (description.status.name === 'RUNNING')
-    throw new CaseStillOpenError(`case ${caseId} is still open; erase it once it has closed`);
+  const deleteRun = async (runId: string): Promise<void> => {
+    try {
+      await deps.temporal.workflowService.deleteWorkflowExecution({
+        namespace: deps.namespace ?? 'default',
+        workflowExecution: { workflowId: row.workflow_id, runId },
+      });
+    } catch (error) {
+      if (!(isGrpcServiceError(error) && Number(error.code) === GRPC_NOT_FOUND)) throw error;
+    }
+  };
+  if (row.erased_at) {
+    // An erasure before deletes came first may have committed and then failed to delete.
+    if (row.run_id) await deleteRun(row.run_id);
+    return { caseId, erasedAt: row.erased_at.toISOString(), erasedNow: false };
+  }
+  // Without a run id the handle would describe (and the delete remove) the unit's latest
+  // run, which may be a later case's.
+  if (!row.run_id)
+    throw new CaseRunUnknownError(
+      `case ${caseId} has no recorded workflow run, so its run of ${row.workflow_id} cannot be told from a later case's; nothing erased`,
+    );
+  try {
+    const description = await deps.temporal.workflow
+      .getHandle(row.workflow_id, row.run_id)
+      .describe();
+    if (description.status.name === 'RUNNING')
+      throw new CaseStillOpenError(`case ${caseId} is still open; erase it once it has closed`);
+  } catch (error) {
+    // Gone already: a previous erasure deleted it and stopped before its commit.
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+  }
+  await deleteRun(row.run_id);
 
   const client = await deps.pool.connect();
-  let erasedAt: Date;
   try {
     await client.query('BEGIN');
     await client.query('DELETE FROM case_secrets WHERE case_id = $1', [caseId]);
@@ -44,17 +88,12 @@ export async function eraseCase(
       'UPDATE cases SET erased_at = now() WHERE case_id = $1 RETURNING erased_at',
       [caseId],
     );
-    erasedAt = updated.rows[0]!.erased_at;
     await client.query('COMMIT');
+    return { caseId, erasedAt: updated.rows[0]!.erased_at.toISOString(), erasedNow: true };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
     client.release();
   }
-  await deps.temporal.workflowService.deleteWorkflowExecution({
-    namespace: deps.namespace ?? 'default',
-    workflowExecution: { workflowId: row.workflow_id, runId: description.runId },
-  });
-  return { caseId, erasedAt: erasedAt.toISOString(), erasedNow: true };
 }

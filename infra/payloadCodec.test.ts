@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   AesGcmPayloadCodec,
   ENCRYPTED_ENCODING,
+  EncryptedPayloadError,
   generatePayloadKey,
   parsePayloadKey,
 } from './payloadCodec.ts';
@@ -38,6 +39,28 @@ describe('the AES-256-GCM payload codec', () => {
     const data = new Uint8Array(encoded!.data!);
     data[20]! ^= 1;
     await expect(codec.decode([{ ...encoded!, data }])).rejects.toThrow();
+  });
+
+  it.each([0, 4, 12, 15, 16, 27])(
+    'refuses an encrypted payload of %i bytes, shorter than its IV and tag, saying so',
+    async (length) => {
+      const codec = new AesGcmPayloadCodec(key);
+      const [encoded] = await codec.encode([payload(application)]);
+      const data = encoded!.data!.slice(0, length);
+      await expect(codec.decode([{ ...encoded!, data }])).rejects.toThrow(
+        new EncryptedPayloadError(
+          `encrypted payload is ${length} bytes, shorter than its 12-byte IV and 16-byte tag`,
+        ),
+      );
+    },
+  );
+
+  it('decrypts the shortest encrypted payload there is, IV and tag around nothing', async () => {
+    const codec = new AesGcmPayloadCodec(key);
+    const [encoded] = await codec.encode([{}]);
+    expect(encoded!.data).toHaveLength(28);
+    const [decoded] = await codec.decode([encoded!]);
+    expect(decoded!.data ?? new Uint8Array()).toHaveLength(0);
   });
 
   it('decrypts under a previous key after rotation, and names a key it does not have', async () => {

@@ -42,6 +42,11 @@ export class PayloadKeyError extends Error {
   override name = 'PayloadKeyError';
 }
 
+/** An encrypted payload that cannot be one: shorter than its IV and tag. */
+export class EncryptedPayloadError extends Error {
+  override name = 'EncryptedPayloadError';
+}
+
 export interface PayloadKey {
   id: string;
   key: Uint8Array;
@@ -108,7 +113,14 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     const key = this.keys.get(id);
     if (!key) throw new PayloadKeyError(`no payload key with id ${JSON.stringify(id)}`);
     const data = Buffer.from(payload.data ?? new Uint8Array());
-    const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
+    // A shorter one would pass a truncated tag to GCM, which checks only as many bytes as it gets.
+    if (data.length < IV_BYTES + TAG_BYTES)
+      throw new EncryptedPayloadError(
+        `encrypted payload is ${data.length} bytes, shorter than its ${IV_BYTES}-byte IV and ${TAG_BYTES}-byte tag`,
+      );
+    const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES), {
+      authTagLength: TAG_BYTES,
+    });
     decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
     const plain = Buffer.concat([
       decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),

@@ -1,0 +1,110 @@
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { formatSignerKey, generateSigningKey, parseSignerKey } from '../ledger/keys.ts';
+import { generatePayloadKey } from '../infra/payloadCodec.ts';
+import { UsageError } from './args.ts';
+import { ensureKeyFile, keyOption, runKeys, witnessKeyName } from './keys.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'onewindow-keys-'));
+const keyFile = (name: string) => {
+  const path = join(dir, `${name}.key`);
+  writeFileSync(path, `${formatSignerKey(generateSigningKey(name))}\n`, { mode: 0o600 });
+  return path;
+};
+const taxKey = keyFile('tax.agency.onewindow');
+const taxWitnessKey = keyFile(witnessKeyName('tax'));
+
+describe("a command given another agency's key", () => {
+  it('is refused by keyOption, naming the key it holds and the one expected', () => {
+    expect(() =>
+      keyOption(taxKey, {}, 'ONEWINDOW_KEY_FILE', 'why', 'water.agency.onewindow'),
+    ).toThrow(
+      new UsageError(
+        `key file ${taxKey} holds the key "tax.agency.onewindow"; expected a key named "water.agency.onewindow"`,
+      ),
+    );
+    expect(keyOption(taxKey, {}, 'ONEWINDOW_KEY_FILE', 'why', 'tax.agency.onewindow').name).toBe(
+      'tax.agency.onewindow',
+    );
+  });
+
+  it('stops an agency worker before it connects anywhere', async () => {
+    const { runWorker } = await import('./worker.ts');
+    const env = {
+      ONEWINDOW_PAYLOAD_KEY: generatePayloadKey('k1'),
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+    };
+    await expect(runWorker(['--agency', 'water', '--key', taxKey], env)).rejects.toThrow(
+      /expected a key named "water\.agency\.onewindow"$/,
+    );
+    await expect(
+      runWorker(['--orchestrator', '--key', taxKey], {
+        ...env,
+        DATABASE_URL: 'postgres://a:b@127.0.0.1:1/x',
+      }),
+    ).rejects.toThrow(/expected a key named "orchestrator\.agency\.onewindow"$/);
+  });
+
+  it('stops a witness before it listens', async () => {
+    const { runWitness } = await import('./witness.ts');
+    const log = generateSigningKey('onewindow.example.gov/ledger');
+    const { formatVerifierKey } = await import('../ledger/keys.ts');
+    await expect(
+      runWitness(['--agency', 'water', '--key', taxWitnessKey], {
+        DATABASE_URL: 'postgres://a:b@127.0.0.1:1/x',
+        ONEWINDOW_LOG_PUBLIC_KEY: formatVerifierKey(log.name, log.publicKey),
+      }),
+    ).rejects.toThrow(/expected a key named "water\.witness\.onewindow"$/);
+  });
+
+  it.each([
+    ['worker', ['--agency', 'tax', 'extra']],
+    ['witness', ['--agency', 'tax', 'extra']],
+  ])('%s refuses an extra argument', async (command, argv) => {
+    const run =
+      command === 'worker'
+        ? (await import('./worker.ts')).runWorker
+        : (await import('./witness.ts')).runWitness;
+    await expect(run(argv, {})).rejects.toThrow(
+      new UsageError(
+        "Unexpected argument 'extra'. This command does not take positional arguments",
+      ),
+    );
+  });
+});
+
+describe('keys generate', () => {
+  it('refuses an extra argument', () => {
+    const out = join(dir, 'extra.key');
+    expect(() => runKeys(['generate', 'extra', '--agency', 'tax', '--out', out])).toThrow(
+      UsageError,
+    );
+    expect(readdirSync(dir)).not.toContain('extra.key');
+  });
+
+  it('refuses, with one line and no stack, an --out whose folder is a file', () => {
+    const out = join(taxKey, 'new.key');
+    expect(() => runKeys(['generate', '--agency', 'tax', '--out', out])).toThrow(UsageError);
+    expect(() => runKeys(['generate', '--agency', 'tax', '--out', out])).toThrow(
+      `cannot write key file ${out}: `,
+    );
+  });
+
+  it('writes the key whole, readable by its owner only, and leaves no temporary file', () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const out = join(dir, 'fresh', 'water.key');
+    expect(runKeys(['generate', '--agency', 'water', '--out', out])).toBe(0);
+    log.mockRestore();
+    expect(parseSignerKey(readFileSync(out, 'utf8')).name).toBe('water.agency.onewindow');
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    expect(readdirSync(join(dir, 'fresh'))).toEqual(['water.key']);
+  });
+
+  it('keeps a key that is there already', () => {
+    const existing = readFileSync(taxKey, 'utf8');
+    expect(ensureKeyFile(taxKey, 'tax.agency.onewindow').name).toBe('tax.agency.onewindow');
+    expect(readFileSync(taxKey, 'utf8')).toBe(existing);
+  });
+});

@@ -1,0 +1,110 @@
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { eraseCase } from './erasure.ts';
+
+const caseId = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
+const erasedAt = new Date('2026-12-01T10:00:00Z');
+
+/** What PostgreSQL and Temporal were asked, in order; `commit` is the erasure's commit. */
+function fakes(
+  row: { run_id: string | null; erased_at: Date | null },
+  temporal: { status?: string; describe?: Error; delete?: Error } = {},
+) {
+  const calls: string[] = [];
+  const query = (text: string) => {
+    calls.push(text.split(' ')[0]!);
+    return Promise.resolve({ rows: [{ erased_at: erasedAt }] });
+  };
+  const pool = {
+    query: () => Promise.resolve({ rows: [{ workflow_id: 'case:U-1', ...row }] }),
+    connect: () => Promise.resolve({ query, release: () => undefined }),
+  } as unknown as pg.Pool;
+  const client = {
+    workflow: {
+      getHandle: (workflowId: string, runId?: string) => ({
+        describe: () => {
+          calls.push(`describe ${workflowId} ${runId}`);
+          return temporal.describe
+            ? Promise.reject(temporal.describe)
+            : Promise.resolve({ runId, status: { name: temporal.status ?? 'COMPLETED' } });
+        },
+      }),
+    },
+    workflowService: {
+      deleteWorkflowExecution: (request: { workflowExecution: { runId: string } }) => {
+        calls.push(`delete ${request.workflowExecution.runId}`);
+        return temporal.delete ? Promise.reject(temporal.delete) : Promise.resolve({});
+      },
+    },
+  } as unknown as Client;
+  return { deps: { pool, temporal: client }, calls };
+}
+
+/** A gRPC error as the Temporal service returns it (grpc-js ServiceError). */
+const grpcError = (code: number, details: string) =>
+  Object.assign(new Error(`${code} ${details}`), { code, details, metadata: {} });
+
+describe('erasing a case', () => {
+  it("deletes the case's workflow run before it commits the erasure", async () => {
+    const { deps, calls } = fakes({ run_id: 'run-1', erased_at: null });
+    expect((await eraseCase(deps, caseId)).erasedNow).toBe(true);
+    expect(calls).toEqual([
+      'describe case:U-1 run-1',
+      'delete run-1',
+      'BEGIN',
+      'DELETE',
+      'UPDATE',
+      'COMMIT',
+    ]);
+  });
+
+  it('commits nothing when the delete fails, so a rerun still erases', async () => {
+    const { deps, calls } = fakes(
+      { run_id: 'run-1', erased_at: null },
+      { delete: grpcError(14, 'unavailable') },
+    );
+    await expect(eraseCase(deps, caseId)).rejects.toThrow('unavailable');
+    expect(calls).not.toContain('BEGIN');
+  });
+
+  it('commits on a rerun after the run was deleted but the commit was not made', async () => {
+    const { deps, calls } = fakes(
+      { run_id: 'run-1', erased_at: null },
+      {
+        describe: new WorkflowNotFoundError('not found', 'case:U-1', 'run-1'),
+        delete: grpcError(5, 'workflow execution not found'),
+      },
+    );
+    expect((await eraseCase(deps, caseId)).erasedNow).toBe(true);
+    expect(calls).toContain('COMMIT');
+  });
+
+  it('deletes the run again on a rerun of an erased case, an absent run counting as done', async () => {
+    const { deps, calls } = fakes(
+      { run_id: 'run-1', erased_at: erasedAt },
+      { delete: grpcError(5, 'workflow execution not found') },
+    );
+    expect(await eraseCase(deps, caseId)).toEqual({
+      caseId,
+      erasedAt: erasedAt.toISOString(),
+      erasedNow: false,
+    });
+    expect(calls).toEqual(['delete run-1']);
+  });
+
+  it("refuses a case with no recorded run rather than delete the unit's latest run", async () => {
+    const { deps, calls } = fakes({ run_id: null, erased_at: null });
+    await expect(eraseCase(deps, caseId)).rejects.toMatchObject({
+      name: 'CaseRunUnknownError',
+      message: expect.stringContaining('no recorded workflow run') as unknown,
+    });
+    expect(calls).toEqual([]);
+  });
+
+  it('refuses a running case and changes nothing', async () => {
+    const { deps, calls } = fakes({ run_id: 'run-1', erased_at: null }, { status: 'RUNNING' });
+    await expect(eraseCase(deps, caseId)).rejects.toMatchObject({ name: 'CaseStillOpenError' });
+    expect(calls).toEqual(['describe case:U-1 run-1']);
+  });
+});
