@@ -108,3 +108,27 @@ describe('keys generate', () => {
     expect(readFileSync(taxKey, 'utf8')).toBe(existing);
   });
 });
+
+describe('keys revoke', () => {
+  it('refuses a revocation dated in the future, before it touches the ledger', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const code = await runKeys(
+        [
+          'revoke',
+          '--key-id',
+          'tax.agency.onewindow+0123abcd',
+          '--key',
+          taxKey,
+          '--at',
+          '2999-01-01T00:00:00Z',
+        ],
+        {},
+      );
+      expect(code).toBe(2);
+      expect(errors).toHaveBeenCalledWith(expect.stringMatching(/--at .* is in the future/));
+    } finally {
+      errors.mockRestore();
+    }
+  });
+});

@@ -158,7 +158,8 @@ const USAGE = `usage: onewindow keys <generate|rotate|revoke> …
   generate --agency <id> | --orchestrator | --log <origin> | --witness <agency> | --token-issuer
            --out <file>   a new Ed25519 key; prints its verifier key (the issuer: its public key)
   rotate   --agency <id> --key <current key file> --out <new key file> [--valid-from <RFC 3339>]
-  revoke   --key-id <id> --key <signing key file> [--at <RFC 3339>]
+  revoke   --key-id <id> --key <signing key file> [--at <RFC 3339, not in the future>]
+           the key signs nothing logged after the revocation; --at says when its use ended
 rotate and revoke need DATABASE_URL, ONEWINDOW_LOG_ORIGIN and ONEWINDOW_LOG_KEY_FILE.`;
 
 export function runKeys(
@@ -355,6 +356,12 @@ async function runRevoke(argv: string[], env: NodeJS.ProcessEnv): Promise<number
   const signer = readKeyFile(values.key);
   const now = new Date();
   const revokedAt = timeOption(values.at, 'at') ?? now;
+  // A revoked key signs nothing logged after its revocation, whatever time it is given
+  // (ledger/keyEvents.ts): a future --at would suggest a grace period there is none of.
+  if (revokedAt > now)
+    throw new UsageError(
+      `--at ${revokedAt.toISOString()} is in the future: a revocation takes effect once logged; for a planned end, rotate the key (--valid-from)`,
+    );
   const { pool, registry, append } = openLedger(env);
   try {
     let agency: string;
