@@ -290,26 +290,42 @@ describe('registry: registerTransfer', () => {
 
 describe('tax: assessTax', () => {
   // Price 425,000.00 (42,500,000 cents): 1% is 425,000 cents.
+  const amounts = (items: readonly { tax: string; amountCents: number }[]) =>
+    Object.fromEntries(items.map((i) => [i.tax, i.amountCents]));
   it.each([
     [
       'U-CLEAN-1',
-      { dutyCents: 850_000, deedTaxCents: 425_000, valueAddedTaxCents: 0, incomeTaxCents: 425_000 },
+      850_000,
+      { deedTax: 425_000, valueAddedTax: 0, incomeTax: 425_000 },
+      { valueAddedTaxDue: false, incomeTaxDue: true, firstHomeRelief: true },
     ],
-    ['U-MEDIUM-1', { dutyCents: 1_062_500, deedTaxCents: 637_500 }],
-    ['U-LARGE-1', { dutyCents: 1_700_000, deedTaxCents: 1_275_000 }],
-    ['U-SECOND-HOME-1', { deedTaxCents: 1_275_000, firstHomeRelief: false }],
-    ['U-LONG-HELD-1', { dutyCents: 425_000, valueAddedTaxCents: 0, incomeTaxCents: 0 }],
+    ['U-MEDIUM-1', 1_062_500, { deedTax: 637_500 }, {}],
+    ['U-LARGE-1', 1_700_000, { deedTax: 1_275_000 }, {}],
+    ['U-SECOND-HOME-1', 1_700_000, { deedTax: 1_275_000 }, { firstHomeRelief: false }],
+    [
+      'U-LONG-HELD-1',
+      425_000,
+      { valueAddedTax: 0, incomeTax: 0 },
+      { valueAddedTaxDue: false, incomeTaxDue: false },
+    ],
     [
       'U-RECENT-1',
-      { dutyCents: 2_975_000, valueAddedTaxCents: 2_125_000, incomeTaxCents: 425_000 },
+      2_975_000,
+      { valueAddedTax: 2_125_000, incomeTax: 425_000 },
+      { valueAddedTaxDue: true, incomeTaxDue: true },
     ],
-  ] as const)('on %s assesses the duties in its facts', async (unitId, facts) => {
-    const a = agencies();
-    const step = await a.tax.assessTax(input('assessTax', 'tax', application(unitId)));
-    expect(outcomeOf(step)).toBe('passed');
-    expect(factsOf(step)).toMatchObject(facts);
-    expect(step.result.totalCents).toBe(factsOf(step).dutyCents);
-  });
+  ] as const)(
+    'on %s assesses %i cents in its result, and only which taxes apply in its facts',
+    async (unitId, total, items, facts) => {
+      const a = agencies();
+      const step = await a.tax.assessTax(input('assessTax', 'tax', application(unitId)));
+      expect(outcomeOf(step)).toBe('passed');
+      expect(step.result.totalCents).toBe(total);
+      expect(amounts(step.result.items)).toMatchObject(items);
+      expect(factsOf(step)).toMatchObject(facts);
+      expect(Object.values(factsOf(step)).every((fact) => typeof fact === 'boolean')).toBe(true);
+    },
+  );
 
   it('returns the breakdown by tax in its result', async () => {
     const a = agencies();
@@ -331,7 +347,8 @@ describe('tax: refundTax', () => {
       input('refundTax', 'tax', app, { results: { assessTax: assessed.result } }),
     );
     expect(outcomeOf(step)).toBe('compensated');
-    expect(factsOf(step)).toEqual({ refundedCents: 850_000 });
+    expect(step.result.refundedCents).toBe(850_000);
+    expect(factsOf(step)).toEqual({ refunded: true });
   });
 
   it('refunds a case once however often it is retried', async () => {
@@ -347,8 +364,8 @@ describe('tax: refundTax', () => {
 
 describe('utilities: precheck', () => {
   it.each([
-    ['electricity', 'U-CLEAN-1', 'passed', { hasArrears: false, arrearsCents: 0 }],
-    ['water', 'U-WATER-ARREARS-1', 'passed', { hasArrears: true, arrearsCents: 18_650 }],
+    ['electricity', 'U-CLEAN-1', 'passed', { hasArrears: false }],
+    ['water', 'U-WATER-ARREARS-1', 'passed', { hasArrears: true }],
     ['electricity', 'U-WATER-ARREARS-1', 'passed', { hasArrears: false }],
     ['gas', 'U-GAS-INSPECTION-1', 'passed', { safetyInspectionDue: true }],
     ['gas', 'U-NO-GAS-1', 'rejected', { accountExists: false }],
@@ -475,6 +492,25 @@ describe('statements', () => {
     for (const [, step] of await everyStep(app)) {
       const json = canonicalJson(step.signed.statement);
       for (const value of personal) expect(json).not.toContain(value);
+    }
+  });
+
+  it('carry no amount of money: each is a rate of the price, and the log is public', async () => {
+    const steps = await everyStep(app);
+    const inResults = new Set<number>();
+    const collect = (value: unknown, key = ''): void => {
+      if (typeof value === 'number' && /Cents$/.test(key) && value > 0) inResults.add(value);
+      else if (value && typeof value === 'object')
+        for (const [k, v] of Object.entries(value)) collect(v, Array.isArray(value) ? key : k);
+    };
+    for (const [, step] of steps) collect(step.result);
+    expect(inResults.size).toBeGreaterThanOrEqual(2);
+    for (const [name, step] of steps) {
+      const facts = step.signed.statement.facts;
+      for (const [key, fact] of Object.entries(facts)) {
+        expect(key, name).not.toMatch(/cents/i);
+        expect(inResults.has(fact as number), `${name}.${key}`).toBe(false);
+      }
     }
   });
 

@@ -156,13 +156,12 @@ export function createTaxActivities(deps: AgencyDeps<TaxSystem>) {
     async assessTax(input: AssessTaxInput): Promise<StepResult<TaxAssessment>> {
       const call = parseInput('assessTax', AssessTaxInput, input);
       const assessment = await deps.system.assess(call.caseId, call.view, now());
-      const amountOf = (tax: string) =>
-        assessment.items.filter((item) => item.tax === tax).reduce((s, i) => s + i.amountCents, 0);
+      const due = (tax: string) => assessment.items.some((i) => i.tax === tax && i.amountCents > 0);
+      // No amounts: each is a rate of the price, which anyone reading the log would learn.
+      // They are in the result, under the statement's commitment; the case shows what is due.
       return sign(call, 'passed', assessment, {
-        dutyCents: assessment.totalCents,
-        deedTaxCents: amountOf('deedTax'),
-        valueAddedTaxCents: amountOf('valueAddedTax'),
-        incomeTaxCents: amountOf('incomeTax'),
+        valueAddedTaxDue: due('valueAddedTax'),
+        incomeTaxDue: due('incomeTax'),
         firstHomeRelief: assessment.firstHome,
       });
     },
@@ -171,7 +170,7 @@ export function createTaxActivities(deps: AgencyDeps<TaxSystem>) {
     async refundTax(input: RefundTaxInput): Promise<StepResult<TaxRefund>> {
       const call = parseInput('refundTax', RefundTaxInput, input);
       const refund = await deps.system.refund(call.caseId, call.view);
-      return sign(call, 'compensated', refund, { refundedCents: refund.refundedCents });
+      return sign(call, 'compensated', refund, { refunded: refund.refundedCents > 0 });
     },
   };
 }
@@ -186,7 +185,6 @@ export function createUtilityActivities(deps: AgencyDeps<UtilitySystem> & { agen
       return sign(call, passedIf(check.accountExists), check, {
         accountExists: check.accountExists,
         hasArrears: check.arrearsCents > 0,
-        arrearsCents: check.arrearsCents,
         safetyInspectionDue: check.safetyInspectionDue,
       });
     },

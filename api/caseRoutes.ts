@@ -349,21 +349,12 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     ]);
     const entries = entriesOf(stored);
     const steps = status?.steps ?? [];
-    const factOf = (stepId: string, fact: string): number | null => {
-      const value = stored.find((e) => e.entry.statement.stepId === stepId)?.entry.statement.facts[
-        fact
-      ];
-      return typeof value === 'number' ? value : null;
-    };
     const due = steps.flatMap((step) => {
       if (step.kind !== 'wait' || step.status !== 'waiting') return [];
       const agency = decidingAgency(step.stepId);
       if (!agency) return [];
-      const [kind, utility] = step.stepId.split('.');
-      const amountCents =
-        kind === 'confirmPayment'
-          ? factOf('assessTax', 'dutyCents')
-          : factOf(`precheck.${utility}`, 'arrearsCents');
+      // From the case's status: the amounts stay off the ledger (they would tell the price).
+      const amountCents = step.amountDueCents ?? null;
       return [{ stepId: step.stepId, agency, amountCents, deadlineAt: step.deadlineAt ?? null }];
     });
     return {

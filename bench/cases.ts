@@ -31,7 +31,7 @@ import { generateSigningKey, type SigningKey } from '../ledger/keys.ts';
 import { ledgerAccessRecorder } from '../api/access.ts';
 import { issueToken, tokenVerifier } from '../api/auth.ts';
 import { processEd25519, processEd25519Name } from '../ledger/pg/sodiumEd25519.ts';
-import { entryRange, ledgerSize } from '../ledger/pg/reader.ts';
+import { ledgerSize } from '../ledger/pg/reader.ts';
 import { signStatement, statementMessage } from '../ledger/statement.ts';
 import { fromBase64 } from '../ledger/bytes.ts';
 import { statusQuery } from '../workflows/messages.ts';
@@ -461,12 +461,12 @@ class CaseDriver implements Driver {
         deadline,
       );
 
-    // The tax bureau: pays the duty assessed, as recorded on the ledger.
+    // The tax bureau: the citizen pays the duty the open step asks for (the ledger holds no
+    // amounts), and the bureau confirms it.
     const open = await waitFor('confirmPayment');
-    const assessed = open.steps.find((s) => s.stepId === 'assessTax')!.ledgerIndex!;
-    const [entry] = await entryRange(this.pool, assessed, assessed + 1);
-    const amountCents = Number(entry!.entry.statement.facts.dutyCents);
-    await this.decide(caseId, 'tax', 'confirmPayment', 'paid', { amountCents });
+    const due = open.steps.find((s) => s.stepId === 'confirmPayment')!.amountDueCents;
+    if (!(Number(due) > 0)) throw new Error(`case ${caseId}: no duty due (${due})`);
+    await this.decide(caseId, 'tax', 'confirmPayment', 'paid', {});
     // The registry officer approves.
     await waitFor('review');
     await this.decide(caseId, 'registry', 'review', 'approved', {});

@@ -28,6 +28,8 @@ export const StepState = z.object({
   finishedAt: z.string().optional(),
   deadlineAt: z.string().optional(),
   overdue: z.boolean().optional(),
+  /** What a waiting step asks to be paid, in cents (from an earlier step's off-ledger result). */
+  amountDueCents: z.number().int().optional(),
   attempts: z.number().int().optional(),
   error: z.string().optional(),
 });

@@ -71,6 +71,23 @@ describe('the process definition', () => {
     ).toThrow(/step x runs when pre says so, so it must need pre/);
   });
 
+  it('rejects an amount due taken from a step that is not needed', () => {
+    expect(() =>
+      validateProcess({
+        name: 'p',
+        steps: [
+          step('assess'),
+          step('confirmPayment', [], {
+            kind: 'wait',
+            agency: 'tax',
+            activity: undefined,
+            amountDue: { step: 'assess', result: 'totalCents' },
+          }),
+        ],
+      }),
+    ).toThrow(/step confirmPayment asks for an amount from assess, so it must need assess/);
+  });
+
   it('rejects a waiting step no decision can close', () => {
     expect(() =>
       validateProcess({

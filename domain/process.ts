@@ -32,6 +32,11 @@ export const StepDefinition = z
     pointOfNoReturn: z.boolean().default(false),
     /** Runs only when the step named here produced a fact with this name set to true. */
     when: z.object({ step: z.string(), fact: z.string() }).optional(),
+    /**
+     * What a wait step asks to be paid, in cents: a number in the named step's result, which
+     * stays off the ledger (its facts carry no amounts: they would tell anyone the price).
+     */
+    amountDue: z.object({ step: z.string(), result: z.string() }).optional(),
   })
   .strict();
 export type StepDefinition = z.infer<typeof StepDefinition>;
@@ -82,6 +87,10 @@ export function validateProcess(input: unknown): ProcessDefinition {
     if (step.when && !step.needs.includes(step.when.step))
       throw new InvalidProcessError(
         `step ${step.id} runs when ${step.when.step} says so, so it must need ${step.when.step}`,
+      );
+    if (step.amountDue && !step.needs.includes(step.amountDue.step))
+      throw new InvalidProcessError(
+        `step ${step.id} asks for an amount from ${step.amountDue.step}, so it must need ${step.amountDue.step}`,
       );
     if (step.kind !== 'auto' && allowedOutcomes(step.id).length === 0)
       throw new InvalidProcessError(

@@ -526,6 +526,12 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   async function runWaiting(def: StepDefinition, state: StepState): Promise<void> {
     state.status = 'waiting';
     state.startedAt = now();
+    // Only for the status query (no command): the amount is in an earlier step's result,
+    // which stays off the ledger.
+    const amount =
+      def.amountDue &&
+      (results[def.amountDue.step] as Record<string, unknown>)?.[def.amountDue.result];
+    if (typeof amount === 'number') state.amountDueCents = amount;
     state.deadlineAt = new Date(Date.now() + ms(def.deadline)).toISOString();
     publish();
     // A refusal elsewhere ends the wait, except while a decision on it is being recorded

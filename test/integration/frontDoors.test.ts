@@ -128,8 +128,12 @@ describe('the citizen', () => {
       .toEqual(['confirmPayment', 'settleArrears.water']);
     // Served as built (no serialiser pass): exactly its schema's shape, no field more or less.
     expect(CaseView.parse(view)).toEqual(view);
-    const duty = view!.entries.find((e) => e.statement.stepId === 'assessTax')!.statement.facts
-      .dutyCents;
+    // The amount is the assessment's, from the case's status: the ledger's facts carry none.
+    const assessed = view!.entries.find((e) => e.statement.stepId === 'assessTax')!;
+    expect(Object.keys(assessed.statement.facts).filter((k) => /cents/i.test(k))).toEqual([]);
+    const duty = (view!.steps as { stepId: string; amountDueCents?: number }[]).find(
+      (s) => s.stepId === 'confirmPayment',
+    )!.amountDueCents;
     expect(duty).toBeGreaterThan(0);
     expect(view!.due).toEqual(
       expect.arrayContaining([

@@ -285,6 +285,7 @@ export interface Timeline {
     outcome?: string;
     ledgerIndex?: number;
     overdue?: boolean;
+    amountDueCents?: number;
   }[];
   records: {
     stepId: string;

@@ -69,18 +69,16 @@ describe('an agency worker that dies mid-step', () => {
     await started(startHousingWorker());
 
     const assessed = await waitForStep(stack, caseId, 'confirmPayment', 'waiting', 60_000);
-    const duty = Number(
-      assessed.entries.find((e) => e.statement.stepId === 'assessTax')!.statement.facts.dutyCents,
-    );
+    expect(
+      assessed.steps.find((s) => s.stepId === 'confirmPayment')!.amountDueCents,
+    ).toBeGreaterThan(0);
     expect(
       (
         await decide(
           stack,
           caseId,
           'confirmPayment',
-          signedDecision(stack.keys.tax!, 'tax', caseId, 'confirmPayment', 'paid', {
-            amountCents: duty,
-          }),
+          signedDecision(stack.keys.tax!, 'tax', caseId, 'confirmPayment', 'paid'),
         )
       ).statusCode,
     ).toBe(200);
