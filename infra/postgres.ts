@@ -1,7 +1,8 @@
 // PostgreSQL for the main job and the tests: an embedded server by default, or the one
 // DATABASE_URL names. Either way migrations run at start and the app gets its own role.
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, existsSync } from 'node:fs';
+import { mkdirSync, existsSync, rmSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import pg from 'pg';
 import { APP_ROLE, migrate } from '../ledger/pg/migrations.ts';
@@ -13,6 +14,11 @@ export interface Database {
   /** The application role's connection: INSERT and SELECT on the ledger only. */
   appUrl: string;
   stop(): Promise<void>;
+}
+
+/** The embedded server's PostgreSQL process while it runs (the package's own field). */
+export function postgresProcessOf(server: unknown): ChildProcess | undefined {
+  return (server as { process?: ChildProcess }).process;
 }
 
 export interface EmbeddedOptions {
@@ -27,7 +33,7 @@ const ADMIN_PASSWORD = 'onewindow-admin';
 
 export async function startEmbeddedPostgres(
   options: EmbeddedOptions,
-): Promise<Omit<Database, 'appUrl'>> {
+): Promise<Omit<Database, 'appUrl'> & { pid: number | undefined }> {
   const port = options.port ?? (await freePort());
   const fresh = !existsSync(`${options.dataDir}/PG_VERSION`);
   mkdirSync(options.dataDir, { recursive: true });
@@ -61,7 +67,19 @@ export async function startEmbeddedPostgres(
   if (fresh) await server.createDatabase('onewindow');
   return {
     adminUrl: `postgres://postgres:${ADMIN_PASSWORD}@127.0.0.1:${port}/onewindow`,
-    stop: () => server.stop(),
+    pid: postgresProcessOf(server)?.pid,
+    stop: async () => {
+      // Ctrl-C in a terminal signals the whole process group, so PostgreSQL may have exited
+      // before we stop it; the package's stop() would then wait for an 'exit' event already
+      // emitted, and `onewindow dev` never finished its shutdown (Node exit code 13).
+      const child = postgresProcessOf(server);
+      if (child && (child.exitCode !== null || child.signalCode !== null)) {
+        (server as unknown as { process?: ChildProcess }).process = undefined;
+        if (options.persistent === false) rmSync(options.dataDir, { recursive: true, force: true });
+        return;
+      }
+      await server.stop();
+    },
   };
 }
 
