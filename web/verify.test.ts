@@ -283,6 +283,13 @@ describe('an entry', () => {
       /says it is entry/,
     ],
     [
+      'an entry with a member the fixed format does not have (still canonical)',
+      (i) => ({
+        bytes: utf8(canonicalJson({ ...sequenced[i]!.entry, comment: 'added by the operator' })),
+      }),
+      /^FAILED: the entry has members the fixed format does not: comment/,
+    ],
+    [
       'an entry missing its statement',
       (i) => {
         const rest: Partial<Entry> = { ...sequenced[i]!.entry };

@@ -245,6 +245,12 @@ export function verifyEntry(input: EntryInput): EntryVerdict {
     fail('entry', `the entry is malformed: ${firstIssue(parsed.error)}`);
     return done(leafHash);
   }
+  // The schema drops members it does not know; the fixed format has none (ARCHITECTURE.md §3).
+  const extra = Object.keys(raw as object).filter((member) => !(member in Entry.shape));
+  if (extra.length > 0) {
+    fail('entry', `the entry has members the fixed format does not: ${extra.join(', ')}`);
+    return done(leafHash);
+  }
   const entry = parsed.data;
   if (entry.index !== input.index) {
     fail('entry', `entry ${input.index} says it is entry ${entry.index}`);
