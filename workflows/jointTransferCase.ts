@@ -86,8 +86,8 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   // TemporalChangeVersion (sdk-core always adds it), so asking for the three the start of
   // a case passes cost three upserts a case. Cases started before it ask as they did.
   // v5: nothing is undone once the registration is in flight or done, a failed
-  // compensation goes to a supervisor, a decision being recorded holds its step open, and
-  // every step's change is published. It stands for v4 and every patch before it too.
+  // compensation goes to a supervisor, and a decision being recorded holds its step open.
+  // It stands for v4 and every patch before it too.
   const v5 = patched('jointTransferCase-v5');
   const v4 = v5 || patched('jointTransferCase-v4');
   const since = (patchId: string) => v4 || patched(patchId);
@@ -207,21 +207,15 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     if (whenWaiting) changed = true;
     else upsertStatus();
   };
-  /** A step finished, was skipped or was undone: since v5 its search attributes follow. */
-  const settledChange = () => {
-    if (v5) publish();
-  };
 
   /**
-   * Whether a refusal can still unwind the case (ARCHITECTURE.md §2: after the registration
-   * nothing is undone). While the registration is in flight that is not known yet, so since
-   * v5 a refusal waits for it: one that landed beside a successful registration would
-   * otherwise refund the tax and cancel the filing of a property that changed hands.
+   * Whether a refusal may still unwind the case is known only once the registration is not in
+   * flight (ARCHITECTURE.md §2: after it nothing is undone): since v5 a refusal waits for it,
+   * or one landing beside a successful registration would refund the tax and cancel the filing
+   * of a property that changed hands. Callers await this only while it is in flight, so every
+   * other refusal stays as synchronous as before (no extra turn of the event loop).
    */
-  async function canStillRefuse(): Promise<boolean> {
-    if (v5 && pointOfNoReturnRunning) await condition(() => !pointOfNoReturnRunning);
-    return !pastPointOfNoReturn;
-  }
+  const registrationSettled = () => condition(() => !pointOfNoReturnRunning);
   if (whenWaiting) {
     (async () => {
       for (;;) {
@@ -435,8 +429,8 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
             // A refusing agency may still have acted (the registry locks the title while it
             // checks); compensations are idempotent, so undo whatever this step may have done.
             if (def.compensation) compensations.push(def);
-            settledChange();
-            if (!v5 || def.pointOfNoReturn || (await canStillRefuse())) {
+            if (v5 && !def.pointOfNoReturn && pointOfNoReturnRunning) await registrationSettled();
+            if (!v5 || def.pointOfNoReturn || !pastPointOfNoReturn) {
               refuse('rejected', `${def.id}: ${def.agency} rejected the case`);
               return;
             }
@@ -453,7 +447,6 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           state.status = 'done';
           if (def.compensation) compensations.push(def);
           if (def.pointOfNoReturn) pastPointOfNoReturn = true;
-          settledChange();
           return;
         } catch (error) {
           if (isCancellation(error)) throw error;
@@ -467,15 +460,15 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           // Since v5 the registration's own failure is not undone either: the registry may
           // have registered before it stopped answering. A supervisor retries it (the
           // registry answers a retry with what it did) or records it as done by hand.
+          if (v5 && !def.pointOfNoReturn && pointOfNoReturnRunning) await registrationSettled();
           const refusable = v5
-            ? !def.pointOfNoReturn && (await canStillRefuse())
+            ? !def.pointOfNoReturn && !pastPointOfNoReturn
             : !pastPointOfNoReturn || def.pointOfNoReturn;
           if (refusable) {
             state.status = 'failed';
             // It may have acted before failing; compensations are idempotent.
             if (def.compensation && since('compensate-failed-steps')) compensations.push(def);
             refuse('failed', `${def.id} failed: ${message}`);
-            settledChange();
             return;
           }
           // Past the point of no return nothing is undone: a supervisor retries or resolves by hand.
@@ -501,7 +494,6 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     state.finishedAt = now();
     // A registration resolved by hand was done by hand: the case goes on past it.
     if (v5 && def.pointOfNoReturn) pastPointOfNoReturn = true;
-    settledChange();
   }
 
   async function recordResolution(stepId: string, action: EscalationAction): Promise<void> {
@@ -557,8 +549,8 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
       if (!(await settles(rest))) {
         state.status = 'cancelled';
         state.finishedAt = now();
-        settledChange();
-        if (!(v5 ? await canStillRefuse() : !pastPointOfNoReturn)) {
+        if (v5 && pointOfNoReturnRunning) await registrationSettled();
+        if (pastPointOfNoReturn) {
           // Nothing is undone after the registration: a supervisor resolves the wait by hand
           // or opens it again for another full period.
           const action = await escalate(def, state, `${def.id} waited past its final limit`);
@@ -580,7 +572,6 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     const got = decisions.get(def.id);
     if (!got) {
       state.status = 'cancelled';
-      settledChange();
       return;
     }
     const outcome = got.decision.signed.statement.outcome;
@@ -596,7 +587,6 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
       state.status = 'done';
       if (def.compensation) compensations.push(def);
     }
-    settledChange();
   }
 
   const run = (def: StepDefinition, state: StepState) =>
@@ -631,7 +621,6 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           at: now(),
         });
         states.get(def.id)!.status = 'compensated';
-        settledChange();
         return;
       } catch (error) {
         if (isCancellation(error)) throw error;
@@ -647,7 +636,6 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
         if (action.action === 'resolve') {
           await recordResolution(activity, action);
           states.get(def.id)!.status = 'compensated';
-          settledChange();
           return;
         }
       }
@@ -673,7 +661,6 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           continue;
         if (def.when && facts[def.when.step]?.[def.when.fact] !== true) {
           state.status = 'skipped';
-          settledChange();
           changed = true;
           continue;
         }

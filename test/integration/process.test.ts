@@ -430,34 +430,6 @@ describe('the joint transfer, end to end', () => {
     expect(t.phase).toBe(reviews[0]!.statement.outcome === 'approved' ? 'completed' : 'rejected');
   });
 
-  it('drops a settled step from the current steps at once, while another still waits', async () => {
-    const caseId = await submit(
-      stack,
-      sampleApplication({ unitId: 'U-WATER-ARREARS-1', utilities: ['water'] }),
-    );
-    await waitForStep(stack, caseId, 'settleArrears.water', 'waiting');
-    const waiting = await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
-    // Read while the payment is not yet overdue (it is after 3.5 s here): flagging it
-    // overdue publishes the current steps too, and must not be what drops the settled one.
-    const currentSteps = async () => {
-      const query = `WorkflowId = "case:${waiting.unitId}" AND OneWindowOverdue = false`;
-      for await (const w of stack.client.workflow.list({ query }))
-        return [
-          ...((w.searchAttributes.OneWindowCurrentSteps as string[] | undefined) ?? []),
-        ].sort();
-      return [];
-    };
-    const settled = await decide(
-      stack,
-      caseId,
-      'settleArrears.water',
-      signedDecision(stack.keys.water!, 'water', caseId, 'settleArrears.water', 'settled'),
-    );
-    expect(settled.statusCode).toBe(200);
-    await expect.poll(currentSteps, { timeout: 10_000, interval: 100 }).toEqual(['confirmPayment']);
-    await stack.client.workflow.getHandle(`case:${waiting.unitId}`).terminate('test done');
-  });
-
   it('refuses a review decision signed by the wrong agency and changes nothing', async () => {
     const caseId = await submit(stack, sampleApplication({ utilities: [] }));
     await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
