@@ -1,7 +1,7 @@
 // Activities of the orchestrator's own worker: intake (off-ledger case record and salt)
 // and the ledger append, which verifies each agency's signature before sequencing it.
 import { randomBytes } from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { CaseInput } from '../domain/application.ts';
 import { LedgerError } from '../domain/errors.ts';
@@ -47,19 +47,22 @@ export function createOrchestratorActivities(deps: {
      */
     async intake(input: CaseInput & { workflowId: string }): Promise<{ salt: string }> {
       const { caseId, application } = CaseInput.parse(input);
+      // With the run id: should the API die before its own row commits, the row written here
+      // still names this case's run, not whichever run of the unit's workflow id is latest.
+      const runId = Context.current().info.workflowExecution?.runId ?? null;
       // Both rows and the salt in one statement (its own transaction): one round trip to
       // PostgreSQL instead of five. The salt comes from the insert, or from the row a first
       // attempt stored (the statement's snapshot shows rows committed before it began).
       const { rows } = await deps.pool.query<{ salt: Buffer }>(
         `WITH c AS (
-           INSERT INTO cases (case_id, unit_id, workflow_id) VALUES ($1, $2, $3)
+           INSERT INTO cases (case_id, unit_id, workflow_id, run_id) VALUES ($1, $2, $3, $6)
            ON CONFLICT (case_id) DO NOTHING
          ), s AS (
            INSERT INTO case_secrets (case_id, salt, application) VALUES ($1, $4, $5)
            ON CONFLICT (case_id) DO NOTHING RETURNING salt
          )
          SELECT salt FROM s UNION ALL SELECT salt FROM case_secrets WHERE case_id = $1`,
-        [caseId, application.unitId, input.workflowId, randomBytes(32), application],
+        [caseId, application.unitId, input.workflowId, randomBytes(32), application, runId],
       );
       // An attempt racing this one committed after the snapshot: its salt is read now.
       const salt =

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caseWorkflowId } from '../../domain/application.ts';
+import { ORCHESTRATOR_TASK_QUEUE } from '../../domain/agencyIds.ts';
 import { STATEMENT_TYPE } from '../../domain/statement.ts';
 import { bytesEqual, fromBase64, toBase64 } from '../../ledger/bytes.ts';
 import { GENESIS_PREV_LEAF_HASH } from '../../ledger/entry.ts';
@@ -119,6 +121,26 @@ describe('the walking skeleton, on a real Temporal server and a real PostgreSQL'
     await stack.client.workflow
       .getHandle(caseWorkflowId(application.unitId))
       .terminate('test finished');
+  });
+
+  it("records the case's own run even when the API's row never committed", async () => {
+    // As if the API died between starting the case and committing its row: the intake's row
+    // is the only one, and it must name this run (the unit's later cases run under the same
+    // workflow id).
+    const application = sampleApplication({ utilities: [] });
+    const caseId = randomUUID();
+    const handle = await stack.client.workflow.start('jointTransferCase', {
+      taskQueue: ORCHESTRATOR_TASK_QUEUE,
+      workflowId: caseWorkflowId(application.unitId),
+      args: [{ caseId, application }],
+    });
+    await waitForStep(stack, caseId, 'intake', 'done');
+    const { rows } = await stack.pool.query(
+      'SELECT run_id, applicant FROM cases WHERE case_id = $1',
+      [caseId],
+    );
+    expect(rows).toEqual([{ run_id: handle.firstExecutionRunId, applicant: null }]);
+    await handle.terminate('test finished');
   });
 
   it.each([
