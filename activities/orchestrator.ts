@@ -100,10 +100,22 @@ export function createOrchestratorActivities(deps: {
     },
 
     /** Records a notification for the party that owes an action (delivery is a later adapter). */
+    /** Idempotent: keyed by the calling activity (run and activity id), so a retry adds none. */
     async notify(input: NotifyInput): Promise<void> {
+      const { workflowExecution, activityId } = Context.current().info;
       await deps.pool.query(
-        `INSERT INTO notifications (case_id, party, kind, step_id, message) VALUES ($1, $2, $3, $4, $5)`,
-        [input.caseId, input.party, input.kind, input.stepId, input.message],
+        `INSERT INTO notifications (case_id, party, kind, step_id, message, run_id, activity_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (run_id, activity_id) DO NOTHING`,
+        [
+          input.caseId,
+          input.party,
+          input.kind,
+          input.stepId,
+          input.message,
+          workflowExecution?.runId ?? null,
+          activityId,
+        ],
       );
     },
 

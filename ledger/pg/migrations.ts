@@ -194,6 +194,17 @@ ALTER TABLE cases ADD COLUMN applicant text;
 CREATE INDEX cases_applicant ON cases (applicant, created_at);
 `,
   },
+  {
+    version: 7,
+    name: 'notification once',
+    sql: `
+-- The local activity that wrote each notice (its workflow run and activity id, the same on
+-- every attempt): a retry after the insert committed finds its notice there and adds none.
+-- Notices from before have neither, and NULLs never conflict.
+ALTER TABLE notifications ADD COLUMN run_id text, ADD COLUMN activity_id text;
+CREATE UNIQUE INDEX notifications_once ON notifications (run_id, activity_id);
+`,
+  },
 ];
 
 /** Applies pending migrations under an advisory lock, so concurrent starts do not race. */
