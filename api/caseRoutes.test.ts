@@ -3,7 +3,12 @@
 // run, and which field a refusal names. The happy paths run against the real services in
 // test/integration/roleMatrix.test.ts and frontDoors.test.ts.
 import { Metadata } from '@grpc/grpc-js';
-import { Client, QueryNotRegisteredError, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  Client,
+  QueryNotRegisteredError,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CaseStatus } from '../domain/caseStatus.ts';
@@ -237,6 +242,31 @@ describe('while Temporal is unavailable', () => {
     expect(response.statusCode, response.body).toBe(503);
     expect(db.transaction).toContain('ROLLBACK');
     expect(db.transaction).not.toContain('COMMIT');
+  });
+
+  it('POST /cases for a unit with an open case answers 503, not 409, when whose it is cannot be read', async () => {
+    const unavailable = () =>
+      Object.assign(new Error('14 UNAVAILABLE: no connection'), { code: 14 });
+    const temporal = {
+      workflow: {
+        start: () =>
+          Promise.reject(
+            new WorkflowExecutionAlreadyStartedError(
+              'already started',
+              'case:U-1',
+              'jointTransferCase',
+            ),
+          ),
+        getHandle: () => ({
+          query: () => Promise.reject(unavailable()),
+          describe: () => Promise.reject(unavailable()),
+        }),
+      },
+      workflowService: {},
+    };
+    const { call } = await appWith(temporal, fakePool([]).pool);
+    const response = await call('POST', '/cases', 'citizen', APPLICATION);
+    expect(response.statusCode, response.body).toBe(503);
   });
 
   it('the timeline answers 503 and records no access: nothing was read', async () => {

@@ -470,7 +470,9 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         [applicant, description.runId, status.caseId, JSON.stringify(application)],
       );
       return rows[0] ? { caseId: status.caseId, workflowId, runId: description.runId } : undefined;
-    } catch {
+    } catch (error) {
+      // Not knowing whose the open case is now is an outage (503), not an answer (409).
+      if (isUnavailable(error)) throw error;
       return undefined;
     }
   }
