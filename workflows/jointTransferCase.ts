@@ -339,12 +339,16 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     state.overdue = true;
     status.overdue = true;
     publish();
+    // An escalated step waits for the supervisor, not for its agency (since v5).
+    const escalated = v5 && state.status === 'escalated';
     await orchestrator.notify({
       caseId,
-      party: owingParty(def),
+      party: escalated ? 'supervisor' : owingParty(def),
       kind: 'reminder',
       stepId: def.id,
-      message: `${def.id} is overdue`,
+      message: escalated
+        ? `${def.id} is overdue and waits for a supervisor`
+        : `${def.id} is overdue`,
     });
   }
 

@@ -1,6 +1,9 @@
 // The citizen's whole case on the real stack: six agency workers with their own keys, the
 // law's order, the point of no return, compensation before it, escalation after it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { caseWorkflowId } from '../../domain/application.ts';
+import { ORCHESTRATOR_TASK_QUEUE } from '../../domain/agencyIds.ts';
 import { verifyStatementSignature } from '../../ledger/statement.ts';
 import {
   decide,
@@ -368,6 +371,35 @@ describe('the joint transfer, end to end', () => {
     expect(t.phase).toBe('completed');
     expect(outcomes['registerTransfer.resolved']).toBe('resolvedByHand');
     for (const undo of UNDOING) expect(outcomes[undo], undo).toBeUndefined();
+  });
+
+  it('reminds the supervisor, not the agency, when a step waiting for the supervisor passes its deadline', async () => {
+    // Started directly, on a slower clock than the other cases (one law-day is 12 s): the
+    // registration's deadline (1 day) then falls after its retries (~7 s) have escalated it.
+    const application = sampleApplication({ unitId: 'U-REGISTRY-OUTAGE-1', utilities: [] });
+    const caseId = randomUUID();
+    await stack.client.workflow.start('jointTransferCase', {
+      taskQueue: ORCHESTRATOR_TASK_QUEUE,
+      workflowId: caseWorkflowId(application.unitId),
+      args: [{ caseId, application, timeScale: 12 / 86_400 }],
+    });
+    await payAndApprove(caseId);
+    const reminded = await waitUntil(
+      stack,
+      caseId,
+      (t) =>
+        t.notifications.some(
+          (n) =>
+            n.kind === 'reminder' && n.stepId === 'registerTransfer' && n.party === 'supervisor',
+        ),
+      'a reminder to the supervisor',
+      40_000,
+    );
+    expect(stepStatus(reminded, 'registerTransfer')).toBe('escalated');
+    const reminders = reminded.notifications.filter((n) => n.kind === 'reminder');
+    expect(reminders.map((n) => n.party)).not.toContain('registry');
+    const { t } = await resolveAndClose(caseId, 'registerTransfer', 'registered by hand');
+    expect(t.phase).toBe('completed');
   });
 
   it('escalates a compensation that keeps failing, and closes the case only once a supervisor resolves it', async () => {
