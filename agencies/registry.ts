@@ -76,6 +76,7 @@ export const REGISTRY_FIXTURES: Readonly<Record<string, RegistryFixture>> = {
   'U-OTHER-OWNER-1': { ownerIdNumbers: ['X0000000'] },
   'U-COOWNED-1': { ownerIdNumbers: ['S7654321', 'C2345678'] },
   'U-REGISTRY-OUTAGE-1': { registrationOutage: true },
+  'U-REGISTRY-OUTAGE-2': { registrationOutage: true },
   'U-SEIZED-LOCK-OUTAGE-1': { seizure: true, lockReleaseOutage: true },
 };
 

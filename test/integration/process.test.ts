@@ -376,7 +376,8 @@ describe('the joint transfer, end to end', () => {
   it('reminds the supervisor, not the agency, when a step waiting for the supervisor passes its deadline', async () => {
     // Started directly, on a slower clock than the other cases (one law-day is 12 s): the
     // registration's deadline (1 day) then falls after its retries (~7 s) have escalated it.
-    const application = sampleApplication({ unitId: 'U-REGISTRY-OUTAGE-1', utilities: [] });
+    // A unit of its own: a registration resolved by hand leaves the simulated registry's lock.
+    const application = sampleApplication({ unitId: 'U-REGISTRY-OUTAGE-2', utilities: [] });
     const caseId = randomUUID();
     await stack.client.workflow.start('jointTransferCase', {
       taskQueue: ORCHESTRATOR_TASK_QUEUE,
@@ -513,9 +514,10 @@ describe('the joint transfer, end to end', () => {
       payload: {},
     });
     expect(unknownCase.json()).toMatchObject({ field: 'caseId' });
-    expect(
-      stepStatus(await waitForStep(stack, caseId, 'confirmPayment', 'waiting'), 'confirmPayment'),
-    ).toBe('waiting');
+    const after = await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
+    expect(stepStatus(after, 'confirmPayment')).toBe('waiting');
+    // Not left to expire (and compensate) while the next test file's workers run.
+    await stack.client.workflow.getHandle(`case:${after.unitId}`).terminate('test done');
   });
 
   it('refuses a decision for a step that is not open', async () => {
@@ -576,6 +578,9 @@ describe('the joint transfer, end to end', () => {
     await expect(
       eraseCase({ pool: stack.pool, temporal: stack.client }, open),
     ).rejects.toMatchObject({ name: 'CaseStillOpenError' });
+    // Not left to expire (and compensate) while the next test file's workers run.
+    const opened = await waitForStep(stack, open, 'intake', 'done');
+    await stack.client.workflow.getHandle(`case:${opened.unitId}`).terminate('test done');
 
     const erasure = await eraseCase({ pool: stack.pool, temporal: stack.client }, caseId);
     expect(erasure.erasedNow).toBe(true);
