@@ -146,8 +146,8 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   const escalationActions = new Map<string, EscalationAction>();
   /** Steps whose decision was accepted and is being appended: they stay open until it lands. */
   const deciding = new Set<string>();
-  /** Compensations waiting for a supervisor, by compensation activity. */
-  const escalatedCompensations = new Set<string>();
+  /** Steps and compensations (by activity) waiting for a supervisor's action now. */
+  const awaitingSupervisor = new Set<string>();
   let refusal: { phase: Exclude<CasePhase, 'running' | 'completed'>; reason: string } | undefined;
   let pastPointOfNoReturn = false;
   let pointOfNoReturnRunning = false;
@@ -189,6 +189,8 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     const current = status.steps
       .filter((s) => ['running', 'waiting', 'escalated'].includes(s.status))
       .map((s) => s.stepId);
+    // Since v5 a compensation waiting for a supervisor is listed too, under its activity.
+    if (v5) current.push(...[...awaitingSupervisor].filter((id) => !states.has(id)));
     const fingerprint = JSON.stringify([status.phase, current, status.overdue]);
     // Since this patch, only a change is published. Cases started before it replay with the
     // old behaviour.
@@ -288,10 +290,10 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     },
     {
       validator: (action: EscalationAction) => {
-        const state = states.get(action.stepId);
-        const escalated =
-          state?.status === 'escalated' || escalatedCompensations.has(action.stepId);
-        if (!escalated) throw new Error(`step ${action.stepId} is not escalated`);
+        // Only while the case waits for one: an action after the first was taken (a second
+        // supervisor, a retried request) would be accepted and then never used.
+        if (!awaitingSupervisor.has(action.stepId))
+          throw new Error(`step ${action.stepId} is not escalated`);
         if (escalationActions.has(action.stepId))
           throw new Error(`step ${action.stepId} already has a supervisor's action`);
         if (!['retry', 'resolve'].includes(action.action))
@@ -305,7 +307,9 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     return (await orchestrator.appendToLedger(signed)).index;
   }
 
-  async function escalate(
+  // Not async: the caller awaits awaitSupervisor's own promise, so a case started before v5
+  // takes the same turns as when this was one function.
+  function escalate(
     def: StepDefinition,
     state: StepState,
     reason: string,
@@ -317,6 +321,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   /** Tells the supervisor what is stuck at `stepId` and waits for their retry or resolution. */
   async function awaitSupervisor(stepId: string, reason: string): Promise<EscalationAction> {
     status.escalations.push({ stepId, reason, at: now(), resolved: false });
+    awaitingSupervisor.add(stepId);
     publish();
     await orchestrator.notify({
       caseId,
@@ -328,6 +333,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     await condition(() => escalationActions.has(stepId));
     const action = escalationActions.get(stepId)!;
     escalationActions.delete(stepId);
+    awaitingSupervisor.delete(stepId);
     const open = status.escalations.find((e) => e.stepId === stepId && !e.resolved)!;
     open.resolved = true;
     open.resolution = `${action.action} by ${action.supervisor}: ${action.reason}`;
@@ -432,9 +438,10 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
             state.status = 'rejected';
             // A refusing agency may still have acted (the registry locks the title while it
             // checks); compensations are idempotent, so undo whatever this step may have done.
-            if (def.compensation) compensations.push(def);
+            if (!v5 && def.compensation) compensations.push(def);
             if (v5 && !def.pointOfNoReturn && pointOfNoReturnRunning) await registrationSettled();
             if (!v5 || def.pointOfNoReturn || !pastPointOfNoReturn) {
+              if (v5 && def.compensation) compensations.push(def);
               refuse('rejected', `${def.id}: ${def.agency} rejected the case`);
               return;
             }
@@ -492,7 +499,10 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     state: StepState,
     action: EscalationAction,
   ): Promise<void> {
-    await recordResolution(def.id, action);
+    // The calls inline, as before v5 (the same turns for cases started before it).
+    const signed = await orchestrator.signRecord(resolutionRecord(def.id, action));
+    const index = await append(signed);
+    recordResolution(def.id, signed, index);
     state.status = 'done';
     state.outcome = 'resolvedByHand';
     state.finishedAt = now();
@@ -500,15 +510,14 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     if (v5 && def.pointOfNoReturn) pastPointOfNoReturn = true;
   }
 
-  async function recordResolution(stepId: string, action: EscalationAction): Promise<void> {
-    const signed = await orchestrator.signRecord({
-      caseId,
-      stepId: `${stepId}.resolved`,
-      outcome: 'resolvedByHand',
-      result: action,
-      facts: { step: stepId },
-    });
-    const index = await append(signed);
+  const resolutionRecord = (stepId: string, action: EscalationAction) => ({
+    caseId,
+    stepId: `${stepId}.resolved`,
+    outcome: 'resolvedByHand',
+    result: action,
+    facts: { step: stepId },
+  });
+  const recordResolution = (stepId: string, signed: SignedStatement, index: number) =>
     status.records.push({
       stepId: `${stepId}.resolved`,
       agency: 'orchestrator',
@@ -517,7 +526,6 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
       ledgerIndex: index,
       at: now(),
     });
-  }
 
   async function runWaiting(def: StepDefinition, state: StepState): Promise<void> {
     state.status = 'waiting';
@@ -533,13 +541,21 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     // A refusal elsewhere ends the wait, except while a decision on it is being recorded
     // (since v5): a payment that lands must be there for the refund.
     const settled = () => decisions.has(def.id) || (refusal !== undefined && !deciding.has(def.id));
-    /** Waits up to `timeout` ms; a decision accepted by then is waited for (since v5). */
-    const settles = async (timeout: number): Promise<boolean> => {
-      if (await condition(settled, timeout)) return true;
-      if (!deciding.has(def.id)) return false;
-      await condition(() => !deciding.has(def.id));
-      return settled();
-    };
+    /**
+     * Waits up to `timeout` ms; since v5 a decision accepted by then is waited for. Past the
+     * timeout only the decision counts, and its wait is a condition: its append may resolve
+     * in the timer's activation or after it (local activities group differently live and on
+     * replay), and either way this answers the same.
+     */
+    const settles = v5
+      ? async (timeout: number): Promise<boolean> => {
+          if (await condition(settled, timeout)) return true;
+          if (decisions.has(def.id)) return true;
+          if (!deciding.has(def.id)) return false;
+          await condition(() => !deciding.has(def.id));
+          return decisions.has(def.id);
+        }
+      : (timeout: number) => condition(settled, timeout);
     if (!(await settles(ms(def.deadline)))) {
       await markOverdue(def, state);
       await orchestrator.notify({
@@ -597,8 +613,8 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     def.kind === 'auto' ? runAuto(def, state) : runWaiting(def, state);
 
   /**
-   * Runs `def`'s compensation as a signed entry. One that fails after its retries goes to a
-   * supervisor since v5, who retries it or records it done by hand: a lock left on the title
+   * Runs `def`'s compensation as a signed entry (since v5). One that fails after its retries
+   * goes to a supervisor, who retries it or records it done by hand: a lock left on the title
    * or a refund never paid must not end silently with the case.
    */
   async function compensate(def: StepDefinition): Promise<void> {
@@ -629,16 +645,13 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
       } catch (error) {
         if (isCancellation(error)) throw error;
         log.error('compensation failed', { caseId, activity, error: String(error) });
-        const reason = `compensation ${activity} failed: ${String(error)}`;
-        if (!v5) {
-          status.escalations.push({ stepId: activity, reason, at: now(), resolved: false });
-          return;
-        }
-        escalatedCompensations.add(activity);
-        const action = await awaitSupervisor(activity, reason);
-        escalatedCompensations.delete(activity);
+        const action = await awaitSupervisor(
+          activity,
+          `compensation ${activity} failed: ${String(error)}`,
+        );
         if (action.action === 'resolve') {
-          await recordResolution(activity, action);
+          const signed = await orchestrator.signRecord(resolutionRecord(activity, action));
+          recordResolution(activity, signed, await append(signed));
           states.get(def.id)!.status = 'compensated';
           return;
         }
@@ -682,7 +695,43 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     for (const state of states.values()) if (state.status === 'pending') state.status = 'cancelled';
     // Undo in reverse order of completion; each compensation is itself a signed entry.
     await CancellationScope.nonCancellable(async () => {
-      for (const def of [...compensations].reverse()) await compensate(def);
+      if (v5) {
+        for (const def of [...compensations].reverse()) await compensate(def);
+        return;
+      }
+      // Cases started before v5, as they ran: a failed compensation is only noted.
+      for (const def of [...compensations].reverse()) {
+        const activity = def.compensation!;
+        try {
+          const out = await agencyActivity(
+            def.agency as Agency,
+            activity,
+          )({
+            caseId,
+            stepId: activity,
+            salt,
+            view: viewFor(activity, def.agency as Agency, application, results),
+          });
+          const index = await append(out.signed);
+          status.records.push({
+            stepId: activity,
+            agency: def.agency,
+            outcome: out.signed.statement.outcome,
+            statementId: out.signed.statement.statementId,
+            ledgerIndex: index,
+            at: now(),
+          });
+          states.get(def.id)!.status = 'compensated';
+        } catch (error) {
+          log.error('compensation failed', { caseId, activity, error: String(error) });
+          status.escalations.push({
+            stepId: activity,
+            reason: `compensation ${activity} failed: ${String(error)}`,
+            at: now(),
+            resolved: false,
+          });
+        }
+      }
     });
     status.phase = refusal.phase;
     status.reason = refusal.reason;

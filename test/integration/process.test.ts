@@ -419,6 +419,16 @@ describe('the joint transfer, end to end', () => {
     expect(escalated.escalations.find((e) => e.stepId === 'releaseTitleLock')!.reason).toMatch(
       /compensation releaseTitleLock failed/,
     );
+    // Supervisors find it by search attribute too, under the compensation's name.
+    const listed = async () => {
+      const found: string[] = [];
+      const query = `WorkflowId = "case:${escalated.unitId}" AND OneWindowCurrentSteps = 'releaseTitleLock'`;
+      for await (const w of stack.client.workflow.list({ query })) found.push(w.workflowId);
+      return found;
+    };
+    await expect
+      .poll(listed, { timeout: 10_000, interval: 250 })
+      .toEqual([`case:${escalated.unitId}`]);
     const refused = await supervise(caseId, 'checkTitle', 'resolve', 'not escalated');
     expect(refused.statusCode).toBe(422);
     const { t, outcomes } = await resolveAndClose(
