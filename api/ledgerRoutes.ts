@@ -36,19 +36,12 @@ const EntryParams = z.object({ index: Count });
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const SHORT = 'public, max-age=5';
 
-/** Runs `work`; a size, index or tile the log does not have is a 404 naming `missing`. */
-async function mapLedgerErrors<T>(
-  work: () => Promise<T>,
-  missing: string | ((error: NotInLogError) => string),
-): Promise<T> {
+/** Runs `work`; a size, index or tile the log does not have is a 404 naming the parameter. */
+async function mapLedgerErrors<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof NotInLogError)
-      throw new NotFoundError(
-        error.message,
-        typeof missing === 'string' ? missing : missing(error),
-      );
+    if (error instanceof NotInLogError) throw new NotFoundError(error.message, error.field);
     if (error instanceof BadProofRequestError)
       throw new RequestValidationError([{ field: error.field, reason: error.message }]);
     throw error;
@@ -64,18 +57,6 @@ export function registerLedgerRoutes(
   trust?: TrustFile | (() => Promise<TrustFile>),
 ): void {
   const app = parent.withTypeProvider<ZodTypeProvider>();
-
-  /**
-   * Whether a signed checkpoint covers the entry at `index`: only then may it be cached for
-   * good. Checkpoints only grow, so the largest size seen signed is kept and the store is
-   * asked again only for an index beyond it.
-   */
-  let signedSize = 0;
-  async function signedCovers(index: number): Promise<boolean> {
-    if (index >= signedSize)
-      signedSize = Math.max(signedSize, (await reader.latestSigned())?.size ?? 0);
-    return index < signedSize;
-  }
 
   if (trust) {
     // What the pages verify against. A careful verifier compares it with keys it got out of
@@ -129,12 +110,10 @@ export function registerLedgerRoutes(
           throw new RequestValidationError([{ field: 'path', reason: error.message }]);
         throw error;
       }
-      const bytes = await mapLedgerErrors(
-        () =>
-          parsed.kind === 'entries'
-            ? reader.entryBundle(parsed.index, parsed.width)
-            : reader.tile(parsed.level, parsed.index, parsed.width),
-        'path',
+      const bytes = await mapLedgerErrors(() =>
+        parsed.kind === 'entries'
+          ? reader.entryBundle(parsed.index, parsed.width)
+          : reader.tile(parsed.level, parsed.index, parsed.width),
       );
       return reply
         .header('cache-control', parsed.width === TILE_WIDTH ? IMMUTABLE : SHORT)
@@ -155,9 +134,10 @@ export function registerLedgerRoutes(
     },
     async (request, reply) => {
       const { index } = request.params;
-      const bytes = await mapLedgerErrors(() => reader.entry(index), 'index');
+      const bytes = await mapLedgerErrors(() => reader.entry(index));
+      // Only an entry a signed checkpoint covers can never change.
       return reply
-        .header('cache-control', (await signedCovers(index)) ? IMMUTABLE : SHORT)
+        .header('cache-control', (await reader.signedCovers(index + 1)) ? IMMUTABLE : SHORT)
         .type('application/json')
         .send(Buffer.from(bytes));
     },
@@ -175,8 +155,7 @@ export function registerLedgerRoutes(
     },
     async (request) => {
       const { index, size } = request.query;
-      // The checkpoint asked for (`size`), or the latest published one when none is named.
-      return mapLedgerErrors(() => reader.inclusion(index, size), 'size');
+      return mapLedgerErrors(() => reader.inclusion(index, size));
     },
   );
 
@@ -192,15 +171,7 @@ export function registerLedgerRoutes(
     },
     async (request) => {
       const { from, to } = request.query;
-      // The checkpoint of `to` (or the latest published one) is looked up before that of `from`.
-      return mapLedgerErrors(
-        () => reader.consistency(from, to),
-        (error) =>
-          (to === undefined || !error.message.endsWith(`size ${to}`)) &&
-          error.message.endsWith(`size ${from}`)
-            ? 'from'
-            : 'to',
-      );
+      return mapLedgerErrors(() => reader.consistency(from, to));
     },
   );
 }

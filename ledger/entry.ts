@@ -81,6 +81,11 @@ export function chainEntries(
 /** An entry's members (ARCHITECTURE.md §3, fixed); only its statement may carry more ("at least"). */
 const ENTRY_MEMBERS: ReadonlySet<string> = new Set(Object.keys(Entry.shape));
 
+/** Members of a parsed entry the fixed format does not have (the schema drops them unseen). */
+export function unknownEntryMembers(raw: object): string[] {
+  return Object.keys(raw).filter((member) => !ENTRY_MEMBERS.has(member));
+}
+
 /**
  * Reads entry bytes the general way, for a verifier: the entry, and its statement exactly as
  * it stands in the bytes (what the signature is over), or every reason they are not an entry
@@ -107,7 +112,7 @@ export function parseEntryBytes(
     };
   }
   const problems: string[] = [];
-  const extra = Object.keys(raw as object).filter((member) => !ENTRY_MEMBERS.has(member));
+  const extra = unknownEntryMembers(raw as object);
   if (extra.length > 0)
     problems.push(`entry has members the fixed format does not: ${extra.join(', ')}`);
   const differsAt = canonicalDifference(bytes, raw);

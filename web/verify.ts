@@ -10,7 +10,7 @@ import { bytesEqual, fromBase64, fromUtf8, toBase64, toHex } from '../ledger/byt
 import { canonicalJson } from '../ledger/canonicalJson.ts';
 import { openCheckpoint, type Checkpoint } from '../ledger/checkpoint.ts';
 import { openWitnessedCheckpoint, type Cosignature } from '../ledger/cosignature.ts';
-import { encodeEntry } from '../ledger/entry.ts';
+import { encodeEntry, unknownEntryMembers } from '../ledger/entry.ts';
 import { KeyTimeline } from '../ledger/keyEvents.ts';
 import { verifyInclusion } from '../ledger/proof.ts';
 import { hashLeaf } from '../ledger/rfc9162.ts';
@@ -245,8 +245,7 @@ export function verifyEntry(input: EntryInput): EntryVerdict {
     fail('entry', `the entry is malformed: ${firstIssue(parsed.error)}`);
     return done(leafHash);
   }
-  // The schema drops members it does not know; the fixed format has none (ARCHITECTURE.md §3).
-  const extra = Object.keys(raw as object).filter((member) => !(member in Entry.shape));
+  const extra = unknownEntryMembers(raw as object);
   if (extra.length > 0) {
     fail('entry', `the entry has members the fixed format does not: ${extra.join(', ')}`);
     return done(leafHash);

@@ -621,26 +621,8 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     const activity = def.compensation!;
     for (let n = 0; ; n++) {
       try {
-        const out = await agencyActivity(
-          def.agency as Agency,
-          activity,
-        )({
-          caseId,
-          stepId: activity,
-          salt,
-          view: viewFor(activity, def.agency as Agency, application, results),
-          ...(n > 0 ? { n } : {}),
-        });
-        const index = await append(out.signed);
-        status.records.push({
-          stepId: activity,
-          agency: def.agency,
-          outcome: out.signed.statement.outcome,
-          statementId: out.signed.statement.statementId,
-          ledgerIndex: index,
-          at: now(),
-        });
-        states.get(def.id)!.status = 'compensated';
+        const out = await callCompensation(def, n);
+        recordCompensation(def, out.signed, await append(out.signed));
         return;
       } catch (error) {
         if (isCancellation(error)) throw error;
@@ -658,6 +640,31 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
       }
     }
   }
+
+  // Both plain functions (the activity's own promise, a record): shared by the loop of cases
+  // started before v5, whose awaits must stay where they were.
+  const callCompensation = (def: StepDefinition, n = 0) =>
+    agencyActivity(
+      def.agency as Agency,
+      def.compensation!,
+    )({
+      caseId,
+      stepId: def.compensation!,
+      salt,
+      view: viewFor(def.compensation!, def.agency as Agency, application, results),
+      ...(n > 0 ? { n } : {}),
+    });
+  const recordCompensation = (def: StepDefinition, signed: SignedStatement, index: number) => {
+    status.records.push({
+      stepId: def.compensation!,
+      agency: def.agency,
+      outcome: signed.statement.outcome,
+      statementId: signed.statement.statementId,
+      ledgerIndex: index,
+      at: now(),
+    });
+    states.get(def.id)!.status = 'compensated';
+  };
 
   // Intake: the off-ledger case record and the commitment salt.
   publish();
@@ -703,25 +710,9 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
       for (const def of [...compensations].reverse()) {
         const activity = def.compensation!;
         try {
-          const out = await agencyActivity(
-            def.agency as Agency,
-            activity,
-          )({
-            caseId,
-            stepId: activity,
-            salt,
-            view: viewFor(activity, def.agency as Agency, application, results),
-          });
+          const out = await callCompensation(def);
           const index = await append(out.signed);
-          status.records.push({
-            stepId: activity,
-            agency: def.agency,
-            outcome: out.signed.statement.outcome,
-            statementId: out.signed.statement.statementId,
-            ledgerIndex: index,
-            at: now(),
-          });
-          states.get(def.id)!.status = 'compensated';
+          recordCompensation(def, out.signed, index);
         } catch (error) {
           log.error('compensation failed', { caseId, activity, error: String(error) });
           status.escalations.push({

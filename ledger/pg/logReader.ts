@@ -18,6 +18,13 @@ import { fetchLevel, fetchNodes } from './tree.ts';
 /** The request names a size, index or tile the log does not have (HTTP 404). */
 export class NotInLogError extends Error {
   override name = 'NotInLogError';
+  constructor(
+    message: string,
+    /** The request parameter that names what is missing (`size`, `from`, `index`, `path`). */
+    readonly field: string,
+  ) {
+    super(message);
+  }
 }
 
 /** The request is well-formed but asks for something no proof exists for (HTTP 400). */
@@ -89,8 +96,11 @@ export class LogReader {
     return rows[0]?.size == null ? undefined : this.checkpointAt(Number(rows[0].size));
   }
 
-  /** The checkpoint of exactly `size` leaves; the published (cosigned) note when there is one. */
-  async checkpointAt(size: number): Promise<CheckpointRow> {
+  /**
+   * The checkpoint of exactly `size` leaves; the published (cosigned) note when there is one.
+   * `field`: the request parameter that asked for it, named when there is none.
+   */
+  async checkpointAt(size: number, field = 'size'): Promise<CheckpointRow> {
     const { rows } = await this.pool.query<{
       size: string;
       root_hash: Buffer;
@@ -102,7 +112,7 @@ export class LogReader {
       [size],
     );
     const row = rows[0];
-    if (!row) throw new NotInLogError(`the log signed no checkpoint of size ${size}`);
+    if (!row) throw new NotInLogError(`the log signed no checkpoint of size ${size}`, field);
     return {
       size,
       rootHash: new Uint8Array(row.root_hash),
@@ -111,16 +121,16 @@ export class LogReader {
     };
   }
 
-  private async sizeOrLatest(size: number | undefined): Promise<CheckpointRow> {
-    if (size !== undefined) return this.checkpointAt(size);
+  private async sizeOrLatest(size: number | undefined, field: string): Promise<CheckpointRow> {
+    if (size !== undefined) return this.checkpointAt(size, field);
     const latest = await this.latestPublished();
-    if (!latest) throw new NotInLogError('the log has no published checkpoint yet');
+    if (!latest) throw new NotInLogError('the log has no published checkpoint yet', field);
     return latest;
   }
 
   /** Requires 0 <= index < size, and a checkpoint of `size` (default: the latest published). */
   async inclusion(index: number, size?: number): Promise<InclusionProofResponse> {
-    const checkpoint = await this.sizeOrLatest(size);
+    const checkpoint = await this.sizeOrLatest(size, 'size');
     if (index >= checkpoint.size) {
       throw new BadProofRequestError(
         'index',
@@ -184,14 +194,14 @@ export class LogReader {
 
   /** Requires 0 < from <= to, both sizes of signed checkpoints. */
   async consistency(from: number, to?: number): Promise<ConsistencyProofResponse> {
-    const checkpoint = await this.sizeOrLatest(to);
+    const checkpoint = await this.sizeOrLatest(to, 'to');
     if (from < 1 || from > checkpoint.size) {
       throw new BadProofRequestError(
         'from',
         `from must be between 1 and ${checkpoint.size}, got ${from}`,
       );
     }
-    await this.checkpointAt(from);
+    await this.checkpointAt(from, 'from');
     const proof = await consistencyProofAsync(from, checkpoint.size, (ids) => this.nodes(ids));
     return {
       from,
@@ -207,7 +217,7 @@ export class LogReader {
       'SELECT entry FROM ledger_entries WHERE idx = $1',
       [index],
     );
-    if (!rows[0]) throw new NotInLogError(`no entry at index ${index}`);
+    if (!rows[0]) throw new NotInLogError(`no entry at index ${index}`, 'index');
     return new Uint8Array(rows[0].entry);
   }
 
@@ -251,19 +261,25 @@ export class LogReader {
   }
 
   /**
-   * A tile is served only once a signed checkpoint covers all of it. Checkpoints only grow, so
-   * the largest size seen signed is kept and the store is asked only for what lies beyond it.
+   * Whether a signed checkpoint covers the first `size` leaves: what is covered never changes
+   * (a tile, an entry), so it may be cached for good. Checkpoints only grow, so the largest
+   * size seen signed is kept and the store is asked only for what lies beyond it.
    */
-  private async requireCovered(endNode: number, span: number, what: string): Promise<void> {
-    if (endNode * span > this.signedSize) {
+  async signedCovers(size: number): Promise<boolean> {
+    if (size > this.signedSize) {
       const { rows } = await this.pool.query<{ size: string | null }>({
         name: 'latest-signed-size',
         text: 'SELECT max(size) AS size FROM checkpoints',
       });
       this.signedSize = Math.max(this.signedSize, Number(rows[0]?.size ?? 0));
     }
-    if (endNode > Math.floor(this.signedSize / span))
-      throw new NotInLogError(`${what} is beyond the log's newest checkpoint`);
+    return size <= this.signedSize;
+  }
+
+  /** A tile is served only once a signed checkpoint covers all of it. */
+  private async requireCovered(endNode: number, span: number, what: string): Promise<void> {
+    if (!(await this.signedCovers(endNode * span)))
+      throw new NotInLogError(`${what} is beyond the log's newest checkpoint`, 'path');
   }
 
   /**
