@@ -350,6 +350,17 @@ export class KeyTimeline {
   }
 }
 
+/**
+ * The revocation a statement makes, if it is a well-formed `key.revoke` event: what the
+ * sequencer records with its entry, so the key signs nothing appended after it. Whether its
+ * signer may revoke is the key registry's check, as for any statement.
+ */
+export function revocationIn(statement: Statement): KeyRevokeFacts | undefined {
+  if (!isKeyEvent(statement) || statement.stepId !== KEY_REVOKE_STEP) return undefined;
+  if (shapeProblem(statement)) return undefined;
+  return KeyRevokeFacts.parse(statement.facts);
+}
+
 /** What makes a statement in the key namespace not a well-formed key event, or undefined. */
 function shapeProblem(statement: Statement): string | undefined {
   if (statement.caseId !== keyEventCaseId(statement.agency))

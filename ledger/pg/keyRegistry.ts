@@ -152,11 +152,12 @@ export async function addAgencyKey(
 
 /**
  * Revokes `keyId` from `revokedAt` on: appends a `key.revoke` event signed by `signingKey`
- * (any key of the same agency valid now, `keyId` itself included), then records the
- * revocation. From then on the key signs nothing, whatever a statement's issuedAt says (even
- * with `revokedAt` in the future). A retry finds the event in the log and only completes the
- * registry.
- * Between the append and the registry row the sequencer may still accept the key.
+ * (any key of the same agency valid now, `keyId` itself included). The sequencer writes the
+ * revocation's registry row in the commit that logs the event, and refuses the key from then
+ * on, whatever a statement's issuedAt says (even with `revokedAt` in the future), also for a
+ * statement whose check ran before the event landed. The insert here only completes the
+ * registry for an event logged without its row (before the sequencer wrote them); a retry
+ * finds the event in the log.
  * @throws UnknownKeyError, KeyNotAuthorizedError, BadSignatureError (from `append`), RangeError
  */
 export async function revokeAgencyKey(

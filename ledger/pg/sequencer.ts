@@ -6,12 +6,17 @@
 // neither stage waits for the other. A transaction-scoped advisory lock makes it the single
 // sequencer across processes too: a second process's batch waits for the first to commit.
 import type pg from 'pg';
-import { BadSignatureError, MalformedStatementError } from '../../domain/errors.ts';
+import {
+  BadSignatureError,
+  KeyNotAuthorizedError,
+  MalformedStatementError,
+} from '../../domain/errors.ts';
 import { Entry, SignedStatement } from '../../domain/statement.ts';
 import { chainEntries, encodeEntry, GENESIS_PREV_LEAF_HASH } from '../entry.ts';
 import { bytesEqual, fromBase64, toBase64, utf8 } from '../bytes.ts';
 import { signCheckpoint } from '../checkpoint.ts';
 import type { VerifySignature } from '../ed25519.ts';
+import { revocationIn } from '../keyEvents.ts';
 import type { SigningKey } from '../keys.ts';
 import { CompactRange, compactRangeNodes } from '../proof.ts';
 import { STATEMENT_CONTEXT } from '../statement.ts';
@@ -298,7 +303,11 @@ export class Sequencer {
   private async commitAndSettle(batch: Accepted[]): Promise<void> {
     try {
       const results = await this.commit(batch);
-      batch.forEach((p, i) => p.resolve(results[i]!));
+      batch.forEach((p, i) => {
+        const result = results[i]!;
+        if (result instanceof Error) p.reject(result);
+        else p.resolve(result);
+      });
     } catch (error) {
       for (const p of batch) p.reject(error);
     }
@@ -319,15 +328,17 @@ export class Sequencer {
    * statement of the batch is already in the log (a retry), a unique key refuses the whole
    * statement and nothing is written; if the log no longer ends with the entry remembered (a
    * restore from a backup), the statement writes nothing. Either way the batch then takes the
-   * locked path, which reads the head and the existing ids first.
+   * locked path, which reads the head and the existing ids first. The same goes when a key
+   * of the batch was revoked since its check: the locked path refuses that key's statements.
    */
-  private async commit(batch: readonly Checked[]): Promise<Appended[]> {
+  private async commit(batch: readonly Checked[]): Promise<Committed[]> {
     const { tip } = this;
     if (tip) {
+      const { allowed, merge } = refuseRevoked(batch, new Set(), new Map());
       try {
-        const appended = await this.write(this.pool, tip.range, tip.leafHash, batch, new Map());
+        const appended = await this.write(this.pool, tip.range, tip.leafHash, allowed, new Map());
         this.committed(appended);
-        return appended.results;
+        return merge(appended.results);
       } catch (error) {
         const refused =
           error instanceof HeadMovedError ||
@@ -339,7 +350,7 @@ export class Sequencer {
   }
 
   /** The append in a transaction that holds the lock before it reads the log's head. */
-  private async commitLocked(batch: readonly Checked[]): Promise<Appended[]> {
+  private async commitLocked(batch: readonly Checked[]): Promise<Committed[]> {
     const client = await this.pool.connect();
     try {
       // One round trip for both: a simple query may hold several statements. The lock must
@@ -374,6 +385,18 @@ export class Sequencer {
           created: false,
         });
       }
+      // Keys revoked since the batch was checked: their key.revoke entries are in the log, so
+      // the statements they signed would come after them (see refuseRevoked).
+      const revoked = await client.query<{ key_id: string }>({
+        name: 'sequencer-revoked-keys',
+        text: 'SELECT DISTINCT key_id FROM agency_key_revocations WHERE key_id = ANY($1)',
+        values: [[...new Set(batch.map((c) => c.signed.statement.keyId))]],
+      });
+      const { allowed, merge } = refuseRevoked(
+        batch,
+        new Set(revoked.rows.map((row) => row.key_id)),
+        existing,
+      );
       const size = head ? Number(head.idx) + 1 : 0;
       const prev = head ? new Uint8Array(head.leaf_hash) : fromBase64(GENESIS_PREV_LEAF_HASH);
       // The remembered border only if the log still ends with the remembered leaf: after a
@@ -383,10 +406,10 @@ export class Sequencer {
         tip?.range.size === size && bytesEqual(tip.leafHash, prev)
           ? tip.range
           : await this.loadRange(client, size);
-      const appended = await this.write(client, border, prev, batch, existing);
+      const appended = await this.write(client, border, prev, allowed, existing);
       await client.query('COMMIT');
       this.committed(appended);
-      return appended.results;
+      return merge(appended.results);
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
@@ -444,13 +467,25 @@ export class Sequencer {
       // binary parameter each (node-pg sends a Buffer as binary, but an array of Buffers as
       // hex text): half the bytes on the wire, no hex to encode or decode. Indices are
       // contiguous, so each entry's is firstIndex + its ordinal - 1.
+      // Key revocations: nothing is written if a signer of the batch was revoked since its
+      // check (the batch then takes the locked path, which refuses that key's statements), and
+      // a key.revoke's registry row is written with its entry, so no statement of that key is
+      // accepted after the entry and before the row (ledger/keyEvents.ts: a revoked key signs
+      // nothing logged after its revocation). The row is written only for a key of the
+      // revoking agency, as the audit's KeyTimeline applies it.
+      const revocations = chained.flatMap(({ entry: { statement } }) => {
+        const revocation = revocationIn(statement);
+        return revocation ? [{ ...revocation, statement }] : [];
+      });
       const entries = chained.map((c) => c.bytes);
       const { rowCount } = await db.query({
         name: 'sequencer-append',
         text: `WITH lock AS (
                  SELECT pg_advisory_xact_lock(${SEQUENCER_LOCK})
-                 WHERE $1::bigint = 0 OR EXISTS (
-                   SELECT 1 FROM ledger_entries WHERE idx = $1::bigint - 1 AND leaf_hash = $15)
+                 WHERE ($1::bigint = 0 OR EXISTS (
+                   SELECT 1 FROM ledger_entries WHERE idx = $1::bigint - 1 AND leaf_hash = $15))
+                   AND NOT EXISTS (
+                     SELECT 1 FROM agency_key_revocations WHERE key_id = ANY($16::text[]))
                ),
                appended AS (
                  INSERT INTO ledger_entries (idx, statement_id, case_id, entry, leaf_hash, sequenced_at)
@@ -463,6 +498,14 @@ export class Sequencer {
                  INSERT INTO tree_nodes (level, idx, hash)
                  SELECT r.level, r.idx, substring($11::bytea FROM (r.n - 1)::int * 32 + 1 FOR 32)
                  FROM lock, unnest($9::smallint[], $10::bigint[]) WITH ORDINALITY AS r(level, idx, n)
+               ), revocations AS (
+                 INSERT INTO agency_key_revocations (key_id, revoked_at, statement_id)
+                 SELECT r.key_id, r.revoked_at, r.statement_id
+                 FROM lock
+                 CROSS JOIN unnest($17::text[], $18::timestamptz[], $19::text[], $20::text[])
+                      AS r(key_id, revoked_at, statement_id, agency)
+                 JOIN agency_keys k ON k.key_id = r.key_id AND k.agency = r.agency
+                 ON CONFLICT (statement_id) DO NOTHING
                )
                INSERT INTO checkpoints (size, root_hash, note) SELECT $12, $13, $14 FROM lock`,
         values: [
@@ -481,6 +524,11 @@ export class Sequencer {
           Buffer.from(rootHash),
           note,
           Buffer.from(prev),
+          [...new Set(chained.map((c) => c.entry.statement.keyId))],
+          revocations.map((r) => r.keyId),
+          revocations.map((r) => r.revokedAt),
+          revocations.map((r) => r.statement.statementId),
+          revocations.map((r) => r.statement.agency),
         ],
       });
       if (rowCount !== 1) throw new HeadMovedError(firstIndex);
@@ -512,6 +560,48 @@ export class Sequencer {
     this.tip = tip;
     if (created) for (const listener of this.listeners) listener(tip.range.size);
   }
+}
+
+/** What a commit gives each statement of its batch: its entry, or why it was refused. */
+type Committed = Appended | KeyNotAuthorizedError;
+
+/**
+ * Splits off the statements whose key is revoked, in the log (`revoked`) or by a key.revoke
+ * earlier in the batch, which is chained before them: a revoked key signs nothing logged after
+ * its revocation, and the registry's check of these statements came before it. Statements
+ * already in the log (`existing`) keep their entries. `merge` puts the results of writing
+ * `allowed` back in the batch's order, among the refusals.
+ */
+function refuseRevoked(
+  batch: readonly Checked[],
+  revoked: ReadonlySet<string>,
+  existing: ReadonlyMap<string, Appended>,
+): { allowed: Checked[]; merge: (results: readonly Appended[]) => Committed[] } {
+  const revokedSoFar = new Set(revoked);
+  const refused = new Map<Checked, KeyNotAuthorizedError>();
+  const allowed: Checked[] = [];
+  for (const checked of batch) {
+    const { statement } = checked.signed;
+    if (revokedSoFar.has(statement.keyId) && !existing.has(statement.statementId)) {
+      refused.set(
+        checked,
+        new KeyNotAuthorizedError(
+          `key ${statement.keyId} was revoked by an entry before this statement's place in the log, and signs nothing appended after its revocation`,
+        ),
+      );
+      continue;
+    }
+    allowed.push(checked);
+    const revocation = revocationIn(statement);
+    if (revocation) revokedSoFar.add(revocation.keyId);
+  }
+  return {
+    allowed,
+    merge: (results) => {
+      let next = 0;
+      return batch.map((checked) => refused.get(checked) ?? results[next++]!);
+    },
+  };
 }
 
 /** Each byte string's 1-based start in their concatenation (SQL substring positions). */

@@ -18,7 +18,9 @@ import {
   generateSigningKey,
   type SigningKey,
 } from '../../ledger/keys.ts';
-import { addAgencyKey, revokeAgencyKey } from '../../ledger/pg/keyRegistry.ts';
+import { keyRevokeStatement } from '../../ledger/keyEvents.ts';
+import { addAgencyKey, KeyRegistry, revokeAgencyKey } from '../../ledger/pg/keyRegistry.ts';
+import { Sequencer } from '../../ledger/pg/sequencer.ts';
 import { signStatement } from '../../ledger/statement.ts';
 import type { TrustFile } from '../../ledger/trust.ts';
 import { onewindow, writeTrustFile } from './cli.ts';
@@ -218,6 +220,90 @@ describe('agency keys in the ledger', () => {
       `entry ${k}: key ${w1.keyId} was revoked at ${revokedAt.toISOString()}`,
     );
     expect((await audit(trust)).code).toBe(0);
+  });
+});
+
+// The window a revocation must not leave: a statement whose key check ran before the
+// key.revoke landed, committed after it, would be an entry of a revoked key after its
+// revocation, which every audit reports for good.
+describe('a revocation takes effect with its entry', () => {
+  /** A key registry as it stood before any revocation: the check it makes lets everything by. */
+  class RegistryBeforeRevocation extends KeyRegistry {
+    override revokedAt(): Promise<Date | null> {
+      return Promise.resolve(null);
+    }
+  }
+  let e1: SigningKey;
+
+  /** Adds a fresh electricity key, signed by the stack's electricity key. */
+  async function freshElectricityKey(): Promise<SigningKey> {
+    const key = generateSigningKey(agencyKeyName('electricity'));
+    await addAgencyKey(stack.pool, append, {
+      newKey: { keyId: key.keyId, agency: 'electricity', publicKey: key.publicKey },
+      signingKey: e1,
+      validFrom: new Date(Date.now() - 1000),
+    });
+    return key;
+  }
+
+  const revocationOf = (key: SigningKey, sequence: number): SignedStatement =>
+    signStatement(
+      keyRevokeStatement({
+        agency: 'electricity',
+        keyId: key.keyId,
+        signingKeyId: e1.keyId,
+        revokedAt: new Date().toISOString(),
+        issuedAt: new Date().toISOString(),
+        sequence,
+      }),
+      e1,
+    );
+
+  beforeAll(() => {
+    e1 = stack.keys.electricity!;
+  });
+
+  it('writes the registry row in the same commit as the key.revoke entry', async () => {
+    const key = await freshElectricityKey();
+    const revoke = revocationOf(key, 1);
+    const appended = await append(revoke);
+    expect(appended.created).toBe(true);
+    // No follow-up step (revokeAgencyKey's insert) ran: the row came with the entry.
+    const { rows } = await stack.pool.query<{ key_id: string }>(
+      'SELECT key_id FROM agency_key_revocations WHERE statement_id = $1',
+      [revoke.statement.statementId],
+    );
+    expect(rows.map((r) => r.key_id)).toEqual([key.keyId]);
+    await expect(append(statement('electricity', key))).rejects.toBeInstanceOf(
+      KeyNotAuthorizedError,
+    );
+  });
+
+  it('refuses a statement checked before the revocation landed, in the same commit or a later one', async () => {
+    const key = await freshElectricityKey();
+    const log = { origin: TEST_LOG_ORIGIN, key: stack.logKey };
+    const stale = new Sequencer(stack.pool, new RegistryBeforeRevocation(stack.pool), log);
+    // A first append makes this sequencer the log's last writer, so its next commits take the
+    // one-statement path, whose own guard must stop the revoked key.
+    await stale.append(statement('electricity', e1));
+    const size = await ledgerSize();
+    const [revoked, sameCommit] = await Promise.allSettled([
+      stale.append(revocationOf(key, 2)),
+      stale.append(statement('electricity', key)),
+    ]);
+    expect(revoked.status).toBe('fulfilled');
+    expect(sameCommit.status).toBe('rejected');
+    expect((sameCommit as PromiseRejectedResult).reason).toBeInstanceOf(KeyNotAuthorizedError);
+    const later = stale.append(statement('electricity', key));
+    await expect(later).rejects.toBeInstanceOf(KeyNotAuthorizedError);
+    await expect(later).rejects.toThrow(/revoked by an entry before/);
+    // Only the key.revoke was logged, and statements of valid keys still go through.
+    expect(await ledgerSize()).toBe(size + 1);
+    expect((await stale.append(statement('electricity', e1))).created).toBe(true);
+    await stack.publisher.request();
+    const result = await audit(await trustFileWithout([]));
+    expect(result.stderr).not.toContain('FAILED');
+    expect(result.code).toBe(0);
   });
 });
 
