@@ -36,21 +36,19 @@ export function createDeskActivities(deps: { agency: Agency; key: SigningKey; no
           `${request.stepId} takes ${allowedOutcomes(request.stepId).join(' or ')}, not ${request.outcome}`,
           DECISION_REFUSED,
         );
-      // Who decided is the agency's own record; the ledger gets the role and the reason only.
-      const facts: Record<string, string> = { decidedBy: request.actor.split(':')[0]! };
-      if (request.reason) facts.reason = request.reason;
-      return Promise.resolve({
+      // Who decided is the agency's own record; the ledger gets the role only. The reason,
+      // which may name people, is committed to and travels in the opening, off the ledger.
+      const { signed, opening } = signDecision({
+        key: deps.key,
+        agency: deps.agency,
+        caseId: request.caseId,
         stepId: request.stepId,
-        signed: signDecision({
-          key: deps.key,
-          agency: deps.agency,
-          caseId: request.caseId,
-          stepId: request.stepId,
-          outcome: request.outcome,
-          facts,
-          ...(deps.now ? { now: deps.now } : {}),
-        }),
+        outcome: request.outcome,
+        decidedBy: request.actor.split(':')[0]!,
+        reason: request.reason,
+        ...(deps.now ? { now: deps.now } : {}),
       });
+      return Promise.resolve({ stepId: request.stepId, signed, opening });
     },
   };
 }

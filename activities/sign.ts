@@ -1,6 +1,7 @@
 // How an agency worker turns a step's full result into the statement it signs: the result
 // itself stays off the ledger, committed to under the case's salt.
 import type { Signer } from '../domain/agency.ts';
+import { DecisionRecord, type DecisionOpening } from '../domain/decisions.ts';
 import { STATEMENT_TYPE, type SignedStatement } from '../domain/statement.ts';
 import { fromBase64, toBase64 } from '../ledger/bytes.ts';
 import type { SigningKey } from '../ledger/keys.ts';
@@ -52,10 +53,19 @@ export function signStep<R>(args: SignStepArgs<R>): StepResult<R> {
   return { signed, result: args.result };
 }
 
+/** A decision signed by its agency, with the opening of its commitment (off the ledger). */
+export interface SignedDecision {
+  signed: SignedStatement;
+  opening: DecisionOpening;
+}
+
 /**
  * An agency's decision on an open step (payment confirmed, arrears settled, review), as the
- * agency's own system signs it. The commitment is to the decision under a fresh salt the
- * agency keeps: nothing personal travels.
+ * agency's own system signs it. The facts say only who decided, as a role; the commitment is
+ * to the decision's record (outcome, role, reason) under a fresh salt, returned as the opening
+ * for the case's encrypted history, so the reason, which may name people, never reaches the
+ * ledger and the commitment can still be checked.
+ * @throws ZodError when the record is not a DecisionRecord (a reason over 500 characters).
  */
 export function signDecision(args: {
   key: SigningKey;
@@ -63,14 +73,29 @@ export function signDecision(args: {
   caseId: string;
   stepId: string;
   outcome: string;
-  facts?: Record<string, string | number | boolean | null>;
+  /** The role that decided (`officer`, `citizen`, `system`), never who. */
+  decidedBy: string;
+  /** Why, in the decider's words: committed to, never in the facts. */
+  reason?: string;
   now?: () => Date;
-}): SignedStatement {
+}): SignedDecision {
   const salt = toBase64(crypto.getRandomValues(new Uint8Array(32)));
-  return signStep({
-    ...args,
+  const reason = args.reason?.trim();
+  const record = DecisionRecord.parse({
+    outcome: args.outcome,
+    decidedBy: args.decidedBy,
+    ...(reason ? { reason } : {}),
+  });
+  const { signed } = signStep({
+    key: args.key,
+    agency: args.agency,
+    caseId: args.caseId,
+    stepId: args.stepId,
+    outcome: args.outcome,
     salt,
-    result: { outcome: args.outcome, facts: args.facts ?? {} },
-    facts: args.facts ?? {},
-  }).signed;
+    result: record,
+    facts: { decidedBy: record.decidedBy },
+    ...(args.now ? { now: args.now } : {}),
+  });
+  return { signed, opening: { salt, record } };
 }

@@ -11,7 +11,12 @@ import {
 } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { signDecision } from '../activities/sign.ts';
 import type { CaseStatus } from '../domain/caseStatus.ts';
+import type { DecisionOpening } from '../domain/decisions.ts';
+import { fromBase64 } from '../ledger/bytes.ts';
+import { agencyKeyName, generateSigningKey } from '../ledger/keys.ts';
+import { commitTo } from '../ledger/statement.ts';
 import type { AccessRecord } from './access.ts';
 import { buildApp } from './app.ts';
 import type { CaseRow } from './caseRoutes.ts';
@@ -466,5 +471,81 @@ describe('refusals name the field at fault', () => {
     });
     expect(response.statusCode, response.body).toBe(400);
     expect(response.json()).toMatchObject({ field: 'reason' });
+  });
+});
+
+describe('a signed decision with the opening of its commitment', () => {
+  const key = generateSigningKey(agencyKeyName('registry'));
+  const decision = () =>
+    signDecision({
+      key,
+      agency: 'registry',
+      caseId: CASE,
+      stepId: 'review',
+      outcome: 'rejected',
+      decidedBy: 'system',
+      reason: 'the seller has not signed the contract',
+    });
+  const send = async (body: object) => {
+    const { temporal, world } = fakeTemporal([
+      { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
+    ]);
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await call('POST', `/cases/${CASE}/decisions`, 'registry', {
+      stepId: 'review',
+      ...body,
+    });
+    return { response, world };
+  };
+
+  it('reaches the case when the opening opens the commitment', async () => {
+    const { signed, opening } = decision();
+    const { response, world } = await send({ signed, opening });
+    expect(response.statusCode, response.body).toBe(200);
+    expect(world.updates).toHaveLength(1);
+  });
+
+  it.each([
+    ['another reason', (o: DecisionOpening) => ({ ...o, record: { ...o.record, reason: 'x' } })],
+    ['another salt', (o: DecisionOpening) => ({ ...o, salt: zeros(32) })],
+    ['another role', (o: DecisionOpening) => ({ ...o, record: { ...o.record, decidedBy: 'x' } })],
+  ])(
+    'is refused with 400 naming opening when it has %s, and reaches no workflow',
+    async (_, change) => {
+      const { signed, opening } = decision();
+      const { response, world } = await send({ signed, opening: change(opening) });
+      expect(response.statusCode, response.body).toBe(400);
+      expect(response.json()).toMatchObject({ error: 'invalid_request', field: 'opening' });
+      expect(response.json<{ reason: string }>().reason).toMatch(/do not open/);
+      expect(world.updates).toEqual([]);
+    },
+  );
+
+  it('is refused naming opening when it records another outcome than the statement', async () => {
+    const { signed, opening } = decision();
+    const salt = fromBase64(opening.salt);
+    // The statement re-committed to a record of another outcome (its signature no longer
+    // checks, which only the case's ledger append would see): the outcome check catches it.
+    const record = { ...opening.record, outcome: 'approved' };
+    const forged = {
+      ...signed,
+      statement: { ...signed.statement, commitment: commitTo(salt, record) },
+    };
+    const { response, world } = await send({
+      signed: forged,
+      opening: { salt: opening.salt, record },
+    });
+    expect(response.statusCode, response.body).toBe(400);
+    expect(response.json()).toMatchObject({ error: 'invalid_request', field: 'opening' });
+    expect(response.json<{ reason: string }>().reason).toMatch(/outcome approved/);
+    expect(world.updates).toEqual([]);
+  });
+
+  it("is refused naming opening when it comes with an officer's outcome instead of a signed decision", async () => {
+    const { opening } = decision();
+    const { response, world } = await send({ outcome: 'rejected', reason: 'no contract', opening });
+    expect(response.statusCode, response.body).toBe(400);
+    expect(response.json()).toMatchObject({ error: 'invalid_request', field: 'opening' });
+    expect(world.updates).toEqual([]);
   });
 });

@@ -21,12 +21,14 @@ import {
 } from '../domain/decisions.ts';
 import { CaseConflictError, NotFoundError } from '../domain/errors.ts';
 import { ACTIVITY_VIEWS, viewFor, type AgencyActivityName } from '../domain/views.ts';
+import { fromBase64 } from '../ledger/bytes.ts';
 import type { LogReader } from '../ledger/pg/logReader.ts';
 import { EvidenceBundle } from '../ledger/evidence.ts';
 import { buildEvidenceBundle } from '../ledger/pg/evidence.ts';
 import type { TrustFile } from '../ledger/trust.ts';
 import { LruMap } from '../ledger/lruMap.ts';
 import { CaseEntries, type StoredEntry } from '../ledger/pg/reader.ts';
+import { commitTo } from '../ledger/statement.ts';
 import type { agencyDecision } from '../workflows/agencyDecision.ts';
 import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
 import { decideUpdate, resolveEscalationUpdate, statusQuery } from '../workflows/messages.ts';
@@ -45,6 +47,7 @@ import {
 import {
   isUnavailable,
   refusedUpdate,
+  RequestValidationError,
   ServiceUnavailableError,
   StateConflictError,
   UpdateRefusedError,
@@ -432,8 +435,14 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     }
   }
 
-  /** Sends a signed decision to the case; a refusal names `field` (what the caller got wrong). */
+  /**
+   * Sends a signed decision to the case; a refusal names `field` (what the caller got wrong).
+   * A decision whose opening does not open its statement's commitment is refused first
+   * (400 naming `opening`): nothing reaches the case.
+   */
   async function applyDecision(row: CaseRow, decision: Decision, field = 'stepId') {
+    const mismatch = openingMismatch(decision);
+    if (mismatch) throw new RequestValidationError([{ field: 'opening', reason: mismatch }]);
     const handle = runHandle(row);
     try {
       const applied = await handle.executeUpdate(decideUpdate, { args: [decision] });
@@ -836,7 +845,11 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         );
       const row = await caseRow(request.params.caseId);
       if (body.signed)
-        return applyDecision(row, { stepId: body.stepId, signed: body.signed }, 'signed');
+        return applyDecision(
+          row,
+          { stepId: body.stepId, signed: body.signed, opening: body.opening },
+          'signed',
+        );
       const outcomes = allowedOutcomes(body.stepId);
       if (!outcomes.includes(body.outcome!))
         throw new UpdateRefusedError(
@@ -924,4 +937,19 @@ export function agencyViewOf(
     }
   }
   return merged;
+}
+
+/**
+ * Why `decision`'s opening does not open its statement's commitment, or undefined when it
+ * does or when there is none: the record must carry the statement's outcome, and
+ * `commitTo(salt, record)` must be the statement's commitment (ledger/statement.ts).
+ */
+export function openingMismatch(decision: Decision): string | undefined {
+  const { opening, signed } = decision;
+  if (!opening) return undefined;
+  if (opening.record.outcome !== signed.statement.outcome)
+    return `the opening records outcome ${opening.record.outcome}, the statement ${signed.statement.outcome}`;
+  if (commitTo(fromBase64(opening.salt), opening.record) !== signed.statement.commitment)
+    return "the opening's salt and record do not open the statement's commitment";
+  return undefined;
 }

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { Agency } from '../domain/agency.ts';
 import { CaseApplication } from '../domain/application.ts';
 import { CaseRecord, Escalation, StepState } from '../domain/caseStatus.ts';
+import { DecisionOpening } from '../domain/decisions.ts';
 import { SignedStatement, Entry } from '../domain/statement.ts';
 import { AccessLogLine, Purpose } from './access.ts';
 
@@ -90,7 +91,8 @@ export const PaymentRequest = z
 /**
  * A decision on an open step: either an officer's outcome and reason, which the agency's
  * worker signs before it reaches the case, or a decision the agency's own system already
- * signed (integrations, not people).
+ * signed (integrations, not people), with the opening of its commitment if it has a reason
+ * to record (the opening stays off the ledger).
  */
 export const DecisionRequest = z
   .object({
@@ -98,6 +100,7 @@ export const DecisionRequest = z
     outcome: z.enum(['approved', 'rejected'], { error: 'must be approved or rejected' }).optional(),
     reason: z.string().trim().min(3, 'must give a reason').max(500).optional(),
     signed: SignedStatement.optional(),
+    opening: DecisionOpening.optional(),
   })
   .strict()
   .superRefine((d, ctx) => {
@@ -107,7 +110,7 @@ export const DecisionRequest = z
         ctx.addIssue({
           code: 'custom',
           path: [field],
-          message: 'must not come with a signed decision: the signed statement carries it',
+          message: 'must not come with a signed decision: the statement and its opening carry it',
         });
     if (!d.signed && !d.outcome)
       ctx.addIssue({
@@ -117,6 +120,12 @@ export const DecisionRequest = z
       });
     if (d.outcome && !d.reason)
       ctx.addIssue({ code: 'custom', path: ['reason'], message: 'must give a reason' });
+    if (d.opening && !d.signed)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['opening'],
+        message: "comes only with a signed decision: it opens that statement's commitment",
+      });
   });
 
 export const DecisionApplied = z.object({ stepId: z.string(), ledgerIndex: z.number().int() });

@@ -22,6 +22,8 @@ export const StepState = z.object({
   kind: StepKind,
   status: StepStatus,
   outcome: z.string().optional(),
+  /** The decider's reason, from the decision's opening; off the ledger. */
+  reason: z.string().optional(),
   statementId: z.string().optional(),
   ledgerIndex: z.number().int().optional(),
   startedAt: z.string().optional(),

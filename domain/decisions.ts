@@ -1,13 +1,42 @@
 import { z } from 'zod';
 import { Agency, Utility } from './agency.ts';
-import { SignedStatement } from './statement.ts';
+import { Base64Salt, SignedStatement } from './statement.ts';
 
 // What reaches a running case from outside: an agency's signed decision on a waiting or
 // review step, and a supervisor's action on an escalation.
 
+/**
+ * A decision as the agency recorded it, which the signed statement's `commitment` commits to
+ * (`commitTo(salt, record)`): the outcome, who decided (a role), and why, in their words. The
+ * reason may name people, so it stays off the ledger: the statement's facts never carry it.
+ */
+export const DecisionRecord = z
+  .object({
+    outcome: z.string().min(1).max(64),
+    /** The role that decided (`officer`, `citizen`), never who. */
+    decidedBy: z.string().min(1).max(64),
+    reason: z.string().trim().max(500).optional(),
+  })
+  .strict();
+export type DecisionRecord = z.infer<typeof DecisionRecord>;
+
+/** The salt and the record that open a decision's commitment. */
+export const DecisionOpening = z
+  .object({
+    salt: Base64Salt,
+    record: DecisionRecord,
+  })
+  .strict();
+export type DecisionOpening = z.infer<typeof DecisionOpening>;
+
 export const Decision = z.object({
   stepId: z.string(),
   signed: SignedStatement,
+  /**
+   * The opening of the statement's commitment: kept off the ledger, in the case's encrypted
+   * history. Optional: decisions signed elsewhere, and cases already running, have none.
+   */
+  opening: DecisionOpening.optional(),
 });
 export type Decision = z.infer<typeof Decision>;
 
@@ -32,7 +61,7 @@ export const DeskRequest = z.object({
   caseId: z.string().min(1),
   stepId: z.string().min(1),
   outcome: z.string().min(1),
-  /** Why, in the officer's words; it is signed into the statement's facts, so no personal data. */
+  /** Why, in the officer's words: committed to and kept in the case's history, off the ledger. */
   reason: z.string().trim().max(500).optional(),
   /** Who decided (`officer:registry:o-17`, `citizen:c-1`), for the agency's own records. */
   actor: z.string().min(1).max(200),

@@ -17,6 +17,8 @@ const base64 = (bytes: number) =>
 
 export const Base64Hash = base64(32);
 export const Base64Signature = base64(64);
+/** A 32-byte commitment salt: the key of a salted commitment, never on the ledger. */
+export const Base64Salt = base64(32);
 
 export const CaseId = z
   .string()

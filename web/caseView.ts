@@ -24,7 +24,7 @@ export function badge(text: string, kind = text): HTMLSpanElement {
   return h('span', { class: `badge ${kind}` }, text);
 }
 
-/** One step: who, status, outcome, times, deadline, overdue, attempts, error, its entry. */
+/** One step: who, status, outcome and why, times, deadline, overdue, attempts, error, its entry. */
 export function stepItem(step: StepState, extra: Child = null): HTMLLIElement {
   return h(
     'li',
@@ -42,7 +42,9 @@ export function stepItem(step: StepState, extra: Child = null): HTMLLIElement {
       step.overdue ? ' ' : null,
       step.overdue ? badge('OVERDUE', 'overdue') : null,
     ),
-    step.outcome ? h('p', {}, `Outcome: ${step.outcome}`) : null,
+    step.outcome
+      ? h('p', {}, `Outcome: ${step.outcome}`, step.reason ? ` \u2014 ${step.reason}` : null)
+      : null,
     h(
       'p',
       { class: 'meta' },

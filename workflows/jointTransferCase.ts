@@ -278,6 +278,19 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
             `step ${def.id} takes one of ${allowedOutcomes(def.id).join(', ')}, not ${s.outcome}`,
           );
         }
+        // The API checked the opening against the commitment; here only what the step reads
+        // of it, so no update can fail the workflow task that applies it.
+        if (decision.opening !== undefined) {
+          const record = (decision.opening as { record?: unknown } | null)?.record as
+            { outcome?: unknown; reason?: unknown } | null | undefined;
+          if (
+            typeof record !== 'object' ||
+            record === null ||
+            record.outcome !== s.outcome ||
+            !['string', 'undefined'].includes(typeof record.reason)
+          )
+            throw new Error(`the decision's opening must record outcome ${s.outcome}`);
+        }
       },
     },
   );
@@ -595,14 +608,22 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
       return;
     }
     const outcome = got.decision.signed.statement.outcome;
+    // The decider's reason comes from the decision's opening (the API checked it against the
+    // commitment), never from the ledger: the status and a refusal show it. No command, so
+    // no patch: a recorded history replays the same.
+    const reason = got.decision.opening?.record.reason;
     state.outcome = outcome;
+    if (reason) state.reason = reason;
     state.statementId = got.decision.signed.statement.statementId;
     state.ledgerIndex = got.ledgerIndex;
     state.finishedAt = now();
     facts[def.id] = got.decision.signed.statement.facts;
     if (REFUSING_OUTCOMES.includes(outcome)) {
       state.status = 'rejected';
-      refuse('rejected', `${def.id}: ${def.agency} decided ${outcome}`);
+      refuse(
+        'rejected',
+        `${def.id}: ${def.agency} decided ${outcome}${reason ? `: ${reason}` : ''}`,
+      );
     } else {
       state.status = 'done';
       if (def.compensation) compensations.push(def);

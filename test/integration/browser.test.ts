@@ -284,10 +284,14 @@ describe('a case through the three front doors in Chromium', () => {
     // The workflow's steps beside the entries, when the case's status query answers (the API
     // sends no steps when it does not; the signed entries above stand either way).
     const steps = await timeline.locator('.step[data-step]').count();
-    if (steps > 0)
-      expect(await timeline.locator('.step[data-step="review"]').getAttribute('data-status')).toBe(
-        'done',
+    if (steps > 0) {
+      const review = timeline.locator('.step[data-step="review"]');
+      expect(await review.getAttribute('data-status')).toBe('done');
+      // The officer's reason beside the outcome: from the case's status, never from the ledger.
+      expect(await review.textContent()).toContain(
+        'Outcome: approved \u2014 title, contract and payment are in order',
       );
+    }
     await expectAccessible(supervisor.page, supervisor.problems);
 
     // The evidence bundle, downloaded from the page, verifies offline with the CLI.

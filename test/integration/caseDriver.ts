@@ -3,7 +3,7 @@
 import type { SignedStatement } from '../../domain/statement.ts';
 import type { SigningKey } from '../../ledger/keys.ts';
 import { signDecision } from '../../activities/sign.ts';
-import { decidingAgency } from '../../domain/decisions.ts';
+import { decidingAgency, type DecisionOpening } from '../../domain/decisions.ts';
 import type { Agency } from '../../domain/agency.ts';
 import type { Stack, Timeline } from './stack.ts';
 
@@ -81,14 +81,13 @@ export const waitForStep = (
 export const waitForClosed = (stack: Caller, caseId: string, timeoutMs?: number) =>
   waitUntil(stack, caseId, (t) => t.workflowStatus !== 'RUNNING', 'closing', timeoutMs);
 
-/** A decision as the agency's own system signs it. */
+/** A decision as the agency's own system signs it (decided by `system`, with no reason). */
 export function signedDecision(
   key: SigningKey,
   agency: string,
   caseId: string,
   stepId: string,
   outcome: string,
-  facts: Record<string, string | number | boolean | null> = {},
 ): SignedStatement {
   return signDecision({
     key,
@@ -96,26 +95,27 @@ export function signedDecision(
     caseId,
     stepId,
     outcome,
-    facts,
-  });
+    decidedBy: 'system',
+  }).signed;
 }
 
 /**
- * Sends a decision the agency's own system signed, signed in as the officer of the agency
- * that decides the step (so a decision signed by another agency's key reaches the case,
- * which must refuse it).
+ * Sends a decision the agency's own system signed, with the opening of its commitment if
+ * given, signed in as the officer of the agency that decides the step (so a decision signed
+ * by another agency's key reaches the case, which must refuse it).
  */
 export async function decide(
   stack: Caller,
   caseId: string,
   stepId: string,
   signed: SignedStatement,
+  opening?: DecisionOpening,
 ) {
   const agency = decidingAgency(stepId) ?? (signed.statement.agency as Agency);
   return stack.app.inject({
     method: 'POST',
     url: `/cases/${caseId}/decisions`,
     headers: stack.officer[agency],
-    payload: { stepId, signed },
+    payload: { stepId, signed, ...(opening ? { opening } : {}) },
   });
 }

@@ -296,7 +296,7 @@ describe('the agency officer', () => {
     expect(response.json()).toMatchObject({ error: 'forbidden', field: 'stepId' });
   });
 
-  it('of the registry approves with a reason; the registry-signed decision is on the ledger and the case completes', async () => {
+  it('of the registry approves with a reason; the registry-signed decision is on the ledger without it, and the case shows it on the review step', async () => {
     const reason = 'title clear, duty paid, parties verified';
     const response = await post(`/cases/${caseId}/decisions`, stack.officer.registry, {
       stepId: 'review',
@@ -308,9 +308,20 @@ describe('the agency officer', () => {
     expect(stepId).toBe('review');
     const entry = await expectSignedBy(ledgerIndex, 'registry');
     expect(entry.statement).toMatchObject({ stepId: 'review', outcome: 'approved' });
-    expect(entry.statement.facts).toMatchObject({ decidedBy: 'officer', reason });
+    // Free text may name people: the public log says only who decided, as a role.
+    expect(entry.statement.facts).toEqual({ decidedBy: 'officer' });
+    const holding = await stack.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM ledger_entries WHERE position($1::bytea IN entry) > 0',
+      [Buffer.from(reason)],
+    );
+    expect(holding.rows[0]!.n).toBe(0);
     const closed = await waitForClosed(stack, caseId);
     expect(closed).toMatchObject({ workflowStatus: 'COMPLETED', phase: 'completed' });
+    expect(closed.steps.find((s) => s.stepId === 'review')).toMatchObject({
+      status: 'done',
+      outcome: 'approved',
+      reason,
+    });
   });
 });
 

@@ -61,7 +61,7 @@ beforeAll(async () => {
   caseId = await submit(stack, application);
   await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
   const impostor = generateSigningKey(agencyKeyName('tax'));
-  forgedDecision = signedDecision(impostor, 'tax', caseId, 'confirmPayment', 'paid', {});
+  forgedDecision = signedDecision(impostor, 'tax', caseId, 'confirmPayment', 'paid');
 
   const hourAgo = new Date(Date.now() - 3_600_000);
   const supervisor: Principal = { role: 'supervisor', sub: 'supervisor-1' };

@@ -5,6 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { caseWorkflowId } from '../../domain/application.ts';
 import { ORCHESTRATOR_TASK_QUEUE } from '../../domain/agencyIds.ts';
 import { verifyStatementSignature } from '../../ledger/statement.ts';
+import { signDecision } from '../../activities/sign.ts';
+import { decideUpdate } from '../../workflows/messages.ts';
 import {
   decide,
   signedDecision,
@@ -473,12 +475,17 @@ describe('the joint transfer, end to end', () => {
     expect(t.phase).toBe(reviews[0]!.statement.outcome === 'approved' ? 'completed' : 'rejected');
   });
 
-  it('refuses a review decision signed by the wrong agency and changes nothing', async () => {
-    const caseId = await submit(stack, sampleApplication({ utilities: [] }));
+  /** A case paid and waiting for its review; and how many entries it has then. */
+  async function caseAtReview(application = sampleApplication({ utilities: [] })) {
+    const caseId = await submit(stack, application);
     await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
     expect((await pay(caseId)).statusCode).toBe(200);
-    const before = await waitForStep(stack, caseId, 'review', 'waiting');
-    const entriesBefore = (before as unknown as { entries: unknown[] }).entries.length;
+    const at = await waitForStep(stack, caseId, 'review', 'waiting');
+    return { caseId, entries: (at as unknown as { entries: unknown[] }).entries.length };
+  }
+
+  it('refuses a review decision signed by the wrong agency and changes nothing', async () => {
+    const { caseId, entries: entriesBefore } = await caseAtReview();
 
     // The tax bureau's key signing a registry decision, and a tax key claiming to be the registry.
     const wrongAgency = await decide(
@@ -497,6 +504,101 @@ describe('the joint transfer, end to end', () => {
     expect((after as unknown as { entries: unknown[] }).entries.length).toBe(entriesBefore);
     expect((await approve(caseId)).statusCode).toBe(200);
     expect((await waitForClosed(stack, caseId)).phase).toBe('completed');
+  });
+
+  /** Waits for the case to close rejected at review, `reason` in its refusal and on the step. */
+  async function closedRejectedWith(caseId: string, reason: string): Promise<Timeline> {
+    const t = await waitForClosed(stack, caseId);
+    expect(t.phase).toBe('rejected');
+    expect(t.reason).toBe(`review: registry decided rejected: ${reason}`);
+    expect(t.steps.find((s) => s.stepId === 'review')).toMatchObject({
+      status: 'rejected',
+      outcome: 'rejected',
+      reason,
+    });
+    return t;
+  }
+
+  /** The review decided by the registry's own system, signed with its key, with its opening. */
+  const registryDecides = (caseId: string, outcome: 'approved' | 'rejected', reason: string) =>
+    signDecision({
+      key: stack.keys.registry!,
+      agency: 'registry',
+      caseId,
+      stepId: 'review',
+      outcome,
+      decidedBy: 'system',
+      reason,
+    });
+
+  /** Entries on the whole ledger whose bytes hold `text`. */
+  async function entriesHolding(text: string): Promise<number> {
+    const { rows } = await stack.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM ledger_entries WHERE position($1::bytea IN entry) > 0',
+      [Buffer.from(text)],
+    );
+    return rows[0]!.n;
+  }
+
+  it("refuses a decision whose opening does not open its commitment (400 naming opening), changing nothing; with its own opening the reason reaches the case's status, not the ledger", async () => {
+    const { caseId, entries: entriesBefore } = await caseAtReview();
+    const reason = 'the seller Petra Dvořák has not signed the contract';
+    const { signed, opening } = registryDecides(caseId, 'rejected', reason);
+
+    const tampered = { ...opening, record: { ...opening.record, reason: 'all in order' } };
+    const refused = await decide(stack, caseId, 'review', signed, tampered);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toMatchObject({ error: 'invalid_request', field: 'opening' });
+    const after = await waitForStep(stack, caseId, 'review', 'waiting');
+    expect((after as unknown as { entries: unknown[] }).entries.length).toBe(entriesBefore);
+    expect(after.steps.find((s) => s.stepId === 'review')).not.toHaveProperty('outcome');
+
+    expect((await decide(stack, caseId, 'review', signed, opening)).statusCode).toBe(200);
+    await closedRejectedWith(caseId, reason);
+    expect(await entriesHolding(reason)).toBe(0);
+  });
+
+  it('refuses, at the workflow itself, a decision whose opening records another outcome or no record, so no update can break the case', async () => {
+    const application = sampleApplication({ utilities: [] });
+    const { caseId } = await caseAtReview(application);
+    const { signed, opening } = registryDecides(caseId, 'approved', 'in order');
+    // Straight to Temporal, past the API's check of the commitment.
+    const handle = stack.client.workflow.getHandle(caseWorkflowId(application.unitId));
+    for (const bad of [
+      { ...opening, record: { ...opening.record, outcome: 'rejected' } },
+      {},
+      null,
+    ])
+      await expect(
+        handle.executeUpdate(decideUpdate, {
+          args: [{ stepId: 'review', signed, opening: bad as typeof opening }],
+        }),
+      ).rejects.toMatchObject({
+        cause: { message: expect.stringMatching(/opening must record outcome approved/) as string },
+      });
+    const still = await waitForStep(stack, caseId, 'review', 'waiting');
+    expect(still.steps.find((s) => s.stepId === 'review')).not.toHaveProperty('outcome');
+    await handle.executeUpdate(decideUpdate, { args: [{ stepId: 'review', signed, opening }] });
+    expect((await waitForClosed(stack, caseId)).phase).toBe('completed');
+  });
+
+  it("an officer's rejection with a reason: the review's entry holds no reason, the case's status shows it and the case's refusal ends with it", async () => {
+    const { caseId } = await caseAtReview();
+    const reason = "buyer Jan Novák's ID card expired";
+    const response = await stack.app.inject({
+      method: 'POST',
+      url: `/cases/${caseId}/decisions`,
+      headers: stack.officer.registry,
+      payload: { stepId: 'review', outcome: 'rejected', reason },
+    });
+    expect(response.statusCode, response.body).toBe(200);
+    const t = await closedRejectedWith(caseId, reason);
+    const review = (
+      t as unknown as { entries: { statement: { stepId: string; facts: object } }[] }
+    ).entries.find((e) => e.statement.stepId === 'review');
+    expect(review?.statement.facts).toEqual({ decidedBy: 'officer' });
+    expect(await entriesHolding(reason)).toBe(0);
+    expect(await entriesHolding('Novák')).toBe(0);
   });
 
   it('answers a malformed decision or supervisor action with 400 naming the field, changing nothing', async () => {

@@ -283,6 +283,8 @@ export interface Timeline {
     status: string;
     agency: string;
     outcome?: string;
+    /** The decider's reason, from the decision's opening (never on the ledger). */
+    reason?: string;
     ledgerIndex?: number;
     overdue?: boolean;
     amountDueCents?: number;
