@@ -70,6 +70,29 @@ function agencyActivity(agency: Agency, name: string): AgencyCall {
   return proxy[name]!;
 }
 
+/**
+ * Why an agency's answer is not the statement of this call, or undefined. The statement must
+ * name the case, the step, the step's agency and the statement id the call asked for
+ * (`<caseId>/<stepId>[/<n>]`): another case's statement would be appended and counted as
+ * this step's, or, already in the log, stand for it unseen (appends are idempotent on
+ * statementId). Plain comparisons, no command: a recorded history replays the same.
+ */
+function misdirection(
+  signed: SignedStatement | undefined,
+  call: { caseId: string; stepId: string; agency: string; n: number },
+): string | undefined {
+  const s = signed?.statement;
+  const expected = `${call.caseId}/${call.stepId}${call.n > 0 ? `/${call.n}` : ''}`;
+  if (
+    s?.caseId === call.caseId &&
+    s.stepId === call.stepId &&
+    s.agency === call.agency &&
+    s.statementId === expected
+  )
+    return undefined;
+  return `${call.agency} answered ${call.stepId} with statement ${s?.statementId ?? '(none)'} of ${s?.agency ?? 'nobody'}, not ${expected} of ${call.agency}`;
+}
+
 /** Who owes the action on an open step, for reminders. */
 function owingParty(def: StepDefinition): string {
   return def.kind === 'human'
@@ -441,6 +464,8 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
             view: viewFor(def.activity!, def.agency as Agency, application, results),
             ...(n > 0 ? { n } : {}),
           });
+          const wrong = misdirection(out.signed, { caseId, stepId: def.id, agency: def.agency, n });
+          if (wrong) throw new Error(wrong);
           state.ledgerIndex = await append(out.signed);
           state.statementId = out.signed.statement.statementId;
           state.outcome = out.signed.statement.outcome;
@@ -643,6 +668,8 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     for (let n = 0; ; n++) {
       try {
         const out = await callCompensation(def, n);
+        const wrong = misdirection(out.signed, compensationCall(def, n));
+        if (wrong) throw new Error(wrong);
         recordCompensation(def, out.signed, await append(out.signed));
         return;
       } catch (error) {
@@ -675,6 +702,12 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
       view: viewFor(def.compensation!, def.agency as Agency, application, results),
       ...(n > 0 ? { n } : {}),
     });
+  const compensationCall = (def: StepDefinition, n: number) => ({
+    caseId,
+    stepId: def.compensation!,
+    agency: def.agency,
+    n,
+  });
   const recordCompensation = (def: StepDefinition, signed: SignedStatement, index: number) => {
     status.records.push({
       stepId: def.compensation!,
@@ -732,6 +765,8 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
         const activity = def.compensation!;
         try {
           const out = await callCompensation(def);
+          const wrong = misdirection(out.signed, compensationCall(def, 0));
+          if (wrong) throw new Error(wrong);
           const index = await append(out.signed);
           recordCompensation(def, out.signed, index);
         } catch (error) {
