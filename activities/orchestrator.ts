@@ -5,10 +5,11 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { CaseInput } from '../domain/application.ts';
 import { LedgerError } from '../domain/errors.ts';
-import { toBase64 } from '../ledger/bytes.ts';
+import { fromBase64, toBase64 } from '../ledger/bytes.ts';
 import type { Sequencer } from '../ledger/pg/sequencer.ts';
 import type { SignedStatement } from '../domain/statement.ts';
 import type { SigningKey } from '../ledger/keys.ts';
+import { commitTo } from '../ledger/statement.ts';
 import { signStep } from './sign.ts';
 
 export interface AppendReceipt {
@@ -119,8 +120,22 @@ export function createOrchestratorActivities(deps: {
       );
     },
 
-    /** Appends a signed statement once; a statement the ledger refuses fails without retries. */
-    async appendToLedger(signed: unknown): Promise<AppendReceipt> {
+    /**
+     * Appends a signed statement once; a statement the ledger refuses fails without retries.
+     * Given `opening` (the salt and the result the statement's commitment is to), the result
+     * must open the commitment first: the case acts on that result (an amount due, a flag),
+     * so it must be the one the agency signed, not another it handed over beside it.
+     */
+    async appendToLedger(signed: unknown, opening?: CommitmentOpening): Promise<AppendReceipt> {
+      if (opening !== undefined) {
+        const problem = openingProblem(signed, opening);
+        if (problem)
+          throw ApplicationFailure.create({
+            type: COMMITMENT_MISMATCH,
+            message: problem,
+            nonRetryable: true,
+          });
+      }
       try {
         const appended = await deps.sequencer.append(signed);
         return {
@@ -143,3 +158,28 @@ export function createOrchestratorActivities(deps: {
 }
 
 export type OrchestratorActivities = ReturnType<typeof createOrchestratorActivities>;
+
+/** The failure type of a result that does not open its statement's commitment. */
+export const COMMITMENT_MISMATCH = 'CommitmentMismatch';
+
+/** What opens a statement's commitment: `commitTo(salt, result)` (ledger/statement.ts). */
+export interface CommitmentOpening {
+  /** Base64 of the salt (the case's, or a decision's own). */
+  salt: string;
+  result: unknown;
+}
+
+/** Why `opening` does not open the commitment of `signed`'s statement, or undefined. */
+function openingProblem(signed: unknown, opening: CommitmentOpening): string | undefined {
+  const statement = (signed as { statement?: { statementId?: unknown; commitment?: unknown } })
+    ?.statement;
+  let commitment: string;
+  try {
+    commitment = commitTo(fromBase64(opening.salt), opening.result);
+  } catch (error) {
+    return `the opening of ${String(statement?.statementId)} cannot be committed to: ${String(error)}`;
+  }
+  return commitment === statement?.commitment
+    ? undefined
+    : `the result handed over with ${String(statement?.statementId)} does not open its commitment`;
+}

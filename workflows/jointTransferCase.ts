@@ -268,7 +268,14 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
       // refused meanwhile, and the step's wait does not end without this one.
       if (v5) deciding.add(decision.stepId);
       try {
-        const receipt = await orchestrator.appendToLedger(decision.signed);
+        // With its opening, the record must open the commitment (the API checked it too).
+        const { opening } = decision;
+        const receipt = opening
+          ? await orchestrator.appendToLedger(decision.signed, {
+              salt: opening.salt,
+              result: opening.record,
+            })
+          : await orchestrator.appendToLedger(decision.signed);
         decisions.set(decision.stepId, { decision, ledgerIndex: receipt.index });
         return { ledgerIndex: receipt.index };
       } finally {
@@ -339,8 +346,15 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     },
   );
 
-  async function append(signed: SignedStatement): Promise<number> {
-    return (await orchestrator.appendToLedger(signed)).index;
+  /**
+   * Appends `signed`; given the result it commits to (under the case's salt), only if that
+   * result opens its commitment: the case goes on with the result, so it must be the signed one.
+   */
+  async function append(signed: SignedStatement, result?: { of: unknown }): Promise<number> {
+    const receipt = result
+      ? await orchestrator.appendToLedger(signed, { salt, result: result.of })
+      : await orchestrator.appendToLedger(signed);
+    return receipt.index;
   }
 
   // Not async: the caller awaits awaitSupervisor's own promise, so a case started before v5
@@ -466,7 +480,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           });
           const wrong = misdirection(out.signed, { caseId, stepId: def.id, agency: def.agency, n });
           if (wrong) throw new Error(wrong);
-          state.ledgerIndex = await append(out.signed);
+          state.ledgerIndex = await append(out.signed, { of: out.result });
           state.statementId = out.signed.statement.statementId;
           state.outcome = out.signed.statement.outcome;
           results[def.id] = out.result;
@@ -670,7 +684,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
         const out = await callCompensation(def, n);
         const wrong = misdirection(out.signed, compensationCall(def, n));
         if (wrong) throw new Error(wrong);
-        recordCompensation(def, out.signed, await append(out.signed));
+        recordCompensation(def, out.signed, await append(out.signed, { of: out.result }));
         return;
       } catch (error) {
         if (isCancellation(error)) throw error;
@@ -767,7 +781,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           const out = await callCompensation(def);
           const wrong = misdirection(out.signed, compensationCall(def, 0));
           if (wrong) throw new Error(wrong);
-          const index = await append(out.signed);
+          const index = await append(out.signed, { of: out.result });
           recordCompensation(def, out.signed, index);
         } catch (error) {
           log.error('compensation failed', { caseId, activity, error: String(error) });

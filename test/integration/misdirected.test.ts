@@ -22,6 +22,8 @@ let running: Promise<void>;
 const misdirect = new Set<string>();
 /** The statement ids of every misdirected answer given. */
 const answered: string[] = [];
+/** The housing activities that hand over another result than the one their statement commits to. */
+const swapResult = new Set<string>();
 
 /** The same statement, re-signed by housing as if it were another case's. */
 function asAnotherCase(out: StepResult<unknown>): StepResult<unknown> {
@@ -38,7 +40,10 @@ function asAnotherCase(out: StepResult<unknown>): StepResult<unknown> {
 const misdirecting: ActivityInboundCallsInterceptor = {
   async execute(input, next) {
     const out = (await next(input)) as StepResult<unknown>;
-    return misdirect.has(activityInfo().activityType) ? asAnotherCase(out) : out;
+    const activity = activityInfo().activityType;
+    if (swapResult.has(activity))
+      return { ...out, result: { ...(out.result as object), filingNumberMatches: true } };
+    return misdirect.has(activity) ? asAnotherCase(out) : out;
   },
 };
 
@@ -99,6 +104,24 @@ describe("an agency answering with a statement that is not the step's", () => {
     expect(await entriesOf(caseId)).not.toContain(`${caseId}/verifyContract`);
     expect(answered.length).toBeGreaterThan(0);
     expect(await misdirectedLogged()).toBe(0);
+  });
+
+  it('fails the step when the result handed over is not the one the statement commits to, appending nothing', async () => {
+    misdirect.clear();
+    swapResult.add('verifyContract');
+    // The filing's number does not match: the signed statement says rejected, the result
+    // handed over beside it says the number matches.
+    const caseId = await submit(
+      stack,
+      sampleApplication({ unitId: 'U-FILING-MISMATCH-1', utilities: [] }),
+    );
+    const t = await waitForClosed(stack, caseId, 60_000);
+    swapResult.clear();
+    expect(t.phase).toBe('failed');
+    expect(t.reason).toBe(
+      `verifyContract failed: the result handed over with ${caseId}/verifyContract does not open its commitment`,
+    );
+    expect(await entriesOf(caseId)).not.toContain(`${caseId}/verifyContract`);
   });
 
   it('sends a compensation answered with another case statement to a supervisor, who resolves it', async () => {
