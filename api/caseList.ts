@@ -64,8 +64,8 @@ export const CaseListQuery = z
   .strict();
 export type CaseListQuery = z.infer<typeof CaseListQuery>;
 
-/** An officer's inbox: the same paging as the case list, no filters. */
-export const InboxQuery = CaseListQuery.pick({ pageSize: true, pageToken: true }).strict();
+/** A list paged like the case list, without filters: an officer's inbox, the supervisor's escalations. */
+export const PageQuery = CaseListQuery.pick({ pageSize: true, pageToken: true }).strict();
 
 /** A day filter as an RFC 3339 instant: a bare date means its start (from) or its end (to). */
 function instant(value: string, end: boolean): string {
@@ -152,9 +152,24 @@ export interface ListDeps {
   pageTokens: PageTokens;
 }
 
-const NOT_A_PAGE_TOKEN = [
+export const NOT_A_PAGE_TOKEN = [
   { field: 'pageToken', reason: 'must be a token from an earlier page of this list' },
 ];
+
+/**
+ * What `text` seals for the list `query`, when this API sealed it for that list.
+ * @throws RequestValidationError naming pageToken otherwise (made up, changed, another list's).
+ */
+export function openPageToken(tokens: PageTokens, query: string, text: string): Uint8Array {
+  const token = tokens.open(query, text);
+  if (!token) throw new RequestValidationError(NOT_A_PAGE_TOKEN);
+  return token;
+}
+
+/** The visibility clause for these runs (ids cut to the characters a run id has). */
+export function runIdIn(runIds: readonly string[]): string {
+  return `RunId IN (${runIds.map((id) => `'${id.replace(/[^A-Za-z0-9-]/g, '')}'`).join(', ')})`;
+}
 
 /** One page of cases matching `query` (a visibility query), newest first. */
 export async function listCases(
@@ -163,8 +178,8 @@ export async function listCases(
   pageSize: number,
   pageToken?: string,
 ): Promise<CaseList> {
-  const token = pageToken === undefined ? undefined : deps.pageTokens.open(query, pageToken);
-  if (pageToken !== undefined && !token) throw new RequestValidationError(NOT_A_PAGE_TOKEN);
+  const token =
+    pageToken === undefined ? undefined : openPageToken(deps.pageTokens, query, pageToken);
   const response = await deps.temporal.workflowService
     .listWorkflowExecutions({
       namespace: deps.namespace,
@@ -216,8 +231,7 @@ export async function casesOfRuns(
   runIds: readonly string[],
 ): Promise<CaseSummary[]> {
   if (runIds.length === 0) return [];
-  const quoted = runIds.map((id) => `'${id.replace(/[^A-Za-z0-9-]/g, '')}'`).join(', ');
-  const page = await listCases(deps, `RunId IN (${quoted})`, runIds.length);
+  const page = await listCases(deps, runIdIn(runIds), runIds.length);
   const byId = new Map(page.cases.map((c) => [c.caseId, c]));
   const { rows } = await deps.pool.query<{ case_id: string }>(
     'SELECT case_id FROM cases WHERE run_id = ANY($1) ORDER BY created_at DESC',

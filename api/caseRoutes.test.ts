@@ -69,8 +69,15 @@ function closeEntry(caseId: string, outcome: string, index: number): Buffer {
   return Buffer.from(JSON.stringify(entry));
 }
 
-/** PostgreSQL as the case routes read it: case rows and ledger entries, by case id. */
-function fakePool(rows: CaseRow[], entries: Record<string, Buffer[]> = {}) {
+/** An escalation notice as the workflow writes it (activities/orchestrator.ts notify). */
+interface Notice {
+  id: number;
+  caseId: string;
+  stepId: string;
+}
+
+/** PostgreSQL as the case routes read it: case rows, ledger entries and escalation notices. */
+function fakePool(rows: CaseRow[], entries: Record<string, Buffer[]> = {}, notices: Notice[] = []) {
   const queries: string[] = [];
   const query = (config: string | { text: string; values?: unknown[] }, params?: unknown[]) => {
     const text = typeof config === 'string' ? config : config.text;
@@ -95,6 +102,16 @@ function fakePool(rows: CaseRow[], entries: Record<string, Buffer[]> = {}) {
         })),
       );
     if (/FROM case_secrets WHERE case_id/.test(text)) return answer([{ application: null }]);
+    if (/FROM notifications n JOIN cases c/.test(text)) {
+      const [before, limit] = values as [string, number];
+      const below = notices.filter((n) => n.id < Number(before)).sort((a, b) => b.id - a.id);
+      return answer(
+        below.slice(0, limit).flatMap((n) => {
+          const row = rows.find((r) => r.case_id === n.caseId);
+          return row ? [{ ...row, id: String(n.id), step_id: n.stepId }] : [];
+        }),
+      );
+    }
     return answer([]);
   };
   const transaction: string[] = [];
@@ -115,6 +132,8 @@ interface FakeRun {
   /** Temporal's status name, as describe() reports it. */
   statusName: string;
   phase: CaseStatus['phase'];
+  overdue?: boolean;
+  escalations?: CaseStatus['escalations'];
 }
 
 /**
@@ -138,10 +157,10 @@ function fakeTemporal(runs: FakeRun[]) {
       caseId: r.caseId,
       unitId: 'U-1',
       phase: r.phase,
-      overdue: false,
+      overdue: r.overdue ?? false,
       steps: [{ stepId: 'review', agency: 'registry', kind: 'human', status: 'waiting' }],
       records: [],
-      escalations: [],
+      escalations: r.escalations ?? [],
     });
     return {
       describe: () => Promise.resolve().then(() => ({ status: { name: run().statusName } })),
@@ -160,7 +179,18 @@ function fakeTemporal(runs: FakeRun[]) {
       },
     };
   };
-  return { temporal: { workflow: { getHandle }, workflowService: {} }, world };
+  /** Visibility: the runs a `RunId IN (...)` query names, only the open ones if it asks so. */
+  const listWorkflowExecutions = ({ query }: { query: string }) =>
+    Promise.resolve({
+      executions: world.runs
+        .filter((r) => query.includes(`'${r.runId}'`))
+        .filter((r) => !query.includes("ExecutionStatus = 'Running'") || r.statusName === 'RUNNING')
+        .map((r) => ({ execution: { workflowId: 'case:U-1', runId: r.runId } })),
+    });
+  return {
+    temporal: { workflow: { getHandle }, workflowService: { listWorkflowExecutions } },
+    world,
+  };
 }
 
 /** A real Temporal client whose every call fails as gRPC does while the server is down. */
@@ -547,5 +577,152 @@ describe('a signed decision with the opening of its commitment', () => {
     expect(response.statusCode, response.body).toBe(400);
     expect(response.json()).toMatchObject({ error: 'invalid_request', field: 'opening' });
     expect(world.updates).toEqual([]);
+  });
+});
+
+describe('the escalations waiting for a supervisor', () => {
+  const C2 = '33333333-3333-4333-8333-333333333333';
+  const C3 = '44444444-4444-4444-8444-444444444444';
+  const C4 = '55555555-5555-4555-8555-555555555555';
+  const C5 = '66666666-6666-4666-8666-666666666666';
+  const open = (stepId: string) => ({
+    stepId,
+    reason: `${stepId} failed after retries: the service does not answer`,
+    at: '2026-01-07T10:00:00.000Z',
+    resolved: false,
+  });
+  /** Five cases with an escalation notice each, the newest last; two still wait for a supervisor. */
+  const setting = () => {
+    const fake = fakeTemporal([
+      {
+        runId: 'run-1',
+        caseId: CASE,
+        statusName: 'RUNNING',
+        phase: 'running',
+        escalations: [open('registerTransfer')],
+      },
+      // Retried by a supervisor: running again, its escalation resolved.
+      {
+        runId: 'run-2',
+        caseId: C2,
+        statusName: 'RUNNING',
+        phase: 'running',
+        escalations: [{ ...open('transferAccount.gas'), resolved: true }],
+      },
+      // Closed: its status is never asked.
+      {
+        runId: 'run-3',
+        caseId: C3,
+        statusName: 'COMPLETED',
+        phase: 'completed',
+        escalations: [open('releaseTitleLock')],
+      },
+      {
+        runId: 'run-4',
+        caseId: C4,
+        statusName: 'RUNNING',
+        phase: 'running',
+        overdue: true,
+        escalations: [open('transferAccount.water')],
+      },
+      // run-5 (C5): Temporal no longer keeps it.
+    ]);
+    const rows = [CASE, C2, C3, C4, C5].map((caseId, i) =>
+      rowOf({ case_id: caseId, run_id: `run-${i + 1}` }),
+    );
+    const steps = [
+      'registerTransfer',
+      'transferAccount.gas',
+      'releaseTitleLock',
+      'transferAccount.water',
+      'registerTransfer',
+    ];
+    const notices = steps.map((stepId, i) => ({ id: i + 1, caseId: rows[i]!.case_id, stepId }));
+    return { ...fake, pool: fakePool(rows, {}, notices).pool };
+  };
+  /** How the list shows `caseId`'s open escalation at `stepId`. */
+  const waiting = (caseId: string, stepId: string, overdue: boolean) => ({
+    caseId,
+    unitId: 'U-1',
+    stepId,
+    reason: open(stepId).reason,
+    escalatedAt: '2026-01-07T10:00:00.000Z',
+    overdue,
+  });
+  const waitingIn = waiting(C4, 'transferAccount.water', true);
+  const waitingOut = waiting(CASE, 'registerTransfer', false);
+
+  it('lists those still waiting, newest first, passing over resolved ones, closed cases and cases Temporal no longer keeps', async () => {
+    const { temporal, pool } = setting();
+    const { call } = await appWith(temporal, pool);
+    const response = await call('GET', '/escalations', 'supervisor');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toEqual({ items: [waitingIn, waitingOut], nextPageToken: null });
+  });
+
+  it('pages with a token sealed for this list, and refuses a changed one naming pageToken', async () => {
+    const { temporal, pool } = setting();
+    const { call } = await appWith(temporal, pool);
+    const first = (await call('GET', '/escalations?pageSize=1', 'supervisor')).json<{
+      items: unknown[];
+      nextPageToken: string;
+    }>();
+    expect(first.items).toEqual([waitingIn]);
+    const second = await call(
+      'GET',
+      `/escalations?pageSize=1&pageToken=${first.nextPageToken}`,
+      'supervisor',
+    );
+    expect(second.json()).toEqual({ items: [waitingOut], nextPageToken: null });
+    const changed = `${first.nextPageToken.slice(0, -2)}${first.nextPageToken.endsWith('AA') ? 'BB' : 'AA'}`;
+    const refused = await call('GET', `/escalations?pageToken=${changed}`, 'supervisor');
+    expect(refused.statusCode, refused.body).toBe(400);
+    expect(refused.json()).toMatchObject({ error: 'invalid_request', field: 'pageToken' });
+  });
+
+  it('stops after 1,000 stale notices with a short page whose token goes on to the rest', async () => {
+    const { temporal } = setting();
+    const rows = [rowOf(), rowOf({ case_id: C3, run_id: 'run-3' })];
+    // The waiting escalation first, then 1,100 notices of the closed case above it.
+    const notices = [{ id: 1, caseId: CASE, stepId: 'registerTransfer' }];
+    for (let id = 2; id <= 1_101; id++)
+      notices.push({ id, caseId: C3, stepId: 'releaseTitleLock' });
+    const { call } = await appWith(temporal, fakePool(rows, {}, notices).pool);
+    const first = (await call('GET', '/escalations', 'supervisor')).json<{
+      items: unknown[];
+      nextPageToken: string | null;
+    }>();
+    expect(first.items).toEqual([]);
+    expect(first.nextPageToken).not.toBeNull();
+    const second = await call('GET', `/escalations?pageToken=${first.nextPageToken}`, 'supervisor');
+    expect(second.json()).toEqual({ items: [waitingOut], nextPageToken: null });
+  });
+
+  /** The list as a supervisor gets it while every status query fails so. */
+  const listedWhileQueries = async (fail: 'timeout' | 'broken') => {
+    const { temporal, pool, world } = setting();
+    world.queryFails = fail;
+    const { call } = await appWith(temporal, pool);
+    return call('GET', '/escalations', 'supervisor');
+  };
+
+  it('answers 503 when a status query cannot be answered now, instead of leaving the case out', async () => {
+    const response = await listedWhileQueries('timeout');
+    expect(response.statusCode, response.body).toBe(503);
+  });
+
+  it('passes over a case whose run cannot answer its status query, as the inbox does', async () => {
+    const response = await listedWhileQueries('broken');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toEqual({ items: [], nextPageToken: null });
+  });
+
+  it('is for supervisors only', async () => {
+    const { temporal, pool } = setting();
+    const { call } = await appWith(temporal, pool);
+    for (const caller of ['citizen', 'registry']) {
+      const response = await call('GET', '/escalations', caller);
+      expect(response.statusCode, caller).toBe(403);
+    }
   });
 });

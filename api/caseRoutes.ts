@@ -38,7 +38,7 @@ import { actorOf, ForbiddenError, type Principal, type Role } from './auth.ts';
 import {
   CaseList,
   CaseListQuery,
-  InboxQuery,
+  PageQuery,
   casesOfRuns,
   listCases,
   visibilityQuery,
@@ -52,6 +52,7 @@ import {
   StateConflictError,
   UpdateRefusedError,
 } from './errors.ts';
+import { listEscalations } from './escalations.ts';
 import {
   AccessLog,
   CaseCreated,
@@ -61,6 +62,7 @@ import {
   DecisionRequest,
   EscalationApplied,
   EscalationRequest,
+  Escalations,
   Inbox,
   OfficerView,
   PaymentRequest,
@@ -159,6 +161,7 @@ const HUMAN_STEPS: Record<Agency, readonly string[]> = {
 export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps): void {
   const app = parent.withTypeProvider<ZodTypeProvider>();
   const { temporal, pool } = deps;
+  const listDeps = { temporal, pool, namespace: deps.namespace, pageTokens: deps.pageTokens };
   const caseEntries = new CaseEntries(pool);
   const encoded = new WeakMap<Uint8Array, string>();
 
@@ -568,7 +571,6 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     async (request) => {
       const principal = principalOf(request);
       const { pageSize, pageToken, ...filters } = request.query;
-      const listDeps = { temporal, pool, namespace: deps.namespace, pageTokens: deps.pageTokens };
       if (principal.role === 'supervisor')
         return listCases(listDeps, visibilityQuery(filters), pageSize, pageToken);
       if (Object.keys(filters).length > 0 || pageToken)
@@ -748,7 +750,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         summary: "The open review steps of the officer's agency, a page at a time",
         tags: ['officer'],
         security: BEARER,
-        querystring: InboxQuery,
+        querystring: PageQuery,
         response: { 200: Inbox },
       },
     },
@@ -759,7 +761,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       if (stepIds.length === 0) return { items: [], nextPageToken: null };
       const steps = stepIds.map((s) => `'${s}'`).join(', ');
       const page = await listCases(
-        { temporal, pool, namespace: deps.namespace, pageTokens: deps.pageTokens },
+        listDeps,
         `WorkflowType = 'jointTransferCase' AND ExecutionStatus = 'Running' AND OneWindowCurrentSteps IN (${steps})`,
         request.query.pageSize,
         request.query.pageToken,
@@ -891,6 +893,24 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         .header('content-disposition', `attachment; filename="evidence-${row.case_id}.json"`)
         .send(bundle);
     },
+  );
+
+  app.get(
+    '/escalations',
+    {
+      onRequest: deps.authorize(['supervisor']),
+      schema: {
+        summary: 'The escalations waiting for a supervisor, newest first, a page at a time',
+        tags: ['supervisor'],
+        security: BEARER,
+        querystring: PageQuery,
+        response: { 200: Escalations },
+      },
+    },
+    // No access entry: like the inbox, this reads case statuses (steps and the workflow's own
+    // reasons), never the application, as GET /cases/:caseId does.
+    (request) =>
+      listEscalations({ ...listDeps, statusOf }, request.query.pageSize, request.query.pageToken),
   );
 
   app.post(

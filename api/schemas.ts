@@ -157,6 +157,26 @@ export const Inbox = z.object({
   nextPageToken: z.string().nullable(),
 });
 
+/**
+ * An escalation waiting for a supervisor: the workflow's own reason (as the case's status and
+ * timeline show it), no personal data.
+ */
+export const EscalationItem = z.object({
+  caseId: z.string(),
+  unitId: z.string(),
+  stepId: z.string(),
+  reason: z.string(),
+  escalatedAt: z.string(),
+  overdue: z.boolean(),
+});
+export type EscalationItem = z.infer<typeof EscalationItem>;
+export const Escalations = z.object({
+  items: z.array(EscalationItem),
+  /** Pass as `pageToken` for the next page; null on the last. */
+  nextPageToken: z.string().nullable(),
+});
+export type Escalations = z.infer<typeof Escalations>;
+
 export const OfficerView = z.object({
   caseId: z.string(),
   agency: Agency,

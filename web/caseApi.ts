@@ -80,6 +80,20 @@ export interface InboxItem {
   overdue: boolean;
 }
 
+export interface EscalationItem {
+  caseId: string;
+  unitId: string;
+  stepId: string;
+  reason: string;
+  escalatedAt: string;
+  overdue: boolean;
+}
+
+export interface EscalationList {
+  items: EscalationItem[];
+  nextPageToken: string | null;
+}
+
 export interface OfficerView {
   caseId: string;
   agency: string;

@@ -393,6 +393,15 @@ describe('an escalation in Chromium', () => {
       '/supervisor',
       await tokenOf({ role: 'supervisor', sub: 'supervisor-escalations' }),
     );
+    // It waits in the list of escalations above the cases, with its step and reason.
+    const waiting = page.locator(`#escalations tr:has(button[data-case="${caseId}"])`);
+    await until(
+      page,
+      "the escalation in the supervisor's list",
+      () => waiting.isVisible(),
+      () => page.getByRole('button', { name: 'Refresh' }).click(),
+    );
+    expect(await waiting.textContent()).toContain('transferAccount.gas failed after retries');
     await supervisorOpensTimeline(page, caseId, 'handling an escalated gas transfer');
     const escalation = page.locator('#timeline [data-escalation="transferAccount.gas"]');
     expect(await escalation.textContent()).toContain('open');

@@ -561,6 +561,7 @@ describe('the API description', () => {
     ['post', '/cases/{caseId}/decisions', true],
     ['get', '/cases/{caseId}/evidence', true],
     ['post', '/cases/{caseId}/escalations', true],
+    ['get', '/escalations', true],
     ['get', '/ledger/trust', false],
     ['get', '/ledger/checkpoint', false],
     ['get', '/ledger/tile/{*}', false],

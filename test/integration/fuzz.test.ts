@@ -402,6 +402,7 @@ const requests: fc.Arbitrary<FuzzRequest> = fc.oneof(
     fc.constant({}),
     jsonBody(escalationBodies),
   ),
+  route(['supervisor'], 'GET', ['escalations'], listQueries),
   // Methods no route has: still a JSON 404, never a handler.
   route(EVERYONE, 'DELETE', withCase(), fc.constant({}), jsonBody(anyJson)),
   route(EVERYONE, 'PUT', ['cases'], fc.constant({}), jsonBody(anyJson)),

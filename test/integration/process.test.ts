@@ -405,11 +405,13 @@ describe('the joint transfer, end to end', () => {
     expect(t.phase).toBe('completed');
   });
 
-  it('escalates a compensation that keeps failing, and closes the case only once a supervisor resolves it', async () => {
-    const caseId = await submit(
-      stack,
-      sampleApplication({ unitId: 'U-SEIZED-LOCK-OUTAGE-1', utilities: [] }),
-    );
+  /**
+   * A case whose title check refuses (a seizure) and whose lock release then keeps failing,
+   * once that compensation has gone to a supervisor. Nothing is registered, so the unit can
+   * be applied for again once the case is closed.
+   */
+  async function lockReleaseEscalated() {
+    const caseId = await submit(stack, sampleApplication({ unitId: LOCK_OUTAGE, utilities: [] }));
     const escalated = await waitUntil(
       stack,
       caseId,
@@ -417,6 +419,12 @@ describe('the joint transfer, end to end', () => {
       'the failed lock release escalated to the supervisor',
       30_000,
     );
+    return { caseId, escalated };
+  }
+  const LOCK_OUTAGE = 'U-SEIZED-LOCK-OUTAGE-1';
+
+  it('escalates a compensation that keeps failing, and closes the case only once a supervisor resolves it', async () => {
+    const { caseId, escalated } = await lockReleaseEscalated();
     expect(escalated.phase).toBe('running');
     expect(escalated.escalations.find((e) => e.stepId === 'releaseTitleLock')!.reason).toMatch(
       /compensation releaseTitleLock failed/,
@@ -445,6 +453,67 @@ describe('the joint transfer, end to end', () => {
       'releaseTitleLock.resolved': 'resolvedByHand',
       close: 'rejected',
     });
+  });
+
+  /** Every escalation GET /escalations lists for `headers`, page by page (other tests' too). */
+  async function escalationsListed(pageSize = 5) {
+    const items: { caseId: string; stepId: string }[] = [];
+    let pageToken: string | null = null;
+    do {
+      const url: string = `/escalations?pageSize=${pageSize}${pageToken ? `&pageToken=${pageToken}` : ''}`;
+      const response = await stack.app.inject({ method: 'GET', url, headers: stack.supervisor });
+      expect(response.statusCode, response.body).toBe(200);
+      const page = response.json<{ items: typeof items; nextPageToken: string | null }>();
+      items.push(...page.items);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    return items;
+  }
+
+  it('lists a waiting escalation for supervisors at GET /escalations, and no more once it is resolved', async () => {
+    try {
+      const { caseId, escalated } = await lockReleaseEscalated();
+      const open = escalated.escalations.find((e) => e.stepId === 'releaseTitleLock')!;
+      const ours = async () => (await escalationsListed()).filter((i) => i.caseId === caseId);
+      // Read through Temporal's visibility store, which may lag the case a little.
+      await expect.poll(ours, { timeout: 10_000, interval: 250 }).toEqual([
+        {
+          caseId,
+          unitId: LOCK_OUTAGE,
+          stepId: 'releaseTitleLock',
+          reason: open.reason,
+          escalatedAt: open.at,
+          overdue: expect.any(Boolean) as boolean,
+        },
+      ]);
+      expect(open.reason).toMatch(/compensation releaseTitleLock failed/);
+      for (const headers of [stack.citizen, stack.officer.registry]) {
+        const refused = await stack.app.inject({ method: 'GET', url: '/escalations', headers });
+        expect(refused.statusCode).toBe(403);
+        expect(refused.json()).toMatchObject({ error: 'forbidden', field: 'authorization' });
+      }
+      for (const [query, field] of [
+        ['pageSize=0', 'pageSize'],
+        ['pageToken=garbage', 'pageToken'],
+      ]) {
+        const refused = await stack.app.inject({
+          method: 'GET',
+          url: `/escalations?${query}`,
+          headers: stack.supervisor,
+        });
+        expect(refused.statusCode, query).toBe(400);
+        expect(refused.json(), query).toMatchObject({ error: 'invalid_request', field });
+      }
+      const { t } = await resolveAndClose(caseId, 'releaseTitleLock', 'lock removed by hand');
+      expect(t.phase).toBe('rejected');
+      expect(await ours()).toEqual([]);
+    } finally {
+      // Closed already unless the test failed: nothing of it may leak into later files.
+      await stack.client.workflow
+        .getHandle(caseWorkflowId(LOCK_OUTAGE))
+        .terminate('test finished')
+        .catch(() => undefined);
+    }
   });
 
   it('accepts one of two decisions sent at once on the same step and refuses the other', async () => {

@@ -175,6 +175,11 @@ const ROUTES: Route[] = [
     }),
     expected: [403, 403, 403, 403, 422],
   },
+  {
+    route: 'GET /escalations',
+    request: () => ({ method: 'GET', url: '/escalations' }),
+    expected: [403, 403, 403, 403, 200],
+  },
   ...[
     ['/ledger/trust', '/ledger/trust'],
     ['/ledger/checkpoint', '/ledger/checkpoint'],

@@ -296,7 +296,13 @@ export interface Timeline {
     statementId: string;
     ledgerIndex: number;
   }[];
-  escalations: { stepId: string; reason: string; resolved: boolean; resolution?: string }[];
+  escalations: {
+    stepId: string;
+    reason: string;
+    at: string;
+    resolved: boolean;
+    resolution?: string;
+  }[];
   notifications: { party: string; kind: string; stepId: string; message: string }[];
   entries: {
     index: number;

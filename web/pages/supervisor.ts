@@ -1,7 +1,7 @@
-// The supervisor's page: the case list with filters and paging; a case's timeline (read for a
-// stated purpose, which the ledger records) with the workflow's steps beside the signed
-// ledger entries, each verified in this browser; escalations to retry or resolve; the
-// evidence bundle to download.
+// The supervisor's page: the escalations waiting for a supervisor, a page at a time; the case
+// list with filters and paging; a case's timeline (read for a stated purpose, which the
+// ledger records) with the workflow's steps beside the signed ledger entries, each verified
+// in this browser; escalations to retry or resolve; the evidence bundle to download.
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 import { Agency } from '../../domain/agency.ts';
@@ -12,13 +12,15 @@ import { bytes, json, query } from '../http.ts';
 import { say, sayError } from '../messages.ts';
 import { sessionPanel } from '../session.ts';
 import { accessTable, badge, notificationsTable, stepList, verifiedEntries } from '../caseView.ts';
-import type { Access, CaseList, Escalation, Timeline } from '../caseApi.ts';
+import type { Access, CaseList, Escalation, EscalationList, Timeline } from '../caseApi.ts';
 
 let token = '';
 /** The page token of each page seen so far; index 0 is the first page (no token). */
 let pageTokens: (string | null)[] = [null];
 let page = 0;
 let openCaseId: string | undefined;
+/** The escalations shown so far, newest first, and where the next page starts ("Show more"). */
+let escalations: EscalationList = { items: [], nextPageToken: null };
 
 function fillSelect(id: string, values: readonly string[]): void {
   const select = byId<HTMLSelectElement>(id);
@@ -55,12 +57,7 @@ async function loadCases(): Promise<void> {
       'Cases',
       ['Case', 'Property', 'Status', 'Current steps', 'Agencies', 'Submitted', 'Closed', ''],
       list.cases.map((c) => {
-        const open = h(
-          'button',
-          { type: 'button', class: 'secondary', 'data-case': c.caseId },
-          'Timeline',
-        );
-        open.addEventListener('click', () => chooseCase(c.caseId, c.unitId));
+        const open = timelineButton(c.caseId, c.unitId);
         return [
           h('code', {}, c.caseId),
           c.unitId,
@@ -81,6 +78,55 @@ async function loadCases(): Promise<void> {
     ),
   );
   say(`Page ${page + 1}: ${list.cases.length} cases.`);
+}
+
+/** The button that opens a case's timeline, from either list. */
+function timelineButton(caseId: string, unitId: string): HTMLButtonElement {
+  const open = h('button', { type: 'button', class: 'secondary', 'data-case': caseId }, 'Timeline');
+  open.addEventListener('click', () => chooseCase(caseId, unitId));
+  return open;
+}
+
+/** Loads the first page of escalations, or with `pageToken` adds the next one below. */
+async function loadEscalations(pageToken?: string): Promise<void> {
+  const page = await json<EscalationList>(`/escalations${query({ pageToken })}`, { token });
+  escalations = {
+    items: pageToken ? [...escalations.items, ...page.items] : page.items,
+    nextPageToken: page.nextPageToken,
+  };
+  const { items, nextPageToken } = escalations;
+  byId('escalations-more').hidden = !nextPageToken;
+  const container = byId('escalations');
+  if (items.length === 0) {
+    // A page may come back empty with a token: older escalations are further down.
+    replace(
+      container,
+      h(
+        'p',
+        {},
+        nextPageToken
+          ? 'None among the latest escalations; older ones may still wait (Show more).'
+          : 'No escalation is waiting for you.',
+      ),
+    );
+    return;
+  }
+  replace(
+    container,
+    table(
+      'Escalations waiting for you',
+      ['Case', 'Property', 'Step', 'Reason', 'Escalated', 'Overdue', ''],
+      items.map((e) => [
+        h('code', {}, e.caseId),
+        e.unitId,
+        e.stepId,
+        e.reason,
+        formatTime(e.escalatedAt),
+        e.overdue ? badge('OVERDUE', 'overdue') : 'no',
+        timelineButton(e.caseId, e.unitId),
+      ]),
+    ),
+  );
 }
 
 function chooseCase(caseId: string, unitId: string): void {
@@ -302,6 +348,17 @@ sessionPanel('supervisor', (value) => {
     page = Math.max(0, page - 1);
     void reload();
   });
+  const escalationsFailed = (error: unknown) =>
+    sayError(error, 'The escalations could not be loaded');
+  byId('escalations-more').addEventListener('click', () => {
+    if (escalations.nextPageToken)
+      loadEscalations(escalations.nextPageToken).catch(escalationsFailed);
+  });
+  byId('escalations-reload').addEventListener('click', () => {
+    loadEscalations()
+      .then(() => say(`Escalations waiting for you: ${escalations.items.length}.`))
+      .catch(escalationsFailed);
+  });
   byId<HTMLFormElement>('purpose-form').addEventListener(
     'submit',
     (event) =>
@@ -309,5 +366,6 @@ sessionPanel('supervisor', (value) => {
         sayError(error, 'The timeline could not be opened'),
       ),
   );
+  loadEscalations().catch(escalationsFailed);
   void reload();
 });
