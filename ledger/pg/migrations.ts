@@ -205,6 +205,16 @@ ALTER TABLE notifications ADD COLUMN run_id text, ADD COLUMN activity_id text;
 CREATE UNIQUE INDEX notifications_once ON notifications (run_id, activity_id);
 `,
   },
+  {
+    version: 8,
+    name: 'escalation notices',
+    sql: `
+-- The supervisors' list of open escalations (api/escalations.ts) reads escalation notices
+-- newest first; they are a small part of all notices, so it gets an index of its own.
+CREATE INDEX notifications_escalations ON notifications (id)
+  WHERE party = 'supervisor' AND kind = 'escalation';
+`,
+  },
 ];
 
 /** Applies pending migrations under an advisory lock, so concurrent starts do not race. */
