@@ -5,11 +5,11 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { CaseInput } from '../domain/application.ts';
 import { LedgerError } from '../domain/errors.ts';
-import { fromBase64, toBase64 } from '../ledger/bytes.ts';
+import { toBase64 } from '../ledger/bytes.ts';
 import type { Sequencer } from '../ledger/pg/sequencer.ts';
 import type { SignedStatement } from '../domain/statement.ts';
 import type { SigningKey } from '../ledger/keys.ts';
-import { commitTo } from '../ledger/statement.ts';
+import { opensCommitment } from '../ledger/statement.ts';
 import { signStep } from './sign.ts';
 
 export interface AppendReceipt {
@@ -173,13 +173,7 @@ export interface CommitmentOpening {
 function openingProblem(signed: unknown, opening: CommitmentOpening): string | undefined {
   const statement = (signed as { statement?: { statementId?: unknown; commitment?: unknown } })
     ?.statement;
-  let commitment: string;
-  try {
-    commitment = commitTo(fromBase64(opening.salt), opening.result);
-  } catch (error) {
-    return `the opening of ${String(statement?.statementId)} cannot be committed to: ${String(error)}`;
-  }
-  return commitment === statement?.commitment
+  return opensCommitment(opening.salt, opening.result, statement?.commitment)
     ? undefined
     : `the result handed over with ${String(statement?.statementId)} does not open its commitment`;
 }

@@ -16,7 +16,7 @@ import type { CaseStatus } from '../domain/caseStatus.ts';
 import type { DecisionOpening } from '../domain/decisions.ts';
 import { fromBase64 } from '../ledger/bytes.ts';
 import { agencyKeyName, generateSigningKey } from '../ledger/keys.ts';
-import { commitTo } from '../ledger/statement.ts';
+import { commitTo, signStatement } from '../ledger/statement.ts';
 import type { AccessRecord } from './access.ts';
 import { buildApp } from './app.ts';
 import type { CaseRow } from './caseRoutes.ts';
@@ -531,6 +531,22 @@ describe('a signed decision with the opening of its commitment', () => {
   it('reaches the case when the opening opens the commitment', async () => {
     const { signed, opening } = decision();
     const { response, world } = await send({ signed, opening });
+    expect(response.statusCode, response.body).toBe(200);
+    expect(world.updates).toHaveLength(1);
+  });
+
+  // An agency's own system commits to its record as it is: checked as received, not trimmed.
+  it('reaches the case when the committed reason has white space at its ends', async () => {
+    const { signed, opening } = decision();
+    const record = { ...opening.record, reason: ' title clear\n' };
+    const statement = {
+      ...signed.statement,
+      commitment: commitTo(fromBase64(opening.salt), record),
+    };
+    const { response, world } = await send({
+      signed: signStatement(statement, key),
+      opening: { salt: opening.salt, record },
+    });
     expect(response.statusCode, response.body).toBe(200);
     expect(world.updates).toHaveLength(1);
   });

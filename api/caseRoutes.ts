@@ -21,14 +21,13 @@ import {
 } from '../domain/decisions.ts';
 import { CaseConflictError, NotFoundError } from '../domain/errors.ts';
 import { ACTIVITY_VIEWS, viewFor, type AgencyActivityName } from '../domain/views.ts';
-import { fromBase64 } from '../ledger/bytes.ts';
 import type { LogReader } from '../ledger/pg/logReader.ts';
 import { EvidenceBundle } from '../ledger/evidence.ts';
 import { buildEvidenceBundle } from '../ledger/pg/evidence.ts';
 import type { TrustFile } from '../ledger/trust.ts';
 import { LruMap } from '../ledger/lruMap.ts';
 import { CaseEntries, type StoredEntry } from '../ledger/pg/reader.ts';
-import { commitTo } from '../ledger/statement.ts';
+import { opensCommitment } from '../ledger/statement.ts';
 import type { agencyDecision } from '../workflows/agencyDecision.ts';
 import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
 import { decideUpdate, resolveEscalationUpdate, statusQuery } from '../workflows/messages.ts';
@@ -969,7 +968,7 @@ export function openingMismatch(decision: Decision): string | undefined {
   if (!opening) return undefined;
   if (opening.record.outcome !== signed.statement.outcome)
     return `the opening records outcome ${opening.record.outcome}, the statement ${signed.statement.outcome}`;
-  if (commitTo(fromBase64(opening.salt), opening.record) !== signed.statement.commitment)
+  if (!opensCommitment(opening.salt, opening.record, signed.statement.commitment))
     return "the opening's salt and record do not open the statement's commitment";
   return undefined;
 }

@@ -15,7 +15,8 @@ export const DecisionRecord = z
     outcome: z.string().min(1).max(64),
     /** The role that decided (`officer`, `citizen`), never who. */
     decidedBy: z.string().min(1).max(64),
-    reason: z.string().trim().max(500).optional(),
+    // No trim here: the record is checked against its commitment exactly as it was committed.
+    reason: z.string().max(500).optional(),
   })
   .strict();
 export type DecisionRecord = z.infer<typeof DecisionRecord>;

@@ -60,3 +60,15 @@ export function commitTo(salt: Uint8Array, result: unknown): string {
     throw new RangeError(`a commitment salt needs at least 16 bytes, got ${salt.length}`);
   return toBase64(hmac(sha256, salt, utf8(canonicalJson(result))));
 }
+
+/**
+ * Whether `salt` (base64) and `result` open `commitment`, i.e. commitTo gives it. False, not a
+ * throw, for a salt or a result that cannot be committed to: an opening handed in is input.
+ */
+export function opensCommitment(salt: string, result: unknown, commitment: unknown): boolean {
+  try {
+    return commitTo(fromBase64(salt), result) === commitment;
+  } catch {
+    return false;
+  }
+}
