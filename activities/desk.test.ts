@@ -52,6 +52,23 @@ describe("the registry's desk", () => {
     expect(record).toEqual({ outcome: 'approved', decidedBy: 'officer' });
     expect(commitTo(fromBase64(salt), record)).toBe(decision.signed.statement.commitment);
   });
+
+  it('refuses, for good, to sign for someone whose role does not decide steps', () => {
+    const request = {
+      agency: 'registry' as const,
+      caseId: CASE,
+      stepId: 'review',
+      outcome: 'approved',
+      actor: 'supervisor:s-1',
+    };
+    expect(() => desk.decideStep(request)).toThrow(
+      expect.objectContaining({
+        type: 'DecisionRefused',
+        nonRetryable: true,
+        message: expect.stringMatching(/supervisor:s-1 may not decide a step/) as string,
+      }),
+    );
+  });
 });
 
 describe('signDecision', () => {

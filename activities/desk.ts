@@ -5,10 +5,12 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Agency } from '../domain/agency.ts';
 import {
   allowedOutcomes,
+  DECIDING_ROLES,
   decidingAgency,
   DeskRequest,
   type Decision,
 } from '../domain/decisions.ts';
+import type { DecidingRole } from '../domain/outcomes.ts';
 import type { SigningKey } from '../ledger/keys.ts';
 import { signDecision } from './sign.ts';
 
@@ -38,13 +40,19 @@ export function createDeskActivities(deps: { agency: Agency; key: SigningKey; no
         );
       // Who decided is the agency's own record; the ledger gets the role only. The reason,
       // which may name people, is committed to and travels in the opening, off the ledger.
+      const role = request.actor.split(':')[0] as DecidingRole;
+      if (!DECIDING_ROLES.includes(role))
+        throw ApplicationFailure.nonRetryable(
+          `${request.actor} may not decide a step: only ${DECIDING_ROLES.join(', ')} do`,
+          DECISION_REFUSED,
+        );
       const { signed, opening } = signDecision({
         key: deps.key,
         agency: deps.agency,
         caseId: request.caseId,
         stepId: request.stepId,
         outcome: request.outcome,
-        decidedBy: request.actor.split(':')[0]!,
+        decidedBy: role,
         reason: request.reason,
         ...(deps.now ? { now: deps.now } : {}),
       });

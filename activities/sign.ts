@@ -2,6 +2,7 @@
 // itself stays off the ledger, committed to under the case's salt.
 import type { Signer } from '../domain/agency.ts';
 import { DecisionRecord, type DecisionOpening } from '../domain/decisions.ts';
+import type { DecidingRole } from '../domain/outcomes.ts';
 import { STATEMENT_TYPE, type SignedStatement } from '../domain/statement.ts';
 import { fromBase64, toBase64 } from '../ledger/bytes.ts';
 import type { SigningKey } from '../ledger/keys.ts';
@@ -74,7 +75,7 @@ export function signDecision(args: {
   stepId: string;
   outcome: string;
   /** The role that decided (`officer`, `citizen`, `system`), never who. */
-  decidedBy: string;
+  decidedBy: DecidingRole;
   /** Why, in the decider's words: committed to, never in the facts. */
   reason?: string;
   now?: () => Date;

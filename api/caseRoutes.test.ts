@@ -13,7 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { signDecision } from '../activities/sign.ts';
 import type { CaseStatus } from '../domain/caseStatus.ts';
-import type { DecisionOpening } from '../domain/decisions.ts';
+import type { DecisionOpening, DecisionRecord } from '../domain/decisions.ts';
 import { fromBase64 } from '../ledger/bytes.ts';
 import { agencyKeyName, generateSigningKey } from '../ledger/keys.ts';
 import { commitTo, signStatement } from '../ledger/statement.ts';
@@ -535,18 +535,22 @@ describe('a signed decision with the opening of its commitment', () => {
     expect(world.updates).toHaveLength(1);
   });
 
+  /** A decision the agency signed committing to `change` of its record, with its opening. */
+  const committedTo = (change: (record: DecisionRecord) => DecisionRecord) => {
+    const { signed, opening } = decision();
+    const record = change(opening.record);
+    const commitment = commitTo(fromBase64(opening.salt), record);
+    return {
+      signed: signStatement({ ...signed.statement, commitment }, key),
+      opening: { salt: opening.salt, record },
+    };
+  };
+
   // An agency's own system commits to its record as it is: checked as received, not trimmed.
   it('reaches the case when the committed reason has white space at its ends', async () => {
-    const { signed, opening } = decision();
-    const record = { ...opening.record, reason: ' title clear\n' };
-    const statement = {
-      ...signed.statement,
-      commitment: commitTo(fromBase64(opening.salt), record),
-    };
-    const { response, world } = await send({
-      signed: signStatement(statement, key),
-      opening: { salt: opening.salt, record },
-    });
+    const { response, world } = await send(
+      committedTo((record) => ({ ...record, reason: ' title clear\n' })),
+    );
     expect(response.statusCode, response.body).toBe(200);
     expect(world.updates).toHaveLength(1);
   });
@@ -554,7 +558,10 @@ describe('a signed decision with the opening of its commitment', () => {
   it.each([
     ['another reason', (o: DecisionOpening) => ({ ...o, record: { ...o.record, reason: 'x' } })],
     ['another salt', (o: DecisionOpening) => ({ ...o, salt: zeros(32) })],
-    ['another role', (o: DecisionOpening) => ({ ...o, record: { ...o.record, decidedBy: 'x' } })],
+    [
+      'another role',
+      (o: DecisionOpening) => ({ ...o, record: { ...o.record, decidedBy: 'citizen' as const } }),
+    ],
   ])(
     'is refused with 400 naming opening when it has %s, and reaches no workflow',
     async (_, change) => {
@@ -586,6 +593,42 @@ describe('a signed decision with the opening of its commitment', () => {
     expect(response.json<{ reason: string }>().reason).toMatch(/outcome approved/);
     expect(world.updates).toEqual([]);
   });
+
+  it('is refused naming opening when its record commits to another role than its facts name', async () => {
+    const { response, world } = await send(
+      committedTo((record) => ({ ...record, decidedBy: 'officer' })),
+    );
+    expect(response.statusCode, response.body).toBe(400);
+    expect(response.json()).toMatchObject({ error: 'invalid_request', field: 'opening' });
+    expect(response.json<{ reason: string }>().reason).toMatch(/decidedBy officer/);
+    expect(world.updates).toEqual([]);
+  });
+
+  // The entry is public for good: what an agency's system signs into the facts stays there.
+  it.each([
+    [
+      'a reason beside the role',
+      { decidedBy: 'system', reason: 'Jan Novák has not paid' },
+      /reason/,
+    ],
+    ['a person for a role', { decidedBy: 'Jan Novák' }, /decidedBy must be one of/],
+    ['no role', {}, /decidedBy must be one of/],
+  ])(
+    'is refused with 400 naming signed.statement.facts when its facts hold %s, and reaches no workflow',
+    async (_, facts, reason) => {
+      const { signed } = decision();
+      const { response, world } = await send({
+        signed: signStatement({ ...signed.statement, facts }, key),
+      });
+      expect(response.statusCode, response.body).toBe(400);
+      expect(response.json()).toMatchObject({
+        error: 'invalid_request',
+        field: 'signed.statement.facts',
+      });
+      expect(response.json<{ reason: string }>().reason).toMatch(reason);
+      expect(world.updates).toEqual([]);
+    },
+  );
 
   it("is refused naming opening when it comes with an officer's outcome instead of a signed decision", async () => {
     const { opening } = decision();

@@ -961,7 +961,8 @@ export function agencyViewOf(
 /**
  * Why `decision`'s opening does not open its statement's commitment, or undefined when it
  * does or when there is none: the record must carry the statement's outcome, and
- * `commitTo(salt, record)` must be the statement's commitment (ledger/statement.ts).
+ * `commitTo(salt, record)` must be the statement's commitment (ledger/statement.ts), and its
+ * role the one the facts name.
  */
 export function openingMismatch(decision: Decision): string | undefined {
   const { opening, signed } = decision;
@@ -970,5 +971,8 @@ export function openingMismatch(decision: Decision): string | undefined {
     return `the opening records outcome ${opening.record.outcome}, the statement ${signed.statement.outcome}`;
   if (!opensCommitment(opening.salt, opening.record, signed.statement.commitment))
     return "the opening's salt and record do not open the statement's commitment";
+  // An agency that committed to one role and signed another in the facts contradicts itself.
+  if (opening.record.decidedBy !== signed.statement.facts.decidedBy)
+    return `the opening records decidedBy ${opening.record.decidedBy}, the statement's facts ${String(signed.statement.facts.decidedBy)}`;
   return undefined;
 }

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { Agency } from '../domain/agency.ts';
 import { CaseApplication } from '../domain/application.ts';
 import { CaseRecord, Escalation, StepState } from '../domain/caseStatus.ts';
-import { DecisionOpening } from '../domain/decisions.ts';
+import { decisionFactsProblem, DecisionOpening } from '../domain/decisions.ts';
 import { SignedStatement, Entry } from '../domain/statement.ts';
 import { AccessLogLine, Purpose } from './access.ts';
 
@@ -120,6 +120,14 @@ export const DecisionRequest = z
       });
     if (d.outcome && !d.reason)
       ctx.addIssue({ code: 'custom', path: ['reason'], message: 'must give a reason' });
+    // The entry is public for good: an agency's system may not put a reason or a name in it.
+    const factsProblem = d.signed && decisionFactsProblem(d.signed.statement.facts);
+    if (factsProblem)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['signed', 'statement', 'facts'],
+        message: factsProblem,
+      });
     if (d.opening && !d.signed)
       ctx.addIssue({
         code: 'custom',

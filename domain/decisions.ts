@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Agency, Utility } from './agency.ts';
+import { DECIDING_ROLES } from './outcomes.ts';
 import { Base64Salt, SignedStatement } from './statement.ts';
 
 // What reaches a running case from outside: an agency's signed decision on a waiting or
@@ -13,8 +14,8 @@ import { Base64Salt, SignedStatement } from './statement.ts';
 export const DecisionRecord = z
   .object({
     outcome: z.string().min(1).max(64),
-    /** The role that decided (`officer`, `citizen`), never who. */
-    decidedBy: z.string().min(1).max(64),
+    /** The role that decided (`officer`, `citizen`, `system`), never who. */
+    decidedBy: z.enum(DECIDING_ROLES),
     // No trim here: the record is checked against its commitment exactly as it was committed.
     reason: z.string().max(500).optional(),
   })
@@ -41,7 +42,13 @@ export const Decision = z.object({
 });
 export type Decision = z.infer<typeof Decision>;
 
-export { allowedOutcomes, DECISION_OUTCOMES, REFUSING_OUTCOMES } from './outcomes.ts';
+export {
+  allowedOutcomes,
+  DECIDING_ROLES,
+  DECISION_OUTCOMES,
+  decisionFactsProblem,
+  REFUSING_OUTCOMES,
+} from './outcomes.ts';
 
 export const EscalationAction = z.object({
   stepId: z.string(),

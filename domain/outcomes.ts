@@ -1,5 +1,5 @@
-// Which outcomes a decision on an open step may carry, and which refuse the case. Free of
-// zod, because the workflow imports it (decisions.ts holds the schemas).
+// What a decision on an open step may say: its outcomes, which of them refuse the case, and
+// its facts. Free of zod, because the workflow imports it (decisions.ts holds the schemas).
 
 /** Which outcomes a decision on each kind of open step may carry (by step id prefix). */
 export const DECISION_OUTCOMES: Record<string, readonly string[]> = {
@@ -14,3 +14,25 @@ export function allowedOutcomes(stepId: string): readonly string[] {
 
 /** Outcomes of a decision that refuse the case (compensation follows). */
 export const REFUSING_OUTCOMES = ['rejected'];
+
+/** Who may decide an open step, as the ledger names them: a role, never a person. */
+export const DECIDING_ROLES = ['citizen', 'officer', 'system'] as const;
+export type DecidingRole = (typeof DECIDING_ROLES)[number];
+
+/**
+ * Why a decision's signed facts may not go on the ledger, or undefined when they may. The
+ * facts are public for good, so they hold the deciding role and nothing else: a reason or a
+ * name belongs in the decision's record, which the commitment covers (decisions.ts).
+ */
+export function decisionFactsProblem(facts: unknown): string | undefined {
+  const shown = JSON.stringify(facts) ?? String(facts);
+  if (typeof facts !== 'object' || facts === null || Array.isArray(facts))
+    return `must be {"decidedBy": <role>}, not ${shown.slice(0, 80)}`;
+  const extra = Object.keys(facts).filter((key) => key !== 'decidedBy');
+  if (extra.length > 0)
+    return `must hold only decidedBy (a reason goes in the opening, off the ledger), not ${extra.join(', ')}`;
+  const role = (facts as { decidedBy?: unknown }).decidedBy;
+  if (!DECIDING_ROLES.includes(role as DecidingRole))
+    return `decidedBy must be one of ${DECIDING_ROLES.join(', ')}, not ${JSON.stringify(role) ?? 'nothing'}`;
+  return undefined;
+}

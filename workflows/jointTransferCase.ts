@@ -20,7 +20,7 @@ import type { CaseInput } from '../domain/application.ts';
 import { agencyTaskQueue, ORCHESTRATOR_TASK_QUEUE, type Agency } from '../domain/agencyIds.ts';
 import type { CasePhase, CaseStatus, StepState } from '../domain/caseStatus.ts';
 import type { Decision, EscalationAction } from '../domain/decisions.ts';
-import { allowedOutcomes, REFUSING_OUTCOMES } from '../domain/outcomes.ts';
+import { allowedOutcomes, decisionFactsProblem, REFUSING_OUTCOMES } from '../domain/outcomes.ts';
 import type { StepDefinition } from '../domain/process.ts';
 import { agenciesOf, durationMs, jointTransferProcess } from '../domain/processGraph.ts';
 import type { SignedStatement } from '../domain/statement.ts';
@@ -308,6 +308,9 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
             `step ${def.id} takes one of ${allowedOutcomes(def.id).join(', ')}, not ${s.outcome}`,
           );
         }
+        // The entry is public for good: its facts name the deciding role and nothing else.
+        const factsProblem = decisionFactsProblem(s.facts);
+        if (factsProblem) throw new Error(`the decision's facts ${factsProblem}`);
         // The API checked the opening against the commitment; here only what the step reads
         // of it, so no update can fail the workflow task that applies it.
         if (decision.opening !== undefined) {

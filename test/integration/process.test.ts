@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { caseWorkflowId } from '../../domain/application.ts';
 import { ORCHESTRATOR_TASK_QUEUE } from '../../domain/agencyIds.ts';
-import { verifyStatementSignature } from '../../ledger/statement.ts';
+import type { Decision } from '../../domain/decisions.ts';
+import { signStatement, verifyStatementSignature } from '../../ledger/statement.ts';
 import { signDecision } from '../../activities/sign.ts';
 import { decideUpdate } from '../../workflows/messages.ts';
 import {
@@ -627,28 +628,64 @@ describe('the joint transfer, end to end', () => {
     expect(await entriesHolding(reason)).toBe(0);
   });
 
+  /**
+   * Sends each of `refused` straight to Temporal, past the API's checks: the workflow's
+   * validator refuses each with `message`, the review stays open, and `accepted` then
+   * completes the case.
+   */
+  async function refusedByTheWorkflow(
+    unitId: string,
+    caseId: string,
+    refused: Decision[],
+    message: RegExp,
+    accepted: Decision,
+  ) {
+    const handle = stack.client.workflow.getHandle(caseWorkflowId(unitId));
+    for (const decision of refused)
+      await expect(handle.executeUpdate(decideUpdate, { args: [decision] })).rejects.toMatchObject({
+        cause: { message: expect.stringMatching(message) as string },
+      });
+    const still = await waitForStep(stack, caseId, 'review', 'waiting');
+    expect(still.steps.find((s) => s.stepId === 'review')).not.toHaveProperty('outcome');
+    await handle.executeUpdate(decideUpdate, { args: [accepted] });
+    expect((await waitForClosed(stack, caseId)).phase).toBe('completed');
+  }
+
   it('refuses, at the workflow itself, a decision whose opening records another outcome or no record, so no update can break the case', async () => {
     const application = sampleApplication({ utilities: [] });
     const { caseId } = await caseAtReview(application);
     const { signed, opening } = registryDecides(caseId, 'approved', 'in order');
-    // Straight to Temporal, past the API's check of the commitment.
-    const handle = stack.client.workflow.getHandle(caseWorkflowId(application.unitId));
-    for (const bad of [
+    const badOpenings = [
       { ...opening, record: { ...opening.record, outcome: 'rejected' } },
       {},
       null,
-    ])
-      await expect(
-        handle.executeUpdate(decideUpdate, {
-          args: [{ stepId: 'review', signed, opening: bad as typeof opening }],
-        }),
-      ).rejects.toMatchObject({
-        cause: { message: expect.stringMatching(/opening must record outcome approved/) as string },
-      });
-    const still = await waitForStep(stack, caseId, 'review', 'waiting');
-    expect(still.steps.find((s) => s.stepId === 'review')).not.toHaveProperty('outcome');
-    await handle.executeUpdate(decideUpdate, { args: [{ stepId: 'review', signed, opening }] });
-    expect((await waitForClosed(stack, caseId)).phase).toBe('completed');
+    ];
+    await refusedByTheWorkflow(
+      application.unitId,
+      caseId,
+      badOpenings.map((bad) => ({ stepId: 'review', signed, opening: bad as typeof opening })),
+      /opening must record outcome approved/,
+      { stepId: 'review', signed, opening },
+    );
+  });
+
+  it("refuses, at the workflow itself, a decision whose facts hold more than the deciding role, so an agency's system cannot put a reason on the ledger", async () => {
+    const application = sampleApplication({ utilities: [] });
+    const { caseId } = await caseAtReview(application);
+    const reason = 'Jan Novák has not signed';
+    const { signed, opening } = registryDecides(caseId, 'approved', 'in order');
+    const talkative = signStatement(
+      { ...signed.statement, facts: { decidedBy: 'system', reason } },
+      stack.keys.registry!,
+    );
+    await refusedByTheWorkflow(
+      application.unitId,
+      caseId,
+      [{ stepId: 'review', signed: talkative }],
+      /facts must hold only decidedBy/,
+      { stepId: 'review', signed, opening },
+    );
+    expect(await entriesHolding(reason)).toBe(0);
   });
 
   it("an officer's rejection with a reason: the review's entry holds no reason, the case's status shows it and the case's refusal ends with it", async () => {
