@@ -74,7 +74,13 @@ interface Notice {
   id: number;
   caseId: string;
   stepId: string;
+  /** Written within the last minutes, as PostgreSQL tells (the visibility store may lag it). */
+  recent?: boolean;
 }
+
+/** What each notice says and when it was written (the fake's own). */
+const NOTICED_AT = '2026-01-07T10:00:05.000Z';
+const noticeMessage = (stepId: string) => `${stepId} escalated (the notice)`;
 
 /** PostgreSQL as the case routes read it: case rows, ledger entries and escalation notices. */
 function fakePool(rows: CaseRow[], entries: Record<string, Buffer[]> = {}, notices: Notice[] = []) {
@@ -108,7 +114,15 @@ function fakePool(rows: CaseRow[], entries: Record<string, Buffer[]> = {}, notic
       return answer(
         below.slice(0, limit).flatMap((n) => {
           const row = rows.find((r) => r.case_id === n.caseId);
-          return row ? [{ ...row, id: String(n.id), step_id: n.stepId }] : [];
+          if (!row) return [];
+          const notice = {
+            id: String(n.id),
+            step_id: n.stepId,
+            message: noticeMessage(n.stepId),
+            noticed_at: new Date(NOTICED_AT),
+            recent: n.recent ?? false,
+          };
+          return [{ ...row, ...notice }];
         }),
       );
     }
@@ -134,7 +148,12 @@ interface FakeRun {
   phase: CaseStatus['phase'];
   overdue?: boolean;
   escalations?: CaseStatus['escalations'];
+  /** The OneWindowCurrentSteps the visibility store shows; without, the case published none. */
+  currentSteps?: string[];
 }
+
+/** A search attribute value as the visibility store returns it. */
+const attribute = (value: unknown) => ({ data: Buffer.from(JSON.stringify(value)) });
 
 /**
  * Temporal as the case routes use it: runs of the workflow id `case:U-1`, the latest last.
@@ -145,6 +164,10 @@ function fakeTemporal(runs: FakeRun[]) {
     runs,
     /** 'timeout': no worker answered in time; 'broken': the run itself cannot answer. */
     queryFails: false as false | 'timeout' | 'broken',
+    /** Runs whose status query alone times out. */
+    timesOut: new Set<string>(),
+    /** Status queries asked. */
+    queries: 0,
     updates: [] as (string | undefined)[],
   };
   const getHandle = (workflowId: string, runId?: string) => {
@@ -166,7 +189,8 @@ function fakeTemporal(runs: FakeRun[]) {
       describe: () => Promise.resolve().then(() => ({ status: { name: run().statusName } })),
       query: () =>
         Promise.resolve().then(() => {
-          if (world.queryFails === 'timeout')
+          world.queries++;
+          if (world.queryFails === 'timeout' || world.timesOut.has(run().runId))
             throw Object.assign(new Error('4 DEADLINE_EXCEEDED: query timed out'), { code: 4 });
           if (world.queryFails === 'broken')
             throw new QueryNotRegisteredError('query failed: workflow task keeps failing', 3);
@@ -185,7 +209,20 @@ function fakeTemporal(runs: FakeRun[]) {
       executions: world.runs
         .filter((r) => query.includes(`'${r.runId}'`))
         .filter((r) => !query.includes("ExecutionStatus = 'Running'") || r.statusName === 'RUNNING')
-        .map((r) => ({ execution: { workflowId: 'case:U-1', runId: r.runId } })),
+        .map((r) => ({
+          execution: { workflowId: 'case:U-1', runId: r.runId },
+          ...(r.currentSteps
+            ? {
+                searchAttributes: {
+                  indexedFields: {
+                    OneWindowStatus: attribute(r.phase),
+                    OneWindowCurrentSteps: attribute(r.currentSteps),
+                    OneWindowOverdue: attribute(r.overdue ?? false),
+                  },
+                },
+              }
+            : {}),
+        })),
     });
   return {
     temporal: { workflow: { getHandle }, workflowService: { listWorkflowExecutions } },
@@ -653,6 +690,7 @@ describe('the escalations waiting for a supervisor', () => {
   /** Five cases with an escalation notice each, the newest last; two still wait for a supervisor. */
   const setting = () => {
     const fake = fakeTemporal([
+      // Its status not published yet: the visibility store cannot pass over it.
       {
         runId: 'run-1',
         caseId: CASE,
@@ -667,6 +705,7 @@ describe('the escalations waiting for a supervisor', () => {
         statusName: 'RUNNING',
         phase: 'running',
         escalations: [{ ...open('transferAccount.gas'), resolved: true }],
+        currentSteps: ['transferAccount.gas'],
       },
       // Closed: its status is never asked.
       {
@@ -683,6 +722,7 @@ describe('the escalations waiting for a supervisor', () => {
         phase: 'running',
         overdue: true,
         escalations: [open('transferAccount.water')],
+        currentSteps: ['transferAccount.water', 'transferAccount.gas'],
       },
       // run-5 (C5): Temporal no longer keeps it.
     ]);
@@ -707,6 +747,14 @@ describe('the escalations waiting for a supervisor', () => {
     reason: open(stepId).reason,
     escalatedAt: '2026-01-07T10:00:00.000Z',
     overdue,
+    confirmed: true,
+  });
+  /** How the list shows a notice whose case's status could not be asked. */
+  const unconfirmed = (caseId: string, stepId: string, overdue: boolean) => ({
+    ...waiting(caseId, stepId, overdue),
+    reason: noticeMessage(stepId),
+    escalatedAt: NOTICED_AT,
+    confirmed: false,
   });
   const waitingIn = waiting(C4, 'transferAccount.water', true);
   const waitingOut = waiting(CASE, 'registerTransfer', false);
@@ -757,6 +805,94 @@ describe('the escalations waiting for a supervisor', () => {
     expect(second.json()).toEqual({ items: [waitingOut], nextPageToken: null });
   });
 
+  /** A running case whose visibility shows `currentSteps`, with escalation notices at `stepIds`, the last newest. */
+  const oneCase = (
+    currentSteps: string[] | undefined,
+    escalations: CaseStatus['escalations'],
+    stepIds: string[],
+    recent = false,
+  ) => {
+    const fake = fakeTemporal([
+      { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running', escalations },
+    ]);
+    if (currentSteps) fake.world.runs[0]!.currentSteps = currentSteps;
+    const notices = stepIds.map((stepId, i) => ({ id: i + 1, caseId: CASE, stepId, recent }));
+    return { ...fake, pool: fakePool([rowOf()], {}, notices).pool };
+  };
+
+  it('asks no status of notices whose step is no longer among their case’s current steps', async () => {
+    const resolved = Array.from({ length: 60 }, (_, i) => `step${i}`);
+    const { temporal, pool, world } = oneCase(
+      ['review'],
+      resolved.map((stepId) => ({ ...open(stepId), resolved: true })),
+      resolved,
+    );
+    const { call } = await appWith(temporal, pool);
+    const response = await call('GET', '/escalations', 'supervisor');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toEqual({ items: [], nextPageToken: null });
+    expect(world.queries).toBe(0);
+  });
+
+  it.each([
+    ['a notice of the last minutes, whose step visibility may not show yet', ['review'], true],
+    ['a notice of a case that has published no status yet', undefined, false],
+  ])('asks the status of %s', async (_name, currentSteps, recent) => {
+    const { temporal, pool, world } = oneCase(
+      currentSteps,
+      [open('releaseTitleLock')],
+      ['releaseTitleLock'],
+      recent,
+    );
+    const { call } = await appWith(temporal, pool);
+    const response = await call('GET', '/escalations', 'supervisor');
+    expect(response.json()).toEqual({
+      items: [waiting(CASE, 'releaseTitleLock', false)],
+      nextPageToken: null,
+    });
+    expect(world.queries).toBe(1);
+  });
+
+  it('asks at most pageSize + 10 statuses for a page, whose token goes on to the rest', async () => {
+    // The waiting escalation first, then 40 notices of steps retried and running again.
+    const retried = Array.from({ length: 40 }, (_, i) => `step${i}`);
+    const { temporal, pool, world } = oneCase(
+      ['registerTransfer', ...retried],
+      [open('registerTransfer'), ...retried.map((stepId) => ({ ...open(stepId), resolved: true }))],
+      ['registerTransfer', ...retried],
+    );
+    const { call } = await appWith(temporal, pool);
+    const items: unknown[] = [];
+    let pageToken: string | null = null;
+    let pages = 0;
+    do {
+      world.queries = 0;
+      const url: string = `/escalations?pageSize=5${pageToken ? `&pageToken=${pageToken}` : ''}`;
+      const page = (await call('GET', url, 'supervisor')).json<{
+        items: unknown[];
+        nextPageToken: string | null;
+      }>();
+      expect(world.queries).toBeLessThanOrEqual(15);
+      items.push(...page.items);
+      pageToken = page.nextPageToken;
+      pages++;
+    } while (pageToken);
+    expect(items).toEqual([waitingOut]);
+    expect(pages).toBe(3);
+  });
+
+  it('answers 200 when one status query times out, with the others and that notice unconfirmed', async () => {
+    const { temporal, pool, world } = setting();
+    world.timesOut.add('run-4');
+    const { call } = await appWith(temporal, pool);
+    const response = await call('GET', '/escalations', 'supervisor');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toEqual({
+      items: [unconfirmed(C4, 'transferAccount.water', true), waitingOut],
+      nextPageToken: null,
+    });
+  });
+
   /** The list as a supervisor gets it while every status query fails so. */
   const listedWhileQueries = async (fail: 'timeout' | 'broken') => {
     const { temporal, pool, world } = setting();
@@ -765,9 +901,17 @@ describe('the escalations waiting for a supervisor', () => {
     return call('GET', '/escalations', 'supervisor');
   };
 
-  it('answers 503 when a status query cannot be answered now, instead of leaving the case out', async () => {
+  it('lists every plausible notice unconfirmed while no status query can be answered, instead of failing', async () => {
     const response = await listedWhileQueries('timeout');
-    expect(response.statusCode, response.body).toBe(503);
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toEqual({
+      items: [
+        unconfirmed(C4, 'transferAccount.water', true),
+        unconfirmed(C2, 'transferAccount.gas', false),
+        unconfirmed(CASE, 'registerTransfer', false),
+      ],
+      nextPageToken: null,
+    });
   });
 
   it('passes over a case whose run cannot answer its status query, as the inbox does', async () => {

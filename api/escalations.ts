@@ -1,11 +1,21 @@
 // The escalations still waiting for a supervisor. The workflow writes one notice per
 // escalation (activities/orchestrator.ts notify): those are the candidates, newest first.
-// Temporal's visibility store passes over those of closed runs in bulk, and each remaining one
-// is confirmed by its case's status query: listed only while the case runs and the step's
-// escalation is unresolved. Nothing personal: the reason is the workflow's own text.
+// Temporal's visibility store passes over them in bulk, with no status query: those of
+// closed runs, and those whose step is no longer among the case's current steps
+// (OneWindowCurrentSteps). Each remaining one is confirmed by its case's status query: listed
+// only while the case runs and the step's escalation is unresolved. A status query that fails
+// leaves its notice listed unconfirmed, never the page failed. Nothing personal: the reason is
+// the workflow's own text.
 import type pg from 'pg';
 import type { CaseStatus } from '../domain/caseStatus.ts';
-import { listCases, NOT_A_PAGE_TOKEN, openPageToken, runIdIn, type ListDeps } from './caseList.ts';
+import {
+  listCases,
+  NOT_A_PAGE_TOKEN,
+  openPageToken,
+  runIdIn,
+  type CaseSummary,
+  type ListDeps,
+} from './caseList.ts';
 import type { CaseRow } from './caseRoutes.ts';
 import { RequestValidationError } from './errors.ts';
 import type { EscalationItem, Escalations } from './schemas.ts';
@@ -14,6 +24,14 @@ import type { EscalationItem, Escalations } from './schemas.ts';
 const BATCH = 100;
 /** Notices looked at for one page at most; past them a short page comes with a token to go on. */
 const SCAN_LIMIT = 1_000;
+/** Status queries one page may ask beyond its size; past them a short page comes with a token. */
+const QUERY_SLACK = 10;
+/**
+ * How long a notice's step may be missing from its case's current steps in the visibility
+ * store before that counts: the notice is written before the workflow publishes the step
+ * (workflows/jointTransferCase.ts upsertStatus), and the store itself lags behind that.
+ */
+const VISIBILITY_LAG_SECONDS = 300;
 /** The list its page tokens are sealed for (api/caseList.ts): no visibility query reads so. */
 const LIST = 'escalations';
 /** Above every notice id: the first page starts below it. */
@@ -27,8 +45,17 @@ export interface EscalationDeps extends ListDeps {
   statusOf(row: CaseRow): Promise<CaseStatus | undefined>;
 }
 
-/** An escalation notice with its case's row. */
-type Notice = CaseRow & { id: string; step_id: string };
+/**
+ * An escalation notice with its case's row: what it says, when it was written, and whether
+ * that was recently enough for the visibility store not to show its step yet.
+ */
+type Notice = CaseRow & {
+  id: string;
+  step_id: string;
+  message: string;
+  noticed_at: Date;
+  recent: boolean;
+};
 
 /**
  * The latest escalation notice of each case's step, below notice `before`, newest first; an
@@ -37,7 +64,9 @@ type Notice = CaseRow & { id: string; step_id: string };
 async function notices(pool: pg.Pool, before: string, limit: number): Promise<Notice[]> {
   const { rows } = await pool.query<Notice>({
     name: 'escalation-notices',
-    text: `SELECT n.id, n.step_id, c.case_id, c.unit_id, c.workflow_id, c.run_id, c.applicant, c.created_at, c.erased_at
+    text: `SELECT n.id, n.step_id, n.message, n.created_at AS noticed_at,
+                  n.created_at > now() - make_interval(secs => $3) AS recent,
+                  c.case_id, c.unit_id, c.workflow_id, c.run_id, c.applicant, c.created_at, c.erased_at
              FROM notifications n JOIN cases c USING (case_id)
             WHERE n.party = 'supervisor' AND n.kind = 'escalation' AND n.id < $1::bigint
               AND c.erased_at IS NULL
@@ -46,40 +75,70 @@ async function notices(pool: pg.Pool, before: string, limit: number): Promise<No
                                  AND later.party = 'supervisor' AND later.kind = 'escalation'
                                  AND later.id > n.id)
             ORDER BY n.id DESC LIMIT $2`,
-    values: [before, limit],
+    values: [before, limit, VISIBILITY_LAG_SECONDS],
   });
   return rows;
 }
 
 /**
- * The ids of the cases of `rows` whose run is open, by Temporal's visibility store. A run
- * that just closed may still show open; the status query settles it. A row without a run id
- * (a submission never answered, which takes no actions) is never open here.
+ * The summaries, by case id, of the cases of `rows` whose run is open, by Temporal's
+ * visibility store. A run that just closed may still show open; the status query settles it.
+ * A row without a run id (a submission never answered, which takes no actions) is never open here.
  */
-async function running(deps: ListDeps, rows: readonly Notice[]): Promise<Set<string>> {
+async function running(deps: ListDeps, rows: readonly Notice[]): Promise<Map<string, CaseSummary>> {
   const runIds = [...new Set(rows.flatMap((r) => (r.run_id ? [r.run_id] : [])))];
-  if (runIds.length === 0) return new Set();
+  if (runIds.length === 0) return new Map();
   const page = await listCases(
     deps,
     `WorkflowType = 'jointTransferCase' AND ExecutionStatus = 'Running' AND ${runIdIn(runIds)}`,
     runIds.length,
   );
-  return new Set(page.cases.map((c) => c.caseId));
+  return new Map(page.cases.map((c) => [c.caseId, c]));
 }
 
-/** The notice's escalation, if its case still runs and waits for a supervisor at that step. */
-async function waiting(deps: EscalationDeps, notice: Notice): Promise<EscalationItem | undefined> {
-  const status = await deps.statusOf(notice);
+/**
+ * Whether the notice may still wait, by its case's summary: the case runs, and its step is
+ * among the current steps, or the visibility store cannot tell yet (the case has published no
+ * status, or the notice is recent). Only such a notice is worth a status query.
+ */
+function plausible(notice: Notice, summary: CaseSummary): boolean {
+  if (summary.status === 'submitted' || notice.recent) return true;
+  return summary.currentSteps.includes(notice.step_id);
+}
+
+/**
+ * The notice's escalation, if its case still runs and waits for a supervisor at that step;
+ * when its status query fails, the notice itself, unconfirmed, with the case's overdue flag
+ * as the visibility store shows it.
+ */
+async function waiting(
+  deps: EscalationDeps,
+  notice: Notice,
+  summary: CaseSummary,
+): Promise<EscalationItem | undefined> {
+  const item = { caseId: notice.case_id, unitId: notice.unit_id, stepId: notice.step_id };
+  let status: CaseStatus | undefined;
+  try {
+    status = await deps.statusOf(notice);
+  } catch {
+    // Nobody could answer now (a timeout, workers down): that says nothing about the step.
+    return {
+      ...item,
+      reason: notice.message,
+      escalatedAt: new Date(notice.noticed_at).toISOString(),
+      overdue: summary.overdue,
+      confirmed: false,
+    };
+  }
   if (status?.phase !== 'running') return undefined;
   const open = status.escalations.find((e) => e.stepId === notice.step_id && !e.resolved);
   if (!open) return undefined;
   return {
-    caseId: notice.case_id,
-    unitId: notice.unit_id,
-    stepId: open.stepId,
+    ...item,
     reason: open.reason,
     escalatedAt: open.at,
     overdue: status.overdue,
+    confirmed: true,
   };
 }
 
@@ -93,10 +152,12 @@ function cursorOf(deps: ListDeps, pageToken: string): string {
 
 /**
  * One page of the escalations waiting for a supervisor, newest first: up to `pageSize`
- * items, fewer when SCAN_LIMIT notices were looked at first (the token then goes on).
+ * items, fewer when SCAN_LIMIT notices were looked at or pageSize + QUERY_SLACK statuses asked
+ * first (the token then goes on).
  * Requires 1 <= pageSize <= 100 (the route's PageQuery).
  * @throws RequestValidationError for a page token this API did not seal for this list.
- * @throws ServiceUnavailableError (or Temporal's and PostgreSQL's own errors) when they cannot answer.
+ * @throws ServiceUnavailableError (or Temporal's and PostgreSQL's own errors) when PostgreSQL
+ * or the visibility store cannot answer; a status query that cannot leaves its item unconfirmed.
  */
 export async function listEscalations(
   deps: EscalationDeps,
@@ -109,22 +170,31 @@ export async function listEscalations(
     items,
     nextPageToken: after ? deps.pageTokens.seal(LIST, Buffer.from(after, 'utf8')) : null,
   });
+  const queryLimit = pageSize + QUERY_SLACK;
+  let asked = 0;
   for (let scanned = 0; ;) {
     const batch = await notices(deps.pool, before, BATCH);
     const open = await running(deps, batch);
-    const candidates = batch.filter((n) => open.has(n.case_id));
+    const candidates = batch.flatMap((notice) => {
+      const summary = open.get(notice.case_id);
+      return summary && plausible(notice, summary) ? [{ notice, summary }] : [];
+    });
     // Confirmed the page's remainder at a time: no more status queries than the page can use.
     let next = 0;
-    while (next < candidates.length && items.length < pageSize) {
-      const chunk = candidates.slice(next, next + pageSize - items.length);
+    while (next < candidates.length && items.length < pageSize && asked < queryLimit) {
+      const room = Math.min(pageSize - items.length, queryLimit - asked);
+      const chunk = candidates.slice(next, next + room);
       next += chunk.length;
-      for (const item of await Promise.all(chunk.map((n) => waiting(deps, n))))
-        if (item) items.push(item);
+      asked += chunk.length;
+      const found = await Promise.all(chunk.map((c) => waiting(deps, c.notice, c.summary)));
+      for (const item of found) if (item) items.push(item);
     }
     const last = batch.length < BATCH;
-    // Full: every notice of the last chunk confirmed, so the next page starts after it.
-    if (items.length === pageSize)
-      return page(last && next === candidates.length ? undefined : candidates[next - 1]!.id);
+    // Full, or out of status queries: the next page starts after the last notice looked at.
+    if (items.length === pageSize || asked >= queryLimit) {
+      if (next < candidates.length) return page(candidates[next - 1]!.notice.id);
+      return page(last ? undefined : batch.at(-1)!.id);
+    }
     if (last) return page(undefined);
     before = batch.at(-1)!.id;
     scanned += batch.length;

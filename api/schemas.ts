@@ -167,7 +167,9 @@ export const Inbox = z.object({
 
 /**
  * An escalation waiting for a supervisor: the workflow's own reason (as the case's status and
- * timeline show it), no personal data.
+ * timeline show it), no personal data. Unconfirmed when its case's status could not be asked
+ * just now: then reason and escalatedAt are the escalation notice's, overdue the visibility
+ * store's, and the escalation may already be resolved.
  */
 export const EscalationItem = z.object({
   caseId: z.string(),
@@ -176,6 +178,9 @@ export const EscalationItem = z.object({
   reason: z.string(),
   escalatedAt: z.string(),
   overdue: z.boolean(),
+  confirmed: z
+    .boolean()
+    .describe("false: the case's status could not be asked now; the notice may be resolved"),
 });
 export type EscalationItem = z.infer<typeof EscalationItem>;
 export const Escalations = z.object({

@@ -87,6 +87,8 @@ export interface EscalationItem {
   reason: string;
   escalatedAt: string;
   overdue: boolean;
+  /** false: the case's status could not be asked just now; the notice may already be resolved. */
+  confirmed: boolean;
 }
 
 export interface EscalationList {

@@ -485,6 +485,7 @@ describe('the joint transfer, end to end', () => {
           reason: open.reason,
           escalatedAt: open.at,
           overdue: expect.any(Boolean) as boolean,
+          confirmed: true,
         },
       ]);
       expect(open.reason).toMatch(/compensation releaseTitleLock failed/);

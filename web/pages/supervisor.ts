@@ -120,7 +120,7 @@ async function loadEscalations(pageToken?: string): Promise<void> {
         h('code', {}, e.caseId),
         e.unitId,
         e.stepId,
-        e.reason,
+        e.confirmed ? e.reason : h('span', {}, badge('UNCONFIRMED', 'waiting'), ' ', e.reason),
         formatTime(e.escalatedAt),
         e.overdue ? badge('OVERDUE', 'overdue') : 'no',
         timelineButton(e.caseId, e.unitId),
