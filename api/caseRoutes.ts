@@ -16,6 +16,7 @@ import type { CaseStatus } from '../domain/caseStatus.ts';
 import {
   allowedOutcomes,
   decidingAgency,
+  deskWorkflowId,
   type Decision,
   type DeskRequest,
 } from '../domain/decisions.ts';
@@ -428,7 +429,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     try {
       return await temporal.workflow.execute<typeof agencyDecision>('agencyDecision', {
         taskQueue: ORCHESTRATOR_TASK_QUEUE,
-        workflowId: `desk:${request.caseId}:${request.stepId}:${randomUUID()}`,
+        workflowId: deskWorkflowId(request.caseId, request.stepId, randomUUID()),
         args: [request],
         workflowExecutionTimeout: '1 minute',
       });

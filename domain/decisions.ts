@@ -76,6 +76,19 @@ export const DeskRequest = z.object({
 });
 export type DeskRequest = z.infer<typeof DeskRequest>;
 
+/**
+ * The id of the workflow that takes a desk request to the agency's worker (`agencyDecision`):
+ * one per request, under the case's prefix, so erasing the case finds them (its input holds
+ * the officer's reason and who they are).
+ */
+export function deskWorkflowId(caseId: string, stepId: string, requestId: string): string {
+  return `${deskWorkflowPrefix(caseId)}${stepId}:${requestId}`;
+}
+
+export function deskWorkflowPrefix(caseId: string): string {
+  return `desk:${caseId}:`;
+}
+
 /** The agency that decides each kind of open step (by step id prefix; a utility's own steps). */
 export function decidingAgency(stepId: string): Agency | undefined {
   const [kind, utility] = stepId.split('.');

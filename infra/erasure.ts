@@ -1,9 +1,11 @@
 // Erasing a closed case's personal data (the right to erasure): the salt and the
-// application go from case_secrets and the workflow history is deleted from Temporal. The
+// application go from case_secrets, and the workflow history is deleted from Temporal with
+// the histories of the case's desk requests (an officer's reason, who they are). The
 // ledger keeps its entries: they hold only commitments, which without the salt can no longer
 // be linked to the data, and the log still verifies (ARCHITECTURE.md §3).
 import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type pg from 'pg';
+import { deskWorkflowPrefix } from '../domain/decisions.ts';
 import { NotFoundError } from '../domain/errors.ts';
 
 /** The case is still running: erase it only once it has closed. */
@@ -47,19 +49,31 @@ export async function eraseCase(
   }>('SELECT workflow_id, run_id, erased_at FROM cases WHERE case_id = $1', [caseId]);
   const row = rows[0];
   if (!row) throw new NotFoundError(`no case ${caseId}`);
-  const deleteRun = async (runId: string): Promise<void> => {
+  const deleteRun = async (workflowId: string, runId: string): Promise<void> => {
     try {
       await deps.temporal.workflowService.deleteWorkflowExecution({
         namespace: deps.namespace ?? 'default',
-        workflowExecution: { workflowId: row.workflow_id, runId },
+        workflowExecution: { workflowId, runId },
       });
     } catch (error) {
       if (!(isGrpcServiceError(error) && Number(error.code) === GRPC_NOT_FOUND)) throw error;
     }
   };
+  // The desk requests' own workflows (workflows/agencyDecision.ts) carry the officer's reason
+  // and actor in their input, apart from the case's history. Found by their ids' prefix; a
+  // rerun finds any the visibility store had not shown yet.
+  const deleteDeskRuns = async (): Promise<void> => {
+    const prefix = deskWorkflowPrefix(caseId);
+    if (!/^[\w:.-]+$/.test(prefix)) throw new Error(`case id ${caseId} cannot be queried for`);
+    const desks = deps.temporal.workflow.list({
+      query: `WorkflowType = 'agencyDecision' AND WorkflowId STARTS_WITH '${prefix}'`,
+    });
+    for await (const desk of desks) await deleteRun(desk.workflowId, desk.runId);
+  };
   if (row.erased_at) {
     // An erasure before deletes came first may have committed and then failed to delete.
-    if (row.run_id) await deleteRun(row.run_id);
+    if (row.run_id) await deleteRun(row.workflow_id, row.run_id);
+    await deleteDeskRuns();
     return { caseId, erasedAt: row.erased_at.toISOString(), erasedNow: false };
   }
   // Without a run id the handle would describe (and the delete remove) the unit's latest
@@ -78,7 +92,8 @@ export async function eraseCase(
     // Gone already: a previous erasure deleted it and stopped before its commit.
     if (!(error instanceof WorkflowNotFoundError)) throw error;
   }
-  await deleteRun(row.run_id);
+  await deleteRun(row.workflow_id, row.run_id);
+  await deleteDeskRuns();
 
   const client = await deps.pool.connect();
   try {

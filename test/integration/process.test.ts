@@ -689,7 +689,7 @@ describe('the joint transfer, end to end', () => {
     expect(await entriesHolding(reason)).toBe(0);
   });
 
-  it("an officer's rejection with a reason: the review's entry holds no reason, the case's status shows it and the case's refusal ends with it", async () => {
+  it("an officer's rejection with a reason: the review's entry holds no reason, the case's status shows it, the case's refusal ends with it, and erasing the case deletes the desk request's history too", async () => {
     const { caseId } = await caseAtReview();
     const reason = "buyer Jan Novák's ID card expired";
     const response = await stack.app.inject({
@@ -706,6 +706,14 @@ describe('the joint transfer, end to end', () => {
     expect(review?.statement.facts).toEqual({ decidedBy: 'officer' });
     expect(await entriesHolding(reason)).toBe(0);
     expect(await entriesHolding('Novák')).toBe(0);
+
+    // The desk request's own workflow took the reason to the registry's worker: its history
+    // holds it apart from the case's, and goes with the case's erasure.
+    const query = `WorkflowType = 'agencyDecision' AND WorkflowId STARTS_WITH 'desk:${caseId}:'`;
+    const deskRuns = async () => (await stack.client.workflow.count(query)).count;
+    await expect.poll(deskRuns, { timeout: 10_000, interval: 250 }).toBe(1);
+    await eraseCase({ pool: stack.pool, temporal: stack.client }, caseId);
+    await expect.poll(deskRuns, { timeout: 60_000, interval: 1000 }).toBe(0);
   });
 
   it('answers a malformed decision or supervisor action with 400 naming the field, changing nothing', async () => {
