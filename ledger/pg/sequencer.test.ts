@@ -1,44 +1,91 @@
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { STATEMENT_TYPE, type SignedStatement } from '../../domain/statement.ts';
+import type { Agency } from '../../domain/agency.ts';
+import { KeyNotAuthorizedError } from '../../domain/errors.ts';
+import { STATEMENT_TYPE, type SignedStatement, type Statement } from '../../domain/statement.ts';
 import { toBase64 } from '../bytes.ts';
 import { verifyEd25519 } from '../ed25519.ts';
-import { agencyKeyName, signingKey } from '../keys.ts';
+import { keyRevokeStatement } from '../keyEvents.ts';
+import { agencyKeyName, signingKey, type SigningKey } from '../keys.ts';
 import { signStatement } from '../statement.ts';
 import type { KeyRegistry } from './keyRegistry.ts';
 import { Sequencer } from './sequencer.ts';
 
 // Deterministic keys: seed = 32 copies of one byte.
 const water = signingKey(agencyKeyName('water'), new Uint8Array(32).fill(4));
+const water2 = signingKey(agencyKeyName('water'), new Uint8Array(32).fill(5));
+const electricity = signingKey(agencyKeyName('electricity'), new Uint8Array(32).fill(6));
 const logKey = signingKey('sequencer.test/log', new Uint8Array(32).fill(1));
 
-const keyAdd = (statementId: string, addedKeyId: string): SignedStatement =>
+/** A statement signed by `key`: a precheck result of water in case c1 but for `fields`. */
+const signedBy = (key: SigningKey, fields: Partial<Statement>): SignedStatement =>
   signStatement(
     {
       type: STATEMENT_TYPE,
-      statementId,
-      caseId: 'keys-water',
-      stepId: 'key.add',
+      statementId: 'c1/precheck.water',
+      caseId: 'c1',
+      stepId: 'precheck.water',
       agency: 'water',
-      outcome: 'added',
+      outcome: 'passed',
       commitment: toBase64(new Uint8Array(32)),
-      facts: { keyId: addedKeyId },
+      facts: {},
       issuedAt: '2026-01-01T00:00:00Z',
-      keyId: water.keyId,
+      keyId: key.keyId,
+      ...fields,
     },
-    water,
+    key,
   );
 
+const keyAdd = (statementId: string, addedKeyId: string): SignedStatement =>
+  signedBy(water, {
+    statementId,
+    caseId: 'keys-water',
+    stepId: 'key.add',
+    outcome: 'added',
+    facts: { keyId: addedKeyId },
+  });
+
+/** A key registry that lets each of these keys sign for its agency (none is revoked in it). */
+const registered: Record<string, { agency: Agency; key: SigningKey }> = {
+  [water.keyId]: { agency: 'water', key: water },
+  [water2.keyId]: { agency: 'water', key: water2 },
+  [electricity.keyId]: { agency: 'electricity', key: electricity },
+};
 const registry = {
-  authorize: () =>
-    Promise.resolve({
-      keyId: water.keyId,
-      agency: 'water',
-      publicKey: water.publicKey,
+  authorize: (keyId: string) => {
+    const { agency, key } = registered[keyId]!;
+    return Promise.resolve({
+      keyId,
+      agency,
+      publicKey: key.publicKey,
       validFrom: new Date(0),
       validUntil: null,
-    }),
+    });
+  },
 } as unknown as KeyRegistry;
+
+/** `agency`'s precheck result in case `caseId`, signed by `key`. */
+const result = (caseId: string, agency: Agency, key: SigningKey): SignedStatement =>
+  signedBy(key, {
+    statementId: `${caseId}/precheck.${agency}`,
+    caseId,
+    stepId: `precheck.${agency}`,
+    agency,
+  });
+
+/** `agency`'s key.revoke of `keyId`, signed by `signer`. */
+const revocation = (agency: Agency, keyId: string, signer: SigningKey): SignedStatement =>
+  signStatement(
+    keyRevokeStatement({
+      agency,
+      keyId,
+      signingKeyId: signer.keyId,
+      revokedAt: '2026-01-01T00:00:00Z',
+      issuedAt: '2026-01-01T00:00:00Z',
+      sequence: 1,
+    }),
+    signer,
+  );
 
 /**
  * A database with an empty log that accepts every write, whose first connection waits for
@@ -77,12 +124,17 @@ async function appendTogether(batch: SignedStatement[]) {
     },
   );
   const first = sequencer.append(keyAdd('keys-water/key.add/9', 'first+00000000'));
-  const results = Promise.all(batch.map((s) => sequencer.append(s)));
+  const results = Promise.allSettled(batch.map((s) => sequencer.append(s)));
   // Checks are a few promise steps and a synchronous verify: a timer tick lets them finish.
   await new Promise((resolve) => setTimeout(resolve, 10));
   db.open();
   await first;
-  return { results: await results, appended: db.appended };
+  const settled = await results;
+  return {
+    results: settled.map((r) => (r.status === 'fulfilled' ? r.value : undefined)),
+    errors: settled.map((r) => (r.status === 'rejected' ? (r.reason as Error) : undefined)),
+    appended: db.appended,
+  };
 }
 
 describe('Sequencer.append', () => {
@@ -103,7 +155,52 @@ describe('Sequencer.append', () => {
   it('says created once when the same statement comes twice in one commit', async () => {
     const statement = keyAdd('keys-water/key.add/1', 'ours+00000000');
     const { results } = await appendTogether([statement, statement]);
-    expect(results.map((r) => r.created)).toEqual([true, false]);
+    expect(results.map((r) => r!.created)).toEqual([true, false]);
     expect(results[1]!.entry).toEqual(results[0]!.entry);
+  });
+});
+
+// A key.revoke and statements checked before it landed, in one commit: chained after the
+// revocation, the revoked key's statements would be entries every audit reports.
+describe('Sequencer.append after a key.revoke in the same commit', () => {
+  it("refuses the revoked key's new statement and logs the rest", async () => {
+    const revoke = revocation('water', water2.keyId, water);
+    const { results, errors, appended } = await appendTogether([
+      revoke,
+      result('after', 'water', water2),
+      result('other', 'water', water),
+    ]);
+    expect(errors[1]).toBeInstanceOf(KeyNotAuthorizedError);
+    expect(errors[1]!.message).toMatch(/revoked by an entry before/);
+    expect(results[0]!.created).toBe(true);
+    expect(results[2]!.created).toBe(true);
+    expect(appended[1]).toEqual([revoke.statement.statementId, 'other/precheck.water']);
+  });
+
+  it("accepts a statement of a key another agency's key.revoke names, which revokes nothing", async () => {
+    // The registry records a revocation only for a key of the revoking agency, and the audit
+    // ignores any other (KeyTimeline.apply): water's key stays valid.
+    const { results, errors, appended } = await appendTogether([
+      revocation('electricity', water2.keyId, electricity),
+      result('after', 'water', water2),
+    ]);
+    expect(errors).toEqual([undefined, undefined]);
+    expect(results.map((r) => r!.created)).toEqual([true, true]);
+    expect(appended[1]).toHaveLength(2);
+  });
+
+  it('gives a retry of a statement chained before the revocation its entry', async () => {
+    // The statement went in before the key.revoke, when its key was valid: its retry after
+    // the revocation is the same entry, not a new statement of a revoked key.
+    const before = result('before', 'water', water2);
+    const { results, errors, appended } = await appendTogether([
+      before,
+      revocation('water', water2.keyId, water),
+      before,
+    ]);
+    expect(errors).toEqual([undefined, undefined, undefined]);
+    expect(results.map((r) => r!.created)).toEqual([true, true, false]);
+    expect(results[2]!.entry).toEqual(results[0]!.entry);
+    expect(appended[1]).toEqual(['before/precheck.water', 'keys-water/key.revoke/1']);
   });
 });

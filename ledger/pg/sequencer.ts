@@ -27,7 +27,8 @@ import { processEd25519 } from './sodiumEd25519.ts';
 import { hashChildrenNode, hashLeafNode } from './nodeSha256.ts';
 import { fetchNodes } from './tree.ts';
 
-const SEQUENCER_LOCK = 7002;
+/** The advisory lock a commit holds: one sequencer at a time across processes. */
+export const SEQUENCER_LOCK = 7002;
 /**
  * Statements per check batch, and check batches in flight: small enough that a commit's
  * worth of appenders splits into several batches (so verifying overlaps committing), and
@@ -330,15 +331,17 @@ export class Sequencer {
    * restore from a backup), the statement writes nothing. Either way the batch then takes the
    * locked path, which reads the head and the existing ids first. The same goes when a key
    * of the batch was revoked since its check: the locked path refuses that key's statements.
+   * And when a statement comes after a key.revoke of its key in the batch: it may be a retry of
+   * one logged before the revocation, which gets its entry, and only the locked path reads the
+   * ids already logged.
    */
   private async commit(batch: readonly Checked[]): Promise<Committed[]> {
     const { tip } = this;
-    if (tip) {
-      const { allowed, merge } = refuseRevoked(batch, new Set(), new Map());
+    if (tip && refuseRevoked(batch, new Set(), new Map()).allowed.length === batch.length) {
       try {
-        const appended = await this.write(this.pool, tip.range, tip.leafHash, allowed, new Map());
+        const appended = await this.write(this.pool, tip.range, tip.leafHash, batch, new Map());
         this.committed(appended);
-        return merge(appended.results);
+        return appended.results;
       } catch (error) {
         const refused =
           error instanceof HeadMovedError ||
@@ -569,20 +572,30 @@ type Committed = Appended | KeyNotAuthorizedError;
  * Splits off the statements whose key is revoked, in the log (`revoked`) or by a key.revoke
  * earlier in the batch, which is chained before them: a revoked key signs nothing logged after
  * its revocation, and the registry's check of these statements came before it. Statements
- * already in the log (`existing`) keep their entries. `merge` puts the results of writing
- * `allowed` back in the batch's order, among the refusals.
+ * already in the log (`existing`) or earlier in the batch keep their entries. `merge` puts the
+ * results of writing `allowed` back in the batch's order, among the refusals.
  */
 function refuseRevoked(
   batch: readonly Checked[],
   revoked: ReadonlySet<string>,
   existing: ReadonlyMap<string, Appended>,
 ): { allowed: Checked[]; merge: (results: readonly Appended[]) => Committed[] } {
-  const revokedSoFar = new Set(revoked);
+  // Key ids a key.revoke of the batch names, each with the agencies that revoked it: the
+  // registry records a revocation only for a key of the revoking agency (write's
+  // `revocations`), and the audit ignores any other (KeyTimeline.apply). A statement's key is
+  // its agency's (KeyRegistry.authorize), so (agency, key id) is the key the registry means.
+  const revokedHere = new Map<string, Set<string>>();
+  // Statement ids with an entry before this place: a retry gets that entry, logged when its
+  // key was valid, so a later revocation does not refuse it.
+  const logged = new Set(existing.keys());
   const refused = new Map<Checked, KeyNotAuthorizedError>();
   const allowed: Checked[] = [];
   for (const checked of batch) {
     const { statement } = checked.signed;
-    if (revokedSoFar.has(statement.keyId) && !existing.has(statement.statementId)) {
+    const isRevoked =
+      revoked.has(statement.keyId) ||
+      revokedHere.get(statement.keyId)?.has(statement.agency) === true;
+    if (isRevoked && !logged.has(statement.statementId)) {
       refused.set(
         checked,
         new KeyNotAuthorizedError(
@@ -592,8 +605,12 @@ function refuseRevoked(
       continue;
     }
     allowed.push(checked);
+    logged.add(statement.statementId);
     const revocation = revocationIn(statement);
-    if (revocation) revokedSoFar.add(revocation.keyId);
+    if (revocation) {
+      const agencies = revokedHere.get(revocation.keyId) ?? new Set<string>();
+      revokedHere.set(revocation.keyId, agencies.add(statement.agency));
+    }
   }
   return {
     allowed,

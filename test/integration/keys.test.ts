@@ -11,6 +11,7 @@ import type { Agency } from '../../domain/agency.ts';
 import { KeyNotAuthorizedError } from '../../domain/errors.ts';
 import { Entry, STATEMENT_TYPE, type SignedStatement } from '../../domain/statement.ts';
 import { toBase64 } from '../../ledger/bytes.ts';
+import type { VerifySignature } from '../../ledger/ed25519.ts';
 import { encodeEntry } from '../../ledger/entry.ts';
 import {
   agencyKeyName,
@@ -20,7 +21,8 @@ import {
 } from '../../ledger/keys.ts';
 import { keyRevokeStatement } from '../../ledger/keyEvents.ts';
 import { addAgencyKey, KeyRegistry, revokeAgencyKey } from '../../ledger/pg/keyRegistry.ts';
-import { Sequencer } from '../../ledger/pg/sequencer.ts';
+import { type Appended, SEQUENCER_LOCK, Sequencer } from '../../ledger/pg/sequencer.ts';
+import { processEd25519 } from '../../ledger/pg/sodiumEd25519.ts';
 import { signStatement } from '../../ledger/statement.ts';
 import type { TrustFile } from '../../ledger/trust.ts';
 import { onewindow, writeTrustFile } from './cli.ts';
@@ -259,6 +261,44 @@ describe('a revocation takes effect with its entry', () => {
       e1,
     );
 
+  /**
+   * A sequencer whose check lets by a key the registry has revoked, as a check that ran before
+   * the revocation landed, and `inOneCommit`, which has it commit `statements` in one batch: a
+   * statement of e1 is appended first, whose commit waits for the sequencer's lock, held here
+   * until all of `statements` are checked; checked while a commit runs, they commit together.
+   */
+  function staleSequencer() {
+    let checked = 0;
+    const verify: VerifySignature = (publicKey, message, signature) => {
+      checked++;
+      return processEd25519.verify(publicKey, message, signature);
+    };
+    const log = { origin: TEST_LOG_ORIGIN, key: stack.logKey };
+    const registry = new RegistryBeforeRevocation(stack.pool);
+    const sequencer = new Sequencer(stack.pool, registry, log, { verify });
+    // A check ends in promise steps after its synchronous verify: a macrotask runs after them.
+    const checkedUpTo = async (n: number) => {
+      while (checked < n) await new Promise((resolve) => setImmediate(resolve));
+    };
+    async function inOneCommit(statements: readonly SignedStatement[]) {
+      const holder = await stack.pool.connect();
+      try {
+        await holder.query('SELECT pg_advisory_lock($1)', [SEQUENCER_LOCK]);
+        const first = sequencer.append(statement('electricity', e1));
+        await checkedUpTo(checked + 1);
+        const results = Promise.allSettled(statements.map((s) => sequencer.append(s)));
+        await checkedUpTo(checked + statements.length);
+        await holder.query('SELECT pg_advisory_unlock($1)', [SEQUENCER_LOCK]);
+        await first;
+        return await results;
+      } finally {
+        // Closed, not pooled: however the test ends, the lock goes with its session.
+        holder.release(true);
+      }
+    }
+    return { sequencer, inOneCommit };
+  }
+
   beforeAll(() => {
     e1 = stack.keys.electricity!;
   });
@@ -279,21 +319,48 @@ describe('a revocation takes effect with its entry', () => {
     );
   });
 
-  it('refuses a statement checked before the revocation landed, in the same commit or a later one', async () => {
+  it('refuses a statement checked before the revocation landed and committed with it', async () => {
     const key = await freshElectricityKey();
-    const log = { origin: TEST_LOG_ORIGIN, key: stack.logKey };
-    const stale = new Sequencer(stack.pool, new RegistryBeforeRevocation(stack.pool), log);
+    const { inOneCommit } = staleSequencer();
+    const size = await ledgerSize();
+    // No registry row stops the key before this commit: the sequencer's own check of its
+    // batch must, since the key.revoke is chained before the statement.
+    const [revoked, sameCommit] = await inOneCommit([
+      revocationOf(key, 2),
+      statement('electricity', key),
+    ]);
+    expect(revoked!.status).toBe('fulfilled');
+    expect(sameCommit!.status).toBe('rejected');
+    const reason = (sameCommit as PromiseRejectedResult).reason as Error;
+    expect(reason).toBeInstanceOf(KeyNotAuthorizedError);
+    expect(reason.message).toMatch(/revoked by an entry before/);
+    // The statement that held the commit and the key.revoke, nothing else.
+    expect(await ledgerSize()).toBe(size + 2);
+  });
+
+  it('gives a retry committed after the revocation the entry its statement got before it', async () => {
+    const key = await freshElectricityKey();
+    const { inOneCommit } = staleSequencer();
+    const signed = statement('electricity', key);
+    const logged = await append(signed);
+    const [revoked, retry] = await inOneCommit([revocationOf(key, 3), signed]);
+    expect(revoked!.status).toBe('fulfilled');
+    // Logged while its key was valid: the retry is that entry, not a new use of the key.
+    expect(retry!.status).toBe('fulfilled');
+    const again = (retry as PromiseFulfilledResult<Appended>).value;
+    expect(again.created).toBe(false);
+    expect(again.entry).toEqual(logged.entry);
+    expect(toBase64(again.leafHash)).toBe(toBase64(logged.leafHash));
+  });
+
+  it('refuses a statement checked before the revocation landed and committed after it', async () => {
+    const key = await freshElectricityKey();
+    const { sequencer: stale } = staleSequencer();
     // A first append makes this sequencer the log's last writer, so its next commits take the
     // one-statement path, whose own guard must stop the revoked key.
     await stale.append(statement('electricity', e1));
     const size = await ledgerSize();
-    const [revoked, sameCommit] = await Promise.allSettled([
-      stale.append(revocationOf(key, 2)),
-      stale.append(statement('electricity', key)),
-    ]);
-    expect(revoked.status).toBe('fulfilled');
-    expect(sameCommit.status).toBe('rejected');
-    expect((sameCommit as PromiseRejectedResult).reason).toBeInstanceOf(KeyNotAuthorizedError);
+    expect((await stale.append(revocationOf(key, 4))).created).toBe(true);
     const later = stale.append(statement('electricity', key));
     await expect(later).rejects.toBeInstanceOf(KeyNotAuthorizedError);
     await expect(later).rejects.toThrow(/revoked by an entry before/);
