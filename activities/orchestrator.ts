@@ -9,7 +9,8 @@ import { toBase64 } from '../ledger/bytes.ts';
 import type { Sequencer } from '../ledger/pg/sequencer.ts';
 import type { SignedStatement } from '../domain/statement.ts';
 import type { SigningKey } from '../ledger/keys.ts';
-import { opensCommitment } from '../ledger/statement.ts';
+import { jointTransferProcess } from '../domain/processGraph.ts';
+import { opensCommitment, stepSalt } from '../ledger/statement.ts';
 import { signStep } from './sign.ts';
 
 export interface AppendReceipt {
@@ -43,10 +44,12 @@ export function createOrchestratorActivities(deps: {
 }) {
   return {
     /**
-     * Records the case off-ledger and returns its commitment salt. Idempotent: a retry
-     * returns the salt stored the first time, so commitments stay stable.
+     * Records the case off-ledger and returns its commitment salt, and the salt of each
+     * agency step and compensation of its process, derived from it (stepSalt): what each
+     * agency is given. Idempotent: a retry returns the salt stored the first time, so
+     * commitments stay stable.
      */
-    async intake(input: CaseInput & { workflowId: string }): Promise<{ salt: string }> {
+    async intake(input: CaseInput & { workflowId: string }): Promise<Intake> {
       const { caseId, application } = CaseInput.parse(input);
       // With the run id: should the API die before its own row commits, the row written here
       // still names this case's run, not whichever run of the unit's workflow id is latest.
@@ -74,7 +77,7 @@ export function createOrchestratorActivities(deps: {
             [caseId],
           )
         ).rows[0]!.salt;
-      return { salt: toBase64(new Uint8Array(salt)) };
+      return { salt: toBase64(new Uint8Array(salt)), stepSalts: stepSaltsOf(application, salt) };
     },
 
     /**
@@ -161,6 +164,23 @@ export type OrchestratorActivities = ReturnType<typeof createOrchestratorActivit
 
 /** The failure type of a result that does not open its statement's commitment. */
 export const COMMITMENT_MISMATCH = 'CommitmentMismatch';
+
+/** The case's salt (the orchestrator's own records) and its agency steps' salts, by step id. */
+export interface Intake {
+  salt: string;
+  /** Absent from the intakes of cases started before step salts: those use `salt`. */
+  stepSalts?: Record<string, string>;
+}
+
+/** The salt of every step an agency signs for in this case: its steps and compensations. */
+function stepSaltsOf(application: CaseInput['application'], caseSalt: Uint8Array) {
+  const steps = jointTransferProcess(application.utilities).steps;
+  const ids = steps.flatMap((def) => [
+    ...(def.activity ? [def.id] : []),
+    ...(def.compensation ? [def.compensation] : []),
+  ]);
+  return Object.fromEntries(ids.map((id) => [id, toBase64(stepSalt(caseSalt, id))]));
+}
 
 /** What opens a statement's commitment: `commitTo(salt, result)` (ledger/statement.ts). */
 export interface CommitmentOpening {

@@ -19,7 +19,10 @@ import { CaseId, StepId } from './statement.ts';
 export const StepCall = z.object({
   caseId: CaseId,
   stepId: StepId,
-  /** The case's commitment salt, base64; it never reaches the ledger. */
+  /**
+   * This step's commitment salt, base64, derived from the case's (ledger/statement.ts
+   * stepSalt): it opens this step's commitments and no other agency's. Never on the ledger.
+   */
   salt: z.string(),
   /** Attempt number of a repeated step: the statement id becomes `<caseId>/<stepId>/<n>`. */
   n: z.number().int().nonnegative().optional(),

@@ -62,6 +62,19 @@ export function commitTo(salt: Uint8Array, result: unknown): string {
 }
 
 /**
+ * The salt of one step's commitments, derived from the case's salt (ARCHITECTURE.md §3's
+ * per-case salt): HMAC-SHA256(caseSalt, "onewindow/step-salt/v1\n" ‖ stepId). An agency is
+ * given only its own steps' salts, so it cannot test guesses (a price, an amount of arrears)
+ * against another agency's commitments on the public log; the case's salt, which only the
+ * orchestrator keeps, derives them all, and erasing it leaves every commitment unlinkable.
+ */
+export function stepSalt(caseSalt: Uint8Array, stepId: string): Uint8Array {
+  if (caseSalt.length < 16)
+    throw new RangeError(`a case's salt needs at least 16 bytes, got ${caseSalt.length}`);
+  return hmac(sha256, caseSalt, utf8(`onewindow/step-salt/v1\n${stepId}`));
+}
+
+/**
  * Whether `salt` (base64) and `result` open `commitment`, i.e. commitTo gives it. False, not a
  * throw, for a salt or a result that cannot be committed to: an opening handed in is input.
  */

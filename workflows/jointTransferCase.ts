@@ -350,12 +350,22 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   );
 
   /**
-   * Appends `signed`; given the result it commits to (under the case's salt), only if that
+   * The salt an agency commits to `stepId`'s result under: the step's own (activities/
+   * orchestrator.ts intake), so no agency holds the salt of another's commitments; the case's
+   * for a case whose intake came before step salts.
+   */
+  const saltOf = (stepId: string): string => stepSalts?.[stepId] ?? salt;
+
+  /**
+   * Appends `signed`; given the result it commits to (under its step's salt), only if that
    * result opens its commitment: the case goes on with the result, so it must be the signed one.
    */
   async function append(signed: SignedStatement, result?: { of: unknown }): Promise<number> {
     const receipt = result
-      ? await orchestrator.appendToLedger(signed, { salt, result: result.of })
+      ? await orchestrator.appendToLedger(signed, {
+          salt: saltOf(signed.statement.stepId),
+          result: result.of,
+        })
       : await orchestrator.appendToLedger(signed);
     return receipt.index;
   }
@@ -477,7 +487,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           const out = await call({
             caseId,
             stepId: def.id,
-            salt,
+            salt: saltOf(def.id),
             view: viewFor(def.activity!, def.agency as Agency, application, results),
             ...(n > 0 ? { n } : {}),
           });
@@ -715,7 +725,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     )({
       caseId,
       stepId: def.compensation!,
-      salt,
+      salt: saltOf(def.compensation!),
       view: viewFor(def.compensation!, def.agency as Agency, application, results),
       ...(n > 0 ? { n } : {}),
     });
@@ -739,7 +749,10 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
 
   // Intake: the off-ledger case record and the commitment salt.
   publish();
-  const { salt } = await orchestrator.intake({ ...input, workflowId: workflowInfo().workflowId });
+  const { salt, stepSalts } = await orchestrator.intake({
+    ...input,
+    workflowId: workflowInfo().workflowId,
+  });
   intake.status = 'done';
   intake.finishedAt = now();
 

@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { caseWorkflowId } from '../../domain/application.ts';
 import { ORCHESTRATOR_TASK_QUEUE } from '../../domain/agencyIds.ts';
 import type { Decision } from '../../domain/decisions.ts';
-import { signStatement, verifyStatementSignature } from '../../ledger/statement.ts';
+import { signStatement, stepSalt, verifyStatementSignature } from '../../ledger/statement.ts';
+import { toBase64 } from '../../ledger/bytes.ts';
 import { signDecision } from '../../activities/sign.ts';
 import { decideUpdate } from '../../workflows/messages.ts';
 import {
@@ -756,6 +757,36 @@ describe('the joint transfer, end to end', () => {
     await stack.client.workflow
       .getHandle(`case:${(await waitForStep(stack, caseId, 'confirmPayment', 'waiting')).unitId}`)
       .terminate('test done');
+  });
+
+  it("gives each agency only its own step's salt, derived from the case's, never the case's salt itself", async () => {
+    const application = sampleApplication({ utilities: ['electricity'] });
+    const caseId = await submit(stack, application);
+    await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
+    const handle = stack.client.workflow.getHandle(caseWorkflowId(application.unitId));
+    const codec = new AesGcmPayloadCodec(stack.payloadKey);
+    const given = new Map<string, string>();
+    for (const event of (await handle.fetchHistory()).events ?? []) {
+      const scheduled = event.activityTaskScheduledEventAttributes;
+      if (!scheduled?.taskQueue?.name?.startsWith('agency.')) continue;
+      const [payload] = await codec.decode(scheduled.input?.payloads ?? []);
+      const call = defaultPayloadConverter.fromPayload<{ stepId: string; salt: string }>(payload!);
+      given.set(call.stepId, call.salt);
+    }
+    expect([...given.keys()].sort()).toEqual(
+      ['assessTax', 'checkTitle', 'precheck.electricity', 'verifyContract'].sort(),
+    );
+    const { rows } = await stack.pool.query<{ salt: Buffer }>(
+      'SELECT salt FROM case_secrets WHERE case_id = $1',
+      [caseId],
+    );
+    const caseSalt = new Uint8Array(rows[0]!.salt);
+    for (const [stepId, salt] of given) {
+      expect(salt).toBe(toBase64(stepSalt(caseSalt, stepId)));
+      expect(salt).not.toBe(toBase64(caseSalt));
+    }
+    expect(new Set(given.values()).size).toBe(given.size);
+    await handle.terminate('test done');
   });
 
   it("keeps the citizen's personal data out of Temporal's history: every payload is encrypted", async () => {
