@@ -24,7 +24,7 @@ import type pg from 'pg';
 import { buildApp } from '../api/app.ts';
 import { AGENCIES, UTILITIES, type Agency } from '../domain/agencyIds.ts';
 import type { CaseStatus } from '../domain/caseStatus.ts';
-import { STATEMENT_TYPE, type SignedStatement, type Statement } from '../domain/statement.ts';
+import { STATEMENT_TYPE, type Statement } from '../domain/statement.ts';
 import { bundleWorkflows, installRuntime, replayWorkflows } from '../cli/workers.ts';
 import { toBase64 } from '../ledger/bytes.ts';
 import { generateSigningKey, type SigningKey } from '../ledger/keys.ts';
@@ -33,6 +33,7 @@ import { issueToken, tokenVerifier } from '../api/auth.ts';
 import { processEd25519, processEd25519Name } from '../ledger/pg/sodiumEd25519.ts';
 import { ledgerSize } from '../ledger/pg/reader.ts';
 import { signStatement, statementMessage } from '../ledger/statement.ts';
+import { signDecision } from '../activities/sign.ts';
 import { fromBase64 } from '../ledger/bytes.ts';
 import { statusQuery } from '../workflows/messages.ts';
 import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
@@ -466,10 +467,10 @@ class CaseDriver implements Driver {
     const open = await waitFor('confirmPayment');
     const due = open.steps.find((s) => s.stepId === 'confirmPayment')!.amountDueCents;
     if (!(Number(due) > 0)) throw new Error(`case ${caseId}: no duty due (${due})`);
-    await this.decide(caseId, 'tax', 'confirmPayment', 'paid', {});
+    await this.decide(caseId, 'tax', 'confirmPayment', 'paid');
     // The registry officer approves.
     await waitFor('review');
-    await this.decide(caseId, 'registry', 'review', 'approved', {});
+    await this.decide(caseId, 'registry', 'review', 'approved');
     const result: CaseStatus = await handle.result();
     if (result.phase !== 'completed')
       throw new Error(`case ${caseId} ${result.phase}: ${result.reason}`);
@@ -480,35 +481,22 @@ class CaseDriver implements Driver {
     return performance.now() - start;
   }
 
-  private async decide(
-    caseId: string,
-    agency: Agency,
-    stepId: string,
-    outcome: string,
-    facts: SignedStatement['statement']['facts'],
-  ): Promise<void> {
-    const key = this.keys[agency]!;
-    const signed = signStatement(
-      {
-        type: STATEMENT_TYPE,
-        statementId: `${caseId}/${stepId}`,
-        caseId,
-        stepId,
-        agency,
-        outcome,
-        commitment: toBase64(randomBytes(32)),
-        facts,
-        issuedAt: new Date().toISOString(),
-        keyId: key.keyId,
-      },
-      key,
-    );
+  /** The agency's own system signs the decision (facts: the deciding role) and its opening. */
+  private async decide(caseId: string, agency: Agency, stepId: string, outcome: string) {
+    const { signed, opening } = signDecision({
+      key: this.keys[agency]!,
+      agency,
+      caseId,
+      stepId,
+      outcome,
+      decidedBy: 'system',
+    });
     const response = await this.app.inject({
       method: 'POST',
       url: `/cases/${caseId}/decisions`,
       // The agency's own system, signed in as the agency: it sends decisions it signed itself.
       headers: { authorization: `Bearer ${this.tokens[agency as 'tax' | 'registry']}` },
-      payload: { stepId, signed },
+      payload: { stepId, signed, opening },
     });
     if (response.statusCode !== 200)
       throw new Error(`${stepId} decision refused: ${response.statusCode} ${response.body}`);
