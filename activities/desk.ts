@@ -5,7 +5,6 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Agency } from '../domain/agency.ts';
 import {
   allowedOutcomes,
-  DECIDING_ROLES,
   decidingAgency,
   DeskRequest,
   type Decision,
@@ -13,6 +12,9 @@ import {
 import type { DecidingRole } from '../domain/outcomes.ts';
 import type { SigningKey } from '../ledger/keys.ts';
 import { signDecision } from './sign.ts';
+
+/** Who may decide at the desk: the people among the deciding roles. */
+const DESK_ROLES: readonly DecidingRole[] = ['citizen', 'officer'];
 
 /** The failure type of a desk request this agency can never sign (never retried). */
 export const DECISION_REFUSED = 'DecisionRefused';
@@ -40,10 +42,11 @@ export function createDeskActivities(deps: { agency: Agency; key: SigningKey; no
         );
       // Who decided is the agency's own record; the ledger gets the role only. The reason,
       // which may name people, is committed to and travels in the opening, off the ledger.
+      // People only: `system` is an agency's own system, which signs for itself.
       const role = request.actor.split(':')[0] as DecidingRole;
-      if (!DECIDING_ROLES.includes(role))
+      if (!DESK_ROLES.includes(role))
         throw ApplicationFailure.nonRetryable(
-          `${request.actor} may not decide a step: only ${DECIDING_ROLES.join(', ')} do`,
+          `${request.actor} may not decide a step: only ${DESK_ROLES.join(', ')} do`,
           DECISION_REFUSED,
         );
       const { signed, opening } = signDecision({

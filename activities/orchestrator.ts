@@ -184,7 +184,7 @@ function stepSaltsOf(application: CaseInput['application'], caseSalt: Uint8Array
 
 /** What opens a statement's commitment: `commitTo(salt, result)` (ledger/statement.ts). */
 export interface CommitmentOpening {
-  /** Base64 of the salt (the case's, or a decision's own). */
+  /** Base64 of the salt (the step's, the case's for a case started before step salts, or a decision's own). */
   salt: string;
   result: unknown;
 }

@@ -1,5 +1,5 @@
 // How an agency worker turns a step's full result into the statement it signs: the result
-// itself stays off the ledger, committed to under the case's salt.
+// itself stays off the ledger, committed to under the step's salt (ledger/statement.ts stepSalt).
 import type { Signer } from '../domain/agency.ts';
 import { DecisionRecord, type DecisionOpening } from '../domain/decisions.ts';
 import type { DecidingRole } from '../domain/outcomes.ts';

@@ -39,7 +39,7 @@ const GRPC_NOT_FOUND = 5;
  *   CaseRunUnknownError when the case's row records no run id (nothing is changed).
  */
 export async function eraseCase(
-  deps: { pool: pg.Pool; temporal: Client; namespace?: string },
+  deps: { pool: pg.Pool; temporal: Client },
   caseId: string,
 ): Promise<Erasure> {
   const { rows } = await deps.pool.query<{
@@ -52,7 +52,8 @@ export async function eraseCase(
   const deleteRun = async (workflowId: string, runId: string): Promise<void> => {
     try {
       await deps.temporal.workflowService.deleteWorkflowExecution({
-        namespace: deps.namespace ?? 'default',
+        // The client's own namespace, which the desk runs are listed in too.
+        namespace: deps.temporal.options.namespace,
         workflowExecution: { workflowId, runId },
       });
     } catch (error) {

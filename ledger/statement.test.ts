@@ -16,7 +16,7 @@ describe('stepSalt', () => {
     );
   });
 
-  it("gives an agency nothing that opens another step's commitment, nor the case's own", () => {
+  it("gives salts of which none opens another step's commitment, and the case's salt opens none", () => {
     const result = { totalCents: 1_234_500 };
     const taxes = commitTo(stepSalt(CASE_SALT, 'assessTax'), result);
     const water = toBase64(stepSalt(CASE_SALT, 'precheck.water'));

@@ -51,8 +51,9 @@ export function verifyStatementSignature(
 }
 
 /**
- * The salted commitment to a step's full result: HMAC-SHA256 keyed by the case's salt over
- * the RFC 8785 bytes of the result. The result stays off the ledger; deleting the salt
+ * The salted commitment to a step's full result: HMAC-SHA256 keyed by a salt (the step's,
+ * derived from the case's per-case salt by stepSalt; a decision's own) over the RFC 8785
+ * bytes of the result. The result stays off the ledger; deleting the salt
  * makes the commitment unlinkable to it while the log still verifies.
  */
 export function commitTo(salt: Uint8Array, result: unknown): string {

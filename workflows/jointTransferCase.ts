@@ -354,7 +354,14 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
    * orchestrator.ts intake), so no agency holds the salt of another's commitments; the case's
    * for a case whose intake came before step salts.
    */
-  const saltOf = (stepId: string): string => stepSalts?.[stepId] ?? salt;
+  const saltOf = (stepId: string): string => {
+    if (!stepSalts) return salt;
+    // Fail the task, never fall back to the case's salt: that would open every agency's
+    // commitments to this one. Only a step list drifting from the intake's could get here.
+    const own = stepSalts[stepId];
+    if (own === undefined) throw new Error(`the intake gave no salt for step ${stepId}`);
+    return own;
+  };
 
   /**
    * Appends `signed`; given the result it commits to (under its step's salt), only if that

@@ -759,7 +759,7 @@ describe('the joint transfer, end to end', () => {
       .terminate('test done');
   });
 
-  it("gives each agency only its own step's salt, derived from the case's, never the case's salt itself", async () => {
+  it("gives each agency, for each step up to the payment, only that step's salt, derived from the case's, never the case's salt itself", async () => {
     const application = sampleApplication({ utilities: ['electricity'] });
     const caseId = await submit(stack, application);
     await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
