@@ -108,8 +108,8 @@ function plausible(notice: Notice, summary: CaseSummary): boolean {
 
 /**
  * The notice's escalation, if its case still runs and waits for a supervisor at that step;
- * when its status query fails, the notice itself, unconfirmed, with the case's overdue flag
- * as the visibility store shows it.
+ * when its status query fails, or its run (open, by the visibility store) cannot answer one,
+ * the notice itself, unconfirmed, with the case's overdue flag as the visibility store shows it.
  */
 async function waiting(
   deps: EscalationDeps,
@@ -117,20 +117,24 @@ async function waiting(
   summary: CaseSummary,
 ): Promise<EscalationItem | undefined> {
   const item = { caseId: notice.case_id, unitId: notice.unit_id, stepId: notice.step_id };
+  const unconfirmed = {
+    ...item,
+    reason: notice.message,
+    escalatedAt: new Date(notice.noticed_at).toISOString(),
+    overdue: summary.overdue,
+    confirmed: false,
+  };
   let status: CaseStatus | undefined;
   try {
     status = await deps.statusOf(notice);
   } catch {
     // Nobody could answer now (a timeout, workers down): that says nothing about the step.
-    return {
-      ...item,
-      reason: notice.message,
-      escalatedAt: new Date(notice.noticed_at).toISOString(),
-      overdue: summary.overdue,
-      confirmed: false,
-    };
+    return unconfirmed;
   }
-  if (status?.phase !== 'running') return undefined;
+  // An open run that cannot answer (its workflow task failing until someone fixes it) is
+  // stuck, which a supervisor needs to see most.
+  if (status === undefined) return unconfirmed;
+  if (status.phase !== 'running') return undefined;
   const open = status.escalations.find((e) => e.stepId === notice.step_id && !e.resolved);
   if (!open) return undefined;
   return {
