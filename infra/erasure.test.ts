@@ -21,7 +21,13 @@ function fakes(
     connect: () => Promise.resolve({ query, release: () => undefined }),
   } as unknown as pg.Pool;
   const client = {
+    options: { namespace: 'default' },
     workflow: {
+      // One desk request of the case (workflows/agencyDecision.ts), as visibility lists it.
+      list: async function* ({ query }: { query: string }) {
+        calls.push(`list ${query}`);
+        yield await Promise.resolve({ workflowId: `desk:${caseId}:review:r-1`, runId: 'desk-1' });
+      },
       getHandle: (workflowId: string, runId?: string) => ({
         describe: () => {
           calls.push(`describe ${workflowId} ${runId}`);
@@ -46,12 +52,14 @@ const grpcError = (code: number, details: string) =>
   Object.assign(new Error(`${code} ${details}`), { code, details, metadata: {} });
 
 describe('erasing a case', () => {
-  it("deletes the case's workflow run before it commits the erasure", async () => {
+  it("deletes the case's workflow run and its desk requests' runs before it commits the erasure", async () => {
     const { deps, calls } = fakes({ run_id: 'run-1', erased_at: null });
     expect((await eraseCase(deps, caseId)).erasedNow).toBe(true);
     expect(calls).toEqual([
       'describe case:U-1 run-1',
       'delete run-1',
+      `list WorkflowType = 'agencyDecision' AND WorkflowId STARTS_WITH 'desk:${caseId}:'`,
+      'delete desk-1',
       'BEGIN',
       'DELETE',
       'UPDATE',
@@ -80,7 +88,7 @@ describe('erasing a case', () => {
     expect(calls).toContain('COMMIT');
   });
 
-  it('deletes the run again on a rerun of an erased case, an absent run counting as done', async () => {
+  it('deletes the runs again on a rerun of an erased case, an absent run counting as done', async () => {
     const { deps, calls } = fakes(
       { run_id: 'run-1', erased_at: erasedAt },
       { delete: grpcError(5, 'workflow execution not found') },
@@ -90,7 +98,11 @@ describe('erasing a case', () => {
       erasedAt: erasedAt.toISOString(),
       erasedNow: false,
     });
-    expect(calls).toEqual(['delete run-1']);
+    expect(calls).toEqual([
+      'delete run-1',
+      `list WorkflowType = 'agencyDecision' AND WorkflowId STARTS_WITH 'desk:${caseId}:'`,
+      'delete desk-1',
+    ]);
   });
 
   it("refuses a case with no recorded run rather than delete the unit's latest run", async () => {
