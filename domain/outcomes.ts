@@ -25,9 +25,8 @@ export type DecidingRole = (typeof DECIDING_ROLES)[number];
  * name belongs in the decision's record, which the commitment covers (decisions.ts).
  */
 export function decisionFactsProblem(facts: unknown): string | undefined {
-  const shown = JSON.stringify(facts) ?? String(facts);
   if (typeof facts !== 'object' || facts === null || Array.isArray(facts))
-    return `must be {"decidedBy": <role>}, not ${shown.slice(0, 80)}`;
+    return `must be {"decidedBy": <role>}, not ${(JSON.stringify(facts) ?? String(facts)).slice(0, 80)}`;
   const extra = Object.keys(facts).filter((key) => key !== 'decidedBy');
   if (extra.length > 0)
     return `must hold only decidedBy (a reason goes in the opening, off the ledger), not ${extra.join(', ')}`;
