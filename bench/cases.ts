@@ -8,9 +8,10 @@
 //      (app.inject, no port). A driver per case submits through POST /cases, then plays the
 //      tax bureau (pays the assessed duty) and the registry officer (approves) with decisions
 //      signed by each agency's key, as soon as the workflow's status query shows the step open.
-// Each prints cases/s (completed cases / wall time, `--concurrency` cases in flight) and the
-// p50/p95 of a case's latency (submission → workflow completed); then the ratio, and a rough
-// profile of where a case's time goes.
+// The two run interleaved, baseline, cases, cases, baseline (`--rounds` pairs, `interleaved`),
+// after a warm-up of each. Each prints cases/s (completed cases / wall time summed over its
+// runs, `--concurrency` cases in flight) and the p50/p95 of a case's latency (submission →
+// workflow completed); then the ratio, and a rough profile of where a case's time goes.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -60,8 +61,10 @@ import {
 } from './support.ts';
 
 export interface CasesBenchOptions {
-  /** Timed cases per phase (baseline, then real cases). */
+  /** Timed cases per phase (baseline, real cases). */
   cases: number;
+  /** Timed runs per phase, interleaved baseline, cases, cases, baseline, … (`interleaved`). */
+  rounds: number;
   /** Cases in flight at once (closed loop: a driver starts its next case when one completes). */
   concurrency: number;
   /** Untimed cases per phase first (bundles, caches, connections warm up). */
@@ -74,8 +77,20 @@ export interface CasesBenchOptions {
   adminUrl?: string;
 }
 
-export const FULL: CasesBenchOptions = { cases: 300, concurrency: 64, warmup: 20, pollMs: 100 };
-export const SMOKE: CasesBenchOptions = { cases: 10, concurrency: 10, warmup: 2, pollMs: 100 };
+export const FULL: CasesBenchOptions = {
+  cases: 300,
+  rounds: 2,
+  concurrency: 64,
+  warmup: 20,
+  pollMs: 100,
+};
+export const SMOKE: CasesBenchOptions = {
+  cases: 10,
+  rounds: 2,
+  concurrency: 10,
+  warmup: 2,
+  pollMs: 100,
+};
 
 export interface CasesBenchFigures {
   casesPerSec: number;
@@ -94,16 +109,7 @@ const LOG_ORIGIN = 'bench.onewindow/cases';
 const CASE_TIMEOUT_MS = 180_000;
 const baselineWorkflowsPath = fileURLToPath(new URL('./baselineWorkflows.ts', import.meta.url));
 
-interface Phase {
-  perSec: number;
-  latencies: number[];
-  queries: number;
-  /** CPU seconds over the timed part: this process, the Temporal server (if ours), the machine. */
-  cpu: CpuSplit;
-  wallSec: number;
-}
-
-/** Runs the baseline, then the real cases, on one Temporal server and prints every figure. */
+/** Runs the baseline and the real cases, interleaved, on one Temporal server; prints every figure. */
 export async function runCasesBench(
   options: CasesBenchOptions,
   print: (line: string) => void = console.log,
@@ -205,32 +211,50 @@ export async function runCasesBench(
 
     print('');
     print(
-      `1. baseline: bare workflow, ${BASELINE_ACTIVITY_COUNT} no-op activities, 2 Update waits, ${count(options.cases)} cases, ${options.concurrency} in flight`,
+      `1. baseline: bare workflow, ${BASELINE_ACTIVITY_COUNT} no-op activities, 2 Update waits`,
     );
-    const baseline = await runPhase(baselineDriver, options, temporalPid, progress);
+    print(`2. cases: jointTransferCase, 3 utilities, no arrears, every agency automated`);
+    const plan = interleaved(options.cases, options.rounds);
     print(
-      `  cases/s ${baseline.perSec.toFixed(1)}  latency p50 ${ms(percentile(baseline.latencies, 50))}  p95 ${ms(percentile(baseline.latencies, 95))}  (${count(baseline.wallSec)} s)`,
-    );
-
-    print('');
-    print(
-      `2. cases: jointTransferCase, 3 utilities, no arrears, every agency automated, ${count(options.cases)} cases, ${options.concurrency} in flight`,
+      `${count(options.cases)} timed cases each, ${options.concurrency} in flight, in ${plan.length} runs of ${plan.map((run) => `${run.phase === 'baseline' ? '1' : '2'}×${run.cases}`).join(' ')} after ${options.warmup} warm-up cases each`,
     );
     const sizeBefore = await ledgerSize(workerPool);
-    timingAppends = true;
-    const cases = await runPhase(caseDriver, options, temporalPid, progress);
-    timingAppends = false;
+    await runMany(baselineDriver, options.warmup, 0, options, progress);
+    await runMany(caseDriver, options.warmup, 0, options, progress);
+    const baseline = new Phase();
+    const cases = new Phase();
+    const next = { baseline: options.warmup, cases: options.warmup };
+    for (const run of plan) {
+      const isCase = run.phase === 'cases';
+      timingAppends = isCase;
+      const timed = await runTimed(
+        isCase ? caseDriver : baselineDriver,
+        run.cases,
+        next[run.phase],
+        options,
+        temporalPid,
+        progress,
+      );
+      timingAppends = false;
+      next[run.phase] += run.cases;
+      (isCase ? cases : baseline).add(timed);
+      print(
+        `  ${isCase ? '2. cases   ' : '1. baseline'} ${count(run.cases)} cases  ${(run.cases / timed.wallSec).toFixed(1)}/s  (${count(timed.wallSec)} s)`,
+      );
+    }
+    for (const [label, phase] of [
+      ['1. baseline', baseline],
+      ['2. cases   ', cases],
+    ] as const)
+      print(
+        `${label} cases/s ${phase.perSec.toFixed(1)}  latency p50 ${ms(percentile(phase.latencies, 50))}  p95 ${ms(percentile(phase.latencies, 95))}  (${count(phase.wallSec)} s)`,
+      );
     const entries = (await ledgerSize(workerPool)) - sizeBefore;
     const p50 = percentile(cases.latencies, 50);
     const p95 = percentile(cases.latencies, 95);
-    print(
-      `  cases/s ${cases.perSec.toFixed(1)}  latency p50 ${ms(p50)}  p95 ${ms(p95)}  (${count(cases.wallSec)} s)`,
-    );
     const expected = ENTRIES_PER_CASE * (options.warmup + options.cases);
     if (entries !== expected)
-      throw new Error(
-        `expected ${expected} ledger entries from this phase's cases, found ${entries}`,
-      );
+      throw new Error(`expected ${expected} ledger entries from the run's cases, found ${entries}`);
     print(
       `  every case completed, none overdue; ${count(entries)} signed ledger entries (${ENTRIES_PER_CASE} a case, warm-up included)`,
     );
@@ -312,44 +336,102 @@ interface Driver {
   queries: number;
 }
 
-/** Warm-up, then `options.cases` timed cases with `options.concurrency` in flight. */
-async function runPhase(
+/**
+ * The timed runs, in the order baseline, cases, cases, baseline, … (ABBA, `rounds` times
+ * each): a machine whose speed drifts, or a server that slows as its store fills, weighs on
+ * both phases alike, where one phase after the other put every drift on one side of the
+ * ratio. Each run is a closed loop that drains at its end, so both pay the same number of
+ * drains.
+ */
+export function interleaved(
+  cases: number,
+  rounds: number,
+): { phase: 'baseline' | 'cases'; cases: number }[] {
+  const size = (round: number) => Math.floor(cases / rounds) + (round < cases % rounds ? 1 : 0);
+  return Array.from({ length: rounds }, (_, round) => {
+    const pair = [
+      { phase: 'baseline' as const, cases: size(round) },
+      { phase: 'cases' as const, cases: size(round) },
+    ];
+    return round % 2 === 0 ? pair : pair.reverse();
+  })
+    .flat()
+    .filter((run) => run.cases > 0);
+}
+
+/** Drives cases offset … offset + n - 1, `options.concurrency` at once; throws if any failed. */
+async function runMany(
   driver: Driver,
+  n: number,
+  offset: number,
+  options: CasesBenchOptions,
+  progress: (line: string) => void,
+): Promise<number[]> {
+  const latencies: number[] = [];
+  const failures: string[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(options.concurrency, n) }, async () => {
+      while (next < n) {
+        const i = offset + next++;
+        try {
+          latencies.push(await driver.drive(i));
+        } catch (error) {
+          failures.push(`case ${i}: ${(error as Error).message}`);
+        }
+        if ((latencies.length + failures.length) % 100 === 0)
+          progress(`  ${latencies.length + failures.length} / ${n}`);
+      }
+    }),
+  );
+  if (failures.length > 0)
+    throw new Error(`${failures.length} of ${n} cases failed; first: ${failures[0]}`);
+  return latencies;
+}
+
+interface Timed {
+  latencies: number[];
+  queries: number;
+  cpu: CpuSplit;
+  wallSec: number;
+}
+
+/** `runMany`, timed: its wall time, its CPU (this process, the server, the machine), its queries. */
+async function runTimed(
+  driver: Driver,
+  n: number,
+  offset: number,
   options: CasesBenchOptions,
   temporalPid: number | undefined,
   progress: (line: string) => void,
-): Promise<Phase> {
-  let next = 0;
-  const runMany = async (n: number, offset: number) => {
-    const latencies: number[] = [];
-    const failures: string[] = [];
-    next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(options.concurrency, n) }, async () => {
-        while (next < n) {
-          const i = offset + next++;
-          try {
-            latencies.push(await driver.drive(i));
-          } catch (error) {
-            failures.push(`case ${i}: ${(error as Error).message}`);
-          }
-          if ((latencies.length + failures.length) % 100 === 0)
-            progress(`  ${latencies.length + failures.length} / ${n}`);
-        }
-      }),
-    );
-    if (failures.length > 0)
-      throw new Error(`${failures.length} of ${n} cases failed; first: ${failures[0]}`);
-    return latencies;
-  };
-  await runMany(options.warmup, 0);
-  driver.queries = 0;
+): Promise<Timed> {
+  const queriesBefore = driver.queries;
   const cpu = CpuSplit.start(temporalPid);
   const start = performance.now();
-  const latencies = await runMany(options.cases, options.warmup);
+  const latencies = await runMany(driver, n, offset, options, progress);
   const wallSec = (performance.now() - start) / 1000;
   cpu.stop();
-  return { perSec: options.cases / wallSec, latencies, queries: driver.queries, cpu, wallSec };
+  return { latencies, queries: driver.queries - queriesBefore, cpu, wallSec };
+}
+
+/** One phase's timed runs, summed. */
+class Phase {
+  latencies: number[] = [];
+  queries = 0;
+  wallSec = 0;
+  readonly cpu = CpuSplit.empty();
+
+  add(timed: Timed): void {
+    this.latencies.push(...timed.latencies);
+    this.queries += timed.queries;
+    this.wallSec += timed.wallSec;
+    this.cpu.add(timed.cpu);
+  }
+
+  /** Completed cases / wall time, over all of the phase's runs. */
+  get perSec(): number {
+    return this.latencies.length / this.wallSec;
+  }
 }
 
 /** Polls `query` every `pollMs` until `open` holds; rejects on `closed` or after the case timeout. */
@@ -591,6 +673,27 @@ class CpuSplit {
     return new CpuSplit(serverPid);
   }
 
+  /** Zero seconds, to `add` spans to. */
+  static empty(): CpuSplit {
+    const sum = new CpuSplit(undefined);
+    sum.serverSec = 0;
+    sum.machineSec = 0;
+    return sum;
+  }
+
+  /** Adds a stopped span's seconds; a part either lacks stays unknown in the sum. */
+  add(span: CpuSplit): void {
+    this.ownSec += span.ownSec;
+    this.serverSec =
+      this.serverSec === undefined || span.serverSec === undefined
+        ? undefined
+        : this.serverSec + span.serverSec;
+    this.machineSec =
+      this.machineSec === undefined || span.machineSec === undefined
+        ? undefined
+        : this.machineSec + span.machineSec;
+  }
+
   stop(): void {
     const own = process.cpuUsage(this.own);
     this.ownSec = (own.user + own.system) / 1e6;
@@ -662,6 +765,7 @@ function signatureCosts(key: SigningKey): { signUs: number; verifyUs: number } {
 const FLAGS = {
   smoke: { type: 'boolean' },
   cases: { type: 'string' },
+  rounds: { type: 'string' },
   concurrency: { type: 'string' },
   warmup: { type: 'string' },
   'poll-ms': { type: 'string' },
@@ -682,6 +786,7 @@ export function optionsFromArgs(args: string[], env = process.env): CasesBenchOp
   const base = values.smoke || fromEnv('smoke') === '1' ? SMOKE : FULL;
   return {
     cases: number('cases', base.cases),
+    rounds: number('rounds', base.rounds),
     concurrency: number('concurrency', base.concurrency),
     warmup: number('warmup', base.warmup, 0),
     pollMs: number('poll-ms', base.pollMs),
