@@ -61,6 +61,35 @@ async function recordHistory(name: string, caseId: string): Promise<void> {
   writeFileSync(new URL(`../histories/${name}.json`, import.meta.url), historyToJSON(history));
 }
 
+/**
+ * The salt each agency call of the case's history was given (decrypted from the history), by
+ * step id; expects each to be that step's own salt, derived from the case's salt, never the
+ * case's salt itself, and no two alike.
+ */
+async function expectOwnStepSalts(caseId: string, unitId: string): Promise<Map<string, string>> {
+  const handle = stack.client.workflow.getHandle(caseWorkflowId(unitId));
+  const codec = new AesGcmPayloadCodec(stack.payloadKey);
+  const given = new Map<string, string>();
+  for (const event of (await handle.fetchHistory()).events ?? []) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (!scheduled?.taskQueue?.name?.startsWith('agency.')) continue;
+    const [payload] = await codec.decode(scheduled.input?.payloads ?? []);
+    const call = defaultPayloadConverter.fromPayload<{ stepId: string; salt: string }>(payload!);
+    given.set(call.stepId, call.salt);
+  }
+  const { rows } = await stack.pool.query<{ salt: Buffer }>(
+    'SELECT salt FROM case_secrets WHERE case_id = $1',
+    [caseId],
+  );
+  const caseSalt = new Uint8Array(rows[0]!.salt);
+  for (const [stepId, salt] of given) {
+    expect(salt, stepId).toBe(toBase64(stepSalt(caseSalt, stepId)));
+    expect(salt, stepId).not.toBe(toBase64(caseSalt));
+  }
+  expect(new Set(given.values()).size).toBe(given.size);
+  return given;
+}
+
 const approve = (caseId: string) =>
   decide(
     stack,
@@ -200,6 +229,11 @@ describe('the joint transfer, end to end', () => {
     // Compensations run in reverse order of completion: the refund before the lock and the filing.
     const order = t.records.map((r) => r.stepId);
     expect(order.indexOf('refundTax')).toBeLessThan(order.indexOf('releaseTitleLock'));
+    // Each compensation commits under its own step's salt, as the steps it undoes did.
+    const given = await expectOwnStepSalts(caseId, t.unitId);
+    expect([...given.keys()]).toEqual(
+      expect.arrayContaining(['refundTax', 'releaseTitleLock', 'cancelFiling', 'registerTransfer']),
+    );
   });
 
   it('flags an unpaid tax as overdue, reminds the citizen, then closes the case as expired with compensations', async () => {
@@ -763,30 +797,13 @@ describe('the joint transfer, end to end', () => {
     const application = sampleApplication({ utilities: ['electricity'] });
     const caseId = await submit(stack, application);
     await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
-    const handle = stack.client.workflow.getHandle(caseWorkflowId(application.unitId));
-    const codec = new AesGcmPayloadCodec(stack.payloadKey);
-    const given = new Map<string, string>();
-    for (const event of (await handle.fetchHistory()).events ?? []) {
-      const scheduled = event.activityTaskScheduledEventAttributes;
-      if (!scheduled?.taskQueue?.name?.startsWith('agency.')) continue;
-      const [payload] = await codec.decode(scheduled.input?.payloads ?? []);
-      const call = defaultPayloadConverter.fromPayload<{ stepId: string; salt: string }>(payload!);
-      given.set(call.stepId, call.salt);
-    }
+    const given = await expectOwnStepSalts(caseId, application.unitId);
     expect([...given.keys()].sort()).toEqual(
       ['assessTax', 'checkTitle', 'precheck.electricity', 'verifyContract'].sort(),
     );
-    const { rows } = await stack.pool.query<{ salt: Buffer }>(
-      'SELECT salt FROM case_secrets WHERE case_id = $1',
-      [caseId],
-    );
-    const caseSalt = new Uint8Array(rows[0]!.salt);
-    for (const [stepId, salt] of given) {
-      expect(salt).toBe(toBase64(stepSalt(caseSalt, stepId)));
-      expect(salt).not.toBe(toBase64(caseSalt));
-    }
-    expect(new Set(given.values()).size).toBe(given.size);
-    await handle.terminate('test done');
+    await stack.client.workflow
+      .getHandle(caseWorkflowId(application.unitId))
+      .terminate('test done');
   });
 
   it("keeps the citizen's personal data out of Temporal's history: every payload is encrypted", async () => {
