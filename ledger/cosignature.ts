@@ -299,7 +299,16 @@ export function openWitnessedCheckpoint(
   );
   const isWitness = (sig: NoteSignature): boolean =>
     witnesses.some((w) => w.name === sig.name && toHex(w.keyHash) === toHex(sig.keyHash));
-  const cosignatures = opened.note.verified.filter(isWitness).map(toCosignature);
+  // One cosignature a public key: the cosigned message does not name the cosigner
+  // (tlog-cosignature), so one key listed under two names is still one witness.
+  const byKey = new Map<string, Cosignature>();
+  for (const sig of opened.note.verified.filter(isWitness)) {
+    const key = witnesses.find(
+      (w) => w.name === sig.name && toHex(w.keyHash) === toHex(sig.keyHash),
+    )!;
+    if (!byKey.has(toHex(key.publicKey))) byKey.set(toHex(key.publicKey), toCosignature(sig));
+  }
+  const cosignatures = [...byKey.values()];
   if (cosignatures.length < policy.threshold)
     throw new WitnessPolicyError(policy.threshold, cosignatures);
   return { checkpoint: opened.checkpoint, body: opened.body, cosignatures };

@@ -53,7 +53,7 @@ export function loadTrust(json: unknown): Trust {
       origin: t.origin,
       logKeys: t.logKeys.map(parseVerifierKey),
       policy: {
-        witnesses: t.witnesses.map(parseCosignerVerifierKey),
+        witnesses: distinctWitnessKeys(t.witnesses.map(parseCosignerVerifierKey)),
         threshold: t.witnessThreshold,
       },
       agencyKeys: t.agencyKeys.map((k) => {
@@ -65,6 +65,25 @@ export function loadTrust(json: unknown): Trust {
   } catch (error) {
     throw new TrustFileError(`trust file: ${(error as Error).message}`);
   }
+}
+
+/**
+ * The witnesses, refusing one public key under two names: tlog-cosignature's signed message
+ * does not commit to the cosigner's name, so one holder of the key could sign once and show
+ * the signature under both, counting twice towards the policy.
+ */
+function distinctWitnessKeys(witnesses: WitnessPolicy['witnesses']): WitnessPolicy['witnesses'] {
+  const names = new Map<string, string>();
+  for (const w of witnesses) {
+    const key = toBase64(w.publicKey);
+    const other = names.get(key);
+    if (other !== undefined && other !== w.name)
+      throw new Error(
+        `witnesses: ${other} and ${w.name} have the same public key; one key counts as one witness`,
+      );
+    names.set(key, w.name);
+  }
+  return witnesses;
 }
 
 export function agencyKeyJson(key: TrustedAgencyKey): TrustFile['agencyKeys'][number] {

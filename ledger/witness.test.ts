@@ -3,6 +3,7 @@ import { toBase64 } from './bytes.ts';
 import { signCheckpoint } from './checkpoint.ts';
 import { formatVerifierKey, parseVerifierKey, signingKey } from './keys.ts';
 import { rootFromLeafHashes } from './proof.ts';
+import { signNote } from './note.ts';
 import { hashLeaf } from './rfc9162.ts';
 import {
   decideAddCheckpoint,
@@ -59,5 +60,74 @@ describe('decideAddCheckpoint', () => {
       status: 422,
       body: `the consistency proof from size ${size} to the same size must be empty, found 1 proof line\n`,
     });
+  });
+});
+
+describe('decideAddCheckpoint reports misbehaviour and words malformed requests', () => {
+  /** A log-signed checkpoint of `size` leaves other than the ones the witness cosigned. */
+  const forkNote = (size: number) =>
+    signCheckpoint(
+      {
+        origin: ORIGIN,
+        size,
+        rootHash: rootFromLeafHashes(
+          [7, 8, 9].slice(0, size).map((n) => hashLeaf(new Uint8Array([n]))),
+        ),
+        extensions: [],
+      },
+      logKey,
+    );
+
+  test('reports a split view when offered another checkpoint of the size it holds, even under a stale old size', () => {
+    const answer = decideAddCheckpoint(
+      config,
+      formatAddCheckpoint(2, [], forkNote(3)),
+      stateOf(3),
+      NOW,
+    );
+    expect(answer).toMatchObject({
+      status: 409,
+      body: '3\n',
+      alarm: 'two different checkpoints of size 3: a split view of the log',
+    });
+  });
+
+  test('raises no alarm for a stale old size with the checkpoint it holds, or a larger one', () => {
+    for (const body of [formatAddCheckpoint(1, [], note(3)), formatAddCheckpoint(3, [], note(3))]) {
+      const answer = decideAddCheckpoint(config, body, stateOf(2), NOW);
+      expect(answer).toMatchObject({ status: 409, body: '2\n' });
+      expect('alarm' in answer && answer.alarm).toBeFalsy();
+    }
+    const same = decideAddCheckpoint(config, formatAddCheckpoint(2, [], note(3)), stateOf(3), NOW);
+    expect(same).toMatchObject({ status: 409, body: '3\n' });
+    expect('alarm' in same && same.alarm).toBeFalsy();
+  });
+
+  test('answers 400, not 403, for a note the log signed whose text is not a checkpoint', () => {
+    const root = toBase64(rootFromLeafHashes(leaves));
+    const notCheckpoint = signNote(`${ORIGIN}\n03\n${root}\n`, [logKey]);
+    const answer = decideAddCheckpoint(
+      config,
+      formatAddCheckpoint(0, [], notCheckpoint),
+      stateOf(0),
+      NOW,
+    );
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatch(/^malformed checkpoint: /);
+  });
+
+  test('answers 403 for a checkpoint no trusted key signed', () => {
+    const stranger = signingKey(ORIGIN, new Uint8Array(32).fill(0x30));
+    const unsigned = signCheckpoint(
+      { origin: ORIGIN, size: 3, rootHash: rootFromLeafHashes(leaves), extensions: [] },
+      stranger,
+    );
+    const answer = decideAddCheckpoint(
+      config,
+      formatAddCheckpoint(0, [], unsigned),
+      stateOf(0),
+      NOW,
+    );
+    expect(answer.status).toBe(403);
   });
 });

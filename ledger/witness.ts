@@ -2,10 +2,10 @@
 // signature, check the old size and the consistency proof against the witness's state, and
 // cosign. Storage (an atomic check-and-set of the state) is the caller's port.
 import { bytesEqual, fromBase64 } from './bytes.ts';
-import { openCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { MalformedCheckpointError, openCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { cosign } from './cosignature.ts';
 import type { SigningKey, VerifierKey } from './keys.ts';
-import { splitNote } from './note.ts';
+import { MalformedNoteError, splitNote } from './note.ts';
 import { verifyConsistency } from './proof.ts';
 
 /** tlog-witness: a client MUST NOT send more than 63 consistency proof lines. */
@@ -95,6 +95,10 @@ export function decideAddCheckpoint(
   try {
     opened = openCheckpoint(request.note, origin, logKeys);
   } catch (error) {
+    // tlog-witness: 403 only if none of the signatures verify against a trusted key; a note
+    // the log did sign whose text is no checkpoint is a malformed request.
+    if (error instanceof MalformedCheckpointError || error instanceof MalformedNoteError)
+      return { status: 400, body: `malformed checkpoint: ${error.message}\n` };
     return {
       status: 403,
       body: `checkpoint not signed by a trusted key of ${origin}: ${(error as Error).message}\n`,
@@ -111,7 +115,14 @@ export function decideAddCheckpoint(
   const state = stateOf(origin);
   const currentSize = state?.size ?? 0;
   if (request.oldSize !== currentSize) {
+    // Refused with the size it holds whatever the old size said; reported when the checkpoint
+    // itself shows misbehaviour: smaller than the one cosigned, or the same size with another
+    // root (a split view, whichever old size the request gives).
     const smaller = checkpoint.size < currentSize;
+    const split =
+      state !== undefined &&
+      checkpoint.size === currentSize &&
+      !bytesEqual(state.rootHash, checkpoint.rootHash);
     return {
       status: 409,
       body: `${currentSize}\n`,
@@ -120,7 +131,11 @@ export function decideAddCheckpoint(
         ? {
             alarm: `offered a checkpoint of size ${checkpoint.size}, smaller than the cosigned ${currentSize}`,
           }
-        : {}),
+        : split
+          ? {
+              alarm: `two different checkpoints of size ${checkpoint.size}: a split view of the log`,
+            }
+          : {}),
     };
   }
   if (request.oldSize === checkpoint.size) {
