@@ -17,6 +17,7 @@ import {
 } from './cosignature.ts';
 import { keyHash, parseSignerKey, parseVerifierKey, signingKey } from './keys.ts';
 import { addSignatureLines, InvalidSignatureError } from './note.ts';
+import { loadTrust, TrustFileError } from './trust.ts';
 
 // Known answer from Go, produced by a throwaway program outside the repo: the witness key
 // (name below, Ed25519 seed 0x41..0x60) signs "cosignature/v1\ntime 1767225600\n" + BODY with
@@ -158,6 +159,41 @@ describe('witness policy', () => {
       openWitnessedCheckpoint(note, GO.origin, [logVerifier], { witnesses, threshold: 2 })
         .cosignatures,
     ).toHaveLength(2);
+  });
+
+  test('one key listed under two names counts as one witness: its holder signs once and shows it under both', () => {
+    const alias = signingKey('alias.onewindow.example', seed(0x41));
+    const note = cosignedBy([witness, alias]);
+    const policy = { witnesses: [witnessKey, cosignerKeyOf(alias), ...witnesses], threshold: 2 };
+    expect(() => openWitnessedCheckpoint(note, GO.origin, [logVerifier], policy)).toThrow(
+      WitnessPolicyError,
+    );
+    const withAnother = addSignatureLines(note, [cosign(GO.body, others[0]!, GO.timestamp)]);
+    expect(
+      openWitnessedCheckpoint(withAnother, GO.origin, [logVerifier], policy).cosignatures.map(
+        (c) => c.name,
+      ),
+    ).toEqual([witness.name, others[0]!.name]);
+  });
+
+  test('a trust file naming one witness key twice is refused', () => {
+    const alias = signingKey('alias.onewindow.example', seed(0x41));
+    const trust = {
+      origin: GO.origin,
+      logKeys: [GO.logVerifier],
+      witnesses: [
+        formatCosignerVerifierKey(witness.name, witness.publicKey),
+        formatCosignerVerifierKey(alias.name, alias.publicKey),
+      ],
+      witnessThreshold: 2,
+      agencyKeys: [],
+    };
+    expect(() => loadTrust(trust)).toThrow(TrustFileError);
+    expect(() => loadTrust(trust)).toThrow(/same public key; one key counts as one witness/);
+    expect(
+      loadTrust({ ...trust, witnesses: [trust.witnesses[0]], witnessThreshold: 1 }).policy
+        .witnesses,
+    ).toHaveLength(1);
   });
 
   test('a checkpoint with fewer than k cosignatures fails the policy', () => {
