@@ -135,6 +135,8 @@ async function runVerify(argv: string[]): Promise<number> {
         const proof = await consistencyProofFromTiles(fetchPath, previous.size, checkpoint.size);
         verifyConsistency(previous.size, checkpoint.size, proof, oldRoot, checkpoint.rootHash);
       } catch (error) {
+        // A tile that could not be read proves nothing either way: exit 3, not a split view.
+        if (error instanceof SourceError) throw error;
         throw failure(
           `checkpoint of size ${checkpoint.size} is not consistent with size ${previous.size} verified at ${previous.verifiedAt}: ${(error as Error).message}`,
         );

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -172,6 +172,55 @@ describe('the verifier commands, run as a user would', () => {
     const neither = await onewindow(['ledger', 'verify', '--trust', trust]);
     expect(neither.code).toBe(2);
     expect(neither.stderr).toContain('give the log with --url <address>/ledger or --dir');
+  });
+
+  it('says the log could not be read (exit 3), not that it forked, when an export lacks a tile the consistency proof needs', async () => {
+    const before = join(dir, 'export-before-growth');
+    expect((await onewindow(['ledger', 'export', '--url', url, '--dir', before])).code).toBe(0);
+    const state = join(dir, 'export-state.json');
+    const seen = await onewindow([
+      'ledger',
+      'verify',
+      '--dir',
+      before,
+      '--trust',
+      trust,
+      '--state',
+      state,
+    ]);
+    expect(seen.code).toBe(0);
+    await appendMany(10);
+    const after = join(dir, 'export-after-growth');
+    expect((await onewindow(['ledger', 'export', '--url', url, '--dir', after])).code).toBe(0);
+    rmSync(join(after, 'tile'), { recursive: true });
+    const result = await onewindow([
+      'ledger',
+      'verify',
+      '--dir',
+      after,
+      '--trust',
+      trust,
+      '--state',
+      state,
+    ]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('cannot read the log');
+    expect(result.stderr).not.toContain('not consistent');
+    // The state is kept as it was: the next verify, with the tiles, checks consistency again.
+    const complete = join(dir, 'export-after-growth-complete');
+    expect((await onewindow(['ledger', 'export', '--url', url, '--dir', complete])).code).toBe(0);
+    const again = await onewindow([
+      'ledger',
+      'verify',
+      '--dir',
+      complete,
+      '--trust',
+      trust,
+      '--state',
+      state,
+    ]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/consistent with size \d+ verified at/);
   });
 
   it('refuses a trust file with a malformed key, naming the field', async () => {
