@@ -122,6 +122,8 @@ describe('housing: verifyContract', () => {
   it('rejects a filing another case has cancelled', async () => {
     const a = agencies();
     const app = application('U-CLEAN-1');
+    // The other case's check passed (so its transfer held the filing), then it was undone.
+    await a.housing.verifyContract(input('verifyContract', 'housing', app, { caseId: OTHER_CASE }));
     await a.housing.cancelFiling(input('cancelFiling', 'housing', app, { caseId: OTHER_CASE }));
     const step = await a.housing.verifyContract(input('verifyContract', 'housing', app));
     expect(outcomeOf(step)).toBe('rejected');
@@ -130,13 +132,24 @@ describe('housing: verifyContract', () => {
 });
 
 describe('housing: cancelFiling', () => {
-  it('compensates by cancelling the filing', async () => {
+  it('compensates by cancelling the filing the case verified', async () => {
     const a = agencies();
+    await a.housing.verifyContract(input('verifyContract', 'housing', application('U-CLEAN-1')));
     const step = await a.housing.cancelFiling(
       input('cancelFiling', 'housing', application('U-CLEAN-1')),
     );
     expect(outcomeOf(step)).toBe('compensated');
     expect(factsOf(step)).toEqual({ cancelled: true });
+  });
+
+  it("compensates with nothing cancelled when the case's check of the filing failed", async () => {
+    const a = agencies();
+    const app = application('U-PRICE-MISMATCH-1');
+    const check = await a.housing.verifyContract(input('verifyContract', 'housing', app));
+    expect(outcomeOf(check)).toBe('rejected');
+    const step = await a.housing.cancelFiling(input('cancelFiling', 'housing', app));
+    expect(outcomeOf(step)).toBe('compensated');
+    expect(factsOf(step)).toEqual({ cancelled: false });
   });
 
   it('returns the same result when retried', async () => {

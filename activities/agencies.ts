@@ -90,7 +90,7 @@ export function createHousingActivities(deps: AgencyDeps<HousingSystem>) {
     /** The filing matches parties, unit and price, and the buyer may buy. */
     async verifyContract(input: VerifyContractInput): Promise<StepResult<ContractCheck>> {
       const call = parseInput('verifyContract', VerifyContractInput, input);
-      const check = await deps.system.verifyContract(call.view);
+      const check = await deps.system.verifyContract(call.caseId, call.view);
       return sign(call, passedIf(contractIsValid(check)), check, {
         filingNumberMatches: check.filingNumberMatches,
         partiesMatch: check.partiesMatch,

@@ -23,13 +23,18 @@ export interface ContractCheck {
 export interface FilingCancellation {
   unitId: string;
   filingNumber: string;
-  /** False when there was no such filing for the unit: nothing to undo. */
+  /** False when this case held no such filing (none on record, or its check failed): nothing to undo. */
   cancelled: boolean;
 }
 
 export interface HousingSystem {
-  verifyContract(view: ContractView): Promise<ContractCheck>;
-  /** Cancels the filing for `caseId`; idempotent per case. */
+  /** Checks the filed contract; one that passes is held for `caseId`'s transfer. */
+  verifyContract(caseId: string, view: ContractView): Promise<ContractCheck>;
+  /**
+   * Withdraws the filing `caseId` holds; idempotent per case. A filing the case never held (its
+   * check failed: a mistyped price, another filing number) stays active, so a corrected
+   * application for the unit can still pass.
+   */
   cancelFiling(caseId: string, view: CancelFilingView): Promise<FilingCancellation>;
 }
 
@@ -73,6 +78,8 @@ export const HOUSING_FIXTURES: Readonly<Record<string, HousingFixture>> = {
 export function simulatedHousing(
   fixtures: Readonly<Record<string, HousingFixture>> = HOUSING_FIXTURES,
 ): HousingSystem {
+  /** Filings a case's passing check holds: filing number → that case. */
+  const heldBy = new Map<string, string>();
   /** Cancelled filings: filing number → the case that cancelled it. */
   const cancelledBy = new Map<string, string>();
 
@@ -80,11 +87,12 @@ export function simulatedHousing(
     fixtures[unitId]?.filingNumber ?? declaredNumber;
 
   return {
-    async verifyContract(view) {
+    async verifyContract(caseId, view) {
       const fixture = fixtures[view.unitId] ?? {};
-      if (fixture.responseMs) await new Promise((resolve) => setTimeout(resolve, fixture.responseMs));
+      if (fixture.responseMs)
+        await new Promise((resolve) => setTimeout(resolve, fixture.responseMs));
       const filingNumber = filingOf(view.unitId, view.contractFilingNumber);
-      return {
+      const check: ContractCheck = {
         unitId: view.unitId,
         filingNumber: view.contractFilingNumber,
         filingNumberMatches: filingNumber === view.contractFilingNumber,
@@ -95,16 +103,19 @@ export function simulatedHousing(
         buyerEligible: fixture.buyerEligible ?? true,
         filingStatus: cancelledBy.has(filingNumber) ? 'cancelled' : 'active',
       };
+      if (contractIsValid(check)) heldBy.set(filingNumber, caseId);
+      return check;
     },
 
     cancelFiling(caseId, view) {
       const filingNumber = filingOf(view.unitId, view.contractFilingNumber);
-      const exists = filingNumber === view.contractFilingNumber;
-      if (exists && !cancelledBy.has(filingNumber)) cancelledBy.set(filingNumber, caseId);
+      const held =
+        filingNumber === view.contractFilingNumber && heldBy.get(filingNumber) === caseId;
+      if (held && !cancelledBy.has(filingNumber)) cancelledBy.set(filingNumber, caseId);
       return Promise.resolve({
         unitId: view.unitId,
         filingNumber: view.contractFilingNumber,
-        cancelled: exists,
+        cancelled: held && cancelledBy.get(filingNumber) === caseId,
       });
     },
   };

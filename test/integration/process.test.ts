@@ -210,6 +210,19 @@ describe('the joint transfer, end to end', () => {
     if (outcomes.verifyContract === 'passed') expect(outcomes.cancelFiling).toBe('compensated');
   });
 
+  it('lets a unit whose application failed its contract check (a mistyped price) be applied for again: the filing stays active and the corrected case completes', async () => {
+    // The filing on record for U-PRICE-MISMATCH-1 says 31,000,000 cents.
+    const mistyped = sampleApplication({ unitId: 'U-PRICE-MISMATCH-1', utilities: [] });
+    const rejected = await waitForClosed(stack, await submit(stack, mistyped));
+    expect(rejected.phase).toBe('rejected');
+    expect(entryOutcomes(rejected).verifyContract).toBe('rejected');
+    const caseId = await submit(stack, { ...mistyped, priceCents: 31_000_000 });
+    await payAndApprove(caseId);
+    const t = await waitForClosed(stack, caseId);
+    expect(t.phase).toBe('completed');
+    expect(entryOutcomes(t).verifyContract).toBe('passed');
+  });
+
   it('refuses the registration when a seizure appears after the title check, refunding the tax', async () => {
     const caseId = await submit(
       stack,

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { simulatedHousing } from './housing.ts';
+
+const A = '3f6c1b7e-1d2a-4c5b-9e8f-0a1b2c3d4e5f';
+const B = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
+const contract = {
+  unitId: 'U-PRICE-MISMATCH-1',
+  contractFilingNumber: 'HF-2026-00042',
+  buyerIdNumber: 'B1234567',
+  sellerIdNumber: 'S7654321',
+};
+const filing = { unitId: contract.unitId, contractFilingNumber: contract.contractFilingNumber };
+// The filing on record for U-PRICE-MISMATCH-1 says 31,000,000 cents.
+const mistyped = { ...contract, priceCents: 42_500_000 };
+const corrected = { ...contract, priceCents: 31_000_000 };
+
+describe('simulatedHousing', () => {
+  it("leaves a filing active when a case's check of it failed, so a corrected application passes", async () => {
+    const housing = simulatedHousing();
+    expect(await housing.verifyContract(A, mistyped)).toMatchObject({ priceMatches: false });
+    expect(await housing.cancelFiling(A, filing)).toMatchObject({ cancelled: false });
+    expect(await housing.verifyContract(B, corrected)).toMatchObject({
+      priceMatches: true,
+      filingStatus: 'active',
+    });
+  });
+
+  it('withdraws the filing a passing check held for the case, once, and for that case only', async () => {
+    const housing = simulatedHousing();
+    await housing.verifyContract(A, corrected);
+    expect(await housing.cancelFiling(B, filing)).toMatchObject({ cancelled: false });
+    expect(await housing.verifyContract(B, corrected)).toMatchObject({ filingStatus: 'active' });
+    // B's passing check now holds it: A's compensation has nothing left to withdraw.
+    expect(await housing.cancelFiling(A, filing)).toMatchObject({ cancelled: false });
+    expect(await housing.cancelFiling(B, filing)).toMatchObject({ cancelled: true });
+    expect(await housing.cancelFiling(B, filing)).toMatchObject({ cancelled: true });
+    expect(await housing.verifyContract(A, corrected)).toMatchObject({
+      filingStatus: 'cancelled',
+    });
+  });
+
+  it('cancels nothing for a filing number the unit does not have on record', async () => {
+    const housing = simulatedHousing();
+    const other = { unitId: 'U-FILING-MISMATCH-1', contractFilingNumber: 'HF-2026-00042' };
+    await housing.verifyContract(A, { ...corrected, ...other });
+    expect(await housing.cancelFiling(A, other)).toMatchObject({ cancelled: false });
+  });
+});
