@@ -30,9 +30,15 @@ export const CaseList = z.object({
 });
 export type CaseList = z.infer<typeof CaseList>;
 
-const Day = z.union([z.iso.date(), z.iso.datetime({ offset: true })], {
-  error: 'must be a date (YYYY-MM-DD) or an RFC 3339 time',
-});
+const Day = z
+  .union([z.iso.date(), z.iso.datetime({ offset: true })], {
+    error: 'must be a date (YYYY-MM-DD) or an RFC 3339 time',
+  })
+  // An offset can carry a time past 9999-12-31 or before 0000-01-01 in UTC, which
+  // toISOString writes with a six-digit year: no RFC 3339 time the visibility store takes.
+  .refine((value) => /^\d{4}-/.test(instant(value, false)), {
+    error: 'must fall within the years 0000 to 9999 in UTC',
+  });
 
 /** The supervisor's filters. Every value is checked against a closed pattern before it reaches the visibility query. */
 export const CaseListQuery = z

@@ -406,6 +406,19 @@ describe('the supervisor', () => {
         expect(Date.now() - started).toBeLessThan(2000);
       }
 
+      // An offset that carries the time past year 9999 (or before 0000) in UTC: a 400, not a 500.
+      for (const [field, value] of [
+        ['submittedTo', '9999-12-31T23:00:00-02:00'],
+        ['submittedFrom', '0000-01-01T00:00:00+01:00'],
+      ]) {
+        const refused = await get(`/cases?${q({ [field!]: value! })}`, stack.supervisor);
+        expect(refused.statusCode, value).toBe(400);
+        expect(refused.json()).toMatchObject({ error: 'invalid_request', field });
+      }
+      expect(
+        await listed(q({ ...waitingFilter, submittedTo: '9999-12-31T23:00:00+02:00' })),
+      ).toEqual(expect.arrayContaining(waiting));
+
       const completed = await listed(q({ status: 'completed', submittedFrom: from }));
       for (const id of waiting) expect(completed).not.toContain(id);
       expect(await listed(q({ overdue: 'true', submittedFrom: from }))).toEqual([]);
