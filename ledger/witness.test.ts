@@ -8,6 +8,7 @@ import { hashLeaf } from './rfc9162.ts';
 import {
   decideAddCheckpoint,
   formatAddCheckpoint,
+  stateFromRecord,
   type WitnessConfig,
   type WitnessState,
 } from './witness.ts';
@@ -129,5 +130,35 @@ describe('decideAddCheckpoint reports misbehaviour and words malformed requests'
       NOW,
     );
     expect(answer.status).toBe(403);
+  });
+});
+
+describe('stateFromRecord', () => {
+  const answer = decideAddCheckpoint(config, formatAddCheckpoint(0, [], note(3)), stateOf(0), NOW);
+  if (answer.status !== 200) throw new Error('the witness should cosign a first checkpoint');
+  const record = {
+    size: 3,
+    rootHash: rootFromLeafHashes(leaves),
+    checkpointBody: answer.checkpointBody,
+    cosignature: answer.body,
+  };
+
+  test("is the state a record stands for when the witness's own cosignature verifies", () => {
+    expect(stateFromRecord(record, config.key, ORIGIN)).toEqual({
+      size: 3,
+      rootHash: rootFromLeafHashes(leaves),
+    });
+  });
+
+  test('is nothing for a record whose columns, text, origin or cosigner differ', () => {
+    const other = signingKey('witness.test/w2', new Uint8Array(32).fill(0x21));
+    for (const [why, forged, origin] of [
+      ['a larger size', { ...record, size: 4 }, ORIGIN],
+      ['another root', { ...record, rootHash: new Uint8Array(32).fill(9) }, ORIGIN],
+      ['no cosignature', { ...record, cosignature: 'forged' }, ORIGIN],
+      ['another log', record, 'other.test/log'],
+    ] as const)
+      expect(stateFromRecord(forged, config.key, origin), why).toBeUndefined();
+    expect(stateFromRecord(record, other, ORIGIN)).toBeUndefined();
   });
 });

@@ -2,8 +2,13 @@
 // signature, check the old size and the consistency proof against the witness's state, and
 // cosign. Storage (an atomic check-and-set of the state) is the caller's port.
 import { bytesEqual, fromBase64 } from './bytes.ts';
-import { MalformedCheckpointError, openCheckpoint, type Checkpoint } from './checkpoint.ts';
-import { cosign } from './cosignature.ts';
+import {
+  MalformedCheckpointError,
+  openCheckpoint,
+  parseCheckpoint,
+  type Checkpoint,
+} from './checkpoint.ts';
+import { cosign, cosignerKeyOf, verifyCosignature } from './cosignature.ts';
 import type { SigningKey, VerifierKey } from './keys.ts';
 import { MalformedNoteError, splitNote } from './note.ts';
 import { verifyConsistency } from './proof.ts';
@@ -19,7 +24,7 @@ export interface AddCheckpointRequest {
 
 /** What the witness answers, with the HTTP status tlog-witness prescribes. */
 export type WitnessAnswer =
-  | { status: 200; body: string; checkpoint: Checkpoint }
+  | { status: 200; body: string; checkpoint: Checkpoint; checkpointBody: string }
   | { status: 400 | 403 | 404 | 422; body: string; alarm?: string }
   | { status: 409; body: string; currentSize: number; alarm?: string };
 
@@ -27,6 +32,39 @@ export type WitnessAnswer =
 export interface WitnessState {
   size: number;
   rootHash: Uint8Array;
+}
+
+/** A checkpoint the witness cosigned, as its store keeps it: the text and its own cosignature. */
+export interface CosignedRecord {
+  size: number;
+  rootHash: Uint8Array;
+  checkpointBody: string;
+  cosignature: string;
+}
+
+/**
+ * The state a stored record stands for, only if the witness's own cosignature over its text
+ * verifies and the text says that size and root; otherwise undefined. Whoever can write the
+ * store (the log's operator, say) cannot make a record the witness would act on without its key.
+ */
+export function stateFromRecord(
+  record: CosignedRecord,
+  key: SigningKey,
+  origin: string,
+): WitnessState | undefined {
+  try {
+    verifyCosignature(record.checkpointBody, record.cosignature, cosignerKeyOf(key));
+    const checkpoint = parseCheckpoint(record.checkpointBody);
+    if (
+      checkpoint.origin !== origin ||
+      checkpoint.size !== record.size ||
+      !bytesEqual(checkpoint.rootHash, record.rootHash)
+    )
+      return undefined;
+    return { size: checkpoint.size, rootHash: checkpoint.rootHash };
+  } catch {
+    return undefined;
+  }
 }
 
 const decimal = /^(?:0|[1-9][0-9]*)$/;
@@ -175,5 +213,10 @@ export function decideAddCheckpoint(
       };
     }
   }
-  return { status: 200, body: cosign(checkpointBody, config.key, now()), checkpoint };
+  return {
+    status: 200,
+    body: cosign(checkpointBody, config.key, now()),
+    checkpoint,
+    checkpointBody,
+  };
 }

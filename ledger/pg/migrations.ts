@@ -215,6 +215,41 @@ CREATE INDEX notifications_escalations ON notifications (id)
   WHERE party = 'supervisor' AND kind = 'escalation';
 `,
   },
+  {
+    version: 9,
+    name: 'append-only witness state',
+    sql: `
+-- Every checkpoint a witness cosigned, with its text and the witness's own cosignature line:
+-- append-only, as the ledger's tables. Its state for a log is the largest size whose row its
+-- own cosignature verifies (ledger/pg/witnessStore.ts), so whoever can insert here (the log's
+-- operator) can neither roll the state back nor forge a row the witness would act on.
+CREATE TABLE witness_checkpoints (
+  witness         text NOT NULL,
+  origin          text NOT NULL,
+  size            bigint NOT NULL CHECK (size >= 0),
+  root_hash       bytea NOT NULL CHECK (length(root_hash) = 32),
+  checkpoint_body text,
+  cosignature     text,
+  -- Carried over from witness_state below, from before witnesses kept their cosignatures. The
+  -- application role may not set it (its INSERT grant leaves this column out).
+  migrated        boolean NOT NULL DEFAULT false,
+  cosigned_at     timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (witness, origin, size),
+  CHECK (migrated OR (checkpoint_body IS NOT NULL AND cosignature IS NOT NULL))
+);
+INSERT INTO witness_checkpoints (witness, origin, size, root_hash, migrated)
+  SELECT witness, origin, size, root_hash, true FROM witness_state;
+CREATE TRIGGER witness_checkpoints_append_only BEFORE UPDATE OR DELETE ON witness_checkpoints
+  FOR EACH ROW EXECUTE FUNCTION onewindow_refuse_change();
+CREATE TRIGGER witness_checkpoints_no_truncate BEFORE TRUNCATE ON witness_checkpoints
+  FOR EACH STATEMENT EXECUTE FUNCTION onewindow_refuse_change();
+-- The old table stays as it was, read by nothing.
+CREATE TRIGGER witness_state_append_only BEFORE UPDATE OR DELETE ON witness_state
+  FOR EACH ROW EXECUTE FUNCTION onewindow_refuse_change();
+CREATE TRIGGER witness_state_no_truncate BEFORE TRUNCATE ON witness_state
+  FOR EACH STATEMENT EXECUTE FUNCTION onewindow_refuse_change();
+`,
+  },
 ];
 
 /** Applies pending migrations under an advisory lock, so concurrent starts do not race. */
@@ -265,7 +300,12 @@ async function grantAppRole(client: pg.PoolClient, password: string): Promise<vo
     `GRANT SELECT, INSERT ON ledger_entries, agency_keys, tree_nodes, checkpoints, cosignatures, published_checkpoints, witness_alarms TO ${APP_ROLE}`,
   );
   await client.query(`GRANT USAGE ON SEQUENCE witness_alarms_id_seq TO ${APP_ROLE}`);
-  await client.query(`GRANT SELECT, INSERT, UPDATE ON witness_state TO ${APP_ROLE}`);
+  // Written before migration 9, read by nothing since; a witness now only inserts its
+  // cosigned checkpoints, and never the `migrated` column.
+  await client.query(`REVOKE ALL ON witness_state FROM ${APP_ROLE}`);
+  await client.query(
+    `GRANT SELECT, INSERT (witness, origin, size, root_hash, checkpoint_body, cosignature) ON witness_checkpoints TO ${APP_ROLE}`,
+  );
   await client.query(`GRANT SELECT, INSERT ON notifications TO ${APP_ROLE}`);
   await client.query(`GRANT USAGE ON SEQUENCE notifications_id_seq TO ${APP_ROLE}`);
   await client.query(`GRANT SELECT, INSERT ON agency_key_revocations TO ${APP_ROLE}`);

@@ -1,13 +1,17 @@
 // A witness's state in PostgreSQL. tlog-witness requires checking the old size and storing
 // the new checkpoint atomically; a transaction-scoped advisory lock per (witness, origin)
-// makes the read, the decision and the write one step.
+// makes the read, the decision and the write one step. The state is append-only
+// (witness_checkpoints, migration 9): each cosigned checkpoint is a row with the witness's
+// own cosignature, and the state is the largest size whose row that cosignature verifies.
 import type pg from 'pg';
 import { splitNote } from '../note.ts';
 import {
   decideAddCheckpoint,
   parseAddCheckpoint,
+  stateFromRecord,
   type WitnessAnswer,
   type WitnessConfig,
+  type WitnessState,
 } from '../witness.ts';
 
 function originOf(body: string): string | undefined {
@@ -36,18 +40,31 @@ export async function addCheckpoint(
       witness,
       origin,
     ]);
-    const { rows } = await client.query<{ size: string; root_hash: Buffer }>(
-      'SELECT size, root_hash FROM witness_state WHERE witness = $1 AND origin = $2',
-      [witness, origin],
-    );
-    const row = rows[0];
-    const state = row && { size: Number(row.size), rootHash: new Uint8Array(row.root_hash) };
+    const { state, forged } = await latestCosigned(client, config, witness, origin);
+    for (const size of forged)
+      await client.query(
+        'INSERT INTO witness_alarms (witness, origin, reason, request) VALUES ($1, $2, $3, $4)',
+        [
+          witness,
+          origin,
+          `stored state of size ${size} does not carry this witness's cosignature: ignored`,
+          body,
+        ],
+      );
     const answer = decideAddCheckpoint(config, body, () => state);
     if (answer.status === 200) {
+      // The same checkpoint cosigned again keeps its first row.
       await client.query(
-        `INSERT INTO witness_state (witness, origin, size, root_hash) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (witness, origin) DO UPDATE SET size = EXCLUDED.size, root_hash = EXCLUDED.root_hash, updated_at = now()`,
-        [witness, origin, answer.checkpoint.size, Buffer.from(answer.checkpoint.rootHash)],
+        `INSERT INTO witness_checkpoints (witness, origin, size, root_hash, checkpoint_body, cosignature)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (witness, origin, size) DO NOTHING`,
+        [
+          witness,
+          origin,
+          answer.checkpoint.size,
+          Buffer.from(answer.checkpoint.rootHash),
+          answer.checkpointBody,
+          answer.body,
+        ],
       );
     } else if (answer.alarm) {
       await client.query(
@@ -62,5 +79,55 @@ export async function addCheckpoint(
     throw error;
   } finally {
     client.release();
+  }
+}
+
+interface CosignedRow {
+  size: string;
+  root_hash: Buffer;
+  checkpoint_body: string | null;
+  cosignature: string | null;
+  migrated: boolean;
+}
+
+/**
+ * The witness's state for `origin`: the largest cosigned checkpoint whose row carries the
+ * witness's own cosignature (or was carried over by migration 9), and the sizes of any larger
+ * rows that do not (written by someone without the witness's key), which the caller reports.
+ */
+async function latestCosigned(
+  client: pg.PoolClient,
+  config: WitnessConfig,
+  witness: string,
+  origin: string,
+): Promise<{ state: WitnessState | undefined; forged: number[] }> {
+  const forged: number[] = [];
+  let below: string | null = null;
+  for (;;) {
+    const { rows }: pg.QueryResult<CosignedRow> = await client.query<CosignedRow>(
+      `SELECT size, root_hash, checkpoint_body, cosignature, migrated FROM witness_checkpoints
+        WHERE witness = $1 AND origin = $2 AND ($3::bigint IS NULL OR size < $3)
+        ORDER BY size DESC LIMIT 16`,
+      [witness, origin, below],
+    );
+    if (rows.length === 0) return { state: undefined, forged };
+    for (const row of rows) {
+      const rootHash = new Uint8Array(row.root_hash);
+      const state = row.migrated
+        ? { size: Number(row.size), rootHash }
+        : stateFromRecord(
+            {
+              size: Number(row.size),
+              rootHash,
+              checkpointBody: row.checkpoint_body ?? '',
+              cosignature: row.cosignature ?? '',
+            },
+            config.key,
+            origin,
+          );
+      if (state) return { state, forged };
+      forged.push(Number(row.size));
+    }
+    below = rows.at(-1)!.size;
   }
 }

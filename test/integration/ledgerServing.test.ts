@@ -180,7 +180,7 @@ describe('an agency witness (C2SP tlog-witness)', () => {
 
   it('refuses a checkpoint whose consistency proof does not verify with 422, and records the alarm', async () => {
     const state = await stack.pool.query<{ size: string }>(
-      'SELECT size FROM witness_state WHERE witness = $1',
+      'SELECT max(size) AS size FROM witness_checkpoints WHERE witness = $1',
       [stack.witnessKeys[0]!.name],
     );
     const witnessSize = Number(state.rows[0]!.size);
@@ -207,7 +207,7 @@ describe('an agency witness (C2SP tlog-witness)', () => {
 
   it('refuses a second, different checkpoint of the size it cosigned, as a split view', async () => {
     const state = await stack.pool.query<{ size: string }>(
-      'SELECT size FROM witness_state WHERE witness = $1',
+      'SELECT max(size) AS size FROM witness_checkpoints WHERE witness = $1',
       [stack.witnessKeys[1]!.name],
     );
     const size = Number(state.rows[0]!.size);
@@ -221,5 +221,57 @@ describe('an agency witness (C2SP tlog-witness)', () => {
       stack.witnessKeys[1]!.name,
     ]);
     expect(alarms.rows.map((r: { reason: string }) => r.reason).join('\n')).toMatch(/split view/);
+  });
+
+  it("keeps its state append-only and its own: the application role can neither change nor delete it, and a row without the witness's cosignature is ignored and reported", async () => {
+    const witness = stack.witnessKeys[2]!.name;
+    const note = (await get('/ledger/checkpoint')).body;
+    // Cosigned by witness 2 at the log's current size, from wherever it stood.
+    const first = await post(2, formatAddCheckpoint(0, [], note));
+    const held = first.status === 409 ? Number(first.text.trim()) : 0;
+    const current = openCheckpoint(note, TEST_LOG_ORIGIN, logKeys).checkpoint;
+    if (held !== current.size) {
+      const proof = await get(`/ledger/proof/consistency?from=${held}&to=${current.size}`);
+      const lines = held === 0 ? [] : proof.json<{ consistencyProof: string[] }>().consistencyProof;
+      expect((await post(2, formatAddCheckpoint(held, lines, note))).status).toBe(200);
+    }
+    for (const sql of [
+      'UPDATE witness_checkpoints SET size = 1 WHERE witness = $1',
+      'DELETE FROM witness_checkpoints WHERE witness = $1',
+      'UPDATE witness_state SET size = 1 WHERE witness = $1',
+    ])
+      await expect(stack.pool.query(sql, [witness]), sql).rejects.toThrow(/permission denied/);
+    await expect(
+      stack.pool.query(
+        `INSERT INTO witness_checkpoints (witness, origin, size, root_hash, migrated)
+         VALUES ($1, $2, $3, $4, true)`,
+        [witness, TEST_LOG_ORIGIN, current.size + 100, Buffer.alloc(32, 9)],
+      ),
+    ).rejects.toThrow(/permission denied/);
+    // The log's own role inserts a larger state with a root of its choosing: a fork to come.
+    await stack.pool.query(
+      `INSERT INTO witness_checkpoints (witness, origin, size, root_hash, checkpoint_body, cosignature)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [witness, TEST_LOG_ORIGIN, current.size + 100, Buffer.alloc(32, 9), 'forged\n', 'forged'],
+    );
+    const fork = signCheckpoint(
+      {
+        origin: TEST_LOG_ORIGIN,
+        size: current.size + 101,
+        rootHash: new Uint8Array(32).fill(8),
+        extensions: [],
+      },
+      stack.logKey,
+    );
+    const answer = await post(2, formatAddCheckpoint(current.size + 100, [], fork));
+    expect(answer.status).toBe(409);
+    expect(Number(answer.text.trim())).toBe(current.size);
+    const alarms = await stack.pool.query<{ reason: string }>(
+      'SELECT reason FROM witness_alarms WHERE witness = $1',
+      [witness],
+    );
+    expect(alarms.rows.map((r) => r.reason)).toContain(
+      `stored state of size ${current.size + 100} does not carry this witness's cosignature: ignored`,
+    );
   });
 });
