@@ -110,8 +110,11 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   // a case passes cost three upserts a case. Cases started before it ask as they did.
   // v5: nothing is undone once the registration is in flight or done, a failed
   // compensation goes to a supervisor, and a decision being recorded holds its step open.
-  // It stands for v4 and every patch before it too.
-  const v5 = patched('jointTransferCase-v5');
+  // v6: an automatic step past its deadline is reported to a supervisor too, not only to
+  // the agency that owes it (which may be the party that is down).
+  // Each stands for every patch before it too.
+  const v6 = patched('jointTransferCase-v6');
+  const v5 = v6 || patched('jointTransferCase-v5');
   const v4 = v5 || patched('jointTransferCase-v4');
   const since = (patchId: string) => v4 || patched(patchId);
   // Orchestrator steps as local activities, one at a time, in the order they were asked
@@ -452,6 +455,16 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
         if (due.at > Date.now()) continue;
         deadlines.delete(stepId);
         await markOverdue(due.def, due.state);
+        // A missed deadline escalates (ARCHITECTURE.md §2): the agency is reminded, and a
+        // supervisor told, unless the step already waits for one.
+        if (v6 && due.state.status === 'running')
+          await orchestrator.notify({
+            caseId,
+            party: 'supervisor',
+            kind: 'overdue',
+            stepId: due.def.id,
+            message: `${due.def.id} missed its deadline at ${due.def.agency}`,
+          });
       }
     }
   }

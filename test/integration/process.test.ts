@@ -424,6 +424,37 @@ describe('the joint transfer, end to end', () => {
     for (const undo of UNDOING) expect(outcomes[undo], undo).toBeUndefined();
   });
 
+  it('escalates an automatic step past its deadline: the agency that owes it is reminded and a supervisor told', async () => {
+    // The filing authority answers in 4 s; verifyContract's deadline (1 law-day) is 0.5 s here.
+    const caseId = await submit(
+      stack,
+      sampleApplication({ unitId: 'U-SLOW-FILING-1', utilities: [] }),
+    );
+    const t = await waitUntil(
+      stack,
+      caseId,
+      (t) =>
+        t.notifications.some(
+          (n) => n.party === 'supervisor' && n.kind === 'overdue' && n.stepId === 'verifyContract',
+        ),
+      'a supervisor told of the overdue verifyContract',
+      30_000,
+    );
+    expect(
+      t.notifications.filter((n) => n.stepId === 'verifyContract').map((n) => [n.party, n.kind]),
+    ).toEqual(
+      expect.arrayContaining([
+        ['housing', 'reminder'],
+        ['supervisor', 'overdue'],
+      ]),
+    );
+    expect(t.overdue).toBe(true);
+    // Late, not failed: the step passes when the authority answers, and the case goes on.
+    const later = await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
+    expect(stepStatus(later, 'verifyContract')).toBe('done');
+    await stack.client.workflow.getHandle(caseWorkflowId(later.unitId)).terminate('test done');
+  });
+
   it('reminds the supervisor, not the agency, when a step waiting for the supervisor passes its deadline', async () => {
     // Started directly, on a slower clock than the other cases (one law-day is 12 s): the
     // registration's deadline (1 day) then falls after its retries (~7 s) have escalated it.

@@ -36,7 +36,7 @@ function patchIdOf(event: History['events'][number]): string {
 }
 
 describe('replaying recorded case histories', () => {
-  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), before v5 (v5), and current', () => {
+  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), before v5 (v5), before v6 (v6), and current', () => {
     // A patch leaves a marker in the history of a run that took the new path.
     const parsed = new Map(
       files.map((f) => [f, (JSON.parse(readFileSync(`${dir}${f}`, 'utf8')) as History).events]),
@@ -54,9 +54,10 @@ describe('replaying recorded case histories', () => {
     const v3 = files.filter((f) => f.startsWith('v3-'));
     const v4 = files.filter((f) => f.startsWith('v4-'));
     const v5 = files.filter((f) => f.startsWith('v5-'));
+    const v6 = files.filter((f) => f.startsWith('v6-'));
     const current = files.filter((f) => !/^v\d+-/.test(f));
-    expect([v1.length, v2.length, v3.length, v4.length, v5.length, current.length]).toEqual([
-      5, 5, 5, 5, 5, 5,
+    expect([v1, v2, v3, v4, v5, v6, current].map((group) => group.length)).toEqual([
+      5, 5, 5, 5, 5, 5, 5,
     ]);
     const patchMarkers = (f: string) =>
       events(f).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length;
@@ -76,12 +77,12 @@ describe('replaying recorded case histories', () => {
       expect(activityTasks(f)).toContain('appendToLedger');
       expect(localActivities(f)).toBe(0);
     }
-    for (const f of [...v4, ...v5, ...current]) {
+    for (const f of [...v4, ...v5, ...v6, ...current]) {
       expect(activityTasks(f).filter((a) => ORCHESTRATOR_STEPS.includes(a))).toEqual([]);
       expect(localActivities(f)).toBeGreaterThan(0);
     }
     // A case started before v4 asks for each patch it passes: a marker and an upsert each.
-    // One started since records one marker alone: v4's before v5, v5's now.
+    // One started since records one marker alone: v4's before v5, v5's before v6, v6's now.
     for (const f of v4) expect(patchMarkers(f)).toBeGreaterThanOrEqual(3);
     const markerNames = (f: string) =>
       events(f).flatMap((e) =>
@@ -89,7 +90,8 @@ describe('replaying recorded case histories', () => {
       );
     for (const [group, patch] of [
       [v5, 'jointTransferCase-v4'],
-      [current, 'jointTransferCase-v5'],
+      [v6, 'jointTransferCase-v5'],
+      [current, 'jointTransferCase-v6'],
     ] as const) {
       for (const f of group) {
         expect(markerNames(f), f).toEqual([patch]);
