@@ -12,6 +12,7 @@ import {
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { CaseConflictError, NotFoundError } from '../domain/errors.ts';
 import { ForbiddenError, UnauthorizedError } from './auth.ts';
+import { CorruptTreeError } from '../ledger/pg/logReader.ts';
 
 export interface ErrorBody {
   error: string;
@@ -257,6 +258,13 @@ export function registerErrorHandler(app: FastifyInstance): void {
               ? error.message
               : 'a service this needs is restarting; try again shortly',
         } satisfies ErrorBody);
+    }
+    if (error instanceof CorruptTreeError) {
+      // The store no longer proves what the log signed: say so, never serve the proof.
+      request.log.error({ err: error }, 'the ledger store is corrupt');
+      return reply
+        .code(500)
+        .send({ error: 'corrupt_log', reason: error.message } satisfies ErrorBody);
     }
     const status = error.statusCode ?? 500;
     if (status === 429) {

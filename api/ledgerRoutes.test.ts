@@ -13,6 +13,15 @@ const STORED_ENTRIES = 6;
 const leaf = createHash('sha256')
   .update(Buffer.from([0]))
   .digest();
+/** RFC 9162 §2.1.1: a node over two children. */
+const node = (left: Buffer, right: Buffer) =>
+  createHash('sha256')
+    .update(Buffer.concat([Buffer.from([1]), left, right]))
+    .digest();
+// Every entry has the same leaf hash: each level-1 node and the signed root of 4 follow from it,
+// so the proofs the reader builds (and checks before serving) lead to the root.
+const pair = node(leaf, leaf);
+const ROOT = node(pair, pair);
 
 function fakeLedger() {
   const query = (config: string | { text: string; values?: unknown[] }, params?: unknown[]) => {
@@ -20,11 +29,11 @@ function fakeLedger() {
     const values = (typeof config === 'string' ? params : (config.values ?? params)) ?? [];
     const answer = (rows: unknown[]) => Promise.resolve({ rows });
     if (/FROM published_checkpoints p JOIN/.test(text))
-      return answer([{ size: String(SIGNED_SIZE), root_hash: Buffer.alloc(32), note: 'note\n' }]);
+      return answer([{ size: String(SIGNED_SIZE), root_hash: ROOT, note: 'note\n' }]);
     if (/FROM checkpoints c\s+LEFT JOIN/.test(text))
       return answer(
         values[0] === SIGNED_SIZE
-          ? [{ size: String(SIGNED_SIZE), root_hash: Buffer.alloc(32), note: 'n', published: 'n' }]
+          ? [{ size: String(SIGNED_SIZE), root_hash: ROOT, note: 'n', published: 'n' }]
           : [],
       );
     if (/max\(size\)/.test(text)) return answer([{ size: String(SIGNED_SIZE) }]);
@@ -39,7 +48,7 @@ function fakeLedger() {
         (values[0] as number[]).map((level, k) => ({
           level,
           idx: String((values[1] as number[])[k]),
-          hash: leaf,
+          hash: level === 1 ? pair : ROOT,
         })),
       );
     if (/FROM ledger_entries WHERE idx = \$1/.test(text))

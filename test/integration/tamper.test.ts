@@ -177,6 +177,43 @@ describe('tampering with the stored ledger', () => {
     expect(result.stderr).toContain('stored hash at tile level 1, tile 0, position 0');
   });
 
+  it('refuses to serve a proof through a changed stored node hash below the tile levels, and says which proof', async () => {
+    // Node (level 1, index 1) hashes leaves 2 and 3: the inclusion proofs of entries 0 and 1
+    // go through it. The tiles (levels 0, 8, 16) do not hold it, so the audit cannot see it.
+    const { rows } = await stack.adminPool.query<{ hash: Buffer }>(
+      'SELECT hash FROM tree_nodes WHERE level = 1 AND idx = 1',
+    );
+    const original = rows[0]!.hash;
+    await asSuperuser((c) =>
+      c
+        .query("UPDATE tree_nodes SET hash = sha256('x') WHERE level = 1 AND idx = 1")
+        .then(() => undefined),
+    );
+    try {
+      const response = await stack.app.inject({
+        method: 'GET',
+        url: '/ledger/proof/inclusion?index=0',
+      });
+      expect(response.statusCode).toBe(500);
+      expect(response.json()).toMatchObject({ error: 'corrupt_log' });
+      expect(response.json<{ reason: string }>().reason).toMatch(
+        /^the stored tree hashes do not give the inclusion proof of entry 0 in the checkpoint of size \d+: a stored node hash is wrong/,
+      );
+      // A proof that does not go through the node is served as before.
+      const far = await stack.app.inject({
+        method: 'GET',
+        url: '/ledger/proof/inclusion?index=5',
+      });
+      expect(far.statusCode).toBe(200);
+    } finally {
+      await asSuperuser((c) =>
+        c
+          .query('UPDATE tree_nodes SET hash = $1 WHERE level = 1 AND idx = 1', [original])
+          .then(() => undefined),
+      );
+    }
+  });
+
   it('reports a replaced checkpoint whose signature no longer verifies', async () => {
     const { rows } = await stack.adminPool.query<{ size: string; note: string }>(
       'SELECT size, note FROM published_checkpoints ORDER BY size DESC LIMIT 1',
