@@ -62,7 +62,7 @@ const chain = (statements: Statement[], keys = [water]) =>
  * computed from `covered` entries (the log as the checkpoint signs it), the entry bundle
  * holds `served` (by default the same entries).
  */
-function audit(covered: Uint8Array[], served = covered) {
+function audit(covered: Uint8Array[], served = covered, maxFindings?: number) {
   const leaves = covered.map((e) => hashLeaf(e));
   const size = covered.length;
   const files = new Map<string, Uint8Array>();
@@ -83,6 +83,7 @@ function audit(covered: Uint8Array[], served = covered) {
     agencyKeys: anchors,
     verifyBatch: (items) =>
       Promise.resolve(items.map((i) => verifyEd25519(i.publicKey, i.message, i.signature))),
+    ...(maxFindings === undefined ? {} : { maxFindings }),
   });
 }
 
@@ -133,6 +134,25 @@ describe('auditLedger', () => {
     const result = await audit([first!, mutated]);
     expect(result.findings.map((f) => [f.index, f.problem])).toEqual([
       [1, expect.stringMatching(/^entry is not RFC 8785 canonical JSON: /)],
+    ]);
+  });
+
+  test('keeps the earliest findings by index when there are more than it keeps, a signature found last included', async () => {
+    const [a, b, c] = chain([statement('a'), statement('b'), statement('c')]).map(fromUtf8);
+    // Entry 0's signature zeroed (found when its batch is verified, after every entry is read),
+    // so entry 1 no longer chains to it; entry 2 names another index (found as it is read).
+    const zeroed = a!.replace(
+      /"signature":"[^"]+"/,
+      `"signature":"${toBase64(new Uint8Array(64))}"`,
+    );
+    const misnumbered = c!.replace('"index":2,', '"index":5,');
+    const entries = [zeroed, b!, misnumbered].map(utf8);
+    const all = await audit(entries);
+    expect(all.findings.map((f) => f.index)).toEqual([0, 1, 2]);
+    const first = await audit(entries, entries, 1);
+    expect(first.findingCount).toBe(3);
+    expect(first.findings).toEqual([
+      { index: 0, problem: `statement signature does not verify under key ${water.keyId}` },
     ]);
   });
 

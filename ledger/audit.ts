@@ -53,7 +53,7 @@ export interface AuditResult {
   size: number;
   ok: boolean;
   findings: AuditFinding[];
-  /** How many findings were seen in all (only the first `maxFindings` are kept). */
+  /** How many findings were seen in all (only the `maxFindings` of lowest index are kept). */
   findingCount: number;
   signaturesChecked: number;
 }
@@ -84,9 +84,13 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
   const maxFindings = options.maxFindings ?? 1000;
   const findings: AuditFinding[] = [];
   let findingCount = 0;
+  // The earliest `maxFindings` by index are kept, whenever each was found: a signature's
+  // finding comes when its batch is verified, after the entries parsed since have reported.
+  const byIndex = (a: AuditFinding, b: AuditFinding) => a.index - b.index;
   const report = (index: number, problem: string) => {
     findingCount++;
-    if (findings.length < maxFindings) findings.push({ index, problem });
+    findings.push({ index, problem });
+    if (findings.length >= 2 * maxFindings) findings.sort(byIndex).splice(maxFindings);
   };
   const leafOf = options.hashLeaf ?? hashLeaf;
   const childrenOf = options.hashChildren ?? hashChildren;
@@ -214,7 +218,7 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
     report(-1, `read ${position} entries, the checkpoint covers ${size}`);
   }
   // Tree-wide findings first, then by index: the earliest damage is what a reader needs first.
-  findings.sort((a, b) => a.index - b.index);
+  findings.sort(byIndex).splice(maxFindings);
   return { size, ok: findingCount === 0, findings, findingCount, signaturesChecked };
 }
 
