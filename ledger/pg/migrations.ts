@@ -224,6 +224,9 @@ CREATE INDEX notifications_escalations ON notifications (id)
 -- own cosignature verifies (ledger/pg/witnessStore.ts), so whoever can insert here (the log's
 -- operator) can neither roll the state back nor forge a row the witness would act on.
 CREATE TABLE witness_checkpoints (
+  -- No unique key on the size: a row someone else wrote first must never keep the witness's
+  -- own row out (the state would stay behind, and the witness cosign a second root there).
+  id              bigserial PRIMARY KEY,
   witness         text NOT NULL,
   origin          text NOT NULL,
   size            bigint NOT NULL CHECK (size >= 0),
@@ -234,9 +237,9 @@ CREATE TABLE witness_checkpoints (
   -- application role may not set it (its INSERT grant leaves this column out).
   migrated        boolean NOT NULL DEFAULT false,
   cosigned_at     timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (witness, origin, size),
   CHECK (migrated OR (checkpoint_body IS NOT NULL AND cosignature IS NOT NULL))
 );
+CREATE INDEX witness_checkpoints_latest ON witness_checkpoints (witness, origin, size DESC, id DESC);
 INSERT INTO witness_checkpoints (witness, origin, size, root_hash, migrated)
   SELECT witness, origin, size, root_hash, true FROM witness_state;
 CREATE TRIGGER witness_checkpoints_append_only BEFORE UPDATE OR DELETE ON witness_checkpoints
@@ -306,6 +309,7 @@ async function grantAppRole(client: pg.PoolClient, password: string): Promise<vo
   await client.query(
     `GRANT SELECT, INSERT (witness, origin, size, root_hash, checkpoint_body, cosignature) ON witness_checkpoints TO ${APP_ROLE}`,
   );
+  await client.query(`GRANT USAGE ON SEQUENCE witness_checkpoints_id_seq TO ${APP_ROLE}`);
   await client.query(`GRANT SELECT, INSERT ON notifications TO ${APP_ROLE}`);
   await client.query(`GRANT USAGE ON SEQUENCE notifications_id_seq TO ${APP_ROLE}`);
   await client.query(`GRANT SELECT, INSERT ON agency_key_revocations TO ${APP_ROLE}`);

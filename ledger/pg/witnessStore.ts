@@ -4,6 +4,7 @@
 // (witness_checkpoints, migration 9): each cosigned checkpoint is a row with the witness's
 // own cosignature, and the state is the largest size whose row that cosignature verifies.
 import type pg from 'pg';
+import { bytesEqual } from '../bytes.ts';
 import { splitNote } from '../note.ts';
 import {
   decideAddCheckpoint,
@@ -41,9 +42,12 @@ export async function addCheckpoint(
       origin,
     ]);
     const { state, forged } = await latestCosigned(client, config, witness, origin);
+    // Reported once each: the rows cannot be deleted, and every request reads past them.
     for (const size of forged)
       await client.query(
-        'INSERT INTO witness_alarms (witness, origin, reason, request) VALUES ($1, $2, $3, $4)',
+        `INSERT INTO witness_alarms (witness, origin, reason, request)
+         SELECT $1, $2, $3, $4 WHERE NOT EXISTS
+           (SELECT 1 FROM witness_alarms WHERE witness = $1 AND origin = $2 AND reason = $3)`,
         [
           witness,
           origin,
@@ -52,11 +56,15 @@ export async function addCheckpoint(
         ],
       );
     const answer = decideAddCheckpoint(config, body, () => state);
-    if (answer.status === 200) {
-      // The same checkpoint cosigned again keeps its first row.
+    // The checkpoint it holds, cosigned again, needs no second row.
+    const cosignedBefore =
+      answer.status === 200 &&
+      state?.size === answer.checkpoint.size &&
+      bytesEqual(state.rootHash, answer.checkpoint.rootHash);
+    if (answer.status === 200 && !cosignedBefore) {
       await client.query(
         `INSERT INTO witness_checkpoints (witness, origin, size, root_hash, checkpoint_body, cosignature)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (witness, origin, size) DO NOTHING`,
+         VALUES ($1, $2, $3, $4, $5, $6)`,
         [
           witness,
           origin,
@@ -66,7 +74,7 @@ export async function addCheckpoint(
           answer.body,
         ],
       );
-    } else if (answer.alarm) {
+    } else if (answer.status !== 200 && answer.alarm) {
       await client.query(
         'INSERT INTO witness_alarms (witness, origin, reason, request) VALUES ($1, $2, $3, $4)',
         [witness, origin, answer.alarm, body],
@@ -82,7 +90,11 @@ export async function addCheckpoint(
   }
 }
 
+/** Rows without the witness's cosignature read past before the witness stops answering. */
+const MAX_UNCOSIGNED_ROWS = 64;
+
 interface CosignedRow {
+  id: string;
   size: string;
   root_hash: Buffer;
   checkpoint_body: string | null;
@@ -102,13 +114,20 @@ async function latestCosigned(
   origin: string,
 ): Promise<{ state: WitnessState | undefined; forged: number[] }> {
   const forged: number[] = [];
-  let below: string | null = null;
+  let unverified = 0;
+  // Keyset paging on (size, id): several rows may hold one size.
+  let below: { size: string; id: string } | undefined;
   for (;;) {
+    // Fail closed rather than read without end past rows someone else wrote.
+    if (unverified >= MAX_UNCOSIGNED_ROWS)
+      throw new Error(
+        `witness ${witness}: more than ${MAX_UNCOSIGNED_ROWS} stored states of ${origin} above its own lack its cosignature; refusing to cosign until they are looked into`,
+      );
     const { rows }: pg.QueryResult<CosignedRow> = await client.query<CosignedRow>(
-      `SELECT size, root_hash, checkpoint_body, cosignature, migrated FROM witness_checkpoints
-        WHERE witness = $1 AND origin = $2 AND ($3::bigint IS NULL OR size < $3)
-        ORDER BY size DESC LIMIT 16`,
-      [witness, origin, below],
+      `SELECT id, size, root_hash, checkpoint_body, cosignature, migrated FROM witness_checkpoints
+        WHERE witness = $1 AND origin = $2 AND ($3::bigint IS NULL OR (size, id) < ($3, $4::bigint))
+        ORDER BY size DESC, id DESC LIMIT 16`,
+      [witness, origin, below?.size ?? null, below?.id ?? null],
     );
     if (rows.length === 0) return { state: undefined, forged };
     for (const row of rows) {
@@ -126,8 +145,9 @@ async function latestCosigned(
             origin,
           );
       if (state) return { state, forged };
-      forged.push(Number(row.size));
+      unverified++;
+      if (!forged.includes(Number(row.size))) forged.push(Number(row.size));
     }
-    below = rows.at(-1)!.size;
+    below = rows.at(-1)!;
   }
 }

@@ -2,11 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64, toBase64 } from '../../ledger/bytes.ts';
 import { openCheckpoint, signCheckpoint } from '../../ledger/checkpoint.ts';
 import { cosignerKeyOf, openWitnessedCheckpoint } from '../../ledger/cosignature.ts';
-import { formatVerifierKey, parseVerifierKey } from '../../ledger/keys.ts';
-import { verifyConsistency, verifyInclusion } from '../../ledger/proof.ts';
+import { formatVerifierKey, generateSigningKey, parseVerifierKey } from '../../ledger/keys.ts';
+import {
+  consistencyProof,
+  rootFromLeafHashes,
+  verifyConsistency,
+  verifyInclusion,
+} from '../../ledger/proof.ts';
 import { hashLeaf } from '../../ledger/rfc9162.ts';
 import { decodeEntryBundle, decodeTile } from '../../ledger/tiles.ts';
 import { formatAddCheckpoint } from '../../ledger/witness.ts';
+import { addCheckpoint } from '../../ledger/pg/witnessStore.ts';
 import { startStack, TEST_LOG_ORIGIN, type Stack, appendStatements } from './stack.ts';
 
 let stack: Stack;
@@ -273,5 +279,62 @@ describe('an agency witness (C2SP tlog-witness)', () => {
     expect(alarms.rows.map((r) => r.reason)).toContain(
       `stored state of size ${current.size + 100} does not carry this witness's cosignature: ignored`,
     );
+  });
+
+  it("cosigns no second root at a size where the log's role wrote a row first, and reports each row it ignores once", async () => {
+    // A log of its own, checked through the witness store directly: sizes of our choosing.
+    const origin = 'split.test/log';
+    const logKey = generateSigningKey(origin);
+    const witnessKey = generateSigningKey('split.test/witness');
+    const config = {
+      key: witnessKey,
+      logs: new Map([[origin, [parseVerifierKey(formatVerifierKey(origin, logKey.publicKey))]]]),
+    };
+    const leafOf = (n: number) => hashLeaf(new Uint8Array([n]));
+    const honest = [1, 2, 3].map(leafOf);
+    const forked = [1, 2, 9].map(leafOf);
+    const noteOf = (leaves: Uint8Array[], size: number) =>
+      signCheckpoint(
+        { origin, size, rootHash: rootFromLeafHashes(leaves.slice(0, size)), extensions: [] },
+        logKey,
+      );
+    const proofOf = (leaves: Uint8Array[], from: number, to: number) =>
+      consistencyProof(from, to, (ids) =>
+        ids.map((id) =>
+          rootFromLeafHashes(
+            leaves.slice(id.index * 2 ** id.level, (id.index + 1) * 2 ** id.level),
+          ),
+        ),
+      ).map(toBase64);
+    const add = (old: number, proof: string[], note: string) =>
+      addCheckpoint(stack.pool, config, formatAddCheckpoint(old, proof, note));
+    const forge = (size: number) =>
+      stack.pool.query(
+        `INSERT INTO witness_checkpoints (witness, origin, size, root_hash, checkpoint_body, cosignature)
+         VALUES ($1, $2, $3, $4, 'forged\n', 'forged')`,
+        [witnessKey.name, origin, size, Buffer.alloc(32, 7)],
+      );
+
+    expect((await add(0, [], noteOf(honest, 2))).status).toBe(200);
+    // The log's role writes a row at the next size before the witness cosigns it.
+    await forge(3);
+    expect((await add(2, proofOf(honest, 2, 3), noteOf(honest, 3))).status).toBe(200);
+    // Its own row stands beside the other: a fork of size 3 from the old size is refused.
+    expect(await add(2, proofOf(forked, 2, 3), noteOf(forked, 3))).toMatchObject({
+      status: 409,
+      body: '3\n',
+      alarm: 'two different checkpoints of size 3: a split view of the log',
+    });
+    // A row far ahead is read past on every request, and reported once.
+    await forge(100);
+    for (let i = 0; i < 2; i++) expect((await add(3, [], noteOf(honest, 3))).status).toBe(200);
+    const alarms = await stack.pool.query<{ n: string }>(
+      'SELECT count(*) AS n FROM witness_alarms WHERE witness = $1 AND reason = $2',
+      [
+        witnessKey.name,
+        "stored state of size 100 does not carry this witness's cosignature: ignored",
+      ],
+    );
+    expect(Number(alarms.rows[0]!.n)).toBe(1);
   });
 });
