@@ -190,6 +190,9 @@ describe('witness policy', () => {
     };
     expect(() => loadTrust(trust)).toThrow(TrustFileError);
     expect(() => loadTrust(trust)).toThrow(/same public key; one key counts as one witness/);
+    expect(() =>
+      loadTrust({ ...trust, witnesses: [trust.witnesses[0], trust.witnesses[0]] }),
+    ).toThrow(`trust file: witnesses: ${witness.name} is listed twice`);
     expect(
       loadTrust({ ...trust, witnesses: [trust.witnesses[0]], witnessThreshold: 1 }).policy
         .witnesses,

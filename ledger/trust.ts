@@ -77,9 +77,11 @@ function distinctWitnessKeys(witnesses: WitnessPolicy['witnesses']): WitnessPoli
   for (const w of witnesses) {
     const key = toBase64(w.publicKey);
     const other = names.get(key);
-    if (other !== undefined && other !== w.name)
+    if (other !== undefined)
       throw new Error(
-        `witnesses: ${other} and ${w.name} have the same public key; one key counts as one witness`,
+        other === w.name
+          ? `witnesses: ${w.name} is listed twice`
+          : `witnesses: ${other} and ${w.name} have the same public key; one key counts as one witness`,
       );
     names.set(key, w.name);
   }
