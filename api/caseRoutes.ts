@@ -674,8 +674,8 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       const provable = checkpoint ? stored.filter((e) => e.entry.index < checkpoint.size) : [];
       const proofs = checkpoint
         ? await deps.reader.inclusionProofs(
-            provable.map((e) => e.entry.index),
-            checkpoint.size,
+            provable.map((e) => ({ index: e.entry.index, leafHash: e.leafHash })),
+            checkpoint,
           )
         : [];
       const proofOf = new Map(

@@ -533,8 +533,10 @@ async function profileTimeline(deps: {
   await part(`latest checkpoint + ${stored.length} inclusion proofs`, async () => {
     const checkpoint = await reader.latestPublished();
     if (!checkpoint) return;
-    const indices = stored.map((e) => e.entry.index).filter((i) => i < checkpoint.size);
-    await reader.inclusionProofs(indices, checkpoint.size);
+    const leaves = stored
+      .filter((e) => e.entry.index < checkpoint.size)
+      .map((e) => ({ index: e.entry.index, leafHash: e.leafHash }));
+    await reader.inclusionProofs(leaves, checkpoint);
   });
   // What fastify-type-provider-zod's serializer does with the answer: encode, stringify.
   const answer: unknown = JSON.parse(body);

@@ -37,17 +37,6 @@ export class CorruptTreeError extends Error {
   override name = 'CorruptTreeError';
 }
 
-/** Checks a proof this reader built before it leaves: ~log n hashes against a tampered store. */
-function selfChecked(what: string, check: () => void): void {
-  try {
-    check();
-  } catch (error) {
-    throw new CorruptTreeError(
-      `the stored tree hashes do not give the ${what}: a stored node hash is wrong (${(error as Error).message})`,
-    );
-  }
-}
-
 /** The request is well-formed but asks for something no proof exists for (HTTP 400). */
 export class BadProofRequestError extends Error {
   override name = 'BadProofRequestError';
@@ -83,13 +72,30 @@ export interface ConsistencyProofResponse {
 }
 
 export class LogReader {
-  private readonly nodeCache = new LruMap<number, Uint8Array>(NODE_CACHE_SIZE);
+  private nodeCache = new LruMap<number, Uint8Array>(NODE_CACHE_SIZE);
   /** Ephemeral node hashes (see rehashIn) of the tree of the latest size proofs were asked in. */
   private ephemerals = { size: -1, hashes: new Map<number, Uint8Array>() };
   /** The largest checkpoint size this reader has seen signed (requireCovered). */
   private signedSize = 0;
 
   constructor(private readonly pool: pg.Pool) {}
+
+  /**
+   * Checks a proof this reader built before it leaves (~log n hashes): a changed stored node
+   * hash is a CorruptTreeError, never a wrong proof. The node caches are dropped with it, so a
+   * store put right is read afresh, not through a hash cached while it was wrong.
+   */
+  private selfChecked(what: string, check: () => void): void {
+    try {
+      check();
+    } catch (error) {
+      this.nodeCache = new LruMap<number, Uint8Array>(NODE_CACHE_SIZE);
+      this.ephemerals = { size: -1, hashes: new Map() };
+      throw new CorruptTreeError(
+        `the stored tree hashes do not give the ${what}: a stored node hash is wrong (${(error as Error).message})`,
+      );
+    }
+  }
 
   /** The newest checkpoint that met the witness policy, or undefined before the first. */
   async latestPublished(): Promise<CheckpointRow | undefined> {
@@ -162,7 +168,7 @@ export class LogReader {
       inclusionProofAsync(index, checkpoint.size, (ids) => this.nodes(ids)),
       fetchLevel(this.pool, 0, index, 1),
     ]);
-    selfChecked(
+    this.selfChecked(
       `inclusion proof of entry ${index} in the checkpoint of size ${checkpoint.size}`,
       () => verifyInclusion(leafHash!, index, checkpoint.size, proof, checkpoint.rootHash),
     );
@@ -176,11 +182,16 @@ export class LogReader {
   }
 
   /**
-   * Inclusion proofs of several entries in the tree of `size` (a signed checkpoint's), with the
-   * stored nodes of all of them fetched at once. Requires 0 <= index < size for each index.
+   * Inclusion proofs of several entries in the tree of a signed checkpoint, with the stored
+   * nodes of all of them fetched at once, each checked against the checkpoint's root before
+   * it leaves (as `inclusion`'s). Requires 0 <= index < size for each entry.
    */
-  async inclusionProofs(indices: readonly number[], size: number): Promise<Uint8Array[][]> {
-    const wanted = indices.map((index) => {
+  async inclusionProofs(
+    leaves: readonly { index: number; leafHash: Uint8Array }[],
+    checkpoint: { size: number; rootHash: Uint8Array },
+  ): Promise<Uint8Array[][]> {
+    const { size } = checkpoint;
+    const wanted = leaves.map(({ index }) => {
       if (!Number.isSafeInteger(index) || index < 0 || index >= size)
         throw new BadProofRequestError('index', `index ${index} is not below the size ${size}`);
       return inclusionNodes(index, size);
@@ -190,13 +201,19 @@ export class LogReader {
     for (const w of wanted) for (const id of w.ids) distinct.set(nodeKey(id), id);
     const hashes = await this.nodes([...distinct.values()]);
     const hashOf = new Map([...distinct.keys()].map((key, i) => [key, hashes[i]!]));
-    return wanted.map((w) =>
+    const proofs = wanted.map((w) =>
       this.rehashIn(
         size,
         w,
         w.ids.map((id) => hashOf.get(nodeKey(id))!),
       ),
     );
+    leaves.forEach(({ index, leafHash }, i) =>
+      this.selfChecked(`inclusion proof of entry ${index} in the checkpoint of size ${size}`, () =>
+        verifyInclusion(leafHash, index, size, proofs[i]!, checkpoint.rootHash),
+      ),
+    );
+    return proofs;
   }
 
   /**
@@ -228,7 +245,7 @@ export class LogReader {
     }
     const older = await this.checkpointAt(from, 'from');
     const proof = await consistencyProofAsync(from, checkpoint.size, (ids) => this.nodes(ids));
-    selfChecked(`consistency proof from size ${from} to ${checkpoint.size}`, () =>
+    this.selfChecked(`consistency proof from size ${from} to ${checkpoint.size}`, () =>
       verifyConsistency(from, checkpoint.size, proof, older.rootHash, checkpoint.rootHash),
     );
     return {

@@ -9,6 +9,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEMENT_TYPE } from '../../domain/statement.ts';
 import { toBase64 } from '../../ledger/bytes.ts';
+import { CorruptTreeError, LogReader } from '../../ledger/pg/logReader.ts';
 import { onewindow, writeTrustFile } from './cli.ts';
 import { startStack, type Stack, appendStatements, asDatabaseSuperuser } from './stack.ts';
 
@@ -184,6 +185,12 @@ describe('tampering with the stored ledger', () => {
       'SELECT hash FROM tree_nodes WHERE level = 1 AND idx = 1',
     );
     const original = rows[0]!.hash;
+    const reader = new LogReader(stack.pool);
+    const checkpoint = (await reader.latestPublished())!;
+    const leaf = await stack.adminPool.query<{ leaf_hash: Buffer }>(
+      'SELECT leaf_hash FROM ledger_entries WHERE idx = 0',
+    );
+    const leafOf0 = new Uint8Array(leaf.rows[0]!.leaf_hash);
     await asSuperuser((c) =>
       c
         .query("UPDATE tree_nodes SET hash = sha256('x') WHERE level = 1 AND idx = 1")
@@ -205,6 +212,10 @@ describe('tampering with the stored ledger', () => {
         url: '/ledger/proof/inclusion?index=5',
       });
       expect(far.statusCode).toBe(200);
+      // The case timeline's proofs (several at once) are checked the same way.
+      await expect(
+        reader.inclusionProofs([{ index: 0, leafHash: leafOf0 }], checkpoint),
+      ).rejects.toThrow(CorruptTreeError);
     } finally {
       await asSuperuser((c) =>
         c
@@ -212,6 +223,9 @@ describe('tampering with the stored ledger', () => {
           .then(() => undefined),
       );
     }
+    // Once the store is put right, the same reader proves it again: no bad hash stays cached.
+    const [proof] = await reader.inclusionProofs([{ index: 0, leafHash: leafOf0 }], checkpoint);
+    expect(proof!.length).toBeGreaterThan(0);
   });
 
   it('reports a replaced checkpoint whose signature no longer verifies', async () => {
