@@ -438,6 +438,8 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   // this patch keep a timer per step.
   const oneDeadlineTimer = since('one-deadline-timer');
   const deadlines = new Map<string, { at: number; def: StepDefinition; state: StepState }>();
+  /** Automatic steps whose agency has answered this attempt (no command: memory only). */
+  const answered = new Set<string>();
   const earliestDeadline = () => Math.min(...[...deadlines.values()].map((d) => d.at));
   let deadlineWatcher: Promise<void> | undefined;
 
@@ -454,10 +456,13 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
       for (const [stepId, due] of [...deadlines]) {
         if (due.at > Date.now()) continue;
         deadlines.delete(stepId);
-        await markOverdue(due.def, due.state);
         // A missed deadline escalates (ARCHITECTURE.md §2): the agency is reminded, and a
-        // supervisor told, unless the step already waits for one.
-        if (v6 && due.state.status === 'running')
+        // supervisor told, unless the step already waits for one or the agency has answered
+        // (its entry may still be on its way to the ledger). Judged before the reminder's
+        // await, so whatever settles meanwhile does not change the answer.
+        const tellSupervisor = v6 && due.state.status === 'running' && !answered.has(stepId);
+        await markOverdue(due.def, due.state);
+        if (tellSupervisor)
           await orchestrator.notify({
             caseId,
             party: 'supervisor',
@@ -504,6 +509,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
         publish();
         try {
           const call = agencyActivity(def.agency as Agency, def.activity!);
+          answered.delete(def.id);
           const out = await call({
             caseId,
             stepId: def.id,
@@ -511,6 +517,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
             view: viewFor(def.activity!, def.agency as Agency, application, results),
             ...(n > 0 ? { n } : {}),
           });
+          answered.add(def.id);
           const wrong = misdirection(out.signed, { caseId, stepId: def.id, agency: def.agency, n });
           if (wrong) throw new Error(wrong);
           state.ledgerIndex = await append(out.signed, { of: out.result });
@@ -574,6 +581,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
       }
     } finally {
       stopWatching();
+      answered.delete(def.id);
       if (def.pointOfNoReturn) pointOfNoReturnRunning = false;
     }
   }
