@@ -228,6 +228,9 @@ CREATE TABLE witness_checkpoints (
   -- own row out (the state would stay behind, and the witness cosign a second root there).
   id              bigserial PRIMARY KEY,
   witness         text NOT NULL,
+  -- The witness key that cosigned: each key keeps a state of its own, as a new witness
+  -- would (a rotated key starts afresh; rows of its earlier key are not forgeries).
+  public_key      bytea CHECK (length(public_key) = 32),
   origin          text NOT NULL,
   size            bigint NOT NULL CHECK (size >= 0),
   root_hash       bytea NOT NULL CHECK (length(root_hash) = 32),
@@ -237,9 +240,10 @@ CREATE TABLE witness_checkpoints (
   -- application role may not set it (its INSERT grant leaves this column out).
   migrated        boolean NOT NULL DEFAULT false,
   cosigned_at     timestamptz NOT NULL DEFAULT now(),
-  CHECK (migrated OR (checkpoint_body IS NOT NULL AND cosignature IS NOT NULL))
+  CHECK (migrated OR (public_key IS NOT NULL AND checkpoint_body IS NOT NULL AND cosignature IS NOT NULL))
 );
-CREATE INDEX witness_checkpoints_latest ON witness_checkpoints (witness, origin, size DESC, id DESC);
+CREATE INDEX witness_checkpoints_latest
+  ON witness_checkpoints (witness, origin, public_key, size DESC, id DESC);
 INSERT INTO witness_checkpoints (witness, origin, size, root_hash, migrated)
   SELECT witness, origin, size, root_hash, true FROM witness_state;
 CREATE TRIGGER witness_checkpoints_append_only BEFORE UPDATE OR DELETE ON witness_checkpoints
@@ -307,7 +311,7 @@ async function grantAppRole(client: pg.PoolClient, password: string): Promise<vo
   // cosigned checkpoints, and never the `migrated` column.
   await client.query(`REVOKE ALL ON witness_state FROM ${APP_ROLE}`);
   await client.query(
-    `GRANT SELECT, INSERT (witness, origin, size, root_hash, checkpoint_body, cosignature) ON witness_checkpoints TO ${APP_ROLE}`,
+    `GRANT SELECT, INSERT (witness, public_key, origin, size, root_hash, checkpoint_body, cosignature) ON witness_checkpoints TO ${APP_ROLE}`,
   );
   await client.query(`GRANT USAGE ON SEQUENCE witness_checkpoints_id_seq TO ${APP_ROLE}`);
   await client.query(`GRANT SELECT, INSERT ON notifications TO ${APP_ROLE}`);

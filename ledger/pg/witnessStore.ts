@@ -63,8 +63,8 @@ export async function addCheckpoint(
       bytesEqual(state.rootHash, answer.checkpoint.rootHash);
     if (answer.status === 200 && !cosignedBefore) {
       await client.query(
-        `INSERT INTO witness_checkpoints (witness, origin, size, root_hash, checkpoint_body, cosignature)
-         VALUES ($1, $2, $3, $4, $5, $6)`,
+        `INSERT INTO witness_checkpoints (witness, origin, size, root_hash, checkpoint_body, cosignature, public_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
         [
           witness,
           origin,
@@ -72,6 +72,7 @@ export async function addCheckpoint(
           Buffer.from(answer.checkpoint.rootHash),
           answer.checkpointBody,
           answer.body,
+          Buffer.from(config.key.publicKey),
         ],
       );
     } else if (answer.status !== 200 && answer.alarm) {
@@ -103,9 +104,10 @@ interface CosignedRow {
 }
 
 /**
- * The witness's state for `origin`: the largest cosigned checkpoint whose row carries the
- * witness's own cosignature (or was carried over by migration 9), and the sizes of any larger
- * rows that do not (written by someone without the witness's key), which the caller reports.
+ * The witness's state for `origin`: the largest cosigned checkpoint whose row, stored under
+ * the witness's current key, carries that key's cosignature (or was carried over by migration
+ * 9), and the sizes of any larger rows under that key that do not (written by someone without
+ * the key), which the caller reports. Rows of an earlier key of the witness are not read.
  */
 async function latestCosigned(
   client: pg.PoolClient,
@@ -125,9 +127,10 @@ async function latestCosigned(
       );
     const { rows }: pg.QueryResult<CosignedRow> = await client.query<CosignedRow>(
       `SELECT id, size, root_hash, checkpoint_body, cosignature, migrated FROM witness_checkpoints
-        WHERE witness = $1 AND origin = $2 AND ($3::bigint IS NULL OR (size, id) < ($3, $4::bigint))
+        WHERE witness = $1 AND origin = $2 AND (public_key = $3 OR migrated)
+          AND ($4::bigint IS NULL OR (size, id) < ($4, $5::bigint))
         ORDER BY size DESC, id DESC LIMIT 16`,
-      [witness, origin, below?.size ?? null, below?.id ?? null],
+      [witness, origin, Buffer.from(config.key.publicKey), below?.size ?? null, below?.id ?? null],
     );
     if (rows.length === 0) return { state: undefined, forged };
     for (const row of rows) {

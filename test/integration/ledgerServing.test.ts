@@ -256,9 +256,17 @@ describe('an agency witness (C2SP tlog-witness)', () => {
     ).rejects.toThrow(/permission denied/);
     // The log's own role inserts a larger state with a root of its choosing: a fork to come.
     await stack.pool.query(
-      `INSERT INTO witness_checkpoints (witness, origin, size, root_hash, checkpoint_body, cosignature)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [witness, TEST_LOG_ORIGIN, current.size + 100, Buffer.alloc(32, 9), 'forged\n', 'forged'],
+      `INSERT INTO witness_checkpoints (witness, public_key, origin, size, root_hash, checkpoint_body, cosignature)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        witness,
+        Buffer.from(stack.witnessKeys[2]!.publicKey),
+        TEST_LOG_ORIGIN,
+        current.size + 100,
+        Buffer.alloc(32, 9),
+        'forged\n',
+        'forged',
+      ],
     );
     const fork = signCheckpoint(
       {
@@ -308,11 +316,11 @@ describe('an agency witness (C2SP tlog-witness)', () => {
       ).map(toBase64);
     const add = (old: number, proof: string[], note: string) =>
       addCheckpoint(stack.pool, config, formatAddCheckpoint(old, proof, note));
-    const forge = (size: number) =>
+    const forge = (size: number, underKey = witnessKey.publicKey) =>
       stack.pool.query(
-        `INSERT INTO witness_checkpoints (witness, origin, size, root_hash, checkpoint_body, cosignature)
-         VALUES ($1, $2, $3, $4, 'forged\n', 'forged')`,
-        [witnessKey.name, origin, size, Buffer.alloc(32, 7)],
+        `INSERT INTO witness_checkpoints (witness, public_key, origin, size, root_hash, checkpoint_body, cosignature)
+         VALUES ($1, $2, $3, $4, $5, 'forged\n', 'forged')`,
+        [witnessKey.name, Buffer.from(underKey), origin, size, Buffer.alloc(32, 7)],
       );
 
     expect((await add(0, [], noteOf(honest, 2))).status).toBe(200);
@@ -336,5 +344,14 @@ describe('an agency witness (C2SP tlog-witness)', () => {
       ],
     );
     expect(Number(alarms.rows[0]!.n)).toBe(1);
+    // A row under another key of the witness's name (an earlier key, before a rotation) is not
+    // this key's state, nor a forgery of it: not read, not reported.
+    await forge(500, generateSigningKey('split.test/witness').publicKey);
+    expect((await add(3, [], noteOf(honest, 3))).status).toBe(200);
+    const other = await stack.pool.query<{ n: string }>(
+      'SELECT count(*) AS n FROM witness_alarms WHERE witness = $1 AND reason LIKE $2',
+      [witnessKey.name, 'stored state of size 500 %'],
+    );
+    expect(Number(other.rows[0]!.n)).toBe(0);
   });
 });
