@@ -700,15 +700,11 @@ class CpuSplit {
 
   /** Adds a stopped span's seconds; a part either lacks stays unknown in the sum. */
   add(span: CpuSplit): void {
+    const plus = (a: number | undefined, b: number | undefined) =>
+      a === undefined || b === undefined ? undefined : a + b;
     this.ownSec += span.ownSec;
-    this.serverSec =
-      this.serverSec === undefined || span.serverSec === undefined
-        ? undefined
-        : this.serverSec + span.serverSec;
-    this.machineSec =
-      this.machineSec === undefined || span.machineSec === undefined
-        ? undefined
-        : this.machineSec + span.machineSec;
+    this.serverSec = plus(this.serverSec, span.serverSec);
+    this.machineSec = plus(this.machineSec, span.machineSec);
   }
 
   stop(): void {

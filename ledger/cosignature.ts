@@ -297,16 +297,15 @@ export function openWitnessedCheckpoint(
     logKeys,
     witnesses.map((w) => cosignatureVerifier(w)),
   );
-  const isWitness = (sig: NoteSignature): boolean =>
-    witnesses.some((w) => w.name === sig.name && toHex(w.keyHash) === toHex(sig.keyHash));
   // One cosignature a public key: the cosigned message does not name the cosigner
   // (tlog-cosignature), so one key listed under two names is still one witness.
   const byKey = new Map<string, Cosignature>();
-  for (const sig of opened.note.verified.filter(isWitness)) {
-    const key = witnesses.find(
+  for (const sig of opened.note.verified) {
+    const witness = witnesses.find(
       (w) => w.name === sig.name && toHex(w.keyHash) === toHex(sig.keyHash),
-    )!;
-    if (!byKey.has(toHex(key.publicKey))) byKey.set(toHex(key.publicKey), toCosignature(sig));
+    );
+    const key = witness && toHex(witness.publicKey);
+    if (key && !byKey.has(key)) byKey.set(key, toCosignature(sig));
   }
   const cosignatures = [...byKey.values()];
   if (cosignatures.length < policy.threshold)

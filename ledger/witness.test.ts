@@ -65,6 +65,9 @@ describe('decideAddCheckpoint', () => {
 });
 
 describe('decideAddCheckpoint reports misbehaviour and words malformed requests', () => {
+  /** The answer to `old <oldSize>` and `signed`, against a witness holding `heldSize`. */
+  const answerTo = (oldSize: number, signed: string, heldSize: number) =>
+    decideAddCheckpoint(config, formatAddCheckpoint(oldSize, [], signed), stateOf(heldSize), NOW);
   /** A log-signed checkpoint of `size` leaves other than the ones the witness cosigned. */
   const forkNote = (size: number) =>
     signCheckpoint(
@@ -80,12 +83,7 @@ describe('decideAddCheckpoint reports misbehaviour and words malformed requests'
     );
 
   test('reports a split view when offered another checkpoint of the size it holds, even under a stale old size', () => {
-    const answer = decideAddCheckpoint(
-      config,
-      formatAddCheckpoint(2, [], forkNote(3)),
-      stateOf(3),
-      NOW,
-    );
+    const answer = answerTo(2, forkNote(3), 3);
     expect(answer).toMatchObject({
       status: 409,
       body: '3\n',
@@ -99,7 +97,7 @@ describe('decideAddCheckpoint reports misbehaviour and words malformed requests'
       expect(answer).toMatchObject({ status: 409, body: '2\n' });
       expect('alarm' in answer && answer.alarm).toBeFalsy();
     }
-    const same = decideAddCheckpoint(config, formatAddCheckpoint(2, [], note(3)), stateOf(3), NOW);
+    const same = answerTo(2, note(3), 3);
     expect(same).toMatchObject({ status: 409, body: '3\n' });
     expect('alarm' in same && same.alarm).toBeFalsy();
   });
@@ -107,12 +105,7 @@ describe('decideAddCheckpoint reports misbehaviour and words malformed requests'
   test('answers 400, not 403, for a note the log signed whose text is not a checkpoint', () => {
     const root = toBase64(rootFromLeafHashes(leaves));
     const notCheckpoint = signNote(`${ORIGIN}\n03\n${root}\n`, [logKey]);
-    const answer = decideAddCheckpoint(
-      config,
-      formatAddCheckpoint(0, [], notCheckpoint),
-      stateOf(0),
-      NOW,
-    );
+    const answer = answerTo(0, notCheckpoint, 0);
     expect(answer.status).toBe(400);
     expect(answer.body).toMatch(/^malformed checkpoint: /);
   });
@@ -123,12 +116,7 @@ describe('decideAddCheckpoint reports misbehaviour and words malformed requests'
       { origin: ORIGIN, size: 3, rootHash: rootFromLeafHashes(leaves), extensions: [] },
       stranger,
     );
-    const answer = decideAddCheckpoint(
-      config,
-      formatAddCheckpoint(0, [], unsigned),
-      stateOf(0),
-      NOW,
-    );
+    const answer = answerTo(0, unsigned, 0);
     expect(answer.status).toBe(403);
   });
 });

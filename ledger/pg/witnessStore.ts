@@ -56,26 +56,26 @@ export async function addCheckpoint(
         ],
       );
     const answer = decideAddCheckpoint(config, body, () => state);
-    // The checkpoint it holds, cosigned again, needs no second row.
-    const cosignedBefore =
-      answer.status === 200 &&
-      state?.size === answer.checkpoint.size &&
-      bytesEqual(state.rootHash, answer.checkpoint.rootHash);
-    if (answer.status === 200 && !cosignedBefore) {
-      await client.query(
-        `INSERT INTO witness_checkpoints (witness, origin, size, root_hash, checkpoint_body, cosignature, public_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [
-          witness,
-          origin,
-          answer.checkpoint.size,
-          Buffer.from(answer.checkpoint.rootHash),
-          answer.checkpointBody,
-          answer.body,
-          Buffer.from(config.key.publicKey),
-        ],
-      );
-    } else if (answer.status !== 200 && answer.alarm) {
+    if (answer.status === 200) {
+      // The checkpoint it holds, cosigned again, needs no second row.
+      const cosignedBefore =
+        state?.size === answer.checkpoint.size &&
+        bytesEqual(state.rootHash, answer.checkpoint.rootHash);
+      if (!cosignedBefore)
+        await client.query(
+          `INSERT INTO witness_checkpoints (witness, origin, size, root_hash, checkpoint_body, cosignature, public_key)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+          [
+            witness,
+            origin,
+            answer.checkpoint.size,
+            Buffer.from(answer.checkpoint.rootHash),
+            answer.checkpointBody,
+            answer.body,
+            Buffer.from(config.key.publicKey),
+          ],
+        );
+    } else if (answer.alarm) {
       await client.query(
         'INSERT INTO witness_alarms (witness, origin, reason, request) VALUES ($1, $2, $3, $4)',
         [witness, origin, answer.alarm, body],

@@ -178,47 +178,22 @@ describe('the verifier commands, run as a user would', () => {
     const before = join(dir, 'export-before-growth');
     expect((await onewindow(['ledger', 'export', '--url', url, '--dir', before])).code).toBe(0);
     const state = join(dir, 'export-state.json');
-    const seen = await onewindow([
-      'ledger',
-      'verify',
-      '--dir',
-      before,
-      '--trust',
-      trust,
-      '--state',
-      state,
-    ]);
+    const verifyExport = (exported: string) =>
+      onewindow(['ledger', 'verify', '--dir', exported, '--trust', trust, '--state', state]);
+    const seen = await verifyExport(before);
     expect(seen.code).toBe(0);
     await appendMany(10);
     const after = join(dir, 'export-after-growth');
     expect((await onewindow(['ledger', 'export', '--url', url, '--dir', after])).code).toBe(0);
     rmSync(join(after, 'tile'), { recursive: true });
-    const result = await onewindow([
-      'ledger',
-      'verify',
-      '--dir',
-      after,
-      '--trust',
-      trust,
-      '--state',
-      state,
-    ]);
+    const result = await verifyExport(after);
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('cannot read the log');
     expect(result.stderr).not.toContain('not consistent');
     // The state is kept as it was: the next verify, with the tiles, checks consistency again.
     const complete = join(dir, 'export-after-growth-complete');
     expect((await onewindow(['ledger', 'export', '--url', url, '--dir', complete])).code).toBe(0);
-    const again = await onewindow([
-      'ledger',
-      'verify',
-      '--dir',
-      complete,
-      '--trust',
-      trust,
-      '--state',
-      state,
-    ]);
+    const again = await verifyExport(complete);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/consistent with size \d+ verified at/);
   });
