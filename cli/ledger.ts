@@ -15,17 +15,15 @@ import { KeyTimeline } from '../ledger/keyEvents.ts';
 import { verifyConsistency, verifyInclusion } from '../ledger/proof.ts';
 import { hashLeaf } from '../ledger/rfc9162.ts';
 import { verifyStatementSignature } from '../ledger/statement.ts';
-import { tilesForSize, tilePath } from '../ledger/tiles.ts';
 import {
   consistencyProofFromTiles,
   inclusionProofFromTiles,
-  readEntries,
   readEntry,
   type FetchPath,
 } from '../ledger/tlogClient.ts';
 import { loadTrust, Receipt, TrustFile, type Trust } from '../ledger/trust.ts';
 import { hashChildrenNode, hashLeafNode } from '../ledger/pg/nodeSha256.ts';
-import { directorySource, httpSource, mirroringSource, SourceError } from '../infra/fetchPath.ts';
+import { directorySource, exportLog, httpSource, SourceError } from '../infra/fetchPath.ts';
 import { VerifyPool } from '../infra/verifyPool.ts';
 import { intOption, parse, requireEnv, UsageError } from './args.ts';
 
@@ -423,14 +421,7 @@ async function runExport(argv: string[]): Promise<number> {
   const { values } = parse(argv, { url: { type: 'string' }, dir: { type: 'string' } });
   if (!values.url || !values.dir)
     throw new UsageError('usage: onewindow ledger export --url <addr>/ledger --dir <folder>');
-  const fetchPath = mirroringSource(httpSource(values.url), values.dir);
-  const note = fromUtf8(await fetchPath('checkpoint'));
-  const size = Number(note.split('\n')[1]);
-  if (!Number.isSafeInteger(size))
-    throw new VerificationFailure('the checkpoint has no readable size');
-  for await (const _ of readEntries(fetchPath, size)) void _;
-  for (const tile of tilesForSize(size))
-    await fetchPath(tilePath(tile.level, tile.index, tile.width));
+  const size = await exportLog(httpSource(values.url), values.dir);
   console.log(`exported ${size} entries and their tiles from ${values.url} to ${values.dir}`);
   return 0;
 }

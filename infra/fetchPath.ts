@@ -2,7 +2,9 @@
 // with the same tlog-tiles paths.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import type { FetchPath } from '../ledger/tlogClient.ts';
+import { fromUtf8 } from '../ledger/bytes.ts';
+import { tilePath, tilesForSize } from '../ledger/tiles.ts';
+import { readEntries, type FetchPath } from '../ledger/tlogClient.ts';
 
 /** The log could not be read (no answer, an HTTP error, a file missing): nothing was verified. */
 export class SourceError extends Error {
@@ -50,6 +52,24 @@ export function mirroringSource(source: FetchPath, dir: string): FetchPath {
     await writeFile(file, bytes);
     return bytes;
   };
+}
+
+/**
+ * Copies a log from `source` into `dir` under its tlog-tiles paths: the checkpoint, every
+ * entry bundle and every hash tile of the checkpoint's size. The copy is what an agency audits
+ * offline (`onewindow ledger audit --dir`). Returns the size copied.
+ * @throws SourceError when the checkpoint has no readable size.
+ */
+export async function exportLog(source: FetchPath, dir: string): Promise<number> {
+  const fetchPath = mirroringSource(source, dir);
+  const note = fromUtf8(await fetchPath('checkpoint'));
+  // C2SP tlog-checkpoint: the second line is the tree size in decimal.
+  const size = Number(note.split('\n')[1]);
+  if (!Number.isSafeInteger(size)) throw new SourceError('the checkpoint has no readable size');
+  for await (const _ of readEntries(fetchPath, size)) void _;
+  for (const tile of tilesForSize(size))
+    await fetchPath(tilePath(tile.level, tile.index, tile.width));
+  return size;
 }
 
 /** Why a fetch got no answer, in the system's words (undici hides them in `cause`). */

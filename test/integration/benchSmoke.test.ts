@@ -18,8 +18,10 @@ describe('the ledger benchmark', () => {
       expect(Number.isFinite(value) && value > 0, `${name} = ${value}`).toBe(true);
     }
     expect(figures.auditPerSec).toBeDefined();
+    expect(figures.auditLivePerSec).toBeDefined();
     expect(figures.logSize).toBeGreaterThanOrEqual(SMOKE.entries);
     expect(lines.join('\n')).toMatch(/appends\/s [\d,]+ +\| limit min\(verify/);
+    expect(lines.join('\n')).toMatch(/audit of an exported copy [\d,]+ entries\/s \(ok\)/);
   });
 });
 
