@@ -86,6 +86,39 @@ describe('readCanonicalEntry', () => {
     }
   });
 
+  // Its date-time and signer tests are the schema's, not a look-alike: on an entry otherwise
+  // canonical, it accepts exactly the values the schema accepts.
+  it.each([
+    ['issuedAt', '2024-02-29T23:59:59.999Z'],
+    ['issuedAt', '2026-02-29T10:00:00Z'],
+    ['issuedAt', '2026-11-24T10:00:00+14:00'],
+    ['issuedAt', '2026-11-24T24:00:00Z'],
+    ['issuedAt', '2026-11-24 10:00:00Z'],
+    ['issuedAt', '2026-11-24T10:00:00'],
+    ['issuedAt', '2026-11-24T10:00:00.123456789-05:30'],
+    ['agency', 'orchestrator'],
+    ['agency', 'gas'],
+    ['agency', 'Gas'],
+    ['agency', 'toString'],
+    ['agency', '__proto__'],
+  ])('judges %s %j as the schema does', (field, value) => {
+    const mutated = withStatement(canonicalJson({ ...signed.statement, [field]: value }));
+    const schemaAccepts = Entry.safeParse(JSON.parse(fromUtf8(mutated))).success;
+    expect(readCanonicalEntry(mutated) !== undefined).toBe(schemaAccepts);
+  });
+
+  it('judges the sequencing time as the schema does', () => {
+    for (const sequencedAt of [
+      '2024-02-29T00:00:00Z',
+      '2023-02-29T00:00:00Z',
+      '2026-13-01T00:00:00Z',
+    ]) {
+      const mutated = utf8(text.replace('2026-11-24T10:00:01Z', sequencedAt));
+      const schemaAccepts = Entry.safeParse(JSON.parse(fromUtf8(mutated))).success;
+      expect(readCanonicalEntry(mutated) !== undefined, sequencedAt).toBe(schemaAccepts);
+    }
+  });
+
   // The shortcut may decline what the schema accepts (that is only slower), never the reverse.
   it('accepts only entries the schema accepts, with the statement in canonical form', () => {
     const field = fc.oneof(
