@@ -55,6 +55,7 @@ import {
   ms,
   percentile,
   ratio,
+  settle,
   startBenchServers,
   startBenchWorkers,
   type BenchPart,
@@ -358,22 +359,6 @@ export function interleaved(
   })
     .flat()
     .filter((run) => run.cases > 0);
-}
-
-/**
- * Waits (20 s at most) until the machine is mostly idle over half a second: what the run before
- * left behind (the server's task queues, PostgreSQL's writes, a collection) must not land in the
- * next run's time. In baseline, cases, cases, baseline every baseline run follows a cases run.
- */
-async function settle(): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const before = machineBusySec();
-    await sleep(500);
-    const after = machineBusySec();
-    if (before === undefined || after === undefined) return;
-    if ((after - before) / 0.5 / availableParallelism() < 0.25) return;
-  }
 }
 
 /** Drives cases offset … offset + n - 1, `options.concurrency` at once; throws if any failed. */

@@ -4,6 +4,7 @@ import { createPrivateKey, randomBytes, randomUUID, sign, type KeyObject } from 
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, arch, loadavg, platform, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import {
   NativeConnection,
@@ -373,5 +374,22 @@ export function machineBusySec(): number | undefined {
     return (total - t[3]! - t[4]!) / CLOCK_TICKS;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Waits (20 s at most) until the machine is mostly idle over half a second: what the run before
+ * left behind (the server's task queues, PostgreSQL's writes, a collection) must not land in the
+ * next run's time (in bench:cases every baseline run follows a cases run; in bench:ledger the
+ * audit follows the kernel writing out the exported copy).
+ */
+export async function settle(): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const before = machineBusySec();
+    await sleep(500);
+    const after = machineBusySec();
+    if (before === undefined || after === undefined) return;
+    if ((after - before) / 0.5 / availableParallelism() < 0.25) return;
   }
 }
