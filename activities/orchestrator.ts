@@ -17,6 +17,14 @@ export interface AppendReceipt {
   index: number;
   leafHash: string;
   created: boolean;
+  /**
+   * The statement the log holds under this statement id when it is another one (another
+   * signature): appends are idempotent on the id, so the log kept its own. A re-signed record
+   * differs only in its time; a decision whose Update's answer was lost and which was decided
+   * again differs in what it says, and the case must follow the log (the workflow's decide
+   * handler). Absent when the log holds the statement given.
+   */
+  logged?: SignedStatement;
 }
 
 export interface NotifyInput {
@@ -141,10 +149,15 @@ export function createOrchestratorActivities(deps: {
       }
       try {
         const appended = await deps.sequencer.append(signed);
+        // Ed25519 signatures are deterministic: under one id, another signature is another
+        // statement (or the same one signed again at another time).
+        const { statement, signature } = appended.entry;
+        const given = (signed as SignedStatement).signature;
         return {
           index: appended.entry.index,
           leafHash: toBase64(appended.leafHash),
           created: appended.created,
+          ...(signature === given ? {} : { logged: { statement, signature } }),
         };
       } catch (error) {
         if (error instanceof LedgerError) {

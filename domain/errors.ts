@@ -31,6 +31,12 @@ export const NON_RETRYABLE_LEDGER_ERRORS = [
   'BadSignatureError',
 ];
 
+/**
+ * The failure type of a decision refused because the ledger already holds another statement
+ * under its statement id (the case follows the logged one).
+ */
+export const STATEMENT_ID_TAKEN = 'StatementIdTaken';
+
 /** A case for this property unit is still open (one open case per unit). */
 export class CaseConflictError extends Error {
   override name = 'CaseConflictError';

@@ -4,6 +4,7 @@
 // and this code only orders steps, waits, compensates and escalates (ARCHITECTURE.md §2).
 import {
   allHandlersFinished,
+  ApplicationFailure,
   CancellationScope,
   condition,
   isCancellation,
@@ -20,6 +21,7 @@ import type { CaseInput } from '../domain/application.ts';
 import { agencyTaskQueue, ORCHESTRATOR_TASK_QUEUE, type Agency } from '../domain/agencyIds.ts';
 import type { CasePhase, CaseStatus, StepState } from '../domain/caseStatus.ts';
 import type { Decision, EscalationAction } from '../domain/decisions.ts';
+import { STATEMENT_ID_TAKEN } from '../domain/errors.ts';
 import { allowedOutcomes, decisionFactsProblem, REFUSING_OUTCOMES } from '../domain/outcomes.ts';
 import type { StepDefinition } from '../domain/process.ts';
 import { agenciesOf, durationMs, jointTransferProcess } from '../domain/processGraph.ts';
@@ -261,6 +263,25 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
 
   setHandler(statusQuery, () => status);
 
+  /** Why `s` cannot decide step `stepId` of this case, or undefined (the step exists). */
+  function decisionProblem(
+    stepId: string,
+    s: SignedStatement['statement'] | undefined,
+  ): string | undefined {
+    const def = definitions.get(stepId)!;
+    if (!s || s.caseId !== caseId) return `the decision names case ${s?.caseId}, not ${caseId}`;
+    if (s.stepId !== stepId) return `the decision is for step ${s.stepId}, not ${stepId}`;
+    if (s.agency !== def.agency)
+      return `step ${def.id} is decided by ${def.agency}, not ${s.agency}`;
+    if (!s.keyId.startsWith(`${def.agency}.`))
+      return `key ${s.keyId} is not a key of ${def.agency}`;
+    if (!allowedOutcomes(def.id).includes(s.outcome))
+      return `step ${def.id} takes one of ${allowedOutcomes(def.id).join(', ')}, not ${s.outcome}`;
+    // The entry is public for good: its facts name the deciding role and nothing else.
+    const factsProblem = decisionFactsProblem(s.facts);
+    return factsProblem ? `the decision's facts ${factsProblem}` : undefined;
+  }
+
   // A decision must name this case and an open step, come from the step's agency, and carry
   // an outcome that step can take; the ledger then checks the signature against the key
   // registry, and only a decision the ledger accepted changes the case.
@@ -279,6 +300,24 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
               result: opening.record,
             })
           : await orchestrator.appendToLedger(decision.signed);
+        if (receipt.logged) {
+          // The log already holds another decision under this step's statement id: one whose
+          // Update's answer was lost (its append went through, the case never heard) and that
+          // was then decided again. The logged one is the agency's public record and cannot
+          // be replaced, so the case follows it (without its opening: no reason), and this
+          // one is refused. Only an activity result that carries `logged` reaches this, which
+          // no recorded history holds, so it replays as before without a patch.
+          const { statement } = receipt.logged;
+          const problem = decisionProblem(decision.stepId, statement);
+          if (!problem) {
+            const adopted = { stepId: decision.stepId, signed: receipt.logged };
+            decisions.set(decision.stepId, { decision: adopted, ledgerIndex: receipt.index });
+          }
+          throw ApplicationFailure.nonRetryable(
+            `the ledger already holds a decision ${statement.outcome} under ${statement.statementId} (entry ${receipt.index})${problem ? `, which cannot decide the step: ${problem}` : ', and the case follows it'}; this decision was not recorded`,
+            STATEMENT_ID_TAKEN,
+          );
+        }
         decisions.set(decision.stepId, { decision, ledgerIndex: receipt.index });
         return { ledgerIndex: receipt.index };
       } finally {
@@ -298,22 +337,8 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           );
         }
         const s = decision.signed?.statement;
-        if (!s || s.caseId !== caseId)
-          throw new Error(`the decision names case ${s?.caseId}, not ${caseId}`);
-        if (s.stepId !== decision.stepId)
-          throw new Error(`the decision is for step ${s.stepId}, not ${decision.stepId}`);
-        if (s.agency !== def.agency)
-          throw new Error(`step ${def.id} is decided by ${def.agency}, not ${s.agency}`);
-        if (!s.keyId.startsWith(`${def.agency}.`))
-          throw new Error(`key ${s.keyId} is not a key of ${def.agency}`);
-        if (!allowedOutcomes(def.id).includes(s.outcome)) {
-          throw new Error(
-            `step ${def.id} takes one of ${allowedOutcomes(def.id).join(', ')}, not ${s.outcome}`,
-          );
-        }
-        // The entry is public for good: its facts name the deciding role and nothing else.
-        const factsProblem = decisionFactsProblem(s.facts);
-        if (factsProblem) throw new Error(`the decision's facts ${factsProblem}`);
+        const problem = decisionProblem(decision.stepId, s);
+        if (problem) throw new Error(problem);
         // The API checked the opening against the commitment; here only what the step reads
         // of it, so no update can fail the workflow task that applies it.
         if (decision.opening !== undefined) {

@@ -656,6 +656,39 @@ describe('the joint transfer, end to end', () => {
     expect((await waitForClosed(stack, caseId)).phase).toBe('completed');
   });
 
+  it("follows a decision the ledger already holds under the step's statement id and refuses the other one sent after it", async () => {
+    const { caseId } = await caseAtReview();
+    // Its Update's answer was lost: the decision is on the ledger, the case never heard of it.
+    const lost = signedDecision(stack.keys.registry!, 'registry', caseId, 'review', 'approved');
+    const logged = await stack.sequencer.append(lost);
+    expect(logged.created).toBe(true);
+
+    const again = signedDecision(stack.keys.registry!, 'registry', caseId, 'review', 'rejected');
+    const refused = await decide(stack, caseId, 'review', again);
+    expect(refused.statusCode).toBe(422);
+    expect(refused.json()).toMatchObject({ error: 'refused', field: 'signed' });
+    expect(refused.json<{ reason: string }>().reason).toBe(
+      `StatementIdTaken: the ledger already holds a decision approved under ${caseId}/review (entry ${logged.entry.index}), and the case follows it; this decision was not recorded`,
+    );
+
+    const t = await waitForClosed(stack, caseId);
+    expect(t.phase).toBe('completed');
+    expect(t.steps.find((s) => s.stepId === 'review')).toMatchObject({
+      status: 'done',
+      outcome: 'approved',
+      statementId: `${caseId}/review`,
+      ledgerIndex: logged.entry.index,
+    });
+    const reviews = (
+      t as unknown as {
+        entries: { index: number; signature: string; statement: { stepId: string } }[];
+      }
+    ).entries.filter((e) => e.statement.stepId === 'review');
+    expect(reviews).toEqual([
+      expect.objectContaining({ index: logged.entry.index, signature: lost.signature }),
+    ]);
+  });
+
   /** Waits for the case to close rejected at review, `reason` in its refusal and on the step. */
   async function closedRejectedWith(caseId: string, reason: string): Promise<Timeline> {
     const t = await waitForClosed(stack, caseId);
