@@ -5,7 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { CaseInput } from '../domain/application.ts';
 import { LedgerError } from '../domain/errors.ts';
-import { toBase64 } from '../ledger/bytes.ts';
+import { bytesEqual, fromBase64, toBase64 } from '../ledger/bytes.ts';
 import type { Sequencer } from '../ledger/pg/sequencer.ts';
 import type { SignedStatement } from '../domain/statement.ts';
 import type { SigningKey } from '../ledger/keys.ts';
@@ -150,14 +150,15 @@ export function createOrchestratorActivities(deps: {
       try {
         const appended = await deps.sequencer.append(signed);
         // Ed25519 signatures are deterministic: under one id, another signature is another
-        // statement (or the same one signed again at another time).
+        // statement (or the same one signed again at another time). Compared as bytes: two
+        // base64 texts may spell one signature.
         const { statement, signature } = appended.entry;
-        const given = (signed as SignedStatement).signature;
+        const given = fromBase64((signed as SignedStatement).signature);
         return {
           index: appended.entry.index,
           leafHash: toBase64(appended.leafHash),
           created: appended.created,
-          ...(signature === given ? {} : { logged: { statement, signature } }),
+          ...(bytesEqual(fromBase64(signature), given) ? {} : { logged: { statement, signature } }),
         };
       } catch (error) {
         if (error instanceof LedgerError) {

@@ -271,6 +271,10 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     const def = definitions.get(stepId)!;
     if (!s || s.caseId !== caseId) return `the decision names case ${s?.caseId}, not ${caseId}`;
     if (s.stepId !== stepId) return `the decision is for step ${s.stepId}, not ${stepId}`;
+    // One decision a step, under one id: a repeat number (`/<n>`) would put a second decision
+    // for the step on the ledger beside one whose answer was lost.
+    if (s.statementId !== `${caseId}/${stepId}`)
+      return `a decision's statement id is ${caseId}/${stepId}, not ${s.statementId}`;
     if (s.agency !== def.agency)
       return `step ${def.id} is decided by ${def.agency}, not ${s.agency}`;
     if (!s.keyId.startsWith(`${def.agency}.`))
@@ -300,18 +304,22 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
               result: opening.record,
             })
           : await orchestrator.appendToLedger(decision.signed);
-        if (receipt.logged) {
-          // The log already holds another decision under this step's statement id: one whose
-          // Update's answer was lost (its append went through, the case never heard) and that
-          // was then decided again. The logged one is the agency's public record and cannot
-          // be replaced, so the case follows it (without its opening: no reason), and this
-          // one is refused. Only an activity result that carries `logged` reaches this, which
-          // no recorded history holds, so it replays as before without a patch.
+        // The log already holds another decision under this step's statement id: one whose
+        // Update's answer was lost (its append went through, the case never heard) and that
+        // was then decided again. The logged one is the agency's public record and cannot be
+        // replaced, so the case follows it (without its opening: no reason). The same outcome
+        // signed again is answered as accepted; another is refused. Behind a patch: a worker
+        // of the code before took the new decision. A logged statement that cannot decide the
+        // step (none the validator let through can be logged under its id) leaves the step
+        // open until its deadline and final limit.
+        if (receipt.logged && patched('decide-follows-logged')) {
           const { statement } = receipt.logged;
           const problem = decisionProblem(decision.stepId, statement);
           if (!problem) {
             const adopted = { stepId: decision.stepId, signed: receipt.logged };
             decisions.set(decision.stepId, { decision: adopted, ledgerIndex: receipt.index });
+            if (statement.outcome === decision.signed.statement.outcome)
+              return { ledgerIndex: receipt.index };
           }
           throw ApplicationFailure.nonRetryable(
             `the ledger already holds a decision ${statement.outcome} under ${statement.statementId} (entry ${receipt.index})${problem ? `, which cannot decide the step: ${problem}` : ', and the case follows it'}; this decision was not recorded`,

@@ -689,6 +689,49 @@ describe('the joint transfer, end to end', () => {
     ]);
   });
 
+  it('answers a decision signed again with the outcome the ledger already holds for the step as accepted, under the logged entry', async () => {
+    const { caseId } = await caseAtReview();
+    const lost = signedDecision(stack.keys.registry!, 'registry', caseId, 'review', 'approved');
+    const logged = await stack.sequencer.append(lost);
+    // Signed again a moment later: another issuedAt, so another signature under the same id.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const again = signedDecision(stack.keys.registry!, 'registry', caseId, 'review', 'approved');
+    expect(again.signature).not.toBe(lost.signature);
+    const answer = await decide(stack, caseId, 'review', again);
+    expect(answer.statusCode).toBe(200);
+    expect(answer.json()).toMatchObject({ ledgerIndex: logged.entry.index });
+    const t = await waitForClosed(stack, caseId);
+    expect(t.phase).toBe('completed');
+    const reviews = (
+      t as unknown as { entries: { index: number; statement: { stepId: string } }[] }
+    ).entries.filter((e) => e.statement.stepId === 'review');
+    expect(reviews.map((e) => e.index)).toEqual([logged.entry.index]);
+  });
+
+  it('refuses a decision under a repeat number, so a step never has two decisions on the ledger', async () => {
+    const { caseId, entries: entriesBefore } = await caseAtReview();
+    const { statement } = signedDecision(
+      stack.keys.registry!,
+      'registry',
+      caseId,
+      'review',
+      'approved',
+    );
+    const repeat = signStatement(
+      { ...statement, statementId: `${caseId}/review/1` },
+      stack.keys.registry!,
+    );
+    const refused = await decide(stack, caseId, 'review', repeat);
+    expect(refused.statusCode).toBe(422);
+    expect(refused.json<{ reason: string }>().reason).toContain(
+      `a decision's statement id is ${caseId}/review, not ${caseId}/review/1`,
+    );
+    const after = await waitForStep(stack, caseId, 'review', 'waiting');
+    expect((after as unknown as { entries: unknown[] }).entries.length).toBe(entriesBefore);
+    expect((await approve(caseId)).statusCode).toBe(200);
+    expect((await waitForClosed(stack, caseId)).phase).toBe('completed');
+  });
+
   /** Waits for the case to close rejected at review, `reason` in its refusal and on the step. */
   async function closedRejectedWith(caseId: string, reason: string): Promise<Timeline> {
     const t = await waitForClosed(stack, caseId);
