@@ -346,9 +346,14 @@ function decomposeInclusionProof(index: number, size: number): { inner: number; 
   return { inner, border: popCount(shr(index, inner)) };
 }
 
-function chainInner(seed: Uint8Array, proof: readonly Uint8Array[], index: number): Uint8Array {
+function chainInner(
+  seed: Uint8Array,
+  proof: readonly Uint8Array[],
+  index: number,
+  children: HashChildren,
+): Uint8Array {
   proof.forEach((hash, i) => {
-    seed = bit(index, i) === 0 ? hashChildren(seed, hash) : hashChildren(hash, seed);
+    seed = bit(index, i) === 0 ? children(seed, hash) : children(hash, seed);
   });
   return seed;
 }
@@ -358,15 +363,20 @@ function chainInnerRight(
   seed: Uint8Array,
   proof: readonly Uint8Array[],
   index: number,
+  children: HashChildren,
 ): Uint8Array {
   proof.forEach((hash, i) => {
-    if (bit(index, i) === 1) seed = hashChildren(hash, seed);
+    if (bit(index, i) === 1) seed = children(hash, seed);
   });
   return seed;
 }
 
-function chainBorderRight(seed: Uint8Array, proof: readonly Uint8Array[]): Uint8Array {
-  for (const hash of proof) seed = hashChildren(hash, seed);
+function chainBorderRight(
+  seed: Uint8Array,
+  proof: readonly Uint8Array[],
+  children: HashChildren,
+): Uint8Array {
+  for (const hash of proof) seed = children(hash, seed);
   return seed;
 }
 
@@ -376,7 +386,8 @@ function checkProofHashes(proof: readonly Uint8Array[]): void {
 
 /**
  * The root a tree of `size` must have if `proof` shows leaf `index` with `leafHash` in it
- * (RFC 9162 §2.1.3.2). Requires 0 <= index < size and a 32-byte leafHash.
+ * (RFC 9162 §2.1.3.2). Requires 0 <= index < size and a 32-byte leafHash. `children` is the
+ * interior node hash (the pure one by default; the server passes Node's native one).
  * @throws IndexOutOfRangeError, HashSizeError, ProofSizeError.
  */
 export function rootFromInclusionProof(
@@ -384,6 +395,7 @@ export function rootFromInclusionProof(
   index: number,
   size: number,
   proof: readonly Uint8Array[],
+  children: HashChildren = hashChildren,
 ): Uint8Array {
   assertCount(size, 'size');
   // An index past the tree (even past 2^53, as a wrapped uint64 in a JSON vector) is out of range.
@@ -394,7 +406,11 @@ export function rootFromInclusionProof(
   const { inner, border } = decomposeInclusionProof(index, size);
   if (proof.length !== inner + border)
     throw new ProofSizeError(inner + border, proof.length, 'inclusion proof');
-  return chainBorderRight(chainInner(leafHash, proof.slice(0, inner), index), proof.slice(inner));
+  return chainBorderRight(
+    chainInner(leafHash, proof.slice(0, inner), index, children),
+    proof.slice(inner),
+    children,
+  );
 }
 
 /**
@@ -409,8 +425,9 @@ export function verifyInclusion(
   size: number,
   proof: readonly Uint8Array[],
   root: Uint8Array,
+  children: HashChildren = hashChildren,
 ): void {
-  const computed = rootFromInclusionProof(leafHash, index, size, proof);
+  const computed = rootFromInclusionProof(leafHash, index, size, proof, children);
   if (!bytesEqual(computed, root)) throw new RootMismatchError(root, computed);
 }
 
@@ -424,6 +441,7 @@ export function rootFromConsistencyProof(
   size2: number,
   proof: readonly Uint8Array[],
   root1: Uint8Array,
+  children: HashChildren = hashChildren,
 ): Uint8Array {
   assertCount(size1, 'size1');
   assertCount(size2, 'size2');
@@ -456,11 +474,16 @@ export function rootFromConsistencyProof(
   const rest = proof.slice(start);
   const mask = shr(size1 - 1, shift);
   const hash1 = chainBorderRight(
-    chainInnerRight(seed, rest.slice(0, inner), mask),
+    chainInnerRight(seed, rest.slice(0, inner), mask, children),
     rest.slice(inner),
+    children,
   );
   if (!bytesEqual(hash1, root1)) throw new RootMismatchError(root1, hash1);
-  return chainBorderRight(chainInner(seed, rest.slice(0, inner), mask), rest.slice(inner));
+  return chainBorderRight(
+    chainInner(seed, rest.slice(0, inner), mask, children),
+    rest.slice(inner),
+    children,
+  );
 }
 
 /**
@@ -475,8 +498,9 @@ export function verifyConsistency(
   proof: readonly Uint8Array[],
   root1: Uint8Array,
   root2: Uint8Array,
+  children: HashChildren = hashChildren,
 ): void {
-  const computed = rootFromConsistencyProof(size1, size2, proof, root1);
+  const computed = rootFromConsistencyProof(size1, size2, proof, root1, children);
   if (!bytesEqual(computed, root2)) throw new RootMismatchError(root2, computed);
 }
 

@@ -15,6 +15,7 @@ import {
 } from '../proof.ts';
 import { encodeTile, MAX_BUNDLE_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH } from '../tiles.ts';
 import { LruMap } from '../lruMap.ts';
+import { hashChildrenNode } from './nodeSha256.ts';
 import { fetchLevel, fetchNodes } from './tree.ts';
 
 /** The request names a size, index or tile the log does not have (HTTP 404). */
@@ -170,7 +171,15 @@ export class LogReader {
     ]);
     this.selfChecked(
       `inclusion proof of entry ${index} in the checkpoint of size ${checkpoint.size}`,
-      () => verifyInclusion(leafHash!, index, checkpoint.size, proof, checkpoint.rootHash),
+      () =>
+        verifyInclusion(
+          leafHash!,
+          index,
+          checkpoint.size,
+          proof,
+          checkpoint.rootHash,
+          hashChildrenNode,
+        ),
     );
     return {
       index,
@@ -210,7 +219,7 @@ export class LogReader {
     );
     leaves.forEach(({ index, leafHash }, i) =>
       this.selfChecked(`inclusion proof of entry ${index} in the checkpoint of size ${size}`, () =>
-        verifyInclusion(leafHash, index, size, proofs[i]!, checkpoint.rootHash),
+        verifyInclusion(leafHash, index, size, proofs[i]!, checkpoint.rootHash, hashChildrenNode),
       ),
     );
     return proofs;
@@ -246,7 +255,14 @@ export class LogReader {
     const older = await this.checkpointAt(from, 'from');
     const proof = await consistencyProofAsync(from, checkpoint.size, (ids) => this.nodes(ids));
     this.selfChecked(`consistency proof from size ${from} to ${checkpoint.size}`, () =>
-      verifyConsistency(from, checkpoint.size, proof, older.rootHash, checkpoint.rootHash),
+      verifyConsistency(
+        from,
+        checkpoint.size,
+        proof,
+        older.rootHash,
+        checkpoint.rootHash,
+        hashChildrenNode,
+      ),
     );
     return {
       from,

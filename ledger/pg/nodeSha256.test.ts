@@ -1,6 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CompactRange } from '../proof.ts';
+import {
+  CompactRange,
+  consistencyProof,
+  inclusionProof,
+  rootFromLeafHashes,
+  RootMismatchError,
+  verifyConsistency,
+  verifyInclusion,
+} from '../proof.ts';
 import { hashChildren, hashLeaf } from '../rfc9162.ts';
 import { hashChildrenNode, hashLeafNode } from './nodeSha256.ts';
 
@@ -32,6 +40,33 @@ describe('native RFC 9162 hashes', () => {
           expect(native.appendLeaf(leaf)).toEqual(pure.appendLeaf(leaf));
           expect(native.root()).toEqual(pure.root());
         }
+      }),
+    );
+  });
+
+  it('check inclusion and consistency proofs to the same verdicts as the pure hashes', () => {
+    const leaves = Array.from({ length: 40 }, (_, i) => hashLeaf(new Uint8Array([i])));
+    const nodes = (ids: readonly { level: number; index: number }[]) =>
+      ids.map(({ level, index }) =>
+        rootFromLeafHashes(leaves.slice(index * 2 ** level, (index + 1) * 2 ** level)),
+      );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.nat(), fc.nat(), (n, a, b) => {
+        const [i, m] = [a % n, 1 + (b % n)];
+        const root = rootFromLeafHashes(leaves.slice(0, n));
+        const proof = inclusionProof(i, n, nodes);
+        verifyInclusion(leaves[i]!, i, n, proof, root, hashChildrenNode);
+        const consistency = consistencyProof(m, n, nodes);
+        const older = rootFromLeafHashes(leaves.slice(0, m));
+        verifyConsistency(m, n, consistency, older, root, hashChildrenNode);
+        // A wrong root fails the same way with either hash.
+        const wrong = hashLeaf(new Uint8Array([255]));
+        expect(() => verifyInclusion(leaves[i]!, i, n, proof, wrong, hashChildrenNode)).toThrow(
+          RootMismatchError,
+        );
+        expect(() => verifyConsistency(m, n, consistency, older, wrong, hashChildrenNode)).toThrow(
+          RootMismatchError,
+        );
       }),
     );
   });
