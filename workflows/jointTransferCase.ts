@@ -72,6 +72,17 @@ function agencyActivity(agency: Agency, name: string): AgencyCall {
   return proxy[name]!;
 }
 
+/** Whether two statements under one id differ in what they say (not in when or by which key). */
+function saysOtherwise(a: SignedStatement['statement'], b: SignedStatement['statement']): boolean {
+  return (
+    a.agency !== b.agency ||
+    a.outcome !== b.outcome ||
+    a.commitment !== b.commitment ||
+    JSON.stringify(Object.entries(a.facts).sort()) !==
+      JSON.stringify(Object.entries(b.facts).sort())
+  );
+}
+
 /**
  * Why an agency's answer is not the statement of this call, or undefined. The statement must
  * name the case, the step, the step's agency and the statement id the call asked for
@@ -410,6 +421,16 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           result: result.of,
         })
       : await orchestrator.appendToLedger(signed);
+    // Under this statement id the log holds another statement that says something else (a
+    // case reset to an earlier point whose agency answered again): the case must not act on
+    // an answer the ledger does not hold. This attempt fails as an agency failure does, and a
+    // retry signs under the next repeat number. A record signed again differs only in its
+    // time and signature, and passes. Behind a patch: the code before went on.
+    const logged = receipt.logged?.statement;
+    if (logged && saysOtherwise(logged, signed.statement) && patched('append-follows-logged'))
+      throw new Error(
+        `the ledger already holds ${logged.statementId} (entry ${receipt.index}) with outcome ${logged.outcome} and another commitment or facts; this answer was not recorded`,
+      );
     return receipt.index;
   }
 

@@ -7,7 +7,7 @@ import { ORCHESTRATOR_TASK_QUEUE } from '../../domain/agencyIds.ts';
 import type { Decision } from '../../domain/decisions.ts';
 import { signStatement, stepSalt, verifyStatementSignature } from '../../ledger/statement.ts';
 import { toBase64 } from '../../ledger/bytes.ts';
-import { signDecision } from '../../activities/sign.ts';
+import { signDecision, signStep } from '../../activities/sign.ts';
 import { decideUpdate } from '../../workflows/messages.ts';
 import {
   decide,
@@ -422,6 +422,46 @@ describe('the joint transfer, end to end', () => {
     expect(t.phase).toBe('completed');
     expect(outcomes['registerTransfer.resolved']).toBe('resolvedByHand');
     for (const undo of UNDOING) expect(outcomes[undo], undo).toBeUndefined();
+  });
+
+  it("does not act on an agency's answer that the ledger holds otherwise under its statement id: the attempt escalates, and the retry is recorded under the next number", async () => {
+    const caseId = await submit(stack, sampleApplication({ utilities: [] }));
+    await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
+    expect((await pay(caseId)).statusCode).toBe(200);
+    await waitForStep(stack, caseId, 'review', 'waiting');
+    // What a case reset to an earlier point leaves behind: the registry's earlier answer to
+    // the registration, under the id its answer now takes, saying something else.
+    const earlier = signStep({
+      key: stack.keys.registry!,
+      agency: 'registry',
+      caseId,
+      stepId: 'registerTransfer',
+      salt: toBase64(new Uint8Array(32).fill(7)),
+      outcome: 'rejected',
+      result: { registered: false },
+      facts: {},
+    });
+    const logged = await stack.sequencer.append(earlier.signed);
+    expect((await approve(caseId)).statusCode).toBe(200);
+
+    const escalated = await waitUntil(
+      stack,
+      caseId,
+      escalatedAt('registerTransfer'),
+      'an escalation of the registration',
+      30_000,
+    );
+    expect(escalated.escalations.find((e) => e.stepId === 'registerTransfer')!.reason).toContain(
+      `the ledger already holds ${caseId}/registerTransfer (entry ${logged.entry.index}) with outcome rejected`,
+    );
+    expect((await supervise(caseId, 'registerTransfer', 'retry', 'ask again')).statusCode).toBe(
+      200,
+    );
+    const t = await waitForClosed(stack, caseId);
+    expect(t.phase).toBe('completed');
+    const step = t.steps.find((s) => s.stepId === 'registerTransfer')!;
+    expect(step).toMatchObject({ status: 'done', statementId: `${caseId}/registerTransfer/1` });
+    expect(step.ledgerIndex).not.toBe(logged.entry.index);
   });
 
   it('escalates an automatic step past its deadline: the agency that owes it is reminded and a supervisor told', async () => {
