@@ -74,12 +74,12 @@ function agencyActivity(agency: Agency, name: string): AgencyCall {
 
 /** Whether two statements under one id differ in what they say (not in when or by which key). */
 function saysOtherwise(a: SignedStatement['statement'], b: SignedStatement['statement']): boolean {
+  const keys = Object.keys(a.facts);
+  const sameFacts =
+    keys.length === Object.keys(b.facts).length &&
+    keys.every((key) => Object.hasOwn(b.facts, key) && a.facts[key] === b.facts[key]);
   return (
-    a.agency !== b.agency ||
-    a.outcome !== b.outcome ||
-    a.commitment !== b.commitment ||
-    JSON.stringify(Object.entries(a.facts).sort()) !==
-      JSON.stringify(Object.entries(b.facts).sort())
+    a.agency !== b.agency || a.outcome !== b.outcome || a.commitment !== b.commitment || !sameFacts
   );
 }
 
@@ -421,15 +421,22 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           result: result.of,
         })
       : await orchestrator.appendToLedger(signed);
-    // Under this statement id the log holds another statement that says something else (a
-    // case reset to an earlier point whose agency answered again): the case must not act on
-    // an answer the ledger does not hold. This attempt fails as an agency failure does, and a
-    // retry signs under the next repeat number. A record signed again differs only in its
-    // time and signature, and passes. Behind a patch: the code before went on.
+    // Under this statement id the log holds another agency answer that says something else
+    // (a case reset to an earlier point whose agency answered again): the case must not act
+    // on an answer the ledger does not hold. The attempt fails as an agency failure does (its
+    // caller escalates or refuses), and a retry signs under the next repeat number. Only
+    // agency answers (those with a result): the orchestrator's own records are signed again
+    // from the case's state, differ only in time and signature, and must not fail a workflow
+    // task. Behind a patch: the code before went on.
     const logged = receipt.logged?.statement;
-    if (logged && saysOtherwise(logged, signed.statement) && patched('append-follows-logged'))
+    if (
+      result &&
+      logged &&
+      saysOtherwise(logged, signed.statement) &&
+      patched('append-follows-logged')
+    )
       throw new Error(
-        `the ledger already holds ${logged.statementId} (entry ${receipt.index}) with outcome ${logged.outcome} and another commitment or facts; this answer was not recorded`,
+        `the ledger already holds ${logged.statementId} (entry ${receipt.index}) saying otherwise (outcome ${logged.outcome}); this answer was not recorded`,
       );
     return receipt.index;
   }

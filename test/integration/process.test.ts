@@ -452,7 +452,7 @@ describe('the joint transfer, end to end', () => {
       30_000,
     );
     expect(escalated.escalations.find((e) => e.stepId === 'registerTransfer')!.reason).toContain(
-      `the ledger already holds ${caseId}/registerTransfer (entry ${logged.entry.index}) with outcome rejected`,
+      `the ledger already holds ${caseId}/registerTransfer (entry ${logged.entry.index}) saying otherwise (outcome rejected)`,
     );
     expect((await supervise(caseId, 'registerTransfer', 'retry', 'ask again')).statusCode).toBe(
       200,
