@@ -149,16 +149,18 @@ export function createOrchestratorActivities(deps: {
       }
       try {
         const appended = await deps.sequencer.append(signed);
-        // Ed25519 signatures are deterministic: under one id, another signature is another
-        // statement (or the same one signed again at another time). Compared as bytes: two
-        // base64 texts may spell one signature.
+        // An entry already logged under the id: Ed25519 signatures are deterministic, so
+        // another signature is another statement (or the same one signed again at another
+        // time). Compared as bytes: two base64 texts may spell one signature.
         const { statement, signature } = appended.entry;
-        const given = fromBase64((signed as SignedStatement).signature);
+        const same =
+          appended.created ||
+          bytesEqual(fromBase64(signature), fromBase64((signed as SignedStatement).signature));
         return {
           index: appended.entry.index,
           leafHash: toBase64(appended.leafHash),
           created: appended.created,
-          ...(bytesEqual(fromBase64(signature), given) ? {} : { logged: { statement, signature } }),
+          ...(same ? {} : { logged: { statement, signature } }),
         };
       } catch (error) {
         if (error instanceof LedgerError) {

@@ -104,10 +104,7 @@ function dutyOf(t: Timeline): number | undefined {
 }
 
 function entryOutcomes(t: Timeline): Record<string, string> {
-  const entries = (
-    t as unknown as { entries: { statement: { stepId: string; outcome: string } }[] }
-  ).entries;
-  return Object.fromEntries(entries.map((e) => [e.statement.stepId, e.statement.outcome]));
+  return Object.fromEntries(t.entries.map((e) => [e.statement.stepId, e.statement.outcome]));
 }
 
 /** Pays the assessed duty and approves the review, as the tax bureau and the registry would. */
@@ -147,12 +144,7 @@ describe('the joint transfer, end to end', () => {
     for (const u of ['electricity', 'water', 'gas'])
       expect(outcomes[`transferAccount.${u}`]).toBe('passed');
     expect(t.records.map((r) => r.stepId)).toEqual(['close']);
-    const entries = (
-      t as unknown as {
-        entries: { statement: { agency: string }; signature: string; leafHash: string }[];
-      }
-    ).entries;
-    for (const e of entries) {
+    for (const e of t.entries) {
       expect(verifyStatementSignature(e, stack.keys[e.statement.agency]!.publicKey)).toBe(true);
     }
 
@@ -655,11 +647,7 @@ describe('the joint transfer, end to end', () => {
     expect(sent.map((r) => r.statusCode).sort()).toEqual([200, 422]);
     const accepted = sent[sent[0]!.statusCode === 200 ? 0 : 1]!;
     const t = await waitForClosed(stack, caseId);
-    const reviews = (
-      t as unknown as {
-        entries: { index: number; statement: { stepId: string; outcome: string } }[];
-      }
-    ).entries.filter((e) => e.statement.stepId === 'review');
+    const reviews = t.entries.filter((e) => e.statement.stepId === 'review');
     expect(reviews).toHaveLength(1);
     expect(reviews[0]!.index).toBe(accepted.json<{ ledgerIndex: number }>().ledgerIndex);
     expect(t.phase).toBe(reviews[0]!.statement.outcome === 'approved' ? 'completed' : 'rejected');
@@ -671,7 +659,7 @@ describe('the joint transfer, end to end', () => {
     await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
     expect((await pay(caseId)).statusCode).toBe(200);
     const at = await waitForStep(stack, caseId, 'review', 'waiting');
-    return { caseId, entries: (at as unknown as { entries: unknown[] }).entries.length };
+    return { caseId, entries: at.entries.length };
   }
 
   it('refuses a review decision signed by the wrong agency and changes nothing', async () => {
@@ -691,7 +679,7 @@ describe('the joint transfer, end to end', () => {
     expect(claimed.statusCode).toBe(422);
 
     const after = await waitForStep(stack, caseId, 'review', 'waiting');
-    expect((after as unknown as { entries: unknown[] }).entries.length).toBe(entriesBefore);
+    expect(after.entries.length).toBe(entriesBefore);
     expect((await approve(caseId)).statusCode).toBe(200);
     expect((await waitForClosed(stack, caseId)).phase).toBe('completed');
   });
@@ -719,11 +707,7 @@ describe('the joint transfer, end to end', () => {
       statementId: `${caseId}/review`,
       ledgerIndex: logged.entry.index,
     });
-    const reviews = (
-      t as unknown as {
-        entries: { index: number; signature: string; statement: { stepId: string } }[];
-      }
-    ).entries.filter((e) => e.statement.stepId === 'review');
+    const reviews = t.entries.filter((e) => e.statement.stepId === 'review');
     expect(reviews).toEqual([
       expect.objectContaining({ index: logged.entry.index, signature: lost.signature }),
     ]);
@@ -742,9 +726,7 @@ describe('the joint transfer, end to end', () => {
     expect(answer.json()).toMatchObject({ ledgerIndex: logged.entry.index });
     const t = await waitForClosed(stack, caseId);
     expect(t.phase).toBe('completed');
-    const reviews = (
-      t as unknown as { entries: { index: number; statement: { stepId: string } }[] }
-    ).entries.filter((e) => e.statement.stepId === 'review');
+    const reviews = t.entries.filter((e) => e.statement.stepId === 'review');
     expect(reviews.map((e) => e.index)).toEqual([logged.entry.index]);
   });
 
@@ -767,7 +749,7 @@ describe('the joint transfer, end to end', () => {
       `a decision's statement id is ${caseId}/review, not ${caseId}/review/1`,
     );
     const after = await waitForStep(stack, caseId, 'review', 'waiting');
-    expect((after as unknown as { entries: unknown[] }).entries.length).toBe(entriesBefore);
+    expect(after.entries.length).toBe(entriesBefore);
     expect((await approve(caseId)).statusCode).toBe(200);
     expect((await waitForClosed(stack, caseId)).phase).toBe('completed');
   });
@@ -816,7 +798,7 @@ describe('the joint transfer, end to end', () => {
     expect(refused.statusCode).toBe(400);
     expect(refused.json()).toMatchObject({ error: 'invalid_request', field: 'opening' });
     const after = await waitForStep(stack, caseId, 'review', 'waiting');
-    expect((after as unknown as { entries: unknown[] }).entries.length).toBe(entriesBefore);
+    expect(after.entries.length).toBe(entriesBefore);
     expect(after.steps.find((s) => s.stepId === 'review')).not.toHaveProperty('outcome');
 
     expect((await decide(stack, caseId, 'review', signed, opening)).statusCode).toBe(200);
@@ -895,9 +877,7 @@ describe('the joint transfer, end to end', () => {
     });
     expect(response.statusCode, response.body).toBe(200);
     const t = await closedRejectedWith(caseId, reason);
-    const review = (
-      t as unknown as { entries: { statement: { stepId: string; facts: object } }[] }
-    ).entries.find((e) => e.statement.stepId === 'review');
+    const review = t.entries.find((e) => e.statement.stepId === 'review');
     expect(review?.statement.facts).toEqual({ decidedBy: 'officer' });
     expect(await entriesHolding(reason)).toBe(0);
     expect(await entriesHolding('Novák')).toBe(0);
