@@ -10,6 +10,7 @@ import { buildApp } from '../api/app.ts';
 import { configFields, devConfig, loadConfig, type DevConfig } from '../infra/config.ts';
 import { clientDataConverter, generatePayloadKey, parsePayloadKey } from '../infra/payloadCodec.ts';
 import {
+  ensureDatabase,
   startEmbeddedPostgres,
   prepareDatabase,
   survivePostgresRestarts,
@@ -180,9 +181,15 @@ export async function runDev(
         const file = join(dataDir, 'keys', `${agency}.witness.key`);
         const key = ensureKeyFile(file, witnessKeyName(agency));
         const witnessPort = await freePort();
+        // On the embedded server, each witness keeps its state in a database of its own, as
+        // an agency would; on a server DATABASE_URL names, in the log's (it may not allow
+        // creating databases).
+        const ownDatabase = config.DATABASE_URL
+          ? undefined
+          : await ensureDatabase(database.adminUrl, `onewindow_witness_${agency}`);
         spawnChild(
           ['witness', '--agency', agency, '--key', file, '--port', String(witnessPort)],
-          baseEnv,
+          ownDatabase ? { ...baseEnv, ONEWINDOW_WITNESS_DATABASE_URL: ownDatabase } : baseEnv,
           `${agency} witness`,
         );
         return {

@@ -1,12 +1,15 @@
 // `onewindow witness --agency <id> --key <file>`: an agency's C2SP tlog-witness.
 // Configuration comes from the environment and is checked whole at start (infra/config.ts):
-// DATABASE_URL, ONEWINDOW_LOG_PUBLIC_KEY, ONEWINDOW_LOG_ORIGIN, ONEWINDOW_WITNESS_KEY_FILE
-// (--key takes precedence). Where it listens: --host (default 127.0.0.1) and --port (0: any).
+// ONEWINDOW_WITNESS_DATABASE_URL (a database of the agency's own, where the witness creates
+// its tables) or else DATABASE_URL (the log's, migrated by the operator),
+// ONEWINDOW_LOG_PUBLIC_KEY, ONEWINDOW_LOG_ORIGIN, ONEWINDOW_WITNESS_KEY_FILE (--key takes
+// precedence). Where it listens: --host (default 127.0.0.1) and --port (0: any).
 import pg from 'pg';
 import { buildWitnessApp } from '../api/witnessApp.ts';
 import { loadConfig, witnessConfig } from '../infra/config.ts';
 import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
 import { survivePostgresRestarts } from '../infra/postgres.ts';
+import { prepareWitnessDatabase } from '../ledger/pg/witnessSchema.ts';
 import { intOption, parse } from './args.ts';
 import { agencyOption, keyOption, witnessKeyName } from './keys.ts';
 import { DEFAULT_LOG_ORIGIN } from './workers.ts';
@@ -38,16 +41,18 @@ export async function runWitness(
   const logs = new Map([
     [config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN, config.ONEWINDOW_LOG_PUBLIC_KEY],
   ]);
+  const ownDatabase = config.ONEWINDOW_WITNESS_DATABASE_URL;
   const pool = survivePostgresRestarts(
-    new pg.Pool({ connectionString: config.DATABASE_URL, max: 4 }),
+    new pg.Pool({ connectionString: ownDatabase ?? config.DATABASE_URL, max: 4 }),
   );
+  if (ownDatabase) await prepareWitnessDatabase(pool);
   const app = buildWitnessApp({ pool, config: { key, logs } });
   // Liveness for the container health check. Not readiness: while PostgreSQL is away,
   // add-checkpoint fails and the log's publisher retries, so there is nothing to gate here.
   app.get('/healthz', () => Promise.resolve({ status: 'ok' }));
   const url = await app.listen({ port, host: values.host ?? '127.0.0.1' });
   console.error(
-    `${agency} witness at ${url} with key ${formatCosignerVerifierKey(key.name, key.publicKey)}`,
+    `${agency} witness at ${url} with key ${formatCosignerVerifierKey(key.name, key.publicKey)}, its state in ${ownDatabase ? 'a database of its own' : "the log's database"}`,
   );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

@@ -168,6 +168,18 @@ const wrong: [Kind, string, string | undefined, RegExp][] = [
     /verifier key id must be 8 lowercase hex digits/,
   ],
   ['witness', 'ONEWINDOW_WITNESS_KEY_FILE', missingFile, /which is not an existing file/],
+  [
+    'witness',
+    'DATABASE_URL',
+    undefined,
+    /is not set: the PostgreSQL URL.*\(or ONEWINDOW_WITNESS_DATABASE_URL, the witness's own database\)/,
+  ],
+  [
+    'witness',
+    'ONEWINDOW_WITNESS_DATABASE_URL',
+    'mysql://w:secret@db/witness',
+    /must be a URL such as postgres:\/\/user:password@host:5432\/witness/,
+  ],
   ['api', 'PORT', '0', /must be a whole number from 1 to 65535, got "0"/],
   ['api', 'PORT', 'http', /must be a whole number from 1 to 65535, got "http"/],
   ['api', 'HOST', 'a host', /must be an address such as 0\.0\.0\.0/],
@@ -308,6 +320,17 @@ describe('parsed values', () => {
       ONEWINDOW_LOG_PUBLIC_KEY: `${valid.witness.ONEWINDOW_LOG_PUBLIC_KEY}  ${formatVerifierKey(next.name, next.publicKey)}`,
     });
     expect(config.ONEWINDOW_LOG_PUBLIC_KEY.map((k) => k.name)).toEqual([logKey.name, logKey.name]);
+  });
+
+  it("lets a witness keep its state in a database of its own, without the log's", () => {
+    const ownDatabase = 'postgres://witness:secret@witness-db:5432/witness';
+    const config = loadConfig(witnessConfig, {
+      ...valid.witness,
+      DATABASE_URL: undefined,
+      ONEWINDOW_WITNESS_DATABASE_URL: ownDatabase,
+    });
+    expect(config.ONEWINDOW_WITNESS_DATABASE_URL).toBe(ownDatabase);
+    expect(config.DATABASE_URL).toBeUndefined();
   });
 
   it('drops variables a process does not read', () => {

@@ -47,6 +47,20 @@ function port(min: number) {
     .transform(Number);
 }
 
+/** A PostgreSQL connection URL. Never echoed: it carries the password. */
+function postgresUrl(missing: string, example: string) {
+  return text(`${missing}, ${example}`).refine(
+    (value) => {
+      try {
+        return ['postgres:', 'postgresql:'].includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { error: `must be a URL such as ${example}` },
+  );
+}
+
 /** A path that must name an existing file (a key, a trust file). */
 function file(missing: string) {
   return text(missing).refine((path) => existsSync(path) && statSync(path).isFile(), {
@@ -57,17 +71,17 @@ function file(missing: string) {
 /** Every variable any process reads, each with its own rule and its own message. */
 export const configFields = {
   DATABASE_URL: variable(
-    text('the PostgreSQL URL, postgres://user:password@host:5432/onewindow').refine(
-      (value) => {
-        try {
-          return ['postgres:', 'postgresql:'].includes(new URL(value).protocol);
-        } catch {
-          return false;
-        }
-      },
-      // Not echoed: the URL carries the password.
-      { error: 'must be a URL such as postgres://user:password@host:5432/onewindow' },
-    ),
+    postgresUrl('the PostgreSQL URL', 'postgres://user:password@host:5432/onewindow'),
+  ),
+  /**
+   * `onewindow witness`: a database of the agency's own for the witness's state, out of the
+   * log operator's reach (ledger/pg/witnessSchema.ts); absent, the state is kept in the log's.
+   */
+  ONEWINDOW_WITNESS_DATABASE_URL: variable(
+    postgresUrl(
+      "the witness's own PostgreSQL URL",
+      'postgres://user:password@host:5432/witness',
+    ).optional(),
   ),
   TEMPORAL_ADDRESS: variable(
     z
@@ -262,16 +276,7 @@ export const configFields = {
   ONEWINDOW_CACHE_DIR: variable(z.string().optional()),
   /** Setup: the database owner's URL (migrations and the application role). */
   ONEWINDOW_ADMIN_DATABASE_URL: variable(
-    text('the database owner URL, postgres://postgres:password@host:5432/onewindow').refine(
-      (value) => {
-        try {
-          return ['postgres:', 'postgresql:'].includes(new URL(value).protocol);
-        } catch {
-          return false;
-        }
-      },
-      { error: 'must be a URL such as postgres://postgres:password@host:5432/onewindow' },
-    ),
+    postgresUrl('the database owner URL', 'postgres://postgres:password@host:5432/onewindow'),
   ),
   /** Setup: the application role's password (the one in every process's DATABASE_URL). */
   ONEWINDOW_DB_PASSWORD: variable(
@@ -365,16 +370,29 @@ export const orchestratorShape = {
 export const orchestratorConfig = withWitnessCheck(z.object(orchestratorShape));
 export type OrchestratorConfig = z.output<typeof orchestratorConfig>;
 
-/** `onewindow witness`: its state in PostgreSQL and the log it watches. */
+/**
+ * `onewindow witness`: its state in PostgreSQL (a database of its own, or the log's) and the
+ * log it watches.
+ */
 export const witnessShape = {
-  DATABASE_URL: f.DATABASE_URL,
+  DATABASE_URL: variable(f.DATABASE_URL.optional()),
+  ONEWINDOW_WITNESS_DATABASE_URL: f.ONEWINDOW_WITNESS_DATABASE_URL,
   ONEWINDOW_WITNESS_KEY_FILE: f.ONEWINDOW_WITNESS_KEY_FILE,
   ONEWINDOW_LOG_ORIGIN: f.ONEWINDOW_LOG_ORIGIN,
   ONEWINDOW_LOG_PUBLIC_KEY: f.ONEWINDOW_LOG_PUBLIC_KEY,
   // Where it listens comes from --host and --port only: `onewindow dev` passes its own
   // environment on, and a PORT or HOST meant for the API must not move the witnesses.
 };
-export const witnessConfig = z.object(witnessShape);
+export const witnessConfig = z.object(witnessShape).superRefine((config, ctx) => {
+  if (config.DATABASE_URL === undefined && config.ONEWINDOW_WITNESS_DATABASE_URL === undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DATABASE_URL'],
+      input: undefined,
+      message:
+        "is not set: the PostgreSQL URL, postgres://user:password@host:5432/onewindow (or ONEWINDOW_WITNESS_DATABASE_URL, the witness's own database)",
+    });
+});
 export type WitnessConfig = z.output<typeof witnessConfig>;
 
 /**

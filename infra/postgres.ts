@@ -128,6 +128,28 @@ export async function prepareDatabase(
 }
 
 /**
+ * A database named `name` on the server `adminUrl` points at, created if missing (the role
+ * needs CREATEDB); returns its URL with the same credentials. `onewindow dev` gives each
+ * agency's witness one, as each agency would run its witness on a database of its own.
+ * @throws Error unless `name` is a lower-case SQL identifier.
+ */
+export async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name))
+    throw new Error(`a database name is a lower-case SQL identifier, not ${JSON.stringify(name)}`);
+  const pool = new pg.Pool({ connectionString: adminUrl, max: 1 });
+  try {
+    const found = await pool.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    // Two starts racing on one data directory are kept apart by the directory's lock.
+    if (found.rowCount === 0) await pool.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await pool.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/**
  * Keeps `pool`, and the process, alive through a PostgreSQL restart or a cut connection.
  * pg emits 'error' on the pool for an idle client and on the client itself for a checked-out
  * one between queries; with no listener either kills the process (node's unhandled 'error').

@@ -103,6 +103,7 @@ beforeAll(async () => {
   env = {
     PATH: process.env.PATH,
     POSTGRES_PASSWORD: 'postgres-password-for-the-test',
+    WITNESS_DB_PASSWORD: 'witness-password-for-the-test',
     ONEWINDOW_DB_PASSWORD: 'app-password-for-the-test',
     ONEWINDOW_LOG_ORIGIN: ORIGIN,
     ONEWINDOW_LOG_PUBLIC_KEY: formatVerifierKey(logKey.name, logKey.publicKey),
