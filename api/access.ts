@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { Agency } from '../domain/agency.ts';
 import { STATEMENT_TYPE, type Entry, type SignedStatement } from '../domain/statement.ts';
+import { plainText } from '../domain/text.ts';
 import type { SigningKey } from '../ledger/keys.ts';
 import { commitTo, signStatement } from '../ledger/statement.ts';
 
@@ -13,11 +14,13 @@ import { commitTo, signStatement } from '../ledger/statement.ts';
 export const ACCESS_STEP = 'access';
 
 /** Why a person reads personal data: required, recorded on the ledger, so no personal data. */
-export const Purpose = z
-  .string({ error: 'must say why you read this case (it is recorded on the ledger)' })
-  .trim()
-  .min(3, 'must say why you read this case (it is recorded on the ledger)')
-  .max(200, 'must be at most 200 characters');
+export const Purpose = plainText(
+  z
+    .string({ error: 'must say why you read this case (it is recorded on the ledger)' })
+    .trim()
+    .min(3, 'must say why you read this case (it is recorded on the ledger)')
+    .max(200, 'must be at most 200 characters'),
+);
 
 export const AccessRecord = z.object({
   caseId: z.string(),

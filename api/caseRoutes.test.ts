@@ -667,6 +667,20 @@ describe('a signed decision with the opening of its commitment', () => {
     },
   );
 
+  it('is refused with 400 naming the field when its statement carries a field of its own beside the fixed ones, and reaches no workflow', async () => {
+    const { signed } = decision();
+    const { response, world } = await send({
+      signed: signStatement({ ...signed.statement, reason: 'the seller J. Doe is bankrupt' }, key),
+    });
+    expect(response.statusCode, response.body).toBe(400);
+    expect(response.json()).toMatchObject({
+      error: 'invalid_request',
+      field: 'signed.statement.reason',
+    });
+    expect(response.json<{ reason: string }>().reason).toMatch(/not a field of a statement/);
+    expect(world.updates).toEqual([]);
+  });
+
   it("is refused naming opening when it comes with an officer's outcome instead of a signed decision", async () => {
     const { opening } = decision();
     const { response, world } = await send({ outcome: 'rejected', reason: 'no contract', opening });

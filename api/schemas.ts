@@ -5,8 +5,13 @@ import { z } from 'zod';
 import { Agency } from '../domain/agency.ts';
 import { CaseApplication } from '../domain/application.ts';
 import { CaseRecord, Escalation, StepState } from '../domain/caseStatus.ts';
-import { decisionFactsProblem, DecisionOpening } from '../domain/decisions.ts';
+import {
+  decisionFactsProblem,
+  DecisionOpening,
+  extraStatementFields,
+} from '../domain/decisions.ts';
 import { SignedStatement, Entry } from '../domain/statement.ts';
+import { plainText } from '../domain/text.ts';
 import { AccessLogLine, Purpose } from './access.ts';
 
 export const ErrorBody = z
@@ -98,7 +103,9 @@ export const DecisionRequest = z
   .object({
     stepId: z.string().regex(/^[a-z][A-Za-z]{0,40}(\.[a-z]{1,20})?$/, 'must be a step id'),
     outcome: z.enum(['approved', 'rejected'], { error: 'must be approved or rejected' }).optional(),
-    reason: z.string().trim().min(3, 'must give a reason').max(500).optional(),
+    reason: plainText(z.string().trim().min(3, 'must give a reason').max(500), {
+      lines: true,
+    }).optional(),
     signed: SignedStatement.optional(),
     opening: DecisionOpening.optional(),
   })
@@ -121,6 +128,13 @@ export const DecisionRequest = z
     if (d.outcome && !d.reason)
       ctx.addIssue({ code: 'custom', path: ['reason'], message: 'must give a reason' });
     // The entry is public for good: an agency's system may not put a reason or a name in it.
+    for (const field of d.signed ? extraStatementFields(d.signed.statement) : [])
+      ctx.addIssue({
+        code: 'custom',
+        path: ['signed', 'statement', field],
+        message:
+          "is not a field of a statement: a decision's entry is public for good and holds only the statement's own fields (a reason goes in the opening, off the ledger)",
+      });
     const factsProblem = d.signed && decisionFactsProblem(d.signed.statement.facts);
     if (factsProblem)
       ctx.addIssue({
@@ -142,7 +156,7 @@ export const EscalationRequest = z
   .object({
     stepId: z.string().min(1).max(64),
     action: z.enum(['retry', 'resolve'], { error: 'must be retry or resolve' }),
-    reason: z.string().trim().min(1, 'must give a reason').max(500),
+    reason: plainText(z.string().trim().min(1, 'must give a reason').max(500), { lines: true }),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Utility } from './agency.ts';
+import { plainText } from './text.ts';
 
 // What a citizen submits once. This is personal data: it stays off the ledger (only
 // salted commitments go there) and each agency receives only its own view of it.
@@ -12,14 +13,14 @@ export const UnitId = z
   );
 
 const Party = z.object({
-  name: z.string().trim().min(1, 'must not be empty').max(200),
+  name: plainText(z.string().trim().min(1, 'must not be empty').max(200)),
   idNumber: z.string().regex(/^[A-Z0-9]{6,20}$/, 'must be 6-20 capital letters or digits'),
 });
 
 export const CaseApplication = z
   .object({
     unitId: UnitId,
-    address: z.string().trim().min(1, 'must not be empty').max(300),
+    address: plainText(z.string().trim().min(1, 'must not be empty').max(300)),
     priceCents: z
       .number()
       .int('must be a whole number of cents')

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Agency, Utility } from './agency.ts';
 import { DECIDING_ROLES } from './outcomes.ts';
 import { Base64Salt, SignedStatement } from './statement.ts';
+import { plainText } from './text.ts';
 
 // What reaches a running case from outside: an agency's signed decision on a waiting or
 // review step, and a supervisor's action on an escalation.
@@ -17,7 +18,7 @@ export const DecisionRecord = z
     /** The role that decided (`officer`, `citizen`, `system`), never who. */
     decidedBy: z.enum(DECIDING_ROLES),
     // No trim here: the record is checked against its commitment exactly as it was committed.
-    reason: z.string().max(500).optional(),
+    reason: plainText(z.string().max(500), { lines: true }).optional(),
   })
   .strict();
 export type DecisionRecord = z.infer<typeof DecisionRecord>;
@@ -47,14 +48,15 @@ export {
   DECIDING_ROLES,
   DECISION_OUTCOMES,
   decisionFactsProblem,
+  extraStatementFields,
   REFUSING_OUTCOMES,
 } from './outcomes.ts';
 
 export const EscalationAction = z.object({
   stepId: z.string(),
   action: z.enum(['retry', 'resolve']),
-  reason: z.string().trim().min(1, 'must give a reason').max(500),
-  supervisor: z.string().trim().min(1).max(100),
+  reason: plainText(z.string().trim().min(1, 'must give a reason').max(500), { lines: true }),
+  supervisor: plainText(z.string().trim().min(1).max(100)),
 });
 export type EscalationAction = z.infer<typeof EscalationAction>;
 
@@ -70,7 +72,7 @@ export const DeskRequest = z.object({
   stepId: z.string().min(1),
   outcome: z.string().min(1),
   /** Why, in the officer's words: committed to and kept in the case's history, off the ledger. */
-  reason: z.string().trim().max(500).optional(),
+  reason: plainText(z.string().trim().max(500), { lines: true }).optional(),
   /** Who decided (`officer:registry:o-17`, `citizen:c-1`), for the agency's own records. */
   actor: z.string().min(1).max(200),
 });

@@ -35,3 +35,27 @@ export function decisionFactsProblem(facts: unknown): string | undefined {
     return `decidedBy must be one of ${DECIDING_ROLES.join(', ')}, not ${JSON.stringify(role) ?? 'nothing'}`;
   return undefined;
 }
+
+/** The fields of a statement (statement.ts `Statement`, ARCHITECTURE.md §3). */
+export const STATEMENT_FIELDS: readonly string[] = [
+  'type',
+  'statementId',
+  'caseId',
+  'stepId',
+  'agency',
+  'outcome',
+  'commitment',
+  'facts',
+  'issuedAt',
+  'keyId',
+];
+
+/**
+ * The fields of a decision's statement beyond the fixed ones. The entry format keeps other
+ * fields ("at least these", so an entry holds exactly what was signed), but a decision from
+ * outside goes on the ledger for good: it may carry none, or a reason or a name could ride
+ * along beside facts that hold only the role.
+ */
+export function extraStatementFields(statement: object): string[] {
+  return Object.keys(statement).filter((key) => !STATEMENT_FIELDS.includes(key));
+}

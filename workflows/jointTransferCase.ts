@@ -22,7 +22,12 @@ import { agencyTaskQueue, ORCHESTRATOR_TASK_QUEUE, type Agency } from '../domain
 import type { CasePhase, CaseStatus, StepState } from '../domain/caseStatus.ts';
 import type { Decision, EscalationAction } from '../domain/decisions.ts';
 import { STATEMENT_ID_TAKEN } from '../domain/errors.ts';
-import { allowedOutcomes, decisionFactsProblem, REFUSING_OUTCOMES } from '../domain/outcomes.ts';
+import {
+  allowedOutcomes,
+  decisionFactsProblem,
+  extraStatementFields,
+  REFUSING_OUTCOMES,
+} from '../domain/outcomes.ts';
 import type { StepDefinition } from '../domain/process.ts';
 import { agenciesOf, durationMs, jointTransferProcess } from '../domain/processGraph.ts';
 import type { SignedStatement } from '../domain/statement.ts';
@@ -292,7 +297,12 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
       return `key ${s.keyId} is not a key of ${def.agency}`;
     if (!allowedOutcomes(def.id).includes(s.outcome))
       return `step ${def.id} takes one of ${allowedOutcomes(def.id).join(', ')}, not ${s.outcome}`;
-    // The entry is public for good: its facts name the deciding role and nothing else.
+    // The entry is public for good: its facts name the deciding role and nothing else, and
+    // the statement has no field beside its own. No patch: the validator adds no command,
+    // and the handler judges by this only a decision already logged under the step's id.
+    const extra = extraStatementFields(s);
+    if (extra.length > 0)
+      return `a decision's statement holds only its own fields, not ${extra.join(', ')}`;
     const factsProblem = decisionFactsProblem(s.facts);
     return factsProblem ? `the decision's facts ${factsProblem}` : undefined;
   }

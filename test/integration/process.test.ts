@@ -866,6 +866,22 @@ describe('the joint transfer, end to end', () => {
     expect(await entriesHolding(reason)).toBe(0);
   });
 
+  it('refuses, at the workflow itself, a decision whose statement carries a field beside its own, so a reason cannot ride along to the ledger', async () => {
+    const application = sampleApplication({ utilities: [] });
+    const { caseId } = await caseAtReview(application);
+    const reason = 'Jan Novák owes the bank';
+    const { signed, opening } = registryDecides(caseId, 'approved', 'in order');
+    const extended = signStatement({ ...signed.statement, reason }, stack.keys.registry!);
+    await refusedByTheWorkflow(
+      application.unitId,
+      caseId,
+      [{ stepId: 'review', signed: extended }],
+      /holds only its own fields, not reason/,
+      { stepId: 'review', signed, opening },
+    );
+    expect(await entriesHolding(reason)).toBe(0);
+  });
+
   it("an officer's rejection with a reason: the review's entry holds no reason, the case's status shows it, the case's refusal ends with it, and erasing the case deletes the desk request's history too", async () => {
     const { caseId } = await caseAtReview();
     const reason = "buyer Jan Novák's ID card expired";
