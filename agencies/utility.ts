@@ -54,7 +54,10 @@ export interface UtilityFixture {
 export const UTILITY_FIXTURES: Readonly<Record<Utility, Readonly<Record<string, UtilityFixture>>>> =
   {
     electricity: {},
-    water: { 'U-WATER-ARREARS-1': { arrearsCents: 18_650 } },
+    water: {
+      'U-WATER-ARREARS-1': { arrearsCents: 18_650 },
+      'U-REGISTRY-OUTAGE-ARREARS-1': { arrearsCents: 4_210 },
+    },
     gas: {
       'U-GAS-INSPECTION-1': { safetyInspectionDue: true },
       'U-NO-GAS-1': { noAccount: true },

@@ -130,8 +130,13 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   // compensation goes to a supervisor, and a decision being recorded holds its step open.
   // v6: an automatic step past its deadline is reported to a supervisor too, not only to
   // the agency that owes it (which may be the party that is down).
+  // v7: a step resolved by hand stays in flight until its resolution is recorded (a
+  // registration's other steps waited only for the call, saw it neither running nor done,
+  // and could undo a property already transferred), and a deadline is reported only for a
+  // step still open when its turn in the watch comes.
   // Each stands for every patch before it too.
-  const v6 = patched('jointTransferCase-v6');
+  const v7 = patched('jointTransferCase-v7');
+  const v6 = v7 || patched('jointTransferCase-v6');
   const v5 = v6 || patched('jointTransferCase-v5');
   const v4 = v5 || patched('jointTransferCase-v4');
   const since = (patchId: string) => v4 || patched(patchId);
@@ -526,6 +531,9 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
       if (earlier) continue;
       for (const [stepId, due] of [...deadlines]) {
         if (due.at > Date.now()) continue;
+        // Since v7: a step that ended (or started again) during an earlier reminder's await
+        // is no longer this deadline's.
+        if (v7 && deadlines.get(stepId) !== due) continue;
         deadlines.delete(stepId);
         // A missed deadline escalates (ARCHITECTURE.md §2): the agency is reminded, and a
         // supervisor told, unless the step already waits for one or the agency has answered
@@ -615,7 +623,11 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
               state,
               `${def.id}: ${def.agency} refused it after the registration`,
             );
-            if (action.action === 'resolve') return resolveByHand(def, state, action);
+            // Since v7 awaited, so that `finally` runs once the resolution is recorded.
+            if (action.action === 'resolve')
+              return v7
+                ? await resolveByHand(def, state, action)
+                : resolveByHand(def, state, action);
             continue;
           }
           state.status = 'done';
@@ -647,7 +659,10 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           }
           // Past the point of no return nothing is undone: a supervisor retries or resolves by hand.
           const action = await escalate(def, state, `${def.id} failed after retries: ${message}`);
-          if (action.action === 'resolve') return resolveByHand(def, state, action);
+          // Since v7 awaited: `finally` clears pointOfNoReturnRunning, and a step waiting for
+          // the registration to settle must find it past the point of no return by then.
+          if (action.action === 'resolve')
+            return v7 ? await resolveByHand(def, state, action) : resolveByHand(def, state, action);
         }
       }
     } finally {

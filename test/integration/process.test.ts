@@ -416,6 +416,40 @@ describe('the joint transfer, end to end', () => {
     for (const undo of UNDOING) expect(outcomes[undo], undo).toBeUndefined();
   });
 
+  it('keeps a registration resolved by hand in flight until its resolution is recorded: a wait that expired meanwhile escalates instead of undoing the transfer', async () => {
+    const caseId = await submit(
+      stack,
+      sampleApplication({ unitId: 'U-REGISTRY-OUTAGE-ARREARS-1', utilities: ['water'] }),
+    );
+    await payAndApprove(caseId);
+    await waitUntil(stack, caseId, escalatedAt('registerTransfer'), 'an escalation', 30_000);
+    // The water arrears are never settled: the wait passes its final limit while the
+    // registration is escalated, and waits for it to settle either way.
+    await waitForStep(stack, caseId, 'settleArrears.water', 'cancelled');
+    expect(
+      (await supervise(caseId, 'registerTransfer', 'resolve', 'registered at the counter'))
+        .statusCode,
+    ).toBe(200);
+    // Past the point of no return an expired wait goes to a supervisor; nothing is undone.
+    await waitUntil(
+      stack,
+      caseId,
+      escalatedAt('settleArrears.water'),
+      'an escalation of the expired arrears wait',
+      30_000,
+    );
+    const { t, outcomes } = await resolveAndClose(
+      caseId,
+      'settleArrears.water',
+      'arrears taken over by the buyer in the contract',
+    );
+    expect(t.phase).toBe('completed');
+    expect(outcomes['registerTransfer.resolved']).toBe('resolvedByHand');
+    expect(outcomes['settleArrears.water.resolved']).toBe('resolvedByHand');
+    expect(outcomes['transferAccount.water']).toBe('passed');
+    for (const undo of UNDOING) expect(outcomes[undo], undo).toBeUndefined();
+  });
+
   it("does not act on an agency's answer that the ledger holds otherwise under its statement id: the attempt escalates, and the retry is recorded under the next number", async () => {
     const caseId = await submit(stack, sampleApplication({ utilities: [] }));
     await waitForStep(stack, caseId, 'confirmPayment', 'waiting');

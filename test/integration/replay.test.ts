@@ -36,7 +36,7 @@ function patchIdOf(event: History['events'][number]): string {
 }
 
 describe('replaying recorded case histories', () => {
-  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), before v5 (v5), before v6 (v6), and current', () => {
+  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), before v5 (v5), before v6 (v6), before v7 (v7), and current', () => {
     // A patch leaves a marker in the history of a run that took the new path.
     const parsed = new Map(
       files.map((f) => [f, (JSON.parse(readFileSync(`${dir}${f}`, 'utf8')) as History).events]),
@@ -55,9 +55,10 @@ describe('replaying recorded case histories', () => {
     const v4 = files.filter((f) => f.startsWith('v4-'));
     const v5 = files.filter((f) => f.startsWith('v5-'));
     const v6 = files.filter((f) => f.startsWith('v6-'));
+    const v7 = files.filter((f) => f.startsWith('v7-'));
     const current = files.filter((f) => !/^v\d+-/.test(f));
-    expect([v1, v2, v3, v4, v5, v6, current].map((group) => group.length)).toEqual([
-      5, 5, 5, 5, 5, 5, 5,
+    expect([v1, v2, v3, v4, v5, v6, v7, current].map((group) => group.length)).toEqual([
+      5, 5, 5, 5, 5, 5, 5, 5,
     ]);
     const patchMarkers = (f: string) =>
       events(f).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length;
@@ -77,12 +78,13 @@ describe('replaying recorded case histories', () => {
       expect(activityTasks(f)).toContain('appendToLedger');
       expect(localActivities(f)).toBe(0);
     }
-    for (const f of [...v4, ...v5, ...v6, ...current]) {
+    for (const f of [...v4, ...v5, ...v6, ...v7, ...current]) {
       expect(activityTasks(f).filter((a) => ORCHESTRATOR_STEPS.includes(a))).toEqual([]);
       expect(localActivities(f)).toBeGreaterThan(0);
     }
     // A case started before v4 asks for each patch it passes: a marker and an upsert each.
-    // One started since records one marker alone: v4's before v5, v5's before v6, v6's now.
+    // One started since records one marker alone: v4's before v5, v5's before v6, v6's before
+    // v7, v7's now.
     for (const f of v4) expect(patchMarkers(f)).toBeGreaterThanOrEqual(3);
     const markerNames = (f: string) =>
       events(f).flatMap((e) =>
@@ -91,7 +93,8 @@ describe('replaying recorded case histories', () => {
     for (const [group, patch] of [
       [v5, 'jointTransferCase-v4'],
       [v6, 'jointTransferCase-v5'],
-      [current, 'jointTransferCase-v6'],
+      [v7, 'jointTransferCase-v6'],
+      [current, 'jointTransferCase-v7'],
     ] as const) {
       for (const f of group) {
         expect(markerNames(f), f).toEqual([patch]);
