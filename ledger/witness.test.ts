@@ -102,6 +102,30 @@ describe('decideAddCheckpoint reports misbehaviour and words malformed requests'
     expect('alarm' in same && same.alarm).toBeFalsy();
   });
 
+  test('raises no alarm for what anyone could send: an older checkpoint again, an old size above the checkpoint, a proof that does not verify (a suspicion only, named by its checkpoint)', () => {
+    // The log's own checkpoint of size 2, public since it was published, offered again.
+    const older = signCheckpoint(
+      { origin: ORIGIN, size: 2, rootHash: rootFromLeafHashes(leaves.slice(0, 2)), extensions: [] },
+      logKey,
+    );
+    const replayed = answerTo(1, older, 3);
+    expect(replayed).toMatchObject({ status: 409, body: '3\n' });
+    expect('alarm' in replayed && replayed.alarm).toBeFalsy();
+    const above = answerTo(3, older, 3);
+    expect(above.status).toBe(400);
+    expect('alarm' in above && above.alarm).toBeFalsy();
+    const badProof = decideAddCheckpoint(
+      config,
+      formatAddCheckpoint(2, [toBase64(new Uint8Array(32).fill(1))], note(3)),
+      stateOf(2),
+      NOW,
+    );
+    expect(badProof).toMatchObject({ status: 422 });
+    expect('alarm' in badProof && badProof.alarm).toBe(
+      `no consistency proof sent from cosigned size 2 to the checkpoint of size 3 and root ${toBase64(rootFromLeafHashes(leaves))} verified: a fork of the log, or a bad proof from whoever sent it`,
+    );
+  });
+
   test('answers 400, not 403, for a note the log signed whose text is not a checkpoint', () => {
     const root = toBase64(rootFromLeafHashes(leaves));
     const notCheckpoint = signNote(`${ORIGIN}\n03\n${root}\n`, [logKey]);

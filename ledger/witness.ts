@@ -1,7 +1,7 @@
 // C2SP tlog-witness `add-checkpoint`, the pure part: parse the request, verify the log's
 // signature, check the old size and the consistency proof against the witness's state, and
 // cosign. Storage (an atomic check-and-set of the state) is the caller's port.
-import { bytesEqual, fromBase64 } from './bytes.ts';
+import { bytesEqual, fromBase64, toBase64 } from './bytes.ts';
 import {
   MalformedCheckpointError,
   openCheckpoint,
@@ -147,16 +147,15 @@ export function decideAddCheckpoint(
     return {
       status: 400,
       body: `old size ${request.oldSize} is above the checkpoint size ${checkpoint.size}\n`,
-      alarm: `offered a checkpoint of size ${checkpoint.size} smaller than old size ${request.oldSize}`,
     };
   }
   const state = stateOf(origin);
   const currentSize = state?.size ?? 0;
   if (request.oldSize !== currentSize) {
-    // Refused with the size it holds whatever the old size said; reported when the checkpoint
-    // itself shows misbehaviour: smaller than the one cosigned, or the same size with another
-    // root (a split view, whichever old size the request gives).
-    const smaller = checkpoint.size < currentSize;
+    // Refused with the size it holds whatever the old size said; reported only when the
+    // checkpoint itself is evidence, signed by the log: the same size with another root (a
+    // split view, whichever old size the request gives). Anyone may post to a witness, and
+    // an older checkpoint is public: offered again, it proves nothing about the log.
     const split =
       state !== undefined &&
       checkpoint.size === currentSize &&
@@ -165,15 +164,9 @@ export function decideAddCheckpoint(
       status: 409,
       body: `${currentSize}\n`,
       currentSize,
-      ...(smaller
-        ? {
-            alarm: `offered a checkpoint of size ${checkpoint.size}, smaller than the cosigned ${currentSize}`,
-          }
-        : split
-          ? {
-              alarm: `two different checkpoints of size ${checkpoint.size}: a split view of the log`,
-            }
-          : {}),
+      ...(split
+        ? { alarm: `two different checkpoints of size ${checkpoint.size}: a split view of the log` }
+        : {}),
     };
   }
   if (request.oldSize === checkpoint.size) {
@@ -209,7 +202,9 @@ export function decideAddCheckpoint(
       return {
         status: 422,
         body: `consistency proof does not verify: ${(error as Error).message}\n`,
-        alarm: `inconsistent checkpoint of size ${checkpoint.size} from cosigned size ${request.oldSize}`,
+        // Suspicion, not evidence: the proof comes from the sender, who may not be the log.
+        // Named by the checkpoint, so each is reported once however often it is sent.
+        alarm: `no consistency proof sent from cosigned size ${request.oldSize} to the checkpoint of size ${checkpoint.size} and root ${toBase64(checkpoint.rootHash)} verified: a fork of the log, or a bad proof from whoever sent it`,
       };
     }
   }

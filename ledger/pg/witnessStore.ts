@@ -44,16 +44,11 @@ export async function addCheckpoint(
     const { state, forged } = await latestCosigned(client, config, witness, origin);
     // Reported once each: the rows cannot be deleted, and every request reads past them.
     for (const size of forged)
-      await client.query(
-        `INSERT INTO witness_alarms (witness, origin, reason, request)
-         SELECT $1, $2, $3, $4 WHERE NOT EXISTS
-           (SELECT 1 FROM witness_alarms WHERE witness = $1 AND origin = $2 AND reason = $3)`,
-        [
-          witness,
-          origin,
-          `stored state of size ${size} does not carry this witness's cosignature: ignored`,
-          body,
-        ],
+      await alarmOnce(
+        client,
+        [witness, origin],
+        `stored state of size ${size} does not carry this witness's cosignature: ignored`,
+        body,
       );
     const answer = decideAddCheckpoint(config, body, () => state);
     if (answer.status === 200) {
@@ -76,10 +71,9 @@ export async function addCheckpoint(
           ],
         );
     } else if (answer.alarm) {
-      await client.query(
-        'INSERT INTO witness_alarms (witness, origin, reason, request) VALUES ($1, $2, $3, $4)',
-        [witness, origin, answer.alarm, body],
-      );
+      // Once each: the same request sent again (by anyone) adds no row to a table that
+      // cannot be cleaned up; each alarm's reason names its checkpoint.
+      await alarmOnce(client, [witness, origin], answer.alarm, body);
     }
     await client.query('COMMIT');
     return answer;
@@ -89,6 +83,21 @@ export async function addCheckpoint(
   } finally {
     client.release();
   }
+}
+
+/** Records an alarm unless one with the same reason is there (witness_alarms is append-only). */
+async function alarmOnce(
+  client: pg.PoolClient,
+  [witness, origin]: [string, string],
+  reason: string,
+  request: string,
+): Promise<void> {
+  await client.query(
+    `INSERT INTO witness_alarms (witness, origin, reason, request)
+     SELECT $1, $2, $3, $4 WHERE NOT EXISTS
+       (SELECT 1 FROM witness_alarms WHERE witness = $1 AND origin = $2 AND reason = $3)`,
+    [witness, origin, reason, request],
+  );
 }
 
 /** Rows without the witness's cosignature read past before the witness stops answering. */
