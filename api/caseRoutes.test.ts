@@ -427,6 +427,19 @@ describe('when the status query fails', () => {
   });
 });
 
+describe('the inbox of an agency with no review steps', () => {
+  it('is one empty page, and refuses a page token with 400 naming pageToken', async () => {
+    const { temporal } = fakeTemporal([]);
+    const { call } = await appWith(temporal, fakePool([]).pool);
+    const empty = await call('GET', '/inbox', 'tax');
+    expect(empty.statusCode, empty.body).toBe(200);
+    expect(empty.json()).toEqual({ items: [], nextPageToken: null });
+    const made = await call('GET', '/inbox?pageToken=garbage', 'tax');
+    expect(made.statusCode, made.body).toBe(400);
+    expect(made.json()).toMatchObject({ error: 'invalid_request', field: 'pageToken' });
+  });
+});
+
 describe('when the run itself cannot answer its status query', () => {
   it('the case is shown from the ledger without its steps, not as an outage', async () => {
     const { temporal, world } = fakeTemporal([

@@ -41,6 +41,7 @@ import {
   PageQuery,
   casesOfRuns,
   listCases,
+  NOT_A_PAGE_TOKEN,
   visibilityQuery,
   type PageTokens,
 } from './caseList.ts';
@@ -758,7 +759,12 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       const principal = principalOf(request);
       if (principal.role !== 'officer') throw new ForbiddenError('officers only');
       const stepIds = HUMAN_STEPS[principal.agency];
-      if (stepIds.length === 0) return { items: [], nextPageToken: null };
+      if (stepIds.length === 0) {
+        // One empty page: no token can name a next one.
+        if (request.query.pageToken !== undefined)
+          throw new RequestValidationError(NOT_A_PAGE_TOKEN);
+        return { items: [], nextPageToken: null };
+      }
       const steps = stepIds.map((s) => `'${s}'`).join(', ');
       const page = await listCases(
         listDeps,

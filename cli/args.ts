@@ -57,3 +57,15 @@ export function payloadKeyFrom(env: NodeJS.ProcessEnv): PayloadKey {
     throw new UsageError((error as Error).message);
   }
 }
+
+/** An error of a file system call (it carries an errno code and the call's name). */
+export function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
+  const e = error as NodeJS.ErrnoException | undefined;
+  return (
+    error instanceof Error &&
+    typeof e?.code === 'string' &&
+    /^E[A-Z]+$/.test(e.code) &&
+    typeof e.syscall === 'string' &&
+    typeof e.path === 'string'
+  );
+}

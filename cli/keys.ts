@@ -35,7 +35,7 @@ import {
 } from '../ledger/pg/keyRegistry.ts';
 import type { TrustFile } from '../ledger/trust.ts';
 import { Sequencer, type LogIdentity } from '../ledger/pg/sequencer.ts';
-import { parse, requireEnv, UsageError } from './args.ts';
+import { isFileSystemError, parse, requireEnv, UsageError } from './args.ts';
 
 /** Parses `--agency`, or throws a UsageError listing the agencies (and what else may stand instead). */
 export function agencyOption(value: string | undefined, alternative = ''): Agency {
@@ -223,7 +223,8 @@ async function exitCode(run: Promise<number>): Promise<number> {
   try {
     return await run;
   } catch (error) {
-    if (error instanceof UsageError) {
+    // A new key file that cannot be written is the operator's to fix, as in main.ts.
+    if (error instanceof UsageError || isFileSystemError(error)) {
       console.error(`onewindow: ${error.message}`);
       return 2;
     }

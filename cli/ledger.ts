@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { z } from 'zod';
 import { auditLedger } from '../ledger/audit.ts';
 import { bytesEqual, fromBase64, fromUtf8, toBase64 } from '../ledger/bytes.ts';
 import { openCheckpoint } from '../ledger/checkpoint.ts';
@@ -70,12 +71,30 @@ async function verifiedCheckpoint(fetchPath: FetchPath, trust: Trust) {
   }
 }
 
-interface VerifyState {
-  origin: string;
-  size: number;
-  rootHash: string;
-  checkpoint: string;
-  verifiedAt: string;
+/** What `verify` keeps of the last checkpoint it verified (--state). */
+const VerifyState = z.object({
+  origin: z.string(),
+  size: z.number().int().nonnegative(),
+  rootHash: z.string(),
+  checkpoint: z.string(),
+  verifiedAt: z.string(),
+});
+type VerifyState = z.infer<typeof VerifyState>;
+
+/** The state file at `path`, if there is one. @throws UsageError when it is not a state. */
+function readVerifyState(path: string): VerifyState | undefined {
+  if (!existsSync(path)) return undefined;
+  let parsed;
+  try {
+    parsed = VerifyState.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+  } catch (error) {
+    throw new UsageError(`state file ${path} is not JSON: ${(error as Error).message}`);
+  }
+  if (!parsed.success)
+    throw new UsageError(
+      `state file ${path} is not a verify state (${parsed.error.issues.map((i) => `${i.path.join('.') || 'its content'} ${i.message}`).join('; ')}): restore it, or give another --state`,
+    );
+  return parsed.data;
 }
 
 function defaultStatePath(origin: string): string {
@@ -104,9 +123,7 @@ async function runVerify(argv: string[]): Promise<number> {
   const fetchPath = sourceFrom(values.url, values.dir);
   const { checkpoint, cosignatures, note } = await verifiedCheckpoint(fetchPath, trust);
   const statePath = values.state ?? defaultStatePath(trust.origin);
-  const previous = existsSync(statePath)
-    ? (JSON.parse(readFileSync(statePath, 'utf8')) as VerifyState)
-    : undefined;
+  const previous = readVerifyState(statePath);
   let consistency = 'first checkpoint seen from this log';
   if (previous) {
     if (previous.origin !== trust.origin)
@@ -271,12 +288,17 @@ function runVerifyReceipt(argv: string[]): number {
   if (!file) throw new UsageError('usage: onewindow ledger verify-receipt <file> --trust <file>');
   if (!existsSync(file)) throw new UsageError(`receipt ${file} does not exist`);
   const trust = readTrust(values.trust);
-  let receipt: Receipt;
+  let read;
   try {
-    receipt = Receipt.parse(JSON.parse(readFileSync(file, 'utf8')));
+    read = Receipt.safeParse(JSON.parse(readFileSync(file, 'utf8')));
   } catch (error) {
-    throw new UsageError(`${file} is not a receipt: ${(error as Error).message.split('\n')[0]}`);
+    throw new UsageError(`${file} is not a receipt: ${(error as Error).message}`);
   }
+  if (!read.success)
+    throw new UsageError(
+      `${file} is not a receipt: ${read.error.issues.map((i) => `${i.path.join('.') || 'its content'} ${i.message}`).join('; ')}`,
+    );
+  const receipt: Receipt = read.data;
   let opened;
   try {
     opened = openWitnessedCheckpoint(receipt.checkpoint, trust.origin, trust.logKeys, trust.policy);

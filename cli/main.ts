@@ -2,7 +2,7 @@
 // Subcommands load lazily, so a worker process loads no server code it does not run.
 import { useEd25519 } from '../ledger/ed25519.ts';
 import { processEd25519 } from '../ledger/pg/sodiumEd25519.ts';
-import { UsageError } from './args.ts';
+import { isFileSystemError, UsageError } from './args.ts';
 
 // Every signature a OneWindow process makes or checks goes through libsodium (OpenSSL where
 // its binary cannot load): the same RFC 8032 signatures as @noble/ed25519 (which browsers and
@@ -68,6 +68,13 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError) {
       console.error(`onewindow: ${error.message}`);
       if (/^unknown command/.test(error.message)) console.error(USAGE);
+      return 2;
+    }
+    // A file or folder the command was told to use cannot be read or written (no such
+    // folder, no permission, a file where a folder should be): the operator's to fix, and
+    // Node's message names the path. (A log that cannot be read is the verifiers' exit 3.)
+    if (isFileSystemError(error)) {
+      console.error(`onewindow: ${error.message}`);
       return 2;
     }
     console.error(

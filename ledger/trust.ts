@@ -93,13 +93,26 @@ export function agencyKeyJson(key: TrustedAgencyKey): TrustFile['agencyKeys'][nu
 }
 
 /** An offline receipt: one entry, its inclusion proof, and the cosigned checkpoint it is bound to. */
+/** Standard base64 (RFC 4648 §4), as `fromBase64` reads it. */
+const base64Text = z.string().refine(
+  (text) => {
+    try {
+      fromBase64(text);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: 'must be standard base64' },
+);
+
 export const Receipt = z.object({
   type: z.literal('onewindow.receipt/v1'),
   origin: z.string(),
   index: z.number().int().nonnegative(),
   size: z.number().int().positive(),
-  entry: z.string(),
-  inclusionProof: z.array(z.string()),
+  entry: base64Text,
+  inclusionProof: z.array(base64Text),
   checkpoint: z.string(),
 });
 export type Receipt = z.infer<typeof Receipt>;

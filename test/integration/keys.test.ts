@@ -378,23 +378,32 @@ describe('onewindow keys rotate and revoke, run as an operator would', () => {
   let t1File: string;
   let t2File: string;
 
+  /** `onewindow keys rotate` of the tax key in `t1File`, the new key written to `out`. */
+  const rotateTo = (out: string) =>
+    onewindow(['keys', 'rotate', '--agency', 'tax', '--key', t1File, '--out', out]);
+
   beforeAll(() => {
     t1File = join(dir, 'tax.key');
     writeFileSync(t1File, formatSignerKey(stack.keys.tax!), { mode: 0o600 });
     t2File = join(dir, 'tax-next.key');
   });
 
-  it('rotates the tax key, then revokes the old one signed by the new one', async () => {
-    const rotated = await onewindow([
-      'keys',
-      'rotate',
-      '--agency',
-      'tax',
-      '--key',
-      t1File,
-      '--out',
-      t2File,
+  it('refuses a rotation whose new key file cannot be written, with exit code 2 and one line, adding nothing', async () => {
+    const count = async () =>
+      (await stack.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger_entries'))
+        .rows[0]!.n;
+    const before = await count();
+    const underFile = join(t1File, 'next.key');
+    const refused = await rotateTo(underFile);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^onewindow: E[A-Z]+: .*, mkdir '.*tax\.key'$/) as string,
     ]);
+    expect(await count()).toBe(before);
+  });
+
+  it('rotates the tax key, then revokes the old one signed by the new one', async () => {
+    const rotated = await rotateTo(t2File);
     expect(rotated.stderr).toMatch(/added tax\.agency\.onewindow\+[0-9a-f]{8} for tax/);
     expect(rotated.code).toBe(0);
     expect(existsSync(t2File)).toBe(true);

@@ -15,6 +15,9 @@ let dir: string;
 let trust: string;
 
 const appendMany = (n: number) => appendStatements(stack, n, 'water', 'precheck.water');
+/** `onewindow ledger verify` of the served log, keeping what it saw in `state`. */
+const verifyWith = (state: string) =>
+  onewindow(['ledger', 'verify', '--url', url, '--trust', trust, '--state', state]);
 
 beforeAll(async () => {
   stack = await startStack([]);
@@ -31,29 +34,11 @@ afterAll(async () => {
 describe('the verifier commands, run as a user would', () => {
   it('verifies the cosigned checkpoint, then its consistency with the one seen before', async () => {
     const state = join(dir, 'state.json');
-    const first = await onewindow([
-      'ledger',
-      'verify',
-      '--url',
-      url,
-      '--trust',
-      trust,
-      '--state',
-      state,
-    ]);
+    const first = await verifyWith(state);
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('first checkpoint seen from this log');
     await appendMany(30);
-    const second = await onewindow([
-      'ledger',
-      'verify',
-      '--url',
-      url,
-      '--trust',
-      trust,
-      '--state',
-      state,
-    ]);
+    const second = await verifyWith(state);
     expect(second.code).toBe(0);
     expect(second.stdout).toMatch(/consistent with size \d+ verified at/);
   });
@@ -196,6 +181,61 @@ describe('the verifier commands, run as a user would', () => {
     const again = await verifyExport(complete);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/consistent with size \d+ verified at/);
+  });
+
+  it('answers a local file it cannot use with exit code 2 and one line naming it, not as a finding about the log', async () => {
+    const corrupt = join(dir, 'corrupt-state.json');
+    writeFileSync(corrupt, '{');
+    const garbled = await verifyWith(corrupt);
+    expect(garbled.code).toBe(2);
+    expect(garbled.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^onewindow: state file .*corrupt-state\.json is not JSON: /) as string,
+    ]);
+    const wrongShape = join(dir, 'wrong-state.json');
+    writeFileSync(wrongShape, JSON.stringify({ origin: TEST_LOG_ORIGIN, size: 'ten' }));
+    const shape = await verifyWith(wrongShape);
+    expect(shape.code).toBe(2);
+    expect(shape.stderr).toMatch(/is not a verify state \(size /);
+
+    // Beneath a file, nothing can be written: the receipt and the export fail there.
+    const underFile = join(trust, 'receipt.json');
+    const unwritable = await onewindow([
+      'ledger',
+      'prove',
+      '3',
+      '--url',
+      url,
+      '--trust',
+      trust,
+      '--out',
+      underFile,
+    ]);
+    expect(unwritable.code).toBe(2);
+    expect(unwritable.stderr.trim().split('\n')).toEqual([
+      `onewindow: ENOTDIR: not a directory, open '${underFile}'`,
+    ]);
+    const exported = await onewindow([
+      'ledger',
+      'export',
+      '--url',
+      url,
+      '--dir',
+      join(trust, 'export'),
+    ]);
+    expect(exported.code).toBe(2);
+    expect(exported.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /^onewindow: ENOTDIR: not a directory, mkdir '.*trust\.json\/export'$/,
+      ) as string,
+    ]);
+
+    const receipt = join(dir, 'not-base64-receipt.json');
+    const proved = await onewindow(['ledger', 'prove', '3', '--url', url, '--trust', trust]);
+    const valid = JSON.parse(proved.stdout) as Record<string, unknown>;
+    writeFileSync(receipt, JSON.stringify({ ...valid, entry: '!!' }));
+    const notReceipt = await onewindow(['ledger', 'verify-receipt', receipt, '--trust', trust]);
+    expect(notReceipt.code).toBe(2);
+    expect(notReceipt.stderr).toMatch(/is not a receipt: .*must be standard base64/);
   });
 
   it('refuses a trust file with a malformed key, naming the field', async () => {
