@@ -25,7 +25,8 @@ import {
 import { clientDataConverter } from '../infra/payloadCodec.ts';
 import { survivePostgresRestarts } from '../infra/postgres.ts';
 import { intOption, parse, UsageError } from './args.ts';
-import { readKeyFile } from './keys.ts';
+import { agencyKeyName } from '../ledger/keys.ts';
+import { keyOption, logIdentity } from './keys.ts';
 import { createLedgerWriter, DEFAULT_LOG_ORIGIN } from './workers.ts';
 
 /** The trust file at `path`, or a UsageError naming what is wrong with it. */
@@ -59,14 +60,20 @@ export async function runApi(
   const trust = config.ONEWINDOW_TRUST_FILE
     ? readTrustFile(config.ONEWINDOW_TRUST_FILE)
     : undefined;
-  const log = {
-    origin: config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN,
-    key: readKeyFile(config.ONEWINDOW_LOG_KEY_FILE),
-    ...(config.ONEWINDOW_LOG_NEXT_KEY_FILE
-      ? { extraKeys: [readKeyFile(config.ONEWINDOW_LOG_NEXT_KEY_FILE)] }
-      : {}),
-  };
-  const key = readKeyFile(config.ONEWINDOW_KEY_FILE);
+  const log = logIdentity(
+    config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN,
+    config.ONEWINDOW_LOG_KEY_FILE,
+    config.ONEWINDOW_LOG_NEXT_KEY_FILE,
+  );
+  // The access-audit entries are the operator's, signed with the orchestrator's key: an
+  // agency's key here would have every audited read refused by the ledger, at request time.
+  const key = keyOption(
+    undefined,
+    env,
+    'ONEWINDOW_KEY_FILE',
+    'the operator statement key signs the access audit',
+    agencyKeyName('orchestrator'),
+  );
   const pool = survivePostgresRestarts(
     new pg.Pool({ connectionString: config.DATABASE_URL, max: 16 }),
   );

@@ -71,6 +71,28 @@ export function keyOption(
   return key;
 }
 
+/**
+ * The log's identity from its key files. C2SP names a log's key after its origin: a key of
+ * another name (another log's, or an origin mistyped in one process) would sign checkpoints
+ * no verifier of this log accepts, into a table that keeps them for good. Refused at start.
+ * @throws UsageError naming the file and both names.
+ */
+export function logIdentity(origin: string, keyFile: string, nextKeyFile?: string): LogIdentity {
+  const named = (file: string) => {
+    const key = readKeyFile(file);
+    if (key.name !== origin)
+      throw new UsageError(
+        `log key file ${file} holds the key of ${JSON.stringify(key.name)}, not of this log's origin ${JSON.stringify(origin)} (ONEWINDOW_LOG_ORIGIN)`,
+      );
+    return key;
+  };
+  return {
+    origin,
+    key: named(keyFile),
+    ...(nextKeyFile ? { extraKeys: [named(nextKeyFile)] } : {}),
+  };
+}
+
 /** Reads a signer key file, or throws a UsageError saying which file and why. */
 export function readKeyFile(path: string): SigningKey {
   if (!existsSync(path)) throw new UsageError(`key file ${path} does not exist`);
@@ -249,12 +271,8 @@ function openLedger(env: NodeJS.ProcessEnv) {
   const url = requireEnv(env, 'DATABASE_URL');
   const logKeyFile = requireEnv(env, 'ONEWINDOW_LOG_KEY_FILE');
   const nextLogKeyFile = env.ONEWINDOW_LOG_NEXT_KEY_FILE;
-  const log: LogIdentity = {
-    // Required rather than defaulted: the origin must be exactly the log's (checkpoints name it).
-    origin: requireEnv(env, 'ONEWINDOW_LOG_ORIGIN'),
-    key: readKeyFile(logKeyFile),
-    ...(nextLogKeyFile ? { extraKeys: [readKeyFile(nextLogKeyFile)] } : {}),
-  };
+  // The origin required rather than defaulted: it must be exactly the log's (checkpoints name it).
+  const log = logIdentity(requireEnv(env, 'ONEWINDOW_LOG_ORIGIN'), logKeyFile, nextLogKeyFile);
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   const registry = new KeyRegistry(pool);
   const sequencer = new Sequencer(pool, registry, log);

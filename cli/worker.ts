@@ -21,7 +21,7 @@ import {
 import { survivePostgresRestarts } from '../infra/postgres.ts';
 import { agencyKeyName } from '../ledger/keys.ts';
 import { parse, UsageError } from './args.ts';
-import { keyOption, agencyOption, readKeyFile } from './keys.ts';
+import { keyOption, agencyOption, logIdentity } from './keys.ts';
 import {
   bundleWorkflows,
   createAgencyWorker,
@@ -61,11 +61,11 @@ export async function runWorker(
     }
     // During a log key rotation the next key signs every checkpoint too (ARCHITECTURE.md §3, Keys).
     const nextLogKeyFile = config.ONEWINDOW_LOG_NEXT_KEY_FILE;
-    const log = {
-      origin: config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN,
-      key: readKeyFile(logKeyFile),
-      ...(nextLogKeyFile ? { extraKeys: [readKeyFile(nextLogKeyFile)] } : {}),
-    };
+    const log = logIdentity(
+      config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN,
+      logKeyFile,
+      nextLogKeyFile,
+    );
     const witnesses = witnessPolicyOf(config);
     installRuntime(config.ONEWINDOW_LOG_LEVEL ?? 'WARN');
     const pool = survivePostgresRestarts(

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../cli/args.ts';
 import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
-import { agencyKeyName, formatVerifierKey, generateSigningKey } from '../ledger/keys.ts';
+import {
+  agencyKeyName,
+  formatSignerKey,
+  formatVerifierKey,
+  generateSigningKey,
+} from '../ledger/keys.ts';
 import {
   apiConfig,
   caseConfig,
@@ -360,6 +365,48 @@ describe('the commands', () => {
     await expect(runCase(['erase', caseId, 'extra'], valid.case)).rejects.toThrow(
       'usage: onewindow case erase <caseId>',
     );
+  });
+
+  it("stop the API and the orchestrator on another log's key or an agency's key in the operator's place, before they connect anywhere", async () => {
+    const write = (name: string, key: ReturnType<typeof generateSigningKey>) => {
+      const file = join(dir, name);
+      writeFileSync(file, `${formatSignerKey(key)}\n`, { mode: 0o600 });
+      return file;
+    };
+    const origin = 'onewindow.example.gov/ledger';
+    const logFile = write('log.key', generateSigningKey(origin));
+    const otherLogFile = write('other-log.key', generateSigningKey('elsewhere.example/log'));
+    const operatorFile = write(
+      'orchestrator.key',
+      generateSigningKey(agencyKeyName('orchestrator')),
+    );
+    const agencyFile = write('housing-agency.key', generateSigningKey(agencyKeyName('housing')));
+    const { runApi } = await import('../cli/api.ts');
+    const api = (env: Record<string, string>) =>
+      runApi([], {
+        ...valid.api,
+        TEMPORAL_ADDRESS: '127.0.0.1:1',
+        ONEWINDOW_LOG_ORIGIN: origin,
+        ONEWINDOW_LOG_KEY_FILE: logFile,
+        ONEWINDOW_KEY_FILE: operatorFile,
+        ...env,
+      });
+    await expect(api({ ONEWINDOW_LOG_KEY_FILE: otherLogFile })).rejects.toThrow(
+      `log key file ${otherLogFile} holds the key of "elsewhere.example/log", not of this log's origin "${origin}" (ONEWINDOW_LOG_ORIGIN)`,
+    );
+    await expect(api({ ONEWINDOW_LOG_NEXT_KEY_FILE: otherLogFile })).rejects.toThrow(
+      /not of this log's origin/,
+    );
+    await expect(api({ ONEWINDOW_KEY_FILE: agencyFile })).rejects.toThrow(
+      `key file ${agencyFile} holds the key "housing.agency.onewindow"; expected a key named "orchestrator.agency.onewindow"`,
+    );
+    const { runWorker } = await import('../cli/worker.ts');
+    await expect(
+      runWorker(['--orchestrator', '--key', operatorFile, '--log-key', otherLogFile], {
+        ...valid.orchestrator,
+        ONEWINDOW_LOG_ORIGIN: origin,
+      }),
+    ).rejects.toThrow(/not of this log's origin/);
   });
 
   it('stop a witness on a wrong value before it listens', async () => {
