@@ -1,9 +1,11 @@
-// `onewindow case erase <caseId>`: erase a closed case's personal data (TEMPORAL_ADDRESS, DATABASE_URL).
+// `onewindow case erase <caseId>`: erase a closed case's personal data (TEMPORAL_ADDRESS,
+// DATABASE_URL, ONEWINDOW_PAYLOAD_KEY: the run's payloads are encrypted with it).
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { z } from 'zod';
 import { NotFoundError } from '../domain/errors.ts';
 import { caseConfig, loadConfig } from '../infra/config.ts';
+import { clientDataConverter } from '../infra/payloadCodec.ts';
 import { CaseRunUnknownError, CaseStillOpenError, eraseCase } from '../infra/erasure.ts';
 import { parse, UsageError } from './args.ts';
 
@@ -21,7 +23,11 @@ export async function runCase(
   const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 2 });
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
-    const erasure = await eraseCase({ pool, temporal: new Client({ connection }) }, caseId);
+    const temporal = new Client({
+      connection,
+      dataConverter: clientDataConverter(config.ONEWINDOW_PAYLOAD_KEY),
+    });
+    const erasure = await eraseCase({ pool, temporal }, caseId);
     console.log(
       erasure.erasedNow
         ? `erased case ${caseId} at ${erasure.erasedAt}`

@@ -61,7 +61,10 @@ const valid = {
     ONEWINDOW_LOG_KEY_FILE: keyFile,
   },
   dev: {},
-  case: { DATABASE_URL: 'postgres://onewindow_app:secret@postgres:5432/onewindow' },
+  case: {
+    DATABASE_URL: 'postgres://onewindow_app:secret@postgres:5432/onewindow',
+    ONEWINDOW_PAYLOAD_KEY: payloadKey,
+  },
   setup: {
     ONEWINDOW_ADMIN_DATABASE_URL: 'postgres://postgres:secret@postgres:5432/onewindow',
     ONEWINDOW_DB_PASSWORD: 'a-long-url-safe-password',

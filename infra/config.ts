@@ -434,6 +434,9 @@ export type DevConfig = z.output<typeof devConfig>;
 export const caseShape = {
   DATABASE_URL: f.DATABASE_URL,
   TEMPORAL_ADDRESS: f.TEMPORAL_ADDRESS,
+  // The run's memo (who applied) is encrypted like every payload; describing the run to
+  // check it has closed decodes it.
+  ONEWINDOW_PAYLOAD_KEY: f.ONEWINDOW_PAYLOAD_KEY,
 };
 export const caseConfig = z.object(caseShape);
 export type CaseConfig = z.output<typeof caseConfig>;

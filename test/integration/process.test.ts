@@ -1,6 +1,6 @@
 // The citizen's whole case on the real stack: six agency workers with their own keys, the
 // law's order, the point of no return, compensation before it, escalation after it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { caseWorkflowId } from '../../domain/application.ts';
 import { ORCHESTRATOR_TASK_QUEUE } from '../../domain/agencyIds.ts';
@@ -19,7 +19,13 @@ import {
   waitForStep,
   waitUntil,
 } from './caseDriver.ts';
-import { sampleApplication, startStack, type Stack, type Timeline } from './stack.ts';
+import {
+  sampleApplication,
+  startStack,
+  TEST_PAYLOAD_KEY,
+  type Stack,
+  type Timeline,
+} from './stack.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -1047,8 +1053,16 @@ describe('the joint transfer, end to end', () => {
     const opened = await waitForStep(stack, open, 'intake', 'done');
     await stack.client.workflow.getHandle(`case:${opened.unitId}`).terminate('test done');
 
-    const erasure = await eraseCase({ pool: stack.pool, temporal: stack.client }, caseId);
-    expect(erasure.erasedNow).toBe(true);
+    // As an operator erases it: the command, with the deployment's environment.
+    const operatorEnv = {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      DATABASE_URL: inject('databaseUrl'),
+      ONEWINDOW_PAYLOAD_KEY: TEST_PAYLOAD_KEY,
+    };
+    const erased = await onewindow(['case', 'erase', caseId], operatorEnv);
+    expect(erased.stderr).toBe('');
+    expect(erased.code).toBe(0);
+    expect(erased.stdout).toMatch(new RegExp(`^erased case ${caseId} at `));
     expect(
       (await stack.pool.query('SELECT 1 FROM case_secrets WHERE case_id = $1', [caseId])).rowCount,
     ).toBe(0);
@@ -1072,9 +1086,9 @@ describe('the joint transfer, end to end', () => {
     });
     expect(after.json()).toMatchObject({ workflowStatus: 'ERASED', phase: 'rejected' });
     expect(after.json<{ entries: unknown[] }>().entries).toHaveLength(closed.entries.length);
-    expect((await eraseCase({ pool: stack.pool, temporal: stack.client }, caseId)).erasedNow).toBe(
-      false,
-    );
+    const again = await onewindow(['case', 'erase', caseId], operatorEnv);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(new RegExp(`^case ${caseId} was already erased at `));
 
     const url = `${await stack.app.listen({ port: 0, host: '127.0.0.1' })}/ledger`;
     const trust = join(mkdtempSync(join(tmpdir(), 'onewindow-erase-')), 'trust.json');
