@@ -92,6 +92,13 @@ export async function issueToken(
 
 export type VerifyToken = (token: string) => Promise<Principal>;
 
+/**
+ * How far the issuer's clock may be from ours (RFC 7519 §4.1.4 leaves "some small leeway" to
+ * the implementer): an identity provider a little ahead would otherwise issue tokens not yet
+ * valid here.
+ */
+export const CLOCK_TOLERANCE_SECONDS = 30;
+
 /** Tokens whose signature each verifier remembers having checked. */
 const VERIFIED_TOKENS_KEPT = 10_000;
 
@@ -122,6 +129,10 @@ export function tokenVerifier(publicKey: Uint8Array, now?: () => Date): VerifyTo
         issuer: TOKEN_ISSUER,
         audience: TOKEN_AUDIENCE,
         requiredClaims: ['sub', 'exp', 'iat'],
+        // A token is refused once older than the longest one issueToken makes, whatever
+        // its exp says: one signed elsewhere for years is not a session.
+        maxTokenAge: MAX_TOKEN_SECONDS,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
         ...(now ? { currentDate: now() } : {}),
       }));
     } catch (error) {
@@ -137,8 +148,12 @@ export function tokenVerifier(publicKey: Uint8Array, now?: () => Date): VerifyTo
       throw new UnauthorizedError(
         `the token names no valid role: ${principal.error.issues[0]?.message ?? 'invalid'}`,
       );
-    // requiredClaims made jose check that exp is a number; it is in seconds.
-    verified.set(token, { principal: principal.data, expiresAt: (payload.exp as number) * 1000 });
+    // requiredClaims made jose check that exp and iat are numbers; they are in seconds. A
+    // remembered token ends where jose would refuse it: at exp or at its maximum age.
+    const endsAt =
+      Math.min(payload.exp as number, (payload.iat as number) + MAX_TOKEN_SECONDS) +
+      CLOCK_TOLERANCE_SECONDS;
+    verified.set(token, { principal: principal.data, expiresAt: endsAt * 1000 });
     return principal.data;
   };
 }
