@@ -209,8 +209,13 @@ export class Sequencer {
     try {
       const prepared = await Promise.all(
         batch.map((p) =>
-          this.prepare(p.input).catch((error: unknown) => {
-            p.reject(error);
+          this.prepare(p.input).catch(async (error: unknown) => {
+            // A retry of a statement logged while its key was valid (its answer was lost,
+            // then the key revoked or expired) gets its entry, as refuseRevoked gives it.
+            const logged =
+              error instanceof KeyNotAuthorizedError ? await this.loggedAs(p.input) : undefined;
+            if (logged) p.resolve(logged);
+            else p.reject(error);
             return undefined;
           }),
         ),
@@ -253,6 +258,34 @@ export class Sequencer {
       // The verifier itself failed (e.g. a worker died): nobody in this batch is appended.
       for (const p of batch) p.reject(error);
       return [];
+    }
+  }
+
+  /**
+   * The entry already logged for exactly this signed statement (same id, same signature over
+   * the same statement), or undefined. Only for one whose key is refused now: any other
+   * statement is found in the commit's own lookup.
+   */
+  private async loggedAs(input: unknown): Promise<Appended | undefined> {
+    const raw = input as { statement?: { statementId?: unknown }; signature?: unknown };
+    const statementId = raw.statement?.statementId;
+    if (typeof statementId !== 'string' || typeof raw.signature !== 'string') return undefined;
+    try {
+      const { rows } = await this.pool.query<{ leaf_hash: Buffer; entry: Buffer }>(
+        'SELECT leaf_hash, entry FROM ledger_entries WHERE statement_id = $1',
+        [statementId],
+      );
+      if (rows.length === 0) return undefined;
+      const entry = Entry.parse(JSON.parse(rows[0]!.entry.toString('utf8')));
+      if (
+        entry.signature !== raw.signature ||
+        canonicalJson(entry.statement) !== canonicalJson(raw.statement)
+      )
+        return undefined;
+      return { entry, leafHash: new Uint8Array(rows[0]!.leaf_hash), created: false };
+    } catch {
+      // Not serialisable, or the lookup failed: the key's refusal stands.
+      return undefined;
     }
   }
 

@@ -353,6 +353,24 @@ describe('a revocation takes effect with its entry', () => {
     expect(toBase64(again.leafHash)).toBe(toBase64(logged.leafHash));
   });
 
+  it('gives a retry arriving after the revocation, its first answer lost, the entry its statement got before it', async () => {
+    const key = await freshElectricityKey();
+    const signed = statement('electricity', key);
+    const logged = await append(signed);
+    expect((await append(revocationOf(key, 5))).created).toBe(true);
+    const size = await ledgerSize();
+    // The same statement again, as a retried activity sends it: its entry, no new one.
+    const again = await append(signed);
+    expect(again.created).toBe(false);
+    expect(again.entry).toEqual(logged.entry);
+    expect(toBase64(again.leafHash)).toBe(toBase64(logged.leafHash));
+    // Another statement under the revoked key is still refused, and nothing was added.
+    await expect(append(statement('electricity', key))).rejects.toBeInstanceOf(
+      KeyNotAuthorizedError,
+    );
+    expect(await ledgerSize()).toBe(size);
+  });
+
   it('refuses a statement checked before the revocation landed and committed after it', async () => {
     const key = await freshElectricityKey();
     const { sequencer: stale } = staleSequencer();
