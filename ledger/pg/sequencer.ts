@@ -11,7 +11,7 @@ import {
   KeyNotAuthorizedError,
   MalformedStatementError,
 } from '../../domain/errors.ts';
-import { Entry, SignedStatement } from '../../domain/statement.ts';
+import { Entry, KeyId, SignedStatement } from '../../domain/statement.ts';
 import { chainEntries, encodeEntry, GENESIS_PREV_LEAF_HASH } from '../entry.ts';
 import { bytesEqual, fromBase64, toBase64, utf8 } from '../bytes.ts';
 import { signCheckpoint } from '../checkpoint.ts';
@@ -29,6 +29,10 @@ import { fetchNodes } from './tree.ts';
 
 /** The advisory lock a commit holds: one sequencer at a time across processes. */
 export const SEQUENCER_LOCK = 7002;
+
+/** C0 controls and DEL: in no key name, and U+0000 is no PostgreSQL text. */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
 /**
  * Statements per check batch, and check batches in flight: small enough that a commit's
  * worth of appenders splits into several batches (so verifying overlaps committing), and
@@ -310,6 +314,13 @@ export class Sequencer {
     }
     if (Number.isNaN(Date.parse(issuedAt)))
       throw new MalformedStatementError(`statement.issuedAt is not a date: ${issuedAt}`);
+    // Before any query: the registry asks for the revocations of a whole tick's keys at once,
+    // and a key id PostgreSQL cannot take as text (a NUL) failed every statement checked with
+    // it, this one retried for ever. No control character is part of a key name.
+    if (!KeyId.safeParse(keyId).success || CONTROL_CHARACTER.test(keyId))
+      throw new MalformedStatementError(
+        `statement.keyId ${JSON.stringify(keyId)} is not a key id (<key name>+<8 hex digits>, no control characters)`,
+      );
     const key = await this.keys.authorize(keyId, agency, issuedAt);
     let message: Uint8Array;
     let signature: Uint8Array;

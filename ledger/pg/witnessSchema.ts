@@ -62,7 +62,8 @@ export async function prepareWitnessDatabase(pool: pg.Pool): Promise<boolean> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock(7002)');
+    // Not the migrations' 7001 nor the sequencer's 7002, should this be the log's database.
+    await client.query('SELECT pg_advisory_xact_lock(7003)');
     const { rows } = await client.query<{ present: boolean }>(
       "SELECT to_regclass('witness_checkpoints') IS NOT NULL AND to_regclass('witness_alarms') IS NOT NULL AS present",
     );

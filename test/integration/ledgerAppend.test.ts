@@ -243,6 +243,33 @@ describe('the ledger append path against PostgreSQL', () => {
     });
   });
 
+  it('refuses a statement whose key id PostgreSQL cannot take on its own, and appends the ones checked with it', async () => {
+    const registry = stack.keys.registry!;
+    const before = await ledgerSize(stack.pool);
+    // Sent together: the registry asks for the revocations of a whole tick's keys at once.
+    // Refused before its signature is looked at: any signature will do.
+    const signed = signStatement(statement('registry', registry.keyId), registry);
+    const bad = { ...signed, statement: { ...signed.statement, keyId: 'registry\u0000+00000000' } };
+    const good = Array.from({ length: 10 }, () =>
+      signStatement(statement('registry', registry.keyId), registry),
+    );
+    const [refused, ...appended] = await Promise.allSettled(
+      [bad, ...good].map((s) => stack.sequencer.append(s)),
+    );
+    expect(refused).toMatchObject({
+      status: 'rejected',
+      reason: { name: 'MalformedStatementError' },
+    });
+    expect((refused as PromiseRejectedResult).reason).toHaveProperty(
+      'message',
+      expect.stringMatching(
+        /^statement\.keyId "registry\\u0000\+00000000" is not a key id/,
+      ) as string,
+    );
+    expect(appended.map((r) => r.status)).toEqual(Array(10).fill('fulfilled'));
+    expect(await ledgerSize(stack.pool)).toBe(before + 10);
+  });
+
   it('refuses a statement whose entry would not fit a tlog-tiles entry bundle, appending nothing', async () => {
     const before = await ledgerSize(stack.pool);
     const registry = stack.keys.registry!;
