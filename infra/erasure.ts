@@ -100,6 +100,9 @@ export async function eraseCase(
   try {
     await client.query('BEGIN');
     await client.query('DELETE FROM case_secrets WHERE case_id = $1', [caseId]);
+    // Its notices too: an escalation's message quotes the agency's error, which may name
+    // what the case is about.
+    await client.query('DELETE FROM notifications WHERE case_id = $1', [caseId]);
     const updated = await client.query<{ erased_at: Date }>(
       'UPDATE cases SET erased_at = now() WHERE case_id = $1 RETURNING erased_at',
       [caseId],

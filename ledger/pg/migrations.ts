@@ -314,7 +314,9 @@ async function grantAppRole(client: pg.PoolClient, password: string): Promise<vo
     `GRANT SELECT, INSERT (witness, public_key, origin, size, root_hash, checkpoint_body, cosignature) ON witness_checkpoints TO ${APP_ROLE}`,
   );
   await client.query(`GRANT USAGE ON SEQUENCE witness_checkpoints_id_seq TO ${APP_ROLE}`);
-  await client.query(`GRANT SELECT, INSERT ON notifications TO ${APP_ROLE}`);
+  // DELETE for erasure only (infra/erasure.ts): a notice's message may quote what an agency
+  // said about the case.
+  await client.query(`GRANT SELECT, INSERT, DELETE ON notifications TO ${APP_ROLE}`);
   await client.query(`GRANT USAGE ON SEQUENCE notifications_id_seq TO ${APP_ROLE}`);
   await client.query(`GRANT SELECT, INSERT ON agency_key_revocations TO ${APP_ROLE}`);
   await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON cases, case_secrets TO ${APP_ROLE}`);

@@ -1053,6 +1053,16 @@ describe('the joint transfer, end to end', () => {
     const opened = await waitForStep(stack, open, 'intake', 'done');
     await stack.client.workflow.getHandle(`case:${opened.unitId}`).terminate('test done');
 
+    const notices = async () =>
+      Number(
+        (
+          await stack.pool.query<{ n: string }>(
+            'SELECT count(*) AS n FROM notifications WHERE case_id = $1',
+            [caseId],
+          )
+        ).rows[0]!.n,
+      );
+    expect(await notices()).toBeGreaterThan(0);
     // As an operator erases it: the command, with the deployment's environment.
     const operatorEnv = {
       TEMPORAL_ADDRESS: inject('temporalAddress'),
@@ -1066,6 +1076,7 @@ describe('the joint transfer, end to end', () => {
     expect(
       (await stack.pool.query('SELECT 1 FROM case_secrets WHERE case_id = $1', [caseId])).rowCount,
     ).toBe(0);
+    expect(await notices()).toBe(0);
     await expect
       .poll(
         async () =>
