@@ -32,6 +32,7 @@ const CALLERS: Record<string, Principal> = {
   citizen: { role: 'citizen', sub: 'c1' },
   registry: { role: 'officer', sub: 'o1', agency: 'registry' },
   tax: { role: 'officer', sub: 'o2', agency: 'tax' },
+  gas: { role: 'officer', sub: 'o3', agency: 'gas' },
   supervisor: { role: 'supervisor', sub: 's1' },
 };
 
@@ -150,6 +151,8 @@ interface FakeRun {
   escalations?: CaseStatus['escalations'];
   /** The OneWindowCurrentSteps the visibility store shows; without, the case published none. */
   currentSteps?: string[];
+  /** The steps its status query shows; without, the registry's review waiting. */
+  steps?: CaseStatus['steps'];
 }
 
 /** A search attribute value as the visibility store returns it. */
@@ -181,7 +184,9 @@ function fakeTemporal(runs: FakeRun[]) {
       unitId: 'U-1',
       phase: r.phase,
       overdue: r.overdue ?? false,
-      steps: [{ stepId: 'review', agency: 'registry', kind: 'human', status: 'waiting' }],
+      steps: r.steps ?? [
+        { stepId: 'review', agency: 'registry', kind: 'human', status: 'waiting' },
+      ],
       records: [],
       escalations: r.escalations ?? [],
     });
@@ -424,6 +429,73 @@ describe('when the status query fails', () => {
     const { call } = await appWith(listing, fakePool([rowOf()]).pool);
     const response = await call('GET', '/inbox', 'registry');
     expect(response.statusCode, response.body).toBe(503);
+  });
+});
+
+describe("an officer's view of a case", () => {
+  // The fake pool holds no application: a case that passes the need-to-know test goes on to
+  // "holds no personal data"; one that does not is "no case". Neither records an access.
+  it.each([
+    [
+      'passes while the case is open and the agency has begun its part',
+      { statusName: 'RUNNING', phase: 'running' },
+      'waiting',
+      /holds no personal data/,
+    ],
+    [
+      'looks like no case before the agency has begun its part',
+      { statusName: 'RUNNING', phase: 'running' },
+      'pending',
+      /^no case /,
+    ],
+    [
+      'looks like no case once the case has closed',
+      { statusName: 'COMPLETED', phase: 'completed' },
+      'done',
+      /^no case /,
+    ],
+  ] as const)('%s', async (_, run, reviewStatus, reason) => {
+    const { temporal } = fakeTemporal([
+      {
+        runId: 'run-1',
+        caseId: CASE,
+        ...run,
+        steps: [{ stepId: 'review', agency: 'registry', kind: 'human', status: reviewStatus }],
+      },
+    ]);
+    const { call, accesses } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await call('GET', `/cases/${CASE}/view?purpose=review`, 'registry');
+    expect(response.statusCode, response.body).toBe(404);
+    expect(response.json<{ reason: string }>().reason).toMatch(reason);
+    expect(accesses).toEqual([]);
+  });
+});
+
+describe('a decision by an officer whose agency has no step in the case', () => {
+  it('is answered as for an unknown case: no case, and nothing signed', async () => {
+    const { temporal, world } = fakeTemporal([
+      { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
+    ]);
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const { signed } = signDecision({
+      key: generateSigningKey(agencyKeyName('gas')),
+      agency: 'gas',
+      caseId: CASE,
+      stepId: 'settleArrears.gas',
+      outcome: 'settled',
+      decidedBy: 'system',
+    });
+    const decision = { stepId: 'settleArrears.gas', signed };
+    const known = await call('POST', `/cases/${CASE}/decisions`, 'gas', decision);
+    const unknown = await call(
+      'POST',
+      '/cases/22222222-2222-4222-8222-222222222222/decisions',
+      'gas',
+      decision,
+    );
+    expect([known.statusCode, unknown.statusCode]).toEqual([404, 404]);
+    expect(known.json<{ reason: string }>().reason).toBe(`no case ${CASE}`);
+    expect(world.updates).toEqual([]);
   });
 });
 

@@ -397,8 +397,10 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
    * agency is asked to sign it: nothing is signed, no workflow starts, and a step of an
    * agency the case does not involve never waits on that agency's worker. The case's own
    * validator stays the authority (a step may close between this check and the update).
+   * With `agency` (an officer's), a case that agency has no step in looks like no case, as
+   * on the view route: whether it exists, and in what state, is not theirs to learn.
    */
-  async function requireOpenStep(row: CaseRow, stepId: string): Promise<void> {
+  async function requireOpenStep(row: CaseRow, stepId: string, agency?: Agency): Promise<void> {
     let status: CaseStatus | undefined;
     if (!row.erased_at) {
       const handle = runHandle(row);
@@ -414,6 +416,8 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         );
       }
     }
+    if (agency && !status?.steps.some((s) => s.agency === agency))
+      throw new NotFoundError(`no case ${row.case_id}`);
     if (!status || status.phase !== 'running')
       throw new UpdateRefusedError(
         'stepId',
@@ -811,8 +815,12 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       const row = await caseRow(request.params.caseId);
       const status = await statusOf(row);
       const steps = (status?.steps ?? []).filter((s) => s.agency === principal.agency);
-      // An officer sees only cases their agency takes part in; others look like no case.
-      if (steps.length === 0) throw new NotFoundError(`no case ${row.case_id}`);
+      // Need to know: an officer reads a case's personal data while the case is open and
+      // their agency has begun its part in it (a step started, waiting, escalated or done).
+      // Any other case, one their agency is only due to act in later or one closed, looks
+      // like no case.
+      const begun = steps.some((s) => !['pending', 'skipped', 'cancelled'].includes(s.status));
+      if (status?.phase !== 'running' || !begun) throw new NotFoundError(`no case ${row.case_id}`);
       const application = await applicationOf(row);
       if (!application) throw new NotFoundError(`case ${row.case_id} holds no personal data`);
       const view = agencyViewOf(principal.agency, application);
@@ -852,19 +860,21 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
           'stepId',
         );
       const row = await caseRow(request.params.caseId);
+      if (!body.signed) {
+        const outcomes = allowedOutcomes(body.stepId);
+        if (!outcomes.includes(body.outcome!))
+          throw new UpdateRefusedError(
+            'outcome',
+            `${body.stepId} takes ${outcomes.join(' or ')}, not ${body.outcome}`,
+          );
+      }
+      await requireOpenStep(row, body.stepId, principal.agency);
       if (body.signed)
         return applyDecision(
           row,
           { stepId: body.stepId, signed: body.signed, opening: body.opening },
           'signed',
         );
-      const outcomes = allowedOutcomes(body.stepId);
-      if (!outcomes.includes(body.outcome!))
-        throw new UpdateRefusedError(
-          'outcome',
-          `${body.stepId} takes ${outcomes.join(' or ')}, not ${body.outcome}`,
-        );
-      await requireOpenStep(row, body.stepId);
       const decision = await signAtAgency({
         agency: owner,
         caseId: row.case_id,
