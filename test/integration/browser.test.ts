@@ -321,6 +321,15 @@ describe('a case through the three front doors in Chromium', () => {
     expect(text).toContain('review of title transfer');
     expect(text).toContain('supervisor:supervisor-browser');
     expect(text).toContain('audit of a completed transfer');
+
+    // A link whose case is no case id is not followed: no request goes where it points.
+    const requested: string[] = [];
+    citizen.page.on('request', (r) => requested.push(new URL(r.url()).pathname));
+    await citizen.page.goto(`${baseUrl}/citizen?case=../ledger/entries/999999`);
+    await expect
+      .poll(() => citizen.page.locator('#status').textContent())
+      .toContain('The link does not name a case.');
+    expect(requested.filter((path) => path.includes('999999'))).toEqual([]);
     expect(citizen.problems).toEqual([]);
   });
 });

@@ -126,11 +126,14 @@ function dueList(caseId: string, due: readonly Due[]): HTMLElement {
       pay.addEventListener('click', () => {
         pay.disabled = true;
         say(`Paying for ${d.stepId}\u2026`);
-        json<{ stepId: string; ledgerIndex: number }>(`/cases/${caseId}/payments`, {
-          token,
-          method: 'POST',
-          body: { stepId: d.stepId },
-        })
+        json<{ stepId: string; ledgerIndex: number }>(
+          `/cases/${encodeURIComponent(caseId)}/payments`,
+          {
+            token,
+            method: 'POST',
+            body: { stepId: d.stepId },
+          },
+        )
           .then((paid) => {
             say(`Payment for ${paid.stepId} recorded as ledger entry ${paid.ledgerIndex}.`);
             return openCase(caseId, false);
@@ -158,6 +161,9 @@ function dueList(caseId: string, due: readonly Due[]): HTMLElement {
   );
 }
 
+/** A case id, as the API gives them (a UUID). */
+const CASE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 async function openCase(caseId: string, focus = true): Promise<void> {
   const section = byId('case');
   const body = byId('case-body');
@@ -166,10 +172,10 @@ async function openCase(caseId: string, focus = true): Promise<void> {
   replace(body, h('p', {}, 'Loading\u2026'));
   if (focus) byId('case-heading').focus();
   const [detail, accessLog] = await Promise.all([
-    json<CaseDetail>(`/cases/${caseId}`, { token }),
-    json<{ accesses: Access[] }>(`/cases/${caseId}/access-log`, { token }).catch(
-      (error: unknown) => error,
-    ),
+    json<CaseDetail>(`/cases/${encodeURIComponent(caseId)}`, { token }),
+    json<{ accesses: Access[] }>(`/cases/${encodeURIComponent(caseId)}/access-log`, {
+      token,
+    }).catch((error: unknown) => error),
   ]);
   const refresh = h('button', { type: 'button', class: 'secondary' }, 'Refresh this case');
   refresh.addEventListener('click', () => void openCase(caseId, false).catch(showError));
@@ -210,8 +216,11 @@ sessionPanel('citizen', (value) => {
   byId('signed-in').hidden = false;
   byId<HTMLFormElement>('apply').addEventListener('submit', (event) => void apply(event));
   byId('refresh-cases').addEventListener('click', () => void loadCases().catch(showError));
+  // A link may name a case to open (?case=<id>); anything but a case id is not followed.
   const requested = new URL(location.href).searchParams.get('case');
+  const caseLink = requested !== null && CASE_ID.test(requested) ? requested : undefined;
+  if (requested !== null && !caseLink) say('The link does not name a case.');
   loadCases()
-    .then(() => (requested ? openCase(requested) : undefined))
+    .then(() => (caseLink ? openCase(caseLink) : undefined))
     .catch((error: unknown) => sayError(error, 'Your cases could not be loaded'));
 });

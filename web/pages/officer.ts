@@ -113,7 +113,7 @@ async function readCase(event: SubmitEvent): Promise<void> {
   }
   try {
     const opened = await json<OfficerView>(
-      `/cases/${current.caseId}/view${query({ purpose: purpose.value.trim() })}`,
+      `/cases/${encodeURIComponent(current.caseId)}/view${query({ purpose: purpose.value.trim() })}`,
       { token },
     );
     replace(
@@ -156,7 +156,7 @@ async function decide(event: SubmitEvent): Promise<void> {
   reason.removeAttribute('aria-invalid');
   try {
     const decided = await json<{ stepId: string; ledgerIndex: number }>(
-      `/cases/${current.caseId}/decisions`,
+      `/cases/${encodeURIComponent(current.caseId)}/decisions`,
       {
         token,
         method: 'POST',

@@ -185,7 +185,7 @@ function escalationItem(caseId: string, escalation: Escalation, index: number): 
       reason.focus();
       return;
     }
-    json(`/cases/${caseId}/escalations`, {
+    json(`/cases/${encodeURIComponent(caseId)}/escalations`, {
       token,
       method: 'POST',
       body: { stepId: escalation.stepId, action, reason: reason.value.trim() },
@@ -201,7 +201,7 @@ function escalationItem(caseId: string, escalation: Escalation, index: number): 
 
 async function downloadEvidence(caseId: string): Promise<void> {
   // The bundle's bytes exactly as served: `onewindow ledger verify-bundle` checks this file.
-  const bundle = await bytes(`/cases/${caseId}/evidence`, { token });
+  const bundle = await bytes(`/cases/${encodeURIComponent(caseId)}/evidence`, { token });
   const url = URL.createObjectURL(new Blob([bundle], { type: 'application/json' }));
   const link = h('a', { href: url, download: `evidence-${caseId}.json`, hidden: true });
   document.body.append(link);
@@ -225,7 +225,7 @@ async function openTimeline(event: SubmitEvent): Promise<void> {
   }
   say('Loading the timeline and verifying its ledger entries\u2026');
   const t = await json<Timeline>(
-    `/cases/${caseId}/timeline${query({ purpose: purpose.value.trim() })}`,
+    `/cases/${encodeURIComponent(caseId)}/timeline${query({ purpose: purpose.value.trim() })}`,
     { token },
   );
   const accesses: Access[] = Array.isArray(t.accessLog)
