@@ -1,7 +1,9 @@
 import type pg from 'pg';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { signCheckpoint } from '../checkpoint.ts';
-import { generateSigningKey } from '../keys.ts';
+import { cosignerKeyOf } from '../cosignature.ts';
+import { formatVerifierKey, generateSigningKey, parseVerifierKey } from '../keys.ts';
+import { decideAddCheckpoint } from '../witness.ts';
 import { CheckpointPublisher } from './publisher.ts';
 
 const logKey = generateSigningKey('publisher.test/log');
@@ -31,6 +33,62 @@ function unpublishedStore() {
 describe('CheckpointPublisher', () => {
   afterEach(() => {
     vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  it('publishes once k witnesses cosigned, without waiting for a slow one, and keeps its cosignature when it comes', async () => {
+    const origin = 'publisher.test/log';
+    const note = signCheckpoint(
+      { origin, size: 3, rootHash: new Uint8Array(32).fill(3), extensions: [] },
+      logKey,
+    );
+    const written: { text: string; values: unknown[] }[] = [];
+    const pool = {
+      query: (text: string, values: unknown[] = []) => {
+        if (text.trimStart().startsWith('SELECT'))
+          return Promise.resolve({ rows: [{ size: '3', note, published: false }] });
+        written.push({ text, values });
+        return Promise.resolve({ rows: [] });
+      },
+    } as unknown as pg.Pool;
+    const [fast, slow] = ['fast', 'slow'].map((name) => generateSigningKey(`${name}.witness.test`));
+    const logs = new Map([
+      [origin, [parseVerifierKey(formatVerifierKey(origin, logKey.publicKey))]],
+    ]);
+    // Each witness answers as tlog-witness does, from size 0; the slow one when let go.
+    let letGo!: () => void;
+    const slowAnswers = new Promise<void>((resolve) => (letGo = resolve));
+    vi.stubGlobal('fetch', async (url: string, init: { body: string }) => {
+      const key = url.startsWith('http://slow') ? slow! : fast!;
+      if (key === slow) await slowAnswers;
+      const answer = decideAddCheckpoint({ key, logs }, init.body, () => undefined);
+      return new Response(answer.body, { status: answer.status });
+    });
+    const publisher = new CheckpointPublisher(
+      pool,
+      {
+        witnesses: [
+          { url: 'http://fast', key: cosignerKeyOf(fast!) },
+          { url: 'http://slow', key: cosignerKeyOf(slow!) },
+        ],
+        threshold: 1,
+      },
+      () => undefined,
+      0,
+    );
+    await publisher.request();
+    const published = written.filter((w) => w.text.includes('published_checkpoints'));
+    expect(published).toHaveLength(1);
+    expect(published[0]!.values[1]).toContain('— fast.witness.test ');
+    expect(published[0]!.values[1]).not.toContain('slow.witness.test');
+    const kept = () =>
+      written
+        .filter((w) => w.text.includes('cosignatures'))
+        .map((w) => (w.values[1] as string[])[0]);
+    expect(kept()).toEqual(['fast.witness.test']);
+    letGo();
+    await publisher.idle();
+    expect(kept()).toEqual(['fast.witness.test', 'slow.witness.test']);
   });
 
   it('publishes at once when no round started within the interval', async () => {

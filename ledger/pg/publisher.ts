@@ -25,6 +25,9 @@ export interface WitnessPolicyConfig {
   threshold: number;
 }
 
+/** add-checkpoint requests to one witness for one checkpoint (see `submit`). */
+const SUBMIT_ATTEMPTS = 3;
+
 /** Least time between the starts of two rounds, unless the publisher is told otherwise. */
 export const DEFAULT_PUBLISH_INTERVAL_MS = 250;
 
@@ -32,6 +35,8 @@ export class CheckpointPublisher {
   /** Size each witness last cosigned, learnt from its answers (409 tells us). */
   private readonly witnessSizes = new Map<string, number>();
   private running: Promise<void> | undefined;
+  /** Witnesses' answers still coming in after their round published (see publishNewest). */
+  private readonly stragglers = new Set<Promise<unknown>>();
   private again = false;
   /** When the last round started (performance.now()). */
   private lastRound = -Infinity;
@@ -89,9 +94,12 @@ export class CheckpointPublisher {
     return () => clearInterval(timer);
   }
 
-  /** Resolves when no round is running (for a clean shutdown). */
+  /** Resolves when no round is running and every witness answered (for a clean shutdown). */
   async idle(): Promise<void> {
-    while (this.running) await this.running.catch(() => undefined);
+    while (this.running || this.stragglers.size > 0) {
+      await this.running?.catch(() => undefined);
+      await Promise.all(this.stragglers);
+    }
   }
 
   private async publishNewest(): Promise<void> {
@@ -103,31 +111,50 @@ export class CheckpointPublisher {
     if (!newest || newest.published) return;
     const size = Number(newest.size);
     const body = splitNote(newest.note).text;
-    const results = await Promise.allSettled(
-      this.policy.witnesses.map((w) => this.submit(w, size, newest.note, body)),
-    );
+    // Published as soon as k witnesses cosigned: a slow or absent witness holds up neither
+    // this checkpoint nor the next round. The others' answers still come in and are kept.
     const lines: string[] = [];
-    results.forEach((result, i) => {
-      const witness = this.policy.witnesses[i]!;
-      if (result.status === 'fulfilled') lines.push(result.value);
-      else
+    let enough!: () => void;
+    const cosigned = new Promise<void>((resolve) => (enough = resolve));
+    if (this.policy.threshold === 0) enough();
+    const answers = this.policy.witnesses.map(async (witness) => {
+      let line: string;
+      try {
+        line = await this.submit(witness, size, newest.note, body);
+      } catch (error) {
+        this.log(`witness ${witness.key.name} did not cosign size ${size}: ${String(error)}`);
+        return;
+      }
+      lines.push(line);
+      if (lines.length >= this.policy.threshold) enough();
+      await this.keepCosignatures(size, [line]).catch((error: unknown) =>
         this.log(
-          `witness ${witness.key.name} did not cosign size ${size}: ${String(result.reason)}`,
-        );
+          `the cosignature of ${witness.key.name} for size ${size} was not kept: ${String(error)}`,
+        ),
+      );
     });
-    if (lines.length > 0) {
-      await this.pool.query(
-        `INSERT INTO cosignatures (size, witness, signature_line)
-         SELECT $1, * FROM unnest($2::text[], $3::text[]) ON CONFLICT DO NOTHING`,
-        [size, lines.map((l) => l.slice(2, l.indexOf(' ', 2))), lines],
-      );
-    }
+    // Never rejects: each answer logs its own failure.
+    const all = Promise.all(answers).then(() => undefined);
+    this.stragglers.add(all);
+    void all.then(() => this.stragglers.delete(all));
+    await Promise.race([all, cosigned]);
     if (lines.length >= this.policy.threshold) {
+      // tlog-witness publication: the log's note with the cosignatures gathered so far.
+      // Never below one published before it (another publisher of the log may be ahead).
       await this.pool.query(
-        'INSERT INTO published_checkpoints (size, note) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-        [size, addSignatureLines(newest.note, lines)],
+        `INSERT INTO published_checkpoints (size, note)
+         SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM published_checkpoints WHERE size >= $1)`,
+        [size, addSignatureLines(newest.note, [...lines])],
       );
     }
+  }
+
+  private async keepCosignatures(size: number, lines: readonly string[]): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO cosignatures (size, witness, signature_line)
+       SELECT $1, * FROM unnest($2::text[], $3::text[]) ON CONFLICT DO NOTHING`,
+      [size, lines.map((l) => l.slice(2, l.indexOf(' ', 2))), lines],
+    );
   }
 
   /** One add-checkpoint exchange; returns the verified cosignature line. */
@@ -137,7 +164,9 @@ export class CheckpointPublisher {
     note: string,
     body: string,
   ): Promise<string> {
-    for (let attempt = 0; attempt < 2; attempt++) {
+    // A 409 teaches the witness's size; another publisher of the log (the API's beside the
+    // orchestrator's) may move it on once more before the next attempt, hence a third.
+    for (let attempt = 0; attempt < SUBMIT_ATTEMPTS; attempt++) {
       const oldSize = Math.min(this.witnessSizes.get(witness.key.name) ?? 0, size);
       const proof =
         oldSize === 0 || oldSize === size
@@ -149,9 +178,11 @@ export class CheckpointPublisher {
         signal: AbortSignal.timeout(10_000),
       });
       const text = await response.text();
-      if (response.status === 409 && attempt === 0) {
-        const current = Number(text.trim());
-        if (!Number.isSafeInteger(current)) throw new Error(`409 without a size: ${text.trim()}`);
+      if (response.status === 409 && attempt < SUBMIT_ATTEMPTS - 1) {
+        // tlog-witness: the body of a 409 is the witness's size, in decimal.
+        const current = /^\d{1,16}$/.test(text.trim()) ? Number(text.trim()) : NaN;
+        if (!Number.isSafeInteger(current))
+          throw new Error(`409 without a size: ${JSON.stringify(text.trim().slice(0, 40))}`);
         this.witnessSizes.set(witness.key.name, current);
         continue;
       }
