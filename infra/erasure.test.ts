@@ -13,7 +13,8 @@ function fakes(
 ) {
   const calls: string[] = [];
   const query = (text: string) => {
-    calls.push(text.split(' ')[0]!);
+    // The statement's verb, and the table a DELETE names.
+    calls.push(/^DELETE FROM \w+/.exec(text)?.[0] ?? text.split(' ')[0]!);
     return Promise.resolve({ rows: [{ erased_at: erasedAt }] });
   };
   const pool = {
@@ -61,7 +62,8 @@ describe('erasing a case', () => {
       `list WorkflowType = 'agencyDecision' AND WorkflowId STARTS_WITH 'desk:${caseId}:'`,
       'delete desk-1',
       'BEGIN',
-      'DELETE',
+      'DELETE FROM case_secrets',
+      'DELETE FROM notifications',
       'UPDATE',
       'COMMIT',
     ]);
