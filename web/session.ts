@@ -24,7 +24,17 @@ export function takeToken(role: Role): string | null {
   const fromUrl = fragment.get('token');
   if (fromUrl !== null) {
     history.replaceState(null, '', `${location.pathname}${location.search}`);
-    if (JWT.test(fromUrl)) sessionStorage.setItem(storageKey(role), fromUrl);
+    const current = sessionStorage.getItem(storageKey(role));
+    // A link can carry anyone's token: one sent to a person already signed in would have
+    // them act, unawares, under another name (an application filed as someone else's).
+    // Replacing a session asks first.
+    const replaces = (token: string) =>
+      current === null ||
+      confirm(
+        `Sign in as ${describeHolder(claimsOf(token))} instead of ${describeHolder(claimsOf(current))}?`,
+      );
+    if (JWT.test(fromUrl) && fromUrl !== current && replaces(fromUrl))
+      sessionStorage.setItem(storageKey(role), fromUrl);
   }
   return sessionStorage.getItem(storageKey(role));
 }

@@ -334,6 +334,38 @@ describe('a case through the three front doors in Chromium', () => {
   });
 });
 
+describe('signing in by link in Chromium', () => {
+  it("asks before a link replaces the tab's session, and keeps it when the person declines", async () => {
+    const { page, problems } = await newPage();
+    const first = await tokenOf({ role: 'citizen', sub: 'citizen-first' });
+    const second = await tokenOf({ role: 'citizen', sub: 'citizen-second' });
+    await openSignedIn(page, baseUrl, '/citizen', first);
+    const session = page.locator('#session');
+    expect(await session.textContent()).toContain('citizen-first');
+
+    const followLink = async (answer: 'accept' | 'dismiss') => {
+      const asked = page.waitForEvent('dialog').then(async (dialog) => {
+        const message = dialog.message();
+        await dialog[answer]();
+        return message;
+      });
+      const reloaded = page.waitForEvent('load');
+      await page.goto(`${baseUrl}/citizen#token=${second}`);
+      const message = await asked;
+      await reloaded;
+      await page.locator('#signed-in').waitFor({ state: 'visible' });
+      return message;
+    };
+    expect(await followLink('dismiss')).toBe(
+      'Sign in as citizen citizen-second instead of citizen citizen-first?',
+    );
+    expect(await session.textContent()).toContain('citizen-first');
+    await followLink('accept');
+    expect(await session.textContent()).toContain('citizen-second');
+    expect(problems).toEqual([]);
+  });
+});
+
 describe('the supervisor case list in Chromium', () => {
   it('filters by status and agency', async () => {
     expect(formCaseId, 'the case applied for through the form').toBeDefined();
