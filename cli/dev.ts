@@ -1,7 +1,7 @@
 // `onewindow dev`: the whole system on embedded defaults in one process tree: embedded
 // PostgreSQL, the Temporal dev server (with its web UI), one worker process per agency and
 // the orchestrator's, and the API; `--demo N` submits N sample cases and prints them.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
@@ -36,6 +36,7 @@ import { issueToken, tokenVerifier } from '../api/auth.ts';
 import { formatVerifierKey } from '../ledger/keys.ts';
 import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
 import type { TrustFile } from '../ledger/trust.ts';
+import { makeDirectorySync } from '../infra/directories.ts';
 
 /**
  * Awaits two servers starting side by side. Whichever started is stopped at shutdown even if
@@ -109,7 +110,7 @@ export async function runDev(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
   const { port, uiPort, demo, once, dataDir, config } = devOptions(argv, env);
-  mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+  makeDirectorySync(dataDir, 0o755);
   const say = (line: string) => console.log(line);
 
   // Run last-in first-out, each once, including any registered while shutting down.

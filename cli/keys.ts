@@ -1,15 +1,7 @@
 // `onewindow keys generate`: an agency's Ed25519 statement key in the C2SP signer format.
 // `onewindow keys rotate|revoke`: key changes, appended to the ledger as key events
 // (ledger/keyEvents.ts) and then recorded in the key registry.
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pg from 'pg';
 import { z } from 'zod';
@@ -36,6 +28,7 @@ import {
 import type { TrustFile } from '../ledger/trust.ts';
 import { Sequencer, type LogIdentity } from '../ledger/pg/sequencer.ts';
 import { isFileSystemError, parse, requireEnv, UsageError } from './args.ts';
+import { makeDirectorySync } from '../infra/directories.ts';
 
 /** Parses `--agency`, or throws a UsageError listing the agencies (and what else may stand instead). */
 export function agencyOption(value: string | undefined, alternative = ''): Agency {
@@ -114,7 +107,7 @@ export function ensureKeyFile(path: string, name: string): SigningKey {
   const key = generateSigningKey(name);
   const temporary = `${path}.${process.pid}.tmp`;
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    makeDirectorySync(dirname(path));
     // A leftover of a crashed attempt may have another mode: 'wx' creates the file afresh.
     rmSync(temporary, { force: true });
     writeFileSync(temporary, `${formatSignerKey(key)}\n`, { mode: 0o600, flag: 'wx' });
@@ -331,7 +324,7 @@ async function runRotate(argv: string[], env: NodeJS.ProcessEnv): Promise<number
   try {
     await authorizeSigner(registry, values.key, current, agency.data, now);
     const key = generateSigningKey(agencyKeyName(agency.data));
-    mkdirSync(dirname(values.out), { recursive: true });
+    makeDirectorySync(dirname(values.out));
     writeFileSync(values.out, `${formatSignerKey(key)}\n`, { mode: 0o600, flag: 'wx' });
     let added;
     try {

@@ -2,7 +2,7 @@
 // the verifier's side. It needs only a trust file (public keys, witness policy) and the
 // log's address, an export, a receipt or an evidence bundle; export-bundle alone reads the
 // database (DATABASE_URL), as the operator's side of a supervisor's evidence bundle.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
@@ -27,6 +27,7 @@ import { hashChildrenNode, hashLeafNode } from '../ledger/pg/nodeSha256.ts';
 import { directorySource, exportLog, httpSource, SourceError } from '../infra/fetchPath.ts';
 import { VerifyPool } from '../infra/verifyPool.ts';
 import { intOption, parse, requireEnv, UsageError } from './args.ts';
+import { makeDirectorySync } from '../infra/directories.ts';
 
 /** A verification that ran and found the log (or receipt) wrong: exit code 1. */
 export class VerificationFailure extends Error {
@@ -166,7 +167,7 @@ async function runVerify(argv: string[]): Promise<number> {
     checkpoint: note,
     verifiedAt: new Date().toISOString(),
   };
-  mkdirSync(dirname(statePath), { recursive: true });
+  makeDirectorySync(dirname(statePath));
   writeFileSync(`${statePath}.tmp`, JSON.stringify(state, null, 2));
   renameSync(`${statePath}.tmp`, statePath);
   console.log(

@@ -1,7 +1,8 @@
 // Where a verifier reads a log from: a live address (HTTP) or an exported folder laid out
 // with the same tlog-tiles paths.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { makeDirectory } from './directories.ts';
 import { fromUtf8 } from '../ledger/bytes.ts';
 import { tilePath, tilesForSize } from '../ledger/tiles.ts';
 import { readEntries, type FetchPath } from '../ledger/tlogClient.ts';
@@ -45,10 +46,11 @@ export function directorySource(dir: string): FetchPath {
 
 /** Reads from a source and keeps a copy of everything read under `dir` (an export). */
 export function mirroringSource(source: FetchPath, dir: string): FetchPath {
+  const made = new Set<string>();
   return async (path) => {
     const bytes = await source(path);
-    const file = join(dir, path);
-    await mkdir(dirname(file), { recursive: true });
+    const file = resolve(dir, path);
+    await makeDirectory(dirname(file), made);
     await writeFile(file, bytes);
     return bytes;
   };

@@ -2,11 +2,12 @@
 // DATABASE_URL names. Either way migrations run at start and the app gets its own role.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import pg from 'pg';
 import { APP_ROLE, migrate } from '../ledger/pg/migrations.ts';
 import { freePort } from './ports.ts';
+import { makeDirectorySync } from './directories.ts';
 
 export interface Database {
   /** Owner connection: migrations and tamper tests. */
@@ -36,7 +37,7 @@ export async function startEmbeddedPostgres(
 ): Promise<Omit<Database, 'appUrl'> & { pid: number | undefined }> {
   const port = options.port ?? (await freePort());
   const fresh = !existsSync(`${options.dataDir}/PG_VERSION`);
-  mkdirSync(options.dataDir, { recursive: true });
+  makeDirectorySync(options.dataDir);
   const EmbeddedPostgres = await importEmbeddedPostgres();
   // PostgreSQL's last lines, for the error when it does not start (the package rejects with
   // nothing): e.g. "lock file "postmaster.pid" already exists … Is another postmaster running".

@@ -1,9 +1,10 @@
 // Finds or builds the Temporal CLI, which carries the dev server. No internet reaches the
 // machines this runs on, so the SDK's own download cannot work; the Go module proxy can.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync, mkdtempSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, mkdtempSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { makeDirectorySync } from './directories.ts';
 
 /** Tags tried in order. Later tags add a `replace` directive and cannot be `go install`ed. */
 export const TEMPORAL_CLI_TAGS = ['v1.5.1', 'v1.5.0', 'v1.4.1'] as const;
@@ -83,7 +84,7 @@ async function buildTemporalCli(
   log: (line: string) => void,
 ): Promise<string> {
   const target = join(cacheDir(env), tag);
-  mkdirSync(cacheDir(env), { recursive: true });
+  makeDirectorySync(cacheDir(env));
   // Build into a scratch folder and rename: a half-built binary is never mistaken for a cached one.
   const scratch = mkdtempSync(join(cacheDir(env), `.build-${tag}-`));
   const started = Date.now();

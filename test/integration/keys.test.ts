@@ -415,7 +415,7 @@ describe('onewindow keys rotate and revoke, run as an operator would', () => {
     const refused = await rotateTo(underFile);
     expect(refused.code).toBe(2);
     expect(refused.stderr.trim().split('\n')).toEqual([
-      expect.stringMatching(/^onewindow: E[A-Z]+: .*, mkdir '.*tax\.key'$/) as string,
+      `onewindow: ENOTDIR: not a directory, open '${underFile}'`,
     ]);
     expect(await count()).toBe(before);
   });

@@ -229,6 +229,18 @@ describe('the verifier commands, run as a user would', () => {
       ) as string,
     ]);
 
+    // Under /proc mkdir(2) answers ENOENT, which Node's recursive mkdir retried for ever.
+    const procExport = await onewindow([
+      'ledger',
+      'export',
+      '--url',
+      url,
+      '--dir',
+      '/proc/onewindow-export',
+    ]);
+    expect(procExport.code).toBe(2);
+    expect(procExport.stderr).toMatch(/^onewindow: ENOENT: .*mkdir '\/proc\/onewindow-export'/);
+
     const receipt = join(dir, 'not-base64-receipt.json');
     const proved = await onewindow(['ledger', 'prove', '3', '--url', url, '--trust', trust]);
     const valid = JSON.parse(proved.stdout) as Record<string, unknown>;
