@@ -375,6 +375,52 @@ describe('tax: refundTax', () => {
   });
 });
 
+describe('every agency', () => {
+  it('signs only its own steps: a call naming another step is refused before its system acts', async () => {
+    const a = agencies();
+    const app = application('U-CLEAN-1');
+    const refusals = [
+      a.water.precheck(input('precheck', 'water', app, { stepId: 'transferAccount.water' })),
+      a.water.precheck(input('precheck', 'water', app, { stepId: 'precheck.gas' })),
+      a.registry.registerTransfer(
+        input('registerTransfer', 'registry', app, { stepId: 'checkTitle' }),
+      ),
+      a.housing.verifyContract(input('verifyContract', 'housing', app, { stepId: 'review' })),
+    ];
+    for (const refusal of refusals)
+      await expect(refusal).rejects.toMatchObject({
+        type: INVALID_ACTIVITY_INPUT,
+        nonRetryable: true,
+        message: expect.stringMatching(/signs this activity's answer for its own step/) as string,
+      });
+    // Nothing was done: the registry still holds the seller, so a title check passes.
+    const title = await a.registry.checkTitle(input('checkTitle', 'registry', app));
+    expect(outcomeOf(title)).toBe('passed');
+    const utilityStep = await a.water.precheck(
+      input('precheck', 'water', app, { stepId: 'precheck.water' }),
+    );
+    expect(outcomeOf(utilityStep)).toBe('passed');
+  });
+
+  it('refuses a salt the commitment cannot take, and a field the call does not name, before its system acts', async () => {
+    const a = agencies();
+    const app = application('U-CLEAN-1');
+    for (const call of [
+      { ...input('registerTransfer', 'registry', app), salt: '' },
+      { ...input('registerTransfer', 'registry', app), salt: 'not base64!' },
+      { ...input('registerTransfer', 'registry', app), application: app },
+    ])
+      await expect(a.registry.registerTransfer(call)).rejects.toMatchObject({
+        type: INVALID_ACTIVITY_INPUT,
+        nonRetryable: true,
+      });
+    // The registry registered nobody: the seller still owns the unit.
+    expect(outcomeOf(await a.registry.checkTitle(input('checkTitle', 'registry', app)))).toBe(
+      'passed',
+    );
+  });
+});
+
 describe('utilities: precheck', () => {
   it.each([
     ['electricity', 'U-CLEAN-1', 'passed', { hasArrears: false }],
@@ -398,7 +444,9 @@ describe('utilities: transferAccount', () => {
     const step = await a.water.transferAccount(input('transferAccount', 'water', app));
     expect(outcomeOf(step)).toBe('passed');
     expect(step.result.newHolderName).toBe('Mina Park');
-    expect(factsOf(step).finalReading).toBeGreaterThan(pre.result.finalReading);
+    expect(step.result.finalReading).toBeGreaterThan(pre.result.finalReading);
+    // A household's consumption stays off the ledger's facts.
+    expect(factsOf(step)).toEqual({ accountExists: true, holderChanged: true });
   });
 
   it('returns the same final reading when retried', async () => {

@@ -65,6 +65,25 @@ function parseInput<T>(activity: string, schema: z.ZodType<T>, input: unknown): 
   );
 }
 
+/**
+ * `parseInput` for `agency`'s activities, which also refuses a step that is not the
+ * activity's own: its id is the activity's name, or `<activity>.<agency>` for a utility's.
+ * The key signs the step id it is given, and the ledger checks only that the key is the
+ * agency's: a call naming another step (a bug, or anyone who can schedule on the agency's
+ * queue) would otherwise be signed as that step's answer, and take its statement id.
+ */
+function inputParser(agency: Agency) {
+  return <T extends StepCall>(activity: string, schema: z.ZodType<T>, input: unknown): T => {
+    const call = parseInput(activity, schema, input);
+    if (call.stepId !== activity && call.stepId !== `${activity}.${agency}`)
+      throw ApplicationFailure.nonRetryable(
+        `${activity}: ${agency} signs this activity's answer for its own step (${activity} or ${activity}.${agency}), not for ${call.stepId}`,
+        INVALID_ACTIVITY_INPUT,
+      );
+    return call;
+  };
+}
+
 /** Signs step results for one agency with its key. */
 function signerFor(agency: Agency, deps: AgencyDeps<unknown>) {
   return <R>(call: StepCall, outcome: string, result: R, facts: Facts): StepResult<R> =>
@@ -86,10 +105,11 @@ const passedIf = (ok: boolean) => (ok ? 'passed' : 'rejected');
 
 export function createHousingActivities(deps: AgencyDeps<HousingSystem>) {
   const sign = signerFor('housing', deps);
+  const parse = inputParser('housing');
   return {
     /** The filing matches parties, unit and price, and the buyer may buy. */
     async verifyContract(input: VerifyContractInput): Promise<StepResult<ContractCheck>> {
-      const call = parseInput('verifyContract', VerifyContractInput, input);
+      const call = parse('verifyContract', VerifyContractInput, input);
       const check = await deps.system.verifyContract(call.caseId, call.view);
       return sign(call, passedIf(contractIsValid(check)), check, {
         filingNumberMatches: check.filingNumberMatches,
@@ -102,7 +122,7 @@ export function createHousingActivities(deps: AgencyDeps<HousingSystem>) {
 
     /** Compensation of verifyContract: withdraws the filing. */
     async cancelFiling(input: CancelFilingInput): Promise<StepResult<FilingCancellation>> {
-      const call = parseInput('cancelFiling', CancelFilingInput, input);
+      const call = parse('cancelFiling', CancelFilingInput, input);
       const cancellation = await deps.system.cancelFiling(call.caseId, call.view);
       return sign(call, 'compensated', cancellation, { cancelled: cancellation.cancelled });
     },
@@ -111,10 +131,11 @@ export function createHousingActivities(deps: AgencyDeps<HousingSystem>) {
 
 export function createRegistryActivities(deps: AgencyDeps<RegistrySystem>) {
   const sign = signerFor('registry', deps);
+  const parse = inputParser('registry');
   return {
     /** Owner match and encumbrances; a clear title is locked for this case. */
     async checkTitle(input: TitleCheckInput): Promise<StepResult<TitleRecord>> {
-      const call = parseInput('checkTitle', TitleCheckInput, input);
+      const call = parse('checkTitle', TitleCheckInput, input);
       const record = await deps.system.checkTitle(call.caseId, call.view);
       return sign(call, passedIf(record.lockPlaced), record, {
         ownerMatches: record.ownerMatches,
@@ -129,14 +150,14 @@ export function createRegistryActivities(deps: AgencyDeps<RegistrySystem>) {
 
     /** Compensation of checkTitle: releases this case's pending-transfer lock. */
     async releaseTitleLock(input: ReleaseTitleLockInput): Promise<StepResult<LockRelease>> {
-      const call = parseInput('releaseTitleLock', ReleaseTitleLockInput, input);
+      const call = parse('releaseTitleLock', ReleaseTitleLockInput, input);
       const release = await deps.system.releaseTitleLock(call.caseId, call.view);
       return sign(call, 'compensated', release, { released: release.released });
     },
 
     /** The point of no return: re-checks seizure now, then records the buyer as owner. */
     async registerTransfer(input: RegisterTransferInput): Promise<StepResult<TransferRecord>> {
-      const call = parseInput('registerTransfer', RegisterTransferInput, input);
+      const call = parse('registerTransfer', RegisterTransferInput, input);
       const record = await deps.system.registerTransfer(call.caseId, call.view);
       return sign(call, passedIf(record.registered), record, {
         registered: record.registered,
@@ -150,11 +171,12 @@ export function createRegistryActivities(deps: AgencyDeps<RegistrySystem>) {
 
 export function createTaxActivities(deps: AgencyDeps<TaxSystem>) {
   const sign = signerFor('tax', deps);
+  const parse = inputParser('tax');
   const now = deps.now ?? (() => new Date());
   return {
     /** Deed tax and the seller's duties from price, area and holding period. */
     async assessTax(input: AssessTaxInput): Promise<StepResult<TaxAssessment>> {
-      const call = parseInput('assessTax', AssessTaxInput, input);
+      const call = parse('assessTax', AssessTaxInput, input);
       const assessment = await deps.system.assess(call.caseId, call.view, now());
       const due = (tax: string) => assessment.items.some((i) => i.tax === tax && i.amountCents > 0);
       // No amounts: each is a rate of the price, which anyone reading the log would learn.
@@ -168,7 +190,7 @@ export function createTaxActivities(deps: AgencyDeps<TaxSystem>) {
 
     /** Compensation of the payment: refunds what was assessed and paid. */
     async refundTax(input: RefundTaxInput): Promise<StepResult<TaxRefund>> {
-      const call = parseInput('refundTax', RefundTaxInput, input);
+      const call = parse('refundTax', RefundTaxInput, input);
       const refund = await deps.system.refund(call.caseId, call.view);
       return sign(call, 'compensated', refund, { refunded: refund.refundedCents > 0 });
     },
@@ -177,10 +199,11 @@ export function createTaxActivities(deps: AgencyDeps<TaxSystem>) {
 
 export function createUtilityActivities(deps: AgencyDeps<UtilitySystem> & { agency: Utility }) {
   const sign = signerFor(deps.agency, deps);
+  const parse = inputParser(deps.agency);
   return {
     /** An account exists at the address; its reading and arrears. */
     async precheck(input: UtilityPrecheckInput): Promise<StepResult<UtilityPrecheck>> {
-      const call = parseInput('precheck', UtilityPrecheckInput, input);
+      const call = parse('precheck', UtilityPrecheckInput, input);
       const check = await deps.system.precheck(call.view);
       return sign(call, passedIf(check.accountExists), check, {
         accountExists: check.accountExists,
@@ -194,12 +217,13 @@ export function createUtilityActivities(deps: AgencyDeps<UtilitySystem> & { agen
      * (retryable): the workflow escalates and a supervisor resolves.
      */
     async transferAccount(input: TransferAccountInput): Promise<StepResult<AccountTransfer>> {
-      const call = parseInput('transferAccount', TransferAccountInput, input);
+      const call = parse('transferAccount', TransferAccountInput, input);
       const transfer = await deps.system.transferAccount(call.caseId, call.view);
+      // The final reading stays in the committed result: a household's consumption is
+      // personal data, and the ledger keeps its facts for good, past any erasure.
       return sign(call, passedIf(transfer.holderChanged), transfer, {
         accountExists: transfer.accountExists,
         holderChanged: transfer.holderChanged,
-        finalReading: transfer.finalReading,
       });
     },
   };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Agency } from './agency.ts';
 import { VIEW_CUTS } from './viewCuts.ts';
-import { CaseId, StepId } from './statement.ts';
+import { Base64Salt, CaseId, StepId } from './statement.ts';
 
 // Each agency receives only the fields its step needs (ARCHITECTURE.md §2, data
 // minimisation): one strict schema per activity's view, and one pure function that cuts the
@@ -15,15 +15,20 @@ import { CaseId, StepId } from './statement.ts';
 //   utility  unit id and address; for a holder change the new holder's name; never price,
 //            tax or ID numbers
 
-/** What every agency activity receives besides its view. */
-export const StepCall = z.object({
+/**
+ * What every agency activity receives besides its view. Strict, as the views are: a field it
+ * does not name (the application, another step's results) is refused, not dropped unseen.
+ */
+export const StepCall = z.strictObject({
   caseId: CaseId,
   stepId: StepId,
   /**
    * This step's commitment salt, base64, derived from the case's (ledger/statement.ts
    * stepSalt): it opens this step's commitments and no other agency's. Never on the ledger.
    */
-  salt: z.string(),
+  // Checked here, before the agency acts: a salt the commitment cannot take failed only when
+  // signing, after (say) the registry had recorded the buyer as owner.
+  salt: Base64Salt,
   /** Attempt number of a repeated step: the statement id becomes `<caseId>/<stepId>/<n>`. */
   n: z.number().int().nonnegative().optional(),
 });
