@@ -13,17 +13,25 @@ const USAGE = `usage: onewindow <command>
 
   dev [--port P] [--ui-port P] [--demo N] [--once] [--data-dir DIR]
                       the whole system on embedded defaults; --demo submits N sample cases
-  worker --agency <id> --key <file> | --orchestrator
-                      one agency's worker (TEMPORAL_ADDRESS, DATABASE_URL from the environment)
-  witness --agency <id> --key <file> [--port P]
-                      an agency's C2SP tlog-witness (DATABASE_URL, ONEWINDOW_LOG_PUBLIC_KEY)
+  worker --agency <id> --key <file> | --orchestrator --key <file> --log-key <file>
+                      an agency's worker (TEMPORAL_ADDRESS), or the orchestrator's
+                      (also DATABASE_URL); the README lists each one's variables
+  witness --agency <id> --key <file> [--host H] [--port P]
+                      an agency's C2SP tlog-witness (ONEWINDOW_WITNESS_DATABASE_URL or
+                      DATABASE_URL, ONEWINDOW_LOG_PUBLIC_KEY)
   case erase <caseId> erase a closed case's personal data (the ledger keeps its commitments)
   process diagram     the joint transfer's steps as a Mermaid flowchart
-  api [--port P]      the HTTP API and web pages (see README: configuration)
+  api [--host H] [--port P]
+                      the HTTP API and web pages (see README: configuration)
   ledger verify|audit|prove|verify-receipt|export|verify-bundle|export-bundle …
                       verify the log independently (see onewindow ledger)
-  keys generate --agency <id> --out <file>
-                      a new Ed25519 statement key; prints its verifier key
+  keys generate --agency <id> | --orchestrator | --log <origin> | --witness <agency>
+       | --token-issuer --out <file>
+                      a new Ed25519 key; prints what verifiers need of it
+  keys rotate --agency <id> --key <current> --out <new> [--valid-from T]
+  keys revoke --key-id <id> --key <file> [--at T]
+                      key events on the ledger (DATABASE_URL, ONEWINDOW_LOG_KEY_FILE,
+                      ONEWINDOW_LOG_ORIGIN)
   tokens --key <file> --role citizen|officer|supervisor --subject <id> [--agency <id>]
                       a signed bearer token for the API (tokens public-key: the API's key)`;
 
