@@ -69,6 +69,23 @@ describe("the registry's desk", () => {
       }),
     );
   });
+
+  it('refuses, for good, a review a citizen would decide: an officer reviews, a citizen pays', () => {
+    const request = {
+      agency: 'registry' as const,
+      caseId: CASE,
+      stepId: 'review',
+      outcome: 'approved',
+      actor: 'citizen:c-1',
+    };
+    expect(() => desk.decideStep(request)).toThrow(
+      expect.objectContaining({
+        type: 'DecisionRefused',
+        nonRetryable: true,
+        message: 'a citizen does not decide review',
+      }),
+    );
+  });
 });
 
 describe('signDecision', () => {

@@ -9,7 +9,7 @@ import {
   DeskRequest,
   type Decision,
 } from '../domain/decisions.ts';
-import type { DecidingRole } from '../domain/outcomes.ts';
+import { roleDecides, type DecidingRole } from '../domain/outcomes.ts';
 import type { SigningKey } from '../ledger/keys.ts';
 import { signDecision } from './sign.ts';
 
@@ -47,6 +47,13 @@ export function createDeskActivities(deps: { agency: Agency; key: SigningKey; no
       if (!DESK_ROLES.includes(role))
         throw ApplicationFailure.nonRetryable(
           `${request.actor} may not decide a step: only ${DESK_ROLES.join(', ')} do`,
+          DECISION_REFUSED,
+        );
+      // An officer reviews, a citizen pays: the API's routes see to it, and so does this, so
+      // the agency's key never signs a review a citizen "approved".
+      if (!roleDecides(role, request.stepId))
+        throw ApplicationFailure.nonRetryable(
+          `a ${role} does not decide ${request.stepId}`,
           DECISION_REFUSED,
         );
       const { signed, opening } = signDecision({

@@ -734,6 +734,11 @@ describe('a signed decision with the opening of its commitment', () => {
       /reason/,
     ],
     ['a person for a role', { decidedBy: 'Jan Novák' }, /decidedBy must be one of/],
+    [
+      'a role that does not review',
+      { decidedBy: 'citizen' },
+      /decidedBy citizen does not decide review/,
+    ],
     ['no role', {}, /decidedBy must be one of/],
   ])(
     'is refused with 400 naming signed.statement.facts when its facts hold %s, and reaches no workflow',

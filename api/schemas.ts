@@ -135,7 +135,7 @@ export const DecisionRequest = z
         message:
           "is not a field of a statement: a decision's entry is public for good and holds only the statement's own fields (a reason goes in the opening, off the ledger)",
       });
-    const factsProblem = d.signed && decisionFactsProblem(d.signed.statement.facts);
+    const factsProblem = d.signed && decisionFactsProblem(d.signed.statement.facts, d.stepId);
     if (factsProblem)
       ctx.addIssue({
         code: 'custom',

@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { extraStatementFields, STATEMENT_FIELDS } from './outcomes.ts';
+import { extraStatementFields, roleDecides, STATEMENT_FIELDS } from './outcomes.ts';
 import { Statement } from './statement.ts';
+
+describe('who decides an open step', () => {
+  it('is an officer for a review, a citizen for a payment, and the agency’s own system for any', () => {
+    expect(roleDecides('officer', 'review')).toBe(true);
+    expect(roleDecides('citizen', 'review')).toBe(false);
+    expect(roleDecides('citizen', 'confirmPayment')).toBe(true);
+    expect(roleDecides('citizen', 'settleArrears.water')).toBe(true);
+    expect(roleDecides('officer', 'settleArrears.water')).toBe(false);
+    for (const step of ['review', 'confirmPayment', 'settleArrears.gas'])
+      expect(roleDecides('system', step)).toBe(true);
+  });
+});
 
 describe("a decision's statement fields", () => {
   it('are the Statement schema’s own, which the workflow checks without zod', () => {

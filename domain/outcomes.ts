@@ -20,11 +20,27 @@ export const DECIDING_ROLES = ['citizen', 'officer', 'system'] as const;
 export type DecidingRole = (typeof DECIDING_ROLES)[number];
 
 /**
+ * The person who decides each kind of open step: an officer reviews, a citizen pays (the
+ * agency's payment system reports it). An agency's own `system` may sign any of them.
+ */
+export const DECIDING_PERSON: Record<string, DecidingRole> = {
+  review: 'officer',
+  confirmPayment: 'citizen',
+  settleArrears: 'citizen',
+};
+
+/** Whether `role` may decide step `stepId` (by its id's prefix, as DECISION_OUTCOMES). */
+export function roleDecides(role: DecidingRole, stepId: string): boolean {
+  return role === 'system' || DECIDING_PERSON[stepId.split('.')[0]!] === role;
+}
+
+/**
  * Why a decision's signed facts may not go on the ledger, or undefined when they may. The
  * facts are public for good, so they hold the deciding role and nothing else: a reason or a
- * name belongs in the decision's record, which the commitment covers (decisions.ts).
+ * name belongs in the decision's record, which the commitment covers (decisions.ts). With
+ * `stepId`, the role must be one that decides that step (a citizen approves no review).
  */
-export function decisionFactsProblem(facts: unknown): string | undefined {
+export function decisionFactsProblem(facts: unknown, stepId?: string): string | undefined {
   if (typeof facts !== 'object' || facts === null || Array.isArray(facts))
     return `must be {"decidedBy": <role>}, not ${(JSON.stringify(facts) ?? String(facts)).slice(0, 80)}`;
   const extra = Object.keys(facts).filter((key) => key !== 'decidedBy');
@@ -33,6 +49,8 @@ export function decisionFactsProblem(facts: unknown): string | undefined {
   const role = (facts as { decidedBy?: unknown }).decidedBy;
   if (!DECIDING_ROLES.includes(role as DecidingRole))
     return `decidedBy must be one of ${DECIDING_ROLES.join(', ')}, not ${JSON.stringify(role) ?? 'nothing'}`;
+  if (stepId !== undefined && !roleDecides(role as DecidingRole, stepId))
+    return `decidedBy ${role as string} does not decide ${stepId}`;
   return undefined;
 }
 

@@ -308,7 +308,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     const extra = extraStatementFields(s);
     if (extra.length > 0)
       return `a decision's statement holds only its own fields, not ${extra.join(', ')}`;
-    const factsProblem = decisionFactsProblem(s.facts);
+    const factsProblem = decisionFactsProblem(s.facts, stepId);
     return factsProblem ? `the decision's facts ${factsProblem}` : undefined;
   }
 
