@@ -1,6 +1,5 @@
 // Argument parsing shared by the subcommands: node's parseArgs, with our usage errors.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { parsePayloadKey, type PayloadKey } from '../infra/payloadCodec.ts';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -42,20 +41,6 @@ export function requireEnv(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
   if (!value) throw new UsageError(`${name} is not set`);
   return value;
-}
-
-/** The payload encryption key (ONEWINDOW_PAYLOAD_KEY, `<id>:<base64 32 bytes>`); required. */
-export function payloadKeyFrom(env: NodeJS.ProcessEnv): PayloadKey {
-  const value = env.ONEWINDOW_PAYLOAD_KEY;
-  if (!value)
-    throw new UsageError(
-      'ONEWINDOW_PAYLOAD_KEY is not set: Temporal payloads are encrypted with it',
-    );
-  try {
-    return parsePayloadKey(value);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
 }
 
 /** An error of a file system call (it carries an errno code and the call's name). */

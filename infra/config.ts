@@ -11,7 +11,7 @@ import { fromBase64 } from '../ledger/bytes.ts';
 import { parseCosignerVerifierKey } from '../ledger/cosignature.ts';
 import { assertKeyName, keyIdOf, parseVerifierKey, type VerifierKey } from '../ledger/keys.ts';
 import type { WitnessEndpoint, WitnessPolicyConfig } from '../ledger/pg/publisher.ts';
-import { parsePayloadKey, type PayloadKey } from './payloadCodec.ts';
+import { parsePayloadKeys, type PayloadKey } from './payloadCodec.ts';
 
 /**
  * A configuration value is wrong or missing. A UsageError, so `cli/main.ts` prints it as one
@@ -96,16 +96,17 @@ export const configFields = {
   ),
   ONEWINDOW_PAYLOAD_KEY: variable(
     text(
-      'Temporal payloads are encrypted with it (<key id>:<base64 of 32 random bytes>)',
+      'Temporal payloads are encrypted with it (<key id>:<base64 of 32 random bytes>, during a rotation the new key and then the old ones)',
     ).transform((value, ctx): PayloadKey => {
       try {
-        return parsePayloadKey(value);
+        return parsePayloadKeys(value);
       } catch {
         // Not echoed: it is the key.
         ctx.issues.push({
           code: 'custom',
           input: '(hidden)',
-          message: 'must be <key id>:<base64 of 32 random bytes>',
+          message:
+            'must be <key id>:<base64 of 32 random bytes>, or during a rotation several, space-separated, the new one first',
         });
         return z.NEVER;
       }

@@ -2,10 +2,13 @@ import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import {
   AesGcmPayloadCodec,
+  clientDataConverter,
   ENCRYPTED_ENCODING,
   EncryptedPayloadError,
   generatePayloadKey,
   parsePayloadKey,
+  parsePayloadKeys,
+  workerDataConverter,
 } from './payloadCodec.ts';
 
 const key = parsePayloadKey(generatePayloadKey('k1'));
@@ -71,5 +74,24 @@ describe('the AES-256-GCM payload codec', () => {
     await expect(new AesGcmPayloadCodec(next).decode([old!])).rejects.toThrow(
       'no payload key with id "k1"',
     );
+  });
+
+  it('rotates through ONEWINDOW_PAYLOAD_KEY: the new key first encrypts, the old one after it still decrypts', async () => {
+    const oldText = generatePayloadKey('k1');
+    const newText = generatePayloadKey('k2');
+    const before = clientDataConverter(parsePayloadKeys(oldText)).payloadCodecs[0]!;
+    const [old] = await before.encode([payload('a case started before the rotation')]);
+    const rotating = parsePayloadKeys(`${newText}  ${oldText}`);
+    expect(rotating.id).toBe('k2');
+    const codec = clientDataConverter(rotating).payloadCodecs[0]!;
+    const [decoded] = await codec.decode([old!]);
+    expect(defaultPayloadConverter.fromPayload(decoded!)).toBe(
+      'a case started before the rotation',
+    );
+    const [fresh] = await codec.encode([payload('after')]);
+    expect(new TextDecoder().decode(fresh!.metadata!['encryption-key-id'])).toBe('k2');
+    // The worker's converter takes the same keys.
+    expect(workerDataConverter(rotating).payloadCodecs[0]).toBeInstanceOf(AesGcmPayloadCodec);
+    expect(() => parsePayloadKeys(`${newText} ${newText}`)).toThrow(/one key id twice/);
   });
 });

@@ -50,6 +50,25 @@ export class EncryptedPayloadError extends Error {
 export interface PayloadKey {
   id: string;
   key: Uint8Array;
+  /**
+   * Earlier keys still read during and after a rotation: history written under them stays
+   * readable. Only the key itself encrypts.
+   */
+  previous?: readonly PayloadKey[];
+}
+
+/**
+ * Parses ONEWINDOW_PAYLOAD_KEY: one key, or during a rotation several, space-separated, the
+ * new one first (it encrypts) and the earlier ones after it (they only decrypt). Rotating:
+ * list `<new> <old>` in every process, then drop the old key once no history kept needs it.
+ * @throws PayloadKeyError naming the format (never the key).
+ */
+export function parsePayloadKeys(value: string): PayloadKey {
+  const [current, ...previous] = value.trim().split(/\s+/).map(parsePayloadKey);
+  const ids = new Set([current!, ...previous].map((k) => k.id));
+  if (ids.size !== previous.length + 1)
+    throw new PayloadKeyError('ONEWINDOW_PAYLOAD_KEY names one key id twice');
+  return previous.length === 0 ? current! : { ...current!, previous };
 }
 
 /** Parses `<key id>:<base64 32-byte key>` (the ONEWINDOW_PAYLOAD_KEY format). */
@@ -137,11 +156,11 @@ export const failureConverterPath = fileURLToPath(
 
 export function clientDataConverter(key: PayloadKey) {
   return {
-    payloadCodecs: [new AesGcmPayloadCodec(key)],
+    payloadCodecs: [new AesGcmPayloadCodec(key, key.previous)],
     failureConverter: new DefaultFailureConverter({ encodeCommonAttributes: true }),
   };
 }
 
 export function workerDataConverter(key: PayloadKey) {
-  return { payloadCodecs: [new AesGcmPayloadCodec(key)], failureConverterPath };
+  return { payloadCodecs: [new AesGcmPayloadCodec(key, key.previous)], failureConverterPath };
 }
