@@ -82,20 +82,34 @@ const VerifyState = z.object({
 });
 type VerifyState = z.infer<typeof VerifyState>;
 
+/**
+ * The JSON file `name` names, as `schema` reads it.
+ * @throws UsageError naming the file and, where the schema refuses it, each field and why.
+ */
+function readJsonFile<T>(path: string, schema: z.ZodType<T>, name: string, what: string): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`${name} is not JSON: ${(error as Error).message}`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success)
+    throw new UsageError(
+      `${name} is not ${what}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'its content'} ${i.message}`).join('; ')}`,
+    );
+  return parsed.data;
+}
+
 /** The state file at `path`, if there is one. @throws UsageError when it is not a state. */
 function readVerifyState(path: string): VerifyState | undefined {
   if (!existsSync(path)) return undefined;
-  let parsed;
-  try {
-    parsed = VerifyState.safeParse(JSON.parse(readFileSync(path, 'utf8')));
-  } catch (error) {
-    throw new UsageError(`state file ${path} is not JSON: ${(error as Error).message}`);
-  }
-  if (!parsed.success)
-    throw new UsageError(
-      `state file ${path} is not a verify state (${parsed.error.issues.map((i) => `${i.path.join('.') || 'its content'} ${i.message}`).join('; ')}): restore it, or give another --state`,
-    );
-  return parsed.data;
+  return readJsonFile(
+    path,
+    VerifyState,
+    `state file ${path}`,
+    'a verify state (restore it, or give another --state)',
+  );
 }
 
 function defaultStatePath(origin: string): string {
@@ -289,17 +303,7 @@ function runVerifyReceipt(argv: string[]): number {
   if (!file) throw new UsageError('usage: onewindow ledger verify-receipt <file> --trust <file>');
   if (!existsSync(file)) throw new UsageError(`receipt ${file} does not exist`);
   const trust = readTrust(values.trust);
-  let read;
-  try {
-    read = Receipt.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-  } catch (error) {
-    throw new UsageError(`${file} is not a receipt: ${(error as Error).message}`);
-  }
-  if (!read.success)
-    throw new UsageError(
-      `${file} is not a receipt: ${read.error.issues.map((i) => `${i.path.join('.') || 'its content'} ${i.message}`).join('; ')}`,
-    );
-  const receipt: Receipt = read.data;
+  const receipt = readJsonFile(file, Receipt, file, 'a receipt');
   let opened;
   try {
     opened = openWitnessedCheckpoint(receipt.checkpoint, trust.origin, trust.logKeys, trust.policy);
@@ -365,20 +369,7 @@ function runVerifyBundle(argv: string[]): number {
       '--trust <file> is required: the keys inside a bundle come from whoever exported it, so only keys you obtained yourself can verify it',
     );
   const trust = readTrust(values.trust);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new UsageError(`${file} is not JSON: ${(error as Error).message}`);
-  }
-  const parsed = EvidenceBundle.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new UsageError(
-      `${file} is not an evidence bundle: ${issue.path.join('.') || '(top level)'}: ${issue.message}`,
-    );
-  }
-  const bundle = parsed.data;
+  const bundle = readJsonFile(file, EvidenceBundle, file, 'an evidence bundle');
   const result = verifyEvidenceBundle(bundle, trust);
   if (!result.ok) {
     for (const problem of result.problems) console.error(`  ${formatEvidenceProblem(problem)}`);

@@ -127,7 +127,7 @@ export class CheckpointPublisher {
       }
       lines.push(line);
       if (lines.length >= this.policy.threshold) enough();
-      await this.keepCosignatures(size, [line]).catch((error: unknown) =>
+      await this.keepCosignature(size, line).catch((error: unknown) =>
         this.log(
           `the cosignature of ${witness.key.name} for size ${size} was not kept: ${String(error)}`,
         ),
@@ -149,11 +149,12 @@ export class CheckpointPublisher {
     }
   }
 
-  private async keepCosignatures(size: number, lines: readonly string[]): Promise<void> {
+  /** Keeps a cosignature line (`— <witness> <signature>`) of the checkpoint of `size`. */
+  private async keepCosignature(size: number, line: string): Promise<void> {
     await this.pool.query(
-      `INSERT INTO cosignatures (size, witness, signature_line)
-       SELECT $1, * FROM unnest($2::text[], $3::text[]) ON CONFLICT DO NOTHING`,
-      [size, lines.map((l) => l.slice(2, l.indexOf(' ', 2))), lines],
+      `INSERT INTO cosignatures (size, witness, signature_line) VALUES ($1, $2, $3)
+       ON CONFLICT DO NOTHING`,
+      [size, line.slice(2, line.indexOf(' ', 2)), line],
     );
   }
 

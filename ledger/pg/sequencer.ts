@@ -30,6 +30,15 @@ import { fetchNodes } from './tree.ts';
 /** The advisory lock a commit holds: one sequencer at a time across processes. */
 export const SEQUENCER_LOCK = 7002;
 
+/** An entry the log holds, as a retry of its statement gets it. */
+function loggedEntry(row: { entry: Buffer; leaf_hash: Buffer }): Appended {
+  return {
+    entry: Entry.parse(JSON.parse(row.entry.toString('utf8'))),
+    leafHash: new Uint8Array(row.leaf_hash),
+    created: false,
+  };
+}
+
 /** C0 controls and DEL: in no key name, and U+0000 is no PostgreSQL text. */
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 
@@ -280,13 +289,14 @@ export class Sequencer {
         [statementId],
       );
       if (rows.length === 0) return undefined;
-      const entry = Entry.parse(JSON.parse(rows[0]!.entry.toString('utf8')));
+      const logged = loggedEntry(rows[0]!);
+      const { entry } = logged;
       if (
         entry.signature !== raw.signature ||
         canonicalJson(entry.statement) !== canonicalJson(raw.statement)
       )
         return undefined;
-      return { entry, leafHash: new Uint8Array(rows[0]!.leaf_hash), created: false };
+      return logged;
     } catch {
       // Not serialisable, or the lookup failed: the key's refusal stands.
       return undefined;
@@ -426,11 +436,10 @@ export class Sequencer {
           head = row;
           continue;
         }
-        existing.set(row.statement_id, {
-          entry: Entry.parse(JSON.parse(row.entry!.toString('utf8'))),
-          leafHash: new Uint8Array(row.leaf_hash),
-          created: false,
-        });
+        existing.set(
+          row.statement_id,
+          loggedEntry({ entry: row.entry!, leaf_hash: row.leaf_hash }),
+        );
       }
       // Keys revoked since the batch was checked: their key.revoke entries are in the log, so
       // the statements they signed would come after them (see refuseRevoked).

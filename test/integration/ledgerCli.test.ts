@@ -15,6 +15,18 @@ let dir: string;
 let trust: string;
 
 const appendMany = (n: number) => appendStatements(stack, n, 'water', 'precheck.water');
+/** `onewindow ledger prove <index>` against the served log, the receipt to `out` or stdout. */
+const prove = (index: number, out?: string) =>
+  onewindow([
+    'ledger',
+    'prove',
+    String(index),
+    '--url',
+    url,
+    '--trust',
+    trust,
+    ...(out ? ['--out', out] : []),
+  ]);
 /** `onewindow ledger verify` of the served log, keeping what it saw in `state`. */
 const verifyWith = (state: string) =>
   onewindow(['ledger', 'verify', '--url', url, '--trust', trust, '--state', state]);
@@ -85,17 +97,7 @@ describe('the verifier commands, run as a user would', () => {
 
   it('writes an offline receipt that verify-receipt accepts, and refuses it once altered', async () => {
     const receipt = join(dir, 'receipt.json');
-    const proved = await onewindow([
-      'ledger',
-      'prove',
-      '7',
-      '--url',
-      url,
-      '--trust',
-      trust,
-      '--out',
-      receipt,
-    ]);
+    const proved = await prove(7, receipt);
     expect(proved.code).toBe(0);
     const checked = await onewindow(['ledger', 'verify-receipt', receipt, '--trust', trust]);
     expect(checked.code).toBe(0);
@@ -195,21 +197,13 @@ describe('the verifier commands, run as a user would', () => {
     writeFileSync(wrongShape, JSON.stringify({ origin: TEST_LOG_ORIGIN, size: 'ten' }));
     const shape = await verifyWith(wrongShape);
     expect(shape.code).toBe(2);
-    expect(shape.stderr).toMatch(/is not a verify state \(size /);
+    expect(shape.stderr).toMatch(
+      /is not a verify state \(restore it, or give another --state\): size /,
+    );
 
     // Beneath a file, nothing can be written: the receipt and the export fail there.
     const underFile = join(trust, 'receipt.json');
-    const unwritable = await onewindow([
-      'ledger',
-      'prove',
-      '3',
-      '--url',
-      url,
-      '--trust',
-      trust,
-      '--out',
-      underFile,
-    ]);
+    const unwritable = await prove(3, underFile);
     expect(unwritable.code).toBe(2);
     expect(unwritable.stderr.trim().split('\n')).toEqual([
       `onewindow: ENOTDIR: not a directory, open '${underFile}'`,
@@ -242,7 +236,7 @@ describe('the verifier commands, run as a user would', () => {
     expect(procExport.stderr).toMatch(/^onewindow: ENOENT: .*mkdir '\/proc\/onewindow-export'/);
 
     const receipt = join(dir, 'not-base64-receipt.json');
-    const proved = await onewindow(['ledger', 'prove', '3', '--url', url, '--trust', trust]);
+    const proved = await prove(3);
     const valid = JSON.parse(proved.stdout) as Record<string, unknown>;
     writeFileSync(receipt, JSON.stringify({ ...valid, entry: '!!' }));
     const notReceipt = await onewindow(['ledger', 'verify-receipt', receipt, '--trust', trust]);

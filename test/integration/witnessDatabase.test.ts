@@ -15,6 +15,7 @@ import { consistencyProof, rootFromLeafHashes } from '../../ledger/proof.ts';
 import { hashLeaf } from '../../ledger/rfc9162.ts';
 import { formatAddCheckpoint } from '../../ledger/witness.ts';
 import { prepareWitnessDatabase } from '../../ledger/pg/witnessSchema.ts';
+import { ensureDatabase } from '../../infra/postgres.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/onewindow.mjs', import.meta.url));
 const origin = 'own-database.test/log';
@@ -26,12 +27,7 @@ let logDatabase: pg.Pool;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  const admin = new pg.Pool({ connectionString: inject('adminDatabaseUrl'), max: 1 });
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(inject('adminDatabaseUrl'));
-  url.pathname = `/${name}`;
-  ownUrl = url.toString();
+  ownUrl = await ensureDatabase(inject('adminDatabaseUrl'), name);
   own = new pg.Pool({ connectionString: ownUrl, max: 2 });
   logDatabase = new pg.Pool({ connectionString: inject('adminDatabaseUrl'), max: 1 });
 });
