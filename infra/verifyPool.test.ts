@@ -52,6 +52,16 @@ describe('the verify pool', () => {
     expect(results).toEqual(items.map((_, i) => i % 3 !== 0));
   });
 
+  it('answers batches in flight together, each in its order, handed to the threads a chunk at a time', async () => {
+    const batch = (every: number) =>
+      Array.from({ length: 1000 }, (_, i) =>
+        i % every === 0 ? flipped(TEST_2, 'message') : TEST_1,
+      );
+    const [a, b] = await Promise.all([pool.verifyBatch(batch(7)), pool.verifyBatch(batch(5))]);
+    expect(a).toEqual(batch(7).map((_, i) => i % 7 !== 0));
+    expect(b).toEqual(batch(5).map((_, i) => i % 5 !== 0));
+  });
+
   it("checks with libsodium's stricter rule: a forgery under the identity point as key fails", async () => {
     // See ledger/pg/sodiumEd25519.test.ts: OpenSSL's check accepts this for any message.
     const forged: VerifyItem = {
