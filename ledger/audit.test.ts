@@ -94,6 +94,13 @@ describe('auditLedger', () => {
     expect(result).toMatchObject({ ok: true, signaturesChecked: 2 });
   });
 
+  test('reports a statement appended a second time, naming the entry that holds it first', async () => {
+    const result = await audit(chain([statement('a'), statement('b'), statement('a', 'rejected')]));
+    expect(result.findings).toEqual([
+      { index: 2, problem: 'statement case-1/a was already appended at 0' },
+    ]);
+  });
+
   // The reviewer's tamper: an unknown member and a second, forged "statement" member before
   // the signed one. JSON.parse keeps the last (signed) one, a first-wins reader the forgery.
   test('reports an entry with a duplicated member and a member the format does not have', async () => {

@@ -6,8 +6,9 @@
 // (ledger/keyEvents.ts), in log order: each statement is judged by the keys as they stood
 // when it was appended.
 import type { Entry } from '../domain/statement.ts';
-import { bytesEqual, fromBase64, toBase64, utf8 } from './bytes.ts';
+import { bytesEqual, fromBase64, isBase64Of, toBase64, utf8 } from './bytes.ts';
 import { readCanonicalEntry } from './canonicalEntry.ts';
+import { FirstIndexById } from './firstIndexById.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { GENESIS_PREV_LEAF_HASH, parseEntryBytes } from './entry.ts';
 import { isKeyEvent, KeyTimeline } from './keyEvents.ts';
@@ -16,13 +17,10 @@ import { STATEMENT_CONTEXT, statementMessage } from './statement.ts';
 import {
   checkTile,
   firstTileMismatch,
-  rootFromTileLevels,
-  tileLevels,
   type HashChildren,
-  tilesOf,
   type TileHashes,
+  TileTree,
 } from './tileLevels.ts';
-import { TILE_WIDTH } from './tiles.ts';
 import { readEntries, type FetchPath, type TileMismatch } from './tlogClient.ts';
 
 /** A key the verifier trusts for an agency, within its validity window. */
@@ -95,8 +93,9 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
   const leafOf = options.hashLeaf ?? hashLeaf;
   const childrenOf = options.hashChildren ?? hashChildren;
   const keys = new KeyTimeline(options.agencyKeys);
-  const seenStatements = new Map<string, number>();
-  const leafHashes: Uint8Array[] = [];
+  const seenStatements = new FirstIndexById();
+  // Leaf hashes are kept only until their tile is full (ledger/tileLevels.ts TileTree).
+  const tree = new TileTree(childrenOf);
   let prev = fromBase64(GENESIS_PREV_LEAF_HASH);
   let pending: { index: number; keyId: string; request: VerifyRequest }[] = [];
   let signaturesChecked = 0;
@@ -158,7 +157,11 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
     for (const bytes of entries) {
       const index = position++;
       const leafHash = leafOf(bytes);
-      leafHashes.push(leafHash);
+      // Entries past the checkpoint's size (a finding above) are in no tile of it.
+      if (index < size) {
+        const full = tree.push(leafHash);
+        if (full) startTileCheck(full);
+      }
       const checked = checkEntry(index, bytes, prev, state);
       prev = leafHash;
       if (!checked) continue;
@@ -177,23 +180,15 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
         if (!outcome.applied) report(index, outcome.message);
       }
     }
-    for (let n = tileChecks.length; (n + 1) * TILE_WIDTH <= Math.min(position, size); n++)
-      startTileCheck({
-        level: 0,
-        index: n,
-        hashes: leafHashes.slice(n * TILE_WIDTH, (n + 1) * TILE_WIDTH),
-      });
     if (pending.length >= (options.batchSize ?? 4096)) await verifyPending();
     options.onProgress?.(position, size);
   }
   await verifyPending();
 
   if (position === size) {
-    const levels = tileLevels(leafHashes, childrenOf);
     // The rest: the last, partial tile of level 0 and every tile above it.
-    for (const tile of tilesOf(levels))
-      if (tile.level > 0 || tile.index >= tileChecks.length) startTileCheck(tile);
-    const root = rootFromTileLevels(levels, size, childrenOf);
+    const { root, tiles } = tree.finish();
+    for (const tile of tiles) startTileCheck(tile);
     await Promise.all(verifying);
     if (!bytesEqual(root, checkpoint.rootHash)) {
       report(
@@ -225,7 +220,7 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
 /** What checking an entry reads and adds to, besides the entry itself. */
 interface EntryState {
   keys: KeyTimeline;
-  seenStatements: Map<string, number>;
+  seenStatements: FirstIndexById;
   report: (index: number, problem: string) => void;
   /** Room for a signed message of `length` bytes. */
   message: (length: number) => Uint8Array;
@@ -243,12 +238,11 @@ function checkEntry(
   const { entry, message, signature } = read;
   if (entry.index !== index)
     report(index, `entry at position ${index} says it is entry ${entry.index}`);
-  if (entry.prevLeafHash !== toBase64(prev))
+  if (!isBase64Of(entry.prevLeafHash, prev))
     report(index, `entry does not chain to the one before it (prevLeafHash ${entry.prevLeafHash})`);
-  const earlier = seenStatements.get(entry.statement.statementId);
+  const earlier = seenStatements.firstOrAdd(entry.statement.statementId, index);
   if (earlier !== undefined)
     report(index, `statement ${entry.statement.statementId} was already appended at ${earlier}`);
-  else seenStatements.set(entry.statement.statementId, index);
   const check = keys.validAt(
     entry.statement.keyId,
     entry.statement.agency,

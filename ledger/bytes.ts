@@ -39,6 +39,41 @@ export function toBase64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
+const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const BASE64_CODES = Uint8Array.from(BASE64_ALPHABET, (c) => c.charCodeAt(0));
+const PAD = 0x3d;
+
+/**
+ * Whether `text` is exactly `toBase64(bytes)` (standard, padded, RFC 4648 §4), compared a
+ * character at a time without making the string: the audit checks every entry's
+ * prevLeafHash against the leaf hash before it, and encoding each hash cost ~0.8 µs.
+ */
+export function isBase64Of(text: string, bytes: Uint8Array): boolean {
+  if (text.length !== 4 * Math.ceil(bytes.length / 3)) return false;
+  let t = 0;
+  let i = 0;
+  for (; i + 3 <= bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    if (
+      text.charCodeAt(t) !== BASE64_CODES[n >>> 18] ||
+      text.charCodeAt(t + 1) !== BASE64_CODES[(n >>> 12) & 63] ||
+      text.charCodeAt(t + 2) !== BASE64_CODES[(n >>> 6) & 63] ||
+      text.charCodeAt(t + 3) !== BASE64_CODES[n & 63]
+    )
+      return false;
+    t += 4;
+  }
+  const left = bytes.length - i;
+  if (left === 0) return true;
+  const n = (bytes[i]! << 16) | (left === 2 ? bytes[i + 1]! << 8 : 0);
+  return (
+    text.charCodeAt(t) === BASE64_CODES[n >>> 18] &&
+    text.charCodeAt(t + 1) === BASE64_CODES[(n >>> 12) & 63] &&
+    text.charCodeAt(t + 2) === (left === 2 ? BASE64_CODES[(n >>> 6) & 63] : PAD) &&
+    text.charCodeAt(t + 3) === PAD
+  );
+}
+
 const base64Pattern = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Decodes standard padded base64; throws TypeError on anything else. */

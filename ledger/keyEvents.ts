@@ -209,6 +209,19 @@ export type KeyEventOutcome =
   { applied: true } | { applied: false; reason: KeyEventRefusal; message: string };
 
 const time = (text: string) => Date.parse(text);
+/**
+ * `time` of a window's bounds, which are few and judged once an entry: parsed once each (the
+ * audit judges every entry of a log).
+ */
+const boundTimes = new Map<string, number>();
+const boundTime = (text: string) => {
+  let at = boundTimes.get(text);
+  if (at === undefined) {
+    if (boundTimes.size > 10_000) boundTimes.clear();
+    boundTimes.set(text, (at = time(text)));
+  }
+  return at;
+};
 const earlier = (a: string | null, b: string | null): string | null =>
   a === null ? b : b === null ? a : time(a) <= time(b) ? a : b;
 const later = (a: string, b: string): string => (time(a) >= time(b) ? a : b);
@@ -276,13 +289,13 @@ export class KeyTimeline {
         message: `key ${keyId} was revoked at ${key.revokedAt}${key.revokedBy === undefined ? '' : ` (entry ${key.revokedBy})`} and signs nothing logged after its revocation; the statement says it was issued at ${issuedAt}`,
       };
     const at = time(issuedAt);
-    if (at < time(key.validFrom))
+    if (at < boundTime(key.validFrom))
       return {
         ok: false,
         reason: 'notYetValid',
         message: `key ${keyId} was not valid at ${issuedAt}: it is valid from ${key.validFrom}`,
       };
-    if (key.validUntil !== null && at >= time(key.validUntil))
+    if (key.validUntil !== null && at >= boundTime(key.validUntil))
       return {
         ok: false,
         reason: 'expired',

@@ -8,6 +8,8 @@ import {
   rootFromTileLevels,
   tileLevels,
   tilesOf,
+  TileTree,
+  type TileHashes,
 } from './tileLevels.ts';
 import type { FetchPath } from './tlogClient.ts';
 import { encodeTile, tileHashesFromLeafHashes, tilesForSize, tilePath } from './tiles.ts';
@@ -81,5 +83,46 @@ describe('tileLevels', () => {
     await expect(
       checkTileLevels(fetchFrom(served), tileLevels(leafHashes, hashChildren)),
     ).rejects.toThrow('no tile/0/001');
+  });
+});
+
+describe('TileTree', () => {
+  /** Each tile as level/index/width and its hashes, for comparing two lists of them. */
+  const described = (tiles: Iterable<TileHashes>) =>
+    [...tiles].map(
+      (t) => `${t.level}/${t.index}/${t.hashes.length} ${t.hashes.map(toBase64).join()}`,
+    );
+
+  it.each([0, 1, 255, 256, 257, 511, 512, 65536, 65536 + 256 * 3 + 5])(
+    'built leaf by leaf, gives the root and the tiles of tileLevels for %i leaves',
+    (n) => {
+      const leafHashes = leaves(n);
+      const tree = new TileTree(hashChildren);
+      const handedOn: TileHashes[] = [];
+      for (const leaf of leafHashes) {
+        const full = tree.push(leaf);
+        if (full) handedOn.push(full);
+      }
+      const { root, tiles } = tree.finish();
+      expect(toBase64(root)).toBe(toBase64(rootFromLeafHashes(leafHashes)));
+      // Full level-0 tiles as they fill, then the rest: together every tile, each once.
+      expect(handedOn.every((t) => t.level === 0 && t.hashes.length === 256)).toBe(true);
+      expect(described([...handedOn, ...tiles]).sort()).toEqual(
+        described(tilesOf(tileLevels(leafHashes, hashChildren))).sort(),
+      );
+    },
+  );
+
+  it('hands on only what the log serves: its tiles all match a served tree', async () => {
+    const leafHashes = leaves(65536 + 700);
+    const tree = new TileTree(hashChildren);
+    const checks: Promise<unknown>[] = [];
+    const fetchPath = fetchFrom(servedTiles(leafHashes));
+    for (const leaf of leafHashes) {
+      const full = tree.push(leaf);
+      if (full) checks.push(checkTile(fetchPath, full));
+    }
+    for (const tile of tree.finish().tiles) checks.push(checkTile(fetchPath, tile));
+    expect(await Promise.all(checks)).toEqual(checks.map(() => undefined));
   });
 });

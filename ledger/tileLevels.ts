@@ -42,9 +42,18 @@ export function rootFromTileLevels(
   hashChildren: HashChildren,
 ): Uint8Array {
   if (size === 0) return emptyRoot();
+  return foldFromRight(perfectSubtreeRoots(levels, size, hashChildren), hashChildren);
+}
+
+/** The roots of the perfect subtrees `size`'s binary digits split `levels`' leaves into. */
+function perfectSubtreeRoots(
+  levels: readonly (readonly Uint8Array[])[],
+  size: number,
+  hashChildren: HashChildren,
+): Uint8Array[] {
   const roots: Uint8Array[] = [];
   let start = 0;
-  for (let k = Math.floor(Math.log2(size)); k >= 0; k--) {
+  for (let k = Math.floor(Math.log2(size)); k >= 0 && size > 0; k--) {
     const span = 2 ** k;
     if (size - start < span) continue;
     const level = Math.min(Math.floor(k / 8), levels.length - 1);
@@ -52,9 +61,63 @@ export function rootFromTileLevels(
     roots.push(perfectRoot(levels[level]!, start / unit, span / unit, hashChildren));
     start += span;
   }
+  return roots;
+}
+
+function foldFromRight(roots: Uint8Array[], hashChildren: HashChildren): Uint8Array {
   let root = roots.pop()!;
   while (roots.length > 0) root = hashChildren(roots.pop()!, root);
   return root;
+}
+
+/**
+ * The tile levels of a tree built leaf by leaf, keeping of level 0 only the tile being
+ * filled: the full audit of a large log hands each full tile of leaf hashes on to be checked
+ * and keeps its root (a level-1 hash) instead of the 256 hashes. A million leaf hashes kept to
+ * the end were a million small objects the collector traced on every major collection.
+ */
+export class TileTree {
+  private tail: Uint8Array[] = [];
+  /** The roots of level 0's full tiles: level 1. */
+  private readonly level1: Uint8Array[] = [];
+
+  constructor(private readonly hashChildren: HashChildren) {}
+
+  /** Leaves added so far. */
+  get size(): number {
+    return this.level1.length * TILE_WIDTH + this.tail.length;
+  }
+
+  /** Adds the next leaf hash; returns the level-0 tile it completes, when it completes one. */
+  push(leafHash: Uint8Array): TileHashes | undefined {
+    this.tail.push(leafHash);
+    if (this.tail.length < TILE_WIDTH) return undefined;
+    const tile = { level: 0, index: this.level1.length, hashes: this.tail };
+    this.level1.push(perfectRoot(this.tail, 0, TILE_WIDTH, this.hashChildren));
+    this.tail = [];
+    return tile;
+  }
+
+  /**
+   * The tree's root (MTH of its leaves, as `rootFromTileLevels`) and every tile `push` did not
+   * return: the last, partial tile of level 0 and every tile of the levels above it, as
+   * `tilesOf(tileLevels(...))` gives them.
+   */
+  finish(): { root: Uint8Array; tiles: TileHashes[] } {
+    const upper = tileLevels(this.level1, this.hashChildren);
+    const tiles: TileHashes[] = [];
+    if (this.tail.length > 0)
+      tiles.push({ level: 0, index: this.level1.length, hashes: this.tail });
+    for (const tile of tilesOf(upper))
+      if (tile.hashes.length > 0) tiles.push({ ...tile, level: tile.level + 1 });
+    if (this.size === 0) return { root: emptyRoot(), tiles };
+    // The digits of size of 256 and above are level 1's; those below, the tail's.
+    const roots = [
+      ...perfectSubtreeRoots(upper, this.level1.length, this.hashChildren),
+      ...perfectSubtreeRoots([this.tail], this.tail.length, this.hashChildren),
+    ];
+    return { root: foldFromRight(roots, this.hashChildren), tiles };
+  }
 }
 
 /** One tile of `levels`: its level, index and the hashes it must hold (its width). */

@@ -276,7 +276,8 @@ export function decodeEntryBundle(bytes: Uint8Array, width?: number): Uint8Array
         `entry ${out.length} claims ${length} bytes, only ${bytes.length - offset} remain`,
       );
     }
-    out.push(bytes.slice(offset, offset + length));
+    // A view, not a copy: a copy's own backing store cost more than reading the entry.
+    out.push(bytes.subarray(offset, offset + length));
     offset += length;
     if (out.length > TILE_WIDTH)
       throw new MalformedTileError(`entry bundle holds more than ${TILE_WIDTH} entries`);
