@@ -18,6 +18,8 @@ export class FirstIndexById {
   private indices = new Float64Array(1 << 10);
   private hashes = new Uint32Array(1 << 10);
   private count = 0;
+  /** The hash of the id `encode` wrote last. */
+  private hash = 0;
   /** Open addressing, linear probing: id number + 1, or EMPTY. Capacity a power of two. */
   private slots = new Uint32Array(1 << 11);
 
@@ -33,9 +35,7 @@ export class FirstIndexById {
   firstOrAdd(id: string, index: number): number | undefined {
     const start = this.encode(id);
     const length = this.used - start;
-    let hash = FNV_OFFSET;
-    for (let i = start; i < this.used; i++) hash = Math.imul(hash ^ this.arena[i]!, FNV_PRIME);
-    hash >>>= 0;
+    const hash = this.hash;
     const mask = this.slots.length - 1;
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const held = this.slots[slot]!;
@@ -52,7 +52,7 @@ export class FirstIndexById {
   }
 
   /**
-   * Writes `id` at the end of the arena; returns where it starts. An ASCII id is written a
+   * Writes `id` at the end of the arena and hashes what it wrote; returns where it starts. An ASCII id is written a
    * byte a character; any other as 0xff (never in an ASCII one) then two bytes a UTF-16 code
    * unit, so lone surrogates stay apart too (UTF-8 would write each as U+FFFD).
    */
@@ -61,6 +61,8 @@ export class FirstIndexById {
     this.reserve(1 + 2 * id.length);
     const arena = this.arena;
     let at = start;
+    // FNV-1a of the bytes as they are written: one pass.
+    let hash = FNV_OFFSET;
     for (let i = 0; i < id.length; i++) {
       const code = id.charCodeAt(i);
       if (code >= 0x80) {
@@ -71,11 +73,15 @@ export class FirstIndexById {
           arena[at++] = unit >>> 8;
           arena[at++] = unit & 0xff;
         }
+        hash = FNV_OFFSET;
+        for (let j = start; j < at; j++) hash = Math.imul(hash ^ arena[j]!, FNV_PRIME);
         break;
       }
       arena[at++] = code;
+      hash = Math.imul(hash ^ code, FNV_PRIME);
     }
     this.used = at;
+    this.hash = hash >>> 0;
     return start;
   }
 
