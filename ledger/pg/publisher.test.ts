@@ -3,8 +3,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { signCheckpoint } from '../checkpoint.ts';
 import { cosignerKeyOf } from '../cosignature.ts';
 import { formatVerifierKey, generateSigningKey, parseVerifierKey } from '../keys.ts';
-import { decideAddCheckpoint } from '../witness.ts';
+import { toBase64 } from '../bytes.ts';
+import { consistencyProofAsync, rootFromLeafHashes } from '../proof.ts';
+import { decideAddCheckpoint, formatAddCheckpoint, type WitnessState } from '../witness.ts';
 import { CheckpointPublisher } from './publisher.ts';
+import { fetchNodes } from './tree.ts';
 
 const logKey = generateSigningKey('publisher.test/log');
 const NO_WITNESSES = { witnesses: [], threshold: 0 };
@@ -117,5 +120,129 @@ describe('CheckpointPublisher', () => {
     await vi.advanceTimersByTimeAsync(1000);
     await Promise.all(waiting);
     expect(store.rounds).toBe(2);
+  });
+
+  describe('a witness another publisher of the log moves (tlog-witness 409)', () => {
+    const origin = 'publisher.test/log';
+    // A five-leaf tree: leaf i is 32 bytes of i + 1. Node (level, index) is the root of its
+    // perfect subtree, as tree_nodes and ledger_entries.leaf_hash hold them.
+    const leaves = Array.from({ length: 5 }, (_, i) => new Uint8Array(32).fill(i + 1));
+    const node = (level: number, index: number) =>
+      rootFromLeafHashes(leaves.slice(index * 2 ** level, (index + 1) * 2 ** level));
+    const noteOf = (size: number) =>
+      signCheckpoint(
+        { origin, size, rootHash: rootFromLeafHashes(leaves.slice(0, size)), extensions: [] },
+        logKey,
+      );
+    const logs = new Map([
+      [origin, [parseVerifierKey(formatVerifierKey(origin, logKey.publicKey))]],
+    ]);
+    const witnessKey = generateSigningKey('moved.witness.test');
+
+    /** The log's store at size 5, newest checkpoint unpublished; the writes it was asked for. */
+    function storeAtFive() {
+      const written: { text: string; values: unknown[] }[] = [];
+      const pool = {
+        query: (text: string, values: unknown[] = []) => {
+          if (text.includes('FROM checkpoints c'))
+            return Promise.resolve({ rows: [{ size: '5', note: noteOf(5), published: false }] });
+          if (text.includes('FROM ledger_entries'))
+            return Promise.resolve({
+              rows: (values[0] as number[]).map((idx) => ({
+                idx: String(idx),
+                hash: Buffer.from(node(0, Number(idx))),
+              })),
+            });
+          if (text.includes('FROM tree_nodes')) {
+            const [levels, indices] = values as [number[], number[]];
+            return Promise.resolve({
+              rows: levels.map((level, i) => ({
+                level,
+                idx: String(indices[i]),
+                hash: Buffer.from(node(level, Number(indices[i]))),
+              })),
+            });
+          }
+          written.push({ text, values });
+          return Promise.resolve({ rows: [] });
+        },
+      } as unknown as pg.Pool;
+      return { pool, written };
+    }
+
+    /** A tlog-witness in memory: cosigns what decideAddCheckpoint accepts, keeps its size. */
+    function witness() {
+      let state: WitnessState | undefined;
+      const add = (body: string) => {
+        const answer = decideAddCheckpoint({ key: witnessKey, logs }, body, () => state);
+        if (answer.status === 200)
+          state = { size: answer.checkpoint.size, rootHash: answer.checkpoint.rootHash };
+        return answer;
+      };
+      return { add, size: () => state?.size ?? 0 };
+    }
+
+    const publisherOf = (pool: pg.Pool, log: (line: string) => void = () => undefined) =>
+      new CheckpointPublisher(
+        pool,
+        { witnesses: [{ url: 'http://moved', key: cosignerKeyOf(witnessKey) }], threshold: 1 },
+        log,
+        0,
+      );
+    const oldSizeOf = (body: string) => Number(/^old (\d+)$/m.exec(body)![1]);
+
+    it('learns its size from each 409, proves consistency from there, and publishes on the third attempt', async () => {
+      const { pool, written } = storeAtFive();
+      const w = witness();
+      // The other publisher had it cosign size 3 before, and size 5 just after this
+      // publisher's first attempt (from 0, as it knew nothing yet).
+      expect(w.add(formatAddCheckpoint(0, [], noteOf(3))).status).toBe(200);
+      const oldSizes: number[] = [];
+      // Moving it to 5 needs a proof from 3: made here the way the publisher makes one.
+      const moveToFive = async () => {
+        const proof = await consistencyProofAsync(3, 5, (ids) => fetchNodes(pool, ids));
+        expect(w.add(formatAddCheckpoint(3, proof.map(toBase64), noteOf(5))).status).toBe(200);
+      };
+      vi.stubGlobal('fetch', async (_url: string, init: { body: string }) => {
+        oldSizes.push(oldSizeOf(init.body));
+        const answer = w.add(init.body);
+        if (oldSizes.length === 1) await moveToFive();
+        return new Response(answer.body, { status: answer.status });
+      });
+      await publisherOf(pool).request();
+      expect(oldSizes).toEqual([0, 3, 5]);
+      expect(w.size()).toBe(5);
+      const published = written.filter((x) => x.text.includes('published_checkpoints'));
+      expect(published).toHaveLength(1);
+      expect(published[0]!.values[0]).toBe(5);
+      expect(published[0]!.values[1]).toContain('— moved.witness.test ');
+    });
+
+    it('takes a 409 without a size as that witness failing, and publishes nothing without its k', async () => {
+      const { pool, written } = storeAtFive();
+      const lines: string[] = [];
+      vi.stubGlobal('fetch', () => Promise.resolve(new Response('stale\n', { status: 409 })));
+      await publisherOf(pool, (line) => lines.push(line)).request();
+      expect(lines).toEqual([
+        'witness moved.witness.test did not cosign size 5: Error: 409 without a size: "stale"',
+      ]);
+      expect(written.filter((x) => x.text.includes('published_checkpoints'))).toEqual([]);
+    });
+
+    it('gives up after three 409s, as a witness ahead of this log never cosigns it', async () => {
+      const { pool, written } = storeAtFive();
+      const lines: string[] = [];
+      let requests = 0;
+      vi.stubGlobal('fetch', () => {
+        requests++;
+        return Promise.resolve(new Response('7\n', { status: 409 }));
+      });
+      await publisherOf(pool, (line) => lines.push(line)).request();
+      expect(requests).toBe(3);
+      expect(lines).toEqual([
+        'witness moved.witness.test did not cosign size 5: Error: witness answered 409 3 times, last at size 7',
+      ]);
+      expect(written.filter((x) => x.text.includes('published_checkpoints'))).toEqual([]);
+    });
   });
 });

@@ -179,13 +179,14 @@ export class CheckpointPublisher {
         signal: AbortSignal.timeout(10_000),
       });
       const text = await response.text();
-      if (response.status === 409 && attempt < SUBMIT_ATTEMPTS - 1) {
+      if (response.status === 409) {
         // tlog-witness: the body of a 409 is the witness's size, in decimal.
         const current = /^\d{1,16}$/.test(text.trim()) ? Number(text.trim()) : NaN;
         if (!Number.isSafeInteger(current))
           throw new Error(`409 without a size: ${JSON.stringify(text.trim().slice(0, 40))}`);
         this.witnessSizes.set(witness.key.name, current);
-        continue;
+        if (attempt < SUBMIT_ATTEMPTS - 1) continue;
+        throw new Error(`witness answered 409 ${SUBMIT_ATTEMPTS} times, last at size ${current}`);
       }
       if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${text.trim()}`);
       const line = text.split('\n').find((l) => l.startsWith(`\u2014 ${witness.key.name} `));
@@ -194,6 +195,6 @@ export class CheckpointPublisher {
       this.witnessSizes.set(witness.key.name, size);
       return `${line}\n`;
     }
-    throw new Error('witness kept answering 409');
+    throw new Error('unreachable: every attempt returns or throws');
   }
 }
