@@ -97,7 +97,8 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
   // Leaf hashes are kept only until their tile is full (ledger/tileLevels.ts TileTree).
   const tree = new TileTree(childrenOf);
   let prev = fromBase64(GENESIS_PREV_LEAF_HASH);
-  let pending: { index: number; keyId: string; request: VerifyRequest }[] = [];
+  /** Checks waiting for a batch: each is its own VerifyRequest, with what a finding names. */
+  let pending: PendingCheck[] = [];
   let signaturesChecked = 0;
   // Batches verify on the pool while this thread re-hashes and parses the next: the audit is
   // bounded by whichever of the two is slower, not by their sum.
@@ -106,7 +107,7 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
     const batch = pending;
     pending = [];
     if (verifying.length >= BATCHES_IN_FLIGHT) await verifying.shift();
-    const done = options.verifyBatch(batch.map((p) => p.request)).then((results) => {
+    const done = options.verifyBatch(batch).then((results) => {
       signaturesChecked += batch.length;
       results.forEach((ok, i) => {
         if (!ok)
@@ -165,9 +166,9 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
       const checked = checkEntry(index, bytes, prev, state);
       prev = leafHash;
       if (!checked) continue;
-      const { statement, request } = checked;
+      const { statement, check: request } = checked;
       if (!isKeyEvent(statement)) {
-        pending.push({ index, keyId: statement.keyId, request });
+        pending.push(request);
         continue;
       }
       // A key event changes how every later entry is judged: verify its signature now (key
@@ -217,6 +218,12 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
   return { size, ok: findingCount === 0, findings, findingCount, signaturesChecked };
 }
 
+/** One signature check, with the entry index and key id its finding would name. */
+interface PendingCheck extends VerifyRequest {
+  index: number;
+  keyId: string;
+}
+
 /** What checking an entry reads and adds to, besides the entry itself. */
 interface EntryState {
   keys: KeyTimeline;
@@ -232,7 +239,7 @@ function checkEntry(
   bytes: Uint8Array,
   prev: Uint8Array,
   { keys, seenStatements, report, message: room }: EntryState,
-): { statement: Entry['statement']; request: VerifyRequest } | undefined {
+): { statement: Entry['statement']; check: PendingCheck } | undefined {
   const read = readEntry(index, bytes, report, room);
   if (!read) return undefined;
   const { entry, message, signature } = read;
@@ -254,7 +261,9 @@ function checkEntry(
   }
   return {
     statement: entry.statement,
-    request: { publicKey: check.key.publicKey, message, signature },
+    // The key id as the key timeline holds it: the statement's own is a slice of the whole
+    // entry's text, which a check kept waiting for its batch would keep alive.
+    check: { index, keyId: check.key.keyId, publicKey: check.key.publicKey, message, signature },
   };
 }
 
