@@ -61,6 +61,31 @@ describe('readCanonicalEntry', () => {
   });
 
   it.each([
+    [
+      'only plain ASCII and integers (read in one pass)',
+      { ...signed.statement, facts: { dutyCents: 850000, seizure: false } },
+    ],
+    [
+      'a member beside its own, as a key event has',
+      { ...signed.statement, publicKey: 'AAAA', validFrom: '2026-01-01T00:00:00Z' },
+    ],
+    [
+      'negative, null and boolean facts',
+      { ...signed.statement, facts: { at: -12, lien: null, ok: true } },
+    ],
+  ])('reads a statement with %s as the schema does', (_, statement) => {
+    const [entry] = chainEntries(
+      [{ ...signed, statement }],
+      7,
+      new Uint8Array(32),
+      '2026-11-24T10:00:01Z',
+    );
+    const read = readCanonicalEntry(entry!.bytes)!;
+    expect(read.entry).toEqual(Entry.parse(JSON.parse(fromUtf8(entry!.bytes))));
+    expect(Object.keys(read.entry.statement)).toEqual(Object.keys(statement).sort());
+  });
+
+  it.each([
     ['a byte-order mark', utf8(`\ufeff${text}`)],
     ['a member after the statement', utf8(`${text.slice(0, -1)},"z":1}`)],
     ['a second statement member', utf8(`${text.slice(0, -1)},"statement":{}}`)],
