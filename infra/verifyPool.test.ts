@@ -62,6 +62,14 @@ describe('the verify pool', () => {
     expect(b).toEqual(batch(5).map((_, i) => i % 5 !== 0));
   });
 
+  it('refuses a batch it cannot send and still answers every later batch with its own results', async () => {
+    const unsendable = [TEST_1, { ...TEST_2, message: undefined as unknown as Uint8Array }];
+    await expect(pool.verifyBatch(unsendable)).rejects.toThrow(TypeError);
+    const later = [flipped(TEST_1, 'signature'), TEST_2];
+    expect(await pool.verifyBatch(later)).toEqual([false, true]);
+    expect(await pool.verifyBatch([TEST_1, flipped(TEST_2, 'message')])).toEqual([true, false]);
+  });
+
   it("checks with libsodium's stricter rule: a forgery under the identity point as key fails", async () => {
     // See ledger/pg/sodiumEd25519.test.ts: OpenSSL's check accepts this for any message.
     const forged: VerifyItem = {

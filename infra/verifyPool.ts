@@ -169,9 +169,16 @@ export class VerifyPool {
         if (this.sent[i]!.length < this.sent[w]!.length) w = i;
       if (this.sent[w]!.length >= CHUNKS_A_THREAD) return;
       const chunk = this.queue.shift()!;
+      // Recorded as sent only once it was: a thread's answers are matched to its chunks in
+      // order, so one counted but never posted would hand every later batch another's results.
+      try {
+        const packed = pack(chunk.items);
+        this.workers[w]!.postMessage({ count: chunk.items.length, packed }, [packed]);
+      } catch (error) {
+        chunk.reject(error instanceof Error ? error : new Error(String(error)));
+        continue;
+      }
       this.sent[w]!.push(chunk);
-      const packed = pack(chunk.items);
-      this.workers[w]!.postMessage({ count: chunk.items.length, packed }, [packed]);
     }
   }
 
