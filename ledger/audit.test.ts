@@ -101,6 +101,29 @@ describe('auditLedger', () => {
     ]);
   });
 
+  test('reports an entry nested too deep to read as a finding, and audits the entries after it', async () => {
+    // 20,000 arrays within each other in a member beside the statement's own: ~40 KB, an
+    // entry a bundle can hold. Reading it recursively exhausted the stack and failed the audit.
+    const [first, second, third] = chain([statement('a'), statement('b'), statement('c')]);
+    const depth = 20_000;
+    const deep = utf8(
+      fromUtf8(second!).replace(
+        '"type":',
+        `"deep":${'['.repeat(depth)}${']'.repeat(depth)},"type":`,
+      ),
+    );
+    const result = await audit([first!, deep, third!]);
+    expect(result.findings.map((f) => [f.index, f.problem])).toEqual([
+      [
+        1,
+        'entry is not RFC 8785 canonical JSON: what it parses to has no canonical form here (a number out of range, or nesting too deep)',
+      ],
+      // Changed after it was chained: the entry after it no longer chains to it.
+      [2, expect.stringMatching(/^entry does not chain to the one before it/)],
+    ]);
+    expect(result.signaturesChecked).toBe(2);
+  });
+
   // The reviewer's tamper: an unknown member and a second, forged "statement" member before
   // the signed one. JSON.parse keeps the last (signed) one, a first-wins reader the forgery.
   test('reports an entry with a duplicated member and a member the format does not have', async () => {

@@ -85,6 +85,19 @@ describe('readCanonicalEntry', () => {
     expect(Object.keys(read.entry.statement)).toEqual(Object.keys(statement).sort());
   });
 
+  it('reads a statement nested deeper than its one-pass reader goes, and declines one deeper than the stack, without throwing', () => {
+    const nested = (depth: number) =>
+      withStatement(
+        canonicalJson({ ...signed.statement, zz: 0 }).replace(
+          '"zz":0',
+          `"zz":${'['.repeat(depth)}${']'.repeat(depth)}`,
+        ),
+      );
+    const read = readCanonicalEntry(nested(40))!;
+    expect(read.entry).toEqual(Entry.parse(JSON.parse(fromUtf8(nested(40)))));
+    expect(readCanonicalEntry(nested(20_000))).toBeUndefined();
+  });
+
   it.each([
     ['a byte-order mark', utf8(`\ufeff${text}`)],
     ['a member after the statement', utf8(`${text.slice(0, -1)},"z":1}`)],

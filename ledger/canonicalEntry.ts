@@ -68,7 +68,14 @@ export function readCanonicalEntry(bytes: Uint8Array): CanonicalEntry | undefine
     return undefined;
   // The head is ASCII, one byte a character, so this offset holds in `bytes` too.
   const statementStart = head[0].length - 1;
-  const statement = scanStatement(text, statementStart) ?? parseStatement(text, statementStart);
+  let statement: unknown;
+  try {
+    statement = scanStatement(text, statementStart) ?? parseStatement(text, statementStart);
+  } catch {
+    // Nesting deep enough to exhaust the stack in JSON.parse or the key order check: the
+    // general path reports it, and the audit goes on.
+    return undefined;
+  }
   if (statement === undefined) return undefined;
   if (!isStatement(statement) || !isDateTime(head[3])) return undefined;
   return {
@@ -96,18 +103,22 @@ function scanStatement(text: string, start: number): unknown {
   if (NOT_PLAIN.test(text.slice(start, -1))) return undefined;
   scanning = text;
   at = start;
-  let statement = scanOwnMembers();
-  if (statement === DECLINED) {
-    at = start;
-    statement = scanObject();
+  try {
+    let statement = scanOwnMembers();
+    if (statement === DECLINED) {
+      at = start;
+      statement = scanObject(0);
+    }
+    return statement === DECLINED || at !== text.length - 1 ? undefined : statement;
+  } finally {
+    scanning = '';
   }
-  const end = at;
-  scanning = '';
-  return statement === DECLINED || end !== text.length - 1 ? undefined : statement;
 }
 
 const NOT_PLAIN = /[^\x20-\x5b\x5d-\x7e]/;
 const DECLINED = Symbol('declined');
+/** Objects and arrays within each other the scanner reads (a statement's facts are at 2). */
+const MAX_NESTING = 16;
 // The scanner's text and position: module state, so the recursion passes no tuples.
 let scanning = '';
 let at = 0;
@@ -122,7 +133,7 @@ function scanOwnMembers(): Record<string, unknown> | typeof DECLINED {
     const head = OWN_MEMBERS[i]!;
     if (!scanning.startsWith(head, at)) return DECLINED;
     at += head.length;
-    const value = scanValue();
+    const value = scanValue(1);
     if (value === DECLINED) return DECLINED;
     ownValues[i] = value;
   }
@@ -158,11 +169,12 @@ const OWN_MEMBERS = [
 /** Reused: no array a statement. */
 const ownValues: unknown[] = [];
 
-function scanValue(): unknown {
+/** The value at `at`, inside `nesting` objects and arrays. */
+function scanValue(nesting: number): unknown {
   const c = scanning.charCodeAt(at);
   if (c === 0x22) return scanString();
-  if (c === 0x7b) return scanObject();
-  if (c === 0x5b) return scanArray();
+  if (c === 0x7b) return scanObject(nesting);
+  if (c === 0x5b) return scanArray(nesting);
   if (c === 0x74) return scanLiteral('true', true);
   if (c === 0x66) return scanLiteral('false', false);
   if (c === 0x6e) return scanLiteral('null', null);
@@ -188,7 +200,7 @@ function scanInteger(): number | typeof DECLINED {
   const start = at;
   if (scanning.charCodeAt(at) === 0x2d) at++;
   const first = scanning.charCodeAt(at);
-  if (first < 0x30 || first > 0x39) return DECLINED;
+  if (!isDigit(first)) return DECLINED;
   at++;
   if (first !== 0x30) while (isDigit(scanning.charCodeAt(at))) at++;
   const next = scanning.charCodeAt(at);
@@ -206,7 +218,8 @@ const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
  * Declines "__proto__" (JSON.parse makes it an own member, an assignment would not) and
  * integer-like names (an object lists them first, whatever the text's order).
  */
-function scanObject(): Record<string, unknown> | typeof DECLINED {
+function scanObject(nesting: number): Record<string, unknown> | typeof DECLINED {
+  if (nesting >= MAX_NESTING) return DECLINED;
   at++;
   const object: Record<string, unknown> = {};
   if (scanning.charCodeAt(at) === 0x7d) {
@@ -225,7 +238,7 @@ function scanObject(): Record<string, unknown> | typeof DECLINED {
     )
       return DECLINED;
     if (scanning.charCodeAt(at++) !== 0x3a) return DECLINED;
-    const value = scanValue();
+    const value = scanValue(nesting + 1);
     if (value === DECLINED) return DECLINED;
     object[name] = value;
     previous = name;
@@ -235,7 +248,8 @@ function scanObject(): Record<string, unknown> | typeof DECLINED {
   }
 }
 
-function scanArray(): unknown[] | typeof DECLINED {
+function scanArray(nesting: number): unknown[] | typeof DECLINED {
+  if (nesting >= MAX_NESTING) return DECLINED;
   at++;
   const array: unknown[] = [];
   if (scanning.charCodeAt(at) === 0x5d) {
@@ -243,7 +257,7 @@ function scanArray(): unknown[] | typeof DECLINED {
     return array;
   }
   for (;;) {
-    const value = scanValue();
+    const value = scanValue(nesting + 1);
     if (value === DECLINED) return DECLINED;
     array.push(value);
     const c = scanning.charCodeAt(at++);

@@ -116,7 +116,11 @@ export function parseEntryBytes(
   if (extra.length > 0)
     problems.push(`entry has members the fixed format does not: ${extra.join(', ')}`);
   const differsAt = canonicalDifference(bytes, raw);
-  if (differsAt !== undefined)
+  if (differsAt === NO_CANONICAL_FORM)
+    problems.push(
+      'entry is not RFC 8785 canonical JSON: what it parses to has no canonical form here (a number out of range, or nesting too deep)',
+    );
+  else if (differsAt !== undefined)
     problems.push(
       `entry is not RFC 8785 canonical JSON: its bytes differ from the canonical form of what they parse to at byte ${differsAt}`,
     );
@@ -124,14 +128,20 @@ export function parseEntryBytes(
   return { entry: parsed.data, raw: raw as { statement: unknown; signature: unknown } };
 }
 
-/** The first byte at which `bytes` differ from the RFC 8785 bytes of `value`, or undefined. */
+const NO_CANONICAL_FORM = -1;
+
+/**
+ * The first byte at which `bytes` differ from the RFC 8785 bytes of `value`, undefined where
+ * they do not, or NO_CANONICAL_FORM.
+ */
 function canonicalDifference(bytes: Uint8Array, value: unknown): number | undefined {
   let canonical: Uint8Array;
   try {
     canonical = utf8(canonicalJson(value));
   } catch {
-    // A number JSON.parse read as Infinity: RFC 8785 (I-JSON) has no form for it.
-    return 0;
+    // A number JSON.parse read as Infinity (RFC 8785, I-JSON, has no form for it), or nesting
+    // deep enough to exhaust the stack.
+    return NO_CANONICAL_FORM;
   }
   const length = Math.min(bytes.length, canonical.length);
   for (let i = 0; i < length; i++) if (bytes[i] !== canonical[i]) return i;
