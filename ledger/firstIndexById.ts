@@ -49,7 +49,10 @@ export class FirstIndexById {
         return this.indices[n];
       }
     }
-    if (length > 0xffff) throw new RangeError(`statement id of ${length} bytes`);
+    if (length > 0xffff) {
+      this.used = start;
+      throw new RangeError(`statement id of ${length} bytes`);
+    }
     this.remember(start, length, index, hash);
     return undefined;
   }
