@@ -1,6 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { STATEMENT_TYPE } from '../domain/statement.ts';
 import { fromUtf8, toBase64, utf8 } from '../ledger/bytes.ts';
@@ -10,7 +10,17 @@ import { agencyKeyName, formatVerifierKey, signingKey } from '../ledger/keys.ts'
 import { rootFromLeafHashes } from '../ledger/proof.ts';
 import { hashLeaf } from '../ledger/rfc9162.ts';
 import { signStatement } from '../ledger/statement.ts';
+import {
+  encodeEntryBundle,
+  encodeTile,
+  entriesTilePath,
+  tileHashesFromLeafHashes,
+  tilePath,
+  tilesForSize,
+} from '../ledger/tiles.ts';
 import type { Receipt, TrustFile } from '../ledger/trust.ts';
+import { exportLog } from '../infra/fetchPath.ts';
+import { UsageError } from './args.ts';
 import { runLedger } from './ledger.ts';
 
 // Deterministic keys: seed = 32 copies of one byte.
@@ -38,13 +48,9 @@ function entryIssuedAt(issuedAt: string): Uint8Array {
   return chainEntries([signed], 0, new Uint8Array(32), issuedAt)[0]!.bytes;
 }
 
-/**
- * Writes a receipt for `entry` as the only entry of a log, and a trust file holding water's
- * key for January 2026 only; runs verify-receipt on them and returns its exit code and output.
- */
-async function verifyReceipt(entry: Uint8Array) {
-  const dir = mkdtempSync(join(tmpdir(), 'onewindow-receipt-'));
-  const trust: TrustFile = {
+/** The tests' trust file: the log's key, no witnesses, water's key from January 2026 (until `validUntil`). */
+function trustFile(change: Partial<TrustFile> = {}, validUntil?: string): TrustFile {
+  return {
     origin: ORIGIN,
     logKeys: [formatVerifierKey(ORIGIN, logKey.publicKey)],
     witnesses: [],
@@ -55,10 +61,20 @@ async function verifyReceipt(entry: Uint8Array) {
         agency: 'water',
         publicKey: toBase64(water.publicKey),
         validFrom: '2026-01-01T00:00:00Z',
-        validUntil: '2026-02-01T00:00:00Z',
+        ...(validUntil ? { validUntil } : {}),
       },
     ],
+    ...change,
   };
+}
+
+/**
+ * Writes a receipt for `entry` as the only entry of a log, and a trust file holding water's
+ * key for January 2026 only; runs verify-receipt on them and returns its exit code and output.
+ */
+async function verifyReceipt(entry: Uint8Array) {
+  const dir = mkdtempSync(join(tmpdir(), 'onewindow-receipt-'));
+  const trust = trustFile({}, '2026-02-01T00:00:00Z');
   const checkpoint = { origin: ORIGIN, size: 1, rootHash: rootFromLeafHashes([hashLeaf(entry)]) };
   const receipt: Receipt = {
     type: 'onewindow.receipt/v1',
@@ -109,5 +125,179 @@ describe('onewindow ledger verify-receipt', () => {
     const result = await verifyReceipt(utf8(entry.replace('"index":0,', '"index":0,"index":0,')));
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^FAILED: entry 0: entry is not RFC 8785 canonical JSON: /);
+  });
+});
+
+describe('the verifier commands on an exported log the operator served badly', () => {
+  const SIZE = 300; // a full entry bundle and hash tile, then a partial bundle of 44
+  const entries = chainEntries(
+    Array.from({ length: SIZE }, (_, i) =>
+      signStatement(
+        {
+          type: STATEMENT_TYPE,
+          statementId: `case-${i}/a`,
+          caseId: `case-${i}`,
+          stepId: 'a',
+          agency: 'water',
+          outcome: 'approved',
+          commitment: toBase64(new Uint8Array(32).fill(7)),
+          facts: {},
+          issuedAt: '2026-01-10T09:00:00Z',
+          keyId: water.keyId,
+        },
+        water,
+      ),
+    ),
+    0,
+    new Uint8Array(32),
+    '2026-01-10T09:00:01Z',
+  ).map((e) => e.bytes);
+  const leaves = entries.map((e) => hashLeaf(e));
+  const note = signCheckpoint(
+    { origin: ORIGIN, size: SIZE, rootHash: rootFromLeafHashes(leaves), extensions: [] },
+    logKey,
+  );
+  const trust = trustFile;
+
+  /** The log exported to a fresh folder, with its trust file; `damage` changes files first. */
+  function exported(damage: (file: (path: string) => string) => void = () => undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'onewindow-export-'));
+    const file = (path: string) => join(dir, 'log', path);
+    const write = (path: string, bytes: Uint8Array | string) => {
+      mkdirSync(dirname(file(path)), { recursive: true });
+      writeFileSync(file(path), bytes);
+    };
+    write('checkpoint', note);
+    write(entriesTilePath(0), encodeEntryBundle(entries.slice(0, 256)));
+    write(entriesTilePath(1, 44), encodeEntryBundle(entries.slice(256)));
+    for (const t of tilesForSize(SIZE))
+      write(tilePath(t.level, t.index, t.width), encodeTile(tileHashesFromLeafHashes(t, leaves)));
+    writeFileSync(join(dir, 'trust.json'), JSON.stringify(trust()));
+    damage(file);
+    return { log: join(dir, 'log'), trust: join(dir, 'trust.json'), dir };
+  }
+
+  async function run(args: string[]) {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const code = await runLedger(args);
+    const lines = (spy: typeof log) => spy.mock.calls.map((call) => String(call[0])).join('\n');
+    return { code, stdout: lines(log), stderr: lines(error) };
+  }
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('audits the log as exported', async () => {
+    const { log, trust } = exported();
+    const result = await run(['audit', '--dir', log, '--trust', trust]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  });
+
+  it('ends with "could not read" when a bundle read ahead is missing, not with an unhandled rejection', async () => {
+    const { log, trust } = exported((file) => rmSync(file(entriesTilePath(1, 44))));
+    const result = await run(['audit', '--dir', log, '--trust', trust]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('tile/entries/001.p/44 is missing from the export');
+  });
+
+  it('reports a truncated entry bundle as a finding', async () => {
+    const { log, trust } = exported((file) =>
+      writeFileSync(
+        file(entriesTilePath(0)),
+        encodeEntryBundle(entries.slice(0, 256)).slice(0, -5),
+      ),
+    );
+    const result = await run(['audit', '--dir', log, '--trust', trust]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('entry 0: entry bundle at 0 cannot be read');
+  });
+
+  it('fails prove with a message, not a stack, when a hash tile is no tile', async () => {
+    const { log, trust } = exported((file) => writeFileSync(file(tilePath(0, 0)), 'ten bytes!'));
+    const result = await run(['prove', '5', '--dir', log, '--trust', trust]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^FAILED: the log's tiles cannot prove entry 5: /);
+  });
+
+  it('refuses a trust file that counts the log as one of its own witnesses, or names a log key twice', async () => {
+    const logAsWitness = exported();
+    writeFileSync(
+      logAsWitness.trust,
+      JSON.stringify(
+        trust({
+          witnesses: [formatVerifierKey('log-as-witness', logKey.publicKey)],
+          witnessThreshold: 1,
+        }),
+      ),
+    );
+    // A usage error: cli/main.ts prints it and exits 2.
+    await expect(
+      run(['verify', '--dir', logAsWitness.log, '--trust', logAsWitness.trust]),
+    ).rejects.toThrow(
+      new UsageError(
+        'trust file: witnesses: log-as-witness has a key of the log; the log cannot witness itself',
+      ),
+    );
+    const twice = exported();
+    const logVerifierKey = formatVerifierKey(ORIGIN, logKey.publicKey);
+    writeFileSync(
+      twice.trust,
+      JSON.stringify(trust({ logKeys: [logVerifierKey, logVerifierKey] })),
+    );
+    await expect(run(['verify', '--dir', twice.log, '--trust', twice.trust])).rejects.toThrow(
+      new UsageError(`trust file: logKeys: ${ORIGIN} is listed twice`),
+    );
+  });
+
+  it('verifies a log grown from an empty checkpoint it verified before', async () => {
+    const { log, trust, dir } = exported();
+    const state = join(dir, 'state.json');
+    const empty = { origin: ORIGIN, size: 0, rootHash: toBase64(rootFromLeafHashes([])) };
+    writeFileSync(
+      state,
+      JSON.stringify({
+        ...empty,
+        checkpoint: signCheckpoint(
+          { ...empty, rootHash: rootFromLeafHashes([]), extensions: [] },
+          logKey,
+        ),
+        verifiedAt: '2026-01-10T09:00:00Z',
+      }),
+    );
+    const result = await run(['verify', '--dir', log, '--trust', trust, '--state', state]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('extends the empty tree');
+  });
+
+  it('refuses a state file whose root is not a hash, as a usage error', async () => {
+    const { log, trust, dir } = exported();
+    const state = join(dir, 'state.json');
+    writeFileSync(
+      state,
+      JSON.stringify({
+        origin: ORIGIN,
+        size: 3,
+        rootHash: '!!',
+        checkpoint: note,
+        verifiedAt: '2026-01-10T09:00:00Z',
+      }),
+    );
+    await expect(run(['verify', '--dir', log, '--trust', trust, '--state', state])).rejects.toThrow(
+      /^state file .* is not a verify state .*: rootHash must be standard base64/,
+    );
+  });
+
+  it('exports nothing from an address that answers with a web page, and says so', async () => {
+    const page = (path: string) =>
+      path === 'checkpoint'
+        ? Promise.resolve(utf8('<!doctype html><title>Not here</title>\n'))
+        : Promise.reject(new Error(`no ${path}`));
+    const dir = mkdtempSync(join(tmpdir(), 'onewindow-export-'));
+    await expect(exportLog(page, dir)).rejects.toThrow(/^the log served no checkpoint: /);
   });
 });

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { Base64Hash } from '../domain/statement.ts';
 import { auditLedger } from '../ledger/audit.ts';
 import { bytesEqual, fromBase64, fromUtf8, toBase64 } from '../ledger/bytes.ts';
 import { openCheckpoint } from '../ledger/checkpoint.ts';
@@ -14,8 +15,9 @@ import { parseEntryBytes } from '../ledger/entry.ts';
 import { EvidenceBundle, formatEvidenceProblem, verifyEvidenceBundle } from '../ledger/evidence.ts';
 import { KeyTimeline } from '../ledger/keyEvents.ts';
 import { verifyConsistency, verifyInclusion } from '../ledger/proof.ts';
-import { hashLeaf } from '../ledger/rfc9162.ts';
+import { emptyRoot, hashLeaf } from '../ledger/rfc9162.ts';
 import { verifyStatementSignature } from '../ledger/statement.ts';
+import { MalformedTileError } from '../ledger/tiles.ts';
 import {
   consistencyProofFromTiles,
   inclusionProofFromTiles,
@@ -64,8 +66,9 @@ function readTrust(path: string | undefined): Trust {
 
 /** Fetches the checkpoint and opens it: log signature first, then the witness policy. */
 async function verifiedCheckpoint(fetchPath: FetchPath, trust: Trust) {
-  const note = fromUtf8(await fetchPath('checkpoint'));
+  const bytes = await fetchPath('checkpoint');
   try {
+    const note = fromUtf8(bytes);
     return { note, ...openWitnessedCheckpoint(note, trust.origin, trust.logKeys, trust.policy) };
   } catch (error) {
     throw new VerificationFailure(`checkpoint rejected: ${(error as Error).message}`);
@@ -76,7 +79,7 @@ async function verifiedCheckpoint(fetchPath: FetchPath, trust: Trust) {
 const VerifyState = z.object({
   origin: z.string(),
   size: z.number().int().nonnegative(),
-  rootHash: z.string(),
+  rootHash: Base64Hash,
   checkpoint: z.string(),
   verifiedAt: z.string(),
 });
@@ -153,6 +156,11 @@ async function runVerify(argv: string[]): Promise<number> {
         `the log shrank: checkpoint of size ${checkpoint.size} after size ${previous.size} was verified`,
       );
     }
+    if (previous.size === 0 && !bytesEqual(oldRoot, emptyRoot())) {
+      throw failure(
+        `the saved checkpoint of size 0 has root ${previous.rootHash}, not the empty tree's`,
+      );
+    }
     if (checkpoint.size === previous.size) {
       if (!bytesEqual(oldRoot, checkpoint.rootHash)) {
         throw failure(
@@ -160,6 +168,9 @@ async function runVerify(argv: string[]): Promise<number> {
         );
       }
       consistency = `same tree as verified at ${previous.verifiedAt}`;
+    } else if (previous.size === 0) {
+      // RFC 9162 §2.1.4: every tree extends the empty one; there is no proof to ask for.
+      consistency = `extends the empty tree verified at ${previous.verifiedAt}`;
     } else {
       try {
         const proof = await consistencyProofFromTiles(fetchPath, previous.size, checkpoint.size);
@@ -272,7 +283,14 @@ async function runProve(argv: string[]): Promise<number> {
   const [entry, proof] = await Promise.all([
     readEntry(fetchPath, index, checkpoint.size),
     inclusionProofFromTiles(fetchPath, index, checkpoint.size),
-  ]);
+  ]).catch((error: unknown) => {
+    // A tile or bundle that is none: the log's own data does not prove the entry.
+    if (error instanceof MalformedTileError)
+      throw new VerificationFailure(
+        `the log's tiles cannot prove entry ${index}: ${error.message}`,
+      );
+    throw error;
+  });
   try {
     verifyInclusion(hashLeaf(entry), index, checkpoint.size, proof, checkpoint.rootHash);
   } catch (error) {

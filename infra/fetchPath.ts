@@ -4,7 +4,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { makeDirectory } from './directories.ts';
 import { fromUtf8 } from '../ledger/bytes.ts';
-import { tilePath, tilesForSize } from '../ledger/tiles.ts';
+import { parseCheckpoint } from '../ledger/checkpoint.ts';
+import { splitNote } from '../ledger/note.ts';
+import { MalformedTileError, tilePath, tilesForSize } from '../ledger/tiles.ts';
 import { readEntries, type FetchPath } from '../ledger/tlogClient.ts';
 
 /** The log could not be read (no answer, an HTTP error, a file missing): nothing was verified. */
@@ -60,15 +62,26 @@ export function mirroringSource(source: FetchPath, dir: string): FetchPath {
  * Copies a log from `source` into `dir` under its tlog-tiles paths: the checkpoint, every
  * entry bundle and every hash tile of the checkpoint's size. The copy is what an agency audits
  * offline (`onewindow ledger audit --dir`). Returns the size copied.
- * @throws SourceError when the checkpoint has no readable size.
+ * @throws SourceError when the log serves no checkpoint or a malformed entry bundle.
  */
 export async function exportLog(source: FetchPath, dir: string): Promise<number> {
   const fetchPath = mirroringSource(source, dir);
-  const note = fromUtf8(await fetchPath('checkpoint'));
-  // C2SP tlog-checkpoint: the second line is the tree size in decimal.
-  const size = Number(note.split('\n')[1]);
-  if (!Number.isSafeInteger(size)) throw new SourceError('the checkpoint has no readable size');
-  for await (const _ of readEntries(fetchPath, size)) void _;
+  let size: number;
+  try {
+    // Parsed strictly (C2SP tlog-checkpoint), not verified: the copy is verified where it is
+    // audited. A web page answering for a wrong --url is no checkpoint of size 0.
+    size = parseCheckpoint(splitNote(fromUtf8(await fetchPath('checkpoint'))).text).size;
+  } catch (error) {
+    if (error instanceof SourceError) throw error;
+    throw new SourceError(`the log served no checkpoint: ${(error as Error).message}`);
+  }
+  try {
+    for await (const _ of readEntries(fetchPath, size)) void _;
+  } catch (error) {
+    if (error instanceof MalformedTileError)
+      throw new SourceError(`the log served a malformed entry bundle: ${error.message}`);
+    throw error;
+  }
   for (const tile of tilesForSize(size))
     await fetchPath(tilePath(tile.level, tile.index, tile.width));
   return size;

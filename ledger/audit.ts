@@ -21,6 +21,7 @@ import {
   type TileHashes,
   TileTree,
 } from './tileLevels.ts';
+import { MalformedTileError } from './tiles.ts';
 import { readEntries, type FetchPath, type TileMismatch } from './tlogClient.ts';
 
 /** A key the verifier trusts for an agency, within its validity window. */
@@ -133,58 +134,71 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
   };
 
   let position = 0;
-  for await (const { first, entries } of readEntries(fetchPath, size)) {
-    const expected = Math.min(256, size - first);
-    if (entries.length !== expected) {
-      // At the first entry missing, or the first the checkpoint does not cover.
-      const short = entries.length < expected;
-      report(
-        first + Math.min(entries.length, expected),
-        `entry bundle at ${first} holds ${entries.length} entries where the checkpoint needs ${expected}: ${short ? `${expected - entries.length} missing` : `${entries.length - expected} extra`}`,
-      );
-    }
-    // One buffer for the signed messages of the bundle's entries, each a view into it: a
-    // typed array's own backing store costs more than hashing the message.
-    let capacity = 0;
-    for (const bytes of entries) capacity += CONTEXT.length + bytes.length;
-    const messages = new Uint8Array(capacity);
-    let used = 0;
-    const state: EntryState = {
-      keys,
-      seenStatements,
-      report,
-      message: (length) => messages.subarray(used, (used += length)),
-    };
-    for (const bytes of entries) {
-      const index = position++;
-      const leafHash = leafOf(bytes);
-      // Entries past the checkpoint's size (a finding above) are in no tile of it.
-      if (index < size) {
-        const full = tree.push(leafHash);
-        if (full) startTileCheck(full);
-      }
-      const checked = checkEntry(index, bytes, prev, state);
-      prev = leafHash;
-      if (!checked) continue;
-      const { statement, check: request } = checked;
-      if (!isKeyEvent(statement)) {
-        pending.push(request);
-        continue;
-      }
-      // A key event changes how every later entry is judged: verify its signature now (key
-      // events are rare), and apply it only if it holds (verify first, then act on it).
-      const [valid] = await options.verifyBatch([request]);
-      signaturesChecked++;
-      if (!valid) report(index, `statement signature does not verify under key ${statement.keyId}`);
-      else {
-        const outcome = keys.apply(statement, index);
-        if (!outcome.applied) report(index, outcome.message);
-      }
-    }
-    if (pending.length >= (options.batchSize ?? 4096)) await verifyPending();
-    options.onProgress?.(position, size);
+  try {
+    await readAll();
+  } catch (error) {
+    // A bundle the log served that is no bundle (truncated, or over 256 entries): a finding,
+    // and the entries after it are not read (the count below says how many were).
+    if (!(error instanceof MalformedTileError)) throw error;
+    report(position, `entry bundle at ${position} cannot be read: ${error.message}`);
   }
   await verifyPending();
+
+  /** Reads and checks every entry, bundle by bundle, handing signatures on in batches. */
+  async function readAll() {
+    for await (const { first, entries } of readEntries(fetchPath, size)) {
+      const expected = Math.min(256, size - first);
+      if (entries.length !== expected) {
+        // At the first entry missing, or the first the checkpoint does not cover.
+        const short = entries.length < expected;
+        report(
+          first + Math.min(entries.length, expected),
+          `entry bundle at ${first} holds ${entries.length} entries where the checkpoint needs ${expected}: ${short ? `${expected - entries.length} missing` : `${entries.length - expected} extra`}`,
+        );
+      }
+      // One buffer for the signed messages of the bundle's entries, each a view into it: a
+      // typed array's own backing store costs more than hashing the message.
+      let capacity = 0;
+      for (const bytes of entries) capacity += CONTEXT.length + bytes.length;
+      const messages = new Uint8Array(capacity);
+      let used = 0;
+      const state: EntryState = {
+        keys,
+        seenStatements,
+        report,
+        message: (length) => messages.subarray(used, (used += length)),
+      };
+      for (const bytes of entries) {
+        const index = position++;
+        const leafHash = leafOf(bytes);
+        // Entries past the checkpoint's size (a finding above) are in no tile of it.
+        if (index < size) {
+          const full = tree.push(leafHash);
+          if (full) startTileCheck(full);
+        }
+        const checked = checkEntry(index, bytes, prev, state);
+        prev = leafHash;
+        if (!checked) continue;
+        const { statement, check: request } = checked;
+        if (!isKeyEvent(statement)) {
+          pending.push(request);
+          continue;
+        }
+        // A key event changes how every later entry is judged: verify its signature now (key
+        // events are rare), and apply it only if it holds (verify first, then act on it).
+        const [valid] = await options.verifyBatch([request]);
+        signaturesChecked++;
+        if (!valid)
+          report(index, `statement signature does not verify under key ${statement.keyId}`);
+        else {
+          const outcome = keys.apply(statement, index);
+          if (!outcome.applied) report(index, outcome.message);
+        }
+      }
+      if (pending.length >= (options.batchSize ?? 4096)) await verifyPending();
+      options.onProgress?.(position, size);
+    }
+  }
 
   if (position === size) {
     // The rest: the last, partial tile of level 0 and every tile above it.

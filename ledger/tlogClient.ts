@@ -103,11 +103,13 @@ export async function* readEntries(
   const inFlight: Promise<Uint8Array[]>[] = [];
   const start = (n: number) => {
     // Decoded without a width check: a short bundle is the auditor's finding, not a crash.
-    inFlight.push(
-      fetchPath(entriesTilePath(n, tileWidth(0, n, size))).then((bytes) =>
-        decodeEntryBundle(bytes),
-      ),
+    const bundle = fetchPath(entriesTilePath(n, tileWidth(0, n, size))).then((bytes) =>
+      decodeEntryBundle(bytes),
     );
+    // Awaited in its turn below; a failure of one fetched ahead must not count as unhandled
+    // meanwhile (Node ends the process on an unhandled rejection).
+    bundle.catch(() => undefined);
+    inFlight.push(bundle);
   };
   let next = 0;
   for (; next < Math.min(concurrency, bundles); next++) start(next);

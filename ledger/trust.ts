@@ -49,11 +49,15 @@ export function loadTrust(json: unknown): Trust {
   }
   const t = parsed.data;
   try {
+    const logKeys = distinctLogKeys(t.logKeys.map(parseVerifierKey));
     return {
       origin: t.origin,
-      logKeys: t.logKeys.map(parseVerifierKey),
+      logKeys,
       policy: {
-        witnesses: distinctWitnessKeys(t.witnesses.map(parseCosignerVerifierKey)),
+        witnesses: notTheLog(
+          distinctWitnessKeys(t.witnesses.map(parseCosignerVerifierKey)),
+          logKeys,
+        ),
         threshold: t.witnessThreshold,
       },
       agencyKeys: t.agencyKeys.map((k) => {
@@ -85,6 +89,32 @@ function distinctWitnessKeys(witnesses: WitnessPolicy['witnesses']): WitnessPoli
       );
     names.set(key, w.name);
   }
+  return witnesses;
+}
+
+/** The log's keys, refusing one listed twice (a note's verifier would refuse it as ambiguous). */
+function distinctLogKeys(keys: VerifierKey[]): VerifierKey[] {
+  const seen = new Set<string>();
+  for (const k of keys) {
+    const key = toBase64(k.publicKey);
+    if (seen.has(key)) throw new Error(`logKeys: ${k.name} is listed twice`);
+    seen.add(key);
+  }
+  return keys;
+}
+
+/**
+ * The witnesses, refusing one whose key is the log's: witnesses stand for parties other than
+ * the operator, and the operator's own cosignature would count towards k of n.
+ */
+function notTheLog(
+  witnesses: WitnessPolicy['witnesses'],
+  logKeys: readonly VerifierKey[],
+): WitnessPolicy['witnesses'] {
+  const logs = new Set(logKeys.map((k) => toBase64(k.publicKey)));
+  for (const w of witnesses)
+    if (logs.has(toBase64(w.publicKey)))
+      throw new Error(`witnesses: ${w.name} has a key of the log; the log cannot witness itself`);
   return witnesses;
 }
 
