@@ -372,6 +372,10 @@ function runVerifyReceipt(argv: string[]): number {
   console.log(
     `  ${entry.statement.statementId}: ${entry.statement.agency} said "${entry.statement.outcome}" at ${entry.statement.issuedAt}, signed by ${key.keyId}`,
   );
+  // Honest about the limit: one entry cannot show the key events logged before it.
+  console.log(
+    '  (its key was judged by the trust file alone; a rotation or revocation logged since is applied by onewindow ledger audit)',
+  );
   return 0;
 }
 

@@ -25,13 +25,66 @@ export function httpSource(baseUrl: string): FetchPath {
     } catch (error) {
       throw new SourceError(`GET ${base}/${path}: ${whyNoAnswer(error)}`);
     }
-    if (!response.ok)
-      throw new SourceError(
-        `GET ${base}/${path}: HTTP ${response.status} ${(await response.text()).slice(0, 200)}`,
-      );
-    return new Uint8Array(await response.arrayBuffer());
+    if (!response.ok) {
+      const said = fromUtf8Lenient(await readAtMost(response, 200, `${base}/${path}`, false));
+      throw new SourceError(`GET ${base}/${path}: HTTP ${response.status} ${said}`);
+    }
+    return readAtMost(response, MAX_ANSWER_BYTES, `${base}/${path}`, true);
   };
 }
+
+/**
+ * The largest answer a log path can have: an entry bundle of 256 entries of at most 65,535
+ * bytes, each with its 2-byte length (C2SP tlog-tiles). A server sending more is not
+ * serving a log, and reading on would let it fill this process's memory.
+ */
+const MAX_ANSWER_BYTES = 256 * (2 + 0xffff);
+
+/**
+ * The body's first `limit` bytes; past them, a SourceError when `strict`, else what was read.
+ * Read as a stream, so a larger body is never held whole.
+ */
+async function readAtMost(
+  response: Response,
+  limit: number,
+  url: string,
+  strict: boolean,
+): Promise<Uint8Array> {
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  if (strict && declared > limit)
+    throw new SourceError(`GET ${url}: an answer of ${declared} bytes, more than a log path holds`);
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  const reader = response.body?.getReader();
+  try {
+    while (reader && length <= limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      length += value.length;
+    }
+  } catch (error) {
+    throw new SourceError(`GET ${url}: ${whyNoAnswer(error)}`);
+  }
+  if (length > limit) {
+    await reader?.cancel().catch(() => undefined);
+    if (strict)
+      throw new SourceError(
+        `GET ${url}: an answer of more than ${limit} bytes, more than a log path holds`,
+      );
+  }
+  const out = new Uint8Array(Math.min(length, limit));
+  let at = 0;
+  for (const chunk of chunks) {
+    const part = chunk.subarray(0, out.length - at);
+    out.set(part, at);
+    at += part.length;
+    if (at === out.length) break;
+  }
+  return out;
+}
+
+const fromUtf8Lenient = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
 export function directorySource(dir: string): FetchPath {
   const root = resolve(dir);
