@@ -119,13 +119,13 @@ export function mirroringSource(source: FetchPath, dir: string): FetchPath {
  */
 export async function exportLog(source: FetchPath, dir: string): Promise<number> {
   const fetchPath = mirroringSource(source, dir);
+  const note = await fetchPath('checkpoint');
   let size: number;
   try {
     // Parsed strictly (C2SP tlog-checkpoint), not verified: the copy is verified where it is
     // audited. A web page answering for a wrong --url is no checkpoint of size 0.
-    size = parseCheckpoint(splitNote(fromUtf8(await fetchPath('checkpoint'))).text).size;
+    size = parseCheckpoint(splitNote(fromUtf8(note)).text).size;
   } catch (error) {
-    if (error instanceof SourceError) throw error;
     throw new SourceError(`the log served no checkpoint: ${(error as Error).message}`);
   }
   try {
