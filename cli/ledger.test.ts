@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -72,7 +72,7 @@ function trustFile(change: Partial<TrustFile> = {}, validUntil?: string): TrustF
  * Writes a receipt for `entry` as the only entry of a log, and a trust file holding water's
  * key for January 2026 only; runs verify-receipt on them and returns its exit code and output.
  */
-async function verifyReceipt(entry: Uint8Array) {
+async function verifyReceipt(entry: Uint8Array, change: Partial<Receipt> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'onewindow-receipt-'));
   const trust = trustFile({}, '2026-02-01T00:00:00Z');
   const checkpoint = { origin: ORIGIN, size: 1, rootHash: rootFromLeafHashes([hashLeaf(entry)]) };
@@ -84,6 +84,7 @@ async function verifyReceipt(entry: Uint8Array) {
     entry: toBase64(entry),
     inclusionProof: [],
     checkpoint: signCheckpoint({ ...checkpoint, extensions: [] }, logKey),
+    ...change,
   };
   writeFileSync(join(dir, 'trust.json'), JSON.stringify(trust));
   writeFileSync(join(dir, 'receipt.json'), JSON.stringify(receipt));
@@ -117,6 +118,16 @@ describe('onewindow ledger verify-receipt', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
       `FAILED: entry 0: key ${water.keyId} was not valid at 2030-06-01T00:00:00Z: it expired at 2026-02-01T00:00:00Z`,
+    );
+  });
+
+  it('fails a receipt that names another log than the trust file', async () => {
+    const result = await verifyReceipt(entryIssuedAt('2026-01-10T09:00:00Z'), {
+      origin: 'other.example/log',
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `FAILED: receipt is for log other.example/log, the trust file for ${ORIGIN}`,
     );
   });
 
@@ -272,6 +283,9 @@ describe('the verifier commands on an exported log the operator served badly', (
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('extends the empty tree');
+    // The new state replaced the old whole, through a temporary file of its own.
+    expect(JSON.parse(readFileSync(state, 'utf8'))).toMatchObject({ size: SIZE });
+    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 
   it('refuses a state file whose root is not a hash, as a usage error', async () => {

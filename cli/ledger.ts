@@ -2,7 +2,17 @@
 // the verifier's side. It needs only a trust file (public keys, witness policy) and the
 // log's address, an export, a receipt or an evidence bundle; export-bundle alone reads the
 // database (DATABASE_URL), as the operator's side of a supervisor's evidence bundle.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
@@ -115,6 +125,23 @@ function readVerifyState(path: string): VerifyState | undefined {
   );
 }
 
+/**
+ * Replaces the state file whole: written to a file of this process's own, synced, then
+ * renamed over it, so a crash or a second `verify` at the same time leaves one state or the
+ * other, never half of one.
+ */
+function writeStateFile(path: string, state: VerifyState): void {
+  const temporary = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  const fd = openSync(temporary, 'w');
+  try {
+    writeSync(fd, JSON.stringify(state, null, 2));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temporary, path);
+}
+
 function defaultStatePath(origin: string): string {
   const base = process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state');
   return join(base, 'onewindow', `verify-${origin.replace(/[^A-Za-z0-9.-]+/g, '_')}.json`);
@@ -193,8 +220,7 @@ async function runVerify(argv: string[]): Promise<number> {
     verifiedAt: new Date().toISOString(),
   };
   makeDirectorySync(dirname(statePath));
-  writeFileSync(`${statePath}.tmp`, JSON.stringify(state, null, 2));
-  renameSync(`${statePath}.tmp`, statePath);
+  writeStateFile(statePath, state);
   console.log(
     `checkpoint verified: ${trust.origin} size ${checkpoint.size} root ${toBase64(checkpoint.rootHash)}`,
   );
@@ -322,6 +348,10 @@ function runVerifyReceipt(argv: string[]): number {
   if (!existsSync(file)) throw new UsageError(`receipt ${file} does not exist`);
   const trust = readTrust(values.trust);
   const receipt = readJsonFile(file, Receipt, file, 'a receipt');
+  if (receipt.origin !== trust.origin)
+    throw new VerificationFailure(
+      `receipt is for log ${receipt.origin}, the trust file for ${trust.origin}`,
+    );
   let opened;
   try {
     opened = openWitnessedCheckpoint(receipt.checkpoint, trust.origin, trust.logKeys, trust.policy);
