@@ -53,15 +53,17 @@ describe("the registry's desk", () => {
     expect(commitTo(fromBase64(salt), record)).toBe(decision.signed.statement.commitment);
   });
 
+  /** The registry's review, approved by `actor`. */
+  const reviewBy = (actor: string) => ({
+    agency: 'registry' as const,
+    caseId: CASE,
+    stepId: 'review',
+    outcome: 'approved',
+    actor,
+  });
+
   it('refuses, for good, to sign for someone whose role does not decide steps', () => {
-    const request = {
-      agency: 'registry' as const,
-      caseId: CASE,
-      stepId: 'review',
-      outcome: 'approved',
-      actor: 'supervisor:s-1',
-    };
-    expect(() => desk.decideStep(request)).toThrow(
+    expect(() => desk.decideStep(reviewBy('supervisor:s-1'))).toThrow(
       expect.objectContaining({
         type: 'DecisionRefused',
         nonRetryable: true,
@@ -71,14 +73,7 @@ describe("the registry's desk", () => {
   });
 
   it('refuses, for good, a review a citizen would decide: an officer reviews, a citizen pays', () => {
-    const request = {
-      agency: 'registry' as const,
-      caseId: CASE,
-      stepId: 'review',
-      outcome: 'approved',
-      actor: 'citizen:c-1',
-    };
-    expect(() => desk.decideStep(request)).toThrow(
+    expect(() => desk.decideStep(reviewBy('citizen:c-1'))).toThrow(
       expect.objectContaining({
         type: 'DecisionRefused',
         nonRetryable: true,

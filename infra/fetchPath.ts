@@ -3,7 +3,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { makeDirectory } from './directories.ts';
-import { fromUtf8 } from '../ledger/bytes.ts';
+import { concatBytes, fromUtf8 } from '../ledger/bytes.ts';
 import { parseCheckpoint } from '../ledger/checkpoint.ts';
 import { splitNote } from '../ledger/note.ts';
 import { MalformedTileError, tilePath, tilesForSize } from '../ledger/tiles.ts';
@@ -26,7 +26,9 @@ export function httpSource(baseUrl: string): FetchPath {
       throw new SourceError(`GET ${base}/${path}: ${whyNoAnswer(error)}`);
     }
     if (!response.ok) {
-      const said = fromUtf8Lenient(await readAtMost(response, 200, `${base}/${path}`, false));
+      const said = new TextDecoder().decode(
+        await readAtMost(response, 200, `${base}/${path}`, false),
+      );
       throw new SourceError(`GET ${base}/${path}: HTTP ${response.status} ${said}`);
     }
     return readAtMost(response, MAX_ANSWER_BYTES, `${base}/${path}`, true);
@@ -73,18 +75,8 @@ async function readAtMost(
         `GET ${url}: an answer of more than ${limit} bytes, more than a log path holds`,
       );
   }
-  const out = new Uint8Array(Math.min(length, limit));
-  let at = 0;
-  for (const chunk of chunks) {
-    const part = chunk.subarray(0, out.length - at);
-    out.set(part, at);
-    at += part.length;
-    if (at === out.length) break;
-  }
-  return out;
+  return concatBytes(...chunks).subarray(0, limit);
 }
-
-const fromUtf8Lenient = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
 export function directorySource(dir: string): FetchPath {
   const root = resolve(dir);

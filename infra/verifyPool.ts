@@ -143,10 +143,10 @@ export class VerifyPool {
     if (this.failure) throw this.failure;
     if (items.length === 0) return [];
     // A small batch (the sequencer's) still goes to every thread at once.
-    const size = Math.min(MAX_CHUNK, Math.ceil(items.length / this.workers.length));
+    const chunkSize = Math.min(MAX_CHUNK, Math.ceil(items.length / this.workers.length));
     const parts: Promise<Uint8Array>[] = [];
-    for (let start = 0; start < items.length; start += size) {
-      const chunk = items.slice(start, start + size);
+    for (let start = 0; start < items.length; start += chunkSize) {
+      const chunk = items.slice(start, start + chunkSize);
       parts.push(
         new Promise((resolve, reject) => this.queue.push({ items: chunk, resolve, reject })),
       );

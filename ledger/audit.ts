@@ -179,7 +179,7 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
         const checked = checkEntry(index, bytes, prev, state);
         prev = leafHash;
         if (!checked) continue;
-        const { statement, check: request } = checked;
+        const { statement, request } = checked;
         if (!isKeyEvent(statement)) {
           pending.push(request);
           continue;
@@ -253,7 +253,7 @@ function checkEntry(
   bytes: Uint8Array,
   prev: Uint8Array,
   { keys, seenStatements, report, message: room }: EntryState,
-): { statement: Entry['statement']; check: PendingCheck } | undefined {
+): { statement: Entry['statement']; request: PendingCheck } | undefined {
   const read = readEntry(index, bytes, report, room);
   if (!read) return undefined;
   const { entry, message, signature } = read;
@@ -277,7 +277,7 @@ function checkEntry(
     statement: entry.statement,
     // The key id as the key timeline holds it: the statement's own is a slice of the whole
     // entry's text, which a check kept waiting for its batch would keep alive.
-    check: { index, keyId: check.key.keyId, publicKey: check.key.publicKey, message, signature },
+    request: { index, keyId: check.key.keyId, publicKey: check.key.publicKey, message, signature },
   };
 }
 

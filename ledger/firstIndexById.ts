@@ -12,11 +12,10 @@ const FNV_PRIME = 0x01000193;
 export class FirstIndexById {
   private arena = new Uint8Array(1 << 16);
   private used = 0;
-  /** Per id, in order of first sight: where its bytes start in the arena, their length, its entry index, its hash. */
+  /** Per id, in order of first sight: where its bytes start in the arena, their length, its entry index. */
   private starts = new Float64Array(1 << 10);
   private lengths = new Uint16Array(1 << 10);
   private indices = new Float64Array(1 << 10);
-  private hashes = new Uint32Array(1 << 10);
   private count = 0;
   /** The hash of the id `encode` wrote last. */
   private hash = 0;
@@ -104,31 +103,31 @@ export class FirstIndexById {
       this.starts = grown(this.starts, Float64Array);
       this.lengths = grown(this.lengths, Uint16Array);
       this.indices = grown(this.indices, Float64Array);
-      this.hashes = grown(this.hashes, Uint32Array);
     }
     const n = this.count++;
     this.starts[n] = start;
     this.lengths[n] = length;
     this.indices[n] = index;
-    this.hashes[n] = hash;
     // At most half full, so a probe ends soon.
     if (4 * this.count > this.slots.length) this.rehash(2 * this.slots.length);
-    else this.place(n);
+    this.place(hash, n + 1);
   }
 
-  private place(n: number): void {
+  /** Puts `(hash, held)` in the first free slot from the hash's own. */
+  private place(hash: number, held: number): void {
     const mask = this.slots.length / 2 - 1;
-    const hash = this.hashes[n]!;
     let slot = hash & mask;
     while (this.slots[2 * slot + 1] !== EMPTY) slot = (slot + 1) & mask;
     this.slots[2 * slot] = hash;
-    this.slots[2 * slot + 1] = n + 1;
+    this.slots[2 * slot + 1] = held;
   }
 
-  /** `length`: of the slots array, two numbers a slot. */
+  /** `length`: of the slots array, two numbers a slot. Every held slot moves over, hash and all. */
   private rehash(length: number): void {
+    const old = this.slots;
     this.slots = new Uint32Array(length);
-    for (let n = 0; n < this.count; n++) this.place(n);
+    for (let i = 0; i < old.length; i += 2)
+      if (old[i + 1] !== EMPTY) this.place(old[i]!, old[i + 1]!);
   }
 
   private reserve(bytes: number): void {
@@ -139,10 +138,7 @@ export class FirstIndexById {
   }
 }
 
-function grown<T extends Float64Array | Uint16Array | Uint32Array>(
-  array: T,
-  Kind: new (length: number) => T,
-): T {
+function grown<T extends Float64Array | Uint16Array>(array: T, Kind: new (length: number) => T): T {
   const next = new Kind(2 * array.length);
   next.set(array);
   return next;

@@ -53,7 +53,7 @@ function perfectSubtreeRoots(
 ): Uint8Array[] {
   const roots: Uint8Array[] = [];
   let start = 0;
-  for (let k = Math.floor(Math.log2(size)); k >= 0 && size > 0; k--) {
+  for (let k = Math.floor(Math.log2(size)); k >= 0; k--) {
     const span = 2 ** k;
     if (size - start < span) continue;
     const level = Math.min(Math.floor(k / 8), levels.length - 1);
@@ -108,8 +108,7 @@ export class TileTree {
     const tiles: TileHashes[] = [];
     if (this.tail.length > 0)
       tiles.push({ level: 0, index: this.level1.length, hashes: this.tail });
-    for (const tile of tilesOf(upper))
-      if (tile.hashes.length > 0) tiles.push({ ...tile, level: tile.level + 1 });
+    for (const tile of tilesOf(upper)) tiles.push({ ...tile, level: tile.level + 1 });
     if (this.size === 0) return { root: emptyRoot(), tiles };
     // The digits of size of 256 and above are level 1's; those below, the tail's.
     const roots = [

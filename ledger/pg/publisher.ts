@@ -167,7 +167,7 @@ export class CheckpointPublisher {
   ): Promise<string> {
     // A 409 teaches the witness's size; another publisher of the log (the API's beside the
     // orchestrator's) may move it on once more before the next attempt, hence a third.
-    for (let attempt = 0; attempt < SUBMIT_ATTEMPTS; attempt++) {
+    for (let attempt = 1; ; attempt++) {
       const oldSize = Math.min(this.witnessSizes.get(witness.key.name) ?? 0, size);
       const proof =
         oldSize === 0 || oldSize === size
@@ -185,7 +185,7 @@ export class CheckpointPublisher {
         if (!Number.isSafeInteger(current))
           throw new Error(`409 without a size: ${JSON.stringify(text.trim().slice(0, 40))}`);
         this.witnessSizes.set(witness.key.name, current);
-        if (attempt < SUBMIT_ATTEMPTS - 1) continue;
+        if (attempt < SUBMIT_ATTEMPTS) continue;
         throw new Error(`witness answered 409 ${SUBMIT_ATTEMPTS} times, last at size ${current}`);
       }
       if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${text.trim()}`);
@@ -195,6 +195,5 @@ export class CheckpointPublisher {
       this.witnessSizes.set(witness.key.name, size);
       return `${line}\n`;
     }
-    throw new Error('unreachable: every attempt returns or throws');
   }
 }
