@@ -1,6 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { DefaultLogger } from '@temporalio/worker';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import type { Agency } from '../domain/agency.ts';
+import { StatedFailure } from '../domain/errors.ts';
 import { CaseApplication } from '../domain/application.ts';
 import { SignedStatement } from '../domain/statement.ts';
 import { viewFor, type AgencyActivityName, type StepResults } from '../domain/views.ts';
@@ -17,6 +20,7 @@ import {
   createRegistryActivities,
   createTaxActivities,
   createUtilityActivities,
+  AGENCY_SYSTEM_ERROR,
   INVALID_ACTIVITY_INPUT,
 } from './agencies.ts';
 import type { StepResult } from './sign.ts';
@@ -417,6 +421,43 @@ describe('every agency', () => {
     // The registry registered nobody: the seller still owns the unit.
     expect(outcomeOf(await a.registry.checkTitle(input('checkTitle', 'registry', app)))).toBe(
       'passed',
+    );
+  });
+
+  it("keeps its system's unexpected error in its own log: the failure names only a reference", async () => {
+    const leak = 'connection to tax-db-7.internal refused reading S7654321 (Jon Lee)';
+    const tax = createTaxActivities({
+      key: keys.tax,
+      system: { ...simulatedTax(), assess: () => Promise.reject(new Error(leak)) },
+      now: () => NOW,
+    });
+    const logged: { message: string; meta: Record<string, unknown> | undefined }[] = [];
+    const logger = new DefaultLogger('TRACE', ({ level, message, meta }) => {
+      if (level === 'ERROR') logged.push({ message, meta });
+    });
+    const failure: unknown = await new MockActivityEnvironment(undefined, { logger })
+      .run((call) => tax.assessTax(call), input('assessTax', 'tax', application('U-CLEAN-1')))
+      .catch((error: unknown) => error);
+
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    const { message, type, nonRetryable } = failure as ApplicationFailure;
+    expect({ type, nonRetryable }).toEqual({ type: AGENCY_SYSTEM_ERROR, nonRetryable: false });
+    expect(message).not.toMatch(/tax-db|S7654321|Jon Lee|refused/);
+    const reference = /reference ([0-9a-f-]{36}) in the tax worker's log/.exec(message)?.[1];
+    expect(reference).toBeDefined();
+    expect(logged).toHaveLength(1);
+    expect(logged[0]!.message).toBe("tax's system failed");
+    expect(logged[0]!.meta?.reference).toBe(reference);
+    expect(logged[0]!.meta?.error).toContain(leak);
+  });
+
+  it('passes on a failure its system states for the case, in its own words', async () => {
+    const a = agencies();
+    const call = input('transferAccount', 'gas', application('U-GAS-INSPECTION-1'));
+    const failure = await a.gas.transferAccount(call).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(StatedFailure);
+    expect((failure as Error).message).toBe(
+      'gas account for unit U-GAS-INSPECTION-1 cannot change holder: a safety inspection is due',
     );
   });
 });

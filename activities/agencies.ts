@@ -5,9 +5,12 @@
 // `{ signed, result }`. The outcome is `passed` or `rejected` (a business refusal, not an
 // exception) for a step, `compensated` for a compensation. Exceptions mean a technical
 // failure Temporal retries; an input that can never succeed fails at once, non-retryably.
-import { ApplicationFailure } from '@temporalio/activity';
+// What an agency's system says when it fails leaves the agency only as a `StatedFailure`.
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure, log } from '@temporalio/activity';
 import type { z } from 'zod';
 import type { Agency, Utility } from '../domain/agency.ts';
+import { StatedFailure } from '../domain/errors.ts';
 import {
   AssessTaxInput,
   CancelFilingInput,
@@ -39,6 +42,9 @@ import { signStep, type StepResult } from './sign.ts';
 
 /** The failure type of an activity input that does not match its schema (never retried). */
 export const INVALID_ACTIVITY_INPUT = 'InvalidActivityInput';
+
+/** The failure type of an agency system's error that is not a `StatedFailure` (retried). */
+export const AGENCY_SYSTEM_ERROR = 'AgencySystemError';
 
 type Facts = Record<string, string | number | boolean | null>;
 
@@ -84,6 +90,31 @@ function inputParser(agency: Agency) {
   };
 }
 
+/**
+ * Calls `agency`'s system. A `StatedFailure` goes on as it is: its words are meant for the
+ * case's parties. Any other error's text stays in this worker's log under a reference: it can
+ * hold whatever the system knows (another citizen's record, a host name), and a failure's
+ * message travels on to the case's status, the supervisor's notice and the citizen's view.
+ */
+function systemOf(agency: Agency) {
+  return async <T>(request: () => Promise<T>): Promise<T> => {
+    try {
+      return await request();
+    } catch (error) {
+      if (error instanceof StatedFailure) throw error;
+      const reference = randomUUID();
+      log.error(`${agency}'s system failed`, {
+        reference,
+        error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+      });
+      throw ApplicationFailure.retryable(
+        `${agency}'s system failed (reference ${reference} in the ${agency} worker's log)`,
+        AGENCY_SYSTEM_ERROR,
+      );
+    }
+  };
+}
+
 /** Signs step results for one agency with its key. */
 function signerFor(agency: Agency, deps: AgencyDeps<unknown>) {
   return <R>(call: StepCall, outcome: string, result: R, facts: Facts): StepResult<R> =>
@@ -106,11 +137,12 @@ const passedIf = (ok: boolean) => (ok ? 'passed' : 'rejected');
 export function createHousingActivities(deps: AgencyDeps<HousingSystem>) {
   const sign = signerFor('housing', deps);
   const parse = inputParser('housing');
+  const ask = systemOf('housing');
   return {
     /** The filing matches parties, unit and price, and the buyer may buy. */
     async verifyContract(input: VerifyContractInput): Promise<StepResult<ContractCheck>> {
       const call = parse('verifyContract', VerifyContractInput, input);
-      const check = await deps.system.verifyContract(call.caseId, call.view);
+      const check = await ask(() => deps.system.verifyContract(call.caseId, call.view));
       return sign(call, passedIf(contractIsValid(check)), check, {
         filingNumberMatches: check.filingNumberMatches,
         partiesMatch: check.partiesMatch,
@@ -123,7 +155,7 @@ export function createHousingActivities(deps: AgencyDeps<HousingSystem>) {
     /** Compensation of verifyContract: withdraws the filing. */
     async cancelFiling(input: CancelFilingInput): Promise<StepResult<FilingCancellation>> {
       const call = parse('cancelFiling', CancelFilingInput, input);
-      const cancellation = await deps.system.cancelFiling(call.caseId, call.view);
+      const cancellation = await ask(() => deps.system.cancelFiling(call.caseId, call.view));
       return sign(call, 'compensated', cancellation, { cancelled: cancellation.cancelled });
     },
   };
@@ -132,11 +164,12 @@ export function createHousingActivities(deps: AgencyDeps<HousingSystem>) {
 export function createRegistryActivities(deps: AgencyDeps<RegistrySystem>) {
   const sign = signerFor('registry', deps);
   const parse = inputParser('registry');
+  const ask = systemOf('registry');
   return {
     /** Owner match and encumbrances; a clear title is locked for this case. */
     async checkTitle(input: TitleCheckInput): Promise<StepResult<TitleRecord>> {
       const call = parse('checkTitle', TitleCheckInput, input);
-      const record = await deps.system.checkTitle(call.caseId, call.view);
+      const record = await ask(() => deps.system.checkTitle(call.caseId, call.view));
       return sign(call, passedIf(record.lockPlaced), record, {
         ownerMatches: record.ownerMatches,
         ownerCount: record.ownerCount,
@@ -151,14 +184,14 @@ export function createRegistryActivities(deps: AgencyDeps<RegistrySystem>) {
     /** Compensation of checkTitle: releases this case's pending-transfer lock. */
     async releaseTitleLock(input: ReleaseTitleLockInput): Promise<StepResult<LockRelease>> {
       const call = parse('releaseTitleLock', ReleaseTitleLockInput, input);
-      const release = await deps.system.releaseTitleLock(call.caseId, call.view);
+      const release = await ask(() => deps.system.releaseTitleLock(call.caseId, call.view));
       return sign(call, 'compensated', release, { released: release.released });
     },
 
     /** The point of no return: re-checks seizure now, then records the buyer as owner. */
     async registerTransfer(input: RegisterTransferInput): Promise<StepResult<TransferRecord>> {
       const call = parse('registerTransfer', RegisterTransferInput, input);
-      const record = await deps.system.registerTransfer(call.caseId, call.view);
+      const record = await ask(() => deps.system.registerTransfer(call.caseId, call.view));
       return sign(call, passedIf(record.registered), record, {
         registered: record.registered,
         ownerMatches: record.ownerMatches,
@@ -172,12 +205,13 @@ export function createRegistryActivities(deps: AgencyDeps<RegistrySystem>) {
 export function createTaxActivities(deps: AgencyDeps<TaxSystem>) {
   const sign = signerFor('tax', deps);
   const parse = inputParser('tax');
+  const ask = systemOf('tax');
   const now = deps.now ?? (() => new Date());
   return {
     /** Deed tax and the seller's duties from price, area and holding period. */
     async assessTax(input: AssessTaxInput): Promise<StepResult<TaxAssessment>> {
       const call = parse('assessTax', AssessTaxInput, input);
-      const assessment = await deps.system.assess(call.caseId, call.view, now());
+      const assessment = await ask(() => deps.system.assess(call.caseId, call.view, now()));
       const due = (tax: string) => assessment.items.some((i) => i.tax === tax && i.amountCents > 0);
       // No amounts: each is a rate of the price, which anyone reading the log would learn.
       // They are in the result, under the statement's commitment; the case shows what is due.
@@ -191,7 +225,7 @@ export function createTaxActivities(deps: AgencyDeps<TaxSystem>) {
     /** Compensation of the payment: refunds what was assessed and paid. */
     async refundTax(input: RefundTaxInput): Promise<StepResult<TaxRefund>> {
       const call = parse('refundTax', RefundTaxInput, input);
-      const refund = await deps.system.refund(call.caseId, call.view);
+      const refund = await ask(() => deps.system.refund(call.caseId, call.view));
       return sign(call, 'compensated', refund, { refunded: refund.refundedCents > 0 });
     },
   };
@@ -200,11 +234,12 @@ export function createTaxActivities(deps: AgencyDeps<TaxSystem>) {
 export function createUtilityActivities(deps: AgencyDeps<UtilitySystem> & { agency: Utility }) {
   const sign = signerFor(deps.agency, deps);
   const parse = inputParser(deps.agency);
+  const ask = systemOf(deps.agency);
   return {
     /** An account exists at the address; its reading and arrears. */
     async precheck(input: UtilityPrecheckInput): Promise<StepResult<UtilityPrecheck>> {
       const call = parse('precheck', UtilityPrecheckInput, input);
-      const check = await deps.system.precheck(call.view);
+      const check = await ask(() => deps.system.precheck(call.view));
       return sign(call, passedIf(check.accountExists), check, {
         accountExists: check.accountExists,
         hasArrears: check.arrearsCents > 0,
@@ -218,7 +253,7 @@ export function createUtilityActivities(deps: AgencyDeps<UtilitySystem> & { agen
      */
     async transferAccount(input: TransferAccountInput): Promise<StepResult<AccountTransfer>> {
       const call = parse('transferAccount', TransferAccountInput, input);
-      const transfer = await deps.system.transferAccount(call.caseId, call.view);
+      const transfer = await ask(() => deps.system.transferAccount(call.caseId, call.view));
       // The final reading stays in the committed result: a household's consumption is
       // personal data, and the ledger keeps its facts for good, past any erasure.
       return sign(call, passedIf(transfer.holderChanged), transfer, {

@@ -2,6 +2,7 @@
 // the title register (owners, mortgages, court seizures, objections), the pending-transfer
 // locks that stop a unit being sold twice at once, and the registration of the new owner.
 // The simulated system below holds fixtures the demo and tests rely on.
+import { StatedFailure } from '../domain/errors.ts';
 import type { TitleLockView, TitleView, TransferView } from '../domain/views.ts';
 import { stableDigits } from './simulation.ts';
 
@@ -83,7 +84,7 @@ export const REGISTRY_FIXTURES: Readonly<Record<string, RegistryFixture>> = {
 };
 
 /** The registry's system did not answer; the worker's activity fails and is retried. */
-export class RegistryUnavailableError extends Error {
+export class RegistryUnavailableError extends StatedFailure {
   override name = 'RegistryUnavailableError';
 }
 

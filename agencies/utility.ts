@@ -3,6 +3,7 @@
 // below holds fixtures the demo and tests rely on; meter readings derive from the unit id,
 // so a retried call reads the same meter as the first one.
 import type { Utility } from '../domain/agency.ts';
+import { StatedFailure } from '../domain/errors.ts';
 import type { AccountTransferView, UtilityView } from '../domain/views.ts';
 import { stableDigits, stableHash } from './simulation.ts';
 
@@ -38,7 +39,7 @@ export interface UtilitySystem {
  * The account cannot change hands until a gas safety inspection is done. A technical, not a
  * business, failure: the activity retries, the workflow escalates, a supervisor resolves.
  */
-export class SafetyInspectionRequiredError extends Error {
+export class SafetyInspectionRequiredError extends StatedFailure {
   override name = 'SafetyInspectionRequiredError';
 }
 

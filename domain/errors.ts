@@ -3,6 +3,15 @@
 
 export class LedgerError extends Error {}
 
+/**
+ * A failure an agency's system states for the case, in words meant for the case's parties
+ * (a service that does not answer, an inspection due). Its message reaches the case's status
+ * and notices; any other error of an agency's system stays in that agency's worker log.
+ */
+export class StatedFailure extends Error {
+  override name = 'StatedFailure';
+}
+
 /** The statement is not of the fixed format (ARCHITECTURE.md §3). */
 export class MalformedStatementError extends LedgerError {
   override name = 'MalformedStatementError';
