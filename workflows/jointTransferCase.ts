@@ -111,6 +111,15 @@ function misdirection(
   return `${call.agency} answered ${call.stepId} with statement ${s?.statementId ?? '(none)'} of ${s?.agency ?? 'nobody'}, not ${expected} of ${call.agency}`;
 }
 
+/**
+ * What a failed call says: an activity's failure wraps what its agency said (its cause).
+ * `String()` of the wrapper only says "Activity task failed".
+ */
+function failureMessage(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.cause instanceof Error ? error.cause.message : error.message;
+}
+
 /** Who owes the action on an open step, for reminders. */
 function owingParty(def: StepDefinition): string {
   return def.kind === 'human'
@@ -636,12 +645,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           return;
         } catch (error) {
           if (isCancellation(error)) throw error;
-          const message =
-            error instanceof Error
-              ? error.cause instanceof Error
-                ? error.cause.message
-                : error.message
-              : String(error);
+          const message = failureMessage(error);
           state.error = message;
           // Since v5 the registration's own failure is not undone either: the registry may
           // have registered before it stopped answering. A supervisor retries it (the
@@ -815,10 +819,12 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
         return;
       } catch (error) {
         if (isCancellation(error)) throw error;
-        log.error('compensation failed', { caseId, activity, error: String(error) });
+        const message = failureMessage(error);
+        log.error('compensation failed', { caseId, activity, error: message });
+        // The message only, no command: a recorded history replays the same.
         const action = await awaitSupervisor(
           activity,
-          `compensation ${activity} failed: ${String(error)}`,
+          `compensation ${activity} failed: ${message}`,
         );
         if (action.action === 'resolve') {
           const signed = await orchestrator.signRecord(resolutionRecord(activity, action));
