@@ -12,7 +12,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { ORCHESTRATOR_TASK_QUEUE, type Agency } from '../domain/agency.ts';
 import { CaseApplication, caseWorkflowId } from '../domain/application.ts';
-import type { CaseStatus } from '../domain/caseStatus.ts';
+import { takesDecision, type CaseStatus } from '../domain/caseStatus.ts';
 import {
   allowedOutcomes,
   decidingAgency,
@@ -357,7 +357,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     const entries = entriesOf(stored);
     const steps = status?.steps ?? [];
     const due = steps.flatMap((step) => {
-      if (step.kind !== 'wait' || step.status !== 'waiting') return [];
+      if (step.kind !== 'wait' || !takesDecision(step)) return [];
       const agency = decidingAgency(step.stepId);
       if (!agency) return [];
       // From the case's status: the amounts stay off the ledger (they would tell the price).
@@ -425,7 +425,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       );
     const step = status.steps.find((s) => s.stepId === stepId);
     if (!step) throw new UpdateRefusedError('stepId', `case ${row.case_id} has no step ${stepId}`);
-    if (step.status !== 'waiting')
+    if (!takesDecision(step))
       throw new UpdateRefusedError('stepId', `step ${stepId} is not open (it is ${step.status})`);
   }
 

@@ -37,6 +37,15 @@ export const StepState = z.object({
 });
 export type StepState = z.infer<typeof StepState>;
 
+/**
+ * Whether `step` takes a decision now: it waits for one, or it is a citizen's wait that
+ * expired after the registration and waits for a supervisor, where a late payment still
+ * settles it (cases started before `jointTransferCase-v4` refuse that one).
+ */
+export function takesDecision(step: StepState): boolean {
+  return step.status === 'waiting' || (step.kind === 'wait' && step.status === 'escalated');
+}
+
 /** running → completed | rejected (refused, compensated) | expired (waited too long) | failed. */
 export const CasePhase = z.enum(['running', 'completed', 'rejected', 'expired', 'failed']);
 export type CasePhase = z.infer<typeof CasePhase>;

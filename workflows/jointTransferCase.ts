@@ -204,6 +204,8 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   const escalationActions = new Map<string, EscalationAction>();
   /** Steps whose decision was accepted and is being appended: they stay open until it lands. */
   const deciding = new Set<string>();
+  /** Expired waits escalated to a supervisor that still take a late decision. */
+  const lateDecisions = new Set<string>();
   /** Steps and compensations (by activity) waiting for a supervisor's action now. */
   const awaitingSupervisor = new Set<string>();
   let refusal: { phase: Exclude<CasePhase, 'running' | 'completed'>; reason: string } | undefined;
@@ -374,7 +376,8 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
         if (!def || !state) throw new Error(`case ${caseId} has no step ${decision.stepId}`);
         if (deciding.has(decision.stepId))
           throw new Error(`step ${decision.stepId} already has a decision being recorded`);
-        if (state.status !== 'waiting' || decisions.has(decision.stepId)) {
+        const open = state.status === 'waiting' || lateDecisions.has(decision.stepId);
+        if (!open || decisions.has(decision.stepId)) {
           throw new Error(
             `step ${decision.stepId} is not open for a decision (it is ${state.status})`,
           );
@@ -471,13 +474,40 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     def: StepDefinition,
     state: StepState,
     reason: string,
-  ): Promise<EscalationAction> {
+  ): Promise<EscalationAction>;
+  function escalate(
+    def: StepDefinition,
+    state: StepState,
+    reason: string,
+    settled: () => boolean,
+  ): Promise<EscalationAction | undefined>;
+  function escalate(
+    def: StepDefinition,
+    state: StepState,
+    reason: string,
+    settled?: () => boolean,
+  ): Promise<EscalationAction | undefined> {
     state.status = 'escalated';
-    return awaitSupervisor(def.id, reason);
+    return settled ? awaitSupervisor(def.id, reason, settled) : awaitSupervisor(def.id, reason);
   }
 
-  /** Tells the supervisor what is stuck at `stepId` and waits for their retry or resolution. */
-  async function awaitSupervisor(stepId: string, reason: string): Promise<EscalationAction> {
+  /**
+   * Tells the supervisor what is stuck at `stepId` and waits for their retry or resolution.
+   * Given `settled`, the wait also ends, with no action, once `settled()` holds: a decision
+   * on an expired wait that came while the supervisor had not acted. A decision being
+   * recorded holds the supervisor's action back until the ledger has answered.
+   */
+  async function awaitSupervisor(stepId: string, reason: string): Promise<EscalationAction>;
+  async function awaitSupervisor(
+    stepId: string,
+    reason: string,
+    settled: () => boolean,
+  ): Promise<EscalationAction | undefined>;
+  async function awaitSupervisor(
+    stepId: string,
+    reason: string,
+    settled?: () => boolean,
+  ): Promise<EscalationAction | undefined> {
     status.escalations.push({ stepId, reason, at: now(), resolved: false });
     awaitingSupervisor.add(stepId);
     publish();
@@ -488,7 +518,21 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
       stepId,
       message: reason,
     });
-    await condition(() => escalationActions.has(stepId));
+    await condition(
+      settled
+        ? () => settled() || (escalationActions.has(stepId) && !deciding.has(stepId))
+        : () => escalationActions.has(stepId),
+    );
+    if (settled?.()) {
+      // The decision stands; a supervisor's action taken in the same moment is not used.
+      escalationActions.delete(stepId);
+      awaitingSupervisor.delete(stepId);
+      const open = status.escalations.find((e) => e.stepId === stepId && !e.resolved)!;
+      open.resolved = true;
+      open.resolution = 'settled by a decision that came before any action';
+      publish();
+      return undefined;
+    }
     const action = escalationActions.get(stepId)!;
     escalationActions.delete(stepId);
     awaitingSupervisor.delete(stepId);
@@ -753,23 +797,34 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
         state.status = 'cancelled';
         state.finishedAt = now();
         if (v5 && pointOfNoReturnRunning) await registrationSettled();
-        if (pastPointOfNoReturn) {
-          // Nothing is undone after the registration: a supervisor resolves the wait by hand
-          // or opens it again for another full period.
-          const action = await escalate(def, state, `${def.id} waited past its final limit`);
-          if (since('record-waiting-resolutions')) {
-            if (action.action === 'resolve') return resolveByHand(def, state, action);
-            return runWaiting(def, state);
-          }
+        if (!pastPointOfNoReturn) {
+          refuse(
+            'expired',
+            `${def.id} waited past its final limit of ${def.finalLimit ?? def.deadline}`,
+          );
+          return;
+        }
+        // Nothing is undone after the registration: a supervisor resolves the wait by hand
+        // or opens it again for another full period. Meanwhile the step still takes its
+        // decision (a late payment), which settles it as one in time would (cases since v4;
+        // those before take the supervisor's action only). No command decides whether the
+        // Update is taken: a history with no late decision replays the same.
+        const reason = `${def.id} waited past its final limit`;
+        if (v4) lateDecisions.add(def.id);
+        const action = v4
+          ? await escalate(def, state, reason, () => decisions.has(def.id))
+          : await escalate(def, state, reason);
+        lateDecisions.delete(def.id);
+        if (action && since('record-waiting-resolutions')) {
+          if (action.action === 'resolve') return resolveByHand(def, state, action);
+          return runWaiting(def, state);
+        }
+        if (action) {
           state.status = 'done';
           state.outcome = action.action === 'resolve' ? 'resolvedByHand' : 'retried';
           return;
         }
-        refuse(
-          'expired',
-          `${def.id} waited past its final limit of ${def.finalLimit ?? def.deadline}`,
-        );
-        return;
+        // No action: a late decision settled the step, and is taken below.
       }
     }
     const got = decisions.get(def.id);

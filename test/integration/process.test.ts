@@ -9,6 +9,7 @@ import { signStatement, stepSalt, verifyStatementSignature } from '../../ledger/
 import { toBase64 } from '../../ledger/bytes.ts';
 import { signDecision, signStep } from '../../activities/sign.ts';
 import { decideUpdate } from '../../workflows/messages.ts';
+import type { CaseView } from '../../api/schemas.ts';
 import {
   decide,
   signedDecision,
@@ -422,28 +423,35 @@ describe('the joint transfer, end to end', () => {
     for (const undo of UNDOING) expect(outcomes[undo], undo).toBeUndefined();
   });
 
-  it('keeps a registration resolved by hand in flight until its resolution is recorded: a wait that expired meanwhile escalates instead of undoing the transfer', async () => {
-    const caseId = await submit(
-      stack,
-      sampleApplication({ unitId: 'U-REGISTRY-OUTAGE-ARREARS-1', utilities: ['water'] }),
-    );
+  /**
+   * A case on `unitId` (a registry outage, water arrears not settled) whose arrears wait passed
+   * its final limit while the registration was escalated, once the registration is resolved by
+   * hand: past the point of no return the expired wait goes to a supervisor.
+   */
+  async function expiredWaitEscalated(unitId: string) {
+    const caseId = await submit(stack, sampleApplication({ unitId, utilities: ['water'] }));
     await payAndApprove(caseId);
     await waitUntil(stack, caseId, escalatedAt('registerTransfer'), 'an escalation', 30_000);
-    // The water arrears are never settled: the wait passes its final limit while the
-    // registration is escalated, and waits for it to settle either way.
+    // The wait passes its final limit while the registration is escalated, and waits for it
+    // to settle either way.
     await waitForStep(stack, caseId, 'settleArrears.water', 'cancelled');
     expect(
       (await supervise(caseId, 'registerTransfer', 'resolve', 'registered at the counter'))
         .statusCode,
     ).toBe(200);
-    // Past the point of no return an expired wait goes to a supervisor; nothing is undone.
-    await waitUntil(
+    const escalated = await waitUntil(
       stack,
       caseId,
       escalatedAt('settleArrears.water'),
       'an escalation of the expired arrears wait',
       30_000,
     );
+    return { caseId, escalated };
+  }
+
+  it('keeps a registration resolved by hand in flight until its resolution is recorded: a wait that expired meanwhile escalates instead of undoing the transfer', async () => {
+    // Nothing is undone past the point of no return.
+    const { caseId } = await expiredWaitEscalated('U-REGISTRY-OUTAGE-ARREARS-1');
     const { t, outcomes } = await resolveAndClose(
       caseId,
       'settleArrears.water',
@@ -453,6 +461,49 @@ describe('the joint transfer, end to end', () => {
     expect(outcomes['registerTransfer.resolved']).toBe('resolvedByHand');
     expect(outcomes['settleArrears.water.resolved']).toBe('resolvedByHand');
     expect(outcomes['transferAccount.water']).toBe('passed');
+    for (const undo of UNDOING) expect(outcomes[undo], undo).toBeUndefined();
+  });
+
+  it('takes a late payment on an expired wait that waits for a supervisor: it settles the step as one in time would, and the escalation closes', async () => {
+    const { caseId, escalated } = await expiredWaitEscalated('U-REGISTRY-OUTAGE-ARREARS-2');
+    // The citizen's view still asks for the arrears.
+    const view = await stack.app.inject({
+      method: 'GET',
+      url: `/cases/${caseId}`,
+      headers: stack.citizen,
+    });
+    expect(view.json<CaseView>().due).toEqual([
+      expect.objectContaining({
+        stepId: 'settleArrears.water',
+        agency: 'water',
+        amountCents: 4_210,
+      }),
+    ]);
+    expect(stepStatus(escalated, 'settleArrears.water')).toBe('escalated');
+
+    const paid = await stack.app.inject({
+      method: 'POST',
+      url: `/cases/${caseId}/payments`,
+      headers: stack.citizen,
+      payload: { stepId: 'settleArrears.water' },
+    });
+    expect(paid.statusCode, paid.body).toBe(200);
+    const t = await waitForClosed(stack, caseId);
+    await recordHistory('late-payment-after-expiry', caseId);
+    expect(t.phase).toBe('completed');
+    const outcomes = entryOutcomes(t);
+    expect(outcomes['settleArrears.water']).toBe('settled');
+    expect(outcomes['settleArrears.water.resolved']).toBeUndefined();
+    expect(outcomes['transferAccount.water']).toBe('passed');
+    expect(t.steps.find((s) => s.stepId === 'settleArrears.water')).toMatchObject({
+      status: 'done',
+      outcome: 'settled',
+      ledgerIndex: paid.json<{ ledgerIndex: number }>().ledgerIndex,
+    });
+    expect(t.escalations.find((e) => e.stepId === 'settleArrears.water')).toMatchObject({
+      resolved: true,
+      resolution: 'settled by a decision that came before any action',
+    });
     for (const undo of UNDOING) expect(outcomes[undo], undo).toBeUndefined();
   });
 
