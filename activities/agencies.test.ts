@@ -8,7 +8,7 @@ import { CaseApplication } from '../domain/application.ts';
 import { SignedStatement } from '../domain/statement.ts';
 import { viewFor, type AgencyActivityName, type StepResults } from '../domain/views.ts';
 import { simulatedHousing } from '../agencies/housing.ts';
-import { simulatedRegistry } from '../agencies/registry.ts';
+import { RegistryUnavailableError, simulatedRegistry } from '../agencies/registry.ts';
 import { simulatedTax } from '../agencies/tax.ts';
 import { SafetyInspectionRequiredError, simulatedUtility } from '../agencies/utility.ts';
 import { toBase64 } from '../ledger/bytes.ts';
@@ -449,6 +449,37 @@ describe('every agency', () => {
     expect(logged[0]!.message).toBe("tax's system failed");
     expect(logged[0]!.meta?.reference).toBe(reference);
     expect(logged[0]!.meta?.error).toContain(leak);
+  });
+
+  it("passes on a stated failure's words without the error it wraps, which stays in the log", async () => {
+    const raw = new Error('lock register db-3.registry.internal: row for S7654321 locked');
+    const registry = createRegistryActivities({
+      key: keys.registry,
+      system: {
+        ...simulatedRegistry(),
+        checkTitle: () =>
+          Promise.reject(
+            new RegistryUnavailableError('the title register is not answering', { cause: raw }),
+          ),
+      },
+      now: () => NOW,
+    });
+    const logged: Record<string, unknown>[] = [];
+    const logger = new DefaultLogger('TRACE', ({ level, meta }) => {
+      if (level === 'ERROR' && meta) logged.push(meta);
+    });
+    const failure: unknown = await new MockActivityEnvironment(undefined, { logger })
+      .run(
+        (call) => registry.checkTitle(call),
+        input('checkTitle', 'registry', application('U-CLEAN-1')),
+      )
+      .catch((error: unknown) => error);
+
+    expect(failure).toBeInstanceOf(RegistryUnavailableError);
+    expect((failure as Error).message).toBe('the title register is not answering');
+    expect((failure as Error).cause).toBeUndefined();
+    expect(logged).toHaveLength(1);
+    expect(logged[0]!.error).toContain('row for S7654321 locked');
   });
 
   it('passes on a failure its system states for the case, in its own words', async () => {

@@ -7,6 +7,7 @@
 // failure Temporal retries; an input that can never succeed fails at once, non-retryably.
 // What an agency's system says when it fails leaves the agency only as a `StatedFailure`.
 import { randomUUID } from 'node:crypto';
+import { inspect } from 'node:util';
 import { ApplicationFailure, log } from '@temporalio/activity';
 import type { z } from 'zod';
 import type { Agency, Utility } from '../domain/agency.ts';
@@ -101,12 +102,15 @@ function systemOf(agency: Agency) {
     try {
       return await request();
     } catch (error) {
-      if (error instanceof StatedFailure) throw error;
+      if (error instanceof StatedFailure && error.cause === undefined) throw error;
       const reference = randomUUID();
-      log.error(`${agency}'s system failed`, {
-        reference,
-        error: error instanceof Error ? (error.stack ?? error.message) : String(error),
-      });
+      // inspect: the stack and every cause, whatever was thrown.
+      log.error(`${agency}'s system failed`, { reference, error: inspect(error) });
+      if (error instanceof StatedFailure) {
+        // Its words only: Temporal would send the cause it wraps along (logged above).
+        delete error.cause;
+        throw error;
+      }
       throw ApplicationFailure.retryable(
         `${agency}'s system failed (reference ${reference} in the ${agency} worker's log)`,
         AGENCY_SYSTEM_ERROR,

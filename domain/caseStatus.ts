@@ -34,16 +34,20 @@ export const StepState = z.object({
   amountDueCents: z.number().int().optional(),
   attempts: z.number().int().optional(),
   error: z.string().optional(),
+  /**
+   * An expired wait, past the registration, that waits for a supervisor and still takes its
+   * decision (a late payment settles it).
+   */
+  takesLateDecision: z.boolean().optional(),
 });
 export type StepState = z.infer<typeof StepState>;
 
 /**
- * Whether `step` takes a decision now: it waits for one, or it is a citizen's wait that
- * expired after the registration and waits for a supervisor, where a late payment still
- * settles it (cases started before `jointTransferCase-v4` refuse that one).
+ * Whether `step` takes a decision now: it waits for one, or it is an expired wait that waits
+ * for a supervisor and still takes a late one (as the workflow says).
  */
 export function takesDecision(step: StepState): boolean {
-  return step.status === 'waiting' || (step.kind === 'wait' && step.status === 'escalated');
+  return step.status === 'waiting' || step.takesLateDecision === true;
 }
 
 /** running → completed | rejected (refused, compensated) | expired (waited too long) | failed. */

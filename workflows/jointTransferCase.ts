@@ -204,8 +204,6 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   const escalationActions = new Map<string, EscalationAction>();
   /** Steps whose decision was accepted and is being appended: they stay open until it lands. */
   const deciding = new Set<string>();
-  /** Expired waits escalated to a supervisor that still take a late decision. */
-  const lateDecisions = new Set<string>();
   /** Steps and compensations (by activity) waiting for a supervisor's action now. */
   const awaitingSupervisor = new Set<string>();
   let refusal: { phase: Exclude<CasePhase, 'running' | 'completed'>; reason: string } | undefined;
@@ -376,7 +374,10 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
         if (!def || !state) throw new Error(`case ${caseId} has no step ${decision.stepId}`);
         if (deciding.has(decision.stepId))
           throw new Error(`step ${decision.stepId} already has a decision being recorded`);
-        const open = state.status === 'waiting' || lateDecisions.has(decision.stepId);
+        // A late decision only while no supervisor's action is waiting to be taken up.
+        const open =
+          state.status === 'waiting' ||
+          (state.takesLateDecision === true && !escalationActions.has(decision.stepId));
         if (!open || decisions.has(decision.stepId)) {
           throw new Error(
             `step ${decision.stepId} is not open for a decision (it is ${state.status})`,
@@ -416,6 +417,11 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           throw new Error(`step ${action.stepId} is not escalated`);
         if (escalationActions.has(action.stepId))
           throw new Error(`step ${action.stepId} already has a supervisor's action`);
+        // A late decision being recorded settles the step if the ledger takes it.
+        if (deciding.has(action.stepId))
+          throw new Error(
+            `a decision on step ${action.stepId} is being recorded; act once it is, if still needed`,
+          );
         if (!['retry', 'resolve'].includes(action.action))
           throw new Error(`action must be retry or resolve`);
         if (!action.reason?.trim()) throw new Error('a supervisor action needs a reason');
@@ -806,15 +812,16 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
         }
         // Nothing is undone after the registration: a supervisor resolves the wait by hand
         // or opens it again for another full period. Meanwhile the step still takes its
-        // decision (a late payment), which settles it as one in time would (cases since v4;
-        // those before take the supervisor's action only). No command decides whether the
-        // Update is taken: a history with no late decision replays the same.
+        // decision (a late payment), which settles it as one in time would. Since v5 only:
+        // there a decision accepted in time is waited for above, so none lands after the
+        // expiry unless taken here. No command decides whether the Update is taken: a
+        // history with no late decision replays the same.
         const reason = `${def.id} waited past its final limit`;
-        if (v4) lateDecisions.add(def.id);
-        const action = v4
+        if (v5) state.takesLateDecision = true;
+        const action = v5
           ? await escalate(def, state, reason, () => decisions.has(def.id))
           : await escalate(def, state, reason);
-        lateDecisions.delete(def.id);
+        delete state.takesLateDecision;
         if (action && since('record-waiting-resolutions')) {
           if (action.action === 'resolve') return resolveByHand(def, state, action);
           return runWaiting(def, state);

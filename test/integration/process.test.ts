@@ -457,6 +457,7 @@ describe('the joint transfer, end to end', () => {
       'settleArrears.water',
       'arrears taken over by the buyer in the contract',
     );
+    await recordHistory('expired-wait-resolved-by-hand', caseId);
     expect(t.phase).toBe('completed');
     expect(outcomes['registerTransfer.resolved']).toBe('resolvedByHand');
     expect(outcomes['settleArrears.water.resolved']).toBe('resolvedByHand');
@@ -479,7 +480,10 @@ describe('the joint transfer, end to end', () => {
         amountCents: 4_210,
       }),
     ]);
-    expect(stepStatus(escalated, 'settleArrears.water')).toBe('escalated');
+    expect(escalated.steps.find((s) => s.stepId === 'settleArrears.water')).toMatchObject({
+      status: 'escalated',
+      takesLateDecision: true,
+    });
 
     const paid = await stack.app.inject({
       method: 'POST',
@@ -504,6 +508,10 @@ describe('the joint transfer, end to end', () => {
       resolved: true,
       resolution: 'settled by a decision that came before any action',
     });
+    // It no longer takes a late decision.
+    expect(t.steps.find((s) => s.stepId === 'settleArrears.water')).not.toHaveProperty(
+      'takesLateDecision',
+    );
     for (const undo of UNDOING) expect(outcomes[undo], undo).toBeUndefined();
   });
 
