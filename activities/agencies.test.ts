@@ -453,14 +453,14 @@ describe('every agency', () => {
 
   it("passes on a stated failure's words without the error it wraps, which stays in the log", async () => {
     const raw = new Error('lock register db-3.registry.internal: row for S7654321 locked');
+    const stated = new RegistryUnavailableError('the title register is not answering', {
+      cause: raw,
+    });
     const registry = createRegistryActivities({
       key: keys.registry,
       system: {
         ...simulatedRegistry(),
-        checkTitle: () =>
-          Promise.reject(
-            new RegistryUnavailableError('the title register is not answering', { cause: raw }),
-          ),
+        checkTitle: () => Promise.reject(stated),
       },
       now: () => NOW,
     });
@@ -476,8 +476,10 @@ describe('every agency', () => {
       .catch((error: unknown) => error);
 
     expect(failure).toBeInstanceOf(RegistryUnavailableError);
+    expect((failure as Error).name).toBe('RegistryUnavailableError');
     expect((failure as Error).message).toBe('the title register is not answering');
     expect((failure as Error).cause).toBeUndefined();
+    expect(stated.cause).toBe(raw); // the system's own error is left as it was
     expect(logged).toHaveLength(1);
     expect(logged[0]!.error).toContain('row for S7654321 locked');
   });

@@ -107,9 +107,12 @@ function systemOf(agency: Agency) {
       // inspect: the stack and every cause, whatever was thrown.
       log.error(`${agency}'s system failed`, { reference, error: inspect(error) });
       if (error instanceof StatedFailure) {
-        // Its words only: Temporal would send the cause it wraps along (logged above).
-        delete error.cause;
-        throw error;
+        // Its words only, in a copy: Temporal would send the cause it wraps along (logged
+        // above), and the system's own error object is left as it was.
+        const Stated = error.constructor as new (message: string) => StatedFailure;
+        const words = new Stated(error.message);
+        words.stack = error.stack;
+        throw words;
       }
       throw ApplicationFailure.retryable(
         `${agency}'s system failed (reference ${reference} in the ${agency} worker's log)`,

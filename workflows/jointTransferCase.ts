@@ -818,10 +818,15 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
         // history with no late decision replays the same.
         const reason = `${def.id} waited past its final limit`;
         if (v5) state.takesLateDecision = true;
-        const action = v5
-          ? await escalate(def, state, reason, () => decisions.has(def.id))
-          : await escalate(def, state, reason);
-        delete state.takesLateDecision;
+        let action: EscalationAction | undefined;
+        try {
+          action = v5
+            ? await escalate(def, state, reason, () => decisions.has(def.id))
+            : await escalate(def, state, reason);
+        } finally {
+          // Also when the case is cancelled meanwhile: a query must not offer the payment.
+          delete state.takesLateDecision;
+        }
         if (action && since('record-waiting-resolutions')) {
           if (action.action === 'resolve') return resolveByHand(def, state, action);
           return runWaiting(def, state);
