@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { STATEMENT_TYPE, type Statement } from '../../domain/statement.ts';
 import { signStatement, verifyStatementSignature } from '../../ledger/statement.ts';
 import {
@@ -18,6 +18,9 @@ import { LogReader } from '../../ledger/pg/logReader.ts';
 import { KeyRegistry } from '../../ledger/pg/keyRegistry.ts';
 import { Sequencer, type Appended, type BatchVerifier } from '../../ledger/pg/sequencer.ts';
 import { VerifyPool } from '../../infra/verifyPool.ts';
+import { CheckpointPublisher } from '../../ledger/pg/publisher.ts';
+import { cosignerKeyOf } from '../../ledger/cosignature.ts';
+import { decideAddCheckpoint } from '../../ledger/witness.ts';
 import { ledgerSize } from '../../ledger/pg/reader.ts';
 import { generateRegisteredKeys } from '../../cli/keys.ts';
 import { freshDatabase, startStack, TEST_LOG_ORIGIN, type Stack } from './stack.ts';
@@ -364,6 +367,59 @@ describe('the ledger append path against PostgreSQL', () => {
     expect(openCheckpoint(note, TEST_LOG_ORIGIN, [verifierOf(next)]).checkpoint.size).toBe(
       entry.index + 1,
     );
+  });
+
+  it('publishes no checkpoint below one another publisher of the log published while its witness answered', async () => {
+    await withFreshLog(async ({ pool, append }) => {
+      await append();
+      await append();
+      // A witness in memory (tlog-witness from size 0) whose answers wait to be let go.
+      const witnessKey = generateSigningKey('held.witness.test');
+      const logs = new Map([
+        [
+          TEST_LOG_ORIGIN,
+          [parseVerifierKey(formatVerifierKey(TEST_LOG_ORIGIN, stack.logKey.publicKey))],
+        ],
+      ]);
+      let letGo!: () => void;
+      const held = new Promise<void>((resolve) => (letGo = resolve));
+      let asked!: () => void;
+      const submitted = new Promise<void>((resolve) => (asked = resolve));
+      vi.stubGlobal('fetch', async (_url: string, init: { body: string }) => {
+        asked();
+        await held;
+        const answer = decideAddCheckpoint({ key: witnessKey, logs }, init.body, () => undefined);
+        return new Response(answer.body, { status: answer.status });
+      });
+      try {
+        const witnessed = new CheckpointPublisher(
+          pool,
+          { witnesses: [{ url: 'http://held', key: cosignerKeyOf(witnessKey) }], threshold: 1 },
+          () => undefined,
+          0,
+        );
+        const round = witnessed.request(); // reads the newest checkpoint, of size 2
+        await submitted;
+        await append();
+        // Another publisher of the log (no witnesses) publishes size 3 meanwhile.
+        await new CheckpointPublisher(
+          pool,
+          { witnesses: [], threshold: 0 },
+          () => undefined,
+          0,
+        ).request();
+        letGo();
+        await round;
+        await witnessed.idle();
+      } finally {
+        vi.unstubAllGlobals();
+      }
+      const { rows } = await pool.query<{ size: string }>(
+        'SELECT size FROM published_checkpoints ORDER BY size',
+      );
+      // The cosigned size 2 came too late: published after 3, the log would seem to shrink.
+      expect(rows.map((r) => Number(r.size))).toEqual([3]);
+    });
   });
 
   it('lets the application role neither update nor delete an entry', async () => {
