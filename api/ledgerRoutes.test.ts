@@ -23,7 +23,8 @@ const node = (left: Buffer, right: Buffer) =>
 const pair = node(leaf, leaf);
 const ROOT = node(pair, pair);
 
-function fakeLedger() {
+/** `publishedSize`: the largest checkpoint the witnesses cosigned (0: none yet). */
+function fakeLedger(publishedSize = SIGNED_SIZE) {
   const query = (config: string | { text: string; values?: unknown[] }, params?: unknown[]) => {
     const text = typeof config === 'string' ? config : config.text;
     const values = (typeof config === 'string' ? params : (config.values ?? params)) ?? [];
@@ -36,6 +37,8 @@ function fakeLedger() {
           ? [{ size: String(SIGNED_SIZE), root_hash: ROOT, note: 'n', published: 'n' }]
           : [],
       );
+    if (/max\(size\) AS size FROM published_checkpoints/.test(text))
+      return answer([{ size: publishedSize === 0 ? null : String(publishedSize) }]);
     if (/max\(size\)/.test(text)) return answer([{ size: String(SIGNED_SIZE) }]);
     if (/string_agg\(leaf_hash/.test(text)) {
       const n = (values[1] as number) - (values[0] as number);
@@ -60,15 +63,18 @@ function fakeLedger() {
   return { query };
 }
 
-let app: FastifyInstance;
-beforeAll(async () => {
-  app = await buildApp({
+const appOn = (pool: ReturnType<typeof fakeLedger>) =>
+  buildApp({
     temporal: {} as never,
-    pool: fakeLedger() as never,
+    pool: pool as never,
     verifyToken: () => Promise.reject(new UnauthorizedError('no tokens in this test')),
     recordAccess: () => Promise.reject(new Error('no access records in this test')),
     webAssets: { pages: new Map(), assets: new Map(), inputs: [] },
   });
+
+let app: FastifyInstance;
+beforeAll(async () => {
+  app = await appOn(fakeLedger());
 });
 afterAll(async () => {
   await app?.close();
@@ -139,7 +145,7 @@ describe('entries and entry bundles', () => {
     expect(response.rawPayload).toHaveLength(0);
   });
 
-  it('an entry a signed checkpoint covers may be cached for good', async () => {
+  it('an entry a published checkpoint covers may be cached for good', async () => {
     const response = await get('/ledger/entries/3');
     expect(response.statusCode).toBe(200);
     expect(response.headers['cache-control']).toBe('public, max-age=31536000, immutable');
@@ -149,5 +155,16 @@ describe('entries and entry bundles', () => {
     const response = await get('/ledger/entries/5');
     expect(response.statusCode).toBe(200);
     expect(response.headers['cache-control']).toBe('public, max-age=5');
+  });
+
+  it('an entry the log signed but no witness cosigned yet is cached only briefly: a restore could still replace it', async () => {
+    const unwitnessed = await appOn(fakeLedger(0));
+    try {
+      const response = await unwitnessed.inject({ method: 'GET', url: '/ledger/entries/3' });
+      expect(response.statusCode).toBe(200);
+      expect(response.headers['cache-control']).toBe('public, max-age=5');
+    } finally {
+      await unwitnessed.close();
+    }
   });
 });

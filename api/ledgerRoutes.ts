@@ -6,7 +6,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { TrustFile } from '../ledger/trust.ts';
 import { z } from 'zod';
 import { NotFoundError } from '../domain/errors.ts';
-import { MalformedTilePathError, parseTilePath, TILE_WIDTH } from '../ledger/tiles.ts';
+import { leavesUnder, MalformedTilePathError, parseTilePath, TILE_WIDTH } from '../ledger/tiles.ts';
 import { BadProofRequestError, NotInLogError, type LogReader } from '../ledger/pg/logReader.ts';
 import { RequestValidationError } from './errors.ts';
 
@@ -32,7 +32,10 @@ const ConsistencyQuery = z
   .strict();
 const EntryParams = z.object({ index: Count });
 
-/** Full tiles never change (tlog-tiles): cache them forever; partial ones briefly. */
+/**
+ * Full tiles never change (tlog-tiles) once a published checkpoint covers them: cached for
+ * good then; partial ones, and any the witnesses have not seen yet, briefly.
+ */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const SHORT = 'public, max-age=5';
 
@@ -115,8 +118,10 @@ export function registerLedgerRoutes(
           ? reader.entryBundle(parsed.index, parsed.width)
           : reader.tile(parsed.level, parsed.index, parsed.width),
       );
+      const settled =
+        parsed.width === TILE_WIDTH && (await reader.publishedCovers(leavesUnder(parsed)));
       return reply
-        .header('cache-control', parsed.width === TILE_WIDTH ? IMMUTABLE : SHORT)
+        .header('cache-control', settled ? IMMUTABLE : SHORT)
         .type('application/octet-stream')
         .send(Buffer.from(bytes));
     },
@@ -135,9 +140,9 @@ export function registerLedgerRoutes(
     async (request, reply) => {
       const { index } = request.params;
       const bytes = await mapLedgerErrors(() => reader.entry(index));
-      // Only an entry a signed checkpoint covers can never change.
+      // Only an entry a published (witnessed) checkpoint covers can never change.
       return reply
-        .header('cache-control', (await reader.signedCovers(index + 1)) ? IMMUTABLE : SHORT)
+        .header('cache-control', (await reader.publishedCovers(index + 1)) ? IMMUTABLE : SHORT)
         .type('application/json')
         .send(Buffer.from(bytes));
     },

@@ -4,6 +4,7 @@ import { utf8 } from './bytes.ts';
 import { CompactRange, type NodeId } from './proof.ts';
 import { hashLeaf } from './rfc9162.ts';
 import {
+  leavesUnder,
   decodeEntryBundle,
   decodeTile,
   encodeEntryBundle,
@@ -206,5 +207,18 @@ describe('entry bundles', () => {
 
   test('a bundle with another number of entries than expected is refused', () => {
     expect(() => decodeEntryBundle(encodeEntryBundle([utf8('a')]), 2)).toThrow(MalformedTileError);
+  });
+});
+
+describe('the leaves a tile stands for', () => {
+  test.each([
+    ['tile/entries/000', 256],
+    ['tile/entries/001.p/5', 261],
+    ['tile/0/x001/234', 1_234 * 256 + 256],
+    ['tile/1/000.p/3', 3 * 256],
+    ['tile/1/002', 3 * 256 * 256],
+    ['tile/2/000.p/1', 256 * 256],
+  ])('%s depends on the first %i leaves', (path, leaves) => {
+    expect(leavesUnder(parseTilePath(path))).toBe(leaves);
   });
 });

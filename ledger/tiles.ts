@@ -40,6 +40,15 @@ export type ParsedTilePath =
     }
   | { readonly kind: 'entries'; readonly index: number; readonly width: number };
 
+/**
+ * How many leaves of the log a tile's contents depend on: its last hash (or entry) stands for
+ * leaves up to this size (C2SP tlog-tiles: a level-L hash covers 256^L leaves).
+ */
+export function leavesUnder(tile: ParsedTilePath): number {
+  const span = tile.kind === 'entries' ? 1 : TILE_WIDTH ** tile.level;
+  return (tile.index * TILE_WIDTH + tile.width) * span;
+}
+
 export class MalformedTilePathError extends Error {
   override name = 'MalformedTilePathError';
 }

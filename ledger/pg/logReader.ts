@@ -78,6 +78,8 @@ export class LogReader {
   private ephemerals = { size: -1, hashes: new Map<number, Uint8Array>() };
   /** The largest checkpoint size this reader has seen signed (requireCovered). */
   private signedSize = 0;
+  /** The largest checkpoint size this reader has seen published (publishedCovers). */
+  private publishedSize = 0;
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -335,6 +337,23 @@ export class LogReader {
       this.signedSize = Math.max(this.signedSize, Number(rows[0]?.size ?? 0));
     }
     return size <= this.signedSize;
+  }
+
+  /**
+   * Whether a published checkpoint, which witnesses cosigned, covers the first `size` leaves.
+   * Only then may what they hold be cached for good: a log restored from a backup may lose
+   * entries it signed but no witness saw, and serve others in their place, which no witness
+   * objects to; once witnessed, the entries can change only with a witness's alarm.
+   */
+  async publishedCovers(size: number): Promise<boolean> {
+    if (size > this.publishedSize) {
+      const { rows } = await this.pool.query<{ size: string | null }>({
+        name: 'latest-published-size',
+        text: 'SELECT max(size) AS size FROM published_checkpoints',
+      });
+      this.publishedSize = Math.max(this.publishedSize, Number(rows[0]?.size ?? 0));
+    }
+    return size <= this.publishedSize;
   }
 
   /** A tile is served only once a signed checkpoint covers all of it. */
