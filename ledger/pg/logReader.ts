@@ -76,10 +76,8 @@ export class LogReader {
   private nodeCache = new LruMap<number, Uint8Array>(NODE_CACHE_SIZE);
   /** Ephemeral node hashes (see rehashIn) of the tree of the latest size proofs were asked in. */
   private ephemerals = { size: -1, hashes: new Map<number, Uint8Array>() };
-  /** The largest checkpoint size this reader has seen signed (requireCovered). */
-  private signedSize = 0;
-  /** The largest checkpoint size this reader has seen published (publishedCovers). */
-  private publishedSize = 0;
+  /** The largest checkpoint sizes this reader has seen signed and published (`covers`). */
+  private readonly largest = { checkpoints: 0, published_checkpoints: 0 };
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -324,19 +322,12 @@ export class LogReader {
   }
 
   /**
-   * Whether a signed checkpoint covers the first `size` leaves: what is covered never changes
-   * (a tile, an entry), so it may be cached for good. Checkpoints only grow, so the largest
-   * size seen signed is kept and the store is asked only for what lies beyond it.
+   * Whether a signed checkpoint covers the first `size` leaves: a tile or an entry is served
+   * only then. Checkpoints only grow, so the largest size seen is kept and the store is asked
+   * only for what lies beyond it.
    */
-  async signedCovers(size: number): Promise<boolean> {
-    if (size > this.signedSize) {
-      const { rows } = await this.pool.query<{ size: string | null }>({
-        name: 'latest-signed-size',
-        text: 'SELECT max(size) AS size FROM checkpoints',
-      });
-      this.signedSize = Math.max(this.signedSize, Number(rows[0]?.size ?? 0));
-    }
-    return size <= this.signedSize;
+  signedCovers(size: number): Promise<boolean> {
+    return this.covers('checkpoints', size);
   }
 
   /**
@@ -345,15 +336,19 @@ export class LogReader {
    * entries it signed but no witness saw, and serve others in their place, which no witness
    * objects to; once witnessed, the entries can change only with a witness's alarm.
    */
-  async publishedCovers(size: number): Promise<boolean> {
-    if (size > this.publishedSize) {
+  publishedCovers(size: number): Promise<boolean> {
+    return this.covers('published_checkpoints', size);
+  }
+
+  private async covers(table: keyof LogReader['largest'], size: number): Promise<boolean> {
+    if (size > this.largest[table]) {
       const { rows } = await this.pool.query<{ size: string | null }>({
-        name: 'latest-published-size',
-        text: 'SELECT max(size) AS size FROM published_checkpoints',
+        name: `largest-size-of-${table}`,
+        text: `SELECT max(size) AS size FROM ${table}`,
       });
-      this.publishedSize = Math.max(this.publishedSize, Number(rows[0]?.size ?? 0));
+      this.largest[table] = Math.max(this.largest[table], Number(rows[0]?.size ?? 0));
     }
-    return size <= this.publishedSize;
+    return size <= this.largest[table];
   }
 
   /** A tile is served only once a signed checkpoint covers all of it. */
