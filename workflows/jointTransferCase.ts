@@ -816,7 +816,8 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
         // there a decision accepted in time is waited for above, so none lands after the
         // expiry unless taken here. No command decides whether the Update is taken: a
         // history with no late decision replays the same.
-        const reason = `${def.id} waited past its final limit`;
+        // Query and notice text only (no command): says what the supervisor may wait for.
+        const reason = `${def.id} waited past its final limit${v5 ? `; a late ${def.kind === 'wait' ? 'payment' : 'decision'} still settles it` : ''}`;
         if (v5) state.takesLateDecision = true;
         let action: EscalationAction | undefined;
         try {

@@ -484,6 +484,9 @@ describe('the joint transfer, end to end', () => {
       status: 'escalated',
       takesLateDecision: true,
     });
+    expect(escalated.escalations.find((e) => e.stepId === 'settleArrears.water')!.reason).toBe(
+      'settleArrears.water waited past its final limit; a late payment still settles it',
+    );
 
     const paid = await stack.app.inject({
       method: 'POST',
