@@ -72,12 +72,18 @@ export interface ConsistencyProofResponse {
   checkpoint: string;
 }
 
+/** How long a checkpoint size read stands for the store's (`covers`): a partial tile's cache life. */
+const COVERS_FRESH_MS = 5_000;
+
 export class LogReader {
   private nodeCache = new LruMap<number, Uint8Array>(NODE_CACHE_SIZE);
   /** Ephemeral node hashes (see rehashIn) of the tree of the latest size proofs were asked in. */
   private ephemerals = { size: -1, hashes: new Map<number, Uint8Array>() };
-  /** The largest checkpoint sizes this reader has seen signed and published (`covers`). */
-  private readonly largest = { checkpoints: 0, published_checkpoints: 0 };
+  /** The largest checkpoint sizes signed and published, as last read, and when (`covers`). */
+  private readonly largest = {
+    checkpoints: { size: 0, readAt: -Infinity },
+    published_checkpoints: { size: 0, readAt: -Infinity },
+  };
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -321,11 +327,7 @@ export class LogReader {
     return new Uint8Array(bundle.buffer, bundle.byteOffset, bundle.byteLength);
   }
 
-  /**
-   * Whether a signed checkpoint covers the first `size` leaves: a tile or an entry is served
-   * only then. Checkpoints only grow, so the largest size seen is kept and the store is asked
-   * only for what lies beyond it.
-   */
+  /** Whether a signed checkpoint covers the first `size` leaves: a tile is served only then. */
   signedCovers(size: number): Promise<boolean> {
     return this.covers('checkpoints', size);
   }
@@ -340,15 +342,22 @@ export class LogReader {
     return this.covers('published_checkpoints', size);
   }
 
+  /**
+   * Checkpoints only grow, so the largest size read is kept and the store is asked again only
+   * for a size beyond it, or once it is older than `COVERS_FRESH_MS`: a restore from a backup
+   * shrinks the log under a running reader, which then learns it within that time, as long as
+   * a partial tile is cached.
+   */
   private async covers(table: keyof LogReader['largest'], size: number): Promise<boolean> {
-    if (size > this.largest[table]) {
+    const known = this.largest[table];
+    if (size > known.size || performance.now() - known.readAt > COVERS_FRESH_MS) {
       const { rows } = await this.pool.query<{ size: string | null }>({
         name: `largest-size-of-${table}`,
         text: `SELECT max(size) AS size FROM ${table}`,
       });
-      this.largest[table] = Math.max(this.largest[table], Number(rows[0]?.size ?? 0));
+      this.largest[table] = { size: Number(rows[0]?.size ?? 0), readAt: performance.now() };
     }
-    return size <= this.largest[table];
+    return size <= this.largest[table].size;
   }
 
   /** A tile is served only once a signed checkpoint covers all of it. */

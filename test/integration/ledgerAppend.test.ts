@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { STATEMENT_TYPE, type Statement } from '../../domain/statement.ts';
 import { signStatement, verifyStatementSignature } from '../../ledger/statement.ts';
 import {
@@ -31,6 +31,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stack?.stop();
+});
+// Also after a test that timed out, whose own `finally` never ran.
+afterEach(() => {
+  vi.unstubAllGlobals();
 });
 
 function statement(agency: string, keyId: string, stepId = 'checkTitle'): Statement {
@@ -385,7 +389,10 @@ describe('the ledger append path against PostgreSQL', () => {
       const held = new Promise<void>((resolve) => (letGo = resolve));
       let asked!: () => void;
       const submitted = new Promise<void>((resolve) => (asked = resolve));
-      vi.stubGlobal('fetch', async (_url: string, init: { body: string }) => {
+      // Only this witness's address is answered here; the stack's own witnesses as before.
+      const realFetch = globalThis.fetch;
+      vi.stubGlobal('fetch', async (url: string, init: RequestInit & { body: string }) => {
+        if (!String(url).startsWith('http://held/')) return realFetch(url, init);
         asked();
         await held;
         const answer = decideAddCheckpoint({ key: witnessKey, logs }, init.body, () => undefined);
@@ -399,7 +406,12 @@ describe('the ledger append path against PostgreSQL', () => {
           0,
         );
         const round = witnessed.request(); // reads the newest checkpoint, of size 2
-        await submitted;
+        await Promise.race([
+          submitted,
+          round.then(() => {
+            throw new Error('the round ended without asking its witness');
+          }),
+        ]);
         await append();
         // Another publisher of the log (no witnesses) publishes size 3 meanwhile.
         await new CheckpointPublisher(
@@ -412,6 +424,7 @@ describe('the ledger append path against PostgreSQL', () => {
         await round;
         await witnessed.idle();
       } finally {
+        letGo();
         vi.unstubAllGlobals();
       }
       const { rows } = await pool.query<{ size: string }>(

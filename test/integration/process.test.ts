@@ -457,7 +457,6 @@ describe('the joint transfer, end to end', () => {
       'settleArrears.water',
       'arrears taken over by the buyer in the contract',
     );
-    await recordHistory('expired-wait-resolved-by-hand', caseId);
     expect(t.phase).toBe('completed');
     expect(outcomes['registerTransfer.resolved']).toBe('resolvedByHand');
     expect(outcomes['settleArrears.water.resolved']).toBe('resolvedByHand');

@@ -3,7 +3,8 @@
 // that would break a running case fails here, and belongs behind patched().
 // A few were recorded by earlier commits on purpose, to replay a path changed later:
 // `v5-` and `v7-expired-wait-after-registration` (the code before v5 and before v7) and
-// `expired-wait-resolved-by-hand` (8cbfae7, before late payments).
+// `pre-late-payments-expired-wait-resolved-by-hand` (8cbfae7, before late payments). No test
+// writes them: re-recording leaves them as they are.
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
