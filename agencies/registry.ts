@@ -81,6 +81,7 @@ export const REGISTRY_FIXTURES: Readonly<Record<string, RegistryFixture>> = {
   // With water arrears the buyer has not settled (utility.ts): a wait beside the outage.
   'U-REGISTRY-OUTAGE-ARREARS-1': { registrationOutage: true },
   'U-REGISTRY-OUTAGE-ARREARS-2': { registrationOutage: true },
+  'U-REGISTRY-OUTAGE-ARREARS-3': { registrationOutage: true },
   'U-SEIZED-LOCK-OUTAGE-1': { seizure: true, lockReleaseOutage: true },
 };
 

@@ -517,6 +517,55 @@ describe('the joint transfer, end to end', () => {
     for (const undo of UNDOING) expect(outcomes[undo], undo).toBeUndefined();
   });
 
+  it("refuses a supervisor's action while a late payment is being recorded, and the payment then settles the step", async () => {
+    const unitId = 'U-REGISTRY-OUTAGE-ARREARS-3';
+    const { caseId } = await expiredWaitEscalated(unitId);
+    const handle = stack.client.workflow.getHandle(caseWorkflowId(unitId));
+    // Decisions the case took (the duty's payment and the review came before this one).
+    const decisionsAccepted = async () =>
+      ((await handle.fetchHistory()).events ?? []).filter(
+        (e) =>
+          e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name ===
+          'decide',
+      ).length;
+    expect(await decisionsAccepted()).toBe(2);
+    // Every append waits behind this lock: the payment's entry is being recorded until it goes.
+    const holder = await stack.adminPool.connect();
+    let paying: Promise<{ statusCode: number; body: string }> | undefined;
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE ledger_entries IN SHARE MODE');
+      paying = stack.app.inject({
+        method: 'POST',
+        url: `/cases/${caseId}/payments`,
+        headers: stack.citizen,
+        payload: { stepId: 'settleArrears.water' },
+      });
+      await expect.poll(decisionsAccepted, { timeout: 30_000, interval: 250 }).toBe(3);
+      const refused = await supervise(
+        caseId,
+        'settleArrears.water',
+        'resolve',
+        'settled at the desk',
+      );
+      expect(refused.statusCode, refused.body).toBe(422);
+      expect(refused.json<{ reason: string }>().reason).toContain(
+        'a decision on step settleArrears.water is being recorded',
+      );
+    } finally {
+      await holder.query('COMMIT');
+      holder.release();
+    }
+    const paid = await paying;
+    expect(paid.statusCode, paid.body).toBe(200);
+    const t = await waitForClosed(stack, caseId);
+    await recordHistory('late-payment-held-supervisor-refused', caseId);
+    expect(t.phase).toBe('completed');
+    const outcomes = entryOutcomes(t);
+    expect(outcomes['settleArrears.water']).toBe('settled');
+    expect(outcomes['settleArrears.water.resolved']).toBeUndefined();
+  });
+
   it("does not act on an agency's answer that the ledger holds otherwise under its statement id: the attempt escalates, and the retry is recorded under the next number", async () => {
     const caseId = await submit(stack, sampleApplication({ utilities: [] }));
     await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
