@@ -480,21 +480,9 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     def: StepDefinition,
     state: StepState,
     reason: string,
-  ): Promise<EscalationAction>;
-  function escalate(
-    def: StepDefinition,
-    state: StepState,
-    reason: string,
-    settled: () => boolean,
-  ): Promise<EscalationAction | undefined>;
-  function escalate(
-    def: StepDefinition,
-    state: StepState,
-    reason: string,
-    settled?: () => boolean,
-  ): Promise<EscalationAction | undefined> {
+  ): Promise<EscalationAction> {
     state.status = 'escalated';
-    return settled ? awaitSupervisor(def.id, reason, settled) : awaitSupervisor(def.id, reason);
+    return awaitSupervisor(def.id, reason);
   }
 
   /**
@@ -530,8 +518,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
         : () => escalationActions.has(stepId),
     );
     if (settled?.()) {
-      // The decision stands; a supervisor's action taken in the same moment is not used.
-      escalationActions.delete(stepId);
+      // No action is waiting too: each validator refuses while the other's Update is pending.
       awaitingSupervisor.delete(stepId);
       const open = status.escalations.find((e) => e.stepId === stepId && !e.resolved)!;
       open.resolved = true;
@@ -819,11 +806,11 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
         // Query and notice text only (no command): says what the supervisor may wait for.
         const reason = `${def.id} waited past its final limit${v5 ? `; a late ${def.kind === 'wait' ? 'payment' : 'decision'} still settles it` : ''}`;
         if (v5) state.takesLateDecision = true;
+        state.status = 'escalated';
         let action: EscalationAction | undefined;
         try {
-          action = v5
-            ? await escalate(def, state, reason, () => decisions.has(def.id))
-            : await escalate(def, state, reason);
+          // Before v5 nothing settles it: the same wait for an action as before.
+          action = await awaitSupervisor(def.id, reason, () => v5 && decisions.has(def.id));
         } finally {
           // Also when the case is cancelled meanwhile: a query must not offer the payment.
           delete state.takesLateDecision;
