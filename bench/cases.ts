@@ -26,7 +26,12 @@ import { buildApp } from '../api/app.ts';
 import { AGENCIES, UTILITIES, type Agency } from '../domain/agencyIds.ts';
 import type { CaseStatus } from '../domain/caseStatus.ts';
 import { STATEMENT_TYPE, type Statement } from '../domain/statement.ts';
-import { bundleWorkflows, installRuntime, replayWorkflows } from '../cli/workers.ts';
+import {
+  bundleWorkflows,
+  installRuntime,
+  replayWorkflows,
+  sandboxOptions,
+} from '../cli/workers.ts';
 import { toBase64 } from '../ledger/bytes.ts';
 import { generateSigningKey, type SigningKey } from '../ledger/keys.ts';
 import { ledgerAccessRecorder } from '../api/access.ts';
@@ -132,7 +137,11 @@ export async function runCasesBench(
     progress('bundling workflows…');
     const [workflowBundle, baselineBundle] = await Promise.all([
       bundleWorkflows(),
-      bundleWorkflowCode({ workflowsPath: baselineWorkflowsPath, logger: quietLogger }),
+      bundleWorkflowCode({
+        workflowsPath: baselineWorkflowsPath,
+        logger: quietLogger,
+        ...sandboxOptions(false),
+      }),
     ]);
     const { client, connection, orchestrator, payloadKey } = await startBenchWorkers(
       {

@@ -76,7 +76,9 @@ export async function runWorker(
     const { worker, sequencer, publisher, close } = await createOrchestratorWorker({
       connection,
       pool,
-      workflowBundle: await bundleWorkflows(),
+      workflowBundle: await bundleWorkflows({
+        stackTraces: config.ONEWINDOW_WORKFLOW_STACK_TRACES === 'on',
+      }),
       log,
       key,
       payloadKey: config.ONEWINDOW_PAYLOAD_KEY,

@@ -166,6 +166,7 @@ const wrong: [Kind, string, string | undefined, RegExp][] = [
     /must be from 0 to the number of witnesses in ONEWINDOW_WITNESSES \(2\), got 3/,
   ],
   ['orchestrator', 'ONEWINDOW_LOG_ORIGIN', 'onewindow ledger', /must be a log origin/],
+  ['orchestrator', 'ONEWINDOW_WORKFLOW_STACK_TRACES', 'yes', /must be on or off, got "yes"/],
   ['orchestrator', 'ONEWINDOW_LOG_KEY_FILE', missingFile, /which is not an existing file/],
   ['orchestrator', 'ONEWINDOW_LOG_NEXT_KEY_FILE', missingFile, /which is not an existing file/],
   ['witness', 'ONEWINDOW_LOG_PUBLIC_KEY', undefined, /is not set: the log verifier key/],

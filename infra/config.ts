@@ -205,6 +205,14 @@ export const configFields = {
       .transform(Number)
       .optional(),
   ),
+  /** Stack traces in the case's workflows (workflows/stackTraceLimit.ts): off unless `on`. */
+  ONEWINDOW_WORKFLOW_STACK_TRACES: variable(
+    z
+      .enum(['on', 'off'], {
+        error: (issue) => `must be on or off, got ${shown(issue.input)}`,
+      })
+      .optional(),
+  ),
   ONEWINDOW_LOG_LEVEL: variable(
     z
       .enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'], {
@@ -367,6 +375,7 @@ export const orchestratorShape = {
   ONEWINDOW_LOG_ORIGIN: f.ONEWINDOW_LOG_ORIGIN,
   ONEWINDOW_WITNESSES: f.ONEWINDOW_WITNESSES,
   ONEWINDOW_WITNESS_THRESHOLD: f.ONEWINDOW_WITNESS_THRESHOLD,
+  ONEWINDOW_WORKFLOW_STACK_TRACES: f.ONEWINDOW_WORKFLOW_STACK_TRACES,
 };
 export const orchestratorConfig = withWitnessCheck(z.object(orchestratorShape));
 export type OrchestratorConfig = z.output<typeof orchestratorConfig>;
@@ -427,6 +436,7 @@ export const devShape = {
   ONEWINDOW_CACHE_DIR: f.ONEWINDOW_CACHE_DIR,
   ONEWINDOW_LOG_ORIGIN: f.ONEWINDOW_LOG_ORIGIN,
   ONEWINDOW_LOG_LEVEL: f.ONEWINDOW_LOG_LEVEL,
+  ONEWINDOW_WORKFLOW_STACK_TRACES: f.ONEWINDOW_WORKFLOW_STACK_TRACES,
 };
 export const devConfig = z.object(devShape);
 export type DevConfig = z.output<typeof devConfig>;
