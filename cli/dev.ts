@@ -223,6 +223,9 @@ export async function runDev(
       ONEWINDOW_LOG_KEY_FILE: logKeyFile,
       ONEWINDOW_WITNESSES: witnesses.map((w) => `${w.vkey}@${w.url}`).join(' '),
       ONEWINDOW_WITNESS_THRESHOLD: String(threshold),
+      ...(config.ONEWINDOW_WORKFLOW_STACK_TRACES && {
+        ONEWINDOW_WORKFLOW_STACK_TRACES: config.ONEWINDOW_WORKFLOW_STACK_TRACES,
+      }),
     };
     spawnChild(
       ['worker', '--orchestrator', '--key', orchestratorKeyFile],
