@@ -77,6 +77,8 @@ export interface CasesBenchOptions {
   warmup: number;
   /** How often a driver asks the workflow whether its step is open. */
   pollMs: number;
+  /** Workflow stack traces in both bundles (`--stack-traces`; off, as the workers run by default). */
+  stackTraces?: boolean;
   /** A running Temporal server to use; else a dev server is started for the run. */
   temporalAddress?: string;
   /** A PostgreSQL server to make a scratch database on; else DATABASE_URL, else an embedded one. */
@@ -139,11 +141,11 @@ export async function runCasesBench(
     );
     progress('bundling workflows…');
     const [workflowBundle, baselineBundle] = await Promise.all([
-      bundleWorkflows(),
+      bundleWorkflows({ stackTraces: options.stackTraces ?? false }),
       bundleWorkflowCode({
         workflowsPath: baselineWorkflowsPath,
         logger: quietLogger,
-        ...sandboxOptions(false),
+        ...sandboxOptions(options.stackTraces ?? false),
       }),
     ]);
     const { client, connection, orchestrator, payloadKey } = await startBenchWorkers(
@@ -229,7 +231,7 @@ export async function runCasesBench(
     print(`2. cases: jointTransferCase, 3 utilities, no arrears, every agency automated`);
     const plan = interleaved(options.cases, options.rounds);
     print(
-      `${count(options.cases)} timed cases each, ${options.concurrency} in flight, in ${plan.length} runs of ${plan.map((run) => `${run.phase === 'baseline' ? '1' : '2'}×${run.cases}`).join(' ')} after ${options.warmup} warm-up cases each`,
+      `${count(options.cases)} timed cases each, ${options.concurrency} in flight, in ${plan.length} runs of ${plan.map((run) => `${run.phase === 'baseline' ? '1' : '2'}×${run.cases}`).join(' ')} after ${options.warmup} warm-up cases each; workflow stack traces ${options.stackTraces ? 'on' : 'off'} in both`,
     );
     const sizeBefore = await ledgerSize(workerPool);
     await runMany(baselineDriver, options.warmup, 0, options, progress);
@@ -779,6 +781,7 @@ const FLAGS = {
   concurrency: { type: 'string' },
   warmup: { type: 'string' },
   'poll-ms': { type: 'string' },
+  'stack-traces': { type: 'boolean' },
 } as const;
 
 /** Flags win over BENCH_<FLAG> environment variables (e.g. BENCH_CASES), which win over the defaults. */
@@ -800,6 +803,7 @@ export function optionsFromArgs(args: string[], env = process.env): CasesBenchOp
     concurrency: number('concurrency', base.concurrency),
     warmup: number('warmup', base.warmup, 0),
     pollMs: number('poll-ms', base.pollMs),
+    stackTraces: values['stack-traces'] === true || fromEnv('stack-traces') === '1',
   };
 }
 

@@ -44,8 +44,10 @@ const stackTraceLimitPath = fileURLToPath(
 
 /**
  * How a workflow bundle's sandbox is set up: without workflow stack traces unless asked for
- * (workflows/stackTraceLimit.ts says what that costs and what it loses). The cases benchmark's
- * baseline is bundled the same way, so the ratio compares like with like.
+ * (workflows/stackTraceLimit.ts says what that costs and what it loses). The preload runs only
+ * in the SDK's reusable V8 context (`reuseV8Context`, the default), so no worker here turns
+ * that off. The cases benchmark's baseline is bundled the same way, so the ratio compares
+ * like with like.
  */
 export function sandboxOptions(stackTraces: boolean): Pick<BundleOptions, 'preloadModules'> {
   return stackTraces ? {} : { preloadModules: [stackTraceLimitPath] };

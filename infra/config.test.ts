@@ -293,6 +293,19 @@ describe('parsed values', () => {
     expect(at('[::1]:9464')).toEqual({ host: '::1', port: 9464 });
   });
 
+  it('reads whether the orchestrator and dev keep workflow stack traces: on, off or unset', () => {
+    const read = (schema: typeof orchestratorConfig | typeof devConfig, value: string) =>
+      loadConfig(schema, {
+        ...(schema === devConfig ? {} : valid.orchestrator),
+        ONEWINDOW_WORKFLOW_STACK_TRACES: value,
+      }).ONEWINDOW_WORKFLOW_STACK_TRACES;
+    for (const schema of [orchestratorConfig, devConfig]) {
+      expect(read(schema, 'on')).toBe('on');
+      expect(read(schema, 'off')).toBe('off');
+      expect(read(schema, '')).toBeUndefined();
+    }
+  });
+
   it('takes a majority of the witnesses unless a threshold is set', () => {
     const majority = witnessPolicyOf(loadConfig(orchestratorConfig, valid.orchestrator));
     expect(majority.threshold).toBe(2);

@@ -43,4 +43,10 @@ describe('the cases benchmark interleaves its phases', () => {
       '--rounds must be an integer >= 1',
     );
   });
+
+  it('bundles both workflows without stack traces unless --stack-traces (or BENCH_STACK_TRACES=1)', () => {
+    expect(optionsFromArgs([], {}).stackTraces).toBe(false);
+    expect(optionsFromArgs(['--stack-traces'], {}).stackTraces).toBe(true);
+    expect(optionsFromArgs([], { BENCH_STACK_TRACES: '1' }).stackTraces).toBe(true);
+  });
 });
