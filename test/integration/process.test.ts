@@ -453,6 +453,15 @@ describe('the joint transfer, end to end', () => {
     return { caseId, escalated };
   }
 
+  /** The citizen pays the water arrears the case asks for, through the API. */
+  const payArrearsLate = (caseId: string) =>
+    stack.app.inject({
+      method: 'POST',
+      url: `/cases/${caseId}/payments`,
+      headers: stack.citizen,
+      payload: { stepId: 'settleArrears.water' },
+    });
+
   it('keeps a registration resolved by hand in flight until its resolution is recorded: a wait that expired meanwhile escalates instead of undoing the transfer', async () => {
     // Nothing is undone past the point of no return.
     const { caseId } = await expiredWaitEscalated('U-REGISTRY-OUTAGE-ARREARS-1');
@@ -491,12 +500,7 @@ describe('the joint transfer, end to end', () => {
       'settleArrears.water waited past its final limit; a late payment still settles it',
     );
 
-    const paid = await stack.app.inject({
-      method: 'POST',
-      url: `/cases/${caseId}/payments`,
-      headers: stack.citizen,
-      payload: { stepId: 'settleArrears.water' },
-    });
+    const paid = await payArrearsLate(caseId);
     expect(paid.statusCode, paid.body).toBe(200);
     const t = await waitForClosed(stack, caseId);
     await recordHistory('late-payment-after-expiry', caseId);
@@ -539,12 +543,7 @@ describe('the joint transfer, end to end', () => {
     try {
       await holder.query('BEGIN');
       await holder.query('LOCK TABLE ledger_entries IN SHARE MODE');
-      paying = stack.app.inject({
-        method: 'POST',
-        url: `/cases/${caseId}/payments`,
-        headers: stack.citizen,
-        payload: { stepId: 'settleArrears.water' },
-      });
+      paying = payArrearsLate(caseId);
       await expect.poll(decisionsAccepted, { timeout: 30_000, interval: 250 }).toBe(3);
       const refused = await supervise(
         caseId,
@@ -568,6 +567,53 @@ describe('the joint transfer, end to end', () => {
     const outcomes = entryOutcomes(t);
     expect(outcomes['settleArrears.water']).toBe('settled');
     expect(outcomes['settleArrears.water.resolved']).toBeUndefined();
+  });
+
+  it('changes nothing when the ledger refuses a late payment (a forged signature): the wait stays escalated, and the real payment then settles it', async () => {
+    const unitId = 'U-REGISTRY-OUTAGE-ARREARS-4';
+    const { caseId } = await expiredWaitEscalated(unitId);
+    const handle = stack.client.workflow.getHandle(caseWorkflowId(unitId));
+    // Past the API's checks, as a caller holding Temporal access could send it: the workflow's
+    // validator takes it (right case, step, agency and outcome); only the ledger checks the
+    // signature, and refuses it.
+    const signed = signedDecision(
+      stack.keys.water!,
+      'water',
+      caseId,
+      'settleArrears.water',
+      'settled',
+    );
+    const signature = Buffer.from(signed.signature, 'base64');
+    signature[0]! ^= 0xff;
+    const forged = { ...signed, signature: signature.toString('base64') };
+    await expect(
+      handle.executeUpdate(decideUpdate, {
+        args: [{ stepId: 'settleArrears.water', signed: forged }],
+      }),
+    ).rejects.toMatchObject({
+      cause: { message: expect.stringMatching(/signature/i) as string },
+    });
+    const after = await waitForStep(stack, caseId, 'settleArrears.water', 'escalated');
+    expect(after.steps.find((s) => s.stepId === 'settleArrears.water')).toMatchObject({
+      status: 'escalated',
+      takesLateDecision: true,
+    });
+    expect(after.steps.find((s) => s.stepId === 'settleArrears.water')).not.toHaveProperty(
+      'outcome',
+    );
+    expect(entryOutcomes(after)['settleArrears.water']).toBeUndefined();
+    expect(after.escalations.find((e) => e.stepId === 'settleArrears.water')).toMatchObject({
+      resolved: false,
+    });
+    const paid = await payArrearsLate(caseId);
+    expect(paid.statusCode, paid.body).toBe(200);
+    const t = await waitForClosed(stack, caseId);
+    await recordHistory('late-payment-refused-by-the-ledger-then-paid', caseId);
+    expect(t.phase).toBe('completed');
+    const outcomes = entryOutcomes(t);
+    expect(outcomes['settleArrears.water']).toBe('settled');
+    expect(outcomes['settleArrears.water.resolved']).toBeUndefined();
+    for (const undo of UNDOING) expect(outcomes[undo], undo).toBeUndefined();
   });
 
   it("does not act on an agency's answer that the ledger holds otherwise under its statement id: the attempt escalates, and the retry is recorded under the next number", async () => {

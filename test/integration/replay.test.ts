@@ -62,7 +62,7 @@ describe('replaying recorded case histories', () => {
     const v7 = files.filter((f) => f.startsWith('v7-'));
     const current = files.filter((f) => !/^v\d+-/.test(f));
     expect([v1, v2, v3, v4, v5, v6, v7, current].map((group) => group.length)).toEqual([
-      5, 5, 5, 5, 6, 5, 6, 8,
+      5, 5, 5, 5, 6, 5, 6, 9,
     ]);
     const patchMarkers = (f: string) =>
       events(f).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length;
