@@ -125,7 +125,10 @@ export function ensureKeyFile(path: string, name: string): SigningKey {
 
 /**
  * The statement key of `signer` in `file` (made there if missing), registered as valid from the
- * epoch, with the line a trust file lists it by: how a fresh system on one host starts.
+ * epoch unless it is registered already, with the line a trust file lists it by: how a fresh
+ * system on one host starts. The line gives the window the registry holds, so a key that came
+ * in by a rotation (`keys rotate`, its file then put in place of this one) is trusted from
+ * when its key.add said, not from the epoch.
  */
 export async function ensureRegisteredKey(
   admin: pg.Pool,
@@ -133,12 +136,11 @@ export async function ensureRegisteredKey(
   signer: Signer,
 ): Promise<{ key: SigningKey; trusted: TrustFile['agencyKeys'][number] }> {
   const key = ensureKeyFile(file, agencyKeyName(signer));
-  const validFrom = new Date(0);
-  await registerAgencyKey(admin, {
+  const registered = await registerAgencyKey(admin, {
     keyId: key.keyId,
     agency: signer,
     publicKey: key.publicKey,
-    validFrom,
+    validFrom: new Date(0),
   });
   return {
     key,
@@ -146,7 +148,8 @@ export async function ensureRegisteredKey(
       keyId: key.keyId,
       agency: signer,
       publicKey: toBase64(key.publicKey),
-      validFrom: validFrom.toISOString(),
+      validFrom: registered.validFrom.toISOString(),
+      ...(registered.validUntil ? { validUntil: registered.validUntil.toISOString() } : {}),
     },
   };
 }

@@ -30,17 +30,41 @@ export interface AgencyKey {
 
 /**
  * Registers a key without a ledger entry: for the anchors a deployment starts from, which
- * verifiers take from their trust file. Idempotent on the key id.
+ * verifiers take from their trust file. Idempotent on the key id: a key row never changes, so
+ * registering a key id again keeps the window it was first registered with (a key added by a
+ * rotation keeps the one its key.add gave it), and the row returned is the registered one,
+ * which is what a trust file must list.
+ * @throws Error if the key id is registered for another agency or public key.
  */
 export async function registerAgencyKey(
   pool: pg.Pool,
   key: Omit<AgencyKey, 'validUntil'> & { validUntil?: Date | null },
-): Promise<void> {
+): Promise<AgencyKey> {
   await pool.query(
     `INSERT INTO agency_keys (key_id, agency, public_key, valid_from, valid_until) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (key_id) DO NOTHING`,
     [key.keyId, key.agency, Buffer.from(key.publicKey), key.validFrom, key.validUntil ?? null],
   );
+  const { rows } = await pool.query<{
+    agency: string;
+    public_key: Buffer;
+    valid_from: Date;
+    valid_until: Date | null;
+  }>('SELECT agency, public_key, valid_from, valid_until FROM agency_keys WHERE key_id = $1', [
+    key.keyId,
+  ]);
+  const row = rows[0]!;
+  if (row.agency !== key.agency || !Buffer.from(key.publicKey).equals(row.public_key))
+    throw new Error(
+      `key id ${key.keyId} is registered for ${row.agency} with another public key or agency`,
+    );
+  return {
+    keyId: key.keyId,
+    agency: row.agency,
+    publicKey: new Uint8Array(row.public_key),
+    validFrom: row.valid_from,
+    validUntil: row.valid_until,
+  };
 }
 
 /** Appends a signed statement to the log (the sequencer's `append`). */

@@ -20,12 +20,18 @@ import {
   type SigningKey,
 } from '../../ledger/keys.ts';
 import { keyRevokeStatement } from '../../ledger/keyEvents.ts';
-import { addAgencyKey, KeyRegistry, revokeAgencyKey } from '../../ledger/pg/keyRegistry.ts';
+import {
+  addAgencyKey,
+  KeyRegistry,
+  registerAgencyKey,
+  revokeAgencyKey,
+} from '../../ledger/pg/keyRegistry.ts';
 import { type Appended, SEQUENCER_LOCK, Sequencer } from '../../ledger/pg/sequencer.ts';
 import { processEd25519 } from '../../ledger/pg/sodiumEd25519.ts';
 import { signStatement } from '../../ledger/statement.ts';
 import type { TrustFile } from '../../ledger/trust.ts';
 import { onewindow, writeTrustFile } from './cli.ts';
+import { ensureKeyFile, ensureRegisteredKey } from '../../cli/keys.ts';
 import { startStack, TEST_LOG_ORIGIN, type Stack, asDatabaseSuperuser } from './stack.ts';
 
 let stack: Stack;
@@ -508,5 +514,40 @@ describe('onewindow keys rotate and revoke, run as an operator would', () => {
     expect(result.code).toBe(0);
     expect(result.stdout.trim()).toMatch(printed);
     expect(readFileSync(out, 'utf8')).toMatch(/^PRIVATE\+KEY\+/);
+  });
+});
+
+describe('the key files a one-host system starts from', () => {
+  it("lists a key in the trust file with the window the registry holds: the epoch for a new key, its key.add's for one that came in by a rotation", async () => {
+    const fresh = await ensureRegisteredKey(stack.adminPool, join(dir, 'gas-fresh.key'), 'gas');
+    expect(fresh.trusted.validFrom).toBe(new Date(0).toISOString());
+    expect(fresh.trusted).not.toHaveProperty('validUntil');
+
+    // A rotated key's file put in place of the first one: its row says when it is valid from.
+    const rotatedFile = join(dir, 'gas-rotated.key');
+    const rotated = ensureKeyFile(rotatedFile, agencyKeyName('gas'));
+    const validFrom = new Date('2026-06-01T00:00:00Z');
+    await registerAgencyKey(stack.adminPool, {
+      keyId: rotated.keyId,
+      agency: 'gas',
+      publicKey: rotated.publicKey,
+      validFrom,
+    });
+    const again = await ensureRegisteredKey(stack.adminPool, rotatedFile, 'gas');
+    expect(again.trusted.validFrom).toBe(validFrom.toISOString());
+  });
+
+  it('refuses to register a key id that is registered with another public key', async () => {
+    const key = ensureKeyFile(join(dir, 'gas-taken.key'), agencyKeyName('gas'));
+    await ensureRegisteredKey(stack.adminPool, join(dir, 'gas-taken.key'), 'gas');
+    const other = generateSigningKey(agencyKeyName('gas'));
+    await expect(
+      registerAgencyKey(stack.adminPool, {
+        keyId: key.keyId,
+        agency: 'gas',
+        publicKey: other.publicKey,
+        validFrom: new Date(0),
+      }),
+    ).rejects.toThrow(`key id ${key.keyId} is registered for gas with another public key`);
   });
 });
