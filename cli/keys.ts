@@ -126,9 +126,11 @@ export function ensureKeyFile(path: string, name: string): SigningKey {
 /**
  * The statement key of `signer` in `file` (made there if missing), registered as valid from the
  * epoch unless it is registered already, with the line a trust file lists it by: how a fresh
- * system on one host starts. The line gives the window the registry holds, so a key that came
- * in by a rotation (`keys rotate`, its file then put in place of this one) is trusted from
- * when its key.add said, not from the epoch.
+ * system on one host starts. The line gives the window the registry holds, so a key registered
+ * before with another window (one a rotation added, its file then put in place of this one) is
+ * trusted from when its row says, not from the epoch. Such a swap drops the first key from the
+ * trust file, though, and with it what verifiers check that key's entries and the key.add by:
+ * on one host, rotate into a new file and keep the first.
  */
 export async function ensureRegisteredKey(
   admin: pg.Pool,

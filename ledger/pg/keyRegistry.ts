@@ -45,6 +45,8 @@ export async function registerAgencyKey(
      ON CONFLICT (key_id) DO NOTHING`,
     [key.keyId, key.agency, Buffer.from(key.publicKey), key.validFrom, key.validUntil ?? null],
   );
+  // A statement of its own: under READ COMMITTED it sees the row whichever insert won (the
+  // one above waits for a concurrent one to commit), and rows never change (migrations.ts).
   const { rows } = await pool.query<{
     agency: string;
     public_key: Buffer;
@@ -53,10 +55,11 @@ export async function registerAgencyKey(
   }>('SELECT agency, public_key, valid_from, valid_until FROM agency_keys WHERE key_id = $1', [
     key.keyId,
   ]);
-  const row = rows[0]!;
+  const row = rows[0];
+  if (!row) throw new Error(`key ${key.keyId} was not registered`);
   if (row.agency !== key.agency || !Buffer.from(key.publicKey).equals(row.public_key))
     throw new Error(
-      `key id ${key.keyId} is registered for ${row.agency} with another public key or agency`,
+      `key id ${key.keyId} is registered for ${row.agency} with public key ${row.public_key.toString('base64')}; refusing to register it for ${key.agency} with ${Buffer.from(key.publicKey).toString('base64')}`,
     );
   return {
     keyId: key.keyId,

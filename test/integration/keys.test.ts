@@ -548,6 +548,6 @@ describe('the key files a one-host system starts from', () => {
         publicKey: other.publicKey,
         validFrom: new Date(0),
       }),
-    ).rejects.toThrow(`key id ${key.keyId} is registered for gas with another public key`);
+    ).rejects.toThrow(`key id ${key.keyId} is registered for gas with public key`);
   });
 });
