@@ -815,11 +815,11 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           // Also when the case is cancelled meanwhile: a query must not offer the payment.
           delete state.takesLateDecision;
         }
-        if (action && since('record-waiting-resolutions')) {
-          if (action.action === 'resolve') return resolveByHand(def, state, action);
-          return runWaiting(def, state);
-        }
         if (action) {
+          if (since('record-waiting-resolutions')) {
+            if (action.action === 'resolve') return resolveByHand(def, state, action);
+            return runWaiting(def, state);
+          }
           state.status = 'done';
           state.outcome = action.action === 'resolve' ? 'resolvedByHand' : 'retried';
           return;

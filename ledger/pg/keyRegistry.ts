@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { KeyNotAuthorizedError, UnknownKeyError } from '../../domain/errors.ts';
 import type { Signer } from '../../domain/agency.ts';
 import { Entry, type SignedStatement, type Statement } from '../../domain/statement.ts';
+import { bytesEqual, toBase64 } from '../bytes.ts';
 import { canonicalJson } from '../canonicalJson.ts';
 import {
   KEY_ADD_STEP,
@@ -47,27 +48,12 @@ export async function registerAgencyKey(
   );
   // A statement of its own: under READ COMMITTED it sees the row whichever insert won (the
   // one above waits for a concurrent one to commit), and rows never change (migrations.ts).
-  const { rows } = await pool.query<{
-    agency: string;
-    public_key: Buffer;
-    valid_from: Date;
-    valid_until: Date | null;
-  }>('SELECT agency, public_key, valid_from, valid_until FROM agency_keys WHERE key_id = $1', [
-    key.keyId,
-  ]);
-  const row = rows[0];
-  if (!row) throw new Error(`key ${key.keyId} was not registered`);
-  if (row.agency !== key.agency || !Buffer.from(key.publicKey).equals(row.public_key))
+  const registered = await new KeyRegistry(pool).get(key.keyId);
+  if (registered.agency !== key.agency || !bytesEqual(registered.publicKey, key.publicKey))
     throw new Error(
-      `key id ${key.keyId} is registered for ${row.agency} with public key ${row.public_key.toString('base64')}; refusing to register it for ${key.agency} with ${Buffer.from(key.publicKey).toString('base64')}`,
+      `key id ${key.keyId} is registered for ${registered.agency} with public key ${toBase64(registered.publicKey)}; refusing to register it for ${key.agency} with ${toBase64(key.publicKey)}`,
     );
-  return {
-    keyId: key.keyId,
-    agency: row.agency,
-    publicKey: new Uint8Array(row.public_key),
-    validFrom: row.valid_from,
-    validUntil: row.valid_until,
-  };
+  return registered;
 }
 
 /** Appends a signed statement to the log (the sequencer's `append`). */

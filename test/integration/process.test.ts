@@ -462,6 +462,26 @@ describe('the joint transfer, end to end', () => {
       payload: { stepId: 'settleArrears.water' },
     });
 
+  /**
+   * Expects the late payment `paid` to have been taken and its case `caseId` to complete with
+   * the arrears settled by it, not by hand, nothing undone; records its history as `history`.
+   */
+  async function settledByLatePayment(
+    caseId: string,
+    paid: { statusCode: number; body: string },
+    history: string,
+  ) {
+    expect(paid.statusCode, paid.body).toBe(200);
+    const t = await waitForClosed(stack, caseId);
+    await recordHistory(history, caseId);
+    expect(t.phase).toBe('completed');
+    const outcomes = entryOutcomes(t);
+    expect(outcomes['settleArrears.water']).toBe('settled');
+    expect(outcomes['settleArrears.water.resolved']).toBeUndefined();
+    for (const undo of UNDOING) expect(outcomes[undo], undo).toBeUndefined();
+    return { t, outcomes };
+  }
+
   it('keeps a registration resolved by hand in flight until its resolution is recorded: a wait that expired meanwhile escalates instead of undoing the transfer', async () => {
     // Nothing is undone past the point of no return.
     const { caseId } = await expiredWaitEscalated('U-REGISTRY-OUTAGE-ARREARS-1');
@@ -501,13 +521,7 @@ describe('the joint transfer, end to end', () => {
     );
 
     const paid = await payArrearsLate(caseId);
-    expect(paid.statusCode, paid.body).toBe(200);
-    const t = await waitForClosed(stack, caseId);
-    await recordHistory('late-payment-after-expiry', caseId);
-    expect(t.phase).toBe('completed');
-    const outcomes = entryOutcomes(t);
-    expect(outcomes['settleArrears.water']).toBe('settled');
-    expect(outcomes['settleArrears.water.resolved']).toBeUndefined();
+    const { t, outcomes } = await settledByLatePayment(caseId, paid, 'late-payment-after-expiry');
     expect(outcomes['transferAccount.water']).toBe('passed');
     expect(t.steps.find((s) => s.stepId === 'settleArrears.water')).toMatchObject({
       status: 'done',
@@ -522,7 +536,6 @@ describe('the joint transfer, end to end', () => {
     expect(t.steps.find((s) => s.stepId === 'settleArrears.water')).not.toHaveProperty(
       'takesLateDecision',
     );
-    for (const undo of UNDOING) expect(outcomes[undo], undo).toBeUndefined();
   });
 
   it("refuses a supervisor's action while a late payment is being recorded, and the payment then settles the step", async () => {
@@ -559,14 +572,7 @@ describe('the joint transfer, end to end', () => {
       await holder.query('COMMIT');
       holder.release();
     }
-    const paid = await paying;
-    expect(paid.statusCode, paid.body).toBe(200);
-    const t = await waitForClosed(stack, caseId);
-    await recordHistory('late-payment-held-supervisor-refused', caseId);
-    expect(t.phase).toBe('completed');
-    const outcomes = entryOutcomes(t);
-    expect(outcomes['settleArrears.water']).toBe('settled');
-    expect(outcomes['settleArrears.water.resolved']).toBeUndefined();
+    await settledByLatePayment(caseId, await paying, 'late-payment-held-supervisor-refused');
   });
 
   it('changes nothing when the ledger refuses a late payment (a forged signature): the wait stays escalated, and the real payment then settles it', async () => {
@@ -603,15 +609,11 @@ describe('the joint transfer, end to end', () => {
     expect(after.steps.find((s) => s.stepId === 'settleArrears.water')).toMatchObject({
       takesLateDecision: true,
     });
-    const paid = await payArrearsLate(caseId);
-    expect(paid.statusCode, paid.body).toBe(200);
-    const t = await waitForClosed(stack, caseId);
-    await recordHistory('late-payment-refused-by-the-ledger-then-paid', caseId);
-    expect(t.phase).toBe('completed');
-    const outcomes = entryOutcomes(t);
-    expect(outcomes['settleArrears.water']).toBe('settled');
-    expect(outcomes['settleArrears.water.resolved']).toBeUndefined();
-    for (const undo of UNDOING) expect(outcomes[undo], undo).toBeUndefined();
+    await settledByLatePayment(
+      caseId,
+      await payArrearsLate(caseId),
+      'late-payment-refused-by-the-ledger-then-paid',
+    );
   });
 
   it("does not act on an agency's answer that the ledger holds otherwise under its statement id: the attempt escalates, and the retry is recorded under the next number", async () => {
