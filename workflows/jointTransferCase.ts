@@ -32,7 +32,11 @@ import type { StepDefinition } from '../domain/process.ts';
 import { agenciesOf, durationMs, jointTransferProcess } from '../domain/processGraph.ts';
 import type { SignedStatement } from '../domain/statement.ts';
 import { viewFor } from '../domain/viewCuts.ts';
-import type { OrchestratorActivities } from '../activities/orchestrator.ts';
+import type {
+  AppendReceipt,
+  OrchestratorActivities,
+  SignRecordInput,
+} from '../activities/orchestrator.ts';
 import type { StepResult } from '../activities/sign.ts';
 import { AGENCY_STEP_OPTIONS, ORCHESTRATOR_STEP_OPTIONS } from './activityOptions.ts';
 import { decideUpdate, resolveEscalationUpdate, statusQuery } from './messages.ts';
@@ -206,6 +210,8 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   const deciding = new Set<string>();
   /** Steps and compensations (by activity) waiting for a supervisor's action now. */
   const awaitingSupervisor = new Set<string>();
+  /** The orchestrator's own records the ledger refused, waiting for a supervisor's retry. */
+  const refusedRecords = new Set<string>();
   let refusal: { phase: Exclude<CasePhase, 'running' | 'completed'>; reason: string } | undefined;
   let pastPointOfNoReturn = false;
   let pointOfNoReturnRunning = false;
@@ -424,6 +430,11 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           );
         if (!['retry', 'resolve'].includes(action.action))
           throw new Error(`action must be retry or resolve`);
+        // The ledger must hold the record: nobody can make it by hand.
+        if (refusedRecords.has(action.stepId) && action.action !== 'retry')
+          throw new Error(
+            `${action.stepId} is a record the ledger must hold: retry it once the orchestrator signs with a key the ledger accepts`,
+          );
         if (!action.reason?.trim()) throw new Error('a supervisor action needs a reason');
       },
     },
@@ -446,14 +457,46 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   /**
    * Appends `signed`; given the result it commits to (under its step's salt), only if that
    * result opens its commitment: the case goes on with the result, so it must be the signed one.
+   * Given instead the `record` it was signed from (one of the orchestrator's own: a resolution,
+   * the close), the case waits for a supervisor's retry when the ledger refuses it (see below).
    */
-  async function append(signed: SignedStatement, result?: { of: unknown }): Promise<number> {
-    const receipt = result
-      ? await orchestrator.appendToLedger(signed, {
-          salt: saltOf(signed.statement.stepId),
-          result: result.of,
-        })
-      : await orchestrator.appendToLedger(signed);
+  async function append(
+    signed: SignedStatement,
+    result?: { of: unknown },
+    record?: SignRecordInput,
+  ): Promise<number> {
+    let receipt: AppendReceipt;
+    // One await on the way that succeeds, as before: the same turns for a running case.
+    for (;;) {
+      try {
+        receipt = result
+          ? await orchestrator.appendToLedger(signed, {
+              salt: saltOf(signed.statement.stepId),
+              result: result.of,
+            })
+          : await orchestrator.appendToLedger(signed);
+        break;
+      } catch (error) {
+        // The ledger refuses an orchestrator's record for good only when it refuses the
+        // orchestrator's key (revoked, expired, never registered: ORCHESTRATOR_STEP_OPTIONS
+        // retries anything else), and no agency can answer for it. Since this patch, taken only
+        // at such a refusal, the case waits for a supervisor's retry under the record's step id
+        // rather than failing, and each retry signs the record again with the key of the worker
+        // that runs it (after `keys rotate` and a restart, the new one) under the same statement
+        // id. Nothing accepted is lost meanwhile. A case refused before the patch failed.
+        if (!record || isCancellation(error) || !patched('own-record-refused-waits')) throw error;
+        refusedRecords.add(record.stepId);
+        try {
+          await awaitSupervisor(
+            record.stepId,
+            `the ledger refused the orchestrator's ${record.stepId} record: ${failureMessage(error)}; retry once the orchestrator signs with a key the ledger accepts`,
+          );
+        } finally {
+          refusedRecords.delete(record.stepId);
+        }
+        signed = await orchestrator.signRecord(record);
+      }
+    }
     // Under this statement id the log holds another agency answer that says something else
     // (a case reset to an earlier point whose agency answered again): the case must not act
     // on an answer the ledger does not hold. The attempt fails as an agency failure does (its
@@ -720,8 +763,9 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     action: EscalationAction,
   ): Promise<void> {
     // The calls inline, as before v5 (the same turns for cases started before it).
-    const signed = await orchestrator.signRecord(resolutionRecord(def.id, action));
-    const index = await append(signed);
+    const record = resolutionRecord(def.id, action);
+    const signed = await orchestrator.signRecord(record);
+    const index = await append(signed, undefined, record);
     recordResolution(def.id, signed, index);
     state.status = 'done';
     state.outcome = 'resolvedByHand';
@@ -882,8 +926,9 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           `compensation ${activity} failed: ${message}`,
         );
         if (action.action === 'resolve') {
-          const signed = await orchestrator.signRecord(resolutionRecord(activity, action));
-          recordResolution(activity, signed, await append(signed));
+          const record = resolutionRecord(activity, action);
+          const signed = await orchestrator.signRecord(record);
+          recordResolution(activity, signed, await append(signed, undefined, record));
           states.get(def.id)!.status = 'compensated';
           return;
         }
@@ -992,7 +1037,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   }
 
   // Close: a case summary entry and a notice to the citizen.
-  const summary = await orchestrator.signRecord({
+  const closeRecord: SignRecordInput = {
     caseId,
     stepId: 'close',
     outcome: status.phase,
@@ -1006,8 +1051,9 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
       overdue: status.overdue,
       escalations: status.escalations.length,
     },
-  });
-  const closeIndex = await append(summary);
+  };
+  const summary = await orchestrator.signRecord(closeRecord);
+  const closeIndex = await append(summary, undefined, closeRecord);
   status.records.push({
     stepId: 'close',
     agency: 'orchestrator',

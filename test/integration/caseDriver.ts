@@ -9,6 +9,8 @@ import type { Stack, Timeline } from './stack.ts';
 
 /** What the drivers need of a stack: the API and its callers' credentials. */
 export type Caller = Pick<Stack, 'app' | 'citizen' | 'supervisor' | 'officer'>;
+/** And the agencies' keys, to sign as their systems do. */
+export type Agencies = Caller & Pick<Stack, 'keys'>;
 
 /** Applies as the stack's citizen. */
 export async function submit(stack: Caller, application: Record<string, unknown>): Promise<string> {
@@ -119,3 +121,36 @@ export async function decide(
     payload: { stepId, signed, ...(opening ? { opening } : {}) },
   });
 }
+
+/** The tax bureau confirms the payment (its facts carry no amount: the log is public). */
+export const pay = (stack: Agencies, caseId: string) =>
+  decide(
+    stack,
+    caseId,
+    'confirmPayment',
+    signedDecision(stack.keys.tax!, 'tax', caseId, 'confirmPayment', 'paid'),
+  );
+
+/** The registry's officer approves the review. */
+export const approve = (stack: Agencies, caseId: string) =>
+  decide(
+    stack,
+    caseId,
+    'review',
+    signedDecision(stack.keys.registry!, 'registry', caseId, 'review', 'approved'),
+  );
+
+/** A supervisor's action on an escalation of the case. */
+export const supervise = (
+  stack: Caller,
+  caseId: string,
+  stepId: string,
+  action: 'retry' | 'resolve',
+  reason: string,
+) =>
+  stack.app.inject({
+    method: 'POST',
+    url: `/cases/${caseId}/escalations`,
+    headers: stack.supervisor,
+    payload: { stepId, action, reason },
+  });

@@ -20,6 +20,7 @@ import {
   waitForStep,
   waitUntil,
 } from './caseDriver.ts';
+import * as driver from './caseDriver.ts';
 import {
   sampleApplication,
   startStack,
@@ -49,14 +50,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** The tax bureau confirms the payment (its facts carry no amount: the log is public). */
-const pay = (caseId: string) =>
-  decide(
-    stack,
-    caseId,
-    'confirmPayment',
-    signedDecision(stack.keys.tax!, 'tax', caseId, 'confirmPayment', 'paid'),
-  );
+const pay = (caseId: string) => driver.pay(stack, caseId);
 /**
  * With ONEWINDOW_RECORD_HISTORIES=1 the scenario's history is written to test/histories,
  * which the replay test runs against the current workflow code (TEMPORAL-NOTES: patched()).
@@ -97,13 +91,7 @@ async function expectOwnStepSalts(caseId: string, unitId: string): Promise<Map<s
   return given;
 }
 
-const approve = (caseId: string) =>
-  decide(
-    stack,
-    caseId,
-    'review',
-    signedDecision(stack.keys.registry!, 'registry', caseId, 'review', 'approved'),
-  );
+const approve = (caseId: string) => driver.approve(stack, caseId);
 
 /** The duty the open payment step asks for (from the case's status; not on the ledger). */
 function dutyOf(t: Timeline): number | undefined {
@@ -348,12 +336,7 @@ describe('the joint transfer, end to end', () => {
   });
 
   const supervise = (caseId: string, stepId: string, action: 'retry' | 'resolve', reason: string) =>
-    stack.app.inject({
-      method: 'POST',
-      url: `/cases/${caseId}/escalations`,
-      headers: stack.supervisor,
-      payload: { stepId, action, reason },
-    });
+    driver.supervise(stack, caseId, stepId, action, reason);
   const escalatedAt =
     (stepId: string, times = 1) =>
     (t: Timeline) =>

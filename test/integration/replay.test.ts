@@ -40,7 +40,7 @@ function patchIdOf(event: History['events'][number]): string {
 }
 
 describe('replaying recorded case histories', () => {
-  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), before v5 (v5), before v6 (v6), before v7 (v7), and current', () => {
+  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), before v5 (v5), before v6 (v6), before v7 (v7), and current, two of them with a record the ledger refused', () => {
     // A patch leaves a marker in the history of a run that took the new path.
     const parsed = new Map(
       files.map((f) => [f, (JSON.parse(readFileSync(`${dir}${f}`, 'utf8')) as History).events]),
@@ -62,7 +62,7 @@ describe('replaying recorded case histories', () => {
     const v7 = files.filter((f) => f.startsWith('v7-'));
     const current = files.filter((f) => !/^v\d+-/.test(f));
     expect([v1, v2, v3, v4, v5, v6, v7, current].map((group) => group.length)).toEqual([
-      5, 5, 5, 5, 6, 5, 6, 9,
+      5, 5, 5, 5, 6, 5, 6, 11,
     ]);
     const patchMarkers = (f: string) =>
       events(f).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length;
@@ -94,6 +94,12 @@ describe('replaying recorded case histories', () => {
       events(f).flatMap((e) =>
         e.markerRecordedEventAttributes?.markerName === 'core_patch' ? [patchIdOf(e)] : [],
       );
+    // A case whose own record the ledger refused (test/integration/orchestratorKey.test.ts)
+    // also asks, at the refusal, for the patch that holds it for a supervisor.
+    const refusedRecords = [
+      'close-record-refused-then-retried.json',
+      'resolution-refused-then-retried.json',
+    ];
     for (const [group, patch] of [
       [v5, 'jointTransferCase-v4'],
       [v6, 'jointTransferCase-v5'],
@@ -101,10 +107,12 @@ describe('replaying recorded case histories', () => {
       [current, 'jointTransferCase-v7'],
     ] as const) {
       for (const f of group) {
-        expect(markerNames(f), f).toEqual([patch]);
-        expect(changeVersionUpserts(f)).toBe(1);
+        const refused = refusedRecords.includes(f);
+        expect(markerNames(f), f).toEqual(refused ? [patch, 'own-record-refused-waits'] : [patch]);
+        expect(changeVersionUpserts(f)).toBe(refused ? 2 : 1);
       }
     }
+    expect(current).toEqual(expect.arrayContaining(refusedRecords));
   });
 
   it('replays every recorded history without a nondeterminism error', async () => {

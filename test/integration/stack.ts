@@ -94,6 +94,11 @@ export interface Stack {
   supervisor: Headers;
   /** One officer per agency, as the agency's own systems sign in. */
   officer: Record<Agency, Headers>;
+  /**
+   * Shuts the orchestrator's worker down and starts another that signs with `key`, as a
+   * restart after `keys rotate` does. Its sequencer is its own; `sequencer` stays the first.
+   */
+  replaceOrchestrator(key: SigningKey): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -135,23 +140,25 @@ export async function startStack(
   const witnessUrls = await Promise.all(
     witnessApps.map((w) => w.listen({ port: 0, host: '127.0.0.1' })),
   );
-  const {
-    worker: orchestrator,
-    sequencer,
-    publisher,
-    close: closeOrchestrator,
-  } = await createOrchestratorWorker({
+  const orchestratorOptions = {
     connection: nativeConnection,
     pool,
     workflowBundle: await bundleWorkflows(),
     log: { origin: TEST_LOG_ORIGIN, key: logKey },
-    key: keys.orchestrator,
     payloadKey,
     witnesses: {
       witnesses: witnessKeys.map((key, i) => ({ url: witnessUrls[i]!, key: cosignerKeyOf(key) })),
       threshold: 2,
     },
-  });
+  };
+  const {
+    worker: orchestrator,
+    sequencer,
+    publisher,
+    close: closeOrchestrator,
+  } = await createOrchestratorWorker({ ...orchestratorOptions, key: keys.orchestrator });
+  // Every orchestrator this stack ran (replaceOrchestrator starts another): closed at stop.
+  const ledgerWriters = [{ publisher, close: closeOrchestrator }];
   // What each agency's worker received, exactly as delivered: the data-minimisation proof.
   const received: ReceivedInput[] = [];
   const recorder = (agency: Agency): ActivityInboundCallsInterceptor => ({
@@ -173,6 +180,8 @@ export async function startStack(
     );
   }
   const running = workers.map((w) => w.run());
+  let orchestratorAt = 0;
+  const shutDown = new Set<Worker>();
   const tokenKey = generateSigningKey('tokens.test');
   const app = await buildApp({
     temporal: client,
@@ -212,12 +221,25 @@ export async function startStack(
     citizen: await as({ role: 'citizen', sub: 'citizen-1' }),
     supervisor: await as({ role: 'supervisor', sub: 'supervisor-1' }),
     officer,
+    async replaceOrchestrator(key) {
+      const current = workers[orchestratorAt]!;
+      shutDown.add(current);
+      current.shutdown();
+      await running[orchestratorAt];
+      const next = await createOrchestratorWorker({ ...orchestratorOptions, key });
+      ledgerWriters.push(next);
+      workers.push(next.worker);
+      running.push(next.worker.run());
+      orchestratorAt = workers.length - 1;
+    },
     async stop() {
       await app.close();
-      for (const w of workers) w.shutdown();
+      for (const w of workers) if (!shutDown.has(w)) w.shutdown();
       await Promise.all(running);
-      await publisher.idle();
-      await closeOrchestrator();
+      for (const writer of ledgerWriters) {
+        await writer.publisher.idle();
+        await writer.close();
+      }
       await Promise.all(witnessApps.map((w) => w.close()));
       await nativeConnection.close();
       await connection.close();
