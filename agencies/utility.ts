@@ -67,6 +67,7 @@ export const UTILITY_FIXTURES: Readonly<Record<Utility, Readonly<Record<string, 
       'U-GAS-INSPECTION-2': { safetyInspectionDue: true },
       'U-NO-GAS-1': { noAccount: true },
       'U-GAS-CLOSED-LATER-1': { closedAfterPrecheck: true },
+      'U-GAS-CLOSED-LATER-2': { closedAfterPrecheck: true },
     },
   };
 

@@ -48,7 +48,8 @@ export const CaseListQuery = z
     step: z
       .string()
       .regex(
-        /^[a-z][A-Za-z]{0,40}(\.[a-z]{1,20})?$/,
+        // A step, or the record a case holds for a supervisor (transferAccount.gas.resolved).
+        /^[a-z][A-Za-z]{0,40}(\.[a-z]{1,20}){0,2}$/,
         'must be a step id such as review or precheck.gas',
       )
       .optional(),

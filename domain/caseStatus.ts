@@ -71,6 +71,11 @@ export const Escalation = z.object({
   at: z.string(),
   resolved: z.boolean(),
   resolution: z.string().optional(),
+  /**
+   * A record of the orchestrator's own the ledger refused (its key): the ledger must hold it,
+   * so only a retry settles it, never a resolution by hand.
+   */
+  retryOnly: z.literal(true).optional(),
 });
 export type Escalation = z.infer<typeof Escalation>;
 

@@ -32,13 +32,15 @@ export class BadSignatureError extends LedgerError {
   override name = 'BadSignatureError';
 }
 
+/**
+ * The ledger's refusals of a signer's key (unknown, not valid, revoked, or a signature that is
+ * not its): no retry of the same statement cures them, a statement signed again with a key the
+ * ledger accepts does.
+ */
+export const KEY_REFUSALS = ['UnknownKeyError', 'KeyNotAuthorizedError', 'BadSignatureError'];
+
 /** Ledger errors no retry can fix: the activity fails at once instead of retrying. */
-export const NON_RETRYABLE_LEDGER_ERRORS = [
-  'MalformedStatementError',
-  'UnknownKeyError',
-  'KeyNotAuthorizedError',
-  'BadSignatureError',
-];
+export const NON_RETRYABLE_LEDGER_ERRORS = ['MalformedStatementError', ...KEY_REFUSALS];
 
 /**
  * The failure type of a decision refused because the ledger already holds another statement

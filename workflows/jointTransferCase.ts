@@ -21,7 +21,7 @@ import type { CaseInput } from '../domain/application.ts';
 import { agencyTaskQueue, ORCHESTRATOR_TASK_QUEUE, type Agency } from '../domain/agencyIds.ts';
 import type { CasePhase, CaseStatus, StepState } from '../domain/caseStatus.ts';
 import type { Decision, EscalationAction } from '../domain/decisions.ts';
-import { STATEMENT_ID_TAKEN } from '../domain/errors.ts';
+import { KEY_REFUSALS, STATEMENT_ID_TAKEN } from '../domain/errors.ts';
 import {
   allowedOutcomes,
   decisionFactsProblem,
@@ -113,6 +113,16 @@ function misdirection(
   )
     return undefined;
   return `${call.agency} answered ${call.stepId} with statement ${s?.statementId ?? '(none)'} of ${s?.agency ?? 'nobody'}, not ${expected} of ${call.agency}`;
+}
+
+/**
+ * Whether a failed append was the ledger refusing the signer's key (domain/errors.ts): the
+ * failure the activity raised, as the error itself or a cause of it.
+ */
+function refusesKey(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause)
+    if (e instanceof ApplicationFailure && KEY_REFUSALS.includes(e.type ?? '')) return true;
+  return false;
 }
 
 /**
@@ -210,8 +220,6 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   const deciding = new Set<string>();
   /** Steps and compensations (by activity) waiting for a supervisor's action now. */
   const awaitingSupervisor = new Set<string>();
-  /** The orchestrator's own records the ledger refused, waiting for a supervisor's retry. */
-  const refusedRecords = new Set<string>();
   let refusal: { phase: Exclude<CasePhase, 'running' | 'completed'>; reason: string } | undefined;
   let pastPointOfNoReturn = false;
   let pointOfNoReturnRunning = false;
@@ -430,8 +438,9 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           );
         if (!['retry', 'resolve'].includes(action.action))
           throw new Error(`action must be retry or resolve`);
-        // The ledger must hold the record: nobody can make it by hand.
-        if (refusedRecords.has(action.stepId) && action.action !== 'retry')
+        // A record the ledger must hold: nobody can make it by hand.
+        const open = status.escalations.find((e) => e.stepId === action.stepId && !e.resolved);
+        if (open?.retryOnly && action.action !== 'retry')
           throw new Error(
             `${action.stepId} is a record the ledger must hold: retry it once the orchestrator signs with a key the ledger accepts`,
           );
@@ -477,23 +486,25 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
           : await orchestrator.appendToLedger(signed);
         break;
       } catch (error) {
-        // The ledger refuses an orchestrator's record for good only when it refuses the
-        // orchestrator's key (revoked, expired, never registered: ORCHESTRATOR_STEP_OPTIONS
-        // retries anything else), and no agency can answer for it. Since this patch, taken only
-        // at such a refusal, the case waits for a supervisor's retry under the record's step id
-        // rather than failing, and each retry signs the record again with the key of the worker
-        // that runs it (after `keys rotate` and a restart, the new one) under the same statement
-        // id. Nothing accepted is lost meanwhile. A case refused before the patch failed.
-        if (!record || isCancellation(error) || !patched('own-record-refused-waits')) throw error;
-        refusedRecords.add(record.stepId);
-        try {
-          await awaitSupervisor(
-            record.stepId,
-            `the ledger refused the orchestrator's ${record.stepId} record: ${failureMessage(error)}; retry once the orchestrator signs with a key the ledger accepts`,
-          );
-        } finally {
-          refusedRecords.delete(record.stepId);
-        }
+        // An orchestrator's record refused for its key (revoked, expired, never registered,
+        // or a key file that is not the registered key's) is refused again on every retry, and
+        // no agency can answer for it: signed again with a key the ledger accepts, it is not.
+        // Since this patch, asked only at such a refusal, the case holds the record for a
+        // supervisor's retry under the record's step id instead of failing, and each retry
+        // signs it again with the key of the worker that runs it (after `keys rotate` and a
+        // restart, the new one), under the same statement id. Nothing accepted is lost
+        // meanwhile. Before the patch the refusal went on up: it failed the case, or, in a
+        // step's loop, escalated the step again. Any other refusal (a malformed record, a
+        // bug no retry cures) goes on up as before.
+        if (!record || !refusesKey(error) || !patched('own-record-refused-waits')) throw error;
+        await awaitSupervisor(
+          record.stepId,
+          `the ledger refused the orchestrator's ${record.stepId} record: ${failureMessage(error)}; retry once the orchestrator signs with a key the ledger accepts`,
+          undefined,
+          { retryOnly: true },
+        );
+        // The record leaves the current steps (awaitSupervisor publishes only the hold).
+        publish();
         signed = await orchestrator.signRecord(record);
       }
     }
@@ -534,7 +545,12 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
    * on an expired wait that came while the supervisor had not acted. A decision being
    * recorded holds the supervisor's action back until the ledger has answered.
    */
-  async function awaitSupervisor(stepId: string, reason: string): Promise<EscalationAction>;
+  async function awaitSupervisor(
+    stepId: string,
+    reason: string,
+    settled?: undefined,
+    options?: { retryOnly?: true },
+  ): Promise<EscalationAction>;
   async function awaitSupervisor(
     stepId: string,
     reason: string,
@@ -544,8 +560,9 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     stepId: string,
     reason: string,
     settled?: () => boolean,
+    options: { retryOnly?: true } = {},
   ): Promise<EscalationAction | undefined> {
-    status.escalations.push({ stepId, reason, at: now(), resolved: false });
+    status.escalations.push({ stepId, reason, at: now(), resolved: false, ...options });
     awaitingSupervisor.add(stepId);
     publish();
     await orchestrator.notify({
@@ -1030,20 +1047,20 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
         }
       }
     });
-    status.phase = refusal.phase;
-    status.reason = refusal.reason;
-  } else {
-    status.phase = 'completed';
   }
+  // The case ends in this phase once its close is recorded (a close the ledger refuses is held
+  // for a supervisor, and the case is running till then). Nothing publishes in between on the
+  // way that succeeds: the same commands as when the phase was set here.
+  const phase = refusal?.phase ?? 'completed';
 
   // Close: a case summary entry and a notice to the citizen.
   const closeRecord: SignRecordInput = {
     caseId,
     stepId: 'close',
-    outcome: status.phase,
+    outcome: phase,
     result: {
-      phase: status.phase,
-      reason: status.reason ?? null,
+      phase,
+      reason: refusal?.reason ?? null,
       steps: status.steps.map((s) => [s.stepId, s.status]),
     },
     facts: {
@@ -1054,6 +1071,8 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   };
   const summary = await orchestrator.signRecord(closeRecord);
   const closeIndex = await append(summary, undefined, closeRecord);
+  status.phase = phase;
+  if (refusal) status.reason = refusal.reason;
   status.records.push({
     stepId: 'close',
     agency: 'orchestrator',

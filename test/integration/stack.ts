@@ -324,6 +324,7 @@ export interface Timeline {
     at: string;
     resolved: boolean;
     resolution?: string;
+    retryOnly?: true;
   }[];
   notifications: { party: string; kind: string; stepId: string; message: string }[];
   entries: {

@@ -163,8 +163,13 @@ function escalationItem(caseId: string, escalation: Escalation, index: number): 
       h(
         'select',
         { id: actionId, name: 'action' },
-        h('option', { value: 'retry' }, 'Retry the step'),
-        h('option', { value: 'resolve' }, 'Resolve by hand'),
+        // A record the ledger refused must be on the ledger: only a retry records it.
+        ...(escalation.retryOnly
+          ? [h('option', { value: 'retry' }, 'Retry recording it')]
+          : [
+              h('option', { value: 'retry' }, 'Retry the step'),
+              h('option', { value: 'resolve' }, 'Resolve by hand'),
+            ]),
       ),
     ),
     h(
