@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../infra/config.ts';
 import { UsageError } from './args.ts';
-import { childBaseEnv, devOptions, runDev } from './dev.ts';
+import { childBaseEnv, devOptions, earlierTrustFile, runDev } from './dev.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'onewindow-dev-'));
 
@@ -72,5 +72,39 @@ describe("the children's environment", () => {
       PORT: '3000',
     });
     expect(env).toEqual({ PATH: '/usr/bin', HOME: '/home/x' });
+  });
+});
+
+describe('the trust file an earlier start left in the data directory', () => {
+  const trust = {
+    origin: 'dev.onewindow/ledger',
+    logKeys: ['dev.onewindow/ledger+00000000+AAAA'],
+    witnesses: [],
+    witnessThreshold: 0,
+    agencyKeys: [
+      {
+        keyId: 'gas.agency.onewindow+0a0b0c0d',
+        agency: 'gas',
+        publicKey: 'AAAA',
+        validFrom: '1970-01-01T00:00:00.000Z',
+      },
+    ],
+  };
+
+  it('is read when there is one, and there is none at a first start', () => {
+    const path = join(dir, 'trust-earlier.json');
+    writeFileSync(path, JSON.stringify(trust));
+    expect(earlierTrustFile(path)).toEqual(trust);
+    expect(earlierTrustFile(join(dir, 'no-trust.json'))).toBeUndefined();
+  });
+
+  it.each([
+    ['{"origin":', /trust-bad\.json is not JSON .*; move it away to start anew$/],
+    [JSON.stringify({ ...trust, agencyKeys: 'gas' }), /is not a trust file \(agencyKeys: /],
+  ])('refuses %j as a usage error rather than dropping its keys unseen', (text, message) => {
+    const path = join(dir, 'trust-bad.json');
+    writeFileSync(path, text);
+    expect(() => earlierTrustFile(path)).toThrow(UsageError);
+    expect(() => earlierTrustFile(path)).toThrow(message);
   });
 });

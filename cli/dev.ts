@@ -28,14 +28,14 @@ import { intOption, parse, UsageError } from './args.ts';
 import { ChildExitedError, supervisedChildren } from './children.ts';
 import { lockDataDir } from './dataDirLock.ts';
 import { runDemo } from './demo.ts';
-import { ensureKeyFile, ensureRegisteredKey, witnessKeyName } from './keys.ts';
+import { earlierAnchors, ensureKeyFile, ensureRegisteredKey, witnessKeyName } from './keys.ts';
 import { AGENCIES_WITH_WORKERS, createLedgerWriter, DEFAULT_LOG_ORIGIN } from './workers.ts';
 import { witnessPolicy } from './witnessConfig.ts';
 import { ledgerAccessRecorder } from '../api/access.ts';
 import { issueToken, tokenVerifier } from '../api/auth.ts';
 import { formatVerifierKey } from '../ledger/keys.ts';
 import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
-import type { TrustFile } from '../ledger/trust.ts';
+import { TrustFile } from '../ledger/trust.ts';
 import { makeDirectorySync } from '../infra/directories.ts';
 
 /**
@@ -134,6 +134,9 @@ export async function runDev(
   try {
     const unlock = lockDataDir(dataDir);
     cleanups.push(() => Promise.resolve(unlock()));
+    // Read before anything starts: a trust file that cannot be read stops dev with its reason.
+    const trustFile = join(dataDir, 'trust.json');
+    const earlierTrust = earlierTrustFile(trustFile);
     const cliPath = await resolveTemporalCli({ env, log: say });
     say(`temporal: ${temporalCliVersion(cliPath).split('\n')[0]}`);
     const [database, server] = await bothStarted(
@@ -162,6 +165,7 @@ export async function runDev(
     const orchestrator = await ensureRegisteredKey(admin, orchestratorKeyFile, 'orchestrator');
     const orchestratorKey = orchestrator.key;
     agencyKeys.push(orchestrator.trusted);
+    agencyKeys.push(...(await earlierAnchors(admin, earlierTrust, agencyKeys)));
     await admin.end();
     const origin = config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN;
     const logKeyFile = join(dataDir, 'keys', 'log.key');
@@ -200,7 +204,6 @@ export async function runDev(
       }),
     );
     const threshold = Math.floor(witnesses.length / 2) + 1;
-    const trustFile = join(dataDir, 'trust.json');
     const trust: TrustFile = {
       origin,
       logKeys: [logPublicKey],
@@ -355,4 +358,34 @@ async function preferredPort(port: number): Promise<number> {
     probe.once('error', () => void freePort().then(resolve));
     probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(port)));
   });
+}
+
+/**
+ * The trust file an earlier start wrote in the data directory, or undefined for a first start.
+ * @throws UsageError when it is there but no trust file: its anchors must not be dropped unseen.
+ */
+export function earlierTrustFile(path: string): TrustFile | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(
+      `${path} is not JSON (${(error as Error).message}); move it away to start anew`,
+    );
+  }
+  const parsed = TrustFile.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new UsageError(
+      `${path} is not a trust file (${issue.path.join('.')}: ${issue.message}); move it away to start anew`,
+    );
+  }
+  return parsed.data;
 }

@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import pg from 'pg';
 import { z } from 'zod';
 import { Agency, Signer } from '../domain/agency.ts';
-import { LedgerError } from '../domain/errors.ts';
+import { LedgerError, UnknownKeyError } from '../domain/errors.ts';
 import { KeyId } from '../domain/statement.ts';
 import { toBase64 } from '../ledger/bytes.ts';
 import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
@@ -128,9 +128,8 @@ export function ensureKeyFile(path: string, name: string): SigningKey {
  * epoch unless it is registered already, with the line a trust file lists it by: how a fresh
  * system on one host starts. The line gives the window the registry holds, so a key registered
  * before with another window (one a rotation added, its file then put in place of this one) is
- * trusted from when its row says, not from the epoch. Such a swap drops the first key from the
- * trust file, though, and with it what verifiers check that key's entries and the key.add by:
- * on one host, rotate into a new file and keep the first.
+ * trusted from when its row says, not from the epoch. Such a swap no longer lists the first
+ * key here: `earlierAnchors` keeps it in the trust file.
  */
 export async function ensureRegisteredKey(
   admin: pg.Pool,
@@ -154,6 +153,41 @@ export async function ensureRegisteredKey(
       ...(registered.validUntil ? { validUntil: registered.validUntil.toISOString() } : {}),
     },
   };
+}
+
+/**
+ * The agency keys an earlier trust file (`earlier`, as read from it) listed beside `current`
+ * that the registry still holds for the same agency with the same public key, each with the
+ * window the registry holds: a key once handed to verifiers as an anchor stays one. Otherwise a
+ * key file swapped for its rotated successor drops the first key, by which verifiers check that
+ * key's entries and the key.add of its successor. A key the registry does not hold so (one of
+ * another database) is left out, never trusted.
+ */
+export async function earlierAnchors(
+  admin: pg.Pool,
+  earlier: TrustFile | undefined,
+  current: readonly { keyId: string }[],
+): Promise<TrustFile['agencyKeys']> {
+  const listed = new Set(current.map((k) => k.keyId));
+  const registry = new KeyRegistry(admin);
+  const kept: TrustFile['agencyKeys'] = [];
+  for (const line of earlier?.agencyKeys ?? []) {
+    if (listed.has(line.keyId)) continue;
+    const row = await registry.get(line.keyId).catch((error: unknown) => {
+      if (error instanceof UnknownKeyError) return undefined;
+      throw error;
+    });
+    if (!row || row.agency !== line.agency || toBase64(row.publicKey) !== line.publicKey) continue;
+    listed.add(line.keyId);
+    kept.push({
+      keyId: row.keyId,
+      agency: row.agency,
+      publicKey: line.publicKey,
+      validFrom: row.validFrom.toISOString(),
+      ...(row.validUntil ? { validUntil: row.validUntil.toISOString() } : {}),
+    });
+  }
+  return kept;
 }
 
 /** A fresh statement key for each of `signers`, registered as valid from the epoch: for tests and benchmarks. */

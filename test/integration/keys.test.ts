@@ -31,7 +31,7 @@ import { processEd25519 } from '../../ledger/pg/sodiumEd25519.ts';
 import { signStatement } from '../../ledger/statement.ts';
 import type { TrustFile } from '../../ledger/trust.ts';
 import { onewindow, writeTrustFile } from './cli.ts';
-import { ensureKeyFile, ensureRegisteredKey } from '../../cli/keys.ts';
+import { earlierAnchors, ensureKeyFile, ensureRegisteredKey } from '../../cli/keys.ts';
 import { startStack, TEST_LOG_ORIGIN, type Stack, asDatabaseSuperuser } from './stack.ts';
 
 let stack: Stack;
@@ -535,6 +535,44 @@ describe('the key files a one-host system starts from', () => {
     });
     const again = await ensureRegisteredKey(stack.adminPool, rotatedFile, 'gas');
     expect(again.trusted.validFrom).toBe(validFrom.toISOString());
+  });
+
+  it('keeps in the trust file the first key an earlier one listed, after its file was swapped for its rotated successor, and no key the registry does not hold so', async () => {
+    const first = await ensureRegisteredKey(stack.adminPool, join(dir, 'gas-first.key'), 'gas');
+    const earlier: TrustFile = {
+      origin: TEST_LOG_ORIGIN,
+      logKeys: ['unused+00000000+AAAA'],
+      witnesses: [],
+      witnessThreshold: 0,
+      agencyKeys: [first.trusted],
+    };
+    const successorFile = join(dir, 'gas-successor.key');
+    const successor = ensureKeyFile(successorFile, agencyKeyName('gas'));
+    await registerAgencyKey(stack.adminPool, {
+      keyId: successor.keyId,
+      agency: 'gas',
+      publicKey: successor.publicKey,
+      validFrom: new Date('2026-06-01T00:00:00Z'),
+    });
+    const swapped = await ensureRegisteredKey(stack.adminPool, successorFile, 'gas');
+    expect(await earlierAnchors(stack.adminPool, earlier, [swapped.trusted])).toEqual([
+      first.trusted,
+    ]);
+    // Listed once; nothing at a first start.
+    expect(
+      await earlierAnchors(stack.adminPool, earlier, [swapped.trusted, first.trusted]),
+    ).toEqual([]);
+    expect(await earlierAnchors(stack.adminPool, undefined, [swapped.trusted])).toEqual([]);
+    // A line whose key the registry holds with another public key or agency, or not at all.
+    const stranger = generateSigningKey(agencyKeyName('gas'));
+    const lines = [
+      { ...first.trusted, publicKey: toBase64(stranger.publicKey) },
+      { ...first.trusted, agency: 'water' },
+      { ...first.trusted, keyId: stranger.keyId, publicKey: toBase64(stranger.publicKey) },
+    ];
+    expect(await earlierAnchors(stack.adminPool, { ...earlier, agencyKeys: lines }, [])).toEqual(
+      [],
+    );
   });
 
   it('refuses to register a key id that is registered with another public key', async () => {
