@@ -5,10 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { Agency } from '../domain/agency.ts';
+import { KEY_REFUSALS, LedgerError } from '../domain/errors.ts';
 import { STATEMENT_TYPE, type Entry, type SignedStatement } from '../domain/statement.ts';
 import { plainText } from '../domain/text.ts';
 import type { SigningKey } from '../ledger/keys.ts';
 import { commitTo, signStatement } from '../ledger/statement.ts';
+import { ServiceUnavailableError } from './errors.ts';
 
 /** The step id of access entries: not a step of the process, a record beside it. */
 export const ACCESS_STEP = 'access';
@@ -72,14 +74,27 @@ export function accessStatement(
   );
 }
 
-/** A RecordAccess that signs with `key` and waits for `append` (the sequencer) to log it. */
+/**
+ * A RecordAccess that signs with `key` and waits for `append` (the sequencer) to log it. When
+ * the ledger refuses the key itself (revoked before this process restarted with its successor,
+ * say), no read can be logged until it does: a ServiceUnavailableError (503) says so, rather
+ * than an internal error.
+ */
 export function ledgerAccessRecorder(deps: {
   key: SigningKey;
   append: (signed: SignedStatement) => Promise<{ entry: Entry }>;
 }): RecordAccess {
   return async (record) => {
-    const { entry } = await deps.append(accessStatement(record, deps.key));
-    return { ledgerIndex: entry.index };
+    try {
+      const { entry } = await deps.append(accessStatement(record, deps.key));
+      return { ledgerIndex: entry.index };
+    } catch (error) {
+      if (error instanceof LedgerError && KEY_REFUSALS.includes(error.name))
+        throw new ServiceUnavailableError(
+          `the ledger refuses this server's key for the access log (${error.message}); no read is served until the API signs with a key the ledger accepts`,
+        );
+      throw error;
+    }
   };
 }
 
