@@ -3,7 +3,7 @@ import { KeyNotAuthorizedError, MalformedStatementError } from '../domain/errors
 import type { Entry } from '../domain/statement.ts';
 import { generateSigningKey } from '../ledger/keys.ts';
 import { ledgerAccessRecorder, type AccessRecord } from './access.ts';
-import { ServiceUnavailableError } from './errors.ts';
+import { SigningKeyRefusedError } from './errors.ts';
 
 const key = generateSigningKey('orchestrator.agency.onewindow');
 const record: AccessRecord = {
@@ -31,7 +31,7 @@ describe('recording a read of personal data on the ledger', () => {
       append: () => Promise.reject(new KeyNotAuthorizedError(`key ${key.keyId} was revoked at T`)),
     });
     const refused = recordAccess(record);
-    await expect(refused).rejects.toBeInstanceOf(ServiceUnavailableError);
+    await expect(refused).rejects.toBeInstanceOf(SigningKeyRefusedError);
     await expect(refused).rejects.toThrow(
       `the ledger refuses this server's key for the access log (key ${key.keyId} was revoked at T)`,
     );

@@ -10,7 +10,7 @@ import { STATEMENT_TYPE, type Entry, type SignedStatement } from '../domain/stat
 import { plainText } from '../domain/text.ts';
 import type { SigningKey } from '../ledger/keys.ts';
 import { commitTo, signStatement } from '../ledger/statement.ts';
-import { ServiceUnavailableError } from './errors.ts';
+import { SigningKeyRefusedError } from './errors.ts';
 
 /** The step id of access entries: not a step of the process, a record beside it. */
 export const ACCESS_STEP = 'access';
@@ -77,7 +77,7 @@ export function accessStatement(
 /**
  * A RecordAccess that signs with `key` and waits for `append` (the sequencer) to log it. When
  * the ledger refuses the key itself (revoked before this process restarted with its successor,
- * say), no read can be logged until it does: a ServiceUnavailableError (503) says so, rather
+ * say), no read can be logged until it does: a SigningKeyRefusedError (503) says so, rather
  * than an internal error.
  */
 export function ledgerAccessRecorder(deps: {
@@ -90,7 +90,7 @@ export function ledgerAccessRecorder(deps: {
       return { ledgerIndex: entry.index };
     } catch (error) {
       if (error instanceof LedgerError && KEY_REFUSALS.includes(error.name))
-        throw new ServiceUnavailableError(
+        throw new SigningKeyRefusedError(
           `the ledger refuses this server's key for the access log (${error.message}); no read is served until the API signs with a key the ledger accepts`,
         );
       throw error;

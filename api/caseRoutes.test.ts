@@ -21,6 +21,7 @@ import type { AccessRecord } from './access.ts';
 import { buildApp } from './app.ts';
 import type { CaseRow } from './caseRoutes.ts';
 import { UnauthorizedError, type Principal } from './auth.ts';
+import { SigningKeyRefusedError } from './errors.ts';
 
 const CASE = '11111111-1111-4111-8111-111111111111';
 /** A later case of the same property unit, in the same workflow id. */
@@ -265,7 +266,7 @@ afterEach(async () => {
   app = undefined;
 });
 
-async function appWith(temporal: unknown, pool: unknown) {
+async function appWith(temporal: unknown, pool: unknown, accessRefused?: Error) {
   const accesses: AccessRecord[] = [];
   app = await buildApp({
     temporal: temporal as never,
@@ -277,6 +278,7 @@ async function appWith(temporal: unknown, pool: unknown) {
         : Promise.reject(new UnauthorizedError('unknown token'));
     },
     recordAccess: (record) => {
+      if (accessRefused) return Promise.reject(accessRefused);
       accesses.push(record);
       return Promise.resolve({ ledgerIndex: 99 });
     },
@@ -379,6 +381,18 @@ describe('a closed case whose history Temporal no longer keeps', () => {
       phase: 'completed',
     });
     expect(accesses).toHaveLength(1);
+  });
+
+  it("the timeline answers 503 key_refused, naming why, while the ledger refuses the server's key for the access log", async () => {
+    const refused = new SigningKeyRefusedError(
+      "the ledger refuses this server's key for the access log (key k was revoked at T)",
+    );
+    const { call } = await appWith(fakeTemporal([]).temporal, closed().pool, refused);
+    const response = await call('GET', `/cases/${CASE}/timeline?purpose=audit`, 'supervisor');
+    expect(response.statusCode, response.body).toBe(503);
+    expect(response.json()).toEqual({ error: 'key_refused', reason: refused.message });
+    // Only an operator's restart cures it: no invitation to retry in a few seconds.
+    expect(response.headers['retry-after']).toBeUndefined();
   });
 
   it("the citizen's list shows how it ended, not 'submitted'", async () => {

@@ -77,6 +77,14 @@ export class ServiceUnavailableError extends Error {
 }
 
 /**
+ * The ledger refuses this server's own signing key (revoked or expired before the process
+ * restarted with its successor): HTTP 503 that no retry cures until an operator restarts it.
+ */
+export class SigningKeyRefusedError extends Error {
+  override name = 'SigningKeyRefusedError';
+}
+
+/**
  * Errors that mean "a dependency is down or restarting", not "this request is wrong": pg's
  * connection and shutdown errors (SQLSTATE classes 08 and 57P), gRPC UNAVAILABLE (14) and
  * DEADLINE_EXCEEDED (4), as thrown or as the cause of a wrapper (the Temporal client throws
@@ -245,6 +253,13 @@ export function registerErrorHandler(app: FastifyInstance): void {
         ...(field ? { field } : {}),
         reason: error.message,
       } satisfies ErrorBody);
+    }
+    if (error instanceof SigningKeyRefusedError) {
+      // An operator must act (restart with the key's successor): an error, not a passing outage.
+      request.log.error({ err: error }, "the ledger refuses this server's key");
+      return reply
+        .code(503)
+        .send({ error: 'key_refused', reason: error.message } satisfies ErrorBody);
     }
     if (error instanceof ServiceUnavailableError || isUnavailable(error)) {
       request.log.warn({ err: error }, 'a dependency is unavailable');

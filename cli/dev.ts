@@ -165,7 +165,10 @@ export async function runDev(
     const orchestrator = await ensureRegisteredKey(admin, orchestratorKeyFile, 'orchestrator');
     const orchestratorKey = orchestrator.key;
     agencyKeys.push(orchestrator.trusted);
-    agencyKeys.push(...(await earlierAnchors(admin, earlierTrust, agencyKeys)));
+    const anchors = await earlierAnchors(admin, earlierTrust, agencyKeys);
+    agencyKeys.push(...anchors.kept);
+    for (const { keyId, why } of anchors.dropped)
+      say(`trust.json: no longer lists ${keyId}, which it listed before: ${why}`);
     await admin.end();
     const origin = config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN;
     const logKeyFile = join(dataDir, 'keys', 'log.key');

@@ -156,28 +156,43 @@ export async function ensureRegisteredKey(
 }
 
 /**
- * The agency keys an earlier trust file (`earlier`, as read from it) listed beside `current`
- * that the registry still holds for the same agency with the same public key, each with the
- * window the registry holds: a key once handed to verifiers as an anchor stays one. Otherwise a
- * key file swapped for its rotated successor drops the first key, by which verifiers check that
- * key's entries and the key.add of its successor. A key the registry does not hold so (one of
- * another database) is left out, never trusted.
+ * The agency keys an earlier trust file (`earlier`) listed beside `current` that the registry
+ * still holds for the same agency with the same public key, each with the window the registry
+ * holds: a key once handed to verifiers as an anchor stays one. Otherwise a key file swapped for
+ * its rotated successor drops the first key, by which verifiers check that key's entries and the
+ * key.add of its successor. A line the registry does not hold so (a key of another database, or
+ * of one made afresh) is never trusted: it is `dropped`, with why, for the caller to say.
  */
 export async function earlierAnchors(
   admin: pg.Pool,
   earlier: TrustFile | undefined,
   current: readonly { keyId: string }[],
-): Promise<TrustFile['agencyKeys']> {
+): Promise<{ kept: TrustFile['agencyKeys']; dropped: { keyId: string; why: string }[] }> {
   const listed = new Set(current.map((k) => k.keyId));
   const registry = new KeyRegistry(admin);
   const kept: TrustFile['agencyKeys'] = [];
+  const dropped: { keyId: string; why: string }[] = [];
   for (const line of earlier?.agencyKeys ?? []) {
     if (listed.has(line.keyId)) continue;
+    if (!KeyId.safeParse(line.keyId).success) {
+      dropped.push({ keyId: line.keyId, why: 'not a key id' });
+      continue;
+    }
     const row = await registry.get(line.keyId).catch((error: unknown) => {
       if (error instanceof UnknownKeyError) return undefined;
       throw error;
     });
-    if (!row || row.agency !== line.agency || toBase64(row.publicKey) !== line.publicKey) continue;
+    const why = !row
+      ? 'the registry holds no such key'
+      : row.agency !== line.agency
+        ? `the registry holds it for ${row.agency}, not ${line.agency}`
+        : toBase64(row.publicKey) !== line.publicKey
+          ? 'the registry holds it with another public key'
+          : undefined;
+    if (!row || why) {
+      dropped.push({ keyId: line.keyId, why: why! });
+      continue;
+    }
     listed.add(line.keyId);
     kept.push({
       keyId: row.keyId,
@@ -187,7 +202,7 @@ export async function earlierAnchors(
       ...(row.validUntil ? { validUntil: row.validUntil.toISOString() } : {}),
     });
   }
-  return kept;
+  return { kept, dropped };
 }
 
 /** A fresh statement key for each of `signers`, registered as valid from the epoch: for tests and benchmarks. */

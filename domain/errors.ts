@@ -35,7 +35,9 @@ export class BadSignatureError extends LedgerError {
 /**
  * The ledger's refusals of a signer's key (unknown, not valid, revoked, or a signature that is
  * not its): no retry of the same statement cures them, a statement signed again with a key the
- * ledger accepts does.
+ * ledger accepts does. A case holds an orchestrator's record refused so for a supervisor
+ * (workflows/jointTransferCase.ts `refusesKey`), so changing this list changes which way a
+ * recorded history goes: only behind a patch.
  */
 export const KEY_REFUSALS = ['UnknownKeyError', 'KeyNotAuthorizedError', 'BadSignatureError'];
 

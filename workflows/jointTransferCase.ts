@@ -1049,9 +1049,16 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
     });
   }
   // The case ends in this phase once its close is recorded (a close the ledger refuses is held
-  // for a supervisor, and the case is running till then). Nothing publishes in between on the
-  // way that succeeds: the same commands as when the phase was set here.
+  // for a supervisor, and the case is running till then). Since 'search-attributes-when-waiting'
+  // nothing publishes in between on the way that succeeds: the same commands as when the phase
+  // was set here. A case before it publishes at once, and a reminder landing while its close is
+  // in flight would publish another phase than its history holds: it sets the phase here still.
   const phase = refusal?.phase ?? 'completed';
+  const setPhase = () => {
+    status.phase = phase;
+    if (refusal) status.reason = refusal.reason;
+  };
+  if (!whenWaiting) setPhase();
 
   // Close: a case summary entry and a notice to the citizen.
   const closeRecord: SignRecordInput = {
@@ -1071,8 +1078,7 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   };
   const summary = await orchestrator.signRecord(closeRecord);
   const closeIndex = await append(summary, undefined, closeRecord);
-  status.phase = phase;
-  if (refusal) status.reason = refusal.reason;
+  setPhase();
   status.records.push({
     stepId: 'close',
     agency: 'orchestrator',

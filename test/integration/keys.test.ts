@@ -555,24 +555,33 @@ describe('the key files a one-host system starts from', () => {
       validFrom: new Date('2026-06-01T00:00:00Z'),
     });
     const swapped = await ensureRegisteredKey(stack.adminPool, successorFile, 'gas');
-    expect(await earlierAnchors(stack.adminPool, earlier, [swapped.trusted])).toEqual([
-      first.trusted,
-    ]);
+    expect(await earlierAnchors(stack.adminPool, earlier, [swapped.trusted])).toEqual({
+      kept: [first.trusted],
+      dropped: [],
+    });
     // Listed once; nothing at a first start.
+    const none = { kept: [], dropped: [] };
     expect(
       await earlierAnchors(stack.adminPool, earlier, [swapped.trusted, first.trusted]),
-    ).toEqual([]);
-    expect(await earlierAnchors(stack.adminPool, undefined, [swapped.trusted])).toEqual([]);
+    ).toEqual(none);
+    expect(await earlierAnchors(stack.adminPool, undefined, [swapped.trusted])).toEqual(none);
     // A line whose key the registry holds with another public key or agency, or not at all.
     const stranger = generateSigningKey(agencyKeyName('gas'));
     const lines = [
       { ...first.trusted, publicKey: toBase64(stranger.publicKey) },
       { ...first.trusted, agency: 'water' },
       { ...first.trusted, keyId: stranger.keyId, publicKey: toBase64(stranger.publicKey) },
+      { ...first.trusted, keyId: 'gas\u0000' },
     ];
-    expect(await earlierAnchors(stack.adminPool, { ...earlier, agencyKeys: lines }, [])).toEqual(
-      [],
-    );
+    expect(await earlierAnchors(stack.adminPool, { ...earlier, agencyKeys: lines }, [])).toEqual({
+      kept: [],
+      dropped: [
+        { keyId: first.trusted.keyId, why: 'the registry holds it with another public key' },
+        { keyId: first.trusted.keyId, why: 'the registry holds it for gas, not water' },
+        { keyId: stranger.keyId, why: 'the registry holds no such key' },
+        { keyId: 'gas\u0000', why: 'not a key id' },
+      ],
+    });
   });
 
   it('refuses to register a key id that is registered with another public key', async () => {

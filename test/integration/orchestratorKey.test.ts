@@ -121,14 +121,17 @@ describe("a record the ledger refuses under the orchestrator's key", () => {
       expect.objectContaining({ caseId, stepId: 'close', confirmed: true }),
     );
     await expect
-      .poll(async () => {
-        const listed = await stack.app.inject({
-          method: 'GET',
-          url: '/cases?status=running&step=close',
-          headers: stack.supervisor,
-        });
-        return listed.json<{ cases: { caseId: string }[] }>().cases.map((c) => c.caseId);
-      })
+      .poll(
+        async () => {
+          const listed = await stack.app.inject({
+            method: 'GET',
+            url: '/cases?status=running&step=close',
+            headers: stack.supervisor,
+          });
+          return listed.json<{ cases: { caseId: string }[] }>().cases.map((c) => c.caseId);
+        },
+        { timeout: 20_000, interval: 250 },
+      )
       .toContain(caseId);
 
     // The ledger must hold the close: it cannot be made by hand, and asking changes nothing.
