@@ -24,11 +24,13 @@ import {
   watchProblems,
   type ApplicationInput,
 } from '../browser/flows.ts';
+import { generateRegisteredKeys } from '../../cli/keys.ts';
 import { onewindow, writeTrustFile } from './cli.ts';
 import { submit, waitForClosed, waitForStep, waitUntil, stepStatus } from './caseDriver.ts';
 import {
   appendStatements,
   asDatabaseSuperuser,
+  rotateOrchestratorKeyTooEarly,
   sampleApplication,
   startStack,
   type Stack,
@@ -395,6 +397,30 @@ describe('the supervisor case list in Chromium', () => {
   });
 });
 
+/** The citizen pays the duty, once the payment step is open, through the API. */
+async function payThroughTheApi(caseId: string): Promise<void> {
+  await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
+  const paid = await stack.app.inject({
+    method: 'POST',
+    url: `/cases/${caseId}/payments`,
+    headers: stack.citizen,
+    payload: { stepId: 'confirmPayment' },
+  });
+  expect(paid.statusCode, paid.body).toBe(200);
+  await waitForStep(stack, caseId, 'review', 'waiting');
+}
+
+/** The registry's officer approves the open review through the API. */
+async function approveThroughTheApi(caseId: string): Promise<void> {
+  const approved = await stack.app.inject({
+    method: 'POST',
+    url: `/cases/${caseId}/decisions`,
+    headers: stack.officer.registry,
+    payload: { stepId: 'review', outcome: 'approved', reason: 'in order' },
+  });
+  expect(approved.statusCode, approved.body).toBe(200);
+}
+
 describe('an escalation in Chromium', () => {
   it('the supervisor resolves an escalated step by hand from the timeline, with a reason', async () => {
     // The gas company's system keeps refusing this transfer until an inspection is recorded
@@ -403,22 +429,8 @@ describe('an escalation in Chromium', () => {
       stack,
       sampleApplication({ unitId: 'U-GAS-INSPECTION-1', utilities: ['gas'] }),
     );
-    await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
-    const paid = await stack.app.inject({
-      method: 'POST',
-      url: `/cases/${caseId}/payments`,
-      headers: stack.citizen,
-      payload: { stepId: 'confirmPayment' },
-    });
-    expect(paid.statusCode, paid.body).toBe(200);
-    await waitForStep(stack, caseId, 'review', 'waiting');
-    const approved = await stack.app.inject({
-      method: 'POST',
-      url: `/cases/${caseId}/decisions`,
-      headers: stack.officer.registry,
-      payload: { stepId: 'review', outcome: 'approved', reason: 'in order' },
-    });
-    expect(approved.statusCode, approved.body).toBe(200);
+    await payThroughTheApi(caseId);
+    await approveThroughTheApi(caseId);
     await waitUntil(
       stack,
       caseId,
@@ -460,6 +472,51 @@ describe('an escalation in Chromium', () => {
     const closed = await waitForClosed(stack, caseId);
     expect(closed.workflowStatus).toBe('COMPLETED');
     expect(closed.escalations[0]).toMatchObject({ resolved: true });
+    await expectAccessible(page, problems);
+  });
+});
+
+describe('a record the ledger refused, in Chromium', () => {
+  it("offers only a retry for a close the ledger refused the orchestrator's key for, and the retry closes the case once the worker has the new key", async () => {
+    // The worker signs with a key of its own (the API keeps the stack's for the access log),
+    // rotated and then revoked too early: the case's close is held for a supervisor.
+    let workerKey = (await generateRegisteredKeys(stack.adminPool, ['orchestrator'])).orchestrator;
+    await stack.replaceOrchestrator(workerKey);
+    const caseId = await submit(stack, sampleApplication({ utilities: [] }));
+    await payThroughTheApi(caseId);
+    workerKey = await rotateOrchestratorKeyTooEarly(stack, workerKey);
+    await approveThroughTheApi(caseId);
+    await waitUntil(
+      stack,
+      caseId,
+      (t) => t.escalations.some((e) => e.stepId === 'close' && !e.resolved),
+      'the close held for a supervisor',
+    );
+
+    const { page, problems } = await newPage();
+    await openSignedIn(
+      page,
+      baseUrl,
+      '/supervisor',
+      await tokenOf({ role: 'supervisor', sub: 'supervisor-records' }),
+    );
+    await supervisorOpensTimeline(page, caseId, 'retrying a refused close');
+    const escalation = page.locator('#timeline [data-escalation="close"]');
+    expect(await escalation.getByLabel('Action').locator('option').allTextContents()).toEqual([
+      'Retry recording it',
+    ]);
+    await stack.replaceOrchestrator(workerKey);
+    await escalation.getByLabel('Reason').fill('orchestrator restarted with its new key');
+    await escalation.getByRole('button', { name: 'Act on the escalation' }).click();
+    await page
+      .locator('#status')
+      .filter({ hasText: 'Retry of close sent.' })
+      .waitFor({ timeout: 30_000 });
+    const closed = await waitForClosed(stack, caseId);
+    expect(closed.phase).toBe('completed');
+    expect(closed.entries.find((e) => e.statement.stepId === 'close')?.statement.keyId).toBe(
+      workerKey.keyId,
+    );
     await expectAccessible(page, problems);
   });
 });

@@ -7,8 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateRegisteredKeys } from '../../cli/keys.ts';
-import { agencyKeyName, generateSigningKey, type SigningKey } from '../../ledger/keys.ts';
-import { addAgencyKey, revokeAgencyKey } from '../../ledger/pg/keyRegistry.ts';
+import type { SigningKey } from '../../ledger/keys.ts';
 import {
   approve,
   pay,
@@ -18,7 +17,13 @@ import {
   waitForStep,
   waitUntil,
 } from './caseDriver.ts';
-import { sampleApplication, startStack, type Stack, type Timeline } from './stack.ts';
+import {
+  rotateOrchestratorKeyTooEarly,
+  sampleApplication,
+  startStack,
+  type Stack,
+  type Timeline,
+} from './stack.ts';
 
 // One law-day is 5 s: the steps' deadlines stay far off while the keys change.
 const TIME_SCALE = 5 / 86_400;
@@ -40,28 +45,6 @@ beforeEach(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
-
-/**
- * A rotation done in the wrong order: the new key is added (a key.add the current key signs)
- * and the current one revoked (a key.revoke the new key signs) while the worker still signs
- * with the current one. Returns the new key, which the worker does not hold yet.
- */
-async function rotateAndRevokeTooEarly(): Promise<SigningKey> {
-  const append = (signed: Parameters<Stack['sequencer']['append']>[0]) =>
-    stack.sequencer.append(signed);
-  const next = generateSigningKey(agencyKeyName('orchestrator'));
-  await addAgencyKey(stack.pool, append, {
-    newKey: { keyId: next.keyId, agency: 'orchestrator', publicKey: next.publicKey },
-    signingKey: current,
-    validFrom: new Date(Date.now() - 1000),
-  });
-  await revokeAgencyKey(stack.pool, append, {
-    keyId: current.keyId,
-    signingKey: next,
-    revokedAt: new Date(),
-  });
-  return next;
-}
 
 async function payAndWaitForReview(caseId: string): Promise<void> {
   await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
@@ -91,7 +74,7 @@ describe("a record the ledger refuses under the orchestrator's key", () => {
     const caseId = await submit(stack, sampleApplication({ utilities: [] }));
     await payAndWaitForReview(caseId);
     const revoked = current;
-    current = await rotateAndRevokeTooEarly();
+    current = await rotateOrchestratorKeyTooEarly(stack, current);
     expect((await approve(stack, caseId)).statusCode).toBe(200);
 
     const held = await waitUntil(
@@ -190,7 +173,7 @@ describe("a record the ledger refuses under the orchestrator's key", () => {
       'the gas transfer escalated',
     );
     const revoked = current;
-    current = await rotateAndRevokeTooEarly();
+    current = await rotateOrchestratorKeyTooEarly(stack, current);
     const resolved = await supervise(
       stack,
       caseId,

@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
-import { STATEMENT_TYPE, type Statement } from '../../domain/statement.ts';
+import { STATEMENT_TYPE, type SignedStatement, type Statement } from '../../domain/statement.ts';
 import { toBase64 } from '../../ledger/bytes.ts';
 import { signStatement } from '../../ledger/statement.ts';
 import { Agency } from '../../domain/agency.ts';
@@ -25,12 +25,14 @@ import {
   installRuntime,
 } from '../../cli/workers.ts';
 import {
+  agencyKeyName,
   formatVerifierKey,
   generateSigningKey,
   parseVerifierKey,
   type SigningKey,
 } from '../../ledger/keys.ts';
 import type { Sequencer } from '../../ledger/pg/sequencer.ts';
+import { addAgencyKey, revokeAgencyKey } from '../../ledger/pg/keyRegistry.ts';
 import type { CheckpointPublisher } from '../../ledger/pg/publisher.ts';
 import { buildWitnessApp } from '../../api/witnessApp.ts';
 import { prepareDatabase } from '../../infra/postgres.ts';
@@ -398,4 +400,28 @@ export async function asDatabaseSuperuser(
   } finally {
     client.release();
   }
+}
+
+/**
+ * A rotation of the orchestrator's key done in the wrong order: the new key is added (a key.add
+ * `current` signs) and `current` revoked (a key.revoke the new key signs) while the worker still
+ * signs with `current`. Returns the new key, which the worker does not hold yet.
+ */
+export async function rotateOrchestratorKeyTooEarly(
+  stack: Stack,
+  current: SigningKey,
+): Promise<SigningKey> {
+  const append = (signed: SignedStatement) => stack.sequencer.append(signed);
+  const next = generateSigningKey(agencyKeyName('orchestrator'));
+  await addAgencyKey(stack.pool, append, {
+    newKey: { keyId: next.keyId, agency: 'orchestrator', publicKey: next.publicKey },
+    signingKey: current,
+    validFrom: new Date(Date.now() - 1000),
+  });
+  await revokeAgencyKey(stack.pool, append, {
+    keyId: current.keyId,
+    signingKey: next,
+    revokedAt: new Date(),
+  });
+  return next;
 }
