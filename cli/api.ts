@@ -8,13 +8,11 @@
 //   ONEWINDOW_TRUST_FILE         optional: the trust file served at /ledger/trust for the pages
 //   PORT, HOST                   where to listen
 import { hkdfSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { ledgerAccessRecorder } from '../api/access.ts';
 import { buildApp } from '../api/app.ts';
 import { tokenVerifier } from '../api/auth.ts';
-import { TrustFile } from '../ledger/trust.ts';
 import { apiConfig, loadConfig, witnessPolicyOf } from '../infra/config.ts';
 import {
   createMetrics,
@@ -24,26 +22,10 @@ import {
 } from '../infra/metrics.ts';
 import { clientDataConverter } from '../infra/payloadCodec.ts';
 import { survivePostgresRestarts } from '../infra/postgres.ts';
-import { intOption, parse, UsageError } from './args.ts';
+import { intOption, parse } from './args.ts';
 import { agencyKeyName } from '../ledger/keys.ts';
-import { keyOption, logIdentity } from './keys.ts';
+import { keyOption, logIdentity, readTrustFile } from './keys.ts';
 import { createLedgerWriter, DEFAULT_LOG_ORIGIN } from './workers.ts';
-
-/** The trust file at `path`, or a UsageError naming what is wrong with it. */
-export function readTrustFile(path: string): TrustFile {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new UsageError(`ONEWINDOW_TRUST_FILE ${path}: ${(error as Error).message}`);
-  }
-  const trust = TrustFile.safeParse(json);
-  if (!trust.success)
-    throw new UsageError(
-      `ONEWINDOW_TRUST_FILE ${path}: ${trust.error.issues[0]?.path.join('.')} ${trust.error.issues[0]?.message}`,
-    );
-  return trust.data;
-}
 
 /** A 32-byte key for one purpose, from a shared secret (RFC 5869 HKDF-SHA256). */
 function derivedKey(secret: Uint8Array, purpose: string): Uint8Array {
@@ -58,7 +40,7 @@ export async function runApi(
   const config = loadConfig(apiConfig, env);
   const port = intOption(values.port, 'port', config.PORT, 1);
   const trust = config.ONEWINDOW_TRUST_FILE
-    ? readTrustFile(config.ONEWINDOW_TRUST_FILE)
+    ? readTrustFile(config.ONEWINDOW_TRUST_FILE, 'ONEWINDOW_TRUST_FILE')
     : undefined;
   const log = logIdentity(
     config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN,

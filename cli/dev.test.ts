@@ -99,8 +99,11 @@ describe('the trust file an earlier start left in the data directory', () => {
   });
 
   it.each([
-    ['{"origin":', /trust-bad\.json is not JSON .*; move it away to start anew$/],
-    [JSON.stringify({ ...trust, agencyKeys: 'gas' }), /is not a trust file \(agencyKeys: /],
+    ['{"origin":', /^the trust file of an earlier start, .*trust-bad\.json: .*JSON/],
+    [
+      JSON.stringify({ ...trust, agencyKeys: 'gas' }),
+      /^the trust file of an earlier start, .*trust-bad\.json: agencyKeys /,
+    ],
   ])('refuses %j as a usage error rather than dropping its keys unseen', (text, message) => {
     const path = join(dir, 'trust-bad.json');
     writeFileSync(path, text);

@@ -28,14 +28,20 @@ import { intOption, parse, UsageError } from './args.ts';
 import { ChildExitedError, supervisedChildren } from './children.ts';
 import { lockDataDir } from './dataDirLock.ts';
 import { runDemo } from './demo.ts';
-import { earlierAnchors, ensureKeyFile, ensureRegisteredKey, witnessKeyName } from './keys.ts';
+import {
+  earlierAnchors,
+  ensureKeyFile,
+  ensureRegisteredKey,
+  readTrustFile,
+  witnessKeyName,
+} from './keys.ts';
 import { AGENCIES_WITH_WORKERS, createLedgerWriter, DEFAULT_LOG_ORIGIN } from './workers.ts';
 import { witnessPolicy } from './witnessConfig.ts';
 import { ledgerAccessRecorder } from '../api/access.ts';
 import { issueToken, tokenVerifier } from '../api/auth.ts';
 import { formatVerifierKey } from '../ledger/keys.ts';
 import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
-import { TrustFile } from '../ledger/trust.ts';
+import type { TrustFile } from '../ledger/trust.ts';
 import { makeDirectorySync } from '../infra/directories.ts';
 
 /**
@@ -363,32 +369,8 @@ async function preferredPort(port: number): Promise<number> {
   });
 }
 
-/**
- * The trust file an earlier start wrote in the data directory, or undefined for a first start.
- * @throws UsageError when it is there but no trust file: its anchors must not be dropped unseen.
- */
+/** The trust file an earlier start wrote in the data directory, or undefined for a first start. */
 export function earlierTrustFile(path: string): TrustFile | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new UsageError(
-      `${path} is not JSON (${(error as Error).message}); move it away to start anew`,
-    );
-  }
-  const parsed = TrustFile.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new UsageError(
-      `${path} is not a trust file (${issue.path.join('.')}: ${issue.message}); move it away to start anew`,
-    );
-  }
-  return parsed.data;
+  // One that is there but no trust file stops dev: its anchors must not be dropped unseen.
+  return existsSync(path) ? readTrustFile(path, 'the trust file of an earlier start,') : undefined;
 }

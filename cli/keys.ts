@@ -25,7 +25,7 @@ import {
   registerAgencyKey,
   revokeAgencyKey,
 } from '../ledger/pg/keyRegistry.ts';
-import type { TrustFile } from '../ledger/trust.ts';
+import { TrustFile } from '../ledger/trust.ts';
 import { Sequencer, type LogIdentity } from '../ledger/pg/sequencer.ts';
 import { isFileSystemError, parse, requireEnv, UsageError } from './args.ts';
 import { makeDirectorySync } from '../infra/directories.ts';
@@ -155,6 +155,22 @@ export async function ensureRegisteredKey(
   };
 }
 
+/** The trust file at `path`, or a UsageError naming it (as `what`) and what is wrong with it. */
+export function readTrustFile(path: string, what: string): TrustFile {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`${what} ${path}: ${(error as Error).message}`);
+  }
+  const trust = TrustFile.safeParse(json);
+  if (!trust.success)
+    throw new UsageError(
+      `${what} ${path}: ${trust.error.issues[0]?.path.join('.')} ${trust.error.issues[0]?.message}`,
+    );
+  return trust.data;
+}
+
 /**
  * The agency keys an earlier trust file (`earlier`) listed beside `current` that the registry
  * still holds for the same agency with the same public key, each with the window the registry
@@ -182,15 +198,18 @@ export async function earlierAnchors(
       if (error instanceof UnknownKeyError) return undefined;
       throw error;
     });
-    const why = !row
-      ? 'the registry holds no such key'
-      : row.agency !== line.agency
+    if (!row) {
+      dropped.push({ keyId: line.keyId, why: 'the registry holds no such key' });
+      continue;
+    }
+    const why =
+      row.agency !== line.agency
         ? `the registry holds it for ${row.agency}, not ${line.agency}`
         : toBase64(row.publicKey) !== line.publicKey
           ? 'the registry holds it with another public key'
           : undefined;
-    if (!row || why) {
-      dropped.push({ keyId: line.keyId, why: why! });
+    if (why) {
+      dropped.push({ keyId: line.keyId, why });
       continue;
     }
     listed.add(line.keyId);

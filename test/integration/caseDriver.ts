@@ -5,6 +5,8 @@ import type { SigningKey } from '../../ledger/keys.ts';
 import { signDecision } from '../../activities/sign.ts';
 import { decidingAgency, type DecisionOpening } from '../../domain/decisions.ts';
 import type { Agency } from '../../domain/agency.ts';
+import { writeFileSync } from 'node:fs';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { Stack, Timeline } from './stack.ts';
 
 /** What the drivers need of a stack: the API and its callers' credentials. */
@@ -154,3 +156,18 @@ export const supervise = (
     headers: stack.supervisor,
     payload: { stepId, action, reason },
   });
+
+/**
+ * With ONEWINDOW_RECORD_HISTORIES=1, writes the closed case's history to test/histories, which
+ * the replay test runs against the current workflow code (TEMPORAL-NOTES: patched()).
+ */
+export async function recordHistory(
+  stack: Caller & Pick<Stack, 'client'>,
+  name: string,
+  caseId: string,
+): Promise<void> {
+  if (!process.env.ONEWINDOW_RECORD_HISTORIES) return;
+  const t = await waitForClosed(stack, caseId);
+  const history = await stack.client.workflow.getHandle(`case:${t.unitId}`).fetchHistory();
+  writeFileSync(new URL(`../histories/${name}.json`, import.meta.url), historyToJSON(history));
+}

@@ -3,14 +3,13 @@
 // key was revoked before the worker restarted with the new one), no retry of the same record
 // can succeed and no agency can answer for it: the case waits for a supervisor instead of
 // failing, and a retry once the worker signs with the new key records it and goes on.
-import { writeFileSync } from 'node:fs';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateRegisteredKeys } from '../../cli/keys.ts';
 import type { SigningKey } from '../../ledger/keys.ts';
 import {
   approve,
   pay,
+  recordHistory,
   submit,
   supervise,
   waitForClosed,
@@ -61,13 +60,6 @@ const escalationsAt = (t: Timeline, stepId: string) => ({
 /** The entries of the case under `stepId`, with the key that signed each. */
 const entriesAt = (t: Timeline, stepId: string) =>
   t.entries.filter((e) => e.statement.stepId === stepId).map((e) => e.statement);
-
-/** With ONEWINDOW_RECORD_HISTORIES=1, writes the case's history for the replay test. */
-async function recordHistory(name: string, t: Timeline): Promise<void> {
-  if (!process.env.ONEWINDOW_RECORD_HISTORIES) return;
-  const history = await stack.client.workflow.getHandle(`case:${t.unitId}`).fetchHistory();
-  writeFileSync(new URL(`../histories/${name}.json`, import.meta.url), historyToJSON(history));
-}
 
 describe("a record the ledger refuses under the orchestrator's key", () => {
   it('holds a closing case for a supervisor, refuses to have the close made by hand, and closes it under the new key on a retry', async () => {
@@ -144,7 +136,7 @@ describe("a record the ledger refuses under the orchestrator's key", () => {
       200,
     );
     const t = await waitForClosed(stack, caseId);
-    await recordHistory('close-record-refused-then-retried', t);
+    await recordHistory(stack, 'close-record-refused-then-retried', caseId);
     expect(t.workflowStatus).toBe('COMPLETED');
     expect(t.phase).toBe('completed');
     expect(escalationsAt(t, 'close').open).toEqual([]);
@@ -207,7 +199,7 @@ describe("a record the ledger refuses under the orchestrator's key", () => {
       200,
     );
     const t = await waitForClosed(stack, caseId);
-    await recordHistory(history, t);
+    await recordHistory(stack, history, caseId);
     expect(t.phase).toBe('completed');
     expect(t.steps.find((s) => s.stepId === 'transferAccount.gas')).toMatchObject({
       status: 'done',

@@ -28,13 +28,12 @@ import {
   type Stack,
   type Timeline,
 } from './stack.ts';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eraseCase } from '../../infra/erasure.ts';
 import { onewindow, writeTrustFile } from './cli.ts';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { AesGcmPayloadCodec } from '../../infra/payloadCodec.ts';
 
 // One law-day is 0.5 s here: "7 days" to pay is 3.5 s, "30 days" of final limit 15 s.
@@ -51,16 +50,7 @@ afterAll(async () => {
 });
 
 const pay = (caseId: string) => driver.pay(stack, caseId);
-/**
- * With ONEWINDOW_RECORD_HISTORIES=1 the scenario's history is written to test/histories,
- * which the replay test runs against the current workflow code (TEMPORAL-NOTES: patched()).
- */
-async function recordHistory(name: string, caseId: string): Promise<void> {
-  if (!process.env.ONEWINDOW_RECORD_HISTORIES) return;
-  const t = await waitForClosed(stack, caseId);
-  const history = await stack.client.workflow.getHandle(`case:${t.unitId}`).fetchHistory();
-  writeFileSync(new URL(`../histories/${name}.json`, import.meta.url), historyToJSON(history));
-}
+const recordHistory = (name: string, caseId: string) => driver.recordHistory(stack, name, caseId);
 
 /**
  * The salt each agency call of the case's history was given (decrypted from the history), by
