@@ -91,6 +91,28 @@ describe('decideAddCheckpoint reports misbehaviour and words malformed requests'
     });
   });
 
+  test("refuses a checkpoint of size 0 whose root is not the empty tree's while it holds nothing, with an alarm", () => {
+    // With nothing cosigned its size is 0, and the tree of size 0 has one root: SHA-256().
+    const falseEmpty = signCheckpoint(
+      { origin: ORIGIN, size: 0, rootHash: new Uint8Array(32).fill(7), extensions: [] },
+      logKey,
+    );
+    expect(answerTo(0, falseEmpty, 0)).toMatchObject({
+      status: 409,
+      body: '0\n',
+      alarm: "a checkpoint of size 0 whose root hash is not the empty tree's",
+    });
+    expect(answerTo(0, note(0), 0).status).toBe(200);
+  });
+
+  test('words a second empty line before the checkpoint as a malformed request (400), not as an unknown origin (404)', () => {
+    const answer = decideAddCheckpoint(config, `old 0\n\n\n${note(1)}`, stateOf(0), NOW);
+    expect(answer).toMatchObject({
+      status: 400,
+      body: 'malformed checkpoint: its origin line is empty\n',
+    });
+  });
+
   test('raises no alarm for a stale old size with the checkpoint it holds, or a larger one', () => {
     for (const body of [formatAddCheckpoint(1, [], note(3)), formatAddCheckpoint(3, [], note(3))]) {
       const answer = decideAddCheckpoint(config, body, stateOf(2), NOW);

@@ -12,6 +12,7 @@ import { cosign, cosignerKeyOf, verifyCosignature } from './cosignature.ts';
 import type { SigningKey, VerifierKey } from './keys.ts';
 import { MalformedNoteError, splitNote } from './note.ts';
 import { verifyConsistency } from './proof.ts';
+import { emptyRoot } from './rfc9162.ts';
 
 /** tlog-witness: a client MUST NOT send more than 63 consistency proof lines. */
 export const MAX_PROOF_LINES = 63;
@@ -127,6 +128,9 @@ export function decideAddCheckpoint(
   } catch (error) {
     return { status: 400, body: `malformed checkpoint note: ${(error as Error).message}\n` };
   }
+  // An empty first line is a second blank line after the proof, not an origin we may not know.
+  if (origin === '')
+    return { status: 400, body: 'malformed checkpoint: its origin line is empty\n' };
   const logKeys = config.logs.get(origin);
   if (!logKeys) return { status: 404, body: `unknown log origin ${JSON.stringify(origin)}\n` };
   let opened: ReturnType<typeof openCheckpoint>;
@@ -170,12 +174,17 @@ export function decideAddCheckpoint(
     };
   }
   if (request.oldSize === checkpoint.size) {
-    if (state && !bytesEqual(state.rootHash, checkpoint.rootHash)) {
+    // tlog-witness: "If the old size matches the checkpoint size, the witness MUST check that
+    // the root hashes are also identical". With nothing cosigned yet the size held is 0, whose
+    // root is the empty tree's, MTH({}) = SHA-256() (RFC 9162 §2.1.1).
+    if (!bytesEqual(state?.rootHash ?? emptyRoot(), checkpoint.rootHash)) {
       return {
         status: 409,
         body: `${currentSize}\n`,
         currentSize,
-        alarm: `two different checkpoints of size ${checkpoint.size}: a split view of the log`,
+        alarm: state
+          ? `two different checkpoints of size ${checkpoint.size}: a split view of the log`
+          : "a checkpoint of size 0 whose root hash is not the empty tree's",
       };
     }
     // tlog-witness: the proof lines MUST be an RFC 6962 §2.1.2 consistency proof from the old

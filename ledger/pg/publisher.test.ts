@@ -1,9 +1,10 @@
 import type pg from 'pg';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { signCheckpoint } from '../checkpoint.ts';
-import { cosignerKeyOf } from '../cosignature.ts';
+import { cosign, cosignerKeyOf, countCosignatures } from '../cosignature.ts';
 import { formatVerifierKey, generateSigningKey, parseVerifierKey } from '../keys.ts';
-import { toBase64 } from '../bytes.ts';
+import { toBase64, toHex } from '../bytes.ts';
+import { splitNote } from '../note.ts';
 import { consistencyProofAsync, rootFromLeafHashes } from '../proof.ts';
 import { decideAddCheckpoint, formatAddCheckpoint, type WitnessState } from '../witness.ts';
 import { CheckpointPublisher } from './publisher.ts';
@@ -33,6 +34,25 @@ function unpublishedStore() {
   return store;
 }
 
+/** A store whose newest checkpoint, of size 3, is not published yet; keeps what is written. */
+function storeAtThree() {
+  const origin = 'publisher.test/log';
+  const note = signCheckpoint(
+    { origin, size: 3, rootHash: new Uint8Array(32).fill(3), extensions: [] },
+    logKey,
+  );
+  const written: { text: string; values: unknown[] }[] = [];
+  const pool = {
+    query: (text: string, values: unknown[] = []) => {
+      if (text.trimStart().startsWith('SELECT'))
+        return Promise.resolve({ rows: [{ size: '3', note, published: false }] });
+      written.push({ text, values });
+      return Promise.resolve({ rows: [] });
+    },
+  } as unknown as pg.Pool;
+  return { origin, note, pool, written };
+}
+
 describe('CheckpointPublisher', () => {
   afterEach(() => {
     vi.useRealTimers();
@@ -40,20 +60,7 @@ describe('CheckpointPublisher', () => {
   });
 
   it('publishes once k witnesses cosigned, without waiting for a slow one, and keeps its cosignature when it comes', async () => {
-    const origin = 'publisher.test/log';
-    const note = signCheckpoint(
-      { origin, size: 3, rootHash: new Uint8Array(32).fill(3), extensions: [] },
-      logKey,
-    );
-    const written: { text: string; values: unknown[] }[] = [];
-    const pool = {
-      query: (text: string, values: unknown[] = []) => {
-        if (text.trimStart().startsWith('SELECT'))
-          return Promise.resolve({ rows: [{ size: '3', note, published: false }] });
-        written.push({ text, values });
-        return Promise.resolve({ rows: [] });
-      },
-    } as unknown as pg.Pool;
+    const { origin, pool, written } = storeAtThree();
     const [fast, slow] = ['fast', 'slow'].map((name) => generateSigningKey(`${name}.witness.test`));
     const logs = new Map([
       [origin, [parseVerifierKey(formatVerifierKey(origin, logKey.publicKey))]],
@@ -90,6 +97,39 @@ describe('CheckpointPublisher', () => {
     letGo();
     await publisher.idle();
     expect(kept()).toEqual(['fast.witness.test', 'slow.witness.test']);
+  });
+
+  it("takes its witness's own cosignature from an answer that also holds a line by another key under the same name", async () => {
+    // tlog-witness §add-checkpoint: the answer holds "one or more" lines, and "The client
+    // MUST ignore any cosignatures from unknown keys".
+    const { origin, note, pool, written } = storeAtThree();
+    const witnessKey = generateSigningKey('w.witness.test');
+    const otherKey = generateSigningKey('w.witness.test');
+    const logs = new Map([
+      [origin, [parseVerifierKey(formatVerifierKey(origin, logKey.publicKey))]],
+    ]);
+    vi.stubGlobal('fetch', (_url: string, init: { body: string }) => {
+      const answer = decideAddCheckpoint({ key: witnessKey, logs }, init.body, () => undefined);
+      const other = cosign(splitNote(note).text, otherKey, 1_700_000_000);
+      return Promise.resolve(new Response(`${other}${answer.body}`, { status: answer.status }));
+    });
+    const lines: string[] = [];
+    await new CheckpointPublisher(
+      pool,
+      { witnesses: [{ url: 'http://w', key: cosignerKeyOf(witnessKey) }], threshold: 1 },
+      (line) => lines.push(line),
+      0,
+    ).request();
+    expect(lines).toEqual([]);
+    const published = written.filter((w) => w.text.includes('published_checkpoints'));
+    expect(published).toHaveLength(1);
+    const cosignatures = countCosignatures(published[0]!.values[1] as string, [
+      cosignerKeyOf(witnessKey),
+      cosignerKeyOf(otherKey),
+    ]);
+    expect(cosignatures.map((c) => toHex(c.keyHash))).toEqual([
+      toHex(cosignerKeyOf(witnessKey).keyHash),
+    ]);
   });
 
   it('publishes at once when no round started within the interval', async () => {

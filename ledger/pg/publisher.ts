@@ -7,7 +7,7 @@
 // checkpoint of its interval instead of every commit costing every witness a round.
 import type pg from 'pg';
 import { toBase64 } from '../bytes.ts';
-import { verifyCosignature, type CosignerKey } from '../cosignature.ts';
+import { cosignatureLineOf, verifyCosignature, type CosignerKey } from '../cosignature.ts';
 import { addSignatureLines, splitNote } from '../note.ts';
 import { consistencyProofAsync } from '../proof.ts';
 import { formatAddCheckpoint } from '../witness.ts';
@@ -189,8 +189,8 @@ export class CheckpointPublisher {
         throw new Error(`witness answered 409 ${SUBMIT_ATTEMPTS} times, last at size ${current}`);
       }
       if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${text.trim()}`);
-      const line = text.split('\n').find((l) => l.startsWith(`\u2014 ${witness.key.name} `));
-      if (!line) throw new Error('no cosignature from this witness in the answer');
+      const line = cosignatureLineOf(text, witness.key);
+      if (!line) throw new Error("no cosignature by this witness's key in the answer");
       verifyCosignature(body, line, witness.key);
       this.witnessSizes.set(witness.key.name, size);
       return `${line}\n`;
