@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../cli/args.ts';
 import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
+import { publicKeyOf } from '../ledger/ed25519.ts';
 import {
   agencyKeyName,
   formatSignerKey,
@@ -56,7 +57,9 @@ const valid = {
   api: {
     DATABASE_URL: 'postgresql://onewindow_app:secret@postgres/onewindow',
     ONEWINDOW_PAYLOAD_KEY: payloadKey,
-    ONEWINDOW_TOKEN_PUBLIC_KEY: Buffer.alloc(32, 7).toString('base64'),
+    ONEWINDOW_TOKEN_PUBLIC_KEY: Buffer.from(publicKeyOf(new Uint8Array(32).fill(7))).toString(
+      'base64',
+    ),
     ONEWINDOW_KEY_FILE: keyFile,
     ONEWINDOW_LOG_KEY_FILE: keyFile,
   },
@@ -198,6 +201,12 @@ const wrong: [Kind, string, string | undefined, RegExp][] = [
     'ONEWINDOW_TOKEN_PUBLIC_KEY',
     'c2hvcnQ=',
     /must be the base64 of a 32-byte Ed25519 public key/,
+  ],
+  [
+    'api',
+    'ONEWINDOW_TOKEN_PUBLIC_KEY',
+    `AQ${'A'.repeat(41)}=`, // the identity point: anyone could make a token verify
+    /is no usable Ed25519 public key \(no curve point, or one of small order/,
   ],
   ['api', 'ONEWINDOW_KEY_FILE', undefined, /is not set: the operator statement key/],
   ['api', 'ONEWINDOW_LOG_KEY_FILE', missingFile, /which is not an existing file/],

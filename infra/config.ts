@@ -9,6 +9,7 @@ import { UsageError } from '../cli/args.ts';
 import { Agency, Signer } from '../domain/agency.ts';
 import { fromBase64 } from '../ledger/bytes.ts';
 import { parseCosignerVerifierKey } from '../ledger/cosignature.ts';
+import { isUnusablePublicKey } from '../ledger/ed25519.ts';
 import { assertKeyName, keyIdOf, parseVerifierKey, type VerifierKey } from '../ledger/keys.ts';
 import type { WitnessEndpoint, WitnessPolicyConfig } from '../ledger/pg/publisher.ts';
 import { parsePayloadKeys, type PayloadKey } from './payloadCodec.ts';
@@ -241,11 +242,14 @@ export const configFields = {
         } catch {
           key = undefined;
         }
-        if (key?.length !== 32) {
+        if (key?.length !== 32 || isUnusablePublicKey(key)) {
           ctx.issues.push({
             code: 'custom',
             input: value,
-            message: 'must be the base64 of a 32-byte Ed25519 public key',
+            message:
+              key?.length === 32
+                ? 'is no usable Ed25519 public key (no curve point, or one of small order, for which anyone can make a signature verify)'
+                : 'must be the base64 of a 32-byte Ed25519 public key',
           });
           return z.NEVER;
         }

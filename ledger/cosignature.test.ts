@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { toHex, utf8 } from './bytes.ts';
+import { fromHex, toBase64, toHex, utf8 } from './bytes.ts';
 import { MalformedCheckpointError, signCheckpoint, parseCheckpoint } from './checkpoint.ts';
 import {
   cosign,
@@ -15,7 +15,14 @@ import {
   verifyCosignature,
   WitnessPolicyError,
 } from './cosignature.ts';
-import { keyHash, parseSignerKey, parseVerifierKey, signingKey } from './keys.ts';
+import {
+  formatVerifierKey,
+  keyHash,
+  keyIdOf,
+  parseSignerKey,
+  parseVerifierKey,
+  signingKey,
+} from './keys.ts';
 import { addSignatureLines, InvalidSignatureError } from './note.ts';
 import { loadTrust, TrustFileError } from './trust.ts';
 
@@ -174,6 +181,34 @@ describe('witness policy', () => {
         (c) => c.name,
       ),
     ).toEqual([witness.name, others[0]!.name]);
+  });
+
+  test('a key of small order is refused as a log key, a witness key and an agency key, naming it', () => {
+    // Under the identity point as key, R = B and S = 1 verify for any message.
+    const identity = fromHex('01' + '00'.repeat(31));
+    const reason = /is no usable Ed25519 public key \(no curve point, or one of small order/;
+    expect(() => parseVerifierKey(formatVerifierKey('weak.example/log', identity))).toThrow(reason);
+    expect(() =>
+      parseCosignerVerifierKey(formatCosignerVerifierKey('weak.example/w', identity)),
+    ).toThrow(reason);
+    const trust = {
+      origin: GO.origin,
+      logKeys: [GO.logVerifier],
+      witnesses: [formatCosignerVerifierKey(witness.name, witness.publicKey)],
+      witnessThreshold: 1,
+      agencyKeys: [
+        {
+          keyId: keyIdOf('tax', identity),
+          agency: 'tax',
+          publicKey: toBase64(identity),
+          validFrom: '1970-01-01T00:00:00.000Z',
+          validUntil: null,
+        },
+      ],
+    };
+    expect(() => loadTrust(trust)).toThrow(TrustFileError);
+    expect(() => loadTrust(trust)).toThrow(reason);
+    expect(loadTrust({ ...trust, agencyKeys: [] }).policy.witnesses).toHaveLength(1);
   });
 
   test('a trust file naming one witness key twice is refused', () => {

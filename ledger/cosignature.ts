@@ -10,7 +10,12 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, fromBase64, fromUtf8, toBase64, toHex, utf8 } from './bytes.ts';
 import { parseCheckpoint, type Checkpoint, openCheckpoint } from './checkpoint.ts';
-import { signEd25519, verifyEd25519, type VerifySignature } from './ed25519.ts';
+import {
+  isUnusablePublicKey,
+  signEd25519,
+  verifyEd25519,
+  type VerifySignature,
+} from './ed25519.ts';
 import {
   assertKeyName,
   ED25519_ALG,
@@ -113,6 +118,10 @@ export function parseCosignerVerifierKey(text: string): CosignerKey {
     );
   }
   const publicKey = raw.slice(1);
+  if (isUnusablePublicKey(publicKey))
+    throw new KeyFormatError(
+      `cosigner key of ${name} is no usable Ed25519 public key (no curve point, or one of small order, for which anyone can make a signature verify)`,
+    );
   // The id in the text is of the encoded type; the returned key always carries the 0x04 id.
   const typedId = sha256(concatBytes(utf8(name), new Uint8Array([0x0a, type]), publicKey)).slice(
     0,
@@ -233,6 +242,25 @@ export function verifyCosignature(
     );
   }
   return { name: sig.name, keyHash: sig.keyHash, timestamp: decodeTimestamp(sig.signature)! };
+}
+
+/**
+ * The first line of a witness's add-checkpoint answer that is by `key` (its name and key id),
+ * or undefined. Lines by other keys, and lines that are no signature line, are skipped:
+ * tlog-witness §add-checkpoint, "The client MUST ignore any cosignatures from unknown keys",
+ * and the answer may hold "one or more" lines, by more than one key under one name.
+ */
+export function cosignatureLineOf(answer: string, key: CosignerKey): string | undefined {
+  const keyId = toHex(key.keyHash);
+  for (const line of answer.split('\n')) {
+    if (!line.startsWith(`\u2014 ${key.name} `)) continue;
+    try {
+      if (toHex(parseSignatureLine(line).keyHash) === keyId) return line;
+    } catch {
+      // Not a signature line we can read: not this key's cosignature either.
+    }
+  }
+  return undefined;
 }
 
 function toCosignature(sig: NoteSignature): Cosignature {

@@ -2,6 +2,7 @@
 // or through the implementation a process installs with `useEd25519`.
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
+import { LruMap } from './lruMap.ts';
 
 ed.hashes.sha512 = sha512;
 
@@ -20,11 +21,37 @@ export interface Ed25519 {
   verify: VerifySignature;
 }
 
+/** Keys already judged by `isUnusablePublicKey`, by their hex: decoding a point costs more than a check. */
+const judged = new LruMap<string, boolean>(10_000);
+
+/**
+ * Whether `publicKey` can stand for no signer: it is no canonical encoding of a curve point
+ * (RFC 8032 §5.1.3), or the point has small order ([8]A is the identity). Under a key of
+ * small order, R = identity and S = 0 satisfy RFC 8032's check [8][S]B = [8]R + [8][k]A for
+ * every message, so anyone can sign for it. libsodium's verify refuses such keys; noble's and
+ * OpenSSL's do not, so the backends here refuse them first, and all three agree.
+ */
+export function isUnusablePublicKey(publicKey: Uint8Array): boolean {
+  if (publicKey.length !== 32) return true;
+  let hex = '';
+  for (const byte of publicKey) hex += byte.toString(16).padStart(2, '0');
+  let unusable = judged.get(hex);
+  if (unusable === undefined) {
+    try {
+      unusable = ed.Point.fromBytes(publicKey).isSmallOrder();
+    } catch {
+      unusable = true;
+    }
+    judged.set(hex, unusable);
+  }
+  return unusable;
+}
+
 /** @noble/ed25519: pure JavaScript, the same in Node and in browsers. */
 export const nobleEd25519: Ed25519 = {
   sign: (seed, message) => ed.sign(message, seed),
   verify: (publicKey, message, signature) => {
-    if (publicKey.length !== 32 || signature.length !== 64) return false;
+    if (signature.length !== 64 || isUnusablePublicKey(publicKey)) return false;
     try {
       return ed.verify(signature, message, publicKey);
     } catch {

@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { KeyNotAuthorizedError } from '../../domain/errors.ts';
-import { agencyKeyName, signingKey } from '../keys.ts';
-import { KeyRegistry } from './keyRegistry.ts';
+import { agencyKeyName, keyIdOf, signingKey } from '../keys.ts';
+import { KeyRegistry, registerAgencyKey } from './keyRegistry.ts';
 
 // Deterministic key: seed = 32 copies of one byte.
 const water = signingKey(agencyKeyName('water'), new Uint8Array(32).fill(4));
@@ -53,4 +53,29 @@ describe('KeyRegistry.authorize', () => {
       );
     },
   );
+});
+
+describe('registerAgencyKey', () => {
+  it('refuses a public key of small order before writing anything, naming the key', async () => {
+    const queries: string[] = [];
+    const pool = {
+      query: (query: string) => {
+        queries.push(query);
+        return Promise.resolve({ rows: [] });
+      },
+    } as unknown as pg.Pool;
+    const identity = new Uint8Array(32);
+    identity[0] = 1; // the identity point: R = B, S = 1 verify under it for any message
+    await expect(
+      registerAgencyKey(pool, {
+        keyId: keyIdOf(agencyKeyName('water'), identity),
+        agency: 'water',
+        publicKey: identity,
+        validFrom: new Date('2026-01-01T00:00:00Z'),
+      }),
+    ).rejects.toThrow(
+      `key ${keyIdOf(agencyKeyName('water'), identity)} of water is no usable Ed25519 public key (no curve point, or one of small order, for which anyone can make a signature verify); refusing to register it`,
+    );
+    expect(queries).toEqual([]);
+  });
 });

@@ -2,7 +2,7 @@
 // @noble/ed25519 on this machine, same RFC 8032 signatures. The pure library keeps noble
 // as its default so verifiers and browsers need nothing else.
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import type { Ed25519, VerifySignature } from '../ed25519.ts';
+import { isUnusablePublicKey, type Ed25519, type VerifySignature } from '../ed25519.ts';
 import { LruMap } from '../lruMap.ts';
 
 // DER SubjectPublicKeyInfo prefix for an Ed25519 key (RFC 8410 §4).
@@ -33,7 +33,7 @@ const publicKeyObject = (publicKey: Uint8Array) =>
   );
 
 export const verifyEd25519Node: VerifySignature = (publicKey, message, signature) => {
-  if (publicKey.length !== 32 || signature.length !== 64) return false;
+  if (signature.length !== 64 || isUnusablePublicKey(publicKey)) return false;
   try {
     return verify(null, message, publicKeyObject(publicKey), signature);
   } catch {

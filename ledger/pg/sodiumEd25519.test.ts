@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../bytes.ts';
-import { publicKeyOf } from '../ed25519.ts';
+import * as ed from '@noble/ed25519';
+import { createPublicKey, verify } from 'node:crypto';
+import { nobleEd25519, publicKeyOf } from '../ed25519.ts';
 import { nodeEd25519 } from './nodeEd25519.ts';
 import { RFC8032_VECTORS } from './rfc8032Vectors.ts';
 import { processEd25519, processEd25519Name, sodiumEd25519 } from './sodiumEd25519.ts';
@@ -106,9 +108,17 @@ describe("libsodium's Ed25519 (sodium-native)", () => {
     expect(nodeEd25519.verify(publicKey, message, unreduced)).toBe(false);
   });
 
-  it('refuses a "signature" under the identity point as key, which OpenSSL accepts for any message', () => {
+  it('refuses a "signature" under the identity point as key in every backend, though OpenSSL and noble alone accept it for any message', () => {
+    const openSslKey = createPublicKey({
+      key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), IDENTITY_KEY]),
+      format: 'der',
+      type: 'spki',
+    });
     for (const message of [new Uint8Array(0), fromHex('72'), new TextEncoder().encode('pay 1')]) {
-      expect(nodeEd25519.verify(IDENTITY_KEY, message, FORGED_UNDER_IDENTITY)).toBe(true);
+      expect(verify(null, message, openSslKey, FORGED_UNDER_IDENTITY)).toBe(true);
+      expect(ed.verify(FORGED_UNDER_IDENTITY, message, IDENTITY_KEY)).toBe(true);
+      expect(nodeEd25519.verify(IDENTITY_KEY, message, FORGED_UNDER_IDENTITY)).toBe(false);
+      expect(nobleEd25519.verify(IDENTITY_KEY, message, FORGED_UNDER_IDENTITY)).toBe(false);
       expect(sodium.verify(IDENTITY_KEY, message, FORGED_UNDER_IDENTITY)).toBe(false);
     }
   });
