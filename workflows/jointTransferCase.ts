@@ -158,7 +158,8 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   // and could undo a property already transferred), and a deadline is reported only for a
   // step still open when its turn in the watch comes.
   // Each stands for every patch before it too.
-  const v7 = patched('jointTransferCase-v7');
+  const v8 = patched('jointTransferCase-v8');
+  const v7 = v8 || patched('jointTransferCase-v7');
   const v6 = v7 || patched('jointTransferCase-v6');
   const v5 = v6 || patched('jointTransferCase-v5');
   const v4 = v5 || patched('jointTransferCase-v4');
@@ -256,14 +257,20 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   let agenciesPublished = false;
   let published = '';
   let changed = false;
-  const upsertStatus = () => {
-    changed = false;
+  const currentSteps = () => {
     const current = status.steps
       .filter((s) => ['running', 'waiting', 'escalated'].includes(s.status))
       .map((s) => s.stepId);
     // Since v5 a compensation waiting for a supervisor is listed too, under its activity.
     if (v5) current.push(...[...awaitingSupervisor].filter((id) => !states.has(id)));
-    const fingerprint = JSON.stringify([status.phase, current, status.overdue]);
+    return current;
+  };
+  const fingerprintOf = (current: readonly string[]) =>
+    JSON.stringify([status.phase, current, status.overdue]);
+  const upsertStatus = () => {
+    changed = false;
+    const current = currentSteps();
+    const fingerprint = fingerprintOf(current);
     // Since this patch, only a change is published. Cases started before it replay with the
     // old behaviour.
     if (fingerprint === published && since('search-attributes-only-on-change')) return;
@@ -290,10 +297,15 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
    * other refusal stays as synchronous as before (no extra turn of the event loop).
    */
   const registrationSettled = () => condition(() => !pointOfNoReturnRunning);
+  // Since v8 whatever the attributes show counts as a change, a step that finished too: before,
+  // only a step starting, escalating or going overdue marked one, so a step done while the case
+  // waited on another (arrears settled while the review waits) stayed among its current steps.
+  const unpublished = () => changed || (v8 && fingerprintOf(currentSteps()) !== published);
   if (whenWaiting) {
     (async () => {
       for (;;) {
-        await condition(() => changed && turns.busy === 0);
+        await condition(() => turns.busy === 0 && unpublished());
+        logTransitions();
         upsertStatus();
       }
     })().catch((error: unknown) => {

@@ -3,10 +3,10 @@
 // that would break a running case fails here, and belongs behind patched().
 // A few were recorded by earlier commits on purpose, to replay a path changed later:
 // `v5-` and `v7-expired-wait-after-registration` (the code before v5 and before v7) and
-// `pre-late-payments-expired-wait-resolved-by-hand` (8cbfae7, before late payments), and the
-// two `pre-own-record-refusals-` (0f5d2a9: a close the ledger refused failed the case, a
+// `v8-pre-late-payments-expired-wait-resolved-by-hand` (8cbfae7, before late payments), and the
+// two `v8-pre-own-record-refusals-` (0f5d2a9: a close the ledger refused failed the case, a
 // resolution of a refusal it refused escalated the step again). No test writes them:
-// re-recording leaves them as they are.
+// re-recording leaves them as they are. Each `vN-` one was recorded by the code before vN.
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -42,7 +42,7 @@ function patchIdOf(event: History['events'][number]): string {
 }
 
 describe('replaying recorded case histories', () => {
-  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), before v5 (v5), before v6 (v6), before v7 (v7), and current, two of them with a record the ledger refused', () => {
+  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), before v5 (v5), before v6 (v6), before v7 (v7), before v8 (v8), and current, some of them with a record the ledger refused', () => {
     // A patch leaves a marker in the history of a run that took the new path.
     const parsed = new Map(
       files.map((f) => [f, (JSON.parse(readFileSync(`${dir}${f}`, 'utf8')) as History).events]),
@@ -62,9 +62,10 @@ describe('replaying recorded case histories', () => {
     const v5 = files.filter((f) => f.startsWith('v5-'));
     const v6 = files.filter((f) => f.startsWith('v6-'));
     const v7 = files.filter((f) => f.startsWith('v7-'));
+    const v8 = files.filter((f) => f.startsWith('v8-'));
     const current = files.filter((f) => !/^v\d+-/.test(f));
-    expect([v1, v2, v3, v4, v5, v6, v7, current].map((group) => group.length)).toEqual([
-      5, 5, 5, 5, 6, 5, 6, 14,
+    expect([v1, v2, v3, v4, v5, v6, v7, v8, current].map((group) => group.length)).toEqual([
+      5, 5, 5, 5, 6, 5, 6, 14, 11,
     ]);
     const patchMarkers = (f: string) =>
       events(f).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length;
@@ -84,13 +85,13 @@ describe('replaying recorded case histories', () => {
       expect(activityTasks(f)).toContain('appendToLedger');
       expect(localActivities(f)).toBe(0);
     }
-    for (const f of [...v4, ...v5, ...v6, ...v7, ...current]) {
+    for (const f of [...v4, ...v5, ...v6, ...v7, ...v8, ...current]) {
       expect(activityTasks(f).filter((a) => ORCHESTRATOR_STEPS.includes(a))).toEqual([]);
       expect(localActivities(f)).toBeGreaterThan(0);
     }
     // A case started before v4 asks for each patch it passes: a marker and an upsert each.
     // One started since records one marker alone: v4's before v5, v5's before v6, v6's before
-    // v7, v7's now.
+    // v7, v7's before v8, v8's now.
     for (const f of v4) expect(patchMarkers(f)).toBeGreaterThanOrEqual(3);
     const markerNames = (f: string) =>
       events(f).flatMap((e) =>
@@ -98,18 +99,22 @@ describe('replaying recorded case histories', () => {
       );
     // A case whose own record the ledger refused (test/integration/orchestratorKey.test.ts)
     // also asks, at the refusal, for the patch that holds it for a supervisor; the
-    // `pre-own-record-refusals-*` ones, recorded by the code before it, do not.
+    // `v8-pre-own-record-refusals-*` ones, recorded by the code before it, do not.
     const refusedRecords = files.filter((f) => f.endsWith('-refused-then-retried.json'));
-    expect(refusedRecords.map((f) => f.replace(/^v\d+-/, '')).sort()).toEqual([
+    const refusedNames = [
       'close-record-refused-then-retried.json',
       'resolution-of-a-refusal-refused-then-retried.json',
       'resolution-refused-then-retried.json',
-    ]);
+    ];
+    expect(refusedRecords.sort()).toEqual(
+      [...refusedNames, ...refusedNames.map((f) => `v8-${f}`)].sort(),
+    );
     for (const [group, patch] of [
       [v5, 'jointTransferCase-v4'],
       [v6, 'jointTransferCase-v5'],
       [v7, 'jointTransferCase-v6'],
-      [current, 'jointTransferCase-v7'],
+      [v8, 'jointTransferCase-v7'],
+      [current, 'jointTransferCase-v8'],
     ] as const) {
       for (const f of group) {
         const refused = refusedRecords.includes(f);
