@@ -36,7 +36,11 @@ export async function runApi(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
-  const { values } = parse(argv, { port: { type: 'string' }, host: { type: 'string' } });
+  const { values } = parse(
+    argv,
+    { port: { type: 'string' }, host: { type: 'string' } },
+    { positionals: false },
+  );
   const config = loadConfig(apiConfig, env);
   const port = intOption(values.port, 'port', config.PORT, 1);
   const trust = config.ONEWINDOW_TRUST_FILE

@@ -208,6 +208,16 @@ describe('the verifier commands on an exported log the operator served badly', (
     expect(result.code).toBe(0);
   });
 
+  it('refuses an argument a command does not take, before reading anything', async () => {
+    const { log, trust } = exported();
+    await expect(run(['audit', 'extra', '--dir', log, '--trust', trust])).rejects.toThrow(
+      /Unexpected argument 'extra'/,
+    );
+    await expect(run(['verify-bundle', 'a.json', 'b.json', '--trust', trust])).rejects.toThrow(
+      'usage: onewindow ledger verify-bundle <file> --trust <file>',
+    );
+  });
+
   it('ends with "could not read" when a bundle read ahead is missing, not with an unhandled rejection', async () => {
     const { log, trust } = exported((file) => rmSync(file(entriesTilePath(1, 44))));
     const result = await run(['audit', '--dir', log, '--trust', trust]);

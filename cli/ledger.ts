@@ -148,7 +148,11 @@ function otherLogHint(previous: VerifyState, trust: Trust): string {
 }
 
 async function runVerify(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { ...sourceOptions, state: { type: 'string' } });
+  const { values } = parse(
+    argv,
+    { ...sourceOptions, state: { type: 'string' } },
+    { positionals: false },
+  );
   const trust = readTrust(values.trust);
   const fetchPath = sourceFrom(values.url, values.dir);
   const { checkpoint, cosignatures, note } = await verifiedCheckpoint(fetchPath, trust);
@@ -242,7 +246,7 @@ function progressBar(label: string): { update(done: number, total: number): void
 }
 
 async function runAudit(argv: string[]): Promise<number> {
-  const { values } = parse(argv, sourceOptions);
+  const { values } = parse(argv, sourceOptions, { positionals: false });
   const trust = readTrust(values.trust);
   const fetchPath = sourceFrom(values.url, values.dir);
   const { checkpoint } = await verifiedCheckpoint(fetchPath, trust);
@@ -281,7 +285,7 @@ async function runAudit(argv: string[]): Promise<number> {
 async function runProve(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { ...sourceOptions, out: { type: 'string' } });
   const index = intOption(positionals[0], 'index', -1, 0, Number.MAX_SAFE_INTEGER);
-  if (index < 0)
+  if (index < 0 || positionals.length > 1)
     throw new UsageError(
       'usage: onewindow ledger prove <index> (--url … | --dir …) --trust <file>',
     );
@@ -328,7 +332,8 @@ async function runProve(argv: string[]): Promise<number> {
 function runVerifyReceipt(argv: string[]): number {
   const { values, positionals } = parse(argv, { trust: { type: 'string' } });
   const file = positionals[0];
-  if (!file) throw new UsageError('usage: onewindow ledger verify-receipt <file> --trust <file>');
+  if (!file || positionals.length > 1)
+    throw new UsageError('usage: onewindow ledger verify-receipt <file> --trust <file>');
   if (!existsSync(file)) throw new UsageError(`receipt ${file} does not exist`);
   const trust = readTrust(values.trust);
   const receipt = readJsonFile(file, Receipt, file, 'a receipt');
@@ -396,7 +401,8 @@ function runVerifyReceipt(argv: string[]): number {
 function runVerifyBundle(argv: string[]): number {
   const { values, positionals } = parse(argv, { trust: { type: 'string' } });
   const file = positionals[0];
-  if (!file) throw new UsageError('usage: onewindow ledger verify-bundle <file> --trust <file>');
+  if (!file || positionals.length > 1)
+    throw new UsageError('usage: onewindow ledger verify-bundle <file> --trust <file>');
   if (!existsSync(file)) throw new UsageError(`evidence bundle ${file} does not exist`);
   // The bundle carries keys too, but they are the exporter's word: checking a bundle with
   // the keys it brings would prove only that it is self-consistent, so no default.
@@ -431,11 +437,15 @@ function runVerifyBundle(argv: string[]): number {
 }
 
 async function runExportBundle(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values } = parse(argv, {
-    case: { type: 'string' },
-    trust: { type: 'string' },
-    out: { type: 'string' },
-  });
+  const { values } = parse(
+    argv,
+    {
+      case: { type: 'string' },
+      trust: { type: 'string' },
+      out: { type: 'string' },
+    },
+    { positionals: false },
+  );
   if (!values.case)
     throw new UsageError(
       'usage: onewindow ledger export-bundle --case <id> --trust <file> [--out <file>]',
@@ -443,11 +453,12 @@ async function runExportBundle(argv: string[], env: NodeJS.ProcessEnv): Promise<
   readTrust(values.trust); // checks the keys before anything is read
   const trustFile = TrustFile.parse(JSON.parse(readFileSync(values.trust!, 'utf8')));
   // Loaded here only: the verifier commands need no database driver.
-  const [{ default: pg }, { buildEvidenceBundle }, { NotFoundError }] = await Promise.all([
-    import('pg'),
-    import('../ledger/pg/evidence.ts'),
-    import('../domain/errors.ts'),
-  ]);
+  const [{ default: pg }, { buildEvidenceBundle }, { NotFoundError, NotYetPublishedError }] =
+    await Promise.all([
+      import('pg'),
+      import('../ledger/pg/evidence.ts'),
+      import('../domain/errors.ts'),
+    ]);
   const pool = new pg.Pool({ connectionString: requireEnv(env, 'DATABASE_URL'), max: 4 });
   try {
     const bundle = await buildEvidenceBundle(pool, values.case, trustFile);
@@ -460,7 +471,8 @@ async function runExportBundle(argv: string[], env: NodeJS.ProcessEnv): Promise<
     } else process.stdout.write(text);
     return 0;
   } catch (error) {
-    if (error instanceof NotFoundError) throw new UsageError(error.message);
+    if (error instanceof NotFoundError || error instanceof NotYetPublishedError)
+      throw new UsageError(error.message);
     throw error;
   } finally {
     await pool.end();
@@ -468,7 +480,11 @@ async function runExportBundle(argv: string[], env: NodeJS.ProcessEnv): Promise<
 }
 
 async function runExport(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { url: { type: 'string' }, dir: { type: 'string' } });
+  const { values } = parse(
+    argv,
+    { url: { type: 'string' }, dir: { type: 'string' } },
+    { positionals: false },
+  );
   if (!values.url || !values.dir)
     throw new UsageError('usage: onewindow ledger export --url <addr>/ledger --dir <folder>');
   const size = await exportLog(httpSource(values.url), values.dir);
