@@ -167,7 +167,7 @@ export function tokenVerifier(publicKey: Uint8Array, now?: () => Date): VerifyTo
 /** The bearer token of an `Authorization` header. @throws UnauthorizedError when absent. */
 export function bearerToken(header: string | undefined): string {
   if (!header) throw new UnauthorizedError('an Authorization: Bearer <token> header is required');
-  const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(header.trim());
+  const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/i.exec(header.trim());
   if (!match) throw new UnauthorizedError('the Authorization header must be Bearer <token>');
   return match[1]!;
 }

@@ -96,8 +96,8 @@ function fakePool(rows: CaseRow[], entries: Record<string, Buffer[]> = {}, notic
       return answer(
         rows.filter((r) => r.case_id === values[0]).map((r) => ({ ...r, application: null })),
       );
-    if (/FROM cases WHERE applicant = \$1/.test(text))
-      return answer(rows.filter((r) => r.applicant === values[0]));
+    if (/FROM cases\s+WHERE applicant = \$1/.test(text))
+      return answer(rows.filter((r) => r.applicant === values[0]).slice(0, values[1] as number));
     if (/FROM cases WHERE run_id = ANY/.test(text)) {
       const runs = values[0] as string[];
       return answer(rows.filter((r) => r.run_id !== null && runs.includes(r.run_id)));
@@ -173,6 +173,8 @@ function fakeTemporal(runs: FakeRun[]) {
     /** Status queries asked. */
     queries: 0,
     updates: [] as (string | undefined)[],
+    /** What every Update fails with, when set. */
+    updateFails: undefined as Error | undefined,
   };
   const getHandle = (workflowId: string, runId?: string) => {
     const run = () => {
@@ -204,6 +206,7 @@ function fakeTemporal(runs: FakeRun[]) {
         }),
       result: () => Promise.resolve().then(() => statusOf(run())),
       executeUpdate: () => {
+        if (world.updateFails) return Promise.reject(world.updateFails);
         world.updates.push(runId);
         return Promise.resolve({ ledgerIndex: 7 });
       },
@@ -1044,5 +1047,81 @@ describe('the escalations waiting for a supervisor', () => {
       const response = await call('GET', '/escalations', caller);
       expect(response.statusCode, caller).toBe(403);
     }
+  });
+});
+
+describe('requests that name what is wrong', () => {
+  const running = () =>
+    fakeTemporal([{ runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' }]);
+
+  it('answers 404 naming caseId for a case the caller cannot see, and url for no route', async () => {
+    const { call } = await appWith(fakeTemporal([]).temporal, fakePool([]).pool);
+    for (const url of [`/cases/${CASE}`, `/cases/${CASE}/access-log`]) {
+      const response = await call('GET', url, 'citizen');
+      expect(response.statusCode, url).toBe(404);
+      expect(response.json(), url).toMatchObject({ error: 'not_found', field: 'caseId' });
+    }
+    const none = await call('GET', '/no-such-route', 'citizen');
+    expect(none.statusCode).toBe(404);
+    expect(none.json()).toMatchObject({ error: 'not_found', field: 'url' });
+  });
+
+  it('refuses a query parameter a route does not take, naming it, and starts no case', async () => {
+    const pool = fakePool([]);
+    const { call } = await appWith(running().temporal, pool.pool);
+    const created = await call('POST', '/cases?dryRun=true', 'citizen', APPLICATION);
+    expect(created.statusCode).toBe(400);
+    expect(created.json()).toMatchObject({ error: 'invalid_request', field: 'dryRun' });
+    expect(pool.queries).toEqual([]);
+    const read = await call('GET', `/cases/${CASE}/access-log?bogus=1`, 'citizen');
+    expect(read.statusCode).toBe(400);
+    expect(read.json()).toMatchObject({ field: 'bogus' });
+  });
+
+  it('answers 409 naming caseId when the case closed before its Update arrived', async () => {
+    const { temporal, world } = running();
+    world.updateFails = new WorkflowNotFoundError(
+      'workflow execution already completed',
+      'case:U-1',
+      'run-1',
+    );
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await call('POST', `/cases/${CASE}/escalations`, 'supervisor', {
+      stepId: 'review',
+      action: 'retry',
+      reason: 'try again',
+    });
+    expect(response.statusCode, response.body).toBe(409);
+    expect(response.json()).toMatchObject({ error: 'conflict', field: 'caseId' });
+  });
+
+  it('answers an officer whose agency has no step in the case 404, whatever the outcome', async () => {
+    const { call } = await appWith(running().temporal, fakePool([rowOf()]).pool);
+    const response = await call('POST', `/cases/${CASE}/decisions`, 'gas', {
+      stepId: 'settleArrears.gas',
+      outcome: 'approved',
+      reason: 'looks fine',
+    });
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toMatchObject({ error: 'not_found', field: 'caseId' });
+  });
+
+  it('takes the bearer scheme in any case (RFC 7235 §2.1)', async () => {
+    const { temporal } = running();
+    await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await app!.inject({
+      method: 'GET',
+      url: `/cases/${CASE}`,
+      headers: { authorization: 'bearer citizen.x.y' },
+    });
+    expect(response.statusCode, response.body).toBe(200);
+  });
+
+  it('answers 503 naming the missing trust file, not 404, for evidence on a server without one', async () => {
+    const { call } = await appWith(running().temporal, fakePool([rowOf()]).pool);
+    const response = await call('GET', `/cases/${CASE}/evidence`, 'supervisor');
+    expect(response.statusCode).toBe(503);
+    expect(response.json()).toMatchObject({ error: 'unavailable' });
+    expect(response.json<{ reason: string }>().reason).toContain('ONEWINDOW_TRUST_FILE');
   });
 });

@@ -42,6 +42,7 @@ import {
   casesOfRuns,
   listCases,
   NOT_A_PAGE_TOKEN,
+  openPageToken,
   visibilityQuery,
   type PageTokens,
 } from './caseList.ts';
@@ -67,6 +68,7 @@ import {
   Inbox,
   OfficerView,
   PaymentRequest,
+  NoQuery,
   PurposeQuery,
   Timeline,
 } from './schemas.ts';
@@ -174,7 +176,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       values: [caseId],
     });
     const row = rows[0];
-    if (!row) throw new NotFoundError(`no case ${caseId}`);
+    if (!row) throw new NotFoundError(`no case ${caseId}`, 'caseId');
     return row;
   }
 
@@ -184,7 +186,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     if (principal.role === 'supervisor') return row;
     if (principal.role === 'citizen' && row.applicant === principal.sub) return row;
     // Same answer as for a case that does not exist: ids of others' cases are not confirmed.
-    throw new NotFoundError(`no case ${caseId}`);
+    throw new NotFoundError(`no case ${caseId}`, 'caseId');
   }
 
   /**
@@ -200,7 +202,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
                FROM cases c LEFT JOIN case_secrets s USING (case_id) WHERE c.case_id = $1`,
       values: [caseId],
     });
-    if (!rows[0]) throw new NotFoundError(`no case ${caseId}`);
+    if (!rows[0]) throw new NotFoundError(`no case ${caseId}`, 'caseId');
     const { application, ...row } = rows[0];
     return { row, application: applicationFrom(row, application) };
   }
@@ -408,7 +410,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         status = await handle.query(statusQuery);
       } catch (error) {
         if (error instanceof WorkflowNotFoundError)
-          throw new NotFoundError(`case ${row.case_id} is no longer kept`);
+          throw new NotFoundError(`case ${row.case_id} is no longer kept`, 'caseId');
         // A closed case answers too (Temporal replays it): a failure means nobody could answer
         // now, which says nothing about whether the step is open.
         throw new ServiceUnavailableError(
@@ -417,7 +419,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       }
     }
     if (agency && !status?.steps.some((s) => s.agency === agency))
-      throw new NotFoundError(`no case ${row.case_id}`);
+      throw new NotFoundError(`no case ${row.case_id}`, 'caseId');
     if (!status || status.phase !== 'running')
       throw new UpdateRefusedError(
         'stepId',
@@ -502,6 +504,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         summary: 'Apply once: start a joint transfer case',
         tags: ['citizen'],
         security: BEARER,
+        querystring: NoQuery,
         body: CaseApplication,
         response: { 201: CaseCreated },
       },
@@ -561,6 +564,20 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     },
   );
 
+  /** Where a citizen's page starts: the (created_at, case_id) its token sealed for `list`. */
+  const citizenPageStart = (list: string, text: string): [string, string] => {
+    const start: unknown = JSON.parse(
+      new TextDecoder().decode(openPageToken(deps.pageTokens, list, text)),
+    );
+    if (
+      !Array.isArray(start) ||
+      start.length !== 2 ||
+      !start.every((part) => typeof part === 'string')
+    )
+      throw new RequestValidationError(NOT_A_PAGE_TOKEN);
+    return start as [string, string];
+  };
+
   app.get(
     '/cases',
     {
@@ -578,17 +595,31 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       const { pageSize, pageToken, ...filters } = request.query;
       if (principal.role === 'supervisor')
         return listCases(listDeps, visibilityQuery(filters), pageSize, pageToken);
-      if (Object.keys(filters).length > 0 || pageToken)
-        throw new ForbiddenError(
-          'filters and paging are for supervisors',
-          Object.keys(filters)[0] ?? 'pageToken',
-        );
+      if (Object.keys(filters).length > 0)
+        throw new ForbiddenError('filters are for supervisors', Object.keys(filters)[0]);
       // A citizen's list comes from the case table (authoritative and immediate); visibility,
-      // which lags a little, adds each case's status once it has it.
-      const { rows } = await pool.query<CaseRow>(
-        'SELECT case_id, unit_id, workflow_id, run_id, applicant, created_at, erased_at FROM cases WHERE applicant = $1 ORDER BY created_at DESC LIMIT $2',
-        [principal.sub, pageSize],
+      // which lags a little, adds each case's status once it has it. Newest first, paged by
+      // where the last page ended: (created_at, case_id), sealed for this citizen's list alone.
+      const list = `citizen ${principal.sub}`;
+      const after = pageToken === undefined ? undefined : citizenPageStart(list, pageToken);
+      const { rows: found } = await pool.query<CaseRow & { created_key: string }>(
+        `SELECT case_id, unit_id, workflow_id, run_id, applicant, created_at, erased_at,
+                created_at::text AS created_key
+           FROM cases
+          WHERE applicant = $1
+            AND ($3::timestamptz IS NULL OR (created_at, case_id) < ($3::timestamptz, $4::text))
+          ORDER BY created_at DESC, case_id DESC LIMIT $2`,
+        [principal.sub, pageSize + 1, after?.[0] ?? null, after?.[1] ?? null],
       );
+      const rows = found.slice(0, pageSize);
+      const last = rows.at(-1);
+      const nextPageToken =
+        found.length > pageSize && last
+          ? deps.pageTokens.seal(
+              list,
+              new TextEncoder().encode(JSON.stringify([last.created_key, last.case_id])),
+            )
+          : null;
       const known = await casesOfRuns(
         listDeps,
         rows.flatMap((r) => (r.run_id ? [r.run_id] : [])),
@@ -619,7 +650,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
             }
           );
         }),
-        nextPageToken: null,
+        nextPageToken,
       };
     },
   );
@@ -632,6 +663,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         summary: 'Track a case: steps, deadlines, amounts due and signed entries',
         tags: ['citizen', 'supervisor'],
         security: BEARER,
+        querystring: NoQuery,
         params: CaseParams,
         response: { 200: CaseView },
       },
@@ -705,6 +737,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         summary: "Who read this case's personal data: signed ledger entries",
         tags: ['citizen', 'supervisor'],
         security: BEARER,
+        querystring: NoQuery,
         params: CaseParams,
         response: { 200: AccessLog },
       },
@@ -724,6 +757,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         summary: 'Pay the assessed tax or settle arrears (simulated payment)',
         tags: ['citizen'],
         security: BEARER,
+        querystring: NoQuery,
         params: CaseParams,
         body: PaymentRequest,
         response: { 200: DecisionApplied },
@@ -820,9 +854,11 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       // Any other case, one their agency is only due to act in later or one closed, looks
       // like no case.
       const begun = steps.some((s) => !['pending', 'skipped', 'cancelled'].includes(s.status));
-      if (status?.phase !== 'running' || !begun) throw new NotFoundError(`no case ${row.case_id}`);
+      if (status?.phase !== 'running' || !begun)
+        throw new NotFoundError(`no case ${row.case_id}`, 'caseId');
       const application = await applicationOf(row);
-      if (!application) throw new NotFoundError(`case ${row.case_id} holds no personal data`);
+      if (!application)
+        throw new NotFoundError(`case ${row.case_id} holds no personal data`, 'caseId');
       const view = agencyViewOf(principal.agency, application);
       const access = await deps.recordAccess({
         caseId: row.case_id,
@@ -844,6 +880,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         summary: "An officer's decision on their agency's open step, signed by the agency",
         tags: ['officer'],
         security: BEARER,
+        querystring: NoQuery,
         params: CaseParams,
         body: DecisionRequest,
         response: { 200: DecisionApplied },
@@ -860,6 +897,9 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
           'stepId',
         );
       const row = await caseRow(request.params.caseId);
+      // First whether the step is theirs to decide here at all: an agency with no step in the
+      // case learns nothing more of it, not even that the outcome was wrong.
+      await requireOpenStep(row, body.stepId, principal.agency);
       if (!body.signed) {
         const outcomes = allowedOutcomes(body.stepId);
         if (!outcomes.includes(body.outcome!))
@@ -868,7 +908,6 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
             `${body.stepId} takes ${outcomes.join(' or ')}, not ${body.outcome}`,
           );
       }
-      await requireOpenStep(row, body.stepId, principal.agency);
       if (body.signed)
         return applyDecision(
           row,
@@ -896,6 +935,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
           'Evidence bundle: every entry of the case with its inclusion proof, the cosigned checkpoint and the keys; `onewindow ledger verify-bundle` checks it offline',
         tags: ['supervisor'],
         security: BEARER,
+        querystring: NoQuery,
         params: CaseParams,
         response: { 200: EvidenceBundle },
       },
@@ -903,7 +943,10 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     async (request, reply) => {
       const row = await visibleCase(request.params.caseId, principalOf(request));
       const trust = typeof deps.trust === 'function' ? await deps.trust() : deps.trust;
-      if (!trust) throw new NotFoundError('this server has no trust file to bundle keys from');
+      if (!trust)
+        throw new ServiceUnavailableError(
+          'this server was started without a trust file (ONEWINDOW_TRUST_FILE) to bundle keys from',
+        );
       const bundle = await buildEvidenceBundle(pool, row.case_id, trust);
       return reply
         .header('content-disposition', `attachment; filename="evidence-${row.case_id}.json"`)
@@ -937,6 +980,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         summary: 'Act on an escalated step: retry it, or resolve it by hand with a reason',
         tags: ['supervisor'],
         security: BEARER,
+        querystring: NoQuery,
         params: CaseParams,
         body: EscalationRequest,
         response: { 200: EscalationApplied },

@@ -10,7 +10,7 @@ import {
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { CaseConflictError, NotFoundError } from '../domain/errors.ts';
+import { CaseConflictError, NotFoundError, NotYetPublishedError } from '../domain/errors.ts';
 import { ForbiddenError, UnauthorizedError } from './auth.ts';
 import { CorruptTreeError } from '../ledger/pg/logReader.ts';
 
@@ -148,8 +148,10 @@ export function refusedUpdate(error: unknown, field: string): unknown {
       : (error.cause?.message ?? error.message);
     return new UpdateRefusedError(field, reason);
   }
+  // The server answers an Update on a closed run with NotFound (temporalio/temporal#6240): the
+  // case exists, and is past taking anything.
   if (error instanceof WorkflowNotFoundError)
-    return new NotFoundError('the case is no longer running');
+    return new StateConflictError('caseId', 'the case is no longer running; nothing changed');
   return error;
 }
 
@@ -245,6 +247,16 @@ export function registerErrorHandler(app: FastifyInstance): void {
         .code(409)
         .send({ error: 'conflict', field: 'unitId', reason: error.message } satisfies ErrorBody);
     }
+    if (error instanceof NotYetPublishedError) {
+      return reply
+        .code(409)
+        .header('retry-after', '2')
+        .send({
+          error: 'not_yet_published',
+          field: 'caseId',
+          reason: error.message,
+        } satisfies ErrorBody);
+    }
     if (error instanceof NotFoundError) {
       // (NotFoundError's own fields are all optional, so `error` stays a FastifyError here.)
       const { field } = error as NotFoundError;
@@ -304,6 +316,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({
       error: 'not_found',
+      field: 'url',
       reason: `no route ${request.method} ${request.url.split('?')[0]}`,
     } satisfies ErrorBody),
   );

@@ -25,6 +25,8 @@ export const ErrorBody = z
 
 export const CaseParams = z.object({ caseId: z.uuid('must be a case id (UUID)') });
 export const PurposeQuery = z.object({ purpose: Purpose }).strict();
+/** A route that takes no query parameters refuses any (`POST /cases?dryRun=true` is no dry run). */
+export const NoQuery = z.object({}).strict();
 
 export const CaseCreated = z.object({
   caseId: z.string(),

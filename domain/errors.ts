@@ -55,6 +55,14 @@ export class CaseConflictError extends Error {
   override name = 'CaseConflictError';
 }
 
+/**
+ * What is asked for is in the log, but no published checkpoint covers it yet: the next
+ * publisher round (about a second) will. Ask again then.
+ */
+export class NotYetPublishedError extends Error {
+  override name = 'NotYetPublishedError';
+}
+
 export class NotFoundError extends Error {
   override name = 'NotFoundError';
   /** `field`: the request field naming what is not there, when one does. */

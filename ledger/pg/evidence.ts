@@ -3,7 +3,7 @@
 // latest published (cosigned) checkpoint. It verifies nothing: whoever receives the bundle
 // checks it offline against their own trust file (`onewindow ledger verify-bundle`).
 import type pg from 'pg';
-import { NotFoundError } from '../../domain/errors.ts';
+import { NotFoundError, NotYetPublishedError } from '../../domain/errors.ts';
 import { fromUtf8 } from '../bytes.ts';
 import { parseCheckpoint } from '../checkpoint.ts';
 import { EVIDENCE_TYPE, type EvidenceBundle } from '../evidence.ts';
@@ -30,8 +30,8 @@ export async function buildEvidenceBundle(
   const checkpoint = await reader.latestPublished();
   const last = stored[stored.length - 1]!.entry.index;
   if (!checkpoint || checkpoint.size <= last) {
-    throw new NotFoundError(
-      `no published checkpoint covers entry ${last} of case ${caseId} yet (latest published size ${checkpoint?.size ?? 'none'})`,
+    throw new NotYetPublishedError(
+      `no published checkpoint covers entry ${last} of case ${caseId} yet (latest published size ${checkpoint?.size ?? 'none'}); ask again in a few seconds`,
     );
   }
   // Every proof against the same size, so all are bound to this one checkpoint.

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { NotFoundError } from '../../domain/errors.ts';
+import { NotFoundError, NotYetPublishedError } from '../../domain/errors.ts';
 import { fromUtf8, utf8 } from '../../ledger/bytes.ts';
 import type { EvidenceBundle } from '../../ledger/evidence.ts';
 import { buildEvidenceBundle } from '../../ledger/pg/evidence.ts';
@@ -30,7 +30,7 @@ async function publishedBundle(id: string): Promise<EvidenceBundle> {
     try {
       return await buildEvidenceBundle(stack.pool, id, trust);
     } catch (error) {
-      if (!(error instanceof NotFoundError) || Date.now() > deadline) throw error;
+      if (!(error instanceof NotYetPublishedError) || Date.now() > deadline) throw error;
       await stack.publisher.request();
     }
   }

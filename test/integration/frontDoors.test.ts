@@ -2,6 +2,7 @@
 // pays and settles arrears; a registry officer works the inbox, reads the minimised view and
 // approves; a supervisor lists, reads the timeline with its proofs and exports the evidence.
 // Every signed step result is checked on the ledger with the repo's own ledger library.
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agency } from '../../domain/agency.ts';
 import type { Entry } from '../../domain/statement.ts';
@@ -110,6 +111,47 @@ describe('the citizen', () => {
       expect(response.statusCode, url).toBe(404);
       expect(response.json()).toMatchObject({ error: 'not_found', reason: `no case ${caseId}` });
     }
+  });
+
+  it('pages through their own cases newest first, each once, with a token that is theirs alone', async () => {
+    // Rows of a citizen with more cases than a page, as the case table holds them.
+    const sub = `citizen-pages-${randomUUID()}`;
+    const ids = Array.from({ length: 5 }, () => randomUUID());
+    for (const [i, id] of ids.entries())
+      await stack.pool.query(
+        `INSERT INTO cases (case_id, unit_id, workflow_id, applicant, created_at)
+         VALUES ($1, $2, $3, $4, $5)`,
+        // Two share a creation time: the case id breaks the tie.
+        [
+          id,
+          `U-PAGES-${i}`,
+          `case:U-PAGES-${i}`,
+          sub,
+          new Date(Date.UTC(2026, 0, 1 + Math.min(i, 3))),
+        ],
+      );
+    const citizen = await stack.as({ role: 'citizen', sub });
+    const seen: string[] = [];
+    let token: string | null = null;
+    let pages = 0;
+    do {
+      const url = `/cases?pageSize=2${token ? `&pageToken=${encodeURIComponent(token)}` : ''}`;
+      const response = await get(url, citizen);
+      expect(response.statusCode, response.body).toBe(200);
+      const page = response.json<CaseList>();
+      seen.push(...page.cases.map((c) => c.caseId));
+      token = page.nextPageToken;
+      pages++;
+    } while (token && pages < 10);
+    expect(pages).toBe(3);
+    const newestFirst = [ids[4]!, ids[3]!].sort().reverse();
+    expect(seen.slice(0, 2)).toEqual(newestFirst);
+    expect(seen.slice(2)).toEqual([ids[2], ids[1], ids[0]]);
+    // Another citizen's list refuses it, as a made-up token.
+    const first = (await get('/cases?pageSize=2', citizen)).json<CaseList>().nextPageToken!;
+    const borrowed = await get(`/cases?pageSize=2&pageToken=${first}`, otherCitizen);
+    expect(borrowed.statusCode).toBe(400);
+    expect(borrowed.json()).toMatchObject({ field: 'pageToken' });
   });
 
   it('tracks the case step by step and sees the assessed duty and the water arrears due', async () => {
@@ -522,7 +564,8 @@ describe('the supervisor', () => {
   it("exports an evidence bundle that verifies offline with the stack's trust", async () => {
     // The bundle needs a published checkpoint covering the timeline read's access entry too.
     let response = await get(`/cases/${caseId}/evidence`, stack.supervisor);
-    for (let i = 0; response.statusCode === 404 && i < 50; i++) {
+    for (let i = 0; response.statusCode === 409 && i < 50; i++) {
+      expect(response.json()).toMatchObject({ error: 'not_yet_published', field: 'caseId' });
       await stack.publisher.request();
       response = await get(`/cases/${caseId}/evidence`, stack.supervisor);
     }

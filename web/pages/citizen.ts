@@ -78,19 +78,34 @@ async function apply(event: SubmitEvent): Promise<void> {
   }
 }
 
-async function loadCases(): Promise<void> {
-  const list = await json<CaseList>('/cases', { token });
+/** The cases shown so far, newest first, and where the next page starts ("Show older"). */
+let shown: CaseList = { cases: [], nextPageToken: null };
+
+async function loadCases(pageToken?: string): Promise<void> {
+  const page = await json<CaseList>(
+    pageToken ? `/cases?pageToken=${encodeURIComponent(pageToken)}` : '/cases',
+    { token },
+  );
+  shown = {
+    cases: pageToken ? [...shown.cases, ...page.cases] : page.cases,
+    nextPageToken: page.nextPageToken,
+  };
+  const { cases, nextPageToken } = shown;
   const container = byId('cases');
-  if (list.cases.length === 0) {
+  if (cases.length === 0) {
     replace(container, h('p', {}, 'You have no cases yet.'));
     return;
   }
+  const older = h('button', { type: 'button', class: 'secondary' }, 'Show older cases');
+  older.addEventListener('click', () => {
+    if (nextPageToken) loadCases(nextPageToken).catch(showError);
+  });
   replace(
     container,
     table(
       'My cases',
       ['Case', 'Property', 'Status', 'Now', 'Submitted', ''],
-      list.cases.map((c) => {
+      cases.map((c) => {
         const open = h(
           'button',
           { type: 'button', class: 'secondary', 'data-case': c.caseId },
@@ -113,6 +128,7 @@ async function loadCases(): Promise<void> {
         ];
       }),
     ),
+    nextPageToken ? older : '',
   );
 }
 
