@@ -65,6 +65,7 @@ export const UTILITY_FIXTURES: Readonly<Record<Utility, Readonly<Record<string, 
     gas: {
       'U-GAS-INSPECTION-1': { safetyInspectionDue: true },
       'U-GAS-INSPECTION-2': { safetyInspectionDue: true },
+      'U-GAS-INSPECTION-3': { safetyInspectionDue: true },
       'U-NO-GAS-1': { noAccount: true },
       'U-GAS-CLOSED-LATER-1': { closedAfterPrecheck: true },
       'U-GAS-CLOSED-LATER-2': { closedAfterPrecheck: true },

@@ -143,7 +143,21 @@ function owingParty(def: StepDefinition): string {
       : def.agency;
 }
 
+/**
+ * The case. Since v8 it runs in a scope that a cancellation request (the Temporal UI's Cancel,
+ * `temporal workflow cancel`) never cancels: the request rejected whatever the case awaited
+ * and ended it Canceled with nothing undone (a title lock held, a filing open, the tax kept),
+ * and the unit could not be applied for again. The request goes to the case instead, which
+ * withdraws as far as the law lets it (see `cancelRequested` in `runCase`).
+ */
 export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
+  // The same first command as runCase's own first call: the patch is asked once a run.
+  if (!patched('jointTransferCase-v8')) return runCase(input);
+  const { cancelRequested } = CancellationScope.current();
+  return CancellationScope.nonCancellable(() => runCase(input, cancelRequested));
+}
+
+async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Promise<CaseStatus> {
   const { caseId, application } = input;
   // A case started since this patch takes every patched path below without asking for
   // each: the first call of each patch records a marker and an upsert of
@@ -157,6 +171,8 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   // registration's other steps waited only for the call, saw it neither running nor done,
   // and could undo a property already transferred), and a deadline is reported only for a
   // step still open when its turn in the watch comes.
+  // v8: the search attributes follow every change, a step that finished too, and a
+  // cancellation request withdraws the case instead of cutting it short.
   // Each stands for every patch before it too.
   const v8 = patched('jointTransferCase-v8');
   const v7 = v8 || patched('jointTransferCase-v7');
@@ -297,6 +313,19 @@ export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
    * other refusal stays as synchronous as before (no extra turn of the event loop).
    */
   const registrationSettled = () => condition(() => !pointOfNoReturnRunning);
+  // A cancellation request (since v8) is a refusal like any other before the registration:
+  // what was done is undone in reverse order, each compensation a signed entry, and the case
+  // closes. Past it nothing is undone (ARCHITECTURE.md §2), so the case goes on to its end.
+  cancelRequested?.catch(async () => {
+    if (pointOfNoReturnRunning) await registrationSettled();
+    if (pastPointOfNoReturn) {
+      log.warn('cancellation request ignored: the case is past its point of no return', {
+        caseId,
+      });
+      return;
+    }
+    refuse('failed', 'withdrawn: cancelled by an operator before the registration');
+  });
   // Since v8 whatever the attributes show counts as a change, a step that finished too: before,
   // only a step starting, escalating or going overdue marked one, so a step done while the case
   // waited on another (arrears settled while the review waits) stayed among its current steps.

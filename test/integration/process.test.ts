@@ -327,6 +327,75 @@ describe('the joint transfer, end to end', () => {
 
   const supervise = (caseId: string, stepId: string, action: 'retry' | 'resolve', reason: string) =>
     driver.supervise(stack, caseId, stepId, action, reason);
+
+  it('withdraws a case cancelled before the registration: the tax refunded, the title lock released and the filing cancelled, each signed, and the unit can be applied for again', async () => {
+    const application = sampleApplication({ utilities: [] });
+    const caseId = await submit(stack, application);
+    await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
+    expect((await pay(caseId)).statusCode).toBe(200);
+    await waitForStep(stack, caseId, 'review', 'waiting');
+    // What an operator's Cancel in the Temporal UI sends.
+    await stack.client.workflow.getHandle(caseWorkflowId(application.unitId)).cancel();
+    const t = await waitForClosed(stack, caseId);
+    await recordHistory('withdrawn-by-a-cancellation-request', caseId);
+    expect(t.workflowStatus).toBe('COMPLETED');
+    expect(t.phase).toBe('failed');
+    expect(t.reason).toBe('withdrawn: cancelled by an operator before the registration');
+    expect(stepStatus(t, 'registerTransfer')).toBe('cancelled');
+    expect(entryOutcomes(t)).toMatchObject({
+      refundTax: 'compensated',
+      releaseTitleLock: 'compensated',
+      cancelFiling: 'compensated',
+      close: 'failed',
+    });
+    // Undone in reverse order of what was done: the payment, done last, first.
+    const undone = t.entries
+      .filter((e) => e.statement.outcome === 'compensated')
+      .map((e) => e.statement.stepId);
+    expect(undone[0]).toBe('refundTax');
+    expect([...undone].sort()).toEqual(['cancelFiling', 'refundTax', 'releaseTitleLock']);
+    // Its contract filed anew (the withdrawal cancelled the first filing), the unit is free:
+    // the title lock is gone.
+    const again = await submit(stack, {
+      ...application,
+      contractFilingNumber: `${application.contractFilingNumber}-2`,
+    });
+    await payAndApprove(again);
+    expect((await waitForClosed(stack, again)).phase).toBe('completed');
+  });
+
+  it('goes on with a case cancelled past the registration, which nothing undoes, to its end', async () => {
+    const application = sampleApplication({ unitId: 'U-GAS-INSPECTION-3', utilities: ['gas'] });
+    const caseId = await submit(stack, application);
+    await payAndApprove(caseId);
+    await waitUntil(
+      stack,
+      caseId,
+      escalatedAt('transferAccount.gas'),
+      'the gas escalation',
+      60_000,
+    );
+    await stack.client.workflow.getHandle(caseWorkflowId(application.unitId)).cancel();
+    expect(
+      (
+        await supervise(
+          caseId,
+          'transferAccount.gas',
+          'resolve',
+          'inspected on site; holder changed',
+        )
+      ).statusCode,
+    ).toBe(200);
+    const t = await waitForClosed(stack, caseId);
+    expect(t.phase).toBe('completed');
+    expect(t.reason).toBeNull();
+    expect(entryOutcomes(t)).toMatchObject({
+      registerTransfer: 'passed',
+      'transferAccount.gas.resolved': 'resolvedByHand',
+      close: 'completed',
+    });
+    expect(Object.values(entryOutcomes(t))).not.toContain('compensated');
+  });
   const escalatedAt =
     (stepId: string, times = 1) =>
     (t: Timeline) =>
