@@ -57,6 +57,7 @@ export const UTILITY_FIXTURES: Readonly<Record<Utility, Readonly<Record<string, 
     electricity: {},
     water: {
       'U-WATER-ARREARS-1': { arrearsCents: 18_650 },
+      'U-WATER-ARREARS-2': { arrearsCents: 18_650 },
       'U-REGISTRY-OUTAGE-ARREARS-1': { arrearsCents: 4_210 },
       'U-REGISTRY-OUTAGE-ARREARS-2': { arrearsCents: 4_210 },
       'U-REGISTRY-OUTAGE-ARREARS-3': { arrearsCents: 4_210 },

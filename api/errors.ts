@@ -151,7 +151,7 @@ export function refusedUpdate(error: unknown, field: string): unknown {
   // The server answers an Update on a closed run with NotFound (temporalio/temporal#6240): the
   // case exists, and is past taking anything.
   if (error instanceof WorkflowNotFoundError)
-    return new StateConflictError('caseId', 'the case is no longer running; nothing changed');
+    return new StateConflictError('caseId', 'the case is no longer running');
   return error;
 }
 

@@ -7,7 +7,8 @@ import {
   keyRevokeStatement,
   type AnchorKey,
 } from './keyEvents.ts';
-import { agencyKeyName, signingKey, type SigningKey } from './keys.ts';
+import { fromHex, toBase64 } from './bytes.ts';
+import { agencyKeyName, keyIdOf, signingKey, type SigningKey } from './keys.ts';
 import { commitTo } from './statement.ts';
 
 // Deterministic keys: seed = 32 copies of one byte.
@@ -203,6 +204,24 @@ describe('KeyTimeline', () => {
     const tl = new KeyTimeline([anchor(w1, 'water'), anchor(t1, 'tax')]);
     expect(tl.apply(add(w1, t1, at(5)))).toMatchObject({ applied: false, reason: 'otherAgency' });
     expect(tl.validAt(t1.keyId, 'tax', at(6)).ok).toBe(true);
+  });
+
+  test('an add of a key of small order is refused when made, and ignored and reported when read', () => {
+    const identity = fromHex('01' + '00'.repeat(31)); // R = B, S = 1 verify under it for anything
+    const weak = { keyId: keyIdOf(agencyKeyName('water'), identity), publicKey: identity };
+    expect(() => add(w1, weak as SigningKey, at(5))).toThrow(/is no usable Ed25519 public key/);
+    // The same event as a log could hold it, its facts written by hand.
+    const genuine = add(w1, w2, at(5));
+    const forged: Statement = {
+      ...genuine,
+      facts: { ...genuine.facts, keyId: weak.keyId, publicKey: toBase64(identity) },
+    };
+    const tl = new KeyTimeline([anchor(w1, 'water')]);
+    expect(tl.apply(forged)).toMatchObject({ applied: false, reason: 'malformed' });
+    expect(tl.validAt(weak.keyId, 'water', at(6))).toMatchObject({
+      ok: false,
+      reason: 'unknownKey',
+    });
   });
 
   test('a revoke of an unknown key is ignored and reported', () => {

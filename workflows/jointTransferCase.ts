@@ -281,12 +281,10 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     if (v5) current.push(...[...awaitingSupervisor].filter((id) => !states.has(id)));
     return current;
   };
-  const fingerprintOf = (current: readonly string[]) =>
-    JSON.stringify([status.phase, current, status.overdue]);
   const upsertStatus = () => {
     changed = false;
     const current = currentSteps();
-    const fingerprint = fingerprintOf(current);
+    const fingerprint = JSON.stringify([status.phase, current, status.overdue]);
     // Since this patch, only a change is published. Cases started before it replay with the
     // old behaviour.
     if (fingerprint === published && since('search-attributes-only-on-change')) return;
@@ -326,14 +324,19 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     }
     refuse('failed', 'withdrawn: cancelled by an operator before the registration');
   });
-  // Since v8 whatever the attributes show counts as a change, a step that finished too: before,
-  // only a step starting, escalating or going overdue marked one, so a step done while the case
-  // waited on another (arrears settled while the review waits) stayed among its current steps.
-  const unpublished = () => changed || (v8 && fingerprintOf(currentSteps()) !== published);
+  // Since v8 a step that finishes marks a change too (`finished`): before, only a step
+  // starting, escalating or going overdue did, so a step done while the case waited on another
+  // (arrears settled while the review waits) stayed among its current steps. Marked where the
+  // code finishes it, never read off the state in the condition: the SDK checks conditions
+  // after each job of an activation too, before their continuations run, and replay batches
+  // jobs unlike a live run, so a condition on the state itself upserts at other points.
+  const finished = () => {
+    if (v8) publish();
+  };
   if (whenWaiting) {
     (async () => {
       for (;;) {
-        await condition(() => turns.busy === 0 && unpublished());
+        await condition(() => changed && turns.busy === 0);
         logTransitions();
         upsertStatus();
       }
@@ -379,49 +382,57 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
   // A decision must name this case and an open step, come from the step's agency, and carry
   // an outcome that step can take; the ledger then checks the signature against the key
   // registry, and only a decision the ledger accepted changes the case.
+  // Since v8 the case runs where a cancellation request does not reach (jointTransferCase),
+  // but an Update's handler runs in the workflow's root scope, which the request cancels: its
+  // body is shielded too, or every payment and decision after a cancellation past the
+  // registration would be refused, and one being recorded at the request cut off mid-append.
+  // The body starts at once either way (deciding is set in the same job), and no command.
+  const shielded = <T>(body: () => Promise<T>): Promise<T> =>
+    v8 ? CancellationScope.nonCancellable(body) : body();
   setHandler(
     decideUpdate,
-    async (decision) => {
-      // Held open from acceptance until the entry lands: a second decision on the step is
-      // refused meanwhile, and the step's wait does not end without this one.
-      if (v5) deciding.add(decision.stepId);
-      try {
-        // With its opening, the record must open the commitment (the API checked it too).
-        const { opening } = decision;
-        const receipt = opening
-          ? await orchestrator.appendToLedger(decision.signed, {
-              salt: opening.salt,
-              result: opening.record,
-            })
-          : await orchestrator.appendToLedger(decision.signed);
-        // The log already holds another decision under this step's statement id: one whose
-        // Update's answer was lost (its append went through, the case never heard) and that
-        // was then decided again. The logged one is the agency's public record and cannot be
-        // replaced, so the case follows it (without its opening: no reason). The same outcome
-        // signed again is answered as accepted; another is refused. Behind a patch: a worker
-        // of the code before took the new decision. A logged statement that cannot decide the
-        // step (none the validator let through can be logged under its id) leaves the step
-        // open until its deadline and final limit.
-        if (receipt.logged && patched('decide-follows-logged')) {
-          const { statement } = receipt.logged;
-          const problem = decisionProblem(decision.stepId, statement);
-          if (!problem) {
-            const adopted = { stepId: decision.stepId, signed: receipt.logged };
-            decisions.set(decision.stepId, { decision: adopted, ledgerIndex: receipt.index });
-            if (statement.outcome === decision.signed.statement.outcome)
-              return { ledgerIndex: receipt.index };
+    (decision) =>
+      shielded(async () => {
+        // Held open from acceptance until the entry lands: a second decision on the step is
+        // refused meanwhile, and the step's wait does not end without this one.
+        if (v5) deciding.add(decision.stepId);
+        try {
+          // With its opening, the record must open the commitment (the API checked it too).
+          const { opening } = decision;
+          const receipt = opening
+            ? await orchestrator.appendToLedger(decision.signed, {
+                salt: opening.salt,
+                result: opening.record,
+              })
+            : await orchestrator.appendToLedger(decision.signed);
+          // The log already holds another decision under this step's statement id: one whose
+          // Update's answer was lost (its append went through, the case never heard) and that
+          // was then decided again. The logged one is the agency's public record and cannot be
+          // replaced, so the case follows it (without its opening: no reason). The same outcome
+          // signed again is answered as accepted; another is refused. Behind a patch: a worker
+          // of the code before took the new decision. A logged statement that cannot decide the
+          // step (none the validator let through can be logged under its id) leaves the step
+          // open until its deadline and final limit.
+          if (receipt.logged && patched('decide-follows-logged')) {
+            const { statement } = receipt.logged;
+            const problem = decisionProblem(decision.stepId, statement);
+            if (!problem) {
+              const adopted = { stepId: decision.stepId, signed: receipt.logged };
+              decisions.set(decision.stepId, { decision: adopted, ledgerIndex: receipt.index });
+              if (statement.outcome === decision.signed.statement.outcome)
+                return { ledgerIndex: receipt.index };
+            }
+            throw ApplicationFailure.nonRetryable(
+              `the ledger already holds a decision ${statement.outcome} under ${statement.statementId} (entry ${receipt.index})${problem ? `, which cannot decide the step: ${problem}` : ', and the case follows it'}; this decision was not recorded`,
+              STATEMENT_ID_TAKEN,
+            );
           }
-          throw ApplicationFailure.nonRetryable(
-            `the ledger already holds a decision ${statement.outcome} under ${statement.statementId} (entry ${receipt.index})${problem ? `, which cannot decide the step: ${problem}` : ', and the case follows it'}; this decision was not recorded`,
-            STATEMENT_ID_TAKEN,
-          );
+          decisions.set(decision.stepId, { decision, ledgerIndex: receipt.index });
+          return { ledgerIndex: receipt.index };
+        } finally {
+          deciding.delete(decision.stepId);
         }
-        decisions.set(decision.stepId, { decision, ledgerIndex: receipt.index });
-        return { ledgerIndex: receipt.index };
-      } finally {
-        deciding.delete(decision.stepId);
-      }
-    },
+      }),
     {
       validator: (decision: Decision) => {
         const def = definitions.get(decision.stepId);
@@ -754,6 +765,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           state.finishedAt = now();
           if (out.signed.statement.outcome === 'rejected') {
             state.status = 'rejected';
+            finished();
             // A refusing agency may still have acted (the registry locks the title while it
             // checks); compensations are idempotent, so undo whatever this step may have done.
             if (!v5 && def.compensation) compensations.push(def);
@@ -778,6 +790,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
             continue;
           }
           state.status = 'done';
+          finished();
           if (def.compensation) compensations.push(def);
           if (def.pointOfNoReturn) pastPointOfNoReturn = true;
           return;
@@ -794,6 +807,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
             : !pastPointOfNoReturn || def.pointOfNoReturn;
           if (refusable) {
             state.status = 'failed';
+            finished();
             // It may have acted before failing; compensations are idempotent.
             if (def.compensation && since('compensate-failed-steps')) compensations.push(def);
             refuse('failed', `${def.id} failed: ${message}`);
@@ -828,6 +842,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     state.status = 'done';
     state.outcome = 'resolvedByHand';
     state.finishedAt = now();
+    finished();
     // A registration resolved by hand was done by hand: the case goes on past it.
     if (v5 && def.pointOfNoReturn) pastPointOfNoReturn = true;
   }
@@ -891,6 +906,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
       if (!(await settles(rest))) {
         state.status = 'cancelled';
         state.finishedAt = now();
+        finished();
         if (v5 && pointOfNoReturnRunning) await registrationSettled();
         if (!pastPointOfNoReturn) {
           refuse(
@@ -932,6 +948,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     const got = decisions.get(def.id);
     if (!got) {
       state.status = 'cancelled';
+      finished();
       return;
     }
     const outcome = got.decision.signed.statement.outcome;
@@ -947,12 +964,14 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     facts[def.id] = got.decision.signed.statement.facts;
     if (REFUSING_OUTCOMES.includes(outcome)) {
       state.status = 'rejected';
+      finished();
       refuse(
         'rejected',
         `${def.id}: ${def.agency} decided ${outcome}${reason ? `: ${reason}` : ''}`,
       );
     } else {
       state.status = 'done';
+      finished();
       if (def.compensation) compensations.push(def);
     }
   }
@@ -988,6 +1007,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           const signed = await orchestrator.signRecord(record);
           recordResolution(activity, signed, await append(signed, undefined, record));
           states.get(def.id)!.status = 'compensated';
+          finished();
           return;
         }
       }
@@ -1023,6 +1043,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
       at: now(),
     });
     states.get(def.id)!.status = 'compensated';
+    finished();
   };
 
   // Intake: the off-ledger case record and the commitment salt.

@@ -364,6 +364,36 @@ describe('the joint transfer, end to end', () => {
     expect((await waitForClosed(stack, again)).phase).toBe('completed');
   });
 
+  it("takes the citizen's payment of arrears after a cancellation past the registration, and completes", async () => {
+    const application = sampleApplication({ unitId: 'U-WATER-ARREARS-2', utilities: ['water'] });
+    const caseId = await submit(stack, application);
+    await payAndApprove(caseId);
+    await waitUntil(
+      stack,
+      caseId,
+      (t) =>
+        stepStatus(t, 'registerTransfer') === 'done' &&
+        stepStatus(t, 'settleArrears.water') === 'waiting',
+      'the registration, with the arrears still due',
+      60_000,
+    );
+    await stack.client.workflow.getHandle(caseWorkflowId(application.unitId)).cancel();
+    const paid = await stack.app.inject({
+      method: 'POST',
+      url: `/cases/${caseId}/payments`,
+      headers: stack.citizen,
+      payload: { stepId: 'settleArrears.water' },
+    });
+    expect(paid.statusCode, paid.body).toBe(200);
+    const t = await waitForClosed(stack, caseId);
+    expect(t.phase).toBe('completed');
+    expect(entryOutcomes(t)).toMatchObject({
+      'settleArrears.water': 'settled',
+      'transferAccount.water': 'passed',
+      close: 'completed',
+    });
+  });
+
   it('goes on with a case cancelled past the registration, which nothing undoes, to its end', async () => {
     const application = sampleApplication({ unitId: 'U-GAS-INSPECTION-3', utilities: ['gas'] });
     const caseId = await submit(stack, application);

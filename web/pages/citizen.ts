@@ -98,6 +98,8 @@ async function loadCases(pageToken?: string): Promise<void> {
   }
   const older = h('button', { type: 'button', class: 'secondary' }, 'Show older cases');
   older.addEventListener('click', () => {
+    // Once: a second click would fetch the same page again and list its cases twice.
+    older.disabled = true;
     if (nextPageToken) loadCases(nextPageToken).catch(showError);
   });
   replace(

@@ -48,6 +48,8 @@ async function loadInbox(pageToken?: string): Promise<void> {
   const container = byId('inbox');
   const more = h('button', { type: 'button', class: 'secondary' }, 'Show more');
   more.addEventListener('click', () => {
+    // Once: a second click would fetch the same page again and list its steps twice.
+    more.disabled = true;
     if (nextPageToken)
       loadInbox(nextPageToken).catch((error: unknown) =>
         sayError(error, 'The inbox could not be loaded'),

@@ -355,9 +355,14 @@ sessionPanel('supervisor', (value) => {
   });
   const escalationsFailed = (error: unknown) =>
     sayError(error, 'The escalations could not be loaded');
-  byId('escalations-more').addEventListener('click', () => {
-    if (escalations.nextPageToken)
-      loadEscalations(escalations.nextPageToken).catch(escalationsFailed);
+  const more = byId<HTMLButtonElement>('escalations-more');
+  more.addEventListener('click', () => {
+    if (!escalations.nextPageToken || more.disabled) return;
+    // One page at a time: a second click would fetch the same page and list it twice.
+    more.disabled = true;
+    loadEscalations(escalations.nextPageToken)
+      .catch(escalationsFailed)
+      .finally(() => (more.disabled = false));
   });
   byId('escalations-reload').addEventListener('click', () => {
     loadEscalations()
