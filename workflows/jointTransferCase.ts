@@ -171,8 +171,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
   // registration's other steps waited only for the call, saw it neither running nor done,
   // and could undo a property already transferred), and a deadline is reported only for a
   // step still open when its turn in the watch comes.
-  // v8: the search attributes follow every change, a step that finished too, and a
-  // cancellation request withdraws the case instead of cutting it short.
+  // v8: a cancellation request withdraws the case instead of cutting it short.
   // Each stands for every patch before it too.
   const v8 = patched('jointTransferCase-v8');
   const v7 = v8 || patched('jointTransferCase-v7');
@@ -273,17 +272,13 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
   let agenciesPublished = false;
   let published = '';
   let changed = false;
-  const currentSteps = () => {
+  const upsertStatus = () => {
+    changed = false;
     const current = status.steps
       .filter((s) => ['running', 'waiting', 'escalated'].includes(s.status))
       .map((s) => s.stepId);
     // Since v5 a compensation waiting for a supervisor is listed too, under its activity.
     if (v5) current.push(...[...awaitingSupervisor].filter((id) => !states.has(id)));
-    return current;
-  };
-  const upsertStatus = () => {
-    changed = false;
-    const current = currentSteps();
     const fingerprint = JSON.stringify([status.phase, current, status.overdue]);
     // Since this patch, only a change is published. Cases started before it replay with the
     // old behaviour.
@@ -324,20 +319,10 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     }
     refuse('failed', 'withdrawn: cancelled by an operator before the registration');
   });
-  // Since v8 a step that finishes marks a change too (`finished`): before, only a step
-  // starting, escalating or going overdue did, so a step done while the case waited on another
-  // (arrears settled while the review waits) stayed among its current steps. Marked where the
-  // code finishes it, never read off the state in the condition: the SDK checks conditions
-  // after each job of an activation too, before their continuations run, and replay batches
-  // jobs unlike a live run, so a condition on the state itself upserts at other points.
-  const finished = () => {
-    if (v8) publish();
-  };
   if (whenWaiting) {
     (async () => {
       for (;;) {
         await condition(() => changed && turns.busy === 0);
-        logTransitions();
         upsertStatus();
       }
     })().catch((error: unknown) => {
@@ -765,7 +750,6 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           state.finishedAt = now();
           if (out.signed.statement.outcome === 'rejected') {
             state.status = 'rejected';
-            finished();
             // A refusing agency may still have acted (the registry locks the title while it
             // checks); compensations are idempotent, so undo whatever this step may have done.
             if (!v5 && def.compensation) compensations.push(def);
@@ -790,7 +774,6 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
             continue;
           }
           state.status = 'done';
-          finished();
           if (def.compensation) compensations.push(def);
           if (def.pointOfNoReturn) pastPointOfNoReturn = true;
           return;
@@ -807,7 +790,6 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
             : !pastPointOfNoReturn || def.pointOfNoReturn;
           if (refusable) {
             state.status = 'failed';
-            finished();
             // It may have acted before failing; compensations are idempotent.
             if (def.compensation && since('compensate-failed-steps')) compensations.push(def);
             refuse('failed', `${def.id} failed: ${message}`);
@@ -842,7 +824,6 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     state.status = 'done';
     state.outcome = 'resolvedByHand';
     state.finishedAt = now();
-    finished();
     // A registration resolved by hand was done by hand: the case goes on past it.
     if (v5 && def.pointOfNoReturn) pastPointOfNoReturn = true;
   }
@@ -906,7 +887,6 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
       if (!(await settles(rest))) {
         state.status = 'cancelled';
         state.finishedAt = now();
-        finished();
         if (v5 && pointOfNoReturnRunning) await registrationSettled();
         if (!pastPointOfNoReturn) {
           refuse(
@@ -948,7 +928,6 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     const got = decisions.get(def.id);
     if (!got) {
       state.status = 'cancelled';
-      finished();
       return;
     }
     const outcome = got.decision.signed.statement.outcome;
@@ -964,14 +943,12 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     facts[def.id] = got.decision.signed.statement.facts;
     if (REFUSING_OUTCOMES.includes(outcome)) {
       state.status = 'rejected';
-      finished();
       refuse(
         'rejected',
         `${def.id}: ${def.agency} decided ${outcome}${reason ? `: ${reason}` : ''}`,
       );
     } else {
       state.status = 'done';
-      finished();
       if (def.compensation) compensations.push(def);
     }
   }
@@ -1007,7 +984,6 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           const signed = await orchestrator.signRecord(record);
           recordResolution(activity, signed, await append(signed, undefined, record));
           states.get(def.id)!.status = 'compensated';
-          finished();
           return;
         }
       }
@@ -1043,7 +1019,6 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
       at: now(),
     });
     states.get(def.id)!.status = 'compensated';
-    finished();
   };
 
   // Intake: the off-ledger case record and the commitment salt.

@@ -214,23 +214,6 @@ describe('the citizen', () => {
     expect(entry.statement.facts.decidedBy).toBe('citizen');
   });
 
-  it('drops the arrears step from the current steps a supervisor lists cases by once the arrears are settled, and keeps the review the case waits for', async () => {
-    const listedUnder = async (step: string) =>
-      (await get(`/cases?step=${step}&status=running`, stack.supervisor))
-        .json<CaseList>()
-        .cases.some((c) => c.caseId === caseId);
-    // Visibility lags the case a little; no deadline falls due in law time meanwhile.
-    await expect
-      .poll(
-        async () => ({
-          settleArrears: await listedUnder('settleArrears.water'),
-          review: await listedUnder('review'),
-        }),
-        { timeout: 15_000, interval: 250 },
-      )
-      .toEqual({ settleArrears: false, review: true });
-  });
-
   it('cannot pay the same duty twice: 422 naming the step, nothing signed', async () => {
     const before = await stack.pool.query('SELECT count(*)::int AS n FROM ledger_entries');
     const response = await post(`/cases/${caseId}/payments`, stack.citizen, {
