@@ -78,6 +78,7 @@ export const REGISTRY_FIXTURES: Readonly<Record<string, RegistryFixture>> = {
   'U-COOWNED-1': { ownerIdNumbers: ['S7654321', 'C2345678'] },
   'U-REGISTRY-OUTAGE-1': { registrationOutage: true },
   'U-REGISTRY-OUTAGE-2': { registrationOutage: true },
+  'U-REGISTRY-OUTAGE-3': { registrationOutage: true },
   // With water arrears the buyer has not settled (utility.ts): a wait beside the outage.
   'U-REGISTRY-OUTAGE-ARREARS-1': { registrationOutage: true },
   'U-REGISTRY-OUTAGE-ARREARS-2': { registrationOutage: true },

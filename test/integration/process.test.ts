@@ -499,6 +499,24 @@ describe('the joint transfer, end to end', () => {
     for (const undo of UNDOING) expect(outcomes[undo], undo).toBeUndefined();
   });
 
+  it('waits for a registration in flight when a cancellation request comes, and goes on once it is resolved by hand', async () => {
+    const application = sampleApplication({ unitId: 'U-REGISTRY-OUTAGE-3', utilities: [] });
+    const caseId = await submit(stack, application);
+    await payAndApprove(caseId);
+    await waitUntil(stack, caseId, escalatedAt('registerTransfer'), 'an escalation', 30_000);
+    await stack.client.workflow.getHandle(caseWorkflowId(application.unitId)).cancel();
+    const { t, outcomes } = await resolveAndClose(
+      caseId,
+      'registerTransfer',
+      'registered at the counter, certificate issued by hand',
+    );
+    await recordHistory('cancelled-while-the-registration-was-in-flight', caseId);
+    expect(t.phase).toBe('completed');
+    expect(t.reason).toBeNull();
+    expect(outcomes['registerTransfer.resolved']).toBe('resolvedByHand');
+    for (const undo of UNDOING) expect(outcomes[undo], undo).toBeUndefined();
+  });
+
   /**
    * A case on `unitId` (a registry outage, water arrears not settled) whose arrears wait passed
    * its final limit while the registration was escalated, once the registration is resolved by

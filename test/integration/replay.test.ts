@@ -65,7 +65,7 @@ describe('replaying recorded case histories', () => {
     const v8 = files.filter((f) => f.startsWith('v8-'));
     const current = files.filter((f) => !/^v\d+-/.test(f));
     expect([v1, v2, v3, v4, v5, v6, v7, v8, current].map((group) => group.length)).toEqual([
-      5, 5, 5, 5, 6, 5, 6, 14, 12,
+      5, 5, 5, 5, 6, 5, 6, 14, 13,
     ]);
     const patchMarkers = (f: string) =>
       events(f).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length;

@@ -98,9 +98,12 @@ async function loadCases(pageToken?: string): Promise<void> {
   }
   const older = h('button', { type: 'button', class: 'secondary' }, 'Show older cases');
   older.addEventListener('click', () => {
-    // Once: a second click would fetch the same page again and list its cases twice.
+    if (!nextPageToken || older.disabled) return;
+    // One page at a time: a second click would fetch the same page and list its cases twice.
     older.disabled = true;
-    if (nextPageToken) loadCases(nextPageToken).catch(showError);
+    loadCases(nextPageToken)
+      .catch(showError)
+      .finally(() => (older.disabled = false));
   });
   replace(
     container,

@@ -48,12 +48,12 @@ async function loadInbox(pageToken?: string): Promise<void> {
   const container = byId('inbox');
   const more = h('button', { type: 'button', class: 'secondary' }, 'Show more');
   more.addEventListener('click', () => {
-    // Once: a second click would fetch the same page again and list its steps twice.
+    if (!nextPageToken || more.disabled) return;
+    // One page at a time: a second click would fetch the same page and list its steps twice.
     more.disabled = true;
-    if (nextPageToken)
-      loadInbox(nextPageToken).catch((error: unknown) =>
-        sayError(error, 'The inbox could not be loaded'),
-      );
+    loadInbox(nextPageToken)
+      .catch((error: unknown) => sayError(error, 'The inbox could not be loaded'))
+      .finally(() => (more.disabled = false));
   });
   if (items.length === 0 && !nextPageToken) {
     replace(container, h('p', {}, 'No review steps are open for your agency.'));
