@@ -29,7 +29,10 @@ const judged = new LruMap<string, boolean>(10_000);
  * (RFC 8032 §5.1.3), or the point has small order ([8]A is the identity). Under a key of
  * small order, R = identity and S = 0 satisfy RFC 8032's check [8][S]B = [8]R + [8][k]A for
  * every message, so anyone can sign for it. libsodium's verify refuses such keys; noble's and
- * OpenSSL's do not, so the backends here refuse them first, and all three agree.
+ * OpenSSL's do not, so the backends here refuse them first, and all three agree on which keys
+ * can sign. (On signatures they still differ at the edges: noble checks the cofactored
+ * equation and takes an R of small order, libsodium neither. The log holds only what
+ * libsodium, the sequencer's check, accepted, and noble accepts all of that.)
  */
 export function isUnusablePublicKey(publicKey: Uint8Array): boolean {
   if (publicKey.length !== 32) return true;
