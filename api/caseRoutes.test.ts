@@ -85,6 +85,17 @@ const NOTICED_AT = '2026-01-07T10:00:05.000Z';
 const noticeMessage = (stepId: string) => `${stepId} escalated (the notice)`;
 
 /** PostgreSQL as the case routes read it: case rows, ledger entries and escalation notices. */
+/** agency_keys rows the fake PostgreSQL holds, by key id (registered by the tests that sign). */
+const REGISTERED_KEYS = new Map<string, Record<string, unknown>>();
+const registerKey = (key: { keyId: string; publicKey: Uint8Array }, agency: string) =>
+  REGISTERED_KEYS.set(key.keyId, {
+    key_id: key.keyId,
+    agency,
+    public_key: Buffer.from(key.publicKey),
+    valid_from: new Date(0),
+    valid_until: null,
+  });
+
 function fakePool(rows: CaseRow[], entries: Record<string, Buffer[]> = {}, notices: Notice[] = []) {
   const queries: string[] = [];
   const query = (config: string | { text: string; values?: unknown[] }, params?: unknown[]) => {
@@ -110,6 +121,10 @@ function fakePool(rows: CaseRow[], entries: Record<string, Buffer[]> = {}, notic
         })),
       );
     if (/FROM case_secrets WHERE case_id/.test(text)) return answer([{ application: null }]);
+    if (/FROM agency_keys WHERE key_id = \$1/.test(text)) {
+      const key = REGISTERED_KEYS.get(values[0] as string);
+      return answer(key ? [key] : []);
+    }
     if (/FROM notifications n JOIN cases c/.test(text)) {
       const [before, limit] = values as [string, number];
       const below = notices.filter((n) => n.id < Number(before)).sort((a, b) => b.id - a.id);
@@ -645,6 +660,7 @@ describe('refusals name the field at fault', () => {
 
 describe('a signed decision with the opening of its commitment', () => {
   const key = generateSigningKey(agencyKeyName('registry'));
+  registerKey(key, 'registry');
   const decision = () =>
     signDecision({
       key,
@@ -1123,5 +1139,54 @@ describe('requests that name what is wrong', () => {
     expect(response.statusCode).toBe(503);
     expect(response.json()).toMatchObject({ error: 'unavailable' });
     expect(response.json<{ reason: string }>().reason).toContain('ONEWINDOW_TRUST_FILE');
+  });
+});
+
+describe("a decision an agency's system signed itself", () => {
+  const registered = generateSigningKey(agencyKeyName('registry'));
+  registerKey(registered, 'registry');
+  const send = async (key: ReturnType<typeof generateSigningKey>, tamper = false) => {
+    const { signed } = signDecision({
+      key,
+      agency: 'registry',
+      caseId: CASE,
+      stepId: 'review',
+      outcome: 'approved',
+      decidedBy: 'system',
+    });
+    const signature = tamper
+      ? `${signed.signature.startsWith('A') ? 'B' : 'A'}${signed.signature.slice(1)}`
+      : signed.signature;
+    const { temporal, world } = fakeTemporal([
+      { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
+    ]);
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await call('POST', `/cases/${CASE}/decisions`, 'registry', {
+      stepId: 'review',
+      signed: { ...signed, signature },
+    });
+    return { response, world };
+  };
+
+  it('reaches the case under a key the registry holds for the agency', async () => {
+    const { response, world } = await send(registered);
+    expect(response.statusCode, response.body).toBe(200);
+    expect(world.updates).toHaveLength(1);
+  });
+
+  it('is refused with 422 naming signed, before any Update, under a key the registry does not hold', async () => {
+    const { response, world } = await send(generateSigningKey(agencyKeyName('registry')));
+    expect(response.statusCode).toBe(422);
+    expect(response.json()).toMatchObject({ error: 'refused', field: 'signed' });
+    expect(response.json<{ reason: string }>().reason).toMatch(/^UnknownKeyError: /);
+    expect(world.updates).toEqual([]);
+  });
+
+  it('is refused with 422 naming signed, before any Update, when its signature does not verify', async () => {
+    const { response, world } = await send(registered, true);
+    expect(response.statusCode).toBe(422);
+    expect(response.json()).toMatchObject({ error: 'refused', field: 'signed' });
+    expect(response.json<{ reason: string }>().reason).toMatch(/^BadSignatureError: /);
+    expect(world.updates).toEqual([]);
   });
 });

@@ -20,7 +20,12 @@ import {
   type Decision,
   type DeskRequest,
 } from '../domain/decisions.ts';
-import { CaseConflictError, NotFoundError } from '../domain/errors.ts';
+import {
+  CaseConflictError,
+  KeyNotAuthorizedError,
+  NotFoundError,
+  UnknownKeyError,
+} from '../domain/errors.ts';
 import { ACTIVITY_VIEWS, viewFor, type AgencyActivityName } from '../domain/views.ts';
 import type { LogReader } from '../ledger/pg/logReader.ts';
 import { EvidenceBundle } from '../ledger/evidence.ts';
@@ -28,7 +33,9 @@ import { buildEvidenceBundle } from '../ledger/pg/evidence.ts';
 import type { TrustFile } from '../ledger/trust.ts';
 import { LruMap } from '../ledger/lruMap.ts';
 import { CaseEntries, type StoredEntry } from '../ledger/pg/reader.ts';
-import { opensCommitment } from '../ledger/statement.ts';
+import { opensCommitment, verifyStatementSignature } from '../ledger/statement.ts';
+import type { SignedStatement } from '../domain/statement.ts';
+import { KeyRegistry } from '../ledger/pg/keyRegistry.ts';
 import type { agencyDecision } from '../workflows/agencyDecision.ts';
 import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
 import { decideUpdate, resolveEscalationUpdate, statusQuery } from '../workflows/messages.ts';
@@ -165,6 +172,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
   const app = parent.withTypeProvider<ZodTypeProvider>();
   const { temporal, pool } = deps;
   const listDeps = { temporal, pool, namespace: deps.namespace, pageTokens: deps.pageTokens };
+  const keyRegistry = new KeyRegistry(pool);
   const caseEntries = new CaseEntries(pool);
   const encoded = new WeakMap<Uint8Array, string>();
 
@@ -431,6 +439,30 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       throw new UpdateRefusedError('stepId', `step ${stepId} is not open (it is ${step.status})`);
   }
 
+  /**
+   * A decision an agency's own system signed is checked here as the ledger will check it (the
+   * key registered for the agency, not revoked, valid when issued; the signature): one the
+   * ledger would refuse never reaches the case, whose history every refused Update grows, so a
+   * system retrying with a wrong key could fill it. The ledger still has the last word.
+   * @throws UpdateRefusedError naming `signed`.
+   */
+  async function requireAgencySignature(signed: SignedStatement, agency: Agency): Promise<void> {
+    const { keyId, issuedAt } = signed.statement;
+    let publicKey: Uint8Array;
+    try {
+      ({ publicKey } = await keyRegistry.authorize(keyId, agency, issuedAt));
+    } catch (error) {
+      if (error instanceof UnknownKeyError || error instanceof KeyNotAuthorizedError)
+        throw new UpdateRefusedError('signed', `${error.name}: ${error.message}`);
+      throw error;
+    }
+    if (!verifyStatementSignature(signed, publicKey))
+      throw new UpdateRefusedError(
+        'signed',
+        `BadSignatureError: the signature does not verify under ${keyId}`,
+      );
+  }
+
   /** Has the owning agency sign `request` on its own worker (workflow agencyDecision). */
   async function signAtAgency(request: DeskRequest): Promise<Decision> {
     try {
@@ -448,11 +480,18 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
   /**
    * Sends a signed decision to the case; a refusal names `field` (what the caller got wrong).
    * A decision whose opening does not open its statement's commitment is refused first
-   * (400 naming `opening`): nothing reaches the case.
+   * (400 naming `opening`), then one `signedByItself` (that agency's own system signed it)
+   * that the ledger would refuse (422 naming `signed`): nothing reaches the case.
    */
-  async function applyDecision(row: CaseRow, decision: Decision, field = 'stepId') {
+  async function applyDecision(
+    row: CaseRow,
+    decision: Decision,
+    field = 'stepId',
+    signedByItself?: Agency,
+  ) {
     const mismatch = openingMismatch(decision);
     if (mismatch) throw new RequestValidationError([{ field: 'opening', reason: mismatch }]);
+    if (signedByItself) await requireAgencySignature(decision.signed, signedByItself);
     const handle = runHandle(row);
     try {
       const applied = await handle.executeUpdate(decideUpdate, { args: [decision] });
@@ -913,6 +952,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
           row,
           { stepId: body.stepId, signed: body.signed, opening: body.opening },
           'signed',
+          owner,
         );
       const decision = await signAtAgency({
         agency: owner,
