@@ -29,6 +29,10 @@ const children: ChildProcess[] = [];
 beforeAll(async () => {
   ownUrl = await ensureDatabase(inject('adminDatabaseUrl'), name);
   own = new pg.Pool({ connectionString: ownUrl, max: 2 });
+  // A pool's end() resolves before its clients' connections have closed, and the DROP … WITH
+  // (FORCE) in afterAll may cut one still closing: an unhandled FATAL 57P01 failed a CI run.
+  own.on('error', () => undefined);
+  own.on('connect', (client) => client.on('error', () => undefined));
   logDatabase = new pg.Pool({ connectionString: inject('adminDatabaseUrl'), max: 1 });
 });
 afterAll(async () => {
