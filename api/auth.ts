@@ -5,7 +5,7 @@ import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
 import { Agency } from '../domain/agency.ts';
-import { isUnusablePublicKey } from '../ledger/ed25519.ts';
+import { isUnusablePublicKey, UNUSABLE_KEY } from '../ledger/ed25519.ts';
 import { LruMap } from '../ledger/lruMap.ts';
 
 export const TOKEN_ISSUER = 'onewindow';
@@ -61,10 +61,7 @@ function publicKeyObject(publicKey: Uint8Array): KeyObject {
   if (publicKey.length !== 32)
     throw new RangeError(`an Ed25519 public key is 32 bytes, got ${publicKey.length}`);
   // OpenSSL would take a key of small order, under which anyone can make a token verify.
-  if (isUnusablePublicKey(publicKey))
-    throw new RangeError(
-      'the token public key is no usable Ed25519 public key (no curve point, or one of small order, for which anyone can make a signature verify)',
-    );
+  if (isUnusablePublicKey(publicKey)) throw new RangeError(`the token public key ${UNUSABLE_KEY}`);
   return createPublicKey({
     key: Buffer.concat([SPKI_PREFIX, publicKey]),
     format: 'der',

@@ -658,6 +658,19 @@ describe('refusals name the field at fault', () => {
   });
 });
 
+/** `body` posted as the registry's decision on the review of a running case. */
+async function sendReviewDecision(body: object) {
+  const { temporal, world } = fakeTemporal([
+    { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
+  ]);
+  const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+  const response = await call('POST', `/cases/${CASE}/decisions`, 'registry', {
+    stepId: 'review',
+    ...body,
+  });
+  return { response, world };
+}
+
 describe('a signed decision with the opening of its commitment', () => {
   const key = generateSigningKey(agencyKeyName('registry'));
   registerKey(key, 'registry');
@@ -671,17 +684,7 @@ describe('a signed decision with the opening of its commitment', () => {
       decidedBy: 'system',
       reason: 'the seller has not signed the contract',
     });
-  const send = async (body: object) => {
-    const { temporal, world } = fakeTemporal([
-      { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
-    ]);
-    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
-    const response = await call('POST', `/cases/${CASE}/decisions`, 'registry', {
-      stepId: 'review',
-      ...body,
-    });
-    return { response, world };
-  };
+  const send = sendReviewDecision;
 
   it('reaches the case when the opening opens the commitment', async () => {
     const { signed, opening } = decision();
@@ -1145,7 +1148,7 @@ describe('requests that name what is wrong', () => {
 describe("a decision an agency's system signed itself", () => {
   const registered = generateSigningKey(agencyKeyName('registry'));
   registerKey(registered, 'registry');
-  const send = async (key: ReturnType<typeof generateSigningKey>, tamper = false) => {
+  const send = (key: ReturnType<typeof generateSigningKey>, tamper = false) => {
     const { signed } = signDecision({
       key,
       agency: 'registry',
@@ -1157,15 +1160,7 @@ describe("a decision an agency's system signed itself", () => {
     const signature = tamper
       ? `${signed.signature.startsWith('A') ? 'B' : 'A'}${signed.signature.slice(1)}`
       : signed.signature;
-    const { temporal, world } = fakeTemporal([
-      { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
-    ]);
-    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
-    const response = await call('POST', `/cases/${CASE}/decisions`, 'registry', {
-      stepId: 'review',
-      signed: { ...signed, signature },
-    });
-    return { response, world };
+    return sendReviewDecision({ signed: { ...signed, signature } });
   };
 
   it('reaches the case under a key the registry holds for the agency', async () => {

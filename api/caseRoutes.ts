@@ -33,6 +33,7 @@ import { buildEvidenceBundle } from '../ledger/pg/evidence.ts';
 import type { TrustFile } from '../ledger/trust.ts';
 import { LruMap } from '../ledger/lruMap.ts';
 import { CaseEntries, type StoredEntry } from '../ledger/pg/reader.ts';
+import { fromUtf8, utf8 } from '../ledger/bytes.ts';
 import { opensCommitment, verifyStatementSignature } from '../ledger/statement.ts';
 import type { SignedStatement } from '../domain/statement.ts';
 import { KeyRegistry } from '../ledger/pg/keyRegistry.ts';
@@ -605,9 +606,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
 
   /** Where a citizen's page starts: the (created_at, case_id) its token sealed for `list`. */
   const citizenPageStart = (list: string, text: string): [string, string] => {
-    const start: unknown = JSON.parse(
-      new TextDecoder().decode(openPageToken(deps.pageTokens, list, text)),
-    );
+    const start: unknown = JSON.parse(fromUtf8(openPageToken(deps.pageTokens, list, text)));
     if (
       !Array.isArray(start) ||
       start.length !== 2 ||
@@ -654,10 +653,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       const last = rows.at(-1);
       const nextPageToken =
         found.length > pageSize && last
-          ? deps.pageTokens.seal(
-              list,
-              new TextEncoder().encode(JSON.stringify([last.created_key, last.case_id])),
-            )
+          ? deps.pageTokens.seal(list, utf8(JSON.stringify([last.created_key, last.case_id])))
           : null;
       const known = await casesOfRuns(
         listDeps,

@@ -9,7 +9,7 @@ import { UsageError } from '../cli/args.ts';
 import { Agency, Signer } from '../domain/agency.ts';
 import { fromBase64 } from '../ledger/bytes.ts';
 import { parseCosignerVerifierKey } from '../ledger/cosignature.ts';
-import { isUnusablePublicKey } from '../ledger/ed25519.ts';
+import { isUnusablePublicKey, UNUSABLE_KEY } from '../ledger/ed25519.ts';
 import { assertKeyName, keyIdOf, parseVerifierKey, type VerifierKey } from '../ledger/keys.ts';
 import type { WitnessEndpoint, WitnessPolicyConfig } from '../ledger/pg/publisher.ts';
 import { parsePayloadKeys, type PayloadKey } from './payloadCodec.ts';
@@ -248,7 +248,7 @@ export const configFields = {
             input: value,
             message:
               key?.length === 32
-                ? 'is no usable Ed25519 public key (no curve point, or one of small order, for which anyone can make a signature verify)'
+                ? UNUSABLE_KEY
                 : 'must be the base64 of a 32-byte Ed25519 public key',
           });
           return z.NEVER;

@@ -203,13 +203,14 @@ function pack(items: readonly VerifyItem[]): ArrayBuffer {
     publicKey.length === 32 &&
     signature.length === 64 &&
     (sodiumModulePath !== undefined || !isUnusablePublicKey(publicKey));
+  const sendable = items.map(wellFormed);
   let total = 0;
-  for (const item of items) total += 100 + (wellFormed(item) ? item.message.length : 0);
+  for (const [i, item] of items.entries()) total += 100 + (sendable[i] ? item.message.length : 0);
   const bytes = new Uint8Array(total);
   const view = new DataView(bytes.buffer);
   let at = 0;
-  for (const item of items) {
-    if (!wellFormed(item)) {
+  for (const [i, item] of items.entries()) {
+    if (!sendable[i]) {
       view.setUint32(at, 0xffffffff);
       at += 100;
       continue;

@@ -15,6 +15,7 @@ import {
   signEd25519,
   verifyEd25519,
   type VerifySignature,
+  UNUSABLE_KEY,
 } from './ed25519.ts';
 import {
   assertKeyName,
@@ -119,9 +120,7 @@ export function parseCosignerVerifierKey(text: string): CosignerKey {
   }
   const publicKey = raw.slice(1);
   if (isUnusablePublicKey(publicKey))
-    throw new KeyFormatError(
-      `cosigner key of ${name} is no usable Ed25519 public key (no curve point, or one of small order, for which anyone can make a signature verify)`,
-    );
+    throw new KeyFormatError(`cosigner key of ${name} ${UNUSABLE_KEY}`);
   // The id in the text is of the encoded type; the returned key always carries the 0x04 id.
   const typedId = sha256(concatBytes(utf8(name), new Uint8Array([0x0a, type]), publicKey)).slice(
     0,

@@ -2,6 +2,7 @@
 // or through the implementation a process installs with `useEd25519`.
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
+import { toHex } from './bytes.ts';
 import { LruMap } from './lruMap.ts';
 
 ed.hashes.sha512 = sha512;
@@ -21,6 +22,10 @@ export interface Ed25519 {
   verify: VerifySignature;
 }
 
+/** What every refusal of such a key says after naming it (see `isUnusablePublicKey`). */
+export const UNUSABLE_KEY =
+  'is no usable Ed25519 public key (no curve point, or one of small order, for which anyone can make a signature verify)';
+
 /** Keys already judged by `isUnusablePublicKey`, by their hex: decoding a point costs more than a check. */
 const judged = new LruMap<string, boolean>(10_000);
 
@@ -36,8 +41,7 @@ const judged = new LruMap<string, boolean>(10_000);
  */
 export function isUnusablePublicKey(publicKey: Uint8Array): boolean {
   if (publicKey.length !== 32) return true;
-  let hex = '';
-  for (const byte of publicKey) hex += byte.toString(16).padStart(2, '0');
+  const hex = toHex(publicKey);
   let unusable = judged.get(hex);
   if (unusable === undefined) {
     try {

@@ -14,7 +14,7 @@ import { z } from 'zod';
 import type { Signer } from '../domain/agency.ts';
 import { Base64Hash, KeyId, Statement, STATEMENT_TYPE } from '../domain/statement.ts';
 import { fromBase64, toBase64, utf8 } from './bytes.ts';
-import { isUnusablePublicKey } from './ed25519.ts';
+import { isUnusablePublicKey, UNUSABLE_KEY } from './ed25519.ts';
 import { keyIdOf } from './keys.ts';
 import { commitTo } from './statement.ts';
 
@@ -173,8 +173,7 @@ function addFactsProblem(facts: KeyAddFacts): string | undefined {
   if (keyIdOf(name, fromBase64(facts.publicKey)) !== facts.keyId)
     return `key id ${facts.keyId} does not match the public key ${facts.publicKey}`;
   // Under a key of small order anyone can make a signature verify (ledger/ed25519.ts).
-  if (isUnusablePublicKey(fromBase64(facts.publicKey)))
-    return `key ${facts.keyId} is no usable Ed25519 public key (no curve point, or one of small order, for which anyone can make a signature verify)`;
+  if (isUnusablePublicKey(fromBase64(facts.publicKey))) return `key ${facts.keyId} ${UNUSABLE_KEY}`;
   if (facts.validUntil !== null && Date.parse(facts.validUntil) <= Date.parse(facts.validFrom))
     return `key ${facts.keyId} would be valid from ${facts.validFrom} until ${facts.validUntil}: an empty window`;
   return undefined;

@@ -3,7 +3,7 @@
 // Ed25519 signature type; a verifier key is written <name>+<hex id>+<base64(0x01 || key)>.
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, fromBase64, toBase64, toHex, utf8 } from './bytes.ts';
-import { isUnusablePublicKey, publicKeyOf, randomSeed } from './ed25519.ts';
+import { isUnusablePublicKey, publicKeyOf, randomSeed, UNUSABLE_KEY } from './ed25519.ts';
 
 export const ED25519_ALG = 0x01;
 
@@ -89,9 +89,7 @@ export function parseVerifierKey(text: string): VerifierKey {
   }
   const publicKey = raw.slice(1);
   if (isUnusablePublicKey(publicKey))
-    throw new KeyFormatError(
-      `verifier key of ${name} is no usable Ed25519 public key (no curve point, or one of small order, for which anyone can make a signature verify)`,
-    );
+    throw new KeyFormatError(`verifier key of ${name} ${UNUSABLE_KEY}`);
   const hash = keyHash(name, publicKey);
   if (toHex(hash) !== hexId)
     throw new KeyFormatError(

@@ -3,7 +3,7 @@
 // Each agency can assemble this from keys published out of band; no operator is needed.
 import { z } from 'zod';
 import { fromBase64, toBase64 } from './bytes.ts';
-import { isUnusablePublicKey } from './ed25519.ts';
+import { isUnusablePublicKey, UNUSABLE_KEY } from './ed25519.ts';
 import type { TrustedAgencyKey } from './audit.ts';
 import { parseCosignerVerifierKey, type WitnessPolicy } from './cosignature.ts';
 import { parseVerifierKey, type VerifierKey } from './keys.ts';
@@ -65,9 +65,7 @@ export function loadTrust(json: unknown): Trust {
         const publicKey = fromBase64(k.publicKey);
         if (publicKey.length !== 32) throw new Error(`agency key ${k.keyId} must be 32 bytes`);
         if (isUnusablePublicKey(publicKey))
-          throw new Error(
-            `agency key ${k.keyId} is no usable Ed25519 public key (no curve point, or one of small order, for which anyone can make a signature verify)`,
-          );
+          throw new Error(`agency key ${k.keyId} ${UNUSABLE_KEY}`);
         return { ...k, publicKey };
       }),
     };

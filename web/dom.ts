@@ -46,6 +46,19 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
 }
 
 /** `2026-03-01 10:00 UTC` for an ISO time; an em dash for none. */
+/**
+ * Runs `load` when `button` is clicked, one at a time: the button is disabled until `load`
+ * settles, so a second click does not fetch the same page again and list it twice, and it
+ * comes back after a failure.
+ */
+export function onClickOneAtATime(button: HTMLButtonElement, load: () => Promise<unknown>): void {
+  button.addEventListener('click', () => {
+    if (button.disabled) return;
+    button.disabled = true;
+    void load().finally(() => (button.disabled = false));
+  });
+}
+
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return '\u2014';
   const date = new Date(iso);

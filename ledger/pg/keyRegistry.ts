@@ -8,7 +8,7 @@ import type { Signer } from '../../domain/agency.ts';
 import { Entry, type SignedStatement, type Statement } from '../../domain/statement.ts';
 import { bytesEqual, toBase64 } from '../bytes.ts';
 import { canonicalJson } from '../canonicalJson.ts';
-import { isUnusablePublicKey } from '../ed25519.ts';
+import { isUnusablePublicKey, UNUSABLE_KEY } from '../ed25519.ts';
 import {
   KEY_ADD_STEP,
   KEY_REVOKE_STEP,
@@ -43,9 +43,7 @@ export async function registerAgencyKey(
   key: Omit<AgencyKey, 'validUntil'> & { validUntil?: Date | null },
 ): Promise<AgencyKey> {
   if (isUnusablePublicKey(key.publicKey))
-    throw new Error(
-      `key ${key.keyId} of ${key.agency} is no usable Ed25519 public key (no curve point, or one of small order, for which anyone can make a signature verify); refusing to register it`,
-    );
+    throw new Error(`key ${key.keyId} of ${key.agency} ${UNUSABLE_KEY}; refusing to register it`);
   await pool.query(
     `INSERT INTO agency_keys (key_id, agency, public_key, valid_from, valid_until) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (key_id) DO NOTHING`,

@@ -9,18 +9,20 @@ import { LruMap } from '../lruMap.ts';
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 // DER PKCS#8 prefix for an Ed25519 private key given by its 32-byte seed (RFC 8410 §7).
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-// Making a KeyObject from DER costs more than a signature check: each key is made once.
-const publicKeys = new LruMap<string, KeyObject>(10_000);
+// Making a KeyObject from DER costs more than a signature check: each key is made once. A
+// public key no signer can stand for (ledger/ed25519.ts) is kept as null: OpenSSL would take
+// a forgery under it.
+const publicKeys = new LruMap<string, KeyObject | null>(10_000);
 const privateKeys = new LruMap<string, KeyObject>(1_000);
 
-function keyObject(
-  cache: LruMap<string, KeyObject>,
+function keyObject<K extends KeyObject | null>(
+  cache: LruMap<string, K>,
   raw: Uint8Array,
-  make: (raw: Uint8Array) => KeyObject,
-): KeyObject {
+  make: (raw: Uint8Array) => K,
+): K {
   const id = Buffer.from(raw).toString('hex');
   let key = cache.get(id);
-  if (!key) {
+  if (key === undefined) {
     key = make(raw);
     cache.set(id, key);
   }
@@ -29,13 +31,16 @@ function keyObject(
 
 const publicKeyObject = (publicKey: Uint8Array) =>
   keyObject(publicKeys, publicKey, (raw) =>
-    createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' }),
+    isUnusablePublicKey(raw)
+      ? null
+      : createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' }),
   );
 
 export const verifyEd25519Node: VerifySignature = (publicKey, message, signature) => {
-  if (signature.length !== 64 || isUnusablePublicKey(publicKey)) return false;
+  if (publicKey.length !== 32 || signature.length !== 64) return false;
   try {
-    return verify(null, message, publicKeyObject(publicKey), signature);
+    const key = publicKeyObject(publicKey);
+    return key !== null && verify(null, message, key, signature);
   } catch {
     return false;
   }

@@ -327,6 +327,9 @@ describe('the joint transfer, end to end', () => {
 
   const supervise = (caseId: string, stepId: string, action: 'retry' | 'resolve', reason: string) =>
     driver.supervise(stack, caseId, stepId, action, reason);
+  /** What an operator's Cancel in the Temporal UI sends. */
+  const cancelCase = (unitId: string) =>
+    stack.client.workflow.getHandle(caseWorkflowId(unitId)).cancel();
 
   it('withdraws a case cancelled before the registration: the tax refunded, the title lock released and the filing cancelled, each signed, and the unit can be applied for again', async () => {
     const application = sampleApplication({ utilities: [] });
@@ -334,8 +337,7 @@ describe('the joint transfer, end to end', () => {
     await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
     expect((await pay(caseId)).statusCode).toBe(200);
     await waitForStep(stack, caseId, 'review', 'waiting');
-    // What an operator's Cancel in the Temporal UI sends.
-    await stack.client.workflow.getHandle(caseWorkflowId(application.unitId)).cancel();
+    await cancelCase(application.unitId);
     const t = await waitForClosed(stack, caseId);
     await recordHistory('withdrawn-by-a-cancellation-request', caseId);
     expect(t.workflowStatus).toBe('COMPLETED');
@@ -377,13 +379,8 @@ describe('the joint transfer, end to end', () => {
       'the registration, with the arrears still due',
       60_000,
     );
-    await stack.client.workflow.getHandle(caseWorkflowId(application.unitId)).cancel();
-    const paid = await stack.app.inject({
-      method: 'POST',
-      url: `/cases/${caseId}/payments`,
-      headers: stack.citizen,
-      payload: { stepId: 'settleArrears.water' },
-    });
+    await cancelCase(application.unitId);
+    const paid = await payArrearsLate(caseId);
     expect(paid.statusCode, paid.body).toBe(200);
     const t = await waitForClosed(stack, caseId);
     expect(t.phase).toBe('completed');
@@ -405,7 +402,7 @@ describe('the joint transfer, end to end', () => {
       'the gas escalation',
       60_000,
     );
-    await stack.client.workflow.getHandle(caseWorkflowId(application.unitId)).cancel();
+    await cancelCase(application.unitId);
     expect(
       (
         await supervise(
@@ -504,7 +501,7 @@ describe('the joint transfer, end to end', () => {
     const caseId = await submit(stack, application);
     await payAndApprove(caseId);
     await waitUntil(stack, caseId, escalatedAt('registerTransfer'), 'an escalation', 30_000);
-    await stack.client.workflow.getHandle(caseWorkflowId(application.unitId)).cancel();
+    await cancelCase(application.unitId);
     const { t, outcomes } = await resolveAndClose(
       caseId,
       'registerTransfer',

@@ -3,7 +3,16 @@
 // verified in this browser.
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
-import { byId, definitions, formatCents, formatTime, h, replace, table } from '../dom.ts';
+import {
+  byId,
+  definitions,
+  formatCents,
+  formatTime,
+  h,
+  onClickOneAtATime,
+  replace,
+  table,
+} from '../dom.ts';
 import { ApiError, json } from '../http.ts';
 import { say, sayError } from '../messages.ts';
 import { sessionPanel } from '../session.ts';
@@ -97,13 +106,8 @@ async function loadCases(pageToken?: string): Promise<void> {
     return;
   }
   const older = h('button', { type: 'button', class: 'secondary' }, 'Show older cases');
-  older.addEventListener('click', () => {
-    if (!nextPageToken || older.disabled) return;
-    // One page at a time: a second click would fetch the same page and list its cases twice.
-    older.disabled = true;
-    loadCases(nextPageToken)
-      .catch(showError)
-      .finally(() => (older.disabled = false));
+  onClickOneAtATime(older, async () => {
+    if (nextPageToken) await loadCases(nextPageToken).catch(showError);
   });
   replace(
     container,

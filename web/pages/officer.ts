@@ -3,7 +3,16 @@
 // the decision, approve or reject with a reason, is signed by the agency before it reaches
 // the workflow.
 /// <reference lib="dom" />
-import { byId, definitions, formatTime, h, replace, table, type Child } from '../dom.ts';
+import {
+  byId,
+  definitions,
+  formatTime,
+  h,
+  onClickOneAtATime,
+  replace,
+  table,
+  type Child,
+} from '../dom.ts';
 import { json, query } from '../http.ts';
 import { say, sayError } from '../messages.ts';
 import { claimsOf, sessionPanel } from '../session.ts';
@@ -47,13 +56,11 @@ async function loadInbox(pageToken?: string): Promise<void> {
   const { items, nextPageToken } = inbox;
   const container = byId('inbox');
   const more = h('button', { type: 'button', class: 'secondary' }, 'Show more');
-  more.addEventListener('click', () => {
-    if (!nextPageToken || more.disabled) return;
-    // One page at a time: a second click would fetch the same page and list its steps twice.
-    more.disabled = true;
-    loadInbox(nextPageToken)
-      .catch((error: unknown) => sayError(error, 'The inbox could not be loaded'))
-      .finally(() => (more.disabled = false));
+  onClickOneAtATime(more, async () => {
+    if (nextPageToken)
+      await loadInbox(nextPageToken).catch((error: unknown) =>
+        sayError(error, 'The inbox could not be loaded'),
+      );
   });
   if (items.length === 0 && !nextPageToken) {
     replace(container, h('p', {}, 'No review steps are open for your agency.'));

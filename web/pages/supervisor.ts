@@ -7,7 +7,7 @@
 import { Agency } from '../../domain/agency.ts';
 import { CasePhase } from '../../domain/caseStatus.ts';
 import { jointTransferProcess } from '../../domain/process.ts';
-import { byId, definitions, formatTime, h, replace, table } from '../dom.ts';
+import { byId, definitions, formatTime, h, onClickOneAtATime, replace, table } from '../dom.ts';
 import { bytes, json, query } from '../http.ts';
 import { say, sayError } from '../messages.ts';
 import { sessionPanel } from '../session.ts';
@@ -355,14 +355,9 @@ sessionPanel('supervisor', (value) => {
   });
   const escalationsFailed = (error: unknown) =>
     sayError(error, 'The escalations could not be loaded');
-  const more = byId<HTMLButtonElement>('escalations-more');
-  more.addEventListener('click', () => {
-    if (!escalations.nextPageToken || more.disabled) return;
-    // One page at a time: a second click would fetch the same page and list it twice.
-    more.disabled = true;
-    loadEscalations(escalations.nextPageToken)
-      .catch(escalationsFailed)
-      .finally(() => (more.disabled = false));
+  onClickOneAtATime(byId<HTMLButtonElement>('escalations-more'), async () => {
+    if (escalations.nextPageToken)
+      await loadEscalations(escalations.nextPageToken).catch(escalationsFailed);
   });
   byId('escalations-reload').addEventListener('click', () => {
     loadEscalations()
