@@ -41,7 +41,7 @@ import type { agencyDecision } from '../workflows/agencyDecision.ts';
 import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
 import { decideUpdate, resolveEscalationUpdate, statusQuery } from '../workflows/messages.ts';
 import { caseStatusKey } from '../workflows/searchAttributes.ts';
-import { accessLogOf, type RecordAccess } from './access.ts';
+import { accessLogOf, accessRecordsOf, type RecordAccess } from './access.ts';
 import { actorOf, ForbiddenError, type Principal, type Role } from './auth.ts';
 import {
   CaseList,
@@ -739,9 +739,10 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         fields: application ? ['application'] : [],
         purpose: request.query.purpose,
       });
-      const [{ view, stored }, checkpoint] = await Promise.all([
+      const [{ view, stored }, checkpoint, accessRecords] = await Promise.all([
         caseView(row, workflow),
         deps.reader.latestPublished(),
+        accessRecordsOf(pool, row.case_id),
       ]);
       const provable = checkpoint ? stored.filter((e) => e.entry.index < checkpoint.size) : [];
       const proofs = checkpoint
@@ -756,7 +757,10 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       return {
         ...view,
         application: application ?? null,
-        accessLog: accessLogOf(stored.map((e) => e.entry)),
+        accessLog: accessLogOf(
+          stored.map((e) => e.entry),
+          accessRecords,
+        ),
         checkpoint: checkpoint ? { note: checkpoint.note, size: checkpoint.size } : null,
         entries: view.entries.map((e) => ({ ...e, inclusionProof: proofOf.get(e.index) ?? null })),
         access,
@@ -779,8 +783,16 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     },
     async (request) => {
       const row = await visibleCase(request.params.caseId, principalOf(request));
-      const stored = await caseEntries.of(row.case_id);
-      return { accesses: accessLogOf(stored.map((e) => e.entry)) };
+      const [stored, records] = await Promise.all([
+        caseEntries.of(row.case_id),
+        accessRecordsOf(pool, row.case_id),
+      ]);
+      return {
+        accesses: accessLogOf(
+          stored.map((e) => e.entry),
+          records,
+        ),
+      };
     },
   );
 

@@ -188,6 +188,7 @@ export async function runApiBench(
     const recordAccess = ledgerAccessRecorder({
       key: keys.orchestrator!,
       append: (signed) => writer.sequencer.append(signed),
+      pool: apiPool,
     });
     const app = await buildApp({ temporal: client, pool: apiPool, verifyToken, recordAccess });
     // A route added only here: the same constant as the bare instance, behind the API's plugins.

@@ -186,6 +186,7 @@ export async function runCasesBench(
       recordAccess: ledgerAccessRecorder({
         key: keys.orchestrator!,
         append: (signed) => orchestrator.sequencer.append(signed),
+        pool: apiPool,
       }),
     });
     const hour = 3600;

@@ -81,7 +81,7 @@ export async function runApi(
     pool,
     logger: true,
     verifyToken: tokenVerifier(config.ONEWINDOW_TOKEN_PUBLIC_KEY),
-    recordAccess: ledgerAccessRecorder({ key, append: (s) => writer.sequencer.append(s) }),
+    recordAccess: ledgerAccessRecorder({ key, append: (s) => writer.sequencer.append(s), pool }),
     metrics,
     // Every API process derives the same page-token key from the shared payload key, so a
     // page token from one process is good at any other behind the same load balancer.

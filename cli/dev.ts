@@ -278,6 +278,7 @@ export async function runDev(
       recordAccess: ledgerAccessRecorder({
         key: orchestratorKey,
         append: (signed) => writer.sequencer.append(signed),
+        pool,
       }),
       trust,
     });

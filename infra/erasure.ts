@@ -103,6 +103,9 @@ export async function eraseCase(
     // Its notices too: an escalation's message quotes the agency's error, which may name
     // what the case is about.
     await client.query('DELETE FROM notifications WHERE case_id = $1', [caseId]);
+    // Who read the case and why (api/access.ts): a purpose may name people too. The access
+    // entries stay, showing role, agency and fields; their commitments link to nothing now.
+    await client.query('DELETE FROM access_records WHERE case_id = $1', [caseId]);
     const updated = await client.query<{ erased_at: Date }>(
       'UPDATE cases SET erased_at = now() WHERE case_id = $1 RETURNING erased_at',
       [caseId],

@@ -56,11 +56,12 @@ export interface CaseDetail {
 
 export interface Access {
   at: string;
-  actor: string;
+  /** Null when no kept record opens the entry's commitment (erased with the case). */
+  actor: string | null;
   role: string;
   agency: string | null;
   fields: string[];
-  purpose: string;
+  purpose: string | null;
   ledgerIndex: number | null;
 }
 

@@ -84,6 +84,9 @@ export function notificationsTable(notifications: readonly Notification[]): HTML
   );
 }
 
+/** Who read and why, for a read whose record is no longer kept (erased with the case). */
+const NOT_ON_RECORD = 'not on record';
+
 export function accessTable(accesses: readonly Access[]): HTMLElement {
   if (accesses.length === 0)
     return h('p', { 'data-testid': 'access-empty' }, 'Nobody has read your case data yet.');
@@ -92,11 +95,11 @@ export function accessTable(accesses: readonly Access[]): HTMLElement {
     ['When', 'Who', 'Role', 'Agency', 'Fields', 'Purpose', 'Ledger entry'],
     accesses.map((a) => [
       formatTime(a.at),
-      a.actor,
+      a.actor ?? NOT_ON_RECORD,
       a.role,
       a.agency ?? '\u2014',
       a.fields.join(', '),
-      a.purpose,
+      a.purpose ?? NOT_ON_RECORD,
       a.ledgerIndex === null ? '\u2014' : String(a.ledgerIndex),
     ]),
   );

@@ -257,6 +257,22 @@ CREATE TRIGGER witness_state_no_truncate BEFORE TRUNCATE ON witness_state
   FOR EACH STATEMENT EXECUTE FUNCTION onewindow_refuse_change();
 `,
   },
+  {
+    version: 10,
+    name: 'access records',
+    sql: `
+-- Who read a case's personal data and why (api/access.ts): the access entry on the ledger
+-- shows only the reader's role and agency and the fields read, and commits to this record
+-- under this salt. Erasing the case deletes its rows (infra/erasure.ts).
+CREATE TABLE access_records (
+  statement_id text PRIMARY KEY,
+  case_id      text NOT NULL,
+  salt         bytea NOT NULL CHECK (length(salt) = 32),
+  record       jsonb NOT NULL
+);
+CREATE INDEX access_records_case ON access_records (case_id);
+`,
+  },
 ];
 
 /** Applies pending migrations under an advisory lock, so concurrent starts do not race. */
@@ -319,6 +335,8 @@ async function grantAppRole(client: pg.PoolClient, password: string): Promise<vo
   await client.query(`GRANT SELECT, INSERT, DELETE ON notifications TO ${APP_ROLE}`);
   await client.query(`GRANT USAGE ON SEQUENCE notifications_id_seq TO ${APP_ROLE}`);
   await client.query(`GRANT SELECT, INSERT ON agency_key_revocations TO ${APP_ROLE}`);
+  // DELETE for erasure only (infra/erasure.ts).
+  await client.query(`GRANT SELECT, INSERT, DELETE ON access_records TO ${APP_ROLE}`);
   await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON cases, case_secrets TO ${APP_ROLE}`);
   await client.query(`GRANT SELECT ON schema_migrations TO ${APP_ROLE}`);
 }

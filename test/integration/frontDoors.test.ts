@@ -599,6 +599,8 @@ describe("the citizen's access log", () => {
       const entry = await expectSignedBy(ledgerIndex, 'orchestrator');
       expect(entry.statement.keyId).toBe(stack.keys.orchestrator!.keyId);
       expect(entry.statement).toMatchObject({ stepId: 'access', outcome: 'read' });
+      // Who read and why stay off the public ledger: the entry commits to them.
+      expect(Object.keys(entry.statement.facts).sort()).toEqual(['agency', 'fields', 'role']);
     }
   });
 });

@@ -1311,6 +1311,18 @@ describe('the joint transfer, end to end', () => {
         ).rows[0]!.n,
       );
     expect(await notices()).toBeGreaterThan(0);
+    // A supervisor's read: who read and why are kept off the ledger, and go with the case.
+    const read = (
+      await stack.app.inject({
+        method: 'GET',
+        url: `/cases/${caseId}/timeline?purpose=checking+the+rejection`,
+        headers: stack.supervisor,
+      })
+    ).json<{ access: { ledgerIndex: number } }>().access;
+    const accessRecords = async () =>
+      (await stack.pool.query('SELECT 1 FROM access_records WHERE case_id = $1', [caseId]))
+        .rowCount;
+    expect(await accessRecords()).toBe(1);
     // As an operator erases it: the command, with the deployment's environment.
     const operatorEnv = {
       TEMPORAL_ADDRESS: inject('temporalAddress'),
@@ -1325,6 +1337,22 @@ describe('the joint transfer, end to end', () => {
       (await stack.pool.query('SELECT 1 FROM case_secrets WHERE case_id = $1', [caseId])).rowCount,
     ).toBe(0);
     expect(await notices()).toBe(0);
+    expect(await accessRecords()).toBe(0);
+    const accesses = await stack.app.inject({
+      method: 'GET',
+      url: `/cases/${caseId}/access-log`,
+      headers: stack.supervisor,
+    });
+    expect(accesses.json()).toEqual({
+      accesses: [
+        expect.objectContaining({
+          ledgerIndex: read.ledgerIndex,
+          role: 'supervisor',
+          actor: null,
+          purpose: null,
+        }),
+      ],
+    });
     await expect
       .poll(
         async () =>
@@ -1344,7 +1372,8 @@ describe('the joint transfer, end to end', () => {
       headers: stack.supervisor,
     });
     expect(after.json()).toMatchObject({ workflowStatus: 'ERASED', phase: 'rejected' });
-    expect(after.json<{ entries: unknown[] }>().entries).toHaveLength(closed.entries.length);
+    // Every entry stays, the supervisor's read among them.
+    expect(after.json<{ entries: unknown[] }>().entries).toHaveLength(closed.entries.length + 1);
     const again = await onewindow(['case', 'erase', caseId], operatorEnv);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(new RegExp(`^case ${caseId} was already erased at `));

@@ -193,6 +193,7 @@ export async function startStack(
     recordAccess: ledgerAccessRecorder({
       key: keys.orchestrator,
       append: (signed) => sequencer.append(signed),
+      pool,
     }),
     // Every agency key the shared database holds: other test files append with their own keys.
     trust: () => registeredTrust(pool, logKey, witnessKeys),

@@ -1,7 +1,7 @@
 // An agency officer's page: the open review steps of their agency; opening one asks for a
-// purpose (the read is recorded on the ledger) and shows only the agency's minimised view;
-// the decision, approve or reject with a reason, is signed by the agency before it reaches
-// the workflow.
+// purpose (the read is recorded on the ledger, who and why off it) and shows only the
+// agency's minimised view; the decision, approve or reject with a reason, is signed by the
+// agency before it reaches the workflow.
 /// <reference lib="dom" />
 import {
   byId,
