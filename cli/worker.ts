@@ -90,13 +90,14 @@ export async function runWorker(
     console.error(
       `orchestrator worker polling onewindow.orchestrator; checkpoints need ${witnesses.threshold} of ${witnesses.witnesses.length} witnesses`,
     );
-    await worker.run();
-    stopRetrying();
-    await publisher.idle();
-    await close();
-    await closeServer(ops);
-    await connection.close();
-    await pool.end();
+    await runThenClose(worker, [
+      stopRetrying,
+      () => publisher.idle(),
+      close,
+      () => closeServer(ops),
+      () => connection.close(),
+      () => pool.end(),
+    ]);
     return 0;
   }
   const agency = agencyOption(values.agency, ' (or pass --orchestrator)');
@@ -120,10 +121,32 @@ export async function runWorker(
   });
   const ops = await serveOperations(config, worker, metrics);
   console.error(`${agency} worker polling agency.${agency} with key ${key.keyId}`);
-  await worker.run();
-  await closeServer(ops);
-  await connection.close();
+  await runThenClose(worker, [() => closeServer(ops), () => connection.close()]);
   return 0;
+}
+
+/**
+ * Runs the worker, then closes what it used, in order, whether it stopped or failed: a worker
+ * whose run failed (a fatal poll error, its namespace gone) must exit with its error, for its
+ * supervisor to restart it, not linger with its health server answering 503 and its pool open.
+ * A close that fails is reported and the next one still runs.
+ */
+export async function runThenClose(
+  worker: Pick<Worker, 'run'>,
+  closers: readonly (() => unknown)[],
+  report: (line: string) => void = console.error,
+): Promise<void> {
+  try {
+    await worker.run();
+  } finally {
+    for (const close of closers) {
+      try {
+        await close();
+      } catch (error) {
+        report(`onewindow: closing after the worker stopped: ${(error as Error).message}`);
+      }
+    }
+  }
 }
 
 /**

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { runThenClose } from './worker.ts';
+
+describe('a worker command', () => {
+  it('closes everything it used, in order, once its worker stops', async () => {
+    const closed: string[] = [];
+    await runThenClose({ run: () => Promise.resolve() }, [
+      () => closed.push('ops server'),
+      () => closed.push('connection'),
+    ]);
+    expect(closed).toEqual(['ops server', 'connection']);
+  });
+
+  it("closes everything and fails with the worker's own error when its run fails, so the process exits", async () => {
+    const closed: string[] = [];
+    const fatal = new Error('namespace not found');
+    await expect(
+      runThenClose({ run: () => Promise.reject(fatal) }, [
+        () => closed.push('ops server'),
+        () => closed.push('connection'),
+      ]),
+    ).rejects.toBe(fatal);
+    expect(closed).toEqual(['ops server', 'connection']);
+  });
+
+  it('reports a close that fails and still runs the ones after it', async () => {
+    const closed: string[] = [];
+    const reported: string[] = [];
+    await runThenClose(
+      { run: () => Promise.resolve() },
+      [() => Promise.reject(new Error('server not running')), () => closed.push('connection')],
+      (line) => reported.push(line),
+    );
+    expect(closed).toEqual(['connection']);
+    expect(reported).toEqual(['onewindow: closing after the worker stopped: server not running']);
+  });
+});
