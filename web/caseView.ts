@@ -3,7 +3,7 @@
 // verified in the browser against the latest checkpoint.
 /// <reference lib="dom" />
 import { formatTime, h, replace, table, type Child } from './dom.ts';
-import { text } from './http.ts';
+import { ApiError, text } from './http.ts';
 import {
   checkpointSection,
   entryItem,
@@ -13,12 +13,7 @@ import {
   trustDetails,
 } from './ledgerView.ts';
 import type { Access, CaseEntry, Notification, StepState } from './caseApi.ts';
-import {
-  verifyCheckpoint,
-  verifyEntry,
-  type CheckpointVerdict,
-  type EntryVerdict,
-} from './verify.ts';
+import { verifyCheckpoint, verifyEntry, type EntryVerdict, type TrustContext } from './verify.ts';
 
 export function badge(text: string, kind = text): HTMLSpanElement {
   return h('span', { class: `badge ${kind}` }, text);
@@ -106,8 +101,8 @@ export function accessTable(accesses: readonly Access[]): HTMLElement {
 }
 
 export interface VerifiedEntries {
-  checkpoint: CheckpointVerdict;
-  note: string;
+  /** Why nothing could be verified (no trusted keys, no checkpoint yet); absent once checked. */
+  notVerified?: string;
   verdicts: EntryVerdict[];
   /** Re-rendered in place if a later checkpoint brings pending entries in. */
   element: HTMLElement;
@@ -115,6 +110,36 @@ export interface VerifiedEntries {
 
 const RECHECK_MS = 1500;
 const RECHECK_TRIES = 20;
+const CHECKING = 'checking again shortly';
+const STOPPED = `stopped checking after ${(RECHECK_TRIES * RECHECK_MS) / 1000} s; open the case again to check again`;
+
+/**
+ * The line under a case's entries. `checking`: whether the page still waits for a checkpoint
+ * that holds the pending ones; the line says which, so it never promises a check that stopped.
+ */
+export function entriesSummary(verdicts: readonly EntryVerdict[], checking: boolean): string {
+  const count = (status: EntryVerdict['status']) =>
+    verdicts.filter((v) => v.status === status).length;
+  return (
+    `${count('verified')} of ${verdicts.length} entries verified in this browser` +
+    (count('failed') ? `; ${count('failed')} FAILED` : '') +
+    (count('pending')
+      ? `; ${count('pending')} not yet in a published checkpoint (${checking ? CHECKING : STOPPED})`
+      : '') +
+    '.'
+  );
+}
+
+/** The line instead of verdicts: why, and (given `checking`) whether the page waits for more. */
+export function notVerifiedSummary(reason: string, checking?: boolean): string {
+  const waiting = checking === undefined ? '' : `; ${checking ? CHECKING : STOPPED}`;
+  return `Not verified: ${reason}${waiting}.`;
+}
+
+function reasonOf(error: unknown): string {
+  if (error instanceof ApiError) return error.reason;
+  return error instanceof Error ? error.message : String(error);
+}
 
 /**
  * Verifies a case's entries in this browser: the trust info from /ledger/trust, the given
@@ -122,15 +147,28 @@ const RECHECK_TRIES = 20;
  * from the public proof route). Entries newer than that checkpoint (the read that produced
  * this page is one) show as pending; the page then waits for a published checkpoint that
  * holds them and verifies every entry again against it, from the public proof route.
- * @throws ApiError when the trust info or checkpoint is missing.
+ * Does not reject for what it cannot fetch: the element and `notVerified` say why instead,
+ * and without a checkpoint (none published yet, or unreadable) it waits for one the same way.
  */
 export async function verifiedEntries(
   entries: readonly CaseEntry[],
   checkpointNote?: string,
 ): Promise<VerifiedEntries> {
-  const context = await fetchTrust();
   const sorted = [...entries].sort((a, b) => a.index - b.index);
+  const newest = sorted.at(-1)?.index ?? -1;
   const element = h('div', { class: 'ledger' });
+  const summary = h('p', { 'data-testid': 'entries-summary', 'aria-live': 'polite' });
+
+  let context: TrustContext;
+  try {
+    context = await fetchTrust();
+  } catch (error) {
+    // No keys to verify against (none configured, or unreadable): waiting will not bring them.
+    const reason = `the trusted keys could not be read: ${reasonOf(error)}`;
+    summary.textContent = notVerifiedSummary(reason);
+    replace(element, summary);
+    return { notVerified: reason, verdicts: [], element };
+  }
 
   const verifyAll = async (note: string, inline: boolean) => {
     const checkpoint = verifyCheckpoint(note, context);
@@ -148,42 +186,47 @@ export async function verifiedEntries(
         context,
       });
     });
-    const count = (status: string) => verdicts.filter((v) => v.status === status).length;
+    summary.textContent = entriesSummary(verdicts, true);
     replace(
       element,
       trustDetails(context),
       checkpointSection(note, checkpoint),
-      h(
-        'p',
-        { 'data-testid': 'entries-summary', 'aria-live': 'polite' },
-        `${count('verified')} of ${verdicts.length} entries verified in this browser`,
-        count('failed') ? `; ${count('failed')} FAILED` : '',
-        count('pending')
-          ? `; ${count('pending')} not yet in a published checkpoint (checking again shortly)`
-          : '',
-        '.',
-      ),
+      summary,
       h('ol', { class: 'entries' }, ...verdicts.map((v) => entryItem(v))),
     );
-    return { checkpoint, note, verdicts };
+    return verdicts;
   };
 
-  const first = await verifyAll(checkpointNote ?? (await text('/ledger/checkpoint')), true);
-  const newest = sorted.at(-1)?.index ?? -1;
-  if (first.verdicts.some((v) => v.status === 'pending')) {
-    // Wait for a checkpoint that holds every entry; stop once one does, or after a while.
+  let verdicts: EntryVerdict[] | undefined;
+  let notVerified = '';
+  try {
+    verdicts = await verifyAll(checkpointNote ?? (await text('/ledger/checkpoint')), true);
+  } catch (error) {
+    // None published yet (404), or the log or a proof not readable just now: wait below.
+    notVerified = `the entries could not be checked against a checkpoint: ${reasonOf(error)}`;
+    summary.textContent = notVerifiedSummary(notVerified, true);
+    replace(element, trustDetails(context), summary);
+  }
+
+  if (!verdicts || verdicts.some((v) => v.status === 'pending')) {
+    // Wait for a checkpoint that holds every entry; stop once one does, or after a while and
+    // say so. Without verdicts yet, any checkpoint is worth checking against.
     void (async () => {
       for (let i = 0; i < RECHECK_TRIES; i++) {
         await new Promise((resolve) => setTimeout(resolve, RECHECK_MS));
         if (!element.isConnected) return; // the page moved on to something else
         const note = await text('/ledger/checkpoint').catch(() => undefined);
-        const size = note === undefined ? 0 : Number(note.split('\n')[1]);
-        if (note !== undefined && size > newest) {
-          await verifyAll(note, false);
-          return;
-        }
+        if (note === undefined) continue;
+        const holdsAll = Number(note.split('\n')[1]) > newest;
+        if (verdicts && !holdsAll) continue;
+        const checked = await verifyAll(note, false).catch(() => undefined);
+        if (checked) verdicts = checked;
+        if (checked && holdsAll) return;
       }
-    })().catch(() => undefined);
+      summary.textContent = verdicts
+        ? entriesSummary(verdicts, false)
+        : notVerifiedSummary(notVerified, false);
+    })();
   }
-  return { ...first, element };
+  return verdicts ? { verdicts, element } : { notVerified, verdicts: [], element };
 }

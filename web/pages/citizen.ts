@@ -64,17 +64,13 @@ async function apply(event: SubmitEvent): Promise<void> {
   for (const invalid of form.querySelectorAll('[aria-invalid]'))
     invalid.removeAttribute('aria-invalid');
   say('Submitting your application\u2026');
+  let created: { caseId: string };
   try {
-    const created = await json<{ caseId: string }>('/cases', {
+    created = await json<{ caseId: string }>('/cases', {
       token,
       method: 'POST',
       body: readApplication(),
     });
-    form.reset();
-    byId<HTMLDetailsElement>('apply-details').open = false;
-    say(`Application submitted: case ${created.caseId}.`);
-    await loadCases();
-    await openCase(created.caseId);
   } catch (error) {
     sayError(error, 'The application was refused');
     if (error instanceof ApiError && error.field) {
@@ -84,7 +80,17 @@ async function apply(event: SubmitEvent): Promise<void> {
         control.focus();
       }
     }
+    return;
   }
+  form.reset();
+  byId<HTMLDetailsElement>('apply-details').open = false;
+  say(`Application submitted: case ${created.caseId}.`);
+  // The case exists now: failing to show it is no refusal (applying again would be refused).
+  await loadCases()
+    .then(() => openCase(created.caseId))
+    .catch((error: unknown) =>
+      sayError(error, `Application submitted as case ${created.caseId}, but it could not be shown`),
+    );
 }
 
 /** The cases shown so far, newest first, and where the next page starts ("Show older"). */
@@ -120,7 +126,13 @@ async function loadCases(pageToken?: string): Promise<void> {
           { type: 'button', class: 'secondary', 'data-case': c.caseId },
           'Open',
         );
-        open.addEventListener('click', () => void openCase(c.caseId));
+        open.addEventListener(
+          'click',
+          () =>
+            void openCase(c.caseId).catch((error: unknown) =>
+              sayError(error, `Case ${c.caseId} could not be opened`),
+            ),
+        );
         return [
           h('code', {}, c.caseId),
           c.unitId,
@@ -160,8 +172,12 @@ function dueList(caseId: string, due: readonly Due[]): HTMLElement {
           },
         )
           .then((paid) => {
-            say(`Payment for ${paid.stepId} recorded as ledger entry ${paid.ledgerIndex}.`);
-            return openCase(caseId, false);
+            const recorded = `Payment for ${paid.stepId} recorded as ledger entry ${paid.ledgerIndex}`;
+            say(`${recorded}.`);
+            // Paid: failing to show the case again is no refusal (paying again would be refused).
+            return openCase(caseId, false).catch((error: unknown) =>
+              sayError(error, `${recorded}, but the case could not be shown again`),
+            );
           })
           .catch((error: unknown) => {
             pay.disabled = false;
@@ -189,7 +205,11 @@ function dueList(caseId: string, due: readonly Due[]): HTMLElement {
 /** A case id, as the API gives them (a UUID). */
 const CASE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** The case last asked for: a slower answer for another one must not replace it. */
+let openCaseId: string | undefined;
+
 async function openCase(caseId: string, focus = true): Promise<void> {
+  openCaseId = caseId;
   const section = byId('case');
   const body = byId('case-body');
   section.hidden = false;
@@ -201,7 +221,14 @@ async function openCase(caseId: string, focus = true): Promise<void> {
     json<{ accesses: Access[] }>(`/cases/${encodeURIComponent(caseId)}/access-log`, {
       token,
     }).catch((error: unknown) => error),
-  ]);
+  ]).catch((error: unknown) => {
+    // Not "Loading…" for ever: the caller says why in the alert.
+    if (openCaseId === caseId)
+      replace(body, h('p', { class: 'warning' }, 'The case could not be loaded.'));
+    throw error;
+  });
+  // Another case was opened meanwhile: its heading, and this one's pay buttons, would mix.
+  if (openCaseId !== caseId) return;
   const refresh = h('button', { type: 'button', class: 'secondary' }, 'Refresh this case');
   refresh.addEventListener('click', () => void openCase(caseId, false).catch(showError));
   const entries = h('div', {}, h('p', {}, 'Verifying the ledger entries\u2026'));
@@ -229,6 +256,7 @@ async function openCase(caseId: string, focus = true): Promise<void> {
     entries,
   );
   const verified = await verifiedEntries(detail.entries);
+  if (openCaseId !== caseId) return;
   replace(entries, verified.element);
 }
 

@@ -163,8 +163,9 @@ async function decide(event: SubmitEvent): Promise<void> {
     return;
   }
   reason.removeAttribute('aria-invalid');
+  let decided: { stepId: string; ledgerIndex: number };
   try {
-    const decided = await json<{ stepId: string; ledgerIndex: number }>(
+    decided = await json<{ stepId: string; ledgerIndex: number }>(
       `/cases/${encodeURIComponent(current.caseId)}/decisions`,
       {
         token,
@@ -172,15 +173,18 @@ async function decide(event: SubmitEvent): Promise<void> {
         body: { stepId: current.stepId, outcome, reason: reason.value.trim() },
       },
     );
-    say(
-      `Decision "${outcome}" on ${decided.stepId} signed and recorded as ledger entry ${decided.ledgerIndex}.`,
-    );
-    byId('task').hidden = true;
-    current = undefined;
-    await loadInbox();
   } catch (error) {
     sayError(error, 'The decision was refused');
+    return;
   }
+  const recorded = `Decision "${outcome}" on ${decided.stepId} signed and recorded as ledger entry ${decided.ledgerIndex}`;
+  say(`${recorded}.`);
+  byId('task').hidden = true;
+  current = undefined;
+  // Decided: failing to reload the inbox is no refusal (deciding again would be refused).
+  await loadInbox().catch((error: unknown) =>
+    sayError(error, `${recorded}, but the inbox could not be reloaded`),
+  );
 }
 
 sessionPanel('officer', (value) => {

@@ -138,15 +138,14 @@ function chooseCase(caseId: string, unitId: string): void {
 }
 
 function escalationItem(caseId: string, escalation: Escalation, index: number): HTMLLIElement {
+  const state = badge(
+    escalation.resolved ? 'resolved' : 'open',
+    escalation.resolved ? 'done' : 'escalated',
+  );
   const item = h(
     'li',
     { class: 'step', 'data-escalation': escalation.stepId },
-    h(
-      'h3',
-      {},
-      `Escalated: ${escalation.stepId} `,
-      badge(escalation.resolved ? 'resolved' : 'open', escalation.resolved ? 'done' : 'escalated'),
-    ),
+    h('h3', {}, `Escalated: ${escalation.stepId} `, state),
     h('p', {}, `${formatTime(escalation.at)}: ${escalation.reason}`),
     escalation.resolution ? h('p', {}, `Resolution: ${escalation.resolution}`) : null,
   );
@@ -190,14 +189,28 @@ function escalationItem(caseId: string, escalation: Escalation, index: number): 
       reason.focus();
       return;
     }
-    json(`/cases/${encodeURIComponent(caseId)}/escalations`, {
-      token,
-      method: 'POST',
-      body: { stepId: escalation.stepId, action, reason: reason.value.trim() },
-    })
-      .then(() =>
-        say(`${action === 'retry' ? 'Retry' : 'Resolution'} of ${escalation.stepId} sent.`),
-      )
+    json<{ stepId: string; ledgerIndex: number | null }>(
+      `/cases/${encodeURIComponent(caseId)}/escalations`,
+      {
+        token,
+        method: 'POST',
+        body: { stepId: escalation.stepId, action, reason: reason.value.trim() },
+      },
+    )
+      .then((applied) => {
+        const result =
+          `${action === 'retry' ? 'Retry' : 'Resolution'} of ${applied.stepId} sent` +
+          (applied.ledgerIndex === null
+            ? '.'
+            : `, recorded as ledger entry ${applied.ledgerIndex}.`);
+        // The step no longer waits for a supervisor: no form to act again, no "open".
+        state.replaceWith(badge('action sent', 'waiting'));
+        form.replaceWith(h('p', { class: 'status' }, result));
+        say(result);
+        return loadEscalations().catch((error: unknown) =>
+          sayError(error, 'The escalations could not be reloaded'),
+        );
+      })
       .catch((error: unknown) => sayError(error, 'The action was refused'));
   });
   item.append(form);
@@ -233,6 +246,8 @@ async function openTimeline(event: SubmitEvent): Promise<void> {
     `/cases/${encodeURIComponent(caseId)}/timeline${query({ purpose: purpose.value.trim() })}`,
     { token },
   );
+  // Another case was opened meanwhile: this one's timeline (and its forms) would land under it.
+  if (openCaseId !== caseId) return;
   const accesses: Access[] = Array.isArray(t.accessLog)
     ? t.accessLog
     : (t.accessLog?.accesses ?? []);
@@ -319,12 +334,15 @@ async function openTimeline(event: SubmitEvent): Promise<void> {
     accessTable(accesses),
   );
   const verified = await verifiedEntries(t.entries, t.checkpoint?.note);
+  if (openCaseId !== caseId) return;
   replace(entriesColumn, verified.element);
   const failed = verified.verdicts.filter((v) => v.status === 'failed').length;
   say(
-    failed
-      ? `Timeline loaded: ${failed} ledger entries FAILED verification.`
-      : `Timeline loaded: ${verified.verdicts.filter((v) => v.status === 'verified').length} of ${verified.verdicts.length} ledger entries verified.`,
+    verified.notVerified
+      ? `Timeline loaded; its ledger entries are not verified: ${verified.notVerified}.`
+      : failed
+        ? `Timeline loaded: ${failed} ledger entries FAILED verification.`
+        : `Timeline loaded: ${verified.verdicts.filter((v) => v.status === 'verified').length} of ${verified.verdicts.length} ledger entries verified.`,
   );
 }
 
