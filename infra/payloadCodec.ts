@@ -58,9 +58,12 @@ export interface PayloadKey {
 }
 
 /**
- * Parses ONEWINDOW_PAYLOAD_KEY: one key, or during a rotation several, space-separated, the
- * new one first (it encrypts) and the earlier ones after it (they only decrypt). Rotating:
- * list `<new> <old>` in every process, then drop the old key once no history kept needs it.
+ * Parses ONEWINDOW_PAYLOAD_KEY: one key, or during a rotation several, space-separated; the
+ * first one encrypts and the ones after it only decrypt. Rotating takes three rollouts:
+ * `<old> <new>` in every process (the old key still encrypts, the new one already decrypts);
+ * once every process has that, `<new> <old>` everywhere (the new key encrypts); then drop
+ * `<old>` once no history kept needs it. Listing `<new> <old>` first would have a process
+ * not yet updated meet payloads it cannot decrypt.
  * @throws PayloadKeyError naming the format (never the key).
  */
 export function parsePayloadKeys(value: string): PayloadKey {
