@@ -444,7 +444,7 @@ describe('when the status query fails', () => {
     expect(accesses).toEqual([]);
   });
 
-  it('the inbox answers 503 instead of leaving the case out', async () => {
+  it('the inbox lists the case unconfirmed, as the visibility store shows it, rather than failing or leaving it out', async () => {
     const { temporal, world } = fakeTemporal([
       { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
     ]);
@@ -454,13 +454,37 @@ describe('when the status query fails', () => {
       workflowService: {
         listWorkflowExecutions: () =>
           Promise.resolve({
-            executions: [{ execution: { workflowId: 'case:U-1', runId: 'run-1' } }],
+            executions: [
+              {
+                execution: { workflowId: 'case:U-1', runId: 'run-1' },
+                searchAttributes: {
+                  indexedFields: {
+                    OneWindowCurrentSteps: attribute(['review', 'settleArrears.water']),
+                    OneWindowOverdue: attribute(true),
+                  },
+                },
+              },
+            ],
           }),
       },
     };
     const { call } = await appWith(listing, fakePool([rowOf()]).pool);
     const response = await call('GET', '/inbox', 'registry');
-    expect(response.statusCode, response.body).toBe(503);
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toEqual({
+      items: [
+        {
+          caseId: CASE,
+          unitId: 'U-1',
+          stepId: 'review',
+          startedAt: null,
+          deadlineAt: null,
+          overdue: true,
+          confirmed: false,
+        },
+      ],
+      nextPageToken: null,
+    });
   });
 });
 

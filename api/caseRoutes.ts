@@ -859,17 +859,38 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       );
       const items = await Promise.all(
         page.cases.map(async (summary) => {
-          const row = await caseRow(summary.caseId);
-          const status = await statusOf(row);
-          return (status?.steps ?? [])
+          const item = { caseId: summary.caseId, unitId: summary.unitId };
+          // As GET /escalations: a case whose status cannot be asked now (a timeout, or its
+          // run unable to answer) is listed as the visibility store shows it, unconfirmed;
+          // it is neither left out nor the whole inbox failed for it.
+          const unconfirmed = () =>
+            summary.currentSteps
+              .filter((stepId) => stepIds.includes(stepId))
+              .map((stepId) => ({
+                ...item,
+                stepId,
+                startedAt: null,
+                deadlineAt: null,
+                overdue: summary.overdue,
+                confirmed: false,
+              }));
+          let status: CaseStatus | undefined;
+          try {
+            status = await statusOf(await caseRow(summary.caseId));
+          } catch (error) {
+            if (error instanceof ServiceUnavailableError) return unconfirmed();
+            throw error;
+          }
+          if (status === undefined) return unconfirmed();
+          return status.steps
             .filter((s) => stepIds.includes(s.stepId) && s.status === 'waiting')
             .map((s) => ({
-              caseId: summary.caseId,
-              unitId: summary.unitId,
+              ...item,
               stepId: s.stepId,
               startedAt: s.startedAt ?? null,
               deadlineAt: s.deadlineAt ?? null,
               overdue: s.overdue ?? false,
+              confirmed: true,
             }));
         }),
       );

@@ -174,6 +174,11 @@ export const InboxItem = z.object({
   startedAt: z.string().nullable(),
   deadlineAt: z.string().nullable(),
   overdue: z.boolean(),
+  confirmed: z
+    .boolean()
+    .describe(
+      "false: the case's status could not be asked now; listed from the visibility store, which may lag",
+    ),
 });
 export const Inbox = z.object({
   items: z.array(InboxItem),

@@ -79,6 +79,8 @@ export interface InboxItem {
   startedAt: string | null;
   deadlineAt: string | null;
   overdue: boolean;
+  /** False: the case could not be asked just now; listed as the visibility store shows it. */
+  confirmed: boolean;
 }
 
 export interface EscalationItem {

@@ -81,7 +81,9 @@ async function loadInbox(pageToken?: string): Promise<void> {
         return [
           h('code', {}, item.caseId),
           item.unitId,
-          item.stepId,
+          item.confirmed
+            ? item.stepId
+            : h('span', {}, item.stepId, ' ', badge('UNCONFIRMED', 'waiting')),
           formatTime(item.startedAt),
           h(
             'span',
