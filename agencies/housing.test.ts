@@ -45,4 +45,23 @@ describe('simulatedHousing', () => {
     await housing.verifyContract(A, { ...corrected, ...other });
     expect(await housing.cancelFiling(A, other)).toMatchObject({ cancelled: false });
   });
+
+  it("does not match another unit's filing number, so that unit's case neither takes its hold nor cancels it", async () => {
+    const housing = simulatedHousing();
+    const unitA = { ...contract, unitId: 'U-1', priceCents: 42_500_000 };
+    const unitB = { ...unitA, unitId: 'U-2' };
+    expect(await housing.verifyContract(A, unitA)).toMatchObject({ filingNumberMatches: true });
+    expect(await housing.verifyContract(B, unitB)).toMatchObject({ filingNumberMatches: false });
+    const filingOfB = { unitId: 'U-2', contractFilingNumber: contract.contractFilingNumber };
+    expect(await housing.cancelFiling(B, filingOfB)).toMatchObject({ cancelled: false });
+    // Still A's to withdraw.
+    const filingOfA = { unitId: 'U-1', contractFilingNumber: contract.contractFilingNumber };
+    expect(await housing.cancelFiling(A, filingOfA)).toMatchObject({ cancelled: true });
+  });
+
+  it("knows a fixture's filing number as that unit's", async () => {
+    const housing = simulatedHousing();
+    const declared = { ...corrected, unitId: 'U-3', contractFilingNumber: 'HF-2025-09981' };
+    expect(await housing.verifyContract(A, declared)).toMatchObject({ filingNumberMatches: false });
+  });
 });

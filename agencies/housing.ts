@@ -82,9 +82,25 @@ export function simulatedHousing(
   const heldBy = new Map<string, string>();
   /** Cancelled filings: filing number → the case that cancelled it. */
   const cancelledBy = new Map<string, string>();
+  /**
+   * The unit each filing number is on record for: a fixture's, else the first unit declared
+   * with it. A filing is one contract for one unit, so another unit's case declaring it does
+   * not match it (nor take its hold, nor cancel it).
+   */
+  const unitOfFiling = new Map<string, string>(
+    Object.entries(fixtures).flatMap(([unitId, f]) =>
+      f.filingNumber ? [[f.filingNumber, unitId] as const] : [],
+    ),
+  );
 
-  const filingOf = (unitId: string, declaredNumber: string): string =>
-    fixtures[unitId]?.filingNumber ?? declaredNumber;
+  /** The unit's filing number on record, or undefined when the declared one is another unit's. */
+  const filingOf = (unitId: string, declaredNumber: string): string | undefined => {
+    const onRecord = fixtures[unitId]?.filingNumber;
+    if (onRecord) return onRecord;
+    const filedFor = unitOfFiling.get(declaredNumber);
+    if (filedFor === undefined) unitOfFiling.set(declaredNumber, unitId);
+    return filedFor === undefined || filedFor === unitId ? declaredNumber : undefined;
+  };
 
   return {
     async verifyContract(caseId, view) {
@@ -101,9 +117,10 @@ export function simulatedHousing(
           (fixture.sellerIdNumber ?? view.sellerIdNumber) === view.sellerIdNumber,
         priceMatches: (fixture.priceCents ?? view.priceCents) === view.priceCents,
         buyerEligible: fixture.buyerEligible ?? true,
-        filingStatus: cancelledBy.has(filingNumber) ? 'cancelled' : 'active',
+        filingStatus:
+          filingNumber !== undefined && cancelledBy.has(filingNumber) ? 'cancelled' : 'active',
       };
-      if (contractIsValid(check)) heldBy.set(filingNumber, caseId);
+      if (filingNumber !== undefined && contractIsValid(check)) heldBy.set(filingNumber, caseId);
       return check;
     },
 
@@ -115,7 +132,7 @@ export function simulatedHousing(
       return Promise.resolve({
         unitId: view.unitId,
         filingNumber: view.contractFilingNumber,
-        cancelled: held && cancelledBy.get(filingNumber) === caseId,
+        cancelled: held && cancelledBy.get(view.contractFilingNumber) === caseId,
       });
     },
   };
