@@ -94,6 +94,15 @@ describe('simulatedTax', () => {
     expect(retry).toEqual(first);
   });
 
+  it('does not answer the first calls of a case during an outage, then assesses it', async () => {
+    const tax = simulatedTax();
+    const outage = { ...view, unitId: 'U-TAX-OUTAGE-1' };
+    const on = new Date('2026-03-02T09:00:00Z');
+    for (let call = 1; call <= 4; call++)
+      await expect(tax.assess(CASE, outage, on)).rejects.toThrow('the tax system is not answering');
+    await expect(tax.assess(CASE, outage, on)).resolves.toMatchObject({ unitId: 'U-TAX-OUTAGE-1' });
+  });
+
   it('assesses on the registered area where it has one', async () => {
     const assessment = await simulatedTax().assess(
       CASE,

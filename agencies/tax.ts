@@ -3,6 +3,7 @@
 // does not say: the registered floor area, when the seller acquired the unit, and whether
 // the buyer already owns a home. The simulated system below holds fixtures the demo and
 // tests rely on; `assessDuties` is the rule book, pure and tested on its own.
+import { StatedFailure } from '../domain/errors.ts';
 import type { AssessTaxView, RefundTaxView } from '../domain/views.ts';
 
 export type TaxKind = 'deedTax' | 'valueAddedTax' | 'incomeTax';
@@ -124,6 +125,11 @@ export interface TaxFixture {
   heldYears?: number;
   /** The buyer already owns a home: no first-home relief. */
   buyerOwnsAnotherHome?: boolean;
+  /**
+   * The office's system does not answer this many first calls to assess a case (a restart, a
+   * maintenance window; longer than the four attempts a step after the registration gets).
+   */
+  unansweredCalls?: number;
 }
 
 export const TAX_FIXTURES: Readonly<Record<string, TaxFixture>> = {
@@ -132,7 +138,13 @@ export const TAX_FIXTURES: Readonly<Record<string, TaxFixture>> = {
   'U-LONG-HELD-1': { acquiredOn: '2011-04-20' },
   'U-RECENT-1': { heldYears: 1 },
   'U-SECOND-HOME-1': { buyerOwnsAnotherHome: true },
+  'U-TAX-OUTAGE-1': { unansweredCalls: 4 },
 };
+
+/** The tax office's system did not answer; the worker's activity fails and is retried. */
+export class TaxOfficeUnavailableError extends StatedFailure {
+  override name = 'TaxOfficeUnavailableError';
+}
 
 /** Default holding period of a unit the office has no record of. */
 const DEFAULT_HELD_YEARS = 3;
@@ -157,12 +169,18 @@ export function simulatedTax(
 ): TaxSystem {
   const assessments = new Map<string, TaxAssessment>();
   const refunds = new Map<string, TaxRefund>();
+  /** Calls to assess each case so far, for `unansweredCalls`. */
+  const calls = new Map<string, number>();
 
   return {
     assess(caseId, view, now) {
       const done = assessments.get(caseId);
       if (done) return Promise.resolve(done);
       const fixture = fixtures[view.unitId] ?? {};
+      const call = (calls.get(caseId) ?? 0) + 1;
+      calls.set(caseId, call);
+      if (call <= (fixture.unansweredCalls ?? 0))
+        return Promise.reject(new TaxOfficeUnavailableError('the tax system is not answering'));
       const assessedOn = isoDate(now);
       const heldYears =
         fixture.acquiredOn !== undefined

@@ -15,6 +15,23 @@ export const AGENCY_STEP_OPTIONS = {
   },
 } as const;
 
+/**
+ * An agency step before the point of no return, whose failure undoes the whole case
+ * (ARCHITECTURE.md §2): the citizen would have to apply again, with a new contract filing.
+ * An agency's system down for minutes (a restart, a maintenance window) must not cost that,
+ * so such a step is retried for a quarter of an hour before it counts as failed; a step from
+ * the registration on fails sooner, to a supervisor, who can retry it (AGENCY_STEP_OPTIONS).
+ */
+export const BEFORE_REGISTRATION_STEP_OPTIONS = {
+  startToCloseTimeout: '10s',
+  scheduleToCloseTimeout: '15m',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '1m',
+  },
+} as const;
+
 /** The orchestrator's own steps: retried until they succeed, except a statement the ledger refuses. */
 export const ORCHESTRATOR_STEP_OPTIONS = {
   startToCloseTimeout: '30s',

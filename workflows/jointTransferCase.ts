@@ -38,7 +38,11 @@ import type {
   SignRecordInput,
 } from '../activities/orchestrator.ts';
 import type { StepResult } from '../activities/sign.ts';
-import { AGENCY_STEP_OPTIONS, ORCHESTRATOR_STEP_OPTIONS } from './activityOptions.ts';
+import {
+  AGENCY_STEP_OPTIONS,
+  BEFORE_REGISTRATION_STEP_OPTIONS,
+  ORCHESTRATOR_STEP_OPTIONS,
+} from './activityOptions.ts';
 import { decideUpdate, resolveEscalationUpdate, statusQuery } from './messages.ts';
 import { Turns } from './turns.ts';
 import { agenciesKey, caseStatusKey, currentStepsKey, overdueKey } from './searchAttributes.ts';
@@ -66,17 +70,22 @@ interface AgencyStepInput {
 }
 type AgencyCall = (input: AgencyStepInput) => Promise<StepResult<unknown>>;
 
-const agencyProxies = new Map<Agency, Record<string, AgencyCall>>();
+const agencyProxies = new Map<string, Record<string, AgencyCall>>();
 
-/** The activity `name` on `agency.<id>`: retried with backoff, then reported to the workflow. */
-function agencyActivity(agency: Agency, name: string): AgencyCall {
-  let proxy = agencyProxies.get(agency);
+/**
+ * The activity `name` on `agency.<id>`: retried with backoff, then reported to the workflow;
+ * retried longer while its failure would undo the case (BEFORE_REGISTRATION_STEP_OPTIONS).
+ * Retry options are not part of what a replay compares, so this holds for running cases too.
+ */
+function agencyActivity(agency: Agency, name: string, beforeRegistration = false): AgencyCall {
+  const key = `${agency}${beforeRegistration ? ' before registration' : ''}`;
+  let proxy = agencyProxies.get(key);
   if (!proxy) {
     proxy = proxyActivities<Record<string, AgencyCall>>({
       taskQueue: agencyTaskQueue(agency),
-      ...AGENCY_STEP_OPTIONS,
+      ...(beforeRegistration ? BEFORE_REGISTRATION_STEP_OPTIONS : AGENCY_STEP_OPTIONS),
     });
-    agencyProxies.set(agency, proxy);
+    agencyProxies.set(key, proxy);
   }
   return proxy[name]!;
 }
@@ -730,7 +739,11 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
         state.attempts = n + 1;
         publish();
         try {
-          const call = agencyActivity(def.agency as Agency, def.activity!);
+          const call = agencyActivity(
+            def.agency as Agency,
+            def.activity!,
+            !def.pointOfNoReturn && !pastPointOfNoReturn,
+          );
           answered.delete(def.id);
           const out = await call({
             caseId,

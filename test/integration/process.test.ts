@@ -774,6 +774,21 @@ describe('the joint transfer, end to end', () => {
     await stack.client.workflow.getHandle(caseWorkflowId(later.unitId)).terminate('test done');
   });
 
+  it('retries a step before the registration through an outage longer than four attempts, rather than undo the case', async () => {
+    // The tax system does not answer its first four calls (at 0, 1, 3 and 7 s), where a step
+    // from the registration on would have failed to a supervisor; the fifth, at 15 s, answers.
+    const caseId = await submit(
+      stack,
+      sampleApplication({ unitId: 'U-TAX-OUTAGE-1', utilities: [] }),
+    );
+    const t = await waitForStep(stack, caseId, 'confirmPayment', 'waiting', 60_000);
+    expect(t.phase).toBe('running');
+    expect(stepStatus(t, 'assessTax')).toBe('done');
+    // Late (its deadline is 0.5 s here), not failed: nothing was undone.
+    expect(t.steps.filter((s) => s.status === 'compensated')).toEqual([]);
+    await stack.client.workflow.getHandle(caseWorkflowId(t.unitId)).terminate('test done');
+  });
+
   it('reminds the supervisor, not the agency, when a step waiting for the supervisor passes its deadline', async () => {
     // Started directly, on a slower clock than the other cases (one law-day is 12 s): the
     // registration's deadline (1 day) then falls after its retries (~7 s) have escalated it.
