@@ -151,6 +151,7 @@ function reasonOf(error: unknown): string {
  * and without a checkpoint (none published yet, or unreadable) it waits for one the same way.
  */
 export async function verifiedEntries(
+  caseId: string,
   entries: readonly CaseEntry[],
   checkpointNote?: string,
 ): Promise<VerifiedEntries> {
@@ -179,6 +180,7 @@ export async function verifiedEntries(
         (checkpoint.ok && entry.index < size ? await fetchInclusionProof(entry.index, size) : null);
       return verifyEntry({
         index: entry.index,
+        caseId,
         entry,
         reportedLeafHash: entry.leafHash,
         inclusionProof: proof,

@@ -240,6 +240,16 @@ describe('an entry', () => {
     ]);
   });
 
+  test('shown for its own case verifies, and for another case fails, naming both', () => {
+    const own = sequenced[3]!.entry.statement.caseId;
+    expect(verifyEntry(input(3, { caseId: own })).status).toBe('verified');
+    const verdict = verifyEntry(input(3, { caseId: 'another-case' }));
+    expect(verdict.status).toBe('failed');
+    expect(verdict.summary).toBe(
+      `FAILED: the entry is of case ${own}, not of case another-case shown here`,
+    );
+  });
+
   test('beyond the checkpoint is pending, not failed, once its signature verifies', () => {
     const small = verifyCheckpoint(
       checkpointNote(witnesses, logKey, 4, rootFromLeafHashes(leafHashes.slice(0, 4))),

@@ -133,7 +133,8 @@ export function verifyCheckpoint(note: string, context: TrustContext): Checkpoin
 // ---------------------------------------------------------------------------------------------
 // Entries
 
-export type CheckName = 'entry' | 'leafHash' | 'chain' | 'signature' | 'inclusion' | 'checkpoint';
+export type CheckName =
+  'entry' | 'case' | 'leafHash' | 'chain' | 'signature' | 'inclusion' | 'checkpoint';
 export type CheckState = 'ok' | 'failed' | 'pending';
 
 export interface EntryCheck {
@@ -170,6 +171,8 @@ export interface EntryInput {
   readonly inclusionProof?: readonly string[] | null;
   /** The leaf hash of entry `index - 1` when the caller has it (hash chain check). */
   readonly previousLeafHash?: Uint8Array;
+  /** The case the page shows, when it shows one: the entry's statement must be of it. */
+  readonly caseId?: string;
   readonly checkpoint: CheckpointVerdict;
   readonly context: TrustContext;
 }
@@ -193,7 +196,8 @@ function firstIssue(error: { issues: readonly { path: PropertyKey[]; message: st
 /**
  * Verifies one entry against a verified checkpoint. Never throws: every failure becomes a
  * failed check saying what was expected and what was found. Checks, in order: the entry
- * bytes (JSON, RFC 8785 canonical, the entry shape, the index), the reported leaf hash, the
+ * bytes (JSON, RFC 8785 canonical, the entry shape, the index), its case (when the caller
+ * shows one), the reported leaf hash, the
  * hash chain (when the previous leaf hash is known), the statement signature, the inclusion
  * proof, the checkpoint itself.
  */
@@ -254,6 +258,16 @@ export function verifyEntry(input: EntryInput): EntryVerdict {
   if (entry.index !== input.index) {
     fail('entry', `entry ${input.index} says it is entry ${entry.index}`);
   } else ok('entry', `Entry ${entry.index}: ${bytes.length} bytes of RFC 8785 JSON`);
+
+  // A server answering for one case with another's entries (each verifying on its own).
+  if (input.caseId !== undefined) {
+    if (entry.statement.caseId === input.caseId) ok('case', `Of case ${input.caseId}`);
+    else
+      fail(
+        'case',
+        `the entry is of case ${entry.statement.caseId}, not of case ${input.caseId} shown here`,
+      );
+  }
 
   // 2. What the server says the leaf hashes to must be what it hashes to.
   if (input.reportedLeafHash !== undefined && input.reportedLeafHash !== null) {

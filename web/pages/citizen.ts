@@ -255,7 +255,7 @@ async function openCase(caseId: string, focus = true): Promise<void> {
     h('h3', {}, 'Signed ledger entries of this case'),
     entries,
   );
-  const verified = await verifiedEntries(detail.entries);
+  const verified = await verifiedEntries(caseId, detail.entries);
   if (openCaseId !== caseId) return;
   replace(entries, verified.element);
 }

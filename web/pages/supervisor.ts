@@ -333,7 +333,7 @@ async function openTimeline(event: SubmitEvent): Promise<void> {
     h('h3', {}, 'Who accessed the case data'),
     accessTable(accesses),
   );
-  const verified = await verifiedEntries(t.entries, t.checkpoint?.note);
+  const verified = await verifiedEntries(caseId, t.entries, t.checkpoint?.note);
   if (openCaseId !== caseId) return;
   replace(entriesColumn, verified.element);
   const failed = verified.verdicts.filter((v) => v.status === 'failed').length;
