@@ -432,6 +432,28 @@ describe('a closed case whose history Temporal no longer keeps', () => {
   });
 });
 
+describe("a supervisor's case list", () => {
+  it('refuses a page token it did not hand out (400 naming pageToken) without asking Temporal', async () => {
+    let lists = 0;
+    const listing = {
+      ...fakeTemporal([]).temporal,
+      workflowService: {
+        listWorkflowExecutions: () => {
+          lists++;
+          return Promise.resolve({ executions: [] });
+        },
+      },
+    };
+    const { call } = await appWith(listing, fakePool([rowOf()]).pool);
+    for (const token of ['eyJSdW5JRCI6MX0', 'bm90LWEtdG9rZW4']) {
+      const refused = await call('GET', `/cases?status=running&pageToken=${token}`, 'supervisor');
+      expect(refused.statusCode, refused.body).toBe(400);
+      expect(refused.json()).toMatchObject({ error: 'invalid_request', field: 'pageToken' });
+    }
+    expect(lists).toBe(0);
+  });
+});
+
 describe('when the status query fails', () => {
   it("the officer's view answers 503, not 404, and records no access", async () => {
     const { temporal, world } = fakeTemporal([

@@ -8,6 +8,13 @@ describe('the process diagram', () => {
     const process = jointTransferProcess(['electricity']);
     const diagram = mermaidOf(process);
     for (const step of process.steps) expect(diagram).toContain(`${step.id}<br/>${step.agency}`);
+    // Every dependency as an edge, with the condition on it where the step has one.
+    const node = (id: string) => id.replace(/[^A-Za-z0-9]/g, '_');
+    for (const step of process.steps)
+      for (const need of step.needs.length === 0 ? ['intake'] : step.needs)
+        expect(diagram).toMatch(
+          new RegExp(`\\n  ${node(need)} (-->|-- "if \\w+" -->) ${node(step.id)}\\n`),
+        );
     expect(diagram).toContain('checkTitle --> review');
     expect(diagram).toContain(
       'precheck_electricity -- "if hasArrears" --> settleArrears_electricity',

@@ -41,7 +41,10 @@ describe('the AES-256-GCM payload codec', () => {
     const [encoded] = await codec.encode([payload(application)]);
     const data = new Uint8Array(encoded!.data!);
     data[20]! ^= 1;
-    await expect(codec.decode([{ ...encoded!, data }])).rejects.toThrow();
+    // GCM's tag check (NIST SP 800-38D §7.2), as OpenSSL words it.
+    await expect(codec.decode([{ ...encoded!, data }])).rejects.toThrow(
+      'Unsupported state or unable to authenticate data',
+    );
   });
 
   it.each([0, 4, 12, 15, 16, 27])(

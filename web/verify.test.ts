@@ -206,6 +206,11 @@ describe('the checkpoint', () => {
     );
     const verdict = verifyCheckpoint(cosigned, nextOnly);
     expect(verdict).toMatchObject({ ok: true, logKeys: [otherLogKey.keyId] });
+    // The trust of before the rotation, which lists the current key alone.
+    expect(verifyCheckpoint(cosigned, context)).toMatchObject({
+      ok: true,
+      logKeys: [logKey.keyId],
+    });
   });
 });
 

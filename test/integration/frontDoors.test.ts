@@ -441,11 +441,10 @@ describe('the supervisor', () => {
         `/cases?${q({ ...waitingFilter, pageToken: `${first.nextPageToken!.slice(0, -2)}AA` })}`,
         `/cases?${q({ ...waitingFilter, pageToken: 'eyJSdW5JRCI6MX0' })}`,
       ]) {
-        const started = Date.now();
+        // That Temporal is never asked is shown in api/caseRoutes.test.ts, which counts.
         const refused = await get(url, stack.supervisor);
         expect(refused.statusCode, url).toBe(400);
         expect(refused.json()).toMatchObject({ error: 'invalid_request', field: 'pageToken' });
-        expect(Date.now() - started).toBeLessThan(2000);
       }
 
       // An offset that carries the time past year 9999 (or before 0000) in UTC: a 400, not a 500.

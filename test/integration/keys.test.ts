@@ -17,6 +17,7 @@ import {
   agencyKeyName,
   formatSignerKey,
   generateSigningKey,
+  parseSignerKey,
   type SigningKey,
 } from '../../ledger/keys.ts';
 import { keyRevokeStatement } from '../../ledger/keyEvents.ts';
@@ -28,7 +29,7 @@ import {
 } from '../../ledger/pg/keyRegistry.ts';
 import { type Appended, SEQUENCER_LOCK, Sequencer } from '../../ledger/pg/sequencer.ts';
 import { processEd25519 } from '../../ledger/pg/sodiumEd25519.ts';
-import { signStatement } from '../../ledger/statement.ts';
+import { signStatement, verifyStatementSignature } from '../../ledger/statement.ts';
 import type { TrustFile } from '../../ledger/trust.ts';
 import { onewindow, writeTrustFile } from './cli.ts';
 import { earlierAnchors, ensureKeyFile, ensureRegisteredKey } from '../../cli/keys.ts';
@@ -436,6 +437,18 @@ describe('onewindow keys rotate and revoke, run as an operator would', () => {
     expect(revoked.stderr).toBe('');
     expect(revoked.code).toBe(0);
     expect(revoked.stdout).toContain(`revoked ${t1.keyId} of tax`);
+    // The key.revoke on the ledger: signed by the new key, and its signature verifies under it.
+    const t2 = parseSignerKey(readFileSync(t2File, 'utf8'));
+    const { rows } = await stack.pool.query<{ entry: Buffer }>(
+      `SELECT entry FROM ledger_entries
+       WHERE convert_from(entry, 'UTF8') LIKE '%"stepId":"key.revoke"%'
+         AND convert_from(entry, 'UTF8') LIKE $1
+       ORDER BY idx DESC LIMIT 1`,
+      [`%"keyId":"${t1.keyId}"%`],
+    );
+    const revocation = Entry.parse(JSON.parse(rows[0]!.entry.toString('utf8')));
+    expect(revocation.statement).toMatchObject({ agency: 'tax', keyId: t2.keyId });
+    expect(verifyStatementSignature(revocation, t2.publicKey)).toBe(true);
     await expect(append(statement('tax', t1, new Date(Date.now() + 1000)))).rejects.toBeInstanceOf(
       KeyNotAuthorizedError,
     );

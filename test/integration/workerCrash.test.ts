@@ -8,7 +8,15 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { formatSignerKey } from '../../ledger/keys.ts';
-import { decide, signedDecision, submit, waitForClosed, waitForStep } from './caseDriver.ts';
+import {
+  decide,
+  signedDecision,
+  stepStatus,
+  submit,
+  timeline,
+  waitForClosed,
+  waitForStep,
+} from './caseDriver.ts';
 import { sampleApplication, startStack, TEST_PAYLOAD_KEY, type Stack } from './stack.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/onewindow.mjs', import.meta.url));
@@ -64,6 +72,8 @@ describe('an agency worker that dies mid-step', () => {
     );
     await waitForStep(stack, caseId, 'verifyContract', 'running');
     await new Promise((r) => setTimeout(r, 1500)); // inside the 4 s lookup
+    // Not finished yet: the kill lands mid-step (the history below shows the retry it needs).
+    expect(stepStatus(await timeline(stack, caseId), 'verifyContract')).toBe('running');
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     await started(startHousingWorker());
@@ -107,5 +117,18 @@ describe('an agency worker that dies mid-step', () => {
       [`${caseId}/verifyContract`],
     );
     expect(rows.rows[0]!.n).toBe(1);
+    // The step the killed worker had begun completed on a later attempt, on the new worker.
+    const { events } = await stack.client.workflow
+      .getHandle(`case:${t.unitId}`, t.runId)
+      .fetchHistory();
+    const scheduled = events!.find(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'verifyContract',
+    )!;
+    const startedAttempt = events!.find(
+      (e) =>
+        Number(e.activityTaskStartedEventAttributes?.scheduledEventId) ===
+        Number(scheduled.eventId),
+    )?.activityTaskStartedEventAttributes?.attempt;
+    expect(startedAttempt).toBeGreaterThanOrEqual(2);
   });
 });
