@@ -1,4 +1,12 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -293,9 +301,32 @@ describe('the verifier commands on an exported log the operator served badly', (
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('extends the empty tree');
+    // This trust file asks for no witness: the output says what that leaves to the log's key.
+    expect(result.stdout).toContain(
+      "policy 0: the trust file asks for no witness, so the log's key alone vouches for this checkpoint",
+    );
     // The new state replaced the old whole, through a temporary file of its own.
     expect(JSON.parse(readFileSync(state, 'utf8'))).toMatchObject({ size: SIZE });
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it("fails a first checkpoint of size 0 whose root is not the empty tree's, saving no state", async () => {
+    const { log, trust, dir } = exported((file) =>
+      writeFileSync(
+        file('checkpoint'),
+        signCheckpoint(
+          { origin: ORIGIN, size: 0, rootHash: new Uint8Array(32).fill(9), extensions: [] },
+          logKey,
+        ),
+      ),
+    );
+    const state = join(dir, 'state.json');
+    const result = await run(['verify', '--dir', log, '--trust', trust, '--state', state]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `FAILED: the checkpoint of size 0 has root ${toBase64(new Uint8Array(32).fill(9))}, not the empty tree's ${toBase64(rootFromLeafHashes([]))}`,
+    );
+    expect(existsSync(state)).toBe(false);
   });
 
   it('refuses a state file whose root is not a hash, as a usage error', async () => {

@@ -65,6 +65,18 @@ function readTrust(path: string | undefined): Trust {
   }
 }
 
+/**
+ * Who cosigned, against the policy; saying so when the policy asks for no witness at all,
+ * since then the log's key alone vouches for the checkpoint and a split view shown to this
+ * verifier alone goes unseen (C2SP tlog-witness: witnesses are what make one view checkable).
+ */
+function cosignedLine(cosignatures: readonly { name: string }[], trust: Trust): string {
+  const line = `cosigned by ${cosignatures.length} of ${trust.policy.witnesses.length} witnesses (${cosignatures.map((c) => c.name).join(', ') || 'none'}), policy ${trust.policy.threshold}`;
+  return trust.policy.threshold === 0
+    ? `${line}: the trust file asks for no witness, so the log's key alone vouches for this checkpoint`
+    : line;
+}
+
 /** Fetches the checkpoint and opens it: log signature first, then the witness policy. */
 async function verifiedCheckpoint(fetchPath: FetchPath, trust: Trust) {
   const bytes = await fetchPath('checkpoint');
@@ -158,6 +170,12 @@ async function runVerify(argv: string[]): Promise<number> {
   const { checkpoint, cosignatures, note } = await verifiedCheckpoint(fetchPath, trust);
   const statePath = values.state ?? defaultStatePath(trust.origin);
   const previous = readVerifyState(statePath);
+  // RFC 9162 §2.1.1: the empty tree has one root; a size-0 checkpoint with another is false,
+  // and would later make the true log look like a split view.
+  if (checkpoint.size === 0 && !bytesEqual(checkpoint.rootHash, emptyRoot()))
+    throw new VerificationFailure(
+      `the checkpoint of size 0 has root ${toBase64(checkpoint.rootHash)}, not the empty tree's ${toBase64(emptyRoot())}`,
+    );
   let consistency = 'first checkpoint seen from this log';
   if (previous) {
     if (previous.origin !== trust.origin)
@@ -212,9 +230,7 @@ async function runVerify(argv: string[]): Promise<number> {
   console.log(
     `checkpoint verified: ${trust.origin} size ${checkpoint.size} root ${toBase64(checkpoint.rootHash)}`,
   );
-  console.log(
-    `  cosigned by ${cosignatures.length} of ${trust.policy.witnesses.length} witnesses (${cosignatures.map((c) => c.name).join(', ') || 'none'}), policy ${trust.policy.threshold}`,
-  );
+  console.log(`  ${cosignedLine(cosignatures, trust)}`);
   console.log(`  ${consistency}`);
   return 0;
 }
@@ -424,14 +440,18 @@ function runVerifyBundle(argv: string[]): number {
     `evidence bundle verified: case ${bundle.caseId}, ${result.entries} entries of ${trust.origin}`,
   );
   console.log(
-    `  checkpoint size ${checkpoint.size} root ${toBase64(checkpoint.rootHash)}, cosigned by ${result.cosignatures.length} of ${trust.policy.witnesses.length} witnesses (${result.cosignatures.map((c) => c.name).join(', ') || 'none'}), policy ${trust.policy.threshold}`,
+    `  checkpoint size ${checkpoint.size} root ${toBase64(checkpoint.rootHash)}, ${cosignedLine(result.cosignatures, trust)}`,
   );
   console.log(
     `  ${result.inclusionProofsChecked} inclusion proofs, ${result.signaturesChecked} statement signatures under trusted keys, ${result.chainLinksChecked} chain links`,
   );
-  // Honest about the limit: a bundle proves what it holds, not that nothing was left out.
+  // Honest about the limits: a bundle proves what it holds, not that nothing was left out, and
+  // it holds the case's entries, not the key events logged before them.
   console.log(
     '  (it shows these entries are in the log; that no entry of the case is missing needs the full log: onewindow ledger audit)',
+  );
+  console.log(
+    '  (their keys were judged by the trust file alone; a rotation or revocation logged since is applied by onewindow ledger audit)',
   );
   return 0;
 }

@@ -62,13 +62,19 @@ const chain = (statements: Statement[], keys = [water]) =>
  * computed from `covered` entries (the log as the checkpoint signs it), the entry bundle
  * holds `served` (by default the same entries).
  */
-function audit(covered: Uint8Array[], served = covered, maxFindings?: number) {
+function audit(
+  covered: Uint8Array[],
+  served = covered,
+  maxFindings?: number,
+  alter?: (files: Map<string, Uint8Array>) => void,
+) {
   const leaves = covered.map((e) => hashLeaf(e));
   const size = covered.length;
   const files = new Map<string, Uint8Array>();
   for (const t of tilesForSize(size))
     files.set(tilePath(t.level, t.index, t.width), encodeTile(tileHashesFromLeafHashes(t, leaves)));
   files.set(entriesTilePath(0, size), encodeEntryBundle(served));
+  alter?.(files);
   return auditLedger({
     fetchPath: (path) => {
       const file = files.get(path);
@@ -193,6 +199,22 @@ describe('auditLedger', () => {
       [-1, 'read 3 entries, the checkpoint covers 2'],
       [2, 'entry bundle at 0 holds 3 entries where the checkpoint needs 2: 1 extra'],
     ]);
+  });
+
+  test('reports a hash tile that is no tile as a finding', async () => {
+    const entries = chain([statement('a'), statement('b'), statement('c')]);
+    const result = await audit(entries, entries, undefined, (files) =>
+      files.set(tilePath(0, 0, 3), new Uint8Array(95)),
+    );
+    expect(result.findings.map((f) => f.problem)).toEqual([
+      expect.stringMatching(/^hash tiles could not be read: MalformedTileError/),
+    ]);
+  });
+
+  test('fails, rather than report a finding, when the source cannot serve a hash tile at all', async () => {
+    const entries = chain([statement('a'), statement('b'), statement('c')]);
+    const unread = audit(entries, entries, undefined, (files) => files.delete(tilePath(0, 0, 3)));
+    await expect(unread).rejects.toThrow('missing tile/0/000.p/3');
   });
 
   test('says an entry bundle lacks entries the checkpoint covers, and how many', async () => {

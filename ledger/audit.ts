@@ -211,9 +211,12 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
         `the ${size} entries hash to root ${toBase64(root)}, the checkpoint says ${toBase64(checkpoint.rootHash)}`,
       );
     }
-    const mismatch = await firstTileMismatch(tileChecks).catch((error: unknown) => ({
-      error,
-    }));
+    const mismatch = await firstTileMismatch(tileChecks).catch((error: unknown) => {
+      // As for entry bundles: a tile that is no tile is a finding; one the source could not
+      // serve at all proves nothing either way, and goes to the caller (the CLI's exit 3).
+      if (!(error instanceof MalformedTileError)) throw error;
+      return { error };
+    });
     if (mismatch && 'error' in mismatch)
       report(-1, `hash tiles could not be read: ${String(mismatch.error)}`);
     else if (mismatch) {

@@ -6,7 +6,7 @@ import { fromBase64, toBase64 } from './bytes.ts';
 import { isUnusablePublicKey, UNUSABLE_KEY } from './ed25519.ts';
 import type { TrustedAgencyKey } from './audit.ts';
 import { parseCosignerVerifierKey, type WitnessPolicy } from './cosignature.ts';
-import { parseVerifierKey, type VerifierKey } from './keys.ts';
+import { keyIdOf, parseVerifierKey, type VerifierKey } from './keys.ts';
 
 export const TrustFile = z
   .object({
@@ -61,17 +61,43 @@ export function loadTrust(json: unknown): Trust {
         ),
         threshold: t.witnessThreshold,
       },
-      agencyKeys: t.agencyKeys.map((k) => {
-        const publicKey = fromBase64(k.publicKey);
-        if (publicKey.length !== 32) throw new Error(`agency key ${k.keyId} must be 32 bytes`);
-        if (isUnusablePublicKey(publicKey))
-          throw new Error(`agency key ${k.keyId} ${UNUSABLE_KEY}`);
-        return { ...k, publicKey };
-      }),
+      agencyKeys: distinctAgencyKeys(
+        t.agencyKeys.map((k) => {
+          const publicKey = fromBase64(k.publicKey);
+          if (publicKey.length !== 32) throw new Error(`agency key ${k.keyId} must be 32 bytes`);
+          if (isUnusablePublicKey(publicKey))
+            throw new Error(`agency key ${k.keyId} ${UNUSABLE_KEY}`);
+          // A key id names one public key (C2SP signed-note: the name and a hash of the key):
+          // statements name their key by id, so an id listed with another key would have the
+          // verifier check them under a key that is not the one named.
+          const name = k.keyId.slice(0, k.keyId.lastIndexOf('+'));
+          if (name === '' || keyIdOf(name, publicKey) !== k.keyId)
+            throw new Error(
+              `agency key ${k.keyId}: its id does not match its public key (the key's id under that name is ${keyIdOf(name || k.keyId, publicKey)})`,
+            );
+          return { ...k, publicKey };
+        }),
+      ),
     };
   } catch (error) {
     throw new TrustFileError(`trust file: ${(error as Error).message}`);
   }
+}
+
+/**
+ * The agency keys, refusing one key id listed for two agencies: which of them the key signs
+ * for would depend on the order of the file. The same key listed twice for its agency stays
+ * (KeyTimeline trusts it only where both windows agree).
+ */
+function distinctAgencyKeys(keys: TrustedAgencyKey[]): TrustedAgencyKey[] {
+  const agencies = new Map<string, string>();
+  for (const k of keys) {
+    const other = agencies.get(k.keyId);
+    if (other !== undefined && other !== k.agency)
+      throw new Error(`agency key ${k.keyId} is listed for both ${other} and ${k.agency}`);
+    agencies.set(k.keyId, k.agency);
+  }
+  return keys;
 }
 
 /**
