@@ -443,7 +443,7 @@ function runVerifyBundle(argv: string[]): number {
     `  checkpoint size ${checkpoint.size} root ${toBase64(checkpoint.rootHash)}, ${cosignedLine(result.cosignatures, trust)}`,
   );
   console.log(
-    `  ${result.inclusionProofsChecked} inclusion proofs, ${result.signaturesChecked} statement signatures under trusted keys, ${result.chainLinksChecked} chain links`,
+    `  ${result.inclusionProofsChecked} inclusion proofs, ${result.signaturesChecked} statement signatures under trusted keys, ${result.keyEventsApplied} key events applied, ${result.chainLinksChecked} chain links`,
   );
   // Honest about the limits: a bundle proves what it holds, not that nothing was left out, and
   // it holds the case's entries, not the key events logged before them.
@@ -451,7 +451,9 @@ function runVerifyBundle(argv: string[]): number {
     '  (it shows these entries are in the log; that no entry of the case is missing needs the full log: onewindow ledger audit)',
   );
   console.log(
-    '  (their keys were judged by the trust file alone; a rotation or revocation logged since is applied by onewindow ledger audit)',
+    bundle.keyEvents === undefined
+      ? '  (their keys were judged by the trust file alone, as this bundle carries no key events; a rotation or revocation logged since is applied by onewindow ledger audit)'
+      : '  (their keys were judged by the trust file and the key events the bundle carries; one the exporter left out is seen only by onewindow ledger audit)',
   );
   return 0;
 }

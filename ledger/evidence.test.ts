@@ -1,9 +1,11 @@
 import { describe, expect, test } from 'vitest';
+import type { Signer } from '../domain/agency.ts';
 import { STATEMENT_TYPE } from '../domain/statement.ts';
 import { fromBase64, fromUtf8, toBase64, utf8 } from './bytes.ts';
 import { formatCheckpoint, signCheckpoint } from './checkpoint.ts';
 import { cosign, formatCosignerVerifierKey } from './cosignature.ts';
 import { chainEntries } from './entry.ts';
+import { keyAddStatement, keyRevokeStatement } from './keyEvents.ts';
 import {
   EVIDENCE_TYPE,
   EvidenceBundle,
@@ -430,5 +432,128 @@ describe('a mutated evidence bundle', () => {
     expect(result.problems[0]!.problem).toMatch(m.message);
     for (const p of result.problems)
       if (p.position >= 0) expect(p.index).toBe(bundle.entries[p.position]!.index);
+  });
+});
+
+// A log in which housing rotates its key: 0 A intake · 1 key.add of housing's next key,
+// signed by its first · 2 A verifyContract under the next key · 3 key.revoke of the first,
+// signed by the next · 4 A checkTitle under housing's first key, after its revocation (as its
+// holder could sign it) · 5 A close. The verifier's trust file knows housing's first key only.
+describe('an evidence bundle across a key rotation', () => {
+  const nextHousing = key(agencyKeyName('housing'), 0x42);
+  const at = (minute: number) => `2026-01-10T09:${String(minute).padStart(2, '0')}:00.000Z`;
+  const under = (k: SigningKey, caseId: string, stepId: string, agency: Signer, minute: number) =>
+    signStatement(
+      {
+        type: STATEMENT_TYPE,
+        statementId: `${caseId}/${stepId}`,
+        caseId,
+        stepId,
+        agency,
+        outcome: 'passed',
+        commitment: toBase64(new Uint8Array(32).fill(7)),
+        facts: {},
+        issuedAt: at(minute),
+        keyId: k.keyId,
+      },
+      k,
+    );
+  const rotated = chainEntries(
+    [
+      under(agencyKeys.orchestrator, CASE_A, 'intake', 'orchestrator', 1),
+      signStatement(
+        keyAddStatement({
+          agency: 'housing',
+          key: nextHousing,
+          signingKeyId: agencyKeys.housing.keyId,
+          validFrom: at(2),
+          validUntil: null,
+          issuedAt: at(2),
+          sequence: 1,
+        }),
+        agencyKeys.housing,
+      ),
+      under(nextHousing, CASE_A, 'verifyContract', 'housing', 3),
+      signStatement(
+        keyRevokeStatement({
+          agency: 'housing',
+          keyId: agencyKeys.housing.keyId,
+          signingKeyId: nextHousing.keyId,
+          revokedAt: at(4),
+          issuedAt: at(4),
+          sequence: 2,
+        }),
+        nextHousing,
+      ),
+      under(agencyKeys.housing, CASE_A, 'checkTitle', 'housing', 3),
+      under(agencyKeys.orchestrator, CASE_A, 'close', 'orchestrator', 6),
+    ],
+    0,
+    new Uint8Array(32),
+    '2026-01-10T10:00:00.000Z',
+  );
+  const hashes = rotated.map((e) => e.leafHash);
+  const nodes: GetNodes = (ids) =>
+    ids.map((id) => {
+      const { begin, end } = nodeCoverage(id);
+      return rootFromLeafHashes(hashes.slice(begin, end));
+    });
+  const cp = {
+    origin: ORIGIN,
+    size: rotated.length,
+    rootHash: rootFromLeafHashes(hashes),
+    extensions: [],
+  };
+  const note = addSignatureLines(
+    signCheckpoint(cp, logKey),
+    witnessKeys.map((w) => cosign(formatCheckpoint(cp), w, COSIGNED_AT)),
+  );
+  const proven = (e: (typeof rotated)[number]) => ({
+    index: e.entry.index,
+    entry: fromUtf8(e.bytes),
+    inclusionProof: inclusionProof(e.entry.index, rotated.length, nodes).map(toBase64),
+  });
+  const bundle: EvidenceBundle = {
+    ...good,
+    checkpoint: note,
+    size: rotated.length,
+    entries: rotated.filter((e) => e.entry.statement.caseId === CASE_A).map(proven),
+    keyEvents: rotated.filter((e) => e.entry.statement.caseId === 'keys-housing').map(proven),
+  };
+  // The entry signed by housing's first key after its revocation: the one problem to find.
+  const revokedUse = {
+    position: 2,
+    index: 4,
+    check: 'key',
+    problem: expect.stringContaining(`key ${agencyKeys.housing.keyId} was revoked`) as string,
+  };
+
+  test('learns the rotated-in key from the key events it carries, and applies the revocation', () => {
+    const result = verifyEvidenceBundle(bundle, trust);
+    expect(result.problems).toEqual([revokedUse]);
+    expect(result).toMatchObject({ keyEventsApplied: 2, inclusionProofsChecked: 6 });
+  });
+
+  test('without them, knows only the trust file: the rotated-in key is unknown, the revoked one taken', () => {
+    const old: EvidenceBundle = { ...bundle };
+    delete old.keyEvents;
+    const result = verifyEvidenceBundle(old, trust);
+    expect(result.problems).toEqual([
+      expect.objectContaining({ position: 1, index: 2, check: 'key' }),
+    ]);
+  });
+
+  test('reports a key event that is not proven in the checkpoint, and does not apply it', () => {
+    const [add, revoke] = bundle.keyEvents!;
+    const unproven = { ...add!, inclusionProof: flipProofHash(add!.inclusionProof, 0) };
+    const result = verifyEvidenceBundle({ ...bundle, keyEvents: [unproven, revoke!] }, trust);
+    // In log order: the add; the entry under the key it would have added; the revocation,
+    // signed by that key, so not applied either.
+    expect(result.problems.map((p) => [p.index, p.check])).toEqual([
+      [1, 'keyEvent'],
+      [2, 'key'],
+      [3, 'keyEvent'],
+    ]);
+    expect(result.keyEventsApplied).toBe(0);
   });
 });

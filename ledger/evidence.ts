@@ -1,8 +1,10 @@
 // The supervisor's evidence bundle: every ledger entry of one case, each with its RFC 9162
 // §2.1.3 inclusion proof, all bound to ONE cosigned checkpoint (C2SP tlog-checkpoint as a
-// signed note, with tlog-cosignature lines), plus the keys the exporter used. It is checked
-// fully offline against the verifier's own trust file: the keys inside the bundle are the
-// exporter's claim, shown for reference and compared with the trust file, never used.
+// signed note, with tlog-cosignature lines), the key events logged before it (proven the same
+// way), plus the keys the exporter used. It is checked fully offline against the verifier's
+// own trust file: the keys inside the bundle are the exporter's claim, shown for reference and
+// compared with the trust file, never used; the key events are applied to the trust file's
+// anchors in log order, as the audit applies them (ledger/keyEvents.ts).
 import { z } from 'zod';
 import { CaseId } from '../domain/statement.ts';
 import { fromBase64, toBase64, toHex, utf8 } from './bytes.ts';
@@ -13,7 +15,7 @@ import {
   type Cosignature,
 } from './cosignature.ts';
 import { GENESIS_PREV_LEAF_HASH, parseEntryBytes } from './entry.ts';
-import { KeyTimeline } from './keyEvents.ts';
+import { isKeyEvent, KeyTimeline } from './keyEvents.ts';
 import { parseVerifierKey } from './keys.ts';
 import { UnverifiedNoteError } from './note.ts';
 import { ProofError, verifyInclusion } from './proof.ts';
@@ -48,6 +50,13 @@ export const EvidenceBundle = z.object({
   size: z.number().int().positive(),
   /** In increasing log order. */
   entries: z.array(EvidenceEntry).min(1, 'must hold at least one entry'),
+  /**
+   * The key events (key.add, key.revoke of every signer) logged before `size`, in increasing
+   * log order: a key added since the verifier's trust file was written is learnt from them,
+   * and a revocation among them is applied. The exporter could leave one out, which only an
+   * audit of the whole log shows. Absent from bundles exported before they were carried.
+   */
+  keyEvents: z.array(EvidenceEntry).optional(),
   /** Informational: what the exporter trusted (a trust file's shape, less the origin). */
   keys: z.object({
     logKeys: TrustFile.shape.logKeys,
@@ -71,7 +80,8 @@ export type EvidenceCheck =
   | 'chain' // prevLeafHash does not link to the entry before it
   | 'case' // the entry belongs to another case
   | 'key' // no trusted agency key valid at the statement's issuedAt
-  | 'signature'; // the statement signature does not verify
+  | 'signature' // the statement signature does not verify
+  | 'keyEvent'; // a key event the bundle carries is not proven, not one, or not applied
 
 export interface EvidenceProblem {
   /** Position in `bundle.entries`, or -1 for the bundle as a whole. */
@@ -93,6 +103,8 @@ export interface EvidenceResult {
   entries: number;
   inclusionProofsChecked: number;
   signaturesChecked: number;
+  /** Key events proven in the checkpoint, signed under a valid key, and applied. */
+  keyEventsApplied: number;
   /** Pairs of bundle entries adjacent in the log whose hash chain link was checked. */
   chainLinksChecked: number;
   problems: EvidenceProblem[];
@@ -158,13 +170,68 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): Evid
   const seenStatements = new Map<string, number>();
   let inclusionProofsChecked = 0;
   let signaturesChecked = 0;
+  let keyEventsApplied = 0;
   let chainLinksChecked = 0;
+
+  // Key events change how every later entry is judged: each is applied just before the first
+  // case entry after it (as the audit does), once proven, parsed and its signature verified.
+  const keyEvents = bundle.keyEvents ?? [];
+  let nextKeyEvent = 0;
+  const applyKeyEventsBefore = (index: number) => {
+    for (; nextKeyEvent < keyEvents.length; nextKeyEvent++) {
+      const event = keyEvents[nextKeyEvent]!;
+      if (event.index >= index) return;
+      const report = (problem: string) =>
+        problems.push({
+          position: -1,
+          index: event.index,
+          check: 'keyEvent',
+          problem: `keyEvents[${nextKeyEvent}] (log index ${event.index}): ${problem}`,
+        });
+      const before = keyEvents[nextKeyEvent - 1];
+      if (before && event.index <= before.index) {
+        report(`key events must be in increasing log order: it follows log index ${before.index}`);
+        continue;
+      }
+      const bytes = utf8(event.entry);
+      if (!checkpoint) continue;
+      const unproven = checkInclusion(event, hashLeaf(bytes), checkpoint);
+      inclusionProofsChecked++;
+      if (unproven) {
+        report(unproven);
+        continue;
+      }
+      const parsed = parseEntryBytes(bytes);
+      if ('problems' in parsed) {
+        report(parsed.problems.join('; '));
+        continue;
+      }
+      const { statement } = parsed.entry;
+      if (parsed.entry.index !== event.index || !isKeyEvent(statement)) {
+        report(
+          `entry ${parsed.entry.index} of case ${statement.caseId} is no key event at this index`,
+        );
+        continue;
+      }
+      const key = keys.validAt(statement.keyId, statement.agency, statement.issuedAt);
+      signaturesChecked += key.ok ? 1 : 0;
+      if (!key.ok) report(key.message);
+      else if (!verifyStatementSignature(parsed.raw, key.key.publicKey))
+        report(`statement signature does not verify under key ${key.key.keyId}`);
+      else {
+        const outcome = keys.apply(statement, event.index);
+        if (outcome.applied) keyEventsApplied++;
+        else report(outcome.message);
+      }
+    }
+  };
   // The previous bundle entry: its log index and the leaf hash recomputed from its bytes.
   let previous: { index: number; leafHash: Uint8Array } | undefined;
 
   bundle.entries.forEach((item, position) => {
     const report = (check: EvidenceCheck, problem: string) =>
       problems.push({ position, index: item.index, check, problem });
+    applyKeyEventsBefore(item.index);
     if (previous && item.index <= previous.index)
       report(
         'order',
@@ -235,6 +302,7 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): Evid
     entries: bundle.entries.length,
     inclusionProofsChecked,
     signaturesChecked,
+    keyEventsApplied,
     chainLinksChecked,
     problems,
   };

@@ -3,14 +3,16 @@
 // latest published (cosigned) checkpoint. It verifies nothing: whoever receives the bundle
 // checks it offline against their own trust file (`onewindow ledger verify-bundle`).
 import type pg from 'pg';
+import { AGENCIES, type Signer } from '../../domain/agencyIds.ts';
 import { NotFoundError, NotYetPublishedError } from '../../domain/errors.ts';
 import { fromUtf8 } from '../bytes.ts';
 import { parseCheckpoint } from '../checkpoint.ts';
 import { EVIDENCE_TYPE, type EvidenceBundle } from '../evidence.ts';
+import { keyEventCaseId } from '../keyEvents.ts';
 import { splitNote } from '../note.ts';
 import type { TrustFile } from '../trust.ts';
 import { LogReader } from './logReader.ts';
-import { entriesOfCase } from './reader.ts';
+import { entriesOfCase, storedEntry, type StoredEntry } from './reader.ts';
 
 /**
  * Builds the evidence bundle of `caseId`, with the keys of `trust` the entries need.
@@ -34,10 +36,13 @@ export async function buildEvidenceBundle(
       `no published checkpoint covers entry ${last} of case ${caseId} yet (latest published size ${checkpoint?.size ?? 'none'}); ask again in a few seconds`,
     );
   }
+  // The key events logged before the checkpoint, of every signer: the verifier learns from
+  // them the keys added since its trust file was written, and the revocations (keyEvents.ts).
+  const keyEvents = await keyEventsBefore(pool, checkpoint.size);
   // Every proof against the same size, so all are bound to this one checkpoint.
-  const proofs = await Promise.all(
-    stored.map((s) => reader.inclusion(s.entry.index, checkpoint.size)),
-  );
+  const proven = (entries: StoredEntry[]) =>
+    Promise.all(entries.map((s) => reader.inclusion(s.entry.index, checkpoint.size)));
+  const [proofs, keyEventProofs] = await Promise.all([proven(stored), proven(keyEvents)]);
   const keyIds = new Set(stored.map((s) => s.entry.statement.keyId));
   return {
     type: EVIDENCE_TYPE,
@@ -51,6 +56,11 @@ export async function buildEvidenceBundle(
       entry: exactText(s.bytes, s.entry.index),
       inclusionProof: proofs[i]!.inclusionProof,
     })),
+    keyEvents: keyEvents.map((s, i) => ({
+      index: s.entry.index,
+      entry: exactText(s.bytes, s.entry.index),
+      inclusionProof: keyEventProofs[i]!.inclusionProof,
+    })),
     keys: {
       logKeys: trust.logKeys,
       witnesses: trust.witnesses,
@@ -59,6 +69,16 @@ export async function buildEvidenceBundle(
     },
     exportedAt: new Date().toISOString(),
   };
+}
+
+/** The key events of every signer at indices below `size`, in log order. */
+async function keyEventsBefore(pool: pg.Pool, size: number): Promise<StoredEntry[]> {
+  const signers: Signer[] = [...AGENCIES, 'orchestrator'];
+  const { rows } = await pool.query<{ entry: Buffer; leaf_hash: Buffer }>(
+    'SELECT entry, leaf_hash FROM ledger_entries WHERE case_id = ANY($1) AND idx < $2 ORDER BY idx',
+    [signers.map(keyEventCaseId), size],
+  );
+  return rows.map(storedEntry);
 }
 
 /** The entry bytes as text; refuses bytes a string could not carry exactly. */

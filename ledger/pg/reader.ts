@@ -9,7 +9,8 @@ export interface StoredEntry {
   leafHash: Uint8Array;
 }
 
-function toStored(row: { entry: Buffer; leaf_hash: Buffer }): StoredEntry {
+/** A stored row as an entry, its exact bytes and its leaf hash. */
+export function storedEntry(row: { entry: Buffer; leaf_hash: Buffer }): StoredEntry {
   return {
     entry: Entry.parse(JSON.parse(row.entry.toString('utf8'))),
     bytes: new Uint8Array(row.entry),
@@ -22,7 +23,7 @@ export async function entriesOfCase(pool: pg.Pool, caseId: string): Promise<Stor
     'SELECT entry, leaf_hash FROM ledger_entries WHERE case_id = $1 ORDER BY idx',
     [caseId],
   );
-  return rows.map(toStored);
+  return rows.map(storedEntry);
 }
 
 /**
@@ -49,7 +50,7 @@ export class CaseEntries {
       values: [caseId, known.at(-1)?.entry.index ?? -1],
     });
     // Another read of this case may have finished first: keep whichever list is longer.
-    const read = [...known, ...rows.map(toStored)];
+    const read = [...known, ...rows.map(storedEntry)];
     const current = this.cases.get(caseId) ?? [];
     const entries = current.length > read.length ? current : read;
     this.cases.set(caseId, entries);
@@ -62,7 +63,7 @@ export async function entryRange(pool: pg.Pool, from: number, to: number): Promi
     'SELECT entry, leaf_hash FROM ledger_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx',
     [from, to],
   );
-  return rows.map(toStored);
+  return rows.map(storedEntry);
 }
 
 export async function ledgerSize(pool: pg.Pool): Promise<number> {

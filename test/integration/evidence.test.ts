@@ -10,6 +10,8 @@ import { NotFoundError, NotYetPublishedError } from '../../domain/errors.ts';
 import { fromUtf8, utf8 } from '../../ledger/bytes.ts';
 import type { EvidenceBundle } from '../../ledger/evidence.ts';
 import { buildEvidenceBundle } from '../../ledger/pg/evidence.ts';
+import { addAgencyKey } from '../../ledger/pg/keyRegistry.ts';
+import { agencyKeyName, generateSigningKey } from '../../ledger/keys.ts';
 import { TrustFile } from '../../ledger/trust.ts';
 import { decide, signedDecision, waitForClosed, waitForStep, submit } from './caseDriver.ts';
 import { onewindow, writeTrustFile } from './cli.ts';
@@ -44,6 +46,13 @@ function writeBundle(name: string, content: EvidenceBundle): string {
 
 beforeAll(async () => {
   stack = await startStack(['housing', 'tax', 'registry', 'electricity']);
+  // A key event of this file's own, before the case: gas adds a key (no gas worker runs here).
+  const gasNext = generateSigningKey(agencyKeyName('gas'));
+  await addAgencyKey(stack.pool, (signed) => stack.sequencer.append(signed), {
+    newKey: { keyId: gasNext.keyId, agency: 'gas', publicKey: gasNext.publicKey },
+    signingKey: stack.keys.gas!,
+    validFrom: new Date(),
+  });
   dir = mkdtempSync(join(tmpdir(), 'onewindow-evidence-'));
   trustPath = join(dir, 'trust.json');
   await writeTrustFile(stack, trustPath);
@@ -76,6 +85,16 @@ describe('the evidence bundle of a completed case', () => {
     expect(statements.at(-1)).toBe(`${caseId}/close`);
     expect(bundle.size).toBeGreaterThan(bundle.entries.at(-1)!.index);
     expect(bundle.checkpoint.split('\n')[1]).toBe(String(bundle.size));
+  });
+
+  it("carries every key event logged before its checkpoint, for the verifier's key timeline", async () => {
+    const { rows } = await stack.pool.query<{ idx: string }>(
+      "SELECT idx FROM ledger_entries WHERE case_id LIKE 'keys-%' AND idx < $1 ORDER BY idx",
+      [bundle.size],
+    );
+    // Gas's key.add above among them, and whatever other test files logged on this database.
+    expect(rows.length).toBeGreaterThan(0);
+    expect(bundle.keyEvents!.map((e) => e.index)).toEqual(rows.map((r) => Number(r.idx)));
   });
 
   it('is accepted by `onewindow ledger verify-bundle` with the trust file alone', async () => {
