@@ -41,7 +41,15 @@ const witnessKeys = ['housing', 'tax', 'water'].map((a, i) => key(`${a}.witness.
 const COSIGNED_AT = 1767225600; // 2026-01-01T00:00:00Z in POSIX seconds
 const ISSUED_AT = '2026-01-10T09:00:00.000Z';
 
-function signed(caseId: string, stepId: string, agency: keyof typeof agencyKeys) {
+/** A statement of `agency` that a step passed, signed by `key`. */
+function signedBy(
+  key: SigningKey,
+  caseId: string,
+  stepId: string,
+  agency: Signer,
+  issuedAt = ISSUED_AT,
+  facts = { flagged: false },
+) {
   return signStatement(
     {
       type: STATEMENT_TYPE,
@@ -51,12 +59,16 @@ function signed(caseId: string, stepId: string, agency: keyof typeof agencyKeys)
       agency,
       outcome: 'passed',
       commitment: toBase64(new Uint8Array(32).fill(7)),
-      facts: { flagged: false },
-      issuedAt: ISSUED_AT,
-      keyId: agencyKeys[agency].keyId,
+      facts,
+      issuedAt,
+      keyId: key.keyId,
     },
-    agencyKeys[agency],
+    key,
   );
+}
+
+function signed(caseId: string, stepId: string, agency: keyof typeof agencyKeys) {
+  return signedBy(agencyKeys[agency], caseId, stepId, agency);
 }
 
 const log = chainEntries(
@@ -443,21 +455,7 @@ describe('an evidence bundle across a key rotation', () => {
   const nextHousing = key(agencyKeyName('housing'), 0x42);
   const at = (minute: number) => `2026-01-10T09:${String(minute).padStart(2, '0')}:00.000Z`;
   const under = (k: SigningKey, caseId: string, stepId: string, agency: Signer, minute: number) =>
-    signStatement(
-      {
-        type: STATEMENT_TYPE,
-        statementId: `${caseId}/${stepId}`,
-        caseId,
-        stepId,
-        agency,
-        outcome: 'passed',
-        commitment: toBase64(new Uint8Array(32).fill(7)),
-        facts: {},
-        issuedAt: at(minute),
-        keyId: k.keyId,
-      },
-      k,
-    );
+    signedBy(k, caseId, stepId, agency, at(minute));
   const rotated = chainEntries(
     [
       under(agencyKeys.orchestrator, CASE_A, 'intake', 'orchestrator', 1),
