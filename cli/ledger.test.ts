@@ -329,6 +329,45 @@ describe('the verifier commands on an exported log the operator served badly', (
     expect(existsSync(state)).toBe(false);
   });
 
+  it('audits against a state file when given one: an older checkpoint than it remembers fails, and nothing is remembered', async () => {
+    const { log, trust, dir } = exported();
+    const state = join(dir, 'state.json');
+    const remembered = {
+      origin: ORIGIN,
+      size: SIZE + 100,
+      rootHash: toBase64(new Uint8Array(32).fill(5)),
+      checkpoint: note,
+      verifiedAt: '2026-01-10T09:00:00Z',
+    };
+    writeFileSync(state, JSON.stringify(remembered));
+    const result = await run(['audit', '--dir', log, '--trust', trust, '--state', state]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `FAILED: the log shrank: checkpoint of size ${SIZE} after size ${SIZE + 100} was verified (state file ${state})`,
+    );
+    expect(JSON.parse(readFileSync(state, 'utf8'))).toEqual(remembered);
+  });
+
+  it('remembers the checkpoint a proof was made under when given a state file, as verify does', async () => {
+    const { log, trust, dir } = exported();
+    const state = join(dir, 'state.json');
+    const out = join(dir, 'receipt.json');
+    const result = await run([
+      'prove',
+      '5',
+      '--dir',
+      log,
+      '--trust',
+      trust,
+      '--state',
+      state,
+      '--out',
+      out,
+    ]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(readFileSync(state, 'utf8'))).toMatchObject({ origin: ORIGIN, size: SIZE });
+  });
+
   it('refuses a state file whose root is not a hash, as a usage error', async () => {
     const { log, trust, dir } = exported();
     const state = join(dir, 'state.json');

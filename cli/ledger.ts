@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { Base64Hash } from '../domain/statement.ts';
 import { auditLedger } from '../ledger/audit.ts';
 import { bytesEqual, fromBase64, fromUtf8, toBase64 } from '../ledger/bytes.ts';
-import { openCheckpoint } from '../ledger/checkpoint.ts';
+import { openCheckpoint, type Checkpoint } from '../ledger/checkpoint.ts';
 import { openWitnessedCheckpoint } from '../ledger/cosignature.ts';
 import { parseEntryBytes } from '../ledger/entry.ts';
 import { EvidenceBundle, formatEvidenceProblem, verifyEvidenceBundle } from '../ledger/evidence.ts';
@@ -39,8 +39,8 @@ export class VerificationFailure extends Error {
 
 const USAGE = `usage: onewindow ledger <verify|audit|prove|verify-receipt|export|verify-bundle|export-bundle> …
   verify  (--url <addr>/ledger | --dir <export>) --trust <file> [--state <file>]
-  audit   (--url <addr>/ledger | --dir <export>) --trust <file>
-  prove <index> (--url … | --dir …) --trust <file> [--out <file>]
+  audit   (--url <addr>/ledger | --dir <export>) --trust <file> [--state <file>]
+  prove <index> (--url … | --dir …) --trust <file> [--out <file>] [--state <file>]
   verify-receipt <file> --trust <file>
   export --url <addr>/ledger --dir <folder>
   verify-bundle <file> --trust <file>
@@ -159,16 +159,21 @@ function otherLogHint(previous: VerifyState, trust: Trust): string {
   }
 }
 
-async function runVerify(argv: string[]): Promise<number> {
-  const { values } = parse(
-    argv,
-    { ...sourceOptions, state: { type: 'string' } },
-    { positionals: false },
-  );
-  const trust = readTrust(values.trust);
-  const fetchPath = sourceFrom(values.url, values.dir);
-  const { checkpoint, cosignatures, note } = await verifiedCheckpoint(fetchPath, trust);
-  const statePath = values.state ?? defaultStatePath(trust.origin);
+/**
+ * Checks a verified checkpoint against the one last remembered of its log (the state file at
+ * `statePath`): never smaller, the same root at the same size, provably consistent otherwise
+ * (RFC 9162 §2.1.4, from the log's own tiles). Returns how it relates to it, and `remember`,
+ * which saves it as the new state once the caller has checked what it needs.
+ * @throws VerificationFailure for a log that shrank, forked or is inconsistent;
+ *   SourceError when a tile the proof needs cannot be read.
+ */
+async function checkAgainstRemembered(
+  fetchPath: FetchPath,
+  trust: Trust,
+  opened: { checkpoint: Checkpoint; note: string },
+  statePath: string,
+): Promise<{ consistency: string; remember: () => void }> {
+  const { checkpoint, note } = opened;
   const previous = readVerifyState(statePath);
   // RFC 9162 §2.1.1: the empty tree has one root; a size-0 checkpoint with another is false,
   // and would later make the true log look like a split view.
@@ -218,15 +223,37 @@ async function runVerify(argv: string[]): Promise<number> {
       consistency = `consistent with size ${previous.size} verified at ${previous.verifiedAt}`;
     }
   }
-  const state: VerifyState = {
-    origin: trust.origin,
-    size: checkpoint.size,
-    rootHash: toBase64(checkpoint.rootHash),
-    checkpoint: note,
-    verifiedAt: new Date().toISOString(),
+  const remember = () => {
+    const state: VerifyState = {
+      origin: trust.origin,
+      size: checkpoint.size,
+      rootHash: toBase64(checkpoint.rootHash),
+      checkpoint: note,
+      verifiedAt: new Date().toISOString(),
+    };
+    makeDirectorySync(dirname(statePath));
+    writeStateFile(statePath, state);
   };
-  makeDirectorySync(dirname(statePath));
-  writeStateFile(statePath, state);
+  return { consistency, remember };
+}
+
+async function runVerify(argv: string[]): Promise<number> {
+  const { values } = parse(
+    argv,
+    { ...sourceOptions, state: { type: 'string' } },
+    { positionals: false },
+  );
+  const trust = readTrust(values.trust);
+  const fetchPath = sourceFrom(values.url, values.dir);
+  const { checkpoint, cosignatures, note } = await verifiedCheckpoint(fetchPath, trust);
+  const statePath = values.state ?? defaultStatePath(trust.origin);
+  const { consistency, remember } = await checkAgainstRemembered(
+    fetchPath,
+    trust,
+    { checkpoint, note },
+    statePath,
+  );
+  remember();
   console.log(
     `checkpoint verified: ${trust.origin} size ${checkpoint.size} root ${toBase64(checkpoint.rootHash)}`,
   );
@@ -262,10 +289,19 @@ function progressBar(label: string): { update(done: number, total: number): void
 }
 
 async function runAudit(argv: string[]): Promise<number> {
-  const { values } = parse(argv, sourceOptions, { positionals: false });
+  const { values } = parse(
+    argv,
+    { ...sourceOptions, state: { type: 'string' } },
+    { positionals: false },
+  );
   const trust = readTrust(values.trust);
   const fetchPath = sourceFrom(values.url, values.dir);
-  const { checkpoint } = await verifiedCheckpoint(fetchPath, trust);
+  const { checkpoint, note } = await verifiedCheckpoint(fetchPath, trust);
+  // With --state, as verify: an older checkpoint than the one remembered is refused, and this
+  // one remembered. Not by default: an export audited later may be old on purpose (an archive).
+  const remembered = values.state
+    ? await checkAgainstRemembered(fetchPath, trust, { checkpoint, note }, values.state)
+    : undefined;
   const pool = new VerifyPool();
   const bar = progressBar('audit');
   try {
@@ -289,9 +325,11 @@ async function runAudit(argv: string[]): Promise<number> {
         `audit of ${result.size} entries found ${result.findingCount} problem(s)`,
       );
     }
+    remembered?.remember();
     console.log(
       `audit passed: ${result.size} entries re-hashed, chain intact, ${result.signaturesChecked} statement signatures valid, root matches the cosigned checkpoint`,
     );
+    if (remembered) console.log(`  ${remembered.consistency}`);
     return 0;
   } finally {
     await pool.close();
@@ -299,7 +337,11 @@ async function runAudit(argv: string[]): Promise<number> {
 }
 
 async function runProve(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { ...sourceOptions, out: { type: 'string' } });
+  const { values, positionals } = parse(argv, {
+    ...sourceOptions,
+    out: { type: 'string' },
+    state: { type: 'string' },
+  });
   const index = intOption(positionals[0], 'index', -1, 0, Number.MAX_SAFE_INTEGER);
   if (index < 0 || positionals.length > 1)
     throw new UsageError(
@@ -310,6 +352,11 @@ async function runProve(argv: string[]): Promise<number> {
   const { checkpoint, note } = await verifiedCheckpoint(fetchPath, trust);
   if (index >= checkpoint.size)
     throw new UsageError(`index ${index} is not below the checkpoint size ${checkpoint.size}`);
+  // With --state, as verify: an older checkpoint than the one remembered is refused, and this
+  // one remembered. Not by default: an export audited later may be old on purpose (an archive).
+  const remembered = values.state
+    ? await checkAgainstRemembered(fetchPath, trust, { checkpoint, note }, values.state)
+    : undefined;
   const [entry, proof] = await Promise.all([
     readEntry(fetchPath, index, checkpoint.size),
     inclusionProofFromTiles(fetchPath, index, checkpoint.size),
@@ -337,6 +384,7 @@ async function runProve(argv: string[]): Promise<number> {
     inclusionProof: proof.map(toBase64),
     checkpoint: note,
   };
+  remembered?.remember();
   const text = `${JSON.stringify(receipt, null, 2)}\n`;
   if (values.out) {
     writeFileSync(values.out, text);
