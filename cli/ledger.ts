@@ -52,6 +52,15 @@ const sourceOptions = {
   trust: { type: 'string' },
 } as const;
 
+const stateSourceOptions = { ...sourceOptions, state: { type: 'string' } } as const;
+
+/** The trust file, the log it names, and the log's checkpoint, verified against the trust. */
+async function openLog(values: { trust?: string; url?: string; dir?: string }) {
+  const trust = readTrust(values.trust);
+  const fetchPath = sourceFrom(values.url, values.dir);
+  return { trust, fetchPath, ...(await verifiedCheckpoint(fetchPath, trust)) };
+}
+
 function readTrust(path: string | undefined): Trust {
   if (!path)
     throw new UsageError(
@@ -238,14 +247,8 @@ async function checkAgainstRemembered(
 }
 
 async function runVerify(argv: string[]): Promise<number> {
-  const { values } = parse(
-    argv,
-    { ...sourceOptions, state: { type: 'string' } },
-    { positionals: false },
-  );
-  const trust = readTrust(values.trust);
-  const fetchPath = sourceFrom(values.url, values.dir);
-  const { checkpoint, cosignatures, note } = await verifiedCheckpoint(fetchPath, trust);
+  const { values } = parse(argv, stateSourceOptions, { positionals: false });
+  const { trust, fetchPath, checkpoint, cosignatures, note } = await openLog(values);
   const statePath = values.state ?? defaultStatePath(trust.origin);
   const { consistency, remember } = await checkAgainstRemembered(
     fetchPath,
@@ -289,14 +292,8 @@ function progressBar(label: string): { update(done: number, total: number): void
 }
 
 async function runAudit(argv: string[]): Promise<number> {
-  const { values } = parse(
-    argv,
-    { ...sourceOptions, state: { type: 'string' } },
-    { positionals: false },
-  );
-  const trust = readTrust(values.trust);
-  const fetchPath = sourceFrom(values.url, values.dir);
-  const { checkpoint, note } = await verifiedCheckpoint(fetchPath, trust);
+  const { values } = parse(argv, stateSourceOptions, { positionals: false });
+  const { trust, fetchPath, checkpoint, note } = await openLog(values);
   // With --state, as verify: an older checkpoint than the one remembered is refused, and this
   // one remembered. Not by default: an export audited later may be old on purpose (an archive).
   const remembered = values.state
