@@ -63,6 +63,30 @@ describe('recording a read of personal data on the ledger', () => {
     expect(keptSalt).toHaveLength(32);
   });
 
+  it('keeps no record of who read and why when told not to (a read of an erased case)', async () => {
+    const pool = keepingPool();
+    const recordAccess = ledgerAccessRecorder({
+      key,
+      append: (signed) => Promise.resolve({ entry: entryOf(signed) }),
+      pool,
+    });
+    await recordAccess(record, { keep: false });
+    expect(pool.inserted).toEqual([]);
+  });
+
+  it('takes back the record of a read whose entry the ledger refused', async () => {
+    const pool = keepingPool();
+    const recordAccess = ledgerAccessRecorder({
+      key,
+      append: () => Promise.reject(new MalformedStatementError('facts.fields: too long')),
+      pool,
+    });
+    await expect(recordAccess(record)).rejects.toThrow('facts.fields: too long');
+    const [kept, takenBack] = pool.inserted;
+    // The INSERT's statement id, then the DELETE's: the same one.
+    expect(takenBack).toEqual([kept![0]]);
+  });
+
   it("refuses the read as unavailable (503) while the ledger refuses the server's key, naming why", async () => {
     const recordAccess = ledgerAccessRecorder({
       key,

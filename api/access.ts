@@ -55,8 +55,15 @@ export const AccessLogLine = AccessRecord.omit({ caseId: true }).extend({
 });
 export type AccessLogLine = z.infer<typeof AccessLogLine>;
 
-/** Records one access and resolves once its entry is in the log. */
-export type RecordAccess = (record: AccessRecord) => Promise<{ ledgerIndex: number }>;
+/**
+ * Records one access and resolves once its entry is in the log. `keep: false` keeps no record
+ * of who read and why (the entry's commitment then opens to nothing), for a read of an erased
+ * case: it shows nothing personal, and a record kept now would outlive the erasure.
+ */
+export type RecordAccess = (
+  record: AccessRecord,
+  options?: { keep?: boolean },
+) => Promise<{ ledgerIndex: number }>;
 
 /** An access record and the salt its entry's commitment is under, as kept off the ledger. */
 export interface AccessOpening {
@@ -105,17 +112,23 @@ export function ledgerAccessRecorder(deps: {
   append: (signed: SignedStatement) => Promise<{ entry: Entry }>;
   pool: Pick<pg.Pool, 'query'>;
 }): RecordAccess {
-  return async (record) => {
+  return async (record, { keep = true } = {}) => {
     const salt = randomBytes(32);
     const signed = accessStatement(record, deps.key, salt);
-    await deps.pool.query(
-      'INSERT INTO access_records (statement_id, case_id, salt, record) VALUES ($1, $2, $3, $4)',
-      [signed.statement.statementId, record.caseId, salt, record],
-    );
+    const { statementId } = signed.statement;
+    if (keep)
+      await deps.pool.query(
+        'INSERT INTO access_records (statement_id, case_id, salt, record) VALUES ($1, $2, $3, $4)',
+        [statementId, record.caseId, salt, record],
+      );
     try {
       const { entry } = await deps.append(signed);
       return { ledgerIndex: entry.index };
     } catch (error) {
+      // Refused, so never logged, and the read is not served: its record goes too. (After any
+      // other failure the entry may have been logged all the same, so the record stays.)
+      if (keep && error instanceof LedgerError)
+        await deps.pool.query('DELETE FROM access_records WHERE statement_id = $1', [statementId]);
       if (error instanceof LedgerError && KEY_REFUSALS.includes(error.name))
         throw new SigningKeyRefusedError(
           `the ledger refuses this server's key for the access log (${error.message}); no read is served until the API signs with a key the ledger accepts`,

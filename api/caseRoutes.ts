@@ -730,15 +730,19 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       const { row, application } = await caseWithApplication(request.params.caseId);
       // Temporal first: a read it cannot answer (an outage) returns nothing, so is not recorded.
       const workflow = row.erased_at ? undefined : await workflowOf(row);
-      // Recorded before anything personal leaves the server.
-      const access = await deps.recordAccess({
-        caseId: row.case_id,
-        actor: actorOf(principal),
-        role: 'supervisor',
-        agency: null,
-        fields: application ? ['application'] : [],
-        purpose: request.query.purpose,
-      });
+      // Recorded before anything personal leaves the server. Of an erased case's read, who and
+      // why are not kept: it shows nothing personal, and the erasure is not to be undone.
+      const access = await deps.recordAccess(
+        {
+          caseId: row.case_id,
+          actor: actorOf(principal),
+          role: 'supervisor',
+          agency: null,
+          fields: application ? ['application'] : [],
+          purpose: request.query.purpose,
+        },
+        { keep: !row.erased_at },
+      );
       const [{ view, stored }, checkpoint, accessRecords] = await Promise.all([
         caseView(row, workflow),
         deps.reader.latestPublished(),

@@ -64,6 +64,7 @@ describe('erasing a case', () => {
       'BEGIN',
       'DELETE FROM case_secrets',
       'DELETE FROM notifications',
+      'DELETE FROM access_records',
       'UPDATE',
       'COMMIT',
     ]);

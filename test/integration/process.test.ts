@@ -1360,20 +1360,28 @@ describe('the joint transfer, end to end', () => {
     ).toBe(0);
     expect(await notices()).toBe(0);
     expect(await accessRecords()).toBe(0);
+    // A read after the erasure is logged, and keeps no record of who read and why either.
+    const later = await stack.app.inject({
+      method: 'GET',
+      url: `/cases/${caseId}/timeline?purpose=checking+the+erasure`,
+      headers: stack.supervisor,
+    });
+    expect(later.statusCode).toBe(200);
+    expect(await accessRecords()).toBe(0);
     const accesses = await stack.app.inject({
       method: 'GET',
       url: `/cases/${caseId}/access-log`,
       headers: stack.supervisor,
     });
     expect(accesses.json()).toEqual({
-      accesses: [
+      accesses: [read, later.json<{ access: { ledgerIndex: number } }>().access].map((a) =>
         expect.objectContaining({
-          ledgerIndex: read.ledgerIndex,
+          ledgerIndex: a.ledgerIndex,
           role: 'supervisor',
           actor: null,
           purpose: null,
         }),
-      ],
+      ),
     });
     await expect
       .poll(
@@ -1394,8 +1402,8 @@ describe('the joint transfer, end to end', () => {
       headers: stack.supervisor,
     });
     expect(after.json()).toMatchObject({ workflowStatus: 'ERASED', phase: 'rejected' });
-    // Every entry stays, the supervisor's read among them.
-    expect(after.json<{ entries: unknown[] }>().entries).toHaveLength(closed.entries.length + 1);
+    // Every entry stays, the supervisor's two reads among them.
+    expect(after.json<{ entries: unknown[] }>().entries).toHaveLength(closed.entries.length + 2);
     const again = await onewindow(['case', 'erase', caseId], operatorEnv);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(new RegExp(`^case ${caseId} was already erased at `));
