@@ -334,19 +334,13 @@ async function runAudit(argv: string[]): Promise<number> {
 }
 
 async function runProve(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    ...sourceOptions,
-    out: { type: 'string' },
-    state: { type: 'string' },
-  });
+  const { values, positionals } = parse(argv, { ...stateSourceOptions, out: { type: 'string' } });
   const index = intOption(positionals[0], 'index', -1, 0, Number.MAX_SAFE_INTEGER);
   if (index < 0 || positionals.length > 1)
     throw new UsageError(
-      'usage: onewindow ledger prove <index> (--url … | --dir …) --trust <file>',
+      'usage: onewindow ledger prove <index> (--url … | --dir …) --trust <file> [--out <file>] [--state <file>]',
     );
-  const trust = readTrust(values.trust);
-  const fetchPath = sourceFrom(values.url, values.dir);
-  const { checkpoint, note } = await verifiedCheckpoint(fetchPath, trust);
+  const { trust, fetchPath, checkpoint, note } = await openLog(values);
   if (index >= checkpoint.size)
     throw new UsageError(`index ${index} is not below the checkpoint size ${checkpoint.size}`);
   // With --state, as verify: an older checkpoint than the one remembered is refused, and this
@@ -490,8 +484,8 @@ function runVerifyBundle(argv: string[]): number {
   console.log(
     `  ${result.inclusionProofsChecked} inclusion proofs, ${result.signaturesChecked} statement signatures under trusted keys, ${result.keyEventsApplied} key events applied, ${result.chainLinksChecked} chain links`,
   );
-  // Honest about the limits: a bundle proves what it holds, not that nothing was left out, and
-  // it holds the case's entries, not the key events logged before them.
+  // Honest about the limits: a bundle proves what it holds, not that nothing was left out (of
+  // the case's entries, or of the key events before them).
   console.log(
     '  (it shows these entries are in the log; that no entry of the case is missing needs the full log: onewindow ledger audit)',
   );

@@ -541,6 +541,29 @@ describe('an evidence bundle across a key rotation', () => {
     ]);
   });
 
+  test("reports key events out of log order, and an entry among them that is none, even after the case's last entry", () => {
+    const [add, revoke] = bundle.keyEvents!;
+    const swapped = verifyEvidenceBundle({ ...bundle, keyEvents: [revoke!, add!] }, trust);
+    expect(swapped.problems).toContainEqual(
+      expect.objectContaining({
+        index: 1,
+        check: 'keyEvent',
+        problem:
+          'keyEvents[1] (log index 1): key events must be in increasing log order: it follows log index 3',
+      }),
+    );
+    const close = bundle.entries.at(-1)!;
+    const notOne = verifyEvidenceBundle({ ...bundle, keyEvents: [add!, revoke!, close] }, trust);
+    expect(notOne.problems).toEqual([
+      revokedUse,
+      expect.objectContaining({
+        index: close.index,
+        check: 'keyEvent',
+        problem: `keyEvents[2] (log index ${close.index}): entry ${close.index} of case ${CASE_A} is no key event at this index`,
+      }),
+    ]);
+  });
+
   test('reports a key event that is not proven in the checkpoint, and does not apply it', () => {
     const [add, revoke] = bundle.keyEvents!;
     const unproven = { ...add!, inclusionProof: flipProofHash(add!.inclusionProof, 0) };

@@ -293,6 +293,9 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): Evid
     }
     previous = { index: item.index, leafHash };
   });
+  // Key events after the case's last entry judge nothing here, but what the bundle carries is
+  // checked all the same: a bundle verifies only if all of it does.
+  applyKeyEventsBefore(Number.POSITIVE_INFINITY);
 
   return {
     ok: problems.length === 0,

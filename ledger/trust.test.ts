@@ -38,9 +38,17 @@ describe("a trust file's agency keys", () => {
     );
   });
 
-  it('refuse one key listed for two agencies', () => {
+  it('refuse one key listed for two agencies, under one name or two', () => {
     const load = () => loadTrust(trustFile([anchor(water, 'water'), anchor(water, 'gas')]));
-    expect(load).toThrow(`trust file: agency key ${water.keyId} is listed for both water and gas`);
+    expect(load).toThrow(
+      `trust file: agency key ${water.keyId} is the public key of ${water.keyId}, listed for both water and gas`,
+    );
+    // The same public key under gas's name: another id, the same signer.
+    const renamed = signingKey(agencyKeyName('gas'), new Uint8Array(32).fill(2));
+    const twoNames = () => loadTrust(trustFile([anchor(water, 'water'), anchor(renamed, 'gas')]));
+    expect(twoNames).toThrow(
+      `trust file: agency key ${renamed.keyId} is the public key of ${water.keyId}, listed for both water and gas`,
+    );
   });
 
   it('keep one key listed twice for its agency', () => {

@@ -85,17 +85,21 @@ export function loadTrust(json: unknown): Trust {
 }
 
 /**
- * The agency keys, refusing one key id listed for two agencies: which of them the key signs
- * for would depend on the order of the file. The same key listed twice for its agency stays
- * (KeyTimeline trusts it only where both windows agree).
+ * The agency keys, refusing one public key listed for two agencies: its holder would sign for
+ * both. The same key listed twice for its agency stays (KeyTimeline trusts it only where both
+ * windows agree).
  */
 function distinctAgencyKeys(keys: TrustedAgencyKey[]): TrustedAgencyKey[] {
-  const agencies = new Map<string, string>();
+  // By public key, not by id: one key under two names has two ids, and would sign for both.
+  const agencies = new Map<string, { agency: string; keyId: string }>();
   for (const k of keys) {
-    const other = agencies.get(k.keyId);
-    if (other !== undefined && other !== k.agency)
-      throw new Error(`agency key ${k.keyId} is listed for both ${other} and ${k.agency}`);
-    agencies.set(k.keyId, k.agency);
+    const publicKey = toBase64(k.publicKey);
+    const other = agencies.get(publicKey);
+    if (other !== undefined && other.agency !== k.agency)
+      throw new Error(
+        `agency key ${k.keyId} is the public key of ${other.keyId}, listed for both ${other.agency} and ${k.agency}`,
+      );
+    agencies.set(publicKey, { agency: k.agency, keyId: k.keyId });
   }
   return keys;
 }

@@ -1,5 +1,6 @@
 // Timeouts and retry policies of a case's activities. Shared with the cases benchmark's
-// baseline (bench/baselineWorkflows.ts), which must retry exactly as the real case does.
+// baseline (bench/baselineWorkflows.ts), which gives every agency step AGENCY_STEP_OPTIONS: on
+// the clean cases it runs no step fails, so how long a failing one is retried does not show.
 import { NON_RETRYABLE_LEDGER_ERRORS } from '../domain/errors.ts';
 
 /** An agency step: retried with backoff, then reported to the workflow. */
