@@ -466,48 +466,52 @@ describe('when the status query fails', () => {
     expect(accesses).toEqual([]);
   });
 
-  it('the inbox lists the case unconfirmed, as the visibility store shows it, rather than failing or leaving it out', async () => {
-    const { temporal, world } = fakeTemporal([
-      { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
-    ]);
-    world.queryFails = 'timeout';
-    const listing = {
-      ...temporal,
-      workflowService: {
-        listWorkflowExecutions: () =>
-          Promise.resolve({
-            executions: [
-              {
-                execution: { workflowId: 'case:U-1', runId: 'run-1' },
-                searchAttributes: {
-                  indexedFields: {
-                    OneWindowCurrentSteps: attribute(['review', 'settleArrears.water']),
-                    OneWindowOverdue: attribute(true),
+  it.each(['timeout', 'broken'] as const)(
+    'the inbox lists the case unconfirmed (query %s), as the visibility store shows it, rather than failing or leaving it out',
+    async (fails) => {
+      const { temporal, world } = fakeTemporal([
+        { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
+      ]);
+      // A timeout (nobody answers now), or a run whose workflow task keeps failing.
+      world.queryFails = fails;
+      const listing = {
+        ...temporal,
+        workflowService: {
+          listWorkflowExecutions: () =>
+            Promise.resolve({
+              executions: [
+                {
+                  execution: { workflowId: 'case:U-1', runId: 'run-1' },
+                  searchAttributes: {
+                    indexedFields: {
+                      OneWindowCurrentSteps: attribute(['review', 'settleArrears.water']),
+                      OneWindowOverdue: attribute(true),
+                    },
                   },
                 },
-              },
-            ],
-          }),
-      },
-    };
-    const { call } = await appWith(listing, fakePool([rowOf()]).pool);
-    const response = await call('GET', '/inbox', 'registry');
-    expect(response.statusCode, response.body).toBe(200);
-    expect(response.json()).toEqual({
-      items: [
-        {
-          caseId: CASE,
-          unitId: 'U-1',
-          stepId: 'review',
-          startedAt: null,
-          deadlineAt: null,
-          overdue: true,
-          confirmed: false,
+              ],
+            }),
         },
-      ],
-      nextPageToken: null,
-    });
-  });
+      };
+      const { call } = await appWith(listing, fakePool([rowOf()]).pool);
+      const response = await call('GET', '/inbox', 'registry');
+      expect(response.statusCode, response.body).toBe(200);
+      expect(response.json()).toEqual({
+        items: [
+          {
+            caseId: CASE,
+            unitId: 'U-1',
+            stepId: 'review',
+            startedAt: null,
+            deadlineAt: null,
+            overdue: true,
+            confirmed: false,
+          },
+        ],
+        nextPageToken: null,
+      });
+    },
+  );
 });
 
 describe("an officer's view of a case", () => {
