@@ -1374,7 +1374,7 @@ describe('the joint transfer, end to end', () => {
       headers: stack.supervisor,
     });
     expect(accesses.json()).toEqual({
-      accesses: [read, later.json<{ access: { ledgerIndex: number } }>().access].map((a) =>
+      accesses: [read, later.json<{ access: { ledgerIndex: number } }>().access].map((a): unknown =>
         expect.objectContaining({
           ledgerIndex: a.ledgerIndex,
           role: 'supervisor',
