@@ -205,11 +205,14 @@ function dueList(caseId: string, due: readonly Due[]): HTMLElement {
 /** A case id, as the API gives them (a UUID). */
 const CASE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** The case last asked for: a slower answer for another one must not replace it. */
-let openCaseId: string | undefined;
+/**
+ * The load of a case last begun: a slower answer to an earlier one (another case, or this one
+ * before a refresh) must not replace what it shows.
+ */
+let lastLoad = 0;
 
 async function openCase(caseId: string, focus = true): Promise<void> {
-  openCaseId = caseId;
+  const load = ++lastLoad;
   const section = byId('case');
   const body = byId('case-body');
   section.hidden = false;
@@ -223,12 +226,12 @@ async function openCase(caseId: string, focus = true): Promise<void> {
     }).catch((error: unknown) => error),
   ]).catch((error: unknown) => {
     // Not "Loading…" for ever: the caller says why in the alert.
-    if (openCaseId === caseId)
+    if (load === lastLoad)
       replace(body, h('p', { class: 'warning' }, 'The case could not be loaded.'));
     throw error;
   });
-  // Another case was opened meanwhile: its heading, and this one's pay buttons, would mix.
-  if (openCaseId !== caseId) return;
+  // Opened again meanwhile (another case: its heading and this one's pay buttons would mix).
+  if (load !== lastLoad) return;
   const refresh = h('button', { type: 'button', class: 'secondary' }, 'Refresh this case');
   refresh.addEventListener('click', () => void openCase(caseId, false).catch(showError));
   const entries = h('div', {}, h('p', {}, 'Verifying the ledger entries\u2026'));
@@ -256,7 +259,7 @@ async function openCase(caseId: string, focus = true): Promise<void> {
     entries,
   );
   const verified = await verifiedEntries(caseId, detail.entries);
-  if (openCaseId !== caseId) return;
+  if (load !== lastLoad) return;
   replace(entries, verified.element);
 }
 

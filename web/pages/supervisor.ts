@@ -19,6 +19,8 @@ let token = '';
 let pageTokens: (string | null)[] = [null];
 let page = 0;
 let openCaseId: string | undefined;
+/** The timeline load last begun: a slower answer to an earlier one must not replace it. */
+let lastLoad = 0;
 /** The escalations shown so far, newest first, and where the next page starts ("Show more"). */
 let escalations: EscalationList = { items: [], nextPageToken: null };
 
@@ -131,6 +133,7 @@ async function loadEscalations(pageToken?: string): Promise<void> {
 
 function chooseCase(caseId: string, unitId: string): void {
   openCaseId = caseId;
+  lastLoad++; // a timeline still loading is of the case chosen before
   byId('case').hidden = false;
   byId('case-heading').textContent = `Timeline of case ${caseId} (${unitId})`;
   replace(byId('timeline'));
@@ -179,6 +182,7 @@ function escalationItem(caseId: string, escalation: Escalation, index: number): 
     ),
     h('button', { type: 'submit' }, 'Act on the escalation'),
   );
+  const submit = form.querySelector('button')!;
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const action = byId<HTMLSelectElement>(actionId).value;
@@ -189,6 +193,8 @@ function escalationItem(caseId: string, escalation: Escalation, index: number): 
       reason.focus();
       return;
     }
+    // One action at a time: a second click would be refused once the first has gone through.
+    submit.disabled = true;
     json<{ stepId: string; ledgerIndex: number | null }>(
       `/cases/${encodeURIComponent(caseId)}/escalations`,
       {
@@ -211,7 +217,10 @@ function escalationItem(caseId: string, escalation: Escalation, index: number): 
           sayError(error, 'The escalations could not be reloaded'),
         );
       })
-      .catch((error: unknown) => sayError(error, 'The action was refused'));
+      .catch((error: unknown) => {
+        submit.disabled = false;
+        sayError(error, 'The action was refused');
+      });
   });
   item.append(form);
   return item;
@@ -242,12 +251,13 @@ async function openTimeline(event: SubmitEvent): Promise<void> {
     return;
   }
   say('Loading the timeline and verifying its ledger entries\u2026');
+  const load = ++lastLoad;
   const t = await json<Timeline>(
     `/cases/${encodeURIComponent(caseId)}/timeline${query({ purpose: purpose.value.trim() })}`,
     { token },
   );
-  // Another case was opened meanwhile: this one's timeline (and its forms) would land under it.
-  if (openCaseId !== caseId) return;
+  // Chosen or opened again meanwhile: this answer (and its forms) would land under the other.
+  if (load !== lastLoad) return;
   const accesses: Access[] = Array.isArray(t.accessLog)
     ? t.accessLog
     : (t.accessLog?.accesses ?? []);
@@ -334,7 +344,7 @@ async function openTimeline(event: SubmitEvent): Promise<void> {
     accessTable(accesses),
   );
   const verified = await verifiedEntries(caseId, t.entries, t.checkpoint?.note);
-  if (openCaseId !== caseId) return;
+  if (load !== lastLoad) return;
   replace(entriesColumn, verified.element);
   const failed = verified.verdicts.filter((v) => v.status === 'failed').length;
   say(
