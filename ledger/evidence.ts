@@ -6,7 +6,7 @@
 // compared with the trust file, never used; the key events are applied to the trust file's
 // anchors in log order, as the audit applies them (ledger/keyEvents.ts).
 import { z } from 'zod';
-import { CaseId } from '../domain/statement.ts';
+import { CaseId, type Statement } from '../domain/statement.ts';
 import { fromBase64, toBase64, toHex, utf8 } from './bytes.ts';
 import { openCheckpoint, type Checkpoint } from './checkpoint.ts';
 import {
@@ -173,6 +173,23 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): Evid
   let keyEventsApplied = 0;
   let chainLinksChecked = 0;
 
+  /**
+   * Why a statement's signature does not stand, under the key the timeline holds valid for its
+   * agency at its issuedAt, or undefined when it does. Over the statement exactly as it stands
+   * in the entry (sign-over-received-bytes), not as the schema parsed it.
+   */
+  const signatureProblem = (
+    parsed: { raw: { statement: unknown; signature: unknown } },
+    statement: Statement,
+  ): ['key' | 'signature', string] | undefined => {
+    const key = keys.validAt(statement.keyId, statement.agency, statement.issuedAt);
+    if (!key.ok) return ['key', key.message];
+    signaturesChecked++;
+    return verifyStatementSignature(parsed.raw, key.key.publicKey)
+      ? undefined
+      : ['signature', `statement signature does not verify under key ${key.key.keyId}`];
+  };
+
   // Key events change how every later entry is judged: each is applied just before the first
   // case entry after it (as the audit does), once proven, parsed and its signature verified.
   const keyEvents = bundle.keyEvents ?? [];
@@ -193,8 +210,9 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): Evid
         report(`key events must be in increasing log order: it follows log index ${before.index}`);
         continue;
       }
-      const bytes = utf8(event.entry);
+      // Without a checkpoint nothing is proven (reported above), and no event applied.
       if (!checkpoint) continue;
+      const bytes = utf8(event.entry);
       const unproven = checkInclusion(event, hashLeaf(bytes), checkpoint);
       inclusionProofsChecked++;
       if (unproven) {
@@ -213,16 +231,14 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): Evid
         );
         continue;
       }
-      const key = keys.validAt(statement.keyId, statement.agency, statement.issuedAt);
-      signaturesChecked += key.ok ? 1 : 0;
-      if (!key.ok) report(key.message);
-      else if (!verifyStatementSignature(parsed.raw, key.key.publicKey))
-        report(`statement signature does not verify under key ${key.key.keyId}`);
-      else {
-        const outcome = keys.apply(statement, event.index);
-        if (outcome.applied) keyEventsApplied++;
-        else report(outcome.message);
+      const unsigned = signatureProblem(parsed, statement);
+      if (unsigned) {
+        report(unsigned[1]);
+        continue;
       }
+      const outcome = keys.apply(statement, event.index);
+      if (outcome.applied) keyEventsApplied++;
+      else report(outcome.message);
     }
   };
   // The previous bundle entry: its log index and the leaf hash recomputed from its bytes.
@@ -250,7 +266,7 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): Evid
     const parsed = parseEntryBytes(bytes);
     if ('problems' in parsed) for (const problem of parsed.problems) report('entry', problem);
     else {
-      const { entry, raw } = parsed;
+      const { entry } = parsed;
       const { statement } = entry;
       if (entry.index !== item.index)
         report('entry', `bundle says log index ${item.index}, the entry bytes say ${entry.index}`);
@@ -282,14 +298,8 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): Evid
             `prevLeafHash is ${entry.prevLeafHash}, the ${item.index === 0 ? 'genesis value' : `leaf hash of entry ${item.index - 1}`} is ${before}`,
           );
       }
-      const key = keys.validAt(statement.keyId, statement.agency, statement.issuedAt);
-      if (!key.ok) report('key', key.message);
-      else {
-        signaturesChecked++;
-        // Sign-over-received-bytes: the statement exactly as it stands in the entry.
-        if (!verifyStatementSignature(raw, key.key.publicKey))
-          report('signature', `statement signature does not verify under key ${key.key.keyId}`);
-      }
+      const unsigned = signatureProblem(parsed, statement);
+      if (unsigned) report(...unsigned);
     }
     previous = { index: item.index, leafHash };
   });
