@@ -226,6 +226,65 @@ describe('auditLedger', () => {
     ]);
   });
 
+  // The thief's window: between the compromise (revokedAt) and the revocation's entry, what the
+  // key signed passed when it was logged. The revocation disowns it, and the key it added.
+  test('reports what a revoked key signed from revokedAt on, logged before the revocation', async () => {
+    const dated = (s: Statement, issuedAt: string): Statement => ({ ...s, issuedAt });
+    const thiefsAdd = keyAddStatement({
+      agency: 'water',
+      key: stranger,
+      signingKeyId: water.keyId,
+      validFrom: '2026-02-15T00:00:00Z',
+      validUntil: null,
+      issuedAt: '2026-02-15T00:00:00Z',
+      sequence: 1,
+    });
+    const revoke = keyRevokeStatement({
+      agency: 'water',
+      keyId: water.keyId,
+      signingKeyId: water.keyId,
+      revokedAt: '2026-02-01T00:00:00Z',
+      issuedAt: '2026-03-01T00:00:00Z',
+      sequence: 1,
+    });
+    const result = await audit(
+      chain(
+        [
+          statement('a'),
+          thiefsAdd,
+          dated(statement('c', 'approved', stranger), '2026-02-20T00:00:00Z'),
+          dated(statement('d'), '2026-02-18T00:00:00Z'),
+          revoke,
+          dated(statement('e', 'approved', stranger), '2026-03-02T00:00:00Z'),
+        ],
+        [water, stranger],
+      ),
+    );
+    const revoked = `key ${water.keyId} was revoked at 2026-02-01T00:00:00Z (entry 4)`;
+    const introduced = `key ${stranger.keyId} was introduced by entry 1, which is disowned`;
+    expect(result.findings.map((f) => [f.index, f.problem])).toEqual([
+      [
+        1,
+        `entry is disowned: ${revoked}, and the statement says it was issued at 2026-02-15T00:00:00.000Z`,
+      ],
+      [
+        2,
+        `entry is disowned: ${introduced}, and the statement says it was issued at 2026-02-20T00:00:00.000Z`,
+      ],
+      [
+        3,
+        `entry is disowned: ${revoked}, and the statement says it was issued at 2026-02-18T00:00:00.000Z`,
+      ],
+      [
+        5,
+        expect.stringContaining(
+          `key ${stranger.keyId} was revoked at 2026-02-15T00:00:00Z (entry 4)`,
+        ),
+      ],
+    ]);
+    expect(result.ok).toBe(false);
+  });
+
   // A key revoked by an entry signs nothing logged after it, however its statements are dated.
   test('refuses a revoked key in later entries, a key.add dated before the revocation included', async () => {
     const revoke = keyRevokeStatement({

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { Signer } from '../domain/agency.ts';
-import { STATEMENT_TYPE } from '../domain/statement.ts';
+import { STATEMENT_TYPE, type SignedStatement } from '../domain/statement.ts';
 import { fromBase64, fromUtf8, toBase64, utf8 } from './bytes.ts';
 import { formatCheckpoint, signCheckpoint } from './checkpoint.ts';
 import { cosign, formatCosignerVerifierKey } from './cosignature.ts';
@@ -447,6 +447,42 @@ describe('a mutated evidence bundle', () => {
   });
 });
 
+/**
+ * The bundle for CASE_A of a log holding `signed` (entries from 0), with every key event of
+ * housing, each proven in a checkpoint the log key signs and every witness cosigns.
+ */
+function provenBundle(signed: SignedStatement[]): EvidenceBundle {
+  const log = chainEntries(signed, 0, new Uint8Array(32), '2026-01-10T10:00:00.000Z');
+  const hashes = log.map((e) => e.leafHash);
+  const nodes: GetNodes = (ids) =>
+    ids.map((id) => {
+      const { begin, end } = nodeCoverage(id);
+      return rootFromLeafHashes(hashes.slice(begin, end));
+    });
+  const cp = {
+    origin: ORIGIN,
+    size: log.length,
+    rootHash: rootFromLeafHashes(hashes),
+    extensions: [],
+  };
+  const note = addSignatureLines(
+    signCheckpoint(cp, logKey),
+    witnessKeys.map((w) => cosign(formatCheckpoint(cp), w, COSIGNED_AT)),
+  );
+  const proven = (e: (typeof log)[number]) => ({
+    index: e.entry.index,
+    entry: fromUtf8(e.bytes),
+    inclusionProof: inclusionProof(e.entry.index, log.length, nodes).map(toBase64),
+  });
+  return {
+    ...good,
+    checkpoint: note,
+    size: log.length,
+    entries: log.filter((e) => e.entry.statement.caseId === CASE_A).map(proven),
+    keyEvents: log.filter((e) => e.entry.statement.caseId === 'keys-housing').map(proven),
+  };
+}
+
 // A log in which housing rotates its key: 0 A intake · 1 key.add of housing's next key,
 // signed by its first · 2 A verifyContract under the next key · 3 key.revoke of the first,
 // signed by the next · 4 A checkTitle under housing's first key, after its revocation (as its
@@ -456,68 +492,37 @@ describe('an evidence bundle across a key rotation', () => {
   const at = (minute: number) => `2026-01-10T09:${String(minute).padStart(2, '0')}:00.000Z`;
   const under = (k: SigningKey, caseId: string, stepId: string, agency: Signer, minute: number) =>
     signedBy(k, caseId, stepId, agency, at(minute));
-  const rotated = chainEntries(
-    [
-      under(agencyKeys.orchestrator, CASE_A, 'intake', 'orchestrator', 1),
-      signStatement(
-        keyAddStatement({
-          agency: 'housing',
-          key: nextHousing,
-          signingKeyId: agencyKeys.housing.keyId,
-          validFrom: at(2),
-          validUntil: null,
-          issuedAt: at(2),
-          sequence: 1,
-        }),
-        agencyKeys.housing,
-      ),
-      under(nextHousing, CASE_A, 'verifyContract', 'housing', 3),
-      signStatement(
-        keyRevokeStatement({
-          agency: 'housing',
-          keyId: agencyKeys.housing.keyId,
-          signingKeyId: nextHousing.keyId,
-          revokedAt: at(4),
-          issuedAt: at(4),
-          sequence: 2,
-        }),
-        nextHousing,
-      ),
-      under(agencyKeys.housing, CASE_A, 'checkTitle', 'housing', 3),
-      under(agencyKeys.orchestrator, CASE_A, 'close', 'orchestrator', 6),
-    ],
-    0,
-    new Uint8Array(32),
-    '2026-01-10T10:00:00.000Z',
-  );
-  const hashes = rotated.map((e) => e.leafHash);
-  const nodes: GetNodes = (ids) =>
-    ids.map((id) => {
-      const { begin, end } = nodeCoverage(id);
-      return rootFromLeafHashes(hashes.slice(begin, end));
-    });
-  const cp = {
-    origin: ORIGIN,
-    size: rotated.length,
-    rootHash: rootFromLeafHashes(hashes),
-    extensions: [],
-  };
-  const note = addSignatureLines(
-    signCheckpoint(cp, logKey),
-    witnessKeys.map((w) => cosign(formatCheckpoint(cp), w, COSIGNED_AT)),
-  );
-  const proven = (e: (typeof rotated)[number]) => ({
-    index: e.entry.index,
-    entry: fromUtf8(e.bytes),
-    inclusionProof: inclusionProof(e.entry.index, rotated.length, nodes).map(toBase64),
-  });
-  const bundle: EvidenceBundle = {
-    ...good,
-    checkpoint: note,
-    size: rotated.length,
-    entries: rotated.filter((e) => e.entry.statement.caseId === CASE_A).map(proven),
-    keyEvents: rotated.filter((e) => e.entry.statement.caseId === 'keys-housing').map(proven),
-  };
+  const rotatedLog = [
+    under(agencyKeys.orchestrator, CASE_A, 'intake', 'orchestrator', 1),
+    signStatement(
+      keyAddStatement({
+        agency: 'housing',
+        key: nextHousing,
+        signingKeyId: agencyKeys.housing.keyId,
+        validFrom: at(2),
+        validUntil: null,
+        issuedAt: at(2),
+        sequence: 1,
+      }),
+      agencyKeys.housing,
+    ),
+    under(nextHousing, CASE_A, 'verifyContract', 'housing', 3),
+    signStatement(
+      keyRevokeStatement({
+        agency: 'housing',
+        keyId: agencyKeys.housing.keyId,
+        signingKeyId: nextHousing.keyId,
+        revokedAt: at(4),
+        issuedAt: at(4),
+        sequence: 2,
+      }),
+      nextHousing,
+    ),
+    under(agencyKeys.housing, CASE_A, 'checkTitle', 'housing', 3),
+    under(agencyKeys.orchestrator, CASE_A, 'close', 'orchestrator', 6),
+  ];
+  const bundle = provenBundle(rotatedLog);
+
   // The entry signed by housing's first key after its revocation: the one problem to find.
   const revokedUse = {
     position: 2,
@@ -530,6 +535,37 @@ describe('an evidence bundle across a key rotation', () => {
     const result = verifyEvidenceBundle(bundle, trust);
     expect(result.problems).toEqual([revokedUse]);
     expect(result).toMatchObject({ keyEventsApplied: 2, inclusionProofsChecked: 6 });
+  });
+
+  // The thief's window: a revocation back to minute 3, logged after an entry the key signed at
+  // minute 5, disowns that entry, though the key was valid when it was logged.
+  test('reports a case entry a later revocation disowns: signed by the key from revokedAt on', () => {
+    const stolen = provenBundle([
+      under(agencyKeys.orchestrator, CASE_A, 'intake', 'orchestrator', 1),
+      under(agencyKeys.housing, CASE_A, 'checkTitle', 'housing', 5),
+      signStatement(
+        keyRevokeStatement({
+          agency: 'housing',
+          keyId: agencyKeys.housing.keyId,
+          signingKeyId: agencyKeys.housing.keyId,
+          revokedAt: at(3),
+          issuedAt: at(6),
+          sequence: 1,
+        }),
+        agencyKeys.housing,
+      ),
+      under(agencyKeys.orchestrator, CASE_A, 'close', 'orchestrator', 7),
+    ]);
+    const result = verifyEvidenceBundle(stolen, trust);
+    expect(result.problems).toEqual([
+      {
+        position: 1,
+        index: 1,
+        check: 'key',
+        problem: `entry is disowned: key ${agencyKeys.housing.keyId} was revoked at ${at(3)} (entry 2), and the statement says it was issued at ${at(5)}`,
+      },
+    ]);
+    expect(result.keyEventsApplied).toBe(1);
   });
 
   test('without them, knows only the trust file: the rotated-in key is unknown, the revoked one taken', () => {

@@ -79,7 +79,7 @@ export type EvidenceCheck =
   | 'inclusion' // the entry bytes are not proven in the checkpoint's tree
   | 'chain' // prevLeafHash does not link to the entry before it
   | 'case' // the entry belongs to another case
-  | 'key' // no trusted agency key valid at the statement's issuedAt
+  | 'key' // no trusted agency key valid at its issuedAt, or a later revocation disowns it
   | 'signature' // the statement signature does not verify
   | 'keyEvent'; // a key event the bundle carries is not proven, not one, or not applied
 
@@ -181,13 +181,30 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): Evid
   const signatureProblem = (
     parsed: { raw: { statement: unknown; signature: unknown } },
     statement: Statement,
+    index: number,
   ): ['key' | 'signature', string] | undefined => {
-    const key = keys.validAt(statement.keyId, statement.agency, statement.issuedAt);
+    const key = keys.validAt(statement.keyId, statement.agency, statement.issuedAt, index);
     if (!key.ok) return ['key', key.message];
     signaturesChecked++;
     return verifyStatementSignature(parsed.raw, key.key.publicKey)
       ? undefined
       : ['signature', `statement signature does not verify under key ${key.key.keyId}`];
+  };
+
+  /** Reports an entry of the bundle, case entry or key event, that a revocation disowned. */
+  const disownedEntry = (index: number, problem: string) => {
+    const position = bundle.entries.findIndex((item) => item.index === index);
+    if (position >= 0) problems.push({ position, index, check: 'key', problem });
+    else {
+      const event = keyEvents.findIndex((item) => item.index === index);
+      if (event >= 0)
+        problems.push({
+          position: -1,
+          index,
+          check: 'keyEvent',
+          problem: `keyEvents[${event}] (log index ${index}): ${problem}`,
+        });
+    }
   };
 
   // Key events change how every later entry is judged: each is applied just before the first
@@ -231,14 +248,19 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): Evid
         );
         continue;
       }
-      const unsigned = signatureProblem(parsed, statement);
+      const unsigned = signatureProblem(parsed, statement, event.index);
       if (unsigned) {
         report(unsigned[1]);
         continue;
       }
       const outcome = keys.apply(statement, event.index);
-      if (outcome.applied) keyEventsApplied++;
-      else report(outcome.message);
+      if (!outcome.applied) {
+        report(outcome.message);
+        continue;
+      }
+      keyEventsApplied++;
+      // A revocation reaching back: the bundle's entries the key signed from revokedAt on.
+      for (const { index, message } of outcome.disowned) disownedEntry(index, message);
     }
   };
   // The previous bundle entry: its log index and the leaf hash recomputed from its bytes.
@@ -298,7 +320,7 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): Evid
             `prevLeafHash is ${entry.prevLeafHash}, the ${item.index === 0 ? 'genesis value' : `leaf hash of entry ${item.index - 1}`} is ${before}`,
           );
       }
-      const unsigned = signatureProblem(parsed, statement);
+      const unsigned = signatureProblem(parsed, statement, item.index);
       if (unsigned) report(...unsigned);
     }
     previous = { index: item.index, leafHash };

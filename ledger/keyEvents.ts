@@ -9,6 +9,9 @@
 // out of band (an agency's first key); a revoke by any valid key of the agency, itself included.
 // A revoked key signs nothing logged after its revocation, whatever issuedAt a statement
 // gives: issuedAt is the signer's word, and whoever holds a compromised key can backdate it.
+// A revocation also reaches back: what the key signed with an issuedAt at or after revokedAt,
+// logged before the revocation (what a thief signed before the loss was noticed), is disowned,
+// and so is every key such an entry introduced, with all it signed.
 // KeyTimeline folds events in log order over the verifier's anchors (its trust file).
 import { z } from 'zod';
 import type { Signer } from '../domain/agency.ts';
@@ -208,8 +211,15 @@ export type KeyCheck =
 
 export type KeyEventRefusal =
   'malformed' | 'signerNotValid' | 'otherAgency' | 'publicKeyMismatch' | 'unknownKey';
+/** An entry a revocation disowns, logged before it: signed by the key at or after revokedAt. */
+export interface DisownedEntry {
+  index: number;
+  keyId: string;
+  message: string;
+}
 export type KeyEventOutcome =
-  { applied: true } | { applied: false; reason: KeyEventRefusal; message: string };
+  | { applied: true; disowned: DisownedEntry[] }
+  | { applied: false; reason: KeyEventRefusal; message: string };
 
 const time = (text: string) => Date.parse(text);
 /**
@@ -239,6 +249,13 @@ const later = (a: string, b: string): string => (time(a) >= time(b) ? a : b);
  */
 export class KeyTimeline {
   private readonly windows = new Map<string, KeyWindow>();
+  /**
+   * Per key, the entries `validAt` judged valid under it when given their log index, as
+   * [index, issuedAt in ms] pairs in log order: what a later revocation may disown.
+   */
+  private readonly uses = new Map<string, number[]>();
+  /** The log index of each applied key.add that introduced a key, and that key's id. */
+  private readonly introductions = new Map<number, string>();
 
   constructor(anchors: readonly AnchorKey[]) {
     for (const a of anchors) {
@@ -266,9 +283,10 @@ export class KeyTimeline {
 
   /**
    * The key `keyId` if it may sign for `agency` at `issuedAt` (RFC 3339) in an entry after the
-   * events applied so far, else why not.
+   * events applied so far, else why not. Given the entry's log `index`, a valid use is
+   * remembered, for a later revocation to disown (`apply`).
    */
-  validAt(keyId: string, agency: string, issuedAt: string): KeyCheck {
+  validAt(keyId: string, agency: string, issuedAt: string, index?: number): KeyCheck {
     const key = this.windows.get(keyId);
     if (!key)
       return {
@@ -304,6 +322,11 @@ export class KeyTimeline {
         reason: 'expired',
         message: `key ${keyId} was not valid at ${issuedAt}: it expired at ${key.validUntil}`,
       };
+    if (index !== undefined) {
+      const uses = this.uses.get(keyId);
+      if (uses) uses.push(index, at);
+      else this.uses.set(keyId, [index, at]);
+    }
     return { ok: true, key: { ...key } };
   }
 
@@ -311,7 +334,9 @@ export class KeyTimeline {
    * Applies one key event (`isKeyEvent(statement)`), checking who signed it against the
    * keys valid so far (a key an earlier event revoked signs no event). Requires events in log
    * order, and that the caller verified the statement's signature under the public key
-   * `validAt` gives for `statement.keyId`. `index` only labels revocations.
+   * `validAt` gives for `statement.keyId`. `index` is the event's log index: it labels
+   * revocations, and bounds what a revocation disowns (entries `validAt` was given an index
+   * for, before this one).
    */
   apply(statement: Statement, index?: number): KeyEventOutcome {
     const refuse = (reason: KeyEventRefusal, message: string): KeyEventOutcome => ({
@@ -338,7 +363,8 @@ export class KeyTimeline {
           validUntil: facts.validUntil,
           revokedAt: null,
         });
-        return { applied: true };
+        if (index !== undefined) this.introductions.set(index, facts.keyId);
+        return { applied: true, disowned: [] };
       }
       if (known.agency !== statement.agency)
         return refuse('otherAgency', `key ${facts.keyId} belongs to ${known.agency}`);
@@ -347,7 +373,7 @@ export class KeyTimeline {
       // Re-adding a known key (e.g. an anchored first key adding itself) only narrows it.
       known.validFrom = later(known.validFrom, facts.validFrom);
       known.validUntil = earlier(known.validUntil, facts.validUntil);
-      return { applied: true };
+      return { applied: true, disowned: [] };
     }
 
     const facts = KeyRevokeFacts.parse(statement.facts);
@@ -355,15 +381,86 @@ export class KeyTimeline {
     if (!known) return refuse('unknownKey', `key ${facts.keyId} is not known`);
     if (known.agency !== statement.agency)
       return refuse('otherAgency', `key ${facts.keyId} belongs to ${known.agency}`);
-    if (known.revokedAt === null || time(facts.revokedAt) < time(known.revokedAt)) {
+    const disowned: DisownedEntry[] = [];
+    const before = known.revokedAt === null ? Infinity : time(known.revokedAt);
+    if (time(facts.revokedAt) < before) {
       known.revokedAt = facts.revokedAt;
       if (index === undefined) delete known.revokedBy;
       else known.revokedBy = index;
+      const cause = `key ${known.keyId} was revoked at ${facts.revokedAt}${index === undefined ? '' : ` (entry ${index})`}`;
+      this.disown(known, time(facts.revokedAt), before, index, cause, disowned);
     }
     // A revocation never extends: validUntil only moves earlier.
     known.validUntil = earlier(known.validUntil, facts.revokedAt);
-    return { applied: true };
+    return { applied: true, disowned };
   }
+
+  /**
+   * Disowns the entries logged before the revocation at `revocation` that `key` signed with an
+   * issuedAt in [from, to) (the part of the revocation's reach no earlier one took), and every
+   * key one of them introduced, wholly: a key the thief added is the thief's.
+   */
+  private disown(
+    key: KeyWindow,
+    from: number,
+    to: number,
+    revocation: number | undefined,
+    cause: string,
+    disowned: DisownedEntry[],
+  ): void {
+    const uses = this.uses.get(key.keyId) ?? [];
+    for (let i = 0; i < uses.length; i += 2) {
+      const index = uses[i]!;
+      const at = uses[i + 1]!;
+      if ((revocation !== undefined && index >= revocation) || at < from || at >= to) continue;
+      disowned.push({
+        index,
+        keyId: key.keyId,
+        message: `entry is disowned: ${cause}, and the statement says it was issued at ${new Date(at).toISOString()}`,
+      });
+      const introduced = this.introductions.get(index);
+      const added = introduced === undefined ? undefined : this.windows.get(introduced);
+      if (!added) continue;
+      // Entries of the added key from an earlier revocation of it on are disowned already.
+      const reach = added.revokedAt === null ? Infinity : time(added.revokedAt);
+      if (reach <= time(added.validFrom)) continue;
+      // Never valid: revoked from its first moment, with the revocation that disowned it.
+      added.revokedAt = added.validFrom;
+      added.validUntil = added.validFrom;
+      if (revocation === undefined) delete added.revokedBy;
+      else added.revokedBy = revocation;
+      const addedCause = `key ${added.keyId} was introduced by entry ${index}, which is disowned`;
+      this.disown(added, -Infinity, reach, revocation, addedCause, disowned);
+    }
+  }
+}
+
+/**
+ * The keys a revocation of `signer` from `from` on disowns with it (KeyTimeline.apply): each
+ * key introduced by a key.add `signer` signed with an issuedAt at or after `from` (the first
+ * add naming a key, by a key other than it), and each key those introduced, at any time.
+ * Requires one agency's key events in log order.
+ */
+export function keysDisownedWith(
+  events: readonly Statement[],
+  signer: string,
+  from: string,
+): string[] {
+  // Each disowned signer, with the moment from which what it signed is disowned.
+  const disownedFrom = new Map([[signer, time(from)]]);
+  const named = new Set<string>();
+  const introduced: string[] = [];
+  for (const event of events) {
+    if (event.stepId !== KEY_ADD_STEP || shapeProblem(event)) continue;
+    const { keyId } = KeyAddFacts.parse(event.facts);
+    if (named.has(keyId)) continue;
+    named.add(keyId);
+    const since = disownedFrom.get(event.keyId);
+    if (keyId === event.keyId || since === undefined || time(event.issuedAt) < since) continue;
+    disownedFrom.set(keyId, -Infinity);
+    introduced.push(keyId);
+  }
+  return introduced;
 }
 
 /**
