@@ -457,7 +457,7 @@ async function runRevoke(argv: string[], env: NodeJS.ProcessEnv): Promise<number
       throw error;
     }
     await authorizeSigner(registry, values.key, signer, agency, now);
-    const { statementId } = await revokeAgencyKey(pool, append, {
+    const { statementId, alsoRevoked, notRevoked } = await revokeAgencyKey(pool, append, {
       keyId: keyId.data,
       signingKey: signer,
       revokedAt,
@@ -466,6 +466,17 @@ async function runRevoke(argv: string[], env: NodeJS.ProcessEnv): Promise<number
     console.log(
       `revoked ${keyId.data} of ${agency} from ${revokedAt.toISOString()} (ledger statement ${statementId}, signed by ${signer.keyId})`,
     );
+    for (const also of alsoRevoked)
+      console.log(
+        `revoked ${also.keyId} of ${agency} too, a key ${keyId.data} added after ${revokedAt.toISOString()} (ledger statement ${also.statementId})`,
+      );
+    // The revocation stands; what it could not finish is the operator's to finish.
+    if (notRevoked.length > 0) {
+      console.error(
+        `onewindow keys: ${keyId.data} added ${notRevoked.join(', ')} after ${revokedAt.toISOString()}; verifiers disown them, but the ledger still takes them until they are revoked: run keys revoke again with --key of another valid ${agency} key`,
+      );
+      return 1;
+    }
     return 0;
   } finally {
     await pool.end();

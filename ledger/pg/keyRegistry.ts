@@ -18,6 +18,7 @@ import {
   keyEventCaseId,
   keyEventSequence,
   keyRevokeStatement,
+  keysDisownedWith,
 } from '../keyEvents.ts';
 import type { SigningKey } from '../keys.ts';
 import { signStatement } from '../statement.ts';
@@ -173,14 +174,24 @@ export async function addAgencyKey(
  * on, whatever a statement's issuedAt says (even with `revokedAt` in the future), also for a
  * statement whose check ran before the event landed. The insert here only completes the
  * registry for an event logged without its row (before the sequencer wrote them); a retry
- * finds the event in the log.
+ * finds the event in the log, and completes what a run cut short left.
+ *
+ * A revocation reaches back (ledger/keyEvents.ts): a key that `keyId` added from `revokedAt`
+ * on, and any key that one added, is the thief's, and verifiers disown it. Each is revoked
+ * here too, from the same moment and by its own event signed by `signingKey`, so that the
+ * registry refuses it as they do; unless `signingKey` is `keyId` or one of them, which can
+ * sign no more: those are returned as `notRevoked`, for a valid key to revoke.
  * @throws UnknownKeyError, KeyNotAuthorizedError, BadSignatureError (from `append`), RangeError
  */
 export async function revokeAgencyKey(
   pool: pg.Pool,
   append: AppendStatement,
   input: { keyId: string; signingKey: SigningKey; revokedAt: Date; now?: () => Date },
-): Promise<{ statementId: string }> {
+): Promise<{
+  statementId: string;
+  alsoRevoked: { keyId: string; statementId: string }[];
+  notRevoked: string[];
+}> {
   const { rows } = await pool.query<{ agency: Signer }>(
     'SELECT agency FROM agency_keys WHERE key_id = $1',
     [input.keyId],
@@ -189,31 +200,39 @@ export async function revokeAgencyKey(
   if (!agency) throw new UnknownKeyError(`no agency key is registered with id ${input.keyId}`);
   const revokedAt = input.revokedAt.toISOString();
   const issuedAt = (input.now ?? (() => new Date()))().toISOString();
+  const revoke = async (keyId: string, existing: readonly Statement[]) => {
+    const build = (sequence: number) =>
+      keyRevokeStatement({
+        agency,
+        keyId,
+        signingKeyId: input.signingKey.keyId,
+        revokedAt,
+        issuedAt,
+        sequence,
+      });
+    build(1); // checks the fields before anything is written
+    const event =
+      existing.find((s) => {
+        const facts =
+          s.stepId === KEY_REVOKE_STEP ? KeyRevokeFacts.safeParse(s.facts).data : undefined;
+        return facts?.keyId === keyId && Date.parse(facts.revokedAt) === input.revokedAt.getTime();
+      }) ?? (await appendKeyEvent(append, existing, KEY_REVOKE_STEP, input.signingKey, build));
+    await pool.query(
+      `INSERT INTO agency_key_revocations (key_id, revoked_at, statement_id) VALUES ($1, $2, $3)
+       ON CONFLICT (statement_id) DO NOTHING`,
+      [keyId, input.revokedAt, event.statementId],
+    );
+    return event.statementId;
+  };
   const existing = await keyEventsOf(pool, agency);
-  const build = (sequence: number) =>
-    keyRevokeStatement({
-      agency,
-      keyId: input.keyId,
-      signingKeyId: input.signingKey.keyId,
-      revokedAt,
-      issuedAt,
-      sequence,
-    });
-  build(1); // checks the fields before anything is written
-  const event =
-    existing.find((s) => {
-      const facts =
-        s.stepId === KEY_REVOKE_STEP ? KeyRevokeFacts.safeParse(s.facts).data : undefined;
-      return (
-        facts?.keyId === input.keyId && Date.parse(facts.revokedAt) === input.revokedAt.getTime()
-      );
-    }) ?? (await appendKeyEvent(append, existing, KEY_REVOKE_STEP, input.signingKey, build));
-  await pool.query(
-    `INSERT INTO agency_key_revocations (key_id, revoked_at, statement_id) VALUES ($1, $2, $3)
-     ON CONFLICT (statement_id) DO NOTHING`,
-    [input.keyId, input.revokedAt, event.statementId],
-  );
-  return { statementId: event.statementId };
+  const statementId = await revoke(input.keyId, existing);
+  const disowned = keysDisownedWith(existing, input.keyId, revokedAt);
+  const canSign =
+    input.signingKey.keyId !== input.keyId && !disowned.includes(input.signingKey.keyId);
+  const alsoRevoked: { keyId: string; statementId: string }[] = [];
+  for (const keyId of canSign ? disowned : [])
+    alsoRevoked.push({ keyId, statementId: await revoke(keyId, await keyEventsOf(pool, agency)) });
+  return { statementId, alsoRevoked, notRevoked: canSign ? [] : disowned };
 }
 
 /**

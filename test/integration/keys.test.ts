@@ -611,3 +611,91 @@ describe('the key files a one-host system starts from', () => {
     ).rejects.toThrow(`key id ${key.keyId} is registered for gas with public key`);
   });
 });
+
+// A key stolen at some moment and revoked back to it later: what the thief signed in between,
+// the keys it added included, passed when it was logged. The revocation disowns all of it, and
+// the ledger refuses the thief's keys from then on, as verifiers do.
+describe('a revocation back to the moment a key was stolen', () => {
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
+  /** The thief, holding `stolen`, adds a key of their own for `agency`. */
+  const thiefAdds = (stolen: SigningKey, thief: SigningKey, agency: Agency) =>
+    addAgencyKey(stack.pool, append, {
+      newKey: { keyId: thief.keyId, agency, publicKey: thief.publicKey },
+      signingKey: stolen,
+      validFrom: new Date(),
+    });
+  /** `onewindow keys revoke` of `keyId` back to `at`, signed with the key written to `file`. */
+  const revokeBackTo = (keyId: string, signer: SigningKey, file: string, at: Date) => {
+    writeFileSync(join(dir, file), formatSignerKey(signer), { mode: 0o600 });
+    return onewindow([
+      'keys',
+      'revoke',
+      '--key-id',
+      keyId,
+      '--key',
+      join(dir, file),
+      '--at',
+      at.toISOString(),
+    ]);
+  };
+
+  it("revokes with the stolen key the keys the thief added, and the audit reports what the thief's keys signed", async () => {
+    const e1 = stack.keys.electricity!;
+    const e2 = generateSigningKey(agencyKeyName('electricity'));
+    const thief = generateSigningKey(agencyKeyName('electricity'));
+    // Before the theft: a rotation to the agency's next key, and a statement of the old one.
+    await addAgencyKey(stack.pool, append, {
+      newKey: { keyId: e2.keyId, agency: 'electricity', publicKey: e2.publicKey },
+      signingKey: e1,
+      validFrom: new Date(),
+    });
+    const honest = await append(statement('electricity', e1));
+    await pause();
+    const stolenAt = new Date();
+    await pause();
+    const thiefsAdd = await thiefAdds(e1, thief, 'electricity');
+    const byThief = await append(statement('electricity', thief));
+    const byStolen = await append(statement('electricity', e1));
+
+    const revoked = await revokeBackTo(e1.keyId, e2, 'electricity-next.key', stolenAt);
+    expect(revoked.stderr).toBe('');
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toContain(
+      `revoked ${e1.keyId} of electricity from ${stolenAt.toISOString()}`,
+    );
+    expect(revoked.stdout).toContain(
+      `revoked ${thief.keyId} of electricity too, a key ${e1.keyId} added after`,
+    );
+    await expect(append(statement('electricity', thief))).rejects.toThrow(/revoked at/);
+    expect((await append(statement('electricity', e2))).created).toBe(true);
+
+    await stack.publisher.request();
+    const result = await audit(await trustFileWithout([w2.keyId, e2.keyId, thief.keyId]));
+    expect(result.code).toBe(1);
+    const addIndex = (await entryOf(thiefsAdd.statementId)).index;
+    const findings = result.stderr.split('\n').filter((line) => /^\s*entry \d+:/.test(line));
+    expect(findings.map((line) => line.trim())).toEqual([
+      `entry ${addIndex}: entry is disowned: key ${e1.keyId} was revoked at ${stolenAt.toISOString()} (entry ${addIndex + 3}), and the statement says it was issued at ${(await entryOf(thiefsAdd.statementId)).statement.issuedAt}`,
+      `entry ${byThief.entry.index}: entry is disowned: key ${thief.keyId} was introduced by entry ${addIndex}, which is disowned, and the statement says it was issued at ${byThief.entry.statement.issuedAt}`,
+      `entry ${byStolen.entry.index}: entry is disowned: key ${e1.keyId} was revoked at ${stolenAt.toISOString()} (entry ${addIndex + 3}), and the statement says it was issued at ${byStolen.entry.statement.issuedAt}`,
+    ]);
+    expect(result.stderr).not.toContain(`entry ${honest.entry.index}:`);
+  });
+
+  it('says which keys it could not revoke when the stolen key revokes itself, and exits 1', async () => {
+    const h1 = stack.keys.housing!;
+    const thief = generateSigningKey(agencyKeyName('housing'));
+    const stolenAt = new Date();
+    await pause();
+    await thiefAdds(h1, thief, 'housing');
+    const revoked = await revokeBackTo(h1.keyId, h1, 'housing.key', stolenAt);
+    expect(revoked.code).toBe(1);
+    expect(revoked.stdout).toContain(
+      `revoked ${h1.keyId} of housing from ${stolenAt.toISOString()}`,
+    );
+    expect(revoked.stderr.trim()).toBe(
+      `onewindow keys: ${h1.keyId} added ${thief.keyId} after ${stolenAt.toISOString()}; verifiers disown them, but the ledger still takes them until they are revoked: run keys revoke again with --key of another valid housing key`,
+    );
+    await expect(append(statement('housing', h1))).rejects.toThrow(/revoked at/);
+  });
+});
