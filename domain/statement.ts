@@ -29,9 +29,12 @@ export const StepId = z
     /^[a-zA-Z][a-zA-Z0-9.-]{0,63}$/,
     'must start with a letter; letters, digits, dots or dashes',
   );
-export const KeyId = z
-  .string()
-  .regex(/^[^\s+]{1,128}\+[0-9a-f]{8}$/, 'must be <key name>+<8 hex digits>');
+/**
+ * A key id: c2sp.org/signed-note's key name (no space, no plus) and our key hash. No control
+ * character either, which PostgreSQL cannot store (NUL) or a log line could hide.
+ */
+export const KEY_ID_PATTERN = /^[^\s+\u0000-\u001f\u007f-\u009f]{1,128}\+[0-9a-f]{8}$/;
+export const KeyId = z.string().regex(KEY_ID_PATTERN, 'must be <key name>+<8 hex digits>');
 
 /** Non-personal facts about a step: flags, amounts of duty, counts. Never names or ID numbers. */
 export const Facts = z.record(

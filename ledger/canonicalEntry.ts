@@ -11,7 +11,7 @@
 // and `statementMessage`. So this is only a shortcut: whatever it accepts, the schema
 // accepts too (canonicalEntry.test.ts checks that).
 import { Agency } from '../domain/agency.ts';
-import { Entry, STATEMENT_TYPE } from '../domain/statement.ts';
+import { Entry, KEY_ID_PATTERN, STATEMENT_TYPE } from '../domain/statement.ts';
 import { fromUtf8 } from './bytes.ts';
 
 // Base64 is written [\w+/] and then checked for `_`: the same set, and V8 matches it about
@@ -24,7 +24,6 @@ const HEAD =
 const CASE_ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
 const STEP_ID = /^[a-zA-Z][a-zA-Z0-9.-]{0,63}$/;
 const OUTCOME = /^[a-z][a-zA-Z]{0,31}$/;
-const KEY_ID = /^[^\s+]{1,128}\+[0-9a-f]{8}$/;
 const HASH_BASE64 = /^[\w+/]{43}=$/;
 const DIGITS = /^\d+$/;
 // The schema's own tests, without a safeParse (its result objects cost more than the test):
@@ -334,7 +333,7 @@ function isStatement(value: unknown): value is Entry['statement'] {
     !isFacts(s.facts) ||
     !isDateTime(s.issuedAt) ||
     typeof s.keyId !== 'string' ||
-    !KEY_ID.test(s.keyId)
+    !KEY_ID_PATTERN.test(s.keyId)
   )
     return false;
   // <caseId>/<stepId>[/<n>], as the schema's refinements say.

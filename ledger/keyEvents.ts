@@ -31,7 +31,11 @@ export const KEY_REVOKE_STEP = 'key.revoke';
  */
 export const KEY_EVENT_SALT = utf8('onewindow/key-event/v1');
 
-const Rfc3339 = z.iso.datetime({ offset: true });
+// Not before the epoch: no key was valid then, and a time PostgreSQL cannot take (year 0000)
+// would fail the sequencer's whole commit, which writes a revocation's time with its entry.
+const Rfc3339 = z.iso
+  .datetime({ offset: true })
+  .refine((text) => Date.parse(text) >= 0, 'must not be before 1970-01-01T00:00:00Z');
 
 /** Facts of `key.add`. `publicKey` is the raw 32-byte Ed25519 key in base64 (same shape as a hash). */
 export const KeyAddFacts = z.strictObject({
@@ -344,7 +348,7 @@ export class KeyTimeline {
       reason,
       message: `key event ${statement.statementId} ignored: ${message}`,
     });
-    const malformed = shapeProblem(statement);
+    const malformed = keyEventProblem(statement);
     if (malformed) return refuse('malformed', malformed);
     const signer = this.validAt(statement.keyId, statement.agency, statement.issuedAt);
     if (!signer.ok) return refuse('signerNotValid', signer.message);
@@ -451,7 +455,7 @@ export function keysDisownedWith(
   const named = new Set<string>();
   const introduced: string[] = [];
   for (const event of events) {
-    if (event.stepId !== KEY_ADD_STEP || shapeProblem(event)) continue;
+    if (event.stepId !== KEY_ADD_STEP || keyEventProblem(event)) continue;
     const { keyId } = KeyAddFacts.parse(event.facts);
     if (named.has(keyId)) continue;
     named.add(keyId);
@@ -470,12 +474,15 @@ export function keysDisownedWith(
  */
 export function revocationIn(statement: Statement): KeyRevokeFacts | undefined {
   if (!isKeyEvent(statement) || statement.stepId !== KEY_REVOKE_STEP) return undefined;
-  if (shapeProblem(statement)) return undefined;
+  if (keyEventProblem(statement)) return undefined;
   return KeyRevokeFacts.parse(statement.facts);
 }
 
-/** What makes a statement in the key namespace not a well-formed key event, or undefined. */
-function shapeProblem(statement: Statement): string | undefined {
+/**
+ * What makes a statement in the key namespace not a well-formed key event, or undefined: the
+ * sequencer refuses such a statement, the audit ignores and reports it.
+ */
+export function keyEventProblem(statement: Statement): string | undefined {
   if (statement.caseId !== keyEventCaseId(statement.agency))
     return `case ${statement.caseId} is not ${keyEventCaseId(statement.agency)}, the signing agency's`;
   if (keyEventSequence(statement) === undefined)

@@ -5,7 +5,7 @@ import { KeyNotAuthorizedError } from '../../domain/errors.ts';
 import { STATEMENT_TYPE, type SignedStatement, type Statement } from '../../domain/statement.ts';
 import { toBase64 } from '../bytes.ts';
 import { verifyEd25519 } from '../ed25519.ts';
-import { keyRevokeStatement } from '../keyEvents.ts';
+import { keyAddStatement, keyRevokeStatement } from '../keyEvents.ts';
 import { agencyKeyName, signingKey, type SigningKey } from '../keys.ts';
 import { signStatement } from '../statement.ts';
 import type { KeyRegistry } from './keyRegistry.ts';
@@ -36,14 +36,20 @@ const signedBy = (key: SigningKey, fields: Partial<Statement>): SignedStatement 
     key,
   );
 
-const keyAdd = (statementId: string, addedKeyId: string): SignedStatement =>
-  signedBy(water, {
-    statementId,
-    caseId: 'keys-water',
-    stepId: 'key.add',
-    outcome: 'added',
-    facts: { keyId: addedKeyId },
-  });
+/** water's key.add `keys-water/key.add/<n>` of a key named `name` (its seed: its first letter). */
+const keyAdd = (n: number, name: string): SignedStatement =>
+  signStatement(
+    keyAddStatement({
+      agency: 'water',
+      key: signingKey(name, new Uint8Array(32).fill(name.charCodeAt(0))),
+      signingKeyId: water.keyId,
+      validFrom: '2026-01-01T00:00:00Z',
+      validUntil: null,
+      issuedAt: '2026-01-01T00:00:00Z',
+      sequence: n,
+    }),
+    water,
+  );
 
 /** A key registry that lets each of these keys sign for its agency (none is revoked in it). */
 const registered: Record<string, { agency: Agency; key: SigningKey }> = {
@@ -123,7 +129,7 @@ async function appendTogether(batch: SignedStatement[]) {
       verify: verifyEd25519,
     },
   );
-  const first = sequencer.append(keyAdd('keys-water/key.add/9', 'first+00000000'));
+  const first = sequencer.append(keyAdd(9, 'first'));
   const results = Promise.allSettled(batch.map((s) => sequencer.append(s)));
   // Checks are a few promise steps and a synchronous verify: a timer tick lets them finish.
   await new Promise((resolve) => setTimeout(resolve, 10));
@@ -139,8 +145,8 @@ async function appendTogether(batch: SignedStatement[]) {
 
 describe('Sequencer.append', () => {
   it('says created only for the statement chained when another of its commit has the same id', async () => {
-    const ours = keyAdd('keys-water/key.add/1', 'ours+00000000');
-    const theirs = keyAdd('keys-water/key.add/1', 'theirs+00000000');
+    const ours = keyAdd(1, 'ours');
+    const theirs = keyAdd(1, 'theirs');
     const { results, appended } = await appendTogether([ours, theirs]);
     expect(appended).toEqual([['keys-water/key.add/9'], ['keys-water/key.add/1']]);
     const [a, b] = results;
@@ -153,7 +159,7 @@ describe('Sequencer.append', () => {
   });
 
   it('says created once when the same statement comes twice in one commit', async () => {
-    const statement = keyAdd('keys-water/key.add/1', 'ours+00000000');
+    const statement = keyAdd(1, 'ours');
     const { results } = await appendTogether([statement, statement]);
     expect(results.map((r) => r!.created)).toEqual([true, false]);
     expect(results[1]!.entry).toEqual(results[0]!.entry);

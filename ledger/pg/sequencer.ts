@@ -16,7 +16,7 @@ import { chainEntries, encodeEntry, GENESIS_PREV_LEAF_HASH } from '../entry.ts';
 import { bytesEqual, fromBase64, toBase64, utf8 } from '../bytes.ts';
 import { signCheckpoint } from '../checkpoint.ts';
 import type { VerifySignature } from '../ed25519.ts';
-import { revocationIn } from '../keyEvents.ts';
+import { isKeyEvent, keyEventProblem, revocationIn } from '../keyEvents.ts';
 import type { SigningKey } from '../keys.ts';
 import { CompactRange, compactRangeNodes } from '../proof.ts';
 import { STATEMENT_CONTEXT } from '../statement.ts';
@@ -38,9 +38,6 @@ function loggedEntry(row: { entry: Buffer; leaf_hash: Buffer }): Appended {
     created: false,
   };
 }
-
-/** C0 controls and DEL: in no key name, and U+0000 is no PostgreSQL text. */
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 
 /**
  * Statements per check batch, and check batches in flight: small enough that a commit's
@@ -258,6 +255,14 @@ export class Sequencer {
           c.reject(new MalformedStatementError(`${issue.path.join('.')}: ${issue.message}`));
           return [];
         }
+        // A key event the audit would ignore and report is refused here: malformed, it would
+        // stay a finding of every audit for good, and a revocation's facts go to PostgreSQL.
+        const { statement } = parsed.data;
+        const malformed = isKeyEvent(statement) ? keyEventProblem(statement) : undefined;
+        if (malformed) {
+          c.reject(new MalformedStatementError(`key event ${statement.statementId}: ${malformed}`));
+          return [];
+        }
         return [
           {
             resolve: c.resolve,
@@ -327,7 +332,7 @@ export class Sequencer {
     // Before any query: the registry asks for the revocations of a whole tick's keys at once,
     // and a key id PostgreSQL cannot take as text (a NUL) failed every statement checked with
     // it, this one retried for ever. No control character is part of a key name.
-    if (!KeyId.safeParse(keyId).success || CONTROL_CHARACTER.test(keyId))
+    if (!KeyId.safeParse(keyId).success)
       throw new MalformedStatementError(
         `statement.keyId ${JSON.stringify(keyId)} is not a key id (<key name>+<8 hex digits>, no control characters)`,
       );

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { STATEMENT_TYPE, type Statement } from '../../domain/statement.ts';
-import { signStatement, verifyStatementSignature } from '../../ledger/statement.ts';
+import { commitTo, signStatement, verifyStatementSignature } from '../../ledger/statement.ts';
 import {
   agencyKeyName,
   formatVerifierKey,
@@ -12,6 +12,7 @@ import {
 } from '../../ledger/keys.ts';
 import { openCheckpoint } from '../../ledger/checkpoint.ts';
 import { toBase64 } from '../../ledger/bytes.ts';
+import { KEY_EVENT_SALT, keyRevokeStatement } from '../../ledger/keyEvents.ts';
 import { rootFromLeafHashes } from '../../ledger/proof.ts';
 import { hashLeaf } from '../../ledger/rfc9162.ts';
 import { LogReader } from '../../ledger/pg/logReader.ts';
@@ -274,6 +275,56 @@ describe('the ledger append path against PostgreSQL', () => {
       ) as string,
     );
     expect(appended.map((r) => r.status)).toEqual(Array(10).fill('fulfilled'));
+    expect(await ledgerSize(stack.pool)).toBe(before + 10);
+  });
+
+  // A revocation's key id and time go to PostgreSQL in the commit that logs it: one it cannot
+  // take (a NUL, the year 0000) failed the whole batch, and each retry of it the next one.
+  it('refuses a key event the audit would ignore, and appends the statements checked with it', async () => {
+    const registry = stack.keys.registry!;
+    const before = await ledgerSize(stack.pool);
+    const revocation = keyRevokeStatement({
+      agency: 'registry',
+      keyId: generateSigningKey(agencyKeyName('registry')).keyId,
+      signingKeyId: registry.keyId,
+      revokedAt: new Date().toISOString(),
+      issuedAt: new Date().toISOString(),
+      sequence: 900,
+    });
+    /** The revocation with `facts`, committed to and signed as a key event must be. */
+    const revoking = (facts: Record<string, string>, n: number) =>
+      signStatement(
+        {
+          ...revocation,
+          statementId: `keys-registry/key.revoke/${n}`,
+          facts,
+          commitment: commitTo(KEY_EVENT_SALT, facts),
+        },
+        registry,
+      );
+    const bad = [
+      revoking({ ...revocation.facts, revokedAt: '0000-01-01T00:00:00Z' }, 901),
+      revoking({ ...revocation.facts, keyId: 'registry\u0000+00000000' }, 902),
+      signStatement({ ...revocation, commitment: toBase64(new Uint8Array(32)) }, registry),
+    ];
+    const good = Array.from({ length: 10 }, () =>
+      signStatement(statement('registry', registry.keyId), registry),
+    );
+    const settled = await Promise.allSettled(
+      [...bad, ...good].map((s) => stack.sequencer.append(s)),
+    );
+    expect(
+      settled.slice(0, 3).map((r) => r.status === 'rejected' && (r.reason as Error).message),
+    ).toEqual([
+      expect.stringMatching(
+        /^key event keys-registry\/key\.revoke\/901: facts: revokedAt: must not be before 1970/,
+      ),
+      expect.stringMatching(
+        /^key event keys-registry\/key\.revoke\/902: facts: keyId: must be <key name>\+<8 hex digits>/,
+      ),
+      'key event keys-registry/key.revoke/900: commitment is not commitTo(KEY_EVENT_SALT, facts)',
+    ]);
+    expect(settled.slice(3).map((r) => r.status)).toEqual(Array(10).fill('fulfilled'));
     expect(await ledgerSize(stack.pool)).toBe(before + 10);
   });
 
