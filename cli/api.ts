@@ -89,6 +89,9 @@ export async function runApi(
     ...(trust ? { trust } : {}),
   });
   await app.listen({ port, host: values.host ?? config.HOST });
+  // As the orchestrator's worker does: a checkpoint of access entries whose witnesses were
+  // away when it was made gets published once they are back, not at the next read.
+  const stopRetrying = writer.publisher.every(2000);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
@@ -96,6 +99,7 @@ export async function runApi(
   // Graceful: stop taking requests and finish those in flight, then let the sequencer's last
   // batch commit and the publisher send its last checkpoint before closing the pools.
   await app.close();
+  stopRetrying();
   await writer.publisher.idle();
   await writer.close();
   await connection.close();

@@ -140,10 +140,13 @@ export class CheckpointPublisher {
     await Promise.race([all, cosigned]);
     if (lines.length >= this.policy.threshold) {
       // tlog-witness publication: the log's note with the cosignatures gathered so far.
-      // Never below one published before it (another publisher of the log may be ahead).
+      // Never below one published before it (another publisher of the log may be ahead), and
+      // not again when another publisher published the same size meanwhile (both read before
+      // either wrote): its note stands, and this round ends without an error.
       await this.pool.query(
         `INSERT INTO published_checkpoints (size, note)
-         SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM published_checkpoints WHERE size >= $1)`,
+         SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM published_checkpoints WHERE size >= $1)
+         ON CONFLICT (size) DO NOTHING`,
         [size, addSignatureLines(newest.note, [...lines])],
       );
     }

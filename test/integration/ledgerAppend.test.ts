@@ -424,6 +424,48 @@ describe('the ledger append path against PostgreSQL', () => {
     );
   });
 
+  // Two publishers of the log often finish the same size together: both read it unpublished,
+  // and the second insert waits on the first's row, then found it.
+  it('ends its round without an error when another publisher published the same size meanwhile', async () => {
+    await withFreshLog(async ({ pool, append }) => {
+      await append();
+      await append();
+      const other = await pool.connect();
+      try {
+        await other.query('BEGIN');
+        await other.query(
+          `INSERT INTO published_checkpoints (size, note)
+           SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1`,
+        );
+        const round = new CheckpointPublisher(
+          pool,
+          { witnesses: [], threshold: 0 },
+          () => undefined,
+          0,
+        ).request();
+        // The round's insert waits on the other publisher's row, not yet committed.
+        await vi.waitFor(
+          async () => {
+            const { rows } = await pool.query<{ waiting: number }>(
+              `SELECT count(*)::int AS waiting FROM pg_stat_activity
+               WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO published_checkpoints%'`,
+            );
+            expect(rows[0]!.waiting).toBe(1);
+          },
+          { timeout: 10_000, interval: 20 },
+        );
+        await other.query('COMMIT');
+        await expect(round).resolves.toBeUndefined();
+      } finally {
+        other.release();
+      }
+      const { rows } = await pool.query<{ size: string }>(
+        'SELECT size FROM published_checkpoints ORDER BY size',
+      );
+      expect(rows.map((r) => Number(r.size))).toEqual([2]);
+    });
+  });
+
   it('publishes no checkpoint below one another publisher of the log published while its witness answered', async () => {
     await withFreshLog(async ({ pool, append }) => {
       await append();
