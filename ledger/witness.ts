@@ -120,6 +120,29 @@ export function decideAddCheckpoint(
   stateOf: (origin: string) => WitnessState | undefined,
   now: () => number = () => Math.floor(Date.now() / 1000),
 ): WitnessAnswer {
+  const opened = openAddCheckpoint(config, body);
+  if ('status' in opened) return opened;
+  return decideOpenedAddCheckpoint(config, opened, stateOf(opened.origin), now);
+}
+
+/** An add-checkpoint request whose checkpoint a trusted key of its log signed. */
+export interface OpenedAddCheckpoint {
+  origin: string;
+  request: AddCheckpointRequest;
+  checkpoint: Checkpoint;
+  checkpointBody: string;
+}
+
+/**
+ * What of an add-checkpoint request needs no state: its form, its log, the log's signature
+ * (tlog-witness 400, 404, 403), and an old size above the checkpoint's. The answer when one
+ * fails; else the request opened, for `decideOpenedAddCheckpoint` against the state. A store
+ * opens a request before it takes its lock, so requests nobody signed never wait for it.
+ */
+export function openAddCheckpoint(
+  config: WitnessConfig,
+  body: string,
+): OpenedAddCheckpoint | WitnessAnswer {
   const request = parseAddCheckpoint(body);
   if (typeof request === 'string') return { status: 400, body: `${request}\n` };
   let origin: string;
@@ -153,7 +176,16 @@ export function decideAddCheckpoint(
       body: `old size ${request.oldSize} is above the checkpoint size ${checkpoint.size}\n`,
     };
   }
-  const state = stateOf(origin);
+  return { origin, request, checkpoint, checkpointBody };
+}
+
+/** Decides an opened add-checkpoint request against `state`, as `decideAddCheckpoint`. */
+export function decideOpenedAddCheckpoint(
+  config: WitnessConfig,
+  { request, checkpoint, checkpointBody }: OpenedAddCheckpoint,
+  state: WitnessState | undefined,
+  now: () => number = () => Math.floor(Date.now() / 1000),
+): WitnessAnswer {
   const currentSize = state?.size ?? 0;
   if (request.oldSize !== currentSize) {
     // Refused with the size it holds whatever the old size said; reported only when the

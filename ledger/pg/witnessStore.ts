@@ -5,25 +5,14 @@
 // own cosignature, and the state is the largest size whose row that cosignature verifies.
 import type pg from 'pg';
 import { bytesEqual } from '../bytes.ts';
-import { splitNote } from '../note.ts';
 import {
-  decideAddCheckpoint,
-  parseAddCheckpoint,
+  decideOpenedAddCheckpoint,
+  openAddCheckpoint,
   stateFromRecord,
   type WitnessAnswer,
   type WitnessConfig,
   type WitnessState,
 } from '../witness.ts';
-
-function originOf(body: string): string | undefined {
-  const request = parseAddCheckpoint(body);
-  if (typeof request === 'string') return undefined;
-  try {
-    return splitNote(request.note).text.split('\n')[0];
-  } catch {
-    return undefined;
-  }
-}
 
 export async function addCheckpoint(
   pool: pg.Pool,
@@ -31,9 +20,11 @@ export async function addCheckpoint(
   body: string,
 ): Promise<WitnessAnswer> {
   const witness = config.key.name;
-  const origin = originOf(body);
-  if (origin === undefined || !config.logs.has(origin))
-    return decideAddCheckpoint(config, body, () => undefined);
+  // What needs no state is decided before a connection and the lock are taken: a flood of
+  // requests the log never signed must not queue the log's own behind it.
+  const opened = openAddCheckpoint(config, body);
+  if ('status' in opened) return opened;
+  const { origin } = opened;
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -50,7 +41,7 @@ export async function addCheckpoint(
         `stored state of size ${size} does not carry this witness's cosignature: ignored`,
         body,
       );
-    const answer = decideAddCheckpoint(config, body, () => state);
+    const answer = decideOpenedAddCheckpoint(config, opened, state);
     if (answer.status === 200) {
       // The checkpoint it holds, cosigned again, needs no second row.
       const cosignedBefore =
