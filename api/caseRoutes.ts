@@ -315,6 +315,23 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
   }
 
   /**
+   * A supervisor's GET /cases/:caseId: the case's progress, not logged, so without what only
+   * the timeline shows, as a logged read: the deciders' reasons (they may name people,
+   * domain/decisions.ts), the case's reason (it quotes them), the amounts due (they would
+   * tell the price) and the notes of resolutions by hand. The applicant sees their own case
+   * whole.
+   */
+  function progressOnly(view: CaseView): CaseView {
+    return {
+      ...view,
+      reason: null,
+      steps: view.steps.map(({ reason: _reason, amountDueCents: _amount, ...step }) => step),
+      escalations: view.escalations.map(({ resolution: _resolution, ...escalation }) => escalation),
+      due: view.due.map((due) => ({ ...due, amountCents: null })),
+    };
+  }
+
+  /**
    * What GET /cases/:caseId shows; the timeline adds personal data and proofs to it.
    * `workflow`: the run's state when the caller read it already.
    */
@@ -695,7 +712,8 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     {
       onRequest: deps.authorize(['citizen', 'supervisor']),
       schema: {
-        summary: 'Track a case: steps, deadlines, amounts due and signed entries',
+        summary:
+          'Track a case: steps, deadlines, amounts due and signed entries (a supervisor: the progress alone, without reasons or amounts)',
         tags: ['citizen', 'supervisor'],
         security: BEARER,
         querystring: NoQuery,
@@ -705,8 +723,10 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       ...AS_BUILT,
     },
     async (request) => {
-      const row = await visibleCase(request.params.caseId, principalOf(request));
-      return (await caseView(row)).view;
+      const principal = principalOf(request);
+      const row = await visibleCase(request.params.caseId, principal);
+      const { view } = await caseView(row);
+      return principal.role === 'supervisor' ? progressOnly(view) : view;
     },
   );
 

@@ -53,7 +53,11 @@ export const Due = z.object({
   deadlineAt: z.string().nullable(),
 });
 
-/** A case as its applicant and supervisors track it: steps and signed entries, nothing personal. */
+/**
+ * A case as its applicant and supervisors track it: steps and signed entries, not the
+ * application. A supervisor's copy (not a logged read) leaves out the deciders' reasons, the
+ * amounts and the notes of resolutions by hand, which the logged timeline shows.
+ */
 export const CaseView = z.object({
   caseId: z.string(),
   unitId: z.string(),

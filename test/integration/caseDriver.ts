@@ -27,13 +27,16 @@ export async function submit(stack: Caller, application: Record<string, unknown>
   return response.json<{ caseId: string }>().caseId;
 }
 
-/** The case as a supervisor tracks it (GET /cases/:caseId: not an audited read). */
+/**
+ * The case as its applicant, the stack's citizen, tracks it (GET /cases/:caseId: not an
+ * audited read), whole. A case the stack's citizen did not apply for (started directly, or
+ * another citizen's) as a supervisor tracks it: its progress alone, without reasons or amounts.
+ */
 export async function timeline(stack: Caller, caseId: string): Promise<Timeline> {
-  const response = await stack.app.inject({
-    method: 'GET',
-    url: `/cases/${caseId}`,
-    headers: stack.supervisor,
-  });
+  const read = (headers: Caller['citizen']) =>
+    stack.app.inject({ method: 'GET', url: `/cases/${caseId}`, headers });
+  let response = await read(stack.citizen);
+  if (response.statusCode === 404) response = await read(stack.supervisor);
   if (response.statusCode !== 200)
     throw new Error(`timeline: ${response.statusCode} ${response.body}`);
   return response.json<Timeline>();
