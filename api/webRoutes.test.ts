@@ -119,7 +119,11 @@ describe('the assets', () => {
   test('an unknown asset is a JSON 404', async () => {
     const response = await get('/assets/nothing.js');
     expect(response.statusCode).toBe(404);
-    expect(response.json()).toMatchObject({ error: 'not_found', reason: 'no asset nothing.js' });
+    expect(response.json()).toEqual({
+      error: 'not_found',
+      field: 'url',
+      reason: 'no asset nothing.js',
+    });
   });
 
   test('the scripts are built only from web/, ledger/ (not ledger/pg), domain/, @noble and zod', () => {

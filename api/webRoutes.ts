@@ -216,7 +216,7 @@ export async function registerWebRoutes(app: FastifyInstance, assets?: WebAssets
     (request, reply) => {
       const { name } = request.params as { name: string };
       const file = built.assets.get(name);
-      if (!file) throw new NotFoundError(`no asset ${name}`);
+      if (!file) throw new NotFoundError(`no asset ${name}`, 'url');
       return send(request, reply, file);
     },
   );
