@@ -20,7 +20,8 @@ export interface ResolveOptions {
 
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(
-    env.ONEWINDOW_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'onewindow'),
+    // Empty is unset, as infra/config.ts reads it: never a cache relative to the working directory.
+    env.ONEWINDOW_CACHE_DIR || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'onewindow'),
     'temporal-cli',
   );
 }
@@ -59,7 +60,7 @@ export async function resolveTemporalCli({
     onPath('go', env) ?? (existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
   if (!go) {
     throw new TemporalCliUnavailableError(
-      'No Temporal CLI found and no Go toolchain to build one. Install Go (https://go.dev/dl, or `apt-get install golang`) ' +
+      'No Temporal CLI found and no Go toolchain to build one. Install Go 1.21 or later (https://go.dev/dl; it fetches the newer toolchain the CLI asks for from the module proxy) ' +
         'or set TEMPORAL_CLI_PATH to a `temporal` binary.',
     );
   }
@@ -68,6 +69,8 @@ export async function resolveTemporalCli({
     try {
       return await buildTemporalCli(go, tag, env, log);
     } catch (error) {
+      // Stopped (a Ctrl-C reaches go too): the next tag would build for minutes unasked.
+      if (error instanceof BuildStoppedError) throw new TemporalCliUnavailableError(error.message);
       failures.push(`${tag}: ${(error as Error).message}`);
       log(`temporal CLI ${tag} did not build; trying the next tag`);
     }
@@ -75,6 +78,11 @@ export async function resolveTemporalCli({
   throw new TemporalCliUnavailableError(
     `could not build the Temporal CLI:\n  ${failures.join('\n  ')}`,
   );
+}
+
+/** `go install` ended by a signal, not by a failed build. */
+class BuildStoppedError extends Error {
+  override name = 'BuildStoppedError';
 }
 
 async function buildTemporalCli(
@@ -92,7 +100,13 @@ async function buildTemporalCli(
     `building the Temporal CLI ${tag} with Go (first run only; about 3 minutes on 2 cores, ~2 GB of modules)…`,
   );
   const child = spawn(go, ['install', `github.com/temporalio/cli/cmd/temporal@${tag}`], {
-    env: { ...env, CGO_ENABLED: '0', GOBIN: scratch, GOFLAGS: '-buildvcs=false' },
+    env: {
+      ...env,
+      CGO_ENABLED: '0',
+      GOBIN: scratch,
+      // The user's own flags kept (a -mod or -modcacherw of theirs), ours after them.
+      GOFLAGS: [env.GOFLAGS, '-buildvcs=false'].filter(Boolean).join(' '),
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let downloads = 0;
@@ -107,11 +121,15 @@ async function buildTemporalCli(
       `  … ${Math.round((Date.now() - started) / 1000)} s, ${downloads} modules downloaded, compiling`,
     );
   }, 15_000);
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on('close', (exitCode, exitSignal) => resolve([exitCode, exitSignal])),
+  );
   clearInterval(ticker);
   const built = join(scratch, 'temporal');
   if (code !== 0 || !existsSync(built)) {
     rmSync(scratch, { recursive: true, force: true });
+    if (signal)
+      throw new BuildStoppedError(`building the Temporal CLI ${tag} was stopped (${signal})`);
     throw new Error(`go install exited ${code}: ${tail.trim().split('\n').slice(-3).join(' | ')}`);
   }
   rmSync(target, { recursive: true, force: true });

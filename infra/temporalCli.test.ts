@@ -1,0 +1,53 @@
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { cacheDir, resolveTemporalCli, TemporalCliUnavailableError } from './temporalCli.ts';
+
+/**
+ * An environment whose PATH holds only a `go` running `script` (sh), and a cache of its own:
+ * no Temporal CLI is found, so each tag is built with that `go`.
+ */
+function withGo(script: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'temporal-cli-test-'));
+  const go = join(dir, 'go');
+  writeFileSync(go, `#!/bin/sh\necho "$GOFLAGS" >> ${join(dir, 'goflags')}\n${script}\n`);
+  chmodSync(go, 0o755);
+  const lines: string[] = [];
+  const env = { PATH: dir, ONEWINDOW_CACHE_DIR: join(dir, 'cache'), GOFLAGS: '-modcacherw' };
+  return {
+    resolve: () => resolveTemporalCli({ env, log: (line) => lines.push(line) }),
+    lines,
+    goflags: () => readFileSync(join(dir, 'goflags'), 'utf8').trim().split('\n'),
+  };
+}
+
+describe('resolveTemporalCli building with Go', () => {
+  test('tries the next tag when a build fails, and says why each failed', async () => {
+    const go = withGo('echo "no module proxy" >&2; exit 1');
+    const error = await go.resolve().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TemporalCliUnavailableError);
+    expect((error as Error).message).toMatch(/v1\.5\.1: go install exited 1: no module proxy/);
+    expect((error as Error).message).toMatch(/v1\.4\.1: go install exited 1: no module proxy/);
+    // Each build keeps the user's GOFLAGS, ours after them.
+    expect(go.goflags()).toEqual(Array(3).fill('-modcacherw -buildvcs=false'));
+  });
+
+  // A Ctrl-C reaches go too: building the next tag would go on for minutes, unasked.
+  test('stops at a build ended by a signal, and tries no other tag', async () => {
+    const go = withGo('kill -INT $$');
+    await expect(go.resolve()).rejects.toThrow(
+      new TemporalCliUnavailableError('building the Temporal CLI v1.5.1 was stopped (SIGINT)'),
+    );
+    expect(go.goflags()).toHaveLength(1);
+    expect(go.lines.some((line) => line.includes('trying the next tag'))).toBe(false);
+  });
+});
+
+describe('cacheDir', () => {
+  test('takes an empty ONEWINDOW_CACHE_DIR as unset, never a relative path', () => {
+    expect(cacheDir({ ONEWINDOW_CACHE_DIR: '', XDG_CACHE_HOME: '/x' })).toBe(
+      '/x/onewindow/temporal-cli',
+    );
+  });
+});
