@@ -77,6 +77,8 @@ export interface Stack {
   app: FastifyInstance;
   client: Client;
   pool: pg.Pool;
+  /** The application role's URL of the stack's database, for a CLI run against it. */
+  databaseUrl: string;
   adminPool: pg.Pool;
   keys: Record<string, SigningKey>;
   payloadKey: PayloadKey;
@@ -211,6 +213,7 @@ export async function startStack(
     app,
     client,
     pool,
+    databaseUrl: database.appUrl,
     adminPool,
     keys,
     payloadKey,
