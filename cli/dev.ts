@@ -128,10 +128,21 @@ export async function runDev(
   const children = supervisedChildren();
   const spawnChild = (args: string[], childEnv: NodeJS.ProcessEnv, label: string) =>
     children.spawn(process.execPath, [BIN, ...args], childEnv, label);
+  // A signal once everything is up stops it all. One during startup stops startup at its next
+  // step, whose catch stops what was started: stopping from here while a step still starts
+  // something (a server, a child) would leave that running, and free the data directory's
+  // lock under it.
+  let up = false;
+  let signalled = false;
+  const going = () => {
+    if (signalled) throw new StartupStoppedError();
+  };
   const stopped = new Promise<void>((done) => {
     const onSignal = () => {
+      signalled = true;
       say('\nstopping…');
-      void shutdown().then(done);
+      if (up) void shutdown().then(done);
+      else done();
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
@@ -144,6 +155,7 @@ export async function runDev(
     const trustFile = join(dataDir, 'trust.json');
     const earlierTrust = earlierTrustFile(trustFile);
     const cliPath = await resolveTemporalCli({ env, log: say });
+    going();
     say(`temporal: ${temporalCliVersion(cliPath).split('\n')[0]}`);
     const [database, server] = await bothStarted(
       config.DATABASE_URL
@@ -156,7 +168,9 @@ export async function runDev(
       }),
       cleanups,
     );
+    going();
     const appUrl = await prepareDatabase(database.adminUrl);
+    going();
 
     // Each agency holds its own statement key and witness key; the registry and the trust
     // file learn only the public halves.
@@ -176,6 +190,7 @@ export async function runDev(
     for (const { keyId, why } of anchors.dropped)
       say(`trust.json: no longer lists ${keyId}, which it listed before: ${why}`);
     await admin.end();
+    going();
     const origin = config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN;
     const logKeyFile = join(dataDir, 'keys', 'log.key');
     const logKey = ensureKeyFile(logKeyFile, origin);
@@ -212,6 +227,7 @@ export async function runDev(
         };
       }),
     );
+    going();
     const threshold = Math.floor(witnesses.length / 2) + 1;
     const trust: TrustFile = {
       origin,
@@ -252,7 +268,10 @@ export async function runDev(
       );
 
     const pool = survivePostgresRestarts(new pg.Pool({ connectionString: appUrl, max: 8 }));
+    cleanups.push(() => pool.end());
     const connection = await Connection.connect({ address: server.address });
+    cleanups.push(() => connection.close());
+    going();
     // The API appends its access-audit entries to the same log (the sequencer's lock keeps
     // it single) and signs them with the operator's key.
     const writer = createLedgerWriter({
@@ -283,10 +302,8 @@ export async function runDev(
       trust,
     });
     cleanups.push(
-      () => pool.end(),
       () => writer.close(),
       () => writer.publisher.idle(),
-      () => connection.close(),
       () => app.close(),
     );
     try {
@@ -296,6 +313,8 @@ export async function runDev(
         `cannot listen on port ${port} (${(error as Error).message}); choose another with --port`,
       );
     }
+    going();
+    up = true;
     const apiUrl = `http://127.0.0.1:${port}`;
     printAddresses(say, apiUrl, server);
     const day = 24 * 3600;
@@ -344,7 +363,14 @@ export async function runDev(
     await Promise.race([stopped, children.failed]);
     return 0;
   } catch (error) {
+    // A signal once up is stopping everything already: let it finish first.
+    if (signalled) await stopped;
     await shutdown();
+    // Stopped by a signal: during startup, or during the demo, whose calls then fail.
+    if (signalled) {
+      say('stopped');
+      return 130;
+    }
     if (error instanceof ChildExitedError) {
       console.error(`onewindow: ${error.message}; stopped everything`);
       return 1;
@@ -374,4 +400,9 @@ async function preferredPort(port: number): Promise<number> {
 export function earlierTrustFile(path: string): TrustFile | undefined {
   // One that is there but no trust file stops dev: its anchors must not be dropped unseen.
   return existsSync(path) ? readTrustFile(path, 'the trust file of an earlier start,') : undefined;
+}
+
+/** A signal came while dev was starting: startup goes no further. */
+class StartupStoppedError extends Error {
+  override name = 'StartupStoppedError';
 }
