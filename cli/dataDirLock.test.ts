@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -28,5 +28,15 @@ describe('the data directory lock of onewindow dev', () => {
     const release = lockDataDir(dir);
     expect(readFileSync(join(dir, 'dev.pid'), 'utf8').trim()).toBe(String(process.pid));
     release();
+  });
+
+  it('takes over a lock file that names no process, and leaves no file of its own beside it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'onewindow-lock-'));
+    writeFileSync(join(dir, 'dev.pid'), 'not a pid\n');
+    const release = lockDataDir(dir);
+    expect(readFileSync(join(dir, 'dev.pid'), 'utf8').trim()).toBe(String(process.pid));
+    expect(readdirSync(dir)).toEqual(['dev.pid']);
+    release();
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
