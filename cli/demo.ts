@@ -3,6 +3,8 @@
 // the registry officer approves, a supervisor resolves an escalation — and each agency's own
 // worker signs its decision with the agency's key. It prints every outcome.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { caseWorkflowId } from '../domain/application.ts';
 
 interface TimelineEntry {
   index: number;
@@ -59,6 +61,38 @@ export const DEMO_SCENARIOS = [
     utilities: ['gas'],
   },
 ] as const;
+
+/**
+ * Ends the open cases of the demo's fixture units (of the first `count` scenarios) that an earlier demo, stopped before they
+ * closed, left in the data directory's Temporal: each unit takes one open case, so the next
+ * demo's application for it was refused, every time. The simulated agency systems those cases
+ * talked to kept their state in memory, gone with that run, so there is nothing to undo there.
+ * Returns the workflow ids it ended.
+ */
+export async function endLeftoverDemoCases(
+  temporal: Client,
+  count: number,
+  say: (line: string) => void,
+): Promise<string[]> {
+  const ended: string[] = [];
+  // Only the units a demo of `count` cases applies for.
+  for (const { unitId } of DEMO_SCENARIOS.slice(0, count)) {
+    if (!unitId) continue;
+    const handle = temporal.workflow.getHandle(caseWorkflowId(unitId));
+    try {
+      if ((await handle.describe()).status.name !== 'RUNNING') continue;
+      await handle.terminate(
+        'left open by an earlier demo that was stopped; the demo applies again',
+      );
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) continue;
+      throw error;
+    }
+    ended.push(handle.workflowId);
+    say(`ended the open case of ${unitId}, left by an earlier demo that was stopped`);
+  }
+  return ended;
+}
 
 export function demoApplication(i: number, runTag: string) {
   const scenario = DEMO_SCENARIOS[(i - 1) % DEMO_SCENARIOS.length]!;

@@ -27,7 +27,7 @@ import { startDevServer, type DevServer } from '../infra/temporalDevServer.ts';
 import { intOption, parse, UsageError } from './args.ts';
 import { ChildExitedError, supervisedChildren } from './children.ts';
 import { lockDataDir } from './dataDirLock.ts';
-import { runDemo } from './demo.ts';
+import { endLeftoverDemoCases, runDemo } from './demo.ts';
 import {
   earlierAnchors,
   ensureKeyFile,
@@ -341,6 +341,7 @@ export async function runDev(
     if (demo > 0) {
       // A child that exits now (a worker crashed) ends the run (see the catch); the demo
       // then fails against the stopped API, which is no longer news.
+      await endLeftoverDemoCases(temporal, demo, say);
       const played = runDemo({ apiUrl, count: demo, tokens, say });
       played.catch(() => undefined);
       await Promise.race([played, children.failed]);
