@@ -491,6 +491,10 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
             `${action.stepId} is a record the ledger must hold: retry it once the orchestrator signs with a key the ledger accepts`,
           );
         if (!action.reason?.trim()) throw new Error('a supervisor action needs a reason');
+        // Sent past the API (another client of Temporal), an action must still say who took
+        // it: the resolution on the ledger names them.
+        if (typeof action.supervisor !== 'string' || !action.supervisor.trim())
+          throw new Error('a supervisor action names its supervisor');
       },
     },
   );

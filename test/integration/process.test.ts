@@ -4,11 +4,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { caseWorkflowId } from '../../domain/application.ts';
 import { ORCHESTRATOR_TASK_QUEUE } from '../../domain/agencyIds.ts';
-import type { Decision } from '../../domain/decisions.ts';
+import type { Decision, EscalationAction } from '../../domain/decisions.ts';
 import { signStatement, stepSalt, verifyStatementSignature } from '../../ledger/statement.ts';
 import { toBase64 } from '../../ledger/bytes.ts';
 import { signDecision, signStep } from '../../activities/sign.ts';
-import { decideUpdate } from '../../workflows/messages.ts';
+import { decideUpdate, resolveEscalationUpdate } from '../../workflows/messages.ts';
 import type { CaseView } from '../../api/schemas.ts';
 import {
   decide,
@@ -328,6 +328,24 @@ describe('the joint transfer, end to end', () => {
       },
     });
     expect(refused.statusCode).toBe(400);
+    // Past the API, straight to Temporal: an action that names no supervisor is refused by the
+    // case itself, which takes the supervisor's below as if it had never come.
+    await expect(
+      stack.client.workflow
+        .getHandle(caseWorkflowId('U-GAS-INSPECTION-1'))
+        .executeUpdate(resolveEscalationUpdate, {
+          args: [
+            {
+              stepId: 'transferAccount.gas',
+              action: 'resolve',
+              reason: 'no one',
+            } as EscalationAction,
+          ],
+        }),
+    ).rejects.toHaveProperty(
+      'cause.message',
+      expect.stringContaining('a supervisor action names its supervisor'),
+    );
     const resolved = await stack.app.inject({
       method: 'POST',
       url: `/cases/${caseId}/escalations`,
