@@ -108,6 +108,12 @@ const wrong: [Kind, string, string | undefined, RegExp][] = [
   ['worker', 'ONEWINDOW_PAYLOAD_KEY', 'k1:c2hvcnQ=', /must be <key id>:<base64 of 32 random/],
   [
     'worker',
+    'ONEWINDOW_PAYLOAD_KEY',
+    `k1:${'A'.repeat(43)}= k1:${'B'.repeat(43)}=`,
+    /names one key id twice: each key of a rotation needs an id of its own/,
+  ],
+  [
+    'worker',
     'TEMPORAL_ADDRESS',
     'temporal',
     /must be host:port such as temporal:7233, got "temporal"/,

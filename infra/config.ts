@@ -101,13 +101,15 @@ export const configFields = {
     ).transform((value, ctx): PayloadKey => {
       try {
         return parsePayloadKeys(value);
-      } catch {
-        // Not echoed: it is the key.
+      } catch (error) {
+        // Not echoed: it is the key. A duplicate id, which the format allows, is said as such.
+        const twice = error instanceof Error && error.message.endsWith('names one key id twice');
         ctx.issues.push({
           code: 'custom',
           input: '(hidden)',
-          message:
-            'must be <key id>:<base64 of 32 random bytes>, or during a rotation several, space-separated, the new one first',
+          message: twice
+            ? 'names one key id twice: each key of a rotation needs an id of its own'
+            : 'must be <key id>:<base64 of 32 random bytes>, or during a rotation several, space-separated, the new one first',
         });
         return z.NEVER;
       }
