@@ -65,7 +65,18 @@ export async function startEmbeddedPostgres(
       `PostgreSQL did not start with data directory ${options.dataDir}: ${said || String(error)}`,
     );
   }
-  if (fresh) await server.createDatabase('onewindow');
+  // On every start, not only a fresh one: a start cut short between initdb and this left a
+  // directory where every later start failed with 'database "onewindow" does not exist'. And
+  // should that fail, the server just started is stopped, not left running.
+  try {
+    await ensureDatabase(
+      `postgres://postgres:${ADMIN_PASSWORD}@127.0.0.1:${port}/postgres`,
+      'onewindow',
+    );
+  } catch (error) {
+    await server.stop().catch(() => undefined);
+    throw error;
+  }
   return {
     adminUrl: `postgres://postgres:${ADMIN_PASSWORD}@127.0.0.1:${port}/onewindow`,
     pid: postgresProcessOf(server)?.pid,
