@@ -4,7 +4,7 @@
 // and compare the root with a checkpoint whose signatures were already verified. Key validity
 // starts from the trust file's agency keys (anchors) and follows the key events in the log
 // (ledger/keyEvents.ts), in log order: each statement is judged by the keys as they stood
-// when it was appended, and a later revocation disowns what the key signed from its
+// when it was appended, and a later revocation disowns what the key got logged from its
 // revokedAt on.
 import type { Entry } from '../domain/statement.ts';
 import { bytesEqual, fromBase64, isBase64Of, toBase64, utf8 } from './bytes.ts';
@@ -144,6 +144,8 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
     report(position, `entry bundle at ${position} cannot be read: ${error.message}`);
   }
   await verifyPending();
+  // Revocations reaching back, judged once every one is known (the latest has the last word).
+  for (const entry of keys.disowned()) report(entry.index, entry.message);
 
   /** Reads and checks every entry, bundle by bundle, handing signatures on in batches. */
   async function readAll() {
@@ -194,8 +196,6 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
         else {
           const outcome = keys.apply(statement, index);
           if (!outcome.applied) report(index, outcome.message);
-          // A revocation reaching back: what the key signed after revokedAt, logged before.
-          else for (const entry of outcome.disowned) report(entry.index, entry.message);
         }
       }
       if (pending.length >= (options.batchSize ?? 4096)) await verifyPending();
@@ -275,6 +275,7 @@ function checkEntry(
     entry.statement.agency,
     entry.statement.issuedAt,
     index,
+    entry.sequencedAt,
   );
   if (!check.ok) {
     report(index, check.message);

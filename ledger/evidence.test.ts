@@ -448,11 +448,23 @@ describe('a mutated evidence bundle', () => {
 });
 
 /**
- * The bundle for CASE_A of a log holding `signed` (entries from 0), with every key event of
+ * The bundle for CASE_A of a log holding `signed` (entries from 0, each logged at its issuedAt), with every key event of
  * housing, each proven in a checkpoint the log key signs and every witness cosigns.
  */
 function provenBundle(signed: SignedStatement[]): EvidenceBundle {
-  const log = chainEntries(signed, 0, new Uint8Array(32), '2026-01-10T10:00:00.000Z');
+  // Each entry logged when its statement says it was issued: revocations reach back by it.
+  const log = signed.reduce<ReturnType<typeof chainEntries>>(
+    (chained, s) => [
+      ...chained,
+      ...chainEntries(
+        [s],
+        chained.length,
+        chained.at(-1)?.leafHash ?? new Uint8Array(32),
+        s.statement.issuedAt,
+      ),
+    ],
+    [],
+  );
   const hashes = log.map((e) => e.leafHash);
   const nodes: GetNodes = (ids) =>
     ids.map((id) => {
@@ -562,7 +574,7 @@ describe('an evidence bundle across a key rotation', () => {
         position: 1,
         index: 1,
         check: 'key',
-        problem: `entry is disowned: key ${agencyKeys.housing.keyId} was revoked at ${at(3)} (entry 2), and the statement says it was issued at ${at(5)}`,
+        problem: `entry is disowned: key ${agencyKeys.housing.keyId} was revoked at ${at(3)} (entry 2), and it was logged at ${at(5)}`,
       },
     ]);
     expect(result.keyEventsApplied).toBe(1);

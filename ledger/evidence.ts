@@ -6,7 +6,7 @@
 // compared with the trust file, never used; the key events are applied to the trust file's
 // anchors in log order, as the audit applies them (ledger/keyEvents.ts).
 import { z } from 'zod';
-import { CaseId, type Statement } from '../domain/statement.ts';
+import { CaseId, type Entry, type Statement } from '../domain/statement.ts';
 import { fromBase64, toBase64, toHex, utf8 } from './bytes.ts';
 import { openCheckpoint, type Checkpoint } from './checkpoint.ts';
 import {
@@ -179,11 +179,17 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): Evid
    * in the entry (sign-over-received-bytes), not as the schema parsed it.
    */
   const signatureProblem = (
-    parsed: { raw: { statement: unknown; signature: unknown } },
+    parsed: { raw: { statement: unknown; signature: unknown }; entry: Entry },
     statement: Statement,
-    index: number,
   ): ['key' | 'signature', string] | undefined => {
-    const key = keys.validAt(statement.keyId, statement.agency, statement.issuedAt, index);
+    const { index, sequencedAt } = parsed.entry;
+    const key = keys.validAt(
+      statement.keyId,
+      statement.agency,
+      statement.issuedAt,
+      index,
+      sequencedAt,
+    );
     if (!key.ok) return ['key', key.message];
     signaturesChecked++;
     return verifyStatementSignature(parsed.raw, key.key.publicKey)
@@ -248,19 +254,14 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): Evid
         );
         continue;
       }
-      const unsigned = signatureProblem(parsed, statement, event.index);
+      const unsigned = signatureProblem(parsed, statement);
       if (unsigned) {
         report(unsigned[1]);
         continue;
       }
       const outcome = keys.apply(statement, event.index);
-      if (!outcome.applied) {
-        report(outcome.message);
-        continue;
-      }
-      keyEventsApplied++;
-      // A revocation reaching back: the bundle's entries the key signed from revokedAt on.
-      for (const { index, message } of outcome.disowned) disownedEntry(index, message);
+      if (outcome.applied) keyEventsApplied++;
+      else report(outcome.message);
     }
   };
   // The previous bundle entry: its log index and the leaf hash recomputed from its bytes.
@@ -320,7 +321,7 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): Evid
             `prevLeafHash is ${entry.prevLeafHash}, the ${item.index === 0 ? 'genesis value' : `leaf hash of entry ${item.index - 1}`} is ${before}`,
           );
       }
-      const unsigned = signatureProblem(parsed, statement, item.index);
+      const unsigned = signatureProblem(parsed, statement);
       if (unsigned) report(...unsigned);
     }
     previous = { index: item.index, leafHash };
@@ -328,6 +329,8 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): Evid
   // Key events after the case's last entry judge nothing here, but what the bundle carries is
   // checked all the same: a bundle verifies only if all of it does.
   applyKeyEventsBefore(Number.POSITIVE_INFINITY);
+  // Revocations reaching back, judged once every one is known: the bundle's entries they disown.
+  for (const { index, message } of keys.disowned()) disownedEntry(index, message);
 
   return {
     ok: problems.length === 0,

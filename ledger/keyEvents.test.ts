@@ -109,8 +109,8 @@ describe('key event statements', () => {
 describe('KeyTimeline', () => {
   test('follows a rotation chain: each key introduces the next', () => {
     const tl = new KeyTimeline([anchor(w1, 'water')]);
-    expect(tl.apply(add(w1, w2, at(5)))).toEqual({ applied: true, disowned: [] });
-    expect(tl.apply(add(w2, w3, at(7)))).toEqual({ applied: true, disowned: [] });
+    expect(tl.apply(add(w1, w2, at(5)))).toEqual({ applied: true });
+    expect(tl.apply(add(w2, w3, at(7)))).toEqual({ applied: true });
     expect(tl.validAt(w2.keyId, 'water', at(6)).ok).toBe(true);
     expect(tl.validAt(w3.keyId, 'water', at(8)).ok).toBe(true);
     expect(tl.validAt(w1.keyId, 'water', at(8)).ok).toBe(true);
@@ -142,7 +142,7 @@ describe('KeyTimeline', () => {
     const tl = new KeyTimeline([anchor(w1, 'water')]);
     tl.apply(add(w1, w2, at(5)));
     expect(tl.validAt(w1.keyId, 'water', at(5)).ok).toBe(true);
-    expect(tl.apply(revoke(w2, w1, at(6)), 42)).toEqual({ applied: true, disowned: [] });
+    expect(tl.apply(revoke(w2, w1, at(6)), 42)).toEqual({ applied: true });
     for (const issuedAt of [at(5), at(6), at(7)]) {
       const check = tl.validAt(w1.keyId, 'water', issuedAt);
       expect(check).toMatchObject({ ok: false, reason: 'revoked' });
@@ -156,7 +156,7 @@ describe('KeyTimeline', () => {
   test('a key.add signed by a revoked key and dated before the revocation is refused', () => {
     const evil = key('water', 9);
     const tl = new KeyTimeline([anchor(w1, 'water')]);
-    expect(tl.apply(revoke(w1, w1, at(60)), 5)).toEqual({ applied: true, disowned: [] });
+    expect(tl.apply(revoke(w1, w1, at(60)), 5)).toEqual({ applied: true });
     expect(tl.apply(add(w1, evil, at(45), { validFrom: at(32) }), 9)).toMatchObject({
       applied: false,
       reason: 'signerNotValid',
@@ -172,69 +172,94 @@ describe('KeyTimeline', () => {
   // when it was logged; the revocation disowns it, and what the thief's own keys signed.
   test('a revocation disowns what the key signed from revokedAt on, logged before it', () => {
     const tl = new KeyTimeline([anchor(w1, 'water'), anchor(w2, 'water')]);
-    expect(tl.validAt(w1.keyId, 'water', at(3), 10).ok).toBe(true); // before the compromise
-    expect(tl.validAt(w1.keyId, 'water', at(6), 11).ok).toBe(true); // the thief's
-    expect(tl.validAt(w2.keyId, 'water', at(7), 12).ok).toBe(true); // another key's
-    expect(tl.validAt(w1.keyId, 'water', at(5), 13).ok).toBe(true); // the thief's, at revokedAt
-    expect(tl.apply(revoke(w2, w1, at(9), at(5)), 20)).toEqual({
-      applied: true,
-      disowned: [
-        {
-          index: 11,
-          keyId: w1.keyId,
-          message: `entry is disowned: key ${w1.keyId} was revoked at ${at(5)} (entry 20), and the statement says it was issued at ${at(6)}`,
-        },
-        expect.objectContaining({ index: 13, keyId: w1.keyId }),
-      ],
-    });
+    expect(tl.validAt(w1.keyId, 'water', at(3), 10, at(3)).ok).toBe(true); // before the compromise
+    expect(tl.validAt(w1.keyId, 'water', at(6), 11, at(6)).ok).toBe(true); // the thief's
+    expect(tl.validAt(w2.keyId, 'water', at(7), 12, at(7)).ok).toBe(true); // another key's
+    expect(tl.validAt(w1.keyId, 'water', at(5), 13, at(5)).ok).toBe(true); // the thief's, at revokedAt
+    expect(tl.apply(revoke(w2, w1, at(9), at(5)), 20)).toEqual({ applied: true });
+    expect(tl.disowned()).toEqual([
+      {
+        index: 11,
+        keyId: w1.keyId,
+        message: `entry is disowned: key ${w1.keyId} was revoked at ${at(5)} (entry 20), and it was logged at ${at(6)}`,
+      },
+      expect.objectContaining({ index: 13, keyId: w1.keyId }),
+    ]);
+  });
+
+  // issuedAt is the signer's word; sequencedAt is the log's clock, which the thief does not set.
+  test('judges by when the log took the entry, not by the issuedAt its signer chose', () => {
+    const tl = new KeyTimeline([anchor(w1, 'water'), anchor(w2, 'water')]);
+    expect(tl.validAt(w1.keyId, 'water', at(2), 11, at(6)).ok).toBe(true); // backdated
+    tl.apply(revoke(w2, w1, at(9), at(5)), 20);
+    expect(tl.disowned()).toEqual([
+      {
+        index: 11,
+        keyId: w1.keyId,
+        message: `entry is disowned: key ${w1.keyId} was revoked at ${at(5)} (entry 20), and it was logged at ${at(6)}`,
+      },
+    ]);
   });
 
   test('a key an entry so disowned introduced is disowned wholly, with all it signed', () => {
     const evil = key('water', 9);
     const tl = new KeyTimeline([anchor(w1, 'water'), anchor(w2, 'water')]);
-    expect(tl.validAt(w1.keyId, 'water', at(6), 11).ok).toBe(true);
+    expect(tl.validAt(w1.keyId, 'water', at(6), 11, at(6)).ok).toBe(true);
     expect(tl.apply(add(w1, evil, at(6)), 11).applied).toBe(true);
-    expect(tl.validAt(evil.keyId, 'water', at(7), 12).ok).toBe(true);
-    expect(tl.validAt(evil.keyId, 'water', at(8), 13).ok).toBe(true);
-    const outcome = tl.apply(revoke(w2, w1, at(9), at(5)), 20);
-    expect(outcome.applied && outcome.disowned.map((d) => [d.index, d.keyId])).toEqual([
+    expect(tl.validAt(evil.keyId, 'water', at(7), 12, at(7)).ok).toBe(true);
+    tl.apply(revoke(w2, w1, at(9), at(5)), 20);
+    // Logged after the revocation too: the thief's key is the thief's, whatever it signs.
+    expect(tl.validAt(evil.keyId, 'water', at(10), 30, at(10)).ok).toBe(true);
+    const disowned = tl.disowned();
+    expect(disowned.map((d) => [d.index, d.keyId])).toEqual([
       [11, w1.keyId],
       [12, evil.keyId],
-      [13, evil.keyId],
+      [30, evil.keyId],
     ]);
-    expect(outcome.applied && outcome.disowned[1]!.message).toContain(
+    expect(disowned[1]!.message).toContain(
       `key ${evil.keyId} was introduced by entry 11, which is disowned`,
     );
-    // And it signs nothing after, whatever the date it gives.
-    expect(tl.validAt(evil.keyId, 'water', at(10))).toMatchObject({
-      ok: false,
-      reason: 'revoked',
-    });
   });
 
-  test('a revocation back to an earlier moment disowns only what the first did not', () => {
+  // A thief holding a key of the agency may revoke its honest key back to 1970. The agency's
+  // revocation of the stolen key back to the theft, logged later, has the last word.
+  test('the latest revocation has the last word: one it disowns reaches back over nothing', () => {
+    const tl = new KeyTimeline([anchor(w1, 'water'), anchor(w2, 'water'), anchor(w3, 'water')]);
+    expect(tl.validAt(w2.keyId, 'water', at(3), 10, at(3)).ok).toBe(true); // the honest key's history
+    // The thief, with w1 stolen at day 5, revokes the honest w2 back to 1970.
+    expect(tl.validAt(w1.keyId, 'water', at(6), 11, at(6)).ok).toBe(true);
+    const thiefs = revoke(w1, w2, at(6), '1970-01-01T00:00:00.000Z');
+    expect(tl.apply(thiefs, 11)).toEqual({ applied: true });
+    // Before the agency answers, the thief's revocation disowns the honest history.
+    expect(tl.disowned().map((d) => d.index)).toEqual([10]);
+    // The agency revokes w1 back to the theft with its third key.
+    tl.apply(revoke(w3, w1, at(7), at(5)), 12);
+    expect(tl.disowned().map((d) => [d.index, d.keyId])).toEqual([[11, w1.keyId]]);
+    // The revocation's forward effect stays, as the ledger enforced it: w2 signs no more.
+    expect(tl.validAt(w2.keyId, 'water', at(8))).toMatchObject({ ok: false, reason: 'revoked' });
+  });
+
+  test('a revocation disowns what any revocation of the key reaches, the earliest reaching furthest', () => {
     const tl = new KeyTimeline([anchor(w1, 'water'), anchor(w2, 'water')]);
-    tl.validAt(w1.keyId, 'water', at(4), 10);
-    tl.validAt(w1.keyId, 'water', at(7), 11);
-    const first = tl.apply(revoke(w2, w1, at(9), at(6)), 20);
-    expect(first.applied && first.disowned.map((d) => d.index)).toEqual([11]);
-    const second = tl.apply(revoke(w2, w1, at(9), at(3)), 21);
-    expect(second.applied && second.disowned.map((d) => d.index)).toEqual([10]);
-    // A later one reaching less far disowns nothing more.
-    const third = tl.apply(revoke(w2, w1, at(9), at(8)), 22);
-    expect(third).toEqual({ applied: true, disowned: [] });
+    tl.validAt(w1.keyId, 'water', at(4), 10, at(4));
+    tl.validAt(w1.keyId, 'water', at(7), 11, at(7));
+    tl.apply(revoke(w2, w1, at(9), at(6)), 20);
+    expect(tl.disowned().map((d) => d.index)).toEqual([11]);
+    tl.apply(revoke(w2, w1, at(9), at(3)), 21);
+    expect(tl.disowned().map((d) => d.index)).toEqual([10, 11]);
   });
 
   test('a revocation disowns nothing logged after it, nor what it was not told the index of', () => {
     const tl = new KeyTimeline([anchor(w1, 'water'), anchor(w2, 'water')]);
     tl.validAt(w1.keyId, 'water', at(6));
-    tl.validAt(w1.keyId, 'water', at(6), 30);
-    expect(tl.apply(revoke(w2, w1, at(9), at(5)), 20)).toEqual({ applied: true, disowned: [] });
+    tl.validAt(w1.keyId, 'water', at(6), 30, at(6));
+    tl.apply(revoke(w2, w1, at(9), at(5)), 20);
+    expect(tl.disowned()).toEqual([]);
   });
 
   test('a key may revoke itself, also back to an earlier moment', () => {
     const tl = new KeyTimeline([anchor(w1, 'water')]);
-    expect(tl.apply(revoke(w1, w1, at(6), at(3)))).toEqual({ applied: true, disowned: [] });
+    expect(tl.apply(revoke(w1, w1, at(6), at(3)))).toEqual({ applied: true });
     expect(tl.validAt(w1.keyId, 'water', at(4))).toMatchObject({ ok: false, reason: 'revoked' });
   });
 
@@ -296,7 +321,7 @@ describe('KeyTimeline', () => {
 
   test('a self-signed add is trusted only for a key the verifier anchors (bootstrap)', () => {
     const anchored = new KeyTimeline([anchor(w1, 'water')]);
-    expect(anchored.apply(add(w1, w1, at(5)))).toEqual({ applied: true, disowned: [] });
+    expect(anchored.apply(add(w1, w1, at(5)))).toEqual({ applied: true });
     const stranger = new KeyTimeline([]);
     expect(stranger.apply(add(w2, w2, at(5)))).toMatchObject({
       applied: false,
@@ -307,10 +332,7 @@ describe('KeyTimeline', () => {
   test('events narrow an anchored window and never widen it', () => {
     const tl = new KeyTimeline([anchor(w1, 'water'), anchor(w2, 'water', at(10))]);
     // w1 re-adds w2 with a later start and no end: the start narrows, the end stays.
-    expect(tl.apply(add(w1, w2, at(4), { validFrom: at(5) }))).toEqual({
-      applied: true,
-      disowned: [],
-    });
+    expect(tl.apply(add(w1, w2, at(4), { validFrom: at(5) }))).toEqual({ applied: true });
     expect(tl.validAt(w2.keyId, 'water', at(3)).ok).toBe(false);
     expect(tl.validAt(w2.keyId, 'water', at(6)).ok).toBe(true);
     expect(tl.validAt(w2.keyId, 'water', at(11))).toMatchObject({ ok: false, reason: 'expired' });
@@ -338,19 +360,23 @@ describe('KeyTimeline', () => {
 
 describe('keysDisownedWith', () => {
   const w4 = key('water', 5);
+  /** A key event as the log holds it: logged when it says it was issued. */
+  const logged = (statement: Statement) => ({ statement, sequencedAt: statement.issuedAt });
   test('names the keys the revoked key added from revokedAt on, and those they added, at any time', () => {
     const events = [
       add(w1, w2, at(3)), // before the theft: the agency's own rotation
       add(w1, w3, at(6)), // the thief's
       add(w3, w4, at(7), { n: 2 }), // the thief's key adding another
-    ];
+    ].map(logged);
     expect(keysDisownedWith(events, w1.keyId, at(5))).toEqual([w3.keyId, w4.keyId]);
     expect(keysDisownedWith(events, w1.keyId, at(2))).toEqual([w2.keyId, w3.keyId, w4.keyId]);
     expect(keysDisownedWith(events, w2.keyId, at(1))).toEqual([]);
   });
 
   test('takes neither a self-signed add (a first key) nor a key an earlier add introduced', () => {
-    const events = [add(w1, w1, at(6)), add(w2, w3, at(6)), add(w1, w3, at(7), { n: 2 })];
+    const events = [add(w1, w1, at(6)), add(w2, w3, at(6)), add(w1, w3, at(7), { n: 2 })].map(
+      logged,
+    );
     expect(keysDisownedWith(events, w1.keyId, at(5))).toEqual([]);
   });
 });

@@ -9,9 +9,12 @@
 // out of band (an agency's first key); a revoke by any valid key of the agency, itself included.
 // A revoked key signs nothing logged after its revocation, whatever issuedAt a statement
 // gives: issuedAt is the signer's word, and whoever holds a compromised key can backdate it.
-// A revocation also reaches back: what the key signed with an issuedAt at or after revokedAt,
-// logged before the revocation (what a thief signed before the loss was noticed), is disowned,
-// and so is every key such an entry introduced, with all it signed.
+// A revocation also reaches back: what the key got logged at or after revokedAt, by the log's
+// own clock (the entry's sequencedAt, which no signer sets), and before the revocation (what a
+// thief signed before the loss was noticed), is disowned,
+// and so is every key such an entry introduced, with all it signed. The latest revocation has
+// the last word: a revocation an entry after it disowns (the thief's, revoking an honest key
+// back to 1970) reaches back over nothing (KeyTimeline.disowned).
 // KeyTimeline folds events in log order over the verifier's anchors (its trust file).
 import { z } from 'zod';
 import type { Signer } from '../domain/agency.ts';
@@ -215,15 +218,17 @@ export type KeyCheck =
 
 export type KeyEventRefusal =
   'malformed' | 'signerNotValid' | 'otherAgency' | 'publicKeyMismatch' | 'unknownKey';
-/** An entry a revocation disowns, logged before it: signed by the key at or after revokedAt. */
+/**
+ * An entry a revocation disowns: logged before it and signed by the revoked key at or after
+ * its revokedAt, or signed by a key such an entry introduced.
+ */
 export interface DisownedEntry {
   index: number;
   keyId: string;
   message: string;
 }
 export type KeyEventOutcome =
-  | { applied: true; disowned: DisownedEntry[] }
-  | { applied: false; reason: KeyEventRefusal; message: string };
+  { applied: true } | { applied: false; reason: KeyEventRefusal; message: string };
 
 const time = (text: string) => Date.parse(text);
 /**
@@ -254,12 +259,14 @@ const later = (a: string, b: string): string => (time(a) >= time(b) ? a : b);
 export class KeyTimeline {
   private readonly windows = new Map<string, KeyWindow>();
   /**
-   * Per key, the entries `validAt` judged valid under it when given their log index, as
-   * [index, issuedAt in ms] pairs in log order: what a later revocation may disown.
+   * Per key, the entries `validAt` judged valid under it when given their log index and time,
+   * as [index, sequencedAt in ms] pairs in log order: what a later revocation may disown.
    */
   private readonly uses = new Map<string, number[]>();
   /** The log index of each applied key.add that introduced a key, and that key's id. */
   private readonly introductions = new Map<number, string>();
+  /** Each applied key.revoke given its log index, in log order. */
+  private readonly revocations: { index: number; keyId: string; revokedAt: string }[] = [];
 
   constructor(anchors: readonly AnchorKey[]) {
     for (const a of anchors) {
@@ -287,10 +294,16 @@ export class KeyTimeline {
 
   /**
    * The key `keyId` if it may sign for `agency` at `issuedAt` (RFC 3339) in an entry after the
-   * events applied so far, else why not. Given the entry's log `index`, a valid use is
-   * remembered, for a later revocation to disown (`apply`).
+   * events applied so far, else why not. Given the entry's log `index` and `sequencedAt`, a
+   * valid use is remembered, for a later revocation to disown (`disowned`).
    */
-  validAt(keyId: string, agency: string, issuedAt: string, index?: number): KeyCheck {
+  validAt(
+    keyId: string,
+    agency: string,
+    issuedAt: string,
+    index?: number,
+    sequencedAt?: string,
+  ): KeyCheck {
     const key = this.windows.get(keyId);
     if (!key)
       return {
@@ -326,10 +339,12 @@ export class KeyTimeline {
         reason: 'expired',
         message: `key ${keyId} was not valid at ${issuedAt}: it expired at ${key.validUntil}`,
       };
-    if (index !== undefined) {
+    if (index !== undefined && sequencedAt !== undefined) {
+      // A batch's entries share one sequencedAt: parsed once (boundTime's cache).
+      const logged = boundTime(sequencedAt);
       const uses = this.uses.get(keyId);
-      if (uses) uses.push(index, at);
-      else this.uses.set(keyId, [index, at]);
+      if (uses) uses.push(index, logged);
+      else this.uses.set(keyId, [index, logged]);
     }
     return { ok: true, key: { ...key } };
   }
@@ -339,8 +354,7 @@ export class KeyTimeline {
    * keys valid so far (a key an earlier event revoked signs no event). Requires events in log
    * order, and that the caller verified the statement's signature under the public key
    * `validAt` gives for `statement.keyId`. `index` is the event's log index: it labels
-   * revocations, and bounds what a revocation disowns (entries `validAt` was given an index
-   * for, before this one).
+   * revocations, and lets `disowned` know the event.
    */
   apply(statement: Statement, index?: number): KeyEventOutcome {
     const refuse = (reason: KeyEventRefusal, message: string): KeyEventOutcome => ({
@@ -368,7 +382,7 @@ export class KeyTimeline {
           revokedAt: null,
         });
         if (index !== undefined) this.introductions.set(index, facts.keyId);
-        return { applied: true, disowned: [] };
+        return { applied: true };
       }
       if (known.agency !== statement.agency)
         return refuse('otherAgency', `key ${facts.keyId} belongs to ${known.agency}`);
@@ -377,7 +391,7 @@ export class KeyTimeline {
       // Re-adding a known key (e.g. an anchored first key adding itself) only narrows it.
       known.validFrom = later(known.validFrom, facts.validFrom);
       known.validUntil = earlier(known.validUntil, facts.validUntil);
-      return { applied: true, disowned: [] };
+      return { applied: true };
     }
 
     const facts = KeyRevokeFacts.parse(statement.facts);
@@ -385,82 +399,82 @@ export class KeyTimeline {
     if (!known) return refuse('unknownKey', `key ${facts.keyId} is not known`);
     if (known.agency !== statement.agency)
       return refuse('otherAgency', `key ${facts.keyId} belongs to ${known.agency}`);
-    const disowned: DisownedEntry[] = [];
-    const before = known.revokedAt === null ? Infinity : time(known.revokedAt);
-    if (time(facts.revokedAt) < before) {
+    if (known.revokedAt === null || time(facts.revokedAt) < time(known.revokedAt)) {
       known.revokedAt = facts.revokedAt;
       if (index === undefined) delete known.revokedBy;
       else known.revokedBy = index;
-      const cause = `key ${known.keyId} was revoked at ${facts.revokedAt}${index === undefined ? '' : ` (entry ${index})`}`;
-      this.disown(known, time(facts.revokedAt), before, index, cause, disowned);
     }
     // A revocation never extends: validUntil only moves earlier.
     known.validUntil = earlier(known.validUntil, facts.revokedAt);
-    return { applied: true, disowned };
+    if (index !== undefined)
+      this.revocations.push({ index, keyId: known.keyId, revokedAt: facts.revokedAt });
+    return { applied: true };
   }
 
   /**
-   * Disowns the entries logged before the revocation at `revocation` that `key` signed with an
-   * issuedAt in [from, to) (the part of the revocation's reach no earlier one took), and every
-   * key one of them introduced, wholly: a key the thief added is the thief's.
+   * What the revocations applied so far disown, over the entries `validAt` was given an index
+   * for, by index. Revocations are taken from the last logged to the first: one an entry after
+   * it disowns (signed by a key revoked back past it) reaches back over nothing, so a thief's
+   * revocation of an honest key back to 1970 is undone by the agency's revocation of the
+   * stolen key back to the theft. Its forward effect stays: the key it revoked signs nothing
+   * logged after it, as the ledger enforced too. Call it once the log is read.
    */
-  private disown(
-    key: KeyWindow,
-    from: number,
-    to: number,
-    revocation: number | undefined,
-    cause: string,
-    disowned: DisownedEntry[],
-  ): void {
-    const uses = this.uses.get(key.keyId) ?? [];
-    for (let i = 0; i < uses.length; i += 2) {
-      const index = uses[i]!;
-      const at = uses[i + 1]!;
-      if ((revocation !== undefined && index >= revocation) || at < from || at >= to) continue;
-      disowned.push({
+  disowned(): DisownedEntry[] {
+    const found = new Map<number, DisownedEntry>();
+    const wholly = new Set<string>();
+    const disown = (index: number, keyId: string, cause: string, at: number) => {
+      if (found.has(index)) return;
+      found.set(index, {
         index,
-        keyId: key.keyId,
-        message: `entry is disowned: ${cause}, and the statement says it was issued at ${new Date(at).toISOString()}`,
+        keyId,
+        message: `entry is disowned: ${cause}, and it was logged at ${new Date(at).toISOString()}`,
       });
       const introduced = this.introductions.get(index);
-      const added = introduced === undefined ? undefined : this.windows.get(introduced);
-      if (!added) continue;
-      // Entries of the added key from an earlier revocation of it on are disowned already.
-      const reach = added.revokedAt === null ? Infinity : time(added.revokedAt);
-      if (reach <= time(added.validFrom)) continue;
-      // Never valid: revoked from its first moment, with the revocation that disowned it.
-      added.revokedAt = added.validFrom;
-      added.validUntil = added.validFrom;
-      if (revocation === undefined) delete added.revokedBy;
-      else added.revokedBy = revocation;
-      const addedCause = `key ${added.keyId} was introduced by entry ${index}, which is disowned`;
-      this.disown(added, -Infinity, reach, revocation, addedCause, disowned);
+      if (introduced !== undefined) disownWholly(introduced, index);
+    };
+    // A key the thief added is the thief's, from its first entry to its last.
+    const disownWholly = (keyId: string, introducedBy: number) => {
+      if (wholly.has(keyId)) return;
+      wholly.add(keyId);
+      const uses = this.uses.get(keyId) ?? [];
+      const cause = `key ${keyId} was introduced by entry ${introducedBy}, which is disowned`;
+      for (let i = 0; i < uses.length; i += 2) disown(uses[i]!, keyId, cause, uses[i + 1]!);
+    };
+    for (const revocation of [...this.revocations].reverse()) {
+      if (found.has(revocation.index)) continue;
+      const from = time(revocation.revokedAt);
+      const uses = this.uses.get(revocation.keyId) ?? [];
+      const cause = `key ${revocation.keyId} was revoked at ${revocation.revokedAt} (entry ${revocation.index})`;
+      for (let i = 0; i < uses.length; i += 2)
+        if (uses[i]! < revocation.index && uses[i + 1]! >= from)
+          disown(uses[i]!, revocation.keyId, cause, uses[i + 1]!);
     }
+    return [...found.values()].sort((a, b) => a.index - b.index);
   }
 }
 
 /**
- * The keys a revocation of `signer` from `from` on disowns with it (KeyTimeline.apply): each
- * key introduced by a key.add `signer` signed with an issuedAt at or after `from` (the first
- * add naming a key, by a key other than it), and each key those introduced, at any time.
- * Requires one agency's key events in log order.
+ * The keys a revocation of `signer` from `from` on disowns with it (KeyTimeline.disowned):
+ * each key introduced by a key.add `signer` signed that was logged at or after `from` (the
+ * first add naming a key, by a key other than it), and each key those introduced, at any time.
+ * Requires one agency's key events in log order, each with the entry's `sequencedAt`.
  */
 export function keysDisownedWith(
-  events: readonly Statement[],
+  events: readonly { statement: Statement; sequencedAt: string }[],
   signer: string,
   from: string,
 ): string[] {
-  // Each disowned signer, with the moment from which what it signed is disowned.
+  // Each disowned signer, with the moment from which what it got logged is disowned.
   const disownedFrom = new Map([[signer, time(from)]]);
   const named = new Set<string>();
   const introduced: string[] = [];
-  for (const event of events) {
-    if (event.stepId !== KEY_ADD_STEP || keyEventProblem(event)) continue;
-    const { keyId } = KeyAddFacts.parse(event.facts);
+  for (const { statement, sequencedAt } of events) {
+    if (statement.stepId !== KEY_ADD_STEP || keyEventProblem(statement)) continue;
+    const { keyId } = KeyAddFacts.parse(statement.facts);
     if (named.has(keyId)) continue;
     named.add(keyId);
-    const since = disownedFrom.get(event.keyId);
-    if (keyId === event.keyId || since === undefined || time(event.issuedAt) < since) continue;
+    const since = disownedFrom.get(statement.keyId);
+    if (keyId === statement.keyId || since === undefined || time(sequencedAt) < since) continue;
     disownedFrom.set(keyId, -Infinity);
     introduced.push(keyId);
   }
