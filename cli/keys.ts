@@ -23,6 +23,7 @@ import {
   addAgencyKey,
   KeyRegistry,
   registerAgencyKey,
+  DisownedSignerError,
   revokeAgencyKey,
 } from '../ledger/pg/keyRegistry.ts';
 import { TrustFile } from '../ledger/trust.ts';
@@ -457,23 +458,27 @@ async function runRevoke(argv: string[], env: NodeJS.ProcessEnv): Promise<number
       throw error;
     }
     await authorizeSigner(registry, values.key, signer, agency, now);
-    const { statementId, alsoRevoked, notRevoked } = await revokeAgencyKey(pool, append, {
+    const { statementId, from, alsoRevoked, notRevoked } = await revokeAgencyKey(pool, append, {
       keyId: keyId.data,
       signingKey: signer,
       revokedAt,
       now: () => now,
+    }).catch((error: unknown) => {
+      if (error instanceof DisownedSignerError)
+        throw new UsageError(`--key ${values.key}: ${error.message}`);
+      throw error;
     });
     console.log(
-      `revoked ${keyId.data} of ${agency} from ${revokedAt.toISOString()} (ledger statement ${statementId}, signed by ${signer.keyId})`,
+      `revoked ${keyId.data} of ${agency} from ${from} (ledger statement ${statementId}, signed by ${signer.keyId})`,
     );
     for (const also of alsoRevoked)
       console.log(
-        `revoked ${also.keyId} of ${agency} too, a key ${keyId.data} added after ${revokedAt.toISOString()} (ledger statement ${also.statementId})`,
+        `revoked ${also.keyId} of ${agency} too, a key ${keyId.data} added after ${from} (ledger statement ${also.statementId})`,
       );
     // The revocation stands; what it could not finish is the operator's to finish.
     if (notRevoked.length > 0) {
       console.error(
-        `onewindow keys: ${keyId.data} added ${notRevoked.join(', ')} after ${revokedAt.toISOString()}; verifiers disown them, but the ledger still takes them until they are revoked: run keys revoke again with --key of another valid ${agency} key`,
+        `onewindow keys: ${keyId.data} added ${notRevoked.join(', ')} after ${from}; verifiers disown them, but the ledger still takes them until they are revoked: run this again with --key of another valid ${agency} key (the same --at or none: it reaches back as far as the earliest revocation of ${keyId.data})`,
       );
       return 1;
     }

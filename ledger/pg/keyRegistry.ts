@@ -65,13 +65,21 @@ export type AppendStatement = (
   signed: SignedStatement,
 ) => Promise<{ entry: Entry; created: boolean }>;
 
-/** The key events already in the log for `agency`, in log order. */
-async function keyEventsOf(pool: pg.Pool, agency: Signer): Promise<Statement[]> {
+/** The key events already in the log for `agency`, in log order, with when each was logged. */
+async function loggedKeyEventsOf(
+  pool: pg.Pool,
+  agency: Signer,
+): Promise<{ statement: Statement; sequencedAt: string }[]> {
   const { rows } = await pool.query<{ entry: Buffer }>(
     'SELECT entry FROM ledger_entries WHERE case_id = $1 ORDER BY idx',
     [keyEventCaseId(agency)],
   );
-  return rows.map((row) => Entry.parse(JSON.parse(row.entry.toString('utf8'))).statement);
+  return rows.map((row) => Entry.parse(JSON.parse(row.entry.toString('utf8'))));
+}
+
+/** The key events already in the log for `agency`, in log order. */
+async function keyEventsOf(pool: pg.Pool, agency: Signer): Promise<Statement[]> {
+  return (await loggedKeyEventsOf(pool, agency)).map((e) => e.statement);
 }
 
 /**
@@ -167,6 +175,11 @@ export async function addAgencyKey(
   return { statementId: event.statementId, validFrom, validUntil };
 }
 
+/** The key asked to sign a revocation is one the revocation disowns (ledger/keyEvents.ts). */
+export class DisownedSignerError extends KeyNotAuthorizedError {
+  override name = 'DisownedSignerError';
+}
+
 /**
  * Revokes `keyId` from `revokedAt` on: appends a `key.revoke` event signed by `signingKey`
  * (any key of the same agency valid now, `keyId` itself included). The sequencer writes the
@@ -176,12 +189,15 @@ export async function addAgencyKey(
  * registry for an event logged without its row (before the sequencer wrote them); a retry
  * finds the event in the log, and completes what a run cut short left.
  *
- * A revocation reaches back (ledger/keyEvents.ts): a key that `keyId` added from `revokedAt`
- * on, and any key that one added, is the thief's, and verifiers disown it. Each is revoked
- * here too, from the same moment and by its own event signed by `signingKey`, so that the
- * registry refuses it as they do; unless `signingKey` is `keyId` or one of them, which can
- * sign no more: those are returned as `notRevoked`, for a valid key to revoke.
- * @throws UnknownKeyError, KeyNotAuthorizedError, BadSignatureError (from `append`), RangeError
+ * A revocation reaches back (ledger/keyEvents.ts): a key that `keyId` got added in the log
+ * from `revokedAt` on (from the earliest revocation of it logged, so a retry without the
+ * first one's time finishes its work), and any key that one added, is the thief's, and
+ * verifiers disown it. Each is revoked here too, by its own event signed by `signingKey`, so
+ * that the registry refuses it as they do; unless `signingKey` is `keyId`, which signs no
+ * more: those are returned as `notRevoked`, for another valid key to revoke.
+ * @throws DisownedSignerError before anything is written when `signingKey` is itself one
+ *   of the keys disowned (added by `keyId` after the theft); UnknownKeyError,
+ *   KeyNotAuthorizedError, BadSignatureError (from `append`), RangeError
  */
 export async function revokeAgencyKey(
   pool: pg.Pool,
@@ -189,6 +205,8 @@ export async function revokeAgencyKey(
   input: { keyId: string; signingKey: SigningKey; revokedAt: Date; now?: () => Date },
 ): Promise<{
   statementId: string;
+  /** How far back the revocations of `keyId` reach: the earliest revokedAt logged. */
+  from: string;
   alsoRevoked: { keyId: string; statementId: string }[];
   notRevoked: string[];
 }> {
@@ -200,13 +218,13 @@ export async function revokeAgencyKey(
   if (!agency) throw new UnknownKeyError(`no agency key is registered with id ${input.keyId}`);
   const revokedAt = input.revokedAt.toISOString();
   const issuedAt = (input.now ?? (() => new Date()))().toISOString();
-  const revoke = async (keyId: string, existing: readonly Statement[]) => {
+  const revoke = async (keyId: string, existing: readonly Statement[], at: string) => {
     const build = (sequence: number) =>
       keyRevokeStatement({
         agency,
         keyId,
         signingKeyId: input.signingKey.keyId,
-        revokedAt,
+        revokedAt: at,
         issuedAt,
         sequence,
       });
@@ -215,24 +233,44 @@ export async function revokeAgencyKey(
       existing.find((s) => {
         const facts =
           s.stepId === KEY_REVOKE_STEP ? KeyRevokeFacts.safeParse(s.facts).data : undefined;
-        return facts?.keyId === keyId && Date.parse(facts.revokedAt) === input.revokedAt.getTime();
+        return facts?.keyId === keyId && Date.parse(facts.revokedAt) === Date.parse(at);
       }) ?? (await appendKeyEvent(append, existing, KEY_REVOKE_STEP, input.signingKey, build));
+    // A key logged but never registered (an add cut short before its registration) has no
+    // row to revoke: the ledger never took it.
     await pool.query(
-      `INSERT INTO agency_key_revocations (key_id, revoked_at, statement_id) VALUES ($1, $2, $3)
+      `INSERT INTO agency_key_revocations (key_id, revoked_at, statement_id)
+       SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM agency_keys WHERE key_id = $1)
        ON CONFLICT (statement_id) DO NOTHING`,
-      [keyId, input.revokedAt, event.statementId],
+      [keyId, at, event.statementId],
     );
     return event.statementId;
   };
-  const existing = await keyEventsOf(pool, agency);
-  const statementId = await revoke(input.keyId, existing);
-  const disowned = keysDisownedWith(existing, input.keyId, revokedAt);
-  const canSign =
-    input.signingKey.keyId !== input.keyId && !disowned.includes(input.signingKey.keyId);
+  const logged = await loggedKeyEventsOf(pool, agency);
+  const existing = logged.map((e) => e.statement);
+  const earliest = existing.reduce((from, s) => {
+    const facts = s.stepId === KEY_REVOKE_STEP ? KeyRevokeFacts.safeParse(s.facts).data : undefined;
+    return facts?.keyId === input.keyId && Date.parse(facts.revokedAt) < Date.parse(from)
+      ? facts.revokedAt
+      : from;
+  }, revokedAt);
+  const disowned = keysDisownedWith(logged, input.keyId, earliest);
+  // A key the stolen one added after the theft (a rotation made with it) is disowned with it:
+  // its revocations would be too. Nothing is written.
+  if (disowned.includes(input.signingKey.keyId))
+    throw new DisownedSignerError(
+      `${input.signingKey.keyId} was added by ${input.keyId} after ${earliest}, so verifiers disown it with ${input.keyId}: sign with a key of ${agency} that ${input.keyId} did not add after then (one registered out of band and anchored in the verifiers' trust files, docs/deploy.md §6)`,
+    );
+  // An earlier revocation reaching further stands for this one: nothing new is logged.
+  const statementId = await revoke(input.keyId, existing, earliest);
+  const canSign = input.signingKey.keyId !== input.keyId;
   const alsoRevoked: { keyId: string; statementId: string }[] = [];
   for (const keyId of canSign ? disowned : [])
-    alsoRevoked.push({ keyId, statementId: await revoke(keyId, await keyEventsOf(pool, agency)) });
-  return { statementId, alsoRevoked, notRevoked: canSign ? [] : disowned };
+    alsoRevoked.push({
+      keyId,
+      // From the same moment as the furthest revocation of the stolen key reaches.
+      statementId: await revoke(keyId, await keyEventsOf(pool, agency), earliest),
+    });
+  return { statementId, from: earliest, alsoRevoked, notRevoked: canSign ? [] : disowned };
 }
 
 /**

@@ -677,16 +677,21 @@ describe('a revocation back to the moment a key was stolen', () => {
     const addIndex = (await entryOf(thiefsAdd.statementId)).index;
     const findings = result.stderr.split('\n').filter((line) => /^\s*entry \d+:/.test(line));
     expect(findings.map((line) => line.trim())).toEqual([
-      `entry ${addIndex}: entry is disowned: key ${e1.keyId} was revoked at ${stolenAt.toISOString()} (entry ${addIndex + 3}), and the statement says it was issued at ${(await entryOf(thiefsAdd.statementId)).statement.issuedAt}`,
-      `entry ${byThief.entry.index}: entry is disowned: key ${thief.keyId} was introduced by entry ${addIndex}, which is disowned, and the statement says it was issued at ${byThief.entry.statement.issuedAt}`,
-      `entry ${byStolen.entry.index}: entry is disowned: key ${e1.keyId} was revoked at ${stolenAt.toISOString()} (entry ${addIndex + 3}), and the statement says it was issued at ${byStolen.entry.statement.issuedAt}`,
+      `entry ${addIndex}: entry is disowned: key ${e1.keyId} was revoked at ${stolenAt.toISOString()} (entry ${addIndex + 3}), and it was logged at ${(await entryOf(thiefsAdd.statementId)).sequencedAt}`,
+      // The thief's key's own revocation, which keys revoke added, has the last word on it.
+      `entry ${byThief.entry.index}: entry is disowned: key ${thief.keyId} was revoked at ${stolenAt.toISOString()} (entry ${addIndex + 4}), and it was logged at ${byThief.entry.sequencedAt}`,
+      `entry ${byStolen.entry.index}: entry is disowned: key ${e1.keyId} was revoked at ${stolenAt.toISOString()} (entry ${addIndex + 3}), and it was logged at ${byStolen.entry.sequencedAt}`,
     ]);
     expect(result.stderr).not.toContain(`entry ${honest.entry.index}:`);
   });
 
-  it('says which keys it could not revoke when the stolen key revokes itself, and exits 1', async () => {
+  it('says which keys it could not revoke when the stolen key revokes itself, exits 1, and finishes when run again with another key and no --at', async () => {
     const h1 = stack.keys.housing!;
     const thief = generateSigningKey(agencyKeyName('housing'));
+    // The agency's second key, rotated in before the theft.
+    const h2 = generateSigningKey(agencyKeyName('housing'));
+    await thiefAdds(h1, h2, 'housing');
+    await pause();
     const stolenAt = new Date();
     await pause();
     await thiefAdds(h1, thief, 'housing');
@@ -696,8 +701,44 @@ describe('a revocation back to the moment a key was stolen', () => {
       `revoked ${h1.keyId} of housing from ${stolenAt.toISOString()}`,
     );
     expect(revoked.stderr.trim()).toBe(
-      `onewindow keys: ${h1.keyId} added ${thief.keyId} after ${stolenAt.toISOString()}; verifiers disown them, but the ledger still takes them until they are revoked: run keys revoke again with --key of another valid housing key`,
+      `onewindow keys: ${h1.keyId} added ${thief.keyId} after ${stolenAt.toISOString()}; verifiers disown them, but the ledger still takes them until they are revoked: run this again with --key of another valid housing key (the same --at or none: it reaches back as far as the earliest revocation of ${h1.keyId})`,
     );
     await expect(append(statement('housing', h1))).rejects.toThrow(/revoked at/);
+    expect((await append(statement('housing', thief))).created).toBe(true);
+
+    // Run again as advised, with the second key and no --at: it reaches back as far as the
+    // first run did, and revokes the thief's key.
+    const h2File = join(dir, 'housing-second.key');
+    writeFileSync(h2File, formatSignerKey(h2), { mode: 0o600 });
+    const finished = await onewindow(['keys', 'revoke', '--key-id', h1.keyId, '--key', h2File]);
+    expect(finished.stderr).toBe('');
+    expect(finished.code).toBe(0);
+    // The first run's revocation stands for this one: nothing new is logged for h1.
+    expect(finished.stdout).toContain(
+      `revoked ${h1.keyId} of housing from ${stolenAt.toISOString()}`,
+    );
+    expect(finished.stdout).toContain(
+      `revoked ${thief.keyId} of housing too, a key ${h1.keyId} added after ${stolenAt.toISOString()}`,
+    );
+    await expect(append(statement('housing', thief))).rejects.toThrow(/revoked at/);
+    expect((await append(statement('housing', h2))).created).toBe(true);
+  });
+
+  // The agency's natural answer to a theft, a rotation made with the stolen key, gives a key
+  // the revocation disowns too: verifiers would disown its revocation with it.
+  it('refuses, writing nothing, to revoke with a key the stolen one added after the theft', async () => {
+    const g1 = stack.keys.gas!;
+    const rotated = generateSigningKey(agencyKeyName('gas'));
+    const stolenAt = new Date();
+    await pause();
+    await thiefAdds(g1, rotated, 'gas');
+    const size = await ledgerSize();
+    const refused = await revokeBackTo(g1.keyId, rotated, 'gas-rotated-after-theft.key', stolenAt);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(
+      `${rotated.keyId} was added by ${g1.keyId} after ${stolenAt.toISOString()}, so verifiers disown it with ${g1.keyId}`,
+    );
+    expect(await ledgerSize()).toBe(size);
+    expect((await append(statement('gas', g1))).created).toBe(true);
   });
 });
