@@ -121,10 +121,14 @@ export async function runDev(
 
   // Run last-in first-out, each once, including any registered while shutting down.
   const cleanups: (() => Promise<unknown>)[] = [];
-  const shutdown = async () => {
-    for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop())
-      await cleanup().catch((e: unknown) => console.error(`shutdown: ${String(e)}`));
-  };
+  // One at a time: a second call (a Ctrl-C during --once's stop) runs after the first, on
+  // whatever it left, so no pool ends while the API it serves is still closing.
+  let stopping = Promise.resolve();
+  const shutdown = () =>
+    (stopping = stopping.then(async () => {
+      for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop())
+        await cleanup().catch((e: unknown) => console.error(`shutdown: ${String(e)}`));
+    }));
   const children = supervisedChildren();
   const spawnChild = (args: string[], childEnv: NodeJS.ProcessEnv, label: string) =>
     children.spawn(process.execPath, [BIN, ...args], childEnv, label);
@@ -134,12 +138,15 @@ export async function runDev(
   // lock under it.
   let up = false;
   let signalled = false;
+  // Stops a Temporal CLI build under way: go itself catches SIGINT and exits with a code.
+  const aborted = new AbortController();
   const going = () => {
     if (signalled) throw new StartupStoppedError();
   };
   const stopped = new Promise<void>((done) => {
     const onSignal = () => {
       signalled = true;
+      aborted.abort();
       say('\nstopping…');
       if (up) void shutdown().then(done);
       else done();
@@ -154,7 +161,7 @@ export async function runDev(
     // Read before anything starts: a trust file that cannot be read stops dev with its reason.
     const trustFile = join(dataDir, 'trust.json');
     const earlierTrust = earlierTrustFile(trustFile);
-    const cliPath = await resolveTemporalCli({ env, log: say });
+    const cliPath = await resolveTemporalCli({ env, log: say, signal: aborted.signal });
     going();
     say(`temporal: ${temporalCliVersion(cliPath).split('\n')[0]}`);
     const [database, server] = await bothStarted(

@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { cacheDir, resolveTemporalCli, TemporalCliUnavailableError } from './temporalCli.ts';
 
 /**
@@ -16,7 +16,8 @@ function withGo(script: string) {
   const lines: string[] = [];
   const env = { PATH: dir, ONEWINDOW_CACHE_DIR: join(dir, 'cache'), GOFLAGS: '-modcacherw' };
   return {
-    resolve: () => resolveTemporalCli({ env, log: (line) => lines.push(line) }),
+    resolve: (signal?: AbortSignal) =>
+      resolveTemporalCli({ env, log: (line) => lines.push(line), ...(signal ? { signal } : {}) }),
     lines,
     goflags: () => readFileSync(join(dir, 'goflags'), 'utf8').trim().split('\n'),
   };
@@ -41,6 +42,21 @@ describe('resolveTemporalCli building with Go', () => {
     );
     expect(go.goflags()).toHaveLength(1);
     expect(go.lines.some((line) => line.includes('trying the next tag'))).toBe(false);
+  });
+});
+
+// go itself catches the interrupt and exits with a code: only the caller knows it was stopped.
+describe('resolveTemporalCli stopped by its caller', () => {
+  test('kills the build under way and tries no other tag, even when go exits with a code', async () => {
+    const go = withGo("trap 'kill $!; exit 3' TERM INT; sleep 30 & wait");
+    const stop = new AbortController();
+    const resolving = go.resolve(stop.signal);
+    await vi.waitFor(() => expect(go.goflags()).toHaveLength(1), { timeout: 5000, interval: 20 });
+    stop.abort();
+    await expect(resolving).rejects.toThrow(
+      new TemporalCliUnavailableError('building the Temporal CLI v1.5.1 was stopped'),
+    );
+    expect(go.goflags()).toHaveLength(1);
   });
 });
 

@@ -16,6 +16,8 @@ export class TemporalCliUnavailableError extends Error {
 export interface ResolveOptions {
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
+  /** Stops a build under way (its `go` is killed) and tries no further tag. */
+  signal?: AbortSignal;
 }
 
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -41,6 +43,7 @@ function onPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
 export async function resolveTemporalCli({
   env = process.env,
   log = console.error,
+  signal,
 }: ResolveOptions = {}): Promise<string> {
   if (env.TEMPORAL_CLI_PATH) {
     if (!existsSync(env.TEMPORAL_CLI_PATH)) {
@@ -67,8 +70,12 @@ export async function resolveTemporalCli({
   const failures: string[] = [];
   for (const tag of TEMPORAL_CLI_TAGS) {
     try {
-      return await buildTemporalCli(go, tag, env, log);
+      if (signal?.aborted)
+        throw new BuildStoppedError(`building the Temporal CLI ${tag} was stopped`);
+      return await buildTemporalCli(go, tag, env, log, signal);
     } catch (error) {
+      if (signal?.aborted && !(error instanceof BuildStoppedError))
+        throw new TemporalCliUnavailableError(`building the Temporal CLI ${tag} was stopped`);
       // Stopped (a Ctrl-C reaches go too): the next tag would build for minutes unasked.
       if (error instanceof BuildStoppedError) throw new TemporalCliUnavailableError(error.message);
       failures.push(`${tag}: ${(error as Error).message}`);
@@ -90,6 +97,7 @@ async function buildTemporalCli(
   tag: string,
   env: NodeJS.ProcessEnv,
   log: (line: string) => void,
+  signal?: AbortSignal,
 ): Promise<string> {
   const target = join(cacheDir(env), tag);
   makeDirectorySync(cacheDir(env));
@@ -108,7 +116,10 @@ async function buildTemporalCli(
       GOFLAGS: [env.GOFLAGS, '-buildvcs=false'].filter(Boolean).join(' '),
     },
     stdio: ['ignore', 'ignore', 'pipe'],
+    ...(signal ? { signal } : {}),
   });
+  // An abort kills go; the 'close' below then says how it ended.
+  child.on('error', () => undefined);
   let downloads = 0;
   let tail = '';
   child.stderr.setEncoding('utf8');
@@ -121,15 +132,15 @@ async function buildTemporalCli(
       `  … ${Math.round((Date.now() - started) / 1000)} s, ${downloads} modules downloaded, compiling`,
     );
   }, 15_000);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+  const [code, killedBy] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
     child.on('close', (exitCode, exitSignal) => resolve([exitCode, exitSignal])),
   );
   clearInterval(ticker);
   const built = join(scratch, 'temporal');
   if (code !== 0 || !existsSync(built)) {
     rmSync(scratch, { recursive: true, force: true });
-    if (signal)
-      throw new BuildStoppedError(`building the Temporal CLI ${tag} was stopped (${signal})`);
+    if (killedBy)
+      throw new BuildStoppedError(`building the Temporal CLI ${tag} was stopped (${killedBy})`);
     throw new Error(`go install exited ${code}: ${tail.trim().split('\n').slice(-3).join(' | ')}`);
   }
   rmSync(target, { recursive: true, force: true });
