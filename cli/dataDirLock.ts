@@ -39,6 +39,8 @@ export function lockDataDir(dataDir: string): () => void {
       if (moved !== undefined && moved > 0 && moved !== pid && isRunning(moved)) {
         try {
           linkSync(aside, file);
+        } catch {
+          // A third start took the path meanwhile: the running one stands all the same.
         } finally {
           rmSync(aside, { force: true });
         }
