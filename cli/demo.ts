@@ -123,8 +123,14 @@ export interface DemoTokens {
   supervisor: string;
 }
 
-async function call(url: string, token: string, body?: unknown): Promise<unknown> {
+async function call(
+  url: string,
+  token: string,
+  body?: unknown,
+  signal?: AbortSignal,
+): Promise<unknown> {
   const response = await fetch(url, {
+    ...(signal ? { signal } : {}),
     method: body === undefined ? 'GET' : 'POST',
     headers: {
       authorization: `Bearer ${token}`,
@@ -143,11 +149,21 @@ async function call(url: string, token: string, body?: unknown): Promise<unknown
  * registry officer approves (the registry's worker signs it), a supervisor resolves an
  * escalation.
  */
-async function drive(apiUrl: string, caseId: string, tokens: DemoTokens): Promise<Timeline> {
+async function drive(
+  apiUrl: string,
+  caseId: string,
+  tokens: DemoTokens,
+  signal?: AbortSignal,
+): Promise<Timeline> {
   const acted = new Set<string>();
   const deadline = Date.now() + 180_000;
   for (;;) {
-    const t = (await call(`${apiUrl}/cases/${caseId}`, tokens.citizen)) as Timeline;
+    const t = (await call(
+      `${apiUrl}/cases/${caseId}`,
+      tokens.citizen,
+      undefined,
+      signal,
+    )) as Timeline;
     if (t.workflowStatus !== 'RUNNING') return t;
     if (Date.now() > deadline) throw new Error(`demo case ${caseId} did not finish within 180 s`);
     for (const step of t.steps ?? []) {
@@ -157,23 +173,34 @@ async function drive(apiUrl: string, caseId: string, tokens: DemoTokens): Promis
         step.status === 'waiting' &&
         (step.stepId === 'confirmPayment' || step.stepId.startsWith('settleArrears.'))
       ) {
-        await call(`${apiUrl}/cases/${caseId}/payments`, tokens.citizen, { stepId: step.stepId });
+        await call(
+          `${apiUrl}/cases/${caseId}/payments`,
+          tokens.citizen,
+          { stepId: step.stepId },
+          signal,
+        );
       } else if (step.status === 'waiting' && step.stepId === 'review') {
-        await call(`${apiUrl}/cases/${caseId}/decisions`, tokens.registryOfficer, {
-          stepId: step.stepId,
-          outcome: 'approved',
-          reason: 'title clear, duties paid',
-        });
+        await call(
+          `${apiUrl}/cases/${caseId}/decisions`,
+          tokens.registryOfficer,
+          { stepId: step.stepId, outcome: 'approved', reason: 'title clear, duties paid' },
+          signal,
+        );
       } else if (step.status === 'escalated') {
-        await call(`${apiUrl}/cases/${caseId}/escalations`, tokens.supervisor, {
-          stepId: step.stepId,
-          action: 'resolve',
-          reason: 'inspected on site; holder changed by hand',
-        });
+        await call(
+          `${apiUrl}/cases/${caseId}/escalations`,
+          tokens.supervisor,
+          {
+            stepId: step.stepId,
+            action: 'resolve',
+            reason: 'inspected on site; holder changed by hand',
+          },
+          signal,
+        );
       } else continue;
       acted.add(key);
     }
-    await sleep(250);
+    await sleep(250, undefined, signal ? { signal } : {});
   }
 }
 
@@ -182,6 +209,8 @@ export async function runDemo(opts: {
   count: number;
   tokens: DemoTokens;
   say: (line: string) => void;
+  /** Stops the demo: its requests are aborted, and it rejects. */
+  signal?: AbortSignal;
 }): Promise<Timeline[]> {
   const runTag = Date.now().toString(36).toUpperCase();
   const cases: { caseId: string; title: string }[] = [];
@@ -201,7 +230,9 @@ export async function runDemo(opts: {
     cases.push({ caseId: body.caseId, title });
     opts.say(`submitted demo case ${i} (${title}): ${body.caseId}`);
   }
-  const timelines = await Promise.all(cases.map((c) => drive(opts.apiUrl, c.caseId, opts.tokens)));
+  const timelines = await Promise.all(
+    cases.map((c) => drive(opts.apiUrl, c.caseId, opts.tokens, opts.signal)),
+  );
   timelines.forEach((t, i) => printTimeline(t, cases[i]!.title, opts.say));
   const first = cases[0];
   if (first) {

@@ -121,14 +121,10 @@ export async function runDev(
 
   // Run last-in first-out, each once, including any registered while shutting down.
   const cleanups: (() => Promise<unknown>)[] = [];
-  // One at a time: a second call (a Ctrl-C during --once's stop) runs after the first, on
-  // whatever it left, so no pool ends while the API it serves is still closing.
-  let stopping = Promise.resolve();
-  const shutdown = () =>
-    (stopping = stopping.then(async () => {
-      for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop())
-        await cleanup().catch((e: unknown) => console.error(`shutdown: ${String(e)}`));
-    }));
+  const shutdown = async () => {
+    for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop())
+      await cleanup().catch((e: unknown) => console.error(`shutdown: ${String(e)}`));
+  };
   const children = supervisedChildren();
   const spawnChild = (args: string[], childEnv: NodeJS.ProcessEnv, label: string) =>
     children.spawn(process.execPath, [BIN, ...args], childEnv, label);
@@ -311,7 +307,12 @@ export async function runDev(
     cleanups.push(
       () => writer.close(),
       () => writer.publisher.idle(),
-      () => app.close(),
+      // Requests still in flight get 5 s; then their connections are cut, or a client that
+      // keeps its connections busy (the demo polling) holds the stop for ever.
+      async () => {
+        const cut = setTimeout(() => app.server.closeAllConnections(), 5000);
+        await app.close().finally(() => clearTimeout(cut));
+      },
     );
     try {
       await app.listen({ port, host: '127.0.0.1' });
@@ -349,7 +350,7 @@ export async function runDev(
       // A child that exits now (a worker crashed) ends the run (see the catch); the demo
       // then fails against the stopped API, which is no longer news.
       await endLeftoverDemoCases(temporal, demo, say);
-      const played = runDemo({ apiUrl, count: demo, tokens, say });
+      const played = runDemo({ apiUrl, count: demo, tokens, say, signal: aborted.signal });
       played.catch(() => undefined);
       await Promise.race([played, children.failed]);
     }
@@ -371,8 +372,6 @@ export async function runDev(
     await Promise.race([stopped, children.failed]);
     return 0;
   } catch (error) {
-    // A signal once up is stopping everything already: let it finish first.
-    if (signalled) await stopped;
     await shutdown();
     // Stopped by a signal: during startup, or during the demo, whose calls then fail.
     if (signalled) {
