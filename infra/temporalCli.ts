@@ -69,15 +69,19 @@ export async function resolveTemporalCli({
   }
   const failures: string[] = [];
   for (const tag of TEMPORAL_CLI_TAGS) {
+    if (signal?.aborted)
+      throw new TemporalCliUnavailableError(`building the Temporal CLI ${tag} was stopped`);
     try {
-      if (signal?.aborted)
-        throw new BuildStoppedError(`building the Temporal CLI ${tag} was stopped`);
       return await buildTemporalCli(go, tag, env, log, signal);
     } catch (error) {
-      if (signal?.aborted && !(error instanceof BuildStoppedError))
-        throw new TemporalCliUnavailableError(`building the Temporal CLI ${tag} was stopped`);
-      // Stopped (a Ctrl-C reaches go too): the next tag would build for minutes unasked.
-      if (error instanceof BuildStoppedError) throw new TemporalCliUnavailableError(error.message);
+      // Stopped, by a signal go got or by our caller (go itself catches SIGINT and exits with a
+      // code): the next tag would build for minutes unasked.
+      if (error instanceof BuildStoppedError || signal?.aborted)
+        throw new TemporalCliUnavailableError(
+          error instanceof BuildStoppedError
+            ? error.message
+            : `building the Temporal CLI ${tag} was stopped`,
+        );
       failures.push(`${tag}: ${(error as Error).message}`);
       log(`temporal CLI ${tag} did not build; trying the next tag`);
     }
