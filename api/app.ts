@@ -28,7 +28,7 @@ import {
 } from './auth.ts';
 import { pageTokens } from './caseList.ts';
 import { registerCaseRoutes } from './caseRoutes.ts';
-import { frameworkErrors, registerErrorHandler } from './errors.ts';
+import { frameworkErrors, RateLimitedError, registerErrorHandler } from './errors.ts';
 import { registerLedgerRoutes } from './ledgerRoutes.ts';
 import { registerOperationsRoutes } from './operations.ts';
 import { registerWebRoutes, type WebAssets } from './webRoutes.ts';
@@ -117,6 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     global: false,
     max: deps.publicRateLimit ?? 600,
     timeWindow: 60_000,
+    errorResponseBuilder: (_request, { max, ttl }) => new RateLimitedError(max, ttl),
   });
   await app.register(swagger, {
     openapi: {

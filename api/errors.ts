@@ -66,6 +66,20 @@ export class StateConflictError extends Error {
   }
 }
 
+/**
+ * A client sent more requests to the public routes than `max` a minute (@fastify/rate-limit's
+ * `errorResponseBuilder`): HTTP 429 naming the request, with when to retry.
+ */
+export class RateLimitedError extends Error {
+  override name = 'RateLimitedError';
+  readonly statusCode = 429;
+  constructor(max: number, ttlMs: number) {
+    super(
+      `too many requests from this address: at most ${max} a minute; retry in ${Math.max(1, Math.ceil(ttlMs / 1000))} s`,
+    );
+  }
+}
+
 /** The agency's own worker did not answer in time (it is down or overloaded): HTTP 503. */
 export class AgencyUnavailableError extends Error {
   override name = 'AgencyUnavailableError';
@@ -293,13 +307,17 @@ export function registerErrorHandler(app: FastifyInstance): void {
         .code(500)
         .send({ error: 'corrupt_log', reason: error.message } satisfies ErrorBody);
     }
-    const status = error.statusCode ?? 500;
-    if (status === 429) {
-      // @fastify/rate-limit on the public routes.
+    if (error instanceof RateLimitedError) {
+      // @fastify/rate-limit on the public routes (its own headers, Retry-After among them).
       return reply
         .code(429)
-        .send({ error: 'rate_limited', reason: error.message } satisfies ErrorBody);
+        .send({
+          error: 'rate_limited',
+          field: 'request',
+          reason: error.message,
+        } satisfies ErrorBody);
     }
+    const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       // Fastify's own 4xx (malformed JSON, wrong content type, body too large).
       return reply.code(status).send({

@@ -168,3 +168,32 @@ describe('entries and entry bundles', () => {
     }
   });
 });
+
+describe('a client over the public routes’ rate limit', () => {
+  it('is refused with a 429 naming the request and when to retry, and served again later', async () => {
+    const limited = await buildApp({
+      temporal: {} as never,
+      pool: fakeLedger() as never,
+      verifyToken: () => Promise.reject(new UnauthorizedError('no tokens in this test')),
+      recordAccess: () => Promise.reject(new Error('no access records in this test')),
+      webAssets: { pages: new Map(), assets: new Map(), inputs: [] },
+      publicRateLimit: 1,
+    });
+    try {
+      const url = '/ledger/proof/inclusion?index=0&size=4';
+      expect((await limited.inject({ method: 'GET', url })).statusCode).toBe(200);
+      const refused = await limited.inject({ method: 'GET', url });
+      expect(refused.statusCode).toBe(429);
+      expect(refused.headers['retry-after']).toMatch(/^\d+$/);
+      expect(refused.json()).toEqual({
+        error: 'rate_limited',
+        field: 'request',
+        reason: expect.stringMatching(
+          /^too many requests from this address: at most 1 a minute; retry in \d+ s$/,
+        ),
+      });
+    } finally {
+      await limited.close();
+    }
+  });
+});
