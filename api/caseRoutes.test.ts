@@ -413,6 +413,21 @@ describe('a closed case whose history Temporal no longer keeps', () => {
     expect(response.headers['retry-after']).toBeUndefined();
   });
 
+  it("an officer's decision is answered as for an unknown case: the officer learns nothing of it", async () => {
+    const { call } = await appWith(fakeTemporal([]).temporal, closed().pool);
+    const response = await call('POST', `/cases/${CASE}/decisions`, 'registry', {
+      stepId: 'review',
+      outcome: 'approved',
+      reason: 'checked',
+    });
+    expect(response.statusCode, response.body).toBe(404);
+    expect(response.json()).toEqual({
+      error: 'not_found',
+      field: 'caseId',
+      reason: `no case ${CASE}`,
+    });
+  });
+
   it("the citizen's list shows how it ended, not 'submitted'", async () => {
     const { temporal } = fakeTemporal([]);
     const listing = {

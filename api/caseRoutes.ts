@@ -435,8 +435,13 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       try {
         status = await handle.query(statusQuery);
       } catch (error) {
+        // An officer (`agency` given) learns no more of a case their agency may have no step
+        // in than of one that does not exist.
         if (error instanceof WorkflowNotFoundError)
-          throw new NotFoundError(`case ${row.case_id} is no longer kept`, 'caseId');
+          throw new NotFoundError(
+            agency ? `no case ${row.case_id}` : `case ${row.case_id} is no longer kept`,
+            'caseId',
+          );
         // A closed case answers too (Temporal replays it): a failure means nobody could answer
         // now, which says nothing about whether the step is open.
         throw new ServiceUnavailableError(
