@@ -117,9 +117,14 @@ describe('erasing a case', () => {
     expect(calls).toEqual([]);
   });
 
-  it('refuses a running case and changes nothing', async () => {
-    const { deps, calls } = fakes({ run_id: 'run-1', erased_at: null }, { status: 'RUNNING' });
-    await expect(eraseCase(deps, caseId)).rejects.toMatchObject({ name: 'CaseStillOpenError' });
-    expect(calls).toEqual(['describe case:U-1 run-1']);
-  });
+  // PAUSED is open too (an operator's pause), as is any status a newer server adds: a delete
+  // would terminate the case with nothing undone.
+  it.each(['RUNNING', 'PAUSED', 'UNSPECIFIED'])(
+    'refuses a case whose run is %s (open) and changes nothing',
+    async (status) => {
+      const { deps, calls } = fakes({ run_id: 'run-1', erased_at: null }, { status });
+      await expect(eraseCase(deps, caseId)).rejects.toMatchObject({ name: 'CaseStillOpenError' });
+      expect(calls).toEqual(['describe case:U-1 run-1']);
+    },
+  );
 });

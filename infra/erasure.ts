@@ -1,5 +1,5 @@
 // Erasing a closed case's personal data (the right to erasure): the salt and the
-// application go from case_secrets, and the workflow history is deleted from Temporal with
+// application go from case_secrets, the applicant from the case row, and the workflow history is deleted from Temporal with
 // the histories of the case's desk requests (an officer's reason, who they are). The
 // ledger keeps its entries: they hold only commitments, which without the salt can no longer
 // be linked to the data, and the log still verifies (ARCHITECTURE.md §3).
@@ -27,6 +27,16 @@ export interface Erasure {
   /** False when the case had already been erased (erasing is idempotent). */
   erasedNow: boolean;
 }
+
+/** How a run that has closed ended (`WorkflowExecutionStatusName`); any other is open. */
+const CLOSED_STATUSES: readonly string[] = [
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'TERMINATED',
+  'CONTINUED_AS_NEW',
+  'TIMED_OUT',
+];
 
 /** gRPC status NOT_FOUND (grpc-js `status.NOT_FOUND`, not a dependency of ours): already gone. */
 const GRPC_NOT_FOUND = 5;
@@ -87,7 +97,9 @@ export async function eraseCase(
     const description = await deps.temporal.workflow
       .getHandle(row.workflow_id, row.run_id)
       .describe();
-    if (description.status.name === 'RUNNING')
+    // Only a closed run is erased: a delete terminates an open one (running, or paused by an
+    // operator) with nothing undone.
+    if (!CLOSED_STATUSES.includes(description.status.name))
       throw new CaseStillOpenError(`case ${caseId} is still open; erase it once it has closed`);
   } catch (error) {
     // Gone already: a previous erasure deleted it and stopped before its commit.
@@ -106,8 +118,10 @@ export async function eraseCase(
     // Who read the case and why (api/access.ts): a purpose may name people too. The access
     // entries stay, showing role, agency and fields; their commitments link to nothing now.
     await client.query('DELETE FROM access_records WHERE case_id = $1', [caseId]);
+    // The applicant's token subject (an e-mail address, say) links a person to the unit: it
+    // goes too, so the case no longer shows in their list or to them, only to supervisors.
     const updated = await client.query<{ erased_at: Date }>(
-      'UPDATE cases SET erased_at = now() WHERE case_id = $1 RETURNING erased_at',
+      'UPDATE cases SET erased_at = now(), applicant = NULL WHERE case_id = $1 RETURNING erased_at',
       [caseId],
     );
     await client.query('COMMIT');

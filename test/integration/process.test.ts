@@ -1400,6 +1400,10 @@ describe('the joint transfer, end to end', () => {
       (await stack.pool.query('SELECT 1 FROM access_records WHERE case_id = $1', [caseId]))
         .rowCount;
     expect(await accessRecords()).toBe(1);
+    const applicantsRead = async () =>
+      (await stack.app.inject({ method: 'GET', url: `/cases/${caseId}`, headers: stack.citizen }))
+        .statusCode;
+    expect(await applicantsRead()).toBe(200);
     // As an operator erases it: the command, with the deployment's environment.
     const operatorEnv = {
       TEMPORAL_ADDRESS: inject('temporalAddress'),
@@ -1415,6 +1419,11 @@ describe('the joint transfer, end to end', () => {
     ).toBe(0);
     expect(await notices()).toBe(0);
     expect(await accessRecords()).toBe(0);
+    // Who applied goes too: the case no longer shows to its applicant, as any other's.
+    expect(
+      (await stack.pool.query('SELECT applicant FROM cases WHERE case_id = $1', [caseId])).rows,
+    ).toEqual([{ applicant: null }]);
+    expect(await applicantsRead()).toBe(404);
     // A read after the erasure is logged, and keeps no record of who read and why either.
     const later = await stack.app.inject({
       method: 'GET',
