@@ -43,6 +43,8 @@ export interface SignRecordInput {
   /** The full record, committed to under the case's salt; it stays off the ledger. */
   result: unknown;
   facts: Record<string, string | number | boolean | null>;
+  /** The repeat number of a record signed again for the same step (a second retry). */
+  n?: number;
 }
 
 export function createOrchestratorActivities(deps: {
@@ -108,6 +110,7 @@ export function createOrchestratorActivities(deps: {
         outcome: input.outcome,
         result: input.result,
         facts: input.facts,
+        ...(input.n === undefined ? {} : { n: input.n }),
       }).signed;
     },
 

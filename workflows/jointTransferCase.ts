@@ -160,8 +160,9 @@ function owingParty(def: StepDefinition): string {
  * withdraws as far as the law lets it (see `cancelRequested` in `runCase`).
  */
 export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
-  // The same first command as runCase's own first call: the patch is asked once a run.
-  if (!patched('jointTransferCase-v8')) return runCase(input);
+  // The same first commands as runCase's own first calls: each patch is asked once a run,
+  // and a case started now asks for v9 alone.
+  if (!patched('jointTransferCase-v9') && !patched('jointTransferCase-v8')) return runCase(input);
   const { cancelRequested } = CancellationScope.current();
   return CancellationScope.nonCancellable(() => runCase(input, cancelRequested));
 }
@@ -181,8 +182,12 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
   // and could undo a property already transferred), and a deadline is reported only for a
   // step still open when its turn in the watch comes.
   // v8: a cancellation request withdraws the case instead of cutting it short.
+  // v9: a step gated on the facts of a step resolved by hand goes to a supervisor (the facts
+  // are not known; before, the gate read them as false and skipped the step: arrears never
+  // settled), and a supervisor's retry is a signed entry, as a resolution is.
   // Each stands for every patch before it too.
-  const v8 = patched('jointTransferCase-v8');
+  const v9 = patched('jointTransferCase-v9');
+  const v8 = v9 || patched('jointTransferCase-v8');
   const v7 = v8 || patched('jointTransferCase-v7');
   const v6 = v7 || patched('jointTransferCase-v6');
   const v5 = v6 || patched('jointTransferCase-v5');
@@ -642,7 +647,43 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     const open = status.escalations.find((e) => e.stepId === stepId && !e.resolved)!;
     open.resolved = true;
     open.resolution = `${action.action} by ${action.supervisor}: ${action.reason}`;
+    // Since v9 a retry is on the ledger too (ARCHITECTURE.md §2: retry or resolve by hand,
+    // recorded), before the step runs again. Not the retry of a record the ledger refused
+    // under the orchestrator's key: its own record would be refused the same way, and the
+    // retried record itself lands in its place.
+    if (v9 && action.action === 'retry' && !options.retryOnly) await recordRetry(stepId, action);
     return action;
+  }
+
+  /** How many retries of each step a supervisor took, for their records' repeat numbers. */
+  const retriesTaken = new Map<string, number>();
+
+  /**
+   * A supervisor's retry as a signed record of the orchestrator's, `<stepId>.retried` (then
+   * `/1`, `/2` for later retries of the same step): who and why are committed to, off the
+   * ledger, as for a resolution; the facts name the step.
+   */
+  async function recordRetry(stepId: string, action: EscalationAction): Promise<void> {
+    const n = retriesTaken.get(stepId) ?? 0;
+    retriesTaken.set(stepId, n + 1);
+    const record: SignRecordInput = {
+      caseId,
+      stepId: `${stepId}.retried`,
+      outcome: 'retried',
+      result: action,
+      facts: { step: stepId },
+      ...(n > 0 ? { n } : {}),
+    };
+    const signed = await orchestrator.signRecord(record);
+    const index = await append(signed, undefined, record);
+    status.records.push({
+      stepId: record.stepId,
+      agency: 'orchestrator',
+      outcome: 'retried',
+      statementId: signed.statement.statementId,
+      ledgerIndex: index,
+      at: now(),
+    });
   }
 
   /** Flags the step and the case overdue and reminds whoever owes the action. */
@@ -974,6 +1015,24 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     def.kind === 'auto' ? runAuto(def, state) : runWaiting(def, state);
 
   /**
+   * Since v9: `def` is gated on facts of a step a supervisor resolved by hand, so whether it
+   * is due is not known (a utility's precheck failing after the registration leaves no
+   * `hasArrears`). A supervisor decides: retry runs the step (the citizen settles the
+   * arrears), resolve records it done by hand (none owed, or settled with the utility).
+   */
+  async function runUnjudged(def: StepDefinition, state: StepState): Promise<void> {
+    const { step, fact } = def.when!;
+    state.startedAt = now();
+    const action = await escalate(
+      def,
+      state,
+      `${def.id}: ${step} was resolved by hand, so whether ${fact} holds is not known; retry to run ${def.id}, or resolve it by hand`,
+    );
+    if (action.action === 'resolve') return resolveByHand(def, state, action);
+    return run(def, state);
+  }
+
+  /**
    * Runs `def`'s compensation as a signed entry (since v5). One that fails after its retries
    * goes to a supervisor, who retries it or records it done by hand: a lock left on the title
    * or a refund never paid must not end silently with the case.
@@ -1058,6 +1117,15 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
         const state = states.get(def.id)!;
         if (state.status !== 'pending' || inflight.has(def.id) || !def.needs.every(isSettled))
           continue;
+        // Since v9 a gate whose step was resolved by hand is judged by a supervisor: that
+        // step's facts, if any, are of an answer the resolution overrode.
+        if (def.when && v9 && states.get(def.when.step)?.outcome === 'resolvedByHand') {
+          inflight.set(
+            def.id,
+            runUnjudged(def, state).finally(() => inflight.delete(def.id)),
+          );
+          continue;
+        }
         if (def.when && facts[def.when.step]?.[def.when.fact] !== true) {
           state.status = 'skipped';
           changed = true;

@@ -7,6 +7,8 @@
 // two `v8-pre-own-record-refusals-` (0f5d2a9: a close the ledger refused failed the case, a
 // resolution of a refusal it refused escalated the step again). No test writes them:
 // re-recording leaves them as they are. Each `vN-` one was recorded by the code before vN.
+// The current ones are written by process.test.ts, orchestratorKey.test.ts and
+// gatedStep.test.ts.
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -42,7 +44,7 @@ function patchIdOf(event: History['events'][number]): string {
 }
 
 describe('replaying recorded case histories', () => {
-  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), before v5 (v5), before v6 (v6), before v7 (v7), before v8 (v8), and current, some of them with a record the ledger refused', () => {
+  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), before v5 (v5), before v6 (v6), before v7 (v7), before v8 (v8), before v9 (v9), and current, some of them with a record the ledger refused', () => {
     // A patch leaves a marker in the history of a run that took the new path.
     const parsed = new Map(
       files.map((f) => [f, (JSON.parse(readFileSync(`${dir}${f}`, 'utf8')) as History).events]),
@@ -63,9 +65,10 @@ describe('replaying recorded case histories', () => {
     const v6 = files.filter((f) => f.startsWith('v6-'));
     const v7 = files.filter((f) => f.startsWith('v7-'));
     const v8 = files.filter((f) => f.startsWith('v8-'));
+    const v9 = files.filter((f) => f.startsWith('v9-'));
     const current = files.filter((f) => !/^v\d+-/.test(f));
-    expect([v1, v2, v3, v4, v5, v6, v7, v8, current].map((group) => group.length)).toEqual([
-      5, 5, 5, 5, 6, 5, 6, 14, 13,
+    expect([v1, v2, v3, v4, v5, v6, v7, v8, v9, current].map((group) => group.length)).toEqual([
+      5, 5, 5, 5, 6, 5, 6, 14, 13, 14,
     ]);
     const patchMarkers = (f: string) =>
       events(f).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length;
@@ -85,13 +88,13 @@ describe('replaying recorded case histories', () => {
       expect(activityTasks(f)).toContain('appendToLedger');
       expect(localActivities(f)).toBe(0);
     }
-    for (const f of [...v4, ...v5, ...v6, ...v7, ...v8, ...current]) {
+    for (const f of [...v4, ...v5, ...v6, ...v7, ...v8, ...v9, ...current]) {
       expect(activityTasks(f).filter((a) => ORCHESTRATOR_STEPS.includes(a))).toEqual([]);
       expect(localActivities(f)).toBeGreaterThan(0);
     }
     // A case started before v4 asks for each patch it passes: a marker and an upsert each.
     // One started since records one marker alone: v4's before v5, v5's before v6, v6's before
-    // v7, v7's before v8, v8's now.
+    // v7, v7's before v8, v8's before v9, v9's now.
     for (const f of v4) expect(patchMarkers(f)).toBeGreaterThanOrEqual(3);
     const markerNames = (f: string) =>
       events(f).flatMap((e) =>
@@ -107,14 +110,19 @@ describe('replaying recorded case histories', () => {
       'resolution-refused-then-retried.json',
     ];
     expect(refusedRecords.sort()).toEqual(
-      [...refusedNames, ...refusedNames.map((f) => `v8-${f}`)].sort(),
+      [
+        ...refusedNames,
+        ...refusedNames.map((f) => `v8-${f}`),
+        ...refusedNames.map((f) => `v9-${f}`),
+      ].sort(),
     );
     for (const [group, patch] of [
       [v5, 'jointTransferCase-v4'],
       [v6, 'jointTransferCase-v5'],
       [v7, 'jointTransferCase-v6'],
       [v8, 'jointTransferCase-v7'],
-      [current, 'jointTransferCase-v8'],
+      [v9, 'jointTransferCase-v8'],
+      [current, 'jointTransferCase-v9'],
     ] as const) {
       for (const f of group) {
         const refused = refusedRecords.includes(f);
