@@ -25,6 +25,7 @@ import { survivePostgresRestarts } from '../infra/postgres.ts';
 import { intOption, parse } from './args.ts';
 import { agencyKeyName } from '../ledger/keys.ts';
 import { keyOption, logIdentity, readTrustFile } from './keys.ts';
+import { hostOption } from './witnessConfig.ts';
 import { createLedgerWriter, DEFAULT_LOG_ORIGIN } from './workers.ts';
 
 /** A 32-byte key for one purpose, from a shared secret (RFC 5869 HKDF-SHA256). */
@@ -41,6 +42,7 @@ export async function runApi(
     { port: { type: 'string' }, host: { type: 'string' } },
     { positionals: false },
   );
+  const host = hostOption(values.host);
   const config = loadConfig(apiConfig, env);
   const port = intOption(values.port, 'port', config.PORT, 1);
   const trust = config.ONEWINDOW_TRUST_FILE
@@ -88,7 +90,7 @@ export async function runApi(
     pageTokenKey: derivedKey(config.ONEWINDOW_PAYLOAD_KEY.key, 'onewindow/page-tokens'),
     ...(trust ? { trust } : {}),
   });
-  await app.listen({ port, host: values.host ?? config.HOST });
+  await app.listen({ port, host: host ?? config.HOST });
   // As the orchestrator's worker does: a checkpoint of access entries whose witnesses were
   // away when it was made gets published once they are back, not at the next read.
   const stopRetrying = writer.publisher.every(2000);

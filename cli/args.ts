@@ -21,6 +21,20 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(
   }
 }
 
+/**
+ * Refuses each flag of `names` (name → what it must name) given empty, as `--state "$UNSET"`
+ * gives it: a path that names nothing, or, read as no flag at all, what the flag asks for
+ * (a --state check, an --out file) dropped without a word.
+ * @throws UsageError naming the first such flag.
+ */
+export function refuseEmpty(
+  values: Readonly<Record<string, unknown>>,
+  names: Readonly<Record<string, string>>,
+): void {
+  for (const [name, what] of Object.entries(names))
+    if (values[name] === '') throw new UsageError(`--${name} must name ${what}, got ""`);
+}
+
 export function intOption(
   value: string | undefined,
   name: string,

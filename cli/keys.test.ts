@@ -59,6 +59,35 @@ describe("a command given another agency's key", () => {
     ).rejects.toThrow(/expected a key named "water\.witness\.onewindow"$/);
   });
 
+  it("stops a witness given the log key of another origin than its log's, naming both", async () => {
+    const { runWitness } = await import('./witness.ts');
+    const { formatVerifierKey } = await import('../ledger/keys.ts');
+    const log = generateSigningKey('onewindow.example.gov/ledger');
+    const env = {
+      DATABASE_URL: 'postgres://a:b@127.0.0.1:1/x',
+      ONEWINDOW_LOG_PUBLIC_KEY: formatVerifierKey(log.name, log.publicKey),
+    };
+    const argv = ['--agency', 'tax', '--key', taxWitnessKey];
+    await expect(runWitness(argv, env)).rejects.toThrow(
+      new UsageError(
+        'ONEWINDOW_LOG_PUBLIC_KEY holds the key of "onewindow.example.gov/ledger", not of this log\'s origin "onewindow.dev/ledger" (ONEWINDOW_LOG_ORIGIN, unset: the default)',
+      ),
+    );
+    await expect(
+      runWitness(argv, { ...env, ONEWINDOW_LOG_ORIGIN: 'onewindow.example.gov/ledgr' }),
+    ).rejects.toThrow(
+      new UsageError(
+        'ONEWINDOW_LOG_PUBLIC_KEY holds the key of "onewindow.example.gov/ledger", not of this log\'s origin "onewindow.example.gov/ledgr" (ONEWINDOW_LOG_ORIGIN)',
+      ),
+    );
+  });
+
+  it('refuses an empty --key rather than reading it as none given', () => {
+    expect(() =>
+      keyOption('', { ONEWINDOW_KEY_FILE: taxKey }, 'ONEWINDOW_KEY_FILE', 'why'),
+    ).toThrow(new UsageError('--key must name a key file, got ""'));
+  });
+
   it.each([
     ['worker', ['--agency', 'tax', 'extra']],
     ['witness', ['--agency', 'tax', 'extra']],
@@ -106,6 +135,19 @@ describe('keys generate', () => {
     const existing = readFileSync(taxKey, 'utf8');
     expect(ensureKeyFile(taxKey, 'tax.agency.onewindow').name).toBe('tax.agency.onewindow');
     expect(readFileSync(taxKey, 'utf8')).toBe(existing);
+  });
+});
+
+describe('keys rotate', () => {
+  it('refuses an empty --out, before it touches the ledger', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const code = await runKeys(['rotate', '--agency', 'tax', '--key', taxKey, '--out', ''], {});
+      expect(code).toBe(2);
+      expect(errors).toHaveBeenCalledWith('onewindow: --out must name a file, got ""');
+    } finally {
+      errors.mockRestore();
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 // `onewindow keys generate`: an agency's Ed25519 statement key in the C2SP signer format.
 // `onewindow keys rotate|revoke`: key changes, appended to the ledger as key events
 // (ledger/keyEvents.ts) and then recorded in the key registry.
-import { existsSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pg from 'pg';
 import { z } from 'zod';
@@ -28,7 +28,8 @@ import {
 } from '../ledger/pg/keyRegistry.ts';
 import { TrustFile } from '../ledger/trust.ts';
 import { Sequencer, type LogIdentity } from '../ledger/pg/sequencer.ts';
-import { isFileSystemError, parse, requireEnv, UsageError } from './args.ts';
+import { isFileSystemError, parse, refuseEmpty, requireEnv, UsageError } from './args.ts';
+import { writeFileWhole } from './files.ts';
 import { makeDirectorySync } from '../infra/directories.ts';
 
 /** Parses `--agency`, or throws a UsageError listing the agencies (and what else may stand instead). */
@@ -55,6 +56,7 @@ export function keyOption(
   why: string,
   expectedName?: string,
 ): SigningKey {
+  if (value === '') throw new UsageError('--key must name a key file, got ""');
   const file = value ?? env[envName];
   if (!file) throw new UsageError(`--key <file> (or ${envName}) is required: ${why}`);
   const key = readKeyFile(file);
@@ -99,26 +101,16 @@ export function readKeyFile(path: string): SigningKey {
 
 /**
  * Writes a new key named `name` to `path` (mode 0600) unless one is there; returns the key.
- * The key is written whole to a temporary file beside `path` and renamed into place, so a
- * crash never leaves a truncated key file.
+ * Written whole and durably, never over a file that appeared meanwhile (`writeFileWhole`).
  * @throws UsageError when the file cannot be written (its folder is a file, not writable…).
  */
 export function ensureKeyFile(path: string, name: string): SigningKey {
   if (existsSync(path)) return readKeyFile(path);
   const key = generateSigningKey(name);
-  const temporary = `${path}.${process.pid}.tmp`;
   try {
     makeDirectorySync(dirname(path));
-    // A leftover of a crashed attempt may have another mode: 'wx' creates the file afresh.
-    rmSync(temporary, { force: true });
-    writeFileSync(temporary, `${formatSignerKey(key)}\n`, { mode: 0o600, flag: 'wx' });
-    renameSync(temporary, path);
+    writeFileWhole(path, `${formatSignerKey(key)}\n`, { mode: 0o600, exclusive: true });
   } catch (error) {
-    try {
-      rmSync(temporary, { force: true });
-    } catch {
-      // Its folder is unusable (the error above says why): there is no temporary file.
-    }
     throw new UsageError(`cannot write key file ${path}: ${(error as Error).message}`);
   }
   return key;
@@ -267,6 +259,7 @@ export function runKeys(
     out: { type: 'string' },
   });
   if (positionals[0] !== 'generate' || positionals.length > 1) throw new UsageError(USAGE);
+  refuseEmpty(values, { out: 'a file' });
   const kinds = [
     values.agency !== undefined,
     values.orchestrator === true,
@@ -375,6 +368,7 @@ async function runRotate(argv: string[], env: NodeJS.ProcessEnv): Promise<number
     'valid-from': { type: 'string' },
   });
   if (positionals.length > 0) throw new UsageError(USAGE);
+  refuseEmpty(values, { key: 'a key file', out: 'a file' });
   const agency = Signer.safeParse(values.agency);
   if (!agency.success)
     throw new UsageError(
@@ -399,7 +393,9 @@ async function runRotate(argv: string[], env: NodeJS.ProcessEnv): Promise<number
     await authorizeSigner(registry, values.key, current, agency.data, now);
     const key = generateSigningKey(agencyKeyName(agency.data));
     makeDirectorySync(dirname(values.out));
-    writeFileSync(values.out, `${formatSignerKey(key)}\n`, { mode: 0o600, flag: 'wx' });
+    // On disk for good before the ledger names it: a logged key whose private half a power
+    // loss took is of use to nobody.
+    writeFileWhole(values.out, `${formatSignerKey(key)}\n`, { mode: 0o600, exclusive: true });
     let added;
     try {
       added = await addAgencyKey(pool, append, {
@@ -434,6 +430,7 @@ async function runRevoke(argv: string[], env: NodeJS.ProcessEnv): Promise<number
     at: { type: 'string' },
   });
   if (positionals.length > 0) throw new UsageError(USAGE);
+  refuseEmpty(values, { key: 'a key file' });
   const keyId = KeyId.safeParse(values['key-id']);
   if (!keyId.success)
     throw new UsageError('--key-id <name>+<8 hex digits> is required: the key to revoke');

@@ -27,7 +27,7 @@ import {
   tilesForSize,
 } from '../ledger/tiles.ts';
 import type { Receipt, TrustFile } from '../ledger/trust.ts';
-import { exportLog } from '../infra/fetchPath.ts';
+import { exportLog, SourceError } from '../infra/fetchPath.ts';
 import { UsageError } from './args.ts';
 import { runLedger } from './ledger.ts';
 
@@ -386,12 +386,83 @@ describe('the verifier commands on an exported log the operator served badly', (
     );
   });
 
-  it('exports nothing from an address that answers with a web page, and says so', async () => {
+  /** Every file under `dir` (its path within it) with its content. */
+  function filesUnder(dir: string): Record<string, string> {
+    return Object.fromEntries(
+      readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => {
+          const path = join(entry.parentPath, entry.name);
+          return [path.slice(dir.length + 1), readFileSync(path, 'base64')];
+        }),
+    );
+  }
+
+  it('exports nothing from an address that answers with a web page, and says so, leaving a copy there untouched', async () => {
     const page = (path: string) =>
       path === 'checkpoint'
         ? Promise.resolve(utf8('<!doctype html><title>Not here</title>\n'))
         : Promise.reject(new Error(`no ${path}`));
-    const dir = mkdtempSync(join(tmpdir(), 'onewindow-export-'));
-    await expect(exportLog(page, dir)).rejects.toThrow(/^the log served no checkpoint: /);
+    const { log } = exported();
+    const before = filesUnder(log);
+    await expect(exportLog(page, log)).rejects.toThrow(/^the log served no checkpoint: /);
+    expect(filesUnder(log)).toEqual(before);
+  });
+
+  it('keeps the checkpoint a copy had when an export into it is cut short, and no temporary file', async () => {
+    const { log } = exported();
+    const before = filesUnder(log);
+    // Another checkpoint (parsed, not verified, by an export), then the last tile unreadable.
+    const other = signCheckpoint(
+      { origin: ORIGIN, size: SIZE, rootHash: new Uint8Array(32).fill(9), extensions: [] },
+      logKey,
+    );
+    const served = exported().log;
+    const cutShort = (path: string) =>
+      path === 'checkpoint'
+        ? Promise.resolve(utf8(other))
+        : path === tilePath(0, 1, 44)
+          ? Promise.reject(new SourceError(`${path} is missing`))
+          : Promise.resolve(new Uint8Array(readFileSync(join(served, path))));
+    await expect(exportLog(cutShort, log)).rejects.toThrow(SourceError);
+    expect(filesUnder(log)).toEqual(before);
+  });
+
+  it('refuses an empty path flag, which would otherwise drop a --state check or an --out file', async () => {
+    const { log, trust } = exported();
+    for (const [args, flag] of [
+      [['audit', '--dir', log, '--trust', trust, '--state', ''], '--state must name a state file'],
+      [
+        ['prove', '5', '--dir', log, '--trust', trust, '--state', ''],
+        '--state must name a state file',
+      ],
+      [['prove', '5', '--dir', log, '--trust', trust, '--out', ''], '--out must name a file'],
+      [
+        ['verify', '--url', 'http://127.0.0.1:1', '--dir', '', '--trust', trust],
+        '--dir must name a folder',
+      ],
+    ] as const)
+      await expect(run([...args])).rejects.toThrow(new UsageError(`${flag}, got ""`));
+  });
+
+  it('writes the receipt before it remembers the state: an --out it cannot write leaves the state as it was, and no temporary file', async () => {
+    const { log, trust, dir } = exported();
+    const state = join(dir, 'state.json');
+    const out = join(dir, 'receipts');
+    mkdirSync(out); // a folder: the receipt cannot take its name
+    await expect(
+      run(['prove', '5', '--dir', log, '--trust', trust, '--state', state, '--out', out]),
+    ).rejects.toThrow(/^EISDIR/);
+    expect(existsSync(state)).toBe(false);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('names the index of prove as what it is, a positional argument', async () => {
+    const { log, trust } = exported();
+    await expect(run(['prove', 'five', '--dir', log, '--trust', trust])).rejects.toThrow(
+      new UsageError(
+        `<index> must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, got "five"`,
+      ),
+    );
   });
 });

@@ -2,8 +2,7 @@
 // the verifier's side. It needs only a trust file (public keys, witness policy) and the
 // log's address, an export, a receipt or an evidence bundle; export-bundle alone reads the
 // database (DATABASE_URL), as the operator's side of a supervisor's evidence bundle.
-import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
@@ -29,7 +28,8 @@ import { loadTrust, Receipt, TrustFile, type Trust } from '../ledger/trust.ts';
 import { hashChildrenNode, hashLeafNode } from '../ledger/pg/nodeSha256.ts';
 import { directorySource, exportLog, httpSource, SourceError } from '../infra/fetchPath.ts';
 import { VerifyPool } from '../infra/verifyPool.ts';
-import { intOption, parse, requireEnv, UsageError } from './args.ts';
+import { parse, refuseEmpty, requireEnv, UsageError } from './args.ts';
+import { writeFileWhole } from './files.ts';
 import { makeDirectorySync } from '../infra/directories.ts';
 
 /** A verification that ran and found the log (or receipt) wrong: exit code 1. */
@@ -53,6 +53,26 @@ const sourceOptions = {
 } as const;
 
 const stateSourceOptions = { ...sourceOptions, state: { type: 'string' } } as const;
+
+/** What each path flag of these commands names, for `refuseEmpty`. */
+const pathFlags = {
+  url: "the log's address",
+  dir: 'a folder',
+  trust: 'a trust file',
+  state: 'a state file',
+  out: 'a file',
+} as const;
+
+/** `parse`, and an empty path flag refused: `--state ""` must not read as no --state. */
+function parseFlags<T extends Parameters<typeof parse>[1]>(
+  argv: string[],
+  options: T,
+  settings?: Parameters<typeof parse>[2],
+) {
+  const parsed = parse(argv, options, settings);
+  refuseEmpty(parsed.values, pathFlags);
+  return parsed;
+}
 
 /** The trust file, the log it names, and the log's checkpoint, verified against the trust. */
 async function openLog(values: { trust?: string; url?: string; dir?: string }) {
@@ -135,17 +155,6 @@ function readVerifyState(path: string): VerifyState | undefined {
     `state file ${path}`,
     'a verify state (restore it, or give another --state)',
   );
-}
-
-/**
- * Replaces the state file whole: written to a file of this process's own, synced, then
- * renamed over it, so a crash or a second `verify` at the same time leaves one state or the
- * other, never half of one.
- */
-function writeStateFile(path: string, state: VerifyState): void {
-  const temporary = `${path}.${process.pid}.${randomUUID()}.tmp`;
-  writeFileSync(temporary, JSON.stringify(state, null, 2), { flush: true });
-  renameSync(temporary, path);
 }
 
 function defaultStatePath(origin: string): string {
@@ -241,13 +250,15 @@ async function checkAgainstRemembered(
       verifiedAt: new Date().toISOString(),
     };
     makeDirectorySync(dirname(statePath));
-    writeStateFile(statePath, state);
+    // Replaced whole: a crash or a second `verify` at the same time leaves one state or the
+    // other, never half of one.
+    writeFileWhole(statePath, JSON.stringify(state, null, 2));
   };
   return { consistency, remember };
 }
 
 async function runVerify(argv: string[]): Promise<number> {
-  const { values } = parse(argv, stateSourceOptions, { positionals: false });
+  const { values } = parseFlags(argv, stateSourceOptions, { positionals: false });
   const { trust, fetchPath, checkpoint, cosignatures, note } = await openLog(values);
   const statePath = values.state ?? defaultStatePath(trust.origin);
   const { consistency, remember } = await checkAgainstRemembered(
@@ -292,7 +303,7 @@ function progressBar(label: string): { update(done: number, total: number): void
 }
 
 async function runAudit(argv: string[]): Promise<number> {
-  const { values } = parse(argv, stateSourceOptions, { positionals: false });
+  const { values } = parseFlags(argv, stateSourceOptions, { positionals: false });
   const { trust, fetchPath, checkpoint, note } = await openLog(values);
   // With --state, as verify: an older checkpoint than the one remembered is refused, and this
   // one remembered. Not by default: an export audited later may be old on purpose (an archive).
@@ -334,11 +345,20 @@ async function runAudit(argv: string[]): Promise<number> {
 }
 
 async function runProve(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { ...stateSourceOptions, out: { type: 'string' } });
-  const index = intOption(positionals[0], 'index', -1, 0, Number.MAX_SAFE_INTEGER);
-  if (index < 0 || positionals.length > 1)
+  const { values, positionals } = parseFlags(argv, {
+    ...stateSourceOptions,
+    out: { type: 'string' },
+  });
+  const [given, ...extra] = positionals;
+  if (given === undefined || extra.length > 0)
     throw new UsageError(
       'usage: onewindow ledger prove <index> (--url … | --dir …) --trust <file> [--out <file>] [--state <file>]',
+    );
+  // Positional, so not intOption's message: there is no --index flag to name.
+  const index = Number(given);
+  if (!/^\d+$/.test(given) || !Number.isSafeInteger(index))
+    throw new UsageError(
+      `<index> must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, got ${JSON.stringify(given)}`,
     );
   const { trust, fetchPath, checkpoint, note } = await openLog(values);
   if (index >= checkpoint.size)
@@ -375,17 +395,19 @@ async function runProve(argv: string[]): Promise<number> {
     inclusionProof: proof.map(toBase64),
     checkpoint: note,
   };
-  remembered?.remember();
+  // The receipt first: an --out that cannot be written fails the command before the state
+  // moves on, so the state never remembers a checkpoint no receipt came of.
   const text = `${JSON.stringify(receipt, null, 2)}\n`;
   if (values.out) {
-    writeFileSync(values.out, text);
+    writeFileWhole(values.out, text);
     console.error(`receipt for entry ${index} written to ${values.out}`);
   } else process.stdout.write(text);
+  remembered?.remember();
   return 0;
 }
 
 function runVerifyReceipt(argv: string[]): number {
-  const { values, positionals } = parse(argv, { trust: { type: 'string' } });
+  const { values, positionals } = parseFlags(argv, { trust: { type: 'string' } });
   const file = positionals[0];
   if (!file || positionals.length > 1)
     throw new UsageError('usage: onewindow ledger verify-receipt <file> --trust <file>');
@@ -454,7 +476,7 @@ function runVerifyReceipt(argv: string[]): number {
 }
 
 function runVerifyBundle(argv: string[]): number {
-  const { values, positionals } = parse(argv, { trust: { type: 'string' } });
+  const { values, positionals } = parseFlags(argv, { trust: { type: 'string' } });
   const file = positionals[0];
   if (!file || positionals.length > 1)
     throw new UsageError('usage: onewindow ledger verify-bundle <file> --trust <file>');
@@ -498,7 +520,7 @@ function runVerifyBundle(argv: string[]): number {
 }
 
 async function runExportBundle(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values } = parse(
+  const { values } = parseFlags(
     argv,
     {
       case: { type: 'string' },
@@ -525,7 +547,7 @@ async function runExportBundle(argv: string[], env: NodeJS.ProcessEnv): Promise<
     const bundle = await buildEvidenceBundle(pool, values.case, trustFile);
     const text = `${JSON.stringify(bundle, null, 2)}\n`;
     if (values.out) {
-      writeFileSync(values.out, text);
+      writeFileWhole(values.out, text);
       console.error(
         `evidence bundle for case ${bundle.caseId} (${bundle.entries.length} entries, checkpoint size ${bundle.size}) written to ${values.out}`,
       );
@@ -541,7 +563,7 @@ async function runExportBundle(argv: string[], env: NodeJS.ProcessEnv): Promise<
 }
 
 async function runExport(argv: string[]): Promise<number> {
-  const { values } = parse(
+  const { values } = parseFlags(
     argv,
     { url: { type: 'string' }, dir: { type: 'string' } },
     { positionals: false },

@@ -18,7 +18,7 @@ const USAGE = `usage: onewindow <command>
                       (also DATABASE_URL); the README lists each one's variables
   witness --agency <id> --key <file> [--host H] [--port P]
                       an agency's C2SP tlog-witness (ONEWINDOW_WITNESS_DATABASE_URL or
-                      DATABASE_URL, ONEWINDOW_LOG_PUBLIC_KEY)
+                      DATABASE_URL, ONEWINDOW_LOG_PUBLIC_KEY, ONEWINDOW_LOG_ORIGIN)
   case erase <caseId> erase a closed case's personal data (the ledger keeps its commitments)
   process diagram     the joint transfer's steps as a Mermaid flowchart
   api [--host H] [--port P]

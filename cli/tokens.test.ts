@@ -24,6 +24,6 @@ describe('onewindow tokens public-key', () => {
     const missing = join(dir, 'missing.key');
     const refused = runTokens(['public-key', '--role', 'citizen', '--key', missing], {}, () => {});
     await expect(refused).rejects.toThrow(UsageError);
-    await expect(refused).rejects.toThrow(/^public-key takes only --key, not role/);
+    await expect(refused).rejects.toThrow(/^public-key takes only --key, not --role\n/);
   });
 });

@@ -37,7 +37,12 @@ export async function runTokens(
   });
   // public-key prints the key --key names and takes nothing else: a stray flag is a mistake
   // to say before anything is read.
-  const stray = [...positionals.slice(1), ...Object.keys(values).filter((k) => k !== 'key')];
+  const stray = [
+    ...positionals.slice(1),
+    ...Object.keys(values)
+      .filter((k) => k !== 'key')
+      .map((k) => `--${k}`),
+  ];
   if (positionals[0] === 'public-key' && stray.length > 0)
     throw new UsageError(`public-key takes only --key, not ${stray.join(', ')}\n${USAGE}`);
   const key = keyOption(values.key, env, 'ONEWINDOW_TOKEN_KEY_FILE', 'tokens are signed with it');

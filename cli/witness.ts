@@ -10,8 +10,9 @@ import { loadConfig, witnessConfig } from '../infra/config.ts';
 import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
 import { survivePostgresRestarts } from '../infra/postgres.ts';
 import { prepareWitnessDatabase } from '../ledger/pg/witnessSchema.ts';
-import { intOption, parse } from './args.ts';
+import { intOption, parse, UsageError } from './args.ts';
 import { agencyOption, keyOption, witnessKeyName } from './keys.ts';
+import { hostOption } from './witnessConfig.ts';
 import { DEFAULT_LOG_ORIGIN } from './workers.ts';
 
 export async function runWitness(
@@ -28,6 +29,7 @@ export async function runWitness(
     },
     { positionals: false },
   );
+  const host = hostOption(values.host) ?? '127.0.0.1';
   const agency = agencyOption(values.agency);
   const config = loadConfig(witnessConfig, env);
   const key = keyOption(
@@ -38,9 +40,16 @@ export async function runWitness(
     witnessKeyName(agency),
   );
   const port = intOption(values.port, 'port', 0, 0);
-  const logs = new Map([
-    [config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN, config.ONEWINDOW_LOG_PUBLIC_KEY],
-  ]);
+  const origin = config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN;
+  // As logIdentity for the log itself: C2SP names a log's key after its origin, so a key of
+  // another name is another log's, or this origin is mistyped or unset, and every checkpoint
+  // the log sends would be refused as of an unknown log. Refused at start instead.
+  for (const logKey of config.ONEWINDOW_LOG_PUBLIC_KEY)
+    if (logKey.name !== origin)
+      throw new UsageError(
+        `ONEWINDOW_LOG_PUBLIC_KEY holds the key of ${JSON.stringify(logKey.name)}, not of this log's origin ${JSON.stringify(origin)} (ONEWINDOW_LOG_ORIGIN${config.ONEWINDOW_LOG_ORIGIN === undefined ? ', unset: the default' : ''})`,
+      );
+  const logs = new Map([[origin, config.ONEWINDOW_LOG_PUBLIC_KEY]]);
   const ownDatabase = config.ONEWINDOW_WITNESS_DATABASE_URL;
   const pool = survivePostgresRestarts(
     new pg.Pool({ connectionString: ownDatabase ?? config.DATABASE_URL, max: 4 }),
@@ -50,7 +59,7 @@ export async function runWitness(
   // Liveness for the container health check. Not readiness: while PostgreSQL is away,
   // add-checkpoint fails and the log's publisher retries, so there is nothing to gate here.
   app.get('/healthz', () => Promise.resolve({ status: 'ok' }));
-  const url = await app.listen({ port, host: values.host ?? '127.0.0.1' });
+  const url = await app.listen({ port, host });
   console.error(
     `${agency} witness at ${url} with key ${formatCosignerVerifierKey(key.name, key.publicKey)}, its state in ${ownDatabase ? 'a database of its own' : "the log's database"}`,
   );

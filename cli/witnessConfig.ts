@@ -3,9 +3,11 @@
 //   ONEWINDOW_LOG_PUBLIC_KEY        the log's verifier key(s), space-separated (rotation)
 //   ONEWINDOW_WITNESSES             space-separated <cosigner verifier key>@<add-checkpoint URL prefix>
 //   ONEWINDOW_WITNESS_THRESHOLD     k of n
+// and where a server listens (--host, by the rule of HOST).
 // The rules and messages live in infra/config.ts; these are the parts a command needs alone.
 import { z } from 'zod';
 import { configFields, loadConfig, witnessPolicyOf, withWitnessCheck } from '../infra/config.ts';
+import { UsageError } from './args.ts';
 import type { VerifierKey } from '../ledger/keys.ts';
 import type { WitnessPolicyConfig } from '../ledger/pg/publisher.ts';
 
@@ -30,4 +32,16 @@ export function witnessPolicy(env: NodeJS.ProcessEnv): WitnessPolicyConfig {
       env,
     ),
   );
+}
+
+/**
+ * `--host` by the rule of HOST: an address with no space or slash, and empty is unset (so
+ * 127.0.0.1), where Node would take it as every interface. `undefined` when not given.
+ * @throws UsageError naming --host and what it got.
+ */
+export function hostOption(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const host = configFields.HOST.safeParse(value);
+  if (!host.success) throw new UsageError(`--host ${host.error.issues[0]?.message}`);
+  return host.data;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { runThenClose } from './worker.ts';
+import { UsageError } from './args.ts';
+import { runThenClose, runWorker } from './worker.ts';
 
 describe('a worker command', () => {
   it('closes everything it used, in order, once its worker stops', async () => {
@@ -34,4 +35,20 @@ describe('a worker command', () => {
     expect(closed).toEqual(['connection']);
     expect(reported).toEqual(['onewindow: closing after the worker stopped: server not running']);
   });
+
+  it.each([
+    [
+      ['--orchestrator', '--agency', 'tax'],
+      '--agency is for an agency worker; the orchestrator takes none',
+    ],
+    [
+      ['--agency', 'tax', '--log-key', 'log.key'],
+      '--log-key is for the orchestrator (--orchestrator) only',
+    ],
+  ])(
+    'refuses a flag of the other kind of worker, %j, rather than ignoring it',
+    async (argv, message) => {
+      await expect(runWorker(argv, {})).rejects.toThrow(new UsageError(message));
+    },
+  );
 });

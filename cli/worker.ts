@@ -20,7 +20,7 @@ import {
 } from '../infra/metrics.ts';
 import { survivePostgresRestarts } from '../infra/postgres.ts';
 import { agencyKeyName } from '../ledger/keys.ts';
-import { parse, UsageError } from './args.ts';
+import { parse, refuseEmpty, UsageError } from './args.ts';
 import { keyOption, agencyOption, logIdentity } from './keys.ts';
 import {
   bundleWorkflows,
@@ -44,6 +44,12 @@ export async function runWorker(
     },
     { positionals: false },
   );
+  // Each flag belongs to one kind of worker: one given to the other would be ignored unsaid.
+  if (values.orchestrator && values.agency !== undefined)
+    throw new UsageError('--agency is for an agency worker; the orchestrator takes none');
+  if (!values.orchestrator && values['log-key'] !== undefined)
+    throw new UsageError('--log-key is for the orchestrator (--orchestrator) only');
+  refuseEmpty(values, { 'log-key': 'a key file' });
   if (values.orchestrator) {
     const config = loadConfig(orchestratorConfig, env);
     const key = keyOption(

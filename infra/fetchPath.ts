@@ -1,6 +1,7 @@
 // Where a verifier reads a log from: a live address (HTTP) or an exported folder laid out
 // with the same tlog-tiles paths.
-import { readFile, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { makeDirectory } from './directories.ts';
 import { concatBytes, fromUtf8 } from '../ledger/bytes.ts';
@@ -91,26 +92,50 @@ export function directorySource(dir: string): FetchPath {
   };
 }
 
-/** Reads from a source and keeps a copy of everything read under `dir` (an export). */
-export function mirroringSource(source: FetchPath, dir: string): FetchPath {
+/**
+ * Reads from a source and keeps a copy of each file read under `dir` (an export), each written
+ * whole: to a temporary file, then renamed into place, so an export cut short leaves every file
+ * as it was or as it is now, never part of one. The checkpoint is held until `finish`, which
+ * writes it last, the same way: until everything it covers is in place, the folder keeps the
+ * checkpoint it had, and a copy audited meanwhile is the old one, whole.
+ */
+function mirroringSource(
+  source: FetchPath,
+  dir: string,
+): { fetchPath: FetchPath; finish: () => Promise<void> } {
   const made = new Set<string>();
-  return async (path) => {
-    const bytes = await source(path);
+  let checkpoint: Uint8Array | undefined;
+  const keep = async (path: string, bytes: Uint8Array) => {
     const file = resolve(dir, path);
     await makeDirectory(dirname(file), made);
-    await writeFile(file, bytes);
-    return bytes;
+    const temporary = `${file}.${process.pid}.${randomUUID()}.tmp`;
+    try {
+      await writeFile(temporary, bytes);
+      await rename(temporary, file);
+    } finally {
+      await rm(temporary, { force: true }).catch(() => undefined);
+    }
+  };
+  return {
+    fetchPath: async (path) => {
+      const bytes = await source(path);
+      if (path === 'checkpoint') checkpoint = bytes;
+      else await keep(path, bytes);
+      return bytes;
+    },
+    finish: () => (checkpoint ? keep('checkpoint', checkpoint) : Promise.resolve()),
   };
 }
 
 /**
- * Copies a log from `source` into `dir` under its tlog-tiles paths: the checkpoint, every
- * entry bundle and every hash tile of the checkpoint's size. The copy is what an agency audits
- * offline (`onewindow ledger audit --dir`). Returns the size copied.
+ * Copies a log from `source` into `dir` under its tlog-tiles paths: every entry bundle and
+ * every hash tile of the checkpoint's size, then the checkpoint. The copy is what an agency
+ * audits offline (`onewindow ledger audit --dir`). Returns the size copied. An export that
+ * fails leaves the folder's checkpoint as it was.
  * @throws SourceError when the log serves no checkpoint or a malformed entry bundle.
  */
 export async function exportLog(source: FetchPath, dir: string): Promise<number> {
-  const fetchPath = mirroringSource(source, dir);
+  const { fetchPath, finish } = mirroringSource(source, dir);
   const note = await fetchPath('checkpoint');
   let size: number;
   try {
@@ -129,6 +154,7 @@ export async function exportLog(source: FetchPath, dir: string): Promise<number>
   }
   for (const tile of tilesForSize(size))
     await fetchPath(tilePath(tile.level, tile.index, tile.width));
+  await finish();
   return size;
 }
 

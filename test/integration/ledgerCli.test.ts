@@ -134,7 +134,7 @@ describe('the verifier commands, run as a user would', () => {
     ],
     [
       ['ledger', 'prove', 'seven', '--url', 'http://x', '--trust', '/dev/null'],
-      /--index must be a whole number/,
+      /<index> must be a whole number/,
     ],
     [['ledger', 'frobnicate'], /unknown ledger command "frobnicate"/],
     [['ledger', 'verify', '--bogus'], /Unknown option '--bogus'/],

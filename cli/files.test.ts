@@ -1,0 +1,90 @@
+import type * as fs from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { writeFileWhole } from './files.ts';
+import { ensureKeyFile } from './keys.ts';
+
+/** The file system calls that make a write durable, in order, each with the path it was on. */
+const calls = vi.hoisted(() => [] as string[]);
+vi.mock('node:fs', async (importOriginal) => {
+  const real = await importOriginal<typeof fs>();
+  const folders = new Map<number, string>();
+  return {
+    ...real,
+    writeFileSync: (...args: Parameters<typeof real.writeFileSync>) => {
+      const flush = (args[2] as (fs.WriteFileOptions & { flush?: boolean }) | undefined)?.flush;
+      calls.push(`write ${String(args[0])}${flush ? ' flushed' : ''}`);
+      real.writeFileSync(...args);
+    },
+    renameSync: (from: string, to: string) => {
+      calls.push(`place ${to}`);
+      real.renameSync(from, to);
+    },
+    linkSync: (from: string, to: string) => {
+      calls.push(`place ${to}`);
+      real.linkSync(from, to);
+    },
+    openSync: (...args: Parameters<typeof real.openSync>) => {
+      const fd = real.openSync(...args);
+      folders.set(fd, String(args[0]));
+      return fd;
+    },
+    fsyncSync: (fd: number) => {
+      calls.push(`sync ${folders.get(fd) ?? fd}`);
+      real.fsyncSync(fd);
+    },
+  };
+});
+
+const dir = mkdtempSync(join(tmpdir(), 'onewindow-files-'));
+beforeEach(() => {
+  calls.length = 0;
+});
+
+describe('a new key file', () => {
+  it('is flushed, put in place, and its folder synced, so it outlives a power loss', () => {
+    const path = join(dir, 'keys', 'water.key');
+    ensureKeyFile(path, 'water.agency.onewindow');
+    expect(calls).toEqual([
+      expect.stringMatching(/^write .*\/keys\/water\.key\.\d+\.[0-9a-f-]+\.tmp flushed$/),
+      `place ${path}`,
+      `sync ${join(dir, 'keys')}`,
+    ]);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readdirSync(join(dir, 'keys'))).toEqual(['water.key']);
+  });
+});
+
+describe('writeFileWhole', () => {
+  it('never replaces a file when exclusive, and leaves no temporary file', () => {
+    const path = join(dir, 'taken.key');
+    writeFileSync(path, 'a key already in use\n');
+    expect(() => writeFileWhole(path, 'another\n', { mode: 0o600, exclusive: true })).toThrow(
+      /^EEXIST/,
+    );
+    expect(() => writeFileWhole(path, 'another\n', { exclusive: true })).toThrow(
+      `EEXIST: file already exists, link '${path}'`,
+    );
+    expect(() => writeFileWhole(join(path, 'receipt.json'), '{}\n')).toThrow(
+      `ENOTDIR: not a directory, open '${join(path, 'receipt.json')}'`,
+    );
+    expect(readFileSync(path, 'utf8')).toBe('a key already in use\n');
+    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('removes its temporary file when the rename fails', () => {
+    const path = join(dir, 'a-folder');
+    mkdirSync(path);
+    expect(() => writeFileWhole(path, '{}')).toThrow(/^EISDIR/);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+});
