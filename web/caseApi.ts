@@ -1,4 +1,5 @@
-// The shapes the case routes answer with (the contract of api/), as the pages read them.
+// The shapes the case routes answer with (the contract of api/: api/schemas.ts, api/caseList.ts,
+// api/access.ts), as the pages read them.
 import type { CaseApplication } from '../domain/application.ts';
 import type { CaseRecord, Escalation, StepState } from '../domain/caseStatus.ts';
 import type { Entry } from '../domain/statement.ts';
@@ -38,19 +39,24 @@ export interface Due {
 
 export type CaseEntry = Entry & { leafHash: string; inclusionProof?: string[] | null };
 
+/**
+ * GET /cases/:caseId. `workflowStatus` is Temporal's status name, or ERASED (then `erasedAt`
+ * is set and the steps are gone) or HISTORY_DELETED (Temporal no longer keeps the closed run).
+ */
 export interface CaseDetail {
   caseId: string;
   unitId: string;
-  submittedAt?: string;
+  submittedAt: string;
   workflowStatus: string;
   phase: string | null;
-  overdue?: boolean;
-  reason?: string | null;
+  overdue: boolean;
+  reason: string | null;
+  erasedAt: string | null;
   steps: StepState[];
-  records?: CaseRecord[];
-  escalations?: Escalation[];
-  notifications?: Notification[];
-  due?: Due[];
+  records: CaseRecord[];
+  escalations: Escalation[];
+  notifications: Notification[];
+  due: Due[];
   entries: CaseEntry[];
 }
 
@@ -58,18 +64,25 @@ export interface Access {
   at: string;
   /** Null when no kept record opens the entry's commitment (erased with the case). */
   actor: string | null;
-  role: string;
+  role: 'officer' | 'supervisor';
   agency: string | null;
   fields: string[];
   purpose: string | null;
-  ledgerIndex: number | null;
+  ledgerIndex: number;
 }
 
+/** GET /cases/:caseId/access-log. */
+export interface AccessLog {
+  accesses: Access[];
+}
+
+/** GET /cases/:caseId/timeline: the case, its personal data (null once erased), the proofs. */
 export interface Timeline extends CaseDetail {
-  application?: CaseApplication;
-  accessLog?: { accesses: Access[] } | Access[];
+  application: CaseApplication | null;
+  accessLog: Access[];
   checkpoint: { note: string; size: number } | null;
-  access?: { ledgerIndex: number };
+  entries: (CaseEntry & { inclusionProof: string[] | null })[];
+  access: { ledgerIndex: number };
 }
 
 export interface InboxItem {

@@ -1,7 +1,8 @@
-// What the line under a case's entries says: the counts, and whether the page still checks
-// for a checkpoint that holds the pending ones (it stops after 20 tries 1.5 s apart).
+// What a case's page says in words: the line under its entries (the counts, and whether the
+// page still checks for a checkpoint that holds the pending ones: it stops after 20 tries 1.5 s
+// apart), and why a case shows no steps.
 import { describe, expect, test } from 'vitest';
-import { entriesSummary, notVerifiedSummary } from './caseView.ts';
+import { entriesSummary, noStepsNote, notVerifiedSummary } from './caseView.ts';
 import type { EntryStatus, EntryVerdict } from './verify.ts';
 
 const verdict = (index: number, status: EntryStatus): EntryVerdict => ({
@@ -49,5 +50,28 @@ describe('the line when nothing could be verified', () => {
     expect(notVerifiedSummary(reason, false)).toBe(
       `Not verified: ${reason}; stopped checking after 30 s; open the case again to check again.`,
     );
+  });
+});
+
+describe('the note when a case shows no steps', () => {
+  test('says plainly when the case was erased, and is no warning', () => {
+    expect(noStepsNote('ERASED', '2026-03-01T10:00:00.000Z')).toEqual({
+      text: 'This case was erased on 2026-03-01 10:00 UTC: its steps went with its personal data. The signed ledger entries still show what each agency did.',
+      warning: false,
+    });
+  });
+
+  test('says the history is no longer kept once Temporal deleted it, and is no warning', () => {
+    expect(noStepsNote('HISTORY_DELETED', null)).toEqual({
+      text: 'The history of this case is no longer kept (it is deleted a while after a case closes): its steps are gone. The signed ledger entries still show what each agency did.',
+      warning: false,
+    });
+  });
+
+  test('warns that the workflow did not report its steps otherwise', () => {
+    expect(noStepsNote('RUNNING', null)).toEqual({
+      text: 'The workflow did not report its steps (workflow status: RUNNING). The signed ledger entries still show what each agency did.',
+      warning: true,
+    });
   });
 });

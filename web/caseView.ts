@@ -59,14 +59,41 @@ export function stepItem(step: StepState, extra: Child = null): HTMLLIElement {
   );
 }
 
-/** The steps as a list, or a note when the workflow did not say (its status query failed). */
-export function stepList(steps: readonly StepState[], workflowStatus: string): HTMLElement {
-  if (steps.length === 0)
-    return h(
-      'p',
-      { class: 'warning' },
-      `The workflow did not report its steps (workflow status: ${workflowStatus}). The signed ledger entries still show what each agency did.`,
-    );
+/**
+ * Why a case shows no steps: erased (its history went with its personal data), its closed run
+ * no longer kept by Temporal (retention), or else the workflow did not answer (a warning).
+ */
+export function noStepsNote(
+  workflowStatus: string,
+  erasedAt: string | null,
+): { text: string; warning: boolean } {
+  const entries = 'The signed ledger entries still show what each agency did.';
+  if (erasedAt !== null)
+    return {
+      text: `This case was erased on ${formatTime(erasedAt)}: its steps went with its personal data. ${entries}`,
+      warning: false,
+    };
+  if (workflowStatus === 'HISTORY_DELETED')
+    return {
+      text: `The history of this case is no longer kept (it is deleted a while after a case closes): its steps are gone. ${entries}`,
+      warning: false,
+    };
+  return {
+    text: `The workflow did not report its steps (workflow status: ${workflowStatus}). ${entries}`,
+    warning: true,
+  };
+}
+
+/** The steps as a list, or a note saying why there are none (`noStepsNote`). */
+export function stepList(
+  steps: readonly StepState[],
+  workflowStatus: string,
+  erasedAt: string | null,
+): HTMLElement {
+  if (steps.length === 0) {
+    const note = noStepsNote(workflowStatus, erasedAt);
+    return h('p', { class: note.warning ? 'warning' : null }, note.text);
+  }
   return h('ol', { class: 'steps' }, ...steps.map((s) => stepItem(s)));
 }
 
@@ -95,7 +122,7 @@ export function accessTable(accesses: readonly Access[]): HTMLElement {
       a.agency ?? '\u2014',
       a.fields.join(', '),
       a.purpose ?? NOT_ON_RECORD,
-      a.ledgerIndex === null ? '\u2014' : String(a.ledgerIndex),
+      String(a.ledgerIndex),
     ]),
   );
 }

@@ -45,7 +45,6 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   return element as T;
 }
 
-/** `2026-03-01 10:00 UTC` for an ISO time; an em dash for none. */
 /**
  * Runs `load` when `button` is clicked, one at a time: the button is disabled until `load`
  * settles, so a second click does not fetch the same page again and list it twice, and it
@@ -59,6 +58,29 @@ export function onClickOneAtATime(button: HTMLButtonElement, load: () => Promise
   });
 }
 
+/**
+ * Runs `submit` on each submit of `form`, one at a time: its submit buttons are disabled until
+ * `submit` settles, so a double-click does not send the request twice (an application refused
+ * as a duplicate after it went through, a decision signed twice, a read recorded twice).
+ * `submit` handles its own errors, as `onClickOneAtATime`'s `load` does.
+ */
+export function onSubmitOneAtATime(form: HTMLFormElement, submit: () => Promise<unknown>): void {
+  let running = false;
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    // Disabled buttons stop clicks and Enter; this stops a script's requestSubmit() too.
+    if (running) return;
+    running = true;
+    const buttons = [...form.querySelectorAll<HTMLButtonElement>('button[type="submit"]')];
+    for (const button of buttons) button.disabled = true;
+    void submit().finally(() => {
+      running = false;
+      for (const button of buttons) button.disabled = false;
+    });
+  });
+}
+
+/** `2026-03-01 10:00 UTC` for an ISO time; an em dash for none. */
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return '\u2014';
   const date = new Date(iso);

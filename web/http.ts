@@ -1,6 +1,13 @@
-// The pages' one way to call the API: JSON in and out, the bearer token on every call, and
-// every refusal as an ApiError carrying the server's {error, field?, reason}.
+// The pages' one way to call the API: JSON in and out, the bearer token on every call given
+// one (the public ledger routes take none), and every refusal as an ApiError carrying the
+// server's {error, field?, reason, issues?}.
 /// <reference lib="dom" />
+
+/** One field the server refused, and why. */
+export interface Issue {
+  field: string;
+  reason: string;
+}
 
 export class ApiError extends Error {
   override name = 'ApiError';
@@ -9,13 +16,15 @@ export class ApiError extends Error {
     readonly code: string,
     readonly reason: string,
     readonly field?: string,
+    /** Every field refused (a form marks each), the first being `field`; empty when none named. */
+    readonly issues: readonly Issue[] = [],
   ) {
     super(`${reason}${field ? ` (field: ${field})` : ''}`);
   }
 }
 
 async function refusal(response: Response): Promise<ApiError> {
-  let body: { error?: unknown; field?: unknown; reason?: unknown } = {};
+  let body: { error?: unknown; field?: unknown; reason?: unknown; issues?: unknown } = {};
   try {
     body = (await response.json()) as typeof body;
   } catch {
@@ -26,7 +35,13 @@ async function refusal(response: Response): Promise<ApiError> {
     typeof body.error === 'string' ? body.error : `http_${response.status}`,
     typeof body.reason === 'string' ? body.reason : `${response.status} ${response.statusText}`,
     typeof body.field === 'string' ? body.field : undefined,
+    Array.isArray(body.issues) ? body.issues.filter(isIssue) : [],
   );
+}
+
+function isIssue(value: unknown): value is Issue {
+  const issue = value as Partial<Record<keyof Issue, unknown>> | null;
+  return typeof issue?.field === 'string' && typeof issue.reason === 'string';
 }
 
 export interface RequestOptions {

@@ -1,5 +1,6 @@
-// What every page shows of the ledger: the keys it trusted, the checkpoint it verified, and
-// each entry with its verdict ("verified" with what was checked, or "FAILED: <why>").
+// What the pages that verify the ledger (the explorer, a case's entries) show of it: the keys
+// they trusted, the checkpoint they verified, and each entry with its verdict ("verified" with
+// what was checked, or "FAILED: <why>").
 /// <reference lib="dom" />
 import { toBase64 } from '../ledger/bytes.ts';
 import { definitions, formatTime, h, type Child } from './dom.ts';

@@ -15,14 +15,20 @@ export function say(text: string): void {
   if (status) status.textContent = text;
 }
 
-/** Shows an error in #alert: an API error's reason and field, or the error's message. */
+/**
+ * Shows an error in #alert: an API error's reason and field (every field's, when it names
+ * several), or the error's message.
+ */
 export function sayError(error: unknown, doing?: string): void {
   const alert = region('alert');
   const status = region('status');
   if (status) status.textContent = '';
   let text: string;
   if (error instanceof ApiError) {
-    text = `${error.reason}${error.field ? ` (field: ${error.field})` : ''}`;
+    text =
+      error.issues.length > 1
+        ? error.issues.map((issue) => `${issue.reason} (field: ${issue.field})`).join('; ')
+        : `${error.reason}${error.field ? ` (field: ${error.field})` : ''}`;
     if (error.status === 401) text += '. Sign out, then sign in with a new token.';
   } else text = error instanceof Error ? error.message : String(error);
   if (alert) alert.textContent = doing ? `${doing}: ${text}` : text;

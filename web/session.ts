@@ -1,6 +1,7 @@
-// The bearer token of a page. Opened as `/citizen#token=<jwt>`, the page keeps the token in
-// sessionStorage (this tab only, gone when it closes) and takes it out of the address bar
-// and history; otherwise the person pastes one into the sign-in form.
+// The bearer token of a page. Opened as `/citizen#token=<jwt>`, the page asks the person to
+// confirm who they sign in as, keeps the token in sessionStorage (this tab only, gone when it
+// closes) and takes it out of the address bar and history; otherwise the person pastes one
+// into the sign-in form.
 /// <reference lib="dom" />
 import { byId, h, replace } from './dom.ts';
 
@@ -18,25 +19,34 @@ const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 const storageKey = (role: Role) => `onewindow.token.${role}`;
 
-/** The token from the URL fragment (then removed from it) or from this tab's storage. */
+/**
+ * The token from the URL fragment (then removed from it) once the person confirms it, or
+ * from this tab's storage.
+ */
 export function takeToken(role: Role): string | null {
   const fragment = new URLSearchParams(location.hash.slice(1));
   const fromUrl = fragment.get('token');
   if (fromUrl !== null) {
     history.replaceState(null, '', `${location.pathname}${location.search}`);
-    const current = sessionStorage.getItem(storageKey(role));
-    // A link can carry anyone's token: one sent to a person already signed in would have
-    // them act, unawares, under another name (an application filed as someone else's).
-    // Replacing a session asks first.
-    const replaces = (token: string) =>
-      current === null ||
-      confirm(
-        `Sign in as ${describeHolder(claimsOf(token))} instead of ${describeHolder(claimsOf(current))}?`,
-      );
-    if (JWT.test(fromUrl) && fromUrl !== current && replaces(fromUrl))
-      sessionStorage.setItem(storageKey(role), fromUrl);
+    const question = signInQuestion(fromUrl, sessionStorage.getItem(storageKey(role)));
+    if (question && confirm(question)) sessionStorage.setItem(storageKey(role), fromUrl);
   }
   return sessionStorage.getItem(storageKey(role));
+}
+
+/**
+ * What to ask before a token from a link is kept, given the tab's `current` one; undefined
+ * when there is nothing to take (not a token, or the one already kept). A link can carry
+ * anyone's token: followed unawares, it has the person act under another name (their
+ * application, with their personal data, filed under the sender's account), whether or not
+ * the tab had a session. So every token from a link asks first.
+ */
+export function signInQuestion(fromUrl: string, current: string | null): string | undefined {
+  if (!JWT.test(fromUrl) || fromUrl === current) return undefined;
+  const holder = describeHolder(claimsOf(fromUrl));
+  return current === null
+    ? `Sign in as ${holder}? Accept only if that is you.`
+    : `Sign in as ${holder} instead of ${describeHolder(claimsOf(current))}?`;
 }
 
 export function forgetToken(role: Role): void {
@@ -120,6 +130,9 @@ export function sessionPanel(role: Role, onToken: (token: string) => void): void
     input,
     h('button', { type: 'submit' }, 'Sign in'),
   );
+  input.addEventListener('input', () => {
+    if (JWT.test(input.value.trim())) input.removeAttribute('aria-invalid');
+  });
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const value = input.value.trim();

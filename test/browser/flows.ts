@@ -86,10 +86,26 @@ export async function until(
   }
 }
 
-/** Opens `path` signed in with `token` (passed in the fragment, which the page then removes). */
-export async function openSignedIn(page: Page, baseUrl: string, path: string, token: string) {
+/**
+ * Opens `path` signed in with `token` (passed in the fragment, which the page then removes),
+ * saying yes when the page asks whom to sign in as (it asks for any token from a link);
+ * returns the question. Requires a tab that does not keep `token` already: it would not ask.
+ */
+export async function openSignedIn(
+  page: Page,
+  baseUrl: string,
+  path: string,
+  token: string,
+): Promise<string> {
+  const asked = page.waitForEvent('dialog').then(async (dialog) => {
+    const question = dialog.message();
+    await dialog.accept();
+    return question;
+  });
   await page.goto(`${baseUrl}${path}#token=${token}`);
+  const question = await asked;
   await page.locator('#signed-in').waitFor({ state: 'visible' });
+  return question;
 }
 
 /** Waits until the explorer shows its checkpoint and every entry on the page verified. */
@@ -118,8 +134,15 @@ export interface ApplicationInput {
   utilities: string[];
 }
 
-/** The citizen fills the application form and submits it; returns the new case id. */
-export async function citizenApplies(page: Page, application: ApplicationInput): Promise<string> {
+/**
+ * The citizen fills the application form and submits it (with `doubleClick`, as someone who
+ * double-clicks every button); returns the new case id.
+ */
+export async function citizenApplies(
+  page: Page,
+  application: ApplicationInput,
+  { doubleClick = false } = {},
+): Promise<string> {
   await page.locator('#apply-details > summary').click();
   await page.getByLabel('Property unit number').fill(application.unitId);
   await page.getByLabel('Address').fill(application.address);
@@ -136,7 +159,8 @@ export async function citizenApplies(page: Page, application: ApplicationInput):
     else await box.uncheck();
   }
   await page.getByLabel(/I consent/).check();
-  await page.getByRole('button', { name: 'Submit application' }).click();
+  const submit = page.getByRole('button', { name: 'Submit application' });
+  await (doubleClick ? submit.dblclick() : submit.click());
   const status = page.locator('#status').filter({ hasText: /Application submitted: case / });
   await status.waitFor({ timeout: 30_000 });
   const caseId = /case ([0-9a-f-]{36})/.exec((await status.textContent()) ?? '')?.[1];

@@ -133,6 +133,53 @@ describe('the ledger explorer in Chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  it('shows the page asked for last though an earlier one answers later, and is not left busy when a page fails', async () => {
+    const { page } = await newPage();
+    await page.goto(`${baseUrl}/explorer`);
+    const { size } = await explorerShowsVerified(page);
+    // The last entry of the page before the newest is held: that page answers after the
+    // newest, asked for after it.
+    const held = size - 11;
+    await page.route(`**/ledger/entries/${held}`, async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await route.continue();
+    });
+    const heldAnswered = page.waitForResponse(
+      (response) => new URL(response.url()).pathname === `/ledger/entries/${held}`,
+    );
+    await page.getByRole('button', { name: 'Previous', exact: true }).click();
+    await page.getByRole('button', { name: 'Next', exact: true }).click();
+    const newest = `All 10 entries from ${size - 10} to ${size - 1} verified.`;
+    await page.locator('#status').filter({ hasText: newest }).waitFor();
+    await heldAnswered;
+    // Time for the page to verify and show the earlier page's answer, were it to show it.
+    await page.waitForTimeout(500);
+    expect(await page.locator('#status').textContent()).toBe(newest);
+    expect(await page.locator('#range').textContent()).toBe(
+      `Entries ${size - 10} to ${size - 1} of ${size}`,
+    );
+    expect(await page.locator('#entries > li.entry').first().getAttribute('id')).toBe(
+      `entry-${size - 10}`,
+    );
+
+    // A page whose entries cannot be fetched: the alert says why, the list is neither the
+    // previous range's entries nor busy for ever.
+    await page.route('**/ledger/entries/0', (route) =>
+      route.fulfill({
+        status: 503,
+        json: { error: 'unavailable', reason: 'the log could not be read' },
+      }),
+    );
+    await page.getByLabel('Go to entry').fill('0');
+    await page.getByLabel('Go to entry').press('Enter');
+    await page
+      .locator('#alert')
+      .filter({ hasText: 'Loading entries failed: the log could not be read' })
+      .waitFor();
+    expect(await page.locator('#entries').getAttribute('aria-busy')).toBeNull();
+    expect(await page.locator('#entries > li').count()).toBe(0);
+  });
+
   it('is usable on a phone: nothing scrolls sideways, the navigation and buttons are there', async () => {
     const { page, problems } = await newPage(PHONE);
     await page.goto(`${baseUrl}/explorer`);
@@ -215,9 +262,12 @@ describe('a case through the three front doors in Chromium', () => {
     const application = sampleApplication({ utilities: ['electricity'] }) as ApplicationInput;
     const citizenToken = await tokenOf({ role: 'citizen', sub: 'citizen-browser' });
 
-    // The citizen: the token arrives in the fragment and leaves the address bar at once.
+    // The citizen: the token arrives in the fragment, is taken once the citizen says who they
+    // are, and leaves the address bar at once.
     const citizen = await newPage();
-    await openSignedIn(citizen.page, baseUrl, '/citizen', citizenToken);
+    expect(await openSignedIn(citizen.page, baseUrl, '/citizen', citizenToken)).toBe(
+      'Sign in as citizen citizen-browser? Accept only if that is you.',
+    );
     expect(citizen.page.url()).toBe(`${baseUrl}/citizen`);
     const caseId = await citizenApplies(citizen.page, application);
     formCaseId = caseId;
@@ -361,6 +411,25 @@ describe('signing in by link in Chromium', () => {
     expect(await session.textContent()).toContain('citizen-second');
     expect(problems).toEqual([]);
   });
+
+  it('asks before a link signs in a tab without a session, and leaves it signed out when the person declines', async () => {
+    // A link from someone else, followed unawares, would have the citizen apply, with their
+    // personal data, under the sender's account (login CSRF).
+    const { page, problems } = await newPage();
+    const senders = await tokenOf({ role: 'citizen', sub: 'citizen-sender' });
+    const asked = page.waitForEvent('dialog', { timeout: 10_000 }).then(async (dialog) => {
+      const question = dialog.message();
+      await dialog.dismiss();
+      return question;
+    });
+    await page.goto(`${baseUrl}/citizen#token=${senders}`);
+    expect(await asked).toBe('Sign in as citizen citizen-sender? Accept only if that is you.');
+    await page.locator('#signin').waitFor();
+    expect(await page.locator('#signed-in').isHidden()).toBe(true);
+    expect(page.url()).toBe(`${baseUrl}/citizen`);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(problems).toEqual([]);
+  });
 });
 
 describe('the supervisor case list in Chromium', () => {
@@ -389,6 +458,79 @@ describe('the supervisor case list in Chromium', () => {
       search,
     );
     expect(problems).toEqual([]);
+  });
+
+  it('pages with the filters of the last Search, moves only once a page came, and waits while one loads', async () => {
+    // The list as the test's route answers it: two pages, the second failing once.
+    const asked: URLSearchParams[] = [];
+    let failures = 1;
+    const summary = (unitId: string) => ({
+      caseId: crypto.randomUUID(),
+      unitId,
+      status: 'running',
+      currentSteps: ['review'],
+      agencies: ['registry'],
+      overdue: false,
+      submittedAt: '2026-03-01T10:00:00.000Z',
+      closedAt: null,
+    });
+    const { page } = await newPage();
+    await page.route(
+      (url) => url.pathname === '/cases',
+      async (route) => {
+        const params = new URL(route.request().url()).searchParams;
+        asked.push(params);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const second = params.get('pageToken') === 'second-page';
+        if (second && failures-- > 0)
+          return route.fulfill({
+            status: 503,
+            json: { error: 'unavailable', reason: 'the visibility store did not answer' },
+          });
+        return route.fulfill({
+          json: {
+            cases: [summary(second ? 'U-PAGE-2' : 'U-PAGE-1')],
+            nextPageToken: second ? null : 'second-page',
+          },
+        });
+      },
+    );
+    await openSignedIn(
+      page,
+      baseUrl,
+      '/supervisor',
+      await tokenOf({ role: 'supervisor', sub: 'supervisor-paging' }),
+    );
+    const label = page.locator('#page-label');
+    const cases = page.locator('#cases');
+    const next = page.getByRole('button', { name: 'Next page' });
+    const previous = page.getByRole('button', { name: 'Previous page' });
+    await cases.filter({ hasText: 'U-PAGE-1' }).waitFor();
+
+    // A filter changed without a Search: the page token is of the list searched, and so are
+    // the filters sent with it. Neither button moves while the page loads.
+    await page.getByLabel('Status').selectOption('running');
+    await next.click();
+    expect(await next.isDisabled()).toBe(true);
+    expect(await previous.isDisabled()).toBe(true);
+    await page.locator('#alert').filter({ hasText: 'The cases could not be loaded' }).waitFor();
+    expect(asked.at(-1)?.get('pageToken')).toBe('second-page');
+    expect(asked.at(-1)?.has('status')).toBe(false);
+    // The page did not come: still page 1, and Next asks for page 2 again.
+    expect(await label.textContent()).toBe('Page 1');
+    expect(await cases.textContent()).toContain('U-PAGE-1');
+    expect(await next.isDisabled()).toBe(false);
+    await next.click();
+    await cases.filter({ hasText: 'U-PAGE-2' }).waitFor();
+    expect(asked.at(-1)?.get('pageToken')).toBe('second-page');
+    expect(await label.textContent()).toBe('Page 2');
+    expect(await next.isDisabled()).toBe(true);
+    expect(await previous.isDisabled()).toBe(false);
+    await previous.click();
+    await cases.filter({ hasText: 'U-PAGE-1' }).waitFor();
+    expect(asked.at(-1)?.has('pageToken')).toBe(false);
+    expect(asked.at(-1)?.has('status')).toBe(false);
+    expect(await label.textContent()).toBe('Page 1');
   });
 });
 
@@ -515,6 +657,165 @@ describe('a record the ledger refused, in Chromium', () => {
     await expectAccessible(page, problems);
   });
 });
+
+describe('forms in Chromium', () => {
+  it('a double-click on "Submit application" applies once, with no refusal after the success', async () => {
+    const { page, problems } = await newPage();
+    await openSignedIn(
+      page,
+      baseUrl,
+      '/citizen',
+      await tokenOf({ role: 'citizen', sub: 'citizen-double-click' }),
+    );
+    // Each application held a moment on its way: the second click lands while it is out.
+    const applications: string[] = [];
+    await page.route(
+      (url) => url.pathname === '/cases',
+      async (route) => {
+        if (route.request().method() !== 'POST') return route.continue();
+        applications.push(route.request().url());
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return route.continue();
+      },
+    );
+    const caseId = await citizenApplies(page, sampleApplication(), {
+      doubleClick: true,
+    });
+    await page.locator('#case-heading').filter({ hasText: caseId }).waitFor();
+    await page.locator('[data-testid="entries-summary"]').waitFor();
+    expect(applications).toHaveLength(1);
+    expect(await page.locator('#alert').textContent()).toBe('');
+    expect(problems).toEqual([]);
+  });
+
+  it('marks every field of the application the server refused, and says why for each', async () => {
+    const { page } = await newPage();
+    await openSignedIn(
+      page,
+      baseUrl,
+      '/citizen',
+      await tokenOf({ role: 'citizen', sub: 'citizen-empty-form' }),
+    );
+    await page.locator('#apply-details > summary').click();
+    await page.getByRole('button', { name: 'Submit application' }).click();
+    const alert = page.locator('#alert').filter({ hasText: 'The application was refused' });
+    await alert.waitFor();
+    const text = (await alert.textContent()) ?? '';
+    for (const field of ['unitId', 'address', 'buyer.name', 'seller.idNumber'])
+      expect(text).toContain(`(field: ${field})`);
+    const marked = await page
+      .locator('#apply [aria-invalid="true"]')
+      .evaluateAll((controls) => controls.map((c) => c.id));
+    expect(marked).toEqual(
+      expect.arrayContaining(['unitId', 'address', 'buyer-name', 'seller-idNumber']),
+    );
+    expect(marked).toContain(await page.evaluate(() => document.activeElement?.id));
+  });
+
+  it('shows a case read by an officer only under its own task: an answer that comes after another task was chosen is dropped, and the purpose typed is cleared', async () => {
+    const { page, problems } = await newPage();
+    const requests = await officerWithTwoTasks(page);
+    const purpose = page.getByLabel('Purpose of reading this case');
+    await page.locator(`#inbox button[data-case="${TASK_A.caseId}"]`).click();
+    await purpose.fill('review of task A');
+    await page.getByRole('button', { name: 'Open the case' }).click();
+    const answeredA = page.waitForResponse((r) => r.url().includes(`/cases/${TASK_A.caseId}/view`));
+    await page.locator(`#inbox button[data-case="${TASK_B.caseId}"]`).click();
+    // B chosen: the purpose typed for A is not B's.
+    expect(await purpose.inputValue()).toBe('');
+    await answeredA;
+    // Time for the page to show A's answer, were it to show it.
+    await page.waitForTimeout(500);
+    expect(await page.locator('#task-heading').textContent()).toBe(
+      `Review of ${TASK_B.unitId} (step review)`,
+    );
+    expect(await page.locator('#view').textContent()).toBe('');
+    expect(await page.locator('#decision-form').isHidden()).toBe(true);
+    expect(await page.locator('#purpose-form').isVisible()).toBe(true);
+    expect(requests).toEqual([`GET /cases/${TASK_A.caseId}/view`]);
+    expect(problems).toEqual([]);
+  });
+
+  it("a double-click opens an officer's case once and signs the decision once", async () => {
+    const { page, problems } = await newPage();
+    const requests = await officerWithTwoTasks(page);
+    await page.locator(`#inbox button[data-case="${TASK_B.caseId}"]`).click();
+    await page.getByLabel('Purpose of reading this case').fill('review of task B');
+    await page.getByRole('button', { name: 'Open the case' }).dblclick();
+    await page
+      .locator('#view')
+      .filter({ hasText: `Buyer of ${TASK_B.unitId}` })
+      .waitFor();
+    await page.getByLabel('Approve').check();
+    await page.getByLabel('Reason').fill('title and payment in order');
+    await page.getByRole('button', { name: 'Sign and submit the decision' }).dblclick();
+    await page
+      .locator('#status')
+      .filter({ hasText: 'Decision "approved" on review signed and recorded as ledger entry 8' })
+      .waitFor();
+    expect(requests).toEqual([
+      `GET /cases/${TASK_B.caseId}/view`,
+      `POST /cases/${TASK_B.caseId}/decisions`,
+    ]);
+    expect(await page.locator('#alert').textContent()).toBe('');
+    expect(problems).toEqual([]);
+  });
+});
+
+/** Two open review tasks of the registry; the test's routes answer for their cases. */
+const TASK_A = inboxItem('00000000-0000-4000-8000-00000000000a', 'U-TASK-A');
+const TASK_B = inboxItem('00000000-0000-4000-8000-00000000000b', 'U-TASK-B');
+
+function inboxItem(caseId: string, unitId: string) {
+  return {
+    caseId,
+    unitId,
+    stepId: 'review',
+    startedAt: '2026-03-01T10:00:00.000Z',
+    deadlineAt: null,
+    overdue: false,
+    confirmed: true,
+  };
+}
+
+/**
+ * Signs a registry officer in with TASK_A and TASK_B in the inbox, their reads and decisions
+ * answered by routes of the test, each held a moment (A's read longest: it comes after B is
+ * chosen); returns the reads and decisions the page sent, as `METHOD path`.
+ */
+async function officerWithTwoTasks(page: Page): Promise<string[]> {
+  const requests: string[] = [];
+  await page.route(
+    (url) => url.pathname === '/inbox' || /^\/cases\/[^/]+\/(view|decisions)$/.test(url.pathname),
+    async (route) => {
+      const { pathname } = new URL(route.request().url());
+      if (pathname === '/inbox')
+        return route.fulfill({ json: { items: [TASK_A, TASK_B], nextPageToken: null } });
+      requests.push(`${route.request().method()} ${pathname}`);
+      const task = pathname.includes(TASK_A.caseId) ? TASK_A : TASK_B;
+      await new Promise((resolve) => setTimeout(resolve, task === TASK_A ? 1_500 : 300));
+      if (pathname.endsWith('/decisions'))
+        return route.fulfill({ json: { stepId: 'review', ledgerIndex: 8 } });
+      return route.fulfill({
+        json: {
+          caseId: task.caseId,
+          agency: 'registry',
+          view: { unitId: task.unitId, buyer: { name: `Buyer of ${task.unitId}` } },
+          steps: [],
+          access: { ledgerIndex: 7 },
+        },
+      });
+    },
+  );
+  await openSignedIn(
+    page,
+    baseUrl,
+    '/officer',
+    await tokenOf({ role: 'officer', sub: 'officer-forms', agency: 'registry' }),
+  );
+  await page.locator(`#inbox button[data-case="${TASK_B.caseId}"]`).waitFor();
+  return requests;
+}
 
 describe('every page', () => {
   it.each(['/', '/citizen', '/officer', '/supervisor', '/explorer'])(

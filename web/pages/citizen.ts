@@ -10,6 +10,7 @@ import {
   formatTime,
   h,
   onClickOneAtATime,
+  onSubmitOneAtATime,
   replace,
   table,
 } from '../dom.ts';
@@ -17,7 +18,7 @@ import { ApiError, json } from '../http.ts';
 import { say, sayError } from '../messages.ts';
 import { sessionPanel } from '../session.ts';
 import { accessTable, badge, notificationsTable, stepList, verifiedEntries } from '../caseView.ts';
-import type { Access, CaseDetail, CaseList, Due } from '../caseApi.ts';
+import type { AccessLog, CaseDetail, CaseList, Due } from '../caseApi.ts';
 
 let token = '';
 
@@ -58,9 +59,7 @@ function readApplication(): Record<string, unknown> {
   };
 }
 
-async function apply(event: SubmitEvent): Promise<void> {
-  event.preventDefault();
-  const form = event.target as HTMLFormElement;
+async function apply(form: HTMLFormElement): Promise<void> {
   for (const invalid of form.querySelectorAll('[aria-invalid]'))
     invalid.removeAttribute('aria-invalid');
   say('Submitting your application\u2026');
@@ -73,12 +72,12 @@ async function apply(event: SubmitEvent): Promise<void> {
     });
   } catch (error) {
     sayError(error, 'The application was refused');
-    if (error instanceof ApiError && error.field) {
-      const control = controlFor(error.field);
-      if (control) {
-        control.setAttribute('aria-invalid', 'true');
-        control.focus();
-      }
+    if (error instanceof ApiError) {
+      // Every field the server names is marked, the first one focused.
+      const fields = error.issues.length ? error.issues.map((i) => i.field) : [error.field ?? ''];
+      const controls = fields.map(controlFor).filter((control) => control !== null);
+      for (const control of controls) control.setAttribute('aria-invalid', 'true');
+      controls[0]?.focus();
     }
     return;
   }
@@ -221,7 +220,7 @@ async function openCase(caseId: string, focus = true): Promise<void> {
   if (focus) byId('case-heading').focus();
   const [detail, accessLog] = await Promise.all([
     json<CaseDetail>(`/cases/${encodeURIComponent(caseId)}`, { token }),
-    json<{ accesses: Access[] }>(`/cases/${encodeURIComponent(caseId)}/access-log`, {
+    json<AccessLog>(`/cases/${encodeURIComponent(caseId)}/access-log`, {
       token,
     }).catch((error: unknown) => error),
   ]).catch((error: unknown) => {
@@ -242,19 +241,20 @@ async function openCase(caseId: string, focus = true): Promise<void> {
       ['Property', detail.unitId],
       ['Submitted', formatTime(detail.submittedAt)],
       ['Status', `${detail.phase ?? detail.workflowStatus}`],
+      ...(detail.erasedAt ? ([['Erased', formatTime(detail.erasedAt)]] as [string, string][]) : []),
       ['Overdue', detail.overdue ? badge('OVERDUE', 'overdue') : 'no'],
       ...(detail.reason ? ([['Reason', detail.reason]] as [string, string][]) : []),
     ]),
     h('h3', {}, 'Amounts due'),
-    dueList(caseId, detail.due ?? []),
+    dueList(caseId, detail.due),
     h('h3', {}, 'Steps'),
-    stepList(detail.steps, detail.workflowStatus),
+    stepList(detail.steps, detail.workflowStatus, detail.erasedAt),
     h('h3', {}, 'Notifications'),
-    notificationsTable(detail.notifications ?? []),
+    notificationsTable(detail.notifications),
     h('h3', { id: 'access-heading' }, 'Who accessed my data'),
     accessLog instanceof Error
       ? h('p', { class: 'warning' }, `The access log could not be read: ${accessLog.message}`)
-      : accessTable((accessLog as { accesses: Access[] }).accesses),
+      : accessTable((accessLog as AccessLog).accesses),
     h('h3', {}, 'Signed ledger entries of this case'),
     entries,
   );
@@ -270,7 +270,8 @@ function showError(error: unknown): void {
 sessionPanel('citizen', (value) => {
   token = value;
   byId('signed-in').hidden = false;
-  byId<HTMLFormElement>('apply').addEventListener('submit', (event) => void apply(event));
+  const applyForm = byId<HTMLFormElement>('apply');
+  onSubmitOneAtATime(applyForm, () => apply(applyForm));
   byId('refresh-cases').addEventListener('click', () => void loadCases().catch(showError));
   // A link may name a case to open (?case=<id>); anything but a case id is not followed.
   const requested = new URL(location.href).searchParams.get('case');

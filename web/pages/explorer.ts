@@ -24,12 +24,20 @@ interface State {
   from: number;
 }
 
+/**
+ * The load of a page of entries last begun: Previous and Next may be clicked again before a
+ * page is verified, and a slower answer to an earlier click must not show under the newer
+ * range (nor its failure be reported).
+ */
+let lastLoad = 0;
+
 function clampFrom(from: number, size: number): number {
   const last = Math.max(0, size - PAGE_SIZE);
   return Math.min(Math.max(0, Math.floor(from)), last);
 }
 
 async function showEntries(state: State): Promise<void> {
+  const load = ++lastLoad;
   const size = state.checkpoint.checkpoint.size;
   const from = clampFrom(state.from, size);
   state.from = from;
@@ -46,34 +54,43 @@ async function showEntries(state: State): Promise<void> {
   list.setAttribute('aria-busy', 'true');
   say(`Verifying entries ${from} to ${to - 1}\u2026`);
   const indices = Array.from({ length: to - from }, (_, i) => from + i);
-  const fetched = await mapLimit(indices, 4, async (index) => {
-    const [leaf, proof] = await Promise.all([
-      bytes(`/ledger/entries/${index}`),
-      fetchInclusionProof(index, size),
-    ]);
-    return { index, leaf, proof };
-  });
-  let previousLeafHash: Uint8Array | undefined;
-  const verdicts = fetched.map(({ index, leaf, proof }) => {
-    const verdict = verifyEntry({
-      index,
-      bytes: leaf,
-      inclusionProof: proof,
-      checkpoint: state.checkpoint,
-      context: state.context,
-      ...(previousLeafHash ? { previousLeafHash } : {}),
+  try {
+    const fetched = await mapLimit(indices, 4, async (index) => {
+      const [leaf, proof] = await Promise.all([
+        bytes(`/ledger/entries/${index}`),
+        fetchInclusionProof(index, size),
+      ]);
+      return { index, leaf, proof };
     });
-    previousLeafHash = verdict.leafHash;
-    return verdict;
-  });
-  replace(list, ...verdicts.map((v) => entryItem(v)));
-  list.removeAttribute('aria-busy');
-  const failed = verdicts.filter((v) => v.status !== 'verified');
-  say(
-    failed.length === 0
-      ? `All ${verdicts.length} entries from ${from} to ${to - 1} verified.`
-      : `${failed.length} of ${verdicts.length} entries FAILED verification: ${failed.map((v) => v.index).join(', ')}.`,
-  );
+    if (load !== lastLoad) return;
+    let previousLeafHash: Uint8Array | undefined;
+    const verdicts = fetched.map(({ index, leaf, proof }) => {
+      const verdict = verifyEntry({
+        index,
+        bytes: leaf,
+        inclusionProof: proof,
+        checkpoint: state.checkpoint,
+        context: state.context,
+        ...(previousLeafHash ? { previousLeafHash } : {}),
+      });
+      previousLeafHash = verdict.leafHash;
+      return verdict;
+    });
+    replace(list, ...verdicts.map((v) => entryItem(v)));
+    const failed = verdicts.filter((v) => v.status !== 'verified');
+    say(
+      failed.length === 0
+        ? `All ${verdicts.length} entries from ${from} to ${to - 1} verified.`
+        : `${failed.length} of ${verdicts.length} entries FAILED verification: ${failed.map((v) => v.index).join(', ')}.`,
+    );
+  } catch (error) {
+    if (load !== lastLoad) return;
+    // The entries of another range must not stand under this one's heading.
+    replace(list);
+    throw error;
+  } finally {
+    if (load === lastLoad) list.removeAttribute('aria-busy');
+  }
 }
 
 async function main(): Promise<void> {

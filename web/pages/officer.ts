@@ -9,6 +9,7 @@ import {
   formatTime,
   h,
   onClickOneAtATime,
+  onSubmitOneAtATime,
   replace,
   table,
   type Child,
@@ -20,6 +21,7 @@ import { badge, stepItem } from '../caseView.ts';
 import type { InboxItem, OfficerView } from '../caseApi.ts';
 
 let token = '';
+/** The task chosen last: an answer about another one (chosen before) must not land under it. */
 let current: InboxItem | undefined;
 
 /** The view as label/value pairs, nested objects flattened (`buyer.name`). */
@@ -105,15 +107,19 @@ function openTask(item: InboxItem): void {
   byId('task').hidden = false;
   byId('task-heading').textContent = `Review of ${item.unitId} (step ${item.stepId})`;
   replace(byId('view'));
+  // A purpose is given for one case: the one typed for the case chosen before is not this one's.
+  const purpose = byId<HTMLInputElement>('purpose');
+  purpose.value = '';
+  purpose.removeAttribute('aria-invalid');
   byId('purpose-form').hidden = false;
   byId('decision-form').hidden = true;
   byId<HTMLFormElement>('decision-form').reset();
   byId('task-heading').focus();
 }
 
-async function readCase(event: SubmitEvent): Promise<void> {
-  event.preventDefault();
-  if (!current) return;
+async function readCase(): Promise<void> {
+  const item = current;
+  if (!item) return;
   const purpose = byId<HTMLInputElement>('purpose');
   purpose.removeAttribute('aria-invalid');
   if (purpose.value.trim().length < 3) {
@@ -124,9 +130,12 @@ async function readCase(event: SubmitEvent): Promise<void> {
   }
   try {
     const opened = await json<OfficerView>(
-      `/cases/${encodeURIComponent(current.caseId)}/view${query({ purpose: purpose.value.trim() })}`,
+      `/cases/${encodeURIComponent(item.caseId)}/view${query({ purpose: purpose.value.trim() })}`,
       { token },
     );
+    // Another task chosen meanwhile: this case's personal data must not show under its
+    // heading, nor a decision go from there to that case.
+    if (current !== item) return;
     replace(
       byId('view'),
       h(
@@ -143,14 +152,13 @@ async function readCase(event: SubmitEvent): Promise<void> {
     byId('decision-form').hidden = false;
     say('The case is open. Decide below.');
   } catch (error) {
-    sayError(error, 'The case could not be opened');
+    if (current === item) sayError(error, 'The case could not be opened');
   }
 }
 
-async function decide(event: SubmitEvent): Promise<void> {
-  event.preventDefault();
-  if (!current) return;
-  const form = event.target as HTMLFormElement;
+async function decide(form: HTMLFormElement): Promise<void> {
+  const item = current;
+  if (!item) return;
   const outcome = form.querySelector<HTMLInputElement>('input[name="outcome"]:checked')?.value;
   const reason = byId<HTMLTextAreaElement>('reason');
   if (!outcome) {
@@ -168,11 +176,11 @@ async function decide(event: SubmitEvent): Promise<void> {
   let decided: { stepId: string; ledgerIndex: number };
   try {
     decided = await json<{ stepId: string; ledgerIndex: number }>(
-      `/cases/${encodeURIComponent(current.caseId)}/decisions`,
+      `/cases/${encodeURIComponent(item.caseId)}/decisions`,
       {
         token,
         method: 'POST',
-        body: { stepId: current.stepId, outcome, reason: reason.value.trim() },
+        body: { stepId: item.stepId, outcome, reason: reason.value.trim() },
       },
     );
   } catch (error) {
@@ -181,8 +189,11 @@ async function decide(event: SubmitEvent): Promise<void> {
   }
   const recorded = `Decision "${outcome}" on ${decided.stepId} signed and recorded as ledger entry ${decided.ledgerIndex}`;
   say(`${recorded}.`);
-  byId('task').hidden = true;
-  current = undefined;
+  // Decided: its task closes, unless another one was chosen meanwhile.
+  if (current === item) {
+    byId('task').hidden = true;
+    current = undefined;
+  }
   // Decided: failing to reload the inbox is no refusal (deciding again would be refused).
   await loadInbox().catch((error: unknown) =>
     sayError(error, `${recorded}, but the inbox could not be reloaded`),
@@ -194,8 +205,9 @@ sessionPanel('officer', (value) => {
   byId('signed-in').hidden = false;
   const agency = claimsOf(value)?.agency;
   if (agency) byId('inbox-heading').textContent = `Open review steps for ${agency}`;
-  byId<HTMLFormElement>('purpose-form').addEventListener('submit', (e) => void readCase(e));
-  byId<HTMLFormElement>('decision-form').addEventListener('submit', (e) => void decide(e));
+  onSubmitOneAtATime(byId<HTMLFormElement>('purpose-form'), readCase);
+  const decisionForm = byId<HTMLFormElement>('decision-form');
+  onSubmitOneAtATime(decisionForm, () => decide(decisionForm));
   byId('refresh-inbox').addEventListener(
     'click',
     () => void loadInbox().catch((error: unknown) => sayError(error)),

@@ -7,17 +7,37 @@
 import { Agency } from '../../domain/agency.ts';
 import { CasePhase } from '../../domain/caseStatus.ts';
 import { jointTransferProcess } from '../../domain/process.ts';
-import { byId, definitions, formatTime, h, onClickOneAtATime, replace, table } from '../dom.ts';
+import {
+  byId,
+  definitions,
+  formatTime,
+  h,
+  onClickOneAtATime,
+  onSubmitOneAtATime,
+  replace,
+  table,
+} from '../dom.ts';
 import { bytes, json, query } from '../http.ts';
 import { say, sayError } from '../messages.ts';
 import { sessionPanel } from '../session.ts';
 import { accessTable, badge, notificationsTable, stepList, verifiedEntries } from '../caseView.ts';
-import type { Access, CaseList, Escalation, EscalationList, Timeline } from '../caseApi.ts';
+import type { CaseList, Escalation, EscalationList, Timeline } from '../caseApi.ts';
 
 let token = '';
-/** The page token of each page seen so far; index 0 is the first page (no token). */
-let pageTokens: (string | null)[] = [null];
-let page = 0;
+
+/**
+ * The case list shown: the filters of the Search that listed it (its page tokens were issued
+ * for those, not for what the form says now), the page token of each page seen so far (index
+ * 0 is the first page, no token), and the page shown. Replaced only by a load that succeeded.
+ */
+interface Listing {
+  filters: Record<string, string>;
+  pageTokens: readonly (string | null)[];
+  page: number;
+}
+let listing: Listing = { filters: {}, pageTokens: [null], page: 0 };
+/** The case list load last begun: a slower answer to an earlier Search or page is dropped. */
+let lastListLoad = 0;
 let openCaseId: string | undefined;
 /** The timeline load last begun: a slower answer to an earlier one must not replace it. */
 let lastLoad = 0;
@@ -29,6 +49,7 @@ function fillSelect(id: string, values: readonly string[]): void {
   for (const value of values) select.append(h('option', { value }, value));
 }
 
+/** The filters as the form says now: read on Search only. */
 function filters(): Record<string, string> {
   const form = byId<HTMLFormElement>('filters');
   const out: Record<string, string> = {};
@@ -37,15 +58,40 @@ function filters(): Record<string, string> {
   return out;
 }
 
-async function loadCases(): Promise<void> {
-  const token_ = pageTokens[page];
-  const list = await json<CaseList>(`/cases${query({ ...filters(), pageToken: token_ })}`, {
-    token,
-  });
-  if (list.nextPageToken) pageTokens[page + 1] = list.nextPageToken;
-  else pageTokens = pageTokens.slice(0, page + 1);
-  byId<HTMLButtonElement>('prev-page').disabled = page === 0;
-  byId<HTMLButtonElement>('next-page').disabled = !list.nextPageToken;
+/**
+ * Loads page `wanted.page` of the list of `wanted.filters` (whose token for that page is known)
+ * and shows it. Previous and Next wait while it loads: a second click would ask for a page
+ * from a token not yet known, or count from a page not yet shown.
+ */
+async function loadCases(wanted: Listing): Promise<void> {
+  const load = ++lastListLoad;
+  const previous = byId<HTMLButtonElement>('prev-page');
+  const next = byId<HTMLButtonElement>('next-page');
+  previous.disabled = next.disabled = true;
+  try {
+    const { page, pageTokens } = wanted;
+    const list = await json<CaseList>(
+      `/cases${query({ ...wanted.filters, pageToken: pageTokens[page] })}`,
+      { token },
+    );
+    if (load !== lastListLoad) return;
+    const known = pageTokens.slice(0, page + 1);
+    listing = {
+      ...wanted,
+      pageTokens: list.nextPageToken ? [...known, list.nextPageToken] : known,
+    };
+    showCases(list);
+  } finally {
+    // After a failure the list shown stays, and so does where Previous and Next lead from it.
+    if (load === lastListLoad) {
+      previous.disabled = listing.page === 0;
+      next.disabled = listing.pageTokens[listing.page + 1] === undefined;
+    }
+  }
+}
+
+function showCases(list: CaseList): void {
+  const { page } = listing;
   byId('page-label').textContent = `Page ${page + 1}`;
   const container = byId('cases');
   if (list.cases.length === 0) {
@@ -137,6 +183,10 @@ function chooseCase(caseId: string, unitId: string): void {
   byId('case').hidden = false;
   byId('case-heading').textContent = `Timeline of case ${caseId} (${unitId})`;
   replace(byId('timeline'));
+  // A purpose is given for one case: the one typed for the case chosen before is not this one's.
+  const purpose = byId<HTMLInputElement>('purpose');
+  purpose.value = '';
+  purpose.removeAttribute('aria-invalid');
   byId('case-heading').focus();
 }
 
@@ -193,6 +243,7 @@ function escalationItem(caseId: string, escalation: Escalation, index: number): 
       reason.focus();
       return;
     }
+    reason.removeAttribute('aria-invalid');
     // One action at a time: a second click would be refused once the first has gone through.
     submit.disabled = true;
     json<{ stepId: string; ledgerIndex: number | null }>(
@@ -238,8 +289,7 @@ async function downloadEvidence(caseId: string): Promise<void> {
   say(`Evidence bundle of case ${caseId} downloaded (evidence-${caseId}.json).`);
 }
 
-async function openTimeline(event: SubmitEvent): Promise<void> {
-  event.preventDefault();
+async function openTimeline(): Promise<void> {
   const caseId = openCaseId;
   if (!caseId) return;
   const purpose = byId<HTMLInputElement>('purpose');
@@ -258,9 +308,6 @@ async function openTimeline(event: SubmitEvent): Promise<void> {
   );
   // Chosen or opened again meanwhile: this answer (and its forms) would land under the other.
   if (load !== lastLoad) return;
-  const accesses: Access[] = Array.isArray(t.accessLog)
-    ? t.accessLog
-    : (t.accessLog?.accesses ?? []);
   const evidence = h(
     'button',
     { type: 'button', class: 'secondary' },
@@ -276,17 +323,16 @@ async function openTimeline(event: SubmitEvent): Promise<void> {
   const entriesColumn = h('div', {}, h('p', {}, 'Verifying\u2026'));
   replace(
     byId('timeline'),
-    t.access
-      ? h(
-          'p',
-          { class: 'status' },
-          `Your reading of this timeline was recorded as ledger entry ${t.access.ledgerIndex}.`,
-        )
-      : null,
+    h(
+      'p',
+      { class: 'status' },
+      `Your reading of this timeline was recorded as ledger entry ${t.access.ledgerIndex}.`,
+    ),
     definitions([
       ['Property', t.unitId],
       ['Submitted', formatTime(t.submittedAt)],
       ['Workflow', t.workflowStatus],
+      ...(t.erasedAt ? ([['Erased', formatTime(t.erasedAt)]] as [string, string][]) : []),
       ['Phase', t.phase ?? '\u2014'],
       ['Overdue', t.overdue ? badge('OVERDUE', 'overdue') : 'no'],
       ...(t.reason ? ([['Reason', t.reason]] as [string, string][]) : []),
@@ -307,13 +353,13 @@ async function openTimeline(event: SubmitEvent): Promise<void> {
         'section',
         { 'aria-labelledby': 'workflow-heading' },
         h('h3', { id: 'workflow-heading' }, 'Workflow steps'),
-        stepList(t.steps, t.workflowStatus),
+        stepList(t.steps, t.workflowStatus, t.erasedAt),
         h('h3', {}, 'Compensations, resolutions and other records'),
-        (t.records ?? []).length
+        t.records.length
           ? table(
               'Records',
               ['Step', 'Agency', 'Outcome', 'When', 'Entry'],
-              (t.records ?? []).map((r) => [
+              t.records.map((r) => [
                 r.stepId,
                 r.agency,
                 r.outcome,
@@ -323,11 +369,11 @@ async function openTimeline(event: SubmitEvent): Promise<void> {
             )
           : h('p', {}, 'None.'),
         h('h3', {}, 'Escalations'),
-        (t.escalations ?? []).length
+        t.escalations.length
           ? h(
               'ul',
               { class: 'steps' },
-              ...(t.escalations ?? []).map((e, i) => escalationItem(caseId, e, i)),
+              ...t.escalations.map((e, i) => escalationItem(caseId, e, i)),
             )
           : h('p', {}, 'None.'),
       ),
@@ -339,9 +385,9 @@ async function openTimeline(event: SubmitEvent): Promise<void> {
       ),
     ),
     h('h3', {}, 'Notifications'),
-    notificationsTable(t.notifications ?? []),
+    notificationsTable(t.notifications),
     h('h3', {}, 'Who accessed the case data'),
-    accessTable(accesses),
+    accessTable(t.accessLog),
   );
   const verified = await verifiedEntries(caseId, t.entries, t.checkpoint?.note);
   if (load !== lastLoad) return;
@@ -365,22 +411,21 @@ sessionPanel('supervisor', (value) => {
     'f-step',
     jointTransferProcess(['electricity', 'water', 'gas']).steps.map((s) => s.id),
   );
-  const reload = () =>
-    loadCases().catch((error: unknown) => sayError(error, 'The cases could not be loaded'));
+  const show = (wanted: Listing) =>
+    loadCases(wanted).catch((error: unknown) => sayError(error, 'The cases could not be loaded'));
+  const search = () => show({ filters: filters(), pageTokens: [null], page: 0 });
   byId<HTMLFormElement>('filters').addEventListener('submit', (event) => {
     event.preventDefault();
-    pageTokens = [null];
-    page = 0;
-    void reload();
+    void search();
   });
-  byId('next-page').addEventListener('click', () => {
-    page++;
-    void reload();
-  });
-  byId('prev-page').addEventListener('click', () => {
-    page = Math.max(0, page - 1);
-    void reload();
-  });
+  byId('next-page').addEventListener(
+    'click',
+    () => void show({ ...listing, page: listing.page + 1 }),
+  );
+  byId('prev-page').addEventListener(
+    'click',
+    () => void show({ ...listing, page: Math.max(0, listing.page - 1) }),
+  );
   const escalationsFailed = (error: unknown) =>
     sayError(error, 'The escalations could not be loaded');
   onClickOneAtATime(byId<HTMLButtonElement>('escalations-more'), async () => {
@@ -392,13 +437,9 @@ sessionPanel('supervisor', (value) => {
       .then(() => say(`Escalations waiting for you: ${escalations.items.length}.`))
       .catch(escalationsFailed);
   });
-  byId<HTMLFormElement>('purpose-form').addEventListener(
-    'submit',
-    (event) =>
-      void openTimeline(event).catch((error: unknown) =>
-        sayError(error, 'The timeline could not be opened'),
-      ),
+  onSubmitOneAtATime(byId<HTMLFormElement>('purpose-form'), () =>
+    openTimeline().catch((error: unknown) => sayError(error, 'The timeline could not be opened')),
   );
   loadEscalations().catch(escalationsFailed);
-  void reload();
+  void search();
 });

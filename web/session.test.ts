@@ -1,0 +1,32 @@
+// What a page asks before it keeps a token that came in a link (`#token=`): a link can carry
+// anyone's token, so a tab without a session asks too (login CSRF), not only one that has one.
+import { describe, expect, test } from 'vitest';
+import { signInQuestion } from './session.ts';
+
+/** An unsigned JWT with these claims: the page reads them for display only, the API verifies. */
+function token(claims: Record<string, string>): string {
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return `${part({ alg: 'EdDSA' })}.${part(claims)}.c2lnbmF0dXJl`;
+}
+
+const mine = token({ role: 'citizen', sub: 'citizen-mine' });
+const theirs = token({ role: 'citizen', sub: 'citizen-theirs' });
+
+describe('the question before a token from a link is kept', () => {
+  test('asks a tab without a session, naming who the link signs in as', () => {
+    expect(signInQuestion(theirs, null)).toBe(
+      'Sign in as citizen citizen-theirs? Accept only if that is you.',
+    );
+  });
+
+  test('asks a tab with a session whether to replace it, naming both', () => {
+    expect(signInQuestion(theirs, mine)).toBe(
+      'Sign in as citizen citizen-theirs instead of citizen citizen-mine?',
+    );
+  });
+
+  test('asks nothing for the token the tab already keeps, nor for what is no token', () => {
+    expect(signInQuestion(mine, mine)).toBeUndefined();
+    expect(signInQuestion('not-a-token', null)).toBeUndefined();
+  });
+});
