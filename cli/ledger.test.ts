@@ -466,3 +466,25 @@ describe('the verifier commands on an exported log the operator served badly', (
     );
   });
 });
+
+describe('a ledger command that fails for a reason that is no finding', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('exits 4, not 1 (tampering), when export-bundle cannot reach its database', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'onewindow-bundle-'));
+    const trust = join(dir, 'trust.json');
+    writeFileSync(trust, JSON.stringify(trustFile()));
+    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    // Port 1 on this machine: nothing listens there, so the connection is refused at once.
+    const code = await runLedger(
+      ['export-bundle', '--case', '7c9e6679-7425-40de-944b-e07fc1f90ae7', '--trust', trust],
+      { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/nothing' },
+    );
+    expect(code).toBe(4);
+    expect(String(error.mock.calls[0]?.[0])).toMatch(
+      /^onewindow: the command failed, and nothing was concluded about the log: .*ECONNREFUSED/s,
+    );
+  });
+});
