@@ -18,7 +18,10 @@ function fakes(
     return Promise.resolve({ rows: [{ erased_at: erasedAt }] });
   };
   const pool = {
-    query: () => Promise.resolve({ rows: [{ workflow_id: 'case:U-1', ...row }] }),
+    query: (text: string) => {
+      if (!text.startsWith('SELECT')) calls.push(text.split(' ')[0]!);
+      return Promise.resolve({ rows: [{ workflow_id: 'case:U-1', ...row }] });
+    },
     connect: () => Promise.resolve({ query, release: () => undefined }),
   } as unknown as pg.Pool;
   const client = {
@@ -105,6 +108,8 @@ describe('erasing a case', () => {
       'delete run-1',
       `list WorkflowType = 'agencyDecision' AND WorkflowId STARTS_WITH 'desk:${caseId}:'`,
       'delete desk-1',
+      // Who applied goes too, for a case erased before that was part of erasing.
+      'UPDATE',
     ]);
   });
 

@@ -85,6 +85,11 @@ export async function eraseCase(
     // An erasure before deletes came first may have committed and then failed to delete.
     if (row.run_id) await deleteRun(row.workflow_id, row.run_id);
     await deleteDeskRuns();
+    // A case erased before who applied went with it keeps them on its row until erased again.
+    await deps.pool.query(
+      'UPDATE cases SET applicant = NULL WHERE case_id = $1 AND applicant IS NOT NULL',
+      [caseId],
+    );
     return { caseId, erasedAt: row.erased_at.toISOString(), erasedNow: false };
   }
   // Without a run id the handle would describe (and the delete remove) the unit's latest

@@ -273,6 +273,15 @@ CREATE TABLE access_records (
 CREATE INDEX access_records_case ON access_records (case_id);
 `,
   },
+  {
+    version: 11,
+    name: 'erased cases keep no applicant',
+    sql: `
+-- Erasure clears who applied (infra/erasure.ts) since this migration; cases erased before
+-- it are cleared here.
+UPDATE cases SET applicant = NULL WHERE erased_at IS NOT NULL AND applicant IS NOT NULL;
+`,
+  },
 ];
 
 /** Applies pending migrations under an advisory lock, so concurrent starts do not race. */

@@ -32,6 +32,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eraseCase } from '../../infra/erasure.ts';
+import { MIGRATIONS } from '../../ledger/pg/migrations.ts';
 import { onewindow, writeTrustFile } from './cli.ts';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { AesGcmPayloadCodec } from '../../infra/payloadCodec.ts';
@@ -1468,9 +1469,27 @@ describe('the joint transfer, end to end', () => {
     expect(after.json()).toMatchObject({ workflowStatus: 'ERASED', phase: 'rejected' });
     // Every entry stays, the supervisor's two reads among them.
     expect(after.json<{ entries: unknown[] }>().entries).toHaveLength(closed.entries.length + 2);
+    // A case erased before who applied went with it: erasing it again clears them, and so
+    // does migration 11 for every such case.
+    const applicantOnRow = async () =>
+      (
+        await stack.pool.query<{ applicant: string | null }>(
+          'SELECT applicant FROM cases WHERE case_id = $1',
+          [caseId],
+        )
+      ).rows[0]!.applicant;
+    const erasedTheOldWay = () =>
+      stack.adminPool.query("UPDATE cases SET applicant = 'citizen-1' WHERE case_id = $1", [
+        caseId,
+      ]);
+    await erasedTheOldWay();
     const again = await onewindow(['case', 'erase', caseId], operatorEnv);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(new RegExp(`^case ${caseId} was already erased at `));
+    expect(await applicantOnRow()).toBeNull();
+    await erasedTheOldWay();
+    await stack.adminPool.query(MIGRATIONS.find((m) => m.version === 11)!.sql);
+    expect(await applicantOnRow()).toBeNull();
 
     const url = `${await stack.app.listen({ port: 0, host: '127.0.0.1' })}/ledger`;
     const trust = join(mkdtempSync(join(tmpdir(), 'onewindow-erase-')), 'trust.json');
