@@ -1,10 +1,12 @@
 import type * as fs from 'node:fs';
 import {
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +17,9 @@ import { ensureKeyFile } from './keys.ts';
 
 /** The file system calls that make a write durable, in order, each with the path it was on. */
 const calls = vi.hoisted(() => [] as string[]);
+/** An error code link(2) or a folder's fsync(2) fails with, as on a file system without them. */
+const refuse = vi.hoisted(() => ({ link: '', folderSync: '' }));
+const errno = (code: string) => Object.assign(new Error(`${code}: refused`), { code });
 vi.mock('node:fs', async (importOriginal) => {
   const real = await importOriginal<typeof fs>();
   const folders = new Map<number, string>();
@@ -30,6 +35,7 @@ vi.mock('node:fs', async (importOriginal) => {
       real.renameSync(from, to);
     },
     linkSync: (from: string, to: string) => {
+      if (refuse.link) throw errno(refuse.link);
       calls.push(`place ${to}`);
       real.linkSync(from, to);
     },
@@ -39,6 +45,7 @@ vi.mock('node:fs', async (importOriginal) => {
       return fd;
     },
     fsyncSync: (fd: number) => {
+      if (refuse.folderSync && folders.has(fd)) throw errno(refuse.folderSync);
       calls.push(`sync ${folders.get(fd) ?? fd}`);
       real.fsyncSync(fd);
     },
@@ -48,6 +55,8 @@ vi.mock('node:fs', async (importOriginal) => {
 const dir = mkdtempSync(join(tmpdir(), 'onewindow-files-'));
 beforeEach(() => {
   calls.length = 0;
+  refuse.link = '';
+  refuse.folderSync = '';
 });
 
 describe('a new key file', () => {
@@ -81,10 +90,39 @@ describe('writeFileWhole', () => {
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 
-  it('removes its temporary file when the rename fails', () => {
+  it('refuses a folder, and leaves no temporary file', () => {
     const path = join(dir, 'a-folder');
     mkdirSync(path);
     expect(() => writeFileWhole(path, '{}')).toThrow(/^EISDIR/);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('writes a key in place, still never over a file, where the file system has no hard links', () => {
+    refuse.link = 'EPERM'; // as vfat answers link(2)
+    const path = join(dir, 'usb-stick.key');
+    writeFileWhole(path, 'a key\n', { mode: 0o600, exclusive: true });
+    expect(readFileSync(path, 'utf8')).toBe('a key\n');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(() => writeFileWhole(path, 'another\n', { exclusive: true })).toThrow(/^EEXIST/);
+    expect(readFileSync(path, 'utf8')).toBe('a key\n');
+    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('keeps the file written where the file system cannot sync a folder', () => {
+    refuse.folderSync = 'EINVAL';
+    const path = join(dir, 'receipt.json');
+    writeFileWhole(path, '{}\n');
+    expect(readFileSync(path, 'utf8')).toBe('{}\n');
+  });
+
+  it('writes through a path that is no regular file (a symbolic link, /dev/stdout)', () => {
+    const target = join(dir, 'kept-elsewhere.json');
+    const link = join(dir, 'linked.json');
+    writeFileSync(target, 'old\n');
+    symlinkSync(target, link);
+    writeFileWhole(link, 'new\n');
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, 'utf8')).toBe('new\n');
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 });

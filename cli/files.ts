@@ -5,6 +5,7 @@ import {
   closeSync,
   fsyncSync,
   linkSync,
+  lstatSync,
   openSync,
   renameSync,
   rmSync,
@@ -17,7 +18,10 @@ import { dirname } from 'node:path';
  * renamed into place, then the folder synced. A crash or a power loss leaves the old file or
  * the new one, never part of one, and what the caller does next (a ledger write) comes after
  * the file is durable. With `exclusive`, a file at `path` is never replaced: the temporary
- * file is linked into place (link(2) fails with EEXIST), not renamed over it.
+ * file is linked into place (link(2) fails with EEXIST), not renamed over it; on a file system
+ * without hard links (vfat, some network and FUSE mounts) it is written in place with O_EXCL,
+ * whole unless the machine stops mid-write. A `path` that is there and no regular file
+ * (/dev/stdout, a pipe, a symbolic link) is written through, as a plain write would.
  * @throws the file system's error naming the path; no temporary file is left behind.
  */
 export function writeFileWhole(
@@ -25,12 +29,22 @@ export function writeFileWhole(
   data: string,
   { mode, exclusive = false }: { mode?: number; exclusive?: boolean } = {},
 ): void {
+  if (!exclusive && isThereButNoFile(path)) {
+    writeFileSync(path, data, { mode });
+    return;
+  }
   const temporary = `${path}.${process.pid}.${randomUUID()}.tmp`;
   try {
     // 'wx': made afresh, so it has `mode` from the start.
     writeFileSync(temporary, data, { flush: true, flag: 'wx', mode });
-    if (exclusive) linkSync(temporary, path);
-    else renameSync(temporary, path);
+    if (!exclusive) renameSync(temporary, path);
+    else
+      try {
+        linkSync(temporary, path);
+      } catch (error) {
+        if (!NO_HARD_LINKS.includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+        writeFileSync(path, data, { flush: true, flag: 'wx', mode });
+      }
   } catch (error) {
     // Said of the file the caller named: the temporary one is this function's own business.
     if (error instanceof Error) {
@@ -48,6 +62,19 @@ export function writeFileWhole(
   syncFolder(dirname(path));
 }
 
+/** How link(2) says a file system has no hard links (vfat: EPERM). */
+const NO_HARD_LINKS = ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'];
+/** How fsync(2) of a folder says the file system does not sync folders that way. */
+const NO_FOLDER_SYNC = ['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EPERM', 'EISDIR', 'EACCES'];
+
+function isThereButNoFile(path: string): boolean {
+  try {
+    return !lstatSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 function removeIfThere(path: string): void {
   try {
     rmSync(path, { force: true });
@@ -58,9 +85,18 @@ function removeIfThere(path: string): void {
 
 /** fsync(2) of a folder: the names just renamed or linked into it survive a power loss. */
 function syncFolder(dir: string): void {
-  const fd = openSync(dir, 'r');
+  let fd: number;
+  try {
+    fd = openSync(dir, 'r');
+  } catch (error) {
+    if (NO_FOLDER_SYNC.includes((error as NodeJS.ErrnoException).code ?? '')) return;
+    throw error;
+  }
   try {
     fsyncSync(fd);
+  } catch (error) {
+    // The file is in place; only its name's durability is left to the file system.
+    if (!NO_FOLDER_SYNC.includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
   } finally {
     closeSync(fd);
   }

@@ -111,6 +111,8 @@ export function ensureKeyFile(path: string, name: string): SigningKey {
     makeDirectorySync(dirname(path));
     writeFileWhole(path, `${formatSignerKey(key)}\n`, { mode: 0o600, exclusive: true });
   } catch (error) {
+    // Another start made it meanwhile (two `dev`s, a worker beside `keys generate`): theirs.
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readKeyFile(path);
     throw new UsageError(`cannot write key file ${path}: ${(error as Error).message}`);
   }
   return key;

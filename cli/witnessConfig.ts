@@ -35,8 +35,9 @@ export function witnessPolicy(env: NodeJS.ProcessEnv): WitnessPolicyConfig {
 }
 
 /**
- * `--host` by the rule of HOST: an address with no space or slash, and empty is unset (so
- * 127.0.0.1), where Node would take it as every interface. `undefined` when not given.
+ * `--host` by the rule of HOST: an address with no space or slash, and empty is HOST's
+ * default, loopback (127.0.0.1, whatever HOST says), where Node would take it as every
+ * interface. `undefined` when not given.
  * @throws UsageError naming --host and what it got.
  */
 export function hostOption(value: string | undefined): string | undefined {
