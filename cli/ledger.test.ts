@@ -428,6 +428,23 @@ describe('the verifier commands on an exported log the operator served badly', (
     expect(filesUnder(log)).toEqual(before);
   });
 
+  it("refuses to export another log's checkpoint and tiles into a copy, writing nothing", async () => {
+    const { log } = exported();
+    const before = filesUnder(log);
+    const otherLog = signCheckpoint(
+      { origin: 'elsewhere.example/log', size: 1, rootHash: new Uint8Array(32), extensions: [] },
+      signingKey('elsewhere.example/log', new Uint8Array(32).fill(7)),
+    );
+    const elsewhere = (path: string) =>
+      path === 'checkpoint'
+        ? Promise.resolve(utf8(otherLog))
+        : Promise.reject(new Error(`${path} was asked for`));
+    await expect(exportLog(elsewhere, log)).rejects.toThrow(
+      `${log} holds a copy of log "${ORIGIN}", and this address serves log "elsewhere.example/log": export it to another folder`,
+    );
+    expect(filesUnder(log)).toEqual(before);
+  });
+
   it('refuses an empty path flag, which would otherwise drop a --state check or an --out file', async () => {
     const { log, trust } = exported();
     for (const [args, flag] of [

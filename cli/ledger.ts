@@ -26,7 +26,13 @@ import {
 } from '../ledger/tlogClient.ts';
 import { loadTrust, Receipt, TrustFile, type Trust } from '../ledger/trust.ts';
 import { hashChildrenNode, hashLeafNode } from '../ledger/pg/nodeSha256.ts';
-import { directorySource, exportLog, httpSource, SourceError } from '../infra/fetchPath.ts';
+import {
+  directorySource,
+  exportLog,
+  httpSource,
+  OtherLogError,
+  SourceError,
+} from '../infra/fetchPath.ts';
 import { VerifyPool } from '../infra/verifyPool.ts';
 import { isFileSystemError, parse, refuseEmpty, requireEnv, UsageError } from './args.ts';
 import { writeFileWhole } from './files.ts';
@@ -570,7 +576,13 @@ async function runExport(argv: string[]): Promise<number> {
   );
   if (!values.url || !values.dir)
     throw new UsageError('usage: onewindow ledger export --url <addr>/ledger --dir <folder>');
-  const size = await exportLog(httpSource(values.url), values.dir);
+  let size: number;
+  try {
+    size = await exportLog(httpSource(values.url), values.dir);
+  } catch (error) {
+    if (error instanceof OtherLogError) throw new UsageError(error.message);
+    throw error;
+  }
   console.log(`exported ${size} entries and their tiles from ${values.url} to ${values.dir}`);
   return 0;
 }

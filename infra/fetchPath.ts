@@ -15,6 +15,11 @@ export class SourceError extends Error {
   override name = 'SourceError';
 }
 
+/** The export's folder holds a copy of another log: nothing was written to it. */
+export class OtherLogError extends Error {
+  override name = 'OtherLogError';
+}
+
 const FETCH_TIMEOUT_MS = 30_000;
 
 export function httpSource(baseUrl: string): FetchPath {
@@ -132,19 +137,30 @@ function mirroringSource(
  * every hash tile of the checkpoint's size, then the checkpoint. The copy is what an agency
  * audits offline (`onewindow ledger audit --dir`). Returns the size copied. An export that
  * fails leaves the folder's checkpoint as it was.
- * @throws SourceError when the log serves no checkpoint or a malformed entry bundle.
+ * @throws SourceError when the log serves no checkpoint or a malformed entry bundle;
+ *   OtherLogError when `dir` holds a copy of another log.
  */
 export async function exportLog(source: FetchPath, dir: string): Promise<number> {
   const { fetchPath, finish } = mirroringSource(source, dir);
   const note = await fetchPath('checkpoint');
   let size: number;
+  let origin: string;
   try {
     // Parsed strictly (C2SP tlog-checkpoint), not verified: the copy is verified where it is
     // audited. A web page answering for a wrong --url is no checkpoint of size 0.
-    size = parseCheckpoint(splitNote(fromUtf8(note)).text).size;
+    ({ size, origin } = parseCheckpoint(splitNote(fromUtf8(note)).text));
   } catch (error) {
     throw new SourceError(`the log served no checkpoint: ${(error as Error).message}`);
   }
+  // A wrong --url serving another log would overwrite the copy's tiles with that log's: the
+  // copy is of one log (its checkpoint's first line, C2SP tlog-checkpoint), refused before
+  // any tile is written.
+  const kept = await readFile(resolve(dir, 'checkpoint'), 'utf8').catch(() => undefined);
+  const keptOrigin = kept?.split('\n', 1)[0];
+  if (keptOrigin !== undefined && keptOrigin !== origin)
+    throw new OtherLogError(
+      `${dir} holds a copy of log ${JSON.stringify(keptOrigin)}, and this address serves log ${JSON.stringify(origin)}: export it to another folder`,
+    );
   try {
     for await (const _ of readEntries(fetchPath, size)) void _;
   } catch (error) {
