@@ -336,7 +336,7 @@ export async function runDev(
       supervisor: await issueToken(tokenKey.seed, { role: 'supervisor', sub: 'supervisor-1' }, day),
     };
     say('');
-    say('Pages (each link signs you in as a demo person for a day):');
+    say('Pages (each link, once you confirm, signs you in as a demo person for a day):');
     say(`  citizen      ${apiUrl}/citizen#token=${tokens.citizen}`);
     say(`  officer      ${apiUrl}/officer#token=${tokens.registryOfficer}`);
     say(`  supervisor   ${apiUrl}/supervisor#token=${tokens.supervisor}`);
