@@ -44,6 +44,9 @@ function isIssue(value: unknown): value is Issue {
   return typeof issue?.field === 'string' && typeof issue.reason === 'string';
 }
 
+/** The window event of a call whose token the API refused (401); its detail is that token. */
+export const TOKEN_REFUSED = 'onewindow:token-refused';
+
 export interface RequestOptions {
   token?: string | null;
   method?: 'GET' | 'POST';
@@ -60,6 +63,10 @@ async function call(path: string, options: RequestOptions, accept: string): Prom
     ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
     credentials: 'omit',
   });
+  // The token itself refused (expired, or not valid): the session panel offers to sign in
+  // again in place, so the page keeps what was typed.
+  if (response.status === 401 && options.token)
+    window.dispatchEvent(new CustomEvent(TOKEN_REFUSED, { detail: options.token }));
   if (!response.ok) throw await refusal(response);
   return response;
 }

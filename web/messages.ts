@@ -29,7 +29,8 @@ export function sayError(error: unknown, doing?: string): void {
       error.issues.length > 1
         ? error.issues.map((issue) => `${issue.reason} (field: ${issue.field})`).join('; ')
         : `${error.reason}${error.field ? ` (field: ${error.field})` : ''}`;
-    if (error.status === 401) text += '. Sign out, then sign in with a new token.';
+    if (error.status === 401)
+      text += '. Sign in again with a new token: the page keeps what you typed.';
   } else text = error instanceof Error ? error.message : String(error);
   if (alert) alert.textContent = doing ? `${doing}: ${text}` : text;
 }

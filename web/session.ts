@@ -4,6 +4,8 @@
 // into the sign-in form.
 /// <reference lib="dom" />
 import { byId, h, replace } from './dom.ts';
+import { TOKEN_REFUSED } from './http.ts';
+import { say } from './messages.ts';
 
 export type Role = 'citizen' | 'officer' | 'supervisor';
 
@@ -75,25 +77,43 @@ export function describeHolder(claims: TokenClaims | undefined): string {
 }
 
 /**
- * Fills #session: the sign-in form when there is no token, else who is signed in and a
- * sign-out button. Calls `onToken` with the token once there is one.
+ * Whether two tokens name the same holder (role, subject and agency), read unverified: the
+ * API verifies each. False when either cannot be read.
  */
-export function sessionPanel(role: Role, onToken: (token: string) => void): void {
-  // A sign-in link followed while the page is open changes only the fragment: no reload.
-  window.addEventListener('hashchange', () => {
-    if (!new URLSearchParams(location.hash.slice(1)).has('token')) return;
-    takeToken(role);
+export function sameHolder(a: string, b: string): boolean {
+  const before = claimsOf(a);
+  const after = claimsOf(b);
+  return (
+    before?.role !== undefined &&
+    before.sub !== undefined &&
+    before.role === after?.role &&
+    before.sub === after.sub &&
+    before.agency === after.agency
+  );
+}
+
+/**
+ * Fills #session: the sign-in form when there is no token, else who is signed in and a
+ * sign-out button. Calls `onToken` with the token once there is one. When the API refuses
+ * that token (expired), the sign-in form shows again; a new token of the same holder is taken
+ * in place, without a reload, and passed to `onRenewed`, so the page keeps what was typed.
+ * Anyone else's token reloads the page: nothing of the previous holder's stays on it.
+ */
+export function sessionPanel(
+  role: Role,
+  onToken: (token: string) => void,
+  onRenewed: (token: string) => void,
+): void {
+  const panel = byId('session');
+  let current = takeToken(role);
+
+  const signOut = h('button', { type: 'button', class: 'secondary' }, 'Sign out');
+  signOut.addEventListener('click', () => {
+    forgetToken(role);
     location.reload();
   });
-  const panel = byId('session');
-  const token = takeToken(role);
-  if (token) {
+  const showSignedIn = (token: string) => {
     const claims = claimsOf(token);
-    const signOut = h('button', { type: 'button', class: 'secondary' }, 'Sign out');
-    signOut.addEventListener('click', () => {
-      forgetToken(role);
-      location.reload();
-    });
     const mismatch =
       claims?.role && claims.role !== role
         ? h('p', { class: 'warning' }, `This token is for a ${claims.role}, not a ${role}.`)
@@ -103,9 +123,58 @@ export function sessionPanel(role: Role, onToken: (token: string) => void): void
       h('p', {}, 'Signed in as ', h('strong', {}, describeHolder(claims)), '. ', signOut),
       mismatch,
     );
-    onToken(token);
+  };
+  const renew = (token: string) => {
+    current = token;
+    showSignedIn(token);
+    onRenewed(token);
+    say(`Signed in again as ${describeHolder(claimsOf(token))}. What you typed is still here.`);
+  };
+  const signIn = (token: string) => {
+    sessionStorage.setItem(storageKey(role), token);
+    if (current !== null && sameHolder(current, token)) renew(token);
+    else location.reload();
+  };
+
+  // A sign-in link followed while the page is open changes only the fragment: a new token of
+  // the same holder is taken in place, anything else reloads the page.
+  window.addEventListener('hashchange', () => {
+    if (!new URLSearchParams(location.hash.slice(1)).has('token')) return;
+    const taken = takeToken(role);
+    if (current !== null && taken !== null && taken !== current && sameHolder(current, taken))
+      renew(taken);
+    else location.reload();
+  });
+  if (!current) {
+    replace(panel, signInForm(role, 'Sign in', null, signIn));
     return;
   }
+  window.addEventListener(TOKEN_REFUSED, (event) => {
+    // A refusal of a token already replaced says nothing of this one, and a form already
+    // shown keeps what is being pasted into it.
+    const refused = (event as CustomEvent<unknown>).detail;
+    if (current === null || refused !== current || panel.querySelector('#signin')) return;
+    const note = h(
+      'p',
+      {},
+      'Your token was refused: it may have expired. Sign in again as ',
+      h('strong', {}, describeHolder(claimsOf(current))),
+      ' and the page keeps what you typed. ',
+      signOut,
+    );
+    replace(panel, signInForm(role, 'Sign in again', note, signIn));
+  });
+  showSignedIn(current);
+  onToken(current);
+}
+
+/** The sign-in form: `onSignIn` gets what is pasted once it is shaped like a token. */
+function signInForm(
+  role: Role,
+  heading: string,
+  note: HTMLElement | null,
+  onSignIn: (token: string) => void,
+): HTMLFormElement {
   const input = h('textarea', {
     id: 'token-input',
     name: 'token',
@@ -118,7 +187,8 @@ export function sessionPanel(role: Role, onToken: (token: string) => void): void
   const form = h(
     'form',
     { id: 'signin', class: 'stack', novalidate: true },
-    h('h2', {}, 'Sign in'),
+    h('h2', {}, heading),
+    note,
     h('label', { for: 'token-input' }, `Access token (${role})`),
     h(
       'p',
@@ -143,8 +213,7 @@ export function sessionPanel(role: Role, onToken: (token: string) => void): void
       input.focus();
       return;
     }
-    sessionStorage.setItem(storageKey(role), value);
-    location.reload();
+    onSignIn(value);
   });
-  replace(panel, form);
+  return form;
 }

@@ -134,15 +134,11 @@ export interface ApplicationInput {
   utilities: string[];
 }
 
-/**
- * The citizen fills the application form and submits it (with `doubleClick`, as someone who
- * double-clicks every button); returns the new case id.
- */
-export async function citizenApplies(
+/** The citizen opens the application form and fills it in, consent given, without sending it. */
+export async function citizenFillsApplication(
   page: Page,
   application: ApplicationInput,
-  { doubleClick = false } = {},
-): Promise<string> {
+): Promise<void> {
   await page.locator('#apply-details > summary').click();
   await page.getByLabel('Property unit number').fill(application.unitId);
   await page.getByLabel('Address').fill(application.address);
@@ -159,6 +155,18 @@ export async function citizenApplies(
     else await box.uncheck();
   }
   await page.getByLabel(/I consent/).check();
+}
+
+/**
+ * The citizen fills the application form and submits it (with `doubleClick`, as someone who
+ * double-clicks every button); returns the new case id.
+ */
+export async function citizenApplies(
+  page: Page,
+  application: ApplicationInput,
+  { doubleClick = false } = {},
+): Promise<string> {
+  await citizenFillsApplication(page, application);
   const submit = page.getByRole('button', { name: 'Submit application' });
   await (doubleClick ? submit.dblclick() : submit.click());
   const status = page.locator('#status').filter({ hasText: /Application submitted: case / });

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../browser/chromium.ts';
 import {
   citizenApplies,
+  citizenFillsApplication,
   citizenPays,
   explorerShowsVerified,
   officerDecides,
@@ -24,6 +25,7 @@ import {
   watchProblems,
   type ApplicationInput,
 } from '../browser/flows.ts';
+import { CLOCK_TOLERANCE_SECONDS } from '../../api/auth.ts';
 import { generateRegisteredKeys } from '../../cli/keys.ts';
 import { onewindow, writeTrustFile } from './cli.ts';
 import { submit, waitForClosed, waitForStep, waitUntil, stepStatus } from './caseDriver.ts';
@@ -55,8 +57,8 @@ async function newPage(
   return { page, problems: watchProblems(page) };
 }
 
-const tokenOf = async (principal: Parameters<Stack['as']>[0]) =>
-  (await stack.as(principal)).authorization.replace(/^Bearer /, '');
+const tokenOf = async (...args: Parameters<Stack['as']>) =>
+  (await stack.as(...args)).authorization.replace(/^Bearer /, '');
 
 /** Checks every page must pass: language, landmarks, labels, live regions, no errors. */
 async function expectAccessible(page: Page, problems: string[]): Promise<void> {
@@ -686,6 +688,78 @@ describe('forms in Chromium', () => {
     expect(applications).toHaveLength(1);
     expect(await page.locator('#alert').textContent()).toBe('');
     expect(problems).toEqual([]);
+  });
+
+  it('keeps an application typed while the token expired: the citizen signs in again in place, and it then goes through', async () => {
+    const { page, problems } = await newPage();
+    const citizen = { role: 'citizen', sub: 'citizen-token-expired' } as const;
+    // Refused by the API (past its expiry and the clock tolerance) some 15 s from now.
+    const issuedAt = new Date(Date.now() - (CLOCK_TOLERANCE_SECONDS - 15) * 1000);
+    const expiring = await tokenOf(citizen, { now: issuedAt, seconds: 1 });
+    await openSignedIn(page, baseUrl, '/citizen', expiring);
+    await page.locator('#cases').filter({ hasText: 'You have no cases yet.' }).waitFor();
+    const application = sampleApplication();
+    await citizenFillsApplication(page, application);
+    const typed = () =>
+      page
+        .locator('#apply')
+        .evaluate((form) =>
+          [...new FormData(form as HTMLFormElement)].map(
+            ([name, value]) => `${name}=${value as string}`,
+          ),
+        );
+    const before = await typed();
+    expect(before).toContain(`buyer.idNumber=${application.buyer.idNumber}`);
+    await expect
+      .poll(
+        async () =>
+          (
+            await stack.app.inject({
+              method: 'GET',
+              url: '/cases',
+              headers: { authorization: `Bearer ${expiring}` },
+            })
+          ).statusCode,
+        { timeout: 60_000, interval: 1_000 },
+      )
+      .toBe(401);
+
+    let loads = 0;
+    page.on('load', () => loads++);
+    const applications: string[] = [];
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && new URL(request.url()).pathname === '/cases')
+        applications.push(request.headers().authorization ?? '');
+    });
+    const submit = page.getByRole('button', { name: 'Submit application' });
+    await submit.click();
+    await page
+      .locator('#alert')
+      .filter({ hasText: 'The application was refused: the token expired' })
+      .waitFor();
+    // Signed in again in place with a new token of the same citizen: no reload, nothing lost.
+    const signIn = page.locator('#signin');
+    await signIn.waitFor();
+    const renewed = await tokenOf(citizen);
+    await signIn.getByLabel('Access token (citizen)').fill(renewed);
+    await signIn.getByRole('button', { name: 'Sign in' }).click();
+    await page
+      .locator('#status')
+      .filter({ hasText: 'Signed in again as citizen citizen-token-expired.' })
+      .waitFor();
+    expect(await page.locator('#session').textContent()).toContain(
+      'Signed in as citizen citizen-token-expired.',
+    );
+    expect(await typed()).toEqual(before);
+    await submit.click();
+    await page
+      .locator('#status')
+      .filter({ hasText: /Application submitted: case / })
+      .waitFor({ timeout: 30_000 });
+    // Sent once with each token: the form's handler was not registered a second time.
+    expect(applications).toEqual([`Bearer ${expiring}`, `Bearer ${renewed}`]);
+    expect(loads).toBe(0);
+    expect(problems.filter((problem) => !problem.includes('status of 401'))).toEqual([]);
   });
 
   it('marks every field of the application the server refused, and says why for each', async () => {

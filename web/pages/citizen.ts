@@ -267,17 +267,22 @@ function showError(error: unknown): void {
   sayError(error);
 }
 
-sessionPanel('citizen', (value) => {
-  token = value;
-  byId('signed-in').hidden = false;
-  const applyForm = byId<HTMLFormElement>('apply');
-  onSubmitOneAtATime(applyForm, () => apply(applyForm));
-  byId('refresh-cases').addEventListener('click', () => void loadCases().catch(showError));
-  // A link may name a case to open (?case=<id>); anything but a case id is not followed.
-  const requested = new URL(location.href).searchParams.get('case');
-  const caseLink = requested !== null && CASE_ID.test(requested) ? requested : undefined;
-  if (requested !== null && !caseLink) say('The link does not name a case.');
-  loadCases()
-    .then(() => (caseLink ? openCase(caseLink) : undefined))
-    .catch((error: unknown) => sayError(error, 'Your cases could not be loaded'));
-});
+sessionPanel(
+  'citizen',
+  (value) => {
+    token = value;
+    byId('signed-in').hidden = false;
+    const applyForm = byId<HTMLFormElement>('apply');
+    onSubmitOneAtATime(applyForm, () => apply(applyForm));
+    byId('refresh-cases').addEventListener('click', () => void loadCases().catch(showError));
+    // A link may name a case to open (?case=<id>); anything but a case id is not followed.
+    const requested = new URL(location.href).searchParams.get('case');
+    const caseLink = requested !== null && CASE_ID.test(requested) ? requested : undefined;
+    if (requested !== null && !caseLink) say('The link does not name a case.');
+    loadCases()
+      .then(() => (caseLink ? openCase(caseLink) : undefined))
+      .catch((error: unknown) => sayError(error, 'Your cases could not be loaded'));
+  },
+  // A new token of the same holder: what was set up above reads `token` at each call.
+  (value) => (token = value),
+);

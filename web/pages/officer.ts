@@ -200,17 +200,22 @@ async function decide(form: HTMLFormElement): Promise<void> {
   );
 }
 
-sessionPanel('officer', (value) => {
-  token = value;
-  byId('signed-in').hidden = false;
-  const agency = claimsOf(value)?.agency;
-  if (agency) byId('inbox-heading').textContent = `Open review steps for ${agency}`;
-  onSubmitOneAtATime(byId<HTMLFormElement>('purpose-form'), readCase);
-  const decisionForm = byId<HTMLFormElement>('decision-form');
-  onSubmitOneAtATime(decisionForm, () => decide(decisionForm));
-  byId('refresh-inbox').addEventListener(
-    'click',
-    () => void loadInbox().catch((error: unknown) => sayError(error)),
-  );
-  loadInbox().catch((error: unknown) => sayError(error, 'The inbox could not be loaded'));
-});
+sessionPanel(
+  'officer',
+  (value) => {
+    token = value;
+    byId('signed-in').hidden = false;
+    const agency = claimsOf(value)?.agency;
+    if (agency) byId('inbox-heading').textContent = `Open review steps for ${agency}`;
+    onSubmitOneAtATime(byId<HTMLFormElement>('purpose-form'), readCase);
+    const decisionForm = byId<HTMLFormElement>('decision-form');
+    onSubmitOneAtATime(decisionForm, () => decide(decisionForm));
+    byId('refresh-inbox').addEventListener(
+      'click',
+      () => void loadInbox().catch((error: unknown) => sayError(error)),
+    );
+    loadInbox().catch((error: unknown) => sayError(error, 'The inbox could not be loaded'));
+  },
+  // A new token of the same holder: what was set up above reads `token` at each call.
+  (value) => (token = value),
+);

@@ -402,44 +402,49 @@ async function openTimeline(): Promise<void> {
   );
 }
 
-sessionPanel('supervisor', (value) => {
-  token = value;
-  byId('signed-in').hidden = false;
-  fillSelect('f-status', ['submitted', ...CasePhase.options]);
-  fillSelect('f-agency', Agency.options);
-  fillSelect(
-    'f-step',
-    jointTransferProcess(['electricity', 'water', 'gas']).steps.map((s) => s.id),
-  );
-  const show = (wanted: Listing) =>
-    loadCases(wanted).catch((error: unknown) => sayError(error, 'The cases could not be loaded'));
-  const search = () => show({ filters: filters(), pageTokens: [null], page: 0 });
-  byId<HTMLFormElement>('filters').addEventListener('submit', (event) => {
-    event.preventDefault();
+sessionPanel(
+  'supervisor',
+  (value) => {
+    token = value;
+    byId('signed-in').hidden = false;
+    fillSelect('f-status', ['submitted', ...CasePhase.options]);
+    fillSelect('f-agency', Agency.options);
+    fillSelect(
+      'f-step',
+      jointTransferProcess(['electricity', 'water', 'gas']).steps.map((s) => s.id),
+    );
+    const show = (wanted: Listing) =>
+      loadCases(wanted).catch((error: unknown) => sayError(error, 'The cases could not be loaded'));
+    const search = () => show({ filters: filters(), pageTokens: [null], page: 0 });
+    byId<HTMLFormElement>('filters').addEventListener('submit', (event) => {
+      event.preventDefault();
+      void search();
+    });
+    byId('next-page').addEventListener(
+      'click',
+      () => void show({ ...listing, page: listing.page + 1 }),
+    );
+    byId('prev-page').addEventListener(
+      'click',
+      () => void show({ ...listing, page: Math.max(0, listing.page - 1) }),
+    );
+    const escalationsFailed = (error: unknown) =>
+      sayError(error, 'The escalations could not be loaded');
+    onClickOneAtATime(byId<HTMLButtonElement>('escalations-more'), async () => {
+      if (escalations.nextPageToken)
+        await loadEscalations(escalations.nextPageToken).catch(escalationsFailed);
+    });
+    byId('escalations-reload').addEventListener('click', () => {
+      loadEscalations()
+        .then(() => say(`Escalations waiting for you: ${escalations.items.length}.`))
+        .catch(escalationsFailed);
+    });
+    onSubmitOneAtATime(byId<HTMLFormElement>('purpose-form'), () =>
+      openTimeline().catch((error: unknown) => sayError(error, 'The timeline could not be opened')),
+    );
+    loadEscalations().catch(escalationsFailed);
     void search();
-  });
-  byId('next-page').addEventListener(
-    'click',
-    () => void show({ ...listing, page: listing.page + 1 }),
-  );
-  byId('prev-page').addEventListener(
-    'click',
-    () => void show({ ...listing, page: Math.max(0, listing.page - 1) }),
-  );
-  const escalationsFailed = (error: unknown) =>
-    sayError(error, 'The escalations could not be loaded');
-  onClickOneAtATime(byId<HTMLButtonElement>('escalations-more'), async () => {
-    if (escalations.nextPageToken)
-      await loadEscalations(escalations.nextPageToken).catch(escalationsFailed);
-  });
-  byId('escalations-reload').addEventListener('click', () => {
-    loadEscalations()
-      .then(() => say(`Escalations waiting for you: ${escalations.items.length}.`))
-      .catch(escalationsFailed);
-  });
-  onSubmitOneAtATime(byId<HTMLFormElement>('purpose-form'), () =>
-    openTimeline().catch((error: unknown) => sayError(error, 'The timeline could not be opened')),
-  );
-  loadEscalations().catch(escalationsFailed);
-  void search();
-});
+  },
+  // A new token of the same holder: what was set up above reads `token` at each call.
+  (value) => (token = value),
+);
