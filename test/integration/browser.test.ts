@@ -810,6 +810,52 @@ describe('forms in Chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  it("opens a second case's timeline while the first one's entries are still being verified", async () => {
+    const [first, second] = [
+      await submit(stack, sampleApplication({ utilities: [] })),
+      await submit(stack, sampleApplication({ utilities: [] })),
+    ];
+    const { page, problems } = await newPage();
+    await openSignedIn(
+      page,
+      baseUrl,
+      '/supervisor',
+      await tokenOf({ role: 'supervisor', sub: 'supervisor-two-cases' }),
+    );
+    // The first timeline's verification waits on the trusted keys, held until the end.
+    let release = () => undefined as unknown;
+    const held = new Promise((resolve) => (release = resolve));
+    await page.route('**/ledger/trust', async (route) => {
+      await held;
+      await route.continue();
+    });
+    const open = async (caseId: string, purpose: string) => {
+      const button = page.locator(`#cases button[data-case="${caseId}"]`);
+      await until(
+        page,
+        `case ${caseId} in the supervisor's list`,
+        () => button.isVisible(),
+        () => page.getByRole('button', { name: 'Search' }).click({ timeout: 5_000 }),
+      );
+      await button.click();
+      await page.getByLabel('Purpose of reading this case').fill(purpose);
+      await page.getByRole('button', { name: 'Open the timeline' }).click({ timeout: 5_000 });
+      await page
+        .locator('#timeline')
+        .filter({ hasText: 'Your reading of this timeline was recorded as ledger entry' })
+        .waitFor();
+    };
+    await open(first, 'checking the first case');
+    await open(second, 'checking the second case');
+    release();
+    await page
+      .locator('[data-testid="entries-summary"]')
+      .filter({ hasText: /entries verified in this browser/ })
+      .waitFor({ timeout: 45_000 });
+    expect(await page.locator('#case-heading').textContent()).toContain(second);
+    expect(problems).toEqual([]);
+  });
+
   it("a double-click opens an officer's case once and signs the decision once", async () => {
     const { page, problems } = await newPage();
     const requests = await officerWithTwoTasks(page);

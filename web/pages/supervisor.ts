@@ -389,9 +389,23 @@ async function openTimeline(): Promise<void> {
     h('h3', {}, 'Who accessed the case data'),
     accessTable(t.accessLog),
   );
+  // Not awaited: the purpose form waits for the read alone (onSubmitOneAtATime), so another
+  // case can be opened while this one's entries are still being verified.
+  void verifyInto(entriesColumn, caseId, t, load).catch((error: unknown) =>
+    sayError(error, 'The ledger entries could not be verified'),
+  );
+}
+
+/** Verifies the timeline's entries into `column`, unless another timeline was asked for since. */
+async function verifyInto(
+  column: HTMLElement,
+  caseId: string,
+  t: Timeline,
+  load: number,
+): Promise<void> {
   const verified = await verifiedEntries(caseId, t.entries, t.checkpoint?.note);
   if (load !== lastLoad) return;
-  replace(entriesColumn, verified.element);
+  replace(column, verified.element);
   const failed = verified.verdicts.filter((v) => v.status === 'failed').length;
   say(
     verified.notVerified
