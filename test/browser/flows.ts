@@ -220,12 +220,12 @@ export async function officerDecides(
     .waitFor({ timeout: 30_000 });
 }
 
-/** The supervisor finds the case, opens its timeline for `purpose`, and waits for every verdict. */
-export async function supervisorOpensTimeline(
+/** The supervisor finds the case and asks for its timeline for `purpose`. */
+export async function supervisorAsksForTimeline(
   page: Page,
   caseId: string,
   purpose: string,
-): Promise<string> {
+): Promise<void> {
   const open = page.locator(`#cases button[data-case="${caseId}"]`);
   await until(
     page,
@@ -235,7 +235,16 @@ export async function supervisorOpensTimeline(
   );
   await open.click();
   await page.getByLabel('Purpose of reading this case').fill(purpose);
-  await page.getByRole('button', { name: 'Open the timeline' }).click();
+  await page.getByRole('button', { name: 'Open the timeline' }).click({ timeout: 5_000 });
+}
+
+/** The supervisor finds the case, opens its timeline for `purpose`, and waits for every verdict. */
+export async function supervisorOpensTimeline(
+  page: Page,
+  caseId: string,
+  purpose: string,
+): Promise<string> {
+  await supervisorAsksForTimeline(page, caseId, purpose);
   const summary = page.locator('[data-testid="entries-summary"]');
   await summary.filter({ hasText: /^(\d+) of \1 entries verified in this browser\.$/ }).waitFor({
     timeout: 45_000,

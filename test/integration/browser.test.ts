@@ -19,6 +19,7 @@ import {
   openSignedIn,
   overflowsSideways,
   structure,
+  supervisorAsksForTimeline,
   supervisorOpensTimeline,
   unlabeledControls,
   until,
@@ -823,23 +824,14 @@ describe('forms in Chromium', () => {
       await tokenOf({ role: 'supervisor', sub: 'supervisor-two-cases' }),
     );
     // The first timeline's verification waits on the trusted keys, held until the end.
-    let release = () => undefined as unknown;
-    const held = new Promise((resolve) => (release = resolve));
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
     await page.route('**/ledger/trust', async (route) => {
       await held;
       await route.continue();
     });
     const open = async (caseId: string, purpose: string) => {
-      const button = page.locator(`#cases button[data-case="${caseId}"]`);
-      await until(
-        page,
-        `case ${caseId} in the supervisor's list`,
-        () => button.isVisible(),
-        () => page.getByRole('button', { name: 'Search' }).click({ timeout: 5_000 }),
-      );
-      await button.click();
-      await page.getByLabel('Purpose of reading this case').fill(purpose);
-      await page.getByRole('button', { name: 'Open the timeline' }).click({ timeout: 5_000 });
+      await supervisorAsksForTimeline(page, caseId, purpose);
       await page
         .locator('#timeline')
         .filter({ hasText: 'Your reading of this timeline was recorded as ledger entry' })
