@@ -44,6 +44,54 @@ describe('the process definition', () => {
     ).toEqual(['registerTransfer']);
   });
 
+  it('rejects a compensation at or after the point of no return, which would never run', () => {
+    const registration = step('register', [], { pointOfNoReturn: true });
+    expect(() =>
+      validateProcess({
+        name: 'p',
+        steps: [registration, step('transfer', ['register'], { compensation: 'undoTransfer' })],
+      }),
+    ).toThrow(
+      /^step transfer names compensation undoTransfer, which never runs: nothing is undone from the point of no return register on$/,
+    );
+    expect(() =>
+      validateProcess({
+        name: 'p',
+        steps: [{ ...registration, compensation: 'unregister' }],
+      }),
+    ).toThrow(/^step register names compensation unregister, which never runs/);
+  });
+
+  it('rejects a step that may refuse the case unless the point of no return needs it', () => {
+    // A review (approved or rejected) beside the registration could refuse after it.
+    const review = step('review', [], { kind: 'human' });
+    expect(() =>
+      validateProcess({
+        name: 'p',
+        steps: [review, step('register', [], { pointOfNoReturn: true })],
+      }),
+    ).toThrow(/^step review may refuse the case, so the point of no return register must need it$/);
+    expect(() =>
+      validateProcess({
+        name: 'p',
+        steps: [
+          step('register', [], { pointOfNoReturn: true }),
+          { ...review, needs: ['register'] },
+        ],
+      }),
+    ).toThrow(/^step review may refuse the case/);
+    // Needed through another step, it is settled before: accepted.
+    const accepted = {
+      name: 'p',
+      steps: [
+        review,
+        step('check', ['review']),
+        step('register', ['check'], { pointOfNoReturn: true }),
+      ],
+    };
+    expect(validateProcess(accepted).steps).toHaveLength(3);
+  });
+
   it('rejects a graph with a cycle, naming the steps on it and not those after it', () => {
     expect(() =>
       validateProcess({ name: 'p', steps: [step('a', ['b']), step('b', ['a']), step('c')] }),

@@ -3,7 +3,7 @@
 // agency or a utility is configuration, not new workflow code.
 import { z } from 'zod';
 import { Signer } from './agency.ts';
-import { allowedOutcomes } from './outcomes.ts';
+import { allowedOutcomes, REFUSING_OUTCOMES } from './outcomes.ts';
 import { InvalidProcessError } from './processGraph.ts';
 
 /** auto: an agency activity; wait: the citizen must act (pay); human: an officer decides. */
@@ -128,6 +128,34 @@ export function validateProcess(input: unknown): ProcessDefinition {
       }
     }
     throw new InvalidProcessError(`steps ${[...left].join(', ')} depend on each other in a cycle`);
+  }
+  const pointOfNoReturn = process.steps.find((s) => s.pointOfNoReturn);
+  if (pointOfNoReturn) {
+    const byId = new Map(process.steps.map((s) => [s.id, s]));
+    /** The steps `id` needs, directly or through others. */
+    const before = (id: string, seen = new Set<string>()): Set<string> => {
+      for (const need of byId.get(id)!.needs) if (!seen.has(need)) before(need, seen.add(need));
+      return seen;
+    };
+    const settledBefore = before(pointOfNoReturn.id);
+    for (const s of process.steps) {
+      // The workflow undoes nothing from the point of no return on (ARCHITECTURE.md §2), so a
+      // compensation there would never run.
+      const after = s === pointOfNoReturn || before(s.id).has(pointOfNoReturn.id);
+      if (after && s.compensation)
+        throw new InvalidProcessError(
+          `step ${s.id} names compensation ${s.compensation}, which never runs: nothing is undone from the point of no return ${pointOfNoReturn.id} on`,
+        );
+      // A decision that refuses the case unwinds it, compensations and all: one landing after
+      // the point of no return would undo a transfer already made. So the point of no return
+      // waits for every step whose decision may refuse.
+      const refuses =
+        s.kind !== 'auto' && allowedOutcomes(s.id).some((o) => REFUSING_OUTCOMES.includes(o));
+      if (refuses && !settledBefore.has(s.id))
+        throw new InvalidProcessError(
+          `step ${s.id} may refuse the case, so the point of no return ${pointOfNoReturn.id} must need it`,
+        );
+    }
   }
   return process;
 }
