@@ -126,8 +126,14 @@ export async function runDev(
       await cleanup().catch((e: unknown) => console.error(`shutdown: ${String(e)}`));
   };
   const children = supervisedChildren();
+  // Each child stops should dev die without stopping it (cli/main.ts stopWithParent).
   const spawnChild = (args: string[], childEnv: NodeJS.ProcessEnv, label: string) =>
-    children.spawn(process.execPath, [BIN, ...args], childEnv, label);
+    children.spawn(
+      process.execPath,
+      [BIN, ...args],
+      { ...childEnv, ONEWINDOW_PARENT_PID: String(process.pid) },
+      label,
+    );
   // A signal once everything is up stops it all. One during startup stops startup at its next
   // step, whose catch stops what was started: stopping from here while a step still starts
   // something (a server, a child) would leave that running, and free the data directory's
@@ -163,7 +169,7 @@ export async function runDev(
     const [database, server] = await bothStarted(
       config.DATABASE_URL
         ? Promise.resolve({ adminUrl: config.DATABASE_URL, stop: () => Promise.resolve() })
-        : startEmbeddedPostgres({ dataDir: join(dataDir, 'pg'), log: say }),
+        : startEmbeddedPostgres({ dataDir: join(dataDir, 'pg'), log: say, stopLeftover: true }),
       startDevServer({
         cliPath,
         dbFilename: join(dataDir, 'temporal.db'),

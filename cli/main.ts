@@ -35,7 +35,24 @@ const USAGE = `usage: onewindow <command>
   tokens --key <file> --role citizen|officer|supervisor --subject <id> [--agency <id>]
                       a signed bearer token for the API (tokens public-key: the API's key)`;
 
+/**
+ * A child of `onewindow dev` (ONEWINDOW_PARENT_PID names dev) stops once dev is gone: a
+ * `kill -9` of dev (or the OOM killer) left its workers and witnesses running, retrying a
+ * Temporal server gone with it. Checked each second; once reparented, the child stops as on
+ * dev's own SIGTERM.
+ */
+function stopWithParent(env: NodeJS.ProcessEnv): void {
+  const parent = Number(env.ONEWINDOW_PARENT_PID);
+  if (!Number.isSafeInteger(parent) || parent <= 0) return;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    process.kill(process.pid, 'SIGTERM');
+  }, 1000).unref();
+}
+
 export async function main(argv: string[]): Promise<number> {
+  stopWithParent(process.env);
   const [command, ...rest] = argv;
   try {
     switch (command) {

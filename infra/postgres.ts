@@ -2,8 +2,10 @@
 // DATABASE_URL names. Either way migrations run at start and the app gets its own role.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { APP_ROLE, migrate } from '../ledger/pg/migrations.ts';
 import { freePort } from './ports.ts';
@@ -27,10 +29,65 @@ export interface EmbeddedOptions {
   port?: number;
   /** Keep the data directory after stop (the main job) or not (tests). */
   persistent?: boolean;
+  /**
+   * The data directory is the caller's alone (onewindow dev holds its lock), so a PostgreSQL
+   * still running in it was left by an earlier start that died, and is stopped first.
+   */
+  stopLeftover?: boolean;
   log?: (line: string) => void;
 }
 
 const ADMIN_PASSWORD = 'onewindow-admin';
+
+/**
+ * Stops a PostgreSQL still running in `dataDir`: a `kill -9` of onewindow dev (or the OOM
+ * killer) leaves its PostgreSQL running, and every later start failed with 'lock file
+ * "postmaster.pid" already exists' until someone killed it by hand. Only the process that
+ * postmaster.pid names, and only if its command line (from /proc: Linux) is a PostgreSQL
+ * server of this very directory, gets a fast shutdown (SIGINT), then SIGKILL after 15 s.
+ */
+export async function stopLeftoverPostgres(
+  dataDir: string,
+  log?: (line: string) => void,
+): Promise<void> {
+  let pid: number;
+  let args: string[];
+  try {
+    pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n', 1)[0]);
+    args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return; // no pid file, or no such process (or no /proc to tell what it is)
+  }
+  const dir = args[args.indexOf('-D') + 1];
+  if (!/(^|\/)postgres$/.test(args[0] ?? '') || !dir || resolve(dir) !== resolve(dataDir)) return;
+  log?.(`stopping PostgreSQL (pid ${pid}), left running in ${dataDir} by an earlier start`);
+  for (const [signal, waitMs] of [
+    ['SIGINT', 15_000],
+    ['SIGKILL', 5_000],
+  ] as const) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      return; // gone
+    }
+    for (let waited = 0; waited < waitMs; waited += 100) {
+      if (!isLive(pid)) return;
+      await sleep(100);
+    }
+  }
+  throw new Error(`PostgreSQL (pid ${pid}) in ${dataDir} did not stop; stop it, then start again`);
+}
+
+/** Whether `pid` runs: not gone, and not a zombie its new parent has yet to reap. */
+function isLive(pid: number): boolean {
+  try {
+    // /proc/<pid>/stat: "pid (comm) state …"; comm may hold spaces and parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
 
 export async function startEmbeddedPostgres(
   options: EmbeddedOptions,
@@ -38,6 +95,7 @@ export async function startEmbeddedPostgres(
   const port = options.port ?? (await freePort());
   const fresh = !existsSync(`${options.dataDir}/PG_VERSION`);
   makeDirectorySync(options.dataDir);
+  if (options.stopLeftover) await stopLeftoverPostgres(options.dataDir, options.log);
   const EmbeddedPostgres = await importEmbeddedPostgres();
   // PostgreSQL's last lines, for the error when it does not start (the package rejects with
   // nothing): e.g. "lock file "postmaster.pid" already exists … Is another postmaster running".

@@ -1,6 +1,7 @@
 // Starts the Temporal dev server (`temporal server start-dev`) from a resolved CLI binary,
 // on loopback ports of our choosing, and waits until its frontend answers.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { Connection } from '@temporalio/client';
 import { freePort } from './ports.ts';
 import { SEARCH_ATTRIBUTES } from '../domain/searchAttributes.ts';
@@ -34,6 +35,9 @@ const DYNAMIC_CONFIG: Record<string, unknown> = {
  * Values the caller's environment sets win.
  */
 const GO_ENV = { GOGC: '400', GOMEMLIMIT: '2GiB' };
+
+/** util-linux's setpriv, for its --pdeathsig (prctl PR_SET_PDEATHSIG). */
+const SETPRIV = '/usr/bin/setpriv';
 
 export interface DevServerOptions {
   cliPath: string;
@@ -78,7 +82,13 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   for (const [key, value] of Object.entries(DYNAMIC_CONFIG))
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
 
-  const child = spawn(options.cliPath, args, {
+  // Where util-linux's setpriv is (Linux), the server gets SIGTERM when this process dies
+  // without stopping it (kill -9, the OOM killer): it logs errors only, so nothing else tells
+  // it, and it went on holding its SQLite file and ports. setpriv execs it: same pid.
+  const [command, commandArgs] = existsSync(SETPRIV)
+    ? [SETPRIV, ['--pdeathsig', 'TERM', '--', options.cliPath, ...args]]
+    : [options.cliPath, args];
+  const child = spawn(command, commandArgs, {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...GO_ENV, ...process.env },
   });
