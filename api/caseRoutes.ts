@@ -530,6 +530,8 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
    * intake wrote has no applicant and no one could see or pay the case. The same citizen (the
    * one the start recorded in the workflow's memo, encrypted like every payload) sending the
    * same application again claims it; anyone else, or any failure here, gets a plain conflict.
+   * So does a retry of a submission whose answer alone was lost: the row is theirs already,
+   * and they get their case back, not a conflict with it.
    */
   async function claimUnanswered(
     applicant: string,
@@ -544,8 +546,8 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       ]);
       if (description.memo?.[APPLICANT_MEMO] !== applicant) return undefined;
       const { rows } = await pool.query<{ case_id: string }>(
-        `UPDATE cases c SET applicant = $1, run_id = $2 FROM case_secrets s
-          WHERE c.case_id = $3 AND c.applicant IS NULL AND c.erased_at IS NULL
+        `UPDATE cases c SET applicant = $1, run_id = coalesce(c.run_id, $2) FROM case_secrets s
+          WHERE c.case_id = $3 AND (c.applicant IS NULL OR c.applicant = $1) AND c.erased_at IS NULL
             AND s.case_id = c.case_id AND s.application = $4::jsonb
           RETURNING c.case_id`,
         [applicant, description.runId, status.caseId, JSON.stringify(application)],
@@ -576,53 +578,48 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       const application = request.body;
       const caseId = randomUUID();
       const workflowId = caseWorkflowId(application.unitId);
-      // The case row and the workflow start commit together: a refused start leaves no row.
-      const client = await pool.connect();
+      // The workflow first, holding no database connection while Temporal answers (its
+      // client retries for half a minute when Temporal is away, and submissions waiting so
+      // held the whole pool, the access log's appends included); then the row. A refused
+      // start leaves no row. A row lost after the start (the API dies, PostgreSQL fails) is
+      // the one the case's intake writes, without an applicant, which the same citizen
+      // sending the same application claims (claimUnanswered).
+      let runId: string;
       try {
-        await client.query('BEGIN');
-        await client.query(
-          'INSERT INTO cases (case_id, unit_id, workflow_id, applicant) VALUES ($1, $2, $3, $4)',
-          [caseId, application.unitId, workflowId, principal.sub],
+        const handle = await temporal.workflow.start<typeof jointTransferCase>(
+          'jointTransferCase',
+          {
+            taskQueue: ORCHESTRATOR_TASK_QUEUE,
+            workflowId,
+            args: [
+              { caseId, application, ...(deps.timeScale ? { timeScale: deps.timeScale } : {}) },
+            ],
+            // One open case per property unit; a closed case's unit may be applied for again.
+            workflowIdConflictPolicy: 'FAIL',
+            workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+            typedSearchAttributes: [{ key: caseStatusKey, value: 'submitted' }],
+            // Who applied, should the answer be lost before the row commits (claimUnanswered).
+            memo: { [APPLICANT_MEMO]: principal.sub },
+          },
         );
-        let runId: string;
-        try {
-          const handle = await temporal.workflow.start<typeof jointTransferCase>(
-            'jointTransferCase',
-            {
-              taskQueue: ORCHESTRATOR_TASK_QUEUE,
-              workflowId,
-              args: [
-                { caseId, application, ...(deps.timeScale ? { timeScale: deps.timeScale } : {}) },
-              ],
-              // One open case per property unit; a closed case's unit may be applied for again.
-              workflowIdConflictPolicy: 'FAIL',
-              workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-              typedSearchAttributes: [{ key: caseStatusKey, value: 'submitted' }],
-              // Who applied, should the answer be lost before the row commits (claimUnanswered).
-              memo: { [APPLICANT_MEMO]: principal.sub },
-            },
-          );
-          runId = handle.firstExecutionRunId;
-        } catch (error) {
-          if (error instanceof WorkflowExecutionAlreadyStartedError) {
-            await client.query('ROLLBACK');
-            const unanswered = await claimUnanswered(principal.sub, application, workflowId);
-            if (unanswered) return reply.code(201).send(unanswered);
-            throw new CaseConflictError(
-              `an open case already exists for unit ${application.unitId}`,
-            );
-          }
-          throw error;
-        }
-        await client.query('UPDATE cases SET run_id = $2 WHERE case_id = $1', [caseId, runId]);
-        await client.query('COMMIT');
-        return reply.code(201).send({ caseId, workflowId, runId });
+        runId = handle.firstExecutionRunId;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        if (error instanceof WorkflowExecutionAlreadyStartedError) {
+          const unanswered = await claimUnanswered(principal.sub, application, workflowId);
+          if (unanswered) return reply.code(201).send(unanswered);
+          throw new CaseConflictError(`an open case already exists for unit ${application.unitId}`);
+        }
         throw error;
-      } finally {
-        client.release();
       }
+      // The intake may have written the row already (its case id is this fresh one alone).
+      await pool.query(
+        `INSERT INTO cases (case_id, unit_id, workflow_id, applicant, run_id) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (case_id) DO UPDATE SET applicant = EXCLUDED.applicant,
+           run_id = coalesce(cases.run_id, EXCLUDED.run_id)
+         WHERE cases.applicant IS NULL`,
+        [caseId, application.unitId, workflowId, principal.sub, runId],
+      );
+      return reply.code(201).send({ caseId, workflowId, runId });
     },
   );
 

@@ -123,6 +123,28 @@ describe('the walking skeleton, on a real Temporal server and a real PostgreSQL'
       .terminate('test finished');
   });
 
+  it('gives a citizen retrying a submission whose answer was lost their own case back, not a conflict', async () => {
+    const application = sampleApplication({ utilities: [] });
+    const first = await apply(application);
+    expect(first.statusCode).toBe(201);
+    // The row committed, the answer was lost (a timeout, a dropped connection): sent again.
+    const retry = await apply(application);
+    expect(retry.statusCode, retry.body).toBe(201);
+    expect(retry.json()).toEqual(first.json());
+    // Another citizen, or another application, still meets the open case.
+    const other = await apply(application, await stack.as({ role: 'citizen', sub: 'citizen-2' }));
+    expect(other.statusCode).toBe(409);
+    const rows = await stack.pool.query('SELECT case_id, applicant FROM cases WHERE unit_id = $1', [
+      application.unitId,
+    ]);
+    expect(rows.rows).toEqual([
+      { case_id: first.json<{ caseId: string }>().caseId, applicant: 'citizen-1' },
+    ]);
+    await stack.client.workflow
+      .getHandle(caseWorkflowId(application.unitId))
+      .terminate('test finished');
+  });
+
   it("records the case's own run even when the API's row never committed", async () => {
     // As if the API died between starting the case and committing its row: the intake's row
     // is the only one, and it must name this run (the unit's later cases run under the same
