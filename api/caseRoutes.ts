@@ -531,7 +531,8 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
    * one the start recorded in the workflow's memo, encrypted like every payload) sending the
    * same application again claims it; anyone else, or any failure here, gets a plain conflict.
    * So does a retry of a submission whose answer alone was lost: the row is theirs already,
-   * and they get their case back, not a conflict with it.
+   * and they get their case back, not a conflict with it, once its intake has stored the
+   * application to compare with (a retry before that is a conflict, and may try again).
    */
   async function claimUnanswered(
     applicant: string,
@@ -545,14 +546,14 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         handle.describe(),
       ]);
       if (description.memo?.[APPLICANT_MEMO] !== applicant) return undefined;
-      const { rows } = await pool.query<{ case_id: string }>(
+      const { rows } = await pool.query<{ case_id: string; run_id: string }>(
         `UPDATE cases c SET applicant = $1, run_id = coalesce(c.run_id, $2) FROM case_secrets s
           WHERE c.case_id = $3 AND (c.applicant IS NULL OR c.applicant = $1) AND c.erased_at IS NULL
             AND s.case_id = c.case_id AND s.application = $4::jsonb
-          RETURNING c.case_id`,
+          RETURNING c.case_id, c.run_id`,
         [applicant, description.runId, status.caseId, JSON.stringify(application)],
       );
-      return rows[0] ? { caseId: status.caseId, workflowId, runId: description.runId } : undefined;
+      return rows[0] ? { caseId: status.caseId, workflowId, runId: rows[0].run_id } : undefined;
     } catch (error) {
       // Not knowing whose the open case is now is an outage (503), not an answer (409).
       if (isUnavailable(error)) throw error;
@@ -584,6 +585,9 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       // start leaves no row. A row lost after the start (the API dies, PostgreSQL fails) is
       // the one the case's intake writes, without an applicant, which the same citizen
       // sending the same application claims (claimUnanswered).
+      // PostgreSQL first asked, as when the row came first: while it is away a submission is a
+      // 503 with nothing started, not a case whose row cannot be written.
+      await pool.query('SELECT 1');
       let runId: string;
       try {
         const handle = await temporal.workflow.start<typeof jointTransferCase>(

@@ -127,7 +127,9 @@ describe('the walking skeleton, on a real Temporal server and a real PostgreSQL'
     const application = sampleApplication({ utilities: [] });
     const first = await apply(application);
     expect(first.statusCode).toBe(201);
-    // The row committed, the answer was lost (a timeout, a dropped connection): sent again.
+    // The row committed, the answer was lost (a timeout, a dropped connection): sent again,
+    // once the intake has stored the application the retry is compared with.
+    await waitForStep(stack, first.json<{ caseId: string }>().caseId, 'intake', 'done');
     const retry = await apply(application);
     expect(retry.statusCode, retry.body).toBe(201);
     expect(retry.json()).toEqual(first.json());
