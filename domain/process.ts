@@ -139,12 +139,13 @@ export function validateProcess(input: unknown): ProcessDefinition {
     };
     const settledBefore = before(pointOfNoReturn.id);
     for (const s of process.steps) {
-      // The workflow undoes nothing from the point of no return on (ARCHITECTURE.md §2), so a
-      // compensation there would never run.
-      const after = s === pointOfNoReturn || before(s.id).has(pointOfNoReturn.id);
+      // The workflow undoes nothing after the point of no return (ARCHITECTURE.md §2), so a
+      // compensation there would never run. (The point of no return's own runs when that step
+      // itself refuses: it may have acted.)
+      const after = before(s.id).has(pointOfNoReturn.id);
       if (after && s.compensation)
         throw new InvalidProcessError(
-          `step ${s.id} names compensation ${s.compensation}, which never runs: nothing is undone from the point of no return ${pointOfNoReturn.id} on`,
+          `step ${s.id} names compensation ${s.compensation}, which never runs: nothing is undone after the point of no return ${pointOfNoReturn.id}`,
         );
       // A decision that refuses the case unwinds it, compensations and all: one landing after
       // the point of no return would undo a transfer already made. So the point of no return
