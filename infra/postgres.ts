@@ -2,7 +2,7 @@
 // DATABASE_URL names. Either way migrations run at start and the app gets its own role.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -59,7 +59,7 @@ export async function stopLeftoverPostgres(
     return; // no pid file, or no such process (or no /proc to tell what it is)
   }
   const dir = args[args.indexOf('-D') + 1];
-  if (!/(^|\/)postgres$/.test(args[0] ?? '') || !dir || resolve(dir) !== resolve(dataDir)) return;
+  if (!/(^|\/)postgres$/.test(args[0] ?? '') || !dir || !sameFolder(pid, dir, dataDir)) return;
   log?.(`stopping PostgreSQL (pid ${pid}), left running in ${dataDir} by an earlier start`);
   for (const [signal, waitMs] of [
     ['SIGINT', 15_000],
@@ -67,8 +67,12 @@ export async function stopLeftoverPostgres(
   ] as const) {
     try {
       process.kill(pid, signal);
-    } catch {
-      return; // gone
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return; // gone
+      // Another user's (an earlier dev run as root, this one not): not ours to stop.
+      throw new Error(
+        `PostgreSQL (pid ${pid}) is still running in ${dataDir} and cannot be stopped from here (${(error as Error).message}); stop it, then start again`,
+      );
     }
     for (let waited = 0; waited < waitMs; waited += 100) {
       if (!isLive(pid)) return;
@@ -76,6 +80,15 @@ export async function stopLeftoverPostgres(
     }
   }
   throw new Error(`PostgreSQL (pid ${pid}) in ${dataDir} did not stop; stop it, then start again`);
+}
+
+/** Whether `dir`, as process `pid` named it, is `dataDir`: both resolved through links. */
+function sameFolder(pid: number, dir: string, dataDir: string): boolean {
+  try {
+    return realpathSync(resolve(`/proc/${pid}/cwd`, dir)) === realpathSync(dataDir);
+  } catch {
+    return false;
+  }
 }
 
 /** Whether `pid` runs: not gone, and not a zombie its new parent has yet to reap. */

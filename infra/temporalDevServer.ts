@@ -1,6 +1,6 @@
 // Starts the Temporal dev server (`temporal server start-dev`) from a resolved CLI binary,
 // on loopback ports of our choosing, and waits until its frontend answers.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Connection } from '@temporalio/client';
 import { freePort } from './ports.ts';
@@ -38,6 +38,15 @@ const GO_ENV = { GOGC: '400', GOMEMLIMIT: '2GiB' };
 
 /** util-linux's setpriv, for its --pdeathsig (prctl PR_SET_PDEATHSIG). */
 const SETPRIV = '/usr/bin/setpriv';
+let setprivAnswer: boolean | undefined;
+
+/** Whether SETPRIV takes --pdeathsig (util-linux before 2.33, or BusyBox's, does not). */
+function setprivWorks(): boolean {
+  setprivAnswer ??=
+    existsSync(SETPRIV) &&
+    spawnSync(SETPRIV, ['--pdeathsig', 'TERM', '--', 'true'], { stdio: 'ignore' }).status === 0;
+  return setprivAnswer;
+}
 
 export interface DevServerOptions {
   cliPath: string;
@@ -85,7 +94,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   // Where util-linux's setpriv is (Linux), the server gets SIGTERM when this process dies
   // without stopping it (kill -9, the OOM killer): it logs errors only, so nothing else tells
   // it, and it went on holding its SQLite file and ports. setpriv execs it: same pid.
-  const [command, commandArgs] = existsSync(SETPRIV)
+  const [command, commandArgs] = setprivWorks()
     ? [SETPRIV, ['--pdeathsig', 'TERM', '--', options.cliPath, ...args]]
     : [options.cliPath, args];
   const child = spawn(command, commandArgs, {
