@@ -9,6 +9,7 @@ import {
   openSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
@@ -21,7 +22,8 @@ import { dirname } from 'node:path';
  * file is linked into place (link(2) fails with EEXIST), not renamed over it; on a file system
  * without hard links (vfat, some network and FUSE mounts) it is written in place with O_EXCL,
  * whole unless the machine stops mid-write. A `path` that is there and no regular file
- * (/dev/stdout, a pipe, a symbolic link) is written through, as a plain write would.
+ * (/dev/stdout, a pipe, a symbolic link) is written through, as a plain write would: whole
+ * only as far as that write is.
  * @throws the file system's error naming the path; no temporary file is left behind.
  */
 export function writeFileWhole(
@@ -30,7 +32,8 @@ export function writeFileWhole(
   { mode, exclusive = false }: { mode?: number; exclusive?: boolean } = {},
 ): void {
   if (!exclusive && isThereButNoFile(path)) {
-    writeFileSync(path, data, { mode });
+    // Flushed when it leads to a file (a symbolic link): fsync(2) of a pipe or a terminal fails.
+    writeFileSync(path, data, { mode, flush: leadsToFile(path) });
     return;
   }
   const temporary = `${path}.${process.pid}.${randomUUID()}.tmp`;
@@ -43,7 +46,14 @@ export function writeFileWhole(
         linkSync(temporary, path);
       } catch (error) {
         if (!NO_HARD_LINKS.includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
-        writeFileSync(path, data, { flush: true, flag: 'wx', mode });
+        try {
+          writeFileSync(path, data, { flush: true, flag: 'wx', mode });
+        } catch (writeError) {
+          // Made by this call alone ('wx'), so a part of it is ours to take back, unless
+          // it was never made (EEXIST: someone else's).
+          if ((writeError as NodeJS.ErrnoException).code !== 'EEXIST') removeIfThere(path);
+          throw writeError;
+        }
       }
   } catch (error) {
     // Said of the file the caller named: the temporary one is this function's own business.
@@ -66,6 +76,14 @@ export function writeFileWhole(
 const NO_HARD_LINKS = ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'];
 /** How fsync(2) of a folder says the file system does not sync folders that way. */
 const NO_FOLDER_SYNC = ['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EPERM', 'EISDIR', 'EACCES'];
+
+function leadsToFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
 
 function isThereButNoFile(path: string): boolean {
   try {

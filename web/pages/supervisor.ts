@@ -391,9 +391,10 @@ async function openTimeline(): Promise<void> {
   );
   // Not awaited: the purpose form waits for the read alone (onSubmitOneAtATime), so another
   // case can be opened while this one's entries are still being verified.
-  void verifyInto(entriesColumn, caseId, t, load).catch((error: unknown) =>
-    sayError(error, 'The ledger entries could not be verified'),
-  );
+  void verifyInto(entriesColumn, caseId, t, load).catch((error: unknown) => {
+    // Of a timeline since replaced by another: not this page's to report any more.
+    if (load === lastLoad) sayError(error, 'The ledger entries could not be verified');
+  });
 }
 
 /** Verifies the timeline's entries into `column`, unless another timeline was asked for since. */
