@@ -57,6 +57,11 @@ export interface AppDeps {
   namespace?: string;
   /** Requests per minute per client address on the public routes (default 600). */
   publicRateLimit?: number;
+  /**
+   * Proxies (addresses, CIDR ranges) whose X-Forwarded-For names the client, for the rate
+   * limit and the request log (Fastify's `trustProxy`); none by default.
+   */
+  trustedProxies?: readonly string[];
   /** Prometheus metrics served at /metrics (infra/metrics.ts); /healthz and /readyz always. */
   metrics?: Pick<Metrics, 'registry'>;
   /**
@@ -97,6 +102,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: deps.logger ? { serializers: { req: loggedRequest } } : false,
     bodyLimit: BODY_LIMIT,
     frameworkErrors,
+    trustProxy: deps.trustedProxies?.length ? [...deps.trustedProxies] : false,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

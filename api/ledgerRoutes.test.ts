@@ -169,6 +169,40 @@ describe('entries and entry bundles', () => {
   });
 });
 
+describe('clients behind a trusted proxy', () => {
+  it('are each counted by the address the proxy names, not as the proxy; a header from elsewhere is not believed', async () => {
+    const limitedBehind = (trustedProxies?: string[]) =>
+      buildApp({
+        temporal: {} as never,
+        pool: fakeLedger() as never,
+        verifyToken: () => Promise.reject(new UnauthorizedError('no tokens in this test')),
+        recordAccess: () => Promise.reject(new Error('no access records in this test')),
+        webAssets: { pages: new Map(), assets: new Map(), inputs: [] },
+        publicRateLimit: 1,
+        ...(trustedProxies ? { trustedProxies } : {}),
+      });
+    const url = '/ledger/proof/inclusion?index=0&size=4';
+    // app.inject comes from 127.0.0.1, as a proxy on the same host would.
+    const from = (app: FastifyInstance, client: string) =>
+      app
+        .inject({ method: 'GET', url, headers: { 'x-forwarded-for': client } })
+        .then((r) => r.statusCode);
+    const behindProxy = await limitedBehind(['127.0.0.0/8']);
+    const direct = await limitedBehind();
+    try {
+      expect(await from(behindProxy, '203.0.113.1')).toBe(200);
+      expect(await from(behindProxy, '203.0.113.2')).toBe(200);
+      expect(await from(behindProxy, '203.0.113.1')).toBe(429);
+      // Not a trusted proxy: the header is the client's word, and one bucket is the sender's.
+      expect(await from(direct, '203.0.113.1')).toBe(200);
+      expect(await from(direct, '203.0.113.2')).toBe(429);
+    } finally {
+      await behindProxy.close();
+      await direct.close();
+    }
+  });
+});
+
 describe('a client over the public routes’ rate limit', () => {
   it('is refused with a 429 naming the request and when to retry, and served again later', async () => {
     const limited = await buildApp({

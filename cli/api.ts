@@ -88,6 +88,9 @@ export async function runApi(
     // Every API process derives the same page-token key from the shared payload key, so a
     // page token from one process is good at any other behind the same load balancer.
     pageTokenKey: derivedKey(config.ONEWINDOW_PAYLOAD_KEY.key, 'onewindow/page-tokens'),
+    ...(config.ONEWINDOW_TRUSTED_PROXIES
+      ? { trustedProxies: config.ONEWINDOW_TRUSTED_PROXIES }
+      : {}),
     ...(trust ? { trust } : {}),
   });
   await app.listen({ port, host: host ?? config.HOST });

@@ -201,6 +201,13 @@ const wrong: [Kind, string, string | undefined, RegExp][] = [
   ['api', 'PORT', '0', /must be a whole number from 1 to 65535, got "0"/],
   ['api', 'PORT', 'http', /must be a whole number from 1 to 65535, got "http"/],
   ['api', 'HOST', 'a host', /must be an address such as 0\.0\.0\.0/],
+  [
+    'api',
+    'ONEWINDOW_TRUSTED_PROXIES',
+    '10.0.0.5, proxy.example',
+    /must list proxy addresses or CIDR ranges \(such as 10\.0\.0\.5 or 10\.0\.0\.0\/8\), got "10\.0\.0\.5, proxy\.example"/,
+  ],
+  ['api', 'ONEWINDOW_TRUSTED_PROXIES', '10.0.0.0/33', /must list proxy addresses or CIDR ranges/],
   ['api', 'ONEWINDOW_TOKEN_PUBLIC_KEY', undefined, /is not set: the token issuer public key/],
   [
     'api',
@@ -297,6 +304,16 @@ describe('parsed values', () => {
     expect(config.ONEWINDOW_PAYLOAD_KEY.id).toBe('k1');
     expect(config.ONEWINDOW_PAYLOAD_KEY.key).toHaveLength(32);
     expect(config.ONEWINDOW_OPS_ADDRESS).toBeUndefined();
+  });
+
+  it('reads the trusted proxies as a list of addresses and CIDR ranges, none when unset', () => {
+    const proxies = (value?: string) =>
+      loadConfig(apiConfig, { ...valid.api, ONEWINDOW_TRUSTED_PROXIES: value })
+        .ONEWINDOW_TRUSTED_PROXIES;
+    expect(proxies('10.0.0.5, 172.16.0.0/12 ::1')).toEqual(['10.0.0.5', '172.16.0.0/12', '::1']);
+    expect(proxies('fd00::/8')).toEqual(['fd00::/8']);
+    expect(proxies()).toBeUndefined();
+    expect(proxies('')).toBeUndefined();
   });
 
   it('reads the operations address as [host:]port, loopback unless a host is given', () => {

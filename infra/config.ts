@@ -4,6 +4,7 @@
 // Keys of the parsed config are the variable names (grep finds both ends); values are parsed
 // (a payload key, verifier keys, witness endpoints), so no caller re-parses a string.
 import { existsSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { UsageError } from '../cli/args.ts';
 import { Agency, Signer } from '../domain/agency.ts';
@@ -25,6 +26,20 @@ export class ConfigError extends UsageError {
 /** Compose and shells write `NAME=` for "no value": treat an empty string as unset. */
 function variable<T extends z.ZodType>(schema: T) {
   return z.preprocess((value) => (value === '' ? undefined : value), schema);
+}
+
+/** The entries of a comma- or space-separated list. */
+function proxyList(value: string): string[] {
+  return value.split(/[\s,]+/).filter(Boolean);
+}
+
+/** An IPv4 or IPv6 address, or one with a CIDR prefix length that fits it. */
+function isAddressOrRange(entry: string): boolean {
+  const [address = '', bits, ...rest] = entry.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128);
 }
 
 /** Quotes what the operator wrote, short, on one line (never used for secrets). */
@@ -234,6 +249,22 @@ export const configFields = {
       })
       .default('127.0.0.1'),
   ),
+  /**
+   * The proxies in front of the API (addresses or CIDR ranges, comma- or space-separated)
+   * whose X-Forwarded-For names the client: the public routes' rate limit and the request
+   * log then count each client, not the proxy. None by default: a header anyone can send is
+   * believed only from these.
+   */
+  ONEWINDOW_TRUSTED_PROXIES: variable(
+    z
+      .string()
+      .refine((value) => proxyList(value).every(isAddressOrRange), {
+        error: (issue) =>
+          `must list proxy addresses or CIDR ranges (such as 10.0.0.5 or 10.0.0.0/8), got ${shown(issue.input)}`,
+      })
+      .transform(proxyList)
+      .optional(),
+  ),
   /** The token issuer's Ed25519 public key (base64 of 32 bytes): the API checks bearer tokens with it. */
   ONEWINDOW_TOKEN_PUBLIC_KEY: variable(
     text('the token issuer public key (onewindow tokens public-key prints it)').transform(
@@ -421,6 +452,7 @@ export const apiShape = {
   ONEWINDOW_PAYLOAD_KEY: f.ONEWINDOW_PAYLOAD_KEY,
   PORT: f.PORT,
   HOST: f.HOST,
+  ONEWINDOW_TRUSTED_PROXIES: f.ONEWINDOW_TRUSTED_PROXIES,
   ONEWINDOW_TOKEN_PUBLIC_KEY: f.ONEWINDOW_TOKEN_PUBLIC_KEY,
   // The operator key signs the access-audit entries; the API appends them to the log.
   ONEWINDOW_KEY_FILE: variable(file('the operator statement key signs the access audit')),
