@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from './app.ts';
+import { buildApp, type AppDeps } from './app.ts';
 import { UnauthorizedError } from './auth.ts';
 
 /** The log signed one checkpoint, of size 4 (published); entries 4 and 5 are not under it yet. */
@@ -63,13 +63,17 @@ function fakeLedger(publishedSize = SIGNED_SIZE) {
   return { query };
 }
 
-const appOn = (pool: ReturnType<typeof fakeLedger>) =>
+const appOn = (
+  pool: ReturnType<typeof fakeLedger>,
+  options: Pick<AppDeps, 'publicRateLimit' | 'trustedProxies'> = {},
+) =>
   buildApp({
     temporal: {} as never,
     pool: pool as never,
     verifyToken: () => Promise.reject(new UnauthorizedError('no tokens in this test')),
     recordAccess: () => Promise.reject(new Error('no access records in this test')),
     webAssets: { pages: new Map(), assets: new Map(), inputs: [] },
+    ...options,
   });
 
 let app: FastifyInstance;
@@ -172,15 +176,7 @@ describe('entries and entry bundles', () => {
 describe('clients behind a trusted proxy', () => {
   it('are each counted by the address the proxy names, not as the proxy; a header from elsewhere is not believed', async () => {
     const limitedBehind = (trustedProxies?: string[]) =>
-      buildApp({
-        temporal: {} as never,
-        pool: fakeLedger() as never,
-        verifyToken: () => Promise.reject(new UnauthorizedError('no tokens in this test')),
-        recordAccess: () => Promise.reject(new Error('no access records in this test')),
-        webAssets: { pages: new Map(), assets: new Map(), inputs: [] },
-        publicRateLimit: 1,
-        ...(trustedProxies ? { trustedProxies } : {}),
-      });
+      appOn(fakeLedger(), { publicRateLimit: 1, ...(trustedProxies ? { trustedProxies } : {}) });
     const url = '/ledger/proof/inclusion?index=0&size=4';
     // app.inject comes from 127.0.0.1, as a proxy on the same host would.
     const from = (app: FastifyInstance, client: string) =>
@@ -205,14 +201,7 @@ describe('clients behind a trusted proxy', () => {
 
 describe('a client over the public routes’ rate limit', () => {
   it('is refused with a 429 naming the request and when to retry, and served again later', async () => {
-    const limited = await buildApp({
-      temporal: {} as never,
-      pool: fakeLedger() as never,
-      verifyToken: () => Promise.reject(new UnauthorizedError('no tokens in this test')),
-      recordAccess: () => Promise.reject(new Error('no access records in this test')),
-      webAssets: { pages: new Map(), assets: new Map(), inputs: [] },
-      publicRateLimit: 1,
-    });
+    const limited = await appOn(fakeLedger(), { publicRateLimit: 1 });
     try {
       const url = '/ledger/proof/inclusion?index=0&size=4';
       expect((await limited.inject({ method: 'GET', url })).statusCode).toBe(200);
