@@ -1,3 +1,4 @@
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { register as globalRegistry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -105,6 +106,25 @@ async function scrape(metrics?: Metrics, sources?: MetricSources): Promise<strin
   expect(response.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
   return response.body;
 }
+
+describe('the routes that ask PostgreSQL and Temporal', () => {
+  it('count towards the rate limit, where the app has one; /healthz, asking nothing, does not', async () => {
+    app = Fastify();
+    await app.register(rateLimit, { global: false, max: 1, timeWindow: 60_000 });
+    registerOperationsRoutes(app, {
+      pool: answers as unknown as OperationsDeps['pool'],
+      temporal: temporalUp as unknown as OperationsDeps['temporal'],
+      metrics: createMetrics(undefined, { processMetrics: false }),
+    });
+    const codes = async (url: string) => [
+      (await app!.inject({ method: 'GET', url })).statusCode,
+      (await app!.inject({ method: 'GET', url })).statusCode,
+    ];
+    expect(await codes('/readyz')).toEqual([200, 429]);
+    expect(await codes('/metrics')).toEqual([200, 429]);
+    expect(await codes('/healthz')).toEqual([200, 200]);
+  });
+});
 
 describe('GET /metrics', () => {
   it('lists every OneWindow metric in the text exposition format', async () => {

@@ -22,6 +22,13 @@ export interface OperationsDeps {
 /** The dependencies readiness checks, by the name a 503 reports. */
 export type Dependency = 'postgres' | 'temporal';
 
+/**
+ * Under the public routes' rate limit where the app has one (@fastify/rate-limit in the API):
+ * each /readyz and /metrics asks PostgreSQL and Temporal, and neither needs a token. A probe
+ * every 10 s and a scrape every 15 s are far inside it.
+ */
+const COUNTED = { config: { rateLimit: {} } };
+
 export function registerOperationsRoutes(app: FastifyInstance, deps: OperationsDeps): void {
   const timeoutMs = deps.readyTimeoutMs ?? 2000;
   const checks: Record<Dependency, () => Promise<unknown>> = {
@@ -31,7 +38,7 @@ export function registerOperationsRoutes(app: FastifyInstance, deps: OperationsD
 
   app.get('/healthz', () => Promise.resolve({ status: 'ok' }));
 
-  app.get('/readyz', async (request, reply) => {
+  app.get('/readyz', COUNTED, async (request, reply) => {
     const names = Object.keys(checks) as Dependency[];
     const results = await Promise.all(
       names.map(async (name) => {
@@ -56,7 +63,7 @@ export function registerOperationsRoutes(app: FastifyInstance, deps: OperationsD
 
   const { metrics } = deps;
   if (metrics)
-    app.get('/metrics', async (_request, reply) => {
+    app.get('/metrics', COUNTED, async (_request, reply) => {
       const text = await metrics.registry.metrics();
       return reply.type(metrics.registry.contentType).send(text);
     });
