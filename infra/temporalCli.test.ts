@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test, vi } from 'vitest';
@@ -48,7 +48,10 @@ describe('resolveTemporalCli building with Go', () => {
 // go itself catches the interrupt and exits with a code: only the caller knows it was stopped.
 describe('resolveTemporalCli stopped by its caller', () => {
   test('kills the build under way and tries no other tag, even when go exits with a code', async () => {
-    const go = withGo("trap 'kill $!; exit 3' TERM INT; sleep 30 & wait");
+    // By its full path: the PATH withGo gives holds only `go`. Before, `sleep` was not found,
+    // each build ended at once, and whether the abort came during the first one was luck.
+    const sleep = ['/bin/sleep', '/usr/bin/sleep'].find((path) => existsSync(path))!;
+    const go = withGo(`trap 'kill $!; exit 3' TERM INT; ${sleep} 30 & wait`);
     const stop = new AbortController();
     const resolving = go.resolve(stop.signal);
     await vi.waitFor(() => expect(go.goflags()).toHaveLength(1), { timeout: 5000, interval: 20 });
