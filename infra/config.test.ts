@@ -208,6 +208,7 @@ const wrong: [Kind, string, string | undefined, RegExp][] = [
     /must list proxy addresses or CIDR ranges \(such as 10\.0\.0\.5 or 10\.0\.0\.0\/8\), got "10\.0\.0\.5, proxy\.example"/,
   ],
   ['api', 'ONEWINDOW_TRUSTED_PROXIES', '10.0.0.0/33', /must list proxy addresses or CIDR ranges/],
+  ['api', 'ONEWINDOW_TRUSTED_PROXIES', '0.0.0.0/0', /must list proxy addresses or CIDR ranges/],
   ['api', 'ONEWINDOW_TOKEN_PUBLIC_KEY', undefined, /is not set: the token issuer public key/],
   [
     'api',

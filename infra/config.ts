@@ -39,7 +39,8 @@ function isAddressOrRange(entry: string): boolean {
   const version = isIP(address);
   if (version === 0 || rest.length > 0) return false;
   if (bits === undefined) return true;
-  return /^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128);
+  // At least one bit: /0 would trust every address (and Fastify's proxy-addr refuses it).
+  return /^\d{1,3}$/.test(bits) && Number(bits) >= 1 && Number(bits) <= (version === 4 ? 32 : 128);
 }
 
 /** Quotes what the operator wrote, short, on one line (never used for secrets). */
