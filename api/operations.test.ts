@@ -108,7 +108,7 @@ async function scrape(metrics?: Metrics, sources?: MetricSources): Promise<strin
 }
 
 describe('the routes that ask PostgreSQL and Temporal', () => {
-  it('count towards the rate limit, where the app has one; /healthz, asking nothing, does not', async () => {
+  it('count towards the rate limit, where the app has one: /metrics, not the probes', async () => {
     app = Fastify();
     await app.register(rateLimit, { global: false, max: 1, timeWindow: 60_000 });
     registerOperationsRoutes(app, {
@@ -120,8 +120,9 @@ describe('the routes that ask PostgreSQL and Temporal', () => {
       (await app!.inject({ method: 'GET', url })).statusCode,
       (await app!.inject({ method: 'GET', url })).statusCode,
     ];
-    expect(await codes('/readyz')).toEqual([200, 429]);
     expect(await codes('/metrics')).toEqual([200, 429]);
+    // A load balancer's checks may share the public traffic's address: never refused for it.
+    expect(await codes('/readyz')).toEqual([200, 200]);
     expect(await codes('/healthz')).toEqual([200, 200]);
   });
 });
