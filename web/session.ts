@@ -141,8 +141,9 @@ export function sessionPanel(
   window.addEventListener('hashchange', () => {
     if (!new URLSearchParams(location.hash.slice(1)).has('token')) return;
     const taken = takeToken(role);
-    if (current !== null && taken !== null && taken !== current && sameHolder(current, taken))
-      renew(taken);
+    // Declined, or the token this tab has: nothing changes, and nothing typed is lost.
+    if (taken === current) return;
+    if (current !== null && taken !== null && sameHolder(current, taken)) renew(taken);
     else location.reload();
   });
   if (!current) {
