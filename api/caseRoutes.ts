@@ -620,7 +620,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         `INSERT INTO cases (case_id, unit_id, workflow_id, applicant, run_id) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (case_id) DO UPDATE SET applicant = EXCLUDED.applicant,
            run_id = coalesce(cases.run_id, EXCLUDED.run_id)
-         WHERE cases.applicant IS NULL`,
+         WHERE cases.applicant IS NULL AND cases.erased_at IS NULL`,
         [caseId, application.unitId, workflowId, principal.sub, runId],
       );
       return reply.code(201).send({ caseId, workflowId, runId });

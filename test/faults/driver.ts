@@ -191,8 +191,9 @@ export class CaseDriver {
 
   /**
    * Submits `n` clean sales, `concurrency` at a time, each retried until it is accepted:
-   * 201 (a retry whose first answer was lost gets its case back once the case's intake has
-   * run), or a 409 for one sent before that (the case is then found in the citizen's list). Resolves with the runs once every one has its case id.
+   * 201 (a retry whose first answer was lost gets its case back once the case's intake
+   * has run), or a 409 for one sent before that (the case is then found in the citizen's
+   * list). Resolves with the runs once every one has its case id.
    */
   async submit(n: number, concurrency: number, deadlineMs = 300_000): Promise<CaseRun[]> {
     const first = this.nextIndex;
