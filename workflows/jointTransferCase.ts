@@ -666,24 +666,9 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
   async function recordRetry(stepId: string, action: EscalationAction): Promise<void> {
     const n = retriesTaken.get(stepId) ?? 0;
     retriesTaken.set(stepId, n + 1);
-    const record: SignRecordInput = {
-      caseId,
-      stepId: `${stepId}.retried`,
-      outcome: 'retried',
-      result: action,
-      facts: { step: stepId },
-      ...(n > 0 ? { n } : {}),
-    };
+    const record = { ...actionRecord(stepId, action, 'retried'), ...(n > 0 ? { n } : {}) };
     const signed = await orchestrator.signRecord(record);
-    const index = await append(signed, undefined, record);
-    status.records.push({
-      stepId: record.stepId,
-      agency: 'orchestrator',
-      outcome: 'retried',
-      statementId: signed.statement.statementId,
-      ledgerIndex: index,
-      at: now(),
-    });
+    recordOwn(record, signed, await append(signed, undefined, record));
   }
 
   /** Flags the step and the case overdue and reminds whoever owes the action. */
@@ -875,10 +860,10 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     action: EscalationAction,
   ): Promise<void> {
     // The calls inline, as before v5 (the same turns for cases started before it).
-    const record = resolutionRecord(def.id, action);
+    const record = actionRecord(def.id, action, 'resolvedByHand');
     const signed = await orchestrator.signRecord(record);
     const index = await append(signed, undefined, record);
-    recordResolution(def.id, signed, index);
+    recordOwn(record, signed, index);
     state.status = 'done';
     state.outcome = 'resolvedByHand';
     state.finishedAt = now();
@@ -886,18 +871,27 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     if (v5 && def.pointOfNoReturn) pastPointOfNoReturn = true;
   }
 
-  const resolutionRecord = (stepId: string, action: EscalationAction) => ({
+  /**
+   * A supervisor's action on `stepId` as a record of the orchestrator's: `<stepId>.resolved`
+   * (outcome resolvedByHand) or `<stepId>.retried`. Who and why are its result, committed to.
+   */
+  const actionRecord = (
+    stepId: string,
+    action: EscalationAction,
+    outcome: 'resolvedByHand' | 'retried',
+  ): SignRecordInput => ({
     caseId,
-    stepId: `${stepId}.resolved`,
-    outcome: 'resolvedByHand',
+    stepId: `${stepId}.${outcome === 'retried' ? 'retried' : 'resolved'}`,
+    outcome,
     result: action,
     facts: { step: stepId },
   });
-  const recordResolution = (stepId: string, signed: SignedStatement, index: number) =>
+  /** A record of the orchestrator's, as the status lists it once the ledger holds it. */
+  const recordOwn = (record: SignRecordInput, signed: SignedStatement, index: number) =>
     status.records.push({
-      stepId: `${stepId}.resolved`,
+      stepId: record.stepId,
       agency: 'orchestrator',
-      outcome: 'resolvedByHand',
+      outcome: record.outcome,
       statementId: signed.statement.statementId,
       ledgerIndex: index,
       at: now(),
@@ -1056,9 +1050,9 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           `compensation ${activity} failed: ${message}`,
         );
         if (action.action === 'resolve') {
-          const record = resolutionRecord(activity, action);
+          const record = actionRecord(activity, action, 'resolvedByHand');
           const signed = await orchestrator.signRecord(record);
-          recordResolution(activity, signed, await append(signed, undefined, record));
+          recordOwn(record, signed, await append(signed, undefined, record));
           states.get(def.id)!.status = 'compensated';
           return;
         }
@@ -1201,14 +1195,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
   const summary = await orchestrator.signRecord(closeRecord);
   const closeIndex = await append(summary, undefined, closeRecord);
   setPhase();
-  status.records.push({
-    stepId: 'close',
-    agency: 'orchestrator',
-    outcome: status.phase,
-    statementId: summary.statement.statementId,
-    ledgerIndex: closeIndex,
-    at: now(),
-  });
+  recordOwn(closeRecord, summary, closeIndex);
   await orchestrator.notify({
     caseId,
     party: 'citizen',
