@@ -72,8 +72,9 @@ export const Escalation = z.object({
   resolved: z.boolean(),
   resolution: z.string().optional(),
   /**
-   * A record of the orchestrator's own the ledger refused (its key): the ledger must hold it,
-   * so only a retry settles it, never a resolution by hand.
+   * What the ledger refused for its signer's key: a record of the orchestrator's own, or an
+   * agency's answer before the registration. The ledger must hold it, so only a retry settles
+   * it, never a resolution by hand.
    */
   retryOnly: z.literal(true).optional(),
 });

@@ -135,6 +135,14 @@ function refusesKey(error: unknown): boolean {
 }
 
 /**
+ * How a step waits for its supervisor. `retryOnly`: only a retry settles it, never a
+ * resolution by hand (the case needs what the ledger must hold). `ownRecord`: what waits is a
+ * record of the orchestrator's own, which the ledger refused under its key, so a retry is not
+ * recorded (that record would be refused the same way; the retried one lands in its place).
+ */
+type HoldOptions = { retryOnly?: true; ownRecord?: true; settledAs?: string };
+
+/**
  * What a failed call says: an activity's failure wraps what its agency said (its cause).
  * `String()` of the wrapper only says "Activity task failed".
  */
@@ -493,7 +501,9 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
         const open = status.escalations.find((e) => e.stepId === action.stepId && !e.resolved);
         if (open?.retryOnly && action.action !== 'retry')
           throw new Error(
-            `${action.stepId} is a record the ledger must hold: retry it once the orchestrator signs with a key the ledger accepts`,
+            definitions.has(action.stepId)
+              ? `${action.stepId} needs its agency's signed answer on the ledger: retry it once the agency's worker signs with a key the ledger accepts`
+              : `${action.stepId} is a record the ledger must hold: retry it once the orchestrator signs with a key the ledger accepts`,
           );
         if (!action.reason?.trim()) throw new Error('a supervisor action needs a reason');
         // Sent past the API (another client of Temporal), an action must still say who took
@@ -556,7 +566,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           record.stepId,
           `the ledger refused the orchestrator's ${record.stepId} record: ${failureMessage(error)}; retry once the orchestrator signs with a key the ledger accepts`,
           undefined,
-          { retryOnly: true },
+          { retryOnly: true, ownRecord: true },
         );
         // The record leaves the current steps (awaitSupervisor publishes only the hold).
         publish();
@@ -589,9 +599,10 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     def: StepDefinition,
     state: StepState,
     reason: string,
+    options?: HoldOptions,
   ): Promise<EscalationAction> {
     state.status = 'escalated';
-    return awaitSupervisor(def.id, reason);
+    return awaitSupervisor(def.id, reason, undefined, options);
   }
 
   /**
@@ -604,20 +615,28 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     stepId: string,
     reason: string,
     settled?: undefined,
-    options?: { retryOnly?: true },
+    options?: HoldOptions,
   ): Promise<EscalationAction>;
   async function awaitSupervisor(
     stepId: string,
     reason: string,
     settled: () => boolean,
+    options?: HoldOptions,
   ): Promise<EscalationAction | undefined>;
   async function awaitSupervisor(
     stepId: string,
     reason: string,
     settled?: () => boolean,
-    options: { retryOnly?: true } = {},
+    options: HoldOptions = {},
   ): Promise<EscalationAction | undefined> {
-    status.escalations.push({ stepId, reason, at: now(), resolved: false, ...options });
+    const { retryOnly } = options;
+    status.escalations.push({
+      stepId,
+      reason,
+      at: now(),
+      resolved: false,
+      ...(retryOnly ? { retryOnly } : {}),
+    });
     awaitingSupervisor.add(stepId);
     publish();
     await orchestrator.notify({
@@ -637,7 +656,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
       awaitingSupervisor.delete(stepId);
       const open = status.escalations.find((e) => e.stepId === stepId && !e.resolved)!;
       open.resolved = true;
-      open.resolution = 'settled by a decision that came before any action';
+      open.resolution = options.settledAs ?? 'settled by a decision that came before any action';
       publish();
       return undefined;
     }
@@ -651,7 +670,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     // recorded), before the step runs again. Not the retry of a record the ledger refused
     // under the orchestrator's key: its own record would be refused the same way, and the
     // retried record itself lands in its place.
-    if (v9 && action.action === 'retry' && !options.retryOnly) await recordRetry(stepId, action);
+    if (v9 && action.action === 'retry' && !options.ownRecord) await recordRetry(stepId, action);
     return action;
   }
 
@@ -831,6 +850,30 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           const refusable = v5
             ? !def.pointOfNoReturn && !pastPointOfNoReturn
             : !pastPointOfNoReturn || def.pointOfNoReturn;
+          // The ledger refused the agency's answer for its key (revoked, expired, never
+          // registered, or a key file that is not the registered key's): an operator's fault,
+          // not the case's, and every retry on the same worker is refused the same way. Since
+          // this patch, asked only at such a refusal, the step waits for a supervisor's retry
+          // once the agency's worker signs with a key the ledger accepts, instead of refusing
+          // the citizen's application and undoing the case. Never resolved by hand: the steps
+          // after it read its result. A refusal past the registration escalates as any failure.
+          // The wait ends with no action once the case is refused elsewhere (another agency
+          // rejects it, a cancellation request withdraws it): the step is then cancelled, and
+          // undone like a failed one (its agency may have acted before the refusal).
+          if (refusable && refusesKey(error) && patched('agency-key-refused-waits')) {
+            state.status = 'escalated';
+            const action = await awaitSupervisor(
+              def.id,
+              `${def.id}: the ledger refused ${def.agency}'s answer: ${message}; retry once its worker signs with a key the ledger accepts`,
+              () => refusal !== undefined,
+              { retryOnly: true, settledAs: 'ended by the case being refused before any action' },
+            );
+            if (action) continue;
+            state.status = 'cancelled';
+            state.finishedAt = now();
+            if (def.compensation) compensations.push(def);
+            return;
+          }
           if (refusable) {
             state.status = 'failed';
             // It may have acted before failing; compensations are idempotent.

@@ -649,7 +649,7 @@ describe('a record the ledger refused, in Chromium', () => {
     await supervisorOpensTimeline(page, caseId, 'retrying a refused close');
     const escalation = page.locator('#timeline [data-escalation="close"]');
     expect(await escalation.getByLabel('Action').locator('option').allTextContents()).toEqual([
-      'Retry recording it',
+      'Retry (it cannot be resolved by hand)',
     ]);
     await stack.replaceOrchestrator(workerKey);
     await escalation.getByLabel('Reason').fill('orchestrator restarted with its new key');

@@ -44,7 +44,7 @@ function patchIdOf(event: History['events'][number]): string {
 }
 
 describe('replaying recorded case histories', () => {
-  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), before v5 (v5), before v6 (v6), before v7 (v7), before v8 (v8), before v9 (v9), and current, some of them with a record the ledger refused', () => {
+  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), before v5 (v5), before v6 (v6), before v7 (v7), before v8 (v8), before v9 (v9), and current, some of them with a record or an answer the ledger refused', () => {
     // A patch leaves a marker in the history of a run that took the new path.
     const parsed = new Map(
       files.map((f) => [f, (JSON.parse(readFileSync(`${dir}${f}`, 'utf8')) as History).events]),
@@ -68,7 +68,7 @@ describe('replaying recorded case histories', () => {
     const v9 = files.filter((f) => f.startsWith('v9-'));
     const current = files.filter((f) => !/^v\d+-/.test(f));
     expect([v1, v2, v3, v4, v5, v6, v7, v8, v9, current].map((group) => group.length)).toEqual([
-      5, 5, 5, 5, 6, 5, 6, 14, 13, 14,
+      5, 5, 5, 5, 6, 5, 6, 14, 13, 15,
     ]);
     const patchMarkers = (f: string) =>
       events(f).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length;
@@ -116,6 +116,10 @@ describe('replaying recorded case histories', () => {
         ...refusedNames.map((f) => `v9-${f}`),
       ].sort(),
     );
+    // A case whose agency's answer the ledger refused before the registration
+    // (test/integration/agencyKey.test.ts) asks, at the refusal, for the patch that holds the
+    // step for a supervisor.
+    const refusedAnswers = ['agency-answer-refused-held-retried.json'];
     for (const [group, patch] of [
       [v5, 'jointTransferCase-v4'],
       [v6, 'jointTransferCase-v5'],
@@ -125,9 +129,13 @@ describe('replaying recorded case histories', () => {
       [current, 'jointTransferCase-v9'],
     ] as const) {
       for (const f of group) {
-        const refused = refusedRecords.includes(f);
-        expect(markerNames(f), f).toEqual(refused ? [patch, 'own-record-refused-waits'] : [patch]);
-        expect(changeVersionUpserts(f)).toBe(refused ? 2 : 1);
+        const refusal = refusedRecords.includes(f)
+          ? 'own-record-refused-waits'
+          : refusedAnswers.includes(f)
+            ? 'agency-key-refused-waits'
+            : undefined;
+        expect(markerNames(f), f).toEqual(refusal ? [patch, refusal] : [patch]);
+        expect(changeVersionUpserts(f)).toBe(refusal ? 2 : 1);
       }
     }
   });

@@ -215,9 +215,10 @@ function escalationItem(caseId: string, escalation: Escalation, index: number): 
       h(
         'select',
         { id: actionId, name: 'action' },
-        // A record the ledger refused must be on the ledger: only a retry records it.
+        // What the ledger refused (an orchestrator's record, an agency's answer under a key it
+        // does not accept) must be on the ledger: only a retry records it.
         ...(escalation.retryOnly
-          ? [h('option', { value: 'retry' }, 'Retry recording it')]
+          ? [h('option', { value: 'retry' }, 'Retry (it cannot be resolved by hand)')]
           : [
               h('option', { value: 'retry' }, 'Retry the step'),
               h('option', { value: 'resolve' }, 'Resolve by hand'),

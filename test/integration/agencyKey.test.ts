@@ -1,0 +1,163 @@
+// An agency's answer before the registration that the ledger refuses for the agency's key (a
+// worker started with a key never registered, or one revoked): the operator's fault, not the
+// case's. Since the patch 'agency-key-refused-waits' the step waits for a supervisor's retry
+// once the worker signs with a key the ledger accepts; before, the citizen's application was
+// refused as failed and the case undone.
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createAgencyWorker } from '../../cli/workers.ts';
+import { agencyKeyName, generateSigningKey, type SigningKey } from '../../ledger/keys.ts';
+import {
+  approve,
+  pay,
+  recordHistory,
+  stepStatus,
+  submit,
+  supervise,
+  waitForClosed,
+  waitForStep,
+  waitUntil,
+} from './caseDriver.ts';
+import { sampleApplication, startStack, type Stack, type Timeline } from './stack.ts';
+
+let stack: Stack;
+let connection: NativeConnection;
+let housing: { worker: Worker; running: Promise<void> } | undefined;
+
+beforeAll(async () => {
+  // Every agency but housing, whose worker each test starts with the key it needs.
+  stack = await startStack(['tax', 'registry', 'electricity', 'water', 'gas'], {
+    // One law-day is 5 s: the waits below are far inside every deadline.
+    timeScale: 5 / 86_400,
+  });
+  connection = await NativeConnection.connect({ address: inject('temporalAddress') });
+});
+afterAll(async () => {
+  await stopHousing();
+  await connection?.close();
+  await stack?.stop();
+});
+
+async function stopHousing(): Promise<void> {
+  housing?.worker.shutdown();
+  await housing?.running;
+  housing = undefined;
+}
+
+/** (Re)starts the housing authority's worker, signing with `key`. */
+async function startHousing(key: SigningKey): Promise<void> {
+  await stopHousing();
+  const worker = await createAgencyWorker({
+    connection,
+    agency: 'housing',
+    key,
+    payloadKey: stack.payloadKey,
+  });
+  housing = { worker, running: worker.run() };
+}
+
+/** A housing key of the right name that the ledger has never registered. */
+const unregisteredKey = () => generateSigningKey(agencyKeyName('housing'));
+
+const escalationsAt = (t: Timeline, stepId: string) =>
+  t.escalations.filter((e) => e.stepId === stepId);
+
+const entryStepIds = (t: Timeline) => t.entries.map((e) => e.statement.stepId);
+
+describe("an agency's answer the ledger refuses for its key, before the registration", () => {
+  it('waits for a supervisor, refuses a resolution by hand, and goes on once a retry runs on a worker with a registered key', async () => {
+    const unregistered = unregisteredKey();
+    await startHousing(unregistered);
+    const caseId = await submit(stack, sampleApplication({ utilities: [] }));
+
+    const held = await waitForStep(stack, caseId, 'verifyContract', 'escalated');
+    expect(held.workflowStatus).toBe('RUNNING');
+    expect(held.phase).toBe('running');
+    const [escalation, ...more] = escalationsAt(held, 'verifyContract');
+    expect(more).toEqual([]);
+    expect(escalation).toMatchObject({ resolved: false, retryOnly: true });
+    expect(escalation!.reason).toContain("verifyContract: the ledger refused housing's answer");
+    expect(escalation!.reason).toContain(unregistered.keyId);
+    expect(held.notifications).toContainEqual(
+      expect.objectContaining({
+        party: 'supervisor',
+        kind: 'escalation',
+        stepId: 'verifyContract',
+      }),
+    );
+    // Nothing was undone: the title check stands, its lock is not released.
+    expect(stepStatus(held, 'checkTitle')).toBe('done');
+    expect(entryStepIds(held)).not.toContain('verifyContract');
+    expect(entryStepIds(held)).not.toContain('releaseTitleLock');
+
+    // The case needs the agency's signed answer: it cannot be made by hand.
+    const byHand = await supervise(stack, caseId, 'verifyContract', 'resolve', 'filed on paper');
+    expect(byHand.statusCode, byHand.body).toBe(422);
+    expect(byHand.json()).toMatchObject({ error: 'refused', field: 'stepId' });
+    expect(byHand.json<{ reason: string }>().reason).toContain(
+      "needs its agency's signed answer on the ledger",
+    );
+
+    await startHousing(stack.keys.housing!);
+    const retry = await supervise(stack, caseId, 'verifyContract', 'retry', 'key registered');
+    expect(retry.statusCode, retry.body).toBe(200);
+    const verified = await waitForStep(stack, caseId, 'verifyContract', 'done');
+    // The retry is on the ledger, then the answer signed under the registered key.
+    const retried = verified.entries.find((e) => e.statement.stepId === 'verifyContract.retried');
+    const answer = verified.entries.find((e) => e.statement.stepId === 'verifyContract');
+    expect(retried?.statement).toMatchObject({ agency: 'orchestrator', outcome: 'retried' });
+    expect(answer?.statement).toMatchObject({
+      statementId: `${caseId}/verifyContract/1`,
+      agency: 'housing',
+      keyId: stack.keys.housing!.keyId,
+    });
+    expect(answer!.index).toBeGreaterThan(retried!.index);
+    expect(escalationsAt(verified, 'verifyContract')[0]).toMatchObject({
+      resolved: true,
+      resolution: 'retry by supervisor:supervisor-1: key registered',
+    });
+
+    await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
+    expect((await pay(stack, caseId)).statusCode).toBe(200);
+    await waitForStep(stack, caseId, 'review', 'waiting');
+    expect((await approve(stack, caseId)).statusCode).toBe(200);
+    const closed = await waitForClosed(stack, caseId);
+    await recordHistory(stack, 'agency-answer-refused-held-retried', caseId);
+    expect(closed.phase).toBe('completed');
+    expect(stepStatus(closed, 'registerTransfer')).toBe('done');
+  });
+
+  it('ends the wait when another agency refuses the case, and undoes the step', async () => {
+    await startHousing(unregisteredKey());
+    // The registry finds a court seizure: the case is refused while housing's answer waits.
+    const caseId = await submit(stack, sampleApplication({ unitId: 'U-SEIZED-1', utilities: [] }));
+
+    // The filing is cancelled as a compensation, which the same worker's key cannot sign
+    // either: that waits for a supervisor as any failed compensation does.
+    const undoing = await waitUntil(
+      stack,
+      caseId,
+      (t) => escalationsAt(t, 'cancelFiling').some((e) => !e.resolved),
+      'the filing cancellation escalated',
+    );
+    expect(stepStatus(undoing, 'checkTitle')).toBe('rejected');
+    expect(stepStatus(undoing, 'verifyContract')).toBe('cancelled');
+    expect(escalationsAt(undoing, 'verifyContract')).toEqual([
+      expect.objectContaining({
+        resolved: true,
+        resolution: 'ended by the case being refused before any action',
+      }),
+    ]);
+
+    await startHousing(stack.keys.housing!);
+    const retry = await supervise(stack, caseId, 'cancelFiling', 'retry', 'key registered');
+    expect(retry.statusCode, retry.body).toBe(200);
+    const closed = await waitForClosed(stack, caseId);
+    expect(closed.phase).toBe('rejected');
+    // Undone in reverse order: the filing (the step last settled), then the title lock.
+    const undone = entryStepIds(closed).filter((id) =>
+      ['cancelFiling', 'releaseTitleLock', 'verifyContract'].includes(id),
+    );
+    expect(undone).toEqual(['cancelFiling', 'releaseTitleLock']);
+  });
+});
