@@ -44,7 +44,8 @@ import {
   CLOCK_TICKS,
   count,
   describeMachine,
-  machineBusySec,
+  machineCpu,
+  machineCpuSince,
   ms,
   percentile,
   ratio,
@@ -169,7 +170,7 @@ export async function runApiBench(
     );
     const log = { origin: LOG_ORIGIN, key: generateSigningKey(LOG_ORIGIN) };
     progress('bundling workflows…');
-    const { client } = await startBenchWorkers(
+    const { client, failed } = await startBenchWorkers(
       { address, workerPool, keys, log, workflowBundle: await bundleWorkflows() },
       stack,
     );
@@ -434,6 +435,8 @@ export async function runApiBench(
         .map((n) => n.toFixed(2))
         .join(' ')} (1, 5, 15 min averages at the end)`,
     );
+    // A worker that died mid-run (recorded by startBenchWorkers) fails the run.
+    failed.throwIfAborted();
     return figures;
   } finally {
     await stopAll();
@@ -770,12 +773,12 @@ class CpuMeter {
   start(): { stop: (loadSec: number) => CpuSpan } {
     const own = process.cpuUsage();
     const before = this.children();
-    const machine = machineBusySec();
+    const machine = machineCpu();
     return {
       stop: (loadSec) => {
         const used = process.cpuUsage(own);
         const after = this.children();
-        const machineNow = machineBusySec();
+        const machineSpan = machineCpuSince(machine);
         const minus = (a: number | undefined, b: number | undefined) =>
           a === undefined || b === undefined ? undefined : a - b;
         return new CpuSpan(
@@ -783,7 +786,8 @@ class CpuMeter {
           loadSec,
           minus(after?.server, before?.server),
           minus(after?.others, before?.others),
-          minus(machineNow, machine),
+          machineSpan?.busySec,
+          machineSpan?.stealSec,
         );
       },
     };
@@ -813,6 +817,8 @@ class CpuSpan {
     readonly serverSec: number | undefined,
     readonly childrenSec: number | undefined,
     readonly machineSec: number | undefined,
+    /** What the hypervisor took from the machine over the span; not in `machineSec`. */
+    readonly stealSec: number | undefined,
   ) {}
 
   describe(requests: number): string {
@@ -828,6 +834,8 @@ class CpuSpan {
       parts.push(`not this benchmark's ${per(Math.max(0, this.machineSec - ours))}`);
       parts.push(`machine ${per(this.machineSec)} (${availableParallelism()} cores)`);
     }
+    if (this.stealSec !== undefined && this.stealSec > 0)
+      parts.push(`steal ${per(this.stealSec)} (cores the hypervisor gave another guest)`);
     return parts.join(', ');
   }
 }

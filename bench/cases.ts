@@ -56,20 +56,22 @@ import {
   CLOCK_TICKS,
   count,
   describeMachine,
-  machineBusySec,
+  machineCpu,
   ms,
   percentile,
   ratio,
   settle,
   startBenchServers,
   startBenchWorkers,
+  unlessAborted,
   type BenchPart,
+  type MachineCpu,
 } from './support.ts';
 
 export interface CasesBenchOptions {
   /** Timed cases per phase (baseline, real cases). */
   cases: number;
-  /** Timed runs per phase, interleaved baseline, cases, cases, baseline, … (`interleaved`). */
+  /** Timed runs per phase, interleaved baseline, cases, cases, baseline, … (`interleaved`); even. */
   rounds: number;
   /** Cases in flight at once (closed loop: a driver starts its next case when one completes). */
   concurrency: number;
@@ -77,6 +79,8 @@ export interface CasesBenchOptions {
   warmup: number;
   /** How often a driver asks the workflow whether its step is open. */
   pollMs: number;
+  /** How long a step of a case may take to open, from the case's submission. */
+  caseTimeoutMs: number;
   /** Workflow stack traces in both bundles (`--stack-traces`; off, as the workers run by default). */
   stackTraces?: boolean;
   /** A running Temporal server to use; else a dev server is started for the run. */
@@ -94,6 +98,7 @@ export const FULL: CasesBenchOptions = {
   concurrency: 128,
   warmup: 20,
   pollMs: 100,
+  caseTimeoutMs: 180_000,
 };
 export const SMOKE: CasesBenchOptions = {
   cases: 10,
@@ -101,6 +106,9 @@ export const SMOKE: CasesBenchOptions = {
   concurrency: 10,
   warmup: 2,
   pollMs: 100,
+  // Well inside the integration tests' 120 s (vitest.config.ts), so a stuck case fails the
+  // run, and its cleanup runs, before the test is abandoned.
+  caseTimeoutMs: 45_000,
 };
 
 export interface CasesBenchFigures {
@@ -117,7 +125,6 @@ export interface CasesBenchFigures {
 /** Signed statements of a clean case with three utilities: 10 agency steps, payment, review, close. */
 const ENTRIES_PER_CASE = 13;
 const LOG_ORIGIN = 'bench.onewindow/cases';
-const CASE_TIMEOUT_MS = 180_000;
 const baselineWorkflowsPath = fileURLToPath(new URL('./baselineWorkflows.ts', import.meta.url));
 
 /** Runs the baseline and the real cases, interleaved, on one Temporal server; prints every figure. */
@@ -130,7 +137,8 @@ export async function runCasesBench(
   installRuntime('WARN');
   const stack: BenchPart[] = [];
   const stopAll = async () => {
-    for (const part of stack.reverse()) await part.stop().catch(() => undefined);
+    for (const part of stack.reverse())
+      await part.stop().catch((error: unknown) => progress(`stopping: ${String(error)}`));
   };
   try {
     const { server, address, workerPool, apiPool, keys } = await startBenchServers(
@@ -148,7 +156,7 @@ export async function runCasesBench(
         ...sandboxOptions(options.stackTraces ?? false),
       }),
     ]);
-    const { client, connection, orchestrator, payloadKey } = await startBenchWorkers(
+    const { client, connection, orchestrator, payloadKey, failed } = await startBenchWorkers(
       {
         address,
         workerPool,
@@ -221,8 +229,9 @@ export async function runCasesBench(
     };
 
     const runTag = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`.toUpperCase();
-    const baselineDriver = new BaselineDriver(bareClient, runTag, options.pollMs);
-    const caseDriver = new CaseDriver(app, client, apiPool, keys, tokens, runTag, options.pollMs);
+    const waits: Waits = { pollMs: options.pollMs, timeoutMs: options.caseTimeoutMs, failed };
+    const baselineDriver = new BaselineDriver(bareClient, runTag, waits);
+    const caseDriver = new CaseDriver(app, client, apiPool, keys, tokens, runTag, waits);
     const temporalPid = server?.process.pid;
 
     print('');
@@ -235,14 +244,14 @@ export async function runCasesBench(
       `${count(options.cases)} timed cases each, ${options.concurrency} in flight, in ${plan.length} runs of ${plan.map((run) => `${run.phase === 'baseline' ? '1' : '2'}×${run.cases}`).join(' ')} after ${options.warmup} warm-up cases each; workflow stack traces ${options.stackTraces ? 'on' : 'off'} in both`,
     );
     const sizeBefore = await ledgerSize(workerPool);
-    await runMany(baselineDriver, options.warmup, 0, options, progress);
-    await runMany(caseDriver, options.warmup, 0, options, progress);
+    await runMany(baselineDriver, options.warmup, 0, options, failed, progress);
+    await runMany(caseDriver, options.warmup, 0, options, failed, progress);
     const baseline = new Phase();
     const cases = new Phase();
     const next = { baseline: options.warmup, cases: options.warmup };
     for (const run of plan) {
       const isCase = run.phase === 'cases';
-      await settle();
+      await settle(print);
       timingAppends = isCase;
       const timed = await runTimed(
         isCase ? caseDriver : baselineDriver,
@@ -250,6 +259,7 @@ export async function runCasesBench(
         next[run.phase],
         options,
         temporalPid,
+        failed,
         progress,
       );
       timingAppends = false;
@@ -266,6 +276,8 @@ export async function runCasesBench(
       print(
         `${label} cases/s ${phase.perSec.toFixed(1)}  latency p50 ${ms(percentile(phase.latencies, 50))}  p95 ${ms(percentile(phase.latencies, 95))}  (${count(phase.wallSec)} s)`,
       );
+    // A worker that failed after the last case completed still fails the run.
+    failed.throwIfAborted();
     const entries = (await ledgerSize(workerPool)) - sizeBefore;
     const p50 = percentile(cases.latencies, 50);
     const p95 = percentile(cases.latencies, 95);
@@ -286,6 +298,16 @@ export async function runCasesBench(
       payloadKey,
     );
     print(`  replayed all ${count(replayed)} histories of this phase: no nondeterminism`);
+    // Read after the timed runs, from the server: a failed or timed-out workflow task is
+    // retried as a full replay of the history on a worker, CPU inside the timed runs that
+    // the rest of the history does not show.
+    const [caseTasks, baselineTasks] = await Promise.all([
+      workflowTaskTrouble(client, caseDriver.completed),
+      workflowTaskTrouble(bareClient, baselineDriver.completed),
+    ]);
+    print(
+      `  workflow tasks failed / timed out: cases ${caseTasks.failed} / ${caseTasks.timedOut} in ${count(caseTasks.histories)} histories, baseline ${baselineTasks.failed} / ${baselineTasks.timedOut} in ${count(baselineTasks.histories)} (warm-up included; each one retried as a full replay)`,
+    );
 
     const figures: CasesBenchFigures = {
       casesPerSec: cases.perSec,
@@ -358,12 +380,15 @@ interface Driver {
  * each): a machine whose speed drifts, or a server that slows as its store fills, weighs on
  * both phases alike, where one phase after the other put every drift on one side of the
  * ratio. Each run is a closed loop that drains at its end, so both pay the same number of
- * drains.
+ * drains. Requires an even `rounds`: an odd one ends on an unmatched pair (B C C B B C puts
+ * the cases later on average), which no order of whole pairs can balance.
  */
 export function interleaved(
   cases: number,
   rounds: number,
 ): { phase: 'baseline' | 'cases'; cases: number }[] {
+  if (rounds % 2 !== 0)
+    throw new RangeError(`rounds must be even (ABBA pairs balance only in twos), got ${rounds}`);
   const size = (round: number) => Math.floor(cases / rounds) + (round < cases % rounds ? 1 : 0);
   return Array.from({ length: rounds }, (_, round) => {
     const pair = [
@@ -376,12 +401,16 @@ export function interleaved(
     .filter((run) => run.cases > 0);
 }
 
-/** Drives cases offset … offset + n - 1, `options.concurrency` at once; throws if any failed. */
+/**
+ * Drives cases offset … offset + n - 1, `options.concurrency` at once; throws if any failed,
+ * and as soon as `failed` aborts (a worker died: the cases in flight would only wait).
+ */
 async function runMany(
   driver: Driver,
   n: number,
   offset: number,
   options: CasesBenchOptions,
+  failed: AbortSignal,
   progress: (line: string) => void,
 ): Promise<number[]> {
   const latencies: number[] = [];
@@ -389,10 +418,10 @@ async function runMany(
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(options.concurrency, n) }, async () => {
-      while (next < n) {
+      while (next < n && !failed.aborted) {
         const i = offset + next++;
         try {
-          latencies.push(await driver.drive(i));
+          latencies.push(await unlessAborted(driver.drive(i), failed));
         } catch (error) {
           failures.push(`case ${i}: ${(error as Error).message}`);
         }
@@ -401,6 +430,7 @@ async function runMany(
       }
     }),
   );
+  failed.throwIfAborted();
   if (failures.length > 0)
     throw new Error(`${failures.length} of ${n} cases failed; first: ${failures[0]}`);
   return latencies;
@@ -420,12 +450,13 @@ async function runTimed(
   offset: number,
   options: CasesBenchOptions,
   temporalPid: number | undefined,
+  failed: AbortSignal,
   progress: (line: string) => void,
 ): Promise<Timed> {
   const queriesBefore = driver.queries;
   const cpu = CpuSplit.start(temporalPid);
   const start = performance.now();
-  const latencies = await runMany(driver, n, offset, options, progress);
+  const latencies = await runMany(driver, n, offset, options, failed, progress);
   const wallSec = (performance.now() - start) / 1000;
   cpu.stop();
   return { latencies, queries: driver.queries - queriesBefore, cpu, wallSec };
@@ -451,17 +482,28 @@ class Phase {
   }
 }
 
-/** Polls `query` every `pollMs` until `open` holds; rejects on `closed` or after the case timeout. */
+/** How a driver waits: its poll interval, a case's timeout, and the run's failure (a worker died). */
+interface Waits {
+  pollMs: number;
+  timeoutMs: number;
+  failed: AbortSignal;
+}
+
+/**
+ * Polls `query` every `waits.pollMs` until `open` holds; rejects on `closed`, after the case
+ * timeout (`deadline`), or once the run has failed (so no poll outlives the run's cleanup).
+ */
 async function pollUntil<T>(
   query: () => Promise<T>,
   open: (status: T) => boolean,
   closed: (status: T) => string | undefined,
-  pollMs: number,
+  waits: Waits,
   counter: { queries: number },
   what: string,
   deadline: number,
 ): Promise<T> {
   for (;;) {
+    waits.failed.throwIfAborted();
     counter.queries++;
     // A query before the first workflow task has run can fail; the next poll asks again.
     const status = await query().catch(() => undefined);
@@ -470,24 +512,26 @@ async function pollUntil<T>(
       const why = closed(status);
       if (why) throw new Error(`${what} never opened: ${why}`);
     }
-    if (Date.now() > deadline) throw new Error(`${what} did not open in ${CASE_TIMEOUT_MS} ms`);
-    await sleep(pollMs);
+    if (Date.now() > deadline) throw new Error(`${what} did not open in ${waits.timeoutMs} ms`);
+    await sleep(waits.pollMs);
   }
 }
 
 class BaselineDriver implements Driver {
   queries = 0;
   sampleWorkflow: string | undefined;
+  /** Every baseline case that completed, for counting its failed workflow tasks. */
+  readonly completed: string[] = [];
 
   constructor(
     private readonly client: Client,
     private readonly runTag: string,
-    private readonly pollMs: number,
+    private readonly waits: Waits,
   ) {}
 
   async drive(i: number): Promise<number> {
     const start = performance.now();
-    const deadline = Date.now() + CASE_TIMEOUT_MS;
+    const deadline = Date.now() + this.waits.timeoutMs;
     const workflowId = `bench-baseline-${this.runTag}-${i}`;
     const handle = await this.client.workflow.start<typeof baselineCase>('baselineCase', {
       taskQueue: BASELINE_TASK_QUEUE,
@@ -499,7 +543,7 @@ class BaselineDriver implements Driver {
         () => handle.query(baselineStatusQuery),
         (s) => s.waiting.includes(stepId),
         (s) => (s.done ? 'the case is done' : undefined),
-        this.pollMs,
+        this.waits,
         this,
         stepId,
         deadline,
@@ -510,6 +554,7 @@ class BaselineDriver implements Driver {
     if (result.activities !== BASELINE_ACTIVITY_COUNT)
       throw new Error(`baseline ran ${result.activities} activities`);
     this.sampleWorkflow = workflowId;
+    this.completed.push(workflowId);
     return performance.now() - start;
   }
 }
@@ -527,12 +572,12 @@ class CaseDriver implements Driver {
     private readonly keys: Record<string, SigningKey>,
     private readonly tokens: BenchTokens,
     private readonly runTag: string,
-    private readonly pollMs: number,
+    private readonly waits: Waits,
   ) {}
 
   async drive(i: number): Promise<number> {
     const start = performance.now();
-    const deadline = Date.now() + CASE_TIMEOUT_MS;
+    const deadline = Date.now() + this.waits.timeoutMs;
     const submitted = await this.app.inject({
       method: 'POST',
       url: '/cases',
@@ -555,7 +600,7 @@ class CaseDriver implements Driver {
         () => handle.query(statusQuery),
         (s) => s.steps.some((step) => step.stepId === stepId && step.status === 'waiting'),
         (s) => (s.phase === 'running' ? undefined : `the case is ${s.phase}: ${s.reason}`),
-        this.pollMs,
+        this.waits,
         this,
         stepId,
         deadline,
@@ -662,9 +707,12 @@ async function historyShape(client: Client, workflowId: string): Promise<string>
       ? { from: e.activityTaskCompletedEventAttributes.startedEventId }
       : null,
   );
+  const failedTasks = n((e) => e.workflowTaskFailedEventAttributes);
+  const timedOutTasks = n((e) => e.workflowTaskTimedOutEventAttributes);
   return [
     `${events.length} events over ${ms(at(events.at(-1)) - at(events[0]))}`,
-    `${n((e) => e.workflowTaskCompletedEventAttributes)} workflow tasks (dispatch ${mean(wftDispatch)}, run ${mean(wftRun)})`,
+    // Started, not completed: a failed or timed-out task ran (a full replay) too.
+    `${n((e) => e.workflowTaskStartedEventAttributes)} workflow tasks (dispatch ${mean(wftDispatch)}, run ${mean(wftRun)}${failedTasks + timedOutTasks > 0 ? `; ${failedTasks} failed, ${timedOutTasks} timed out` : ''})`,
     `${n((e) => e.activityTaskScheduledEventAttributes)} activities (dispatch ${mean(activityDispatch)}, run ${mean(activityRun)})`,
     `${n((e) => e.timerStartedEventAttributes)} timers`,
     `${n((e) => e.upsertWorkflowSearchAttributesEventAttributes)} search-attribute upserts`,
@@ -672,18 +720,42 @@ async function historyShape(client: Client, workflowId: string): Promise<string>
   ].join(', ');
 }
 
+/**
+ * Workflow tasks that failed or timed out in the histories of `workflowIds`, fetched from the
+ * server 16 at a time (untimed; after the runs).
+ */
+async function workflowTaskTrouble(
+  client: Client,
+  workflowIds: readonly string[],
+): Promise<{ histories: number; failed: number; timedOut: number }> {
+  let failed = 0;
+  let timedOut = 0;
+  for (let i = 0; i < workflowIds.length; i += 16) {
+    const histories = await Promise.all(
+      workflowIds.slice(i, i + 16).map((id) => client.workflow.getHandle(id).fetchHistory()),
+    );
+    for (const event of histories.flatMap((h) => h.events ?? [])) {
+      if (event.workflowTaskFailedEventAttributes) failed++;
+      if (event.workflowTaskTimedOutEventAttributes) timedOut++;
+    }
+  }
+  return { histories: workflowIds.length, failed, timedOut };
+}
+
 /** CPU seconds used over a span: this process, the Temporal server's process, the whole machine. */
 class CpuSplit {
   private own = process.cpuUsage();
   private server: number | undefined;
-  private machine: number | undefined;
+  private machine: MachineCpu | undefined;
   ownSec = 0;
   serverSec: number | undefined;
   machineSec: number | undefined;
+  /** What the hypervisor took from the machine over the span (Linux only). */
+  stealSec: number | undefined;
 
   private constructor(private readonly serverPid: number | undefined) {
     this.server = serverPid === undefined ? undefined : processCpuSec(serverPid);
-    this.machine = machineBusySec();
+    this.machine = machineCpu();
   }
 
   static start(serverPid: number | undefined): CpuSplit {
@@ -695,6 +767,7 @@ class CpuSplit {
     const sum = new CpuSplit(undefined);
     sum.serverSec = 0;
     sum.machineSec = 0;
+    sum.stealSec = 0;
     return sum;
   }
 
@@ -705,6 +778,7 @@ class CpuSplit {
     this.ownSec += span.ownSec;
     this.serverSec = plus(this.serverSec, span.serverSec);
     this.machineSec = plus(this.machineSec, span.machineSec);
+    this.stealSec = plus(this.stealSec, span.stealSec);
   }
 
   stop(): void {
@@ -712,9 +786,11 @@ class CpuSplit {
     this.ownSec = (own.user + own.system) / 1e6;
     const server = this.serverPid === undefined ? undefined : processCpuSec(this.serverPid);
     if (server !== undefined && this.server !== undefined) this.serverSec = server - this.server;
-    const machine = machineBusySec();
-    if (machine !== undefined && this.machine !== undefined)
-      this.machineSec = machine - this.machine;
+    const machine = machineCpu();
+    if (machine !== undefined && this.machine !== undefined) {
+      this.machineSec = machine.busySec - this.machine.busySec;
+      this.stealSec = machine.stealSec - this.machine.stealSec;
+    }
   }
 
   describe(cases: number): string {
@@ -732,6 +808,9 @@ class CpuSplit {
         `machine total ${per(this.machineSec)} (at most ${ceiling.toFixed(1)}/s on ${availableParallelism()} cores)`,
       );
     }
+    // Not in the machine's total: time its cores were lent to another guest.
+    if (this.stealSec !== undefined && this.stealSec > 0)
+      parts.push(`steal ${per(this.stealSec)} (cores the hypervisor gave another guest)`);
     return parts.join(', ');
   }
 }
@@ -798,12 +877,18 @@ export function optionsFromArgs(args: string[], env = process.env): CasesBenchOp
     return n;
   };
   const base = values.smoke || fromEnv('smoke') === '1' ? SMOKE : FULL;
+  const rounds = number('rounds', base.rounds);
+  if (rounds % 2 !== 0)
+    throw new RangeError(
+      `--rounds must be even: each round is a pair, and only pairs of pairs (ABBA) balance; got ${rounds}`,
+    );
   return {
     cases: number('cases', base.cases),
-    rounds: number('rounds', base.rounds),
+    rounds,
     concurrency: number('concurrency', base.concurrency),
     warmup: number('warmup', base.warmup, 0),
     pollMs: number('poll-ms', base.pollMs),
+    caseTimeoutMs: base.caseTimeoutMs,
     stackTraces: values['stack-traces'] === true || fromEnv('stack-traces') === '1',
   };
 }

@@ -39,7 +39,8 @@ import { VerifyPool, type VerifyItem } from '../infra/verifyPool.ts';
 import {
   count,
   describeMachine,
-  machineBusySec,
+  machineCpu,
+  machineCpuSince,
   ms,
   openBenchDatabase,
   percentile,
@@ -47,6 +48,8 @@ import {
   sampleLatencies,
   settle,
   StatementFactory,
+  stealNote,
+  type MachineCpu,
 } from './support.ts';
 
 export interface LedgerBenchOptions {
@@ -113,6 +116,14 @@ export interface LedgerBenchFigures {
   auditVerifyPerSec?: number;
   auditLivePerSec?: number;
   auditLiveVerifyPerSec?: number;
+}
+
+/** The benchmark's own log failed its audit: a bug, so the run fails instead of reporting a rate. */
+export class LedgerAuditFailedError extends Error {
+  constructor(readonly failures: readonly string[]) {
+    super(`ledger audit failed on ${failures.join('; and on ')}`);
+    this.name = 'LedgerAuditFailedError';
+  }
 }
 
 interface AuditFigures {
@@ -203,9 +214,9 @@ export async function runLedgerBench(
     await closedLoop(sequencer, factory.make(Math.min(2_000, options.appends)), options.appenders);
     const before = await checkpointCount(appPool);
     const statements = factory.make(options.appends);
-    const busyBefore = machineBusySec();
+    const cpuBefore = machineCpu();
     const appendsPerSec = await closedLoop(sequencer, statements, options.appenders);
-    const busyAfter = machineBusySec();
+    const cpuSpan = machineCpuSince(cpuBefore);
     const batches = (await checkpointCount(appPool)) - before;
     const limit = Math.min(verifyPerSec, insert.rowsPerSec);
     print(
@@ -217,12 +228,10 @@ export async function runLedgerBench(
     // What the target asks of this machine: 10,000/s on all its cores leaves threads / 10,000
     // s of CPU an append, signature check, sequencer, pg client and PostgreSQL together.
     const appendCpuUs =
-      busyBefore === undefined || busyAfter === undefined
-        ? undefined
-        : ((busyAfter - busyBefore) * 1e6) / options.appends;
+      cpuSpan === undefined ? undefined : (cpuSpan.busySec * 1e6) / options.appends;
     if (appendCpuUs !== undefined) {
       print(
-        `    machine CPU an append ${count(appendCpuUs)} µs, of which the signature check ${count((threads * 1e6) / verifyPerSec)} µs at this run's verify limit; 10,000/s on ${threads} cores allows ${count((threads * 1e6) / 10_000)} µs in all`,
+        `    machine CPU an append ${count(appendCpuUs)} µs, of which the signature check ${count((threads * 1e6) / verifyPerSec)} µs at this run's verify limit; 10,000/s on ${threads} cores allows ${count((threads * 1e6) / 10_000)} µs in all${stealNote(cpuSpan)}`,
       );
     }
     const oneThreadAppends = Math.min(options.appends, 30_000);
@@ -287,7 +296,7 @@ export async function runLedgerBench(
         // The copy (~0.7 GB at 1,000,000 entries) is written out now, not by the kernel's
         // writeback threads during the timed audit and the limit's measurement around it.
         execFileSync('sync');
-        await settle();
+        await settle(print);
         // The limit before, between and after: the audit runs minutes after the first
         // measurement, and other work on a shared machine moves both figures.
         const verifyBefore = await verifyRate(verifyPool, items);
@@ -314,6 +323,13 @@ export async function runLedgerBench(
         print(
           auditLine('audit reading the live store', fromStore, verifyBetween, verifyAfter, threads),
         );
+        // A benchmark that audits a log it built itself and finds problems has found a bug:
+        // the run fails (and the process exits non-zero) rather than report a rate.
+        const failed = [
+          ...(offline.ok ? [] : [`the exported copy: ${offline.findings}`]),
+          ...(fromStore.ok ? [] : [`the live store: ${fromStore.findings}`]),
+        ];
+        if (failed.length > 0) throw new LedgerAuditFailedError(failed);
       } finally {
         await rm(exportDir, { recursive: true, force: true });
       }
@@ -343,11 +359,22 @@ export async function runLedgerBench(
       ...audit,
     };
   } finally {
-    await verifyPool.close();
-    await appPool.end();
-    await adminPool.end();
-    stopping = true;
-    await db.stop();
+    // Each release runs whatever the one before did: a rejected close must not leave the
+    // scratch database (on a shared server) or the embedded PostgreSQL behind.
+    try {
+      await verifyPool.close();
+    } finally {
+      try {
+        await appPool.end();
+      } finally {
+        try {
+          await adminPool.end();
+        } finally {
+          stopping = true;
+          await db.stop();
+        }
+      }
+    }
   }
 }
 
@@ -491,6 +518,7 @@ async function proofLatencies(
   root: Uint8Array,
   samples: number,
 ) {
+  // sampleLatencies warms up on the first (up to 50) and times the next `samples`.
   const indices = Array.from({ length: samples + 50 }, () => Math.floor(Math.random() * size));
   const { rows } = await pool.query<{ size: string }>(
     'SELECT size FROM checkpoints WHERE size < $1 ORDER BY random() LIMIT $2',
@@ -549,7 +577,7 @@ async function auditRate(
   const logKeys = [parseVerifierKey(formatVerifierKey(log.key.name, log.key.publicKey))];
   const { checkpoint } = openCheckpoint(note, log.origin, logKeys);
   const start = performance.now();
-  const busyBefore = machineBusySec();
+  const cpuBefore = machineCpu();
   let reported = 0;
   const result = await auditLedger({
     fetchPath,
@@ -571,13 +599,13 @@ async function auditRate(
     },
   });
   const perSec = checkpoint.size / ((performance.now() - start) / 1000);
-  const busyAfter = machineBusySec();
-  const findings = result.findings.map((f) => `#${f.index} ${f.problem}`).join('; ');
-  const cpuUs =
-    busyBefore === undefined || busyAfter === undefined
-      ? undefined
-      : ((busyAfter - busyBefore) * 1e6) / checkpoint.size;
-  return { perSec, ok: result.ok, findings, cpuUs };
+  const cpu = machineCpuSince(cpuBefore);
+  // The first few: a broken log can have a finding for every one of its entries.
+  const shown = result.findings.slice(0, 5).map((f) => `#${f.index} ${f.problem}`);
+  if (result.findings.length > shown.length)
+    shown.push(`and ${count(result.findings.length - shown.length)} more`);
+  const cpuUs = cpu === undefined ? undefined : (cpu.busySec * 1e6) / checkpoint.size;
+  return { perSec, ok: result.ok, findings: shown.join('; '), cpuUs, cpu };
 }
 
 interface AuditRun {
@@ -585,7 +613,9 @@ interface AuditRun {
   ok: boolean;
   findings: string;
   /** Busy CPU of the whole machine an entry (Linux only). */
-  cpuUs?: number;
+  cpuUs?: number | undefined;
+  /** The machine's CPU over the audit (Linux only), for its steal. */
+  cpu?: MachineCpu | undefined;
 }
 
 /**
@@ -605,7 +635,7 @@ function auditLine(
   const cpu =
     run.cpuUs === undefined
       ? ''
-      : ` | machine CPU ${count(run.cpuUs)} µs an entry, ${count(verifyCpuUs)} µs a verification: CPU ratio ${ratio(verifyCpuUs / run.cpuUs)}`;
+      : ` | machine CPU ${count(run.cpuUs)} µs an entry, ${count(verifyCpuUs)} µs a verification: CPU ratio ${ratio(verifyCpuUs / run.cpuUs)}${stealNote(run.cpu)}`;
   return `  ${label} ${count(run.perSec)} entries/s (${run.ok ? 'ok' : `NOT OK: ${run.findings}`})  | limit verify ${count(limit)}/s (${count(verifyBefore)} before, ${count(verifyAfter)} after) | ratio ${ratio(run.perSec / limit)}${cpu}   target >= 0.8`;
 }
 
@@ -647,5 +677,12 @@ export function optionsFromArgs(args: string[], env = process.env): LedgerBenchO
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const options = optionsFromArgs(process.argv.slice(2));
   console.log(`OneWindow ledger benchmark ${JSON.stringify(options)}`);
-  await runLedgerBench(options, console.log, (line) => console.error(line));
+  try {
+    await runLedgerBench(options, console.log, (line) => console.error(line));
+  } catch (error) {
+    if (!(error instanceof LedgerAuditFailedError)) throw error;
+    // Resources are released by now; the findings, not a stack, are what the reader needs.
+    console.error(error.message);
+    process.exitCode = 1;
+  }
 }

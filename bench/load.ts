@@ -114,6 +114,11 @@ export async function runLoadBench(
       clearInterval(ticker);
       await driver.stop();
     }
+    // Memory and CPU of the run: read now that the cases have closed, before the checks and
+    // the full audit below add their own work to every process's figures.
+    memory.stop();
+    const peaks = memory.peaks();
+    const cpu = memory.cpu();
     const lastClose = Math.max(...runs.map((r) => r.closedAt!));
     const wallSec = (lastClose - started) / 1000;
     const completed = runs.filter((r) => r.closeOutcome === 'completed').length;
@@ -122,8 +127,6 @@ export async function runLoadBench(
     const published = await waitForPublished(cluster, 60_000);
     const report = await inspectLedger(cluster, runs);
     const audit = await auditLedger(cluster);
-    memory.stop();
-    const peaks = memory.peaks();
     const { rows } = await cluster.admin.query<{ bytes: string }>(
       `SELECT sum(pg_total_relation_size(t))::bigint AS bytes
          FROM unnest(ARRAY['ledger_entries', 'tree_nodes', 'checkpoints', 'cosignatures', 'published_checkpoints']::regclass[]) AS t`,
@@ -147,7 +150,7 @@ export async function runLoadBench(
       ledgerBytes: Number(rows[0]!.bytes),
       auditMs: audit.ms,
       peakMemoryMiB: peaks,
-      cpuSec: memory.cpu(),
+      cpuSec: cpu,
       lostOrDuplicated: problems.length,
     };
     const s = driver.stats;
@@ -178,9 +181,8 @@ export async function runLoadBench(
       `  nothing lost     ${problems.length === 0 ? 'yes' : 'NO'}: statement ids unique, one entry per expected step per case, indices 0..${report.maxIndex} contiguous, one case per unit, ${report.witnessAlarms.length} witness alarms`,
     );
     print(
-      '  per process      peak memory (RSS high-water mark; PostgreSQL: summed PSS of its processes, sampled), CPU over the run',
+      '  per process      peak memory (RSS high-water mark; PostgreSQL: summed PSS of its processes, sampled), CPU over the run (first submission to last close; the checks and audit after it not included)',
     );
-    const cpu = memory.cpu();
     for (const [name, mib] of Object.entries(peaks).sort(([a], [b]) => a.localeCompare(b)))
       print(
         `    ${name.padEnd(20)} ${mib.toFixed(0).padStart(5)} MiB  ${cpu[name] === undefined ? '' : `${cpu[name].toFixed(1).padStart(6)} s CPU`}`,

@@ -1,6 +1,7 @@
 // Helpers shared by the benchmarks: the machine they ran on, a scratch database, signed
 // statements made in bulk, percentiles and number formatting.
 import { createPrivateKey, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, arch, loadavg, platform, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -87,27 +88,34 @@ export async function openBenchDatabase(
     } finally {
       await server.end();
     }
+    const drop = async () => {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    };
     const url = new URL(adminUrl);
     url.pathname = `/${name}`;
-    const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
     try {
-      await migrate(pool);
-    } finally {
-      await pool.end();
+      const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+      try {
+        await migrate(pool);
+      } finally {
+        await pool.end();
+      }
+    } catch (error) {
+      // The server is shared: a failed migration must not leave the scratch database behind.
+      await drop().catch(() => undefined);
+      throw error;
     }
     return {
       adminUrl: url.toString(),
       appUrl: url.toString(),
       description: `scratch database ${name} on ${new URL(adminUrl).host}`,
-      async stop() {
-        const client = new pg.Client({ connectionString: adminUrl });
-        await client.connect();
-        try {
-          await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        } finally {
-          await client.end();
-        }
-      },
+      stop: drop,
     };
   }
   const scratch = mkdtempSync(join(tmpdir(), 'onewindow-bench-'));
@@ -115,9 +123,17 @@ export async function openBenchDatabase(
   chmodSync(scratch, 0o755);
   try {
     const server = await startEmbeddedPostgres({ dataDir: join(scratch, 'pg'), persistent: false });
+    let appUrl: string;
+    try {
+      appUrl = await prepareDatabase(server.adminUrl);
+    } catch (error) {
+      // Else the server outlives the run, its data folder removed under it.
+      await server.stop().catch(() => undefined);
+      throw error;
+    }
     return {
       adminUrl: server.adminUrl,
-      appUrl: await prepareDatabase(server.adminUrl),
+      appUrl,
       description: 'embedded PostgreSQL (fresh, default settings, fsync on)',
       async stop() {
         await server.stop();
@@ -210,7 +226,11 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[rank]!;
 }
 
-/** Milliseconds each call of `fn` takes, one at a time, after `warmup` untimed calls. */
+/**
+ * Milliseconds each call of `fn` takes, one at a time, after `warmup` untimed calls. The
+ * warm-up calls get 0 … warmup - 1 and the timed ones warmup … warmup + count - 1, so no timed
+ * call repeats a warm one's argument (a proof for an index it just fetched, now cached).
+ */
 export async function sampleLatencies(
   count: number,
   fn: (i: number) => Promise<unknown>,
@@ -218,7 +238,7 @@ export async function sampleLatencies(
 ): Promise<number[]> {
   for (let i = 0; i < warmup; i++) await fn(i);
   const out: number[] = [];
-  for (let i = 0; i < count; i++) {
+  for (let i = warmup; i < warmup + count; i++) {
     const start = performance.now();
     await fn(i);
     out.push(performance.now() - start);
@@ -304,7 +324,9 @@ export async function startBenchServers(
 /**
  * The orchestrator's and every agency's worker on the bench's Temporal server, as `onewindow
  * dev` runs them, plus any `extra` workers, all running; `parts` stops them (and the
- * connections) in reverse order. The client encrypts payloads like the API's.
+ * connections) in reverse order. The client encrypts payloads like the API's. `failed` aborts,
+ * with the cause as its reason, when a worker stops before `parts` stops it: the caller must
+ * end its run then (its cases would only wait), so that its cleanup runs.
  */
 export async function startBenchWorkers(
   options: {
@@ -322,6 +344,7 @@ export async function startBenchWorkers(
   orchestrator: Awaited<ReturnType<typeof createOrchestratorWorker>>;
   /** The payload key of the workers and the client (to replay the run's histories). */
   payloadKey: PayloadKey;
+  failed: AbortSignal;
 }> {
   const payloadKey = parsePayloadKey(generatePayloadKey('bench'));
   const nativeConnection = await NativeConnection.connect({ address: options.address });
@@ -350,46 +373,134 @@ export async function startBenchWorkers(
     );
   }
   workers.push(...((await options.extra?.(nativeConnection)) ?? []));
-  const running = workers.map((w) => w.run());
+  const failure = new AbortController();
+  // Every case in flight waits on it (unlessAborted): no leak warning for 128 listeners.
+  setMaxListeners(0, failure.signal);
+  let stopping = false;
+  // A worker that fails mid-run rejects its run(): unhandled, that ends Node before any
+  // `finally`, leaving a scratch database on a shared server. Recorded here instead, and the
+  // caller's waits end with it. A run() that ends without our shutdown (the runtime's own
+  // SIGINT handler) ends the benchmark too.
+  const running = workers.map((w) =>
+    w.run().then(
+      () => {
+        if (!stopping) failure.abort(new Error(`worker ${w.options.taskQueue} stopped mid-run`));
+      },
+      (error: unknown) =>
+        failure.abort(
+          new Error(`worker ${w.options.taskQueue} failed mid-run: ${String(error)}`, {
+            cause: error,
+          }),
+        ),
+    ),
+  );
   parts.push({
     stop: async () => {
-      for (const w of workers) w.shutdown();
+      stopping = true;
+      // A worker that already failed is not RUNNING and its shutdown() throws: the others must
+      // still stop, or NativeConnection.close() refuses and the VerifyPool stays open.
+      for (const w of workers) {
+        try {
+          w.shutdown();
+        } catch {
+          // Stopped already; its run() has settled or is settling.
+        }
+      }
       await Promise.allSettled(running);
-      await orchestrator.publisher.idle();
-      await orchestrator.close();
+      try {
+        await orchestrator.publisher.idle();
+      } finally {
+        await orchestrator.close();
+      }
     },
   });
-  return { client, connection, orchestrator, payloadKey };
+  return { client, connection, orchestrator, payloadKey, failed: failure.signal };
+}
+
+/**
+ * `work`, unless `signal` aborts first: then a rejection with its reason. A later rejection of
+ * `work` is handled (ignored), so it cannot end the process.
+ */
+export function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    work
+      .then(resolve, reject)
+      .finally(() => signal.removeEventListener('abort', onAbort))
+      .catch(() => undefined);
+  });
 }
 
 /** Linux's USER_HZ: /proc reports CPU times in these ticks a second. */
 export const CLOCK_TICKS = 100;
 
-/** Busy CPU seconds of the whole machine (all cores), from /proc/stat (Linux only; undefined elsewhere). */
-export function machineBusySec(): number | undefined {
+/** CPU seconds of the whole machine (all cores) since boot. */
+export interface MachineCpu {
+  /** Time the cores ran anything of this machine's. */
+  busySec: number;
+  /** Time this VM wanted a core and the hypervisor ran another guest: lost, not used. */
+  stealSec: number;
+}
+
+/** The machine's CPU seconds, from /proc/stat (Linux only; undefined elsewhere). */
+export function machineCpu(): MachineCpu | undefined {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-    const t = line.trim().split(/\s+/).slice(1).map(Number);
-    const total = t.slice(0, 8).reduce((a, b) => a + b, 0);
-    return (total - t[3]! - t[4]!) / CLOCK_TICKS;
+    // proc(5): user nice system idle iowait irq softirq steal guest guest_nice. guest and
+    // guest_nice are already counted in user and nice; idle, iowait and steal are no work here.
+    const [user, nice, system, , , irq, softirq, steal] = line
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    return {
+      busySec: (user! + nice! + system! + irq! + softirq!) / CLOCK_TICKS,
+      stealSec: (steal ?? 0) / CLOCK_TICKS,
+    };
   } catch {
     return undefined;
   }
+}
+
+/** The machine's CPU seconds from `before` to now; undefined if either reading is. */
+export function machineCpuSince(before: MachineCpu | undefined): MachineCpu | undefined {
+  const now = machineCpu();
+  return before === undefined || now === undefined
+    ? undefined
+    : { busySec: now.busySec - before.busySec, stealSec: now.stealSec - before.stealSec };
+}
+
+/**
+ * What the hypervisor took over a span, as a clause to append to a figure's line, or '' when
+ * it took nothing: those seconds are missing from the machine's CPU, not spent by it.
+ */
+export function stealNote(span: MachineCpu | undefined): string {
+  return span === undefined || span.stealSec <= 0
+    ? ''
+    : `; steal ${span.stealSec.toFixed(2)} s (cores the hypervisor gave another guest)`;
 }
 
 /**
  * Waits (20 s at most) until the machine is mostly idle over half a second: what the run before
  * left behind (the server's task queues, PostgreSQL's writes, a collection) must not land in the
  * next run's time (in bench:cases every baseline run follows a cases run; in bench:ledger the
- * audit follows the kernel writing out the exported copy).
+ * audit follows the kernel writing out the exported copy). If it never is, says so through
+ * `print`, since the next figure then carries that work.
  */
-export async function settle(): Promise<void> {
+export async function settle(print: (line: string) => void): Promise<void> {
   const deadline = Date.now() + 20_000;
+  let busy = 0;
   while (Date.now() < deadline) {
-    const before = machineBusySec();
+    const before = machineCpu();
     await sleep(500);
-    const after = machineBusySec();
-    if (before === undefined || after === undefined) return;
-    if ((after - before) / 0.5 / availableParallelism() < 0.25) return;
+    const span = machineCpuSince(before);
+    if (span === undefined) return;
+    busy = span.busySec / 0.5 / availableParallelism();
+    if (busy < 0.25) return;
   }
+  print(
+    `  (the machine did not settle in 20 s: ${(busy * 100).toFixed(0)}% of its cores busy over the last half second; measuring anyway)`,
+  );
 }

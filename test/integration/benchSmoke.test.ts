@@ -21,7 +21,9 @@ describe('the ledger benchmark', () => {
     expect(figures.auditLivePerSec).toBeDefined();
     expect(figures.logSize).toBeGreaterThanOrEqual(SMOKE.entries);
     expect(lines.join('\n')).toMatch(/appends\/s [\d,]+ +\| limit min\(verify/);
+    // Both audits, each of which fails the run when it has findings (runLedgerBench throws).
     expect(lines.join('\n')).toMatch(/audit of an exported copy [\d,]+ entries\/s \(ok\)/);
+    expect(lines.join('\n')).toMatch(/audit reading the live store [\d,]+ entries\/s \(ok\)/);
   });
 });
 
@@ -37,10 +39,53 @@ describe('the cases benchmark', () => {
       },
       (line) => lines.push(line),
     );
+    const output = lines.join('\n');
     for (const [name, value] of Object.entries(figures)) {
-      expect(Number.isFinite(value) && value > 0, `${name} = ${value}`).toBe(true);
+      expect(Number.isFinite(value) && value > 0, `${name} = ${value}\n${output}`).toBe(true);
     }
-    expect(lines.join('\n')).toMatch(/cases\/s [\d.]+ +\| baseline [\d.]+\/s \| ratio/);
+    expect(figures.p50Ms).toBeLessThanOrEqual(figures.p95Ms);
+    expect(figures.baselineP50Ms).toBeLessThanOrEqual(figures.baselineP95Ms);
+
+    // The summary: cases/s and baseline/s to 0.1, the ratio to 0.01. The ratio must be the
+    // quotient of the two rates, within what their rounding allows.
+    const summary = /^cases\/s ([\d.]+) +\| baseline ([\d.]+)\/s \| ratio ([\d.]+) /m.exec(output);
+    expect(summary, output).not.toBeNull();
+    const [casesPerSec, baselinePerSec, printedRatio] = summary!.slice(1).map(Number) as [
+      number,
+      number,
+      number,
+    ];
+    expect(casesPerSec).toBe(Number(figures.casesPerSec.toFixed(1)));
+    expect(baselinePerSec).toBe(Number(figures.baselinePerSec.toFixed(1)));
+    expect(printedRatio).toBe(Number((figures.casesPerSec / figures.baselinePerSec).toFixed(2)));
+    expect(printedRatio).toBeGreaterThanOrEqual(
+      (casesPerSec - 0.05) / (baselinePerSec + 0.05) - 0.005,
+    );
+    expect(printedRatio).toBeLessThanOrEqual(
+      (casesPerSec + 0.05) / (baselinePerSec - 0.05) + 0.005,
+    );
+
+    // Each phase's line: p50 <= p95 as printed (ms() prints "1.23 ms" or "123.4 ms").
+    for (const phase of ['1. baseline', '2. cases   ']) {
+      const line = new RegExp(
+        `^${phase.replace('.', '\\.')} cases/s [\\d.]+  latency p50 ([\\d.]+) ms  p95 ([\\d.]+) ms`,
+        'm',
+      ).exec(output);
+      expect(line, `${phase}\n${output}`).not.toBeNull();
+      expect(Number(line![1])).toBeLessThanOrEqual(Number(line![2]));
+    }
+
+    // Every case of the run, warm-up included, completed with its 13 ledger entries and replayed.
+    const runCases = CASES_SMOKE.warmup + CASES_SMOKE.cases;
+    expect(output).toContain(
+      `every case completed, none overdue; ${13 * runCases} signed ledger entries`,
+    );
+    expect(output).toContain(`replayed all ${runCases} histories of this phase: no nondeterminism`);
+    expect(output).toMatch(
+      new RegExp(
+        `workflow tasks failed / timed out: cases \\d+ / \\d+ in ${runCases} histories, baseline \\d+ / \\d+ in ${runCases}`,
+      ),
+    );
   });
 });
 

@@ -11,21 +11,27 @@ describe('the cases benchmark interleaves its phases', () => {
   });
 
   it('alternates which phase goes first in each round and spreads a remainder over the first rounds', () => {
-    expect(plan(10, 3)).toEqual([
-      'baseline:4',
-      'cases:4',
-      'cases:3',
-      'baseline:3',
+    expect(plan(10, 4)).toEqual([
       'baseline:3',
       'cases:3',
+      'cases:3',
+      'baseline:3',
+      'baseline:2',
+      'cases:2',
+      'cases:2',
+      'baseline:2',
     ]);
+  });
+
+  it('refuses an odd number of rounds, whose last pair no order can balance', () => {
+    expect(() => interleaved(10, 3)).toThrow(RangeError);
   });
 
   it('gives each phase exactly the timed cases asked for, and drops empty runs', () => {
     for (const [cases, rounds] of [
       [300, 2],
       [7, 4],
-      [2, 5],
+      [2, 6],
     ] as const) {
       const runs = interleaved(cases, rounds);
       for (const phase of ['baseline', 'cases'])
@@ -37,11 +43,21 @@ describe('the cases benchmark interleaves its phases', () => {
   });
 
   it('takes --rounds from the command line and refuses zero', () => {
-    expect(optionsFromArgs(['--rounds', '3'], {}).rounds).toBe(3);
+    expect(optionsFromArgs(['--rounds', '4'], {}).rounds).toBe(4);
     expect(optionsFromArgs([], {}).rounds).toBe(2);
     expect(() => optionsFromArgs(['--rounds', '0'], {})).toThrow(
       '--rounds must be an integer >= 1',
     );
+  });
+
+  it('refuses an odd --rounds (or BENCH_ROUNDS) with a usage error', () => {
+    expect(() => optionsFromArgs(['--rounds', '3'], {})).toThrow('--rounds must be even');
+    expect(() => optionsFromArgs([], { BENCH_ROUNDS: '1' })).toThrow('--rounds must be even');
+  });
+
+  it("gives a smoke run a case timeout well inside the integration tests' 120 s", () => {
+    expect(optionsFromArgs(['--smoke'], {}).caseTimeoutMs).toBeLessThanOrEqual(60_000);
+    expect(optionsFromArgs([], {}).caseTimeoutMs).toBe(180_000);
   });
 
   it('bundles both workflows without stack traces unless --stack-traces (or BENCH_STACK_TRACES=1)', () => {
