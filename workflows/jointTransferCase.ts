@@ -499,6 +499,11 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           throw new Error(`action must be retry or resolve`);
         // A record the ledger must hold: nobody can make it by hand.
         const open = status.escalations.find((e) => e.stepId === action.stepId && !e.resolved);
+        // A held agency step of a case being undone is not run again.
+        if (open?.retryOnly && definitions.has(action.stepId) && refusal !== undefined)
+          throw new Error(
+            `case ${caseId} is being undone (${refusal.reason}): ${action.stepId} is not run again`,
+          );
         if (open?.retryOnly && action.action !== 'retry')
           throw new Error(
             definitions.has(action.stepId)
@@ -653,6 +658,8 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     );
     if (settled?.()) {
       // No action is waiting too: each validator refuses while the other's Update is pending.
+      // (A refusal of the case is no Update: an action taken in its activation is dropped.)
+      escalationActions.delete(stepId);
       awaitingSupervisor.delete(stepId);
       const open = status.escalations.find((e) => e.stepId === stepId && !e.resolved)!;
       open.resolved = true;
@@ -860,15 +867,20 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           // The wait ends with no action once the case is refused elsewhere (another agency
           // rejects it, a cancellation request withdraws it): the step is then cancelled, and
           // undone like a failed one (its agency may have acted before the refusal).
+          // A case refused already (or while the retry's record is appended) is undone with no
+          // wait: nobody could act on it, and its agency must not be called again.
           if (refusable && refusesKey(error) && patched('agency-key-refused-waits')) {
-            state.status = 'escalated';
-            const action = await awaitSupervisor(
-              def.id,
-              `${def.id}: the ledger refused ${def.agency}'s answer: ${message}; retry once its worker signs with a key the ledger accepts`,
-              () => refusal !== undefined,
-              { retryOnly: true, settledAs: 'ended by the case being refused before any action' },
-            );
-            if (action) continue;
+            let action: EscalationAction | undefined;
+            if (refusal === undefined) {
+              state.status = 'escalated';
+              action = await awaitSupervisor(
+                def.id,
+                `${def.id}: the ledger refused ${def.agency}'s answer: ${message}; retry once its worker signs with a key the ledger accepts`,
+                () => refusal !== undefined,
+                { retryOnly: true, settledAs: 'ended by the case being refused before any action' },
+              );
+            }
+            if (action && refusal === undefined) continue;
             state.status = 'cancelled';
             state.finishedAt = now();
             if (def.compensation) compensations.push(def);

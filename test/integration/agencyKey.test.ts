@@ -6,6 +6,7 @@
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAgencyWorker } from '../../cli/workers.ts';
+import { caseWorkflowId } from '../../domain/application.ts';
 import { agencyKeyName, generateSigningKey, type SigningKey } from '../../ledger/keys.ts';
 import {
   approve,
@@ -85,8 +86,8 @@ describe("an agency's answer the ledger refuses for its key, before the registra
         stepId: 'verifyContract',
       }),
     );
-    // Nothing was undone: the title check stands, its lock is not released.
-    expect(stepStatus(held, 'checkTitle')).toBe('done');
+    // Nothing was undone: the title check (run beside it) stands, its lock is not released.
+    await waitForStep(stack, caseId, 'checkTitle', 'done');
     expect(entryStepIds(held)).not.toContain('verifyContract');
     expect(entryStepIds(held)).not.toContain('releaseTitleLock');
 
@@ -98,24 +99,44 @@ describe("an agency's answer the ledger refuses for its key, before the registra
       "needs its agency's signed answer on the ledger",
     );
 
+    // A retry on a worker that still signs with the unregistered key is recorded, refused
+    // again, and held again.
+    const early = await supervise(stack, caseId, 'verifyContract', 'retry', 'tried too early');
+    expect(early.statusCode, early.body).toBe(200);
+    const again = await waitUntil(
+      stack,
+      caseId,
+      (t) =>
+        escalationsAt(t, 'verifyContract').length === 2 &&
+        stepStatus(t, 'verifyContract') === 'escalated',
+      'the step held again',
+    );
+    expect(escalationsAt(again, 'verifyContract').map((e) => e.resolved)).toEqual([true, false]);
+    expect(entryStepIds(again)).not.toContain('verifyContract');
+
     await startHousing(stack.keys.housing!);
     const retry = await supervise(stack, caseId, 'verifyContract', 'retry', 'key registered');
     expect(retry.statusCode, retry.body).toBe(200);
     const verified = await waitForStep(stack, caseId, 'verifyContract', 'done');
-    // The retry is on the ledger, then the answer signed under the registered key.
-    const retried = verified.entries.find((e) => e.statement.stepId === 'verifyContract.retried');
+    // Each retry is on the ledger, numbered, then the answer signed under the registered key
+    // (the third attempt: /2).
+    const retries = verified.entries.filter((e) => e.statement.stepId === 'verifyContract.retried');
+    expect(retries.map((e) => e.statement.statementId)).toEqual([
+      `${caseId}/verifyContract.retried`,
+      `${caseId}/verifyContract.retried/1`,
+    ]);
+    expect(retries.every((e) => e.statement.agency === 'orchestrator')).toBe(true);
     const answer = verified.entries.find((e) => e.statement.stepId === 'verifyContract');
-    expect(retried?.statement).toMatchObject({ agency: 'orchestrator', outcome: 'retried' });
     expect(answer?.statement).toMatchObject({
-      statementId: `${caseId}/verifyContract/1`,
+      statementId: `${caseId}/verifyContract/2`,
       agency: 'housing',
       keyId: stack.keys.housing!.keyId,
     });
-    expect(answer!.index).toBeGreaterThan(retried!.index);
-    expect(escalationsAt(verified, 'verifyContract')[0]).toMatchObject({
-      resolved: true,
-      resolution: 'retry by supervisor:supervisor-1: key registered',
-    });
+    expect(answer!.index).toBeGreaterThan(retries[1]!.index);
+    expect(escalationsAt(verified, 'verifyContract').map((e) => e.resolution)).toEqual([
+      'retry by supervisor:supervisor-1: tried too early',
+      'retry by supervisor:supervisor-1: key registered',
+    ]);
 
     await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
     expect((await pay(stack, caseId)).statusCode).toBe(200);
@@ -127,11 +148,15 @@ describe("an agency's answer the ledger refuses for its key, before the registra
     expect(stepStatus(closed, 'registerTransfer')).toBe('done');
   });
 
-  it('ends the wait when another agency refuses the case, and undoes the step', async () => {
+  it('ends the wait when the case is withdrawn meanwhile, undoes the step, and takes no retry', async () => {
     await startHousing(unregisteredKey());
-    // The registry finds a court seizure: the case is refused while housing's answer waits.
-    const caseId = await submit(stack, sampleApplication({ unitId: 'U-SEIZED-1', utilities: [] }));
+    const application = sampleApplication({ utilities: [] });
+    const caseId = await submit(stack, application);
+    await waitForStep(stack, caseId, 'verifyContract', 'escalated');
+    await waitForStep(stack, caseId, 'checkTitle', 'done');
 
+    // An operator's Cancel (the Temporal UI's, `temporal workflow cancel`) withdraws the case.
+    await stack.client.workflow.getHandle(caseWorkflowId(application.unitId)).cancel();
     // The filing is cancelled as a compensation, which the same worker's key cannot sign
     // either: that waits for a supervisor as any failed compensation does.
     const undoing = await waitUntil(
@@ -140,7 +165,6 @@ describe("an agency's answer the ledger refuses for its key, before the registra
       (t) => escalationsAt(t, 'cancelFiling').some((e) => !e.resolved),
       'the filing cancellation escalated',
     );
-    expect(stepStatus(undoing, 'checkTitle')).toBe('rejected');
     expect(stepStatus(undoing, 'verifyContract')).toBe('cancelled');
     expect(escalationsAt(undoing, 'verifyContract')).toEqual([
       expect.objectContaining({
@@ -148,12 +172,17 @@ describe("an agency's answer the ledger refuses for its key, before the registra
         resolution: 'ended by the case being refused before any action',
       }),
     ]);
+    // The held step is no longer open to a retry: nothing is run again on a case being undone.
+    const late = await supervise(stack, caseId, 'verifyContract', 'retry', 'key registered');
+    expect(late.statusCode, late.body).toBe(422);
+    expect(late.json()).toMatchObject({ error: 'refused', field: 'stepId' });
 
     await startHousing(stack.keys.housing!);
     const retry = await supervise(stack, caseId, 'cancelFiling', 'retry', 'key registered');
     expect(retry.statusCode, retry.body).toBe(200);
     const closed = await waitForClosed(stack, caseId);
-    expect(closed.phase).toBe('rejected');
+    expect(closed.phase).toBe('failed');
+    expect(closed.reason).toBe('withdrawn: cancelled by an operator before the registration');
     // Undone in reverse order: the filing (the step last settled), then the title lock.
     const undone = entryStepIds(closed).filter((id) =>
       ['cancelFiling', 'releaseTitleLock', 'verifyContract'].includes(id),
