@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { DefaultLogger } from '@temporalio/worker';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
-import type { Agency } from '../domain/agency.ts';
+import { UTILITIES, type Agency } from '../domain/agencyIds.ts';
 import { StatedFailure } from '../domain/errors.ts';
 import { CaseApplication } from '../domain/application.ts';
 import { SignedStatement } from '../domain/statement.ts';
@@ -75,16 +75,20 @@ function agencies() {
   };
 }
 
-/** The input the workflow sends: the step call and the view cut for the activity. */
+/**
+ * The input the workflow sends: the step call and the view cut for the activity, under the
+ * step's id in the process (`<activity>.<utility>` for a utility's) unless given another.
+ */
 function input<A extends AgencyActivityName>(
   activity: A,
   agency: Agency,
   app: CaseApplication,
   opts: { caseId?: string; stepId?: string; results?: StepResults; n?: number } = {},
 ) {
+  const isUtility = (UTILITIES as readonly string[]).includes(agency);
   return {
     caseId: opts.caseId ?? CASE,
-    stepId: opts.stepId ?? activity,
+    stepId: opts.stepId ?? (isUtility ? `${activity}.${agency}` : activity),
     salt: SALT,
     view: viewFor(activity, agency, app, opts.results ?? {}),
     ...(opts.n === undefined ? {} : { n: opts.n }),
@@ -107,7 +111,17 @@ describe('housing: verifyContract', () => {
       priceMatches: true,
       buyerEligible: true,
       filingActive: true,
+      heldByAnotherCase: false,
     });
+  });
+
+  it('rejects a filing another open case holds, so one filing backs one transfer', async () => {
+    const a = agencies();
+    const app = application('U-CLEAN-1');
+    await a.housing.verifyContract(input('verifyContract', 'housing', app, { caseId: OTHER_CASE }));
+    const step = await a.housing.verifyContract(input('verifyContract', 'housing', app));
+    expect(outcomeOf(step)).toBe('rejected');
+    expect(factsOf(step).heldByAnotherCase).toBe(true);
   });
 
   it.each([
@@ -180,10 +194,14 @@ describe('registry: checkTitle', () => {
     ['U-CLEAN-1', 'passed', { mortgage: false, lockPlaced: true }],
     ['U-MORTGAGED-1', 'passed', { mortgage: true, lockPlaced: true }],
     ['U-SEIZED-LATER-1', 'passed', { seizure: false, lockPlaced: true }],
-    ['U-COOWNED-1', 'passed', { ownerMatches: true, ownerCount: 2 }],
     ['U-SEIZED-1', 'rejected', { seizure: true, lockPlaced: false }],
     ['U-OBJECTION-1', 'rejected', { objection: true, lockPlaced: false }],
     ['U-OTHER-OWNER-1', 'rejected', { ownerMatches: false, lockPlaced: false }],
+    [
+      'U-COOWNED-1',
+      'rejected',
+      { ownerMatches: true, allOwnersSelling: false, ownerCount: 2, lockPlaced: false },
+    ],
   ] as const)('on %s is %s', async (unitId, outcome, facts) => {
     const a = agencies();
     const step = await a.registry.checkTitle(input('checkTitle', 'registry', application(unitId)));
@@ -699,6 +717,41 @@ describe('input validation', () => {
     const error: unknown = await a.tax.assessTax(padded as never).catch((e: unknown) => e);
     expect((error as Error).message).toContain('address');
     expect((error as Error).message).not.toContain(app.address);
+  });
+
+  it('refuses the repeat number 0, which would give a first answer a second statement id', async () => {
+    const a = agencies();
+    const call = input('checkTitle', 'registry', app, { n: 0 });
+    await expect(a.registry.checkTitle(call)).rejects.toMatchObject({
+      type: INVALID_ACTIVITY_INPUT,
+      nonRetryable: true,
+      message: expect.stringMatching(/^checkTitle: invalid input: n: /) as string,
+    });
+  });
+
+  it("signs a utility's answer only under its step id in the process, <activity>.<utility>", async () => {
+    const a = agencies();
+    const bare = input('precheck', 'water', app, { stepId: 'precheck' });
+    await expect(a.water.precheck(bare)).rejects.toMatchObject({
+      type: INVALID_ACTIVITY_INPUT,
+      message: expect.stringMatching(/own step \(precheck\.water\), not for precheck$/) as string,
+    });
+  });
+
+  it("signs a housing, registry or tax answer only under the activity's name, not <activity>.<agency>", async () => {
+    const a = agencies();
+    const title = input('checkTitle', 'registry', app, { stepId: 'checkTitle.registry' });
+    await expect(a.registry.checkTitle(title)).rejects.toMatchObject({
+      type: INVALID_ACTIVITY_INPUT,
+      message: expect.stringMatching(
+        /own step \(checkTitle\), not for checkTitle\.registry$/,
+      ) as string,
+    });
+    // A compensation's step id is its activity's name too.
+    const cancel = input('cancelFiling', 'housing', app, { stepId: 'cancelFiling.housing' });
+    await expect(a.housing.cancelFiling(cancel)).rejects.toMatchObject({
+      type: INVALID_ACTIVITY_INPUT,
+    });
   });
 
   it('refuses a case id that is not a case id', async () => {

@@ -10,8 +10,9 @@ import { randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
 import { ApplicationFailure, log } from '@temporalio/activity';
 import type { z } from 'zod';
-import type { Agency, Utility } from '../domain/agency.ts';
+import { UTILITIES, type Agency, type Utility } from '../domain/agencyIds.ts';
 import { StatedFailure } from '../domain/errors.ts';
+import { jointTransferProcess } from '../domain/processGraph.ts';
 import {
   AssessTaxInput,
   CancelFilingInput,
@@ -60,7 +61,7 @@ interface AgencyDeps<S> {
  * Validates an activity's input against its schema. A wrong view can never succeed, so it
  * fails non-retryably. The message names paths and rules only, never the values.
  */
-function parseInput<T>(activity: string, schema: z.ZodType<T>, input: unknown): T {
+export function parseInput<T>(activity: string, schema: z.ZodType<T>, input: unknown): T {
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues
@@ -73,18 +74,33 @@ function parseInput<T>(activity: string, schema: z.ZodType<T>, input: unknown): 
 }
 
 /**
+ * The step id under which `agency` answers `activity` in the process (domain/processGraph.ts):
+ * the step's id (`<activity>.<agency>` for a utility's, the activity's name for the others'),
+ * or for a compensation its activity's name.
+ */
+function stepIdOf(agency: Agency, activity: string): string | undefined {
+  for (const def of jointTransferProcess(UTILITIES).steps) {
+    if (def.agency !== agency) continue;
+    if (def.activity === activity) return def.id;
+    if (def.compensation === activity) return def.compensation;
+  }
+  return undefined;
+}
+
+/**
  * `parseInput` for `agency`'s activities, which also refuses a step that is not the
- * activity's own: its id is the activity's name, or `<activity>.<agency>` for a utility's.
- * The key signs the step id it is given, and the ledger checks only that the key is the
- * agency's: a call naming another step (a bug, or anyone who can schedule on the agency's
- * queue) would otherwise be signed as that step's answer, and take its statement id.
+ * activity's own (stepIdOf). The key signs the step id it is given, and the ledger checks
+ * only that the key is the agency's: a call naming another step (a bug, or anyone who can
+ * schedule on the agency's queue) would otherwise be signed as that step's answer, and take
+ * its statement id.
  */
 function inputParser(agency: Agency) {
   return <T extends StepCall>(activity: string, schema: z.ZodType<T>, input: unknown): T => {
     const call = parseInput(activity, schema, input);
-    if (call.stepId !== activity && call.stepId !== `${activity}.${agency}`)
+    const own = stepIdOf(agency, activity);
+    if (call.stepId !== own)
       throw ApplicationFailure.nonRetryable(
-        `${activity}: ${agency} signs this activity's answer for its own step (${activity} or ${activity}.${agency}), not for ${call.stepId}`,
+        `${activity}: ${agency} signs this activity's answer for its own step (${own ?? 'none'}), not for ${call.stepId}`,
         INVALID_ACTIVITY_INPUT,
       );
     return call;
@@ -156,6 +172,7 @@ export function createHousingActivities(deps: AgencyDeps<HousingSystem>) {
         priceMatches: check.priceMatches,
         buyerEligible: check.buyerEligible,
         filingActive: check.filingStatus === 'active',
+        heldByAnotherCase: check.heldByAnotherCase,
       });
     },
 
@@ -180,6 +197,7 @@ export function createRegistryActivities(deps: AgencyDeps<RegistrySystem>) {
       return sign(call, passedIf(record.lockPlaced), record, {
         ownerMatches: record.ownerMatches,
         ownerCount: record.ownerCount,
+        allOwnersSelling: record.allOwnersSelling,
         mortgage: record.mortgage,
         seizure: record.seizure,
         objection: record.objection,
@@ -202,6 +220,7 @@ export function createRegistryActivities(deps: AgencyDeps<RegistrySystem>) {
       return sign(call, passedIf(record.registered), record, {
         registered: record.registered,
         ownerMatches: record.ownerMatches,
+        allOwnersSelling: record.allOwnersSelling,
         seizure: record.seizure,
         lockedByAnotherCase: record.lockedByAnotherCase,
       });

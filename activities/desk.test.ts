@@ -72,12 +72,89 @@ describe("the registry's desk", () => {
     );
   });
 
+  it("refuses, for good, a review another agency's officer would approve", () => {
+    expect(() => desk.decideStep(reviewBy('officer:tax:o-3'))).toThrow(
+      expect.objectContaining({
+        type: 'DecisionRefused',
+        nonRetryable: true,
+        message: 'actor: officer:tax:o-3 is not an officer of registry',
+      }),
+    );
+  });
+
+  it.each(['review.x', 'review.registry', 'reviewed', 'checkTitle', 'confirmPayment'])(
+    'refuses, for good, to sign for step %s: it decides exactly review',
+    (stepId) => {
+      expect(() => desk.decideStep({ ...reviewBy('officer:registry:o-17'), stepId })).toThrow(
+        expect.objectContaining({
+          type: 'DecisionRefused',
+          nonRetryable: true,
+          message: `stepId: registry does not decide step ${stepId} (only review)`,
+        }),
+      );
+    },
+  );
+
+  it.each([
+    ['caseId', { caseId: 'Case 1/review' }],
+    ['stepId', { stepId: 'review/2' }],
+  ])('refuses, for good, a %s that is not one as statements take it', (field, bad) => {
+    expect(() => desk.decideStep({ ...reviewBy('officer:registry:o-17'), ...bad })).toThrow(
+      expect.objectContaining({
+        type: 'DecisionRefused',
+        nonRetryable: true,
+        message: expect.stringMatching(
+          new RegExp(`^decideStep: invalid input: ${field}: `),
+        ) as string,
+      }),
+    );
+  });
+
   it('refuses, for good, a review a citizen would decide: an officer reviews, a citizen pays', () => {
     expect(() => desk.decideStep(reviewBy('citizen:c-1'))).toThrow(
       expect.objectContaining({
         type: 'DecisionRefused',
         nonRetryable: true,
         message: 'a citizen does not decide review',
+      }),
+    );
+  });
+});
+
+describe("a utility's and the tax office's desks", () => {
+  const water = createDeskActivities({
+    agency: 'water',
+    key: generateSigningKey(agencyKeyName('water')),
+  });
+  const tax = createDeskActivities({
+    agency: 'tax',
+    key: generateSigningKey(agencyKeyName('tax')),
+  });
+  const payment = (agency: 'water' | 'tax', stepId: string, outcome: string) => ({
+    agency,
+    caseId: CASE,
+    stepId,
+    outcome,
+    actor: 'citizen:c-1',
+  });
+
+  it('sign the payment steps of their own: settleArrears.<utility> and confirmPayment', async () => {
+    const settled = await water.decideStep(payment('water', 'settleArrears.water', 'settled'));
+    expect(settled.signed.statement.statementId).toBe(`${CASE}/settleArrears.water`);
+    const paid = await tax.decideStep(payment('tax', 'confirmPayment', 'paid'));
+    expect(paid.signed.statement.statementId).toBe(`${CASE}/confirmPayment`);
+  });
+
+  it.each([
+    ['settleArrears.water.2', 'settled'],
+    ['settleArrears.gas', 'settled'],
+    ['settleArrears', 'settled'],
+  ])("refuse, for good, to sign the water company's answer for step %s", (stepId, outcome) => {
+    expect(() => water.decideStep(payment('water', stepId, outcome))).toThrow(
+      expect.objectContaining({
+        type: 'DecisionRefused',
+        nonRetryable: true,
+        message: `stepId: water does not decide step ${stepId} (only settleArrears.water)`,
       }),
     );
   });

@@ -2,14 +2,11 @@
 // citizen's payment) is checked and signed with the agency's key, on the agency's own worker.
 // The API forwards the request (workflow `agencyDecision`); it never holds an agency key.
 import { ApplicationFailure } from '@temporalio/activity';
-import type { Agency } from '../domain/agency.ts';
-import {
-  allowedOutcomes,
-  decidingAgency,
-  DeskRequest,
-  type Decision,
-} from '../domain/decisions.ts';
+import { UTILITIES, type Agency } from '../domain/agencyIds.ts';
+import { allowedOutcomes, DeskRequest, type Decision } from '../domain/decisions.ts';
 import { roleDecides, type DecidingRole } from '../domain/outcomes.ts';
+import { jointTransferProcess } from '../domain/processGraph.ts';
+import { CaseId, StepId } from '../domain/statement.ts';
 import type { SigningKey } from '../ledger/keys.ts';
 import { signDecision } from './sign.ts';
 
@@ -19,20 +16,42 @@ const DESK_ROLES: readonly DecidingRole[] = ['citizen', 'officer'];
 /** The failure type of a desk request this agency can never sign (never retried). */
 export const DECISION_REFUSED = 'DecisionRefused';
 
+/** A desk request whose case and step ids are ids as the statement takes them. */
+const DeskInput = DeskRequest.extend({ caseId: CaseId, stepId: StepId });
+
+/**
+ * The steps a person decides at `agency`'s desk: its steps in the process that wait for a
+ * decision (domain/processGraph.ts), `review` for the registry, `confirmPayment` for the tax
+ * office, `settleArrears.<utility>` for a utility.
+ */
+function stepsDecidedBy(agency: Agency): string[] {
+  return jointTransferProcess(UTILITIES)
+    .steps.filter((def) => def.agency === agency && def.kind !== 'auto')
+    .map((def) => def.id);
+}
+
 export function createDeskActivities(deps: { agency: Agency; key: SigningKey; now?: () => Date }) {
+  const decides = stepsDecidedBy(deps.agency);
   return {
     /** Checks that this agency decides the step with this outcome, then signs the decision. */
     decideStep(input: DeskRequest): Promise<Decision> {
-      const parsed = DeskRequest.safeParse(input);
+      const parsed = DeskInput.safeParse(input);
       if (!parsed.success)
         throw ApplicationFailure.nonRetryable(
-          `decideStep: invalid input: ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`,
+          `decideStep: invalid input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
           DECISION_REFUSED,
         );
       const request = parsed.data;
-      if (request.agency !== deps.agency || decidingAgency(request.stepId) !== deps.agency)
+      // The key signs the step id it is given, and the ledger checks only that the key is the
+      // agency's: exactly the ids of the steps it decides, not any text that starts like one.
+      if (request.agency !== deps.agency)
         throw ApplicationFailure.nonRetryable(
-          `${deps.agency} does not decide step ${request.stepId}`,
+          `agency: this is ${deps.agency}'s desk, not ${request.agency}'s`,
+          DECISION_REFUSED,
+        );
+      if (!decides.includes(request.stepId))
+        throw ApplicationFailure.nonRetryable(
+          `stepId: ${deps.agency} does not decide step ${request.stepId} (only ${decides.join(', ')})`,
           DECISION_REFUSED,
         );
       if (!allowedOutcomes(request.stepId).includes(request.outcome))
@@ -43,10 +62,17 @@ export function createDeskActivities(deps: { agency: Agency; key: SigningKey; no
       // Who decided is the agency's own record; the ledger gets the role only. The reason,
       // which may name people, is committed to and travels in the opening, off the ledger.
       // People only: `system` is an agency's own system, which signs for itself.
-      const role = request.actor.split(':')[0] as DecidingRole;
+      const [role, officerOf] = request.actor.split(':') as [DecidingRole, string | undefined];
       if (!DESK_ROLES.includes(role))
         throw ApplicationFailure.nonRetryable(
           `${request.actor} may not decide a step: only ${DESK_ROLES.join(', ')} do`,
+          DECISION_REFUSED,
+        );
+      // An officer (`officer:<agency>:<id>`) decides for their own agency only: another
+      // agency's officer approving a review would be signed with this agency's key.
+      if (role === 'officer' && officerOf !== deps.agency)
+        throw ApplicationFailure.nonRetryable(
+          `actor: ${request.actor} is not an officer of ${deps.agency}`,
           DECISION_REFUSED,
         );
       // An officer reviews, a citizen pays: the API's routes see to it, and so does this, so

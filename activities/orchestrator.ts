@@ -4,13 +4,14 @@ import { randomBytes } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { CaseInput } from '../domain/application.ts';
-import { LedgerError } from '../domain/errors.ts';
+import { LedgerError, NON_RETRYABLE_LEDGER_ERRORS } from '../domain/errors.ts';
 import { bytesEqual, fromBase64, toBase64 } from '../ledger/bytes.ts';
 import type { Sequencer } from '../ledger/pg/sequencer.ts';
 import type { SignedStatement } from '../domain/statement.ts';
 import type { SigningKey } from '../ledger/keys.ts';
 import { jointTransferProcess } from '../domain/processGraph.ts';
 import { opensCommitment, stepSalt } from '../ledger/statement.ts';
+import { parseInput } from './agencies.ts';
 import { signStep } from './sign.ts';
 
 export interface AppendReceipt {
@@ -60,7 +61,8 @@ export function createOrchestratorActivities(deps: {
      * commitments stay stable.
      */
     async intake(input: CaseInput & { workflowId: string }): Promise<Intake> {
-      const { caseId, application } = CaseInput.parse(input);
+      // An input that does not parse never will: failed at once, not retried for ever.
+      const { caseId, application } = parseInput('intake', CaseInput, input);
       // With the run id: should the API die before its own row commits, the row written here
       // still names this case's run, not whichever run of the unit's workflow id is latest.
       const runId = Context.current().info.workflowExecution?.runId ?? null;
@@ -114,8 +116,10 @@ export function createOrchestratorActivities(deps: {
       }).signed;
     },
 
-    /** Records a notification for the party that owes an action (delivery is a later adapter). */
-    /** Idempotent: keyed by the calling activity (run and activity id), so a retry adds none. */
+    /**
+     * Records a notification for the party that owes an action (delivery is a later adapter).
+     * Idempotent: keyed by the calling activity (run and activity id), so a retry adds none.
+     */
     async notify(input: NotifyInput): Promise<void> {
       const { workflowExecution, activityId } = Context.current().info;
       await deps.pool.query(
@@ -135,7 +139,8 @@ export function createOrchestratorActivities(deps: {
     },
 
     /**
-     * Appends a signed statement once; a statement the ledger refuses fails without retries.
+     * Appends a signed statement once; a statement the ledger refuses for good
+     * (NON_RETRYABLE_LEDGER_ERRORS) fails without retries, any other refusal is retried.
      * Given `opening` (the salt and the result the statement's commitment is to), the result
      * must open the commitment first: the case acts on that result (an amount due, a flag),
      * so it must be the one the agency signed, not another it handed over beside it.
@@ -170,7 +175,7 @@ export function createOrchestratorActivities(deps: {
           throw ApplicationFailure.create({
             type: error.name,
             message: error.message,
-            nonRetryable: true,
+            nonRetryable: NON_RETRYABLE_LEDGER_ERRORS.includes(error.name),
           });
         }
         throw error;

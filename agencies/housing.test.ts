@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { simulatedHousing } from './housing.ts';
+import { contractIsValid, simulatedHousing } from './housing.ts';
 
 const A = '3f6c1b7e-1d2a-4c5b-9e8f-0a1b2c3d4e5f';
 const B = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
@@ -30,13 +30,54 @@ describe('simulatedHousing', () => {
     await housing.verifyContract(A, corrected);
     expect(await housing.cancelFiling(B, filing)).toMatchObject({ cancelled: false });
     expect(await housing.verifyContract(B, corrected)).toMatchObject({ filingStatus: 'active' });
-    // B's passing check now holds it: A's compensation has nothing left to withdraw.
-    expect(await housing.cancelFiling(A, filing)).toMatchObject({ cancelled: false });
-    expect(await housing.cancelFiling(B, filing)).toMatchObject({ cancelled: true });
-    expect(await housing.cancelFiling(B, filing)).toMatchObject({ cancelled: true });
-    expect(await housing.verifyContract(A, corrected)).toMatchObject({
+    expect(await housing.cancelFiling(A, filing)).toMatchObject({ cancelled: true });
+    expect(await housing.cancelFiling(A, filing)).toMatchObject({ cancelled: true });
+    expect(await housing.cancelFiling(B, filing)).toMatchObject({ cancelled: false });
+    expect(await housing.verifyContract(B, corrected)).toMatchObject({
       filingStatus: 'cancelled',
     });
+  });
+
+  it("refuses a filing another case's passing check holds, and gives the holder the same answer again", async () => {
+    const housing = simulatedHousing();
+    const clean = { ...corrected, unitId: 'U-1' };
+    const first = await housing.verifyContract(A, clean);
+    expect(contractIsValid(first)).toBe(true);
+    const other = await housing.verifyContract(B, clean);
+    expect(contractIsValid(other)).toBe(false);
+    expect(other).toMatchObject({ heldByAnotherCase: true });
+    // A retry, or a repeat of the step, by the holder.
+    expect(await housing.verifyContract(A, clean)).toEqual(first);
+  });
+
+  it('compares a later check of a filing with the parties and price its first passing check put on record', async () => {
+    const housing = simulatedHousing();
+    const clean = { ...corrected, unitId: 'U-1' };
+    await housing.verifyContract(A, clean);
+    const otherTerms = { ...clean, buyerIdNumber: 'Q1111111', priceCents: 1_000_000 };
+    expect(await housing.verifyContract(B, otherTerms)).toMatchObject({
+      filingNumberMatches: true,
+      partiesMatch: false,
+      priceMatches: false,
+    });
+  });
+
+  it('ties a filing number to no unit when the check declaring it fails', async () => {
+    const housing = simulatedHousing();
+    // U-PRICE-MISMATCH-1's case mistyped U-2's filing number, and its check failed.
+    expect(contractIsValid(await housing.verifyContract(A, mistyped))).toBe(false);
+    const unitB = { ...corrected, unitId: 'U-2' };
+    expect(contractIsValid(await housing.verifyContract(B, unitB))).toBe(true);
+  });
+
+  it('ties a filing number to no unit when a case cancels it', async () => {
+    const housing = simulatedHousing();
+    await housing.cancelFiling(A, {
+      unitId: 'U-1',
+      contractFilingNumber: filing.contractFilingNumber,
+    });
+    const unitB = { ...corrected, unitId: 'U-2' };
+    expect(contractIsValid(await housing.verifyContract(B, unitB))).toBe(true);
   });
 
   it('cancels nothing for a filing number the unit does not have on record', async () => {

@@ -18,6 +18,8 @@ export interface ContractCheck {
   /** The buyer may buy (no purchase restriction applies). */
   buyerEligible: boolean;
   filingStatus: FilingStatus;
+  /** Another case's passing check holds the filing: one filing backs one transfer. */
+  heldByAnotherCase: boolean;
 }
 
 export interface FilingCancellation {
@@ -45,11 +47,15 @@ export function contractIsValid(check: ContractCheck): boolean {
     check.partiesMatch &&
     check.priceMatches &&
     check.buyerEligible &&
-    check.filingStatus === 'active'
+    check.filingStatus === 'active' &&
+    !check.heldByAnotherCase
   );
 }
 
-/** A unit's filing as the authority holds it; fields left out are as the citizen declared. */
+/**
+ * A unit's filing as the authority holds it; fields left out are as the first check of it
+ * that passed declared them.
+ */
 export interface HousingFixture {
   filingNumber?: string;
   priceCents?: number;
@@ -72,8 +78,9 @@ export const HOUSING_FIXTURES: Readonly<Record<string, HousingFixture>> = {
 };
 
 /**
- * Units named in fixtures behave as written; for any other unit the filing on record is the
- * one the citizen declared and the buyer is eligible.
+ * Units named in fixtures behave as written. For any other unit the authority learns a filing
+ * from the first check of it that passes, as the citizen declared it (the buyer is eligible):
+ * later checks of that filing number are compared with that unit, parties and price.
  */
 export function simulatedHousing(
   fixtures: Readonly<Record<string, HousingFixture>> = HOUSING_FIXTURES,
@@ -83,22 +90,24 @@ export function simulatedHousing(
   /** Cancelled filings: filing number → the case that cancelled it. */
   const cancelledBy = new Map<string, string>();
   /**
-   * The unit each filing number is on record for: a fixture's, else the first unit declared
-   * with it. A filing is one contract for one unit, so another unit's case declaring it does
-   * not match it (nor take its hold, nor cancel it).
+   * The unit each filing number is on record for: a fixture's, else that of the first check
+   * of it that passed. A filing is one contract for one unit, so another unit's case declaring
+   * it does not match it (nor take its hold, nor cancel it). Only a passing check ties it: a
+   * case that mistyped another unit's number, and failed or was undone, leaves it free.
    */
   const unitOfFiling = new Map<string, string>(
     Object.entries(fixtures).flatMap(([unitId, f]) =>
       f.filingNumber ? [[f.filingNumber, unitId] as const] : [],
     ),
   );
+  /** The parties and price of a filing not in the fixtures, from its first passing check. */
+  const termsOf = new Map<string, Omit<ContractView, 'unitId' | 'contractFilingNumber'>>();
 
   /** The unit's filing number on record, or undefined when the declared one is another unit's. */
   const filingOf = (unitId: string, declaredNumber: string): string | undefined => {
     const onRecord = fixtures[unitId]?.filingNumber;
     if (onRecord) return onRecord;
     const filedFor = unitOfFiling.get(declaredNumber);
-    if (filedFor === undefined) unitOfFiling.set(declaredNumber, unitId);
     return filedFor === undefined || filedFor === unitId ? declaredNumber : undefined;
   };
 
@@ -108,31 +117,46 @@ export function simulatedHousing(
       if (fixture.responseMs)
         await new Promise((resolve) => setTimeout(resolve, fixture.responseMs));
       const filingNumber = filingOf(view.unitId, view.contractFilingNumber);
+      const terms = filingNumber === undefined ? undefined : termsOf.get(filingNumber);
+      const holder = filingNumber === undefined ? undefined : heldBy.get(filingNumber);
+      const cancelled = filingNumber !== undefined && cancelledBy.has(filingNumber);
       const check: ContractCheck = {
         unitId: view.unitId,
         filingNumber: view.contractFilingNumber,
         filingNumberMatches: filingNumber === view.contractFilingNumber,
         partiesMatch:
-          (fixture.buyerIdNumber ?? view.buyerIdNumber) === view.buyerIdNumber &&
-          (fixture.sellerIdNumber ?? view.sellerIdNumber) === view.sellerIdNumber,
-        priceMatches: (fixture.priceCents ?? view.priceCents) === view.priceCents,
+          (fixture.buyerIdNumber ?? terms?.buyerIdNumber ?? view.buyerIdNumber) ===
+            view.buyerIdNumber &&
+          (fixture.sellerIdNumber ?? terms?.sellerIdNumber ?? view.sellerIdNumber) ===
+            view.sellerIdNumber,
+        priceMatches:
+          (fixture.priceCents ?? terms?.priceCents ?? view.priceCents) === view.priceCents,
         buyerEligible: fixture.buyerEligible ?? true,
-        filingStatus:
-          filingNumber !== undefined && cancelledBy.has(filingNumber) ? 'cancelled' : 'active',
+        filingStatus: cancelled ? 'cancelled' : 'active',
+        // The holder's own retry (or repeat) finds its hold: the same answer again.
+        heldByAnotherCase: holder !== undefined && holder !== caseId && !cancelled,
       };
-      if (filingNumber !== undefined && contractIsValid(check)) heldBy.set(filingNumber, caseId);
+      if (filingNumber !== undefined && contractIsValid(check)) {
+        unitOfFiling.set(filingNumber, view.unitId);
+        if (!termsOf.has(filingNumber)) {
+          const { buyerIdNumber, sellerIdNumber, priceCents } = view;
+          termsOf.set(filingNumber, { buyerIdNumber, sellerIdNumber, priceCents });
+        }
+        heldBy.set(filingNumber, caseId);
+      }
       return check;
     },
 
     cancelFiling(caseId, view) {
-      const filingNumber = filingOf(view.unitId, view.contractFilingNumber);
+      // Only a filing this case's passing check holds, for this unit: that check tied it.
+      const filingNumber = view.contractFilingNumber;
       const held =
-        filingNumber === view.contractFilingNumber && heldBy.get(filingNumber) === caseId;
+        unitOfFiling.get(filingNumber) === view.unitId && heldBy.get(filingNumber) === caseId;
       if (held && !cancelledBy.has(filingNumber)) cancelledBy.set(filingNumber, caseId);
       return Promise.resolve({
         unitId: view.unitId,
-        filingNumber: view.contractFilingNumber,
-        cancelled: held && cancelledBy.get(view.contractFilingNumber) === caseId,
+        filingNumber,
+        cancelled: held && cancelledBy.get(filingNumber) === caseId,
       });
     },
   };

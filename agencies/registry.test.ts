@@ -39,6 +39,30 @@ describe('simulatedRegistry', () => {
     });
   });
 
+  it('refuses the title of a co-owned unit to a seller who is one of its owners, and locks nothing', async () => {
+    const registry = simulatedRegistry();
+    const coOwned = { ...title, unitId: 'U-COOWNED-1' };
+    expect(await registry.checkTitle(A, coOwned)).toMatchObject({
+      ownerMatches: true,
+      allOwnersSelling: false,
+      ownerCount: 2,
+      lockPlaced: false,
+    });
+    expect(await registry.checkTitle(B, coOwned)).toMatchObject({ lockedByAnotherCase: false });
+  });
+
+  it("registers no sale of a co-owned unit by one owner, so the other's share stays theirs", async () => {
+    const registry = simulatedRegistry();
+    const coOwned = { ...transfer, unitId: 'U-COOWNED-1' };
+    expect(await registry.registerTransfer(A, coOwned)).toMatchObject({
+      registered: false,
+      allOwnersSelling: false,
+    });
+    // The other co-owner is still on record.
+    const other = { ...title, unitId: 'U-COOWNED-1', sellerIdNumber: 'C2345678' };
+    expect(await registry.checkTitle(B, other)).toMatchObject({ ownerMatches: true });
+  });
+
   it('gives a retried registration the same certificate', async () => {
     const registry = simulatedRegistry();
     await registry.checkTitle(A, title);

@@ -12,6 +12,12 @@ export interface TitleRecord {
   /** The seller is an owner (for a co-owned unit: one of the owners). */
   ownerMatches: boolean;
   ownerCount: number;
+  /**
+   * The seller is every owner on record. An application has one seller, and a registry
+   * registers no sale that not all of a unit's owners make: one co-owner cannot sell the
+   * other's share.
+   */
+  allOwnersSelling: boolean;
   mortgage: boolean;
   seizure: boolean;
   objection: boolean;
@@ -32,6 +38,8 @@ export interface TransferRecord {
   unitId: string;
   registered: boolean;
   ownerMatches: boolean;
+  /** The seller is every owner on record (TitleRecord). */
+  allOwnersSelling: boolean;
   /** A court seizure registered on the unit at the moment of registration. */
   seizure: boolean;
   lockedByAnotherCase: boolean;
@@ -50,9 +58,15 @@ export interface RegistrySystem {
   registerTransfer(caseId: string, view: TransferView): Promise<TransferRecord>;
 }
 
-/** A title is clear for sale when the seller owns it, nothing bars it and no other case holds it. */
+/** A title is clear when the seller alone owns it, nothing bars it and no other case holds it. */
 export function titleIsClear(record: Omit<TitleRecord, 'lockPlaced'>): boolean {
-  return record.ownerMatches && !record.seizure && !record.objection && !record.lockedByAnotherCase;
+  return (
+    record.ownerMatches &&
+    record.allOwnersSelling &&
+    !record.seizure &&
+    !record.objection &&
+    !record.lockedByAnotherCase
+  );
 }
 
 export interface RegistryFixture {
@@ -110,6 +124,9 @@ export function simulatedRegistry(
 
   const ownersOf = (unitId: string, sellerIdNumber: string): readonly string[] =>
     owners.get(unitId) ?? fixtures[unitId]?.ownerIdNumbers ?? [sellerIdNumber];
+  /** The seller is the sole owner on record: the one seller of an application sells it all. */
+  const soleOwner = (registered: readonly string[], sellerIdNumber: string): boolean =>
+    registered.length === 1 && registered[0] === sellerIdNumber;
 
   return {
     checkTitle(caseId, { unitId, sellerIdNumber }) {
@@ -120,6 +137,7 @@ export function simulatedRegistry(
         unitId,
         ownerMatches: registered.includes(sellerIdNumber),
         ownerCount: registered.length,
+        allOwnersSelling: soleOwner(registered, sellerIdNumber),
         mortgage: fixture.mortgage ?? false,
         seizure: fixture.seizure ?? false,
         objection: fixture.objection ?? false,
@@ -150,15 +168,19 @@ export function simulatedRegistry(
           new RegistryUnavailableError('the registration service is not answering'),
         );
       const holder = locks.get(view.unitId);
-      const ownerMatches = ownersOf(view.unitId, view.sellerIdNumber).includes(view.sellerIdNumber);
+      const registered = ownersOf(view.unitId, view.sellerIdNumber);
+      const ownerMatches = registered.includes(view.sellerIdNumber);
+      // The new owner replaces every owner on record: only a sale by all of them does that.
+      const allOwnersSelling = soleOwner(registered, view.sellerIdNumber);
       const seizure = (fixture.seizure ?? false) || (fixture.seizedAfterTitleCheck ?? false);
       const lockedByAnotherCase = holder !== undefined && holder !== caseId;
-      if (!ownerMatches || seizure || lockedByAnotherCase) {
+      if (!allOwnersSelling || seizure || lockedByAnotherCase) {
         // Refused: nothing is recorded, the lock stays for the compensation to release.
         return Promise.resolve({
           unitId: view.unitId,
           registered: false,
           ownerMatches,
+          allOwnersSelling,
           seizure,
           lockedByAnotherCase,
         });
@@ -169,6 +191,7 @@ export function simulatedRegistry(
         unitId: view.unitId,
         registered: true,
         ownerMatches,
+        allOwnersSelling,
         seizure,
         lockedByAnotherCase,
         certificateNumber: `RC-${stableDigits(`${caseId}|${view.unitId}`, 9)}`,

@@ -60,7 +60,9 @@ export function assessDuties(basis: DutyBasis): DutyItem[] {
     payer,
     baseCents: priceCents,
     rateBasisPoints,
-    // Integer half-up: exact for any price the application allows (below 2^53 / 10^3).
+    // Integer half-up, exact while priceCents × rateBasisPoints + 5,000 stays below 2^53: at
+    // the rates here (500 at most), for prices below about 1.8 × 10^13 cents, so for any the
+    // application allows (at most 10^13).
     amountCents: Math.floor((priceCents * rateBasisPoints + 5_000) / 10_000),
     rule,
   });

@@ -231,13 +231,13 @@ describe('named inputs', () => {
     expect(TitleCheckInput.parse(call).n).toBe(3);
   });
 
-  it('refuses a negative attempt number', () => {
+  it.each([-1, 0, 1.5])('refuses the attempt number %s: a repeat is numbered from 1', (n) => {
     const call = {
       caseId: CASE,
       stepId: 'checkTitle',
       salt: SALT,
       view: titleView(application),
-      n: -1,
+      n,
     };
     expect(TitleCheckInput.safeParse(call).success).toBe(false);
   });

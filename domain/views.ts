@@ -29,8 +29,12 @@ export const StepCall = z.strictObject({
   // Checked here, before the agency acts: a salt the commitment cannot take failed only when
   // signing, after (say) the registry had recorded the buyer as owner.
   salt: Base64Salt,
-  /** Attempt number of a repeated step: the statement id becomes `<caseId>/<stepId>/<n>`. */
-  n: z.number().int().nonnegative().optional(),
+  /**
+   * Attempt number of a repeated step: the statement id becomes `<caseId>/<stepId>/<n>`. The
+   * first attempt has none, so never 0: `<caseId>/<stepId>/0` would be a second statement id
+   * for that first answer.
+   */
+  n: z.number().int().positive().optional(),
 });
 export type StepCall = z.infer<typeof StepCall>;
 
