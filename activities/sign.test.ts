@@ -10,11 +10,11 @@ describe('statementIdOf', () => {
     expect(statementIdOf(CASE, 'precheck.gas')).toBe(`${CASE}/precheck.gas`);
   });
 
-  it('is <caseId>/<stepId>/<n> with one, including 0', () => {
-    expect(statementIdOf(CASE, 'checkTitle', 0)).toBe(`${CASE}/checkTitle/0`);
+  it('is <caseId>/<stepId>/<n> with one', () => {
+    expect(statementIdOf(CASE, 'checkTitle', 1)).toBe(`${CASE}/checkTitle/1`);
   });
 
-  it.each([-1, 1.5, Number.NaN])('refuses the repeat number %s', (n) => {
+  it.each([0, -1, 1.5, Number.NaN])('refuses the repeat number %s', (n) => {
     expect(() => statementIdOf(CASE, 'checkTitle', n)).toThrow(RangeError);
   });
 });

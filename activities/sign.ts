@@ -27,11 +27,14 @@ export interface SignStepArgs<R> {
   now?: () => Date;
 }
 
-/** `<caseId>/<stepId>`, or `<caseId>/<stepId>/<n>` for a repeat. Requires a whole `n` >= 0. */
+/**
+ * `<caseId>/<stepId>`, or `<caseId>/<stepId>/<n>` for a repeat, numbered from 1: the first
+ * answer has no number, so `/0` would be a second statement id for it (domain/views.ts).
+ */
 export function statementIdOf(caseId: string, stepId: string, n?: number): string {
   if (n === undefined) return `${caseId}/${stepId}`;
-  if (!Number.isSafeInteger(n) || n < 0)
-    throw new RangeError(`a statement's repeat number is a whole number >= 0, got ${n}`);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new RangeError(`a statement's repeat number is a whole number >= 1, got ${n}`);
   return `${caseId}/${stepId}/${n}`;
 }
 
