@@ -374,6 +374,66 @@ describe('while Temporal is unavailable', () => {
   });
 });
 
+describe('a submission sent again while its first is being taken in', () => {
+  /** Temporal holding the unit's open case, started by `applicant`, its intake `intake`. */
+  const openCase = (applicant: string, query: () => Promise<unknown>) => ({
+    workflow: {
+      start: () =>
+        Promise.reject(
+          new WorkflowExecutionAlreadyStartedError(
+            'already started',
+            'case:U-1',
+            'jointTransferCase',
+          ),
+        ),
+      getHandle: () => ({
+        query,
+        describe: () => Promise.resolve({ runId: 'run-1', memo: { applicant } }),
+      }),
+    },
+    workflowService: {},
+  });
+  const intakeRunning = () =>
+    Promise.resolve({ caseId: CASE, steps: [{ stepId: 'intake', status: 'running' }] });
+
+  it("tells the same citizen to send it again shortly (503), not that the case is another's, and writes nothing", async () => {
+    const db = fakePool([]);
+    const { call } = await appWith(openCase('c1', intakeRunning), db.pool);
+    const response = await call('POST', '/cases', 'citizen', APPLICATION);
+    expect(response.statusCode, response.body).toBe(503);
+    expect(response.json()).toEqual({
+      error: 'unavailable',
+      reason:
+        'your application for unit U-1 is still being taken in: send it again in a few seconds',
+    });
+    expect(response.headers['retry-after']).toBe('5');
+    expect(db.queries.filter((q) => /INSERT INTO cases/.test(q))).toEqual([]);
+  });
+
+  it('says the same before the case has run its first workflow task (its status cannot be asked yet)', async () => {
+    const notReady = () => Promise.reject(new Error('workflow is not ready to handle queries'));
+    const { call } = await appWith(openCase('c1', notReady), fakePool([]).pool);
+    const response = await call('POST', '/cases', 'citizen', APPLICATION);
+    expect(response.statusCode, response.body).toBe(503);
+    expect(response.json<{ reason: string }>().reason).toContain('still being taken in');
+  });
+
+  it('answers another citizen with the conflict: the open case is not theirs', async () => {
+    const { call } = await appWith(openCase('someone-else', intakeRunning), fakePool([]).pool);
+    const response = await call('POST', '/cases', 'citizen', APPLICATION);
+    expect(response.statusCode, response.body).toBe(409);
+    expect(response.json()).toMatchObject({ error: 'conflict', field: 'unitId' });
+  });
+
+  it('answers the same citizen with the conflict once the intake has run and the application differs', async () => {
+    const intakeDone = () =>
+      Promise.resolve({ caseId: CASE, steps: [{ stepId: 'intake', status: 'done' }] });
+    const { call } = await appWith(openCase('c1', intakeDone), fakePool([]).pool);
+    const response = await call('POST', '/cases', 'citizen', APPLICATION);
+    expect(response.statusCode, response.body).toBe(409);
+  });
+});
+
 describe('a closed case whose history Temporal no longer keeps', () => {
   const closed = () => fakePool([rowOf()], { [CASE]: [closeEntry(CASE, 'completed', 12)] });
 

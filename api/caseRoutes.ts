@@ -532,20 +532,26 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
    * same application again claims it; anyone else, or any failure here, gets a plain conflict.
    * So does a retry of a submission whose answer alone was lost: the row is theirs already,
    * and they get their case back, not a conflict with it, once its intake has stored the
-   * application to compare with (a retry before that is a conflict, and may try again).
+   * application to compare with. A retry by the same citizen before that (the usual one: sent
+   * again at once) is told to send it again shortly (503): whether it is the same application
+   * is not known yet, and a conflict would tell them their own case is someone else's.
    */
   async function claimUnanswered(
     applicant: string,
     application: CaseApplication,
     workflowId: string,
   ): Promise<{ caseId: string; workflowId: string; runId: string } | undefined> {
+    const takenIn = new ServiceUnavailableError(
+      `your application for unit ${application.unitId} is still being taken in: send it again in a few seconds`,
+    );
     try {
       const handle = temporal.workflow.getHandle<typeof jointTransferCase>(workflowId);
-      const [status, description] = await Promise.all([
-        handle.query(statusQuery),
-        handle.describe(),
-      ]);
+      const description = await handle.describe();
       if (description.memo?.[APPLICANT_MEMO] !== applicant) return undefined;
+      // Refused before the case's first workflow task has run: it is being taken in.
+      const status = await handle.query(statusQuery).catch((error: unknown) => {
+        throw isUnavailable(error) ? error : takenIn;
+      });
       const { rows } = await pool.query<{ case_id: string; run_id: string }>(
         `UPDATE cases c SET applicant = $1, run_id = coalesce(c.run_id, $2) FROM case_secrets s
           WHERE c.case_id = $3 AND (c.applicant IS NULL OR c.applicant = $1) AND c.erased_at IS NULL
@@ -553,10 +559,13 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
           RETURNING c.case_id, c.run_id`,
         [applicant, description.runId, status.caseId, JSON.stringify(application)],
       );
-      return rows[0] ? { caseId: status.caseId, workflowId, runId: rows[0].run_id } : undefined;
+      if (rows[0]) return { caseId: status.caseId, workflowId, runId: rows[0].run_id };
+      const intake = status.steps.find((s) => s.stepId === 'intake');
+      if (intake?.status !== 'done') throw takenIn;
+      return undefined;
     } catch (error) {
       // Not knowing whose the open case is now is an outage (503), not an answer (409).
-      if (isUnavailable(error)) throw error;
+      if (error === takenIn || isUnavailable(error)) throw error;
       return undefined;
     }
   }
