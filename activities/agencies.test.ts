@@ -172,10 +172,18 @@ describe('housing: cancelFiling', () => {
 
   it('returns the same result when retried', async () => {
     const a = agencies();
+    // The case's passing check holds the filing, so the first cancel withdraws it.
+    const check = await a.housing.verifyContract(
+      input('verifyContract', 'housing', application('U-CLEAN-1')),
+    );
+    expect(outcomeOf(check)).toBe('passed');
     const call = input('cancelFiling', 'housing', application('U-CLEAN-1'));
     const first = await a.housing.cancelFiling(call);
+    expect(first.result.cancelled).toBe(true);
+    expect(factsOf(first)).toEqual({ cancelled: true });
     const retry = await a.housing.cancelFiling(call);
     expect(retry.result).toEqual(first.result);
+    expect(factsOf(retry)).toEqual({ cancelled: true });
     expect(retry.signed.statement.commitment).toBe(first.signed.statement.commitment);
   });
 

@@ -80,11 +80,19 @@ describe('simulatedHousing', () => {
     expect(contractIsValid(await housing.verifyContract(B, unitB))).toBe(true);
   });
 
-  it('cancels nothing for a filing number the unit does not have on record', async () => {
+  it('cancels nothing for a filing number the unit does not have on record, even one the case holds', async () => {
     const housing = simulatedHousing();
+    // A's passing check holds HF-2026-00042 for U-1: only the unit tells the cancel below apart.
+    const onU1 = { ...corrected, unitId: 'U-1' };
+    expect(contractIsValid(await housing.verifyContract(A, onU1))).toBe(true);
+    // U-FILING-MISMATCH-1's filing on record is HF-2025-09981, not the held HF-2026-00042.
     const other = { unitId: 'U-FILING-MISMATCH-1', contractFilingNumber: 'HF-2026-00042' };
-    await housing.verifyContract(A, { ...corrected, ...other });
     expect(await housing.cancelFiling(A, other)).toMatchObject({ cancelled: false });
+    // The filing stayed active and held: A's retry of its check passes again, and cancelling
+    // it for its own unit withdraws it.
+    expect(await housing.verifyContract(A, onU1)).toMatchObject({ filingStatus: 'active' });
+    const ofU1 = { unitId: 'U-1', contractFilingNumber: 'HF-2026-00042' };
+    expect(await housing.cancelFiling(A, ofU1)).toMatchObject({ cancelled: true });
   });
 
   it("does not match another unit's filing number, so that unit's case neither takes its hold nor cancels it", async () => {

@@ -93,8 +93,13 @@ describe('the pages', () => {
   });
 
   test('every stylesheet and icon reference resolves', async () => {
+    expect(PAGES.length).toBeGreaterThan(0);
     for (const page of PAGES) {
-      for (const ref of references((await get(page.path)).body))
+      const refs = references((await get(page.path)).body);
+      expect(refs, page.path).toEqual(
+        expect.arrayContaining(['/assets/icon.svg', '/assets/style.css']),
+      );
+      for (const ref of refs)
         expect((await get(ref)).statusCode, `${page.path} → ${ref}`).toBe(200);
     }
   });
@@ -135,8 +140,19 @@ describe('the assets', () => {
   });
 
   test('the scripts are ES modules with no Node built-in left in them', () => {
-    for (const [name, file] of assets.assets) {
-      if (!name.endsWith('.js')) continue;
+    const scripts = [...assets.assets].filter(([name]) => name.endsWith('.js'));
+    // Every page's own script is among those checked (with any chunks they share).
+    const entries = PAGES.filter((p) => p.script).map((p) => p.script!);
+    expect(entries.length).toBeGreaterThan(0);
+    const names = scripts.map(([name]) => name);
+    for (const entry of entries) {
+      const own = new RegExp(`^${entry}-[A-Z0-9]+\\.js$`);
+      expect(
+        names.filter((name) => own.test(name)),
+        entry,
+      ).toHaveLength(1);
+    }
+    for (const [name, file] of scripts) {
       const code = file.body.toString('utf8');
       expect(code, name).not.toMatch(/\brequire\(|["']node:/);
     }

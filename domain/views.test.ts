@@ -77,7 +77,10 @@ function expectNone(
   forbiddenValues: readonly (string | number)[],
   label: string,
 ) {
-  for (const leaf of leaves(view)) {
+  const all = leaves(view);
+  // A view with no leaves would pass every check below.
+  expect(all.length, label).toBeGreaterThan(0);
+  for (const leaf of all) {
     const where = `${label}: ${leaf.path.join('.')}`;
     for (const key of leaf.path) expect(key, where).not.toMatch(forbiddenKey);
     for (const bad of forbiddenValues) {
@@ -202,8 +205,14 @@ describe('viewFor', () => {
   });
 
   it('serves every utility for precheck and transferAccount', () => {
+    expect(Utility.options).toEqual(['electricity', 'water', 'gas']);
     for (const u of Utility.options) {
       expect(viewFor('precheck', u, application)).toEqual(utilityView(application));
+      expect(viewFor('transferAccount', u, application)).toEqual({
+        unitId: 'U-WATER-ARREARS-1',
+        address: '12 Harbour Lane, Apt 4B',
+        newHolderName: 'Mina Park',
+      });
     }
   });
 });

@@ -1,6 +1,11 @@
 import { describe, expect, test } from 'vitest';
 import { fromHex, toBase64, toHex, utf8 } from './bytes.ts';
-import { MalformedCheckpointError, signCheckpoint, parseCheckpoint } from './checkpoint.ts';
+import {
+  MalformedCheckpointError,
+  MissingLogSignatureError,
+  signCheckpoint,
+  parseCheckpoint,
+} from './checkpoint.ts';
 import {
   cosign,
   cosignatureMessage,
@@ -17,6 +22,7 @@ import {
 } from './cosignature.ts';
 import {
   formatVerifierKey,
+  KeyFormatError,
   keyHash,
   keyIdOf,
   parseSignerKey,
@@ -89,7 +95,10 @@ describe('cosignature/v1 format', () => {
   test('a cosigner vkey whose id does not match its key is refused', () => {
     expect(() =>
       parseCosignerVerifierKey(GO.witnessVkey04.replace('bbd4cad3', 'bbd4cad4')),
-    ).toThrow();
+    ).toThrow(KeyFormatError);
+    expect(() =>
+      parseCosignerVerifierKey(GO.witnessVkey04.replace('bbd4cad3', 'bbd4cad4')),
+    ).toThrow('cosigner key id bbd4cad4 does not match its key (expected bbd4cad3)');
   });
 
   test('only a checkpoint body can be cosigned', () => {
@@ -267,7 +276,7 @@ describe('witness policy', () => {
     ]);
     expect(() =>
       openWitnessedCheckpoint(note, GO.origin, [logVerifier], { witnesses, threshold: 1 }),
-    ).toThrow();
+    ).toThrow(MissingLogSignatureError);
   });
 
   test('a threshold larger than the witness set is refused', () => {

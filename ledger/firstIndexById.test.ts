@@ -23,13 +23,19 @@ describe('FirstIndexById', () => {
   it('agrees with a Map over 200,000 ids, through every growth of its table and arena', () => {
     const seen = new FirstIndexById();
     const reference = new Map<string, number>();
+    const repeated = new Set<string>();
     for (let i = 0; i < 200_000; i++) {
-      // Every fourth id repeats one from earlier.
-      const id = i % 4 === 3 ? `case-${(i * 7919) % i}/step` : `case-${i}/step`;
+      // Every fourth id is case-k for a scattered k below i (a multiplicative hash of i): most
+      // were seen before, so tens of thousands of different ids, held all over the table and
+      // arena, are found again (counted below).
+      const id =
+        i % 4 === 3 ? `case-${(Math.imul(i, 0x9e3779b1) >>> 0) % i}/step` : `case-${i}/step`;
       const expected = reference.get(id);
       if (expected === undefined) reference.set(id, i);
+      else repeated.add(id);
       expect(seen.firstOrAdd(id, i)).toBe(expected);
     }
     expect(seen.size).toBe(reference.size);
+    expect(repeated.size).toBe(32_099);
   });
 });

@@ -43,6 +43,8 @@ const alice = signingKey('alice.example/log', new Uint8Array(32).fill(7));
 const bob = signingKey('bob.example/log', new Uint8Array(32).fill(9));
 const aliceVerifier = parseVerifierKey(formatVerifierKey(alice.name, alice.publicKey));
 const bobVerifier = parseVerifierKey(formatVerifierKey(bob.name, bob.publicKey));
+const carol = signingKey('carol.example/log', new Uint8Array(32).fill(11));
+const carolVerifier = parseVerifierKey(formatVerifierKey(carol.name, carol.publicKey));
 const TEXT = 'line one\nline two\n';
 
 describe('signNote and openNote agree with Go', () => {
@@ -92,16 +94,24 @@ describe('round trips', () => {
   });
 
   test('re-signing keeps existing signatures first and replaces those by the same key', () => {
-    const once = openNote(signNote(TEXT, [alice]), [aliceVerifier]);
+    const once = openNote(signNote(TEXT, [carol, alice]), [carolVerifier, aliceVerifier]);
+    expect(once.verified.map((s) => s.name)).toEqual([carol.name, alice.name]);
     const twice = signNote(TEXT, [bob, alice], once.verified);
     const lines = splitNote(twice).signatures.map((s) => s.name);
-    expect(lines).toEqual([bob.name, alice.name]);
+    // carol's is kept, before the new ones; alice's old line gives way to her new one.
+    expect(lines).toEqual([carol.name, bob.name, alice.name]);
+    const opened = openNote(twice, [carolVerifier, bobVerifier, aliceVerifier]);
+    expect(opened.verified.map((s) => s.name)).toEqual([carol.name, bob.name, alice.name]);
+    expect(opened.verified[0]!.base64).toBe(once.verified[0]!.base64);
   });
 
   test('addSignatureLines appends new lines and drops ones already present', () => {
     const note = signNote(TEXT, [alice]);
+    const aliceLine = note.split('\n\n')[1]!;
     const bobLine = signNote(TEXT, [bob]).split('\n\n')[1]!;
-    const merged = addSignatureLines(note, [bobLine, bobLine]);
+    const merged = addSignatureLines(note, [aliceLine, bobLine, bobLine]);
+    expect(merged).toBe(`${note}${bobLine}`);
+    expect(splitNote(merged).signatures.map((s) => s.name)).toEqual([alice.name, bob.name]);
     expect(openNote(merged, [aliceVerifier, bobVerifier]).verified).toHaveLength(2);
   });
 });

@@ -13,6 +13,7 @@ import {
   inclusionProofAsync,
   IndexOutOfRangeError,
   nodeCoverage,
+  ProofError,
   ProofSizeError,
   rangeNodes,
   rehash,
@@ -320,7 +321,9 @@ describe('inclusion proofs', () => {
         ([n, i], other) => {
           const j = (i + 1 + (other % (n - 1))) % n; // any index but i
           const proof = inclusionProof(i, n, tree.getNodes);
-          expect(() => verifyInclusion(tree.leafHashes[i]!, j, n, proof, rootOf(n))).toThrow();
+          expect(() => verifyInclusion(tree.leafHashes[i]!, j, n, proof, rootOf(n))).toThrow(
+            ProofError,
+          );
         },
       ),
     );
@@ -331,7 +334,9 @@ describe('inclusion proofs', () => {
       fc.property(sizeAndIndex, fc.integer({ min: 1, max: MAX_LEAVES }), ([n, i], m) => {
         fc.pre(m !== n && i < m);
         const proof = inclusionProof(i, n, tree.getNodes);
-        expect(() => verifyInclusion(tree.leafHashes[i]!, i, m, proof, rootOf(m))).toThrow();
+        expect(() => verifyInclusion(tree.leafHashes[i]!, i, m, proof, rootOf(m))).toThrow(
+          ProofError,
+        );
       }),
     );
   });
@@ -393,7 +398,9 @@ describe('consistency proofs', () => {
         twoSizes.filter(([m, n]) => m < n),
         ([m, n]) => {
           const proof = consistencyProof(m, n, tree.getNodes).slice(0, -1);
-          expect(() => verifyConsistency(m, n, proof, rootOf(m), rootOf(n))).toThrow();
+          expect(() => verifyConsistency(m, n, proof, rootOf(m), rootOf(n))).toThrow(
+            ProofSizeError,
+          );
         },
       ),
     );
@@ -413,7 +420,9 @@ describe('consistency proofs', () => {
       fc.property(twoSizes, fc.integer({ min: 1, max: MAX_LEAVES }), ([m, n], other) => {
         fc.pre(other !== m && other <= n);
         const proof = consistencyProof(m, n, tree.getNodes);
-        expect(() => verifyConsistency(other, n, proof, rootOf(other), rootOf(n))).toThrow();
+        expect(() => verifyConsistency(other, n, proof, rootOf(other), rootOf(n))).toThrow(
+          ProofError,
+        );
       }),
     );
   });
@@ -423,7 +432,9 @@ describe('consistency proofs', () => {
       fc.property(twoSizes, fc.integer({ min: 1, max: MAX_LEAVES }), ([m, n], other) => {
         fc.pre(other !== n && other >= m);
         const proof = consistencyProof(m, n, tree.getNodes);
-        expect(() => verifyConsistency(m, other, proof, rootOf(m), rootOf(other))).toThrow();
+        expect(() => verifyConsistency(m, other, proof, rootOf(m), rootOf(other))).toThrow(
+          ProofError,
+        );
       }),
     );
   });

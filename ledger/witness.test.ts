@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { toBase64 } from './bytes.ts';
 import { signCheckpoint } from './checkpoint.ts';
+import { cosignerKeyOf, verifyCosignature } from './cosignature.ts';
 import { formatVerifierKey, parseVerifierKey, signingKey } from './keys.ts';
 import { rootFromLeafHashes } from './proof.ts';
 import { signNote } from './note.ts';
@@ -43,6 +44,15 @@ describe('decideAddCheckpoint', () => {
       NOW,
     );
     expect(answer.status).toBe(200);
+    // The body is the witness's cosignature/v1 line over the checkpoint's body, made now.
+    const signed = note(3);
+    const checkpointBody = signed.slice(0, signed.indexOf('\n\n') + 1);
+    const witness = cosignerKeyOf(config.key);
+    expect(verifyCosignature(checkpointBody, answer.body, witness)).toEqual({
+      name: 'witness.test/w1',
+      keyHash: witness.keyHash,
+      timestamp: NOW(),
+    });
   });
 
   // tlog-witness: the proof lines MUST be an RFC 6962 consistency proof from the old size to

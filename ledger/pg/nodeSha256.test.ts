@@ -4,8 +4,8 @@ import {
   CompactRange,
   consistencyProof,
   inclusionProof,
+  ProofError,
   rootFromLeafHashes,
-  RootMismatchError,
   verifyConsistency,
   verifyInclusion,
 } from '../proof.ts';
@@ -50,25 +50,95 @@ describe('native RFC 9162 hashes', () => {
       ids.map(({ level, index }) =>
         rootFromLeafHashes(leaves.slice(index * 2 ** level, (index + 1) * 2 ** level)),
       );
+    /** 'accepted', or the name of the ProofError that refused the proof. */
+    const verdict = (check: () => void): string => {
+      try {
+        check();
+        return 'accepted';
+      } catch (error) {
+        if (error instanceof ProofError) return error.name;
+        throw error;
+      }
+    };
+    /** The verdict with the pure hash, having checked the native one gives the same. */
+    const both = (check: (children: typeof hashChildren) => void): string => {
+      const pure = verdict(() => check(hashChildren));
+      expect(verdict(() => check(hashChildrenNode))).toBe(pure);
+      return pure;
+    };
+    const flip = (hash: Uint8Array, bit: number): Uint8Array => {
+      const copy = hash.slice();
+      copy[bit >> 3]! ^= 1 << (bit & 7);
+      return copy;
+    };
+    const flipOne = (hashes: readonly Uint8Array[], k: number, bit: number) =>
+      hashes.map((h, j) => (j === k % hashes.length ? flip(h, bit) : h));
+    const refusals = new Set<string>();
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 40 }), fc.nat(), fc.nat(), (n, a, b) => {
-        const [i, m] = [a % n, 1 + (b % n)];
-        const root = rootFromLeafHashes(leaves.slice(0, n));
-        const proof = inclusionProof(i, n, nodes);
-        verifyInclusion(leaves[i]!, i, n, proof, root, hashChildrenNode);
-        const consistency = consistencyProof(m, n, nodes);
-        const older = rootFromLeafHashes(leaves.slice(0, m));
-        verifyConsistency(m, n, consistency, older, root, hashChildrenNode);
-        // A wrong root fails the same way with either hash.
-        const wrong = hashLeaf(new Uint8Array([255]));
-        expect(() => verifyInclusion(leaves[i]!, i, n, proof, wrong, hashChildrenNode)).toThrow(
-          RootMismatchError,
-        );
-        expect(() => verifyConsistency(m, n, consistency, older, wrong, hashChildrenNode)).toThrow(
-          RootMismatchError,
-        );
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.nat(),
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 0, max: 255 }),
+        (n, a, b, k, bit) => {
+          const [i, m] = [a % n, 1 + (b % n)];
+          const root = rootFromLeafHashes(leaves.slice(0, n));
+          const proof = inclusionProof(i, n, nodes);
+          const consistency = consistencyProof(m, n, nodes);
+          const older = rootFromLeafHashes(leaves.slice(0, m));
+          const inclusion = (
+            leaf: Uint8Array,
+            index: number,
+            size: number,
+            hashes: readonly Uint8Array[],
+            expected: Uint8Array,
+          ) => both((h) => verifyInclusion(leaf, index, size, hashes, expected, h));
+          const consistent = (
+            size1: number,
+            size2: number,
+            hashes: readonly Uint8Array[],
+            root1: Uint8Array,
+            root2: Uint8Array,
+          ) => both((h) => verifyConsistency(size1, size2, hashes, root1, root2, h));
+
+          // Valid proofs: both accept.
+          expect(inclusion(leaves[i]!, i, n, proof, root)).toBe('accepted');
+          expect(consistent(m, n, consistency, older, root)).toBe('accepted');
+
+          // One bit flipped in a proof hash, the leaf or a root: both refuse.
+          const bad = [
+            inclusion(flip(leaves[i]!, bit), i, n, proof, root),
+            inclusion(leaves[i]!, i, n, proof, flip(root, bit)),
+            consistent(m, n, consistency, flip(older, bit), root),
+            consistent(m, n, consistency, older, flip(root, bit)),
+          ];
+          if (proof.length > 0) bad.push(inclusion(leaves[i]!, i, n, flipOne(proof, k, bit), root));
+          if (consistency.length > 0)
+            bad.push(consistent(m, n, flipOne(consistency, k, bit), older, root));
+          for (const v of bad) expect(v).toBe('RootMismatchError');
+
+          // Wrong sizes and indices: whatever the verdict, the same with either hash (a proof
+          // can fit another size whose tree folds the same way, so not every one is refused).
+          for (const v of [
+            inclusion(leaves[i]!, i, n + 1, proof, root),
+            inclusion(leaves[i]!, i, n - 1, proof, root),
+            inclusion(leaves[i]!, (i + 1) % n, n, proof, root),
+            consistent(m, n + 1, consistency, older, root),
+            consistent(m + 1, n, consistency, older, root),
+            consistent(m - 1, n, consistency, older, root),
+          ])
+            if (v !== 'accepted') refusals.add(v);
+        },
+      ),
     );
+    // The wrong sizes were refused in each of these ways at least once.
+    expect([...refusals].sort()).toEqual([
+      'IndexOutOfRangeError',
+      'ProofSizeError',
+      'RootMismatchError',
+      'TreeSizeError',
+    ]);
   });
 
   it('copy a compact range that then grows apart from the original, with the same hash', () => {

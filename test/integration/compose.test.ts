@@ -190,7 +190,18 @@ describe('docker-compose.yml', () => {
   });
 
   it('sets only variables the code reads, with values its configuration schemas accept', () => {
-    for (const [name, service] of oneWindowServices()) {
+    const services = oneWindowServices();
+    // Every OneWindow process is among those checked: none is left out by the image filter.
+    expect(services.map(([name]) => name).sort()).toEqual(
+      [
+        'api',
+        'onewindow-setup',
+        'orchestrator',
+        ...Agency.options.flatMap((a) => [`worker-${a}`, `witness-${a}`]),
+      ].sort(),
+    );
+    const schemasUsed = new Set<unknown>();
+    for (const [name, service] of services) {
       const [command, ...args] = service.command ?? [];
       const [shape, schema] = service.entrypoint?.includes('-e')
         ? [setupShape, setupConfig]
@@ -217,7 +228,10 @@ describe('docker-compose.yml', () => {
         }),
       );
       expect(() => loadConfig(schema, local), name).not.toThrow();
+      schemasUsed.add(schema);
     }
+    // setup, api, witness, orchestrator and worker: each schema checked some service.
+    expect(schemasUsed.size).toBe(5);
   });
 
   it('registers every search attribute the workflows set', () => {

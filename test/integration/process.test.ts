@@ -1290,6 +1290,7 @@ describe('the joint transfer, end to end', () => {
       headers: stack.supervisor,
       payload: { stepId: 'confirmPayment', action: 'delete', reason: 'x' },
     });
+    expect(badAction.statusCode).toBe(400);
     expect(badAction.json()).toMatchObject({ error: 'invalid_request', field: 'action' });
     const unknownCase = await stack.app.inject({
       method: 'POST',
@@ -1297,7 +1298,8 @@ describe('the joint transfer, end to end', () => {
       headers: stack.officer.registry,
       payload: {},
     });
-    expect(unknownCase.json()).toMatchObject({ field: 'caseId' });
+    expect(unknownCase.statusCode).toBe(400);
+    expect(unknownCase.json()).toMatchObject({ error: 'invalid_request', field: 'caseId' });
     const after = await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
     expect(stepStatus(after, 'confirmPayment')).toBe('waiting');
     // Not left to expire (and compensate) while the next test file's workers run.
@@ -1372,11 +1374,13 @@ describe('the joint transfer, end to end', () => {
     const closed = await waitForClosed(stack, caseId);
     expect(closed.phase).toBe('rejected');
     const open = await submit(stack, sampleApplication({ utilities: [] }));
-    await expect(
-      eraseCase({ pool: stack.pool, temporal: stack.client }, open),
-    ).rejects.toMatchObject({ name: 'CaseStillOpenError' });
-    // Not left to expire (and compensate) while the next test file's workers run.
+    const eraseOpen = () => eraseCase({ pool: stack.pool, temporal: stack.client }, open);
+    await expect(eraseOpen()).rejects.toMatchObject({ name: 'CaseStillOpenError' });
+    // Again once its intake has stored the application: refused, and the application stays
+    // (checked at the end).
     const opened = await waitForStep(stack, open, 'intake', 'done');
+    await expect(eraseOpen()).rejects.toMatchObject({ name: 'CaseStillOpenError' });
+    // Not left to expire (and compensate) while the next test file's workers run.
     await stack.client.workflow.getHandle(`case:${opened.unitId}`).terminate('test done');
 
     const notices = async () =>
@@ -1499,7 +1503,17 @@ describe('the joint transfer, end to end', () => {
     expect(audit.stderr).not.toContain('FAILED');
     expect(audit.code).toBe(0);
     expect((await onewindow(['case', 'erase', 'not-a-case-id'])).code).toBe(2);
-    // The open case is left to expire on its own (its final limit is 15 s here).
-    expect((await timeline(stack, open)).caseId).toBe(open);
+    // The open case, whose erasure was refused above (and which was then terminated), kept
+    // its personal data through all of this: only the erased case lost it.
+    expect(
+      (await stack.pool.query('SELECT 1 FROM case_secrets WHERE case_id = $1', [open])).rowCount,
+    ).toBe(1);
+    expect(
+      (await stack.pool.query('SELECT erased_at FROM cases WHERE case_id = $1', [open])).rows,
+    ).toEqual([{ erased_at: null }]);
+    expect(await timeline(stack, open)).toMatchObject({
+      caseId: open,
+      workflowStatus: 'TERMINATED',
+    });
   });
 });
