@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fromBase64, isBase64Of, toBase64 } from './bytes.ts';
+import { fromBase64, fromUtf8, isBase64Of, toBase64 } from './bytes.ts';
 
 describe('isBase64Of', () => {
   it('holds exactly when the text is toBase64 of the bytes, for any bytes and any text', () => {
@@ -45,5 +45,15 @@ describe('isBase64Of', () => {
     expect(fromBase64(padBitsSet)).toEqual(hash);
     expect(isBase64Of(text, hash)).toBe(true);
     expect(isBase64Of(padBitsSet, hash)).toBe(false);
+  });
+});
+
+describe('fromUtf8', () => {
+  it('keeps a leading byte-order mark as the text it is, never dropping bytes silently', () => {
+    expect(fromUtf8(new Uint8Array([0xef, 0xbb, 0xbf, 0x61]))).toBe('\uFEFFa');
+  });
+
+  it('refuses bytes that are not UTF-8', () => {
+    expect(() => fromUtf8(new Uint8Array([0xc3, 0x28]))).toThrow(TypeError);
   });
 });

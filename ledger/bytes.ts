@@ -2,7 +2,9 @@
 // bytes travel as standard base64 (RFC 4648 §4), the encoding C2SP notes use too.
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading byte-order mark is text like any other (signed-note §Format: the note is
+// the bytes signed), never silently dropped, or bytes the log never signed would verify.
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function utf8(text: string): Uint8Array {
   return encoder.encode(text);

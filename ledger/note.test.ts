@@ -149,10 +149,23 @@ describe('rejections', () => {
     );
   });
 
-  test('only the first signature by a known key counts', () => {
+  test('a known key signing twice counts once', () => {
     const note = signNote(TEXT, [alice]);
     const doubled = `${note}${note.split('\n\n')[1]!}`;
     expect(openNote(doubled, [aliceVerifier]).verified).toHaveLength(1);
+  });
+
+  test("a known key's later signature is verified too: a bad one after a good one fails the note", () => {
+    const note = signNote(TEXT, [alice]);
+    const forged = signNote('another text\n', [alice]).split('\n\n')[1]!;
+    expect(() => openNote(`${note}${forged}`, [aliceVerifier])).toThrow(InvalidSignatureError);
+  });
+
+  test('a leading byte-order mark is part of the text, so the signature does not cover it', () => {
+    const note = utf8(signNote(TEXT, [alice]));
+    const withBom = new Uint8Array([0xef, 0xbb, 0xbf, ...note]);
+    expect(openNote(note, [aliceVerifier]).text).toBe(TEXT);
+    expect(() => openNote(withBom, [aliceVerifier])).toThrow(InvalidSignatureError);
   });
 
   test('text without a final newline cannot be signed', () => {

@@ -266,11 +266,14 @@ export function openNote(
     }
     if (candidates.length > 1)
       throw new AmbiguousVerifierError(`more than one verifier is configured for key ${label}`);
-    // Like Go, only the first signature by each known key counts.
-    if (seen.has(label)) continue;
-    seen.add(label);
+    // Every signature by a known key is verified (signed-note §Signatures: verifiers MUST
+    // verify it, and reject the note if it does not verify); each key counts once. Go skips a
+    // known key's later lines unchecked, so a bad one after a good one passed there, and the
+    // verdict hung on the order of the lines.
     if (!candidates[0]!.verify(textBytes, signature))
       throw new InvalidSignatureError(name, keyHash);
+    if (seen.has(label)) continue;
+    seen.add(label);
     verified.push({ name, keyHash, base64 });
   }
   if (verified.length === 0) throw new UnverifiedNoteError(unverified);
