@@ -306,7 +306,7 @@ export async function runCasesBench(
       workflowTaskTrouble(bareClient, baselineDriver.completed),
     ]);
     print(
-      `  workflow tasks failed / timed out: cases ${caseTasks.failed} / ${caseTasks.timedOut} in ${count(caseTasks.histories)} histories, baseline ${baselineTasks.failed} / ${baselineTasks.timedOut} in ${count(baselineTasks.histories)} (warm-up included; each one retried as a full replay)`,
+      `  workflow tasks failed / timed out: cases ${caseTasks.failed} / ${caseTasks.timedOut} in ${count(caseTasks.histories)} histories, baseline ${baselineTasks.failed} / ${baselineTasks.timedOut} in ${count(baselineTasks.histories)} (warm-up included; each one retried as a full replay)${caseTasks.kinds || baselineTasks.kinds ? `; cases: ${caseTasks.kinds || 'none'}; baseline: ${baselineTasks.kinds || 'none'}` : ''}`,
     );
 
     const figures: CasesBenchFigures = {
@@ -720,6 +720,9 @@ async function historyShape(client: Client, workflowId: string): Promise<string>
   ].join(', ');
 }
 
+/** temporal.api.enums.v1.TimeoutType, by number. */
+const TIMEOUT_KINDS: Record<number, string> = { 1: 'start-to-close', 2: 'schedule-to-start' };
+
 /**
  * Workflow tasks that failed or timed out in the histories of `workflowIds`, fetched from the
  * server 16 at a time (untimed; after the runs).
@@ -727,19 +730,34 @@ async function historyShape(client: Client, workflowId: string): Promise<string>
 async function workflowTaskTrouble(
   client: Client,
   workflowIds: readonly string[],
-): Promise<{ histories: number; failed: number; timedOut: number }> {
+): Promise<{ histories: number; failed: number; timedOut: number; kinds: string }> {
   let failed = 0;
   let timedOut = 0;
+  // Which timeout: a sticky queue's schedule-to-start (the worker that holds the run did not
+  // poll in time, so another replays it) or a start-to-close (a task took too long).
+  const byKind = new Map<string, number>();
+  const tally = (kind: string) => byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
   for (let i = 0; i < workflowIds.length; i += 16) {
     const histories = await Promise.all(
       workflowIds.slice(i, i + 16).map((id) => client.workflow.getHandle(id).fetchHistory()),
     );
     for (const event of histories.flatMap((h) => h.events ?? [])) {
-      if (event.workflowTaskFailedEventAttributes) failed++;
-      if (event.workflowTaskTimedOutEventAttributes) timedOut++;
+      const failure = event.workflowTaskFailedEventAttributes;
+      if (failure) {
+        failed++;
+        tally(`failed: ${String(failure.cause)}`);
+      }
+      const timeout = event.workflowTaskTimedOutEventAttributes;
+      if (timeout) {
+        timedOut++;
+        tally(
+          `timed out: ${TIMEOUT_KINDS[Number(timeout.timeoutType)] ?? String(timeout.timeoutType)}`,
+        );
+      }
     }
   }
-  return { histories: workflowIds.length, failed, timedOut };
+  const kinds = [...byKind].map(([kind, n]) => `${n} ${kind}`).join(', ');
+  return { histories: workflowIds.length, failed, timedOut, kinds };
 }
 
 /** CPU seconds used over a span: this process, the Temporal server's process, the whole machine. */
