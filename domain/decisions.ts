@@ -91,11 +91,15 @@ export function deskWorkflowPrefix(caseId: string): string {
   return `desk:${caseId}:`;
 }
 
-/** The agency that decides each kind of open step (by step id prefix; a utility's own steps). */
+/**
+ * The agency that decides a step a person decides, by its exact id in the process
+ * (domain/processGraph.ts): `review`, `confirmPayment`, `settleArrears.<utility>`. Any other
+ * id (`review.x`, `settleArrears.water.2`) is no such step, and no agency's desk signs it.
+ */
 export function decidingAgency(stepId: string): Agency | undefined {
-  const [kind, utility] = stepId.split('.');
-  if (kind === 'review') return 'registry';
-  if (kind === 'confirmPayment') return 'tax';
-  if (kind === 'settleArrears') return Utility.safeParse(utility).data;
+  if (stepId === 'review') return 'registry';
+  if (stepId === 'confirmPayment') return 'tax';
+  const [kind, utility, ...rest] = stepId.split('.');
+  if (kind === 'settleArrears' && rest.length === 0) return Utility.safeParse(utility).data;
   return undefined;
 }
