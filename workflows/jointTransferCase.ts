@@ -265,6 +265,16 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
   const refuse = (phase: 'rejected' | 'expired' | 'failed', reason: string) => {
     refusal ??= { phase, reason };
   };
+  /**
+   * Past the registration a step held for its agency's key (one the registration did not
+   * need, such as a utility's precheck) may be resolved by hand, as any step failing past it
+   * may: its escalation is no longer retry-only. No command: the status alone changes.
+   */
+  const passPointOfNoReturn = () => {
+    pastPointOfNoReturn = true;
+    for (const e of status.escalations)
+      if (!e.resolved && e.retryOnly && definitions.has(e.stepId)) delete e.retryOnly;
+  };
 
   // Structured logs of every step transition: case id, step id, agency, status, outcome and
   // ledger index, never personal data. The SDK drops workflow logs during replay.
@@ -504,7 +514,11 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           throw new Error(
             `case ${caseId} is being undone (${refusal.reason}): ${action.stepId} is not run again`,
           );
-        if (open?.retryOnly && action.action !== 'retry')
+        if (
+          open?.retryOnly &&
+          action.action !== 'retry' &&
+          !(definitions.has(action.stepId) && pastPointOfNoReturn)
+        )
           throw new Error(
             definitions.has(action.stepId)
               ? `${action.stepId} needs its agency's signed answer on the ledger: retry it once the agency's worker signs with a key the ledger accepts`
@@ -844,7 +858,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           }
           state.status = 'done';
           if (def.compensation) compensations.push(def);
-          if (def.pointOfNoReturn) pastPointOfNoReturn = true;
+          if (def.pointOfNoReturn) passPointOfNoReturn();
           return;
         } catch (error) {
           if (isCancellation(error)) throw error;
@@ -863,7 +877,9 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           // this patch, asked only at such a refusal, the step waits for a supervisor's retry
           // once the agency's worker signs with a key the ledger accepts, instead of refusing
           // the citizen's application and undoing the case. Never resolved by hand: the steps
-          // after it read its result. A refusal past the registration escalates as any failure.
+          // after it read its result, until the case is past the registration (a step it did not
+          // need, such as a precheck): then, as any step failing there, it may be. A refusal
+          // past the registration escalates as any failure.
           // The wait ends with no action once the case is refused elsewhere (another agency
           // rejects it, a cancellation request withdraws it): the step is then cancelled, and
           // undone like a failed one (its agency may have acted before the refusal).
@@ -880,7 +896,11 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
                 { retryOnly: true, settledAs: 'ended by the case being refused before any action' },
               );
             }
-            if (action && refusal === undefined) continue;
+            if (action && refusal === undefined) {
+              // Only past the registration (the validator): as for any step failing there.
+              if (action.action === 'resolve') return await resolveByHand(def, state, action);
+              continue;
+            }
             state.status = 'cancelled';
             state.finishedAt = now();
             if (def.compensation) compensations.push(def);
@@ -923,7 +943,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     state.outcome = 'resolvedByHand';
     state.finishedAt = now();
     // A registration resolved by hand was done by hand: the case goes on past it.
-    if (v5 && def.pointOfNoReturn) pastPointOfNoReturn = true;
+    if (v5 && def.pointOfNoReturn) passPointOfNoReturn();
   }
 
   /**

@@ -6,6 +6,7 @@
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAgencyWorker } from '../../cli/workers.ts';
+import type { Agency } from '../../domain/agency.ts';
 import { caseWorkflowId } from '../../domain/application.ts';
 import { agencyKeyName, generateSigningKey, type SigningKey } from '../../ledger/keys.ts';
 import {
@@ -23,42 +24,46 @@ import { sampleApplication, startStack, type Stack, type Timeline } from './stac
 
 let stack: Stack;
 let connection: NativeConnection;
-let housing: { worker: Worker; running: Promise<void> } | undefined;
+/** The workers each test starts for the agencies the stack leaves out. */
+const started = new Map<Agency, { worker: Worker; running: Promise<void> }>();
 
 beforeAll(async () => {
-  // Every agency but housing, whose worker each test starts with the key it needs.
-  stack = await startStack(['tax', 'registry', 'electricity', 'water', 'gas'], {
+  // Every agency but housing and water, whose workers each test starts with the key it needs.
+  stack = await startStack(['tax', 'registry', 'electricity', 'gas'], {
     // One law-day is 5 s: the waits below are far inside every deadline.
     timeScale: 5 / 86_400,
   });
   connection = await NativeConnection.connect({ address: inject('temporalAddress') });
 });
 afterAll(async () => {
-  await stopHousing();
+  for (const agency of [...started.keys()]) await stopAgency(agency);
   await connection?.close();
   await stack?.stop();
 });
 
-async function stopHousing(): Promise<void> {
-  housing?.worker.shutdown();
-  await housing?.running;
-  housing = undefined;
+async function stopAgency(agency: Agency): Promise<void> {
+  const running = started.get(agency);
+  started.delete(agency);
+  running?.worker.shutdown();
+  await running?.running;
 }
 
-/** (Re)starts the housing authority's worker, signing with `key`. */
-async function startHousing(key: SigningKey): Promise<void> {
-  await stopHousing();
+/** (Re)starts `agency`'s worker, signing with `key`. */
+async function startAgency(agency: Agency, key: SigningKey): Promise<void> {
+  await stopAgency(agency);
   const worker = await createAgencyWorker({
     connection,
-    agency: 'housing',
+    agency,
     key,
     payloadKey: stack.payloadKey,
   });
-  housing = { worker, running: worker.run() };
+  started.set(agency, { worker, running: worker.run() });
 }
 
-/** A housing key of the right name that the ledger has never registered. */
-const unregisteredKey = () => generateSigningKey(agencyKeyName('housing'));
+const startHousing = (key: SigningKey) => startAgency('housing', key);
+
+/** A key of the right name for `agency` that the ledger has never registered. */
+const unregisteredKey = (agency: Agency = 'housing') => generateSigningKey(agencyKeyName(agency));
 
 const escalationsAt = (t: Timeline, stepId: string) =>
   t.escalations.filter((e) => e.stepId === stepId);
@@ -188,5 +193,47 @@ describe("an agency's answer the ledger refuses for its key, before the registra
       ['cancelFiling', 'releaseTitleLock', 'verifyContract'].includes(id),
     );
     expect(undone).toEqual(['cancelFiling', 'releaseTitleLock']);
+  });
+
+  it("lets a supervisor resolve by hand, once the title is registered, a utility's precheck held for its key", async () => {
+    await startHousing(stack.keys.housing!);
+    await startAgency('water', unregisteredKey('water'));
+    const caseId = await submit(stack, sampleApplication({ utilities: ['water'] }));
+    const held = await waitForStep(stack, caseId, 'precheck.water', 'escalated');
+    expect(escalationsAt(held, 'precheck.water')).toEqual([
+      expect.objectContaining({ resolved: false, retryOnly: true }),
+    ]);
+    // Before the registration the case needs the water company's answer.
+    const early = await supervise(stack, caseId, 'precheck.water', 'resolve', 'checked by phone');
+    expect(early.statusCode, early.body).toBe(422);
+
+    // The registration does not wait for a utility's precheck.
+    await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
+    expect((await pay(stack, caseId)).statusCode).toBe(200);
+    await waitForStep(stack, caseId, 'review', 'waiting');
+    expect((await approve(stack, caseId)).statusCode).toBe(200);
+    const registered = await waitForStep(stack, caseId, 'registerTransfer', 'done');
+    // Past it, as any step failing there, the held precheck may be resolved by hand.
+    expect(escalationsAt(registered, 'precheck.water')).toEqual([
+      expect.objectContaining({ resolved: false }),
+    ]);
+    expect(escalationsAt(registered, 'precheck.water')[0]!.retryOnly).toBeUndefined();
+    const byHand = await supervise(stack, caseId, 'precheck.water', 'resolve', 'checked by phone');
+    expect(byHand.statusCode, byHand.body).toBe(200);
+    const resolved = await waitForStep(stack, caseId, 'settleArrears.water', 'escalated');
+    expect(resolved.steps.find((s) => s.stepId === 'precheck.water')).toMatchObject({
+      status: 'done',
+      outcome: 'resolvedByHand',
+    });
+    expect(entryStepIds(resolved)).toContain('precheck.water.resolved');
+
+    // The rest as for a precheck resolved by hand, on a worker with a registered key.
+    await startAgency('water', stack.keys.water!);
+    const none = await supervise(stack, caseId, 'settleArrears.water', 'resolve', 'none owed');
+    expect(none.statusCode, none.body).toBe(200);
+    const closed = await waitForClosed(stack, caseId);
+    await recordHistory(stack, 'agency-answer-refused-precheck-resolved', caseId);
+    expect(closed.phase).toBe('completed');
+    expect(stepStatus(closed, 'transferAccount.water')).toBe('done');
   });
 });

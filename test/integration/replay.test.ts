@@ -68,7 +68,7 @@ describe('replaying recorded case histories', () => {
     const v9 = files.filter((f) => f.startsWith('v9-'));
     const current = files.filter((f) => !/^v\d+-/.test(f));
     expect([v1, v2, v3, v4, v5, v6, v7, v8, v9, current].map((group) => group.length)).toEqual([
-      5, 5, 5, 5, 6, 5, 6, 14, 13, 15,
+      5, 5, 5, 5, 6, 5, 6, 14, 13, 16,
     ]);
     const patchMarkers = (f: string) =>
       events(f).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length;
@@ -119,7 +119,10 @@ describe('replaying recorded case histories', () => {
     // A case whose agency's answer the ledger refused before the registration
     // (test/integration/agencyKey.test.ts) asks, at the refusal, for the patch that holds the
     // step for a supervisor.
-    const refusedAnswers = ['agency-answer-refused-held-retried.json'];
+    const refusedAnswers = [
+      'agency-answer-refused-held-retried.json',
+      'agency-answer-refused-precheck-resolved.json',
+    ];
     for (const [group, patch] of [
       [v5, 'jointTransferCase-v4'],
       [v6, 'jointTransferCase-v5'],
