@@ -375,8 +375,11 @@ describe('while Temporal is unavailable', () => {
 });
 
 describe('a submission sent again while its first is being taken in', () => {
-  /** Temporal holding the unit's open case, started by `applicant`, its intake `intake`. */
-  const openCase = (applicant: string, query: () => Promise<unknown>) => ({
+  /**
+   * Temporal holding the unit's open case, started by `applicant`, answering its status with
+   * `query`; `historyLength` 3 while no workflow task has completed.
+   */
+  const openCase = (applicant: string, query: () => Promise<unknown>, historyLength = 12) => ({
     workflow: {
       start: () =>
         Promise.reject(
@@ -388,7 +391,7 @@ describe('a submission sent again while its first is being taken in', () => {
         ),
       getHandle: () => ({
         query,
-        describe: () => Promise.resolve({ runId: 'run-1', memo: { applicant } }),
+        describe: () => Promise.resolve({ runId: 'run-1', memo: { applicant }, historyLength }),
       }),
     },
     workflowService: {},
@@ -410,12 +413,24 @@ describe('a submission sent again while its first is being taken in', () => {
     expect(db.queries.filter((q) => /INSERT INTO cases/.test(q))).toEqual([]);
   });
 
-  it('says the same before the case has run its first workflow task (its status cannot be asked yet)', async () => {
-    const notReady = () => Promise.reject(new Error('workflow is not ready to handle queries'));
-    const { call } = await appWith(openCase('c1', notReady), fakePool([]).pool);
+  it('says the same before the case has completed its first workflow task, without asking its status', async () => {
+    let asked = 0;
+    const unanswerable = () => {
+      asked++;
+      return Promise.reject(new Error('no status before the first workflow task'));
+    };
+    const { call } = await appWith(openCase('c1', unanswerable, 3), fakePool([]).pool);
     const response = await call('POST', '/cases', 'citizen', APPLICATION);
     expect(response.statusCode, response.body).toBe(503);
     expect(response.json<{ reason: string }>().reason).toContain('still being taken in');
+    expect(asked).toBe(0);
+  });
+
+  it('answers the conflict, not "send it again", when a running case refuses its status for another reason', async () => {
+    const broken = () => Promise.reject(new Error('workflow task failed: nondeterminism'));
+    const { call } = await appWith(openCase('c1', broken), fakePool([]).pool);
+    const response = await call('POST', '/cases', 'citizen', APPLICATION);
+    expect(response.statusCode, response.body).toBe(409);
   });
 
   it('answers another citizen with the conflict: the open case is not theirs', async () => {

@@ -548,10 +548,10 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       const handle = temporal.workflow.getHandle<typeof jointTransferCase>(workflowId);
       const description = await handle.describe();
       if (description.memo?.[APPLICANT_MEMO] !== applicant) return undefined;
-      // Refused before the case's first workflow task has run: it is being taken in.
-      const status = await handle.query(statusQuery).catch((error: unknown) => {
-        throw isUnavailable(error) ? error : takenIn;
-      });
+      // No workflow task completed yet (started, scheduled, started: 3 events): the intake,
+      // which runs in the first, has not been recorded, and the status cannot be asked.
+      if (description.historyLength <= 3) throw takenIn;
+      const status = await handle.query(statusQuery);
       const { rows } = await pool.query<{ case_id: string; run_id: string }>(
         `UPDATE cases c SET applicant = $1, run_id = coalesce(c.run_id, $2) FROM case_secrets s
           WHERE c.case_id = $3 AND (c.applicant IS NULL OR c.applicant = $1) AND c.erased_at IS NULL
