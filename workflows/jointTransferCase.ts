@@ -507,13 +507,17 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           );
         if (!['retry', 'resolve'].includes(action.action))
           throw new Error(`action must be retry or resolve`);
-        // A record the ledger must hold: nobody can make it by hand.
         const open = status.escalations.find((e) => e.stepId === action.stepId && !e.resolved);
-        // A held agency step of a case being undone is not run again.
+        // A held agency step of a case being undone is not run again. A guard for one short
+        // window (the refusal landed while the hold's notice was being sent, or in the same
+        // activation as this action): otherwise the hold has ended, and the step is no longer
+        // escalated at all.
         if (open?.retryOnly && definitions.has(action.stepId) && refusal !== undefined)
           throw new Error(
             `case ${caseId} is being undone (${refusal.reason}): ${action.stepId} is not run again`,
           );
+        // What the ledger must hold: nobody can make it by hand (past the registration, an
+        // agency step it did not need may be, as any step failing there).
         if (
           open?.retryOnly &&
           action.action !== 'retry' &&
@@ -618,10 +622,9 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     def: StepDefinition,
     state: StepState,
     reason: string,
-    options?: HoldOptions,
   ): Promise<EscalationAction> {
     state.status = 'escalated';
-    return awaitSupervisor(def.id, reason, undefined, options);
+    return awaitSupervisor(def.id, reason);
   }
 
   /**
@@ -672,12 +675,14 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     );
     if (settled?.()) {
       // No action is waiting too: each validator refuses while the other's Update is pending.
-      // (A refusal of the case is no Update: an action taken in its activation is dropped.)
+      // A refusal of the case is no Update: an action taken in its activation is dropped, and
+      // the resolution says so (the API answered the supervisor 200).
+      const dropped = escalationActions.get(stepId);
       escalationActions.delete(stepId);
       awaitingSupervisor.delete(stepId);
       const open = status.escalations.find((e) => e.stepId === stepId && !e.resolved)!;
       open.resolved = true;
-      open.resolution = options.settledAs ?? 'settled by a decision that came before any action';
+      open.resolution = `${options.settledAs ?? 'settled by a decision that came before any action'}${dropped ? `; the ${dropped.action} by ${dropped.supervisor} that came with it was not taken` : ''}`;
       publish();
       return undefined;
     }
@@ -879,7 +884,8 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           // the citizen's application and undoing the case. Never resolved by hand: the steps
           // after it read its result, until the case is past the registration (a step it did not
           // need, such as a precheck): then, as any step failing there, it may be. A refusal
-          // past the registration escalates as any failure.
+          // past the registration escalates as any failure. (In a case started before v5 the
+          // registration itself counts as refusable, so there it may be held too.)
           // The wait ends with no action once the case is refused elsewhere (another agency
           // rejects it, a cancellation request withdraws it): the step is then cancelled, and
           // undone like a failed one (its agency may have acted before the refusal).
