@@ -115,7 +115,7 @@ describe('housing: verifyContract', () => {
     });
   });
 
-  it('rejects a filing another open case holds, so one filing backs one transfer', async () => {
+  it('rejects a filing another case holds (open or completed), so one filing backs one transfer', async () => {
     const a = agencies();
     const app = application('U-CLEAN-1');
     await a.housing.verifyContract(input('verifyContract', 'housing', app, { caseId: OTHER_CASE }));

@@ -711,7 +711,8 @@ async function historyShape(client: Client, workflowId: string): Promise<string>
   const timedOutTasks = n((e) => e.workflowTaskTimedOutEventAttributes);
   return [
     `${events.length} events over ${ms(at(events.at(-1)) - at(events[0]))}`,
-    // Started, not completed: a failed or timed-out task ran (a full replay) too.
+    // Started, not completed (README figures before 2026-12-05 15:30 counted completed ones):
+    // a failed or timed-out task ran (a full replay) too.
     `${n((e) => e.workflowTaskStartedEventAttributes)} workflow tasks (dispatch ${mean(wftDispatch)}, run ${mean(wftRun)}${failedTasks + timedOutTasks > 0 ? `; ${failedTasks} failed, ${timedOutTasks} timed out` : ''})`,
     `${n((e) => e.activityTaskScheduledEventAttributes)} activities (dispatch ${mean(activityDispatch)}, run ${mean(activityRun)})`,
     `${n((e) => e.timerStartedEventAttributes)} timers`,
