@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caseWorkflowId } from '../../domain/application.ts';
 import { DEMO_SCENARIOS, demoApplication, endLeftoverDemoCases } from '../../cli/demo.ts';
-import { submit } from './caseDriver.ts';
+import { submit, waitForStep } from './caseDriver.ts';
 import { startStack, type Stack } from './stack.ts';
 
 let stack: Stack;
@@ -20,7 +20,9 @@ describe('the demo after one stopped with its cases open', () => {
     const { application } = demoApplication(2, 'EARLIER');
     const unitId = application.unitId;
     expect(unitId).toBe(DEMO_SCENARIOS[1].unitId);
-    await submit(stack, application);
+    // Once its intake has run: before, the same citizen's other application is told to come
+    // again shortly (it cannot yet be compared), not refused.
+    await waitForStep(stack, await submit(stack, application), 'intake', 'done');
     const refused = await stack.app.inject({
       method: 'POST',
       url: '/cases',

@@ -77,6 +77,9 @@ describe('the walking skeleton, on a real Temporal server and a real PostgreSQL'
     const application = sampleApplication({ utilities: ['gas'] });
     const first = await apply(application);
     expect(first.statusCode).toBe(201);
+    // Once its intake has run: before, the same citizen's other application cannot yet be
+    // compared with it, and is told to come again shortly (503).
+    await waitForStep(stack, first.json<{ caseId: string }>().caseId, 'intake', 'done');
 
     const second = await apply({ ...application, address: 'elsewhere' });
     expect(second.statusCode).toBe(409);
