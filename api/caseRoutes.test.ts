@@ -671,6 +671,33 @@ describe('a decision by an officer whose agency has no step in the case', () => 
   });
 });
 
+describe('a decision on a case that has closed', () => {
+  it('is a conflict with the case (409 naming caseId), as when it closes while the decision is on its way, and nothing is signed', async () => {
+    const { temporal, world } = fakeTemporal([
+      {
+        runId: 'run-1',
+        caseId: CASE,
+        statusName: 'COMPLETED',
+        phase: 'rejected',
+        steps: [{ stepId: 'review', agency: 'registry', kind: 'human', status: 'cancelled' }],
+      },
+    ]);
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await call('POST', `/cases/${CASE}/decisions`, 'registry', {
+      stepId: 'review',
+      outcome: 'approved',
+      reason: 'title and payment in order',
+    });
+    expect(response.statusCode, response.body).toBe(409);
+    expect(response.json()).toEqual({
+      error: 'conflict',
+      field: 'caseId',
+      reason: `case ${CASE} is rejected: it takes no more decisions`,
+    });
+    expect(world.updates).toEqual([]);
+  });
+});
+
 describe('the inbox of an agency with no review steps', () => {
   it('is one empty page, and refuses a page token with 400 naming pageToken', async () => {
     const { temporal } = fakeTemporal([]);

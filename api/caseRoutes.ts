@@ -451,9 +451,11 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     }
     if (agency && !status?.steps.some((s) => s.agency === agency))
       throw new NotFoundError(`no case ${row.case_id}`, 'caseId');
+    // A closed case is a state the action conflicts with (409 naming the case), as when it
+    // closes before the action reaches it (refusedUpdate), not a refused message (422).
     if (!status || status.phase !== 'running')
-      throw new UpdateRefusedError(
-        'stepId',
+      throw new StateConflictError(
+        'caseId',
         `case ${row.case_id} is ${status?.phase ?? 'closed'}: it takes no more decisions`,
       );
     const step = status.steps.find((s) => s.stepId === stepId);

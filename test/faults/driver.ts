@@ -448,8 +448,10 @@ export class CaseDriver {
         signal: this.signal(),
       });
       const text = await response.text();
+      if (response.status === 409 && /takes no more decisions|no longer running/.test(text))
+        return 'closed';
       if (response.status === 422) {
-        if (/is done|takes no more decisions|already/.test(text)) return 'closed';
+        if (/is done|already/.test(text)) return 'closed';
         if (/not open/.test(text)) return 'not open';
         this.log(`${path}: 422 ${text}`);
       } else if (
