@@ -375,11 +375,8 @@ describe('while Temporal is unavailable', () => {
 });
 
 describe('a submission sent again while its first is being taken in', () => {
-  /**
-   * Temporal holding the unit's open case, started by `applicant`, answering its status with
-   * `query`; `historyLength` 3 while no workflow task has completed.
-   */
-  const openCase = (applicant: string, query: () => Promise<unknown>, historyLength = 12) => ({
+  /** Temporal holding the unit's open case, started by `applicant`, answering its status with `query`. */
+  const openCase = (applicant: string, query: () => Promise<unknown>) => ({
     workflow: {
       start: () =>
         Promise.reject(
@@ -391,17 +388,43 @@ describe('a submission sent again while its first is being taken in', () => {
         ),
       getHandle: () => ({
         query,
-        describe: () => Promise.resolve({ runId: 'run-1', memo: { applicant }, historyLength }),
+        describe: () => Promise.resolve({ runId: 'run-1', memo: { applicant } }),
       }),
     },
     workflowService: {},
   });
-  const intakeRunning = () =>
-    Promise.resolve({ caseId: CASE, steps: [{ stepId: 'intake', status: 'running' }] });
+  const answers = () => Promise.resolve({ caseId: CASE, steps: [] });
+  /** The first workflow task failed and is retried: the server cannot answer a query. */
+  const notReady = () =>
+    Promise.reject(
+      Object.assign(new Error('9 FAILED_PRECONDITION: Workflow Task in failed state'), {
+        code: 9,
+      }),
+    );
+  /**
+   * The database as the case left it: `row`, a row for its run (the API's or the intake's);
+   * `stored`, the application the intake stored. Any other query as fakePool answers it.
+   */
+  const recorded = ({ row, stored }: { row: boolean; stored: boolean }) => {
+    const db = fakePool([]);
+    const { query } = db.pool;
+    const answer = (rows: unknown[]) => Promise.resolve({ rows, rowCount: rows.length });
+    const pool = {
+      ...db.pool,
+      query: (config: string | { text: string; values?: unknown[] }, params?: unknown[]) => {
+        const text = typeof config === 'string' ? config : config.text;
+        if (/FROM cases WHERE run_id = \$1/.test(text))
+          return answer(row ? [{ case_id: CASE }] : []);
+        if (/SELECT 1 FROM case_secrets/.test(text)) return answer(stored ? [{}] : []);
+        return query(config, params);
+      },
+    };
+    return { ...db, pool };
+  };
 
   it("tells the same citizen to send it again shortly (503), not that the case is another's, and writes nothing", async () => {
-    const db = fakePool([]);
-    const { call } = await appWith(openCase('c1', intakeRunning), db.pool);
+    const db = recorded({ row: true, stored: false });
+    const { call } = await appWith(openCase('c1', answers), db.pool);
     const response = await call('POST', '/cases', 'citizen', APPLICATION);
     expect(response.statusCode, response.body).toBe(503);
     expect(response.json()).toEqual({
@@ -413,39 +436,35 @@ describe('a submission sent again while its first is being taken in', () => {
     expect(db.queries.filter((q) => /INSERT INTO cases/.test(q))).toEqual([]);
   });
 
-  it('says the same before the case has completed its first workflow task, without asking its status', async () => {
-    let asked = 0;
-    const unanswerable = () => {
-      asked++;
-      return Promise.reject(new Error('no status before the first workflow task'));
-    };
-    const { call } = await appWith(openCase('c1', unanswerable, 3), fakePool([]).pool);
-    const response = await call('POST', '/cases', 'citizen', APPLICATION);
-    expect(response.statusCode, response.body).toBe(503);
-    expect(response.json<{ reason: string }>().reason).toContain('still being taken in');
-    expect(asked).toBe(0);
+  it('says the same while its first workflow task fails and is retried, whether or not a row was written', async () => {
+    for (const row of [true, false]) {
+      const db = recorded({ row, stored: false });
+      const { call } = await appWith(openCase('c1', notReady), db.pool);
+      const response = await call('POST', '/cases', 'citizen', APPLICATION);
+      expect(response.statusCode, response.body).toBe(503);
+      expect(response.json<{ reason: string }>().reason).toContain('still being taken in');
+    }
   });
 
-  it('answers the conflict, not "send it again", when a running case refuses its status for another reason', async () => {
-    const broken = () => Promise.reject(new Error('workflow task failed: nondeterminism'));
-    const { call } = await appWith(openCase('c1', broken), fakePool([]).pool);
-    const response = await call('POST', '/cases', 'citizen', APPLICATION);
-    expect(response.statusCode, response.body).toBe(409);
+  it('answers the conflict once the intake has stored another application, even while the run cannot answer', async () => {
+    for (const query of [answers, notReady]) {
+      const { call } = await appWith(
+        openCase('c1', query),
+        recorded({ row: true, stored: true }).pool,
+      );
+      const response = await call('POST', '/cases', 'citizen', APPLICATION);
+      expect(response.statusCode, response.body).toBe(409);
+    }
   });
 
   it('answers another citizen with the conflict: the open case is not theirs', async () => {
-    const { call } = await appWith(openCase('someone-else', intakeRunning), fakePool([]).pool);
+    const { call } = await appWith(
+      openCase('someone-else', answers),
+      recorded({ row: true, stored: false }).pool,
+    );
     const response = await call('POST', '/cases', 'citizen', APPLICATION);
     expect(response.statusCode, response.body).toBe(409);
     expect(response.json()).toMatchObject({ error: 'conflict', field: 'unitId' });
-  });
-
-  it('answers the same citizen with the conflict once the intake has run and the application differs', async () => {
-    const intakeDone = () =>
-      Promise.resolve({ caseId: CASE, steps: [{ stepId: 'intake', status: 'done' }] });
-    const { call } = await appWith(openCase('c1', intakeDone), fakePool([]).pool);
-    const response = await call('POST', '/cases', 'citizen', APPLICATION);
-    expect(response.statusCode, response.body).toBe(409);
   });
 });
 

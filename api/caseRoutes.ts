@@ -550,20 +550,33 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       const handle = temporal.workflow.getHandle<typeof jointTransferCase>(workflowId);
       const description = await handle.describe();
       if (description.memo?.[APPLICANT_MEMO] !== applicant) return undefined;
-      // No workflow task completed yet (started, scheduled, started: 3 events): the intake,
-      // which runs in the first, has not been recorded, and the status cannot be asked.
-      if (description.historyLength <= 3) throw takenIn;
-      const status = await handle.query(statusQuery);
+      // The case's id: from its status, or, while the run cannot answer (its first workflow
+      // task failed and is retried), from the row the API or the intake wrote for this run.
+      const caseId = await handle.query(statusQuery).then(
+        (status) => status.caseId,
+        async (error: unknown) => {
+          if (isUnavailable(error)) throw error;
+          const { rows } = await pool.query<{ case_id: string }>(
+            'SELECT case_id FROM cases WHERE run_id = $1',
+            [description.runId],
+          );
+          return rows[0]?.case_id;
+        },
+      );
+      // Nothing of the case is recorded yet.
+      if (caseId === undefined) throw takenIn;
       const { rows } = await pool.query<{ case_id: string; run_id: string }>(
         `UPDATE cases c SET applicant = $1, run_id = coalesce(c.run_id, $2) FROM case_secrets s
           WHERE c.case_id = $3 AND (c.applicant IS NULL OR c.applicant = $1) AND c.erased_at IS NULL
             AND s.case_id = c.case_id AND s.application = $4::jsonb
           RETURNING c.case_id, c.run_id`,
-        [applicant, description.runId, status.caseId, JSON.stringify(application)],
+        [applicant, description.runId, caseId, JSON.stringify(application)],
       );
-      if (rows[0]) return { caseId: status.caseId, workflowId, runId: rows[0].run_id };
-      const intake = status.steps.find((s) => s.stepId === 'intake');
-      if (intake?.status !== 'done') throw takenIn;
+      if (rows[0]) return { caseId, workflowId, runId: rows[0].run_id };
+      // Told apart by what the intake writes: until it has stored the application, whether
+      // this is the same one is not known.
+      const stored = await pool.query('SELECT 1 FROM case_secrets WHERE case_id = $1', [caseId]);
+      if (stored.rowCount === 0) throw takenIn;
       return undefined;
     } catch (error) {
       // Not knowing whose the open case is now is an outage (503), not an answer (409).
