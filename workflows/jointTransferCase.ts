@@ -509,9 +509,9 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           throw new Error(`action must be retry or resolve`);
         const open = status.escalations.find((e) => e.stepId === action.stepId && !e.resolved);
         // A held agency step of a case being undone is not run again. A guard for one short
-        // window (the refusal landed while the hold's notice was being sent, or in the same
-        // activation as this action): otherwise the hold has ended, and the step is no longer
-        // escalated at all.
+        // window (the refusal landed while the hold's notice was being sent): otherwise the
+        // hold has ended, and the step is no longer escalated at all. An action accepted in
+        // the refusal's own activation is dropped by the hold, which says so.
         if (open?.retryOnly && definitions.has(action.stepId) && refusal !== undefined)
           throw new Error(
             `case ${caseId} is being undone (${refusal.reason}): ${action.stepId} is not run again`,

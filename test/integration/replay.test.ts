@@ -5,10 +5,11 @@
 // `v5-` and `v7-expired-wait-after-registration` (the code before v5 and before v7) and
 // `v8-pre-late-payments-expired-wait-resolved-by-hand` (8cbfae7, before late payments), and the
 // two `v8-pre-own-record-refusals-` (0f5d2a9: a close the ledger refused failed the case, a
-// resolution of a refusal it refused escalated the step again). No test writes them:
-// re-recording leaves them as they are. Each `vN-` one was recorded by the code before vN.
-// The current ones are written by process.test.ts, orchestratorKey.test.ts and
-// gatedStep.test.ts.
+// resolution of a refusal it refused escalated the step again), and
+// `pre-agency-key-refusals-failed` (c1991fd: an agency's answer refused for its key failed the
+// case). No test writes them: re-recording leaves them as they are. Each `vN-` one was recorded
+// by the code before vN. The current ones are written by process.test.ts,
+// orchestratorKey.test.ts, gatedStep.test.ts and agencyKey.test.ts.
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
