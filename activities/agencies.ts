@@ -74,30 +74,32 @@ export function parseInput<T>(activity: string, schema: z.ZodType<T>, input: unk
 }
 
 /**
- * The step id under which `agency` answers `activity` in the process (domain/processGraph.ts):
- * the step's id (`<activity>.<agency>` for a utility's, the activity's name for the others'),
- * or for a compensation its activity's name.
+ * The step id under which `agency` answers each of its activities in the process
+ * (domain/processGraph.ts): the step's id (`<activity>.<agency>` for a utility's, the
+ * activity's name for the others'), or for a compensation its activity's name.
  */
-function stepIdOf(agency: Agency, activity: string): string | undefined {
+function stepIdsOf(agency: Agency): Map<string, string> {
+  const ids = new Map<string, string>();
   for (const def of jointTransferProcess(UTILITIES).steps) {
     if (def.agency !== agency) continue;
-    if (def.activity === activity) return def.id;
-    if (def.compensation === activity) return def.compensation;
+    if (def.activity && !ids.has(def.activity)) ids.set(def.activity, def.id);
+    if (def.compensation && !ids.has(def.compensation)) ids.set(def.compensation, def.compensation);
   }
-  return undefined;
+  return ids;
 }
 
 /**
  * `parseInput` for `agency`'s activities, which also refuses a step that is not the
- * activity's own (stepIdOf). The key signs the step id it is given, and the ledger checks
- * only that the key is the agency's: a call naming another step (a bug, or anyone who can
- * schedule on the agency's queue) would otherwise be signed as that step's answer, and take
- * its statement id.
+ * activity's own (stepIdsOf, read once a worker). The key signs the step id it is given, and
+ * the ledger checks only that the key is the agency's: a call naming another step (a bug, or
+ * anyone who can schedule on the agency's queue) would otherwise be signed as that step's
+ * answer, and take its statement id.
  */
 function inputParser(agency: Agency) {
+  const stepIds = stepIdsOf(agency);
   return <T extends StepCall>(activity: string, schema: z.ZodType<T>, input: unknown): T => {
     const call = parseInput(activity, schema, input);
-    const own = stepIdOf(agency, activity);
+    const own = stepIds.get(activity);
     if (call.stepId !== own)
       throw ApplicationFailure.nonRetryable(
         `${activity}: ${agency} signs this activity's answer for its own step (${own ?? 'none'}), not for ${call.stepId}`,

@@ -3,7 +3,12 @@
 // The API forwards the request (workflow `agencyDecision`); it never holds an agency key.
 import { ApplicationFailure } from '@temporalio/activity';
 import { UTILITIES, type Agency } from '../domain/agencyIds.ts';
-import { allowedOutcomes, DeskRequest, type Decision } from '../domain/decisions.ts';
+import {
+  allowedOutcomes,
+  decidingAgency,
+  DeskRequest,
+  type Decision,
+} from '../domain/decisions.ts';
 import { roleDecides, type DecidingRole } from '../domain/outcomes.ts';
 import { jointTransferProcess } from '../domain/processGraph.ts';
 import { CaseId, StepId } from '../domain/statement.ts';
@@ -19,19 +24,12 @@ export const DECISION_REFUSED = 'DecisionRefused';
 /** A desk request whose case and step ids are ids as the statement takes them. */
 const DeskInput = DeskRequest.extend({ caseId: CaseId, stepId: StepId });
 
-/**
- * The steps a person decides at `agency`'s desk: its steps in the process that wait for a
- * decision (domain/processGraph.ts), `review` for the registry, `confirmPayment` for the tax
- * office, `settleArrears.<utility>` for a utility.
- */
-function stepsDecidedBy(agency: Agency): string[] {
-  return jointTransferProcess(UTILITIES)
-    .steps.filter((def) => def.agency === agency && def.kind !== 'auto')
-    .map((def) => def.id);
-}
-
 export function createDeskActivities(deps: { agency: Agency; key: SigningKey; now?: () => Date }) {
-  const decides = stepsDecidedBy(deps.agency);
+  // The steps a person decides at this desk (decidingAgency: exactly their ids in the
+  // process), for the refusal to name.
+  const decides = jointTransferProcess(UTILITIES)
+    .steps.map((def) => def.id)
+    .filter((id) => decidingAgency(id) === deps.agency);
   return {
     /** Checks that this agency decides the step with this outcome, then signs the decision. */
     decideStep(input: DeskRequest): Promise<Decision> {
@@ -49,7 +47,7 @@ export function createDeskActivities(deps: { agency: Agency; key: SigningKey; no
           `agency: this is ${deps.agency}'s desk, not ${request.agency}'s`,
           DECISION_REFUSED,
         );
-      if (!decides.includes(request.stepId))
+      if (decidingAgency(request.stepId) !== deps.agency)
         throw ApplicationFailure.nonRetryable(
           `stepId: ${deps.agency} does not decide step ${request.stepId} (only ${decides.join(', ')})`,
           DECISION_REFUSED,

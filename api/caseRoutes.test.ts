@@ -324,6 +324,24 @@ const APPLICATION = {
   consent: true,
 };
 
+/** Temporal whose unit U-1 has an open case already: every start is refused, `handle` answers. */
+function unitTaken(handle: { query: () => Promise<unknown>; describe: () => Promise<unknown> }) {
+  return {
+    workflow: {
+      start: () =>
+        Promise.reject(
+          new WorkflowExecutionAlreadyStartedError(
+            'already started',
+            'case:U-1',
+            'jointTransferCase',
+          ),
+        ),
+      getHandle: () => handle,
+    },
+    workflowService: {},
+  };
+}
+
 describe('while Temporal is unavailable', () => {
   it('GET /cases/:id answers 503 when the client wraps gRPC UNAVAILABLE in a ServiceError', async () => {
     const { call } = await appWith(unavailableTemporal(), fakePool([rowOf()]).pool);
@@ -344,23 +362,10 @@ describe('while Temporal is unavailable', () => {
   it('POST /cases for a unit with an open case answers 503, not 409, when whose it is cannot be read', async () => {
     const unavailable = () =>
       Object.assign(new Error('14 UNAVAILABLE: no connection'), { code: 14 });
-    const temporal = {
-      workflow: {
-        start: () =>
-          Promise.reject(
-            new WorkflowExecutionAlreadyStartedError(
-              'already started',
-              'case:U-1',
-              'jointTransferCase',
-            ),
-          ),
-        getHandle: () => ({
-          query: () => Promise.reject(unavailable()),
-          describe: () => Promise.reject(unavailable()),
-        }),
-      },
-      workflowService: {},
-    };
+    const temporal = unitTaken({
+      query: () => Promise.reject(unavailable()),
+      describe: () => Promise.reject(unavailable()),
+    });
     const { call } = await appWith(temporal, fakePool([]).pool);
     const response = await call('POST', '/cases', 'citizen', APPLICATION);
     expect(response.statusCode, response.body).toBe(503);
@@ -376,23 +381,8 @@ describe('while Temporal is unavailable', () => {
 
 describe('a submission sent again while its first is being taken in', () => {
   /** Temporal holding the unit's open case, started by `applicant`, answering its status with `query`. */
-  const openCase = (applicant: string, query: () => Promise<unknown>) => ({
-    workflow: {
-      start: () =>
-        Promise.reject(
-          new WorkflowExecutionAlreadyStartedError(
-            'already started',
-            'case:U-1',
-            'jointTransferCase',
-          ),
-        ),
-      getHandle: () => ({
-        query,
-        describe: () => Promise.resolve({ runId: 'run-1', memo: { applicant } }),
-      }),
-    },
-    workflowService: {},
-  });
+  const openCase = (applicant: string, query: () => Promise<unknown>) =>
+    unitTaken({ query, describe: () => Promise.resolve({ runId: 'run-1', memo: { applicant } }) });
   const answers = () => Promise.resolve({ caseId: CASE, steps: [] });
   /** The first workflow task failed and is retried: the server cannot answer a query. */
   const notReady = () =>

@@ -57,6 +57,7 @@ import {
   count,
   describeMachine,
   machineCpu,
+  machineCpuSince,
   ms,
   percentile,
   ratio,
@@ -805,10 +806,10 @@ class CpuSplit {
     this.ownSec = (own.user + own.system) / 1e6;
     const server = this.serverPid === undefined ? undefined : processCpuSec(this.serverPid);
     if (server !== undefined && this.server !== undefined) this.serverSec = server - this.server;
-    const machine = machineCpu();
-    if (machine !== undefined && this.machine !== undefined) {
-      this.machineSec = machine.busySec - this.machine.busySec;
-      this.stealSec = machine.stealSec - this.machine.stealSec;
+    const machine = machineCpuSince(this.machine);
+    if (machine !== undefined) {
+      this.machineSec = machine.busySec;
+      this.stealSec = machine.stealSec;
     }
   }
 
