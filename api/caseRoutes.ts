@@ -836,17 +836,23 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       },
     },
     async (request) => {
-      const row = await visibleCase(request.params.caseId, principalOf(request));
+      const principal = principalOf(request);
+      const row = await visibleCase(request.params.caseId, principal);
       const [stored, records] = await Promise.all([
         caseEntries.of(row.case_id),
         accessRecordsOf(pool, row.case_id),
       ]);
-      return {
-        accesses: accessLogOf(
-          stored.map((e) => e.entry),
-          records,
-        ),
-      };
+      const accesses = accessLogOf(
+        stored.map((e) => e.entry),
+        records,
+      );
+      // Who read and why may name people (a purpose such as "call from the buyer, <name>"),
+      // and this read is not logged: as GET /cases/:id, a supervisor gets the rest alone. The
+      // timeline, whose read is logged with its purpose, shows them who and why; the
+      // applicant, whose data it is, sees them here.
+      if (principal.role === 'supervisor')
+        return { accesses: accesses.map((line) => ({ ...line, actor: null, purpose: null })) };
+      return { accesses };
     },
   );
 

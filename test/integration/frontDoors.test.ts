@@ -605,6 +605,25 @@ describe("the citizen's access log", () => {
       expect(Object.keys(entry.statement.facts).sort()).toEqual(['agency', 'fields', 'role']);
     }
   });
+
+  it('shows a supervisor, whose read of it is not logged, the reads without who and why', async () => {
+    const response = await get(`/cases/${caseId}/access-log`, stack.supervisor);
+    expect(response.statusCode).toBe(200);
+    const { accesses } = response.json<{
+      accesses: { ledgerIndex: number; actor: string | null; purpose: string | null }[];
+    }>();
+    expect(accesses).toContainEqual({
+      actor: null,
+      role: 'officer',
+      agency: 'registry',
+      fields: viewRead.fields,
+      purpose: null,
+      ledgerIndex: viewRead.ledgerIndex,
+      at: expect.any(String) as string,
+    });
+    expect(accesses.length).toBeGreaterThanOrEqual(2);
+    expect(accesses.filter((a) => a.actor !== null || a.purpose !== null)).toEqual([]);
+  });
 });
 
 describe('the API description', () => {
