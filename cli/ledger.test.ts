@@ -382,7 +382,7 @@ describe('the verifier commands on an exported log the operator served badly', (
       }),
     );
     await expect(run(['verify', '--dir', log, '--trust', trust, '--state', state])).rejects.toThrow(
-      /^state file .* is not a verify state .*: rootHash must be standard base64/,
+      /^state file .* is not a verify state .*: rootHash must be the canonical standard base64/,
     );
   });
 

@@ -1,15 +1,21 @@
 import { z } from 'zod';
 import { Utility } from './agency.ts';
+import { CaseId } from './statement.ts';
 import { plainText } from './text.ts';
 
 // What a citizen submits once. This is personal data: it stays off the ledger (only
 // salted commitments go there) and each agency receives only its own view of it.
 
+/**
+ * A property unit number as on the title deed. Capitals only, refused rather than folded: the
+ * workflow id is made of it (one open case per unit), and `U-1` beside `u-1` was two open
+ * cases for one unit.
+ */
 export const UnitId = z
   .string()
   .regex(
-    /^[A-Za-z0-9][A-Za-z0-9-]{0,47}$/,
-    'must be 1-48 letters, digits or dashes, starting with a letter or digit',
+    /^[A-Z0-9][A-Z0-9-]{0,47}$/,
+    'must be 1-48 capital letters, digits or dashes, starting with a letter or digit',
   );
 
 const Party = z.object({
@@ -40,12 +46,18 @@ export const CaseApplication = z
       error: 'must be true: the citizen consents to the agencies sharing the case',
     }),
   })
-  .strict();
+  .strict()
+  // A transfer is between two people: one ID number as both is a mistake the agencies would
+  // each record as a sale (a title to its own holder, a tax on no sale).
+  .refine((a) => a.buyer.idNumber !== a.seller.idNumber, {
+    message: 'must not be the seller’s ID number: buyer and seller are two people',
+    path: ['buyer', 'idNumber'],
+  });
 export type CaseApplication = z.infer<typeof CaseApplication>;
 
 /** What the workflow is started with: the application and the case id the API gave it. */
 export const CaseInput = z.object({
-  caseId: z.string(),
+  caseId: CaseId,
   application: CaseApplication,
   /** Multiplies every deadline (tests and the demo run the law's days in seconds). */
   timeScale: z.number().positive().max(1).optional(),

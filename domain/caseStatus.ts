@@ -70,6 +70,7 @@ export const Escalation = z.object({
   reason: z.string(),
   at: z.string(),
   resolved: z.boolean(),
+  /** How it was settled: the action, and the supervisor's name and reason in their words. */
   resolution: z.string().optional(),
   /**
    * What the ledger refused for its signer's key: a record of the orchestrator's own, or an
@@ -80,7 +81,11 @@ export const Escalation = z.object({
 });
 export type Escalation = z.infer<typeof Escalation>;
 
-/** What the workflow's status query returns: no personal data, only steps and outcomes. */
+/**
+ * What the workflow's status query returns: steps, outcomes and ledger records, none of the
+ * application. It is still personal data: a step's and the case's `reason` carry deciders'
+ * reasons in their words, and an escalation's `resolution` a supervisor's reason and name.
+ */
 export const CaseStatus = z.object({
   caseId: z.string(),
   unitId: z.string(),

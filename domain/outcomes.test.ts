@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { extraStatementFields, roleDecides, STATEMENT_FIELDS } from './outcomes.ts';
+import {
+  allowedOutcomes,
+  extraStatementFields,
+  roleDecides,
+  STATEMENT_FIELDS,
+} from './outcomes.ts';
 import { Statement } from './statement.ts';
 
 describe('who decides an open step', () => {
@@ -11,6 +16,20 @@ describe('who decides an open step', () => {
     expect(roleDecides('officer', 'settleArrears.water')).toBe(false);
     for (const step of ['review', 'confirmPayment', 'settleArrears.gas'])
       expect(roleDecides('system', step)).toBe(true);
+  });
+});
+
+describe('the outcomes of a decision on an open step', () => {
+  it('are its kind’s, by the step id’s prefix', () => {
+    expect(allowedOutcomes('review')).toEqual(['approved', 'rejected']);
+    expect(allowedOutcomes('settleArrears.gas')).toEqual(['settled']);
+  });
+
+  it('are none for a step id named after an Object.prototype member', () => {
+    for (const stepId of ['constructor', 'toString', 'hasOwnProperty.x', '__proto__']) {
+      expect(allowedOutcomes(stepId), stepId).toEqual([]);
+      expect(roleDecides('officer', stepId), stepId).toBe(false);
+    }
   });
 });
 

@@ -8,8 +8,11 @@ export const DECISION_OUTCOMES: Record<string, readonly string[]> = {
   settleArrears: ['settled'],
 };
 
+// Looked up by own keys only: a step id `constructor` or `toString` would otherwise find
+// Object.prototype's function, and a process check calling `.some` on it a TypeError.
 export function allowedOutcomes(stepId: string): readonly string[] {
-  return DECISION_OUTCOMES[stepId.split('.')[0]!] ?? [];
+  const kind = stepId.split('.')[0]!;
+  return Object.hasOwn(DECISION_OUTCOMES, kind) ? DECISION_OUTCOMES[kind]! : [];
 }
 
 /** Outcomes of a decision that refuse the case (compensation follows). */
@@ -31,7 +34,10 @@ export const DECIDING_PERSON: Record<string, DecidingRole> = {
 
 /** Whether `role` may decide step `stepId` (by its id's prefix, as DECISION_OUTCOMES). */
 export function roleDecides(role: DecidingRole, stepId: string): boolean {
-  return role === 'system' || DECIDING_PERSON[stepId.split('.')[0]!] === role;
+  const kind = stepId.split('.')[0]!;
+  return (
+    role === 'system' || (Object.hasOwn(DECIDING_PERSON, kind) && DECIDING_PERSON[kind] === role)
+  );
 }
 
 /**

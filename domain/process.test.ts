@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { durationMs, jointTransferProcess, validateProcess } from './process.ts';
+import {
+  durationMs,
+  InvalidProcessError,
+  jointTransferProcess,
+  validateProcess,
+} from './process.ts';
 
 const step = (id: string, needs: string[] = [], extra: Record<string, unknown> = {}) => ({
   id,
@@ -49,14 +54,14 @@ describe('the process definition', () => {
     expect(() =>
       validateProcess({
         name: 'p',
-        steps: [registration, step('transfer', ['register'], { compensation: 'undoTransfer' })],
+        steps: [registration, step('transfer', ['register'], { compensation: 'releaseTitleLock' })],
       }),
     ).toThrow(
-      /^step transfer names compensation undoTransfer, which never runs: nothing is undone after the point of no return register$/,
+      /^step transfer names compensation releaseTitleLock, which never runs: nothing is undone after the point of no return register$/,
     );
     // Its own runs when it refuses (it may have acted): accepted.
     expect(
-      validateProcess({ name: 'p', steps: [{ ...registration, compensation: 'releaseLock' }] })
+      validateProcess({ name: 'p', steps: [{ ...registration, compensation: 'releaseTitleLock' }] })
         .steps,
     ).toHaveLength(1);
   });
@@ -166,6 +171,104 @@ describe('the process definition', () => {
         steps: [step('a', [], { pointOfNoReturn: true }), step('b', [], { pointOfNoReturn: true })],
       }),
     ).toThrow(/at most one point of no return/);
+  });
+
+  it('rejects an activity or compensation its step’s agency does not run', () => {
+    expect(() => validateProcess({ name: 'p', steps: [step('a', [], { agency: 'tax' })] })).toThrow(
+      /^step a names activity checkTitle, which tax does not run$/,
+    );
+    expect(() =>
+      validateProcess({ name: 'p', steps: [step('a', [], { compensation: 'refundTax' })] }),
+    ).toThrow(/^step a names compensation refundTax, which registry does not run$/);
+    expect(() =>
+      validateProcess({ name: 'p', steps: [step('a', [], { activity: 'toString' })] }),
+    ).toThrow(/^step a names activity toString, which registry does not run$/);
+    // A utility's activity, run by a utility: accepted.
+    const precheck = step('precheck.gas', [], { agency: 'gas', activity: 'precheck' });
+    expect(validateProcess({ name: 'p', steps: [precheck] }).steps).toHaveLength(1);
+  });
+
+  it('rejects an automatic step of the orchestrator, which has no activities to run it', () => {
+    expect(() =>
+      validateProcess({
+        name: 'p',
+        steps: [step('close', [], { agency: 'orchestrator', activity: undefined })],
+      }),
+    ).toThrow(/^auto step close names no activity$/);
+  });
+
+  it('rejects a waiting step that another agency, or none, decides', () => {
+    const waiting = (id: string, agency: string, kind = 'wait') =>
+      validateProcess({ name: 'p', steps: [step(id, [], { kind, agency, activity: undefined })] });
+    expect(() => waiting('review', 'tax', 'human')).toThrow(
+      /^human step review belongs to tax, but registry decides it$/,
+    );
+    expect(() => waiting('settleArrears.water', 'gas')).toThrow(
+      /^wait step settleArrears.water belongs to gas, but water decides it$/,
+    );
+    expect(() => waiting('review.second', 'registry', 'human')).toThrow(
+      /^human step review.second belongs to registry, but no agency decides it$/,
+    );
+    expect(waiting('settleArrears.water', 'water').steps).toHaveLength(1);
+  });
+
+  it('rejects a point of no return that is not an automatic step', () => {
+    const payment = step('confirmPayment', [], {
+      kind: 'wait',
+      agency: 'tax',
+      activity: undefined,
+      pointOfNoReturn: true,
+    });
+    expect(() => validateProcess({ name: 'p', steps: [payment] })).toThrow(
+      /^the point of no return confirmPayment must be an auto step with an activity, not a wait step$/,
+    );
+  });
+
+  it('rejects a final limit shorter than the deadline, which would expire a step not yet overdue', () => {
+    const payment = (finalLimit: string) =>
+      validateProcess({
+        name: 'p',
+        steps: [
+          step('confirmPayment', [], {
+            kind: 'wait',
+            agency: 'tax',
+            activity: undefined,
+            deadline: '7 days',
+            finalLimit,
+          }),
+        ],
+      });
+    expect(() => payment('2 days')).toThrow(
+      /^step confirmPayment has a final limit of 2 days, shorter than its deadline of 7 days$/,
+    );
+    expect(payment('168 hours').steps).toHaveLength(1);
+  });
+
+  it('rejects a duration of more than five digits, which no timer could wait for', () => {
+    for (const deadline of ['999999 days', `${'9'.repeat(400)} ms`])
+      expect(() => validateProcess({ name: 'p', steps: [step('a', [], { deadline })] })).toThrow(
+        /^process: steps\.0\.deadline: must be like "30 seconds" or "2 days", with at most 5 digits$/,
+      );
+    expect(
+      validateProcess({ name: 'p', steps: [step('a', [], { deadline: '99999 days' })] }).steps,
+    ).toHaveLength(1);
+  });
+
+  it('rejects a step named after an Object.prototype member as any unknown step, not with a TypeError', () => {
+    for (const id of ['constructor', 'toString', 'hasOwnProperty'])
+      expect(() =>
+        validateProcess({
+          name: 'p',
+          steps: [
+            step(id, [], { kind: 'human', activity: undefined }),
+            step('register', [id], { pointOfNoReturn: true }),
+          ],
+        }),
+      ).toThrow(
+        new InvalidProcessError(
+          `human step ${id} waits for a decision no one can make: no outcomes are defined for it`,
+        ),
+      );
   });
 
   it('reads durations in the law’s units', () => {

@@ -3,16 +3,23 @@
 // agency or a utility is configuration, not new workflow code.
 import { z } from 'zod';
 import { Signer } from './agency.ts';
+import { decidingAgency } from './decisions.ts';
 import { allowedOutcomes, REFUSING_OUTCOMES } from './outcomes.ts';
-import { InvalidProcessError } from './processGraph.ts';
+import { durationMs, InvalidProcessError } from './processGraph.ts';
+import { isAgencyActivity, VIEW_CUTS } from './viewCuts.ts';
 
 /** auto: an agency activity; wait: the citizen must act (pay); human: an officer decides. */
 export const StepKind = z.enum(['auto', 'wait', 'human']);
 export type StepKind = z.infer<typeof StepKind>;
 
+// At most five digits: 99999 days (about 274 years) is 8.64e12 ms, a safe integer and a date
+// JavaScript can hold; more digits made a timer no one could wait for, or Infinity.
 const Duration = z
   .string()
-  .regex(/^\d+ (ms|seconds?|minutes?|hours?|days?)$/, 'must be like "30 seconds" or "2 days"');
+  .regex(
+    /^\d{1,5} (ms|seconds?|minutes?|hours?|days?)$/,
+    'must be like "30 seconds" or "2 days", with at most 5 digits',
+  );
 
 export const StepDefinition = z
   .object({
@@ -20,7 +27,10 @@ export const StepDefinition = z
     agency: Signer,
     needs: z.array(z.string()),
     kind: StepKind,
-    /** The activity on `agency.<id>` that performs an auto step, or opens a wait/human step. */
+    /**
+     * The activity on `agency.<agency>` that performs an auto step. Wait and human steps run
+     * none (a decision closes them): the workflow ignores theirs.
+     */
     activity: z.string().optional(),
     /** The activity that undoes this step's effect, if the case fails before the point of no return. */
     compensation: z.string().optional(),
@@ -54,10 +64,20 @@ export {
   jointTransferProcess,
 } from './processGraph.ts';
 
+/** Whether `agency` runs `activity` (viewCuts.ts `VIEW_CUTS`; the orchestrator runs none). */
+function runs(agency: Signer, activity: string): boolean {
+  return (
+    isAgencyActivity(activity) &&
+    (VIEW_CUTS[activity].agencies as readonly string[]).includes(agency)
+  );
+}
+
 /**
- * Checks a graph: unique ids, known agencies, every dependency declared once, a `when` only on
- * a step needed, a decision for every step that waits for one, no cycle, at most one point of
- * no return. @throws InvalidProcessError saying which step is wrong.
+ * Checks a graph the workflow can run: unique ids, known agencies, every dependency declared
+ * once, a `when` only on a step needed, an activity of its own agency for every auto step and
+ * compensation, a decision by its own agency for every step that waits for one, a final limit
+ * no shorter than the deadline, no cycle, at most one point of no return, and that one an
+ * auto step. @throws InvalidProcessError saying which step is wrong.
  */
 export function validateProcess(input: unknown): ProcessDefinition {
   const parsed = ProcessDefinition.safeParse(input);
@@ -96,9 +116,28 @@ export function validateProcess(input: unknown): ProcessDefinition {
       throw new InvalidProcessError(
         `${step.kind} step ${step.id} waits for a decision no one can make: no outcomes are defined for it`,
       );
-    if (step.kind === 'auto' && !step.activity && step.agency !== 'orchestrator') {
+    // The workflow runs an auto step as `activity` on its agency's queue, with the view
+    // viewFor cuts for that agency (so the orchestrator, which has no queue, runs none).
+    if (step.kind === 'auto' && !step.activity)
       throw new InvalidProcessError(`auto step ${step.id} names no activity`);
-    }
+    for (const [role, activity] of [
+      ['activity', step.activity],
+      ['compensation', step.compensation],
+    ] as const)
+      if (activity !== undefined && !runs(step.agency, activity))
+        throw new InvalidProcessError(
+          `step ${step.id} names ${role} ${activity}, which ${step.agency} does not run`,
+        );
+    // Only the deciding agency's desk signs a decision on it (decisions.ts decidingAgency):
+    // a step of another agency would wait for a decision no desk may sign.
+    if (step.kind !== 'auto' && decidingAgency(step.id) !== step.agency)
+      throw new InvalidProcessError(
+        `${step.kind} step ${step.id} belongs to ${step.agency}, but ${decidingAgency(step.id) ?? 'no agency'} decides it`,
+      );
+    if (step.finalLimit && durationMs(step.finalLimit) < durationMs(step.deadline))
+      throw new InvalidProcessError(
+        `step ${step.id} has a final limit of ${step.finalLimit}, shorter than its deadline of ${step.deadline}`,
+      );
   }
   if (process.steps.filter((s) => s.pointOfNoReturn).length > 1)
     throw new InvalidProcessError('a process has at most one point of no return');
@@ -131,6 +170,13 @@ export function validateProcess(input: unknown): ProcessDefinition {
   }
   const pointOfNoReturn = process.steps.find((s) => s.pointOfNoReturn);
   if (pointOfNoReturn) {
+    // The workflow passes the point of no return when its activity succeeds (runAuto in
+    // workflows/jointTransferCase.ts; registerTransfer in ARCHITECTURE.md §2): a wait or human
+    // step there would never be passed, and the case would still undo what came before it.
+    if (pointOfNoReturn.kind !== 'auto')
+      throw new InvalidProcessError(
+        `the point of no return ${pointOfNoReturn.id} must be an auto step with an activity, not a ${pointOfNoReturn.kind} step`,
+      );
     const byId = new Map(process.steps.map((s) => [s.id, s]));
     /** The steps `id` needs, directly or through others. */
     const before = (id: string, seen = new Set<string>()): Set<string> => {

@@ -9,7 +9,7 @@ export class InvalidProcessError extends Error {
   override name = 'InvalidProcessError';
 }
 
-/** Steps that exist once per chosen utility, with `{u}` standing for the utility. */
+/** Steps that exist once per chosen utility: `make(u)` for each, in the order given. */
 function perUtility(
   utilities: readonly Utility[],
   make: (u: Utility) => StepDefinition,

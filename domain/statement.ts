@@ -6,13 +6,20 @@ import { Signer } from './agency.ts';
 
 export const STATEMENT_TYPE = 'onewindow.statement/v1';
 
-const base64 = (bytes: number) =>
+// Canonical standard base64 (RFC 4648 §4): padded, its pad bits zero (§3.5), so each value
+// has one text. A length check alone let 44 × 'A' (33 bytes) or 42 × 'A' + '==' (31 bytes)
+// pass as 32 bytes, to be refused only at the ledger's append.
+// 32 bytes: ten 3-byte groups and 2 bytes, so 43 characters (the last holds 4 bits) and `=`.
+const BASE64_32 = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+// 64 bytes: 21 groups and 1 byte, so 86 characters (the last holds 2 bits) and `==`.
+const BASE64_64 = /^[A-Za-z0-9+/]{85}[AQgw]==$/;
+
+const base64 = (bytes: 32 | 64) =>
   z
     .string()
-    .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be standard base64')
-    .refine(
-      (text) => text.length === 4 * Math.ceil(bytes / 3),
-      `must encode exactly ${bytes} bytes`,
+    .regex(
+      bytes === 32 ? BASE64_32 : BASE64_64,
+      `must be the canonical standard base64 of exactly ${bytes} bytes (RFC 4648 §4, §3.5)`,
     );
 
 export const Base64Hash = base64(32);
@@ -67,12 +74,14 @@ export const Statement = z
       path: ['statementId'],
     },
   )
+  // A repeat's number is its attempt, a positive integer (views.ts `StepCall.n`): `/0` or
+  // `/007` would be a second statement id for one answer.
   .refine(
     (s) =>
-      /^\d+$/.test(s.statementId.slice(`${s.caseId}/${s.stepId}/`.length)) ||
+      /^[1-9]\d*$/.test(s.statementId.slice(`${s.caseId}/${s.stepId}/`.length)) ||
       !s.statementId.startsWith(`${s.caseId}/${s.stepId}/`),
     {
-      message: 'the optional suffix must be a number',
+      message: 'the optional suffix must be a repeat number: 1, 2, … without leading zeros',
       path: ['statementId'],
     },
   );

@@ -17,15 +17,16 @@ import { fromUtf8 } from './bytes.ts';
 // Base64 is written [\w+/] and then checked for `_`: the same set, and V8 matches it about
 // three times as fast as [A-Za-z0-9+/] (this runs once per entry of the whole log).
 const HEAD =
-  /^\{"index":(0|[1-9]\d{0,14}),"prevLeafHash":"([\w+/]{43}=)","sequencedAt":"([\dT:.Z+-]{1,40})","signature":"([\w+/]{86}==)","statement":\{/;
+  /^\{"index":(0|[1-9]\d{0,14}),"prevLeafHash":"([\w+/]{42}[AEIMQUYcgkosw048]=)","sequencedAt":"([\dT:.Z+-]{1,40})","signature":"([\w+/]{85}[AQgw]==)","statement":\{/;
 
-// The constraints of domain/statement.ts `Statement`, as plain tests (the schema's regexes,
-// or stricter: a base64 hash here must end in `=`, as every standard encoding of 32 bytes does).
+// The constraints of domain/statement.ts `Statement`, as plain tests (the schema's regexes:
+// canonical base64, RFC 4648 §3.5, so 32 bytes end in one of 16 characters and `=`, 64 bytes
+// in one of 4 and `==`; a repeat number is positive, without leading zeros).
 const CASE_ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
 const STEP_ID = /^[a-zA-Z][a-zA-Z0-9.-]{0,63}$/;
 const OUTCOME = /^[a-z][a-zA-Z]{0,31}$/;
-const HASH_BASE64 = /^[\w+/]{43}=$/;
-const DIGITS = /^\d+$/;
+const HASH_BASE64 = /^[\w+/]{42}[AEIMQUYcgkosw048]=$/;
+const REPEAT = /^[1-9]\d*$/;
 // The schema's own tests, without a safeParse (its result objects cost more than the test):
 // an RFC 3339 date-time is zod's `z.iso.datetime` pattern, nothing else; a Signer is an agency
 // or the orchestrator (domain/agency.ts). canonicalEntry.test.ts holds both to the schemas.
@@ -340,7 +341,7 @@ function isStatement(value: unknown): value is Entry['statement'] {
   const prefix = `${caseId}/${stepId}`;
   return (
     statementId === prefix ||
-    (statementId.startsWith(`${prefix}/`) && DIGITS.test(statementId.slice(prefix.length + 1)))
+    (statementId.startsWith(`${prefix}/`) && REPEAT.test(statementId.slice(prefix.length + 1)))
   );
 }
 

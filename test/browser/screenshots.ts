@@ -167,7 +167,7 @@ async function shootAll(browser: Browser, target: Target): Promise<void> {
     await openSignedIn(page, url, '/citizen', tokens.citizen);
     await shoot(page, `${kind}-citizen-cases`, full);
     const caseId = await citizenApplies(page, {
-      unitId: `SHOT-${stamp}-${kind}`,
+      unitId: `SHOT-${stamp}-${kind.toUpperCase()}`,
       address: '12 Harbour Lane, Apt 4B',
       priceCents: 42_500_000,
       areaSqm: 84.5,

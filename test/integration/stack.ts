@@ -284,7 +284,7 @@ let unitCounter = 0;
 export function sampleApplication(overrides: Record<string, unknown> = {}) {
   unitCounter++;
   return {
-    unitId: `U-${Date.now().toString(36)}-${unitCounter}`,
+    unitId: `U-${Date.now().toString(36).toUpperCase()}-${unitCounter}`,
     address: '12 Harbour Lane, Apt 4B',
     priceCents: 42_500_000,
     areaSqm: 84.5,
