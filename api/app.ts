@@ -44,7 +44,8 @@ declare module 'fastify' {
 export interface AppDeps {
   temporal: Client;
   pool: pg.Pool;
-  logger?: boolean;
+  /** Logs each request: true to stdout, or to `stream` (tests read what is logged). */
+  logger?: boolean | { stream: { write(line: string): void } };
   /** Scales every case deadline (the demo and tests run the law's days in seconds). */
   timeScale?: number;
   /** Checks bearer tokens (api/auth.ts tokenVerifier with the issuer's public key). */
@@ -99,7 +100,12 @@ export function loggedRequest(request: {
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: deps.logger ? { serializers: { req: loggedRequest } } : false,
+    logger: deps.logger
+      ? {
+          serializers: { req: loggedRequest },
+          ...(deps.logger === true ? {} : { stream: deps.logger.stream }),
+        }
+      : false,
     bodyLimit: BODY_LIMIT,
     frameworkErrors,
     trustProxy: deps.trustedProxies?.length ? [...deps.trustedProxies] : false,

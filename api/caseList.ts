@@ -40,10 +40,16 @@ const Day = z
     error: 'must fall within the years 0000 to 9999 in UTC',
   });
 
+/** The statuses a case is listed under: `submitted` until its workflow sets a phase, then that. */
+const LISTED_STATUSES = ['submitted', ...CasePhase.options] as const;
+
 /** The supervisor's filters. Every value is checked against a closed pattern before it reaches the visibility query. */
 export const CaseListQuery = z
   .object({
-    status: z.union([CasePhase, z.literal('submitted')]).optional(),
+    // One enum, not a union: a refusal names the values taken, not zod's "Invalid input".
+    status: z
+      .enum(LISTED_STATUSES, { error: `must be one of ${LISTED_STATUSES.join(', ')}` })
+      .optional(),
     agency: Agency.optional(),
     step: z
       .string()

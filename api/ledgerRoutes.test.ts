@@ -1,11 +1,21 @@
 // The public ledger routes against a fake PostgreSQL (no network): how counts in the query
 // string are read, which field a 404 names, what an entry bundle of no rows is, and how long
-// an entry may be cached. Proofs and tiles against a real log: test/integration/ledgerServing.test.ts.
+// an entry or a bundle may be cached. Proofs and tiles against a real log: test/integration/ledgerServing.test.ts.
 import { createHash } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
+import {
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { utf8 } from '../ledger/bytes.ts';
+import type { LogReader } from '../ledger/pg/logReader.ts';
+import { encodeEntryBundle } from '../ledger/tiles.ts';
 import { buildApp, type AppDeps } from './app.ts';
 import { UnauthorizedError } from './auth.ts';
+import { registerErrorHandler } from './errors.ts';
+import { registerLedgerRoutes } from './ledgerRoutes.ts';
 
 /** The log signed one checkpoint, of size 4 (published); entries 4 and 5 are not under it yet. */
 const SIGNED_SIZE = 4;
@@ -217,5 +227,51 @@ describe('a client over the public routes’ rate limit', () => {
     } finally {
       await limited.close();
     }
+  });
+});
+
+/**
+ * The tile route over a fake reader whose store holds `stored` of the 256 entries of bundle 0,
+ * a full bundle a published checkpoint covers (rows lost in a bad restore when fewer).
+ */
+async function bundleRouteOver(stored: number) {
+  const reader = {
+    // As the reader answers for no rows at all: an empty body (the encoder takes 1..256).
+    entryBundle: () =>
+      Promise.resolve(
+        stored === 0
+          ? new Uint8Array(0)
+          : encodeEntryBundle(Array.from({ length: stored }, () => utf8('{}'))),
+      ),
+    publishedCovers: () => Promise.resolve(true),
+  };
+  const bare = Fastify().withTypeProvider<ZodTypeProvider>();
+  bare.setValidatorCompiler(validatorCompiler);
+  bare.setSerializerCompiler(serializerCompiler);
+  registerErrorHandler(bare);
+  registerLedgerRoutes(bare, reader as unknown as LogReader);
+  const response = await bare.inject({ method: 'GET', url: '/ledger/tile/entries/000' });
+  await bare.close();
+  return response;
+}
+
+describe('a full entry bundle a published checkpoint covers', () => {
+  it('may be cached for good when it holds all 256 entries', async () => {
+    const response = await bundleRouteOver(256);
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+  });
+
+  it('is served as it is when rows are missing, for a verifier to report the gap, but never cached', async () => {
+    const response = await bundleRouteOver(255);
+    expect(response.statusCode).toBe(200);
+    expect(response.rawPayload).toHaveLength(255 * 4);
+    expect(response.headers['cache-control']).toBe('no-store');
+  });
+
+  it('is not cached either when all its rows are missing', async () => {
+    const response = await bundleRouteOver(0);
+    expect(response.rawPayload).toHaveLength(0);
+    expect(response.headers['cache-control']).toBe('no-store');
   });
 });

@@ -6,7 +6,13 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { TrustFile } from '../ledger/trust.ts';
 import { z } from 'zod';
 import { NotFoundError } from '../domain/errors.ts';
-import { leavesUnder, MalformedTilePathError, parseTilePath, TILE_WIDTH } from '../ledger/tiles.ts';
+import {
+  decodeEntryBundle,
+  leavesUnder,
+  MalformedTilePathError,
+  parseTilePath,
+  TILE_WIDTH,
+} from '../ledger/tiles.ts';
 import { BadProofRequestError, NotInLogError, type LogReader } from '../ledger/pg/logReader.ts';
 import { RequestValidationError } from './errors.ts';
 
@@ -34,10 +40,13 @@ const EntryParams = z.object({ index: Count });
 
 /**
  * Full tiles never change (tlog-tiles) once a published checkpoint covers them: cached for
- * good then; partial ones, and any the witnesses have not seen yet, briefly.
+ * good then; partial ones, and any the witnesses have not seen yet, briefly; an entry bundle
+ * short of entries (rows lost in a bad restore) not at all, or the damage would be cached for
+ * good too.
  */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const SHORT = 'public, max-age=5';
+const NO_STORE = 'no-store';
 
 /** Runs `work`; a size, index or tile the log does not have is a 404 naming the parameter. */
 async function mapLedgerErrors<T>(work: () => Promise<T>): Promise<T> {
@@ -118,10 +127,13 @@ export function registerLedgerRoutes(
           ? reader.entryBundle(parsed.index, parsed.width)
           : reader.tile(parsed.level, parsed.index, parsed.width),
       );
+      // A short bundle is still served, as it is: where the gap lies is the verifier's finding
+      // (ledger/tlogClient.ts). A hash tile is never short: its reader throws instead.
+      const short = parsed.kind === 'entries' && decodeEntryBundle(bytes).length < parsed.width;
       const settled =
         parsed.width === TILE_WIDTH && (await reader.publishedCovers(leavesUnder(parsed)));
       return reply
-        .header('cache-control', settled ? IMMUTABLE : SHORT)
+        .header('cache-control', short ? NO_STORE : settled ? IMMUTABLE : SHORT)
         .type('application/octet-stream')
         .send(Buffer.from(bytes));
     },

@@ -14,11 +14,12 @@ import {
   replace,
   table,
 } from '../dom.ts';
-import { ApiError, json } from '../http.ts';
+import { ApiError, json, query } from '../http.ts';
 import { say, sayError } from '../messages.ts';
 import { sessionPanel } from '../session.ts';
 import { accessTable, badge, notificationsTable, stepList, verifiedEntries } from '../caseView.ts';
-import type { AccessLog, CaseDetail, CaseList, Due } from '../caseApi.ts';
+import { pagedList, type Page } from '../pagedList.ts';
+import type { AccessLog, CaseDetail, CaseList, CaseSummary, Due } from '../caseApi.ts';
 
 let token = '';
 
@@ -85,7 +86,8 @@ async function apply(form: HTMLFormElement): Promise<void> {
   byId<HTMLDetailsElement>('apply-details').open = false;
   say(`Application submitted: case ${created.caseId}.`);
   // The case exists now: failing to show it is no refusal (applying again would be refused).
-  await loadCases()
+  await myCases
+    .reload()
     .then(() => openCase(created.caseId))
     .catch((error: unknown) =>
       sayError(error, `Application submitted as case ${created.caseId}, but it could not be shown`),
@@ -93,27 +95,23 @@ async function apply(form: HTMLFormElement): Promise<void> {
 }
 
 /** The cases shown so far, newest first, and where the next page starts ("Show older"). */
-let shown: CaseList = { cases: [], nextPageToken: null };
+const myCases = pagedList<CaseSummary>(
+  (pageToken) =>
+    json<CaseList>(`/cases${query({ pageToken })}`, { token }).then((page) => ({
+      items: page.cases,
+      nextPageToken: page.nextPageToken,
+    })),
+  showCases,
+);
 
-async function loadCases(pageToken?: string): Promise<void> {
-  const page = await json<CaseList>(
-    pageToken ? `/cases?pageToken=${encodeURIComponent(pageToken)}` : '/cases',
-    { token },
-  );
-  shown = {
-    cases: pageToken ? [...shown.cases, ...page.cases] : page.cases,
-    nextPageToken: page.nextPageToken,
-  };
-  const { cases, nextPageToken } = shown;
+function showCases({ items: cases, nextPageToken }: Page<CaseSummary>): void {
   const container = byId('cases');
   if (cases.length === 0) {
     replace(container, h('p', {}, 'You have no cases yet.'));
     return;
   }
   const older = h('button', { type: 'button', class: 'secondary' }, 'Show older cases');
-  onClickOneAtATime(older, async () => {
-    if (nextPageToken) await loadCases(nextPageToken).catch(showError);
-  });
+  onClickOneAtATime(older, () => myCases.more().catch(showError));
   replace(
     container,
     table(
@@ -173,6 +171,8 @@ function dueList(caseId: string, due: readonly Due[]): HTMLElement {
           .then((paid) => {
             const recorded = `Payment for ${paid.stepId} recorded as ledger entry ${paid.ledgerIndex}`;
             say(`${recorded}.`);
+            // Another case opened meanwhile stays open: only this one is shown again.
+            if (openCaseId !== caseId) return;
             // Paid: failing to show the case again is no refusal (paying again would be refused).
             return openCase(caseId, false).catch((error: unknown) =>
               sayError(error, `${recorded}, but the case could not be shown again`),
@@ -209,9 +209,12 @@ const CASE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
  * before a refresh) must not replace what it shows.
  */
 let lastLoad = 0;
+/** The case open last: what a payment on another one must not replace. */
+let openCaseId: string | undefined;
 
 async function openCase(caseId: string, focus = true): Promise<void> {
   const load = ++lastLoad;
+  openCaseId = caseId;
   const section = byId('case');
   const body = byId('case-body');
   section.hidden = false;
@@ -274,12 +277,13 @@ sessionPanel(
     byId('signed-in').hidden = false;
     const applyForm = byId<HTMLFormElement>('apply');
     onSubmitOneAtATime(applyForm, () => apply(applyForm));
-    byId('refresh-cases').addEventListener('click', () => void loadCases().catch(showError));
+    byId('refresh-cases').addEventListener('click', () => void myCases.reload().catch(showError));
     // A link may name a case to open (?case=<id>); anything but a case id is not followed.
     const requested = new URL(location.href).searchParams.get('case');
     const caseLink = requested !== null && CASE_ID.test(requested) ? requested : undefined;
     if (requested !== null && !caseLink) say('The link does not name a case.');
-    loadCases()
+    myCases
+      .reload()
       .then(() => (caseLink ? openCase(caseLink) : undefined))
       .catch((error: unknown) => sayError(error, 'Your cases could not be loaded'));
   },

@@ -18,6 +18,7 @@ import { json, query } from '../http.ts';
 import { say, sayError } from '../messages.ts';
 import { claimsOf, sessionPanel } from '../session.ts';
 import { badge, stepItem } from '../caseView.ts';
+import { pagedList, type Page } from '../pagedList.ts';
 import type { InboxItem, OfficerView } from '../caseApi.ts';
 
 let token = '';
@@ -41,29 +42,17 @@ function flatten(value: unknown, prefix = ''): [string, Child][] {
 }
 
 /** The rows shown so far and where the next page starts ("Show more"). */
-let inbox: { items: InboxItem[]; nextPageToken: string | null } = {
-  items: [],
-  nextPageToken: null,
-};
+const inbox = pagedList<InboxItem>(
+  (pageToken) => json<Page<InboxItem>>(`/inbox${query({ pageToken })}`, { token }),
+  showInbox,
+);
 
-async function loadInbox(pageToken?: string): Promise<void> {
-  const page = await json<{ items: InboxItem[]; nextPageToken: string | null }>(
-    pageToken ? `/inbox?pageToken=${encodeURIComponent(pageToken)}` : '/inbox',
-    { token },
-  );
-  inbox = {
-    items: pageToken ? [...inbox.items, ...page.items] : page.items,
-    nextPageToken: page.nextPageToken,
-  };
-  const { items, nextPageToken } = inbox;
+function showInbox({ items, nextPageToken }: Page<InboxItem>): void {
   const container = byId('inbox');
   const more = h('button', { type: 'button', class: 'secondary' }, 'Show more');
-  onClickOneAtATime(more, async () => {
-    if (nextPageToken)
-      await loadInbox(nextPageToken).catch((error: unknown) =>
-        sayError(error, 'The inbox could not be loaded'),
-      );
-  });
+  onClickOneAtATime(more, () =>
+    inbox.more().catch((error: unknown) => sayError(error, 'The inbox could not be loaded')),
+  );
   if (items.length === 0 && !nextPageToken) {
     replace(container, h('p', {}, 'No review steps are open for your agency.'));
     return;
@@ -195,9 +184,9 @@ async function decide(form: HTMLFormElement): Promise<void> {
     current = undefined;
   }
   // Decided: failing to reload the inbox is no refusal (deciding again would be refused).
-  await loadInbox().catch((error: unknown) =>
-    sayError(error, `${recorded}, but the inbox could not be reloaded`),
-  );
+  await inbox
+    .reload()
+    .catch((error: unknown) => sayError(error, `${recorded}, but the inbox could not be reloaded`));
 }
 
 sessionPanel(
@@ -212,9 +201,9 @@ sessionPanel(
     onSubmitOneAtATime(decisionForm, () => decide(decisionForm));
     byId('refresh-inbox').addEventListener(
       'click',
-      () => void loadInbox().catch((error: unknown) => sayError(error)),
+      () => void inbox.reload().catch((error: unknown) => sayError(error)),
     );
-    loadInbox().catch((error: unknown) => sayError(error, 'The inbox could not be loaded'));
+    inbox.reload().catch((error: unknown) => sayError(error, 'The inbox could not be loaded'));
   },
   // A new token of the same holder: what was set up above reads `token` at each call.
   (value) => (token = value),

@@ -21,7 +21,8 @@ import { bytes, json, query } from '../http.ts';
 import { say, sayError } from '../messages.ts';
 import { sessionPanel } from '../session.ts';
 import { accessTable, badge, notificationsTable, stepList, verifiedEntries } from '../caseView.ts';
-import type { CaseList, Escalation, EscalationList, Timeline } from '../caseApi.ts';
+import { pagedList, type Page } from '../pagedList.ts';
+import type { CaseList, Escalation, EscalationItem, EscalationList, Timeline } from '../caseApi.ts';
 
 let token = '';
 
@@ -42,7 +43,10 @@ let openCaseId: string | undefined;
 /** The timeline load last begun: a slower answer to an earlier one must not replace it. */
 let lastLoad = 0;
 /** The escalations shown so far, newest first, and where the next page starts ("Show more"). */
-let escalations: EscalationList = { items: [], nextPageToken: null };
+const escalations = pagedList<EscalationItem>(
+  (pageToken) => json<EscalationList>(`/escalations${query({ pageToken })}`, { token }),
+  showEscalations,
+);
 
 function fillSelect(id: string, values: readonly string[]): void {
   const select = byId<HTMLSelectElement>(id);
@@ -135,14 +139,7 @@ function timelineButton(caseId: string, unitId: string): HTMLButtonElement {
   return open;
 }
 
-/** Loads the first page of escalations, or with `pageToken` adds the next one below. */
-async function loadEscalations(pageToken?: string): Promise<void> {
-  const page = await json<EscalationList>(`/escalations${query({ pageToken })}`, { token });
-  escalations = {
-    items: pageToken ? [...escalations.items, ...page.items] : page.items,
-    nextPageToken: page.nextPageToken,
-  };
-  const { items, nextPageToken } = escalations;
+function showEscalations({ items, nextPageToken }: Page<EscalationItem>): void {
   byId('escalations-more').hidden = !nextPageToken;
   const container = byId('escalations');
   if (items.length === 0) {
@@ -265,9 +262,9 @@ function escalationItem(caseId: string, escalation: Escalation, index: number): 
         state.replaceWith(badge('action sent', 'waiting'));
         form.replaceWith(h('p', { class: 'status' }, result));
         say(result);
-        return loadEscalations().catch((error: unknown) =>
-          sayError(error, 'The escalations could not be reloaded'),
-        );
+        return escalations
+          .reload()
+          .catch((error: unknown) => sayError(error, 'The escalations could not be reloaded'));
       })
       .catch((error: unknown) => {
         submit.disabled = false;
@@ -446,19 +443,19 @@ sessionPanel(
     );
     const escalationsFailed = (error: unknown) =>
       sayError(error, 'The escalations could not be loaded');
-    onClickOneAtATime(byId<HTMLButtonElement>('escalations-more'), async () => {
-      if (escalations.nextPageToken)
-        await loadEscalations(escalations.nextPageToken).catch(escalationsFailed);
-    });
+    onClickOneAtATime(byId<HTMLButtonElement>('escalations-more'), () =>
+      escalations.more().catch(escalationsFailed),
+    );
     byId('escalations-reload').addEventListener('click', () => {
-      loadEscalations()
-        .then(() => say(`Escalations waiting for you: ${escalations.items.length}.`))
+      escalations
+        .reload()
+        .then((list) => list && say(`Escalations waiting for you: ${list.items.length}.`))
         .catch(escalationsFailed);
     });
     onSubmitOneAtATime(byId<HTMLFormElement>('purpose-form'), () =>
       openTimeline().catch((error: unknown) => sayError(error, 'The timeline could not be opened')),
     );
-    loadEscalations().catch(escalationsFailed);
+    escalations.reload().catch(escalationsFailed);
     void search();
   },
   // A new token of the same holder: what was set up above reads `token` at each call.
