@@ -109,16 +109,35 @@ const wrong: [Kind, string, string | undefined, RegExp][] = [
   [
     'worker',
     'ONEWINDOW_PAYLOAD_KEY',
-    `k1:${'A'.repeat(43)}= k1:${'B'.repeat(43)}=`,
+    `${generatePayloadKey('k1')} ${generatePayloadKey('k1')}`,
     /names one key id twice: each key of a rotation needs an id of its own/,
   ],
   [
     'worker',
     'TEMPORAL_ADDRESS',
     'temporal',
-    /must be host:port such as temporal:7233, got "temporal"/,
+    /must be host:port such as temporal:7233 \(a port from 1 to 65535\), got "temporal"/,
   ],
   ['worker', 'TEMPORAL_ADDRESS', 'temporal:99999', /must be host:port/],
+  [
+    'worker',
+    'TEMPORAL_ADDRESS',
+    'temporal:0',
+    /must be host:port such as temporal:7233 \(a port from 1 to 65535\), got "temporal:0"/,
+  ],
+  [
+    'worker',
+    'ONEWINDOW_PAYLOAD_KEY',
+    `k1:${Buffer.alloc(32).toString('base64')}`,
+    /^ONEWINDOW_PAYLOAD_KEY gives key "k1" 32 zero bytes, which anyone could decrypt with/,
+  ],
+  [
+    'worker',
+    'ONEWINDOW_PAYLOAD_KEY',
+    // Node's decoder would skip the "!" and read 32 bytes.
+    `${payloadKey.slice(0, 10)}!${payloadKey.slice(10)}`,
+    /must be <key id>:<base64 of 32 random bytes> \(the id 1 to 64 letters/,
+  ],
   [
     'worker',
     'ONEWINDOW_KEY_FILE',
@@ -172,7 +191,13 @@ const wrong: [Kind, string, string | undefined, RegExp][] = [
     'orchestrator',
     'ONEWINDOW_WITNESS_THRESHOLD',
     '3',
-    /must be from 0 to the number of witnesses in ONEWINDOW_WITNESSES \(2\), got 3/,
+    /must be from 1 to the number of witnesses in ONEWINDOW_WITNESSES \(2\), got 3$/,
+  ],
+  [
+    'orchestrator',
+    'ONEWINDOW_WITNESS_THRESHOLD',
+    '0',
+    /must be from 1 to the number of witnesses in ONEWINDOW_WITNESSES \(2\), got 0: checkpoints would go out with no witness signature/,
   ],
   ['orchestrator', 'ONEWINDOW_LOG_ORIGIN', 'onewindow ledger', /must be a log origin/],
   ['orchestrator', 'ONEWINDOW_WORKFLOW_STACK_TRACES', 'yes', /must be on or off, got "yes"/],
@@ -196,7 +221,13 @@ const wrong: [Kind, string, string | undefined, RegExp][] = [
     'witness',
     'ONEWINDOW_WITNESS_DATABASE_URL',
     'mysql://w:secret@db/witness',
-    /must be a URL such as postgres:\/\/user:password@host:5432\/witness/,
+    /must be a URL such as postgres:\/\/user:password@host:5432\/witness$/,
+  ],
+  [
+    'witness',
+    'ONEWINDOW_WITNESS_DATABASE_URL',
+    'postgres://postgres:pass#word@witness-postgres:5432/witnesses',
+    /a password in it may hold only letters, digits and \. _ ~ - unless percent-encoded \(docker-compose\.yml writes WITNESS_DB_PASSWORD into it as it is\)/,
   ],
   ['api', 'PORT', '0', /must be a whole number from 1 to 65535, got "0"/],
   ['api', 'PORT', 'http', /must be a whole number from 1 to 65535, got "http"/],
@@ -231,6 +262,12 @@ const wrong: [Kind, string, string | undefined, RegExp][] = [
   ['case', 'DATABASE_URL', undefined, /is not set: the PostgreSQL URL/],
   ['case', 'TEMPORAL_ADDRESS', 'temporal', /must be host:port/],
   ['setup', 'ONEWINDOW_ADMIN_DATABASE_URL', undefined, /is not set: the database owner URL/],
+  [
+    'setup',
+    'ONEWINDOW_ADMIN_DATABASE_URL',
+    'postgres://postgres:pass/word@postgres:5432/onewindow',
+    /writes POSTGRES_PASSWORD into it as it is/,
+  ],
   ['setup', 'ONEWINDOW_DB_PASSWORD', 'short', /must be at least 16 URL-safe characters/],
   ['setup', 'ONEWINDOW_DB_PASSWORD', 'has/slash/and@at/sign', /must be at least 16 URL-safe/],
   [
@@ -361,6 +398,25 @@ describe('parsed values', () => {
     });
   });
 
+  it('takes a threshold of 0 only when no witness is listed', () => {
+    const none = { ...valid.orchestrator, ONEWINDOW_WITNESSES: '' };
+    const policy = witnessPolicyOf(
+      loadConfig(orchestratorConfig, { ...none, ONEWINDOW_WITNESS_THRESHOLD: '0' }),
+    );
+    expect(policy.threshold).toBe(0);
+    expect(messageOf('orchestrator', { ...none, ONEWINDOW_WITNESS_THRESHOLD: '1' })).toBe(
+      'ONEWINDOW_WITNESS_THRESHOLD must be 0 or unset while ONEWINDOW_WITNESSES lists no witness, got 1',
+    );
+  });
+
+  it('takes a Temporal host name with underscores, as Compose names containers', () => {
+    const config = loadConfig(workerConfig, {
+      ...valid.worker,
+      TEMPORAL_ADDRESS: 'onewindow_temporal_1:7233',
+    });
+    expect(config.TEMPORAL_ADDRESS).toBe('onewindow_temporal_1:7233');
+  });
+
   it('reads the agency keys a deployment starts from, with their agencies', () => {
     const keys = loadConfig(setupConfig, valid.setup).ONEWINDOW_AGENCY_KEYS;
     expect(keys.map((k) => k.agency)).toEqual(['housing', 'orchestrator']);
@@ -461,11 +517,14 @@ describe('the commands', () => {
 
   it('stop a witness on a wrong value before it listens', async () => {
     const { runWitness } = await import('../cli/witness.ts');
-    await expect(
-      runWitness(['--agency', 'housing', '--key', keyFile], {
-        ...valid.witness,
-        ONEWINDOW_LOG_PUBLIC_KEY: 'x',
-      }),
-    ).rejects.toBeInstanceOf(UsageError);
+    // A real witness key: only ONEWINDOW_LOG_PUBLIC_KEY is wrong.
+    const witnessKeyFile = join(dir, 'housing.witness.key');
+    writeFileSync(witnessKeyFile, `${formatSignerKey(witnessKeys[0]!)}\n`, { mode: 0o600 });
+    const refused = runWitness(['--agency', 'housing', '--key', witnessKeyFile], {
+      ...valid.witness,
+      ONEWINDOW_LOG_PUBLIC_KEY: 'x',
+    });
+    await expect(refused).rejects.toBeInstanceOf(UsageError);
+    await expect(refused).rejects.toThrow(/^ONEWINDOW_LOG_PUBLIC_KEY /);
   });
 });

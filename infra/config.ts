@@ -13,7 +13,7 @@ import { parseCosignerVerifierKey } from '../ledger/cosignature.ts';
 import { isUnusablePublicKey, UNUSABLE_KEY } from '../ledger/ed25519.ts';
 import { assertKeyName, keyIdOf, parseVerifierKey, type VerifierKey } from '../ledger/keys.ts';
 import type { WitnessEndpoint, WitnessPolicyConfig } from '../ledger/pg/publisher.ts';
-import { parsePayloadKeys, type PayloadKey } from './payloadCodec.ts';
+import { parsePayloadKeys, type PayloadKey, type PayloadKeyError } from './payloadCodec.ts';
 
 /**
  * A configuration value is wrong or missing. A UsageError, so `cli/main.ts` prints it as one
@@ -64,18 +64,31 @@ function port(min: number) {
     .transform(Number);
 }
 
-/** A PostgreSQL connection URL. Never echoed: it carries the password. */
-function postgresUrl(missing: string, example: string) {
-  return text(`${missing}, ${example}`).refine(
-    (value) => {
-      try {
-        return ['postgres:', 'postgresql:'].includes(new URL(value).protocol);
-      } catch {
-        return false;
-      }
-    },
-    { error: `must be a URL such as ${example}` },
-  );
+/**
+ * A PostgreSQL connection URL. Never echoed: it carries the password. docker-compose.yml
+ * writes `composeVariable` into it as it is, so a password with `/`, `#` or `?` breaks the URL.
+ */
+function postgresUrl(missing: string, example: string, composeVariable: string) {
+  return text(`${missing}, ${example}`).superRefine((value, ctx) => {
+    let protocol: string | undefined;
+    try {
+      protocol = new URL(value).protocol;
+    } catch {
+      protocol = undefined;
+    }
+    if (protocol === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        input: '(hidden)',
+        message: `must be a URL such as ${example}; a password in it may hold only letters, digits and . _ ~ - unless percent-encoded (docker-compose.yml writes ${composeVariable} into it as it is)`,
+      });
+    else if (!['postgres:', 'postgresql:'].includes(protocol))
+      ctx.addIssue({
+        code: 'custom',
+        input: '(hidden)',
+        message: `must be a URL such as ${example}`,
+      });
+  });
 }
 
 /** A path that must name an existing file (a key, a trust file). */
@@ -88,7 +101,11 @@ function file(missing: string) {
 /** Every variable any process reads, each with its own rule and its own message. */
 export const configFields = {
   DATABASE_URL: variable(
-    postgresUrl('the PostgreSQL URL', 'postgres://user:password@host:5432/onewindow'),
+    postgresUrl(
+      'the PostgreSQL URL',
+      'postgres://user:password@host:5432/onewindow',
+      'ONEWINDOW_DB_PASSWORD',
+    ),
   ),
   /**
    * `onewindow witness`: a database of the agency's own for the witness's state, out of the
@@ -98,16 +115,22 @@ export const configFields = {
     postgresUrl(
       "the witness's own PostgreSQL URL",
       'postgres://user:password@host:5432/witness',
+      'WITNESS_DB_PASSWORD',
     ).optional(),
   ),
   TEMPORAL_ADDRESS: variable(
     z
       .string()
       .refine(
-        (value) =>
-          /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.test(value) &&
-          Number(value.slice(value.lastIndexOf(':') + 1)) <= 65_535,
-        { error: (issue) => `must be host:port such as temporal:7233, got ${shown(issue.input)}` },
+        (value) => {
+          // Underscores too: Compose names containers and their hosts like project_temporal_1.
+          const port = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(value)?.[1];
+          return Number(port) >= 1 && Number(port) <= 65_535;
+        },
+        {
+          error: (issue) =>
+            `must be host:port such as temporal:7233 (a port from 1 to 65535), got ${shown(issue.input)}`,
+        },
       )
       .default('127.0.0.1:7233'),
   ),
@@ -118,14 +141,16 @@ export const configFields = {
       try {
         return parsePayloadKeys(value);
       } catch (error) {
-        // Not echoed: it is the key. A duplicate id, which the format allows, is said as such.
-        const twice = error instanceof Error && error.message.endsWith('names one key id twice');
+        // Not echoed: it is the key. parsePayloadKeys says what is wrong without it, after the
+        // variable's name, which loadConfig puts first.
+        const why = (error as PayloadKeyError).message.replace(/^ONEWINDOW_PAYLOAD_KEY /, '');
         ctx.issues.push({
           code: 'custom',
           input: '(hidden)',
-          message: twice
-            ? 'names one key id twice: each key of a rotation needs an id of its own'
-            : 'must be <key id>:<base64 of 32 random bytes>, or during a rotation several, space-separated, the new one first',
+          message:
+            why === 'names one key id twice'
+              ? 'names one key id twice: each key of a rotation needs an id of its own'
+              : why,
         });
         return z.NEVER;
       }
@@ -323,7 +348,11 @@ export const configFields = {
   ONEWINDOW_CACHE_DIR: variable(z.string().optional()),
   /** Setup: the database owner's URL (migrations and the application role). */
   ONEWINDOW_ADMIN_DATABASE_URL: variable(
-    postgresUrl('the database owner URL', 'postgres://postgres:password@host:5432/onewindow'),
+    postgresUrl(
+      'the database owner URL',
+      'postgres://postgres:password@host:5432/onewindow',
+      'POSTGRES_PASSWORD',
+    ),
   ),
   /** Setup: the application role's password (the one in every process's DATABASE_URL). */
   ONEWINDOW_DB_PASSWORD: variable(
@@ -374,7 +403,10 @@ export interface AnchorKey {
 
 const f = configFields;
 
-/** Adds the check that the threshold is at most the number of witnesses (naming the threshold). */
+/**
+ * Adds the check that the threshold is at least 1 and at most the number of witnesses (0 with
+ * none), naming the threshold.
+ */
 export function withWitnessCheck<
   T extends z.ZodObject<{
     ONEWINDOW_WITNESSES: typeof f.ONEWINDOW_WITNESSES;
@@ -383,12 +415,18 @@ export function withWitnessCheck<
 >(schema: T): T {
   return schema.superRefine((config, ctx) => {
     const { ONEWINDOW_WITNESSES: witnesses, ONEWINDOW_WITNESS_THRESHOLD: threshold } = config;
-    if (threshold !== undefined && threshold > witnesses.length)
+    if (threshold === undefined) return;
+    const range =
+      witnesses.length === 0
+        ? 'must be 0 or unset while ONEWINDOW_WITNESSES lists no witness'
+        : `must be from 1 to the number of witnesses in ONEWINDOW_WITNESSES (${witnesses.length})`;
+    // 0 of n > 0 would publish checkpoints no witness signed, unnoticed.
+    if (threshold > witnesses.length || (threshold === 0 && witnesses.length > 0))
       ctx.addIssue({
         code: 'custom',
         path: ['ONEWINDOW_WITNESS_THRESHOLD'],
         input: threshold,
-        message: `must be from 0 to the number of witnesses in ONEWINDOW_WITNESSES (${witnesses.length}), got ${threshold}`,
+        message: `${range}, got ${threshold}${threshold === 0 ? ': checkpoints would go out with no witness signature' : ''}`,
       });
   });
 }

@@ -1,11 +1,12 @@
-import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { makeDirectory, makeDirectorySync } from './directories.ts';
 
 describe('making a folder and its parents', () => {
   const root = mkdtempSync(join(tmpdir(), 'onewindow-dirs-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   it('makes every missing level, with the mode asked for, and leaves existing ones', async () => {
     const deep = join(root, 'a', 'b', 'c');

@@ -8,6 +8,7 @@ import {
   generatePayloadKey,
   parsePayloadKey,
   parsePayloadKeys,
+  PayloadKeyError,
   workerDataConverter,
 } from './payloadCodec.ts';
 
@@ -96,5 +97,47 @@ describe('the AES-256-GCM payload codec', () => {
     // The worker's converter takes the same keys.
     expect(workerDataConverter(rotating).payloadCodecs[0]).toBeInstanceOf(AesGcmPayloadCodec);
     expect(() => parsePayloadKeys(`${newText} ${newText}`)).toThrow(/one key id twice/);
+  });
+});
+
+describe('parsing ONEWINDOW_PAYLOAD_KEY', () => {
+  // 32 bytes of 0xfb: its base64 uses both "+" and "/", which base64url writes "-" and "_".
+  const base64 = Buffer.alloc(32, 0xfb).toString('base64');
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  // The last character before "=" carries 2 bits past the 32 bytes; canonical base64 has them 0.
+  const last = base64.at(-2)!;
+  const nonCanonical = `${base64.slice(0, -2)}${alphabet[alphabet.indexOf(last) + 1]}=`;
+
+  it('reads the id and the 32 bytes of a canonical key', () => {
+    expect(parsePayloadKey(`k1:${base64}`)).toEqual({
+      id: 'k1',
+      key: new Uint8Array(Buffer.alloc(32, 0xfb)),
+    });
+  });
+
+  // Each would decode to 32 bytes with Node's lenient decoder, which the key check took before.
+  it.each([
+    ['a character outside base64 in it', `k1:${base64.slice(0, 20)}!${base64.slice(20)}`],
+    ['a space in it', `k1:${base64.slice(0, 20)} ${base64.slice(20)}`],
+    ['no padding', `k1:${base64.slice(0, -1)}`],
+    ['the base64url alphabet', `k1:${base64.replaceAll('+', '-').replaceAll('/', '_')}`],
+    ['bits set past the 32 bytes', `k1:${nonCanonical}`],
+    ['no key id', `:${base64}`],
+    ['no colon', base64],
+    ['31 bytes', `k1:${Buffer.alloc(31, 0xfb).toString('base64')}`],
+  ])('refuses a key with %s, saying the format', (_, value) => {
+    expect(() => parsePayloadKey(value)).toThrow(
+      new PayloadKeyError(
+        'ONEWINDOW_PAYLOAD_KEY must be <key id>:<base64 of 32 random bytes> (the id 1 to 64 letters, digits, ".", "_" or "-"; the key 44 characters of standard base64, as `openssl rand -base64 32` prints)',
+      ),
+    );
+  });
+
+  it('refuses a key of 32 zero bytes, anyone could decrypt with it', () => {
+    expect(() => parsePayloadKey(`zero:${Buffer.alloc(32).toString('base64')}`)).toThrow(
+      new PayloadKeyError(
+        'ONEWINDOW_PAYLOAD_KEY gives key "zero" 32 zero bytes, which anyone could decrypt with: make one with `openssl rand -base64 32`',
+      ),
+    );
   });
 });

@@ -74,14 +74,32 @@ export function parsePayloadKeys(value: string): PayloadKey {
   return previous.length === 0 ? current! : { ...current!, previous };
 }
 
-/** Parses `<key id>:<base64 32-byte key>` (the ONEWINDOW_PAYLOAD_KEY format). */
+const KEY_FORMAT =
+  'ONEWINDOW_PAYLOAD_KEY must be <key id>:<base64 of 32 random bytes> (the id 1 to 64 letters, digits, ".", "_" or "-"; the key 44 characters of standard base64, as `openssl rand -base64 32` prints)';
+
+/**
+ * Parses `<key id>:<base64 32-byte key>` (the ONEWINDOW_PAYLOAD_KEY format).
+ * @throws PayloadKeyError naming what is wrong (never the key).
+ */
 export function parsePayloadKey(value: string): PayloadKey {
   const at = value.indexOf(':');
   const id = value.slice(0, at);
-  const key = Buffer.from(value.slice(at + 1), 'base64');
-  if (at <= 0 || !/^[A-Za-z0-9._-]{1,64}$/.test(id) || key.length !== 32) {
-    throw new PayloadKeyError('ONEWINDOW_PAYLOAD_KEY must be <key id>:<base64 of 32 random bytes>');
-  }
+  const base64 = value.slice(at + 1);
+  const key = Buffer.from(base64, 'base64');
+  // Node's decoder skips characters outside the alphabet and takes missing padding: a typo
+  // would give another key, or a shorter one. Only the canonical form encodes back to itself.
+  if (
+    at <= 0 ||
+    !/^[A-Za-z0-9._-]{1,64}$/.test(id) ||
+    key.length !== 32 ||
+    key.toString('base64') !== base64
+  )
+    throw new PayloadKeyError(KEY_FORMAT);
+  // What a template or an unset secret gives, not a random key: anyone could decrypt with it.
+  if (key.every((byte) => byte === 0))
+    throw new PayloadKeyError(
+      `ONEWINDOW_PAYLOAD_KEY gives key ${JSON.stringify(id)} 32 zero bytes, which anyone could decrypt with: make one with \`openssl rand -base64 32\``,
+    );
   return { id, key: new Uint8Array(key) };
 }
 
@@ -129,6 +147,11 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   }
 
   private decrypt(payload: Payload): Payload {
+    // A payload in clear (from a client without the codec) passes as it is. Refusing it here
+    // would fail the workflow task that carries it, and a keyless Update, redelivered with
+    // every attempt, stalled its case for as long as its sender waited (tried: ~40 s a request,
+    // so a loop of them wedges a case). Who may reach Temporal at all is the defence
+    // (docs/deploy.md, "Temporal's frontend": not published, no TLS yet).
     const encoding = payload.metadata?.[METADATA_ENCODING_KEY];
     if (!encoding || untext.decode(encoding) !== ENCRYPTED_ENCODING) return payload;
     const id = untext.decode(payload.metadata?.[KEY_ID] ?? new Uint8Array());

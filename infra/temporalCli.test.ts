@@ -1,8 +1,19 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test, vi } from 'vitest';
+import { afterAll, describe, expect, test, vi } from 'vitest';
 import { cacheDir, resolveTemporalCli, TemporalCliUnavailableError } from './temporalCli.ts';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
 /**
  * An environment whose PATH holds only a `go` running `script` (sh), and a cache of its own:
@@ -10,12 +21,14 @@ import { cacheDir, resolveTemporalCli, TemporalCliUnavailableError } from './tem
  */
 function withGo(script: string) {
   const dir = mkdtempSync(join(tmpdir(), 'temporal-cli-test-'));
+  dirs.push(dir);
   const go = join(dir, 'go');
   writeFileSync(go, `#!/bin/sh\necho "$GOFLAGS" >> ${join(dir, 'goflags')}\n${script}\n`);
   chmodSync(go, 0o755);
   const lines: string[] = [];
   const env = { PATH: dir, ONEWINDOW_CACHE_DIR: join(dir, 'cache'), GOFLAGS: '-modcacherw' };
   return {
+    cache: cacheDir(env),
     resolve: (signal?: AbortSignal) =>
       resolveTemporalCli({ env, log: (line) => lines.push(line), ...(signal ? { signal } : {}) }),
     lines,
@@ -32,6 +45,21 @@ describe('resolveTemporalCli building with Go', () => {
     expect((error as Error).message).toMatch(/v1\.4\.1: go install exited 1: no module proxy/);
     // Each build keeps the user's GOFLAGS, ours after them.
     expect(go.goflags()).toEqual(Array(3).fill('-modcacherw -buildvcs=false'));
+    // No scratch folder left behind.
+    expect(readdirSync(go.cache)).toEqual([]);
+  });
+
+  // `npm run dev` and `npm test` at once on a fresh machine: before, the second to finish
+  // replaced the first's folder, or failed with ENOTEMPTY when the two met in the rename.
+  test('keeps the binary another build put in place meanwhile, and drops its own', async () => {
+    const mkdir = ['/bin/mkdir', '/usr/bin/mkdir'].find((path) => existsSync(path))!;
+    const go = withGo(
+      `${mkdir} -p "$ONEWINDOW_CACHE_DIR/temporal-cli/v1.5.1" && echo theirs > "$ONEWINDOW_CACHE_DIR/temporal-cli/v1.5.1/temporal"; echo ours > "$GOBIN/temporal"`,
+    );
+    const binary = await go.resolve();
+    expect(binary).toBe(join(go.cache, 'v1.5.1', 'temporal'));
+    expect(readFileSync(binary, 'utf8')).toBe('theirs\n');
+    expect(readdirSync(go.cache)).toEqual(['v1.5.1']);
   });
 
   // A Ctrl-C reaches go too: building the next tag would go on for minutes, unasked.

@@ -104,9 +104,44 @@ async function buildTemporalCli(
   signal?: AbortSignal,
 ): Promise<string> {
   const target = join(cacheDir(env), tag);
+  const binary = join(target, 'temporal');
   makeDirectorySync(cacheDir(env));
   // Build into a scratch folder and rename: a half-built binary is never mistaken for a cached one.
   const scratch = mkdtempSync(join(cacheDir(env), `.build-${tag}-`));
+  try {
+    const started = Date.now();
+    await goInstall(go, tag, scratch, env, log, signal);
+    // Two builds at once (`npm run dev` and `npm test` on a fresh machine): the one that
+    // finished first is kept, and this one's binary is dropped with the scratch folder.
+    if (!existsSync(binary)) {
+      try {
+        // A folder without its binary (emptied by hand) would stop the rename.
+        rmSync(target, { recursive: true, force: true });
+        renameSync(scratch, target);
+      } catch (error) {
+        // The other build renamed its folder in between (ENOTEMPTY): use its binary.
+        if (!existsSync(binary)) throw error;
+      }
+    }
+    log(
+      `built the Temporal CLI ${tag} in ${Math.round((Date.now() - started) / 1000)} s → ${binary}`,
+    );
+    return binary;
+  } finally {
+    // Gone already when renamed; otherwise a failed, stopped or surplus build.
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Runs `go install` of the CLI at `tag` into `gobin`. @throws BuildStoppedError, or Error with go's last lines. */
+async function goInstall(
+  go: string,
+  tag: string,
+  gobin: string,
+  env: NodeJS.ProcessEnv,
+  log: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<void> {
   const started = Date.now();
   log(
     `building the Temporal CLI ${tag} with Go (first run only; about 3 minutes on 2 cores, ~2 GB of modules)…`,
@@ -115,7 +150,7 @@ async function buildTemporalCli(
     env: {
       ...env,
       CGO_ENABLED: '0',
-      GOBIN: scratch,
+      GOBIN: gobin,
       // The user's own flags kept (a -mod or -modcacherw of theirs), ours after them.
       GOFLAGS: [env.GOFLAGS, '-buildvcs=false'].filter(Boolean).join(' '),
     },
@@ -140,19 +175,10 @@ async function buildTemporalCli(
     child.on('close', (exitCode, exitSignal) => resolve([exitCode, exitSignal])),
   );
   clearInterval(ticker);
-  const built = join(scratch, 'temporal');
-  if (code !== 0 || !existsSync(built)) {
-    rmSync(scratch, { recursive: true, force: true });
-    if (killedBy)
-      throw new BuildStoppedError(`building the Temporal CLI ${tag} was stopped (${killedBy})`);
+  if (killedBy)
+    throw new BuildStoppedError(`building the Temporal CLI ${tag} was stopped (${killedBy})`);
+  if (code !== 0 || !existsSync(join(gobin, 'temporal')))
     throw new Error(`go install exited ${code}: ${tail.trim().split('\n').slice(-3).join(' | ')}`);
-  }
-  rmSync(target, { recursive: true, force: true });
-  renameSync(scratch, target);
-  log(
-    `built the Temporal CLI ${tag} in ${Math.round((Date.now() - started) / 1000)} s → ${join(target, 'temporal')}`,
-  );
-  return join(target, 'temporal');
 }
 
 /** The version line the binary prints, to show which one runs. */

@@ -1,7 +1,7 @@
 // Starts the Temporal dev server (`temporal server start-dev`) from a resolved CLI binary,
 // on loopback ports of our choosing, and waits until its frontend answers.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { Connection } from '@temporalio/client';
 import { freePort } from './ports.ts';
 import { SEARCH_ATTRIBUTES } from '../domain/searchAttributes.ts';
@@ -67,7 +67,28 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
+/** Why `path` cannot be run, or undefined when it can. */
+function notRunnable(path: string): string | undefined {
+  try {
+    if (!statSync(path).isFile()) return 'is not a file';
+    accessSync(path, constants.X_OK);
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT'
+      ? 'does not exist'
+      : 'is not executable';
+  }
+}
+
+/**
+ * Starts the dev server and waits until its frontend answers.
+ * @throws Error naming the CLI when it cannot be run, the exit code or signal when the server
+ *   ends during start-up, or the address when it does not answer within 60 s.
+ */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  // Checked first: through setpriv a CLI that cannot run is only exit code 126.
+  const why = notRunnable(options.cliPath);
+  if (why) throw new Error(`the Temporal CLI ${options.cliPath} ${why}`);
   const port = options.port ?? (await freePort());
   const uiPort = options.uiPort === false ? undefined : (options.uiPort ?? (await freePort()));
   const namespace = options.namespace ?? 'default';
@@ -101,6 +122,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...GO_ENV, ...process.env },
   });
+  // Unheard, a failed spawn (the CLI removed or made unrunnable since the check) is an
+  // 'error' event nobody handles, which ends this whole process.
+  let spawnError: Error | undefined;
+  child.on('error', (error) => (spawnError = error));
   let stderr = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
@@ -112,12 +137,17 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   // A 2-core machine can take well over the SDK's 5 s to bring the server up; wait longer.
   const deadline = Date.now() + 60_000;
   for (;;) {
+    if (spawnError)
+      throw new Error(`could not run the Temporal CLI ${options.cliPath}: ${spawnError.message}`);
+    // A server killed by a signal has no exit code, only a signal code.
     if (child.exitCode !== null)
       throw new Error(`temporal dev server exited with ${child.exitCode}: ${stderr.trim()}`);
+    if (child.signalCode !== null)
+      throw new Error(`temporal dev server was killed by ${child.signalCode}: ${stderr.trim()}`);
+    let connection: Connection | undefined;
     try {
-      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      connection = await Connection.connect({ address, connectTimeout: 1000 });
       await connection.workflowService.describeNamespace({ namespace });
-      await connection.close();
       break;
     } catch (error) {
       if (Date.now() > deadline) {
@@ -127,6 +157,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         );
       }
       await new Promise((r) => setTimeout(r, 250));
+    } finally {
+      // Connected while the namespace is not there yet: one gRPC channel each retry otherwise.
+      await connection?.close();
     }
   }
   return {
@@ -135,7 +168,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     namespace,
     process: child,
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
