@@ -19,8 +19,10 @@ import {
   createHousingActivities,
   createRegistryActivities,
   createTaxActivities,
+  createSafetyInspectionActivities,
   createUtilityActivities,
   AGENCY_SYSTEM_ERROR,
+  INSPECTION_REFUSED,
   INVALID_ACTIVITY_INPUT,
 } from './agencies.ts';
 import type { StepResult } from './sign.ts';
@@ -71,7 +73,7 @@ function agencies() {
       now,
     }),
     gas: createUtilityActivities({ agency: 'gas', key: keys.gas, system: gas, now }),
-    gasSystem: gas,
+    gasInspections: createSafetyInspectionActivities({ system: gas, now }),
   };
 }
 
@@ -576,12 +578,42 @@ describe('utilities: transferAccount', () => {
     }
   });
 
-  it('passes once the gas safety inspection is recorded', async () => {
+  it("passes once a gas officer records the inspection at the company's desk", async () => {
     const a = agencies();
     const call = input('transferAccount', 'gas', application('U-GAS-INSPECTION-1'));
     await expect(a.gas.transferAccount(call)).rejects.toThrow(SafetyInspectionRequiredError);
-    a.gasSystem.recordSafetyInspection('U-GAS-INSPECTION-1');
+    const logged: unknown[] = [];
+    const logger = new DefaultLogger('INFO', (entry) => logged.push(entry.meta));
+    const inspection = await new MockActivityEnvironment(undefined, { logger }).run(
+      (request) => a.gasInspections.recordSafetyInspection(request),
+      { caseId: CASE, unitId: 'U-GAS-INSPECTION-1', actor: 'officer:gas:o-7' },
+    );
+    // Who recorded it stays in the company's worker log.
+    expect(logged).toContainEqual(expect.objectContaining({ actor: 'officer:gas:o-7' }));
+    expect(inspection).toMatchObject({
+      unitId: 'U-GAS-INSPECTION-1',
+      recordedAt: NOW.toISOString(),
+    });
     expect(outcomeOf(await a.gas.transferAccount(call))).toBe('passed');
+  });
+
+  it("records an inspection for the gas company's own officers only, at once and for good", async () => {
+    const a = agencies();
+    for (const actor of ['officer:water:o-1', 'citizen:c-1', 'officer:gas', 'supervisor:s-1']) {
+      const error: unknown = await a.gasInspections
+        .recordSafetyInspection({ caseId: CASE, unitId: 'U-GAS-INSPECTION-1', actor })
+        .catch((e: unknown) => e);
+      expect(error, actor).toBeInstanceOf(ApplicationFailure);
+      expect((error as ApplicationFailure).type, actor).toBe(INSPECTION_REFUSED);
+      expect((error as ApplicationFailure).nonRetryable, actor).toBe(true);
+    }
+    // Nothing was recorded: the holder change still waits for the inspection.
+    const call = input('transferAccount', 'gas', application('U-GAS-INSPECTION-1'));
+    await expect(a.gas.transferAccount(call)).rejects.toThrow(SafetyInspectionRequiredError);
+    const malformed: unknown = await a.gasInspections
+      .recordSafetyInspection({ caseId: CASE, unitId: '', actor: 'officer:gas:o-7' })
+      .catch((e: unknown) => e);
+    expect((malformed as ApplicationFailure).type).toBe(INVALID_ACTIVITY_INPUT);
   });
 });
 

@@ -12,6 +12,7 @@ import { ApplicationFailure, log } from '@temporalio/activity';
 import type { z } from 'zod';
 import { UTILITIES, type Agency, type Utility } from '../domain/agencyIds.ts';
 import { StatedFailure } from '../domain/errors.ts';
+import { SafetyInspectionRequest, type SafetyInspection } from '../domain/inspections.ts';
 import { jointTransferProcess } from '../domain/processGraph.ts';
 import {
   AssessTaxInput,
@@ -292,7 +293,46 @@ export function createUtilityActivities(deps: AgencyDeps<UtilitySystem> & { agen
   };
 }
 
+/** The failure type of an inspection record the gas company refuses (never retried). */
+export const INSPECTION_REFUSED = 'InspectionRefused';
+
+/**
+ * The gas company's desk for safety inspections: an officer of the company records that a
+ * unit's appliances passed (workflow `safetyInspection`), in the company's own system, so
+ * that a holder change refused for the inspection (transferAccount.gas) succeeds when a
+ * supervisor retries it. Not a step: nothing is signed.
+ */
+export function createSafetyInspectionActivities(deps: {
+  system: UtilitySystem;
+  now?: () => Date;
+}) {
+  const ask = systemOf('gas');
+  const now = deps.now ?? (() => new Date());
+  return {
+    async recordSafetyInspection(input: SafetyInspectionRequest): Promise<SafetyInspection> {
+      const request = parseInput('recordSafetyInspection', SafetyInspectionRequest, input);
+      // The company's own officers only (`officer:gas:<id>`): the API sees to it, and so
+      // does the company, whose records these are.
+      const [role, agency, id] = request.actor.split(':');
+      if (role !== 'officer' || agency !== 'gas' || !id)
+        throw ApplicationFailure.nonRetryable(
+          `actor: ${request.actor} is not an officer of gas`,
+          INSPECTION_REFUSED,
+        );
+      const inspection = await ask(() => deps.system.recordSafetyInspection(request.unitId, now()));
+      log.info('safety inspection recorded', {
+        caseId: request.caseId,
+        unitId: request.unitId,
+        inspectionId: inspection.inspectionId,
+        actor: request.actor,
+      });
+      return inspection;
+    },
+  };
+}
+
 export type HousingActivities = ReturnType<typeof createHousingActivities>;
 export type RegistryActivities = ReturnType<typeof createRegistryActivities>;
 export type TaxActivities = ReturnType<typeof createTaxActivities>;
 export type UtilityActivities = ReturnType<typeof createUtilityActivities>;
+export type SafetyInspectionActivities = ReturnType<typeof createSafetyInspectionActivities>;

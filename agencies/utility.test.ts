@@ -20,8 +20,25 @@ describe('simulatedUtility', () => {
     const gas = simulatedUtility('gas');
     const unit = { ...view, unitId: 'U-GAS-INSPECTION-1' };
     expect((await gas.precheck(unit)).safetyInspectionDue).toBe(true);
-    gas.recordSafetyInspection('U-GAS-INSPECTION-1');
+    const at = new Date('2026-12-05T10:00:00Z');
+    const inspection = await gas.recordSafetyInspection('U-GAS-INSPECTION-1', at);
+    expect(inspection).toMatchObject({
+      unitId: 'U-GAS-INSPECTION-1',
+      recordedAt: at.toISOString(),
+    });
     expect((await gas.precheck(unit)).safetyInspectionDue).toBe(false);
+    // Recorded once: a retried call gets the first record back.
+    expect(await gas.recordSafetyInspection('U-GAS-INSPECTION-1', new Date())).toEqual(inspection);
+  });
+
+  it('changes the holder of a gas account once its inspection is recorded, not before', async () => {
+    const gas = simulatedUtility('gas');
+    const transfer = { ...view, unitId: 'U-GAS-INSPECTION-2', newHolderName: 'Chen Mei' };
+    await expect(gas.transferAccount('case-a', transfer)).rejects.toThrow(
+      /safety inspection is due/,
+    );
+    await gas.recordSafetyInspection('U-GAS-INSPECTION-2', new Date());
+    expect(await gas.transferAccount('case-a', transfer)).toMatchObject({ holderChanged: true });
   });
 
   it('knows water arrears only at the water company', async () => {

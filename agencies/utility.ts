@@ -4,6 +4,7 @@
 // so a retried call reads the same meter as the first one.
 import type { Utility } from '../domain/agency.ts';
 import { StatedFailure } from '../domain/errors.ts';
+import type { SafetyInspection } from '../domain/inspections.ts';
 import type { AccountTransferView, UtilityView } from '../domain/views.ts';
 import { stableDigits, stableHash } from './simulation.ts';
 
@@ -33,6 +34,11 @@ export interface UtilitySystem {
    * case. @throws SafetyInspectionRequiredError while a gas safety inspection is due.
    */
   transferAccount(caseId: string, view: AccountTransferView): Promise<AccountTransfer>;
+  /**
+   * Records that the appliances at `unitId` passed a safety inspection (its engineer's
+   * finding, entered by an officer), which clears `safetyInspectionDue`; idempotent per unit.
+   */
+  recordSafetyInspection(unitId: string, now: Date): Promise<SafetyInspection>;
 }
 
 /**
@@ -67,6 +73,8 @@ export const UTILITY_FIXTURES: Readonly<Record<Utility, Readonly<Record<string, 
       'U-GAS-INSPECTION-1': { safetyInspectionDue: true },
       'U-GAS-INSPECTION-2': { safetyInspectionDue: true },
       'U-GAS-INSPECTION-3': { safetyInspectionDue: true },
+      'U-GAS-INSPECTION-4': { safetyInspectionDue: true },
+      'U-GAS-INSPECTION-5': { safetyInspectionDue: true },
       'U-NO-GAS-1': { noAccount: true },
       'U-GAS-CLOSED-LATER-1': { closedAfterPrecheck: true },
       'U-GAS-CLOSED-LATER-2': { closedAfterPrecheck: true },
@@ -75,11 +83,6 @@ export const UTILITY_FIXTURES: Readonly<Record<Utility, Readonly<Record<string, 
 
 const ACCOUNT_PREFIX: Record<Utility, string> = { electricity: 'EL', water: 'WA', gas: 'GA' };
 
-/** A simulated utility, plus the field engineer's hand: recording a done inspection. */
-export interface SimulatedUtility extends UtilitySystem {
-  recordSafetyInspection(unitId: string): void;
-}
-
 /**
  * Units named in fixtures behave as written; any other unit has an account at its address
  * with no arrears. Holder changes live in memory for the life of the system.
@@ -87,8 +90,9 @@ export interface SimulatedUtility extends UtilitySystem {
 export function simulatedUtility(
   utility: Utility,
   fixtures: Readonly<Record<string, UtilityFixture>> = UTILITY_FIXTURES[utility],
-): SimulatedUtility {
-  const inspected = new Set<string>();
+): UtilitySystem {
+  /** Passed inspections, by unit: a second record of one returns the first. */
+  const inspected = new Map<string, SafetyInspection>();
   /** Holder changes done, by case id: a retry gets the same record back. */
   const transfers = new Map<string, AccountTransfer>();
 
@@ -144,8 +148,16 @@ export function simulatedUtility(
       return Promise.resolve(transfer);
     },
 
-    recordSafetyInspection(unitId) {
-      inspected.add(unitId);
+    recordSafetyInspection(unitId, now) {
+      const done = inspected.get(unitId);
+      if (done) return Promise.resolve(done);
+      const inspection: SafetyInspection = {
+        inspectionId: `SI-${stableDigits(`${utility}|inspection|${unitId}`, 8)}`,
+        unitId,
+        recordedAt: now.toISOString(),
+      };
+      inspected.set(unitId, inspection);
+      return Promise.resolve(inspection);
     },
   };
 }

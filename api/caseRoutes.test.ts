@@ -680,6 +680,64 @@ describe('a decision by an officer whose agency has no step in the case', () => 
   });
 });
 
+describe("a gas officer's record of a passed safety inspection", () => {
+  const GAS_STEPS: CaseStatus['steps'] = [
+    { stepId: 'transferAccount.gas', agency: 'gas', kind: 'auto', status: 'escalated' },
+  ];
+  const withGas = (overrides: Partial<FakeRun> = {}) =>
+    fakeTemporal([
+      {
+        runId: 'run-1',
+        caseId: CASE,
+        statusName: 'RUNNING',
+        phase: 'running',
+        steps: GAS_STEPS,
+        ...overrides,
+      },
+    ]);
+
+  it('is refused to anyone but the gas company (403), before the case is asked', async () => {
+    const { temporal, world } = withGas();
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    for (const caller of ['registry', 'tax', 'citizen', 'supervisor']) {
+      const response = await call('POST', `/cases/${CASE}/inspections`, caller, {
+        outcome: 'passed',
+      });
+      expect(response.statusCode, caller).toBe(403);
+    }
+    expect(world.queries).toBe(0);
+  });
+
+  it('names what is wrong with the request (400), and records nothing', async () => {
+    const { temporal, world } = withGas();
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    for (const [payload, field] of [
+      [{ outcome: 'failed' }, 'outcome'],
+      [{}, 'outcome'],
+      [{ outcome: 'passed', unitId: 'U-OTHER' }, 'unitId'],
+    ] as const) {
+      const response = await call('POST', `/cases/${CASE}/inspections`, 'gas', payload);
+      expect(response.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(response.json(), JSON.stringify(payload)).toMatchObject({ field });
+    }
+    expect(world.queries).toBe(0);
+  });
+
+  it('looks like no case (404) for a case without a gas account, and is a conflict (409) once the case closed', async () => {
+    const noGas = withGas({ steps: undefined });
+    let { call } = await appWith(noGas.temporal, fakePool([rowOf()]).pool);
+    const none = await call('POST', `/cases/${CASE}/inspections`, 'gas', { outcome: 'passed' });
+    expect(none.statusCode).toBe(404);
+    expect(none.json()).toMatchObject({ field: 'caseId', reason: `no case ${CASE}` });
+    await app?.close();
+    const closed = withGas({ statusName: 'COMPLETED', phase: 'completed' });
+    ({ call } = await appWith(closed.temporal, fakePool([rowOf()]).pool));
+    const late = await call('POST', `/cases/${CASE}/inspections`, 'gas', { outcome: 'passed' });
+    expect(late.statusCode, late.body).toBe(409);
+    expect(late.json()).toMatchObject({ error: 'conflict', field: 'caseId' });
+  });
+});
+
 describe('a decision on a case that has closed', () => {
   it('is a conflict with the case (409 naming caseId), as when it closes while the decision is on its way, and nothing is signed', async () => {
     const { temporal, world } = fakeTemporal([

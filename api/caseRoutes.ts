@@ -38,6 +38,8 @@ import { opensCommitment, verifyStatementSignature } from '../ledger/statement.t
 import type { SignedStatement } from '../domain/statement.ts';
 import { KeyRegistry } from '../ledger/pg/keyRegistry.ts';
 import type { agencyDecision } from '../workflows/agencyDecision.ts';
+import type { safetyInspection } from '../workflows/safetyInspection.ts';
+import type { SafetyInspection } from '../domain/inspections.ts';
 import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
 import { decideUpdate, resolveEscalationUpdate, statusQuery } from '../workflows/messages.ts';
 import { caseStatusKey } from '../workflows/searchAttributes.ts';
@@ -56,6 +58,7 @@ import {
 } from './caseList.ts';
 import {
   isUnavailable,
+  refusedInspection,
   refusedUpdate,
   RequestValidationError,
   ServiceUnavailableError,
@@ -74,6 +77,8 @@ import {
   EscalationRequest,
   Escalations,
   Inbox,
+  InspectionRecorded,
+  InspectionRequest,
   OfficerView,
   PaymentRequest,
   NoQuery,
@@ -1052,6 +1057,63 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         actor: actorOf(principal),
       });
       return applyDecision(row, decision);
+    },
+  );
+
+  app.post(
+    '/cases/:caseId/inspections',
+    {
+      onRequest: deps.authorize(['officer']),
+      schema: {
+        summary:
+          "A gas officer records that the unit's appliances passed their safety inspection, in the gas company's system",
+        tags: ['officer'],
+        security: BEARER,
+        querystring: NoQuery,
+        params: CaseParams,
+        body: InspectionRequest,
+        response: { 200: InspectionRecorded },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      // Only gas accounts need one (agencies/utility.ts), and the record is the company's.
+      if (principal.role !== 'officer' || principal.agency !== 'gas')
+        throw new ForbiddenError('only the gas company records safety inspections');
+      const row = await caseRow(request.params.caseId);
+      const status = await statusOf(row);
+      // As for the officer's view: a case without a gas account looks like no case.
+      const steps = (status?.steps ?? []).filter((s) => s.agency === 'gas');
+      if (!status || steps.length === 0)
+        throw new NotFoundError(`no case ${row.case_id}`, 'caseId');
+      if (status.phase !== 'running')
+        throw new StateConflictError(
+          'caseId',
+          `case ${row.case_id} is ${status.phase}: its gas account no longer waits for an inspection`,
+        );
+      let inspection: SafetyInspection;
+      try {
+        inspection = await temporal.workflow.execute<typeof safetyInspection>('safetyInspection', {
+          taskQueue: ORCHESTRATOR_TASK_QUEUE,
+          workflowId: `inspection:${row.case_id}:${randomUUID()}`,
+          args: [{ caseId: row.case_id, unitId: row.unit_id, actor: actorOf(principal) }],
+          workflowExecutionTimeout: '1 minute',
+        });
+      } catch (error) {
+        throw refusedInspection(error);
+      }
+      // The holder change the inspection held, once it waits for a supervisor: their retry
+      // now succeeds. Before that, the change will find the inspection recorded.
+      const held = steps.find(
+        (s) => s.stepId === 'transferAccount.gas' && s.status === 'escalated',
+      );
+      return {
+        caseId: row.case_id,
+        unitId: inspection.unitId,
+        inspectionId: inspection.inspectionId,
+        recordedAt: inspection.recordedAt,
+        heldStep: held?.stepId ?? null,
+      };
     },
   );
 

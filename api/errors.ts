@@ -169,6 +169,24 @@ export function refusedUpdate(error: unknown, field: string): unknown {
   return error;
 }
 
+/** The failure type the gas company gives an inspection record it refuses (activities/agencies.ts). */
+const INSPECTION_REFUSED = 'InspectionRefused';
+
+/**
+ * Maps a failed `safetyInspection` workflow: the company refusing the officer to
+ * ForbiddenError, a company system that never answered to AgencyUnavailableError; other
+ * errors pass through.
+ */
+export function refusedInspection(error: unknown): unknown {
+  if (!(error instanceof WorkflowFailedError)) return error;
+  const failure = applicationFailureIn(error);
+  if (failure?.type === INSPECTION_REFUSED)
+    return new ForbiddenError(`${failure.type}: ${failure.message}`);
+  return new AgencyUnavailableError(
+    "the gas company's system did not answer in time; nothing was recorded, try again later",
+  );
+}
+
 /**
  * Fastify's own refusals before any route runs (a path that is not valid percent-encoding, a
  * path parameter over the length limit), in the same JSON shape as every other 4xx. Passed
@@ -309,13 +327,11 @@ export function registerErrorHandler(app: FastifyInstance): void {
     }
     if (error instanceof RateLimitedError) {
       // @fastify/rate-limit on the public routes (its own headers, Retry-After among them).
-      return reply
-        .code(429)
-        .send({
-          error: 'rate_limited',
-          field: 'request',
-          reason: error.message,
-        } satisfies ErrorBody);
+      return reply.code(429).send({
+        error: 'rate_limited',
+        field: 'request',
+        reason: error.message,
+      } satisfies ErrorBody);
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {

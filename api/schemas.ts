@@ -158,6 +158,23 @@ export const DecisionRequest = z
 
 export const DecisionApplied = z.object({ stepId: z.string(), ledgerIndex: z.number().int() });
 
+/** A gas officer's record that the unit's appliances passed their safety inspection. */
+export const InspectionRequest = z
+  .object({
+    // Only a pass is recorded: a failed inspection changes nothing (the account stays put).
+    outcome: z.literal('passed', { error: 'must be passed: only a passed inspection is recorded' }),
+  })
+  .strict();
+
+export const InspectionRecorded = z.object({
+  caseId: z.string(),
+  unitId: z.string(),
+  inspectionId: z.string(),
+  recordedAt: z.string(),
+  /** The step the inspection held, if it waits for a supervisor's retry now. */
+  heldStep: z.string().nullable(),
+});
+
 export const EscalationRequest = z
   .object({
     stepId: z.string().min(1).max(64),

@@ -17,6 +17,7 @@ import {
   createHousingActivities,
   createRegistryActivities,
   createTaxActivities,
+  createSafetyInspectionActivities,
   createUtilityActivities,
 } from '../activities/agencies.ts';
 import { createOrchestratorActivities } from '../activities/orchestrator.ts';
@@ -134,8 +135,15 @@ function stepActivities(agency: Agency, key: SigningKey): object {
       return createRegistryActivities({ key, system: simulatedRegistry() });
     case 'electricity':
     case 'water':
-    case 'gas':
       return createUtilityActivities({ agency, key, system: simulatedUtility(agency) });
+    case 'gas': {
+      // One system: the inspection its officer records is the one the holder change asks for.
+      const system = simulatedUtility(agency);
+      return {
+        ...createUtilityActivities({ agency, key, system }),
+        ...createSafetyInspectionActivities({ system }),
+      };
+    }
   }
 }
 

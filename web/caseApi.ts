@@ -119,3 +119,13 @@ export interface OfficerView {
   steps: StepState[];
   access: { ledgerIndex: number };
 }
+
+/** POST /cases/:id/inspections: a gas officer's record of a passed safety inspection. */
+export interface InspectionRecorded {
+  caseId: string;
+  unitId: string;
+  inspectionId: string;
+  recordedAt: string;
+  /** The holder change waiting for a supervisor's retry, if any. */
+  heldStep: string | null;
+}

@@ -587,23 +587,28 @@ async function approveThroughTheApi(caseId: string): Promise<void> {
   expect(approved.statusCode, approved.body).toBe(200);
 }
 
+/**
+ * A paid and approved case of a gas unit due a safety inspection, once its holder change waits
+ * for a supervisor: the gas company's system refuses it until an inspection is recorded
+ * (agencies/README.md), so after the registration it retries, then escalates.
+ */
+async function gasTransferHeldForItsInspection(unitId: string): Promise<string> {
+  const caseId = await submit(stack, sampleApplication({ unitId, utilities: ['gas'] }));
+  await payThroughTheApi(caseId);
+  await approveThroughTheApi(caseId);
+  await waitUntil(
+    stack,
+    caseId,
+    (t) => stepStatus(t, 'transferAccount.gas') === 'escalated',
+    'the gas transfer held for its inspection',
+    90_000,
+  );
+  return caseId;
+}
+
 describe('an escalation in Chromium', () => {
   it('the supervisor resolves an escalated step by hand from the timeline, with a reason', async () => {
-    // The gas company's system keeps refusing this transfer until an inspection is recorded
-    // (agencies/README.md): after registration it retries, then escalates.
-    const caseId = await submit(
-      stack,
-      sampleApplication({ unitId: 'U-GAS-INSPECTION-1', utilities: ['gas'] }),
-    );
-    await payThroughTheApi(caseId);
-    await approveThroughTheApi(caseId);
-    await waitUntil(
-      stack,
-      caseId,
-      (t) => stepStatus(t, 'transferAccount.gas') === 'escalated',
-      'the gas transfer escalating',
-      90_000,
-    );
+    const caseId = await gasTransferHeldForItsInspection('U-GAS-INSPECTION-1');
 
     const { page, problems } = await newPage();
     await openSignedIn(
@@ -639,6 +644,62 @@ describe('an escalation in Chromium', () => {
     expect(closed.workflowStatus).toBe('COMPLETED');
     expect(closed.escalations[0]).toMatchObject({ resolved: true });
     await expectAccessible(page, problems);
+  });
+});
+
+describe('a gas safety inspection in Chromium', () => {
+  it("a gas officer records the passed inspection from the officer's page, and the supervisor's retry completes the case", async () => {
+    const caseId = await gasTransferHeldForItsInspection('U-GAS-INSPECTION-5');
+
+    const { page, problems } = await newPage();
+    await openSignedIn(
+      page,
+      baseUrl,
+      '/officer',
+      await tokenOf({ role: 'officer', sub: 'officer-gas-1', agency: 'gas' }),
+    );
+    const form = page.locator('#inspection-form');
+    await form.getByLabel('Case').fill(caseId);
+    // Not confirmed as passed: refused in the page, nothing sent.
+    await form.getByRole('button', { name: 'Record the passed inspection' }).click();
+    await page.locator('#alert').filter({ hasText: 'Only a passed inspection' }).waitFor();
+    await form.getByLabel('The appliances passed their safety inspection').check();
+    await form.getByRole('button', { name: 'Record the passed inspection' }).click();
+    await page
+      .locator('#status')
+      .filter({ hasText: 'transferAccount.gas waits for a supervisor' })
+      .waitFor({ timeout: 30_000 });
+    expect(await page.locator('#status').textContent()).toMatch(
+      /^Inspection SI-\d{8} of U-GAS-INSPECTION-5 recorded\./,
+    );
+    await expectAccessible(page, problems);
+
+    const retried = await stack.app.inject({
+      method: 'POST',
+      url: `/cases/${caseId}/escalations`,
+      headers: stack.supervisor,
+      payload: {
+        stepId: 'transferAccount.gas',
+        action: 'retry',
+        reason: 'the gas company recorded a passed inspection',
+      },
+    });
+    expect(retried.statusCode, retried.body).toBe(200);
+    const closed = await waitForClosed(stack, caseId);
+    expect(closed.phase).toBe('completed');
+    expect(stepStatus(closed, 'transferAccount.gas')).toBe('done');
+  });
+
+  it("shows the inspection form to the gas company's officers only", async () => {
+    const { page } = await newPage();
+    await openSignedIn(
+      page,
+      baseUrl,
+      '/officer',
+      await tokenOf({ role: 'officer', sub: 'officer-9', agency: 'registry' }),
+    );
+    await page.locator('#signed-in').waitFor();
+    expect(await page.locator('#inspection').isHidden()).toBe(true);
   });
 });
 

@@ -638,6 +638,7 @@ describe('the API description', () => {
     ['get', '/inbox', true],
     ['get', '/cases/{caseId}/view', true],
     ['post', '/cases/{caseId}/decisions', true],
+    ['post', '/cases/{caseId}/inspections', true],
     ['get', '/cases/{caseId}/evidence', true],
     ['post', '/cases/{caseId}/escalations', true],
     ['get', '/escalations', true],

@@ -374,6 +374,54 @@ describe('the joint transfer, end to end', () => {
     expect(body).not.toContain('inspection done on site');
   });
 
+  it("completes a gas transfer held for its safety inspection once the gas company's officer records it and a supervisor retries", async () => {
+    const caseId = await submit(
+      stack,
+      sampleApplication({ unitId: 'U-GAS-INSPECTION-4', utilities: ['gas'] }),
+    );
+    await payAndApprove(caseId);
+    await waitUntil(
+      stack,
+      caseId,
+      (t) => stepStatus(t, 'transferAccount.gas') === 'escalated',
+      'the holder change held for its inspection',
+      60_000,
+    );
+    const inspect = (headers: Record<string, string>) =>
+      stack.app.inject({
+        method: 'POST',
+        url: `/cases/${caseId}/inspections`,
+        headers,
+        payload: { outcome: 'passed' },
+      });
+    // Only the gas company records one.
+    expect((await inspect(stack.officer.water)).statusCode).toBe(403);
+    const recorded = await inspect(stack.officer.gas);
+    expect(recorded.statusCode, recorded.body).toBe(200);
+    expect(recorded.json()).toMatchObject({
+      caseId,
+      unitId: 'U-GAS-INSPECTION-4',
+      heldStep: 'transferAccount.gas',
+      inspectionId: expect.stringMatching(/^SI-\d{8}$/) as string,
+    });
+    const retried = await supervise(
+      caseId,
+      'transferAccount.gas',
+      'retry',
+      'the gas company recorded a passed inspection',
+    );
+    expect(retried.statusCode, retried.body).toBe(200);
+    const t = await waitForClosed(stack, caseId, 60_000);
+    expect(t.phase).toBe('completed');
+    expect(stepStatus(t, 'transferAccount.gas')).toBe('done');
+    // The holder change is the gas company's signed answer, not a resolution by hand.
+    const gasAnswers = t.entries.filter((e) => e.statement.stepId === 'transferAccount.gas');
+    expect(gasAnswers.map((e) => [e.statement.agency, e.statement.outcome])).toEqual([
+      ['gas', 'passed'],
+    ]);
+    expect(Object.keys(entryOutcomes(t))).not.toContain('transferAccount.gas.resolved');
+  });
+
   const supervise = (caseId: string, stepId: string, action: 'retry' | 'resolve', reason: string) =>
     driver.supervise(stack, caseId, stepId, action, reason);
   /** What an operator's Cancel in the Temporal UI sends. */

@@ -159,6 +159,16 @@ const ROUTES: Route[] = [
     forbiddenField: { 'officer tax': 'stepId' },
   },
   {
+    // Only the gas company's officers record inspections: none of these callers is one.
+    route: 'POST /cases/:caseId/inspections',
+    request: () => ({
+      method: 'POST',
+      url: `/cases/${caseId}/inspections`,
+      payload: { outcome: 'passed' },
+    }),
+    expected: [403, 403, 403, 403, 403],
+  },
+  {
     route: 'GET /cases/:caseId/evidence',
     request: () => ({ method: 'GET', url: `/cases/${caseId}/evidence` }),
     expected: [403, 403, 403, 403, 200],

@@ -1,7 +1,7 @@
 // An agency officer's page: the open review steps of their agency; opening one asks for a
 // purpose (the read is recorded on the ledger, who and why off it) and shows only the
 // agency's minimised view; the decision, approve or reject with a reason, is signed by the
-// agency before it reaches the workflow.
+// agency before it reaches the workflow. A gas officer also records passed safety inspections.
 /// <reference lib="dom" />
 import {
   byId,
@@ -19,7 +19,7 @@ import { say, sayError } from '../messages.ts';
 import { claimsOf, sessionPanel } from '../session.ts';
 import { badge, stepItem } from '../caseView.ts';
 import { pagedList, type Page } from '../pagedList.ts';
-import type { InboxItem, OfficerView } from '../caseApi.ts';
+import type { InboxItem, InspectionRecorded, OfficerView } from '../caseApi.ts';
 
 let token = '';
 /** The task chosen last: an answer about another one (chosen before) must not land under it. */
@@ -189,6 +189,42 @@ async function decide(form: HTMLFormElement): Promise<void> {
     .catch((error: unknown) => sayError(error, `${recorded}, but the inbox could not be reloaded`));
 }
 
+/** Records a passed gas safety inspection for the case named in the form. */
+async function recordInspection(form: HTMLFormElement): Promise<void> {
+  const caseInput = byId<HTMLInputElement>('inspection-case');
+  const passed = byId<HTMLInputElement>('inspection-passed');
+  const caseId = caseInput.value.trim();
+  caseInput.toggleAttribute('aria-invalid', caseId === '');
+  if (caseId === '') {
+    sayError('Give the case id.');
+    caseInput.focus();
+    return;
+  }
+  if (!passed.checked) {
+    sayError('Only a passed inspection is recorded: confirm that the appliances passed.');
+    passed.focus();
+    return;
+  }
+  let recorded: InspectionRecorded;
+  try {
+    recorded = await json<InspectionRecorded>(`/cases/${encodeURIComponent(caseId)}/inspections`, {
+      token,
+      method: 'POST',
+      body: { outcome: 'passed' },
+    });
+  } catch (error) {
+    sayError(error, 'The inspection was not recorded');
+    return;
+  }
+  form.reset();
+  say(
+    `Inspection ${recorded.inspectionId} of ${recorded.unitId} recorded.` +
+      (recorded.heldStep
+        ? ` ${recorded.heldStep} waits for a supervisor: their retry now succeeds.`
+        : ' The holder change will find it recorded.'),
+  );
+}
+
 sessionPanel(
   'officer',
   (value) => {
@@ -196,6 +232,11 @@ sessionPanel(
     byId('signed-in').hidden = false;
     const agency = claimsOf(value)?.agency;
     if (agency) byId('inbox-heading').textContent = `Open review steps for ${agency}`;
+    if (agency === 'gas') {
+      byId('inspection').hidden = false;
+      const inspectionForm = byId<HTMLFormElement>('inspection-form');
+      onSubmitOneAtATime(inspectionForm, () => recordInspection(inspectionForm));
+    }
     onSubmitOneAtATime(byId<HTMLFormElement>('purpose-form'), readCase);
     const decisionForm = byId<HTMLFormElement>('decision-form');
     onSubmitOneAtATime(decisionForm, () => decide(decisionForm));

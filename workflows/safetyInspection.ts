@@ -1,0 +1,20 @@
+// Carries a gas officer's record of a passed safety inspection to the gas company's worker
+// and back. Short-lived, like agencyDecision: the API runs it to completion. Not part of the
+// case: the case sees its effect when a supervisor retries the held holder change.
+import { proxyActivities } from '@temporalio/workflow';
+import { agencyTaskQueue } from '../domain/agencyIds.ts';
+import type { SafetyInspection, SafetyInspectionRequest } from '../domain/inspections.ts';
+import type { SafetyInspectionActivities } from '../activities/agencies.ts';
+
+export async function safetyInspection(
+  request: SafetyInspectionRequest,
+): Promise<SafetyInspection> {
+  const { recordSafetyInspection } = proxyActivities<SafetyInspectionActivities>({
+    taskQueue: agencyTaskQueue('gas'),
+    startToCloseTimeout: '10 seconds',
+    // A person is waiting on the page: a few quick retries, then the API says so.
+    scheduleToCloseTimeout: '30 seconds',
+    retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['InspectionRefused'] },
+  });
+  return recordSafetyInspection(request);
+}
