@@ -56,7 +56,7 @@ export const DEMO_SCENARIOS = [
     utilities: [],
   },
   {
-    title: 'a gas transfer that needs a supervisor',
+    title: 'a gas transfer held for its safety inspection, then retried by a supervisor',
     unitId: 'U-GAS-INSPECTION-1',
     utilities: ['gas'],
   },
@@ -116,10 +116,11 @@ export function demoApplication(i: number, runTag: string) {
   };
 }
 
-/** Bearer tokens of the demo's people: the applicant, a registry officer, a supervisor. */
+/** Bearer tokens of the demo's people: the applicant, a registry and a gas officer, a supervisor. */
 export interface DemoTokens {
   citizen: string;
   registryOfficer: string;
+  gasOfficer: string;
   supervisor: string;
 }
 
@@ -146,8 +147,9 @@ async function call(
 /**
  * Plays the people on one case until it closes, through the same routes the pages use: the
  * citizen pays (the tax bureau's and utilities' payment systems sign the confirmation), the
- * registry officer approves (the registry's worker signs it), a supervisor resolves an
- * escalation.
+ * registry officer approves (the registry's worker signs it), the gas officer records a passed
+ * safety inspection and a supervisor retries the held holder change; another escalation a
+ * supervisor resolves by hand.
  */
 async function drive(
   apiUrl: string,
@@ -186,15 +188,30 @@ async function drive(
           { stepId: step.stepId, outcome: 'approved', reason: 'title clear, duties paid' },
           signal,
         );
-      } else if (step.status === 'escalated') {
+      } else if (step.status === 'escalated' && step.stepId === 'transferAccount.gas') {
+        // The gas company's officer records the passed inspection; the supervisor's retry of
+        // the held holder change then succeeds, the company's own signed answer.
+        await call(
+          `${apiUrl}/cases/${caseId}/inspections`,
+          tokens.gasOfficer,
+          { outcome: 'passed' },
+          signal,
+        );
         await call(
           `${apiUrl}/cases/${caseId}/escalations`,
           tokens.supervisor,
           {
             stepId: step.stepId,
-            action: 'resolve',
-            reason: 'inspected on site; holder changed by hand',
+            action: 'retry',
+            reason: 'the gas company recorded a passed safety inspection',
           },
+          signal,
+        );
+      } else if (step.status === 'escalated') {
+        await call(
+          `${apiUrl}/cases/${caseId}/escalations`,
+          tokens.supervisor,
+          { stepId: step.stepId, action: 'resolve', reason: 'settled on site; recorded by hand' },
           signal,
         );
       } else continue;

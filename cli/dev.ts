@@ -339,12 +339,18 @@ export async function runDev(
         { role: 'officer', sub: 'officer-registry-1', agency: 'registry' },
         day,
       ),
+      gasOfficer: await issueToken(
+        tokenKey.seed,
+        { role: 'officer', sub: 'officer-gas-1', agency: 'gas' },
+        day,
+      ),
       supervisor: await issueToken(tokenKey.seed, { role: 'supervisor', sub: 'supervisor-1' }, day),
     };
     say('');
     say('Pages (each link, once you confirm, signs you in as a demo person for a day):');
     say(`  citizen      ${apiUrl}/citizen#token=${tokens.citizen}`);
     say(`  officer      ${apiUrl}/officer#token=${tokens.registryOfficer}`);
+    say(`  gas officer  ${apiUrl}/officer#token=${tokens.gasOfficer}`);
     say(`  supervisor   ${apiUrl}/supervisor#token=${tokens.supervisor}`);
     say(`  explorer     ${apiUrl}/explorer`);
     say(`  API docs     ${apiUrl}/docs`);
