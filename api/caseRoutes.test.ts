@@ -3,10 +3,14 @@
 // run, and which field a refusal names. The happy paths run against the real services in
 // test/integration/roleMatrix.test.ts and frontDoors.test.ts.
 import { Metadata } from '@grpc/grpc-js';
+import { RetryState } from '@temporalio/common';
 import {
+  ActivityFailure,
+  ApplicationFailure,
   Client,
   QueryNotRegisteredError,
   WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
   WorkflowNotFoundError,
 } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
@@ -20,8 +24,8 @@ import { commitTo, signStatement } from '../ledger/statement.ts';
 import type { AccessRecord } from './access.ts';
 import { buildApp } from './app.ts';
 import type { CaseRow } from './caseRoutes.ts';
-import { UnauthorizedError, type Principal } from './auth.ts';
-import { SigningKeyRefusedError } from './errors.ts';
+import { ForbiddenError, UnauthorizedError, type Principal } from './auth.ts';
+import { AgencyUnavailableError, refusedInspection, SigningKeyRefusedError } from './errors.ts';
 
 const CASE = '11111111-1111-4111-8111-111111111111';
 /** A later case of the same property unit, in the same workflow id. */
@@ -96,7 +100,13 @@ const registerKey = (key: { keyId: string; publicKey: Uint8Array }, agency: stri
     valid_until: null,
   });
 
-function fakePool(rows: CaseRow[], entries: Record<string, Buffer[]> = {}, notices: Notice[] = []) {
+function fakePool(
+  rows: CaseRow[],
+  entries: Record<string, Buffer[]> = {},
+  notices: Notice[] = [],
+  /** The application case_secrets holds for every case, as the intake stored it. */
+  application: unknown = null,
+) {
   const queries: string[] = [];
   const query = (config: string | { text: string; values?: unknown[] }, params?: unknown[]) => {
     const text = typeof config === 'string' ? config : config.text;
@@ -105,7 +115,7 @@ function fakePool(rows: CaseRow[], entries: Record<string, Buffer[]> = {}, notic
     const answer = (r: unknown[]) => Promise.resolve({ rows: r, rowCount: r.length });
     if (/FROM cases WHERE case_id = \$1|FROM cases c LEFT JOIN case_secrets/.test(text))
       return answer(
-        rows.filter((r) => r.case_id === values[0]).map((r) => ({ ...r, application: null })),
+        rows.filter((r) => r.case_id === values[0]).map((r) => ({ ...r, application })),
       );
     if (/FROM cases\s+WHERE applicant = \$1/.test(text))
       return answer(rows.filter((r) => r.applicant === values[0]).slice(0, values[1] as number));
@@ -120,7 +130,7 @@ function fakePool(rows: CaseRow[], entries: Record<string, Buffer[]> = {}, notic
           leaf_hash: Buffer.alloc(32),
         })),
       );
-    if (/FROM case_secrets WHERE case_id/.test(text)) return answer([{ application: null }]);
+    if (/FROM case_secrets WHERE case_id/.test(text)) return answer([{ application }]);
     if (/FROM agency_keys WHERE key_id = \$1/.test(text)) {
       const key = REGISTERED_KEYS.get(values[0] as string);
       return answer(key ? [key] : []);
@@ -553,6 +563,28 @@ describe("a supervisor's case list", () => {
   });
 });
 
+describe('an application stored under earlier input rules', () => {
+  it("is still the case's application: the officer reads its view", async () => {
+    // Taken before unit ids were capitals only and the parties had to differ.
+    const stored = {
+      ...APPLICATION,
+      unitId: 'u-1',
+      seller: { ...APPLICATION.seller, idNumber: APPLICATION.buyer.idNumber },
+    };
+    const { temporal } = fakeTemporal([
+      { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
+    ]);
+    const { call, accesses } = await appWith(temporal, fakePool([rowOf()], {}, [], stored).pool);
+    const response = await call('GET', `/cases/${CASE}/view?purpose=review`, 'registry');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json<{ view: Record<string, string> }>().view).toMatchObject({
+      unitId: 'u-1',
+      buyerIdNumber: 'B1234567',
+    });
+    expect(accesses).toHaveLength(1);
+  });
+});
+
 describe('when the status query fails', () => {
   it("the officer's view answers 503, not 404, and records no access", async () => {
     const { temporal, world } = fakeTemporal([
@@ -701,6 +733,7 @@ describe("a gas officer's record of a passed safety inspection", () => {
     const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
     for (const caller of ['registry', 'tax', 'citizen', 'supervisor']) {
       const response = await call('POST', `/cases/${CASE}/inspections`, caller, {
+        unitId: 'U-1',
         outcome: 'passed',
       });
       expect(response.statusCode, caller).toBe(403);
@@ -712,9 +745,10 @@ describe("a gas officer's record of a passed safety inspection", () => {
     const { temporal, world } = withGas();
     const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
     for (const [payload, field] of [
-      [{ outcome: 'failed' }, 'outcome'],
-      [{}, 'outcome'],
-      [{ outcome: 'passed', unitId: 'U-OTHER' }, 'unitId'],
+      [{ unitId: 'U-1', outcome: 'failed' }, 'outcome'],
+      [{ unitId: 'U-1' }, 'outcome'],
+      [{ outcome: 'passed' }, 'unitId'],
+      [{ unitId: 'U-1', outcome: 'passed', inspector: 'someone' }, 'inspector'],
     ] as const) {
       const response = await call('POST', `/cases/${CASE}/inspections`, 'gas', payload);
       expect(response.statusCode, JSON.stringify(payload)).toBe(400);
@@ -726,15 +760,65 @@ describe("a gas officer's record of a passed safety inspection", () => {
   it('looks like no case (404) for a case without a gas account, and is a conflict (409) once the case closed', async () => {
     const noGas = withGas({ steps: undefined });
     let { call } = await appWith(noGas.temporal, fakePool([rowOf()]).pool);
-    const none = await call('POST', `/cases/${CASE}/inspections`, 'gas', { outcome: 'passed' });
+    const passed = { unitId: 'U-1', outcome: 'passed' };
+    const none = await call('POST', `/cases/${CASE}/inspections`, 'gas', passed);
     expect(none.statusCode).toBe(404);
     expect(none.json()).toMatchObject({ field: 'caseId', reason: `no case ${CASE}` });
     await app?.close();
     const closed = withGas({ statusName: 'COMPLETED', phase: 'completed' });
     ({ call } = await appWith(closed.temporal, fakePool([rowOf()]).pool));
-    const late = await call('POST', `/cases/${CASE}/inspections`, 'gas', { outcome: 'passed' });
+    const late = await call('POST', `/cases/${CASE}/inspections`, 'gas', passed);
     expect(late.statusCode, late.body).toBe(409);
     expect(late.json()).toMatchObject({ error: 'conflict', field: 'caseId' });
+  });
+});
+
+describe("a gas officer's record of a passed safety inspection, for another unit than the case's", () => {
+  it('is refused naming unitId (422), and nothing is recorded', async () => {
+    const { temporal } = fakeTemporal([
+      {
+        runId: 'run-1',
+        caseId: CASE,
+        statusName: 'RUNNING',
+        phase: 'running',
+        steps: [
+          { stepId: 'transferAccount.gas', agency: 'gas', kind: 'auto', status: 'escalated' },
+        ],
+      },
+    ]);
+    // No workflow.execute on the fake: reaching the gas company would be a 500.
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await call('POST', `/cases/${CASE}/inspections`, 'gas', {
+      unitId: 'U-2',
+      outcome: 'passed',
+    });
+    expect(response.statusCode, response.body).toBe(422);
+    expect(response.json()).toMatchObject({ field: 'unitId' });
+    expect(response.json<{ reason: string }>().reason).toContain('unit U-1, not U-2');
+  });
+});
+
+describe('a failed record of a safety inspection', () => {
+  it('is a 403 when the gas company refuses the officer, and a 503 naming caseId when its system does not answer', () => {
+    const failed = (type: string) =>
+      new WorkflowFailedError(
+        'workflow failed',
+        new ActivityFailure(
+          'activity failed',
+          'recordSafetyInspection',
+          '1',
+          RetryState.NON_RETRYABLE_FAILURE,
+          undefined,
+          ApplicationFailure.create({ message: 'no', type, nonRetryable: true }),
+        ),
+        RetryState.NON_RETRYABLE_FAILURE,
+      );
+    expect(refusedInspection(failed('InspectionRefused'))).toBeInstanceOf(ForbiddenError);
+    const unanswered = refusedInspection(failed('AgencySystemError'));
+    expect(unanswered).toBeInstanceOf(AgencyUnavailableError);
+    expect(unanswered).toMatchObject({ field: 'caseId' });
+    const other = new Error('not a workflow failure');
+    expect(refusedInspection(other)).toBe(other);
   });
 });
 

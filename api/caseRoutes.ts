@@ -39,7 +39,7 @@ import type { SignedStatement } from '../domain/statement.ts';
 import { KeyRegistry } from '../ledger/pg/keyRegistry.ts';
 import type { agencyDecision } from '../workflows/agencyDecision.ts';
 import type { safetyInspection } from '../workflows/safetyInspection.ts';
-import type { SafetyInspection } from '../domain/inspections.ts';
+import { inspectionWorkflowId, type SafetyInspection } from '../domain/inspections.ts';
 import type { jointTransferCase } from '../workflows/jointTransferCase.ts';
 import { decideUpdate, resolveEscalationUpdate, statusQuery } from '../workflows/messages.ts';
 import { caseStatusKey } from '../workflows/searchAttributes.ts';
@@ -221,9 +221,14 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     return { row, application: applicationFrom(row, application) };
   }
 
-  /** The stored application as read, unless the case was erased or none is stored. */
+  /**
+   * The stored application, unless the case was erased or none is stored. As the intake
+   * stored it: one taken under earlier input rules (before unit ids were capitals only, say)
+   * is still the case's application, not none.
+   */
   function applicationFrom(row: CaseRow, stored: unknown): CaseApplication | undefined {
-    return row.erased_at || stored == null ? undefined : CaseApplication.safeParse(stored).data;
+    if (row.erased_at || stored == null || typeof stored !== 'object') return undefined;
+    return CaseApplication.safeParse(stored).data ?? (stored as CaseApplication);
   }
 
   /** The case's application (personal data), unless it was erased. */
@@ -1091,11 +1096,16 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
           'caseId',
           `case ${row.case_id} is ${status.phase}: its gas account no longer waits for an inspection`,
         );
+      if (request.body.unitId !== row.unit_id)
+        throw new UpdateRefusedError(
+          'unitId',
+          `case ${row.case_id} is the transfer of unit ${row.unit_id}, not ${request.body.unitId}: check the case id`,
+        );
       let inspection: SafetyInspection;
       try {
         inspection = await temporal.workflow.execute<typeof safetyInspection>('safetyInspection', {
           taskQueue: ORCHESTRATOR_TASK_QUEUE,
-          workflowId: `inspection:${row.case_id}:${randomUUID()}`,
+          workflowId: inspectionWorkflowId(row.case_id, randomUUID()),
           args: [{ caseId: row.case_id, unitId: row.unit_id, actor: actorOf(principal) }],
           workflowExecutionTimeout: '1 minute',
         });

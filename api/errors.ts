@@ -83,6 +83,13 @@ export class RateLimitedError extends Error {
 /** The agency's own worker did not answer in time (it is down or overloaded): HTTP 503. */
 export class AgencyUnavailableError extends Error {
   override name = 'AgencyUnavailableError';
+  /** `field`: what the request named that the agency could not act on. */
+  constructor(
+    message: string,
+    readonly field = 'stepId',
+  ) {
+    super(message);
+  }
 }
 
 /** A dependency (PostgreSQL, Temporal) cannot answer right now: HTTP 503, retry later. */
@@ -182,8 +189,11 @@ export function refusedInspection(error: unknown): unknown {
   const failure = applicationFailureIn(error);
   if (failure?.type === INSPECTION_REFUSED)
     return new ForbiddenError(`${failure.type}: ${failure.message}`);
+  // Recording is idempotent per unit: sending it again is harmless, whether or not the
+  // company's system took it before it stopped answering.
   return new AgencyUnavailableError(
-    "the gas company's system did not answer in time; nothing was recorded, try again later",
+    "the gas company's system did not answer in time; the inspection may not be recorded: send it again later",
+    'caseId',
   );
 }
 
@@ -265,7 +275,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
         .header('retry-after', '30')
         .send({
           error: 'agency_unavailable',
-          field: 'stepId',
+          field: error.field,
           reason: error.message,
         } satisfies ErrorBody);
     }

@@ -161,6 +161,9 @@ export const DecisionApplied = z.object({ stepId: z.string(), ledgerIndex: z.num
 /** A gas officer's record that the unit's appliances passed their safety inspection. */
 export const InspectionRequest = z
   .object({
+    // The unit inspected, as the officer has it: checked against the case's, so a mistyped
+    // case id records nothing (a record cannot be taken back).
+    unitId: z.string().min(1).max(48),
     // Only a pass is recorded: a failed inspection changes nothing (the account stays put).
     outcome: z.literal('passed', { error: 'must be passed: only a passed inspection is recorded' }),
   })

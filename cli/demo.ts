@@ -169,7 +169,9 @@ async function drive(
     if (t.workflowStatus !== 'RUNNING') return t;
     if (Date.now() > deadline) throw new Error(`demo case ${caseId} did not finish within 180 s`);
     for (const step of t.steps ?? []) {
-      const key = `${step.stepId}:${step.status}`;
+      // A step escalated again (a retry that failed) is acted on again.
+      const times = (t.escalations ?? []).filter((e) => e.stepId === step.stepId).length;
+      const key = `${step.stepId}:${step.status}:${times}`;
       if (acted.has(key)) continue;
       if (
         step.status === 'waiting' &&
@@ -194,7 +196,7 @@ async function drive(
         await call(
           `${apiUrl}/cases/${caseId}/inspections`,
           tokens.gasOfficer,
-          { outcome: 'passed' },
+          { unitId: t.unitId, outcome: 'passed' },
           signal,
         );
         await call(

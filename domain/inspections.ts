@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UnitId } from './application.ts';
+import { deskWorkflowPrefix } from './decisions.ts';
 import { CaseId } from './statement.ts';
 
 // A gas safety inspection, as the gas company's officer records it: until one has passed,
@@ -11,7 +11,8 @@ import { CaseId } from './statement.ts';
 /** What the API asks the gas company's worker to record (workflow `safetyInspection`). */
 export const SafetyInspectionRequest = z.strictObject({
   caseId: CaseId,
-  unitId: UnitId,
+  // The case's own unit, from its row: as the intake took it (not today's input rules).
+  unitId: z.string().min(1).max(48),
   /** The officer who records it (`officer:gas:<id>`), for the company's own records. */
   actor: z.string().min(1).max(200),
 });
@@ -20,8 +21,16 @@ export type SafetyInspectionRequest = z.infer<typeof SafetyInspectionRequest>;
 /** The company's record of a passed inspection. */
 export const SafetyInspection = z.strictObject({
   inspectionId: z.string().min(1),
-  unitId: UnitId,
+  unitId: z.string().min(1),
   /** When it was recorded, ISO 8601. */
   recordedAt: z.iso.datetime(),
 });
 export type SafetyInspection = z.infer<typeof SafetyInspection>;
+
+/**
+ * The workflow id of one record (`safetyInspection`): under the case's desk prefix, so
+ * erasing the case finds it with the desk requests (its input names the officer).
+ */
+export function inspectionWorkflowId(caseId: string, requestId: string): string {
+  return `${deskWorkflowPrefix(caseId)}inspection:${requestId}`;
+}

@@ -62,7 +62,7 @@ describe('erasing a case', () => {
     expect(calls).toEqual([
       'describe case:U-1 run-1',
       'delete run-1',
-      `list WorkflowType = 'agencyDecision' AND WorkflowId STARTS_WITH 'desk:${caseId}:'`,
+      `list WorkflowType IN ('agencyDecision', 'safetyInspection') AND WorkflowId STARTS_WITH 'desk:${caseId}:'`,
       'delete desk-1',
       'BEGIN',
       'DELETE FROM case_secrets',
@@ -106,7 +106,7 @@ describe('erasing a case', () => {
     });
     expect(calls).toEqual([
       'delete run-1',
-      `list WorkflowType = 'agencyDecision' AND WorkflowId STARTS_WITH 'desk:${caseId}:'`,
+      `list WorkflowType IN ('agencyDecision', 'safetyInspection') AND WorkflowId STARTS_WITH 'desk:${caseId}:'`,
       'delete desk-1',
       // Who applied goes too, for a case erased before that was part of erasing.
       'UPDATE',

@@ -71,13 +71,14 @@ export async function eraseCase(
     }
   };
   // The desk requests' own workflows (workflows/agencyDecision.ts) carry the officer's reason
-  // and actor in their input, apart from the case's history. Found by their ids' prefix; a
-  // rerun finds any the visibility store had not shown yet.
+  // and actor in their input, apart from the case's history, and a gas officer's inspection
+  // records (workflows/safetyInspection.ts) the officer. Found by their ids' prefix; a rerun
+  // finds any the visibility store had not shown yet.
   const deleteDeskRuns = async (): Promise<void> => {
     const prefix = deskWorkflowPrefix(caseId);
     if (!/^[\w:.-]+$/.test(prefix)) throw new Error(`case id ${caseId} cannot be queried for`);
     const desks = deps.temporal.workflow.list({
-      query: `WorkflowType = 'agencyDecision' AND WorkflowId STARTS_WITH '${prefix}'`,
+      query: `WorkflowType IN ('agencyDecision', 'safetyInspection') AND WorkflowId STARTS_WITH '${prefix}'`,
     });
     for await (const desk of desks) await deleteRun(desk.workflowId, desk.runId);
   };

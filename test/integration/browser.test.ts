@@ -660,6 +660,7 @@ describe('a gas safety inspection in Chromium', () => {
     );
     const form = page.locator('#inspection-form');
     await form.getByLabel('Case').fill(caseId);
+    await form.getByLabel('Unit inspected').fill('U-GAS-INSPECTION-5');
     // Not confirmed as passed: refused in the page, nothing sent.
     await form.getByRole('button', { name: 'Record the passed inspection' }).click();
     await page.locator('#alert').filter({ hasText: 'Only a passed inspection' }).waitFor();

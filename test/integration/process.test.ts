@@ -392,10 +392,15 @@ describe('the joint transfer, end to end', () => {
         method: 'POST',
         url: `/cases/${caseId}/inspections`,
         headers,
-        payload: { outcome: 'passed' },
+        payload: { unitId, outcome: 'passed' },
       });
-    // Only the gas company records one.
+    let unitId = 'U-GAS-INSPECTION-3';
+    // Only the gas company records one, and only for the case's own unit.
     expect((await inspect(stack.officer.water)).statusCode).toBe(403);
+    const mistyped = await inspect(stack.officer.gas);
+    expect(mistyped.statusCode, mistyped.body).toBe(422);
+    expect(mistyped.json()).toMatchObject({ field: 'unitId' });
+    unitId = 'U-GAS-INSPECTION-4';
     const recorded = await inspect(stack.officer.gas);
     expect(recorded.statusCode, recorded.body).toBe(200);
     expect(recorded.json()).toMatchObject({

@@ -164,7 +164,7 @@ const ROUTES: Route[] = [
     request: () => ({
       method: 'POST',
       url: `/cases/${caseId}/inspections`,
-      payload: { outcome: 'passed' },
+      payload: { unitId: 'U-1', outcome: 'passed' },
     }),
     expected: [403, 403, 403, 403, 403],
   },

@@ -192,12 +192,19 @@ async function decide(form: HTMLFormElement): Promise<void> {
 /** Records a passed gas safety inspection for the case named in the form. */
 async function recordInspection(form: HTMLFormElement): Promise<void> {
   const caseInput = byId<HTMLInputElement>('inspection-case');
+  const unitInput = byId<HTMLInputElement>('inspection-unit');
   const passed = byId<HTMLInputElement>('inspection-passed');
   const caseId = caseInput.value.trim();
-  caseInput.toggleAttribute('aria-invalid', caseId === '');
-  if (caseId === '') {
-    sayError('Give the case id.');
-    caseInput.focus();
+  const unitId = unitInput.value.trim();
+  for (const [input, missing] of [
+    [caseInput, caseId === ''],
+    [unitInput, unitId === ''],
+  ] as const)
+    if (missing) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
+  if (caseId === '' || unitId === '') {
+    sayError(caseId === '' ? 'Give the case id.' : 'Give the unit inspected.');
+    (caseId === '' ? caseInput : unitInput).focus();
     return;
   }
   if (!passed.checked) {
@@ -210,7 +217,7 @@ async function recordInspection(form: HTMLFormElement): Promise<void> {
     recorded = await json<InspectionRecorded>(`/cases/${encodeURIComponent(caseId)}/inspections`, {
       token,
       method: 'POST',
-      body: { outcome: 'passed' },
+      body: { unitId, outcome: 'passed' },
     });
   } catch (error) {
     sayError(error, 'The inspection was not recorded');
