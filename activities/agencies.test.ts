@@ -3,7 +3,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { UTILITIES, type Agency } from '../domain/agencyIds.ts';
-import { StatedFailure } from '../domain/errors.ts';
+import { INSPECTION_REFUSED, StatedFailure } from '../domain/errors.ts';
 import { CaseApplication } from '../domain/application.ts';
 import { SignedStatement } from '../domain/statement.ts';
 import { viewFor, type AgencyActivityName, type StepResults } from '../domain/views.ts';
@@ -22,7 +22,6 @@ import {
   createSafetyInspectionActivities,
   createUtilityActivities,
   AGENCY_SYSTEM_ERROR,
-  INSPECTION_REFUSED,
   INVALID_ACTIVITY_INPUT,
 } from './agencies.ts';
 import type { StepResult } from './sign.ts';

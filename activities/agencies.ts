@@ -11,7 +11,7 @@ import { inspect } from 'node:util';
 import { ApplicationFailure, log } from '@temporalio/activity';
 import type { z } from 'zod';
 import { UTILITIES, type Agency, type Utility } from '../domain/agencyIds.ts';
-import { StatedFailure } from '../domain/errors.ts';
+import { INSPECTION_REFUSED, StatedFailure } from '../domain/errors.ts';
 import { SafetyInspectionRequest, type SafetyInspection } from '../domain/inspections.ts';
 import { jointTransferProcess } from '../domain/processGraph.ts';
 import {
@@ -292,9 +292,6 @@ export function createUtilityActivities(deps: AgencyDeps<UtilitySystem> & { agen
     },
   };
 }
-
-/** The failure type of an inspection record the gas company refuses (never retried). */
-export const INSPECTION_REFUSED = 'InspectionRefused';
 
 /**
  * The gas company's desk for safety inspections: an officer of the company records that a

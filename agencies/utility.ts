@@ -85,7 +85,8 @@ const ACCOUNT_PREFIX: Record<Utility, string> = { electricity: 'EL', water: 'WA'
 
 /**
  * Units named in fixtures behave as written; any other unit has an account at its address
- * with no arrears. Holder changes live in memory for the life of the system.
+ * with no arrears. Holder changes (by case) and passed inspections (by unit) live in memory for
+ * the life of the system.
  */
 export function simulatedUtility(
   utility: Utility,

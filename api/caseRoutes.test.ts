@@ -9,6 +9,7 @@ import {
   ApplicationFailure,
   Client,
   QueryNotRegisteredError,
+  TimeoutFailure,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
@@ -794,29 +795,55 @@ describe("a gas officer's record of a passed safety inspection, for another unit
     });
     expect(response.statusCode, response.body).toBe(422);
     expect(response.json()).toMatchObject({ field: 'unitId' });
-    expect(response.json<{ reason: string }>().reason).toContain('unit U-1, not U-2');
+    expect(response.json<{ reason: string }>().reason).toBe(
+      `unit U-2 is not the unit of case ${CASE}: check the case id and the unit`,
+    );
   });
 });
 
 describe('a failed record of a safety inspection', () => {
-  it('is a 403 when the gas company refuses the officer, and a 503 naming caseId when its system does not answer', () => {
-    const failed = (type: string) =>
-      new WorkflowFailedError(
-        'workflow failed',
-        new ActivityFailure(
-          'activity failed',
-          'recordSafetyInspection',
-          '1',
-          RetryState.NON_RETRYABLE_FAILURE,
-          undefined,
-          ApplicationFailure.create({ message: 'no', type, nonRetryable: true }),
-        ),
-        RetryState.NON_RETRYABLE_FAILURE,
-      );
-    expect(refusedInspection(failed('InspectionRefused'))).toBeInstanceOf(ForbiddenError);
-    const unanswered = refusedInspection(failed('AgencySystemError'));
-    expect(unanswered).toBeInstanceOf(AgencyUnavailableError);
-    expect(unanswered).toMatchObject({ field: 'caseId' });
+  /** The safetyInspection workflow failed as its activity did, with `cause`. */
+  const failed = (retryState: RetryState, cause: Error) =>
+    new WorkflowFailedError(
+      'workflow failed',
+      new ActivityFailure(
+        'activity failed',
+        'recordSafetyInspection',
+        '1',
+        retryState,
+        undefined,
+        cause,
+      ),
+      retryState,
+    );
+  const application = (type: string, nonRetryable: boolean) =>
+    ApplicationFailure.create({ message: 'no', type, nonRetryable });
+
+  it('is a 403 when the gas company refuses the officer', () => {
+    const refused = failed(
+      RetryState.NON_RETRYABLE_FAILURE,
+      application('InspectionRefused', true),
+    );
+    expect(refusedInspection(refused)).toBeInstanceOf(ForbiddenError);
+  });
+
+  it("is a 503 naming caseId when the company's system did not answer in time", () => {
+    for (const unanswered of [
+      failed(RetryState.MAXIMUM_ATTEMPTS_REACHED, application('AgencySystemError', false)),
+      failed(RetryState.TIMEOUT, new TimeoutFailure('timed out', undefined, 'SCHEDULE_TO_CLOSE')),
+    ]) {
+      const mapped = refusedInspection(unanswered);
+      expect(mapped).toBeInstanceOf(AgencyUnavailableError);
+      expect(mapped).toMatchObject({ field: 'caseId' });
+    }
+  });
+
+  it('passes any other failure on as it is (a 500, not "try again")', () => {
+    const unreadable = failed(
+      RetryState.NON_RETRYABLE_FAILURE,
+      application('InvalidActivityInput', true),
+    );
+    expect(refusedInspection(unreadable)).toBe(unreadable);
     const other = new Error('not a workflow failure');
     expect(refusedInspection(other)).toBe(other);
   });

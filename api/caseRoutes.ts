@@ -1097,9 +1097,10 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
           `case ${row.case_id} is ${status.phase}: its gas account no longer waits for an inspection`,
         );
       if (request.body.unitId !== row.unit_id)
+        // Not naming the case's unit: the officer learns no more of a case than they had.
         throw new UpdateRefusedError(
           'unitId',
-          `case ${row.case_id} is the transfer of unit ${row.unit_id}, not ${request.body.unitId}: check the case id`,
+          `unit ${request.body.unitId} is not the unit of case ${row.case_id}: check the case id and the unit`,
         );
       let inspection: SafetyInspection;
       try {
@@ -1112,8 +1113,8 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       } catch (error) {
         throw refusedInspection(error);
       }
-      // The holder change the inspection held, once it waits for a supervisor: their retry
-      // now succeeds. Before that, the change will find the inspection recorded.
+      // The holder change, if it waits for a supervisor (held for the inspection, as a rule):
+      // their retry now finds the inspection recorded. Before that, the change itself will.
       const held = steps.find(
         (s) => s.stepId === 'transferAccount.gas' && s.status === 'escalated',
       );

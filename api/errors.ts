@@ -3,14 +3,21 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import {
+  ActivityFailure,
   ApplicationFailure,
   TemporalFailure,
+  TimeoutFailure,
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { CaseConflictError, NotFoundError, NotYetPublishedError } from '../domain/errors.ts';
+import {
+  CaseConflictError,
+  INSPECTION_REFUSED,
+  NotFoundError,
+  NotYetPublishedError,
+} from '../domain/errors.ts';
 import { ForbiddenError, UnauthorizedError } from './auth.ts';
 import { CorruptTreeError } from '../ledger/pg/logReader.ts';
 
@@ -137,6 +144,14 @@ function unavailableItself(error: unknown): boolean {
 /** The failure type the agency's desk gives a decision it will never sign (activities/desk.ts). */
 const DECISION_REFUSED = 'DecisionRefused';
 
+/** `error` and its causes, outermost first. */
+function failureChain(error: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let cause = error; cause instanceof Error && chain.length < 16; cause = cause.cause)
+    chain.push(cause);
+  return chain;
+}
+
 /** The first ApplicationFailure in `error`'s cause chain, if any. */
 function applicationFailureIn(error: unknown): ApplicationFailure | undefined {
   for (let cause = error; cause instanceof Error; cause = cause.cause) {
@@ -176,19 +191,24 @@ export function refusedUpdate(error: unknown, field: string): unknown {
   return error;
 }
 
-/** The failure type the gas company gives an inspection record it refuses (activities/agencies.ts). */
-const INSPECTION_REFUSED = 'InspectionRefused';
-
 /**
  * Maps a failed `safetyInspection` workflow: the company refusing the officer to
- * ForbiddenError, a company system that never answered to AgencyUnavailableError; other
- * errors pass through.
+ * ForbiddenError; a company system that did not answer in time (the activity's retries used
+ * up or its time out) to AgencyUnavailableError; other errors (a bug: a request the worker
+ * cannot read) pass through, and are a 500, not "try again".
  */
 export function refusedInspection(error: unknown): unknown {
   if (!(error instanceof WorkflowFailedError)) return error;
   const failure = applicationFailureIn(error);
   if (failure?.type === INSPECTION_REFUSED)
     return new ForbiddenError(`${failure.type}: ${failure.message}`);
+  const unanswered = failureChain(error).some(
+    (cause) =>
+      cause instanceof TimeoutFailure ||
+      (cause instanceof ActivityFailure &&
+        (cause.retryState === 'MAXIMUM_ATTEMPTS_REACHED' || cause.retryState === 'TIMEOUT')),
+  );
+  if (!unanswered) return error;
   // Recording is idempotent per unit: sending it again is harmless, whether or not the
   // company's system took it before it stopped answering.
   return new AgencyUnavailableError(

@@ -10,6 +10,7 @@ import {
   DecisionOpening,
   extraStatementFields,
 } from '../domain/decisions.ts';
+import { SafetyInspection } from '../domain/inspections.ts';
 import { SignedStatement, Entry } from '../domain/statement.ts';
 import { plainText } from '../domain/text.ts';
 import { AccessLogLine, Purpose } from './access.ts';
@@ -162,19 +163,19 @@ export const DecisionApplied = z.object({ stepId: z.string(), ledgerIndex: z.num
 export const InspectionRequest = z
   .object({
     // The unit inspected, as the officer has it: checked against the case's, so a mistyped
-    // case id records nothing (a record cannot be taken back).
-    unitId: z.string().min(1).max(48),
+    // case id records nothing (a record cannot be taken back). The pattern unit ids had before
+    // they were capitals only: a case taken then may still wait for its inspection.
+    unitId: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,47}$/, 'must be a unit id: letters, digits and dashes'),
     // Only a pass is recorded: a failed inspection changes nothing (the account stays put).
     outcome: z.literal('passed', { error: 'must be passed: only a passed inspection is recorded' }),
   })
   .strict();
 
-export const InspectionRecorded = z.object({
+export const InspectionRecorded = SafetyInspection.extend({
   caseId: z.string(),
-  unitId: z.string(),
-  inspectionId: z.string(),
-  recordedAt: z.string(),
-  /** The step the inspection held, if it waits for a supervisor's retry now. */
+  /** The gas holder change, if it waits for a supervisor's retry now. */
   heldStep: z.string().nullable(),
 });
 

@@ -12,6 +12,12 @@ export class StatedFailure extends Error {
   override name = 'StatedFailure';
 }
 
+/**
+ * The failure type of a safety inspection record the gas company refuses (its own officers
+ * only): never retried, and a 403 at the API.
+ */
+export const INSPECTION_REFUSED = 'InspectionRefused';
+
 /** The statement is not of the fixed format (ARCHITECTURE.md §3). */
 export class MalformedStatementError extends LedgerError {
   override name = 'MalformedStatementError';

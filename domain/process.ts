@@ -29,7 +29,8 @@ export const StepDefinition = z
     kind: StepKind,
     /**
      * The activity on `agency.<agency>` that performs an auto step. Wait and human steps run
-     * none (a decision closes them): the workflow ignores theirs.
+     * none (a decision closes them): the workflow ignores theirs, though validateProcess still
+     * refuses one its agency does not run.
      */
     activity: z.string().optional(),
     /** The activity that undoes this step's effect, if the case fails before the point of no return. */

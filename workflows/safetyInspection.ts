@@ -3,6 +3,7 @@
 // case: the case sees its effect when a supervisor retries the held holder change.
 import { proxyActivities } from '@temporalio/workflow';
 import { agencyTaskQueue } from '../domain/agencyIds.ts';
+import { INSPECTION_REFUSED } from '../domain/errors.ts';
 import type { SafetyInspection, SafetyInspectionRequest } from '../domain/inspections.ts';
 import type { SafetyInspectionActivities } from '../activities/agencies.ts';
 
@@ -14,7 +15,7 @@ export async function safetyInspection(
     startToCloseTimeout: '10 seconds',
     // A person is waiting on the page: a few quick retries, then the API says so.
     scheduleToCloseTimeout: '30 seconds',
-    retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['InspectionRefused'] },
+    retry: { maximumAttempts: 3, nonRetryableErrorTypes: [INSPECTION_REFUSED] },
   });
   return recordSafetyInspection(request);
 }

@@ -668,7 +668,9 @@ describe('a gas safety inspection in Chromium', () => {
     await form.getByRole('button', { name: 'Record the passed inspection' }).click();
     await page
       .locator('#status')
-      .filter({ hasText: 'transferAccount.gas waits for a supervisor' })
+      .filter({
+        hasText: 'transferAccount.gas waits for a supervisor: their retry now finds it recorded.',
+      })
       .waitFor({ timeout: 30_000 });
     expect(await page.locator('#status').textContent()).toMatch(
       /^Inspection SI-\d{8} of U-GAS-INSPECTION-5 recorded\./,

@@ -94,7 +94,7 @@ async function apply(form: HTMLFormElement): Promise<void> {
     );
 }
 
-/** The cases shown so far, newest first, and where the next page starts ("Show older"). */
+/** The citizen's cases, newest first: the first page on a reload, older ones on "Show older". */
 const myCases = pagedList<CaseSummary>(
   (pageToken) =>
     json<CaseList>(`/cases${query({ pageToken })}`, { token }).then((page) => ({

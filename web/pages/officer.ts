@@ -41,7 +41,7 @@ function flatten(value: unknown, prefix = ''): [string, Child][] {
   );
 }
 
-/** The rows shown so far and where the next page starts ("Show more"). */
+/** The inbox: its first page on a reload, more below on "Show more" (web/pagedList.ts). */
 const inbox = pagedList<InboxItem>(
   (pageToken) => json<Page<InboxItem>>(`/inbox${query({ pageToken })}`, { token }),
   showInbox,
@@ -227,7 +227,7 @@ async function recordInspection(form: HTMLFormElement): Promise<void> {
   say(
     `Inspection ${recorded.inspectionId} of ${recorded.unitId} recorded.` +
       (recorded.heldStep
-        ? ` ${recorded.heldStep} waits for a supervisor: their retry now succeeds.`
+        ? ` ${recorded.heldStep} waits for a supervisor: their retry now finds it recorded.`
         : ' The holder change will find it recorded.'),
   );
 }

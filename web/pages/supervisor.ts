@@ -42,7 +42,7 @@ let lastListLoad = 0;
 let openCaseId: string | undefined;
 /** The timeline load last begun: a slower answer to an earlier one must not replace it. */
 let lastLoad = 0;
-/** The escalations shown so far, newest first, and where the next page starts ("Show more"). */
+/** The escalations waiting, newest first: the first page on a reload, more on "Show more". */
 const escalations = pagedList<EscalationItem>(
   (pageToken) => json<EscalationList>(`/escalations${query({ pageToken })}`, { token }),
   showEscalations,
