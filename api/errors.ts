@@ -154,10 +154,7 @@ function failureChain(error: unknown): unknown[] {
 
 /** The first ApplicationFailure in `error`'s cause chain, if any. */
 function applicationFailureIn(error: unknown): ApplicationFailure | undefined {
-  for (let cause = error; cause instanceof Error; cause = cause.cause) {
-    if (cause instanceof ApplicationFailure) return cause;
-  }
-  return undefined;
+  return failureChain(error).find((cause) => cause instanceof ApplicationFailure);
 }
 
 /**

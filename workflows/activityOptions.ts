@@ -33,6 +33,17 @@ export const BEFORE_REGISTRATION_STEP_OPTIONS = {
   },
 } as const;
 
+/**
+ * A person's request carried to an agency's worker while they wait on the page (a decision
+ * to sign, workflows/agencyDecision.ts; an inspection to record, workflows/safetyInspection.ts):
+ * a few quick retries, then the API says so. Each adds the failure type its agency refuses with.
+ */
+export const PERSON_WAITING_OPTIONS = {
+  startToCloseTimeout: '10 seconds',
+  scheduleToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 3 },
+} as const;
+
 /** The orchestrator's own steps: retried until they succeed, except a statement the ledger refuses. */
 export const ORCHESTRATOR_STEP_OPTIONS = {
   startToCloseTimeout: '30s',

@@ -4,14 +4,13 @@ import { proxyActivities } from '@temporalio/workflow';
 import { agencyTaskQueue } from '../domain/agencyIds.ts';
 import type { Decision, DeskRequest } from '../domain/decisions.ts';
 import type { DeskActivities } from '../activities/desk.ts';
+import { PERSON_WAITING_OPTIONS } from './activityOptions.ts';
 
 export async function agencyDecision(request: DeskRequest): Promise<Decision> {
   const { decideStep } = proxyActivities<DeskActivities>({
     taskQueue: agencyTaskQueue(request.agency),
-    startToCloseTimeout: '10 seconds',
-    // A person is waiting on the page: a few quick retries, then the API says so.
-    scheduleToCloseTimeout: '30 seconds',
-    retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['DecisionRefused'] },
+    ...PERSON_WAITING_OPTIONS,
+    retry: { ...PERSON_WAITING_OPTIONS.retry, nonRetryableErrorTypes: ['DecisionRefused'] },
   });
   return decideStep(request);
 }

@@ -6,16 +6,15 @@ import { agencyTaskQueue } from '../domain/agencyIds.ts';
 import { INSPECTION_REFUSED } from '../domain/errors.ts';
 import type { SafetyInspection, SafetyInspectionRequest } from '../domain/inspections.ts';
 import type { SafetyInspectionActivities } from '../activities/agencies.ts';
+import { PERSON_WAITING_OPTIONS } from './activityOptions.ts';
 
 export async function safetyInspection(
   request: SafetyInspectionRequest,
 ): Promise<SafetyInspection> {
   const { recordSafetyInspection } = proxyActivities<SafetyInspectionActivities>({
     taskQueue: agencyTaskQueue('gas'),
-    startToCloseTimeout: '10 seconds',
-    // A person is waiting on the page: a few quick retries, then the API says so.
-    scheduleToCloseTimeout: '30 seconds',
-    retry: { maximumAttempts: 3, nonRetryableErrorTypes: [INSPECTION_REFUSED] },
+    ...PERSON_WAITING_OPTIONS,
+    retry: { ...PERSON_WAITING_OPTIONS.retry, nonRetryableErrorTypes: [INSPECTION_REFUSED] },
   });
   return recordSafetyInspection(request);
 }

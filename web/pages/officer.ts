@@ -196,15 +196,13 @@ async function recordInspection(form: HTMLFormElement): Promise<void> {
   const passed = byId<HTMLInputElement>('inspection-passed');
   const caseId = caseInput.value.trim();
   const unitId = unitInput.value.trim();
-  for (const [input, missing] of [
-    [caseInput, caseId === ''],
-    [unitInput, unitId === ''],
-  ] as const)
-    if (missing) input.setAttribute('aria-invalid', 'true');
-    else input.removeAttribute('aria-invalid');
-  if (caseId === '' || unitId === '') {
-    sayError(caseId === '' ? 'Give the case id.' : 'Give the unit inspected.');
-    (caseId === '' ? caseInput : unitInput).focus();
+  caseInput.removeAttribute('aria-invalid');
+  unitInput.removeAttribute('aria-invalid');
+  const missing = caseId === '' ? caseInput : unitId === '' ? unitInput : undefined;
+  if (missing) {
+    missing.setAttribute('aria-invalid', 'true');
+    sayError(missing === caseInput ? 'Give the case id.' : 'Give the unit inspected.');
+    missing.focus();
     return;
   }
   if (!passed.checked) {
