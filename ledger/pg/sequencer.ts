@@ -78,6 +78,7 @@ class HeadMovedError extends Error {
 
 /** PostgreSQL's SQLSTATE for a unique key refusing a row. */
 const UNIQUE_VIOLATION = '23505';
+const SERIALIZATION_FAILURE = '40001';
 
 const CONTEXT_LENGTH = new TextEncoder().encode(STATEMENT_CONTEXT).length;
 
@@ -402,9 +403,13 @@ export class Sequencer {
         this.committed(appended);
         return appended.results;
       } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        // A serialization failure, on a database whose default isolation is stricter than
+        // READ COMMITTED, is as much a refusal: the statement wrote nothing.
         const refused =
           error instanceof HeadMovedError ||
-          (error as { code?: unknown }).code === UNIQUE_VIOLATION;
+          code === UNIQUE_VIOLATION ||
+          code === SERIALIZATION_FAILURE;
         if (!refused) throw error;
       }
     }
@@ -416,8 +421,13 @@ export class Sequencer {
     const client = await this.pool.connect();
     try {
       // One round trip for both: a simple query may hold several statements. The lock must
-      // be taken by a statement of its own, before the next one takes its snapshot.
-      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${SEQUENCER_LOCK})`);
+      // be taken by a statement of its own, before the next one takes its snapshot; and in
+      // READ COMMITTED whatever the database's default, since under REPEATABLE READ the
+      // transaction's one snapshot is taken by the lock's statement, before the wait, and a
+      // commit that waited would read the head from before the one it waited for.
+      await client.query(
+        `BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(${SEQUENCER_LOCK})`,
+      );
       const ids = [...new Set(batch.map((c) => c.signed.statement.statementId))];
       const existing = new Map<string, Appended>();
       // The log's last entry (statement_id NULL) and the batch's ids already in the log.

@@ -27,7 +27,11 @@ export async function addCheckpoint(
   const { origin } = opened;
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
+    // READ COMMITTED whatever the database's default: under REPEATABLE READ the lock's own
+    // statement takes the snapshot, before the wait, so a request that waited on another
+    // would read the state from before that one's commit and could cosign a second
+    // checkpoint of the same size (a split view) without an alarm.
+    await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [
       witness,
       origin,

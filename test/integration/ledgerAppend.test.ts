@@ -222,6 +222,50 @@ describe('the ledger append path against PostgreSQL', () => {
     }
   });
 
+  it('keeps one chained log when two sequencers append at once on a database whose default isolation is repeatable read', async () => {
+    const database = await freshDatabase();
+    const admin = new pg.Pool({ connectionString: database.adminUrl, max: 1 });
+    const name = new URL(database.adminUrl).pathname.slice(1);
+    await admin.query(
+      `ALTER DATABASE ${name} SET default_transaction_isolation = 'repeatable read'`,
+    );
+    const pools = [0, 1].map(() => new pg.Pool({ connectionString: database.appUrl, max: 4 }));
+    try {
+      const { registry } = await generateRegisteredKeys(admin, ['registry']);
+      const sequencers = pools.map(
+        (pool) =>
+          new Sequencer(pool, new KeyRegistry(pool), {
+            origin: TEST_LOG_ORIGIN,
+            key: stack.logKey,
+          }),
+      );
+      const before = await ledgerSize(pools[0]!);
+      for (let round = 0; round < 5; round++)
+        await Promise.all(
+          sequencers.flatMap((sequencer) =>
+            Array.from({ length: 15 }, () =>
+              sequencer.append(signStatement(statement('registry', registry.keyId), registry)),
+            ),
+          ),
+        );
+      const { rows } = await pools[0]!.query<{ idx: string; entry: Buffer; leaf_hash: Buffer }>(
+        'SELECT idx, entry, leaf_hash FROM ledger_entries ORDER BY idx',
+      );
+      expect(rows.length).toBe(before + 150);
+      rows.forEach((row, i) => {
+        expect(Number(row.idx)).toBe(i);
+        if (i > 0)
+          expect(
+            (JSON.parse(row.entry.toString('utf8')) as { prevLeafHash: string }).prevLeafHash,
+          ).toBe(toBase64(new Uint8Array(rows[i - 1]!.leaf_hash)));
+      });
+      await expectCheckpointOfEntries(pools[0]!, rows.length);
+    } finally {
+      for (const pool of pools) await pool.end();
+      await admin.end();
+    }
+  });
+
   it('appends right after the last entry the log holds, leaving no gap, when the log was restored from an older backup under it', async () => {
     await withFreshLog(async ({ pool, admin, append }) => {
       for (let i = 0; i < 10; i++) await append();

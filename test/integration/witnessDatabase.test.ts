@@ -10,11 +10,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureKeyFile, witnessKeyName } from '../../cli/keys.ts';
 import { toBase64 } from '../../ledger/bytes.ts';
 import { signCheckpoint } from '../../ledger/checkpoint.ts';
-import { formatVerifierKey, generateSigningKey } from '../../ledger/keys.ts';
+import { formatVerifierKey, generateSigningKey, parseVerifierKey } from '../../ledger/keys.ts';
 import { consistencyProof, rootFromLeafHashes } from '../../ledger/proof.ts';
 import { hashLeaf } from '../../ledger/rfc9162.ts';
 import { formatAddCheckpoint } from '../../ledger/witness.ts';
 import { prepareWitnessDatabase } from '../../ledger/pg/witnessSchema.ts';
+import { addCheckpoint } from '../../ledger/pg/witnessStore.ts';
 import { ensureDatabase } from '../../infra/postgres.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/onewindow.mjs', import.meta.url));
@@ -168,5 +169,63 @@ describe('a witness with a database of its own', () => {
       [origin],
     );
     expect(Number(inLog.rows[0]!.n)).toBe(0);
+  });
+
+  it('cosigns one of two forks of one size sent at once, even on a database whose default isolation is repeatable read', async () => {
+    const strictName = `witness_rr_${process.pid}`;
+    const strictUrl = await ensureDatabase(inject('adminDatabaseUrl'), strictName);
+    await logDatabase.query(
+      `ALTER DATABASE ${strictName} SET default_transaction_isolation = 'repeatable read'`,
+    );
+    const strict = new pg.Pool({ connectionString: strictUrl, max: 3 });
+    strict.on('error', () => undefined);
+    strict.on('connect', (client) => client.on('error', () => undefined));
+    const holder = await strict.connect();
+    try {
+      await prepareWitnessDatabase(strict);
+      const config = {
+        key: generateSigningKey(witnessKeyName('water')),
+        logs: new Map([[origin, [parseVerifierKey(formatVerifierKey(origin, logKey.publicKey))]]]),
+      };
+      const add = (old: number, proof: string[], note: string) =>
+        addCheckpoint(strict, config, formatAddCheckpoint(old, proof, note));
+      expect((await add(0, [], noteOf(leaves, 2))).status).toBe(200);
+      // Both requests take their first statement while the lock is held elsewhere, so each
+      // waits on it; the second to get it must see the first's row.
+      await holder.query('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', [
+        config.key.name,
+        origin,
+      ]);
+      const answers = Promise.all([
+        add(2, proofOf(leaves, 2, 4), noteOf(leaves, 4)),
+        add(2, proofOf(forked, 2, 4), noteOf(forked, 4)),
+      ]);
+      for (;;) {
+        const { rows } = await holder.query<{ n: string }>(
+          `SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+        );
+        if (Number(rows[0]!.n) === 2) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await holder.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [
+        config.key.name,
+        origin,
+      ]);
+      expect((await answers).map((a) => a.status).sort()).toEqual([200, 409]);
+      const sizes = await strict.query<{ size: string }>(
+        'SELECT size FROM witness_checkpoints WHERE witness = $1 ORDER BY size',
+        [config.key.name],
+      );
+      expect(sizes.rows.map((r) => Number(r.size))).toEqual([2, 4]);
+      const alarms = await strict.query<{ reason: string }>('SELECT reason FROM witness_alarms');
+      expect(alarms.rows.map((r) => r.reason)).toEqual([
+        'two different checkpoints of size 4: a split view of the log',
+      ]);
+    } finally {
+      holder.release();
+      await strict.end();
+      await logDatabase.query(`DROP DATABASE IF EXISTS ${strictName} WITH (FORCE)`);
+    }
   });
 });
