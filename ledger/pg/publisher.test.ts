@@ -269,6 +269,35 @@ describe('CheckpointPublisher', () => {
       expect(written.filter((x) => x.text.includes('published_checkpoints'))).toEqual([]);
     });
 
+    it('stops reading a witness that streams an endless answer, counts it as failed and quotes little of it', async () => {
+      const { pool, written } = storeAtFive();
+      const lines: string[] = [];
+      let pulled = 0;
+      const chunk = new Uint8Array(1024 * 1024).fill(0x61);
+      const endless = () =>
+        new ReadableStream<Uint8Array>({
+          pull(controller) {
+            pulled += chunk.length;
+            controller.enqueue(chunk);
+          },
+        });
+      vi.stubGlobal('fetch', () => Promise.resolve(new Response(endless(), { status: 200 })));
+      await publisherOf(pool, (line) => lines.push(line)).request();
+      expect(pulled).toBeLessThanOrEqual(2 * chunk.length);
+      expect(lines).toEqual([
+        'witness moved.witness.test did not cosign size 5: Error: an answer of more than 65536 bytes',
+      ]);
+      // An error page is quoted in the log, cut short.
+      vi.stubGlobal('fetch', () =>
+        Promise.resolve(new Response('x'.repeat(10_000), { status: 500 })),
+      );
+      await publisherOf(pool, (line) => lines.push(line)).request();
+      expect(lines[1]).toBe(
+        `witness moved.witness.test did not cosign size 5: Error: HTTP 500: "${'x'.repeat(200)}"`,
+      );
+      expect(written.filter((x) => x.text.includes('published_checkpoints'))).toEqual([]);
+    });
+
     it('gives up after three 409s, as a witness ahead of this log never cosigns it', async () => {
       const { pool, written } = storeAtFive();
       const lines: string[] = [];

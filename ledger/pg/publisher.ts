@@ -6,7 +6,7 @@
 // Tessera about once a second): under a stream of commits each round takes the newest
 // checkpoint of its interval instead of every commit costing every witness a round.
 import type pg from 'pg';
-import { toBase64 } from '../bytes.ts';
+import { concatBytes, toBase64 } from '../bytes.ts';
 import { cosignatureLineOf, verifyCosignature, type CosignerKey } from '../cosignature.ts';
 import { addSignatureLines, splitNote } from '../note.ts';
 import { consistencyProofAsync } from '../proof.ts';
@@ -181,7 +181,7 @@ export class CheckpointPublisher {
         body: formatAddCheckpoint(oldSize, proof.map(toBase64), note),
         signal: AbortSignal.timeout(10_000),
       });
-      const text = await response.text();
+      const text = await answerText(response);
       if (response.status === 409) {
         // tlog-witness: the body of a 409 is the witness's size, in decimal.
         const current = /^\d{1,16}$/.test(text.trim()) ? Number(text.trim()) : NaN;
@@ -191,7 +191,8 @@ export class CheckpointPublisher {
         if (attempt < SUBMIT_ATTEMPTS) continue;
         throw new Error(`witness answered 409 ${SUBMIT_ATTEMPTS} times, last at size ${current}`);
       }
-      if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${text.trim()}`);
+      if (response.status !== 200)
+        throw new Error(`HTTP ${response.status}: ${JSON.stringify(text.trim().slice(0, 200))}`);
       const line = cosignatureLineOf(text, witness.key);
       if (!line) throw new Error("no cosignature by this witness's key in the answer");
       verifyCosignature(body, line, witness.key);
@@ -199,4 +200,30 @@ export class CheckpointPublisher {
       return `${line}\n`;
     }
   }
+}
+
+/**
+ * The most of a witness's answer read: a few cosignature lines, or a size. Witnesses are other
+ * agencies' services, not parts of this process: one (or a proxy before it) streaming on
+ * must not fill the memory of the process that also runs the sequencer. The witness itself
+ * takes requests of at most 64 KiB (api/witnessApp.ts).
+ */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+/** The answer's text, read as a stream; past MAX_ANSWER_BYTES the witness counts as failed. */
+async function answerText(response: Response): Promise<string> {
+  const reader = response.body?.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (;;) {
+    const read = await reader?.read();
+    if (!read || read.done) break;
+    length += read.value.length;
+    if (length > MAX_ANSWER_BYTES) {
+      await reader!.cancel().catch(() => undefined);
+      throw new Error(`an answer of more than ${MAX_ANSWER_BYTES} bytes`);
+    }
+    chunks.push(read.value);
+  }
+  return new TextDecoder().decode(concatBytes(...chunks));
 }
