@@ -1,14 +1,19 @@
 // `onewindow dev`: the whole system on embedded defaults in one process tree: embedded
 // PostgreSQL, the Temporal dev server (with its web UI), one worker process per agency and
 // the orchestrator's, and the API; `--demo N` submits N sample cases and prints them.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { buildApp } from '../api/app.ts';
 import { configFields, devConfig, loadConfig, type DevConfig } from '../infra/config.ts';
-import { clientDataConverter, generatePayloadKey, parsePayloadKey } from '../infra/payloadCodec.ts';
+import {
+  clientDataConverter,
+  generatePayloadKey,
+  parsePayloadKeys,
+  type PayloadKey,
+} from '../infra/payloadCodec.ts';
 import {
   ensureDatabase,
   startEmbeddedPostgres,
@@ -32,14 +37,17 @@ import {
   earlierAnchors,
   ensureKeyFile,
   ensureRegisteredKey,
+  readKeyFile,
   readTrustFile,
+  TOKEN_ISSUER_KEY_NAME,
   witnessKeyName,
 } from './keys.ts';
+import { writeFileWhole } from './files.ts';
 import { AGENCIES_WITH_WORKERS, createLedgerWriter, DEFAULT_LOG_ORIGIN } from './workers.ts';
 import { witnessPolicy } from './witnessConfig.ts';
 import { ledgerAccessRecorder } from '../api/access.ts';
 import { issueToken, tokenVerifier } from '../api/auth.ts';
-import { formatVerifierKey } from '../ledger/keys.ts';
+import { formatVerifierKey, type SigningKey } from '../ledger/keys.ts';
 import { formatCosignerVerifierKey } from '../ledger/cosignature.ts';
 import type { TrustFile } from '../ledger/trust.ts';
 import { makeDirectorySync } from '../infra/directories.ts';
@@ -119,12 +127,8 @@ export async function runDev(
   makeDirectorySync(dataDir, 0o755);
   const say = (line: string) => console.log(line);
 
-  // Run last-in first-out, each once, including any registered while shutting down.
   const cleanups: (() => Promise<unknown>)[] = [];
-  const shutdown = async () => {
-    for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop())
-      await cleanup().catch((e: unknown) => console.error(`shutdown: ${String(e)}`));
-  };
+  const shutdown = shutdownOf(cleanups, (e) => console.error(`shutdown: ${String(e)}`));
   const children = supervisedChildren();
   // Each child stops should dev die without stopping it (cli/main.ts stopWithParent).
   const spawnChild = (args: string[], childEnv: NodeJS.ProcessEnv, label: string) =>
@@ -163,6 +167,16 @@ export async function runDev(
     // Read before anything starts: a trust file that cannot be read stops dev with its reason.
     const trustFile = join(dataDir, 'trust.json');
     const earlierTrust = earlierTrustFile(trustFile);
+    // So are the data directory's own keys (made at a first start): one that cannot be used (a
+    // log of another origin, a payload key cut short) stops dev before it writes the trust file
+    // or starts anything.
+    const origin = config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN;
+    const logKeyFile = join(dataDir, 'keys', 'log.key');
+    const logKey = dataDirLogKey(logKeyFile, config.ONEWINDOW_LOG_ORIGIN);
+    const logPublicKey = formatVerifierKey(logKey.name, logKey.publicKey);
+    // The demo's identity provider: a token key whose public half the API trusts.
+    const tokenKey = ensureKeyFile(join(dataDir, 'keys', 'tokens.key'), TOKEN_ISSUER_KEY_NAME);
+    const payloadKey = ensurePayloadKeyFile(join(dataDir, 'keys', 'payload.key'));
     const cliPath = await resolveTemporalCli({ env, log: say, signal: aborted.signal });
     going();
     say(`temporal: ${temporalCliVersion(cliPath).split('\n')[0]}`);
@@ -200,10 +214,6 @@ export async function runDev(
       say(`trust.json: no longer lists ${keyId}, which it listed before: ${why}`);
     await admin.end();
     going();
-    const origin = config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN;
-    const logKeyFile = join(dataDir, 'keys', 'log.key');
-    const logKey = ensureKeyFile(logKeyFile, origin);
-    const logPublicKey = formatVerifierKey(logKey.name, logKey.publicKey);
 
     const baseEnv = {
       ...childBaseEnv(env),
@@ -245,15 +255,11 @@ export async function runDev(
       witnessThreshold: threshold,
       agencyKeys,
     };
-    writeFileSync(trustFile, `${JSON.stringify(trust, null, 2)}\n`);
+    writeTrustFile(trustFile, trust);
 
-    const payloadKeyFile = join(dataDir, 'keys', 'payload.key');
-    if (!existsSync(payloadKeyFile))
-      writeFileSync(payloadKeyFile, `${generatePayloadKey()}\n`, { mode: 0o600 });
-    const payloadKey = readFileSync(payloadKeyFile, 'utf8').trim();
     const childEnv = {
       ...baseEnv,
-      ONEWINDOW_PAYLOAD_KEY: payloadKey,
+      ONEWINDOW_PAYLOAD_KEY: payloadKey.text,
       // Retried activity failures (the gas inspection) are expected here; show errors only.
       ONEWINDOW_LOG_LEVEL: config.ONEWINDOW_LOG_LEVEL ?? 'ERROR',
       TEMPORAL_ADDRESS: server.address,
@@ -289,11 +295,9 @@ export async function runDev(
       witnesses: witnessPolicy(childEnv),
       verifyThreads: 1,
     });
-    // The demo's identity provider: a token key whose public half the API trusts.
-    const tokenKey = ensureKeyFile(join(dataDir, 'keys', 'tokens.key'), 'tokens.onewindow');
     const temporal = new Client({
       connection,
-      dataConverter: clientDataConverter(parsePayloadKey(payloadKey)),
+      dataConverter: clientDataConverter(payloadKey.key),
     });
     const metrics = createMetrics({ ...temporalCaseSources(temporal), ...pgLedgerSources(pool) });
     instrumentAppends(writer.sequencer, metrics);
@@ -355,7 +359,7 @@ export async function runDev(
     say(`  explorer     ${apiUrl}/explorer`);
     say(`  API docs     ${apiUrl}/docs`);
     say(
-      `More tokens: node bin/onewindow.mjs tokens --key ${join(dataDir, 'keys', 'tokens.key')} --role officer --subject o-2 --agency registry`,
+      `More tokens: node bin/onewindow.mjs tokens --key ${shellQuote(join(dataDir, 'keys', 'tokens.key'))} --role officer --subject o-2 --agency registry`,
     );
 
     if (demo > 0) {
@@ -371,9 +375,11 @@ export async function runDev(
     // The verifier's memory of this log lives with it: a demo started afresh is a new log
     // under the same origin, which a shared state file would take for a fork.
     say(
-      `  node bin/onewindow.mjs ledger verify --url ${apiUrl}/ledger --trust ${trustFile} --state ${join(dataDir, 'verify-state.json')}`,
+      `  node bin/onewindow.mjs ledger verify --url ${apiUrl}/ledger --trust ${shellQuote(trustFile)} --state ${shellQuote(join(dataDir, 'verify-state.json'))}`,
     );
-    say(`  node bin/onewindow.mjs ledger audit  --url ${apiUrl}/ledger --trust ${trustFile}`);
+    say(
+      `  node bin/onewindow.mjs ledger audit  --url ${apiUrl}/ledger --trust ${shellQuote(trustFile)}`,
+    );
     say('');
     children.check();
     if (once) {
@@ -424,4 +430,90 @@ export function earlierTrustFile(path: string): TrustFile | undefined {
 /** A signal came while dev was starting: startup goes no further. */
 class StartupStoppedError extends Error {
   override name = 'StartupStoppedError';
+}
+
+/**
+ * The shutdown of `cleanups`: last-in first-out, each once, including any registered while
+ * shutting down; one that fails is reported and the next runs. Every call shares the run under
+ * way and resolves when it ends: a signal during the demo and the demo's failure both shut
+ * down, and two runs side by side would close the pools under requests still being served,
+ * and free the data directory's lock while servers still stop.
+ */
+export function shutdownOf(
+  cleanups: (() => Promise<unknown>)[],
+  report: (error: unknown) => void,
+): () => Promise<void> {
+  const run = async () => {
+    for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop())
+      await cleanup().catch(report);
+  };
+  let running: Promise<void> | undefined;
+  // After the run under way, any cleanup registered once it ended: none is left undone.
+  return () => (running = running ? running.then(run) : run());
+}
+
+/**
+ * The log key in the data directory's `file`, made there at a first start for the origin
+ * ONEWINDOW_LOG_ORIGIN gives (`configured`; unset, the default).
+ * @throws UsageError when the data directory is the log of another origin (C2SP names a log's
+ *   key after it): dev would write a trust file and start witnesses for a log it is not.
+ */
+export function dataDirLogKey(file: string, configured: string | undefined): SigningKey {
+  const origin = configured ?? DEFAULT_LOG_ORIGIN;
+  const held = existsSync(file) ? readKeyFile(file).name : origin;
+  if (held !== origin)
+    throw new UsageError(
+      `the data directory's log is ${JSON.stringify(held)} (its key ${file}), not ${JSON.stringify(origin)} (ONEWINDOW_LOG_ORIGIN${configured === undefined ? ', unset: the default' : ''}): ${held === DEFAULT_LOG_ORIGIN ? 'unset ONEWINDOW_LOG_ORIGIN' : `set ONEWINDOW_LOG_ORIGIN=${held}`} to run it, or give another --data-dir for a log of ${JSON.stringify(origin)}`,
+    );
+  return ensureKeyFile(file, origin);
+}
+
+/**
+ * The payload key in the data directory's `file` (made there, mode 0600, if there is none):
+ * its text, as the children get it in ONEWINDOW_PAYLOAD_KEY, and the key it holds.
+ * @throws UsageError naming the file when it holds no payload key (empty, cut short, edited)
+ *   or cannot be read or written.
+ */
+export function ensurePayloadKeyFile(path: string): { text: string; key: PayloadKey } {
+  if (!existsSync(path)) {
+    try {
+      makeDirectorySync(dirname(path));
+      // Whole and durable before any child encrypts with it: a key lost is history unreadable.
+      writeFileWhole(path, `${generatePayloadKey()}\n`, { mode: 0o600, exclusive: true });
+    } catch (error) {
+      // EEXIST: made meanwhile (never over a key there), and read below like any other.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new UsageError(`cannot write payload key file ${path}: ${(error as Error).message}`);
+    }
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch (error) {
+    throw new UsageError(`payload key file ${path}: ${(error as Error).message}`);
+  }
+  if (text === '')
+    throw new UsageError(
+      `payload key file ${path} is empty: restore it, or remove it to have a new key made (cases encrypted under a lost key cannot be read)`,
+    );
+  try {
+    return { text, key: parsePayloadKeys(text) };
+  } catch (error) {
+    // Said of the file: the children's variable is dev's own business here.
+    const why = (error as Error).message.replace(/^ONEWINDOW_PAYLOAD_KEY /, '');
+    throw new UsageError(`payload key file ${path} ${why}`);
+  }
+}
+
+/** Writes the trust file, replacing an earlier start's whole: never half of one on disk. */
+export function writeTrustFile(path: string, trust: TrustFile): void {
+  writeFileWhole(path, `${JSON.stringify(trust, null, 2)}\n`);
+}
+
+/**
+ * `word` as one POSIX shell word, for a command printed to be pasted: as it is when it holds
+ * only characters no shell treats specially, else in single quotes, each ' as '\''.
+ */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
