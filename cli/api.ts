@@ -22,11 +22,35 @@ import {
 } from '../infra/metrics.ts';
 import { clientDataConverter } from '../infra/payloadCodec.ts';
 import { survivePostgresRestarts } from '../infra/postgres.ts';
-import { intOption, parse } from './args.ts';
+import { intOption, parse, UsageError } from './args.ts';
 import { agencyKeyName } from '../ledger/keys.ts';
+import { loadTrust, type TrustFile } from '../ledger/trust.ts';
 import { keyOption, logIdentity, readTrustFile } from './keys.ts';
 import { hostOption } from './witnessConfig.ts';
 import { createLedgerWriter, DEFAULT_LOG_ORIGIN } from './workers.ts';
+
+/**
+ * The trust file the API serves the pages at /ledger/trust (ONEWINDOW_TRUST_FILE), checked as
+ * the verifier commands check one (`loadTrust`: key formats, keys listed twice, key ids) and
+ * for the log this API appends to: the pages would otherwise fail every checkpoint, at request
+ * time, where the operator may never look.
+ * @throws UsageError naming the file and what is wrong with it.
+ */
+export function servedTrustFile(path: string, origin: string): TrustFile {
+  const trust = readTrustFile(path, 'ONEWINDOW_TRUST_FILE');
+  try {
+    loadTrust(trust);
+  } catch (error) {
+    throw new UsageError(
+      `ONEWINDOW_TRUST_FILE ${path}: ${(error as Error).message.replace(/^trust file: /, '')}`,
+    );
+  }
+  if (trust.origin !== origin)
+    throw new UsageError(
+      `ONEWINDOW_TRUST_FILE ${path} is for the log ${JSON.stringify(trust.origin)}, not this API's ${JSON.stringify(origin)} (ONEWINDOW_LOG_ORIGIN)`,
+    );
+  return trust;
+}
 
 /** A 32-byte key for one purpose, from a shared secret (RFC 5869 HKDF-SHA256). */
 function derivedKey(secret: Uint8Array, purpose: string): Uint8Array {
@@ -45,11 +69,12 @@ export async function runApi(
   const host = hostOption(values.host);
   const config = loadConfig(apiConfig, env);
   const port = intOption(values.port, 'port', config.PORT, 1);
+  const origin = config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN;
   const trust = config.ONEWINDOW_TRUST_FILE
-    ? readTrustFile(config.ONEWINDOW_TRUST_FILE, 'ONEWINDOW_TRUST_FILE')
+    ? servedTrustFile(config.ONEWINDOW_TRUST_FILE, origin)
     : undefined;
   const log = logIdentity(
-    config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN,
+    origin,
     config.ONEWINDOW_LOG_KEY_FILE,
     config.ONEWINDOW_LOG_NEXT_KEY_FILE,
   );

@@ -138,6 +138,19 @@ describe('keys generate', () => {
   });
 });
 
+describe('a key file there already', () => {
+  it('is refused when it holds a key of another name than the one asked for, and left as it was', () => {
+    const existing = readFileSync(taxKey, 'utf8');
+    expect(() => ensureKeyFile(taxKey, 'water.agency.onewindow')).toThrow(UsageError);
+    expect(() => ensureKeyFile(taxKey, 'water.agency.onewindow')).toThrow(
+      new UsageError(
+        `key file ${taxKey} holds the key "tax.agency.onewindow"; expected a key named "water.agency.onewindow"`,
+      ),
+    );
+    expect(readFileSync(taxKey, 'utf8')).toBe(existing);
+  });
+});
+
 describe('keys rotate', () => {
   it('refuses an empty --out, before it touches the ledger', async () => {
     const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);

@@ -45,6 +45,19 @@ export function witnessKeyName(agency: string): string {
   return `${agency}.witness.onewindow`;
 }
 
+/** The key name of the token issuer (`keys generate --token-issuer`), whose tokens the API takes. */
+export const TOKEN_ISSUER_KEY_NAME = 'tokens.onewindow';
+
+/** The key in `file`, or a UsageError naming both names when it is not named `expected`. */
+function readNamedKeyFile(file: string, expected: string): SigningKey {
+  const key = readKeyFile(file);
+  if (key.name !== expected)
+    throw new UsageError(
+      `key file ${file} holds the key ${JSON.stringify(key.name)}; expected a key named ${JSON.stringify(expected)}`,
+    );
+  return key;
+}
+
 /**
  * The signing key named by `--key` or, failing that, the environment variable `envName`;
  * with `expectedName`, a key of another name (another agency's) is refused as bad input.
@@ -59,12 +72,7 @@ export function keyOption(
   if (value === '') throw new UsageError('--key must name a key file, got ""');
   const file = value ?? env[envName];
   if (!file) throw new UsageError(`--key <file> (or ${envName}) is required: ${why}`);
-  const key = readKeyFile(file);
-  if (expectedName !== undefined && key.name !== expectedName)
-    throw new UsageError(
-      `key file ${file} holds the key ${JSON.stringify(key.name)}; expected a key named ${JSON.stringify(expectedName)}`,
-    );
-  return key;
+  return expectedName === undefined ? readKeyFile(file) : readNamedKeyFile(file, expectedName);
 }
 
 /**
@@ -102,17 +110,20 @@ export function readKeyFile(path: string): SigningKey {
 /**
  * Writes a new key named `name` to `path` (mode 0600) unless one is there; returns the key.
  * Written whole and durably, never over a file that appeared meanwhile (`writeFileWhole`).
- * @throws UsageError when the file cannot be written (its folder is a file, not writable…).
+ * One that is there must hold a key named `name`: another's (a log of another origin, another
+ * agency's) would sign what no verifier of this one accepts.
+ * @throws UsageError for a key of another name, or a file that cannot be read or written
+ *   (its folder is a file, not writable…).
  */
 export function ensureKeyFile(path: string, name: string): SigningKey {
-  if (existsSync(path)) return readKeyFile(path);
+  if (existsSync(path)) return readNamedKeyFile(path, name);
   const key = generateSigningKey(name);
   try {
     makeDirectorySync(dirname(path));
     writeFileWhole(path, `${formatSignerKey(key)}\n`, { mode: 0o600, exclusive: true });
   } catch (error) {
     // Another start made it meanwhile (two `dev`s, a worker beside `keys generate`): theirs.
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readKeyFile(path);
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readNamedKeyFile(path, name);
     throw new UsageError(`cannot write key file ${path}: ${(error as Error).message}`);
   }
   return key;
@@ -291,7 +302,7 @@ export function runKeys(
     const key = ensureKeyFile(values.out, values.log);
     console.log(formatVerifierKey(key.name, key.publicKey));
   } else if (values['token-issuer']) {
-    const key = ensureKeyFile(values.out, 'tokens.onewindow');
+    const key = ensureKeyFile(values.out, TOKEN_ISSUER_KEY_NAME);
     console.log(toBase64(key.publicKey));
   } else {
     const name = values.orchestrator

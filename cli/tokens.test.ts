@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { toBase64 } from '../ledger/bytes.ts';
-import { formatSignerKey, signingKey } from '../ledger/keys.ts';
+import { agencyKeyName, formatSignerKey, signingKey } from '../ledger/keys.ts';
 import { UsageError } from './args.ts';
 import { runTokens } from './tokens.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'onewindow-tokens-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const issuer = signingKey('tokens.onewindow.test', new Uint8Array(32).fill(3));
+const issuer = signingKey('tokens.onewindow', new Uint8Array(32).fill(3));
 const keyFile = join(dir, 'issuer.key');
 writeFileSync(keyFile, `${formatSignerKey(issuer)}\n`);
 
@@ -25,5 +25,27 @@ describe('onewindow tokens public-key', () => {
     const refused = runTokens(['public-key', '--role', 'citizen', '--key', missing], {}, () => {});
     await expect(refused).rejects.toThrow(UsageError);
     await expect(refused).rejects.toThrow(/^public-key takes only --key, not --role\n/);
+  });
+});
+
+describe('onewindow tokens', () => {
+  it("refuses a key file that is not the token issuer's (an agency's), naming both names", async () => {
+    const agencyKeyFile = join(dir, 'water.key');
+    writeFileSync(
+      agencyKeyFile,
+      `${formatSignerKey(signingKey(agencyKeyName('water'), new Uint8Array(32).fill(4)))}\n`,
+    );
+    const lines: string[] = [];
+    for (const argv of [
+      ['--key', agencyKeyFile, '--role', 'citizen', '--subject', 'c-1'],
+      ['public-key', '--key', agencyKeyFile],
+    ]) {
+      const refused = runTokens(argv, {}, (l) => lines.push(l));
+      await expect(refused).rejects.toThrow(UsageError);
+      await expect(refused).rejects.toThrow(
+        `key file ${agencyKeyFile} holds the key "water.agency.onewindow"; expected a key named "tokens.onewindow"`,
+      );
+    }
+    expect(lines).toEqual([]);
   });
 });

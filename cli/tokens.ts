@@ -4,7 +4,7 @@ import { Agency } from '../domain/agency.ts';
 import { toBase64 } from '../ledger/bytes.ts';
 import { issueToken, MAX_TOKEN_SECONDS, Principal, Role } from '../api/auth.ts';
 import { parse, UsageError } from './args.ts';
-import { keyOption } from './keys.ts';
+import { keyOption, TOKEN_ISSUER_KEY_NAME } from './keys.ts';
 
 const USAGE = `usage: onewindow tokens --key <issuer key file> --role citizen|officer|supervisor --subject <id> [--agency <id>] [--ttl <duration>]
        onewindow tokens public-key --key <issuer key file>
@@ -45,7 +45,15 @@ export async function runTokens(
   ];
   if (positionals[0] === 'public-key' && stray.length > 0)
     throw new UsageError(`public-key takes only --key, not ${stray.join(', ')}\n${USAGE}`);
-  const key = keyOption(values.key, env, 'ONEWINDOW_TOKEN_KEY_FILE', 'tokens are signed with it');
+  // The issuer's key only: another key file (an agency's) would print or sign with a key
+  // the API does not check tokens by, or, trusted by mistake, let that key's holder sign them.
+  const key = keyOption(
+    values.key,
+    env,
+    'ONEWINDOW_TOKEN_KEY_FILE',
+    'tokens are signed with it',
+    TOKEN_ISSUER_KEY_NAME,
+  );
   if (positionals[0] === 'public-key') {
     out(toBase64(key.publicKey));
     return 0;
