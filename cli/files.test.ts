@@ -64,7 +64,7 @@ describe('a new key file', () => {
     const path = join(dir, 'keys', 'water.key');
     ensureKeyFile(path, 'water.agency.onewindow');
     expect(calls).toEqual([
-      expect.stringMatching(/^write .*\/keys\/water\.key\.\d+\.[0-9a-f-]+\.tmp flushed$/),
+      expect.stringMatching(/^write .*\/keys\/\.\d+\.[0-9a-f]{8}\.tmp flushed$/),
       `place ${path}`,
       `sync ${join(dir, 'keys')}`,
     ]);
@@ -87,6 +87,14 @@ describe('writeFileWhole', () => {
       `ENOTDIR: not a directory, open '${join(path, 'receipt.json')}'`,
     );
     expect(readFileSync(path, 'utf8')).toBe('a key already in use\n');
+    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('writes a file whose name is as long as a name may be (255 bytes)', () => {
+    // The temporary name is short whatever the target's: one made from it would be too long.
+    const path = join(dir, `${'r'.repeat(250)}.json`);
+    writeFileWhole(path, '{}\n');
+    expect(readFileSync(path, 'utf8')).toBe('{}\n');
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 

@@ -1,6 +1,6 @@
 // Files the commands write for the operator to keep (a key, a receipt, an evidence bundle, a
 // verify state): whole or not at all, and on disk before the command goes on.
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   fsyncSync,
@@ -12,7 +12,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /**
  * Writes `data` to `path` through a temporary file of this process's own beside it: flushed,
@@ -36,7 +36,10 @@ export function writeFileWhole(
     writeFileSync(path, data, { mode, flush: leadsToFile(path) });
     return;
   }
-  const temporary = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  // A short name in the same folder (a rename stays within one file system), not one made
+  // from `path`'s: that failed with ENAMETOOLONG for a valid name near the 255-byte limit.
+  // The pid keeps it this process's own, so the cleanup below never removes another's.
+  const temporary = join(dirname(path), `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     // 'wx': made afresh, so it has `mode` from the start.
     writeFileSync(temporary, data, { flush: true, flag: 'wx', mode });

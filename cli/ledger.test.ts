@@ -7,7 +7,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { STATEMENT_TYPE } from '../domain/statement.ts';
@@ -29,7 +29,7 @@ import {
 import type { Receipt, TrustFile } from '../ledger/trust.ts';
 import { exportLog, SourceError } from '../infra/fetchPath.ts';
 import { UsageError } from './args.ts';
-import { runLedger } from './ledger.ts';
+import { defaultStatePath, runLedger } from './ledger.ts';
 
 // Deterministic keys: seed = 32 copies of one byte.
 const ORIGIN = 'test.onewindow/ledger';
@@ -474,6 +474,40 @@ describe('the verifier commands on an exported log the operator served badly', (
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('refuses a trust file that is no JSON, or a folder, naming it', async () => {
+    const { log, dir } = exported();
+    const cut = join(dir, 'cut.json');
+    writeFileSync(cut, '{"origin":');
+    await expect(run(['verify', '--dir', log, '--trust', cut])).rejects.toThrow(UsageError);
+    await expect(run(['verify', '--dir', log, '--trust', cut])).rejects.toThrow(
+      new RegExp(`^trust file ${cut}: .*JSON`),
+    );
+    await expect(run(['audit', '--dir', log, '--trust', dir])).rejects.toThrow(
+      new UsageError(`trust file ${dir}: EISDIR: illegal operation on a directory, read`),
+    );
+  });
+
+  it.each([
+    ['verify', 'notaurl'],
+    ['verify', 'ftp://onewindow.example.gov/ledger'],
+    ['export', '127.0.0.1:3000/ledger'],
+  ])(
+    '%s refuses --url %s as a usage error (fix the job), not as a log that did not answer (retry)',
+    async (command, url) => {
+      const { trust, dir } = exported();
+      const args =
+        command === 'export'
+          ? ['export', '--url', url, '--dir', join(dir, 'copy')]
+          : [command, '--url', url, '--trust', trust];
+      await expect(run(args)).rejects.toThrow(
+        new UsageError(
+          `--url must be an http: or https: address such as https://onewindow.example.gov/ledger, got ${JSON.stringify(url)}`,
+        ),
+      );
+      expect(existsSync(join(dir, 'copy'))).toBe(false);
+    },
+  );
+
   it('names the index of prove as what it is, a positional argument', async () => {
     const { log, trust } = exported();
     await expect(run(['prove', 'five', '--dir', log, '--trust', trust])).rejects.toThrow(
@@ -482,6 +516,27 @@ describe('the verifier commands on an exported log the operator served badly', (
       ),
     );
   });
+});
+
+describe("verify's state file when no --state is given", () => {
+  const file = 'verify-test.onewindow_ledger.json';
+
+  it('is kept under XDG_STATE_HOME when that is an absolute path', () => {
+    expect(defaultStatePath(ORIGIN, { XDG_STATE_HOME: '/var/lib/ana/state' })).toBe(
+      join('/var/lib/ana/state', 'onewindow', file),
+    );
+  });
+
+  // XDG Base Directory Specification: "If $XDG_STATE_HOME is either not set or empty, a default
+  // equal to $HOME/.local/state should be used"; a relative path is invalid and to be ignored.
+  it.each([undefined, '', 'state', './state'])(
+    'is kept under ~/.local/state when XDG_STATE_HOME is %j, never in the current folder',
+    (value) => {
+      expect(defaultStatePath(ORIGIN, { XDG_STATE_HOME: value })).toBe(
+        join(homedir(), '.local', 'state', 'onewindow', file),
+      );
+    },
+  );
 });
 
 describe('a ledger command that fails for a reason that is no finding', () => {

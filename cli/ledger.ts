@@ -4,7 +4,7 @@
 // database (DATABASE_URL), as the operator's side of a supervisor's evidence bundle.
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { Base64Hash } from '../domain/statement.ts';
 import { auditLedger } from '../ledger/audit.ts';
@@ -93,8 +93,15 @@ function readTrust(path: string | undefined): Trust {
       '--trust <file> is required: the public keys and witness policy you trust',
     );
   if (!existsSync(path)) throw new UsageError(`trust file ${path} does not exist`);
+  let json: unknown;
   try {
-    return loadTrust(JSON.parse(readFileSync(path, 'utf8')));
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    // Neither JSON.parse nor a read of a folder (EISDIR) says which file.
+    throw new UsageError(`trust file ${path}: ${(error as Error).message}`);
+  }
+  try {
+    return loadTrust(json);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -163,8 +170,12 @@ function readVerifyState(path: string): VerifyState | undefined {
   );
 }
 
-function defaultStatePath(origin: string): string {
-  const base = process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state');
+/** Where `verify` keeps the state of log `origin` when no --state is given. */
+export function defaultStatePath(origin: string, env: NodeJS.ProcessEnv = process.env): string {
+  // XDG Base Directory: a value that is empty or not absolute is to be ignored; taken as set,
+  // it put the state under whatever folder the job happened to run in.
+  const xdg = env.XDG_STATE_HOME;
+  const base = xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.local', 'state');
   return join(base, 'onewindow', `verify-${origin.replace(/[^A-Za-z0-9.-]+/g, '_')}.json`);
 }
 
@@ -578,7 +589,7 @@ async function runExport(argv: string[]): Promise<number> {
     throw new UsageError('usage: onewindow ledger export --url <addr>/ledger --dir <folder>');
   let size: number;
   try {
-    size = await exportLog(httpSource(values.url), values.dir);
+    size = await exportLog(httpSource(urlOption(values.url)), values.dir);
   } catch (error) {
     if (error instanceof OtherLogError) throw new UsageError(error.message);
     throw error;
@@ -587,10 +598,28 @@ async function runExport(argv: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * `--url`, an http: or https: address. Checked here: a fetch of one that is none fails as a
+ * log that did not answer (exit 3, "retry"), when it is the job that needs fixing (exit 2).
+ */
+function urlOption(url: string): string {
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    // Not a URL: refused below.
+  }
+  if (protocol !== 'http:' && protocol !== 'https:')
+    throw new UsageError(
+      `--url must be an http: or https: address such as https://onewindow.example.gov/ledger, got ${JSON.stringify(url)}`,
+    );
+  return url;
+}
+
 /** `--url` or `--dir`: exactly one. */
 function sourceFrom(url: string | undefined, dir: string | undefined): FetchPath {
   if (url && dir) throw new UsageError('give --url or --dir, not both');
-  if (url) return httpSource(url);
+  if (url) return httpSource(urlOption(url));
   if (dir) return directorySource(dir);
   throw new UsageError('give the log with --url <address>/ledger or --dir <export folder>');
 }
