@@ -72,6 +72,9 @@ type AgencyCall = (input: AgencyStepInput) => Promise<StepResult<unknown>>;
 
 const agencyProxies = new Map<string, Record<string, AgencyCall>>();
 
+/** The fields of a supervisor's action (EscalationAction), and no others. */
+const ACTION_FIELDS: readonly string[] = ['stepId', 'action', 'reason', 'supervisor'];
+
 /**
  * The activity `name` on `agency.<id>`: retried with backoff, then reported to the workflow;
  * retried longer while its failure would undo the case (BEFORE_REGISTRATION_STEP_OPTIONS).
@@ -494,6 +497,17 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     },
     {
       validator: (action: EscalationAction) => {
+        // Exactly the action's own fields (domain/decisions.ts EscalationAction), as the API
+        // sends it. Sent past the API, anything beside them was committed to with the
+        // resolution's record, and a value canonical JSON cannot hold (1e400 parses to
+        // Infinity) failed its signing on every retry, with every later call of the case
+        // queued behind it.
+        const extra = Object.keys(action).filter((key) => !ACTION_FIELDS.includes(key));
+        if (extra.length > 0)
+          throw new Error(
+            `a supervisor action holds only ${ACTION_FIELDS.join(', ')}, not ${extra.join(', ')}`,
+          );
+        if (typeof action.stepId !== 'string') throw new Error('stepId must be a string');
         // Only while the case waits for one: an action after the first was taken (a second
         // supervisor, a retried request) would be accepted and then never used.
         if (!awaitingSupervisor.has(action.stepId))
@@ -528,7 +542,8 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
               ? `${action.stepId} needs its agency's signed answer on the ledger: retry it once the agency's worker signs with a key the ledger accepts`
               : `${action.stepId} is a record the ledger must hold: retry it once the orchestrator signs with a key the ledger accepts`,
           );
-        if (!action.reason?.trim()) throw new Error('a supervisor action needs a reason');
+        if (typeof action.reason !== 'string' || !action.reason.trim())
+          throw new Error('a supervisor action needs a reason');
         // Sent past the API (another client of Temporal), an action must still say who took
         // it: the resolution on the ledger names them.
         if (typeof action.supervisor !== 'string' || !action.supervisor.trim())
@@ -1143,10 +1158,15 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
 
   // Both plain functions (the activity's own promise, a record): shared by the loop of cases
   // started before v5, whose awaits must stay where they were.
+  // With the options of a step before the registration, which a compensation always is:
+  // retried through an outage, then, after a quarter of an hour, failed to the supervisor.
+  // With none (an agency's steps after it), a compensation whose agency's worker was down
+  // was never attempted, so never failed, and the case waited with nobody told.
   const callCompensation = (def: StepDefinition, n = 0) =>
     agencyActivity(
       def.agency as Agency,
       def.compensation!,
+      true,
     )({
       caseId,
       stepId: def.compensation!,

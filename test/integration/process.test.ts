@@ -84,6 +84,22 @@ async function expectOwnStepSalts(caseId: string, unitId: string): Promise<Map<s
 
 const approve = (caseId: string) => driver.approve(stack, caseId);
 
+/**
+ * The schedule-to-close timeout, in seconds, of each agency activity the case's history
+ * scheduled, by activity type: how long one no worker takes waits before it fails to the case.
+ */
+async function scheduleToCloseOf(unitId: string): Promise<Record<string, number | undefined>> {
+  const handle = stack.client.workflow.getHandle(caseWorkflowId(unitId));
+  const timeouts: Record<string, number | undefined> = {};
+  for (const event of (await handle.fetchHistory()).events ?? []) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (!scheduled?.taskQueue?.name?.startsWith('agency.')) continue;
+    const seconds = scheduled.scheduleToCloseTimeout?.seconds;
+    timeouts[scheduled.activityType!.name!] = seconds == null ? undefined : Number(seconds);
+  }
+  return timeouts;
+}
+
 /** GET /cases/:caseId as a supervisor, which is not logged: the case's progress alone. */
 async function supervisorsRead(caseId: string): Promise<{ progress: CaseView; body: string }> {
   const response = await stack.app.inject({
@@ -251,6 +267,18 @@ describe('the joint transfer, end to end', () => {
     expect([...given.keys()]).toEqual(
       expect.arrayContaining(['refundTax', 'releaseTitleLock', 'cancelFiling', 'registerTransfer']),
     );
+    // Every agency call, compensations and the registration included, fails to the case (and
+    // so to a supervisor) once no worker has taken it for a quarter of an hour, instead of
+    // waiting with nobody told for an agency whose workers are down.
+    expect(await scheduleToCloseOf(t.unitId)).toEqual({
+      verifyContract: 900,
+      checkTitle: 900,
+      assessTax: 900,
+      registerTransfer: 900,
+      refundTax: 900,
+      releaseTitleLock: 900,
+      cancelFiling: 900,
+    });
   });
 
   it('flags an unpaid tax as overdue, reminds the citizen, then closes the case as expired with compensations', async () => {
@@ -346,6 +374,25 @@ describe('the joint transfer, end to end', () => {
     ).rejects.toHaveProperty(
       'cause.message',
       expect.stringContaining('a supervisor action names its supervisor'),
+    );
+    // Nor one carrying a field beside its own, which would be committed to with the record.
+    await expect(
+      stack.client.workflow
+        .getHandle(caseWorkflowId('U-GAS-INSPECTION-1'))
+        .executeUpdate(resolveEscalationUpdate, {
+          args: [
+            {
+              stepId: 'transferAccount.gas',
+              action: 'resolve',
+              reason: 'done',
+              supervisor: 'supervisor:s-1',
+              note: 'a field no API sends',
+            } as EscalationAction,
+          ],
+        }),
+    ).rejects.toHaveProperty(
+      'cause.message',
+      'a supervisor action holds only stepId, action, reason, supervisor, not note',
     );
     const resolved = await stack.app.inject({
       method: 'POST',
