@@ -39,6 +39,7 @@ const CALLERS: Record<string, Principal> = {
   registry: { role: 'officer', sub: 'o1', agency: 'registry' },
   tax: { role: 'officer', sub: 'o2', agency: 'tax' },
   gas: { role: 'officer', sub: 'o3', agency: 'gas' },
+  water: { role: 'officer', sub: 'o4', agency: 'water' },
   supervisor: { role: 'supervisor', sub: 's1' },
 };
 
@@ -682,6 +683,59 @@ describe("an officer's view of a case", () => {
     expect(response.statusCode, response.body).toBe(404);
     expect(response.json<{ reason: string }>().reason).toMatch(reason);
     expect(accesses).toEqual([]);
+  });
+});
+
+describe("what an officer's view of a case holds", () => {
+  const withWater = { ...APPLICATION, utilities: ['water'] };
+  const viewWith = async (
+    agency: 'water' | 'registry',
+    steps: { stepId: string; kind: 'auto' | 'wait' | 'human'; status: string }[],
+  ) => {
+    const { temporal } = fakeTemporal([
+      {
+        runId: 'run-1',
+        caseId: CASE,
+        statusName: 'RUNNING',
+        phase: 'running',
+        steps: steps.map((step) => ({ ...step, agency })) as CaseStatus['steps'],
+      },
+    ]);
+    const { call } = await appWith(temporal, fakePool([rowOf()], {}, [], withWater).pool);
+    const response = await call('GET', `/cases/${CASE}/view?purpose=arrears`, agency);
+    expect(response.statusCode, response.body).toBe(200);
+    return response.json<{ view: Record<string, unknown> }>().view;
+  };
+
+  it("is a utility's precheck view while only the precheck has run: not the new holder's name", async () => {
+    const view = await viewWith('water', [
+      { stepId: 'precheck.water', kind: 'auto', status: 'done' },
+      { stepId: 'settleArrears.water', kind: 'wait', status: 'waiting' },
+      { stepId: 'transferAccount.water', kind: 'auto', status: 'pending' },
+    ]);
+    expect(view).toEqual({ unitId: 'U-1', address: '1 Main Street' });
+  });
+
+  it("holds the new holder's name once the account's transfer has begun", async () => {
+    const view = await viewWith('water', [
+      { stepId: 'precheck.water', kind: 'auto', status: 'done' },
+      { stepId: 'transferAccount.water', kind: 'auto', status: 'running' },
+    ]);
+    expect(view).toMatchObject({ newHolderName: 'Bob Buyer' });
+  });
+
+  it("is the registry's title view while only the title check runs, and the registration's once its review is open", async () => {
+    const checking = await viewWith('registry', [
+      { stepId: 'checkTitle', kind: 'auto', status: 'running' },
+      { stepId: 'review', kind: 'human', status: 'pending' },
+    ]);
+    expect(Object.keys(checking)).not.toContain('buyerIdNumber');
+    expect(JSON.stringify(checking)).not.toContain('Bob Buyer');
+    const reviewing = await viewWith('registry', [
+      { stepId: 'checkTitle', kind: 'auto', status: 'done' },
+      { stepId: 'review', kind: 'human', status: 'waiting' },
+    ]);
+    expect(reviewing).toMatchObject({ buyerIdNumber: 'B1234567' });
   });
 });
 

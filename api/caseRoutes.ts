@@ -26,7 +26,8 @@ import {
   NotFoundError,
   UnknownKeyError,
 } from '../domain/errors.ts';
-import { ACTIVITY_VIEWS, viewFor, type AgencyActivityName } from '../domain/views.ts';
+import { jointTransferProcess } from '../domain/processGraph.ts';
+import { viewFor } from '../domain/views.ts';
 import type { LogReader } from '../ledger/pg/logReader.ts';
 import { EvidenceBundle } from '../ledger/evidence.ts';
 import { buildEvidenceBundle } from '../ledger/pg/evidence.ts';
@@ -991,13 +992,17 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       // their agency has begun its part in it (a step started, waiting, escalated or done).
       // Any other case, one their agency is only due to act in later or one closed, looks
       // like no case.
-      const begun = steps.some((s) => !['pending', 'skipped', 'cancelled'].includes(s.status));
-      if (status?.phase !== 'running' || !begun)
+      const begun = new Set(
+        steps
+          .filter((s) => !['pending', 'skipped', 'cancelled'].includes(s.status))
+          .map((s) => s.stepId),
+      );
+      if (status?.phase !== 'running' || begun.size === 0)
         throw new NotFoundError(`no case ${row.case_id}`, 'caseId');
       const application = await applicationOf(row);
       if (!application)
         throw new NotFoundError(`case ${row.case_id} holds no personal data`, 'caseId');
-      const view = agencyViewOf(principal.agency, application);
+      const view = agencyViewOf(principal.agency, application, begun);
       const access = await deps.recordAccess({
         caseId: row.case_id,
         actor: actorOf(principal),
@@ -1204,20 +1209,31 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
   );
 }
 
-/** Everything the agency's own steps receive of the application: its minimised view. */
+/**
+ * What the agency's steps begun so far (`begun`, step ids) receive of the application, its
+ * minimised view (ARCHITECTURE.md §2: only the fields a step needs): each begun automatic
+ * step's own view, and for a begun review (a human step) the views of the agency's steps that
+ * wait on it, which it decides on (the registry's review reads the registration's). A step
+ * not begun shows nothing: a utility's officer does not read the new holder's name while only
+ * the precheck has run, nor does the registry read the buyer's while only the title check has.
+ */
 export function agencyViewOf(
   agency: Agency,
   application: CaseApplication,
+  begun: ReadonlySet<string>,
 ): Record<string, unknown> {
-  const merged: Record<string, unknown> = {};
-  for (const [activity, entry] of Object.entries(ACTIVITY_VIEWS)) {
-    if (!(entry.agencies as readonly Agency[]).includes(agency)) continue;
-    try {
-      Object.assign(merged, viewFor(activity as AgencyActivityName, agency, application));
-    } catch {
-      // A view that needs earlier results (refundTax) adds nothing personal of its own.
-    }
+  const { steps } = jointTransferProcess(application.utilities);
+  const activities = new Set<string>();
+  for (const def of steps) {
+    if (def.agency !== agency || !begun.has(def.id)) continue;
+    if (def.activity) activities.add(def.activity);
+    if (def.kind === 'human')
+      for (const next of steps)
+        if (next.agency === agency && next.activity && next.needs.includes(def.id))
+          activities.add(next.activity);
   }
+  const merged: Record<string, unknown> = {};
+  for (const activity of activities) Object.assign(merged, viewFor(activity, agency, application));
   return merged;
 }
 
