@@ -893,7 +893,10 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         caseId: row.case_id,
         stepId,
         outcome: allowedOutcomes(stepId)[0]!,
-        actor: actorOf(principal),
+        // The role only: the agency needs to know a citizen paid, not who signed in to say so
+        // (an identity such as an e-mail address or a national e-ID, which a utility, say,
+        // must not be given with the unit).
+        actor: 'citizen',
       });
       return applyDecision(row, decision);
     },

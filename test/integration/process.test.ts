@@ -1348,6 +1348,38 @@ describe('the joint transfer, end to end', () => {
     expect(await entriesHolding(reason)).toBe(0);
   });
 
+  it("sends a citizen's payment to the agency's desk as made by a citizen, without the citizen's sign-in identity", async () => {
+    const caseId = await submit(stack, sampleApplication({ utilities: [] }));
+    await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
+    const paid = await stack.app.inject({
+      method: 'POST',
+      url: `/cases/${caseId}/payments`,
+      headers: stack.citizen,
+      payload: { stepId: 'confirmPayment' },
+    });
+    expect(paid.statusCode, paid.body).toBe(200);
+    const query = `WorkflowType = 'agencyDecision' AND WorkflowId STARTS_WITH 'desk:${caseId}:'`;
+    let workflowId: string | undefined;
+    await expect
+      .poll(
+        async () => {
+          for await (const run of stack.client.workflow.list({ query }))
+            workflowId = run.workflowId;
+          return workflowId;
+        },
+        { timeout: 10_000, interval: 250 },
+      )
+      .toBeDefined();
+    const history = await stack.client.workflow.getHandle(workflowId!).fetchHistory();
+    const [payload] = await new AesGcmPayloadCodec(stack.payloadKey).decode(
+      history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads!,
+    );
+    const request = defaultPayloadConverter.fromPayload<{ stepId: string; actor: string }>(
+      payload!,
+    );
+    expect(request).toMatchObject({ stepId: 'confirmPayment', actor: 'citizen' });
+  });
+
   it("an officer's rejection with a reason: the review's entry holds no reason, the case's status shows it, the case's refusal ends with it, and erasing the case deletes the desk request's history too", async () => {
     const { caseId } = await caseAtReview();
     const reason = "buyer Jan Novák's ID card expired";
