@@ -116,9 +116,14 @@ export function ledgerAccessRecorder(deps: {
     const salt = randomBytes(32);
     const signed = accessStatement(record, deps.key, salt);
     const { statementId } = signed.statement;
+    // Only while the case is not erased, under a share lock on its row that the erasure's
+    // update lock waits for (infra/erasure.ts): a read that took the row just before an
+    // erasure committed (`keep` judged from it) would otherwise keep who read and why of an
+    // erased case for good.
     if (keep)
       await deps.pool.query(
-        'INSERT INTO access_records (statement_id, case_id, salt, record) VALUES ($1, $2, $3, $4)',
+        `INSERT INTO access_records (statement_id, case_id, salt, record)
+         SELECT $1, $2, $3, $4 FROM cases WHERE case_id = $2 AND erased_at IS NULL FOR SHARE`,
         [statementId, record.caseId, salt, record],
       );
     try {

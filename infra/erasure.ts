@@ -82,10 +82,22 @@ export async function eraseCase(
     });
     for await (const desk of desks) await deleteRun(desk.workflowId, desk.runId);
   };
+  /** The case's personal data off the ledger; in the erasure's transaction, or on a rerun. */
+  const deleteRecords = async (db: Pick<pg.PoolClient, 'query'>): Promise<void> => {
+    await db.query('DELETE FROM case_secrets WHERE case_id = $1', [caseId]);
+    // Its notices too: an escalation's message quotes the agency's error, which may name
+    // what the case is about.
+    await db.query('DELETE FROM notifications WHERE case_id = $1', [caseId]);
+    // Who read the case and why (api/access.ts): a purpose may name people too. The access
+    // entries stay, showing role, agency and fields; their commitments link to nothing now.
+    await db.query('DELETE FROM access_records WHERE case_id = $1', [caseId]);
+  };
   if (row.erased_at) {
     // An erasure before deletes came first may have committed and then failed to delete.
     if (row.run_id) await deleteRun(row.workflow_id, row.run_id);
     await deleteDeskRuns();
+    // Whatever an erasure of older code left: a record of a read that raced it, say.
+    await deleteRecords(deps.pool);
     // A case erased before who applied went with it keeps them on its row until erased again.
     await deps.pool.query(
       'UPDATE cases SET applicant = NULL WHERE case_id = $1 AND applicant IS NOT NULL',
@@ -117,13 +129,10 @@ export async function eraseCase(
   const client = await deps.pool.connect();
   try {
     await client.query('BEGIN');
-    await client.query('DELETE FROM case_secrets WHERE case_id = $1', [caseId]);
-    // Its notices too: an escalation's message quotes the agency's error, which may name
-    // what the case is about.
-    await client.query('DELETE FROM notifications WHERE case_id = $1', [caseId]);
-    // Who read the case and why (api/access.ts): a purpose may name people too. The access
-    // entries stay, showing role, agency and fields; their commitments link to nothing now.
-    await client.query('DELETE FROM access_records WHERE case_id = $1', [caseId]);
+    // First the row's update lock: a read's access record, kept under a share lock on it
+    // (api/access.ts), is then either in before the delete below or never kept.
+    await client.query('SELECT 1 FROM cases WHERE case_id = $1 FOR UPDATE', [caseId]);
+    await deleteRecords(client);
     // The applicant's token subject (an e-mail address, say) links a person to the unit: it
     // goes too, so the case no longer shows in their list or to them, only to supervisors.
     const updated = await client.query<{ erased_at: Date }>(

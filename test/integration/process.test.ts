@@ -32,6 +32,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eraseCase } from '../../infra/erasure.ts';
+import { ledgerAccessRecorder } from '../../api/access.ts';
 import { MIGRATIONS } from '../../ledger/pg/migrations.ts';
 import { onewindow, writeTrustFile } from './cli.ts';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -1584,6 +1585,25 @@ describe('the joint transfer, end to end', () => {
         }),
       ),
     });
+    // Nor one that read the case's row just before the erasure committed, so was told to keep
+    // its record: the erasure went first, and the record is not kept.
+    const raced = ledgerAccessRecorder({
+      key: stack.keys.orchestrator!,
+      append: (signed) => stack.sequencer.append(signed),
+      pool: stack.pool,
+    });
+    await raced(
+      {
+        caseId,
+        actor: 'supervisor:s-9',
+        role: 'supervisor',
+        agency: null,
+        fields: ['application'],
+        purpose: 'read while it was being erased',
+      },
+      { keep: true },
+    );
+    expect(await accessRecords()).toBe(0);
     await expect
       .poll(
         async () =>
@@ -1603,8 +1623,8 @@ describe('the joint transfer, end to end', () => {
       headers: stack.supervisor,
     });
     expect(after.json()).toMatchObject({ workflowStatus: 'ERASED', phase: 'rejected' });
-    // Every entry stays, the supervisor's two reads among them.
-    expect(after.json<{ entries: unknown[] }>().entries).toHaveLength(closed.entries.length + 2);
+    // Every entry stays, the supervisor's two reads and the raced one among them.
+    expect(after.json<{ entries: unknown[] }>().entries).toHaveLength(closed.entries.length + 3);
     // A case erased before who applied went with it: erasing it again clears them, and so
     // does migration 11 for every such case.
     const applicantOnRow = async () =>
