@@ -9,7 +9,13 @@ const erasedAt = new Date('2026-12-01T10:00:00Z');
 /** What PostgreSQL and Temporal were asked, in order; `commit` is the erasure's commit. */
 function fakes(
   row: { run_id: string | null; erased_at: Date | null },
-  temporal: { status?: string; describe?: Error; delete?: Error } = {},
+  temporal: {
+    status?: string;
+    describe?: Error;
+    delete?: Error;
+    /** The unit's other runs, as visibility lists them: each with its chain's first run. */
+    others?: { runId: string; status: string; firstRunId: string }[];
+  } = {},
 ) {
   const calls: string[] = [];
   // The statement's verb, and the table a DELETE names.
@@ -31,6 +37,12 @@ function fakes(
       // One desk request of the case (workflows/agencyDecision.ts), as visibility lists it.
       list: async function* ({ query }: { query: string }) {
         calls.push(`list ${query}`);
+        if (query.startsWith('WorkflowId =')) {
+          yield await Promise.resolve({ runId: 'run-1', status: { name: 'COMPLETED' } });
+          for (const run of temporal.others ?? [])
+            yield { runId: run.runId, status: { name: run.status } };
+          return;
+        }
         yield await Promise.resolve({ workflowId: `desk:${caseId}:review:r-1`, runId: 'desk-1' });
       },
       getHandle: (workflowId: string, runId?: string) => ({
@@ -43,6 +55,16 @@ function fakes(
       }),
     },
     workflowService: {
+      getWorkflowExecutionHistory: (request: { execution: { runId: string } }) => {
+        const run = temporal.others?.find((r) => r.runId === request.execution.runId);
+        return Promise.resolve({
+          history: {
+            events: [
+              { workflowExecutionStartedEventAttributes: { firstExecutionRunId: run?.firstRunId } },
+            ],
+          },
+        });
+      },
       deleteWorkflowExecution: (request: { workflowExecution: { runId: string } }) => {
         calls.push(`delete ${request.workflowExecution.runId}`);
         return temporal.delete ? Promise.reject(temporal.delete) : Promise.resolve({});
@@ -62,6 +84,7 @@ describe('erasing a case', () => {
     expect((await eraseCase(deps, caseId)).erasedNow).toBe(true);
     expect(calls).toEqual([
       'describe case:U-1 run-1',
+      `list WorkflowId = 'case:U-1'`,
       'delete run-1',
       `list WorkflowType IN ('agencyDecision', 'safetyInspection') AND WorkflowId STARTS_WITH 'desk:${caseId}:'`,
       'delete desk-1',
@@ -108,6 +131,7 @@ describe('erasing a case', () => {
     });
     expect(calls).toEqual([
       'delete run-1',
+      `list WorkflowId = 'case:U-1'`,
       `list WorkflowType IN ('agencyDecision', 'safetyInspection') AND WorkflowId STARTS_WITH 'desk:${caseId}:'`,
       'delete desk-1',
       // What an erasure before left, a record of a read that raced it say, goes again.
@@ -117,6 +141,41 @@ describe('erasing a case', () => {
       // Who applied goes too, for a case erased before that was part of erasing.
       'UPDATE',
     ]);
+  });
+
+  it('deletes the runs a reset made of the case too, and no run of a later case of the unit', async () => {
+    const { deps, calls } = fakes(
+      { run_id: 'run-1', erased_at: null },
+      {
+        others: [
+          { runId: 'reset-1', status: 'TERMINATED', firstRunId: 'run-1' },
+          { runId: 'reset-2', status: 'COMPLETED', firstRunId: 'run-1' },
+          { runId: 'later-case', status: 'RUNNING', firstRunId: 'later-case' },
+        ],
+      },
+    );
+    expect((await eraseCase(deps, caseId)).erasedNow).toBe(true);
+    expect(calls.filter((call) => call.startsWith('delete'))).toEqual([
+      'delete run-1',
+      'delete reset-1',
+      'delete reset-2',
+      'delete desk-1',
+    ]);
+  });
+
+  it('refuses a case going on in a run a reset made of it, and changes nothing', async () => {
+    const { deps, calls } = fakes(
+      { run_id: 'run-1', erased_at: null },
+      {
+        status: 'TERMINATED',
+        others: [{ runId: 'reset-1', status: 'RUNNING', firstRunId: 'run-1' }],
+      },
+    );
+    await expect(eraseCase(deps, caseId)).rejects.toMatchObject({
+      name: 'CaseStillOpenError',
+      message: expect.stringContaining('in a run a reset made of it') as unknown,
+    });
+    expect(calls.filter((call) => /^(delete|BEGIN|DELETE|UPDATE)/.test(call))).toEqual([]);
   });
 
   it("refuses a case with no recorded run rather than delete the unit's latest run", async () => {

@@ -1,5 +1,6 @@
 // Erasing a closed case's personal data (the right to erasure): the salt and the
-// application go from case_secrets, the applicant from the case row, and the workflow history is deleted from Temporal with
+// application go from case_secrets, the applicant from the case row, and the workflow history
+// (every run of the case, those a reset made too) is deleted from Temporal with
 // the histories of the case's desk requests (an officer's reason, who they are). The
 // ledger keeps its entries: they hold only commitments, which without the salt can no longer
 // be linked to the data, and the log still verifies (ARCHITECTURE.md §3).
@@ -92,9 +93,38 @@ export async function eraseCase(
     // entries stay, showing role, agency and fields; their commitments link to nothing now.
     await db.query('DELETE FROM access_records WHERE case_id = $1', [caseId]);
   };
+  /**
+   * The case's runs after its first: those a reset made of it (an operator's repair,
+   * `temporal workflow reset`), which copy its input, the whole application, and terminate it.
+   * Each names the first run as its chain's first (firstExecutionRunId of its start event);
+   * a later case of the unit, under the same workflow id, starts a chain of its own.
+   */
+  const laterRuns = async (firstRunId: string): Promise<{ runId: string; status: string }[]> => {
+    const { workflow_id: workflowId } = row;
+    if (!/^[\w:.-]+$/.test(workflowId))
+      throw new Error(`workflow id ${workflowId} cannot be queried for`);
+    const later: { runId: string; status: string }[] = [];
+    for await (const run of deps.temporal.workflow.list({
+      query: `WorkflowId = '${workflowId}'`,
+    })) {
+      if (run.runId === firstRunId) continue;
+      const { history } = await deps.temporal.workflowService.getWorkflowExecutionHistory({
+        namespace: deps.temporal.options.namespace,
+        execution: { workflowId, runId: run.runId },
+        maximumPageSize: 1,
+      });
+      const started = history?.events?.[0]?.workflowExecutionStartedEventAttributes;
+      if (started?.firstExecutionRunId === firstRunId)
+        later.push({ runId: run.runId, status: run.status.name });
+    }
+    return later;
+  };
   if (row.erased_at) {
     // An erasure before deletes came first may have committed and then failed to delete.
-    if (row.run_id) await deleteRun(row.workflow_id, row.run_id);
+    if (row.run_id) {
+      await deleteRun(row.workflow_id, row.run_id);
+      for (const { runId } of await laterRuns(row.run_id)) await deleteRun(row.workflow_id, runId);
+    }
     await deleteDeskRuns();
     // Whatever an erasure of older code left: a record of a read that raced it, say.
     await deleteRecords(deps.pool);
@@ -123,7 +153,14 @@ export async function eraseCase(
     // Gone already: a previous erasure deleted it and stopped before its commit.
     if (!(error instanceof WorkflowNotFoundError)) throw error;
   }
+  // A reset leaves the first run terminated, closed, and the case going on in the run it made.
+  const later = await laterRuns(row.run_id);
+  if (later.some((run) => !CLOSED_STATUSES.includes(run.status)))
+    throw new CaseStillOpenError(
+      `case ${caseId} is still open in a run a reset made of it; erase it once it has closed`,
+    );
   await deleteRun(row.workflow_id, row.run_id);
+  for (const { runId } of later) await deleteRun(row.workflow_id, runId);
   await deleteDeskRuns();
 
   const client = await deps.pool.connect();

@@ -1499,6 +1499,58 @@ describe('the joint transfer, end to end', () => {
     await handle.terminate('test done');
   });
 
+  it('erases every run a reset made of a case, and refuses while the case goes on in one', async () => {
+    const application = sampleApplication({ utilities: [] });
+    const caseId = await submit(stack, application);
+    await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
+    const workflowId = caseWorkflowId(application.unitId);
+    const first = await stack.client.workflow.getHandle(workflowId).describe();
+    const { events } = await stack.client.workflow
+      .getHandle(workflowId, first.runId)
+      .fetchHistory();
+    const firstTask = events!.find((event) => event.workflowTaskCompletedEventAttributes)!;
+    // An operator's repair: the case goes on in a run the reset makes, which copies the
+    // application; the first run is terminated, so closed.
+    const { runId: resetRunId } = await stack.client.workflowService.resetWorkflowExecution({
+      namespace: stack.client.options.namespace,
+      workflowExecution: { workflowId, runId: first.runId },
+      workflowTaskFinishEventId: firstTask.eventId,
+      requestId: randomUUID(),
+      reason: 'test: an operator repairs the case',
+    });
+    await expect
+      .poll(
+        async () => {
+          const runs: string[] = [];
+          for await (const run of stack.client.workflow.list({
+            query: `WorkflowId = '${workflowId}'`,
+          }))
+            runs.push(run.runId);
+          return runs;
+        },
+        { timeout: 10_000, interval: 250 },
+      )
+      .toContain(resetRunId);
+    const erase = () => eraseCase({ pool: stack.pool, temporal: stack.client }, caseId);
+    await expect(erase()).rejects.toMatchObject({ name: 'CaseStillOpenError' });
+    await stack.client.workflow.getHandle(workflowId, resetRunId).terminate('test done');
+    expect((await erase()).erasedNow).toBe(true);
+    for (const runId of [first.runId, resetRunId])
+      await expect
+        .poll(
+          () =>
+            stack.client.workflow
+              .getHandle(workflowId, runId)
+              .describe()
+              .then(
+                () => 'still there',
+                (e: unknown) => (e as Error).name,
+              ),
+          { timeout: 60_000, interval: 1000 },
+        )
+        .toBe('WorkflowNotFoundError');
+  });
+
   it("erases a closed case's personal data, and the ledger still verifies", async () => {
     const caseId = await submit(
       stack,
