@@ -1158,15 +1158,10 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
 
   // Both plain functions (the activity's own promise, a record): shared by the loop of cases
   // started before v5, whose awaits must stay where they were.
-  // With the options of a step before the registration, which a compensation always is:
-  // retried through an outage, then, after a quarter of an hour, failed to the supervisor.
-  // With none (an agency's steps after it), a compensation whose agency's worker was down
-  // was never attempted, so never failed, and the case waited with nobody told.
   const callCompensation = (def: StepDefinition, n = 0) =>
     agencyActivity(
       def.agency as Agency,
       def.compensation!,
-      true,
     )({
       caseId,
       stepId: def.compensation!,
