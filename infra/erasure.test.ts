@@ -14,7 +14,7 @@ function fakes(
     describe?: Error;
     delete?: Error;
     /** The unit's other runs, as visibility lists them: each with its chain's first run. */
-    others?: { runId: string; status: string; firstRunId: string }[];
+    others?: { runId: string; status: string; firstRunId: string; indexed?: false }[];
   } = {},
 ) {
   const calls: string[] = [];
@@ -40,13 +40,24 @@ function fakes(
         if (query.startsWith('WorkflowId =')) {
           yield await Promise.resolve({ runId: 'run-1', status: { name: 'COMPLETED' } });
           for (const run of temporal.others ?? [])
-            yield { runId: run.runId, status: { name: run.status } };
+            if (run.indexed !== false) yield { runId: run.runId, status: { name: run.status } };
           return;
         }
         yield await Promise.resolve({ workflowId: `desk:${caseId}:review:r-1`, runId: 'desk-1' });
       },
       getHandle: (workflowId: string, runId?: string) => ({
         describe: () => {
+          // Without a run id, the id's newest run; another run's status is its own.
+          const other = runId
+            ? temporal.others?.find((r) => r.runId === runId)
+            : temporal.others?.at(-1);
+          if (other || !runId) {
+            calls.push(`describe ${workflowId} ${runId ?? 'newest'}`);
+            return Promise.resolve({
+              runId: other?.runId ?? 'run-1',
+              status: { name: other?.status ?? temporal.status ?? 'COMPLETED' },
+            });
+          }
           calls.push(`describe ${workflowId} ${runId}`);
           return temporal.describe
             ? Promise.reject(temporal.describe)
@@ -85,6 +96,7 @@ describe('erasing a case', () => {
     expect(calls).toEqual([
       'describe case:U-1 run-1',
       `list WorkflowId = 'case:U-1'`,
+      'describe case:U-1 newest',
       'delete run-1',
       `list WorkflowType IN ('agencyDecision', 'safetyInspection') AND WorkflowId STARTS_WITH 'desk:${caseId}:'`,
       'delete desk-1',
@@ -130,8 +142,9 @@ describe('erasing a case', () => {
       erasedNow: false,
     });
     expect(calls).toEqual([
-      'delete run-1',
       `list WorkflowId = 'case:U-1'`,
+      'describe case:U-1 newest',
+      'delete run-1',
       `list WorkflowType IN ('agencyDecision', 'safetyInspection') AND WorkflowId STARTS_WITH 'desk:${caseId}:'`,
       'delete desk-1',
       // What an erasure before left, a record of a read that raced it say, goes again.
@@ -176,6 +189,27 @@ describe('erasing a case', () => {
       message: expect.stringContaining('in a run a reset made of it') as unknown,
     });
     expect(calls.filter((call) => /^(delete|BEGIN|DELETE|UPDATE)/.test(call))).toEqual([]);
+  });
+
+  it('finds a run a reset made moments ago, which the visibility store does not list yet', async () => {
+    const { deps, calls } = fakes(
+      { run_id: 'run-1', erased_at: null },
+      {
+        status: 'TERMINATED',
+        others: [{ runId: 'reset-1', status: 'RUNNING', firstRunId: 'run-1', indexed: false }],
+      },
+    );
+    await expect(eraseCase(deps, caseId)).rejects.toMatchObject({ name: 'CaseStillOpenError' });
+    expect(calls.filter((call) => /^(delete|BEGIN)/.test(call))).toEqual([]);
+  });
+
+  it('refuses to delete anything on a rerun of an erased case whose reset run is still open', async () => {
+    const { deps, calls } = fakes(
+      { run_id: 'run-1', erased_at: erasedAt },
+      { others: [{ runId: 'reset-1', status: 'RUNNING', firstRunId: 'run-1' }] },
+    );
+    await expect(eraseCase(deps, caseId)).rejects.toMatchObject({ name: 'CaseStillOpenError' });
+    expect(calls.filter((call) => call.startsWith('delete'))).toEqual([]);
   });
 
   it("refuses a case with no recorded run rather than delete the unit's latest run", async () => {

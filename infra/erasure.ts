@@ -97,33 +97,59 @@ export async function eraseCase(
    * The case's runs after its first: those a reset made of it (an operator's repair,
    * `temporal workflow reset`), which copy its input, the whole application, and terminate it.
    * Each names the first run as its chain's first (firstExecutionRunId of its start event);
-   * a later case of the unit, under the same workflow id, starts a chain of its own.
+   * a later case of the unit, under the same workflow id, starts a chain of its own. Listed
+   * from the visibility store, which lags, so the id's newest run is asked of Temporal too,
+   * and so is each run's status.
    */
   const laterRuns = async (firstRunId: string): Promise<{ runId: string; status: string }[]> => {
     const { workflow_id: workflowId } = row;
     if (!/^[\w:.-]+$/.test(workflowId))
       throw new Error(`workflow id ${workflowId} cannot be queried for`);
+    const gone = (error: unknown) =>
+      error instanceof WorkflowNotFoundError ||
+      (isGrpcServiceError(error) && Number(error.code) === GRPC_NOT_FOUND);
+    const candidates = new Set<string>();
+    for await (const run of deps.temporal.workflow.list({ query: `WorkflowId = '${workflowId}'` }))
+      candidates.add(run.runId);
+    try {
+      candidates.add((await deps.temporal.workflow.getHandle(workflowId).describe()).runId);
+    } catch (error) {
+      if (!gone(error)) throw error;
+    }
+    candidates.delete(firstRunId);
     const later: { runId: string; status: string }[] = [];
-    for await (const run of deps.temporal.workflow.list({
-      query: `WorkflowId = '${workflowId}'`,
-    })) {
-      if (run.runId === firstRunId) continue;
-      const { history } = await deps.temporal.workflowService.getWorkflowExecutionHistory({
-        namespace: deps.temporal.options.namespace,
-        execution: { workflowId, runId: run.runId },
-        maximumPageSize: 1,
-      });
-      const started = history?.events?.[0]?.workflowExecutionStartedEventAttributes;
-      if (started?.firstExecutionRunId === firstRunId)
-        later.push({ runId: run.runId, status: run.status.name });
+    for (const runId of candidates) {
+      try {
+        const { history } = await deps.temporal.workflowService.getWorkflowExecutionHistory({
+          namespace: deps.temporal.options.namespace,
+          execution: { workflowId, runId },
+          maximumPageSize: 1,
+        });
+        const started = history?.events?.[0]?.workflowExecutionStartedEventAttributes;
+        if (started?.firstExecutionRunId !== firstRunId) continue;
+        const { status } = await deps.temporal.workflow.getHandle(workflowId, runId).describe();
+        later.push({ runId, status: status.name });
+      } catch (error) {
+        // Deleted meanwhile (another case of the unit erased): nothing of it left to erase.
+        if (!gone(error)) throw error;
+      }
     }
     return later;
+  };
+  /** Only closed runs are deleted: a delete terminates an open one with nothing undone. */
+  const refuseOpen = (runs: readonly { status: string }[]): void => {
+    if (runs.some((run) => !CLOSED_STATUSES.includes(run.status)))
+      throw new CaseStillOpenError(
+        `case ${caseId} is still open in a run a reset made of it; erase it once it has closed`,
+      );
   };
   if (row.erased_at) {
     // An erasure before deletes came first may have committed and then failed to delete.
     if (row.run_id) {
+      const later = await laterRuns(row.run_id);
+      refuseOpen(later);
       await deleteRun(row.workflow_id, row.run_id);
-      for (const { runId } of await laterRuns(row.run_id)) await deleteRun(row.workflow_id, runId);
+      for (const { runId } of later) await deleteRun(row.workflow_id, runId);
     }
     await deleteDeskRuns();
     // Whatever an erasure of older code left: a record of a read that raced it, say.
@@ -155,17 +181,17 @@ export async function eraseCase(
   }
   // A reset leaves the first run terminated, closed, and the case going on in the run it made.
   const later = await laterRuns(row.run_id);
-  if (later.some((run) => !CLOSED_STATUSES.includes(run.status)))
-    throw new CaseStillOpenError(
-      `case ${caseId} is still open in a run a reset made of it; erase it once it has closed`,
-    );
+  refuseOpen(later);
   await deleteRun(row.workflow_id, row.run_id);
   for (const { runId } of later) await deleteRun(row.workflow_id, runId);
   await deleteDeskRuns();
 
   const client = await deps.pool.connect();
   try {
-    await client.query('BEGIN');
+    // READ COMMITTED whatever the database's default: under REPEATABLE READ the lock's
+    // statement takes the snapshot before its wait, and the delete below would not see the
+    // record of a read that held the row first.
+    await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
     // First the row's update lock: a read's access record, kept under a share lock on it
     // (api/access.ts), is then either in before the delete below or never kept.
     await client.query('SELECT 1 FROM cases WHERE case_id = $1 FOR UPDATE', [caseId]);

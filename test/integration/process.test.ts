@@ -1499,6 +1499,63 @@ describe('the joint transfer, end to end', () => {
     await handle.terminate('test done');
   });
 
+  it('keeps no record of who read a case and why when the read races the erasure of the case', async () => {
+    const application = sampleApplication({ utilities: [] });
+    const caseId = await submit(stack, application);
+    await waitForStep(stack, caseId, 'intake', 'done');
+    const records = async () =>
+      (await stack.pool.query('SELECT 1 FROM access_records WHERE case_id = $1', [caseId]))
+        .rowCount;
+    // An erasure's transaction as eraseCase runs it, holding the case's row, not committed yet.
+    const erasing = await stack.adminPool.connect();
+    try {
+      await erasing.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+      await erasing.query('SELECT 1 FROM cases WHERE case_id = $1 FOR UPDATE', [caseId]);
+      await erasing.query('DELETE FROM access_records WHERE case_id = $1', [caseId]);
+      await erasing.query('UPDATE cases SET erased_at = now() WHERE case_id = $1', [caseId]);
+      // A read that took the row before: it was told to keep its record.
+      const read = ledgerAccessRecorder({
+        key: stack.keys.orchestrator!,
+        append: (signed) => stack.sequencer.append(signed),
+        pool: stack.pool,
+      })(
+        {
+          caseId,
+          actor: 'supervisor:s-9',
+          role: 'supervisor',
+          agency: null,
+          fields: ['application'],
+          purpose: 'read while it was being erased',
+        },
+        { keep: true },
+      );
+      // Its record waits for the erasure's lock on the row...
+      await expect
+        .poll(
+          async () =>
+            (
+              await stack.pool.query(
+                `SELECT 1 FROM pg_stat_activity
+                  WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO access_records%'`,
+              )
+            ).rowCount,
+          { timeout: 10_000, interval: 100 },
+        )
+        .toBe(1);
+      await erasing.query('COMMIT');
+      await read;
+      // ...and, the erasure committed, is not kept.
+      expect(await records()).toBe(0);
+    } finally {
+      await erasing.query('ROLLBACK').catch(() => undefined);
+      erasing.release();
+      await stack.client.workflow
+        .getHandle(caseWorkflowId(application.unitId))
+        .terminate('test done')
+        .catch(() => undefined);
+    }
+  });
+
   it('erases every run a reset made of a case, and refuses while the case goes on in one', async () => {
     const application = sampleApplication({ utilities: [] });
     const caseId = await submit(stack, application);
