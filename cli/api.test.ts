@@ -15,6 +15,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const ORIGIN = 'test.onewindow/ledger';
 const logKey = signingKey(ORIGIN, new Uint8Array(32).fill(0x10));
 const water = signingKey(agencyKeyName('water'), new Uint8Array(32).fill(4));
+/** The log the API appends to: its origin and the key it signs checkpoints with. */
+const LOG = { origin: ORIGIN, key: logKey };
 const trust: TrustFile = {
   origin: ORIGIN,
   logKeys: [formatVerifierKey(ORIGIN, logKey.publicKey)],
@@ -37,7 +39,7 @@ const written = (content: TrustFile) => {
 
 describe('the trust file the API serves the pages (ONEWINDOW_TRUST_FILE)', () => {
   it('is served as it is when it is a trust file of this log', () => {
-    expect(servedTrustFile(written(trust), ORIGIN)).toEqual(trust);
+    expect(servedTrustFile(written(trust), LOG)).toEqual(trust);
   });
 
   // Mutations the schema lets through and the verifiers' loadTrust refuses.
@@ -57,16 +59,28 @@ describe('the trust file the API serves the pages (ONEWINDOW_TRUST_FILE)', () =>
     ],
   ])('is refused at start for %s, naming the file', (_, content, why) => {
     const path = written(content);
-    expect(() => servedTrustFile(path, ORIGIN)).toThrow(UsageError);
-    expect(() => servedTrustFile(path, ORIGIN)).toThrow(`ONEWINDOW_TRUST_FILE ${path}: ${why}`);
+    expect(() => servedTrustFile(path, LOG)).toThrow(UsageError);
+    expect(() => servedTrustFile(path, LOG)).toThrow(`ONEWINDOW_TRUST_FILE ${path}: ${why}`);
   });
 
   it("is refused at start when it is another log's, naming both origins", () => {
     const path = written(trust);
-    expect(() => servedTrustFile(path, 'other.example/ledger')).toThrow(
+    expect(() => servedTrustFile(path, { ...LOG, origin: 'other.example/ledger' })).toThrow(
       new UsageError(
         `ONEWINDOW_TRUST_FILE ${path} is for the log "test.onewindow/ledger", not this API's "other.example/ledger" (ONEWINDOW_LOG_ORIGIN)`,
       ),
+    );
+  });
+
+  it('is refused at start when it lists none of the keys the log signs with (a log made afresh under the same origin)', () => {
+    const afresh = signingKey(ORIGIN, new Uint8Array(32).fill(0x11));
+    const path = written(trust);
+    expect(() => servedTrustFile(path, { origin: ORIGIN, key: afresh })).toThrow(
+      `ONEWINDOW_TRUST_FILE ${path} lists none of the keys this log signs with (${formatVerifierKey(ORIGIN, afresh.publicKey)})`,
+    );
+    // During a rotation either key will do.
+    expect(servedTrustFile(path, { origin: ORIGIN, key: afresh, extraKeys: [logKey] })).toEqual(
+      trust,
     );
   });
 });

@@ -23,7 +23,9 @@ import {
 import { clientDataConverter } from '../infra/payloadCodec.ts';
 import { survivePostgresRestarts } from '../infra/postgres.ts';
 import { intOption, parse, UsageError } from './args.ts';
-import { agencyKeyName } from '../ledger/keys.ts';
+import { toBase64 } from '../ledger/bytes.ts';
+import { agencyKeyName, formatVerifierKey, parseVerifierKey } from '../ledger/keys.ts';
+import type { LogIdentity } from '../ledger/pg/sequencer.ts';
 import { loadTrust, type TrustFile } from '../ledger/trust.ts';
 import { keyOption, logIdentity, readTrustFile } from './keys.ts';
 import { hostOption } from './witnessConfig.ts';
@@ -36,7 +38,8 @@ import { createLedgerWriter, DEFAULT_LOG_ORIGIN } from './workers.ts';
  * time, where the operator may never look.
  * @throws UsageError naming the file and what is wrong with it.
  */
-export function servedTrustFile(path: string, origin: string): TrustFile {
+export function servedTrustFile(path: string, log: LogIdentity): TrustFile {
+  const { origin } = log;
   const trust = readTrustFile(path, 'ONEWINDOW_TRUST_FILE');
   try {
     loadTrust(trust);
@@ -48,6 +51,14 @@ export function servedTrustFile(path: string, origin: string): TrustFile {
   if (trust.origin !== origin)
     throw new UsageError(
       `ONEWINDOW_TRUST_FILE ${path} is for the log ${JSON.stringify(trust.origin)}, not this API's ${JSON.stringify(origin)} (ONEWINDOW_LOG_ORIGIN)`,
+    );
+  // A log of the same origin made afresh (another key) is another log to the pages, which
+  // would fail every checkpoint it signs: one of the keys it signs with must be listed.
+  const listed = new Set(trust.logKeys.map((text) => toBase64(parseVerifierKey(text).publicKey)));
+  const signers = [log.key, ...(log.extraKeys ?? [])];
+  if (!signers.some((key) => listed.has(toBase64(key.publicKey))))
+    throw new UsageError(
+      `ONEWINDOW_TRUST_FILE ${path} lists none of the keys this log signs with (${signers.map((key) => formatVerifierKey(key.name, key.publicKey)).join(', ')})`,
     );
   return trust;
 }
@@ -69,15 +80,14 @@ export async function runApi(
   const host = hostOption(values.host);
   const config = loadConfig(apiConfig, env);
   const port = intOption(values.port, 'port', config.PORT, 1);
-  const origin = config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN;
-  const trust = config.ONEWINDOW_TRUST_FILE
-    ? servedTrustFile(config.ONEWINDOW_TRUST_FILE, origin)
-    : undefined;
   const log = logIdentity(
-    origin,
+    config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN,
     config.ONEWINDOW_LOG_KEY_FILE,
     config.ONEWINDOW_LOG_NEXT_KEY_FILE,
   );
+  const trust = config.ONEWINDOW_TRUST_FILE
+    ? servedTrustFile(config.ONEWINDOW_TRUST_FILE, log)
+    : undefined;
   // The access-audit entries are the operator's, signed with the orchestrator's key: an
   // agency's key here would have every audited read refused by the ledger, at request time.
   const key = keyOption(

@@ -29,7 +29,7 @@ describe('onewindow tokens public-key', () => {
 });
 
 describe('onewindow tokens', () => {
-  it("refuses a key file that is not the token issuer's (an agency's), naming both names", async () => {
+  it("refuses a key file that is not the token issuer's (an agency's), naming both names and how to make one", async () => {
     const agencyKeyFile = join(dir, 'water.key');
     writeFileSync(
       agencyKeyFile,
@@ -43,7 +43,7 @@ describe('onewindow tokens', () => {
       const refused = runTokens(argv, {}, (l) => lines.push(l));
       await expect(refused).rejects.toThrow(UsageError);
       await expect(refused).rejects.toThrow(
-        `key file ${agencyKeyFile} holds the key "water.agency.onewindow"; expected a key named "tokens.onewindow"`,
+        `key file ${agencyKeyFile} holds the key "water.agency.onewindow"; expected a key named "tokens.onewindow": make the issuer's key with onewindow keys generate --token-issuer --out <file>, and give the API the public key it prints (ONEWINDOW_TOKEN_PUBLIC_KEY)`,
       );
     }
     expect(lines).toEqual([]);

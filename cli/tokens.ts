@@ -47,13 +47,23 @@ export async function runTokens(
     throw new UsageError(`public-key takes only --key, not ${stray.join(', ')}\n${USAGE}`);
   // The issuer's key only: another key file (an agency's) would print or sign with a key
   // the API does not check tokens by, or, trusted by mistake, let that key's holder sign them.
-  const key = keyOption(
-    values.key,
-    env,
-    'ONEWINDOW_TOKEN_KEY_FILE',
-    'tokens are signed with it',
-    TOKEN_ISSUER_KEY_NAME,
-  );
+  let key;
+  try {
+    key = keyOption(
+      values.key,
+      env,
+      'ONEWINDOW_TOKEN_KEY_FILE',
+      'tokens are signed with it',
+      TOKEN_ISSUER_KEY_NAME,
+    );
+  } catch (error) {
+    // An issuer key made before as another kind of key (an agency's): say how to make one.
+    if (error instanceof UsageError && error.message.includes('expected a key named'))
+      throw new UsageError(
+        `${error.message}: make the issuer's key with onewindow keys generate --token-issuer --out <file>, and give the API the public key it prints (ONEWINDOW_TOKEN_PUBLIC_KEY)`,
+      );
+    throw error;
+  }
   if (positionals[0] === 'public-key') {
     out(toBase64(key.publicKey));
     return 0;

@@ -73,7 +73,10 @@ export const DeskRequest = z.object({
   outcome: z.string().min(1),
   /** Why, in the officer's words: committed to and kept in the case's history, off the ledger. */
   reason: plainText(z.string().trim().max(500), { lines: true }).optional(),
-  /** Who decided (`officer:registry:o-17`, `citizen:c-1`), for the agency's own records. */
+  /**
+   * Who decided, for the agency's own records: an officer by name (`officer:registry:o-17`),
+   * a citizen by role only (`citizen`: the agency needs no sign-in identity).
+   */
   actor: z.string().min(1).max(200),
 });
 export type DeskRequest = z.infer<typeof DeskRequest>;
