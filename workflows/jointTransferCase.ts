@@ -1017,6 +1017,12 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
       ? async (timeout: number): Promise<boolean> => {
           if (await condition(settled, timeout)) return true;
           if (decisions.has(def.id)) return true;
+          // A refusal that came in the timer's own activation (a worker back after an outage
+          // finds both) settles the wait as one before it would: the timer won the race only
+          // because conditions are checked last. Before, the citizen was reminded and the case
+          // flagged overdue on its way out. Asked only then, so no other case records a marker.
+          if (refusal !== undefined && !deciding.has(def.id) && patched('refusal-beside-deadline'))
+            return true;
           if (!deciding.has(def.id)) return false;
           await condition(() => !deciding.has(def.id));
           return decisions.has(def.id);

@@ -516,6 +516,29 @@ describe('the joint transfer, end to end', () => {
     expect((await waitForClosed(stack, again)).phase).toBe('completed');
   });
 
+  it('reminds nobody and flags nothing overdue when a cancellation request reaches the case with the payment deadline', async () => {
+    const application = sampleApplication({ utilities: [] });
+    const caseId = await submit(stack, application);
+    const waiting = await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
+    const deadlineAt = Date.parse(
+      waiting.steps.find((s) => s.stepId === 'confirmPayment')!.deadlineAt!,
+    );
+    // No worker runs the case while its deadline passes and the request comes: a worker back
+    // after an outage finds both in one workflow task.
+    const resume = await stack.pauseOrchestrator();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, deadlineAt - Date.now() + 500));
+      await stack.client.workflow.getHandle(caseWorkflowId(application.unitId)).cancel();
+    } finally {
+      await resume();
+    }
+    const t = await waitForClosed(stack, caseId);
+    expect(t.phase).toBe('failed');
+    expect(t.overdue).toBe(false);
+    expect(t.notifications.filter((n) => n.stepId === 'confirmPayment')).toEqual([]);
+    expect(stepStatus(t, 'confirmPayment')).toBe('cancelled');
+  });
+
   it("takes the citizen's payment of arrears after a cancellation past the registration, and completes", async () => {
     const application = sampleApplication({ unitId: 'U-WATER-ARREARS-2', utilities: ['water'] });
     const caseId = await submit(stack, application);

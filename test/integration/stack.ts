@@ -103,6 +103,11 @@ export interface Stack {
    * restart after `keys rotate` does. Its sequencer is its own; `sequencer` stays the first.
    */
   replaceOrchestrator(key: SigningKey): Promise<void>;
+  /**
+   * Shuts the orchestrator's worker down (the cases' workflow tasks wait on the server);
+   * the function returned starts another with the same key.
+   */
+  pauseOrchestrator(): Promise<() => Promise<void>>;
   stop(): Promise<void>;
 }
 
@@ -185,7 +190,21 @@ export async function startStack(
   }
   const running = workers.map((w) => w.run());
   let orchestratorAt = 0;
+  let orchestratorKey = keys.orchestrator;
   const shutDown = new Set<Worker>();
+  const pauseOrchestrator = async () => {
+    const current = workers[orchestratorAt]!;
+    shutDown.add(current);
+    current.shutdown();
+    await running[orchestratorAt];
+    return async () => {
+      const next = await createOrchestratorWorker({ ...orchestratorOptions, key: orchestratorKey });
+      ledgerWriters.push(next);
+      workers.push(next.worker);
+      running.push(next.worker.run());
+      orchestratorAt = workers.length - 1;
+    };
+  };
   const tokenKey = generateSigningKey('tokens.test');
   const app = await buildApp({
     temporal: client,
@@ -228,16 +247,11 @@ export async function startStack(
     supervisor: await as({ role: 'supervisor', sub: 'supervisor-1' }),
     officer,
     async replaceOrchestrator(key) {
-      const current = workers[orchestratorAt]!;
-      shutDown.add(current);
-      current.shutdown();
-      await running[orchestratorAt];
-      const next = await createOrchestratorWorker({ ...orchestratorOptions, key });
-      ledgerWriters.push(next);
-      workers.push(next.worker);
-      running.push(next.worker.run());
-      orchestratorAt = workers.length - 1;
+      const resume = await pauseOrchestrator();
+      orchestratorKey = key;
+      await resume();
     },
+    pauseOrchestrator,
     async stop() {
       await app.close();
       for (const w of workers) if (!shutDown.has(w)) w.shutdown();
@@ -316,6 +330,7 @@ export interface Timeline {
     ledgerIndex?: number;
     overdue?: boolean;
     amountDueCents?: number;
+    deadlineAt?: string | null;
   }[];
   records: {
     stepId: string;
