@@ -1014,21 +1014,28 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
      * replay), and either way this answers the same.
      */
     const settles = v5
-      ? async (timeout: number): Promise<boolean> => {
+      ? async (timeout: number, atDeadline = false): Promise<boolean> => {
           if (await condition(settled, timeout)) return true;
           if (decisions.has(def.id)) return true;
-          // A refusal that came in the timer's own activation (a worker back after an outage
-          // finds both) settles the wait as one before it would: the timer won the race only
-          // because conditions are checked last. Before, the citizen was reminded and the case
+          // A refusal that came in the deadline timer's own activation settles the wait as one
+          // before it would: the timer won the race only because conditions are checked last.
+          // A cancellation request does (a worker back after an outage finds both), as does
+          // another step's expiry; an agency's rejection comes after its append, a later
+          // activation. Before, the citizen was reminded, the supervisor told and the case
           // flagged overdue on its way out. Asked only then, so no other case records a marker.
-          if (refusal !== undefined && !deciding.has(def.id) && patched('refusal-beside-deadline'))
+          if (
+            atDeadline &&
+            refusal !== undefined &&
+            !deciding.has(def.id) &&
+            patched('refusal-beside-deadline')
+          )
             return true;
           if (!deciding.has(def.id)) return false;
           await condition(() => !deciding.has(def.id));
           return decisions.has(def.id);
         }
-      : (timeout: number) => condition(settled, timeout);
-    if (!(await settles(ms(def.deadline)))) {
+      : (timeout: number, _atDeadline?: boolean) => condition(settled, timeout);
+    if (!(await settles(ms(def.deadline), true))) {
       await markOverdue(def, state);
       await orchestrator.notify({
         caseId,

@@ -36,6 +36,7 @@ import { ledgerAccessRecorder } from '../../api/access.ts';
 import { MIGRATIONS } from '../../ledger/pg/migrations.ts';
 import { onewindow, writeTrustFile } from './cli.ts';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import { AesGcmPayloadCodec } from '../../infra/payloadCodec.ts';
 
 // One law-day is 0.5 s here: "7 days" to pay is 3.5 s, "30 days" of final limit 15 s.
@@ -517,8 +518,16 @@ describe('the joint transfer, end to end', () => {
   });
 
   it('reminds nobody and flags nothing overdue when a cancellation request reaches the case with the payment deadline', async () => {
+    // Started directly, on a slower clock than the other cases (one law-day is 1 s, the
+    // payment's deadline 7 s), so the worker stops well before the deadline passes.
     const application = sampleApplication({ utilities: [] });
-    const caseId = await submit(stack, application);
+    const caseId = randomUUID();
+    const workflowId = caseWorkflowId(application.unitId);
+    await stack.client.workflow.start('jointTransferCase', {
+      taskQueue: ORCHESTRATOR_TASK_QUEUE,
+      workflowId,
+      args: [{ caseId, application, timeScale: 1 / 86_400 }],
+    });
     const waiting = await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
     const deadlineAt = Date.parse(
       waiting.steps.find((s) => s.stepId === 'confirmPayment')!.deadlineAt!,
@@ -528,11 +537,30 @@ describe('the joint transfer, end to end', () => {
     const resume = await stack.pauseOrchestrator();
     try {
       await new Promise((resolve) => setTimeout(resolve, deadlineAt - Date.now() + 500));
-      await stack.client.workflow.getHandle(caseWorkflowId(application.unitId)).cancel();
+      await stack.client.workflow.getHandle(workflowId).cancel();
     } finally {
       await resume();
     }
     const t = await waitForClosed(stack, caseId);
+    await recordHistory('withdrawn-beside-the-payment-deadline', caseId);
+    // What the test is about: no workflow task began between the timer firing and the request.
+    const types = ((await stack.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [])
+      .map((e) => e.eventType)
+      .filter((type) =>
+        [
+          temporal.api.enums.v1.EventType.EVENT_TYPE_TIMER_FIRED,
+          temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+          temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+        ].includes(type!),
+      );
+    const requested = types.indexOf(
+      temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+    );
+    expect(types.slice(requested - 1, requested + 2)).toEqual([
+      temporal.api.enums.v1.EventType.EVENT_TYPE_TIMER_FIRED,
+      temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+      temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    ]);
     expect(t.phase).toBe('failed');
     expect(t.overdue).toBe(false);
     expect(t.notifications.filter((n) => n.stepId === 'confirmPayment')).toEqual([]);
