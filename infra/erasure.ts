@@ -99,7 +99,8 @@ export async function eraseCase(
    * Each names the first run as its chain's first (firstExecutionRunId of its start event);
    * a later case of the unit, under the same workflow id, starts a chain of its own. Listed
    * from the visibility store, which lags, so the id's newest run is asked of Temporal too,
-   * and so is each run's status.
+   * and so is each run's status. Not found: a run between two resets made within the store's
+   * lag, terminated with the application in it, until a rerun of the erasure finds it listed.
    */
   const laterRuns = async (firstRunId: string): Promise<{ runId: string; status: string }[]> => {
     const { workflow_id: workflowId } = row;

@@ -1,7 +1,8 @@
 // The citizen's whole case on the real stack: six agency workers with their own keys, the
 // law's order, the point of no return, compensation before it, escalation after it.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { caseWorkflowId } from '../../domain/application.ts';
 import { ORCHESTRATOR_TASK_QUEUE } from '../../domain/agencyIds.ts';
 import type { Decision, EscalationAction } from '../../domain/decisions.ts';
@@ -22,6 +23,7 @@ import {
 } from './caseDriver.ts';
 import * as driver from './caseDriver.ts';
 import {
+  freshDatabase,
   sampleApplication,
   startStack,
   TEST_PAYLOAD_KEY,
@@ -1604,6 +1606,62 @@ describe('the joint transfer, end to end', () => {
         .getHandle(caseWorkflowId(application.unitId))
         .terminate('test done')
         .catch(() => undefined);
+    }
+  });
+
+  it("keeps no record of a read that held the case's row when its erasure began, on a database whose default isolation is repeatable read", async () => {
+    const database = await freshDatabase();
+    const admin = new pg.Pool({ connectionString: database.adminUrl, max: 1 });
+    const name = new URL(database.adminUrl).pathname.slice(1);
+    await admin.query(
+      `ALTER DATABASE ${name} SET default_transaction_isolation = 'repeatable read'`,
+    );
+    const pool = new pg.Pool({ connectionString: database.appUrl, max: 4 });
+    const caseId = randomUUID();
+    const records = async () =>
+      (await pool.query('SELECT 1 FROM access_records WHERE case_id = $1', [caseId])).rowCount;
+    try {
+      // A closed case whose run Temporal no longer holds: the erasure goes straight to its rows.
+      await pool.query(
+        `INSERT INTO cases (case_id, unit_id, workflow_id, run_id)
+         VALUES ($1, 'U-RR-1', 'case:U-RR-1', $2)`,
+        [caseId, randomUUID()],
+      );
+      // A read's record as ledgerAccessRecorder keeps it, its transaction not committed yet.
+      const reader = await pool.connect();
+      try {
+        await reader.query('BEGIN');
+        await reader.query(
+          `INSERT INTO access_records (statement_id, case_id, salt, record)
+           SELECT $1, $2, $3, $4 FROM cases WHERE case_id = $2 AND erased_at IS NULL FOR SHARE`,
+          [`${caseId}/access`, caseId, randomBytes(32), { purpose: 'read as it was erased' }],
+        );
+        const erasure = eraseCase({ pool, temporal: stack.client }, caseId);
+        // The erasure waits for the row...
+        await expect
+          .poll(
+            async () =>
+              (
+                await admin.query(
+                  `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'
+                      AND query LIKE '%FROM cases WHERE case_id = $1 FOR UPDATE%'`,
+                  [name],
+                )
+              ).rowCount,
+            { timeout: 10_000, interval: 100 },
+          )
+          .toBe(1);
+        await reader.query('COMMIT');
+        expect((await erasure).erasedNow).toBe(true);
+      } finally {
+        await reader.query('ROLLBACK').catch(() => undefined);
+        reader.release();
+      }
+      // ...and, the read committed first, deletes its record.
+      expect(await records()).toBe(0);
+    } finally {
+      await pool.end();
+      await admin.end();
     }
   });
 
