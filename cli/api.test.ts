@@ -78,6 +78,12 @@ describe('the trust file the API serves the pages (ONEWINDOW_TRUST_FILE)', () =>
     expect(() => servedTrustFile(path, { origin: ORIGIN, key: afresh })).toThrow(
       `ONEWINDOW_TRUST_FILE ${path} lists none of the keys this log signs with (${formatVerifierKey(ORIGIN, afresh.publicKey)})`,
     );
+    // The right key under another name is another key to the pages.
+    const renamed = written({
+      ...trust,
+      logKeys: [formatVerifierKey('other.example/ledger', logKey.publicKey)],
+    });
+    expect(() => servedTrustFile(renamed, LOG)).toThrow('lists none of the keys this log signs with');
     // During a rotation either key will do.
     expect(servedTrustFile(path, { origin: ORIGIN, key: afresh, extraKeys: [logKey] })).toEqual(
       trust,

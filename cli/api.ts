@@ -23,7 +23,6 @@ import {
 import { clientDataConverter } from '../infra/payloadCodec.ts';
 import { survivePostgresRestarts } from '../infra/postgres.ts';
 import { intOption, parse, UsageError } from './args.ts';
-import { toBase64 } from '../ledger/bytes.ts';
 import { agencyKeyName, formatVerifierKey, parseVerifierKey } from '../ledger/keys.ts';
 import type { LogIdentity } from '../ledger/pg/sequencer.ts';
 import { loadTrust, type TrustFile } from '../ledger/trust.ts';
@@ -54,9 +53,15 @@ export function servedTrustFile(path: string, log: LogIdentity): TrustFile {
     );
   // A log of the same origin made afresh (another key) is another log to the pages, which
   // would fail every checkpoint it signs: one of the keys it signs with must be listed.
-  const listed = new Set(trust.logKeys.map((text) => toBase64(parseVerifierKey(text).publicKey)));
+  // By name and key, as the pages match a checkpoint's signature lines.
+  const listed = new Set(
+    trust.logKeys.map((text) => {
+      const key = parseVerifierKey(text);
+      return formatVerifierKey(key.name, key.publicKey);
+    }),
+  );
   const signers = [log.key, ...(log.extraKeys ?? [])];
-  if (!signers.some((key) => listed.has(toBase64(key.publicKey))))
+  if (!signers.some((key) => listed.has(formatVerifierKey(key.name, key.publicKey))))
     throw new UsageError(
       `ONEWINDOW_TRUST_FILE ${path} lists none of the keys this log signs with (${signers.map((key) => formatVerifierKey(key.name, key.publicKey)).join(', ')})`,
     );

@@ -5,7 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { formatSignerKey, generateSigningKey, parseSignerKey } from '../ledger/keys.ts';
 import { generatePayloadKey } from '../infra/payloadCodec.ts';
 import { UsageError } from './args.ts';
-import { ensureKeyFile, keyOption, runKeys, witnessKeyName } from './keys.ts';
+import { ensureKeyFile, KeyNameError, keyOption, runKeys, witnessKeyName } from './keys.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'onewindow-keys-'));
 const keyFile = (name: string) => {
@@ -21,7 +21,7 @@ describe("a command given another agency's key", () => {
     expect(() =>
       keyOption(taxKey, {}, 'ONEWINDOW_KEY_FILE', 'why', 'water.agency.onewindow'),
     ).toThrow(
-      new UsageError(
+      new KeyNameError(
         `key file ${taxKey} holds the key "tax.agency.onewindow"; expected a key named "water.agency.onewindow"`,
       ),
     );
@@ -143,7 +143,7 @@ describe('a key file there already', () => {
     const existing = readFileSync(taxKey, 'utf8');
     expect(() => ensureKeyFile(taxKey, 'water.agency.onewindow')).toThrow(UsageError);
     expect(() => ensureKeyFile(taxKey, 'water.agency.onewindow')).toThrow(
-      new UsageError(
+      new KeyNameError(
         `key file ${taxKey} holds the key "tax.agency.onewindow"; expected a key named "water.agency.onewindow"`,
       ),
     );

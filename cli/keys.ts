@@ -48,11 +48,16 @@ export function witnessKeyName(agency: string): string {
 /** The key name of the token issuer (`keys generate --token-issuer`), whose tokens the API takes. */
 export const TOKEN_ISSUER_KEY_NAME = 'tokens.onewindow';
 
-/** The key in `file`, or a UsageError naming both names when it is not named `expected`. */
+/** A key file holds a key of another name than the one asked for (another agency's, say). */
+export class KeyNameError extends UsageError {
+  override name = 'KeyNameError';
+}
+
+/** The key in `file`, or a KeyNameError naming both names when it is not named `expected`. */
 function readNamedKeyFile(file: string, expected: string): SigningKey {
   const key = readKeyFile(file);
   if (key.name !== expected)
-    throw new UsageError(
+    throw new KeyNameError(
       `key file ${file} holds the key ${JSON.stringify(key.name)}; expected a key named ${JSON.stringify(expected)}`,
     );
   return key;

@@ -4,7 +4,7 @@ import { Agency } from '../domain/agency.ts';
 import { toBase64 } from '../ledger/bytes.ts';
 import { issueToken, MAX_TOKEN_SECONDS, Principal, Role } from '../api/auth.ts';
 import { parse, UsageError } from './args.ts';
-import { keyOption, TOKEN_ISSUER_KEY_NAME } from './keys.ts';
+import { KeyNameError, keyOption, TOKEN_ISSUER_KEY_NAME } from './keys.ts';
 
 const USAGE = `usage: onewindow tokens --key <issuer key file> --role citizen|officer|supervisor --subject <id> [--agency <id>] [--ttl <duration>]
        onewindow tokens public-key --key <issuer key file>
@@ -58,7 +58,7 @@ export async function runTokens(
     );
   } catch (error) {
     // An issuer key made before as another kind of key (an agency's): say how to make one.
-    if (error instanceof UsageError && error.message.includes('expected a key named'))
+    if (error instanceof KeyNameError)
       throw new UsageError(
         `${error.message}: make the issuer's key with onewindow keys generate --token-issuer --out <file>, and give the API the public key it prints (ONEWINDOW_TOKEN_PUBLIC_KEY)`,
       );

@@ -105,7 +105,7 @@ export interface Stack {
   replaceOrchestrator(key: SigningKey): Promise<void>;
   /**
    * Shuts the orchestrator's worker down (the cases' workflow tasks wait on the server);
-   * the function returned starts another with the same key.
+   * the function returned starts another with the orchestrator's current key.
    */
   pauseOrchestrator(): Promise<() => Promise<void>>;
   stop(): Promise<void>;
