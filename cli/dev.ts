@@ -170,9 +170,10 @@ export async function runDev(
     // So are the data directory's own keys (made at a first start): one that cannot be used (a
     // log of another origin, a payload key cut short) stops dev before it writes the trust file
     // or starts anything.
-    const origin = config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN;
     const logKeyFile = join(dataDir, 'keys', 'log.key');
     const logKey = dataDirLogKey(logKeyFile, config.ONEWINDOW_LOG_ORIGIN);
+    // A log's key is named after its origin (C2SP), and dataDirLogKey holds it to this one.
+    const origin = logKey.name;
     const logPublicKey = formatVerifierKey(logKey.name, logKey.publicKey);
     // The demo's identity provider: a token key whose public half the API trusts.
     const tokenKey = ensureKeyFile(join(dataDir, 'keys', 'tokens.key'), TOKEN_ISSUER_KEY_NAME);

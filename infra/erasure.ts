@@ -42,6 +42,14 @@ const CLOSED_STATUSES: readonly string[] = [
 /** gRPC status NOT_FOUND (grpc-js `status.NOT_FOUND`, not a dependency of ours): already gone. */
 const GRPC_NOT_FOUND = 5;
 
+/** Temporal no longer holds the run (deleted by an erasure, or never there). */
+function isGone(error: unknown): boolean {
+  return (
+    error instanceof WorkflowNotFoundError ||
+    (isGrpcServiceError(error) && Number(error.code) === GRPC_NOT_FOUND)
+  );
+}
+
 /**
  * Erases a closed case. The Temporal execution is deleted before `erased_at` commits, so a
  * failure in between leaves the case not erased and a rerun finishes the work; a rerun on an
@@ -68,7 +76,7 @@ export async function eraseCase(
         workflowExecution: { workflowId, runId },
       });
     } catch (error) {
-      if (!(isGrpcServiceError(error) && Number(error.code) === GRPC_NOT_FOUND)) throw error;
+      if (!isGone(error)) throw error;
     }
   };
   // The desk requests' own workflows (workflows/agencyDecision.ts) carry the officer's reason
@@ -106,16 +114,13 @@ export async function eraseCase(
     const { workflow_id: workflowId } = row;
     if (!/^[\w:.-]+$/.test(workflowId))
       throw new Error(`workflow id ${workflowId} cannot be queried for`);
-    const gone = (error: unknown) =>
-      error instanceof WorkflowNotFoundError ||
-      (isGrpcServiceError(error) && Number(error.code) === GRPC_NOT_FOUND);
     const candidates = new Set<string>();
     for await (const run of deps.temporal.workflow.list({ query: `WorkflowId = '${workflowId}'` }))
       candidates.add(run.runId);
     try {
       candidates.add((await deps.temporal.workflow.getHandle(workflowId).describe()).runId);
     } catch (error) {
-      if (!gone(error)) throw error;
+      if (!isGone(error)) throw error;
     }
     candidates.delete(firstRunId);
     const later: { runId: string; status: string }[] = [];
@@ -132,26 +137,27 @@ export async function eraseCase(
         later.push({ runId, status: status.name });
       } catch (error) {
         // Deleted meanwhile (another case of the unit erased): nothing of it left to erase.
-        if (!gone(error)) throw error;
+        if (!isGone(error)) throw error;
       }
     }
     return later;
   };
-  /** Only closed runs are deleted: a delete terminates an open one with nothing undone. */
-  const refuseOpen = (runs: readonly { status: string }[]): void => {
-    if (runs.some((run) => !CLOSED_STATUSES.includes(run.status)))
+  /**
+   * Deletes the case's first run and those a reset made of it, once none of the latter is
+   * open: a delete terminates an open run with nothing undone.
+   */
+  const deleteCaseRuns = async (firstRunId: string): Promise<void> => {
+    const later = await laterRuns(firstRunId);
+    if (later.some((run) => !CLOSED_STATUSES.includes(run.status)))
       throw new CaseStillOpenError(
         `case ${caseId} is still open in a run a reset made of it; erase it once it has closed`,
       );
+    for (const runId of [firstRunId, ...later.map((run) => run.runId)])
+      await deleteRun(row.workflow_id, runId);
   };
   if (row.erased_at) {
     // An erasure before deletes came first may have committed and then failed to delete.
-    if (row.run_id) {
-      const later = await laterRuns(row.run_id);
-      refuseOpen(later);
-      await deleteRun(row.workflow_id, row.run_id);
-      for (const { runId } of later) await deleteRun(row.workflow_id, runId);
-    }
+    if (row.run_id) await deleteCaseRuns(row.run_id);
     await deleteDeskRuns();
     // Whatever an erasure of older code left: a record of a read that raced it, say.
     await deleteRecords(deps.pool);
@@ -178,13 +184,10 @@ export async function eraseCase(
       throw new CaseStillOpenError(`case ${caseId} is still open; erase it once it has closed`);
   } catch (error) {
     // Gone already: a previous erasure deleted it and stopped before its commit.
-    if (!(error instanceof WorkflowNotFoundError)) throw error;
+    if (!isGone(error)) throw error;
   }
   // A reset leaves the first run terminated, closed, and the case going on in the run it made.
-  const later = await laterRuns(row.run_id);
-  refuseOpen(later);
-  await deleteRun(row.workflow_id, row.run_id);
-  for (const { runId } of later) await deleteRun(row.workflow_id, runId);
+  await deleteCaseRuns(row.run_id);
   await deleteDeskRuns();
 
   const client = await deps.pool.connect();

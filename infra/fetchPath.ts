@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { makeDirectory } from './directories.ts';
-import { concatBytes, fromUtf8 } from '../ledger/bytes.ts';
+import { fromUtf8, readAtMost } from '../ledger/bytes.ts';
 import { parseCheckpoint } from '../ledger/checkpoint.ts';
 import { splitNote } from '../ledger/note.ts';
 import { MalformedTileError, tilePath, tilesForSize } from '../ledger/tiles.ts';
@@ -33,11 +33,11 @@ export function httpSource(baseUrl: string): FetchPath {
     }
     if (!response.ok) {
       const said = new TextDecoder().decode(
-        await readAtMost(response, 200, `${base}/${path}`, false),
+        await readAnswer(response, 200, `${base}/${path}`, false),
       );
       throw new SourceError(`GET ${base}/${path}: HTTP ${response.status} ${said}`);
     }
-    return readAtMost(response, MAX_ANSWER_BYTES, `${base}/${path}`, true);
+    return readAnswer(response, MAX_ANSWER_BYTES, `${base}/${path}`, true);
   };
 }
 
@@ -52,7 +52,7 @@ const MAX_ANSWER_BYTES = 256 * (2 + 0xffff);
  * The body's first `limit` bytes; past them, a SourceError when `strict`, else what was read.
  * Read as a stream, so a larger body is never held whole.
  */
-async function readAtMost(
+async function readAnswer(
   response: Response,
   limit: number,
   url: string,
@@ -61,27 +61,17 @@ async function readAtMost(
   const declared = Number(response.headers.get('content-length') ?? NaN);
   if (strict && declared > limit)
     throw new SourceError(`GET ${url}: an answer of ${declared} bytes, more than a log path holds`);
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  const reader = response.body?.getReader();
+  let read: Awaited<ReturnType<typeof readAtMost>>;
   try {
-    while (reader && length <= limit) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      length += value.length;
-    }
+    read = await readAtMost(response.body, limit);
   } catch (error) {
     throw new SourceError(`GET ${url}: ${whyNoAnswer(error)}`);
   }
-  if (length > limit) {
-    await reader?.cancel().catch(() => undefined);
-    if (strict)
-      throw new SourceError(
-        `GET ${url}: an answer of more than ${limit} bytes, more than a log path holds`,
-      );
-  }
-  return concatBytes(...chunks).subarray(0, limit);
+  if (!read.whole && strict)
+    throw new SourceError(
+      `GET ${url}: an answer of more than ${limit} bytes, more than a log path holds`,
+    );
+  return read.bytes;
 }
 
 export function directorySource(dir: string): FetchPath {

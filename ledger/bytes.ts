@@ -108,3 +108,26 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
   return diff === 0;
 }
+
+/**
+ * The first `limit` bytes of a stream (a fetch Response's body), read chunk by chunk so a
+ * larger one is never held whole; `whole` says whether that was all of it (the rest is
+ * cancelled unread). Another party's answer may stream on for ever.
+ */
+export async function readAtMost(
+  body: ReadableStream<Uint8Array> | null,
+  limit: number,
+): Promise<{ bytes: Uint8Array; whole: boolean }> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  const reader = body?.getReader();
+  while (reader && length <= limit) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    length += value.length;
+  }
+  const whole = length <= limit;
+  if (!whole) await reader?.cancel().catch(() => undefined);
+  return { bytes: concatBytes(...chunks).subarray(0, limit), whole };
+}

@@ -6,7 +6,7 @@
 // Tessera about once a second): under a stream of commits each round takes the newest
 // checkpoint of its interval instead of every commit costing every witness a round.
 import type pg from 'pg';
-import { concatBytes, toBase64 } from '../bytes.ts';
+import { readAtMost, toBase64 } from '../bytes.ts';
 import { cosignatureLineOf, verifyCosignature, type CosignerKey } from '../cosignature.ts';
 import { addSignatureLines, splitNote } from '../note.ts';
 import { consistencyProofAsync } from '../proof.ts';
@@ -212,18 +212,7 @@ const MAX_ANSWER_BYTES = 64 * 1024;
 
 /** The answer's text, read as a stream; past MAX_ANSWER_BYTES the witness counts as failed. */
 async function answerText(response: Response): Promise<string> {
-  const reader = response.body?.getReader();
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  for (;;) {
-    const read = await reader?.read();
-    if (!read || read.done) break;
-    length += read.value.length;
-    if (length > MAX_ANSWER_BYTES) {
-      await reader!.cancel().catch(() => undefined);
-      throw new Error(`an answer of more than ${MAX_ANSWER_BYTES} bytes`);
-    }
-    chunks.push(read.value);
-  }
-  return new TextDecoder().decode(concatBytes(...chunks));
+  const { bytes, whole } = await readAtMost(response.body, MAX_ANSWER_BYTES);
+  if (!whole) throw new Error(`an answer of more than ${MAX_ANSWER_BYTES} bytes`);
+  return new TextDecoder().decode(bytes);
 }
