@@ -58,6 +58,8 @@ export interface AppDeps {
   namespace?: string;
   /** Requests per minute per client address on the public routes (default 600). */
   publicRateLimit?: number;
+  /** What one signed-in caller may ask (`CALLER_LIMITS` for what is not given). */
+  callerLimits?: Partial<CallerLimits>;
   /**
    * Proxies (addresses, CIDR ranges) whose X-Forwarded-For names the client, for the rate
    * limit and the request log (Fastify's `trustProxy`); none by default.
@@ -73,6 +75,35 @@ export interface AppDeps {
   /** The pages' scripts, built once by the caller (api/webRoutes.ts); default: built here. */
   webAssets?: WebAssets;
 }
+
+/**
+ * How much one signed-in caller (one token subject of one role and agency) may ask of an API
+ * process. The counters live in the process's memory (those of the 5,000 callers counted
+ * last, @fastify/rate-limit's local store), so behind N processes a caller gets up to N
+ * times as much; a proxy in front can hold a shared limit.
+ */
+export interface CallerLimits {
+  /** Requests a minute on the routes that need a token. */
+  requestsPerMinute: number;
+  /**
+   * Cases one citizen may submit a day. Each starts a workflow and takes a unit; without a
+   * bound one stolen or scripted token could start thousands.
+   */
+  casesPerDay: number;
+}
+
+export const CALLER_LIMITS: CallerLimits = { requestsPerMinute: 600, casesPerDay: 20 };
+
+/**
+ * For an API whose callers are scripts playing many people as one (the demo, the benchmarks,
+ * the tests): limits they never reach. Never for an API people sign in to.
+ */
+export const SCRIPTED_CALLER_LIMITS: CallerLimits = {
+  requestsPerMinute: 1_000_000,
+  casesPerDay: 1_000_000,
+};
+
+const DAY_MS = 24 * 3600 * 1000;
 
 /** Request bodies larger than this are refused (413) before they are parsed. */
 export const BODY_LIMIT = 64 * 1024;
@@ -151,12 +182,37 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   registerErrorHandler(app);
 
-  /** A route hook admitting only `roles`: 401 without a valid token, 403 for another role. */
+  const limits = { ...CALLER_LIMITS, ...deps.callerLimits };
+  const callerLimit = app.createRateLimit({
+    max: limits.requestsPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (request) => `caller ${callerKey(request.principal!)}`,
+  });
+  const submissionLimit = app.createRateLimit({
+    max: limits.casesPerDay,
+    timeWindow: DAY_MS,
+    keyGenerator: (request) => `submitter ${callerKey(request.principal!)}`,
+  });
+
+  /**
+   * A route hook admitting only `roles`: 401 without a valid token, 403 for another role, 429
+   * past the caller's requests a minute (counted once the token is good, so a forged one
+   * cannot use up another's).
+   */
   const authorize = (roles: readonly Role[]) => async (request: FastifyRequest) => {
     const principal = await deps.verifyToken(bearerToken(request.headers.authorization));
     if (!roles.includes(principal.role))
       throw new ForbiddenError(`this needs the role ${roles.join(' or ')}, not ${principal.role}`);
     request.principal = principal;
+    const limit = await callerLimit(request);
+    if (!limit.isAllowed && limit.isExceeded)
+      throw new RateLimitedError(limit.max, limit.ttl, 'requests by this caller');
+  };
+  /** Counts a citizen's case submission: 429 past `casesPerDay`. */
+  const countSubmission = async (request: FastifyRequest) => {
+    const limit = await submissionLimit(request);
+    if (!limit.isAllowed && limit.isExceeded)
+      throw new RateLimitedError(limit.max, limit.ttl, 'cases submitted by this citizen', 'a day');
   };
 
   registerOperationsRoutes(app, {
@@ -176,8 +232,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     recordAccess: deps.recordAccess,
     pageTokens: pageTokens(deps.pageTokenKey ?? randomBytes(32)),
     authorize,
+    countSubmission,
     ...(deps.trust ? { trust: deps.trust } : {}),
     ...(deps.timeScale ? { timeScale: deps.timeScale } : {}),
   });
   return app;
+}
+
+/** One caller for the limits: a subject is the identity provider's, within a role and agency. */
+function callerKey(principal: Principal): string {
+  return JSON.stringify([
+    principal.role,
+    principal.role === 'officer' ? principal.agency : null,
+    principal.sub,
+  ]);
 }

@@ -23,7 +23,7 @@ import { fromBase64 } from '../ledger/bytes.ts';
 import { agencyKeyName, generateSigningKey } from '../ledger/keys.ts';
 import { commitTo, signStatement } from '../ledger/statement.ts';
 import type { AccessRecord } from './access.ts';
-import { buildApp } from './app.ts';
+import { buildApp, type CallerLimits } from './app.ts';
 import type { CaseRow } from './caseRoutes.ts';
 import { ForbiddenError, UnauthorizedError, type Principal } from './auth.ts';
 import { AgencyUnavailableError, refusedInspection, SigningKeyRefusedError } from './errors.ts';
@@ -36,6 +36,7 @@ const zeros = (bytes: number) => Buffer.alloc(bytes).toString('base64');
 /** Callers by name; each is sent as a JWT-shaped token `<name>.x.y` the fake verifier reads. */
 const CALLERS: Record<string, Principal> = {
   citizen: { role: 'citizen', sub: 'c1' },
+  neighbour: { role: 'citizen', sub: 'c2' },
   registry: { role: 'officer', sub: 'o1', agency: 'registry' },
   tax: { role: 'officer', sub: 'o2', agency: 'tax' },
   gas: { role: 'officer', sub: 'o3', agency: 'gas' },
@@ -296,11 +297,17 @@ afterEach(async () => {
   app = undefined;
 });
 
-async function appWith(temporal: unknown, pool: unknown, accessRefused?: Error) {
+async function appWith(
+  temporal: unknown,
+  pool: unknown,
+  accessRefused?: Error,
+  callerLimits?: Partial<CallerLimits>,
+) {
   const accesses: AccessRecord[] = [];
   app = await buildApp({
     temporal: temporal as never,
     pool: pool as never,
+    ...(callerLimits ? { callerLimits } : {}),
     verifyToken: (token) => {
       const principal = CALLERS[token.split('.')[0]!];
       return principal
@@ -1582,5 +1589,77 @@ describe("a decision an agency's system signed itself", () => {
     expect(response.json()).toMatchObject({ error: 'refused', field: 'signed' });
     expect(response.json<{ reason: string }>().reason).toMatch(/^BadSignatureError: /);
     expect(world.updates).toEqual([]);
+  });
+});
+
+describe("a caller's limits", () => {
+  /** Temporal counting the workflows it is asked to start, each refused as unavailable. */
+  function countingStarts() {
+    const temporal = unavailableTemporal();
+    const starts: string[] = [];
+    const start = temporal.workflow.start.bind(temporal.workflow);
+    temporal.workflow.start = ((type: string, options: never) => {
+      starts.push(type);
+      return start(type, options);
+    }) as typeof temporal.workflow.start;
+    return { temporal, starts };
+  }
+
+  it("refuses a citizen's submission past their cases a day with 429, starting nothing", async () => {
+    const { temporal, starts } = countingStarts();
+    const { call } = await appWith(temporal, fakePool([]).pool, undefined, { casesPerDay: 2 });
+    expect((await call('POST', '/cases', 'citizen', APPLICATION)).statusCode).toBe(503);
+    expect((await call('POST', '/cases', 'citizen', APPLICATION)).statusCode).toBe(503);
+    const refused = await call('POST', '/cases', 'citizen', APPLICATION);
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json()).toEqual({
+      error: 'rate_limited',
+      field: 'request',
+      reason: 'too many cases submitted by this citizen: at most 2 a day; retry in 24 h',
+    });
+    expect(refused.headers['retry-after']).toBe('86400');
+    expect(starts).toEqual(['jointTransferCase', 'jointTransferCase']);
+    // Another citizen's count is their own.
+    expect((await call('POST', '/cases', 'neighbour', APPLICATION)).statusCode).toBe(503);
+    expect(starts).toHaveLength(3);
+  });
+
+  it('does not count an application refused as invalid', async () => {
+    const { temporal, starts } = countingStarts();
+    const { call } = await appWith(temporal, fakePool([]).pool, undefined, { casesPerDay: 1 });
+    const invalid = { ...APPLICATION, unitId: 'u-1' };
+    for (let i = 0; i < 3; i++)
+      expect((await call('POST', '/cases', 'citizen', invalid)).statusCode).toBe(400);
+    expect((await call('POST', '/cases', 'citizen', APPLICATION)).statusCode).toBe(503);
+    expect(starts).toHaveLength(1);
+  });
+
+  it('refuses a caller past their requests a minute with 429 and Retry-After; others go on', async () => {
+    const { call } = await appWith(unavailableTemporal(), fakePool([rowOf()]).pool, undefined, {
+      requestsPerMinute: 2,
+    });
+    for (let i = 0; i < 2; i++)
+      expect((await call('GET', `/cases/${CASE}`, 'citizen')).statusCode).toBe(503);
+    const refused = await call('GET', `/cases/${CASE}`, 'citizen');
+    expect(refused.statusCode).toBe(429);
+    const body = refused.json<{ error: string; field: string; reason: string }>();
+    expect([body.error, body.field]).toEqual(['rate_limited', 'request']);
+    expect(body.reason).toMatch(
+      /^too many requests by this caller: at most 2 a minute; retry in \d+ s$/,
+    );
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect((await call('GET', `/cases/${CASE}`, 'supervisor')).statusCode).toBe(503);
+  });
+
+  it("counts only requests with a good token of the route's role: nobody can use up another's", async () => {
+    const { call } = await appWith(unavailableTemporal(), fakePool([rowOf()]).pool, undefined, {
+      requestsPerMinute: 1,
+    });
+    for (let i = 0; i < 3; i++) {
+      expect((await call('GET', `/cases/${CASE}`, 'forger')).statusCode).toBe(401);
+      expect((await call('POST', `/cases/${CASE}/decisions`, 'citizen', {})).statusCode).toBe(403);
+    }
+    expect((await call('GET', `/cases/${CASE}`, 'citizen')).statusCode).toBe(503);
+    expect((await call('GET', `/cases/${CASE}`, 'citizen')).statusCode).toBe(429);
   });
 });

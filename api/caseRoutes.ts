@@ -100,6 +100,8 @@ export interface CaseRouteDeps {
   timeScale?: number;
   /** Checks the bearer token and the role; sets request.principal (api/app.ts). */
   authorize: (roles: readonly Role[]) => (request: FastifyRequest) => Promise<void>;
+  /** Counts a citizen's case submission; throws past the citizen's cases a day. */
+  countSubmission: (request: FastifyRequest) => Promise<void>;
 }
 
 export interface CaseRow {
@@ -611,6 +613,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     },
     async (request, reply) => {
       const principal = principalOf(request);
+      await deps.countSubmission(request);
       const application = request.body;
       const caseId = randomUUID();
       const workflowId = caseWorkflowId(application.unitId);

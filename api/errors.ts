@@ -74,17 +74,26 @@ export class StateConflictError extends Error {
 }
 
 /**
- * A client sent more requests to the public routes than `max` a minute (@fastify/rate-limit's
- * `errorResponseBuilder`): HTTP 429 naming the request, with when to retry.
+ * A client asked more than a limit allows: `max` requests a minute from one address on the
+ * public routes (@fastify/rate-limit's `errorResponseBuilder`), or from one signed-in caller
+ * (`CallerLimits`): HTTP 429 naming the limit, with when to retry (also as `Retry-After`).
  */
 export class RateLimitedError extends Error {
   override name = 'RateLimitedError';
   readonly statusCode = 429;
-  constructor(max: number, ttlMs: number) {
-    super(
-      `too many requests from this address: at most ${max} a minute; retry in ${Math.max(1, Math.ceil(ttlMs / 1000))} s`,
-    );
+  readonly retryAfterSeconds: number;
+  constructor(max: number, ttlMs: number, what = 'requests from this address', per = 'a minute') {
+    const retryAfterSeconds = Math.max(1, Math.ceil(ttlMs / 1000));
+    super(`too many ${what}: at most ${max} ${per}; retry in ${duration(retryAfterSeconds)}`);
+    this.retryAfterSeconds = retryAfterSeconds;
   }
+}
+
+/** `seconds` as a person reads a wait: "42 s", "12 min", "5 h". */
+function duration(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 2 * 3600) return `${Math.ceil(seconds / 60)} min`;
+  return `${Math.ceil(seconds / 3600)} h`;
 }
 
 /** The agency's own worker did not answer in time (it is down or overloaded): HTTP 503. */
@@ -353,7 +362,9 @@ export function registerErrorHandler(app: FastifyInstance): void {
         .send({ error: 'corrupt_log', reason: error.message } satisfies ErrorBody);
     }
     if (error instanceof RateLimitedError) {
-      // @fastify/rate-limit on the public routes (its own headers, Retry-After among them).
+      // @fastify/rate-limit sets its own headers on the public routes; a caller's limit
+      // (checked by hand in authorize) sets only this one.
+      if (!reply.hasHeader('retry-after')) reply.header('retry-after', error.retryAfterSeconds);
       return reply.code(429).send({
         error: 'rate_limited',
         field: 'request',

@@ -27,7 +27,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { ledgerAccessRecorder, type RecordAccess } from '../api/access.ts';
-import { buildApp } from '../api/app.ts';
+import { buildApp, SCRIPTED_CALLER_LIMITS } from '../api/app.ts';
 import { issueToken, tokenVerifier, type VerifyToken } from '../api/auth.ts';
 import type { CaseStatus } from '../domain/caseStatus.ts';
 import { bundleWorkflows, createLedgerWriter, installRuntime } from '../cli/workers.ts';
@@ -191,7 +191,14 @@ export async function runApiBench(
       append: (signed) => writer.sequencer.append(signed),
       pool: apiPool,
     });
-    const app = await buildApp({ temporal: client, pool: apiPool, verifyToken, recordAccess });
+    const app = await buildApp({
+      temporal: client,
+      pool: apiPool,
+      verifyToken,
+      recordAccess,
+      // A few bench callers send every request.
+      callerLimits: SCRIPTED_CALLER_LIMITS,
+    });
     // A route added only here: the same constant as the bare instance, behind the API's plugins.
     app.get('/bare', () => BARE_BODY);
     stack.push({ stop: () => app.close() });

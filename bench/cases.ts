@@ -22,7 +22,7 @@ import { Client, type WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import { buildApp } from '../api/app.ts';
+import { buildApp, SCRIPTED_CALLER_LIMITS } from '../api/app.ts';
 import { AGENCIES, UTILITIES, type Agency } from '../domain/agencyIds.ts';
 import type { CaseStatus } from '../domain/caseStatus.ts';
 import { STATEMENT_TYPE, type Statement } from '../domain/statement.ts';
@@ -191,6 +191,8 @@ export async function runCasesBench(
     const app = await buildApp({
       temporal: client,
       pool: apiPool,
+      // One bench citizen submits every case.
+      callerLimits: SCRIPTED_CALLER_LIMITS,
       verifyToken: tokenVerifier(tokenKey.publicKey),
       recordAccess: ledgerAccessRecorder({
         key: keys.orchestrator!,

@@ -7,6 +7,8 @@
 //                                the log those entries are appended to (as for the orchestrator)
 //   ONEWINDOW_TRUST_FILE         optional: the trust file served at /ledger/trust for the pages
 //   PORT, HOST                   where to listen
+//   ONEWINDOW_CALLER_REQUESTS_PER_MINUTE, ONEWINDOW_CITIZEN_CASES_PER_DAY
+//                                optional: one signed-in caller's limits (api/app.ts CALLER_LIMITS)
 import { hkdfSync } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
@@ -132,6 +134,14 @@ export async function runApi(
       ? { trustedProxies: config.ONEWINDOW_TRUSTED_PROXIES }
       : {}),
     ...(trust ? { trust } : {}),
+    callerLimits: {
+      ...(config.ONEWINDOW_CALLER_REQUESTS_PER_MINUTE
+        ? { requestsPerMinute: config.ONEWINDOW_CALLER_REQUESTS_PER_MINUTE }
+        : {}),
+      ...(config.ONEWINDOW_CITIZEN_CASES_PER_DAY
+        ? { casesPerDay: config.ONEWINDOW_CITIZEN_CASES_PER_DAY }
+        : {}),
+    },
   });
   await app.listen({ port, host: host ?? config.HOST });
   // As the orchestrator's worker does: a checkpoint of access entries whose witnesses were

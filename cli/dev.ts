@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
-import { buildApp } from '../api/app.ts';
+import { buildApp, SCRIPTED_CALLER_LIMITS } from '../api/app.ts';
 import { configFields, devConfig, loadConfig, type DevConfig } from '../infra/config.ts';
 import {
   clientDataConverter,
@@ -307,6 +307,8 @@ export async function runDev(
       metrics,
       pool,
       timeScale: DEMO_TIME_SCALE,
+      // The demo plays one citizen and one officer of each kind on up to 1,000 cases.
+      callerLimits: SCRIPTED_CALLER_LIMITS,
       verifyToken: tokenVerifier(tokenKey.publicKey),
       recordAccess: ledgerAccessRecorder({
         key: orchestratorKey,

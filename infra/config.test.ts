@@ -240,6 +240,14 @@ const wrong: [Kind, string, string | undefined, RegExp][] = [
   ],
   ['api', 'ONEWINDOW_TRUSTED_PROXIES', '10.0.0.0/33', /must list proxy addresses or CIDR ranges/],
   ['api', 'ONEWINDOW_TRUSTED_PROXIES', '0.0.0.0/0', /must list proxy addresses or CIDR ranges/],
+  [
+    'api',
+    'ONEWINDOW_CALLER_REQUESTS_PER_MINUTE',
+    '0',
+    /must be a whole number from 1 to 1,000,000, got "0"/,
+  ],
+  ['api', 'ONEWINDOW_CITIZEN_CASES_PER_DAY', '2.5', /must be a whole number from 1 to 1,000,000/],
+  ['api', 'ONEWINDOW_CITIZEN_CASES_PER_DAY', '10000000', /must be a whole number from 1/],
   ['api', 'ONEWINDOW_TOKEN_PUBLIC_KEY', undefined, /is not set: the token issuer public key/],
   [
     'api',
@@ -352,6 +360,19 @@ describe('parsed values', () => {
     expect(proxies('fd00::/8')).toEqual(['fd00::/8']);
     expect(proxies()).toBeUndefined();
     expect(proxies('')).toBeUndefined();
+  });
+
+  it("reads a caller's limits as numbers, unset when not given (the API's defaults then)", () => {
+    const config = loadConfig(apiConfig, {
+      ...valid.api,
+      ONEWINDOW_CALLER_REQUESTS_PER_MINUTE: '1200',
+      ONEWINDOW_CITIZEN_CASES_PER_DAY: '5',
+    });
+    expect(config.ONEWINDOW_CALLER_REQUESTS_PER_MINUTE).toBe(1200);
+    expect(config.ONEWINDOW_CITIZEN_CASES_PER_DAY).toBe(5);
+    const unset = loadConfig(apiConfig, valid.api);
+    expect(unset.ONEWINDOW_CALLER_REQUESTS_PER_MINUTE).toBeUndefined();
+    expect(unset.ONEWINDOW_CITIZEN_CASES_PER_DAY).toBeUndefined();
   });
 
   it('reads the operations address as [host:]port, loopback unless a host is given', () => {

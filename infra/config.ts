@@ -64,6 +64,17 @@ function port(min: number) {
     .transform(Number);
 }
 
+/** A whole number from `min` to `max`, written in digits. */
+function wholeNumber(min: number, max: number) {
+  return z
+    .string()
+    .refine((value) => /^\d{1,7}$/.test(value) && Number(value) >= min && Number(value) <= max, {
+      error: (issue) =>
+        `must be a whole number from ${min} to ${max.toLocaleString('en')}, got ${shown(issue.input)}`,
+    })
+    .transform(Number);
+}
+
 /**
  * A PostgreSQL connection URL. Never echoed: it carries the password. docker-compose.yml
  * writes `composeVariable` into it as it is, so a password with `/`, `#` or `?` breaks the URL.
@@ -291,6 +302,10 @@ export const configFields = {
       .transform(proxyList)
       .optional(),
   ),
+  /** Requests a minute one signed-in caller may send to an API process (default 600). */
+  ONEWINDOW_CALLER_REQUESTS_PER_MINUTE: variable(wholeNumber(1, 1_000_000).optional()),
+  /** Cases one citizen may submit a day to an API process (default 20). */
+  ONEWINDOW_CITIZEN_CASES_PER_DAY: variable(wholeNumber(1, 1_000_000).optional()),
   /** The token issuer's Ed25519 public key (base64 of 32 bytes): the API checks bearer tokens with it. */
   ONEWINDOW_TOKEN_PUBLIC_KEY: variable(
     text('the token issuer public key (onewindow tokens public-key prints it)').transform(
@@ -493,6 +508,8 @@ export const apiShape = {
   HOST: f.HOST,
   ONEWINDOW_TRUSTED_PROXIES: f.ONEWINDOW_TRUSTED_PROXIES,
   ONEWINDOW_TOKEN_PUBLIC_KEY: f.ONEWINDOW_TOKEN_PUBLIC_KEY,
+  ONEWINDOW_CALLER_REQUESTS_PER_MINUTE: f.ONEWINDOW_CALLER_REQUESTS_PER_MINUTE,
+  ONEWINDOW_CITIZEN_CASES_PER_DAY: f.ONEWINDOW_CITIZEN_CASES_PER_DAY,
   // The operator key signs the access-audit entries; the API appends them to the log.
   ONEWINDOW_KEY_FILE: variable(file('the operator statement key signs the access audit')),
   ONEWINDOW_LOG_KEY_FILE: variable(file('the log key signs the checkpoints of the access audit')),

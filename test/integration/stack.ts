@@ -16,7 +16,7 @@ import { STATEMENT_TYPE, type SignedStatement, type Statement } from '../../doma
 import { toBase64 } from '../../ledger/bytes.ts';
 import { signStatement } from '../../ledger/statement.ts';
 import { Agency } from '../../domain/agency.ts';
-import { buildApp } from '../../api/app.ts';
+import { buildApp, SCRIPTED_CALLER_LIMITS } from '../../api/app.ts';
 import { generateRegisteredKeys } from '../../cli/keys.ts';
 import {
   bundleWorkflows,
@@ -211,6 +211,8 @@ export async function startStack(
     pool,
     ...(options.timeScale ? { timeScale: options.timeScale } : {}),
     verifyToken: tokenVerifier(tokenKey.publicKey),
+    // A test file's cases are citizen-1's; api/caseRoutes.test.ts tests the limits.
+    callerLimits: SCRIPTED_CALLER_LIMITS,
     recordAccess: ledgerAccessRecorder({
       key: keys.orchestrator,
       append: (signed) => sequencer.append(signed),
