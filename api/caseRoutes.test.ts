@@ -182,6 +182,8 @@ interface FakeRun {
   currentSteps?: string[];
   /** The steps its status query shows; without, the registry's review waiting. */
   steps?: CaseStatus['steps'];
+  /** The first run of its chain: the run a reset made this one of; without, itself. */
+  firstRunId?: string;
 }
 
 /** A search attribute value as the visibility store returns it. */
@@ -204,10 +206,28 @@ function fakeTemporal(runs: FakeRun[]) {
     /** What every Update fails with, when set. */
     updateFails: undefined as Error | undefined,
   };
-  const getHandle = (workflowId: string, runId?: string) => {
+  const getHandle = (
+    workflowId: string,
+    runId?: string,
+    options: { firstExecutionRunId?: string } = {},
+  ) => {
     const run = () => {
       const found = runId ? world.runs.find((r) => r.runId === runId) : world.runs.at(-1);
       if (!found) throw new WorkflowNotFoundError('workflow not found', workflowId, runId);
+      return found;
+    };
+    /**
+     * The run an Update reaches. Temporal refuses one for a run of another chain than asked,
+     * and one for a closed run, with NotFound (temporalio/temporal#6240).
+     */
+    const updated = () => {
+      const found = run();
+      const { firstExecutionRunId } = options;
+      if (
+        (firstExecutionRunId && (found.firstRunId ?? found.runId) !== firstExecutionRunId) ||
+        found.statusName !== 'RUNNING'
+      )
+        throw new WorkflowNotFoundError('workflow not found', workflowId, runId);
       return found;
     };
     const statusOf = (r: FakeRun): CaseStatus => ({
@@ -222,7 +242,12 @@ function fakeTemporal(runs: FakeRun[]) {
       escalations: r.escalations ?? [],
     });
     return {
-      describe: () => Promise.resolve().then(() => ({ status: { name: run().statusName } })),
+      describe: () =>
+        Promise.resolve().then(() => ({
+          runId: run().runId,
+          status: { name: run().statusName },
+          raw: { workflowExecutionInfo: { firstRunId: run().firstRunId ?? run().runId } },
+        })),
       query: () =>
         Promise.resolve().then(() => {
           world.queries++;
@@ -233,11 +258,12 @@ function fakeTemporal(runs: FakeRun[]) {
           return statusOf(run());
         }),
       result: () => Promise.resolve().then(() => statusOf(run())),
-      executeUpdate: () => {
-        if (world.updateFails) return Promise.reject(world.updateFails);
-        world.updates.push(runId);
-        return Promise.resolve({ ledgerIndex: 7 });
-      },
+      executeUpdate: () =>
+        Promise.resolve().then(() => {
+          if (world.updateFails) throw world.updateFails;
+          world.updates.push(updated().runId);
+          return { ledgerIndex: 7 };
+        }),
     };
   };
   /** Visibility: the runs a `RunId IN (...)` query names, only the open ones if it asks so. */
@@ -1661,5 +1687,114 @@ describe("a caller's limits", () => {
     }
     expect((await call('GET', `/cases/${CASE}`, 'citizen')).statusCode).toBe(503);
     expect((await call('GET', `/cases/${CASE}`, 'citizen')).statusCode).toBe(429);
+  });
+});
+
+type Call = Awaited<ReturnType<typeof appWith>>['call'];
+
+/** The registry's own system approves the review of CASE, signed with `key`. */
+const approveReview = (call: Call, key: ReturnType<typeof generateSigningKey>) =>
+  call('POST', `/cases/${CASE}/decisions`, 'registry', {
+    stepId: 'review',
+    ...signDecision({
+      key,
+      agency: 'registry',
+      caseId: CASE,
+      stepId: 'review',
+      outcome: 'approved',
+      decidedBy: 'system',
+      reason: 'all in order',
+    }),
+  });
+
+/** A supervisor retries the review of CASE. */
+const retryReview = (call: Call) =>
+  call('POST', `/cases/${CASE}/escalations`, 'supervisor', {
+    stepId: 'review',
+    action: 'retry',
+    reason: 'the registry is back',
+  });
+
+describe('a case an operator reset (its run terminated, the case going on in a new run)', () => {
+  const key = generateSigningKey(agencyKeyName('registry'));
+  registerKey(key, 'registry');
+  /** The reset run-1 (its review already decided) and run-2, waiting for the review again. */
+  const reset = () =>
+    fakeTemporal([
+      {
+        runId: 'run-1',
+        caseId: CASE,
+        statusName: 'TERMINATED',
+        phase: 'running',
+        steps: [{ stepId: 'review', agency: 'registry', kind: 'human', status: 'done' }],
+      },
+      {
+        runId: 'run-2',
+        firstRunId: 'run-1',
+        caseId: CASE,
+        statusName: 'RUNNING',
+        phase: 'running',
+      },
+    ]);
+
+  it('is shown as the run the reset made shows it', async () => {
+    const { temporal } = reset();
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await call('GET', `/cases/${CASE}`, 'citizen');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({
+      workflowStatus: 'RUNNING',
+      steps: [{ stepId: 'review', status: 'waiting' }],
+    });
+  });
+
+  it("takes a decision in the run the reset made, checked against that run's steps", async () => {
+    const { temporal, world } = reset();
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await approveReview(call, key);
+    expect(response.statusCode, response.body).toBe(200);
+    expect(world.updates).toEqual(['run-2']);
+  });
+
+  it("takes a supervisor's resolution in the run the reset made", async () => {
+    const { temporal, world } = reset();
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await retryReview(call);
+    expect(response.statusCode, response.body).toBe(200);
+    expect(world.updates).toEqual(['run-2']);
+  });
+});
+
+describe('a closed case whose unit has a later case', () => {
+  const key = generateSigningKey(agencyKeyName('registry'));
+  registerKey(key, 'registry');
+  const later = () =>
+    fakeTemporal([
+      { runId: 'run-1', caseId: CASE, statusName: 'COMPLETED', phase: 'completed' },
+      { runId: 'run-2', caseId: LATER_CASE, statusName: 'RUNNING', phase: 'running' },
+    ]);
+
+  it('is shown as its own run ended', async () => {
+    const { temporal } = later();
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await call('GET', `/cases/${CASE}`, 'citizen');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({ caseId: CASE, workflowStatus: 'COMPLETED' });
+  });
+
+  it("refuses a decision with 409, reaching neither its run nor the later case's", async () => {
+    const { temporal, world } = later();
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await approveReview(call, key);
+    expect(response.statusCode, response.body).toBe(409);
+    expect(world.updates).toEqual([]);
+  });
+
+  it("refuses a supervisor's resolution with 409, reaching the later case in no way", async () => {
+    const { temporal, world } = later();
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await retryReview(call);
+    expect(response.statusCode, response.body).toBe(409);
+    expect(world.updates).toEqual([]);
   });
 });

@@ -253,7 +253,13 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
   const handleOf = (row: CaseRow, runId = row.run_id ?? undefined) =>
     temporal.workflow.getHandle(row.workflow_id, runId);
 
-  /** The case's own run, for an action. @throws StateConflictError for a row without a run id. */
+  /**
+   * The case's current run, for an action: the newest run of the chain its first run began,
+   * that run itself unless a reset (an operator's repair, which terminates the run and goes on
+   * in a new one with the same input) made another. Temporal refuses an Update for it when the
+   * workflow id's newest run is of another chain (a later case of the unit): the case is closed.
+   * @throws StateConflictError for a row without a run id.
+   */
   function runHandle(row: CaseRow) {
     if (!row.run_id)
       throw new StateConflictError(
@@ -261,7 +267,30 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         `case ${row.case_id} has no confirmed workflow run (its submission was never answered), ` +
           'so it takes no decisions or escalations; nothing changed',
       );
-    return temporal.workflow.getHandle(row.workflow_id, row.run_id);
+    return temporal.workflow.getHandle(row.workflow_id, undefined, {
+      firstExecutionRunId: row.run_id,
+    });
+  }
+
+  /**
+   * The description of the case's current run: the workflow id's newest run when it is the
+   * case's first run or one a reset made of it (its chain's first run is the case's), else the
+   * case's own run (closed, a later case of the unit followed, or the newest run deleted).
+   * A row without a run id: the newest run, which reads check by case id (statusOf).
+   */
+  async function describeCase(row: CaseRow) {
+    if (row.run_id)
+      try {
+        const newest = await temporal.workflow.getHandle(row.workflow_id).describe();
+        if (
+          newest.runId === row.run_id ||
+          newest.raw.workflowExecutionInfo?.firstRunId === row.run_id
+        )
+          return newest;
+      } catch (error) {
+        if (!(error instanceof WorkflowNotFoundError)) throw error;
+      }
+    return handleOf(row).describe();
   }
 
   /**
@@ -310,9 +339,9 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     const id = `${row.workflow_id}/${row.run_id ?? ''}`;
     const kept = closedCases.get(id);
     if (kept) return kept;
-    let description: Awaited<ReturnType<ReturnType<typeof handleOf>['describe']>>;
+    let description: Awaited<ReturnType<typeof describeCase>>;
     try {
-      description = await handleOf(row).describe();
+      description = await describeCase(row);
     } catch (error) {
       if (error instanceof WorkflowNotFoundError)
         return { workflowStatus: HISTORY_DELETED, status: undefined };
@@ -444,9 +473,12 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
   async function requireOpenStep(row: CaseRow, stepId: string, agency?: Agency): Promise<void> {
     let status: CaseStatus | undefined;
     if (!row.erased_at) {
-      const handle = runHandle(row);
+      const current = runHandle(row);
       try {
-        status = await handle.query(statusQuery);
+        // The newest run of the workflow id: the case's current one, unless a later case of
+        // the unit followed it, when the case's own run (closed) answers.
+        status = await current.query(statusQuery);
+        if (status.caseId !== row.case_id) status = await handleOf(row).query(statusQuery);
       } catch (error) {
         // An officer (`agency` given) learns no more of a case their agency may have no step
         // in than of one that does not exist.

@@ -1665,7 +1665,12 @@ describe('the joint transfer, end to end', () => {
     }
   });
 
-  it('erases every run a reset made of a case, and refuses while the case goes on in one', async () => {
+  /**
+   * A case waiting for its payment, then reset to its first workflow task, as an operator
+   * repairs a case: the case goes on in a run the reset makes, which copies the application;
+   * the first run is terminated, so closed.
+   */
+  async function caseResetWhileWaitingToPay() {
     const application = sampleApplication({ utilities: [] });
     const caseId = await submit(stack, application);
     await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
@@ -1675,8 +1680,6 @@ describe('the joint transfer, end to end', () => {
       .getHandle(workflowId, first.runId)
       .fetchHistory();
     const firstTask = events!.find((event) => event.workflowTaskCompletedEventAttributes)!;
-    // An operator's repair: the case goes on in a run the reset makes, which copies the
-    // application; the first run is terminated, so closed.
     const { runId: resetRunId } = await stack.client.workflowService.resetWorkflowExecution({
       namespace: stack.client.options.namespace,
       workflowExecution: { workflowId, runId: first.runId },
@@ -1684,6 +1687,26 @@ describe('the joint transfer, end to end', () => {
       requestId: randomUUID(),
       reason: 'test: an operator repairs the case',
     });
+    return { caseId, workflowId, first, resetRunId };
+  }
+
+  it('shows and takes decisions in the run a reset made of a case, where the case goes on', async () => {
+    const { caseId, workflowId, first, resetRunId } = await caseResetWhileWaitingToPay();
+    expect(
+      (await stack.client.workflow.getHandle(workflowId, first.runId).describe()).status.name,
+    ).toBe('TERMINATED');
+    // The citizen's view and the agencies' decisions follow the case into the new run.
+    expect((await timeline(stack, caseId)).workflowStatus).toBe('RUNNING');
+    await payAndApprove(caseId);
+    const closed = await waitForClosed(stack, caseId);
+    expect([closed.workflowStatus, closed.phase]).toEqual(['COMPLETED', 'completed']);
+    expect(
+      (await stack.client.workflow.getHandle(workflowId, resetRunId).describe()).status.name,
+    ).toBe('COMPLETED');
+  });
+
+  it('erases every run a reset made of a case, and refuses while the case goes on in one', async () => {
+    const { caseId, workflowId, first, resetRunId } = await caseResetWhileWaitingToPay();
     await expect
       .poll(
         async () => {
