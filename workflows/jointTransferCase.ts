@@ -309,9 +309,14 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
   let changed = false;
   const upsertStatus = () => {
     changed = false;
-    const current = status.steps
-      .filter((s) => ['running', 'waiting', 'escalated'].includes(s.status))
-      .map((s) => s.stepId);
+    const open = status.steps.filter((s) => ['running', 'waiting', 'escalated'].includes(s.status));
+    // A case whose overdue steps have all been settled (done late, paid late, resolved by a
+    // supervisor, or closed with the case) owes nobody anything late any more: supervisors'
+    // overdue filter and the overdue gauge look for cases someone must chase. Each step keeps
+    // its own flag. Asked only when the flag would clear, so only such cases record a marker.
+    if (status.overdue && !open.some((s) => s.overdue) && patched('overdue-clears'))
+      status.overdue = false;
+    const current = open.map((s) => s.stepId);
     // Since v5 a compensation waiting for a supervisor is listed too, under its activity.
     if (v5) current.push(...[...awaitingSupervisor].filter((id) => !states.has(id)));
     const fingerprint = JSON.stringify([status.phase, current, status.overdue]);

@@ -124,6 +124,14 @@ function entryOutcomes(t: Timeline): Record<string, string> {
   return Object.fromEntries(t.entries.map((e) => [e.statement.stepId, e.statement.outcome]));
 }
 
+/** The unit's cases that supervisors' overdue filter finds (OneWindowOverdue = true). */
+async function listedOverdue(unitId: string): Promise<string[]> {
+  const found: string[] = [];
+  const query = `WorkflowId = "case:${unitId}" AND OneWindowOverdue = true`;
+  for await (const w of stack.client.workflow.list({ query })) found.push(w.workflowId);
+  return found;
+}
+
 /**
  * Pays the assessed duty and approves the review, as the tax bureau and the registry would.
  * `applied`: false for a case started directly, which no citizen tracks: a supervisor's
@@ -305,14 +313,8 @@ describe('the joint transfer, end to end', () => {
     expect(overdue.overdue).toBe(true);
     expect(overdue.steps.find((s) => s.stepId === 'confirmPayment')?.overdue).toBe(true);
     // Supervisors find overdue cases by search attribute (visibility lags a little behind).
-    const overdueCases = async () => {
-      const found: string[] = [];
-      const query = `WorkflowId = "case:${overdue.unitId}" AND OneWindowOverdue = true`;
-      for await (const w of stack.client.workflow.list({ query })) found.push(w.workflowId);
-      return found;
-    };
     await expect
-      .poll(overdueCases, { timeout: 10_000, interval: 250 })
+      .poll(() => listedOverdue(overdue.unitId), { timeout: 10_000, interval: 250 })
       .toEqual([`case:${overdue.unitId}`]);
     const t = await waitForClosed(stack, caseId, 60_000);
     await recordHistory('expired-unpaid-tax', caseId);
@@ -977,10 +979,25 @@ describe('the joint transfer, end to end', () => {
       ]),
     );
     expect(t.overdue).toBe(true);
-    // Late, not failed: the step passes when the authority answers, and the case goes on.
-    const later = await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
-    expect(stepStatus(later, 'verifyContract')).toBe('done');
-    await stack.client.workflow.getHandle(caseWorkflowId(later.unitId)).terminate('test done');
+    // Late, not failed: the step passes when the authority answers, and the case goes on, no
+    // longer overdue (nobody owes anything late), while the step keeps its flag.
+    const later = await waitUntil(
+      stack,
+      caseId,
+      (t) => stepStatus(t, 'confirmPayment') === 'waiting' && !t.overdue,
+      'the payment waiting and the case no longer overdue',
+    );
+    expect(later.steps.find((s) => s.stepId === 'verifyContract')).toMatchObject({
+      status: 'done',
+      overdue: true,
+    });
+    // Supervisors' overdue filter no longer finds it (visibility lags a little behind).
+    await expect
+      .poll(() => listedOverdue(later.unitId), { timeout: 10_000, interval: 250 })
+      .toEqual([]);
+    await payAndApprove(caseId);
+    expect((await waitForClosed(stack, caseId)).phase).toBe('completed');
+    await recordHistory('late-filing-no-longer-overdue', caseId);
   });
 
   it('retries a step before the registration through an outage longer than four attempts, rather than undo the case', async () => {

@@ -45,7 +45,7 @@ function patchIdOf(event: History['events'][number]): string {
 }
 
 describe('replaying recorded case histories', () => {
-  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), before v5 (v5), before v6 (v6), before v7 (v7), before v8 (v8), before v9 (v9), and current, some of them with a record or an answer the ledger refused', () => {
+  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), before v5 (v5), before v6 (v6), before v7 (v7), before v8 (v8), before v9 (v9), and current, some of them with a record or an answer the ledger refused, or flagged overdue and cleared', () => {
     // A patch leaves a marker in the history of a run that took the new path.
     const parsed = new Map(
       files.map((f) => [f, (JSON.parse(readFileSync(`${dir}${f}`, 'utf8')) as History).events]),
@@ -69,7 +69,7 @@ describe('replaying recorded case histories', () => {
     const v9 = files.filter((f) => f.startsWith('v9-'));
     const current = files.filter((f) => !/^v\d+-/.test(f));
     expect([v1, v2, v3, v4, v5, v6, v7, v8, v9, current].map((group) => group.length)).toEqual([
-      5, 5, 5, 5, 6, 5, 6, 14, 13, 18,
+      5, 5, 5, 5, 6, 5, 6, 14, 13, 19,
     ]);
     const patchMarkers = (f: string) =>
       events(f).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length;
@@ -130,6 +130,25 @@ describe('replaying recorded case histories', () => {
       'agency-answer-refused-held-retried.json',
       'agency-answer-refused-precheck-resolved.json',
     ];
+    // A case flagged overdue asks, once no step of it is overdue any more (at its close at the
+    // latest), for the patch that clears the flag; the `vN-` ones, recorded before it, do not.
+    const overdueFlags = (f: string) =>
+      events(f).flatMap((e) => {
+        const value = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes
+          ?.indexedFields?.['OneWindowOverdue'] as { data?: string } | undefined;
+        return value?.data ? [Buffer.from(value.data, 'base64').toString('utf8')] : [];
+      });
+    const clearedOverdue = current.filter((f) => overdueFlags(f).includes('true'));
+    expect(clearedOverdue.sort()).toEqual([
+      'cancelled-while-the-registration-was-in-flight.json',
+      'escalated-gas-resolved-by-hand.json',
+      'expired-unpaid-tax.json',
+      'late-filing-no-longer-overdue.json',
+      'late-payment-after-expiry.json',
+      'late-payment-held-supervisor-refused.json',
+      'late-payment-refused-by-the-ledger-then-paid.json',
+    ]);
+    for (const f of clearedOverdue) expect(overdueFlags(f).at(-1), f).toBe('false');
     for (const [group, patch] of [
       [v5, 'jointTransferCase-v4'],
       [v6, 'jointTransferCase-v5'],
@@ -148,8 +167,13 @@ describe('replaying recorded case histories', () => {
             : f === 'withdrawn-beside-the-payment-deadline.json'
               ? 'refusal-beside-deadline'
               : undefined;
-        expect(markerNames(f), f).toEqual(refusal ? [patch, refusal] : [patch]);
-        expect(changeVersionUpserts(f)).toBe(refusal ? 2 : 1);
+        const expected = [
+          patch,
+          ...(refusal ? [refusal] : []),
+          ...(clearedOverdue.includes(f) ? ['overdue-clears'] : []),
+        ];
+        expect(markerNames(f), f).toEqual(expected);
+        expect(changeVersionUpserts(f)).toBe(expected.length);
       }
     }
   });
