@@ -530,11 +530,10 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
         // A held agency step of a case being undone is not run again. A guard for one short
         // window (the refusal landed while the hold's notice was being sent): otherwise the
         // hold has ended, and the step is no longer escalated at all. An action accepted in
-        // the refusal's own activation is dropped by the hold, which says so.
+        // the refusal's own activation is dropped by the hold, which says so. Without the
+        // refusal's reason: it may quote an officer's, which only a logged read shows.
         if (open?.retryOnly && definitions.has(action.stepId) && refusal !== undefined)
-          throw new Error(
-            `case ${caseId} is being undone (${refusal.reason}): ${action.stepId} is not run again`,
-          );
+          throw new Error(`case ${caseId} is being undone: ${action.stepId} is not run again`);
         // What the ledger must hold: nobody can make it by hand (past the registration, an
         // agency step it did not need may be, as any step failing there).
         if (
