@@ -384,6 +384,8 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     const entriesOf = (stored: StoredEntry[]) =>
       stored.map((e) => ({ ...e.entry, leafHash: base64(e.leafHash, encoded) }));
     if (row.erased_at) {
+      // What this process kept of the case while it was closed goes with the erasure.
+      closedCases.delete(`${row.workflow_id}/${row.run_id ?? ''}`);
       const stored = await caseEntries.of(row.case_id);
       const entries = entriesOf(stored);
       // Erased: the workflow history is gone; the signed entries (commitments only) remain.

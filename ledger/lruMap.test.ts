@@ -21,4 +21,14 @@ describe('LruMap', () => {
     expect(map.get('a')).toBe(2);
     expect(map.size).toBe(1);
   });
+
+  it('forgets a value deleted, and keeps the others', () => {
+    const map = new LruMap<string, number>(2);
+    map.set('a', 1);
+    map.set('b', 2);
+    map.delete('a');
+    expect(map.get('a')).toBeUndefined();
+    expect(map.get('b')).toBe(2);
+    expect(map.size).toBe(1);
+  });
 });

@@ -1,6 +1,7 @@
 // A bounded map for values that never change once known (closed cases, a case's entries,
 // complete subtree hashes): reading a value makes it the newest, and past `capacity` the
 // least recently used goes first. Map keeps insertion order, so the oldest is its first key.
+// `delete` drops a value that must not be kept (a case's status once the case is erased).
 
 export class LruMap<K, V> {
   private readonly map = new Map<K, V>();
@@ -24,5 +25,9 @@ export class LruMap<K, V> {
     this.map.delete(key);
     this.map.set(key, value);
     if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!);
+  }
+
+  delete(key: K): void {
+    this.map.delete(key);
   }
 }
