@@ -201,19 +201,24 @@ export async function runDev(
     const admin = new pg.Pool({ connectionString: database.adminUrl, max: 1 });
     const keyFiles: Record<string, string> = {};
     const agencyKeys: TrustFile['agencyKeys'] = [];
-    for (const agency of AGENCIES_WITH_WORKERS) {
-      keyFiles[agency] = join(dataDir, 'keys', `${agency}.key`);
-      agencyKeys.push((await ensureRegisteredKey(admin, keyFiles[agency], agency)).trusted);
-    }
     const orchestratorKeyFile = join(dataDir, 'keys', 'orchestrator.key');
-    const orchestrator = await ensureRegisteredKey(admin, orchestratorKeyFile, 'orchestrator');
-    const orchestratorKey = orchestrator.key;
-    agencyKeys.push(orchestrator.trusted);
-    const anchors = await earlierAnchors(admin, earlierTrust, agencyKeys);
-    agencyKeys.push(...anchors.kept);
-    for (const { keyId, why } of anchors.dropped)
-      say(`trust.json: no longer lists ${keyId}, which it listed before: ${why}`);
-    await admin.end();
+    let orchestratorKey: Awaited<ReturnType<typeof ensureRegisteredKey>>['key'];
+    // Closed however this ends: a key file refused stops dev here.
+    try {
+      for (const agency of AGENCIES_WITH_WORKERS) {
+        keyFiles[agency] = join(dataDir, 'keys', `${agency}.key`);
+        agencyKeys.push((await ensureRegisteredKey(admin, keyFiles[agency], agency)).trusted);
+      }
+      const orchestrator = await ensureRegisteredKey(admin, orchestratorKeyFile, 'orchestrator');
+      orchestratorKey = orchestrator.key;
+      agencyKeys.push(orchestrator.trusted);
+      const anchors = await earlierAnchors(admin, earlierTrust, agencyKeys);
+      agencyKeys.push(...anchors.kept);
+      for (const { keyId, why } of anchors.dropped)
+        say(`trust.json: no longer lists ${keyId}, which it listed before: ${why}`);
+    } finally {
+      await admin.end();
+    }
     going();
 
     const baseEnv = {
