@@ -31,6 +31,7 @@ import { loadTrust, type TrustFile } from '../ledger/trust.ts';
 import { keyOption, logIdentity, readTrustFile } from './keys.ts';
 import { hostOption } from './witnessConfig.ts';
 import { createLedgerWriter, DEFAULT_LOG_ORIGIN } from './workers.ts';
+import { temporalConnectionOptions } from '../infra/temporalTls.ts';
 
 /**
  * The trust file the API serves the pages at /ledger/trust (ONEWINDOW_TRUST_FILE), checked as
@@ -86,6 +87,8 @@ export async function runApi(
   );
   const host = hostOption(values.host);
   const config = loadConfig(apiConfig, env);
+  // Read and checked before anything starts, as the configuration is.
+  const temporalOptions = temporalConnectionOptions(config);
   const port = intOption(values.port, 'port', config.PORT, 1);
   const log = logIdentity(
     config.ONEWINDOW_LOG_ORIGIN ?? DEFAULT_LOG_ORIGIN,
@@ -107,7 +110,7 @@ export async function runApi(
   const pool = survivePostgresRestarts(
     new pg.Pool({ connectionString: config.DATABASE_URL, max: 16 }),
   );
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await Connection.connect(temporalOptions);
   const temporal = new Client({
     connection,
     dataConverter: clientDataConverter(config.ONEWINDOW_PAYLOAD_KEY),

@@ -8,6 +8,7 @@ import { caseConfig, loadConfig } from '../infra/config.ts';
 import { clientDataConverter } from '../infra/payloadCodec.ts';
 import { CaseRunUnknownError, CaseStillOpenError, eraseCase } from '../infra/erasure.ts';
 import { parse, UsageError } from './args.ts';
+import { temporalConnectionOptions } from '../infra/temporalTls.ts';
 
 export async function runCase(
   argv: string[],
@@ -20,8 +21,10 @@ export async function runCase(
   if (!z.uuid().safeParse(caseId).success)
     throw new UsageError(`case id must be a UUID, got ${JSON.stringify(caseId)}`);
   const config = loadConfig(caseConfig, env);
+  // Read and checked before anything starts, as the configuration is.
+  const temporalOptions = temporalConnectionOptions(config);
   const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 2 });
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await Connection.connect(temporalOptions);
   try {
     const temporal = new Client({
       connection,

@@ -29,6 +29,7 @@ import {
   DEFAULT_LOG_ORIGIN,
   installRuntime,
 } from './workers.ts';
+import { temporalConnectionOptions } from '../infra/temporalTls.ts';
 
 export async function runWorker(
   argv: string[],
@@ -52,6 +53,8 @@ export async function runWorker(
   refuseEmpty(values, { 'log-key': 'a key file' });
   if (values.orchestrator) {
     const config = loadConfig(orchestratorConfig, env);
+    // Read and checked before anything starts, as the configuration is.
+    const temporalOptions = temporalConnectionOptions(config);
     const key = keyOption(
       values.key,
       env,
@@ -77,7 +80,7 @@ export async function runWorker(
     const pool = survivePostgresRestarts(
       new pg.Pool({ connectionString: config.DATABASE_URL, max: 8 }),
     );
-    const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+    const connection = await NativeConnection.connect(temporalOptions);
     const metrics = createMetrics();
     const { worker, sequencer, publisher, close } = await createOrchestratorWorker({
       connection,
@@ -108,6 +111,8 @@ export async function runWorker(
   }
   const agency = agencyOption(values.agency, ' (or pass --orchestrator)');
   const config = loadConfig(workerConfig, env);
+  // Read and checked before anything starts, as the configuration is.
+  const temporalOptions = temporalConnectionOptions(config);
   const key = keyOption(
     values.key,
     env,
@@ -116,7 +121,7 @@ export async function runWorker(
     agencyKeyName(agency),
   );
   installRuntime(config.ONEWINDOW_LOG_LEVEL ?? 'WARN');
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect(temporalOptions);
   const metrics = createMetrics();
   const worker = await createAgencyWorker({
     connection,

@@ -145,6 +145,32 @@ export const configFields = {
       )
       .default('127.0.0.1:7233'),
   ),
+  /**
+   * TLS to Temporal's frontend (infra/temporalTls.ts): `on` checks the server's certificate
+   * against the system's CAs, or TEMPORAL_TLS_CA_FILE's; on whenever a TEMPORAL_TLS_* file is
+   * given. Off by default, as the dev server and Compose's Temporal have no TLS.
+   */
+  TEMPORAL_TLS: variable(
+    z
+      .enum(['on', 'off'], { error: (issue) => `must be on or off, got ${shown(issue.input)}` })
+      .optional(),
+  ),
+  /** The CA (PEM) that issued the Temporal frontend's certificate. */
+  TEMPORAL_TLS_CA_FILE: variable(file('the Temporal CA file').optional()),
+  /** This process's client certificate (PEM) for mTLS, with TEMPORAL_TLS_KEY_FILE. */
+  TEMPORAL_TLS_CERT_FILE: variable(file('the Temporal client certificate file').optional()),
+  /** The private key (PEM) of TEMPORAL_TLS_CERT_FILE. */
+  TEMPORAL_TLS_KEY_FILE: variable(file('the Temporal client key file').optional()),
+  /** The name the frontend's certificate holds, when not TEMPORAL_ADDRESS's host. */
+  TEMPORAL_TLS_SERVER_NAME: variable(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, {
+        error: (issue) =>
+          `must be a host name such as temporal.example.org, got ${shown(issue.input)}`,
+      })
+      .optional(),
+  ),
   ONEWINDOW_PAYLOAD_KEY: variable(
     text(
       'Temporal payloads are encrypted with it (<key id>:<base64 of 32 random bytes>, during a rotation the new key and then the old ones)',
@@ -447,8 +473,18 @@ export function withWitnessCheck<
 }
 
 /** `onewindow worker --agency <id>`: Temporal only (agency workers touch no database). */
-export const workerShape = {
+/** How a process reaches Temporal: its address, and TLS if any (infra/temporalTls.ts). */
+export const temporalShape = {
   TEMPORAL_ADDRESS: f.TEMPORAL_ADDRESS,
+  TEMPORAL_TLS: f.TEMPORAL_TLS,
+  TEMPORAL_TLS_CA_FILE: f.TEMPORAL_TLS_CA_FILE,
+  TEMPORAL_TLS_CERT_FILE: f.TEMPORAL_TLS_CERT_FILE,
+  TEMPORAL_TLS_KEY_FILE: f.TEMPORAL_TLS_KEY_FILE,
+  TEMPORAL_TLS_SERVER_NAME: f.TEMPORAL_TLS_SERVER_NAME,
+};
+
+export const workerShape = {
+  ...temporalShape,
   ONEWINDOW_PAYLOAD_KEY: f.ONEWINDOW_PAYLOAD_KEY,
   ONEWINDOW_KEY_FILE: f.ONEWINDOW_KEY_FILE,
   ONEWINDOW_LOG_LEVEL: f.ONEWINDOW_LOG_LEVEL,
@@ -502,7 +538,7 @@ export type WitnessConfig = z.output<typeof witnessConfig>;
  */
 export const apiShape = {
   DATABASE_URL: f.DATABASE_URL,
-  TEMPORAL_ADDRESS: f.TEMPORAL_ADDRESS,
+  ...temporalShape,
   ONEWINDOW_PAYLOAD_KEY: f.ONEWINDOW_PAYLOAD_KEY,
   PORT: f.PORT,
   HOST: f.HOST,
@@ -538,7 +574,7 @@ export type DevConfig = z.output<typeof devConfig>;
 /** `onewindow case erase`: the case rows and the Temporal history it erases. */
 export const caseShape = {
   DATABASE_URL: f.DATABASE_URL,
-  TEMPORAL_ADDRESS: f.TEMPORAL_ADDRESS,
+  ...temporalShape,
   // The run's memo (who applied) is encrypted like every payload; describing the run to
   // check it has closed decodes it.
   ONEWINDOW_PAYLOAD_KEY: f.ONEWINDOW_PAYLOAD_KEY,
