@@ -76,18 +76,19 @@ export interface AppDeps {
   webAssets?: WebAssets;
 }
 
-/**
- * How much one signed-in caller (one token subject of one role and agency) may ask of an API
- * process. The counters live in the process's memory (those of the 5,000 callers counted
- * last, @fastify/rate-limit's local store), so behind N processes a caller gets up to N
- * times as much; a proxy in front can hold a shared limit.
- */
+/** How much one signed-in caller (one token subject of one role and agency) may ask. */
 export interface CallerLimits {
-  /** Requests a minute on the routes that need a token. */
+  /**
+   * Requests a minute to an API process on the routes that need a token. Counted in the
+   * process's memory (the 5,000 callers counted last, @fastify/rate-limit's local store), so
+   * behind N processes a caller gets up to N times as many; a proxy in front can hold a
+   * shared limit.
+   */
   requestsPerMinute: number;
   /**
-   * Cases one citizen may submit a day. Each starts a workflow and takes a unit; without a
-   * bound one stolen or scripted token could start thousands.
+   * Cases one citizen may apply for in any 24 hours, counted in the case store (all API
+   * processes, across restarts). Each starts a workflow and takes a unit; without a bound one
+   * stolen or scripted token could start thousands.
    */
   casesPerDay: number;
 }
@@ -102,8 +103,6 @@ export const SCRIPTED_CALLER_LIMITS: CallerLimits = {
   requestsPerMinute: 1_000_000,
   casesPerDay: 1_000_000,
 };
-
-const DAY_MS = 24 * 3600 * 1000;
 
 /** Request bodies larger than this are refused (413) before they are parsed. */
 export const BODY_LIMIT = 64 * 1024;
@@ -188,31 +187,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     timeWindow: 60_000,
     keyGenerator: (request) => `caller ${callerKey(request.principal!)}`,
   });
-  const submissionLimit = app.createRateLimit({
-    max: limits.casesPerDay,
-    timeWindow: DAY_MS,
-    keyGenerator: (request) => `submitter ${callerKey(request.principal!)}`,
-  });
 
   /**
-   * A route hook admitting only `roles`: 401 without a valid token, 403 for another role, 429
-   * past the caller's requests a minute (counted once the token is good, so a forged one
-   * cannot use up another's).
+   * A route hook admitting only `roles`: 401 without a valid token, 429 past the caller's
+   * requests a minute, 403 for another role. Counted once the token is good, so a forged one
+   * cannot use up another's; a good one's refused requests count too.
    */
   const authorize = (roles: readonly Role[]) => async (request: FastifyRequest) => {
-    const principal = await deps.verifyToken(bearerToken(request.headers.authorization));
-    if (!roles.includes(principal.role))
-      throw new ForbiddenError(`this needs the role ${roles.join(' or ')}, not ${principal.role}`);
-    request.principal = principal;
+    request.principal = await deps.verifyToken(bearerToken(request.headers.authorization));
     const limit = await callerLimit(request);
     if (!limit.isAllowed && limit.isExceeded)
       throw new RateLimitedError(limit.max, limit.ttl, 'requests by this caller');
-  };
-  /** Counts a citizen's case submission: 429 past `casesPerDay`. */
-  const countSubmission = async (request: FastifyRequest) => {
-    const limit = await submissionLimit(request);
-    if (!limit.isAllowed && limit.isExceeded)
-      throw new RateLimitedError(limit.max, limit.ttl, 'cases submitted by this citizen', 'a day');
+    const { role } = request.principal;
+    if (!roles.includes(role))
+      throw new ForbiddenError(`this needs the role ${roles.join(' or ')}, not ${role}`);
   };
 
   registerOperationsRoutes(app, {
@@ -232,7 +220,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     recordAccess: deps.recordAccess,
     pageTokens: pageTokens(deps.pageTokenKey ?? randomBytes(32)),
     authorize,
-    countSubmission,
+    casesPerDay: limits.casesPerDay,
     ...(deps.trust ? { trust: deps.trust } : {}),
     ...(deps.timeScale ? { timeScale: deps.timeScale } : {}),
   });

@@ -120,6 +120,17 @@ function fakePool(
       return answer(
         rows.filter((r) => r.case_id === values[0]).map((r) => ({ ...r, application })),
       );
+    if (/count\(\*\)::int AS submitted/.test(text)) {
+      // The citizen's cases of the last 24 hours, and when the oldest of them leaves them.
+      const day = 24 * 3600 * 1000;
+      const mine = rows.filter(
+        (r) => r.applicant === values[0] && r.created_at.getTime() > Date.now() - day,
+      );
+      const oldest = Math.min(...mine.map((r) => r.created_at.getTime()));
+      return answer([
+        { submitted: mine.length, retry_ms: mine.length ? oldest + day - Date.now() : null },
+      ]);
+    }
     if (/FROM cases\s+WHERE applicant = \$1/.test(text))
       return answer(rows.filter((r) => r.applicant === values[0]).slice(0, values[1] as number));
     if (/FROM cases WHERE run_id = ANY/.test(text)) {
@@ -1631,33 +1642,54 @@ describe("a caller's limits", () => {
     return { temporal, starts };
   }
 
-  it("refuses a citizen's submission past their cases a day with 429, starting nothing", async () => {
+  /** Case rows citizen c1 applied for `hoursAgo` each, of units other than APPLICATION's. */
+  const appliedFor = (...hoursAgo: number[]) =>
+    hoursAgo.map((hours, i) =>
+      rowOf({
+        case_id: `00000000-0000-4000-8000-00000000000${i}`,
+        unit_id: `U-OLD-${i}`,
+        created_at: new Date(Date.now() - hours * 3600 * 1000),
+      }),
+    );
+
+  it("refuses a citizen's submission past their cases of the last 24 hours with 429, starting nothing", async () => {
     const { temporal, starts } = countingStarts();
-    const { call } = await appWith(temporal, fakePool([]).pool, undefined, { casesPerDay: 2 });
-    expect((await call('POST', '/cases', 'citizen', APPLICATION)).statusCode).toBe(503);
-    expect((await call('POST', '/cases', 'citizen', APPLICATION)).statusCode).toBe(503);
+    const db = fakePool(appliedFor(1, 5));
+    const { call } = await appWith(temporal, db.pool, undefined, { casesPerDay: 2 });
     const refused = await call('POST', '/cases', 'citizen', APPLICATION);
     expect(refused.statusCode).toBe(429);
     expect(refused.json()).toEqual({
       error: 'rate_limited',
       field: 'request',
-      reason: 'too many cases submitted by this citizen: at most 2 a day; retry in 24 h',
+      // The older of the two leaves the 24 hours in 19 of them.
+      reason: 'too many cases submitted by this citizen: at most 2 a day; retry in 19 h',
     });
-    expect(refused.headers['retry-after']).toBe('86400');
-    expect(starts).toEqual(['jointTransferCase', 'jointTransferCase']);
-    // Another citizen's count is their own.
+    expect(Number(refused.headers['retry-after'])).toBeCloseTo(19 * 3600, -2);
+    expect(starts).toEqual([]);
+    // Another citizen's cases are their own.
     expect((await call('POST', '/cases', 'neighbour', APPLICATION)).statusCode).toBe(503);
-    expect(starts).toHaveLength(3);
+    expect(starts).toEqual(['jointTransferCase']);
   });
 
-  it('does not count an application refused as invalid', async () => {
+  it('counts only the cases of the last 24 hours', async () => {
+    const { temporal, starts } = countingStarts();
+    const { call } = await appWith(temporal, fakePool(appliedFor(1, 25, 48)).pool, undefined, {
+      casesPerDay: 2,
+    });
+    expect((await call('POST', '/cases', 'citizen', APPLICATION)).statusCode).toBe(503);
+    expect(starts).toHaveLength(1);
+  });
+
+  it('counts nothing for a submission that failed or was refused as invalid', async () => {
     const { temporal, starts } = countingStarts();
     const { call } = await appWith(temporal, fakePool([]).pool, undefined, { casesPerDay: 1 });
     const invalid = { ...APPLICATION, unitId: 'u-1' };
-    for (let i = 0; i < 3; i++)
+    for (let i = 0; i < 3; i++) {
       expect((await call('POST', '/cases', 'citizen', invalid)).statusCode).toBe(400);
-    expect((await call('POST', '/cases', 'citizen', APPLICATION)).statusCode).toBe(503);
-    expect(starts).toHaveLength(1);
+      // Temporal is away: nothing is started, so nothing is counted.
+      expect((await call('POST', '/cases', 'citizen', APPLICATION)).statusCode).toBe(503);
+    }
+    expect(starts).toHaveLength(3);
   });
 
   it('refuses a caller past their requests a minute with 429 and Retry-After; others go on', async () => {
@@ -1677,16 +1709,16 @@ describe("a caller's limits", () => {
     expect((await call('GET', `/cases/${CASE}`, 'supervisor')).statusCode).toBe(503);
   });
 
-  it("counts only requests with a good token of the route's role: nobody can use up another's", async () => {
+  it("counts a good token's requests, refused ones too, and none of a forged token's against anyone", async () => {
     const { call } = await appWith(unavailableTemporal(), fakePool([rowOf()]).pool, undefined, {
-      requestsPerMinute: 1,
+      requestsPerMinute: 2,
     });
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 3; i++)
       expect((await call('GET', `/cases/${CASE}`, 'forger')).statusCode).toBe(401);
-      expect((await call('POST', `/cases/${CASE}/decisions`, 'citizen', {})).statusCode).toBe(403);
-    }
+    expect((await call('POST', `/cases/${CASE}/decisions`, 'citizen', {})).statusCode).toBe(403);
     expect((await call('GET', `/cases/${CASE}`, 'citizen')).statusCode).toBe(503);
     expect((await call('GET', `/cases/${CASE}`, 'citizen')).statusCode).toBe(429);
+    expect((await call('POST', `/cases/${CASE}/decisions`, 'citizen', {})).statusCode).toBe(429);
   });
 });
 

@@ -59,6 +59,7 @@ import {
 } from './caseList.ts';
 import {
   isUnavailable,
+  RateLimitedError,
   refusedInspection,
   refusedUpdate,
   RequestValidationError,
@@ -100,8 +101,8 @@ export interface CaseRouteDeps {
   timeScale?: number;
   /** Checks the bearer token and the role; sets request.principal (api/app.ts). */
   authorize: (roles: readonly Role[]) => (request: FastifyRequest) => Promise<void>;
-  /** Counts a citizen's case submission; throws past the citizen's cases a day. */
-  countSubmission: (request: FastifyRequest) => Promise<void>;
+  /** Cases one citizen may apply for in any 24 hours (api/app.ts CallerLimits). */
+  casesPerDay: number;
 }
 
 export interface CaseRow {
@@ -574,6 +575,30 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
   }
 
   /**
+   * Refuses a submission past the citizen's cases a day (`casesPerDay`): the cases they
+   * applied for in the last 24 hours, counted in the case store, so every API process counts
+   * them all and a restart forgets none, and a submission refused or failed counts for
+   * nothing. An erased case, whose applicant is gone, counts no more.
+   * @throws RateLimitedError saying when the oldest of them leaves the 24 hours.
+   */
+  async function requireSubmissionAllowed(applicant: string): Promise<void> {
+    const { rows } = await pool.query<{ submitted: number; retry_ms: number | null }>(
+      `SELECT count(*)::int AS submitted,
+              extract(epoch FROM min(created_at) + interval '1 day' - now()) * 1000 AS retry_ms
+         FROM cases WHERE applicant = $1 AND created_at > now() - interval '1 day'`,
+      [applicant],
+    );
+    const { submitted, retry_ms: retryMs } = rows[0] ?? { submitted: 0, retry_ms: null };
+    if (submitted >= deps.casesPerDay)
+      throw new RateLimitedError(
+        deps.casesPerDay,
+        Number(retryMs ?? 0),
+        'cases submitted by this citizen',
+        'a day',
+      );
+  }
+
+  /**
    * The open case a submission started but never answered for: the API died, or PostgreSQL
    * failed, between the workflow's start and the commit of its row, so the row the case's
    * intake wrote has no applicant and no one could see or pay the case. The same citizen (the
@@ -647,7 +672,6 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      await deps.countSubmission(request);
       const application = request.body;
       const caseId = randomUUID();
       const workflowId = caseWorkflowId(application.unitId);
@@ -659,7 +683,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       // sending the same application claims (claimUnanswered).
       // PostgreSQL first asked, as when the row came first: while it is away a submission is a
       // 503 with nothing started, not a case whose row cannot be written.
-      await pool.query('SELECT 1');
+      await requireSubmissionAllowed(principal.sub);
       let runId: string;
       try {
         const handle = await temporal.workflow.start<typeof jointTransferCase>(

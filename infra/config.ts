@@ -330,7 +330,7 @@ export const configFields = {
   ),
   /** Requests a minute one signed-in caller may send to an API process (default 600). */
   ONEWINDOW_CALLER_REQUESTS_PER_MINUTE: variable(wholeNumber(1, 1_000_000).optional()),
-  /** Cases one citizen may submit a day to an API process (default 20). */
+  /** Cases one citizen may apply for in any 24 hours, counted in the case store (default 20). */
   ONEWINDOW_CITIZEN_CASES_PER_DAY: variable(wholeNumber(1, 1_000_000).optional()),
   /** The token issuer's Ed25519 public key (base64 of 32 bytes): the API checks bearer tokens with it. */
   ONEWINDOW_TOKEN_PUBLIC_KEY: variable(
