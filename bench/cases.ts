@@ -621,7 +621,7 @@ class CaseDriver implements Driver {
     const result: CaseStatus = await handle.result();
     if (result.phase !== 'completed')
       throw new Error(`case ${caseId} ${result.phase}: ${result.reason}`);
-    if (result.overdue)
+    if (result.steps.some((step) => step.overdue))
       throw new Error(`case ${caseId} went overdue: a deadline fell due in the run`);
     this.sampleWorkflow = workflowId;
     this.completed.push(workflowId);

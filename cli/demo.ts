@@ -31,6 +31,8 @@ interface Timeline {
     status: string;
     outcome?: string;
     ledgerIndex?: number;
+    /** Whether the step missed its deadline (the case's own flag clears once none is overdue). */
+    overdue?: boolean;
   }[];
   records: { stepId: string; outcome: string; ledgerIndex: number }[];
   escalations: { stepId: string; resolved: boolean }[];
@@ -287,7 +289,7 @@ function printTimeline(t: Timeline, title: string, say: (line: string) => void):
   say('');
   say(`case ${t.caseId}  unit ${t.unitId}  — ${title}`);
   say(
-    `  outcome: ${t.phase ?? t.workflowStatus.toLowerCase()}${t.reason ? ` (${t.reason})` : ''}${t.overdue ? ', was overdue' : ''}`,
+    `  outcome: ${t.phase ?? t.workflowStatus.toLowerCase()}${t.reason ? ` (${t.reason})` : ''}${t.steps.some((s) => s.overdue) ? ', was overdue' : ''}`,
   );
   for (const s of t.steps) {
     say(

@@ -303,6 +303,17 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
   // something outside the workflow task (an agency, a person, a timer): no orchestrator
   // step in flight. Supervisors list the state a case waits in, not each step it passed
   // through within one task (in bench/cases.ts: 16 upserts a case before, 10 after).
+  /**
+   * Whether the case's overdue flag clears once no step of it is overdue (patch
+   * `overdue-clears`, upsertStatus). Asked when a deadline first falls due, in its timer's
+   * activation: code run after a local activity's resolution can fall in another workflow
+   * task live than on replay (0e88c58), and a patch is looked for in the task it is asked in.
+   */
+  let overdueClears: boolean | undefined;
+  const askOverdueClears = () => {
+    overdueClears ??= patched('overdue-clears');
+  };
+
   const whenWaiting = since('search-attributes-when-waiting');
   let agenciesPublished = false;
   let published = '';
@@ -313,8 +324,8 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     // A case whose overdue steps have all been settled (done late, paid late, resolved by a
     // supervisor, or closed with the case) owes nobody anything late any more: supervisors'
     // overdue filter and the overdue gauge look for cases someone must chase. Each step keeps
-    // its own flag. Asked only when the flag would clear, so only such cases record a marker.
-    if (status.overdue && !open.some((s) => s.overdue) && patched('overdue-clears'))
+    // its own flag. Cleared at the case's next publication (markOverdue asks the patch).
+    if (status.overdue && overdueClears === true && !open.some((s) => s.overdue))
       status.overdue = false;
     const current = open.map((s) => s.stepId);
     // Since v5 a compensation waiting for a supervisor is listed too, under its activity.
@@ -735,8 +746,12 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     recordOwn(record, signed, await append(signed, undefined, record));
   }
 
-  /** Flags the step and the case overdue and reminds whoever owes the action. */
+  /**
+   * Flags the step and the case overdue and reminds whoever owes the action. Called in the
+   * activation of the deadline's timer (each caller's first call; later ones have asked).
+   */
   async function markOverdue(def: StepDefinition, state: StepState): Promise<void> {
+    askOverdueClears();
     state.overdue = true;
     status.overdue = true;
     publish();
@@ -1035,6 +1050,9 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           )
             return true;
           if (!deciding.has(def.id)) return false;
+          // The decision being recorded may be refused, and the step then flagged overdue
+          // after its append: asked now, in the timer's activation.
+          if (atDeadline) askOverdueClears();
           await condition(() => !deciding.has(def.id));
           return decisions.has(def.id);
         }
@@ -1301,7 +1319,8 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     },
     facts: {
       steps: status.steps.length,
-      overdue: status.overdue,
+      // Whether the case ever went overdue: its flag may have cleared since.
+      overdue: status.steps.some((s) => s.overdue === true),
       escalations: status.escalations.length,
     },
   };

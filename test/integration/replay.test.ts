@@ -7,7 +7,8 @@
 // two `v8-pre-own-record-refusals-` (0f5d2a9: a close the ledger refused failed the case, a
 // resolution of a refusal it refused escalated the step again), and
 // `pre-agency-key-refusals-failed` (c1991fd: an agency's answer refused for its key failed the
-// case). No test writes them: re-recording leaves them as they are. Each `vN-` one was recorded
+// case), and the six `pre-overdue-clears-` (c61afa0^: a case's overdue flag never cleared). No
+// test writes them: re-recording leaves them as they are. Each `vN-` one was recorded
 // by the code before vN. The current ones are written by process.test.ts,
 // orchestratorKey.test.ts, gatedStep.test.ts and agencyKey.test.ts.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -69,7 +70,7 @@ describe('replaying recorded case histories', () => {
     const v9 = files.filter((f) => f.startsWith('v9-'));
     const current = files.filter((f) => !/^v\d+-/.test(f));
     expect([v1, v2, v3, v4, v5, v6, v7, v8, v9, current].map((group) => group.length)).toEqual([
-      5, 5, 5, 5, 6, 5, 6, 14, 13, 19,
+      5, 5, 5, 5, 6, 5, 6, 14, 13, 25,
     ]);
     const patchMarkers = (f: string) =>
       events(f).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length;
@@ -130,15 +131,21 @@ describe('replaying recorded case histories', () => {
       'agency-answer-refused-held-retried.json',
       'agency-answer-refused-precheck-resolved.json',
     ];
-    // A case flagged overdue asks, once no step of it is overdue any more (at its close at the
-    // latest), for the patch that clears the flag; the `vN-` ones, recorded before it, do not.
+    // A case flagged overdue asks, when its first deadline falls due, for the patch that
+    // clears the flag once no step of it is overdue any more (at its close at the latest):
+    // the marker comes before the first flag, the last flag is false. The `vN-` ones and the
+    // `pre-overdue-clears-` ones (c61afa0^: v9 without it) never ask, and end flagged.
     const overdueFlags = (f: string) =>
-      events(f).flatMap((e) => {
+      events(f).flatMap((e, at) => {
         const value = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes
           ?.indexedFields?.['OneWindowOverdue'] as { data?: string } | undefined;
-        return value?.data ? [Buffer.from(value.data, 'base64').toString('utf8')] : [];
+        return value?.data
+          ? [{ at, value: Buffer.from(value.data, 'base64').toString('utf8') }]
+          : [];
       });
-    const clearedOverdue = current.filter((f) => overdueFlags(f).includes('true'));
+    const flagged = (f: string) => overdueFlags(f).some((flag) => flag.value === 'true');
+    const beforeTheClearing = (f: string) => f.startsWith('pre-overdue-clears-');
+    const clearedOverdue = current.filter((f) => flagged(f) && !beforeTheClearing(f));
     expect(clearedOverdue.sort()).toEqual([
       'cancelled-while-the-registration-was-in-flight.json',
       'escalated-gas-resolved-by-hand.json',
@@ -148,7 +155,25 @@ describe('replaying recorded case histories', () => {
       'late-payment-held-supervisor-refused.json',
       'late-payment-refused-by-the-ledger-then-paid.json',
     ]);
-    for (const f of clearedOverdue) expect(overdueFlags(f).at(-1), f).toBe('false');
+    for (const f of clearedOverdue) {
+      const flags = overdueFlags(f);
+      const marker = events(f).findIndex(
+        (e) =>
+          e.markerRecordedEventAttributes?.markerName === 'core_patch' &&
+          patchIdOf(e) === 'overdue-clears',
+      );
+      expect(marker, f).toBeGreaterThan(-1);
+      expect(marker, f).toBeLessThan(flags.find((flag) => flag.value === 'true')!.at);
+      expect(flags.at(-1)?.value, f).toBe('false');
+    }
+    const neverCleared = files.filter(
+      (f) => flagged(f) && (/^v\d+-/.test(f) || beforeTheClearing(f)),
+    );
+    expect(neverCleared.filter(beforeTheClearing)).toHaveLength(6);
+    for (const f of neverCleared) {
+      expect(overdueFlags(f).at(-1)?.value, f).toBe('true');
+      expect(markerNames(f), f).not.toContain('overdue-clears');
+    }
     for (const [group, patch] of [
       [v5, 'jointTransferCase-v4'],
       [v6, 'jointTransferCase-v5'],
