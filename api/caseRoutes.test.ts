@@ -195,6 +195,8 @@ interface FakeRun {
   steps?: CaseStatus['steps'];
   /** The first run of its chain: the run a reset made this one of; without, itself. */
   firstRunId?: string;
+  /** The run a reset of this one made (Temporal's resetRunId). */
+  resetRunId?: string;
 }
 
 /** A search attribute value as the visibility store returns it. */
@@ -257,7 +259,10 @@ function fakeTemporal(runs: FakeRun[]) {
         Promise.resolve().then(() => ({
           runId: run().runId,
           status: { name: run().statusName },
-          raw: { workflowExecutionInfo: { firstRunId: run().firstRunId ?? run().runId } },
+          raw: {
+            workflowExecutionInfo: { firstRunId: run().firstRunId ?? run().runId },
+            workflowExtendedInfo: { resetRunId: run().resetRunId ?? '' },
+          },
         })),
       query: () =>
         Promise.resolve().then(() => {
@@ -438,7 +443,15 @@ describe('while Temporal is unavailable', () => {
 describe('a submission sent again while its first is being taken in', () => {
   /** Temporal holding the unit's open case, started by `applicant`, answering its status with `query`. */
   const openCase = (applicant: string, query: () => Promise<unknown>) =>
-    unitTaken({ query, describe: () => Promise.resolve({ runId: 'run-1', memo: { applicant } }) });
+    unitTaken({
+      query,
+      describe: () =>
+        Promise.resolve({
+          runId: 'run-1',
+          memo: { applicant },
+          raw: { workflowExecutionInfo: { firstRunId: 'run-1' } },
+        }),
+    });
   const answers = () => Promise.resolve({ caseId: CASE, steps: [] });
   /** The first workflow task failed and is retried: the server cannot answer a query. */
   const notReady = () =>
@@ -1786,6 +1799,50 @@ describe('a case an operator reset (its run terminated, the case going on in a n
     const response = await approveReview(call, key);
     expect(response.statusCode, response.body).toBe(200);
     expect(world.updates).toEqual(['run-2']);
+  });
+
+  it('is shown as the run the reset made ended, once a later case of the unit followed', async () => {
+    const { temporal, world } = reset();
+    world.runs[0]!.resetRunId = 'run-2';
+    world.runs[1]!.statusName = 'COMPLETED';
+    world.runs[1]!.phase = 'completed';
+    world.runs.push({
+      runId: 'run-3',
+      caseId: LATER_CASE,
+      statusName: 'RUNNING',
+      phase: 'running',
+    });
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await call('GET', `/cases/${CASE}`, 'citizen');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({ workflowStatus: 'COMPLETED', phase: 'completed' });
+  });
+
+  it('refuses a decision with 409 once a later case of the unit followed, whatever its terminated run shows', async () => {
+    const { temporal, world } = reset();
+    world.runs[1]!.statusName = 'COMPLETED';
+    world.runs[1]!.phase = 'completed';
+    // The terminated run still shows the review waiting, as when the reset was made.
+    world.runs[0]!.steps = undefined;
+    world.runs.push({
+      runId: 'run-3',
+      caseId: LATER_CASE,
+      statusName: 'RUNNING',
+      phase: 'running',
+    });
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await approveReview(call, key);
+    expect(response.statusCode, response.body).toBe(409);
+    expect(response.json()).toMatchObject({ field: 'caseId' });
+    // An officer's decision is refused before the agency's desk is asked to sign it (this
+    // fake Temporal runs no desk workflow: asked, it would fail the request with a 500).
+    const officers = await call('POST', `/cases/${CASE}/decisions`, 'registry', {
+      stepId: 'review',
+      outcome: 'approved',
+      reason: 'all in order',
+    });
+    expect(officers.statusCode, officers.body).toBe(409);
+    expect(world.updates).toEqual([]);
   });
 
   it("takes a supervisor's resolution in the run the reset made", async () => {

@@ -143,8 +143,9 @@ function base64(hash: Uint8Array, encoded: WeakMap<Uint8Array, string>): string 
 /** The workflow memo field naming the citizen who started the case. */
 const APPLICANT_MEMO = 'applicant';
 
-const FINAL_STATUSES = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT']);
 const CLOSED_CASES_KEPT = 10_000;
+/** How many resets of one case a read follows (each made by hand, by an operator). */
+const MAX_RESETS_FOLLOWED = 20;
 
 /** The workflow status shown once Temporal no longer keeps the case's closed run (retention). */
 const HISTORY_DELETED = 'HISTORY_DELETED';
@@ -275,23 +276,35 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
 
   /**
    * The description of the case's current run: the workflow id's newest run when it is the
-   * case's first run or one a reset made of it (its chain's first run is the case's), else the
-   * case's own run (closed, a later case of the unit followed, or the newest run deleted).
+   * case's first run or one a reset made of it (its chain's first run is the case's). Else
+   * (a later case of the unit followed, or the newest run was deleted) the case's own run, or
+   * the last run its resets made, each reset run naming the next (resetRunId).
    * A row without a run id: the newest run, which reads check by case id (statusOf).
    */
   async function describeCase(row: CaseRow) {
-    if (row.run_id)
+    if (!row.run_id) return handleOf(row).describe();
+    try {
+      const newest = await temporal.workflow.getHandle(row.workflow_id).describe();
+      if (
+        newest.runId === row.run_id ||
+        newest.raw.workflowExecutionInfo?.firstRunId === row.run_id
+      )
+        return newest;
+    } catch (error) {
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+    }
+    let description = await handleOf(row).describe();
+    for (let reset = 0; reset < MAX_RESETS_FOLLOWED; reset++) {
+      const next = description.raw.workflowExtendedInfo?.resetRunId;
+      if (!next || next === description.runId) break;
       try {
-        const newest = await temporal.workflow.getHandle(row.workflow_id).describe();
-        if (
-          newest.runId === row.run_id ||
-          newest.raw.workflowExecutionInfo?.firstRunId === row.run_id
-        )
-          return newest;
+        description = await handleOf(row, next).describe();
       } catch (error) {
         if (!(error instanceof WorkflowNotFoundError)) throw error;
+        break;
       }
-    return handleOf(row).describe();
+    }
+    return description;
   }
 
   /**
@@ -329,9 +342,10 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
   }
 
   /**
-   * A closed workflow never changes again (Temporal keeps a closed run as it ended), so its
-   * state is read once per process and kept: later reads of a closed case ask Temporal nothing.
-   * Open cases are always asked. Up to `CLOSED_CASES_KEPT`, the least recently read dropped first.
+   * A completed case does not change again (Temporal keeps a closed run as it ended, and
+   * nobody resets a case that completed), so its state is read once per process and kept:
+   * later reads ask Temporal nothing. Other cases are always asked. Up to `CLOSED_CASES_KEPT`,
+   * the least recently read dropped first.
    */
   const closedCases = new LruMap<string, { workflowStatus: string; status: CaseStatus }>(
     CLOSED_CASES_KEPT,
@@ -352,7 +366,9 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     // Without a run id, a run that does not report this case is another case's.
     if (!status && !row.run_id) return { workflowStatus: RUN_UNKNOWN, status: undefined };
     const workflowStatus = description.status.name;
-    if (status && row.run_id && FINAL_STATUSES.has(workflowStatus))
+    // Only a completed case: one that failed, was terminated or timed out is what an operator
+    // resets, and it then goes on in a new run.
+    if (status && row.run_id && workflowStatus === 'COMPLETED')
       closedCases.set(id, { workflowStatus, status });
     return { workflowStatus, status };
   }
@@ -475,13 +491,20 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
    */
   async function requireOpenStep(row: CaseRow, stepId: string, agency?: Agency): Promise<void> {
     let status: CaseStatus | undefined;
+    /** A later case of the unit followed this one, so this one is closed. */
+    let followed = false;
     if (!row.erased_at) {
       const current = runHandle(row);
       try {
         // The newest run of the workflow id: the case's current one, unless a later case of
-        // the unit followed it, when the case's own run (closed) answers.
+        // the unit followed it. Then the case is closed, whatever its own run last showed (a
+        // run a reset terminated still shows the state it was in); that run answers only
+        // whether an officer's agency has a step in it.
         status = await current.query(statusQuery);
-        if (status.caseId !== row.case_id) status = await handleOf(row).query(statusQuery);
+        if (status.caseId !== row.case_id) {
+          followed = true;
+          status = agency ? await handleOf(row).query(statusQuery) : undefined;
+        }
       } catch (error) {
         // An officer (`agency` given) learns no more of a case their agency may have no step
         // in than of one that does not exist.
@@ -501,10 +524,10 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       throw new NotFoundError(`no case ${row.case_id}`, 'caseId');
     // A closed case is a state the action conflicts with (409 naming the case), as when it
     // closes before the action reaches it (refusedUpdate), not a refused message (422).
-    if (!status || status.phase !== 'running')
+    if (!status || followed || status.phase !== 'running')
       throw new StateConflictError(
         'caseId',
-        `case ${row.case_id} is ${status?.phase ?? 'closed'}: it takes no more decisions`,
+        `case ${row.case_id} is ${(!followed && status?.phase) || 'closed'}: it takes no more decisions`,
       );
     const step = status.steps.find((s) => s.stepId === stepId);
     if (!step) throw new UpdateRefusedError('stepId', `case ${row.case_id} has no step ${stepId}`);
@@ -622,6 +645,9 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       const handle = temporal.workflow.getHandle<typeof jointTransferCase>(workflowId);
       const description = await handle.describe();
       if (description.memo?.[APPLICANT_MEMO] !== applicant) return undefined;
+      // The row keeps the case's first run (actions go to the newest of its chain): the run
+      // the submission started, even if a reset has made another since.
+      const firstRunId = description.raw.workflowExecutionInfo?.firstRunId || description.runId;
       // The case's id: from its status, or, while the run cannot answer (its first workflow
       // task failed and is retried), from the row the API or the intake wrote for this run.
       const caseId = await handle.query(statusQuery).then(
@@ -642,7 +668,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
           WHERE c.case_id = $3 AND (c.applicant IS NULL OR c.applicant = $1) AND c.erased_at IS NULL
             AND s.case_id = c.case_id AND s.application = $4::jsonb
           RETURNING c.case_id, c.run_id`,
-        [applicant, description.runId, caseId, JSON.stringify(application)],
+        [applicant, firstRunId, caseId, JSON.stringify(application)],
       );
       if (rows[0]) return { caseId, workflowId, runId: rows[0].run_id };
       // Told apart by what the intake writes: until it has stored the application, whether

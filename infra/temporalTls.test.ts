@@ -63,7 +63,16 @@ describe("the options a process connects to Temporal's frontend with", () => {
     ],
     [
       { TEMPORAL_TLS_CA_FILE: file('ca.der', '0\x82\x01\x0a') },
-      /^TEMPORAL_TLS_CA_FILE names .*ca\.der, which holds no PEM/,
+      /^TEMPORAL_TLS_CA_FILE names .*ca\.der, which holds no PEM certificate$/,
+    ],
+    [
+      // The certificate and its key given the wrong way round.
+      { TEMPORAL_TLS_CERT_FILE: key, TEMPORAL_TLS_KEY_FILE: cert },
+      /^TEMPORAL_TLS_CERT_FILE names .*client\.key, which holds no PEM certificate$/,
+    ],
+    [
+      { TEMPORAL_TLS_CA_FILE: dir },
+      /^TEMPORAL_TLS_CA_FILE names .*, which cannot be read: EISDIR$/,
     ],
   ])('refuse %o with a ConfigError naming what is wrong', (env, reason) => {
     expect(() => options(env)).toThrow(ConfigError);

@@ -49,12 +49,14 @@ export function temporalConnectionOptions(
   return {
     address: config.TEMPORAL_ADDRESS,
     tls: {
-      ...(caFile ? { serverRootCACertificate: pem('TEMPORAL_TLS_CA_FILE', caFile) } : {}),
+      ...(caFile
+        ? { serverRootCACertificate: pem('TEMPORAL_TLS_CA_FILE', caFile, 'CERTIFICATE') }
+        : {}),
       ...(certFile && keyFile
         ? {
             clientCertPair: {
-              crt: pem('TEMPORAL_TLS_CERT_FILE', certFile),
-              key: pem('TEMPORAL_TLS_KEY_FILE', keyFile),
+              crt: pem('TEMPORAL_TLS_CERT_FILE', certFile, 'CERTIFICATE'),
+              key: pem('TEMPORAL_TLS_KEY_FILE', keyFile, 'PRIVATE KEY'),
             },
           }
         : {}),
@@ -63,10 +65,22 @@ export function temporalConnectionOptions(
   };
 }
 
-/** The file's bytes, when it holds PEM (the first check the TLS stack would make later). */
-function pem(variable: string, path: string): Buffer {
-  const bytes = readFileSync(path);
-  if (!bytes.toString('latin1').includes('-----BEGIN '))
-    throw new ConfigError(`${variable} names ${path}, which holds no PEM (-----BEGIN …)`);
+/**
+ * The file's bytes, when it can be read and holds a PEM block of `kind` (a certificate, or a
+ * private key of any algorithm: "PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"), the
+ * first checks the TLS stack would make later, at the first connection.
+ */
+function pem(variable: string, path: string, kind: 'CERTIFICATE' | 'PRIVATE KEY'): Buffer {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new ConfigError(
+      `${variable} names ${path}, which cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
+  }
+  const block = new RegExp(`-----BEGIN ([A-Z]+ )?${kind}-----`);
+  if (!block.test(bytes.toString('latin1')))
+    throw new ConfigError(`${variable} names ${path}, which holds no PEM ${kind.toLowerCase()}`);
   return bytes;
 }
