@@ -1801,9 +1801,14 @@ describe('a case an operator reset (its run terminated, the case going on in a n
     expect(world.updates).toEqual(['run-2']);
   });
 
-  it('is shown as the run the reset made ended, once a later case of the unit followed', async () => {
+  /**
+   * The case completed in run-2, which the reset of run-1 made (run-1 names it), and a later
+   * case of the unit runs as run-3. Run-1, terminated, still shows the review waiting.
+   */
+  const resetThenFollowed = () => {
     const { temporal, world } = reset();
     world.runs[0]!.resetRunId = 'run-2';
+    world.runs[0]!.steps = undefined;
     world.runs[1]!.statusName = 'COMPLETED';
     world.runs[1]!.phase = 'completed';
     world.runs.push({
@@ -1812,6 +1817,11 @@ describe('a case an operator reset (its run terminated, the case going on in a n
       statusName: 'RUNNING',
       phase: 'running',
     });
+    return { temporal, world };
+  };
+
+  it('is shown as the run the reset made ended, once a later case of the unit followed', async () => {
+    const { temporal } = resetThenFollowed();
     const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
     const response = await call('GET', `/cases/${CASE}`, 'citizen');
     expect(response.statusCode, response.body).toBe(200);
@@ -1819,17 +1829,7 @@ describe('a case an operator reset (its run terminated, the case going on in a n
   });
 
   it('refuses a decision with 409 once a later case of the unit followed, whatever its terminated run shows', async () => {
-    const { temporal, world } = reset();
-    world.runs[1]!.statusName = 'COMPLETED';
-    world.runs[1]!.phase = 'completed';
-    // The terminated run still shows the review waiting, as when the reset was made.
-    world.runs[0]!.steps = undefined;
-    world.runs.push({
-      runId: 'run-3',
-      caseId: LATER_CASE,
-      statusName: 'RUNNING',
-      phase: 'running',
-    });
+    const { temporal, world } = resetThenFollowed();
     const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
     const response = await approveReview(call, key);
     expect(response.statusCode, response.body).toBe(409);
