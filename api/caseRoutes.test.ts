@@ -15,7 +15,7 @@ import {
   WorkflowNotFoundError,
 } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { signDecision } from '../activities/sign.ts';
 import type { CaseStatus } from '../domain/caseStatus.ts';
 import type { DecisionOpening, DecisionRecord } from '../domain/decisions.ts';
@@ -1684,6 +1684,28 @@ describe("a caller's limits", () => {
     expect(starts).toEqual(['jointTransferCase']);
   });
 
+  it('counts the submissions of this process still being started: sent at once, they get no further than the limit', async () => {
+    // Temporal holds every start until released, as a slow server does.
+    const temporal = unavailableTemporal();
+    const starts: (() => void)[] = [];
+    temporal.workflow.start = (() =>
+      new Promise((resolve) =>
+        starts.push(() => resolve({ firstExecutionRunId: `run-${starts.length}` })),
+      )) as unknown as typeof temporal.workflow.start;
+    const { call } = await appWith(temporal, fakePool([]).pool, undefined, { casesPerDay: 2 });
+    // Two sent at once are being started, so neither has its row yet...
+    const first = [0, 1].map(() =>
+      call('POST', '/cases', 'citizen', APPLICATION).then((response) => response),
+    );
+    await vi.waitFor(() => expect(starts).toHaveLength(2));
+    // ...and a third is refused all the same.
+    const refused = await call('POST', '/cases', 'citizen', APPLICATION);
+    expect(refused.statusCode).toBe(429);
+    expect(starts).toHaveLength(2);
+    for (const start of starts) start();
+    expect((await Promise.all(first)).map((r) => r.statusCode)).toEqual([201, 201]);
+  });
+
   it('counts only the cases of the last 24 hours', async () => {
     const { temporal, starts } = countingStarts();
     const { call } = await appWith(temporal, fakePool(appliedFor(1, 25, 48)).pool, undefined, {
@@ -1826,6 +1848,14 @@ describe('a case an operator reset (its run terminated, the case going on in a n
     const response = await call('GET', `/cases/${CASE}`, 'citizen');
     expect(response.statusCode, response.body).toBe(200);
     expect(response.json()).toMatchObject({ workflowStatus: 'COMPLETED', phase: 'completed' });
+  });
+
+  it('shows an officer nothing of it once a later case of the unit followed, whatever its terminated run shows', async () => {
+    const { temporal } = resetThenFollowed();
+    const { call, accesses } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await call('GET', `/cases/${CASE}/view?purpose=review`, 'registry');
+    expect(response.statusCode, response.body).toBe(404);
+    expect(accesses).toEqual([]);
   });
 
   it('refuses a decision with 409 once a later case of the unit followed, whatever its terminated run shows', async () => {

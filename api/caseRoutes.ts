@@ -312,7 +312,9 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
    * a row without a run id resolves to another case's run. A completed case returned the
    * status its query shows, so it is read from the close event (one history read, ~2 ms); a
    * query of a closed case replays its whole history on a worker (~140 ms each in
-   * bench/api.ts on 2 cores). `runId`: the run described, for a row without one.
+   * bench/api.ts on 2 cores). `runId`: the run described, else the case's first run (the
+   * lists of escalations and of an agency's inbox read it so; a case's own routes read the
+   * run it goes on in, through workflowOf).
    * @throws ServiceUnavailableError when Temporal or its workers cannot answer now.
    */
   async function statusOf(
@@ -503,7 +505,12 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         status = await current.query(statusQuery);
         if (status.caseId !== row.case_id) {
           followed = true;
-          status = agency ? await handleOf(row).query(statusQuery) : undefined;
+          // A run that cannot answer (one reset because it could not) has shown no step.
+          status = agency
+            ? await handleOf(row)
+                .query(statusQuery)
+                .catch(() => undefined)
+            : undefined;
         }
       } catch (error) {
         // An officer (`agency` given) learns no more of a case their agency may have no step
@@ -605,21 +612,34 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
    * @throws RateLimitedError saying when the oldest of them leaves the 24 hours.
    */
   async function requireSubmissionAllowed(applicant: string): Promise<void> {
-    const { rows } = await pool.query<{ submitted: number; retry_ms: number | null }>(
+    // The most recent `casesPerDay` of them at most: a count past the limit says no more, and
+    // the oldest of those is the one whose leaving lets another in.
+    const { rows } = await pool.query<{ submitted: number; retry_ms: string | null }>(
       `SELECT count(*)::int AS submitted,
-              extract(epoch FROM min(created_at) + interval '1 day' - now()) * 1000 AS retry_ms
-         FROM cases WHERE applicant = $1 AND created_at > now() - interval '1 day'`,
-      [applicant],
+              extract(epoch FROM min(created_at) + interval '24 hours' - now()) * 1000 AS retry_ms
+         FROM (SELECT created_at FROM cases
+                WHERE applicant = $1 AND created_at > now() - interval '24 hours'
+                ORDER BY created_at DESC LIMIT $2) recent`,
+      [applicant, deps.casesPerDay],
     );
     const { submitted, retry_ms: retryMs } = rows[0] ?? { submitted: 0, retry_ms: null };
-    if (submitted >= deps.casesPerDay)
+    // Submissions of this process not yet in the store (their rows come after the start):
+    // sent at once, they would all see the same count.
+    if (submitted + (submitting.get(applicant) ?? 0) >= deps.casesPerDay)
       throw new RateLimitedError(
         deps.casesPerDay,
-        Number(retryMs ?? 0),
+        submitted >= deps.casesPerDay ? Number(retryMs ?? 0) : 1000,
         'cases submitted by this citizen',
         'a day',
       );
   }
+  /** Each citizen's submissions in flight in this process, counted until their row is written. */
+  const submitting = new Map<string, number>();
+  const countSubmitting = (applicant: string, by: 1 | -1) => {
+    const now = (submitting.get(applicant) ?? 0) + by;
+    if (now > 0) submitting.set(applicant, now);
+    else submitting.delete(applicant);
+  };
 
   /**
    * The open case a submission started but never answered for: the API died, or PostgreSQL
@@ -656,7 +676,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
           if (isUnavailable(error)) throw error;
           const { rows } = await pool.query<{ case_id: string }>(
             'SELECT case_id FROM cases WHERE run_id = $1',
-            [description.runId],
+            [firstRunId],
           );
           return rows[0]?.case_id;
         },
@@ -709,45 +729,75 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       // sending the same application claims (claimUnanswered).
       // PostgreSQL first asked, as when the row came first: while it is away a submission is a
       // 503 with nothing started, not a case whose row cannot be written.
-      await requireSubmissionAllowed(principal.sub);
-      let runId: string;
       try {
-        const handle = await temporal.workflow.start<typeof jointTransferCase>(
-          'jointTransferCase',
-          {
-            taskQueue: ORCHESTRATOR_TASK_QUEUE,
-            workflowId,
-            args: [
-              { caseId, application, ...(deps.timeScale ? { timeScale: deps.timeScale } : {}) },
-            ],
-            // One open case per property unit; a closed case's unit may be applied for again.
-            workflowIdConflictPolicy: 'FAIL',
-            workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-            typedSearchAttributes: [{ key: caseStatusKey, value: 'submitted' }],
-            // Who applied, should the answer be lost before the row commits (claimUnanswered).
-            memo: { [APPLICANT_MEMO]: principal.sub },
-          },
-        );
-        runId = handle.firstExecutionRunId;
+        await requireSubmissionAllowed(principal.sub);
       } catch (error) {
-        if (error instanceof WorkflowExecutionAlreadyStartedError) {
-          const unanswered = await claimUnanswered(principal.sub, application, workflowId);
-          if (unanswered) return reply.code(201).send(unanswered);
-          throw new CaseConflictError(`an open case already exists for unit ${application.unitId}`);
-        }
+        // At the limit, a retry whose first answer was lost still gets its open case back, as
+        // when its start is refused for the unit (submit); nothing new is started.
+        if (!(error instanceof RateLimitedError)) throw error;
+        const unanswered = await temporal.workflow
+          .getHandle(workflowId)
+          .describe()
+          .then((run) =>
+            run.status.name === 'RUNNING'
+              ? claimUnanswered(principal.sub, application, workflowId)
+              : undefined,
+          )
+          .catch(() => undefined);
+        if (unanswered) return reply.code(201).send(unanswered);
         throw error;
       }
-      // The intake may have written the row already (its case id is this fresh one alone).
-      await pool.query(
-        `INSERT INTO cases (case_id, unit_id, workflow_id, applicant, run_id) VALUES ($1, $2, $3, $4, $5)
+      countSubmitting(principal.sub, 1);
+      try {
+        return reply.code(201).send(await submit(principal.sub, application, caseId, workflowId));
+      } finally {
+        countSubmitting(principal.sub, -1);
+      }
+    },
+  );
+
+  /**
+   * Starts the case's workflow, then writes its row (see POST /cases); a start refused for an
+   * open case of the unit is the applicant's own unanswered one, or a conflict.
+   */
+  async function submit(
+    applicant: string,
+    application: CaseApplication,
+    caseId: string,
+    workflowId: string,
+  ): Promise<{ caseId: string; workflowId: string; runId: string }> {
+    let runId: string;
+    try {
+      const handle = await temporal.workflow.start<typeof jointTransferCase>('jointTransferCase', {
+        taskQueue: ORCHESTRATOR_TASK_QUEUE,
+        workflowId,
+        args: [{ caseId, application, ...(deps.timeScale ? { timeScale: deps.timeScale } : {}) }],
+        // One open case per property unit; a closed case's unit may be applied for again.
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        typedSearchAttributes: [{ key: caseStatusKey, value: 'submitted' }],
+        // Who applied, should the answer be lost before the row commits (claimUnanswered).
+        memo: { [APPLICANT_MEMO]: applicant },
+      });
+      runId = handle.firstExecutionRunId;
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) {
+        const unanswered = await claimUnanswered(applicant, application, workflowId);
+        if (unanswered) return unanswered;
+        throw new CaseConflictError(`an open case already exists for unit ${application.unitId}`);
+      }
+      throw error;
+    }
+    // The intake may have written the row already (its case id is this fresh one alone).
+    await pool.query(
+      `INSERT INTO cases (case_id, unit_id, workflow_id, applicant, run_id) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (case_id) DO UPDATE SET applicant = EXCLUDED.applicant,
            run_id = coalesce(cases.run_id, EXCLUDED.run_id)
          WHERE cases.applicant IS NULL AND cases.erased_at IS NULL`,
-        [caseId, application.unitId, workflowId, principal.sub, runId],
-      );
-      return reply.code(201).send({ caseId, workflowId, runId });
-    },
-  );
+      [caseId, application.unitId, workflowId, applicant, runId],
+    );
+    return { caseId, workflowId, runId };
+  }
 
   /** Where a citizen's page starts: the (created_at, case_id) its token sealed for `list`. */
   const citizenPageStart = (list: string, text: string): [string, string] => {
@@ -1076,7 +1126,8 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       const principal = principalOf(request);
       if (principal.role !== 'officer') throw new ForbiddenError('officers only');
       const row = await caseRow(request.params.caseId);
-      const status = await statusOf(row);
+      // The run the case goes on in: a run a reset terminated still shows steps open.
+      const { status } = row.erased_at ? { status: undefined } : await workflowOf(row);
       const steps = (status?.steps ?? []).filter((s) => s.agency === principal.agency);
       // Need to know: an officer reads a case's personal data while the case is open and
       // their agency has begun its part in it (a step started, waiting, escalated or done).
@@ -1181,7 +1232,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       if (principal.role !== 'officer' || principal.agency !== 'gas')
         throw new ForbiddenError('only the gas company records safety inspections');
       const row = await caseRow(request.params.caseId);
-      const status = await statusOf(row);
+      const { status } = row.erased_at ? { status: undefined } : await workflowOf(row);
       // As for the officer's view: a case without a gas account looks like no case.
       const steps = (status?.steps ?? []).filter((s) => s.agency === 'gas');
       if (!status || steps.length === 0)

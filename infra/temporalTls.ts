@@ -38,7 +38,9 @@ export function temporalConnectionOptions(
     TEMPORAL_TLS_SERVER_NAME: serverName,
   }).flatMap(([name, value]) => (value === undefined ? [] : [name]));
   if (tls === 'off' && given.length > 0)
-    throw new ConfigError(`TEMPORAL_TLS is off, but ${given.join(' and ')} asks for TLS`);
+    throw new ConfigError(
+      `TEMPORAL_TLS is off, but ${given.join(' and ')} ${given.length > 1 ? 'ask' : 'asks'} for TLS`,
+    );
   if ((certFile === undefined) !== (keyFile === undefined))
     throw new ConfigError(
       certFile === undefined
@@ -66,9 +68,9 @@ export function temporalConnectionOptions(
 }
 
 /**
- * The file's bytes, when it can be read and holds a PEM block of `kind` (a certificate, or a
- * private key of any algorithm: "PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"), the
- * first checks the TLS stack would make later, at the first connection.
+ * The file's bytes, when it can be read and holds a PEM block of `kind` (a certificate, or an
+ * unencrypted private key: "PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"), the first
+ * checks the TLS stack would make later, at the first connection.
  */
 function pem(variable: string, path: string, kind: 'CERTIFICATE' | 'PRIVATE KEY'): Buffer {
   let bytes: Buffer;
@@ -79,7 +81,11 @@ function pem(variable: string, path: string, kind: 'CERTIFICATE' | 'PRIVATE KEY'
       `${variable} names ${path}, which cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
     );
   }
-  const block = new RegExp(`-----BEGIN ([A-Z]+ )?${kind}-----`);
+  // Not an encrypted key, an OpenSSH one or a "trusted" certificate: the TLS stack reads none.
+  const block =
+    kind === 'CERTIFICATE'
+      ? /-----BEGIN CERTIFICATE-----/
+      : /-----BEGIN ((RSA|EC) )?PRIVATE KEY-----/;
   if (!block.test(bytes.toString('latin1')))
     throw new ConfigError(`${variable} names ${path}, which holds no PEM ${kind.toLowerCase()}`);
   return bytes;

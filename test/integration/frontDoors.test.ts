@@ -16,6 +16,7 @@ import { verifyInclusion } from '../../ledger/proof.ts';
 import { hashLeaf } from '../../ledger/rfc9162.ts';
 import { verifyStatementSignature } from '../../ledger/statement.ts';
 import { loadTrust, type Trust } from '../../ledger/trust.ts';
+import { buildApp } from '../../api/app.ts';
 import { CaseView, Timeline } from '../../api/schemas.ts';
 import { submit, waitForClosed, waitForStep } from './caseDriver.ts';
 import {
@@ -680,6 +681,56 @@ describe('the API description', () => {
     } else {
       expect(response.statusCode).toBe(200);
       expect(response.headers['content-type']).toMatch(/text\/html/);
+    }
+  });
+});
+
+describe("a citizen's cases a day", () => {
+  it('are counted in the case store: the limit holds for another API process, and says when the oldest leaves the 24 hours', async () => {
+    const sub = `citizen-limit-${randomUUID()}`;
+    const citizen = await stack.as({ role: 'citizen', sub });
+    // Two cases through the stack's API (limits scripts never reach).
+    const started: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const response = await post('/cases', citizen, sampleApplication());
+      expect(response.statusCode, response.body).toBe(201);
+      started.push(response.json<{ workflowId: string }>().workflowId);
+    }
+    // Another API process on the same store, whose citizens may apply for two a day.
+    const other = await buildApp({
+      temporal: stack.client,
+      pool: stack.pool,
+      verifyToken: stack.verifyToken,
+      recordAccess: () => Promise.reject(new Error('no reads here')),
+      callerLimits: { casesPerDay: 2 },
+    });
+    try {
+      const refused = await other.inject({
+        method: 'POST',
+        url: '/cases',
+        headers: citizen,
+        payload: sampleApplication(),
+      });
+      expect(refused.statusCode, refused.body).toBe(429);
+      expect(refused.json()).toEqual({
+        error: 'rate_limited',
+        field: 'request',
+        reason: 'too many cases submitted by this citizen: at most 2 a day; retry in 24 h',
+      });
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(23 * 3600);
+      // Another citizen applies there as before.
+      const neighbour = await other.inject({
+        method: 'POST',
+        url: '/cases',
+        headers: await stack.as({ role: 'citizen', sub: `citizen-limit-${randomUUID()}` }),
+        payload: sampleApplication(),
+      });
+      expect(neighbour.statusCode, neighbour.body).toBe(201);
+      started.push(neighbour.json<{ workflowId: string }>().workflowId);
+    } finally {
+      await other.close();
+      for (const workflowId of started)
+        await stack.client.workflow.getHandle(workflowId).terminate('test done');
     }
   });
 });

@@ -40,7 +40,7 @@ import { clientDataConverter, parsePayloadKey, type PayloadKey } from '../../inf
 import { cosignerKeyOf, formatCosignerVerifierKey } from '../../ledger/cosignature.ts';
 import type { TrustFile } from '../../ledger/trust.ts';
 import { ledgerAccessRecorder } from '../../api/access.ts';
-import { issueToken, tokenVerifier, type Principal } from '../../api/auth.ts';
+import { issueToken, tokenVerifier, type Principal, type VerifyToken } from '../../api/auth.ts';
 
 /**
  * A database of its own on the shared server, for a test that needs a log no other test
@@ -75,6 +75,8 @@ export interface ReceivedInput {
 
 export interface Stack {
   app: FastifyInstance;
+  /** Checks the tokens `as` issues: for another app on the stack (other caller limits). */
+  verifyToken: VerifyToken;
   client: Client;
   pool: pg.Pool;
   /** The application role's URL of the stack's database, for a CLI run against it. */
@@ -206,11 +208,12 @@ export async function startStack(
     };
   };
   const tokenKey = generateSigningKey('tokens.test');
+  const verifyToken = tokenVerifier(tokenKey.publicKey);
   const app = await buildApp({
     temporal: client,
     pool,
     ...(options.timeScale ? { timeScale: options.timeScale } : {}),
-    verifyToken: tokenVerifier(tokenKey.publicKey),
+    verifyToken,
     // A test file's cases are citizen-1's; api/caseRoutes.test.ts tests the limits.
     callerLimits: SCRIPTED_CALLER_LIMITS,
     recordAccess: ledgerAccessRecorder({
@@ -232,6 +235,7 @@ export async function startStack(
     officer[agency] = await as({ role: 'officer', sub: `officer-${agency}`, agency });
   return {
     app,
+    verifyToken,
     client,
     pool,
     databaseUrl: database.appUrl,
