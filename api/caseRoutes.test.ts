@@ -1852,7 +1852,10 @@ describe('a case an operator reset (its run terminated, the case going on in a n
 
   it('shows an officer nothing of it once a later case of the unit followed, whatever its terminated run shows', async () => {
     const { temporal } = resetThenFollowed();
-    const { call, accesses } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const { call, accesses } = await appWith(
+      temporal,
+      fakePool([rowOf()], {}, [], APPLICATION).pool,
+    );
     const response = await call('GET', `/cases/${CASE}/view?purpose=review`, 'registry');
     expect(response.statusCode, response.body).toBe(404);
     expect(accesses).toEqual([]);
