@@ -374,6 +374,13 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       closedCases.set(id, { workflowStatus, status });
     return { workflowStatus, status };
   }
+  /**
+   * The status of the run the case goes on in (workflowOf): a run a reset terminated still
+   * shows steps open. Undefined once erased.
+   */
+  async function currentStatusOf(row: CaseRow): Promise<CaseStatus | undefined> {
+    return row.erased_at ? undefined : (await workflowOf(row)).status;
+  }
 
   /**
    * A supervisor's GET /cases/:caseId: the case's progress, not logged, so without what only
@@ -1126,8 +1133,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       const principal = principalOf(request);
       if (principal.role !== 'officer') throw new ForbiddenError('officers only');
       const row = await caseRow(request.params.caseId);
-      // The run the case goes on in: a run a reset terminated still shows steps open.
-      const { status } = row.erased_at ? { status: undefined } : await workflowOf(row);
+      const status = await currentStatusOf(row);
       const steps = (status?.steps ?? []).filter((s) => s.agency === principal.agency);
       // Need to know: an officer reads a case's personal data while the case is open and
       // their agency has begun its part in it (a step started, waiting, escalated or done).
@@ -1232,7 +1238,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       if (principal.role !== 'officer' || principal.agency !== 'gas')
         throw new ForbiddenError('only the gas company records safety inspections');
       const row = await caseRow(request.params.caseId);
-      const { status } = row.erased_at ? { status: undefined } : await workflowOf(row);
+      const status = await currentStatusOf(row);
       // As for the officer's view: a case without a gas account looks like no case.
       const steps = (status?.steps ?? []).filter((s) => s.agency === 'gas');
       if (!status || steps.length === 0)

@@ -13,7 +13,7 @@ import { hkdfSync } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { ledgerAccessRecorder } from '../api/access.ts';
-import { buildApp } from '../api/app.ts';
+import { buildApp, CALLER_LIMITS } from '../api/app.ts';
 import { tokenVerifier } from '../api/auth.ts';
 import { apiConfig, loadConfig, witnessPolicyOf } from '../infra/config.ts';
 import {
@@ -138,12 +138,9 @@ export async function runApi(
       : {}),
     ...(trust ? { trust } : {}),
     callerLimits: {
-      ...(config.ONEWINDOW_CALLER_REQUESTS_PER_MINUTE
-        ? { requestsPerMinute: config.ONEWINDOW_CALLER_REQUESTS_PER_MINUTE }
-        : {}),
-      ...(config.ONEWINDOW_CITIZEN_CASES_PER_DAY
-        ? { casesPerDay: config.ONEWINDOW_CITIZEN_CASES_PER_DAY }
-        : {}),
+      requestsPerMinute:
+        config.ONEWINDOW_CALLER_REQUESTS_PER_MINUTE ?? CALLER_LIMITS.requestsPerMinute,
+      casesPerDay: config.ONEWINDOW_CITIZEN_CASES_PER_DAY ?? CALLER_LIMITS.casesPerDay,
     },
   });
   await app.listen({ port, host: host ?? config.HOST });

@@ -483,6 +483,9 @@ export const temporalShape = {
   TEMPORAL_TLS_SERVER_NAME: f.TEMPORAL_TLS_SERVER_NAME,
 };
 
+/** What `temporalShape` reads, for infra/temporalTls.ts. */
+export type TemporalConfig = z.output<z.ZodObject<typeof temporalShape>>;
+
 export const workerShape = {
   ...temporalShape,
   ONEWINDOW_PAYLOAD_KEY: f.ONEWINDOW_PAYLOAD_KEY,

@@ -5,15 +5,7 @@
 // (`NativeConnection`): both take `tls` as Temporal's TLSConfig.
 import { readFileSync } from 'node:fs';
 import type { TLSConfig } from '@temporalio/client';
-import { ConfigError } from './config.ts';
-
-export interface TemporalTlsConfig {
-  TEMPORAL_TLS?: 'on' | 'off' | undefined;
-  TEMPORAL_TLS_CA_FILE?: string | undefined;
-  TEMPORAL_TLS_CERT_FILE?: string | undefined;
-  TEMPORAL_TLS_KEY_FILE?: string | undefined;
-  TEMPORAL_TLS_SERVER_NAME?: string | undefined;
-}
+import { ConfigError, type TemporalConfig } from './config.ts';
 
 /**
  * The connection options for Temporal: its address and, when any TEMPORAL_TLS_* is set or
@@ -22,7 +14,7 @@ export interface TemporalTlsConfig {
  *   certificate, TLS off beside a TLS setting, or a file that is no PEM.
  */
 export function temporalConnectionOptions(
-  config: TemporalTlsConfig & { TEMPORAL_ADDRESS: string },
+  config: Partial<TemporalConfig> & Pick<TemporalConfig, 'TEMPORAL_ADDRESS'>,
 ): { address: string; tls?: TLSConfig } {
   const {
     TEMPORAL_TLS: tls,

@@ -35,7 +35,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eraseCase } from '../../infra/erasure.ts';
-import { ledgerAccessRecorder } from '../../api/access.ts';
+import { ledgerAccessRecorder, type RecordAccess } from '../../api/access.ts';
 import { MIGRATIONS } from '../../ledger/pg/migrations.ts';
 import { onewindow, writeTrustFile } from './cli.ts';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -124,6 +124,19 @@ function dutyOf(t: Timeline): number | undefined {
 function entryOutcomes(t: Timeline): Record<string, string> {
   return Object.fromEntries(t.entries.map((e) => [e.statement.stepId, e.statement.outcome]));
 }
+
+/** The arguments of a supervisor's logged read of `caseId` racing its erasure. */
+const readDuringErasure = (caseId: string): Parameters<RecordAccess> => [
+  {
+    caseId,
+    actor: 'supervisor:s-9',
+    role: 'supervisor',
+    agency: null,
+    fields: ['application'],
+    purpose: 'read while it was being erased',
+  },
+  { keep: true },
+];
 
 /** The unit's cases that supervisors' filter `clause` finds (Temporal visibility). */
 async function listed(unitId: string, clause: string): Promise<string[]> {
@@ -1601,17 +1614,7 @@ describe('the joint transfer, end to end', () => {
         key: stack.keys.orchestrator!,
         append: (signed) => stack.sequencer.append(signed),
         pool: stack.pool,
-      })(
-        {
-          caseId,
-          actor: 'supervisor:s-9',
-          role: 'supervisor',
-          agency: null,
-          fields: ['application'],
-          purpose: 'read while it was being erased',
-        },
-        { keep: true },
-      );
+      })(...readDuringErasure(caseId));
       // Its record waits for the erasure's lock on the row...
       await expect
         .poll(
@@ -1874,17 +1877,7 @@ describe('the joint transfer, end to end', () => {
       append: (signed) => stack.sequencer.append(signed),
       pool: stack.pool,
     });
-    await raced(
-      {
-        caseId,
-        actor: 'supervisor:s-9',
-        role: 'supervisor',
-        agency: null,
-        fields: ['application'],
-        purpose: 'read while it was being erased',
-      },
-      { keep: true },
-    );
+    await raced(...readDuringErasure(caseId));
     expect(await accessRecords()).toBe(0);
     await expect
       .poll(
