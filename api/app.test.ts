@@ -1,12 +1,14 @@
 // What buildApp's own request log says, read from the stream it writes to: the path of each
 // request, and nothing of its query string (a read's purpose may name people).
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
+import { generateSigningKey } from '../ledger/keys.ts';
 import { buildApp } from './app.ts';
-import { UnauthorizedError } from './auth.ts';
+import { issueToken, tokenVerifier, UnauthorizedError, type VerifyToken } from './auth.ts';
 
 let app: FastifyInstance | undefined;
 afterEach(async () => {
+  vi.useRealTimers();
   await app?.close();
   app = undefined;
 });
@@ -41,5 +43,87 @@ describe('the request log', () => {
       },
     ]);
     expect(JSON.stringify(lines)).not.toMatch(/purpose|Li.Wei/);
+  });
+});
+
+describe("an address's refused tokens", () => {
+  const issuer = generateSigningKey('app.test.issuer');
+  const forger = generateSigningKey('app.test.forger');
+
+  /** buildApp with the issuer's real verifier, counting the tokens whose signature it checks. */
+  async function appCheckingTokens(refusedTokensPerMinute: number) {
+    const verify = tokenVerifier(issuer.publicKey);
+    const checked: string[] = [];
+    const verifyToken: VerifyToken = Object.assign(
+      (token: string) => {
+        if (!verify.remembers!(token)) checked.push(token);
+        return verify(token);
+      },
+      { remembers: verify.remembers! },
+    );
+    app = await buildApp({
+      temporal: {} as never,
+      pool: {} as never,
+      callerLimits: { refusedTokensPerMinute },
+      verifyToken,
+      recordAccess: () => Promise.reject(new Error('no access records in this test')),
+      webAssets: { pages: new Map(), assets: new Map(), inputs: [] },
+    });
+    // A supervisors' route: a citizen's good token gets 403, once through authentication.
+    const call = (token: string | undefined, remoteAddress: string) =>
+      app!.inject({
+        method: 'GET',
+        url: '/cases/c-1/timeline',
+        remoteAddress,
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
+    return { call, checked };
+  }
+  const tokenOf = (key: typeof issuer, sub: string) =>
+    issueToken(key.seed, { role: 'citizen', sub }, 600);
+
+  it('are refused unchecked past the limit a minute, with 429 and Retry-After; sessions and other addresses go on', async () => {
+    const { call, checked } = await appCheckingTokens(2);
+    const session = await tokenOf(issuer, 'c-1');
+    const forged = await tokenOf(forger, 'c-2');
+    expect((await call(session, '10.0.0.1')).statusCode).toBe(403);
+    expect((await call(forged, '10.0.0.1')).statusCode).toBe(401);
+    expect((await call(forged, '10.0.0.1')).statusCode).toBe(401);
+    expect(checked).toHaveLength(3);
+
+    const refused = await call(forged, '10.0.0.1');
+    expect(refused.statusCode).toBe(429);
+    const body = refused.json<{ error: string; field: string; reason: string }>();
+    expect([body.error, body.field]).toEqual(['rate_limited', 'request']);
+    expect(body.reason).toMatch(
+      /^too many refused tokens from this address: at most 2 a minute; retry in \d+ s$/,
+    );
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    // A new token from that address waits too, unchecked; one already verified passes.
+    expect((await call(await tokenOf(issuer, 'c-3'), '10.0.0.1')).statusCode).toBe(429);
+    expect(checked).toHaveLength(3);
+    expect((await call(session, '10.0.0.1')).statusCode).toBe(403);
+    // Another address has its tokens checked.
+    expect((await call(forged, '10.0.0.2')).statusCode).toBe(401);
+    expect(checked).toHaveLength(4);
+  });
+
+  it('are counted again from none a minute after the first', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-12-06T12:00:00Z'));
+    const { call } = await appCheckingTokens(1);
+    const forged = await tokenOf(forger, 'c-2');
+    expect((await call(forged, '10.0.0.1')).statusCode).toBe(401);
+    vi.setSystemTime(new Date('2026-12-06T12:00:59Z'));
+    expect((await call(forged, '10.0.0.1')).statusCode).toBe(429);
+    vi.setSystemTime(new Date('2026-12-06T12:01:00Z'));
+    expect((await call(forged, '10.0.0.1')).statusCode).toBe(401);
+    expect((await call(forged, '10.0.0.1')).statusCode).toBe(429);
+  });
+
+  it('do not count a request without a token: nothing was checked', async () => {
+    const { call, checked } = await appCheckingTokens(1);
+    for (let i = 0; i < 3; i++) expect((await call(undefined, '10.0.0.1')).statusCode).toBe(401);
+    expect(checked).toHaveLength(0);
   });
 });

@@ -19,11 +19,13 @@ import type pg from 'pg';
 import type { TrustFile } from '../ledger/trust.ts';
 import { LogReader } from '../ledger/pg/logReader.ts';
 import type { RecordAccess } from './access.ts';
+import { LruMap } from '../ledger/lruMap.ts';
 import {
   bearerToken,
   ForbiddenError,
   type Principal,
   type Role,
+  UnauthorizedError,
   type VerifyToken,
 } from './auth.ts';
 import { pageTokens } from './caseList.ts';
@@ -76,7 +78,10 @@ export interface AppDeps {
   webAssets?: WebAssets;
 }
 
-/** How much one signed-in caller (one token subject of one role and agency) may ask. */
+/**
+ * How much one signed-in caller (one token subject of one role and agency) may ask, and how
+ * many tokens one client address may have refused.
+ */
 export interface CallerLimits {
   /**
    * Requests a minute to an API process on the routes that need a token. Counted in the
@@ -91,9 +96,23 @@ export interface CallerLimits {
    * stolen or scripted token could start thousands.
    */
   casesPerDay: number;
+  /**
+   * Tokens refused a minute to one client address (`request.ip`: behind `trustedProxies`,
+   * the address they name), counted in the process's memory; past it, the address's tokens
+   * are refused unchecked, except one verified here before (a session already signed in).
+   * Checking a signature costs about 0.2 ms (api/auth.ts): without a bound, one address
+   * sending forged tokens has the API check them all.
+   */
+  refusedTokensPerMinute: number;
 }
 
-export const CALLER_LIMITS: CallerLimits = { requestsPerMinute: 600, casesPerDay: 20 };
+// 60 refused tokens a minute leave room for an office behind one address whose sessions all
+// expired at once.
+export const CALLER_LIMITS: CallerLimits = {
+  requestsPerMinute: 600,
+  casesPerDay: 20,
+  refusedTokensPerMinute: 60,
+};
 
 /**
  * For an API whose callers are scripts playing many people as one (the demo, the benchmarks,
@@ -102,6 +121,7 @@ export const CALLER_LIMITS: CallerLimits = { requestsPerMinute: 600, casesPerDay
 export const SCRIPTED_CALLER_LIMITS: CallerLimits = {
   requestsPerMinute: 1_000_000,
   casesPerDay: 1_000_000,
+  refusedTokensPerMinute: 1_000_000,
 };
 
 /** Request bodies larger than this are refused (413) before they are parsed. */
@@ -188,13 +208,27 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     keyGenerator: (request) => `caller ${callerKey(request.principal!)}`,
   });
 
+  const refusedTokens = new RefusedTokens(limits.refusedTokensPerMinute);
+
   /**
    * A route hook admitting only `roles`: 401 without a valid token, 429 past the caller's
    * requests a minute, 403 for another role. Counted once the token is good, so a forged one
-   * cannot use up another's; a good one's refused requests count too.
+   * cannot use up another's; a good one's refused requests count too. Past its refused
+   * tokens a minute, an address gets 429 before any new token of it is checked.
    */
   const authorize = (roles: readonly Role[]) => async (request: FastifyRequest) => {
-    request.principal = await deps.verifyToken(bearerToken(request.headers.authorization));
+    const token = bearerToken(request.headers.authorization);
+    const remembered = deps.verifyToken.remembers?.(token) ?? false;
+    const wait = remembered ? 0 : refusedTokens.waitFor(request.ip, Date.now());
+    if (wait > 0)
+      throw new RateLimitedError(refusedTokens.max, wait, 'refused tokens from this address');
+    try {
+      request.principal = await deps.verifyToken(token);
+    } catch (error) {
+      if (error instanceof UnauthorizedError && !remembered)
+        refusedTokens.count(request.ip, Date.now());
+      throw error;
+    }
     const limit = await callerLimit(request);
     if (!limit.isAllowed && limit.isExceeded)
       throw new RateLimitedError(limit.max, limit.ttl, 'requests by this caller');
@@ -225,6 +259,36 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.timeScale ? { timeScale: deps.timeScale } : {}),
   });
   return app;
+}
+
+/**
+ * Tokens refused per client address, in fixed one-minute windows, for the 10,000 addresses
+ * refused last (an address forgotten starts again at none: the bound is on memory, and a
+ * forger needs as many addresses to gain by it).
+ */
+class RefusedTokens {
+  private readonly windows = new LruMap<string, { count: number; endsAt: number }>(10_000);
+
+  constructor(
+    readonly max: number,
+    private readonly windowMs = 60_000,
+  ) {}
+
+  /** Milliseconds until `address` may have a token checked again; 0 when it may now. */
+  waitFor(address: string, now: number): number {
+    const window = this.windows.get(address);
+    return window && window.endsAt > now && window.count >= this.max ? window.endsAt - now : 0;
+  }
+
+  count(address: string, now: number): void {
+    const window = this.windows.get(address);
+    this.windows.set(
+      address,
+      window && window.endsAt > now
+        ? { count: window.count + 1, endsAt: window.endsAt }
+        : { count: 1, endsAt: now + this.windowMs },
+    );
+  }
 }
 
 /** One caller for the limits: a subject is the identity provider's, within a role and agency. */

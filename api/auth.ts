@@ -93,7 +93,14 @@ export async function issueToken(
     .sign(privateKeyObject(seed));
 }
 
-export type VerifyToken = (token: string) => Promise<Principal>;
+export interface VerifyToken {
+  (token: string): Promise<Principal>;
+  /**
+   * Whether `token`'s signature was checked before and is remembered, so that checking it again
+   * costs nothing (the API lets those through an address's limit on refused tokens).
+   */
+  remembers?: (token: string) => boolean;
+}
 
 /**
  * How far the issuer's clock may be from ours (RFC 7519 §4.1.4 leaves "some small leeway" to
@@ -118,7 +125,7 @@ export function tokenVerifier(publicKey: Uint8Array, now?: () => Date): VerifyTo
   const verified = new LruMap<string, { principal: Principal; expiresAt: number }>(
     VERIFIED_TOKENS_KEPT,
   );
-  return async (token) => {
+  const verify = async (token: string) => {
     const known = verified.get(token);
     if (known) {
       if ((now?.() ?? new Date()).getTime() >= known.expiresAt)
@@ -159,6 +166,7 @@ export function tokenVerifier(publicKey: Uint8Array, now?: () => Date): VerifyTo
     verified.set(token, { principal: principal.data, expiresAt: endsAt * 1000 });
     return principal.data;
   };
+  return Object.assign(verify, { remembers: (token: string) => verified.has(token) });
 }
 
 /** The bearer token of an `Authorization` header. @throws UnauthorizedError when absent. */

@@ -7,8 +7,10 @@
 //                                the log those entries are appended to (as for the orchestrator)
 //   ONEWINDOW_TRUST_FILE         optional: the trust file served at /ledger/trust for the pages
 //   PORT, HOST                   where to listen
-//   ONEWINDOW_CALLER_REQUESTS_PER_MINUTE, ONEWINDOW_CITIZEN_CASES_PER_DAY
-//                                optional: one signed-in caller's limits (api/app.ts CALLER_LIMITS)
+//   ONEWINDOW_CALLER_REQUESTS_PER_MINUTE, ONEWINDOW_CITIZEN_CASES_PER_DAY,
+//   ONEWINDOW_REFUSED_TOKENS_PER_MINUTE
+//                                optional: one signed-in caller's limits and one address's
+//                                refused tokens (api/app.ts CALLER_LIMITS)
 import { hkdfSync } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
@@ -141,6 +143,8 @@ export async function runApi(
       requestsPerMinute:
         config.ONEWINDOW_CALLER_REQUESTS_PER_MINUTE ?? CALLER_LIMITS.requestsPerMinute,
       casesPerDay: config.ONEWINDOW_CITIZEN_CASES_PER_DAY ?? CALLER_LIMITS.casesPerDay,
+      refusedTokensPerMinute:
+        config.ONEWINDOW_REFUSED_TOKENS_PER_MINUTE ?? CALLER_LIMITS.refusedTokensPerMinute,
     },
   });
   await app.listen({ port, host: host ?? config.HOST });

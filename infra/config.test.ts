@@ -258,6 +258,7 @@ const wrong: [Kind, string, string | undefined, RegExp][] = [
   ],
   ['api', 'ONEWINDOW_CITIZEN_CASES_PER_DAY', '2.5', /must be a whole number from 1 to 1,000,000/],
   ['api', 'ONEWINDOW_CITIZEN_CASES_PER_DAY', '10000000', /must be a whole number from 1/],
+  ['api', 'ONEWINDOW_REFUSED_TOKENS_PER_MINUTE', '0', /must be a whole number from 1/],
   ['api', 'ONEWINDOW_TOKEN_PUBLIC_KEY', undefined, /is not set: the token issuer public key/],
   [
     'api',
@@ -377,12 +378,15 @@ describe('parsed values', () => {
       ...valid.api,
       ONEWINDOW_CALLER_REQUESTS_PER_MINUTE: '1200',
       ONEWINDOW_CITIZEN_CASES_PER_DAY: '5',
+      ONEWINDOW_REFUSED_TOKENS_PER_MINUTE: '30',
     });
     expect(config.ONEWINDOW_CALLER_REQUESTS_PER_MINUTE).toBe(1200);
     expect(config.ONEWINDOW_CITIZEN_CASES_PER_DAY).toBe(5);
+    expect(config.ONEWINDOW_REFUSED_TOKENS_PER_MINUTE).toBe(30);
     const unset = loadConfig(apiConfig, valid.api);
     expect(unset.ONEWINDOW_CALLER_REQUESTS_PER_MINUTE).toBeUndefined();
     expect(unset.ONEWINDOW_CITIZEN_CASES_PER_DAY).toBeUndefined();
+    expect(unset.ONEWINDOW_REFUSED_TOKENS_PER_MINUTE).toBeUndefined();
   });
 
   it('reads the operations address as [host:]port, loopback unless a host is given', () => {

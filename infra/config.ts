@@ -332,6 +332,8 @@ export const configFields = {
   ONEWINDOW_CALLER_REQUESTS_PER_MINUTE: variable(wholeNumber(1, 1_000_000).optional()),
   /** Cases one citizen may apply for in any 24 hours, counted in the case store (default 20). */
   ONEWINDOW_CITIZEN_CASES_PER_DAY: variable(wholeNumber(1, 1_000_000).optional()),
+  /** Tokens refused a minute to one client address before its new ones go unchecked (default 60). */
+  ONEWINDOW_REFUSED_TOKENS_PER_MINUTE: variable(wholeNumber(1, 1_000_000).optional()),
   /** The token issuer's Ed25519 public key (base64 of 32 bytes): the API checks bearer tokens with it. */
   ONEWINDOW_TOKEN_PUBLIC_KEY: variable(
     text('the token issuer public key (onewindow tokens public-key prints it)').transform(
@@ -549,6 +551,7 @@ export const apiShape = {
   ONEWINDOW_TOKEN_PUBLIC_KEY: f.ONEWINDOW_TOKEN_PUBLIC_KEY,
   ONEWINDOW_CALLER_REQUESTS_PER_MINUTE: f.ONEWINDOW_CALLER_REQUESTS_PER_MINUTE,
   ONEWINDOW_CITIZEN_CASES_PER_DAY: f.ONEWINDOW_CITIZEN_CASES_PER_DAY,
+  ONEWINDOW_REFUSED_TOKENS_PER_MINUTE: f.ONEWINDOW_REFUSED_TOKENS_PER_MINUTE,
   // The operator key signs the access-audit entries; the API appends them to the log.
   ONEWINDOW_KEY_FILE: variable(file('the operator statement key signs the access audit')),
   ONEWINDOW_LOG_KEY_FILE: variable(file('the log key signs the checkpoints of the access audit')),

@@ -31,4 +31,13 @@ describe('LruMap', () => {
     expect(map.get('b')).toBe(2);
     expect(map.size).toBe(1);
   });
+
+  it('tells whether it keeps a value without making it the newest', () => {
+    const map = new LruMap<string, number>(2);
+    map.set('a', 1);
+    map.set('b', 2);
+    expect([map.has('a'), map.has('z')]).toEqual([true, false]);
+    map.set('c', 3); // a, asked only with has, is still the least recently used
+    expect([map.has('a'), map.has('b'), map.has('c')]).toEqual([false, true, true]);
+  });
 });

@@ -2,6 +2,7 @@
 // complete subtree hashes): reading a value makes it the newest, and past `capacity` the
 // least recently used goes first. Map keeps insertion order, so the oldest is its first key.
 // `delete` drops a value that must not be kept (a case's status once the case is erased).
+// `has` asks without reading (a verified token the API lets through a refused-token limit).
 
 export class LruMap<K, V> {
   private readonly map = new Map<K, V>();
@@ -19,6 +20,11 @@ export class LruMap<K, V> {
       this.map.set(key, value);
     }
     return value;
+  }
+
+  /** Whether `key` is kept, without making it the newest. */
+  has(key: K): boolean {
+    return this.map.has(key);
   }
 
   set(key: K, value: V): void {

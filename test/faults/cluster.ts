@@ -498,6 +498,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         // One citizen a driver tag submits every case of a run.
         ONEWINDOW_CALLER_REQUESTS_PER_MINUTE: '1000000',
         ONEWINDOW_CITIZEN_CASES_PER_DAY: '1000000',
+        ONEWINDOW_REFUSED_TOKENS_PER_MINUTE: '1000000',
       },
       undefined,
     );
