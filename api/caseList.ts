@@ -2,6 +2,7 @@
 // filter and page; PostgreSQL maps each run to the case id the API gave it.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isGrpcServiceError, type Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import type pg from 'pg';
 import { z } from 'zod';
 import { Agency } from '../domain/agency.ts';
@@ -10,6 +11,8 @@ import { RequestValidationError } from './errors.ts';
 
 /** gRPC status INVALID_ARGUMENT: the visibility store refused the request as malformed. */
 const GRPC_INVALID_ARGUMENT = 3;
+/** gRPC status NOT_FOUND: Temporal holds no such run (any more). */
+const GRPC_NOT_FOUND = 5;
 
 /** One case in a list: nothing personal, so any list may show it. */
 export const CaseSummary = z.object({
@@ -184,13 +187,37 @@ export function runIdIn(runIds: readonly string[]): string {
   return `RunId IN (${runIds.map((id) => `'${id.replace(/[^A-Za-z0-9-]/g, '')}'`).join(', ')})`;
 }
 
-/** One page of cases matching `query` (a visibility query), newest first. */
-export async function listCases(
+type Execution = temporal.api.workflow.v1.IWorkflowExecutionInfo;
+
+/** How many resets of one case a read or a list follows (each made by hand, by an operator). */
+export const MAX_RESETS_FOLLOWED = 20;
+
+/** Temporal's status of a run a reset terminated. */
+const TERMINATED =
+  temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TERMINATED;
+
+/** A case as a list found it, and the run it was read from (its first run or one a reset made). */
+export interface ListedRun {
+  summary: CaseSummary;
+  runId: string;
+}
+
+/**
+ * What to do with a listed run a reset terminated (`temporal workflow reset`, an operator's
+ * repair: the case goes on in a new run with the same input): `drop` it, for a list by search
+ * attributes, which finds the run the reset made on its own when that matches; or `follow` it
+ * to the run the case goes on in, for a list of the runs a case row names.
+ */
+type ResetRuns = 'drop' | 'follow';
+
+/** One page of runs of cases matching `query` (a visibility query), newest first. */
+export async function listRuns(
   deps: ListDeps,
   query: string,
   pageSize: number,
-  pageToken?: string,
-): Promise<CaseList> {
+  pageToken: string | undefined,
+  resetRuns: ResetRuns,
+): Promise<{ listed: ListedRun[]; nextPageToken: string | null }> {
   const token =
     pageToken === undefined ? undefined : openPageToken(deps.pageTokens, query, pageToken);
   const response = await deps.temporal.workflowService
@@ -207,45 +234,132 @@ export async function listCases(
       throw error;
     });
   const executions = response.executions ?? [];
-  const runIds = executions.map((e) => e.execution?.runId ?? '');
-  const { rows } = await deps.pool.query<{ case_id: string; unit_id: string; run_id: string }>(
-    'SELECT case_id, unit_id, run_id FROM cases WHERE run_id = ANY($1)',
-    [runIds],
+  const byRun = await rowsOf(
+    deps,
+    executions.map((e) => e.execution?.runId ?? ''),
   );
-  const byRun = new Map(rows.map((r) => [r.run_id, r]));
-  const cases = executions.flatMap((execution): CaseSummary[] => {
-    const row = byRun.get(execution.execution?.runId ?? '');
-    // A run without a case row was not started by this API (or its start was rolled back).
-    if (!row) return [];
-    const fields = execution.searchAttributes?.indexedFields ?? {};
-    return [
-      {
+  const listed = (
+    await Promise.all(
+      executions.map((execution) =>
+        caseRunOf(deps, execution, byRun.has(execution.execution?.runId ?? ''), resetRuns),
+      ),
+    )
+  ).filter((found) => found !== undefined);
+  // The chains of runs a reset made.
+  const unnamed = listed.map((l) => l.firstRunId).filter((runId) => !byRun.has(runId));
+  if (unnamed.length > 0)
+    for (const [runId, row] of await rowsOf(deps, unnamed)) byRun.set(runId, row);
+  const next = response.nextPageToken;
+  return {
+    listed: listed.flatMap(({ execution, firstRunId, submittedAt }): ListedRun[] => {
+      const row = byRun.get(firstRunId);
+      // A run without a case row was not started by this API (or its start was rolled back).
+      if (!row) return [];
+      const fields = execution.searchAttributes?.indexedFields ?? {};
+      const summary = {
         caseId: row.case_id,
         unitId: row.unit_id,
         status: strings([decoded(fields.OneWindowStatus)])[0] ?? 'submitted',
         currentSteps: strings(decoded(fields.OneWindowCurrentSteps)),
         agencies: strings(decoded(fields.OneWindowAgencies)),
         overdue: decoded(fields.OneWindowOverdue) === true,
-        submittedAt: timestampIso(execution.startTime) ?? '',
+        submittedAt: submittedAt ?? '',
         closedAt: timestampIso(execution.closeTime),
-      },
-    ];
-  });
-  const next = response.nextPageToken;
-  return {
-    cases,
+      };
+      return [{ summary, runId: execution.execution?.runId ?? '' }];
+    }),
     nextPageToken: next && next.length > 0 ? deps.pageTokens.seal(query, next) : null,
   };
 }
 
-/** The given runs' summaries (a citizen's own cases), in the order given. */
+/**
+ * The run to list for a listed `execution`, with the first run of its chain (the one a case
+ * row names) and when that began; undefined to leave it out. Visibility tells neither whether
+ * a run was reset nor the chain a run a reset made is of (its firstRunId is empty there), so
+ * describing the run does, for a terminated run and one no row names: the few runs an
+ * operator's hand touched, and runs this API did not start.
+ */
+async function caseRunOf(
+  deps: ListDeps,
+  execution: Execution,
+  rowNamesIt: boolean,
+  resetRuns: ResetRuns,
+): Promise<{ execution: Execution; firstRunId: string; submittedAt: string | null } | undefined> {
+  const workflowId = execution.execution?.workflowId ?? '';
+  const runId = execution.execution?.runId ?? '';
+  const listedAsIs = {
+    execution,
+    firstRunId: runId,
+    submittedAt: timestampIso(execution.startTime),
+  };
+  if (rowNamesIt && execution.status !== TERMINATED) return listedAsIs;
+  let described = await describeRun(deps, workflowId, runId);
+  if (!described) return undefined;
+  const firstRunId = described.workflowExecutionInfo?.firstRunId || runId;
+  // A reset run begins when the reset was made; the case, when its first run did.
+  const submittedAt = timestampIso(described.workflowExtendedInfo?.originalStartTime);
+  if (!described.workflowExtendedInfo?.resetRunId)
+    return { execution, firstRunId, submittedAt: submittedAt ?? listedAsIs.submittedAt };
+  if (resetRuns === 'drop') return undefined;
+  for (let reset = 0; reset < MAX_RESETS_FOLLOWED; reset++) {
+    const next = described.workflowExtendedInfo?.resetRunId;
+    if (!next || next === described.workflowExecutionInfo?.execution?.runId) break;
+    const nextRun = await describeRun(deps, workflowId, next);
+    if (!nextRun) break;
+    described = nextRun;
+  }
+  return { execution: described.workflowExecutionInfo ?? execution, firstRunId, submittedAt };
+}
+
+/** The case rows naming these runs (each row names its case's first run), by run id. */
+async function rowsOf(deps: ListDeps, runIds: readonly string[]) {
+  const { rows } = await deps.pool.query<{ case_id: string; unit_id: string; run_id: string }>(
+    'SELECT case_id, unit_id, run_id FROM cases WHERE run_id = ANY($1)',
+    [runIds],
+  );
+  return new Map(rows.map((r) => [r.run_id, r]));
+}
+
+/** The run's description, raw as visibility lists runs; undefined once Temporal has none. */
+async function describeRun(deps: ListDeps, workflowId: string, runId: string) {
+  try {
+    return await deps.temporal.workflowService.describeWorkflowExecution({
+      namespace: deps.namespace,
+      execution: { workflowId, runId },
+    });
+  } catch (error) {
+    if (isGrpcServiceError(error) && Number(error.code) === GRPC_NOT_FOUND) return undefined;
+    throw error;
+  }
+}
+
+/** The visibility clause for these workflow ids (cut to the characters caseWorkflowId uses). */
+export function workflowIdIn(workflowIds: readonly string[]): string {
+  return `WorkflowId IN (${workflowIds.map((id) => `'${id.replace(/[^A-Za-z0-9:-]/g, '')}'`).join(', ')})`;
+}
+
+/** One page of cases matching `query` (a visibility query), newest first. */
+export async function listCases(
+  deps: ListDeps,
+  query: string,
+  pageSize: number,
+  pageToken?: string,
+): Promise<CaseList> {
+  const page = await listRuns(deps, query, pageSize, pageToken, 'drop');
+  return { cases: page.listed.map((l) => l.summary), nextPageToken: page.nextPageToken };
+}
+
+/**
+ * The summaries of the cases whose first runs are given (a citizen's own cases), in the
+ * order given, each as the run it goes on in shows it.
+ */
 export async function casesOfRuns(
   deps: ListDeps,
   runIds: readonly string[],
 ): Promise<CaseSummary[]> {
   if (runIds.length === 0) return [];
-  const page = await listCases(deps, runIdIn(runIds), runIds.length);
-  const byId = new Map(page.cases.map((c) => [c.caseId, c]));
+  const page = await listRuns(deps, runIdIn(runIds), runIds.length, undefined, 'follow');
+  const byId = new Map(page.listed.map((l) => [l.summary.caseId, l.summary]));
   const { rows } = await deps.pool.query<{ case_id: string }>(
     'SELECT case_id FROM cases WHERE run_id = ANY($1) ORDER BY created_at DESC',
     [runIds],

@@ -4,6 +4,7 @@
 // test/integration/roleMatrix.test.ts and frontDoors.test.ts.
 import { Metadata } from '@grpc/grpc-js';
 import { RetryState } from '@temporalio/common';
+import { temporal as proto } from '@temporalio/proto';
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -215,6 +216,8 @@ function fakeTemporal(runs: FakeRun[]) {
     timesOut: new Set<string>(),
     /** Status queries asked. */
     queries: 0,
+    /** Runs described through the workflow service (the lists, for runs a reset touched). */
+    describes: 0,
     updates: [] as (string | undefined)[],
     /** What every Update fails with, when set. */
     updateFails: undefined as Error | undefined,
@@ -282,29 +285,70 @@ function fakeTemporal(runs: FakeRun[]) {
         }),
     };
   };
-  /** Visibility: the runs a `RunId IN (...)` query names, only the open ones if it asks so. */
+  /** A run as visibility lists it (raw, as the workflow service answers). */
+  const executionOf = (r: FakeRun) => ({
+    execution: { workflowId: 'case:U-1', runId: r.runId },
+    status:
+      proto.api.enums.v1.WorkflowExecutionStatus[
+        `WORKFLOW_EXECUTION_STATUS_${r.statusName}` as 'WORKFLOW_EXECUTION_STATUS_RUNNING'
+      ],
+    startTime: { seconds: 1_767_600_000 + world.runs.indexOf(r) },
+    ...(r.currentSteps
+      ? {
+          searchAttributes: {
+            indexedFields: {
+              OneWindowStatus: attribute(r.phase),
+              OneWindowCurrentSteps: attribute(r.currentSteps),
+              OneWindowOverdue: attribute(r.overdue ?? false),
+            },
+          },
+        }
+      : {}),
+  });
+  /**
+   * Visibility: the runs a `RunId IN (...)` query names, all runs for one naming the workflow
+   * id or neither, only the open ones if it asks so, and those showing one of the steps it
+   * names in `OneWindowCurrentSteps IN (...)`. Like the real store, it knows no firstRunId.
+   */
   const listWorkflowExecutions = ({ query }: { query: string }) =>
     Promise.resolve({
       executions: world.runs
-        .filter((r) => query.includes(`'${r.runId}'`))
+        .filter((r) => !query.includes('RunId IN') || query.includes(`'${r.runId}'`))
+        .filter(() => !query.includes('WorkflowId IN') || query.includes("'case:U-1'"))
         .filter((r) => !query.includes("ExecutionStatus = 'Running'") || r.statusName === 'RUNNING')
-        .map((r) => ({
-          execution: { workflowId: 'case:U-1', runId: r.runId },
-          ...(r.currentSteps
-            ? {
-                searchAttributes: {
-                  indexedFields: {
-                    OneWindowStatus: attribute(r.phase),
-                    OneWindowCurrentSteps: attribute(r.currentSteps),
-                    OneWindowOverdue: attribute(r.overdue ?? false),
-                  },
-                },
-              }
-            : {}),
-        })),
+        .filter(
+          (r) =>
+            !query.includes('OneWindowCurrentSteps IN') ||
+            (r.currentSteps ?? []).some((step) => query.includes(`'${step}'`)),
+        )
+        .map(executionOf),
+    });
+  /** A run's description, raw as the workflow service answers it. */
+  const describeWorkflowExecution = ({ execution }: { execution: { runId: string } }) =>
+    Promise.resolve().then(() => {
+      world.describes++;
+      const r = world.runs.find((run) => run.runId === execution.runId);
+      if (!r)
+        throw Object.assign(new Error('5 NOT_FOUND: workflow not found'), {
+          code: 5,
+          details: 'workflow not found',
+          metadata: new Metadata(),
+        });
+      return {
+        workflowExecutionInfo: { ...executionOf(r), firstRunId: r.firstRunId ?? r.runId },
+        workflowExtendedInfo: {
+          resetRunId: r.resetRunId ?? '',
+          originalStartTime: executionOf(
+            world.runs.find((first) => first.runId === (r.firstRunId ?? r.runId))!,
+          ).startTime,
+        },
+      };
     });
   return {
-    temporal: { workflow: { getHandle }, workflowService: { listWorkflowExecutions } },
+    temporal: {
+      workflow: { getHandle },
+      workflowService: { listWorkflowExecutions, describeWorkflowExecution },
+    },
     world,
   };
 }
@@ -1876,6 +1920,66 @@ describe('a case an operator reset (its run terminated, the case going on in a n
     });
     expect(officers.statusCode, officers.body).toBe(409);
     expect(world.updates).toEqual([]);
+  });
+
+  /**
+   * reset() as Temporal has it: run-1 names the run its reset made, and each run shows what
+   * it last published: run-1 the payment it waited for, run-2 the review it waits for.
+   */
+  const resetAndListed = () => {
+    const { temporal, world } = reset();
+    world.runs[0]!.resetRunId = 'run-2';
+    world.runs[0]!.currentSteps = ['confirmPayment'];
+    world.runs[1]!.currentSteps = ['review'];
+    return { temporal, world };
+  };
+  /** How the lists show the case: as run-2 shows it, submitted when run-1 began. */
+  const listed = {
+    caseId: CASE,
+    status: 'running',
+    currentSteps: ['review'],
+    submittedAt: '2026-01-05T08:00:00.000Z',
+  };
+
+  it("is listed once, as the run the reset made shows it, in the supervisors' list and in the citizen's", async () => {
+    const { temporal } = resetAndListed();
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    for (const caller of ['supervisor', 'citizen']) {
+      const response = await call('GET', '/cases', caller);
+      expect(response.statusCode, response.body).toBe(200);
+      const { cases } = response.json<{ cases: unknown[] }>();
+      expect(cases, caller).toHaveLength(1);
+      expect(cases[0], caller).toMatchObject(listed);
+    }
+  });
+
+  it("is in the registry's inbox at the review the run the reset made waits for", async () => {
+    const { temporal } = resetAndListed();
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await call('GET', '/inbox', 'registry');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({
+      items: [{ caseId: CASE, stepId: 'review', confirmed: true }],
+    });
+  });
+
+  it('is among the escalations while the run the reset made waits for a supervisor', async () => {
+    const { temporal, world } = resetAndListed();
+    world.runs[1]!.escalations = [
+      {
+        stepId: 'review',
+        reason: 'review escalated',
+        at: '2026-01-07T10:00:00.000Z',
+        resolved: false,
+      },
+    ];
+    const notices = [{ id: 1, caseId: CASE, stepId: 'review' }];
+    const { call } = await appWith(temporal, fakePool([rowOf()], {}, notices).pool);
+    const response = await call('GET', '/escalations', 'supervisor');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({
+      items: [{ caseId: CASE, stepId: 'review', reason: 'review escalated', confirmed: true }],
+    });
   });
 
   it("takes a supervisor's resolution in the run the reset made", async () => {

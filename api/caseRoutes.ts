@@ -52,6 +52,8 @@ import {
   PageQuery,
   casesOfRuns,
   listCases,
+  listRuns,
+  MAX_RESETS_FOLLOWED,
   NOT_A_PAGE_TOKEN,
   openPageToken,
   visibilityQuery,
@@ -144,8 +146,6 @@ function base64(hash: Uint8Array, encoded: WeakMap<Uint8Array, string>): string 
 const APPLICANT_MEMO = 'applicant';
 
 const CLOSED_CASES_KEPT = 10_000;
-/** How many resets of one case a read follows (each made by hand, by an operator). */
-const MAX_RESETS_FOLLOWED = 20;
 
 /** The workflow status shown once Temporal no longer keeps the case's closed run (retention). */
 const HISTORY_DELETED = 'HISTORY_DELETED';
@@ -312,9 +312,8 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
    * a row without a run id resolves to another case's run. A completed case returned the
    * status its query shows, so it is read from the close event (one history read, ~2 ms); a
    * query of a closed case replays its whole history on a worker (~140 ms each in
-   * bench/api.ts on 2 cores). `runId`: the run described, else the case's first run (the
-   * lists of escalations and of an agency's inbox read it so; a case's own routes read the
-   * run it goes on in, through workflowOf).
+   * bench/api.ts on 2 cores). `runId`: the run to ask (the one the case goes on in: described
+   * by workflowOf, or listed by the inbox and the escalations), else the case's first run.
    * @throws ServiceUnavailableError when Temporal or its workers cannot answer now.
    */
   async function statusOf(
@@ -1069,14 +1068,15 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         return { items: [], nextPageToken: null };
       }
       const steps = stepIds.map((s) => `'${s}'`).join(', ');
-      const page = await listCases(
+      const page = await listRuns(
         listDeps,
         `WorkflowType = 'jointTransferCase' AND ExecutionStatus = 'Running' AND OneWindowCurrentSteps IN (${steps})`,
         request.query.pageSize,
         request.query.pageToken,
+        'drop',
       );
       const items = await Promise.all(
-        page.cases.map(async (summary) => {
+        page.listed.map(async ({ summary, runId }) => {
           const item = { caseId: summary.caseId, unitId: summary.unitId };
           // As GET /escalations: a case whose status cannot be asked now (a timeout, or its
           // run unable to answer) is listed as the visibility store shows it, unconfirmed;
@@ -1094,7 +1094,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
               }));
           let status: CaseStatus | undefined;
           try {
-            status = await statusOf(await caseRow(summary.caseId));
+            status = await statusOf(await caseRow(summary.caseId), undefined, runId);
           } catch (error) {
             if (error instanceof ServiceUnavailableError) return unconfirmed();
             throw error;

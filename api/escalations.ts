@@ -9,12 +9,13 @@
 import type pg from 'pg';
 import type { CaseStatus } from '../domain/caseStatus.ts';
 import {
-  listCases,
+  listRuns,
   NOT_A_PAGE_TOKEN,
   openPageToken,
-  runIdIn,
+  workflowIdIn,
   type CaseSummary,
   type ListDeps,
+  type ListedRun,
 } from './caseList.ts';
 import type { CaseRow } from './caseRoutes.ts';
 import { RequestValidationError } from './errors.ts';
@@ -39,10 +40,11 @@ const FIRST = '9223372036854775807';
 
 export interface EscalationDeps extends ListDeps {
   /**
-   * The case's status; undefined when it cannot tell (history gone, a run that cannot answer).
+   * The status of the case's run `runId`; undefined when it cannot tell (history gone, a run
+   * that cannot answer).
    * @throws ServiceUnavailableError when Temporal or its workers cannot answer now.
    */
-  statusOf(row: CaseRow): Promise<CaseStatus | undefined>;
+  statusOf(row: CaseRow, workflowStatus: undefined, runId: string): Promise<CaseStatus | undefined>;
 }
 
 /**
@@ -81,19 +83,22 @@ async function notices(pool: pg.Pool, before: string, limit: number): Promise<No
 }
 
 /**
- * The summaries, by case id, of the cases of `rows` whose run is open, by Temporal's
- * visibility store. A run that just closed may still show open; the status query settles it.
- * A row without a run id (a submission never answered, which takes no actions) is never open here.
+ * The open runs, by case id, of the cases of `rows`, by Temporal's visibility store: at most
+ * one run of a workflow id is open, the case's first run or one a reset made of it (listRuns).
+ * A run that just closed may still show open; the status query settles it. A row without a
+ * run id (a submission never answered, which takes no actions) is never open here.
  */
-async function running(deps: ListDeps, rows: readonly Notice[]): Promise<Map<string, CaseSummary>> {
-  const runIds = [...new Set(rows.flatMap((r) => (r.run_id ? [r.run_id] : [])))];
-  if (runIds.length === 0) return new Map();
-  const page = await listCases(
+async function running(deps: ListDeps, rows: readonly Notice[]): Promise<Map<string, ListedRun>> {
+  const workflowIds = [...new Set(rows.flatMap((r) => (r.run_id ? [r.workflow_id] : [])))];
+  if (workflowIds.length === 0) return new Map();
+  const page = await listRuns(
     deps,
-    `WorkflowType = 'jointTransferCase' AND ExecutionStatus = 'Running' AND ${runIdIn(runIds)}`,
-    runIds.length,
+    `WorkflowType = 'jointTransferCase' AND ExecutionStatus = 'Running' AND ${workflowIdIn(workflowIds)}`,
+    workflowIds.length,
+    undefined,
+    'drop',
   );
-  return new Map(page.cases.map((c) => [c.caseId, c]));
+  return new Map(page.listed.map((l) => [l.summary.caseId, l]));
 }
 
 /**
@@ -114,7 +119,7 @@ function plausible(notice: Notice, summary: CaseSummary): boolean {
 async function waiting(
   deps: EscalationDeps,
   notice: Notice,
-  summary: CaseSummary,
+  { summary, runId }: ListedRun,
 ): Promise<EscalationItem | undefined> {
   const item = { caseId: notice.case_id, unitId: notice.unit_id, stepId: notice.step_id };
   const unconfirmed = {
@@ -126,7 +131,7 @@ async function waiting(
   };
   let status: CaseStatus | undefined;
   try {
-    status = await deps.statusOf(notice);
+    status = await deps.statusOf(notice, undefined, runId);
   } catch {
     // Nobody could answer now (a timeout, workers down): that says nothing about the step.
     return unconfirmed;
@@ -180,8 +185,8 @@ export async function listEscalations(
     const batch = await notices(deps.pool, before, BATCH);
     const open = await running(deps, batch);
     const candidates = batch.flatMap((notice) => {
-      const summary = open.get(notice.case_id);
-      return summary && plausible(notice, summary) ? [{ notice, summary }] : [];
+      const run = open.get(notice.case_id);
+      return run && plausible(notice, run.summary) ? [{ notice, run }] : [];
     });
     // Confirmed the page's remainder at a time: no more status queries than the page can use.
     let next = 0;
@@ -190,7 +195,7 @@ export async function listEscalations(
       const chunk = candidates.slice(next, next + room);
       next += chunk.length;
       asked += chunk.length;
-      const found = await Promise.all(chunk.map((c) => waiting(deps, c.notice, c.summary)));
+      const found = await Promise.all(chunk.map((c) => waiting(deps, c.notice, c.run)));
       for (const item of found) if (item) items.push(item);
     }
     const last = batch.length < BATCH;

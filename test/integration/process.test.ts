@@ -1749,6 +1749,47 @@ describe('the joint transfer, end to end', () => {
     await waitForClosed(stack, later);
   });
 
+  it("lists a reset case as the run the reset made shows it: in the citizen's list, the supervisors' and the registry's inbox", async () => {
+    const { caseId, workflowId, resetRunId } = await caseResetWhileWaitingToPay();
+    try {
+      await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
+      expect((await pay(caseId)).statusCode).toBe(200);
+      await waitForStep(stack, caseId, 'review', 'waiting');
+      const get = async <T>(url: string, headers: { authorization: string }) => {
+        const response = await stack.app.inject({ method: 'GET', url, headers });
+        expect(response.statusCode, response.body).toBe(200);
+        return response.json<T>();
+      };
+      type Listed = { caseId: string; currentSteps: string[]; closedAt: string | null };
+      const listed = async (url: string, headers: { authorization: string }) =>
+        (await get<{ cases: Listed[] }>(url, headers)).cases.filter((c) => c.caseId === caseId);
+      // The first run, terminated, last showed the payment waiting: the lists show the review.
+      const open = [{ caseId, currentSteps: ['review'], closedAt: null }];
+      const poll = { timeout: 15_000, interval: 250 };
+      await expect
+        .poll(() => listed('/cases?pageSize=100', stack.citizen), poll)
+        .toMatchObject(open);
+      await expect
+        .poll(() => listed('/cases?step=review&pageSize=100', stack.supervisor), poll)
+        .toMatchObject(open);
+      expect(await listed('/cases?pageSize=100', stack.supervisor)).toMatchObject(open);
+      await expect
+        .poll(
+          async () =>
+            (
+              await get<{ items: { caseId: string }[] }>(
+                '/inbox?pageSize=100',
+                stack.officer.registry,
+              )
+            ).items.filter((item) => item.caseId === caseId),
+          poll,
+        )
+        .toMatchObject([{ caseId, stepId: 'review', confirmed: true }]);
+    } finally {
+      await stack.client.workflow.getHandle(workflowId, resetRunId).terminate('test done');
+    }
+  });
+
   it('erases every run a reset made of a case, and refuses while the case goes on in one', async () => {
     const { caseId, workflowId, first, resetRunId } = await caseResetWhileWaitingToPay();
     await expect
