@@ -236,12 +236,14 @@ export async function revokeAgencyKey(
         return facts?.keyId === keyId && Date.parse(facts.revokedAt) === Date.parse(at);
       }) ?? (await appendKeyEvent(append, existing, KEY_REVOKE_STEP, input.signingKey, build));
     // A key logged but never registered (an add cut short before its registration) has no
-    // row to revoke: the ledger never took it.
+    // row to revoke: the ledger never took it. Nor has a key of another agency: a thief's
+    // key.add may name one (its id is public), which the registry refused to register for
+    // this agency; the sequencer writes no row for it either (sequencer.ts, as KeyTimeline).
     await pool.query(
       `INSERT INTO agency_key_revocations (key_id, revoked_at, statement_id)
-       SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM agency_keys WHERE key_id = $1)
+       SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM agency_keys WHERE key_id = $1 AND agency = $4)
        ON CONFLICT (statement_id) DO NOTHING`,
-      [keyId, at, event.statementId],
+      [keyId, at, event.statementId, agency],
     );
     return event.statementId;
   };

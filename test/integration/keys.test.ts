@@ -726,6 +726,36 @@ describe('a revocation back to the moment a key was stolen', () => {
 
   // The agency's natural answer to a theft, a rotation made with the stolen key, gives a key
   // the revocation disowns too: verifiers would disown its revocation with it.
+  it("revokes no key of another agency that the thief's key.add named, though the log holds that add", async () => {
+    const g1 = stack.keys.gas!;
+    // A second gas key, stolen: the thief logs a key.add of the registry's key (public,
+    // and its id matches it), which the registry of keys refuses to register for gas.
+    const stolen = generateSigningKey(agencyKeyName('gas'));
+    await thiefAdds(g1, stolen, 'gas');
+    await pause();
+    const stolenAt = new Date();
+    await pause();
+    const registry = stack.keys.registry!;
+    await expect(thiefAdds(stolen, registry, 'gas')).rejects.toThrow(
+      `key id ${registry.keyId} is registered for registry`,
+    );
+    const { alsoRevoked } = await revokeAgencyKey(stack.pool, append, {
+      keyId: stolen.keyId,
+      signingKey: g1,
+      revokedAt: stolenAt,
+    });
+    // Gas's own revocation of the id is logged (verifiers disown what it names for gas)...
+    expect(alsoRevoked.map((r) => r.keyId)).toEqual([registry.keyId]);
+    // ...and the registry's key is not revoked: it signs on.
+    const { rowCount } = await stack.pool.query(
+      'SELECT 1 FROM agency_key_revocations WHERE key_id = $1',
+      [registry.keyId],
+    );
+    expect(rowCount).toBe(0);
+    expect((await append(statement('registry', registry))).created).toBe(true);
+    await expect(append(statement('gas', stolen))).rejects.toThrow(/revoked at/);
+  });
+
   it('refuses, writing nothing, to revoke with a key the stolen one added after the theft', async () => {
     const g1 = stack.keys.gas!;
     const rotated = generateSigningKey(agencyKeyName('gas'));
