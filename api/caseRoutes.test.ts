@@ -1991,6 +1991,38 @@ describe('a case an operator reset (its run terminated, the case going on in a n
   });
 });
 
+describe('a completed case an operator reset to run it again', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('is shown as the run the reset made once the API has kept it a minute', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-01-07T10:00:00Z'));
+    const { temporal, world } = fakeTemporal([
+      { runId: 'run-1', caseId: CASE, statusName: 'COMPLETED', phase: 'rejected' },
+    ]);
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const read = async () =>
+      (await call('GET', `/cases/${CASE}`, 'citizen')).json<{ workflowStatus: string }>()
+        .workflowStatus;
+    expect(await read()).toBe('COMPLETED');
+    // The reset: run-1 terminated, the case going on in run-2.
+    world.runs[0]!.statusName = 'TERMINATED';
+    world.runs[0]!.resetRunId = 'run-2';
+    world.runs.push({
+      runId: 'run-2',
+      firstRunId: 'run-1',
+      caseId: CASE,
+      statusName: 'RUNNING',
+      phase: 'running',
+    });
+    // Kept: Temporal, which would say RUNNING now, is not asked within the minute.
+    vi.setSystemTime(new Date('2026-01-07T10:00:59Z'));
+    expect(await read()).toBe('COMPLETED');
+    vi.setSystemTime(new Date('2026-01-07T10:01:00Z'));
+    expect(await read()).toBe('RUNNING');
+  });
+});
+
 describe('a closed case whose unit has a later case', () => {
   const key = generateSigningKey(agencyKeyName('registry'));
   registerKey(key, 'registry');

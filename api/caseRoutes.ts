@@ -146,6 +146,12 @@ function base64(hash: Uint8Array, encoded: WeakMap<Uint8Array, string>): string 
 const APPLICANT_MEMO = 'applicant';
 
 const CLOSED_CASES_KEPT = 10_000;
+/**
+ * How long a completed case's state is kept: an operator may reset a case that completed
+ * (a refused case completes too) to run it again after a fix, and every API process then
+ * shows the run the reset made within this time, without a restart.
+ */
+const CLOSED_CASE_KEPT_MS = 60_000;
 
 /** The workflow status shown once Temporal no longer keeps the case's closed run (retention). */
 const HISTORY_DELETED = 'HISTORY_DELETED';
@@ -343,18 +349,20 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
   }
 
   /**
-   * A completed case does not change again (Temporal keeps a closed run as it ended, and
-   * nobody resets a case that completed), so its state is read once per process and kept:
-   * later reads ask Temporal nothing. Other cases are always asked. Up to `CLOSED_CASES_KEPT`,
-   * the least recently read dropped first.
+   * A completed case does not change again unless an operator resets it (Temporal keeps a
+   * closed run as it ended), so its state is read once per process and kept for
+   * `CLOSED_CASE_KEPT_MS`: reads meanwhile (a page polling it) ask Temporal nothing. Other
+   * cases are always asked. Up to `CLOSED_CASES_KEPT`, the least recently read dropped first.
    */
-  const closedCases = new LruMap<string, { workflowStatus: string; status: CaseStatus }>(
-    CLOSED_CASES_KEPT,
-  );
+  const closedCases = new LruMap<
+    string,
+    { workflowStatus: string; status: CaseStatus; keptUntil: number }
+  >(CLOSED_CASES_KEPT);
   async function workflowOf(row: CaseRow): Promise<Workflow> {
     const id = `${row.workflow_id}/${row.run_id ?? ''}`;
     const kept = closedCases.get(id);
-    if (kept) return kept;
+    if (kept && Date.now() < kept.keptUntil)
+      return { workflowStatus: kept.workflowStatus, status: kept.status };
     let description: Awaited<ReturnType<typeof describeCase>>;
     try {
       description = await describeCase(row);
@@ -368,9 +376,9 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     if (!status && !row.run_id) return { workflowStatus: RUN_UNKNOWN, status: undefined };
     const workflowStatus = description.status.name;
     // Only a completed case: one that failed, was terminated or timed out is what an operator
-    // resets, and it then goes on in a new run.
+    // resets most, and it then goes on in a new run.
     if (status && row.run_id && workflowStatus === 'COMPLETED')
-      closedCases.set(id, { workflowStatus, status });
+      closedCases.set(id, { workflowStatus, status, keptUntil: Date.now() + CLOSED_CASE_KEPT_MS });
     return { workflowStatus, status };
   }
   /**
