@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import {
@@ -48,6 +49,52 @@ describe('intake', () => {
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure).toMatchObject({ type: INVALID_ACTIVITY_INPUT, nonRetryable: true });
     expect((failure as Error).message).toMatch(/^intake: invalid input: application\.address: /);
+  });
+});
+
+describe("intake's case row", () => {
+  /** The run id intake writes into the case row, run as an activity of run `runId`. */
+  async function runIdWritten(input: Record<string, unknown>, runId: string) {
+    const params: unknown[][] = [];
+    const pool = {
+      query: (_text: string, values: unknown[]) => {
+        params.push(values);
+        return Promise.resolve({ rows: [{ salt: Buffer.alloc(32, 1) }] });
+      },
+    } as unknown as pg.Pool;
+    const activities = createOrchestratorActivities({
+      pool,
+      sequencer: {} as Sequencer,
+      key: generateSigningKey('orchestrator.agency.onewindow'),
+    });
+    const env = new MockActivityEnvironment({
+      workflowExecution: { workflowId: 'case:U-CLEAN-1', runId },
+    });
+    await env.run((call) => activities.intake(call), {
+      caseId: CASE,
+      application: {
+        unitId: 'U-CLEAN-1',
+        address: '1 Main Street',
+        priceCents: 10_000_000,
+        areaSqm: 80,
+        contractFilingNumber: 'CF-2026-1',
+        buyer: { name: 'Bob Buyer', idNumber: 'B1234567' },
+        seller: { name: 'Ann Seller', idNumber: 'S7654321' },
+        utilities: [],
+        consent: true,
+      },
+      workflowId: 'case:U-CLEAN-1',
+      ...input,
+    } as never);
+    return params[0]![5];
+  }
+
+  it("names the first run of the case's chain, in a run an operator's reset made", async () => {
+    expect(await runIdWritten({ firstRunId: 'run-1' }, 'run-2')).toBe('run-1');
+  });
+
+  it('names the run itself for a workflow that gives no first run (started before it did)', async () => {
+    expect(await runIdWritten({}, 'run-2')).toBe('run-2');
   });
 });
 

@@ -60,12 +60,15 @@ export function createOrchestratorActivities(deps: {
      * agency is given. Idempotent: a retry returns the salt stored the first time, so
      * commitments stay stable.
      */
-    async intake(input: CaseInput & { workflowId: string }): Promise<Intake> {
+    async intake(input: CaseInput & { workflowId: string; firstRunId?: string }): Promise<Intake> {
       // An input that does not parse never will: failed at once, not retried for ever.
       const { caseId, application } = parseInput('intake', CaseInput, input);
       // With the run id: should the API die before its own row commits, the row written here
       // still names this case's run, not whichever run of the unit's workflow id is latest.
-      const runId = Context.current().info.workflowExecution?.runId ?? null;
+      // The first run of its chain, as the API's row names it: in a run an operator's reset
+      // made, the run's own id names no run an action can reach (caseRoutes.ts runHandle asks
+      // for the chain's first). Workflows before firstRunId was given: the run's own.
+      const runId = input.firstRunId ?? Context.current().info.workflowExecution?.runId ?? null;
       // Both rows and the salt in one statement (its own transaction): one round trip to
       // PostgreSQL instead of five. The salt comes from the insert, or from the row a first
       // attempt stored (the statement's snapshot shows rows committed before it began).

@@ -1227,6 +1227,8 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
   const { salt, stepSalts } = await orchestrator.intake({
     ...input,
     workflowId: workflowInfo().workflowId,
+    // An activity's input is no command: replay compares none of it, so no patch.
+    firstRunId: workflowInfo().firstExecutionRunId,
   });
   intake.status = 'done';
   intake.finishedAt = now();
