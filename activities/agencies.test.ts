@@ -4,8 +4,9 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { UTILITIES, type Agency } from '../domain/agencyIds.ts';
 import { INSPECTION_REFUSED, StatedFailure } from '../domain/errors.ts';
-import { CaseApplication } from '../domain/application.ts';
+import type { CaseApplication } from '../domain/application.ts';
 import { SignedStatement } from '../domain/statement.ts';
+import { sampleApplication } from '../test/support/applications.ts';
 import { viewFor, type AgencyActivityName, type StepResults } from '../domain/views.ts';
 import { simulatedHousing } from '../agencies/housing.ts';
 import { RegistryUnavailableError, simulatedRegistry } from '../agencies/registry.ts';
@@ -36,20 +37,7 @@ const OTHER_CASE = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
 const SALT = toBase64(new Uint8Array(32).fill(7));
 const NOW = new Date('2026-03-02T09:00:00Z');
 
-function application(unitId: string, overrides: Partial<CaseApplication> = {}): CaseApplication {
-  return CaseApplication.parse({
-    unitId,
-    address: '12 Harbour Lane, Apt 4B',
-    priceCents: 42_500_000,
-    areaSqm: 84.5,
-    contractFilingNumber: 'HF-2026-00417',
-    buyer: { name: 'Mina Park', idNumber: 'B1234567' },
-    seller: { name: 'Jon Lee', idNumber: 'S7654321' },
-    utilities: ['electricity', 'water', 'gas'],
-    consent: true,
-    ...overrides,
-  });
-}
+const application = sampleApplication;
 
 /** Every agency's activities on fresh simulated systems, as the workers wire them. */
 function agencies() {

@@ -11,6 +11,7 @@ import {
 import { generateSigningKey } from '../ledger/keys.ts';
 import type { Sequencer } from '../ledger/pg/sequencer.ts';
 import { INVALID_ACTIVITY_INPUT } from './agencies.ts';
+import { sampleApplication } from '../test/support/applications.ts';
 import { createOrchestratorActivities } from './orchestrator.ts';
 
 const CASE = '3f6c1b7e-1d2a-4c5b-9e8f-0a1b2c3d4e5f';
@@ -72,17 +73,7 @@ describe("intake's case row", () => {
     });
     await env.run((call) => activities.intake(call), {
       caseId: CASE,
-      application: {
-        unitId: 'U-CLEAN-1',
-        address: '1 Main Street',
-        priceCents: 10_000_000,
-        areaSqm: 80,
-        contractFilingNumber: 'CF-2026-1',
-        buyer: { name: 'Bob Buyer', idNumber: 'B1234567' },
-        seller: { name: 'Ann Seller', idNumber: 'S7654321' },
-        utilities: [],
-        consent: true,
-      },
+      application: sampleApplication('U-CLEAN-1'),
       workflowId: 'case:U-CLEAN-1',
       ...input,
     } as never);

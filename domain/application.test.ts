@@ -1,19 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { sampleApplication } from '../test/support/applications.ts';
 import { CaseApplication, CaseInput, caseWorkflowId } from './application.ts';
 
 /** The sample application of the integration tests (test/integration/stack.ts). */
-const application = {
-  unitId: 'U-WATER-ARREARS-1',
-  address: '12 Harbour Lane, Apt 4B',
-  priceCents: 42_500_000,
-  areaSqm: 84.5,
-  contractFilingNumber: 'HF-2026-00417',
-  buyer: { name: 'Mina Park', idNumber: 'B1234567' },
-  seller: { name: 'Jon Lee', idNumber: 'S7654321' },
-  utilities: ['electricity', 'water', 'gas'],
-  consent: true,
-};
+const application = sampleApplication('U-WATER-ARREARS-1');
 
 const issues = (input: unknown) =>
   CaseApplication.safeParse(input).error?.issues.map((i) => [i.path.join('.'), i.message]);

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { simulatedTax } from '../agencies/tax.ts';
 import { simulatedUtility } from '../agencies/utility.ts';
 import { Utility, type Agency } from './agency.ts';
-import { CaseApplication } from './application.ts';
 import {
   ACTIVITY_VIEWS,
   NoViewError,
@@ -14,23 +13,14 @@ import {
   type AgencyActivityName,
   type StepResults,
 } from './views.ts';
+import { sampleApplication } from '../test/support/applications.ts';
 
 /** A step's salt as the intake derives it: 32 bytes, base64. */
 const SALT = Buffer.alloc(32, 7).toString('base64');
 const CASE = '3f6c1b7e-1d2a-4c5b-9e8f-0a1b2c3d4e5f';
 
 /** The sample application of the integration tests, with all three utilities. */
-const application = CaseApplication.parse({
-  unitId: 'U-WATER-ARREARS-1',
-  address: '12 Harbour Lane, Apt 4B',
-  priceCents: 42_500_000,
-  areaSqm: 84.5,
-  contractFilingNumber: 'HF-2026-00417',
-  buyer: { name: 'Mina Park', idNumber: 'B1234567' },
-  seller: { name: 'Jon Lee', idNumber: 'S7654321' },
-  utilities: ['electricity', 'water', 'gas'],
-  consent: true,
-});
+const application = sampleApplication('U-WATER-ARREARS-1');
 
 /** Earlier steps' full results as the workflow holds them when it cuts later views. */
 async function earlierResults(): Promise<StepResults> {
