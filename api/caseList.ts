@@ -2,17 +2,17 @@
 // filter and page; PostgreSQL maps each run to the case id the API gave it.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isGrpcServiceError, type Client } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+// @temporalio/proto is CommonJS: Node's ESM loader offers it only as a default export.
+import proto from '@temporalio/proto';
 import type pg from 'pg';
 import { z } from 'zod';
 import { Agency } from '../domain/agency.ts';
+import type { LruMap } from '../ledger/lruMap.ts';
 import { CasePhase } from '../domain/caseStatus.ts';
 import { RequestValidationError } from './errors.ts';
 
 /** gRPC status INVALID_ARGUMENT: the visibility store refused the request as malformed. */
 const GRPC_INVALID_ARGUMENT = 3;
-/** gRPC status NOT_FOUND: Temporal holds no such run (any more). */
-const GRPC_NOT_FOUND = 5;
 
 /** One case in a list: nothing personal, so any list may show it. */
 export const CaseSummary = z.object({
@@ -166,6 +166,8 @@ export interface ListDeps {
   pool: pg.Pool;
   namespace: string;
   pageTokens: PageTokens;
+  /** What describing runs told, kept for the lists (`new LruMap(RUN_FACTS_KEPT)`). */
+  runFacts: RunFactsCache;
 }
 
 export const NOT_A_PAGE_TOKEN = [
@@ -187,14 +189,13 @@ export function runIdIn(runIds: readonly string[]): string {
   return `RunId IN (${runIds.map((id) => `'${id.replace(/[^A-Za-z0-9-]/g, '')}'`).join(', ')})`;
 }
 
-type Execution = temporal.api.workflow.v1.IWorkflowExecutionInfo;
+type Execution = proto.temporal.api.workflow.v1.IWorkflowExecutionInfo;
 
-/** How many resets of one case a read or a list follows (each made by hand, by an operator). */
+/** How many resets of one case a read follows (each made by hand, by an operator). */
 export const MAX_RESETS_FOLLOWED = 20;
 
-/** Temporal's status of a run a reset terminated. */
-const TERMINATED =
-  temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TERMINATED;
+const { WORKFLOW_EXECUTION_STATUS_RUNNING: RUNNING } =
+  proto.temporal.api.enums.v1.WorkflowExecutionStatus;
 
 /** A case as a list found it, and the run it was read from (its first run or one a reset made). */
 export interface ListedRun {
@@ -203,23 +204,56 @@ export interface ListedRun {
 }
 
 /**
- * What to do with a listed run a reset terminated (`temporal workflow reset`, an operator's
- * repair: the case goes on in a new run with the same input): `drop` it, for a list by search
- * attributes, which finds the run the reset made on its own when that matches; or `follow` it
- * to the run the case goes on in, for a list of the runs a case row names.
+ * What a run's description tells that visibility does not: the first run of its chain (empty
+ * in visibility), the run a reset of it made, and when its chain began.
  */
-type ResetRuns = 'drop' | 'follow';
+export interface RunFacts {
+  firstRunId: string;
+  resetRunId: string | null;
+  originalStartTime: string | null;
+}
 
-/** One page of runs of cases matching `query` (a visibility query), newest first. */
+/**
+ * How long a run's facts are kept: a run may be reset at any time, and the lists show a reset
+ * within this time (as a case's own view shows a completed case reset, caseRoutes.ts).
+ */
+export const RUN_FACTS_KEPT_MS = 60_000;
+/** Runs whose facts one API process keeps, the least recently read dropped first. */
+export const RUN_FACTS_KEPT = 10_000;
+
+export type RunFactsCache = LruMap<string, { facts: RunFacts; keptUntil: number }>;
+
+/**
+ * One page of the runs of cases matching `query` (a visibility query), newest first, each
+ * case once. A run of a case's chain an operator's reset made (`temporal workflow reset`: the
+ * run is ended, terminated if open, and the case goes on in a new run with the same input)
+ * stands for the case; the run it was made of is left out. Visibility tells neither (a run's
+ * firstRunId and resetRunId are not there), so the runs not open or not named by a case row
+ * (the runs this API started) are described, and what that tells kept RUN_FACTS_KEPT_MS. A
+ * run that cannot be described now is listed as visibility shows it, not the page failed.
+ */
 export async function listRuns(
   deps: ListDeps,
   query: string,
   pageSize: number,
-  pageToken: string | undefined,
-  resetRuns: ResetRuns,
+  pageToken?: string,
 ): Promise<{ listed: ListedRun[]; nextPageToken: string | null }> {
   const token =
     pageToken === undefined ? undefined : openPageToken(deps.pageTokens, query, pageToken);
+  const page = await listPage(deps, query, pageSize, token);
+  return {
+    listed: page.listed,
+    nextPageToken: page.next ? deps.pageTokens.seal(query, page.next) : null,
+  };
+}
+
+/** listRuns with Temporal's own page token. */
+async function listPage(
+  deps: ListDeps,
+  query: string,
+  pageSize: number,
+  token: Uint8Array | undefined,
+): Promise<{ listed: (ListedRun & { startedAt: number })[]; next: Uint8Array | null }> {
   const response = await deps.temporal.workflowService
     .listWorkflowExecutions({
       namespace: deps.namespace,
@@ -234,81 +268,87 @@ export async function listRuns(
       throw error;
     });
   const executions = response.executions ?? [];
-  const byRun = await rowsOf(
-    deps,
-    executions.map((e) => e.execution?.runId ?? ''),
+  const runIdOf = (execution: Execution) => execution.execution?.runId ?? '';
+  const byRun = await rowsOf(deps, executions.map(runIdOf));
+  const found = await Promise.all(
+    executions.map(async (execution) => {
+      const named = byRun.has(runIdOf(execution));
+      // An open run of a case's first run: nothing to ask.
+      if (named && execution.status === RUNNING)
+        return { execution, firstRunId: runIdOf(execution), originalStartTime: null };
+      const facts = await runFactsOf(deps, execution);
+      // A run of a reset case's chain that was reset: the run the reset made stands for it.
+      // Unknown now: listed as visibility shows it, if a row names it.
+      if (facts?.resetRunId) return undefined;
+      if (!facts)
+        return named
+          ? { execution, firstRunId: runIdOf(execution), originalStartTime: null }
+          : undefined;
+      return {
+        execution,
+        firstRunId: facts.firstRunId,
+        originalStartTime: facts.originalStartTime,
+      };
+    }),
   );
-  const listed = (
-    await Promise.all(
-      executions.map((execution) =>
-        caseRunOf(deps, execution, byRun.has(execution.execution?.runId ?? ''), resetRuns),
-      ),
-    )
-  ).filter((found) => found !== undefined);
-  // The chains of runs a reset made.
-  const unnamed = listed.map((l) => l.firstRunId).filter((runId) => !byRun.has(runId));
+  // The rows of the chains of runs a reset made.
+  const unnamed = found.flatMap((f) => (f && !byRun.has(f.firstRunId) ? [f.firstRunId] : []));
   if (unnamed.length > 0)
     for (const [runId, row] of await rowsOf(deps, unnamed)) byRun.set(runId, row);
-  const next = response.nextPageToken;
-  return {
-    listed: listed.flatMap(({ execution, firstRunId, submittedAt }): ListedRun[] => {
-      const row = byRun.get(firstRunId);
-      // A run without a case row was not started by this API (or its start was rolled back).
-      if (!row) return [];
-      const fields = execution.searchAttributes?.indexedFields ?? {};
-      const summary = {
+  const listed = new Map<string, ListedRun & { startedAt: number }>();
+  for (const f of found) {
+    const row = f && byRun.get(f.firstRunId);
+    // A run without a case row was not started by this API (or its start was rolled back).
+    if (!f || !row) continue;
+    const { execution } = f;
+    const fields = execution.searchAttributes?.indexedFields ?? {};
+    const run = {
+      summary: {
         caseId: row.case_id,
         unitId: row.unit_id,
         status: strings([decoded(fields.OneWindowStatus)])[0] ?? 'submitted',
         currentSteps: strings(decoded(fields.OneWindowCurrentSteps)),
         agencies: strings(decoded(fields.OneWindowAgencies)),
         overdue: decoded(fields.OneWindowOverdue) === true,
-        submittedAt: submittedAt ?? '',
+        // A run a reset made begins when the reset was made; the case, when its first run did.
+        submittedAt: f.originalStartTime ?? timestampIso(execution.startTime) ?? '',
         closedAt: timestampIso(execution.closeTime),
-      };
-      return [{ summary, runId: execution.execution?.runId ?? '' }];
-    }),
-    nextPageToken: next && next.length > 0 ? deps.pageTokens.seal(query, next) : null,
-  };
+      },
+      runId: runIdOf(execution),
+      startedAt: Date.parse(timestampIso(execution.startTime) ?? '') || 0,
+    };
+    // A case twice on a page (its reset within the last RUN_FACTS_KEPT_MS): its latest run.
+    const other = listed.get(row.case_id);
+    if (!other || other.startedAt < run.startedAt) listed.set(row.case_id, run);
+  }
+  const next = response.nextPageToken;
+  return { listed: [...listed.values()], next: next && next.length > 0 ? next : null };
 }
 
-/**
- * The run to list for a listed `execution`, with the first run of its chain (the one a case
- * row names) and when that began; undefined to leave it out. Visibility tells neither whether
- * a run was reset nor the chain a run a reset made is of (its firstRunId is empty there), so
- * describing the run does, for a terminated run and one no row names: the few runs an
- * operator's hand touched, and runs this API did not start.
- */
-async function caseRunOf(
-  deps: ListDeps,
-  execution: Execution,
-  rowNamesIt: boolean,
-  resetRuns: ResetRuns,
-): Promise<{ execution: Execution; firstRunId: string; submittedAt: string | null } | undefined> {
-  const workflowId = execution.execution?.workflowId ?? '';
+/** What describing the run tells (kept RUN_FACTS_KEPT_MS); undefined when it cannot now. */
+async function runFactsOf(deps: ListDeps, execution: Execution): Promise<RunFacts | undefined> {
   const runId = execution.execution?.runId ?? '';
-  const listedAsIs = {
-    execution,
-    firstRunId: runId,
-    submittedAt: timestampIso(execution.startTime),
-  };
-  if (rowNamesIt && execution.status !== TERMINATED) return listedAsIs;
-  let described = await describeRun(deps, workflowId, runId);
-  if (!described) return undefined;
-  const firstRunId = described.workflowExecutionInfo?.firstRunId || runId;
-  // A reset run begins when the reset was made; the case, when its first run did.
-  const submittedAt = timestampIso(described.workflowExtendedInfo?.originalStartTime);
-  if (!described.workflowExtendedInfo?.resetRunId)
-    return { execution, firstRunId, submittedAt: submittedAt ?? listedAsIs.submittedAt };
-  if (resetRuns === 'drop') return undefined;
-  for (let reset = 0; reset < MAX_RESETS_FOLLOWED; reset++) {
-    const next = described.workflowExtendedInfo?.resetRunId;
-    if (!next || next === described.workflowExecutionInfo?.execution?.runId) break;
-    const nextRun = await describeRun(deps, workflowId, next);
-    if (!nextRun) break;
-    described = nextRun;
+  const kept = deps.runFacts.get(runId);
+  if (kept && Date.now() < kept.keptUntil) return kept.facts;
+  let described;
+  try {
+    described = await deps.temporal.workflowService.describeWorkflowExecution({
+      namespace: deps.namespace,
+      execution: { workflowId: execution.execution?.workflowId ?? '', runId },
+    });
+  } catch (error) {
+    // Deleted since it was listed (an erasure, retention), or Temporal cannot answer now:
+    // the list is not failed for one run.
+    if (isGrpcServiceError(error)) return undefined;
+    throw error;
   }
-  return { execution: described.workflowExecutionInfo ?? execution, firstRunId, submittedAt };
+  const facts = {
+    firstRunId: described.workflowExecutionInfo?.firstRunId || runId,
+    resetRunId: described.workflowExtendedInfo?.resetRunId || null,
+    originalStartTime: timestampIso(described.workflowExtendedInfo?.originalStartTime),
+  };
+  deps.runFacts.set(runId, { facts, keptUntil: Date.now() + RUN_FACTS_KEPT_MS });
+  return facts;
 }
 
 /** The case rows naming these runs (each row names its case's first run), by run id. */
@@ -318,19 +358,6 @@ async function rowsOf(deps: ListDeps, runIds: readonly string[]) {
     [runIds],
   );
   return new Map(rows.map((r) => [r.run_id, r]));
-}
-
-/** The run's description, raw as visibility lists runs; undefined once Temporal has none. */
-async function describeRun(deps: ListDeps, workflowId: string, runId: string) {
-  try {
-    return await deps.temporal.workflowService.describeWorkflowExecution({
-      namespace: deps.namespace,
-      execution: { workflowId, runId },
-    });
-  } catch (error) {
-    if (isGrpcServiceError(error) && Number(error.code) === GRPC_NOT_FOUND) return undefined;
-    throw error;
-  }
 }
 
 /** The visibility clause for these workflow ids (cut to the characters caseWorkflowId uses). */
@@ -345,27 +372,38 @@ export async function listCases(
   pageSize: number,
   pageToken?: string,
 ): Promise<CaseList> {
-  const page = await listRuns(deps, query, pageSize, pageToken, 'drop');
+  const page = await listRuns(deps, query, pageSize, pageToken);
   return { cases: page.listed.map((l) => l.summary), nextPageToken: page.nextPageToken };
 }
 
+/** Pages of a citizen's units' runs read for one list at most. */
+const UNIT_PAGES = 10;
+
 /**
- * The summaries of the cases whose first runs are given (a citizen's own cases), in the
- * order given, each as the run it goes on in shows it.
+ * The summaries of these cases (a citizen's own), in the order given, each as the run it goes
+ * on in shows it: all runs of their units' workflow ids are listed, so a case's first run,
+ * closed by a reset and gone from visibility with Temporal's retention, loses it nothing.
  */
-export async function casesOfRuns(
+export async function casesOfRows(
   deps: ListDeps,
-  runIds: readonly string[],
+  rows: readonly { case_id: string; workflow_id: string; run_id: string | null }[],
 ): Promise<CaseSummary[]> {
-  if (runIds.length === 0) return [];
-  const page = await listRuns(deps, runIdIn(runIds), runIds.length, undefined, 'follow');
-  const byId = new Map(page.listed.map((l) => [l.summary.caseId, l.summary]));
-  const { rows } = await deps.pool.query<{ case_id: string }>(
-    'SELECT case_id FROM cases WHERE run_id = ANY($1) ORDER BY created_at DESC',
-    [runIds],
-  );
+  const wanted = new Set(rows.flatMap((r) => (r.run_id ? [r.case_id] : [])));
+  if (wanted.size === 0) return [];
+  const query = `WorkflowType = 'jointTransferCase' AND ${workflowIdIn([...new Set(rows.map((r) => r.workflow_id))])}`;
+  const found = new Map<string, ListedRun & { startedAt: number }>();
+  let token: Uint8Array | null = null;
+  for (let pages = 0; pages < UNIT_PAGES && (pages === 0 || token); pages++) {
+    const page = await listPage(deps, query, 100, token ?? undefined);
+    for (const run of page.listed) {
+      const other = found.get(run.summary.caseId);
+      if (wanted.has(run.summary.caseId) && (!other || other.startedAt < run.startedAt))
+        found.set(run.summary.caseId, run);
+    }
+    token = page.next;
+  }
   return rows.flatMap((r) => {
-    const summary = byId.get(r.case_id);
-    return summary ? [summary] : [];
+    const run = found.get(r.case_id);
+    return run ? [run.summary] : [];
   });
 }

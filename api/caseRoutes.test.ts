@@ -4,7 +4,7 @@
 // test/integration/roleMatrix.test.ts and frontDoors.test.ts.
 import { Metadata } from '@grpc/grpc-js';
 import { RetryState } from '@temporalio/common';
-import { temporal as proto } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -198,6 +198,8 @@ interface FakeRun {
   firstRunId?: string;
   /** The run a reset of this one made (Temporal's resetRunId). */
   resetRunId?: string;
+  /** Deleted by Temporal's retention: neither listed nor described any more. */
+  gone?: boolean;
 }
 
 /** A search attribute value as the visibility store returns it. */
@@ -218,6 +220,8 @@ function fakeTemporal(runs: FakeRun[]) {
     queries: 0,
     /** Runs described through the workflow service (the lists, for runs a reset touched). */
     describes: 0,
+    /** What every describe through the workflow service fails with, when set. */
+    describeFails: undefined as Error | undefined,
     updates: [] as (string | undefined)[],
     /** What every Update fails with, when set. */
     updateFails: undefined as Error | undefined,
@@ -289,7 +293,7 @@ function fakeTemporal(runs: FakeRun[]) {
   const executionOf = (r: FakeRun) => ({
     execution: { workflowId: 'case:U-1', runId: r.runId },
     status:
-      proto.api.enums.v1.WorkflowExecutionStatus[
+      proto.temporal.api.enums.v1.WorkflowExecutionStatus[
         `WORKFLOW_EXECUTION_STATUS_${r.statusName}` as 'WORKFLOW_EXECUTION_STATUS_RUNNING'
       ],
     startTime: { seconds: 1_767_600_000 + world.runs.indexOf(r) },
@@ -313,6 +317,7 @@ function fakeTemporal(runs: FakeRun[]) {
   const listWorkflowExecutions = ({ query }: { query: string }) =>
     Promise.resolve({
       executions: world.runs
+        .filter((r) => !r.gone)
         .filter((r) => !query.includes('RunId IN') || query.includes(`'${r.runId}'`))
         .filter(() => !query.includes('WorkflowId IN') || query.includes("'case:U-1'"))
         .filter((r) => !query.includes("ExecutionStatus = 'Running'") || r.statusName === 'RUNNING')
@@ -327,7 +332,8 @@ function fakeTemporal(runs: FakeRun[]) {
   const describeWorkflowExecution = ({ execution }: { execution: { runId: string } }) =>
     Promise.resolve().then(() => {
       world.describes++;
-      const r = world.runs.find((run) => run.runId === execution.runId);
+      if (world.describeFails) throw world.describeFails;
+      const r = world.runs.find((run) => run.runId === execution.runId && !run.gone);
       if (!r)
         throw Object.assign(new Error('5 NOT_FOUND: workflow not found'), {
           code: 5,
@@ -716,6 +722,9 @@ describe('when the status query fails', () => {
               executions: [
                 {
                   execution: { workflowId: 'case:U-1', runId: 'run-1' },
+                  status:
+                    proto.temporal.api.enums.v1.WorkflowExecutionStatus
+                      .WORKFLOW_EXECUTION_STATUS_RUNNING,
                   searchAttributes: {
                     indexedFields: {
                       OneWindowCurrentSteps: attribute(['review', 'settleArrears.water']),
@@ -1950,6 +1959,58 @@ describe('a case an operator reset (its run terminated, the case going on in a n
       const { cases } = response.json<{ cases: unknown[] }>();
       expect(cases, caller).toHaveLength(1);
       expect(cases[0], caller).toMatchObject(listed);
+    }
+  });
+
+  it('is listed once, as the run the reset made shows it, when the run it reset had completed', async () => {
+    const { temporal, world } = resetAndListed();
+    world.runs[0]!.statusName = 'COMPLETED';
+    world.runs[0]!.phase = 'rejected';
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    for (const caller of ['supervisor', 'citizen']) {
+      const { cases } = (await call('GET', '/cases', caller)).json<{ cases: unknown[] }>();
+      expect(cases, caller).toHaveLength(1);
+      expect(cases[0], caller).toMatchObject(listed);
+    }
+  });
+
+  it("is in the citizen's list once Temporal's retention deleted the run it reset", async () => {
+    const { temporal, world } = resetAndListed();
+    world.runs[0]!.gone = true;
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const { cases } = (await call('GET', '/cases', 'citizen')).json<{ cases: unknown[] }>();
+    expect(cases).toEqual([expect.objectContaining(listed)]);
+  });
+
+  it('describes a closed run once a minute for the lists, and lists it as visibility shows it while it cannot be described', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-01-07T10:00:00Z'));
+    try {
+      const { temporal, world } = fakeTemporal([
+        {
+          runId: 'run-1',
+          caseId: CASE,
+          statusName: 'COMPLETED',
+          phase: 'completed',
+          currentSteps: [],
+        },
+      ]);
+      const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+      const list = async () =>
+        (await call('GET', '/cases', 'supervisor')).json<{ cases: { caseId: string }[] }>().cases;
+      expect(await list()).toMatchObject([{ caseId: CASE, status: 'completed' }]);
+      expect(await list()).toMatchObject([{ caseId: CASE }]);
+      expect(world.describes).toBe(1);
+      vi.setSystemTime(new Date('2026-01-07T10:01:00Z'));
+      world.describeFails = Object.assign(new Error('14 UNAVAILABLE: no connection'), {
+        code: 14,
+        details: 'no connection',
+        metadata: new Metadata(),
+      });
+      expect(await list()).toMatchObject([{ caseId: CASE, status: 'completed' }]);
+      expect(world.describes).toBe(2);
+    } finally {
+      vi.useRealTimers();
     }
   });
 

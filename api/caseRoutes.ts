@@ -50,10 +50,12 @@ import {
   CaseList,
   CaseListQuery,
   PageQuery,
-  casesOfRuns,
+  casesOfRows,
   listCases,
   listRuns,
   MAX_RESETS_FOLLOWED,
+  RUN_FACTS_KEPT,
+  type RunFacts,
   NOT_A_PAGE_TOKEN,
   openPageToken,
   visibilityQuery,
@@ -188,7 +190,13 @@ const HUMAN_STEPS: Record<Agency, readonly string[]> = {
 export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps): void {
   const app = parent.withTypeProvider<ZodTypeProvider>();
   const { temporal, pool } = deps;
-  const listDeps = { temporal, pool, namespace: deps.namespace, pageTokens: deps.pageTokens };
+  const listDeps = {
+    temporal,
+    pool,
+    namespace: deps.namespace,
+    pageTokens: deps.pageTokens,
+    runFacts: new LruMap<string, { facts: RunFacts; keptUntil: number }>(RUN_FACTS_KEPT),
+  };
   const keyRegistry = new KeyRegistry(pool);
   const caseEntries = new CaseEntries(pool);
   const encoded = new WeakMap<Uint8Array, string>();
@@ -864,10 +872,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         found.length > pageSize && last
           ? deps.pageTokens.seal(list, utf8(JSON.stringify([last.created_key, last.case_id])))
           : null;
-      const known = await casesOfRuns(
-        listDeps,
-        rows.flatMap((r) => (r.run_id ? [r.run_id] : [])),
-      );
+      const known = await casesOfRows(listDeps, rows);
       const byId = new Map(known.map((c) => [c.caseId, c]));
       // A case visibility does not know yet (just submitted) or any more (Temporal's retention
       // deleted its closed run): its close entry, if the ledger has one, says how it ended.
@@ -1081,7 +1086,6 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         `WorkflowType = 'jointTransferCase' AND ExecutionStatus = 'Running' AND OneWindowCurrentSteps IN (${steps})`,
         request.query.pageSize,
         request.query.pageToken,
-        'drop',
       );
       const items = await Promise.all(
         page.listed.map(async ({ summary, runId }) => {

@@ -91,12 +91,11 @@ async function notices(pool: pg.Pool, before: string, limit: number): Promise<No
 async function running(deps: ListDeps, rows: readonly Notice[]): Promise<Map<string, ListedRun>> {
   const workflowIds = [...new Set(rows.flatMap((r) => (r.run_id ? [r.workflow_id] : [])))];
   if (workflowIds.length === 0) return new Map();
+  // Twice as many as ids: a run just closed may show open beside the next case's new run.
   const page = await listRuns(
     deps,
     `WorkflowType = 'jointTransferCase' AND ExecutionStatus = 'Running' AND ${workflowIdIn(workflowIds)}`,
-    workflowIds.length,
-    undefined,
-    'drop',
+    Math.min(2 * workflowIds.length, 1000),
   );
   return new Map(page.listed.map((l) => [l.summary.caseId, l]));
 }

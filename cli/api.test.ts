@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,10 +84,26 @@ describe('the trust file the API serves the pages (ONEWINDOW_TRUST_FILE)', () =>
       ...trust,
       logKeys: [formatVerifierKey('other.example/ledger', logKey.publicKey)],
     });
-    expect(() => servedTrustFile(renamed, LOG)).toThrow('lists none of the keys this log signs with');
+    expect(() => servedTrustFile(renamed, LOG)).toThrow(
+      'lists none of the keys this log signs with',
+    );
     // During a rotation either key will do.
     expect(servedTrustFile(path, { origin: ORIGIN, key: afresh, extraKeys: [logKey] })).toEqual(
       trust,
     );
   });
+});
+
+describe('onewindow api, as Node runs it', () => {
+  // vitest resolves imports its own way: a named import of a CommonJS package (as
+  // @temporalio/proto is) passes here and fails in Node's ESM loader, which the CLI runs in.
+  it('loads every module it needs, and names the configuration missing with exit code 2', () => {
+    const run = spawnSync(process.execPath, ['bin/onewindow.mjs', 'api'], {
+      env: { PATH: process.env.PATH ?? '' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(run.stderr).toMatch(/^onewindow: DATABASE_URL is not set/);
+    expect(run.status).toBe(2);
+  }, 60_000);
 });
