@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { generateSigningKey } from '../ledger/keys.ts';
-import { buildApp } from './app.ts';
+import { buildApp, clientOf } from './app.ts';
 import { issueToken, tokenVerifier, UnauthorizedError, type VerifyToken } from './auth.ts';
 
 let app: FastifyInstance | undefined;
@@ -121,9 +121,45 @@ describe("an address's refused tokens", () => {
     expect((await call(forged, '10.0.0.1')).statusCode).toBe(429);
   });
 
+  it('are counted while their checks are under way, so that tokens sent at once are not all checked', async () => {
+    const { call, checked } = await appCheckingTokens(2);
+    const forged = await tokenOf(forger, 'c-2');
+    const statuses = await Promise.all(
+      Array.from({ length: 6 }, async () => (await call(forged, '10.0.0.1')).statusCode),
+    );
+    expect(statuses.sort()).toEqual([401, 401, 429, 429, 429, 429]);
+    expect(checked).toHaveLength(2);
+  });
+
+  it("are counted for an IPv6 address's /64, whichever address of it sends them", async () => {
+    const { call, checked } = await appCheckingTokens(2);
+    const forged = await tokenOf(forger, 'c-2');
+    expect((await call(forged, '2001:db8:1:2::a')).statusCode).toBe(401);
+    expect((await call(forged, '2001:db8:1:2:ffff::b')).statusCode).toBe(401);
+    expect((await call(forged, '2001:db8:1:2:3:4:5:6')).statusCode).toBe(429);
+    expect((await call(forged, '2001:db8:1:3::a')).statusCode).toBe(401);
+    expect(checked).toHaveLength(3);
+  });
+
   it('do not count a request without a token: nothing was checked', async () => {
     const { call, checked } = await appCheckingTokens(1);
     for (let i = 0; i < 3; i++) expect((await call(undefined, '10.0.0.1')).statusCode).toBe(401);
     expect(checked).toHaveLength(0);
+  });
+});
+
+describe('clientOf', () => {
+  it.each([
+    ['10.0.0.1', '10.0.0.1'],
+    ['::ffff:10.0.0.1', '10.0.0.1'],
+    ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'],
+    ['2001:DB8:1:2::9', '2001:db8:1:2::/64'],
+    ['2001:db8::1', '2001:db8:0:0::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    ['64:ff9b::1.2.3.4', '64:ff9b:0:0::/64'],
+    ['0064:ff9b:0000:0001:5::1', '64:ff9b:0:1::/64'],
+  ])('counts %s as %s', (ip, client) => {
+    expect(clientOf(ip)).toBe(client);
   });
 });

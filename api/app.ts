@@ -3,6 +3,7 @@
 // authentication), then the routes. Every route's zod schemas drive its validation, its
 // serialisation and its part of /openapi.json.
 import { randomBytes } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -97,11 +98,13 @@ export interface CallerLimits {
    */
   casesPerDay: number;
   /**
-   * Tokens refused a minute to one client address (`request.ip`: behind `trustedProxies`,
-   * the address they name), counted in the process's memory; past it, the address's tokens
-   * are refused unchecked, except one verified here before (a session already signed in).
-   * Checking a signature costs about 0.2 ms (api/auth.ts): without a bound, one address
-   * sending forged tokens has the API check them all.
+   * Tokens refused a minute to one client (`request.ip`, behind `trustedProxies` the address
+   * they name; an IPv6 address by its /64, clientOf), counted in the process's memory, a
+   * check under way counted until it passes; past it, the client's tokens are refused
+   * unchecked, except one this process verified before (a session already signed in; not
+   * after a restart, nor at another API process). Checking a signature costs about 0.2 ms
+   * (api/auth.ts): without a bound, one client sending forged tokens has the API check them
+   * all. Behind one address (a NAT), one forger holds up everyone's new sign-ins.
    */
   refusedTokensPerMinute: number;
 }
@@ -218,16 +221,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
    */
   const authorize = (roles: readonly Role[]) => async (request: FastifyRequest) => {
     const token = bearerToken(request.headers.authorization);
-    const remembered = deps.verifyToken.remembers?.(token) ?? false;
-    const wait = remembered ? 0 : refusedTokens.waitFor(request.ip, Date.now());
-    if (wait > 0)
-      throw new RateLimitedError(refusedTokens.max, wait, 'refused tokens from this address');
-    try {
+    if (deps.verifyToken.remembers?.(token)) {
       request.principal = await deps.verifyToken(token);
-    } catch (error) {
-      if (error instanceof UnauthorizedError && !remembered)
-        refusedTokens.count(request.ip, Date.now());
-      throw error;
+    } else {
+      const client = clientOf(request.ip);
+      const wait = refusedTokens.waitFor(client, Date.now());
+      if (wait > 0)
+        throw new RateLimitedError(refusedTokens.max, wait, 'refused tokens from this address');
+      // Counted before the check, so that checks sent at once cannot all pass the limit.
+      const window = refusedTokens.count(client, Date.now());
+      try {
+        request.principal = await deps.verifyToken(token);
+      } catch (error) {
+        if (!(error instanceof UnauthorizedError)) refusedTokens.uncount(client, window);
+        throw error;
+      }
+      refusedTokens.uncount(client, window);
     }
     const limit = await callerLimit(request);
     if (!limit.isAllowed && limit.isExceeded)
@@ -280,15 +289,51 @@ class RefusedTokens {
     return window && window.endsAt > now && window.count >= this.max ? window.endsAt - now : 0;
   }
 
-  count(address: string, now: number): void {
+  /** Counts a refusal (or a check under way) for `address`; returns its window's end. */
+  count(address: string, now: number): number {
     const window = this.windows.get(address);
-    this.windows.set(
-      address,
+    const counted =
       window && window.endsAt > now
         ? { count: window.count + 1, endsAt: window.endsAt }
-        : { count: 1, endsAt: now + this.windowMs },
-    );
+        : { count: 1, endsAt: now + this.windowMs };
+    this.windows.set(address, counted);
+    return counted.endsAt;
   }
+
+  /** Takes back a count of the window ending at `endsAt`: the check passed. */
+  uncount(address: string, endsAt: number): void {
+    const window = this.windows.get(address);
+    if (window?.endsAt === endsAt && window.count > 0)
+      this.windows.set(address, { count: window.count - 1, endsAt });
+  }
+}
+
+/**
+ * The client a refused token is counted for: an IPv4 address (an IPv4-mapped IPv6 one as
+ * such), or an IPv6 address's /64, the prefix one subscriber is given: a host in it picks
+ * any of 2^64 addresses, each of which would start again at none.
+ */
+export function clientOf(ip: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  const address = ip.split('%')[0]!; // a zone (fe80::1%eth0) names an interface, not a host
+  if (!isIPv6(address)) return ip;
+  const [head = '', tail] = address.split('::');
+  const groups = (part: string) => (part === '' ? [] : part.split(':'));
+  // An embedded IPv4 tail (64:ff9b::1.2.3.4) takes two groups, all past the /64.
+  const width = (parts: string[]) => parts.reduce((n, g) => n + (g.includes('.') ? 2 : 1), 0);
+  const expanded =
+    tail === undefined
+      ? groups(head)
+      : [
+          ...groups(head),
+          ...Array<string>(8 - width(groups(head)) - width(groups(tail))).fill('0'),
+          ...groups(tail),
+        ];
+  return `${expanded
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }
 
 /** One caller for the limits: a subject is the identity provider's, within a role and agency. */
