@@ -724,8 +724,6 @@ describe('a revocation back to the moment a key was stolen', () => {
     expect((await append(statement('housing', h2))).created).toBe(true);
   });
 
-  // The agency's natural answer to a theft, a rotation made with the stolen key, gives a key
-  // the revocation disowns too: verifiers would disown its revocation with it.
   it("revokes no key of another agency that the thief's key.add named, though the log holds that add", async () => {
     const g1 = stack.keys.gas!;
     // A second gas key, stolen: the thief logs a key.add of the registry's key (public,
@@ -756,6 +754,8 @@ describe('a revocation back to the moment a key was stolen', () => {
     await expect(append(statement('gas', stolen))).rejects.toThrow(/revoked at/);
   });
 
+  // The agency's natural answer to a theft, a rotation made with the stolen key, gives a key
+  // the revocation disowns too: verifiers would disown its revocation with it.
   it('refuses, writing nothing, to revoke with a key the stolen one added after the theft', async () => {
     const g1 = stack.keys.gas!;
     const rotated = generateSigningKey(agencyKeyName('gas'));
