@@ -84,8 +84,9 @@ describe("intake's case row", () => {
     expect(await runIdWritten({ firstRunId: 'run-1' }, 'run-2')).toBe('run-1');
   });
 
-  it('names the run itself for a workflow that gives no first run (started before it did)', async () => {
+  it('names the run itself for a workflow that gives no first run (started before it did), or an empty one', async () => {
     expect(await runIdWritten({}, 'run-2')).toBe('run-2');
+    expect(await runIdWritten({ firstRunId: '' }, 'run-2')).toBe('run-2');
   });
 });
 

@@ -68,7 +68,7 @@ export function createOrchestratorActivities(deps: {
       // The first run of its chain, as the API's row names it: in a run an operator's reset
       // made, the run's own id names no run an action can reach (caseRoutes.ts runHandle asks
       // for the chain's first). Workflows before firstRunId was given: the run's own.
-      const runId = input.firstRunId ?? Context.current().info.workflowExecution?.runId ?? null;
+      const runId = input.firstRunId || (Context.current().info.workflowExecution?.runId ?? null);
       // Both rows and the salt in one statement (its own transaction): one round trip to
       // PostgreSQL instead of five. The salt comes from the insert, or from the row a first
       // attempt stored (the statement's snapshot shows rows committed before it began).

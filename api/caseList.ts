@@ -221,7 +221,19 @@ export const RUN_FACTS_KEPT_MS = 60_000;
 /** Runs whose facts one API process keeps, the least recently read dropped first. */
 export const RUN_FACTS_KEPT = 10_000;
 
-export type RunFactsCache = LruMap<string, { facts: RunFacts; keptUntil: number }>;
+/**
+ * How long a failed description is remembered: while Temporal pushes back, a list does not
+ * ask again for every run on every request.
+ */
+export const RUN_FACTS_FAILED_KEPT_MS = 5_000;
+/** Descriptions one list asks for at a time. */
+const DESCRIBES_AT_ONCE = 8;
+
+/** Facts by run id: a description under way is shared by the requests that need it. */
+export type RunFactsCache = LruMap<
+  string,
+  { facts: Promise<RunFacts | undefined>; keptUntil: number }
+>;
 
 /**
  * One page of the runs of cases matching `query` (a visibility query), newest first, each
@@ -253,7 +265,7 @@ async function listPage(
   query: string,
   pageSize: number,
   token: Uint8Array | undefined,
-): Promise<{ listed: (ListedRun & { startedAt: number })[]; next: Uint8Array | null }> {
+): Promise<{ listed: ListedRun[]; next: Uint8Array | null }> {
   const response = await deps.temporal.workflowService
     .listWorkflowExecutions({
       namespace: deps.namespace,
@@ -270,37 +282,30 @@ async function listPage(
   const executions = response.executions ?? [];
   const runIdOf = (execution: Execution) => execution.execution?.runId ?? '';
   const byRun = await rowsOf(deps, executions.map(runIdOf));
-  const found = await Promise.all(
-    executions.map(async (execution) => {
-      const named = byRun.has(runIdOf(execution));
-      // An open run of a case's first run: nothing to ask.
-      if (named && execution.status === RUNNING)
-        return { execution, firstRunId: runIdOf(execution), originalStartTime: null };
-      const facts = await runFactsOf(deps, execution);
-      // A run of a reset case's chain that was reset: the run the reset made stands for it.
-      // Unknown now: listed as visibility shows it, if a row names it.
-      if (facts?.resetRunId) return undefined;
-      if (!facts)
-        return named
-          ? { execution, firstRunId: runIdOf(execution), originalStartTime: null }
-          : undefined;
-      return {
-        execution,
-        firstRunId: facts.firstRunId,
-        originalStartTime: facts.originalStartTime,
-      };
-    }),
-  );
+  const found = await mapAtMost(DESCRIBES_AT_ONCE, executions, async (execution) => {
+    const runId = runIdOf(execution);
+    const asListed = { execution, firstRunId: runId, originalStartTime: null };
+    // An open run a case row names: nothing to ask.
+    if (byRun.has(runId) && execution.status === RUNNING) return asListed;
+    const facts = await runFactsOf(deps, execution);
+    // Unknown now: listed as visibility shows it, if a row names it.
+    if (!facts) return asListed;
+    // Reset: the run the reset made stands for its case.
+    if (facts.resetRunId) return undefined;
+    return { execution, firstRunId: facts.firstRunId, originalStartTime: facts.originalStartTime };
+  });
   // The rows of the chains of runs a reset made.
   const unnamed = found.flatMap((f) => (f && !byRun.has(f.firstRunId) ? [f.firstRunId] : []));
   if (unnamed.length > 0)
     for (const [runId, row] of await rowsOf(deps, unnamed)) byRun.set(runId, row);
   const listed = new Map<string, ListedRun & { startedAt: number }>();
   for (const f of found) {
-    const row = f && byRun.get(f.firstRunId);
-    // A run without a case row was not started by this API (or its start was rolled back).
-    if (!f || !row) continue;
+    if (!f) continue;
     const { execution } = f;
+    // A row that names a run a reset made (intake before b027f70 wrote its own run's id).
+    const row = byRun.get(f.firstRunId) ?? byRun.get(runIdOf(execution));
+    // A run without a case row was not started by this API (or its start was rolled back).
+    if (!row) continue;
     const fields = execution.searchAttributes?.indexedFields ?? {};
     const run = {
       summary: {
@@ -317,36 +322,61 @@ async function listPage(
       runId: runIdOf(execution),
       startedAt: Date.parse(timestampIso(execution.startTime) ?? '') || 0,
     };
-    // A case twice on a page (its reset within the last RUN_FACTS_KEPT_MS): its latest run.
+    // A case twice on a page (reset within RUN_FACTS_KEPT_MS): the run the reset made.
     const other = listed.get(row.case_id);
     if (!other || other.startedAt < run.startedAt) listed.set(row.case_id, run);
   }
   const next = response.nextPageToken;
-  return { listed: [...listed.values()], next: next && next.length > 0 ? next : null };
+  return {
+    listed: [...listed.values()].map(({ summary, runId }) => ({ summary, runId })),
+    next: next && next.length > 0 ? next : null,
+  };
 }
 
-/** What describing the run tells (kept RUN_FACTS_KEPT_MS); undefined when it cannot now. */
-async function runFactsOf(deps: ListDeps, execution: Execution): Promise<RunFacts | undefined> {
+/** `fn` of each item, at most `limit` at a time, in the items' order. */
+async function mapAtMost<T, R>(
+  limit: number,
+  items: readonly T[],
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/**
+ * What describing the run tells (kept RUN_FACTS_KEPT_MS); undefined when it cannot now (kept
+ * RUN_FACTS_FAILED_KEPT_MS): deleted since it was listed (an erasure, retention), or Temporal
+ * not answering. One run does not fail a list.
+ */
+function runFactsOf(deps: ListDeps, execution: Execution): Promise<RunFacts | undefined> {
   const runId = execution.execution?.runId ?? '';
   const kept = deps.runFacts.get(runId);
   if (kept && Date.now() < kept.keptUntil) return kept.facts;
-  let described;
-  try {
-    described = await deps.temporal.workflowService.describeWorkflowExecution({
+  const facts = deps.temporal.workflowService
+    .describeWorkflowExecution({
       namespace: deps.namespace,
       execution: { workflowId: execution.execution?.workflowId ?? '', runId },
-    });
-  } catch (error) {
-    // Deleted since it was listed (an erasure, retention), or Temporal cannot answer now:
-    // the list is not failed for one run.
-    if (isGrpcServiceError(error)) return undefined;
-    throw error;
-  }
-  const facts = {
-    firstRunId: described.workflowExecutionInfo?.firstRunId || runId,
-    resetRunId: described.workflowExtendedInfo?.resetRunId || null,
-    originalStartTime: timestampIso(described.workflowExtendedInfo?.originalStartTime),
-  };
+    })
+    .then(
+      (described) => ({
+        firstRunId: described.workflowExecutionInfo?.firstRunId || runId,
+        resetRunId: described.workflowExtendedInfo?.resetRunId || null,
+        originalStartTime: timestampIso(described.workflowExtendedInfo?.originalStartTime),
+      }),
+      (error: unknown) => {
+        if (!isGrpcServiceError(error)) throw error;
+        deps.runFacts.set(runId, { facts, keptUntil: Date.now() + RUN_FACTS_FAILED_KEPT_MS });
+        return undefined;
+      },
+    );
   deps.runFacts.set(runId, { facts, keptUntil: Date.now() + RUN_FACTS_KEPT_MS });
   return facts;
 }
@@ -376,34 +406,64 @@ export async function listCases(
   return { cases: page.listed.map((l) => l.summary), nextPageToken: page.nextPageToken };
 }
 
-/** Pages of a citizen's units' runs read for one list at most. */
-const UNIT_PAGES = 10;
+/** Pages of runs of a citizen's units read for the cases not found by their first runs. */
+const UNIT_PAGES = 3;
+/** How much earlier than its row a case's first run may have started (clocks apart). */
+const START_SKEW_MS = 60_000;
 
 /**
  * The summaries of these cases (a citizen's own), in the order given, each as the run it goes
- * on in shows it: all runs of their units' workflow ids are listed, so a case's first run,
- * closed by a reset and gone from visibility with Temporal's retention, loses it nothing.
+ * on in shows it. Found by their first runs; a case whose first run was reset, or is gone
+ * from visibility (retention deleted it, closed by a reset long ago), is looked for among the
+ * runs of its unit started since its row was written, open runs first as visibility lists
+ * them, up to UNIT_PAGES pages of 100. A case found in neither (just submitted) is left out.
  */
 export async function casesOfRows(
   deps: ListDeps,
-  rows: readonly { case_id: string; workflow_id: string; run_id: string | null }[],
+  rows: readonly {
+    case_id: string;
+    workflow_id: string;
+    run_id: string | null;
+    created_at: Date;
+  }[],
 ): Promise<CaseSummary[]> {
-  const wanted = new Set(rows.flatMap((r) => (r.run_id ? [r.case_id] : [])));
-  if (wanted.size === 0) return [];
-  const query = `WorkflowType = 'jointTransferCase' AND ${workflowIdIn([...new Set(rows.map((r) => r.workflow_id))])}`;
-  const found = new Map<string, ListedRun & { startedAt: number }>();
-  let token: Uint8Array | null = null;
-  for (let pages = 0; pages < UNIT_PAGES && (pages === 0 || token); pages++) {
-    const page = await listPage(deps, query, 100, token ?? undefined);
-    for (const run of page.listed) {
-      const other = found.get(run.summary.caseId);
-      if (wanted.has(run.summary.caseId) && (!other || other.startedAt < run.startedAt))
-        found.set(run.summary.caseId, run);
+  const withRuns = rows.filter((r) => r.run_id);
+  if (withRuns.length === 0) return [];
+  const found = new Map<string, CaseSummary>();
+  const byRuns = await listPage(
+    deps,
+    runIdIn(withRuns.map((r) => r.run_id!)),
+    withRuns.length,
+    undefined,
+  );
+  for (const { summary } of byRuns.listed) found.set(summary.caseId, summary);
+  const missing = withRuns.filter((r) => !found.has(r.case_id));
+  if (missing.length > 0) {
+    const since = new Date(
+      Math.min(...missing.map((r) => r.created_at.getTime())) - START_SKEW_MS,
+    ).toISOString();
+    const query = `WorkflowType = 'jointTransferCase' AND ${workflowIdIn([...new Set(missing.map((r) => r.workflow_id))])} AND StartTime >= '${since}'`;
+    const wanted = new Set(missing.map((r) => r.case_id));
+    let token: Uint8Array | undefined;
+    for (let pages = 0; pages < UNIT_PAGES && wanted.size > 0; pages++) {
+      let page;
+      try {
+        page = await listPage(deps, query, 100, token);
+      } catch (error) {
+        // What the first runs showed stands; the rest, as their rows and the ledger show them.
+        if (pages > 0) break;
+        throw error;
+      }
+      // Visibility lists open runs first, then the latest closed: a chain's first one found
+      // is the run its case goes on in (its earlier runs, reset, are left out anyway).
+      for (const { summary } of page.listed)
+        if (wanted.delete(summary.caseId)) found.set(summary.caseId, summary);
+      if (!page.next) break;
+      token = page.next;
     }
-    token = page.next;
   }
   return rows.flatMap((r) => {
-    const run = found.get(r.case_id);
-    return run ? [run.summary] : [];
+    const summary = found.get(r.case_id);
+    return summary ? [summary] : [];
   });
 }

@@ -312,7 +312,8 @@ function fakeTemporal(runs: FakeRun[]) {
   /**
    * Visibility: the runs a `RunId IN (...)` query names, all runs for one naming the workflow
    * id or neither, only the open ones if it asks so, and those showing one of the steps it
-   * names in `OneWindowCurrentSteps IN (...)`. Like the real store, it knows no firstRunId.
+   * names in `OneWindowCurrentSteps IN (...)`, newest first. Like the real store, it knows
+   * no firstRunId.
    */
   const listWorkflowExecutions = ({ query }: { query: string }) =>
     Promise.resolve({
@@ -326,7 +327,9 @@ function fakeTemporal(runs: FakeRun[]) {
             !query.includes('OneWindowCurrentSteps IN') ||
             (r.currentSteps ?? []).some((step) => query.includes(`'${step}'`)),
         )
-        .map(executionOf),
+        .map(executionOf)
+        // As the store lists them: open runs first, then the latest closed (here: the latest).
+        .reverse(),
     });
   /** A run's description, raw as the workflow service answers it. */
   const describeWorkflowExecution = ({ execution }: { execution: { runId: string } }) =>
@@ -1974,6 +1977,30 @@ describe('a case an operator reset (its run terminated, the case going on in a n
     }
   });
 
+  it("is listed once, as the run the reset made shows it, though the list kept its completed run's facts from a minute before", async () => {
+    const { temporal, world } = resetAndListed();
+    world.runs[0]!.statusName = 'COMPLETED';
+    world.runs[0]!.resetRunId = undefined;
+    const run2 = world.runs.pop()!;
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const list = async () =>
+      (await call('GET', '/cases', 'supervisor')).json<{ cases: unknown[] }>().cases;
+    expect(await list()).toMatchObject([{ caseId: CASE, currentSteps: ['confirmPayment'] }]);
+    // The reset, within the minute the list keeps that run-1 was not reset.
+    world.runs[0]!.resetRunId = 'run-2';
+    world.runs.push(run2);
+    expect(await list()).toEqual([expect.objectContaining(listed)]);
+  });
+
+  it('is listed by a case row that names the run a reset made (written by an intake before b027f70)', async () => {
+    const { temporal, world } = resetAndListed();
+    world.runs[1]!.statusName = 'COMPLETED';
+    world.runs[1]!.phase = 'completed';
+    const { call } = await appWith(temporal, fakePool([rowOf({ run_id: 'run-2' })]).pool);
+    const { cases } = (await call('GET', '/cases', 'supervisor')).json<{ cases: unknown[] }>();
+    expect(cases).toEqual([expect.objectContaining({ caseId: CASE, status: 'completed' })]);
+  });
+
   it("is in the citizen's list once Temporal's retention deleted the run it reset", async () => {
     const { temporal, world } = resetAndListed();
     world.runs[0]!.gone = true;
@@ -2008,6 +2035,9 @@ describe('a case an operator reset (its run terminated, the case going on in a n
         metadata: new Metadata(),
       });
       expect(await list()).toMatchObject([{ caseId: CASE, status: 'completed' }]);
+      expect(world.describes).toBe(2);
+      // The failure is remembered a few seconds: Temporal is not asked on every request.
+      expect(await list()).toMatchObject([{ caseId: CASE }]);
       expect(world.describes).toBe(2);
     } finally {
       vi.useRealTimers();

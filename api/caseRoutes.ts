@@ -54,8 +54,8 @@ import {
   listCases,
   listRuns,
   MAX_RESETS_FOLLOWED,
+  type ListDeps,
   RUN_FACTS_KEPT,
-  type RunFacts,
   NOT_A_PAGE_TOKEN,
   openPageToken,
   visibilityQuery,
@@ -190,12 +190,12 @@ const HUMAN_STEPS: Record<Agency, readonly string[]> = {
 export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps): void {
   const app = parent.withTypeProvider<ZodTypeProvider>();
   const { temporal, pool } = deps;
-  const listDeps = {
+  const listDeps: ListDeps = {
     temporal,
     pool,
     namespace: deps.namespace,
     pageTokens: deps.pageTokens,
-    runFacts: new LruMap<string, { facts: RunFacts; keptUntil: number }>(RUN_FACTS_KEPT),
+    runFacts: new LruMap(RUN_FACTS_KEPT),
   };
   const keyRegistry = new KeyRegistry(pool);
   const caseEntries = new CaseEntries(pool);
