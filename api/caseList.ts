@@ -7,8 +7,8 @@ import proto from '@temporalio/proto';
 import type pg from 'pg';
 import { z } from 'zod';
 import { Agency } from '../domain/agency.ts';
-import type { LruMap } from '../ledger/lruMap.ts';
 import { CasePhase } from '../domain/caseStatus.ts';
+import type { LruMap } from '../ledger/lruMap.ts';
 import { RequestValidationError } from './errors.ts';
 
 /** gRPC status INVALID_ARGUMENT: the visibility store refused the request as malformed. */
@@ -372,7 +372,11 @@ function runFactsOf(deps: ListDeps, execution: Execution): Promise<RunFacts | un
         originalStartTime: timestampIso(described.workflowExtendedInfo?.originalStartTime),
       }),
       (error: unknown) => {
-        if (!isGrpcServiceError(error)) throw error;
+        // Not Temporal's answer (a fault of this process): not kept, the page fails.
+        if (!isGrpcServiceError(error)) {
+          deps.runFacts.delete(runId);
+          throw error;
+        }
         deps.runFacts.set(runId, { facts, keptUntil: Date.now() + RUN_FACTS_FAILED_KEPT_MS });
         return undefined;
       },

@@ -2039,6 +2039,13 @@ describe('a case an operator reset (its run terminated, the case going on in a n
       // The failure is remembered a few seconds: Temporal is not asked on every request.
       expect(await list()).toMatchObject([{ caseId: CASE }]);
       expect(world.describes).toBe(2);
+      // A fault of this process, not Temporal's answer, fails the page and is not kept.
+      vi.setSystemTime(new Date('2026-01-07T10:01:05Z'));
+      world.describeFails = new TypeError('a bug');
+      expect((await call('GET', '/cases', 'supervisor')).statusCode).toBe(500);
+      world.describeFails = undefined;
+      expect(await list()).toMatchObject([{ caseId: CASE, status: 'completed' }]);
+      expect(world.describes).toBe(4);
     } finally {
       vi.useRealTimers();
     }
