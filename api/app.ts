@@ -217,7 +217,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
    * A route hook admitting only `roles`: 401 without a valid token, 429 past the caller's
    * requests a minute, 403 for another role. Counted once the token is good, so a forged one
    * cannot use up another's; a good one's refused requests count too. Past its refused
-   * tokens a minute, an address gets 429 before any new token of it is checked.
+   * tokens a minute, a client gets 429 before any new token of it is checked.
    */
   const authorize = (roles: readonly Role[]) => async (request: FastifyRequest) => {
     const token = bearerToken(request.headers.authorization);
@@ -271,9 +271,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 }
 
 /**
- * Tokens refused per client address, in fixed one-minute windows, for the 10,000 addresses
- * refused last (an address forgotten starts again at none: the bound is on memory, and a
- * forger needs as many addresses to gain by it).
+ * Tokens refused per client (clientOf), in fixed one-minute windows, for the 10,000 clients
+ * refused last (a client forgotten starts again at none: the bound is on memory, and a forger
+ * needs as many IPv4 addresses or IPv6 /64s to gain by it).
  */
 class RefusedTokens {
   private readonly windows = new LruMap<string, { count: number; endsAt: number }>(10_000);
