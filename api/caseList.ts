@@ -168,6 +168,8 @@ export interface ListDeps {
   pageTokens: PageTokens;
   /** What describing runs told, kept for the lists (`new LruMap(RUN_FACTS_KEPT)`). */
   runFacts: RunFactsCache;
+  /** Told of what a list let pass (a run it could not describe), for the operators' log. */
+  warn?: (fields: Record<string, unknown>, message: string) => void;
 }
 
 export const NOT_A_PAGE_TOKEN = [
@@ -378,6 +380,10 @@ function runFactsOf(deps: ListDeps, execution: Execution): Promise<RunFacts | un
           throw error;
         }
         deps.runFacts.set(runId, { facts, keptUntil: Date.now() + RUN_FACTS_FAILED_KEPT_MS });
+        deps.warn?.(
+          { runId, error: error.message },
+          'a run a case list holds could not be described: listed as visibility shows it',
+        );
         return undefined;
       },
     );

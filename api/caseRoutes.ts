@@ -196,6 +196,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     namespace: deps.namespace,
     pageTokens: deps.pageTokens,
     runFacts: new LruMap(RUN_FACTS_KEPT),
+    warn: (fields, message) => app.log.warn(fields, message),
   };
   const keyRegistry = new KeyRegistry(pool);
   const caseEntries = new CaseEntries(pool);
