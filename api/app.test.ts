@@ -51,15 +51,17 @@ describe("an address's refused tokens", () => {
   const forger = generateSigningKey('app.test.forger');
 
   /** buildApp with the issuer's real verifier, counting the tokens whose signature it checks. */
-  async function appCheckingTokens(refusedTokensPerMinute: number) {
-    const verify = tokenVerifier(issuer.publicKey);
+  async function appCheckingTokens(
+    refusedTokensPerMinute: number,
+    verify: VerifyToken = tokenVerifier(issuer.publicKey),
+  ) {
     const checked: string[] = [];
     const verifyToken: VerifyToken = Object.assign(
       (token: string) => {
-        if (!verify.remembers!(token)) checked.push(token);
+        if (!verify.remembers?.(token)) checked.push(token);
         return verify(token);
       },
-      { remembers: verify.remembers! },
+      { remembers: (token: string) => verify.remembers?.(token) ?? false },
     );
     app = await buildApp({
       temporal: {} as never,
@@ -96,7 +98,7 @@ describe("an address's refused tokens", () => {
     const body = refused.json<{ error: string; field: string; reason: string }>();
     expect([body.error, body.field]).toEqual(['rate_limited', 'request']);
     expect(body.reason).toMatch(
-      /^too many refused tokens from this address: at most 2 a minute; retry in \d+ s$/,
+      /^too many refused tokens from this client \(an IPv4 address or an IPv6 \/64\): at most 2 a minute; retry in \d+ s$/,
     );
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     // A new token from that address waits too, unchecked; one already verified passes.
@@ -141,6 +143,15 @@ describe("an address's refused tokens", () => {
     expect(checked).toHaveLength(3);
   });
 
+  it('do not count a check that failed for a fault of the API (a 500), not a refusal', async () => {
+    const { call, checked } = await appCheckingTokens(1, () =>
+      Promise.reject(new Error('the verifier broke')),
+    );
+    const forged = await tokenOf(forger, 'c-2');
+    for (let i = 0; i < 3; i++) expect((await call(forged, '10.0.0.1')).statusCode).toBe(500);
+    expect(checked).toHaveLength(3);
+  });
+
   it('do not count a request without a token: nothing was checked', async () => {
     const { call, checked } = await appCheckingTokens(1);
     for (let i = 0; i < 3; i++) expect((await call(undefined, '10.0.0.1')).statusCode).toBe(401);
@@ -159,6 +170,8 @@ describe('clientOf', () => {
     ['fe80::1%eth0', 'fe80:0:0:0::/64'],
     ['64:ff9b::1.2.3.4', '64:ff9b:0:0::/64'],
     ['0064:ff9b:0000:0001:5::1', '64:ff9b:0:1::/64'],
+    ['0:0:0:0:0:ffff:10.0.0.1', '10.0.0.1'],
+    ['::ffff:a00:1', '10.0.0.1'],
   ])('counts %s as %s', (ip, client) => {
     expect(clientOf(ip)).toBe(client);
   });

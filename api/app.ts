@@ -227,7 +227,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const client = clientOf(request.ip);
       const wait = refusedTokens.waitFor(client, Date.now());
       if (wait > 0)
-        throw new RateLimitedError(refusedTokens.max, wait, 'refused tokens from this address');
+        throw new RateLimitedError(
+          refusedTokens.max,
+          wait,
+          'refused tokens from this client (an IPv4 address or an IPv6 /64)',
+        );
       // Counted before the check, so that checks sent at once cannot all pass the limit.
       const window = refusedTokens.count(client, Date.now());
       try {
@@ -272,8 +276,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
 /**
  * Tokens refused per client (clientOf), in fixed one-minute windows, for the 10,000 clients
- * refused last (a client forgotten starts again at none: the bound is on memory, and a forger
- * needs as many IPv4 addresses or IPv6 /64s to gain by it).
+ * whose tokens were checked last (a client forgotten starts again at none: the bound is on
+ * memory, and a forger needs as many IPv4 addresses or IPv6 /64s to gain by it).
  */
 class RefusedTokens {
   private readonly windows = new LruMap<string, { count: number; endsAt: number }>(10_000);
@@ -283,28 +287,28 @@ class RefusedTokens {
     private readonly windowMs = 60_000,
   ) {}
 
-  /** Milliseconds until `address` may have a token checked again; 0 when it may now. */
-  waitFor(address: string, now: number): number {
-    const window = this.windows.get(address);
+  /** Milliseconds until `client` may have a token checked again; 0 when it may now. */
+  waitFor(client: string, now: number): number {
+    const window = this.windows.get(client);
     return window && window.endsAt > now && window.count >= this.max ? window.endsAt - now : 0;
   }
 
-  /** Counts a refusal (or a check under way) for `address`; returns its window's end. */
-  count(address: string, now: number): number {
-    const window = this.windows.get(address);
+  /** Counts a refusal (or a check under way) for `client`; returns its window's end. */
+  count(client: string, now: number): number {
+    const window = this.windows.get(client);
     const counted =
       window && window.endsAt > now
         ? { count: window.count + 1, endsAt: window.endsAt }
         : { count: 1, endsAt: now + this.windowMs };
-    this.windows.set(address, counted);
+    this.windows.set(client, counted);
     return counted.endsAt;
   }
 
   /** Takes back a count of the window ending at `endsAt`: the check passed. */
-  uncount(address: string, endsAt: number): void {
-    const window = this.windows.get(address);
+  uncount(client: string, endsAt: number): void {
+    const window = this.windows.get(client);
     if (window?.endsAt === endsAt && window.count > 0)
-      this.windows.set(address, { count: window.count - 1, endsAt });
+      this.windows.set(client, { count: window.count - 1, endsAt });
   }
 }
 
@@ -330,10 +334,20 @@ export function clientOf(ip: string): string {
           ...Array<string>(8 - width(groups(head)) - width(groups(tail))).fill('0'),
           ...groups(tail),
         ];
+  // IPv4-mapped in a longer form (0:0:0:0:0:ffff:1.2.3.4, ::ffff:102:304): that IPv4 address.
+  if (expanded.length >= 7 && expanded.slice(0, 5).every((g) => parseInt(g, 16) === 0))
+    if (parseInt(expanded[5]!, 16) === 0xffff) return ipv4Of(expanded.slice(6));
   return `${expanded
     .slice(0, 4)
     .map((g) => parseInt(g, 16).toString(16))
     .join(':')}::/64`;
+}
+
+/** The IPv4 address the last 32 bits of an IPv6 address hold (two groups, or a dotted tail). */
+function ipv4Of(groups: readonly string[]): string {
+  if (groups.length === 1) return groups[0]!;
+  const [high, low] = groups.map((g) => parseInt(g, 16)) as [number, number];
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
 }
 
 /** One caller for the limits: a subject is the identity provider's, within a role and agency. */

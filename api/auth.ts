@@ -97,7 +97,7 @@ export interface VerifyToken {
   (token: string): Promise<Principal>;
   /**
    * Whether `token`'s signature was checked before and is remembered, so that checking it again
-   * costs nothing (the API lets those through an address's limit on refused tokens).
+   * costs nothing (the API lets those through a client's limit on refused tokens).
    */
   remembers?: (token: string) => boolean;
 }

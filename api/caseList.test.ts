@@ -80,7 +80,8 @@ describe('a case list', () => {
     expect(warnings).toEqual([
       {
         fields: { runId: 'run-1', error: '14 UNAVAILABLE: no connection' },
-        message: 'a run a case list holds could not be described: listed as visibility shows it',
+        message:
+          'a run a case list holds could not be described: listed as visibility shows it, if a case row names it',
       },
     ]);
   });

@@ -193,9 +193,6 @@ export function runIdIn(runIds: readonly string[]): string {
 
 type Execution = proto.temporal.api.workflow.v1.IWorkflowExecutionInfo;
 
-/** How many resets of one case a read follows (each made by hand, by an operator). */
-export const MAX_RESETS_FOLLOWED = 20;
-
 const { WORKFLOW_EXECUTION_STATUS_RUNNING: RUNNING } =
   proto.temporal.api.enums.v1.WorkflowExecutionStatus;
 
@@ -216,10 +213,10 @@ export interface RunFacts {
 }
 
 /**
- * How long a run's facts are kept: a run may be reset at any time, and the lists show a reset
- * within this time (as a case's own view shows a completed case reset, caseRoutes.ts).
+ * Within how long every list, and a case's own view (caseRoutes.ts), shows a reset an operator
+ * made of a run that had closed: how long what was read of a closed run is kept.
  */
-export const RUN_FACTS_KEPT_MS = 60_000;
+export const RESET_SHOWN_WITHIN_MS = 60_000;
 /** Runs whose facts one API process keeps, the least recently read dropped first. */
 export const RUN_FACTS_KEPT = 10_000;
 
@@ -227,7 +224,7 @@ export const RUN_FACTS_KEPT = 10_000;
  * How long a failed description is remembered: while Temporal pushes back, a list does not
  * ask again for every run on every request.
  */
-export const RUN_FACTS_FAILED_KEPT_MS = 5_000;
+const RUN_FACTS_FAILED_KEPT_MS = 5_000;
 /** Descriptions one list asks for at a time. */
 const DESCRIBES_AT_ONCE = 8;
 
@@ -242,9 +239,10 @@ export type RunFactsCache = LruMap<
  * case once. A run of a case's chain an operator's reset made (`temporal workflow reset`: the
  * run is ended, terminated if open, and the case goes on in a new run with the same input)
  * stands for the case; the run it was made of is left out. Visibility tells neither (a run's
- * firstRunId and resetRunId are not there), so the runs not open or not named by a case row
- * (the runs this API started) are described, and what that tells kept RUN_FACTS_KEPT_MS. A
- * run that cannot be described now is listed as visibility shows it, not the page failed.
+ * firstRunId and resetRunId are not there), so a run is described unless it is open and a
+ * case row names it (a row names the first run of each case this API started); what that
+ * tells is kept RESET_SHOWN_WITHIN_MS. A run that cannot be described now is listed as
+ * visibility shows it if a row names it, not the page failed.
  */
 export async function listRuns(
   deps: ListDeps,
@@ -324,7 +322,7 @@ async function listPage(
       runId: runIdOf(execution),
       startedAt: Date.parse(timestampIso(execution.startTime) ?? '') || 0,
     };
-    // A case twice on a page (reset within RUN_FACTS_KEPT_MS): the run the reset made.
+    // A case twice on a page (reset within RESET_SHOWN_WITHIN_MS): the run the reset made.
     const other = listed.get(row.case_id);
     if (!other || other.startedAt < run.startedAt) listed.set(row.case_id, run);
   }
@@ -354,7 +352,7 @@ async function mapAtMost<T, R>(
 }
 
 /**
- * What describing the run tells (kept RUN_FACTS_KEPT_MS); undefined when it cannot now (kept
+ * What describing the run tells (kept RESET_SHOWN_WITHIN_MS); undefined when it cannot now (kept
  * RUN_FACTS_FAILED_KEPT_MS): deleted since it was listed (an erasure, retention), or Temporal
  * not answering. One run does not fail a list.
  */
@@ -382,12 +380,12 @@ function runFactsOf(deps: ListDeps, execution: Execution): Promise<RunFacts | un
         deps.runFacts.set(runId, { facts, keptUntil: Date.now() + RUN_FACTS_FAILED_KEPT_MS });
         deps.warn?.(
           { runId, error: error.message },
-          'a run a case list holds could not be described: listed as visibility shows it',
+          'a run a case list holds could not be described: listed as visibility shows it, if a case row names it',
         );
         return undefined;
       },
     );
-  deps.runFacts.set(runId, { facts, keptUntil: Date.now() + RUN_FACTS_KEPT_MS });
+  deps.runFacts.set(runId, { facts, keptUntil: Date.now() + RESET_SHOWN_WITHIN_MS });
   return facts;
 }
 
@@ -460,9 +458,14 @@ export async function casesOfRows(
       try {
         page = await listPage(deps, query, 100, token);
       } catch (error) {
-        // What the first runs showed stands; the rest, as their rows and the ledger show them.
-        if (pages > 0) break;
-        throw error;
+        // Temporal not answering: what was found stands; the rest, as their rows and the
+        // ledger show them. A fault of this process fails the list.
+        if (!isGrpcServiceError(error)) throw error;
+        deps.warn?.(
+          { error: error.message },
+          "a citizen's list could not look among their units' runs: the cases not found there are shown from their rows",
+        );
+        break;
       }
       // Visibility lists open runs first, then the latest closed: a chain's first one found
       // is the run its case goes on in (its earlier runs, reset, are left out anyway).

@@ -200,6 +200,8 @@ interface FakeRun {
   resetRunId?: string;
   /** Deleted by Temporal's retention: neither listed nor described any more. */
   gone?: boolean;
+  /** Its workflow id: without, `case:U-1`. */
+  workflowId?: string;
 }
 
 /** A search attribute value as the visibility store returns it. */
@@ -222,6 +224,8 @@ function fakeTemporal(runs: FakeRun[]) {
     describes: 0,
     /** What every describe through the workflow service fails with, when set. */
     describeFails: undefined as Error | undefined,
+    /** What a visibility page from this offset fails with, if anything. */
+    listFails: undefined as ((offset: number) => Error | undefined) | undefined,
     updates: [] as (string | undefined)[],
     /** What every Update fails with, when set. */
     updateFails: undefined as Error | undefined,
@@ -291,12 +295,13 @@ function fakeTemporal(runs: FakeRun[]) {
   };
   /** A run as visibility lists it (raw, as the workflow service answers). */
   const executionOf = (r: FakeRun) => ({
-    execution: { workflowId: 'case:U-1', runId: r.runId },
+    execution: { workflowId: r.workflowId ?? 'case:U-1', runId: r.runId },
     status:
       proto.temporal.api.enums.v1.WorkflowExecutionStatus[
         `WORKFLOW_EXECUTION_STATUS_${r.statusName}` as 'WORKFLOW_EXECUTION_STATUS_RUNNING'
       ],
-    startTime: { seconds: 1_767_600_000 + world.runs.indexOf(r) },
+    // A run starts the second its row is written (rowOf: 09:00), or one later than the last.
+    startTime: { seconds: 1_767_603_600 + world.runs.indexOf(r) },
     ...(r.currentSteps
       ? {
           searchAttributes: {
@@ -312,25 +317,44 @@ function fakeTemporal(runs: FakeRun[]) {
   /**
    * Visibility: the runs a `RunId IN (...)` query names, all runs for one naming the workflow
    * id or neither, only the open ones if it asks so, and those showing one of the steps it
-   * names in `OneWindowCurrentSteps IN (...)`, newest first. Like the real store, it knows
-   * no firstRunId.
+   * names in `OneWindowCurrentSteps IN (...)`, started since a `StartTime >=`, newest first,
+   * paged by `pageSize`. Like the real store, it knows no firstRunId.
    */
-  const listWorkflowExecutions = ({ query }: { query: string }) =>
-    Promise.resolve({
-      executions: world.runs
-        .filter((r) => !r.gone)
-        .filter((r) => !query.includes('RunId IN') || query.includes(`'${r.runId}'`))
-        .filter(() => !query.includes('WorkflowId IN') || query.includes("'case:U-1'"))
-        .filter((r) => !query.includes("ExecutionStatus = 'Running'") || r.statusName === 'RUNNING')
-        .filter(
-          (r) =>
-            !query.includes('OneWindowCurrentSteps IN') ||
-            (r.currentSteps ?? []).some((step) => query.includes(`'${step}'`)),
-        )
-        .map(executionOf)
-        // As the store lists them: open runs first, then the latest closed (here: the latest).
-        .reverse(),
+  const listWorkflowExecutions = ({
+    query,
+    pageSize,
+    nextPageToken,
+  }: {
+    query: string;
+    pageSize?: number;
+    nextPageToken?: Uint8Array;
+  }) => {
+    const offset = nextPageToken ? Number(Buffer.from(nextPageToken).toString()) : 0;
+    if (world.listFails?.(offset)) return Promise.reject(world.listFails(offset)!);
+    const since = /StartTime >= '([^']+)'/.exec(query)?.[1];
+    const all = world.runs
+      .filter((r) => !r.gone)
+      .filter((r) => !query.includes('RunId IN') || query.includes(`'${r.runId}'`))
+      .filter(
+        (r) =>
+          !query.includes('WorkflowId IN') || query.includes(`'${r.workflowId ?? 'case:U-1'}'`),
+      )
+      .filter((r) => !query.includes("ExecutionStatus = 'Running'") || r.statusName === 'RUNNING')
+      .filter(
+        (r) =>
+          !query.includes('OneWindowCurrentSteps IN') ||
+          (r.currentSteps ?? []).some((step) => query.includes(`'${step}'`)),
+      )
+      .map(executionOf)
+      .filter((e) => !since || e.startTime.seconds * 1000 >= Date.parse(since))
+      // As the store lists them: open runs first, then the latest closed (here: the latest).
+      .reverse();
+    const end = pageSize ? offset + pageSize : all.length;
+    return Promise.resolve({
+      executions: all.slice(offset, end),
+      ...(end < all.length ? { nextPageToken: Buffer.from(String(end)) } : {}),
     });
+  };
   /** A run's description, raw as the workflow service answers it. */
   const describeWorkflowExecution = ({ execution }: { execution: { runId: string } }) =>
     Promise.resolve().then(() => {
@@ -1378,8 +1402,10 @@ describe('the escalations waiting for a supervisor', () => {
       },
       // run-5 (C5): Temporal no longer keeps it.
     ]);
+    // Each case of its own unit (one run of a workflow id is open at a time).
+    for (const [i, run] of fake.world.runs.entries()) run.workflowId = `case:U-${i + 1}`;
     const rows = [CASE, C2, C3, C4, C5].map((caseId, i) =>
-      rowOf({ case_id: caseId, run_id: `run-${i + 1}` }),
+      rowOf({ case_id: caseId, run_id: `run-${i + 1}`, workflow_id: `case:U-${i + 1}` }),
     );
     const steps = [
       'registerTransfer',
@@ -1950,7 +1976,7 @@ describe('a case an operator reset (its run terminated, the case going on in a n
     caseId: CASE,
     status: 'running',
     currentSteps: ['review'],
-    submittedAt: '2026-01-05T08:00:00.000Z',
+    submittedAt: '2026-01-05T09:00:00.000Z',
   };
 
   it("is listed once, as the run the reset made shows it, in the supervisors' list and in the citizen's", async () => {
@@ -2007,6 +2033,61 @@ describe('a case an operator reset (its run terminated, the case going on in a n
     const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
     const { cases } = (await call('GET', '/cases', 'citizen')).json<{ cases: unknown[] }>();
     expect(cases).toEqual([expect.objectContaining(listed)]);
+  });
+
+  /**
+   * resetAndListed() long after: run-1 gone with retention, run-2 completed, and `later` runs
+   * of the unit since (other cases', no row of this citizen's), newer than run-2.
+   */
+  const resetLongAgo = (later: number) => {
+    const { temporal, world } = resetAndListed();
+    world.runs[0]!.gone = true;
+    Object.assign(world.runs[1]!, {
+      statusName: 'COMPLETED',
+      phase: 'completed',
+      currentSteps: [],
+    });
+    for (let i = 0; i < later; i++)
+      world.runs.push({
+        runId: `later-${i}`,
+        caseId: LATER_CASE,
+        statusName: 'COMPLETED',
+        phase: 'completed',
+      });
+    return { temporal, world };
+  };
+  const citizensCase = async (temporal: unknown) => {
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await call('GET', '/cases', 'citizen');
+    expect(response.statusCode, response.body).toBe(200);
+    return response.json<{ cases: { caseId: string; status: string }[] }>().cases;
+  };
+
+  it("is in the citizen's list from a later page of its unit's runs", async () => {
+    const { temporal } = resetLongAgo(120);
+    expect(await citizensCase(temporal)).toMatchObject([{ caseId: CASE, status: 'completed' }]);
+  });
+
+  it("is in the citizen's list from its row when a later page of its unit's runs cannot be read, the list answered", async () => {
+    const { temporal, world } = resetLongAgo(120);
+    world.listFails = (offset) =>
+      offset >= 100
+        ? Object.assign(new Error('14 UNAVAILABLE: no connection'), {
+            code: 14,
+            details: 'no connection',
+            metadata: new Metadata(),
+          })
+        : undefined;
+    const cases = await citizensCase(temporal);
+    expect(cases).toMatchObject([{ caseId: CASE }]);
+    expect(cases[0]!.status).not.toBe('completed');
+  });
+
+  it("is in the citizen's list from its row past three pages of its unit's runs: no more are read", async () => {
+    const { temporal } = resetLongAgo(320);
+    const cases = await citizensCase(temporal);
+    expect(cases).toMatchObject([{ caseId: CASE }]);
+    expect(cases[0]!.status).not.toBe('completed');
   });
 
   it('describes a closed run once a minute for the lists, and lists it as visibility shows it while it cannot be described', async () => {
@@ -2103,8 +2184,7 @@ describe('a completed case an operator reset to run it again', () => {
       (await call('GET', `/cases/${CASE}`, 'citizen')).json<{ workflowStatus: string }>()
         .workflowStatus;
     expect(await read()).toBe('COMPLETED');
-    // The reset: run-1 terminated, the case going on in run-2.
-    world.runs[0]!.statusName = 'TERMINATED';
+    // The reset: run-1, closed, stays completed and names run-2, where the case goes on.
     world.runs[0]!.resetRunId = 'run-2';
     world.runs.push({
       runId: 'run-2',

@@ -53,7 +53,7 @@ import {
   casesOfRows,
   listCases,
   listRuns,
-  MAX_RESETS_FOLLOWED,
+  RESET_SHOWN_WITHIN_MS,
   type ListDeps,
   RUN_FACTS_KEPT,
   NOT_A_PAGE_TOKEN,
@@ -148,12 +148,8 @@ function base64(hash: Uint8Array, encoded: WeakMap<Uint8Array, string>): string 
 const APPLICANT_MEMO = 'applicant';
 
 const CLOSED_CASES_KEPT = 10_000;
-/**
- * How long a completed case's state is kept: an operator may reset a case that completed
- * (a refused case completes too) to run it again after a fix, and every API process then
- * shows the run the reset made within this time, without a restart.
- */
-const CLOSED_CASE_KEPT_MS = 60_000;
+/** How many resets of one case a read follows (each made by hand, by an operator). */
+const MAX_RESETS_FOLLOWED = 20;
 
 /** The workflow status shown once Temporal no longer keeps the case's closed run (retention). */
 const HISTORY_DELETED = 'HISTORY_DELETED';
@@ -360,7 +356,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
   /**
    * A completed case does not change again unless an operator resets it (Temporal keeps a
    * closed run as it ended), so its state is read once per process and kept for
-   * `CLOSED_CASE_KEPT_MS`: reads meanwhile (a page polling it) ask Temporal nothing. Other
+   * `RESET_SHOWN_WITHIN_MS`: reads meanwhile (a page polling it) ask Temporal nothing. Other
    * cases are always asked. Up to `CLOSED_CASES_KEPT`, the least recently read dropped first.
    */
   const closedCases = new LruMap<
@@ -387,7 +383,11 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     // Only a completed case: one that failed, was terminated or timed out is what an operator
     // resets most, and it then goes on in a new run.
     if (status && row.run_id && workflowStatus === 'COMPLETED')
-      closedCases.set(id, { workflowStatus, status, keptUntil: Date.now() + CLOSED_CASE_KEPT_MS });
+      closedCases.set(id, {
+        workflowStatus,
+        status,
+        keptUntil: Date.now() + RESET_SHOWN_WITHIN_MS,
+      });
     return { workflowStatus, status };
   }
   /**
@@ -873,7 +873,11 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         found.length > pageSize && last
           ? deps.pageTokens.seal(list, utf8(JSON.stringify([last.created_key, last.case_id])))
           : null;
-      const known = await casesOfRows(listDeps, rows);
+      // An erased case's runs are deleted: nothing to look for.
+      const known = await casesOfRows(
+        listDeps,
+        rows.filter((r) => !r.erased_at),
+      );
       const byId = new Map(known.map((c) => [c.caseId, c]));
       // A case visibility does not know yet (just submitted) or any more (Temporal's retention
       // deleted its closed run): its close entry, if the ledger has one, says how it ended.
@@ -1336,7 +1340,11 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     // No access entry: like the inbox, this reads case statuses (steps and the workflow's own
     // reasons), never the application, as GET /cases/:caseId does.
     (request) =>
-      listEscalations({ ...listDeps, statusOf }, request.query.pageSize, request.query.pageToken),
+      listEscalations(
+        { ...listDeps, statusOf: (row, runId) => statusOf(row, undefined, runId) },
+        request.query.pageSize,
+        request.query.pageToken,
+      ),
   );
 
   app.post(

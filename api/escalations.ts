@@ -44,7 +44,7 @@ export interface EscalationDeps extends ListDeps {
    * that cannot answer).
    * @throws ServiceUnavailableError when Temporal or its workers cannot answer now.
    */
-  statusOf(row: CaseRow, workflowStatus: undefined, runId: string): Promise<CaseStatus | undefined>;
+  statusOf(row: CaseRow, runId: string): Promise<CaseStatus | undefined>;
 }
 
 /**
@@ -83,10 +83,11 @@ async function notices(pool: pg.Pool, before: string, limit: number): Promise<No
 }
 
 /**
- * The open runs, by case id, of the cases of `rows`, by Temporal's visibility store: at most
- * one run of a workflow id is open, the case's first run or one a reset made of it (listRuns).
- * A run that just closed may still show open; the status query settles it. A row without a
- * run id (a submission never answered, which takes no actions) is never open here.
+ * The open runs, by case id, of the cases of `rows`, by Temporal's visibility store: the open
+ * run of each unit's workflow id, which is a case's first run, one a reset made of it
+ * (listRuns), or a later case's. A run that just closed may still show open; the status query
+ * settles it. A row without a run id (a submission never answered, which takes no actions) is
+ * never open here.
  */
 async function running(deps: ListDeps, rows: readonly Notice[]): Promise<Map<string, ListedRun>> {
   const workflowIds = [...new Set(rows.flatMap((r) => (r.run_id ? [r.workflow_id] : [])))];
@@ -95,7 +96,7 @@ async function running(deps: ListDeps, rows: readonly Notice[]): Promise<Map<str
   const page = await listRuns(
     deps,
     `WorkflowType = 'jointTransferCase' AND ExecutionStatus = 'Running' AND ${workflowIdIn(workflowIds)}`,
-    Math.min(2 * workflowIds.length, 1000),
+    2 * workflowIds.length,
   );
   return new Map(page.listed.map((l) => [l.summary.caseId, l]));
 }
@@ -130,7 +131,7 @@ async function waiting(
   };
   let status: CaseStatus | undefined;
   try {
-    status = await deps.statusOf(notice, undefined, runId);
+    status = await deps.statusOf(notice, runId);
   } catch {
     // Nobody could answer now (a timeout, workers down): that says nothing about the step.
     return unconfirmed;

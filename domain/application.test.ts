@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { sampleApplication } from '../test/support/applications.ts';
+import { SAMPLE_APPLICATION_INPUT } from '../test/support/applications.ts';
 import { CaseApplication, CaseInput, caseWorkflowId } from './application.ts';
 
-/** The sample application of the integration tests (test/integration/stack.ts). */
-const application = sampleApplication('U-WATER-ARREARS-1');
+/** The unit tests' sample application as a citizen submits it (test/support/applications.ts). */
+const application = SAMPLE_APPLICATION_INPUT;
 
 const issues = (input: unknown) =>
   CaseApplication.safeParse(input).error?.issues.map((i) => [i.path.join('.'), i.message]);
 
 describe('a case application', () => {
-  it('is accepted as the integration tests submit it', () => {
+  it('is accepted as a citizen submits it', () => {
     expect(CaseApplication.parse(application)).toEqual(application);
   });
 

@@ -19,7 +19,7 @@ import { sampleApplication } from '../test/support/applications.ts';
 const SALT = Buffer.alloc(32, 7).toString('base64');
 const CASE = '3f6c1b7e-1d2a-4c5b-9e8f-0a1b2c3d4e5f';
 
-/** The sample application of the integration tests, with all three utilities. */
+/** The unit tests' sample application, with all three utilities (test/support/applications.ts). */
 const application = sampleApplication('U-WATER-ARREARS-1');
 
 /** Earlier steps' full results as the workflow holds them when it cuts later views. */

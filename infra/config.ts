@@ -332,7 +332,7 @@ export const configFields = {
   ONEWINDOW_CALLER_REQUESTS_PER_MINUTE: variable(wholeNumber(1, 1_000_000).optional()),
   /** Cases one citizen may apply for in any 24 hours, counted in the case store (default 20). */
   ONEWINDOW_CITIZEN_CASES_PER_DAY: variable(wholeNumber(1, 1_000_000).optional()),
-  /** Tokens refused a minute to one client address before its new ones go unchecked (default 60). */
+  /** Tokens refused a minute to one client before its new ones are refused unchecked, 429 (default 60). */
   ONEWINDOW_REFUSED_TOKENS_PER_MINUTE: variable(wholeNumber(1, 1_000_000).optional()),
   /** The token issuer's Ed25519 public key (base64 of 32 bytes): the API checks bearer tokens with it. */
   ONEWINDOW_TOKEN_PUBLIC_KEY: variable(

@@ -82,6 +82,7 @@ describe('resolveTemporalCli stopped by its caller', () => {
     const go = withGo(`trap 'kill $!; exit 3' TERM INT; ${sleep} 30 & wait`);
     const stop = new AbortController();
     const resolving = go.resolve(stop.signal);
+    // On a loaded machine (CI beside other work) the fake go takes seconds to start.
     await vi.waitFor(() => expect(go.goflags()).toHaveLength(1), {
       timeout: 20_000,
       interval: 20,
@@ -91,7 +92,6 @@ describe('resolveTemporalCli stopped by its caller', () => {
       new TemporalCliUnavailableError('building the Temporal CLI v1.5.1 was stopped'),
     );
     expect(go.goflags()).toHaveLength(1);
-    // On a loaded machine (CI beside other work) the fake go takes seconds to start.
   }, 30_000);
 });
 
