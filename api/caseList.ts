@@ -116,10 +116,17 @@ function decoded(payload: Payload | null | undefined): unknown {
   }
 }
 
-function timestampIso(t: { seconds?: unknown; nanos?: number | null } | null | undefined) {
+type Timestamp = { seconds?: unknown; nanos?: number | null } | null | undefined;
+
+/** A protobuf timestamp in milliseconds since the epoch, or null when unset. */
+function timestampMs(t: Timestamp): number | null {
   if (!t || t.seconds === undefined || t.seconds === null) return null;
-  const ms = Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
-  return new Date(ms).toISOString();
+  return Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+}
+
+function timestampIso(t: Timestamp) {
+  const ms = timestampMs(t);
+  return ms === null ? null : new Date(ms).toISOString();
 }
 
 const strings = (value: unknown): string[] =>
@@ -320,7 +327,7 @@ async function listPage(
         closedAt: timestampIso(execution.closeTime),
       },
       runId: runIdOf(execution),
-      startedAt: Date.parse(timestampIso(execution.startTime) ?? '') || 0,
+      startedAt: timestampMs(execution.startTime) ?? 0,
     };
     // A case twice on a page (reset within RESET_SHOWN_WITHIN_MS): the run the reset made.
     const other = listed.get(row.case_id);
