@@ -1597,6 +1597,46 @@ describe('the escalations waiting for a supervisor', () => {
     },
   );
 
+  it("finds a unit's open run while another unit shows a closed case's run still open beside its next case", async () => {
+    // Started in this order: C2 on U-2, CASE on U-1 (closed, not yet so in visibility), C3 on U-1.
+    const { temporal, world } = fakeTemporal([
+      {
+        runId: 'run-2',
+        caseId: C2,
+        statusName: 'RUNNING',
+        phase: 'running',
+        escalations: [open('transferAccount.gas')],
+        currentSteps: ['transferAccount.gas'],
+        workflowId: 'case:U-2',
+      },
+      { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'completed' },
+      {
+        runId: 'run-3',
+        caseId: C3,
+        statusName: 'RUNNING',
+        phase: 'running',
+        escalations: [open('registerTransfer')],
+        currentSteps: ['registerTransfer'],
+      },
+    ]);
+    const rows = [
+      rowOf({ case_id: C2, run_id: 'run-2', workflow_id: 'case:U-2' }),
+      rowOf({ case_id: C3, run_id: 'run-3' }),
+    ];
+    const notices = [
+      { id: 1, caseId: C2, stepId: 'transferAccount.gas' },
+      { id: 2, caseId: C3, stepId: 'registerTransfer' },
+    ];
+    const { call } = await appWith(temporal, fakePool(rows, {}, notices).pool);
+    const response = await call('GET', '/escalations', 'supervisor');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toEqual({
+      items: [waiting(C3, 'registerTransfer', false), waiting(C2, 'transferAccount.gas', false)],
+      nextPageToken: null,
+    });
+    expect(world.queries).toBe(2);
+  });
+
   it('is for supervisors only', async () => {
     const { temporal, pool } = setting();
     const { call } = await appWith(temporal, pool);
