@@ -143,6 +143,21 @@ describe("an address's refused tokens", () => {
     expect(checked).toHaveLength(3);
   });
 
+  it("are counted for an IPv6 /48 too, at 16 times a client's limit, so that its 65,536 /64s do not multiply it", async () => {
+    const { call, checked } = await appCheckingTokens(1);
+    const forged = await tokenOf(forger, 'c-2');
+    for (let subnet = 0; subnet < 16; subnet++)
+      expect((await call(forged, `2001:db8:1:${subnet}::a`)).statusCode).toBe(401);
+    const refused = await call(forged, '2001:db8:1:ff::a');
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json<{ reason: string }>().reason).toMatch(
+      /^too many refused tokens from 2001:db8:1::\/48: at most 16 a minute; retry in \d+ s$/,
+    );
+    // Another /48 has its tokens checked.
+    expect((await call(forged, '2001:db8:2:0::a')).statusCode).toBe(401);
+    expect(checked).toHaveLength(17);
+  });
+
   it('do not count a check that failed for a fault of the API (a 500), not a refusal', async () => {
     const { call, checked } = await appCheckingTokens(1, () =>
       Promise.reject(new Error('the verifier broke')),

@@ -99,12 +99,13 @@ export interface CallerLimits {
   casesPerDay: number;
   /**
    * Tokens refused a minute to one client (`request.ip`, behind `trustedProxies` the address
-   * they name; an IPv6 address by its /64, clientOf), counted in the process's memory, a
-   * check under way counted until it passes; past it, the client's tokens are refused
-   * unchecked, except one this process verified before (a session already signed in; not
-   * after a restart, nor at another API process). Checking a signature costs about 0.2 ms
-   * (api/auth.ts): without a bound, one client sending forged tokens has the API check them
-   * all. Behind one address (a NAT), one forger holds up everyone's new sign-ins.
+   * they name; an IPv6 address by its /64, clientOf, and its /48 at 16 times as many),
+   * counted in the process's memory, a check under way counted until it passes; past it,
+   * the client's tokens are refused unchecked, except one this process verified before (a
+   * session already signed in; not after a restart, nor at another API process). Checking a
+   * signature costs about 0.2 ms (api/auth.ts): without a bound, one client sending forged
+   * tokens has the API check them all. Behind one address (a NAT), one forger holds up
+   * everyone's new sign-ins.
    */
   refusedTokensPerMinute: number;
 }
@@ -224,23 +225,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (deps.verifyToken.remembers?.(token)) {
       request.principal = await deps.verifyToken(token);
     } else {
-      const client = clientOf(request.ip);
-      const wait = refusedTokens.waitFor(client, Date.now());
-      if (wait > 0)
-        throw new RateLimitedError(
-          refusedTokens.max,
-          wait,
-          'refused tokens from this client (an IPv4 address or an IPv6 /64)',
-        );
+      const counters = refusedTokens.countersOf(request.ip);
+      const wait = refusedTokens.waitFor(counters, Date.now());
+      if (wait) throw new RateLimitedError(wait.counter.max, wait.ms, wait.counter.what);
       // Counted before the check, so that checks sent at once cannot all pass the limit.
-      const window = refusedTokens.count(client, Date.now());
+      const windows = refusedTokens.count(counters, Date.now());
       try {
         request.principal = await deps.verifyToken(token);
       } catch (error) {
-        if (!(error instanceof UnauthorizedError)) refusedTokens.uncount(client, window);
+        if (!(error instanceof UnauthorizedError)) refusedTokens.uncount(counters, windows);
         throw error;
       }
-      refusedTokens.uncount(client, window);
+      refusedTokens.uncount(counters, windows);
     }
     const limit = await callerLimit(request);
     if (!limit.isAllowed && limit.isExceeded)
@@ -274,10 +270,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   return app;
 }
 
+/** A counter of refused tokens: its key, its limit a minute, and what it counts, for a 429. */
+interface Counter {
+  key: string;
+  max: number;
+  what: string;
+}
+
 /**
- * Tokens refused per client (clientOf), in fixed one-minute windows, for the 10,000 clients
- * whose tokens were checked last (a client forgotten starts again at none: the bound is on
- * memory, and a forger needs as many IPv4 addresses or IPv6 /64s to gain by it).
+ * How many times a client's limit an IPv6 /48 may have refused: a site is given a /48 and may
+ * hand its 65,536 /64s to one host, so each /64 alone would multiply the limit by as many.
+ */
+const SITE_FACTOR = 16;
+
+/**
+ * Tokens refused per client (clientOf) and, for IPv6, per /48 as well, in fixed one-minute
+ * windows, for the 10,000 counters whose tokens were checked last (one forgotten starts again
+ * at none: the bound is on memory, and a forger needs as many IPv4 addresses or IPv6 /48s to
+ * gain by it).
  */
 class RefusedTokens {
   private readonly windows = new LruMap<string, { count: number; endsAt: number }>(10_000);
@@ -287,28 +297,51 @@ class RefusedTokens {
     private readonly windowMs = 60_000,
   ) {}
 
-  /** Milliseconds until `client` may have a token checked again; 0 when it may now. */
-  waitFor(client: string, now: number): number {
-    const window = this.windows.get(client);
-    return window && window.endsAt > now && window.count >= this.max ? window.endsAt - now : 0;
+  /** The counters a token from `ip` counts in: its client's and, for an IPv6 /64, its /48's. */
+  countersOf(ip: string): Counter[] {
+    const client = clientOf(ip);
+    const own = {
+      key: client,
+      max: this.max,
+      what: 'refused tokens from this client (an IPv4 address or an IPv6 /64)',
+    };
+    if (!client.endsWith('::/64')) return [own];
+    const site = `${client.split(':').slice(0, 3).join(':')}::/48`;
+    return [own, { key: site, max: SITE_FACTOR * this.max, what: `refused tokens from ${site}` }];
   }
 
-  /** Counts a refusal (or a check under way) for `client`; returns its window's end. */
-  count(client: string, now: number): number {
-    const window = this.windows.get(client);
-    const counted =
-      window && window.endsAt > now
-        ? { count: window.count + 1, endsAt: window.endsAt }
-        : { count: 1, endsAt: now + this.windowMs };
-    this.windows.set(client, counted);
-    return counted.endsAt;
+  /** The counter past its limit that lifts last, and in how many ms; none when all may count. */
+  waitFor(counters: readonly Counter[], now: number): { counter: Counter; ms: number } | undefined {
+    let longest: { counter: Counter; ms: number } | undefined;
+    for (const counter of counters) {
+      const window = this.windows.get(counter.key);
+      if (!window || window.endsAt <= now || window.count < counter.max) continue;
+      if (!longest || window.endsAt - now > longest.ms)
+        longest = { counter, ms: window.endsAt - now };
+    }
+    return longest;
   }
 
-  /** Takes back a count of the window ending at `endsAt`: the check passed. */
-  uncount(client: string, endsAt: number): void {
-    const window = this.windows.get(client);
-    if (window?.endsAt === endsAt && window.count > 0)
-      this.windows.set(client, { count: window.count - 1, endsAt });
+  /** Counts a refusal (or a check under way) in each counter; returns their windows' ends. */
+  count(counters: readonly Counter[], now: number): number[] {
+    return counters.map(({ key }) => {
+      const window = this.windows.get(key);
+      const counted =
+        window && window.endsAt > now
+          ? { count: window.count + 1, endsAt: window.endsAt }
+          : { count: 1, endsAt: now + this.windowMs };
+      this.windows.set(key, counted);
+      return counted.endsAt;
+    });
+  }
+
+  /** Takes back the counts of the windows ending at `ends` (count's answer): the check passed. */
+  uncount(counters: readonly Counter[], ends: readonly number[]): void {
+    counters.forEach(({ key }, i) => {
+      const window = this.windows.get(key);
+      if (window && window.endsAt === ends[i] && window.count > 0)
+        this.windows.set(key, { count: window.count - 1, endsAt: window.endsAt });
+    });
   }
 }
 
