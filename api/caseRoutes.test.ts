@@ -1806,6 +1806,46 @@ describe("a caller's limits", () => {
     expect(starts).toEqual(['jointTransferCase']);
   });
 
+  it.each([
+    ['RUNNING', 201],
+    ['COMPLETED', 429],
+  ])(
+    'gives a citizen at the limit, retrying a submission whose answer was lost, their open case back, describing its run once (%s: %i)',
+    async (statusName, statusCode) => {
+      let describes = 0;
+      const temporal = unitTaken({
+        query: () => Promise.resolve({ caseId: CASE, steps: [] }),
+        describe: () => {
+          describes++;
+          return Promise.resolve({
+            runId: 'run-1',
+            status: { name: statusName },
+            memo: { applicant: 'c1' },
+            raw: { workflowExecutionInfo: { firstRunId: 'run-1' } },
+          });
+        },
+      });
+      // At the limit, with the retried case's row unclaimed (the intake's) and its application stored.
+      const db = fakePool(appliedFor(1, 5));
+      const { query } = db.pool;
+      const pool = {
+        ...db.pool,
+        query: (config: string | { text: string; values?: unknown[] }, params?: unknown[]) =>
+          /UPDATE cases c SET applicant/.test(typeof config === 'string' ? config : config.text)
+            ? Promise.resolve({ rows: [{ case_id: CASE, run_id: 'run-1' }], rowCount: 1 })
+            : query(config, params),
+      };
+      const { call } = await appWith(temporal, pool, undefined, {
+        casesPerDay: 2,
+      });
+      const response = await call('POST', '/cases', 'citizen', APPLICATION);
+      expect(response.statusCode, response.body).toBe(statusCode);
+      if (statusCode === 201)
+        expect(response.json()).toEqual({ caseId: CASE, workflowId: 'case:U-1', runId: 'run-1' });
+      expect(describes).toBe(1);
+    },
+  );
+
   it('counts the submissions of this process still being started: sent at once, they get no further than the limit', async () => {
     // Temporal holds every start until released, as a slow server does.
     const temporal = unavailableTemporal();

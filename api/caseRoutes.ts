@@ -675,11 +675,14 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
    * application to compare with. A retry by the same citizen before that (the usual one: sent
    * again at once) is told to send it again shortly (503): whether it is the same application
    * is not known yet, and a conflict would tell them their own case is someone else's.
+   * `openOnly`: none once the unit's run has closed (a start refused for the unit's open case
+   * needs no such check).
    */
   async function claimUnanswered(
     applicant: string,
     application: CaseApplication,
     workflowId: string,
+    { openOnly = false } = {},
   ): Promise<{ caseId: string; workflowId: string; runId: string } | undefined> {
     const takenIn = new ServiceUnavailableError(
       `your application for unit ${application.unitId} is still being taken in: send it again in a few seconds`,
@@ -687,6 +690,7 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     try {
       const handle = temporal.workflow.getHandle<typeof jointTransferCase>(workflowId);
       const description = await handle.describe();
+      if (openOnly && description.status.name !== 'RUNNING') return undefined;
       if (description.memo?.[APPLICANT_MEMO] !== applicant) return undefined;
       // The row keeps the case's first run (actions go to the newest of its chain): the run
       // the submission started, even if a reset has made another since.
@@ -758,15 +762,9 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
         // At the limit, a retry whose first answer was lost still gets its open case back, as
         // when its start is refused for the unit (submit); nothing new is started.
         if (!(error instanceof RateLimitedError)) throw error;
-        const unanswered = await temporal.workflow
-          .getHandle(workflowId)
-          .describe()
-          .then((run) =>
-            run.status.name === 'RUNNING'
-              ? claimUnanswered(principal.sub, application, workflowId)
-              : undefined,
-          )
-          .catch(() => undefined);
+        const unanswered = await claimUnanswered(principal.sub, application, workflowId, {
+          openOnly: true,
+        }).catch(() => undefined);
         if (unanswered) return reply.code(201).send(unanswered);
         throw error;
       }
