@@ -51,6 +51,8 @@ export interface AppDeps {
   logger?: boolean | { stream: { write(line: string): void } };
   /** Scales every case deadline (the demo and tests run the law's days in seconds). */
   timeScale?: number;
+  /** How long a case may take an Update before the API answers 503 (caseRoutes' UPDATE_DEADLINE_MS). */
+  updateDeadlineMs?: number;
   /** Checks bearer tokens (api/auth.ts tokenVerifier with the issuer's public key). */
   verifyToken: VerifyToken;
   /** Logs every read of personal data on the ledger before the data leaves (api/access.ts). */
@@ -266,6 +268,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     casesPerDay: limits.casesPerDay,
     ...(deps.trust ? { trust: deps.trust } : {}),
     ...(deps.timeScale ? { timeScale: deps.timeScale } : {}),
+    ...(deps.updateDeadlineMs ? { updateDeadlineMs: deps.updateDeadlineMs } : {}),
   });
   return app;
 }

@@ -14,8 +14,9 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { signDecision } from '../activities/sign.ts';
 import type { CaseStatus } from '../domain/caseStatus.ts';
@@ -229,6 +230,8 @@ function fakeTemporal(runs: FakeRun[]) {
     updates: [] as (string | undefined)[],
     /** What every Update fails with, when set. */
     updateFails: undefined as Error | undefined,
+    /** The deadlines (ms from then) calls were bounded by (withDeadline). */
+    deadlines: [] as number[],
   };
   const getHandle = (
     workflowId: string,
@@ -381,6 +384,11 @@ function fakeTemporal(runs: FakeRun[]) {
     temporal: {
       workflow: { getHandle },
       workflowService: { listWorkflowExecutions, describeWorkflowExecution },
+      /** As the client's: every call `fn` makes is bounded by `deadline` (recorded, from now). */
+      withDeadline: <T>(deadline: number, fn: () => Promise<T>) => {
+        world.deadlines.push(deadline - Date.now());
+        return fn();
+      },
     },
     world,
   };
@@ -1195,10 +1203,30 @@ describe('refusals name the field at fault', () => {
 });
 
 /** `body` posted as the registry's decision on the review of a running case. */
-async function sendReviewDecision(body: object) {
+/** What the client throws when a case has not taken an Update by its deadline. */
+const updateTimedOut = () =>
+  new WorkflowUpdateRPCTimeoutOrCancelledError('Deadline exceeded after 29.998s', {
+    cause: Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), { code: 4 }),
+  });
+
+/** `response` says the case did not take the Update in time, sent with one 30 s deadline. */
+function expectNotTakenInTime(response: LightMyRequestResponse, deadlines: number[]) {
+  expect(response.statusCode, response.body).toBe(503);
+  expect(response.json()).toEqual({
+    error: 'unavailable',
+    reason:
+      'the case did not take this in time (its workers may be down or busy) and may still take it: look at the case before sending it again',
+  });
+  expect(deadlines).toHaveLength(1);
+  expect(deadlines[0]).toBeGreaterThan(29_000);
+  expect(deadlines[0]).toBeLessThanOrEqual(30_000);
+}
+
+async function sendReviewDecision(body: object, updateFails?: Error) {
   const { temporal, world } = fakeTemporal([
     { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
   ]);
+  world.updateFails = updateFails;
   const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
   const response = await call('POST', `/cases/${CASE}/decisions`, 'registry', {
     stepId: 'review',
@@ -1692,6 +1720,18 @@ describe('requests that name what is wrong', () => {
     expect(response.json()).toMatchObject({ error: 'conflict', field: 'caseId' });
   });
 
+  it("answers 503 for a supervisor's action its case did not take within 30 s, saying it may still take it", async () => {
+    const { temporal, world } = running();
+    world.updateFails = updateTimedOut();
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await call('POST', `/cases/${CASE}/escalations`, 'supervisor', {
+      stepId: 'review',
+      action: 'retry',
+      reason: 'try again',
+    });
+    expectNotTakenInTime(response, world.deadlines);
+  });
+
   it('answers an officer whose agency has no step in the case 404, whatever the outcome', async () => {
     const { call } = await appWith(running().temporal, fakePool([rowOf()]).pool);
     const response = await call('POST', `/cases/${CASE}/decisions`, 'gas', {
@@ -1745,6 +1785,19 @@ describe("a decision an agency's system signed itself", () => {
     const { response, world } = await send(registered);
     expect(response.statusCode, response.body).toBe(200);
     expect(world.updates).toHaveLength(1);
+  });
+
+  it('answers 503 when its case did not take it within 30 s, saying it may still take it', async () => {
+    const { signed } = signDecision({
+      key: registered,
+      agency: 'registry',
+      caseId: CASE,
+      stepId: 'review',
+      outcome: 'approved',
+      decidedBy: 'system',
+    });
+    const { response, world } = await sendReviewDecision({ signed }, updateTimedOut());
+    expectNotTakenInTime(response, world.deadlines);
   });
 
   it('is refused with 422 naming signed, before any Update, under a key the registry does not hold', async () => {

@@ -103,6 +103,8 @@ export interface CaseRouteDeps {
   /** Seals the case list's page tokens (api/caseList.ts). */
   pageTokens: PageTokens;
   timeScale?: number;
+  /** How long an Update may take before the API answers 503; UPDATE_DEADLINE_MS unless set. */
+  updateDeadlineMs?: number;
   /** Checks the bearer token and the role; sets request.principal (api/app.ts). */
   authorize: (roles: readonly Role[]) => (request: FastifyRequest) => Promise<void>;
   /** Cases one citizen may apply for in any 24 hours (api/app.ts CallerLimits). */
@@ -120,6 +122,13 @@ export interface CaseRow {
 }
 
 const BEARER = [{ bearerAuth: [] }];
+
+/**
+ * How long the API waits for a case to take an Update (a decision, a supervisor's action):
+ * the client sends one again until a worker accepts it, so while the case's workers are down a
+ * request would wait for good, holding its caller and a socket. Past it, 503 (refusedUpdate).
+ */
+export const UPDATE_DEADLINE_MS = 30_000;
 
 /** Temporal's closed statuses that end a run for good (not ContinuedAsNew: a new run follows). */
 /**
@@ -589,6 +598,10 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       );
   }
 
+  /** `send`, an Update of a case, bounded by the Update deadline (every gRPC call it makes). */
+  const withinUpdateDeadline = <T>(send: () => Promise<T>): Promise<T> =>
+    temporal.withDeadline(Date.now() + (deps.updateDeadlineMs ?? UPDATE_DEADLINE_MS), send);
+
   /** Has the owning agency sign `request` on its own worker (workflow agencyDecision). */
   async function signAtAgency(request: DeskRequest): Promise<Decision> {
     try {
@@ -620,7 +633,9 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
     if (signedByItself) await requireAgencySignature(decision.signed, signedByItself);
     const handle = runHandle(row);
     try {
-      const applied = await handle.executeUpdate(decideUpdate, { args: [decision] });
+      const applied = await withinUpdateDeadline(() =>
+        handle.executeUpdate(decideUpdate, { args: [decision] }),
+      );
       return { stepId: decision.stepId, ledgerIndex: applied.ledgerIndex };
     } catch (error) {
       throw refusedUpdate(error, field);
@@ -1364,9 +1379,11 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       const row = await caseRow(request.params.caseId);
       const handle = runHandle(row);
       try {
-        const applied = await handle.executeUpdate(resolveEscalationUpdate, {
-          args: [{ ...request.body, supervisor: actorOf(principal) }],
-        });
+        const applied = await withinUpdateDeadline(() =>
+          handle.executeUpdate(resolveEscalationUpdate, {
+            args: [{ ...request.body, supervisor: actorOf(principal) }],
+          }),
+        );
         return { stepId: request.body.stepId, ledgerIndex: applied.ledgerIndex ?? null };
       } catch (error) {
         throw refusedUpdate(error, 'stepId');

@@ -10,6 +10,7 @@ import {
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import {
@@ -168,10 +169,17 @@ function applicationFailureIn(error: unknown): ApplicationFailure | undefined {
 
 /**
  * Maps a refused workflow update, or a decision the agency's desk refused, to
- * UpdateRefusedError; a desk that never answered to AgencyUnavailableError; other errors
- * pass through.
+ * UpdateRefusedError; a desk that never answered to AgencyUnavailableError; an Update its
+ * case did not complete by its deadline (caseRoutes' UPDATE_DEADLINE_MS) to
+ * ServiceUnavailableError; other errors pass through.
  */
 export function refusedUpdate(error: unknown, field: string): unknown {
+  // The server holds an Update until the case's worker takes it: one sent while the workers
+  // are down, stuck or far behind is not refused, and may still be applied once they go on.
+  if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError)
+    return new ServiceUnavailableError(
+      'the case did not take this in time (its workers may be down or busy) and may still take it: look at the case before sending it again',
+    );
   if (error instanceof WorkflowFailedError) {
     // The agencyDecision workflow failed: the desk refused, or the agency's worker timed out.
     const failure = applicationFailureIn(error);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agency } from '../../domain/agency.ts';
 import type { Entry } from '../../domain/statement.ts';
 import { ACTIVITY_VIEWS, titleLockView, titleView, transferView } from '../../domain/views.ts';
-import type { CaseApplication } from '../../domain/application.ts';
+import { caseWorkflowId, type CaseApplication } from '../../domain/application.ts';
 import { bytesEqual, fromBase64 } from '../../ledger/bytes.ts';
 import { openWitnessedCheckpoint } from '../../ledger/cosignature.ts';
 import { encodeEntry } from '../../ledger/entry.ts';
@@ -731,6 +731,45 @@ describe("a citizen's cases a day", () => {
       await other.close();
       for (const workflowId of started)
         await stack.client.workflow.getHandle(workflowId).terminate('test done');
+    }
+  });
+});
+
+describe('an Update its case does not take', () => {
+  it("answers a supervisor's action 503 by its deadline while no worker serves the case, instead of waiting for good", async () => {
+    // A case whose workers are down: its workflow waits on a task queue nobody polls.
+    const application = sampleApplication();
+    const caseId = randomUUID();
+    const run = await stack.client.workflow.start('jointTransferCase', {
+      taskQueue: `nobody-polls-${caseId}`,
+      workflowId: caseWorkflowId(application.unitId),
+      args: [{ caseId, application }],
+    });
+    await stack.adminPool.query(
+      'INSERT INTO cases (case_id, unit_id, workflow_id, run_id) VALUES ($1, $2, $3, $4)',
+      [caseId, application.unitId, run.workflowId, run.firstExecutionRunId],
+    );
+    const other = await buildApp({
+      temporal: stack.client,
+      pool: stack.pool,
+      verifyToken: stack.verifyToken,
+      recordAccess: () => Promise.reject(new Error('no reads here')),
+      updateDeadlineMs: 2_000,
+    });
+    try {
+      const response = await other.inject({
+        method: 'POST',
+        url: `/cases/${caseId}/escalations`,
+        headers: await stack.as({ role: 'supervisor', sub: 'supervisor-1' }),
+        payload: { stepId: 'registerTransfer', action: 'retry', reason: 'the registry is back' },
+      });
+      expect(response.statusCode, response.body).toBe(503);
+      expect(response.json<{ reason: string }>().reason).toMatch(
+        /^the case did not take this in time .* and may still take it/,
+      );
+    } finally {
+      await other.close();
+      await run.terminate('test done');
     }
   });
 });
