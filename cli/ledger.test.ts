@@ -7,6 +7,8 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -145,32 +147,127 @@ describe('onewindow ledger verify-receipt', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^FAILED: entry 0: entry is not RFC 8785 canonical JSON: /);
   });
+
+  it("says the log's key alone vouches for the checkpoint when the trust file asks for no witness", async () => {
+    const result = await verifyReceipt(entryIssuedAt('2026-01-10T09:00:00Z'));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('receipt verified: entry 0 of');
+    expect(result.stdout).toContain('(size 1, log-signed checkpoint)');
+    expect(result.stdout).toContain(NO_WITNESS);
+  });
 });
+
+/** What the verifier commands say under a trust file that asks for no witness (policy 0). */
+const NO_WITNESS =
+  "cosigned by 0 of 0 witnesses (none), policy 0: the trust file asks for no witness, so the log's key alone vouches for this checkpoint";
+
+/** Entry bytes `entry` with its statement signature replaced by 64 zero bytes: a forgery. */
+function withForgedSignature(entry: Uint8Array): Uint8Array {
+  return utf8(
+    fromUtf8(entry).replace(/"signature":"[^"]+"/, `"signature":"${toBase64(new Uint8Array(64))}"`),
+  );
+}
+
+// The operator's one-entry log holds an entry no verify-receipt accepts: prove must not vouch
+// for it with a receipt, whatever the tiles prove.
+describe('onewindow ledger prove', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it.each([
+    [
+      'whose statement signature does not verify',
+      withForgedSignature(entryIssuedAt('2026-01-10T09:00:00Z')),
+      `FAILED: statement signature does not verify under ${water.keyId}`,
+    ],
+    [
+      'issued after its key expired',
+      entryIssuedAt('2030-06-01T00:00:00Z'),
+      `FAILED: entry 0: key ${water.keyId} was not valid at 2030-06-01T00:00:00Z: it expired at 2026-02-01T00:00:00Z`,
+    ],
+    [
+      'that is not RFC 8785 canonical JSON',
+      utf8(
+        fromUtf8(entryIssuedAt('2026-01-10T09:00:00Z')).replace(
+          '"index":0,',
+          '"index":0,"index":0,',
+        ),
+      ),
+      expect.stringMatching(/^FAILED: entry 0: entry is not RFC 8785 canonical JSON: /) as string,
+    ],
+  ])('writes no receipt for an entry %s, and exits 1', async (_, entry, message) => {
+    const dir = mkdtempSync(join(tmpdir(), 'onewindow-prove-'));
+    writeLog(join(dir, 'log'), [entry]);
+    writeFileSync(join(dir, 'trust.json'), JSON.stringify(trustFile({}, '2026-02-01T00:00:00Z')));
+    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const out = join(dir, 'receipt.json');
+    const code = await runLedger([
+      'prove',
+      '0',
+      '--dir',
+      join(dir, 'log'),
+      '--trust',
+      join(dir, 'trust.json'),
+      '--out',
+      out,
+    ]);
+    expect(code).toBe(1);
+    expect(error.mock.calls.map((call) => String(call[0]))).toEqual([message]);
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+/** The log of `entries` signed by the log key, as its checkpoint says it. */
+function logCheckpoint(entries: Uint8Array[], key = logKey): string {
+  const rootHash = rootFromLeafHashes(entries.map((e) => hashLeaf(e)));
+  return signCheckpoint({ origin: ORIGIN, size: entries.length, rootHash, extensions: [] }, key);
+}
+
+/** Writes the log of `entries` under `folder` as tlog-tiles files, with checkpoint `note`. */
+function writeLog(folder: string, entries: Uint8Array[], note = logCheckpoint(entries)) {
+  const leaves = entries.map((e) => hashLeaf(e));
+  const write = (path: string, bytes: Uint8Array | string) => {
+    mkdirSync(dirname(join(folder, path)), { recursive: true });
+    writeFileSync(join(folder, path), bytes);
+  };
+  write('checkpoint', note);
+  for (const t of tilesForSize(entries.length)) {
+    write(tilePath(t.level, t.index, t.width), encodeTile(tileHashesFromLeafHashes(t, leaves)));
+    if (t.level === 0)
+      write(
+        entriesTilePath(t.index, t.width),
+        encodeEntryBundle(entries.slice(t.index * 256, t.index * 256 + t.width)),
+      );
+  }
+}
 
 describe('the verifier commands on an exported log the operator served badly', () => {
   const SIZE = 300; // a full entry bundle and hash tile, then a partial bundle of 44
-  const entries = chainEntries(
-    Array.from({ length: SIZE }, (_, i) =>
-      signStatement(
-        {
-          type: STATEMENT_TYPE,
-          statementId: `case-${i}/a`,
-          caseId: `case-${i}`,
-          stepId: 'a',
-          agency: 'water',
-          outcome: 'approved',
-          commitment: toBase64(new Uint8Array(32).fill(7)),
-          facts: {},
-          issuedAt: '2026-01-10T09:00:00Z',
-          keyId: water.keyId,
-        },
-        water,
-      ),
+  const statements = Array.from({ length: SIZE }, (_, i) =>
+    signStatement(
+      {
+        type: STATEMENT_TYPE,
+        statementId: `case-${i}/a`,
+        caseId: `case-${i}`,
+        stepId: 'a',
+        agency: 'water',
+        outcome: 'approved',
+        commitment: toBase64(new Uint8Array(32).fill(7)),
+        facts: {},
+        issuedAt: '2026-01-10T09:00:00Z',
+        keyId: water.keyId,
+      },
+      water,
     ),
-    0,
-    new Uint8Array(32),
-    '2026-01-10T09:00:01Z',
-  ).map((e) => e.bytes);
+  );
+  const entries = chainEntries(statements, 0, new Uint8Array(32), '2026-01-10T09:00:01Z').map(
+    (e) => e.bytes,
+  );
+  // The same statements sequenced a second later: another log under the same origin and key.
+  const forked = chainEntries(statements, 0, new Uint8Array(32), '2026-01-10T09:00:02Z').map(
+    (e) => e.bytes,
+  );
   const leaves = entries.map((e) => hashLeaf(e));
   const note = signCheckpoint(
     { origin: ORIGIN, size: SIZE, rootHash: rootFromLeafHashes(leaves), extensions: [] },
@@ -181,18 +278,9 @@ describe('the verifier commands on an exported log the operator served badly', (
   /** The log exported to a fresh folder, with its trust file; `damage` changes files first. */
   function exported(damage: (file: (path: string) => string) => void = () => undefined) {
     const dir = mkdtempSync(join(tmpdir(), 'onewindow-export-'));
-    const file = (path: string) => join(dir, 'log', path);
-    const write = (path: string, bytes: Uint8Array | string) => {
-      mkdirSync(dirname(file(path)), { recursive: true });
-      writeFileSync(file(path), bytes);
-    };
-    write('checkpoint', note);
-    write(entriesTilePath(0), encodeEntryBundle(entries.slice(0, 256)));
-    write(entriesTilePath(1, 44), encodeEntryBundle(entries.slice(256)));
-    for (const t of tilesForSize(SIZE))
-      write(tilePath(t.level, t.index, t.width), encodeTile(tileHashesFromLeafHashes(t, leaves)));
+    writeLog(join(dir, 'log'), entries, note);
     writeFileSync(join(dir, 'trust.json'), JSON.stringify(trust()));
-    damage(file);
+    damage((path) => join(dir, 'log', path));
     return { log: join(dir, 'log'), trust: join(dir, 'trust.json'), dir };
   }
 
@@ -410,22 +498,18 @@ describe('the verifier commands on an exported log the operator served badly', (
   });
 
   it('keeps the checkpoint a copy had when an export into it is cut short, and no temporary file', async () => {
-    const { log } = exported();
-    const before = filesUnder(log);
-    // Another checkpoint (parsed, not verified, by an export), then the last tile unreadable.
-    const other = signCheckpoint(
-      { origin: ORIGIN, size: SIZE, rootHash: new Uint8Array(32).fill(9), extensions: [] },
-      logKey,
-    );
+    // The copy holds the log's first 256 entries; the log has 300 now, and one tile unreadable.
+    const copy = join(exported().dir, 'copy');
+    const before = logCheckpoint(entries.slice(0, 256));
+    writeLog(copy, entries.slice(0, 256), before);
     const served = exported().log;
     const cutShort = (path: string) =>
-      path === 'checkpoint'
-        ? Promise.resolve(utf8(other))
-        : path === tilePath(0, 1, 44)
-          ? Promise.reject(new SourceError(`${path} is missing`))
-          : Promise.resolve(new Uint8Array(readFileSync(join(served, path))));
-    await expect(exportLog(cutShort, log)).rejects.toThrow(SourceError);
-    expect(filesUnder(log)).toEqual(before);
+      path === tilePath(0, 1, 44)
+        ? Promise.reject(new SourceError(`${path} is missing`))
+        : Promise.resolve(new Uint8Array(readFileSync(join(served, path))));
+    await expect(exportLog(cutShort, copy)).rejects.toThrow(SourceError);
+    expect(readFileSync(join(copy, 'checkpoint'), 'utf8')).toBe(before);
+    expect(Object.keys(filesUnder(copy)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 
   it("refuses to export another log's checkpoint and tiles into a copy, writing nothing", async () => {
@@ -443,6 +527,146 @@ describe('the verifier commands on an exported log the operator served badly', (
       `${log} holds a copy of log "${ORIGIN}", and this address serves log "elsewhere.example/log": export it to another folder`,
     );
     expect(filesUnder(log)).toEqual(before);
+  });
+
+  /** Serves the files under `folder` at a local address, as a log serves them under /ledger/. */
+  async function serve(folder: string): Promise<{ url: string; close: () => Promise<void> }> {
+    const server = createServer((request, response) => {
+      const file = join(folder, (request.url ?? '').replace(/^\/ledger\//, ''));
+      if (!existsSync(file)) {
+        response.statusCode = 404;
+        return response.end();
+      }
+      response.end(readFileSync(file));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ledger`,
+      close: () => new Promise((resolve) => server.close(() => resolve())),
+    };
+  }
+
+  /** `onewindow ledger export` of the log under `served` into `copy`, with `more` flags. */
+  async function exportServed(served: string, copy: string, more: string[] = []) {
+    const server = await serve(served);
+    try {
+      return await run(['export', '--url', server.url, '--dir', copy, ...more]);
+    } finally {
+      await server.close();
+    }
+  }
+
+  /** A copy of the log's first 256 entries, as an export made before the log grew. */
+  function copyOfFirst256(): string {
+    const copy = join(exported().dir, 'copy');
+    writeLog(copy, entries.slice(0, 256));
+    return copy;
+  }
+
+  const rootOf = (logEntries: Uint8Array[]) =>
+    toBase64(rootFromLeafHashes(logEntries.map((e) => hashLeaf(e))));
+
+  it('export refuses a smaller checkpoint than its copy holds, exit 1 naming both, and writes nothing', async () => {
+    const { log: copy } = exported();
+    const before = filesUnder(copy);
+    const smaller = join(exported().dir, 'smaller');
+    writeLog(smaller, entries.slice(0, 256));
+    const result = await exportServed(smaller, copy);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `FAILED: the log serves a checkpoint of size 256 root ${rootOf(entries.slice(0, 256))}, and ${copy} holds a copy of size ${SIZE} root ${rootOf(entries)}: a log never shrinks; nothing was written`,
+    );
+    expect(filesUnder(copy)).toEqual(before);
+  });
+
+  it('export refuses another root at the size of its copy (a split view), and writes nothing', async () => {
+    const { log: copy } = exported();
+    const before = filesUnder(copy);
+    const split = join(exported().dir, 'split');
+    writeLog(split, forked);
+    const result = await exportServed(split, copy);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `FAILED: the log serves a checkpoint of size ${SIZE} root ${rootOf(forked)}, and ${copy} holds a copy of size ${SIZE} root ${rootOf(entries)}: two roots of one size are a split view; nothing was written`,
+    );
+    expect(filesUnder(copy)).toEqual(before);
+  });
+
+  it('export refuses a larger checkpoint no consistency proof joins to its copy (RFC 9162 §2.1.4), and writes nothing', async () => {
+    const copy = copyOfFirst256();
+    const before = filesUnder(copy);
+    const fork = join(exported().dir, 'fork');
+    writeLog(fork, forked);
+    const result = await exportServed(fork, copy);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^FAILED: the log serves a checkpoint of size 300 root \S+, and \S+ holds a copy of size 256 root \S+: no consistency proof joins them \(RFC 9162 §2\.1\.4\): computed root \S+ does not match expected root \S+; nothing was written$/,
+    );
+    expect(filesUnder(copy)).toEqual(before);
+  });
+
+  it('export never replaces an entry bundle its copy holds with other bytes, and keeps its checkpoint', async () => {
+    // The log's hash tiles extend the copy, but its first bundle is another's (C2SP
+    // tlog-tiles: a full tile never changes).
+    const copy = copyOfFirst256();
+    const before = filesUnder(copy);
+    const { log: served } = exported((file) =>
+      writeFileSync(file(entriesTilePath(0)), encodeEntryBundle(forked.slice(0, 256))),
+    );
+    const result = await exportServed(served, copy);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `FAILED: ${join(copy, entriesTilePath(0))} holds other bytes than the log serves at ${entriesTilePath(0)} now, and a tile never changes (C2SP tlog-tiles): it was not replaced, and the copy keeps its checkpoint`,
+    );
+    // Every file the copy had is as it was (a new one, past its checkpoint, may have come).
+    expect(filesUnder(copy)).toMatchObject(before);
+  });
+
+  it('export --trust verifies the checkpoint before it replaces its copy’s, and says who vouches for it', async () => {
+    const copy = copyOfFirst256();
+    const { log: served, trust } = exported();
+    const result = await exportServed(served, copy, ['--trust', trust]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`  checkpoint verified: ${NO_WITNESS}`);
+    expect(readFileSync(join(copy, 'checkpoint'), 'utf8')).toBe(note);
+  });
+
+  it('export --trust refuses a checkpoint no trusted log key signed, exit 1, and writes nothing', async () => {
+    const copy = copyOfFirst256();
+    const before = filesUnder(copy);
+    const otherKey = signingKey(ORIGIN, new Uint8Array(32).fill(0x11));
+    const { log: served, trust } = exported((file) =>
+      writeFileSync(file('checkpoint'), logCheckpoint(entries, otherKey)),
+    );
+    const result = await exportServed(served, copy, ['--trust', trust]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^FAILED: checkpoint rejected: /);
+    expect(filesUnder(copy)).toEqual(before);
+  });
+
+  it("audit says the log's key alone vouches for the checkpoint when the trust file asks for no witness", async () => {
+    const { log, trust } = exported();
+    const result = await run(['audit', '--dir', log, '--trust', trust]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('root matches the log-signed checkpoint');
+    expect(result.stdout).toContain(NO_WITNESS);
+  });
+
+  it("prove says the log's key alone vouches for the receipt's checkpoint when the trust file asks for no witness", async () => {
+    const { log, trust, dir } = exported();
+    const result = await run([
+      'prove',
+      '5',
+      '--dir',
+      log,
+      '--trust',
+      trust,
+      '--out',
+      join(dir, 'r.json'),
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`its checkpoint: ${NO_WITNESS}`);
   });
 
   it('refuses an empty path flag, which would otherwise drop a --state check or an --out file', async () => {

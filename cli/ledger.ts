@@ -14,12 +14,12 @@ import { openWitnessedCheckpoint } from '../ledger/cosignature.ts';
 import { parseEntryBytes } from '../ledger/entry.ts';
 import { EvidenceBundle, formatEvidenceProblem, verifyEvidenceBundle } from '../ledger/evidence.ts';
 import { KeyTimeline } from '../ledger/keyEvents.ts';
-import { verifyConsistency, verifyInclusion } from '../ledger/proof.ts';
+import { verifyInclusion } from '../ledger/proof.ts';
 import { emptyRoot, hashLeaf } from '../ledger/rfc9162.ts';
 import { verifyStatementSignature } from '../ledger/statement.ts';
 import { MalformedTileError } from '../ledger/tiles.ts';
 import {
-  consistencyProofFromTiles,
+  extensionOf,
   inclusionProofFromTiles,
   readEntry,
   type FetchPath,
@@ -27,6 +27,7 @@ import {
 import { loadTrust, Receipt, TrustFile, type Trust } from '../ledger/trust.ts';
 import { hashChildrenNode, hashLeafNode } from '../ledger/pg/nodeSha256.ts';
 import {
+  CopyConflictError,
   directorySource,
   exportLog,
   httpSource,
@@ -48,7 +49,7 @@ const USAGE = `usage: onewindow ledger <verify|audit|prove|verify-receipt|export
   audit   (--url <addr>/ledger | --dir <export>) --trust <file> [--state <file>]
   prove <index> (--url … | --dir …) --trust <file> [--out <file>] [--state <file>]
   verify-receipt <file> --trust <file>
-  export --url <addr>/ledger --dir <folder>
+  export --url <addr>/ledger --dir <folder> [--trust <file>]
   verify-bundle <file> --trust <file>
   export-bundle --case <id> --trust <file> [--out <file>]   (DATABASE_URL)`;
 
@@ -119,9 +120,18 @@ function cosignedLine(cosignatures: readonly { name: string }[], trust: Trust): 
     : line;
 }
 
+/** What vouches for a checkpoint the trust accepts: witnesses, or the log's key alone. */
+function checkpointKind(trust: Trust): string {
+  return trust.policy.threshold === 0 ? 'log-signed checkpoint' : 'cosigned checkpoint';
+}
+
 /** Fetches the checkpoint and opens it: log signature first, then the witness policy. */
 async function verifiedCheckpoint(fetchPath: FetchPath, trust: Trust) {
-  const bytes = await fetchPath('checkpoint');
+  return openTrusted(await fetchPath('checkpoint'), trust);
+}
+
+/** Opens a checkpoint note against the trust: log signature first, then the witness policy. */
+function openTrusted(bytes: Uint8Array, trust: Trust) {
   try {
     const note = fromUtf8(bytes);
     return { note, ...openWitnessedCheckpoint(note, trust.origin, trust.logKeys, trust.policy) };
@@ -220,43 +230,30 @@ async function checkAgainstRemembered(
   if (previous) {
     if (previous.origin !== trust.origin)
       throw new UsageError(`state file ${statePath} is for log ${previous.origin}`);
-    const oldRoot = fromBase64(previous.rootHash);
     const failure = (message: string) =>
       new VerificationFailure(
         `${message} (state file ${statePath})${otherLogHint(previous, trust)}`,
       );
-    if (checkpoint.size < previous.size) {
+    // A tile that could not be read proves nothing either way: its SourceError is exit 3.
+    const extension = await extensionOf(
+      fetchPath,
+      { size: previous.size, rootHash: fromBase64(previous.rootHash) },
+      checkpoint,
+    );
+    if (!extension.ok)
       throw failure(
-        `the log shrank: checkpoint of size ${checkpoint.size} after size ${previous.size} was verified`,
+        {
+          shrank: `the log shrank: checkpoint of size ${checkpoint.size} after size ${previous.size} was verified`,
+          split: `two different checkpoints of size ${checkpoint.size}: root ${toBase64(checkpoint.rootHash)} now, ${previous.rootHash} before (a split view)`,
+          badEmptyRoot: `the saved checkpoint of size 0 has root ${previous.rootHash}, not the empty tree's`,
+          inconsistent: `checkpoint of size ${checkpoint.size} is not consistent with size ${previous.size} verified at ${previous.verifiedAt}: ${extension.detail}`,
+        }[extension.why],
       );
-    }
-    if (checkpoint.size === previous.size) {
-      if (!bytesEqual(oldRoot, checkpoint.rootHash)) {
-        throw failure(
-          `two different checkpoints of size ${checkpoint.size}: root ${toBase64(checkpoint.rootHash)} now, ${previous.rootHash} before (a split view)`,
-        );
-      }
-      consistency = `same tree as verified at ${previous.verifiedAt}`;
-    } else if (previous.size === 0) {
-      // RFC 9162 §2.1.4: every tree extends the empty one; there is no proof to ask for.
-      if (!bytesEqual(oldRoot, emptyRoot()))
-        throw failure(
-          `the saved checkpoint of size 0 has root ${previous.rootHash}, not the empty tree's`,
-        );
-      consistency = `extends the empty tree verified at ${previous.verifiedAt}`;
-    } else {
-      try {
-        const proof = await consistencyProofFromTiles(fetchPath, previous.size, checkpoint.size);
-        verifyConsistency(previous.size, checkpoint.size, proof, oldRoot, checkpoint.rootHash);
-      } catch (error) {
-        // A tile that could not be read proves nothing either way: exit 3, not a split view.
-        if (error instanceof SourceError) throw error;
-        throw failure(
-          `checkpoint of size ${checkpoint.size} is not consistent with size ${previous.size} verified at ${previous.verifiedAt}: ${(error as Error).message}`,
-        );
-      }
-      consistency = `consistent with size ${previous.size} verified at ${previous.verifiedAt}`;
-    }
+    consistency = {
+      same: `same tree as verified at ${previous.verifiedAt}`,
+      fromEmpty: `extends the empty tree verified at ${previous.verifiedAt}`,
+      proven: `consistent with size ${previous.size} verified at ${previous.verifiedAt}`,
+    }[extension.how];
   }
   const remember = () => {
     const state: VerifyState = {
@@ -321,7 +318,7 @@ function progressBar(label: string): { update(done: number, total: number): void
 
 async function runAudit(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, stateSourceOptions, { positionals: false });
-  const { trust, fetchPath, checkpoint, note } = await openLog(values);
+  const { trust, fetchPath, checkpoint, note, cosignatures } = await openLog(values);
   // With --state, as verify: an older checkpoint than the one remembered is refused, and this
   // one remembered. Not by default: an export audited later may be old on purpose (an archive).
   const remembered = values.state
@@ -352,8 +349,9 @@ async function runAudit(argv: string[]): Promise<number> {
     }
     remembered?.remember();
     console.log(
-      `audit passed: ${result.size} entries re-hashed, chain intact, ${result.signaturesChecked} statement signatures valid, root matches the cosigned checkpoint`,
+      `audit passed: ${result.size} entries re-hashed, chain intact, ${result.signaturesChecked} statement signatures valid, root matches the ${checkpointKind(trust)}`,
     );
+    console.log(`  ${cosignedLine(cosignatures, trust)}`);
     if (remembered) console.log(`  ${remembered.consistency}`);
     return 0;
   } finally {
@@ -377,7 +375,7 @@ async function runProve(argv: string[]): Promise<number> {
     throw new UsageError(
       `<index> must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, got ${JSON.stringify(given)}`,
     );
-  const { trust, fetchPath, checkpoint, note } = await openLog(values);
+  const { trust, fetchPath, checkpoint, note, cosignatures } = await openLog(values);
   if (index >= checkpoint.size)
     throw new UsageError(`index ${index} is not below the checkpoint size ${checkpoint.size}`);
   // With --state, as verify: an older checkpoint than the one remembered is refused, and this
@@ -396,13 +394,6 @@ async function runProve(argv: string[]): Promise<number> {
       );
     throw error;
   });
-  try {
-    verifyInclusion(hashLeaf(entry), index, checkpoint.size, proof, checkpoint.rootHash);
-  } catch (error) {
-    throw new VerificationFailure(
-      `the log's own tiles do not prove entry ${index}: ${(error as Error).message}`,
-    );
-  }
   const receipt: Receipt = {
     type: 'onewindow.receipt/v1',
     origin: trust.origin,
@@ -412,6 +403,9 @@ async function runProve(argv: string[]): Promise<number> {
     inclusionProof: proof.map(toBase64),
     checkpoint: note,
   };
+  // No receipt for what verify-receipt would refuse: an entry not proven, forged (a statement
+  // its key did not sign, or a key not valid then) or not of the fixed format.
+  checkReceipt(receipt, trust);
   // The receipt first: an --out that cannot be written fails the command before the state
   // moves on, so the state never remembers a checkpoint no receipt came of.
   const text = `${JSON.stringify(receipt, null, 2)}\n`;
@@ -419,6 +413,7 @@ async function runProve(argv: string[]): Promise<number> {
     writeFileWhole(values.out, text);
     console.error(`receipt for entry ${index} written to ${values.out}`);
   } else process.stdout.write(text);
+  console.error(`  its checkpoint: ${cosignedLine(cosignatures, trust)}`);
   remembered?.remember();
   return 0;
 }
@@ -431,6 +426,29 @@ function runVerifyReceipt(argv: string[]): number {
   if (!existsSync(file)) throw new UsageError(`receipt ${file} does not exist`);
   const trust = readTrust(values.trust);
   const receipt = readJsonFile(file, Receipt, file, 'a receipt');
+  const { entry, key, cosignatures } = checkReceipt(receipt, trust);
+  console.log(
+    `receipt verified: entry ${entry.index} of ${trust.origin} (size ${receipt.size}, ${checkpointKind(trust)})`,
+  );
+  console.log(`  ${cosignedLine(cosignatures, trust)}`);
+  console.log(
+    `  ${entry.statement.statementId}: ${entry.statement.agency} said "${entry.statement.outcome}" at ${entry.statement.issuedAt}, signed by ${key.keyId}`,
+  );
+  // Honest about the limit: one entry cannot show the key events logged before it.
+  console.log(
+    '  (its key was judged by the trust file alone; a rotation or revocation logged since is applied by onewindow ledger audit)',
+  );
+  return 0;
+}
+
+/**
+ * Checks a receipt against the trust, as `verify-receipt` does and `prove` before it writes
+ * one: its checkpoint (log signature, witness policy), the entry's inclusion proof (RFC 9162
+ * §2.1.3.2), the entry's fixed format and index, its key valid for its agency at its issuedAt,
+ * and the statement's signature. Returns the entry, its key and the checkpoint's cosignatures.
+ * @throws VerificationFailure naming what does not hold.
+ */
+function checkReceipt(receipt: Receipt, trust: Trust) {
   if (receipt.origin !== trust.origin)
     throw new VerificationFailure(
       `receipt is for log ${receipt.origin}, the trust file for ${trust.origin}`,
@@ -479,17 +497,7 @@ function runVerifyReceipt(argv: string[]): number {
   if (!verifyStatementSignature(raw, key.publicKey)) {
     throw new VerificationFailure(`statement signature does not verify under ${key.keyId}`);
   }
-  console.log(
-    `receipt verified: entry ${entry.index} of ${trust.origin} (size ${receipt.size}, ${opened.cosignatures.length} cosignatures)`,
-  );
-  console.log(
-    `  ${entry.statement.statementId}: ${entry.statement.agency} said "${entry.statement.outcome}" at ${entry.statement.issuedAt}, signed by ${key.keyId}`,
-  );
-  // Honest about the limit: one entry cannot show the key events logged before it.
-  console.log(
-    '  (its key was judged by the trust file alone; a rotation or revocation logged since is applied by onewindow ledger audit)',
-  );
-  return 0;
+  return { entry, key, cosignatures: opened.cosignatures };
 }
 
 function runVerifyBundle(argv: string[]): number {
@@ -582,19 +590,37 @@ async function runExportBundle(argv: string[], env: NodeJS.ProcessEnv): Promise<
 async function runExport(argv: string[]): Promise<number> {
   const { values } = parseFlags(
     argv,
-    { url: { type: 'string' }, dir: { type: 'string' } },
+    { url: { type: 'string' }, dir: { type: 'string' }, trust: { type: 'string' } },
     { positionals: false },
   );
   if (!values.url || !values.dir)
-    throw new UsageError('usage: onewindow ledger export --url <addr>/ledger --dir <folder>');
+    throw new UsageError(
+      'usage: onewindow ledger export --url <addr>/ledger --dir <folder> [--trust <file>]',
+    );
+  // With a trust file the checkpoint is verified as verify does, before it replaces the copy's.
+  const trust = values.trust === undefined ? undefined : readTrust(values.trust);
+  let cosigned: string | undefined;
+  const open =
+    trust &&
+    ((bytes: Uint8Array) => {
+      const opened = openTrusted(bytes, trust);
+      cosigned = cosignedLine(opened.cosignatures, trust);
+      return opened.checkpoint;
+    });
   let size: number;
   try {
-    size = await exportLog(httpSource(urlOption(values.url)), values.dir);
+    size = await exportLog(httpSource(urlOption(values.url)), values.dir, open);
   } catch (error) {
     if (error instanceof OtherLogError) throw new UsageError(error.message);
+    if (error instanceof CopyConflictError) throw new VerificationFailure(error.message);
     throw error;
   }
   console.log(`exported ${size} entries and their tiles from ${values.url} to ${values.dir}`);
+  console.log(
+    cosigned
+      ? `  checkpoint verified: ${cosigned}`
+      : '  (its checkpoint was parsed, not verified: give --trust, or audit the copy)',
+  );
   return 0;
 }
 

@@ -4,11 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { makeDirectory } from './directories.ts';
-import { fromUtf8, readAtMost } from '../ledger/bytes.ts';
-import { parseCheckpoint } from '../ledger/checkpoint.ts';
+import { bytesEqual, fromUtf8, readAtMost, toBase64 } from '../ledger/bytes.ts';
+import { parseCheckpoint, type Checkpoint } from '../ledger/checkpoint.ts';
 import { splitNote } from '../ledger/note.ts';
 import { MalformedTileError, tilePath, tilesForSize } from '../ledger/tiles.ts';
-import { readEntries, type FetchPath } from '../ledger/tlogClient.ts';
+import { extensionOf, readEntries, type FetchPath } from '../ledger/tlogClient.ts';
 
 /** The log could not be read (no answer, an HTTP error, a file missing): nothing was verified. */
 export class SourceError extends Error {
@@ -18,6 +18,14 @@ export class SourceError extends Error {
 /** The export's folder holds a copy of another log: nothing was written to it. */
 export class OtherLogError extends Error {
   override name = 'OtherLogError';
+}
+
+/**
+ * The log as served does not extend the export's copy of it (smaller, forked, or a tile with
+ * other bytes): a finding about the log or the copy. The copy's files were not replaced.
+ */
+export class CopyConflictError extends Error {
+  override name = 'CopyConflictError';
 }
 
 const FETCH_TIMEOUT_MS = 30_000;
@@ -90,16 +98,17 @@ export function directorySource(dir: string): FetchPath {
 /**
  * Reads from a source and keeps a copy of each file read under `dir` (an export), each written
  * whole: to a temporary file, then renamed into place, so an export cut short leaves every file
- * as it was or as it is now, never part of one. The checkpoint is held until `finish`, which
- * writes it last, the same way: until everything it covers is in place, the folder keeps the
- * checkpoint it had, and a copy audited meanwhile is the old one, whole.
+ * as it was or as it is now, never part of one. `keep` writes a file so too (the checkpoint,
+ * last: until everything it covers is in place, the folder keeps the checkpoint it had, and a
+ * copy audited meanwhile is the old one, whole).
+ * @throws CopyConflictError, from `fetchPath`, when the log serves a tile or entry bundle the
+ *   folder holds with other bytes: it is not replaced.
  */
 function mirroringSource(
   source: FetchPath,
   dir: string,
-): { fetchPath: FetchPath; finish: () => Promise<void> } {
+): { fetchPath: FetchPath; keep: (path: string, bytes: Uint8Array) => Promise<void> } {
   const made = new Set<string>();
-  let checkpoint: Uint8Array | undefined;
   const keep = async (path: string, bytes: Uint8Array) => {
     const file = resolve(dir, path);
     await makeDirectory(dirname(file), made);
@@ -114,43 +123,69 @@ function mirroringSource(
   return {
     fetchPath: async (path) => {
       const bytes = await source(path);
-      if (path === 'checkpoint') checkpoint = bytes;
-      else await keep(path, bytes);
+      // A tile path names the hashes or entries it holds, which never change: a full tile is
+      // immutable, a partial one the start of its full tile (C2SP tlog-tiles). So a file the
+      // copy holds with these bytes is not written again, and one with other bytes is a fork
+      // of the log or of the copy: a finding, never replaced.
+      const file = resolve(dir, path);
+      const held = await readIfThere(file);
+      if (held && bytesEqual(held, bytes)) return bytes;
+      if (held)
+        throw new CopyConflictError(
+          `${file} holds other bytes than the log serves at ${path} now, and a tile never changes (C2SP tlog-tiles): it was not replaced, and the copy keeps its checkpoint`,
+        );
+      await keep(path, bytes);
       return bytes;
     },
-    finish: () => (checkpoint ? keep('checkpoint', checkpoint) : Promise.resolve()),
+    keep,
   };
 }
 
 /**
  * Copies a log from `source` into `dir` under its tlog-tiles paths: every entry bundle and
  * every hash tile of the checkpoint's size, then the checkpoint. The copy is what an agency
- * audits offline (`onewindow ledger audit --dir`). Returns the size copied. An export that
- * fails leaves the folder's checkpoint as it was.
+ * audits offline (`onewindow ledger audit --dir`). Returns the size copied. `open` reads the
+ * served checkpoint, verifying what the caller can (its signatures, against a trust file); by
+ * default it is only parsed. When `dir` holds a copy already, the log must extend it (RFC 9162
+ * §2.1.4), checked before anything is written. An export that fails leaves the folder's
+ * checkpoint as it was.
  * @throws SourceError when the log serves no checkpoint or a malformed entry bundle;
- *   OtherLogError when `dir` holds a copy of another log.
+ *   OtherLogError when `dir` holds a copy of another log, or a checkpoint file that is none;
+ *   CopyConflictError when the log does not extend the copy; what `open` throws.
  */
-export async function exportLog(source: FetchPath, dir: string): Promise<number> {
-  const { fetchPath, finish } = mirroringSource(source, dir);
-  const note = await fetchPath('checkpoint');
-  let size: number;
-  let origin: string;
-  try {
-    // Parsed strictly (C2SP tlog-checkpoint), not verified: the copy is verified where it is
-    // audited. A web page answering for a wrong --url is no checkpoint of size 0.
-    ({ size, origin } = parseCheckpoint(splitNote(fromUtf8(note)).text));
-  } catch (error) {
-    throw new SourceError(`the log served no checkpoint: ${(error as Error).message}`);
+export async function exportLog(
+  source: FetchPath,
+  dir: string,
+  open: (note: Uint8Array) => Checkpoint = parseServedCheckpoint,
+): Promise<number> {
+  const { fetchPath, keep } = mirroringSource(source, dir);
+  const note = await source('checkpoint');
+  const checkpoint = open(note);
+  const { size } = checkpoint;
+  const kept = await keptCheckpoint(dir);
+  if (kept) {
+    // A wrong --url serving another log would overwrite the copy's tiles with that log's: the
+    // copy is of one log (its checkpoint's first line, C2SP tlog-checkpoint).
+    if (kept.origin !== checkpoint.origin)
+      throw new OtherLogError(
+        `${dir} holds a copy of log ${JSON.stringify(kept.origin)}, and this address serves log ${JSON.stringify(checkpoint.origin)}: export it to another folder`,
+      );
+    // A log never shrinks nor forks: a smaller checkpoint, another root at the copy's size or
+    // one no consistency proof joins to it would replace the evidence of what the log said.
+    // The proof is read from the source, so nothing is written before it holds.
+    const extension = await extensionOf(source, kept, checkpoint);
+    if (!extension.ok)
+      throw new CopyConflictError(
+        `the log serves a checkpoint of size ${size} root ${toBase64(checkpoint.rootHash)}, and ${dir} holds a copy of size ${kept.size} root ${toBase64(kept.rootHash)}: ${
+          {
+            shrank: 'a log never shrinks',
+            split: 'two roots of one size are a split view',
+            badEmptyRoot: "the copy's root of size 0 is not the empty tree's",
+            inconsistent: `no consistency proof joins them (RFC 9162 §2.1.4): ${extension.detail}`,
+          }[extension.why]
+        }; nothing was written`,
+      );
   }
-  // A wrong --url serving another log would overwrite the copy's tiles with that log's: the
-  // copy is of one log (its checkpoint's first line, C2SP tlog-checkpoint), refused before
-  // any tile is written.
-  const kept = await readFile(resolve(dir, 'checkpoint'), 'utf8').catch(() => undefined);
-  const keptOrigin = kept?.split('\n', 1)[0];
-  if (keptOrigin !== undefined && keptOrigin !== origin)
-    throw new OtherLogError(
-      `${dir} holds a copy of log ${JSON.stringify(keptOrigin)}, and this address serves log ${JSON.stringify(origin)}: export it to another folder`,
-    );
   try {
     for await (const _ of readEntries(fetchPath, size)) void _;
   } catch (error) {
@@ -160,8 +195,49 @@ export async function exportLog(source: FetchPath, dir: string): Promise<number>
   }
   for (const tile of tilesForSize(size))
     await fetchPath(tilePath(tile.level, tile.index, tile.width));
-  await finish();
+  await keep('checkpoint', note);
   return size;
+}
+
+/**
+ * A served checkpoint parsed strictly as a signed note (C2SP signed-note, tlog-checkpoint), not
+ * verified: without a trust file the copy is verified where it is audited. A web page answering
+ * for a wrong --url is no checkpoint of size 0. @throws SourceError.
+ */
+function parseServedCheckpoint(note: Uint8Array): Checkpoint {
+  try {
+    return parseCheckpoint(splitNote(fromUtf8(note)).text);
+  } catch (error) {
+    throw new SourceError(`the log served no checkpoint: ${(error as Error).message}`);
+  }
+}
+
+/** The checkpoint `dir` holds, parsed, or undefined. @throws OtherLogError when it is none. */
+async function keptCheckpoint(dir: string): Promise<Checkpoint | undefined> {
+  const file = resolve(dir, 'checkpoint');
+  const kept = await readIfThere(file);
+  if (kept === undefined) return undefined;
+  try {
+    return parseCheckpoint(splitNote(kept).text);
+  } catch (error) {
+    throw new OtherLogError(
+      `${file} is no checkpoint (${(error as Error).message}): export to another folder`,
+    );
+  }
+}
+
+/**
+ * The bytes of `file`, or undefined when there is none (its folder missing, or a file: writing
+ * there then says why). @throws the file system's error when it cannot be read (EACCES).
+ */
+async function readIfThere(file: string): Promise<Uint8Array | undefined> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw error;
+  }
 }
 
 /** Why a fetch got no answer, in the system's words (undici hides them in `cause`). */

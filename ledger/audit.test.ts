@@ -275,7 +275,7 @@ describe('auditLedger', () => {
           statement('a'),
           thiefsAdd,
           dated(statement('c', 'approved', stranger), '2026-02-20T00:00:00Z'),
-          dated(statement('d'), '2026-02-18T00:00:00Z'),
+          dated(statement('d'), '2026-02-21T00:00:00Z'),
           revoke,
           dated(statement('e', 'approved', stranger), '2026-03-02T00:00:00Z'),
         ],
@@ -287,7 +287,7 @@ describe('auditLedger', () => {
     expect(result.findings.map((f) => [f.index, f.problem])).toEqual([
       [1, `entry is disowned: ${revoked}, and it was logged at 2026-02-15T00:00:00.000Z`],
       [2, `entry is disowned: ${introduced}, and it was logged at 2026-02-20T00:00:00.000Z`],
-      [3, `entry is disowned: ${revoked}, and it was logged at 2026-02-18T00:00:00.000Z`],
+      [3, `entry is disowned: ${revoked}, and it was logged at 2026-02-21T00:00:00.000Z`],
       [
         5,
         // Logged after the revocation: the thief's key signs nothing the agency owns.
@@ -295,6 +295,41 @@ describe('auditLedger', () => {
       ],
     ]);
     expect(result.ok).toBe(false);
+  });
+
+  // The operator's way past a revocation: the thief's entry logged with a sequencedAt before
+  // revokedAt, which the revocation's reach back is judged by. The log's clock never runs back.
+  test('reports an entry sequenced before the one before it, so a backdated one cannot escape a revocation', async () => {
+    const dated = (s: Statement, issuedAt: string): Statement => ({ ...s, issuedAt });
+    const revoke = keyRevokeStatement({
+      agency: 'water',
+      keyId: water.keyId,
+      signingKeyId: water.keyId,
+      revokedAt: '2026-02-01T00:00:00Z',
+      issuedAt: '2026-03-01T00:00:00Z',
+      sequence: 1,
+    });
+    const result = await audit(
+      chainLoggedAsIssued(
+        [
+          statement('a'),
+          dated(statement('b'), '2026-02-10T00:00:00Z'),
+          dated(statement('thief'), '2026-01-20T00:00:00Z'),
+          revoke,
+        ],
+        [water],
+      ),
+    );
+    expect(result.findings.map((f) => [f.index, f.problem])).toEqual([
+      [
+        1,
+        `entry is disowned: key ${water.keyId} was revoked at 2026-02-01T00:00:00Z (entry 3), and it was logged at 2026-02-10T00:00:00.000Z`,
+      ],
+      [
+        2,
+        "entry was sequenced at 2026-01-20T00:00:00.000Z, before entry 1 that precedes it in the log (sequenced at 2026-02-10T00:00:00.000Z): the log's clock ran backwards",
+      ],
+    ]);
   });
 
   // A key revoked by an entry signs nothing logged after it, however its statements are dated.

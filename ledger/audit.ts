@@ -5,13 +5,14 @@
 // starts from the trust file's agency keys (anchors) and follows the key events in the log
 // (ledger/keyEvents.ts), in log order: each statement is judged by the keys as they stood
 // when it was appended, and a later revocation disowns what the key got logged from its
-// revokedAt on.
+// revokedAt on, by the log's clock, which must never run backwards (an entry's sequencedAt
+// earlier than the one before it is a finding).
 import type { Entry } from '../domain/statement.ts';
 import { bytesEqual, fromBase64, isBase64Of, toBase64, utf8 } from './bytes.ts';
 import { readCanonicalEntry } from './canonicalEntry.ts';
 import { FirstIndexById } from './firstIndexById.ts';
 import type { Checkpoint } from './checkpoint.ts';
-import { GENESIS_PREV_LEAF_HASH, parseEntryBytes } from './entry.ts';
+import { GENESIS_PREV_LEAF_HASH, LogClock, parseEntryBytes } from './entry.ts';
 import { isKeyEvent, KeyTimeline } from './keyEvents.ts';
 import { hashChildren, hashLeaf } from './rfc9162.ts';
 import { STATEMENT_CONTEXT, statementMessage } from './statement.ts';
@@ -96,6 +97,7 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
   const childrenOf = options.hashChildren ?? hashChildren;
   const keys = new KeyTimeline(options.agencyKeys);
   const seenStatements = new FirstIndexById();
+  const clock = new LogClock();
   // Leaf hashes are kept only until their tile is full (ledger/tileLevels.ts TileTree).
   const tree = new TileTree(childrenOf);
   let prev = fromBase64(GENESIS_PREV_LEAF_HASH);
@@ -168,6 +170,7 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
       const state: EntryState = {
         keys,
         seenStatements,
+        clock,
         report,
         message: (length) => messages.subarray(used, (used += length)),
       };
@@ -248,6 +251,7 @@ interface PendingCheck extends VerifyRequest {
 interface EntryState {
   keys: KeyTimeline;
   seenStatements: FirstIndexById;
+  clock: LogClock;
   report: (index: number, problem: string) => void;
   /** Room for a signed message of `length` bytes. */
   message: (length: number) => Uint8Array;
@@ -258,7 +262,7 @@ function checkEntry(
   index: number,
   bytes: Uint8Array,
   prev: Uint8Array,
-  { keys, seenStatements, report, message: room }: EntryState,
+  { keys, seenStatements, clock, report, message: room }: EntryState,
 ): { statement: Entry['statement']; request: PendingCheck } | undefined {
   const read = readEntry(index, bytes, report, room);
   if (!read) return undefined;
@@ -267,6 +271,9 @@ function checkEntry(
     report(index, `entry at position ${index} says it is entry ${entry.index}`);
   if (!isBase64Of(entry.prevLeafHash, prev))
     report(index, `entry does not chain to the one before it (prevLeafHash ${entry.prevLeafHash})`);
+  // The clock a revocation's reach back is judged by (KeyTimeline.disowned) never runs back.
+  const backwards = clock.step(index, entry.sequencedAt);
+  if (backwards) report(index, backwards);
   const earlier = seenStatements.firstOrAdd(entry.statement.statementId, index);
   if (earlier !== undefined)
     report(index, `statement ${entry.statement.statementId} was already appended at ${earlier}`);

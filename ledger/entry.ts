@@ -147,3 +147,33 @@ function canonicalDifference(bytes: Uint8Array, value: unknown): number | undefi
   for (let i = 0; i < length; i++) if (bytes[i] !== canonical[i]) return i;
   return bytes.length === canonical.length ? undefined : length;
 }
+
+/**
+ * The log's clock, read entry by entry in log order: `sequencedAt` never runs backwards (the
+ * sequencer writes the later of the previous entry's and its own clock). A revocation disowns
+ * what its key got logged from its revokedAt on by this clock (ledger/keyEvents.ts), so an
+ * entry an operator backdated past the entry before it is a finding, not a time to trust.
+ */
+export class LogClock {
+  private last: { index: number; sequencedAt: string; at: number } | undefined;
+
+  /**
+   * Why entry `index`, sequenced at `sequencedAt` (RFC 3339), turns the clock back from the
+   * last entry given before it, or undefined. An entry at or before that one's index is
+   * passed over (out of order, which the caller reports).
+   */
+  step(index: number, sequencedAt: string): string | undefined {
+    const last = this.last;
+    // Entries out of order are another finding: the clock is judged along the log's order.
+    if (last && index <= last.index) return undefined;
+    // A batch's entries share one sequencedAt: parsed once.
+    if (last?.sequencedAt === sequencedAt) {
+      last.index = index;
+      return undefined;
+    }
+    const at = Date.parse(sequencedAt);
+    this.last = { index, sequencedAt, at };
+    if (last === undefined || at >= last.at) return undefined;
+    return `entry was sequenced at ${sequencedAt}, before entry ${last.index} that precedes it in the log (sequenced at ${last.sequencedAt}): the log's clock ran backwards`;
+  }
+}

@@ -257,11 +257,13 @@ const withEntry = (
 const mutations: Mutation[] = [
   {
     desc: 'a flipped byte of an entry outside the signed statement (sequencedAt)',
-    // "…09:00:01.000Z" becomes "…09:00:01.001Z": only the Merkle proof and the next link catch it.
+    // "…09:00:01.000Z" becomes "…09:00:01.001Z": only the Merkle proof, the next link and the
+    // next entry's time (now before this one's) catch it.
     bundle: (b) => withEntry(b, 1, (e) => ({ entry: flipByte(e.entry, '"sequencedAt"', 37) })),
     want: [
       [1, 'inclusion'],
       [2, 'chain'],
+      [2, 'clock'],
     ],
     message:
       /^entry bytes \(leaf hash \S+\) are not proven in the checkpoint of size 7: computed root \S+ does not match expected root \S+$/,
@@ -448,23 +450,26 @@ describe('a mutated evidence bundle', () => {
 });
 
 /**
- * The bundle for CASE_A of a log holding `signed` (entries from 0, each logged at its issuedAt), with every key event of
- * housing, each proven in a checkpoint the log key signs and every witness cosigns.
+ * The bundle for CASE_A of a log holding `signed` (entries from 0), with every key event of
+ * housing, each proven in a checkpoint the log key signs and every witness cosigns. Each entry
+ * is logged at `loggedAt[its index]` if given, else when its statement says it was issued, or
+ * when the entry before it was if that is later (the log's clock never runs back).
  */
-function provenBundle(signed: SignedStatement[]): EvidenceBundle {
-  // Each entry logged when its statement says it was issued: revocations reach back by it.
-  const log = signed.reduce<ReturnType<typeof chainEntries>>(
-    (chained, s) => [
+function provenBundle(
+  signed: SignedStatement[],
+  loggedAt: Record<number, string> = {},
+): EvidenceBundle {
+  // Revocations reach back by the time each entry was logged.
+  const log = signed.reduce<ReturnType<typeof chainEntries>>((chained, s) => {
+    const before = chained.at(-1)?.entry.sequencedAt;
+    const issued = s.statement.issuedAt;
+    const time =
+      loggedAt[chained.length] ?? (before !== undefined && before > issued ? before : issued);
+    return [
       ...chained,
-      ...chainEntries(
-        [s],
-        chained.length,
-        chained.at(-1)?.leafHash ?? new Uint8Array(32),
-        s.statement.issuedAt,
-      ),
-    ],
-    [],
-  );
+      ...chainEntries([s], chained.length, chained.at(-1)?.leafHash ?? new Uint8Array(32), time),
+    ];
+  }, []);
   const hashes = log.map((e) => e.leafHash);
   const nodes: GetNodes = (ids) =>
     ids.map((id) => {
@@ -578,6 +583,39 @@ describe('an evidence bundle across a key rotation', () => {
       },
     ]);
     expect(result.keyEventsApplied).toBe(1);
+  });
+
+  // The operator's way past that: the entry logged with a time before revokedAt, which the
+  // revocation's reach back is judged by. The log's clock never runs back, so it shows.
+  test('reports a case entry sequenced before the entry before it in the bundle', () => {
+    const backdated = provenBundle(
+      [
+        under(agencyKeys.orchestrator, CASE_A, 'intake', 'orchestrator', 1),
+        under(agencyKeys.orchestrator, CASE_A, 'verifyContract', 'orchestrator', 4),
+        under(agencyKeys.housing, CASE_A, 'checkTitle', 'housing', 5),
+        signStatement(
+          keyRevokeStatement({
+            agency: 'housing',
+            keyId: agencyKeys.housing.keyId,
+            signingKeyId: agencyKeys.housing.keyId,
+            revokedAt: at(3),
+            issuedAt: at(6),
+            sequence: 1,
+          }),
+          agencyKeys.housing,
+        ),
+      ],
+      { 2: at(2) },
+    );
+    const result = verifyEvidenceBundle(backdated, trust);
+    expect(result.problems).toEqual([
+      {
+        position: 2,
+        index: 2,
+        check: 'clock',
+        problem: `entry was sequenced at ${at(2)}, before entry 1 that precedes it in the log (sequenced at ${at(4)}): the log's clock ran backwards`,
+      },
+    ]);
   });
 
   test('without them, knows only the trust file: the rotated-in key is unknown, the revoked one taken', () => {

@@ -3,16 +3,21 @@
 // same code reads a live address or an exported folder. Nothing here trusts a served hash
 // it could recompute; proofs are built from hash tiles and checked against a checkpoint
 // whose signatures were verified first.
+import { bytesEqual } from './bytes.ts';
 import {
   consistencyProofAsync,
   inclusionProofAsync,
+  ProofError,
   rootFromLeafHashes,
+  verifyConsistency,
   type NodeId,
 } from './proof.ts';
+import { emptyRoot } from './rfc9162.ts';
 import {
   decodeEntryBundle,
   decodeTile,
   entriesTilePath,
+  MalformedTileError,
   tilePath,
   TILE_HEIGHT,
   TILE_WIDTH,
@@ -76,6 +81,54 @@ export function consistencyProofFromTiles(
   size2: number,
 ): Promise<Uint8Array[]> {
   return consistencyProofAsync(size1, size2, tileNodeSource(fetchPath, size2));
+}
+
+/** A tree as a checkpoint states it. */
+export interface TreeHead {
+  readonly size: number;
+  readonly rootHash: Uint8Array;
+}
+
+/**
+ * How a later tree of a log relates to an earlier one: the same tree, one grown from the empty
+ * tree, or one grown by a consistency proof; else why not (a log never shrinks, and has one
+ * root a size), with what the proof said.
+ */
+export type Extension =
+  | { ok: true; how: 'same' | 'fromEmpty' | 'proven' }
+  | { ok: false; why: 'shrank' | 'split' | 'badEmptyRoot' | 'inconsistent'; detail?: string };
+
+/**
+ * Whether the tree `later` extends the tree `earlier` of the same log (RFC 9162 §2.1.4), the
+ * proof built from the hash tiles of `later` that `fetchPath` reads. Requires trees of one
+ * log (one origin).
+ * @throws what `fetchPath` throws when a tile cannot be read: that proves nothing either way.
+ */
+export async function extensionOf(
+  fetchPath: FetchPath,
+  earlier: TreeHead,
+  later: TreeHead,
+): Promise<Extension> {
+  if (later.size < earlier.size) return { ok: false, why: 'shrank' };
+  if (later.size === earlier.size)
+    return bytesEqual(earlier.rootHash, later.rootHash)
+      ? { ok: true, how: 'same' }
+      : { ok: false, why: 'split' };
+  // Every tree extends the empty one, whose root is MTH({}) (§2.1.1): no proof to ask for.
+  if (earlier.size === 0)
+    return bytesEqual(earlier.rootHash, emptyRoot())
+      ? { ok: true, how: 'fromEmpty' }
+      : { ok: false, why: 'badEmptyRoot' };
+  try {
+    const proof = await consistencyProofFromTiles(fetchPath, earlier.size, later.size);
+    verifyConsistency(earlier.size, later.size, proof, earlier.rootHash, later.rootHash);
+  } catch (error) {
+    // A tile that is none cannot prove it; a tile that cannot be read goes to the caller.
+    if (error instanceof ProofError || error instanceof MalformedTileError)
+      return { ok: false, why: 'inconsistent', detail: error.message };
+    throw error;
+  }
+  return { ok: true, how: 'proven' };
 }
 
 /** The entry bytes at `index` in a tree of `size` leaves, from its entry bundle. */

@@ -210,3 +210,75 @@ describe('Sequencer.append after a key.revoke in the same commit', () => {
     expect(appended[1]).toEqual(['before/precheck.water', 'keys-water/key.revoke/1']);
   });
 });
+
+/**
+ * A database whose log holds one entry, sequenced at `sequencedAt`, and accepts every write:
+ * what the locked path reads (the head, its tree node) and nothing else. `heads` counts the
+ * locked path's reads of the head.
+ */
+function logEndingAt(sequencedAt: string) {
+  const leaf = Buffer.alloc(32, 3);
+  let heads = 0;
+  const query = (query: string | { name?: string; text: string }) => {
+    const name = typeof query === 'object' ? query.name : undefined;
+    const text = typeof query === 'object' ? query.text : query;
+    if (name === 'sequencer-head-and-existing') {
+      heads++;
+      return Promise.resolve({
+        rows: [
+          {
+            idx: '0',
+            leaf_hash: leaf,
+            sequenced_at: new Date(sequencedAt),
+            statement_id: null,
+            entry: null,
+          },
+        ],
+      });
+    }
+    if (text.includes('FROM ledger_entries WHERE idx = ANY'))
+      return Promise.resolve({ rows: [{ idx: '0', hash: leaf }] });
+    return Promise.resolve({ rowCount: 1, rows: [] });
+  };
+  const client = { query, release: () => undefined };
+  const pool = { query, connect: () => Promise.resolve(client) } as unknown as pg.Pool;
+  return { pool, heads: () => heads };
+}
+
+// An NTP step back must not make an honest log fail its audit (ledger/entry.ts LogClock), nor
+// date an entry before one logged earlier, which a revocation's reach back is judged by.
+describe('Sequencer.append when the clock steps back', () => {
+  const LAST = '2026-03-01T00:00:00.000Z';
+
+  it("gives an entry the time of the log's last one, read under the lock, when the clock is behind it", async () => {
+    const sequencer = new Sequencer(
+      logEndingAt(LAST).pool,
+      registry,
+      { origin: 'sequencer.test/log', key: logKey },
+      { verify: verifyEd25519, now: () => new Date('2026-02-28T23:59:00.000Z') },
+    );
+    const { entry } = await sequencer.append(result('c1', 'water', water));
+    expect(entry.index).toBe(1);
+    expect(entry.sequencedAt).toBe(LAST);
+  });
+
+  it('keeps to the time of its own last commit while the clock is behind it, then follows the clock', async () => {
+    let now = new Date(LAST);
+    const db = logEndingAt('2026-02-01T00:00:00.000Z');
+    const sequencer = new Sequencer(
+      db.pool,
+      registry,
+      { origin: 'sequencer.test/log', key: logKey },
+      { verify: verifyEd25519, now: () => now },
+    );
+    expect((await sequencer.append(result('c1', 'water', water))).entry.sequencedAt).toBe(LAST);
+    now = new Date('2026-02-28T23:59:00.000Z');
+    expect((await sequencer.append(result('c2', 'water', water))).entry.sequencedAt).toBe(LAST);
+    now = new Date('2026-03-01T00:00:01.000Z');
+    expect((await sequencer.append(result('c3', 'water', water))).entry.sequencedAt).toBe(
+      '2026-03-01T00:00:01.000Z',
+    );
+    // Only the first commit read the head: the others chained after the commit before them.
+    expect(db.heads()).toBe(1);
+  });
+});

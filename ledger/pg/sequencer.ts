@@ -82,10 +82,14 @@ const SERIALIZATION_FAILURE = '40001';
 
 const CONTEXT_LENGTH = new TextEncoder().encode(STATEMENT_CONTEXT).length;
 
-/** The log as a commit left it: the tree's right border (its size is the log's) and the last leaf hash. */
+/**
+ * The log as a commit left it: the tree's right border (its size is the log's), the last leaf
+ * hash, and that entry's sequencedAt (undefined for an empty log).
+ */
 interface LogTip {
   range: CompactRange;
   leafHash: Uint8Array;
+  sequencedAt: string | undefined;
 }
 
 export interface Appended {
@@ -399,7 +403,9 @@ export class Sequencer {
     const { tip } = this;
     if (tip && !batch.some((checked) => revocationIn(checked.signed.statement))) {
       try {
-        const appended = await this.write(this.pool, tip.range, tip.leafHash, batch, new Map());
+        // The statement writes only after the remembered last entry, whose leaf hash binds
+        // its sequencedAt: the tip's time is the log's.
+        const appended = await this.write(this.pool, tip, batch, new Map());
         this.committed(appended);
         return appended.results;
       } catch (error) {
@@ -434,18 +440,19 @@ export class Sequencer {
       const found = await client.query<{
         idx: string;
         leaf_hash: Buffer;
+        sequenced_at: Date | null;
         statement_id: string | null;
         entry: Buffer | null;
       }>({
         name: 'sequencer-head-and-existing',
-        text: `(SELECT idx, leaf_hash, NULL::text AS statement_id, NULL::bytea AS entry
+        text: `(SELECT idx, leaf_hash, sequenced_at, NULL::text AS statement_id, NULL::bytea AS entry
                 FROM ledger_entries ORDER BY idx DESC LIMIT 1)
                UNION ALL
-               SELECT idx, leaf_hash, statement_id, entry FROM ledger_entries
+               SELECT idx, leaf_hash, NULL::timestamptz, statement_id, entry FROM ledger_entries
                WHERE statement_id = ANY($1)`,
         values: [ids],
       });
-      let head: { idx: string; leaf_hash: Buffer } | undefined;
+      let head: { idx: string; leaf_hash: Buffer; sequenced_at: Date | null } | undefined;
       for (const row of found.rows) {
         if (row.statement_id === null) {
           head = row;
@@ -477,7 +484,12 @@ export class Sequencer {
         tip?.range.size === size && bytesEqual(tip.leafHash, prev)
           ? tip.range
           : await this.loadRange(client, size);
-      const appended = await this.write(client, border, prev, allowed, existing);
+      const appended = await this.write(
+        client,
+        { range: border, leafHash: prev, sequencedAt: head?.sequenced_at?.toISOString() },
+        allowed,
+        existing,
+      );
       await client.query('COMMIT');
       this.committed(appended);
       return merge(appended.results);
@@ -490,14 +502,14 @@ export class Sequencer {
   }
 
   /**
-   * Chains the batch's new statements after the log of `border.size` entries whose last leaf
-   * hash is `prev`, and writes entries, tree nodes and the checkpoint in one statement. Works
-   * on a copy of the border: if the transaction fails, the remembered one stays right.
+   * Chains the batch's new statements after the log `after` (its border, last leaf hash and
+   * that entry's sequencedAt), and writes entries, tree nodes and the checkpoint in one
+   * statement. Works on a copy of the border: if the transaction fails, the remembered one
+   * stays right.
    */
   private async write(
     db: pg.Pool | pg.PoolClient,
-    border: CompactRange,
-    prev: Uint8Array,
+    after: LogTip,
     batch: readonly Checked[],
     existing: ReadonlyMap<string, Appended>,
   ): Promise<{ tip: LogTip; created: boolean; results: Appended[] }> {
@@ -509,8 +521,17 @@ export class Sequencer {
       seen.add(id);
       fresh.push(checked);
     }
+    const { range: border, leafHash: prev } = after;
     const firstIndex = border.size;
-    const sequencedAt = this.now().toISOString();
+    // The log's clock never runs backwards: a revocation disowns what its key got logged from
+    // its revokedAt on by this clock (ledger/keyEvents.ts), and the audit reports an entry
+    // sequenced before the one before it (LogClock). So a wall clock stepped back (NTP) gives
+    // the last entry's time again, never an earlier one.
+    const now = this.now();
+    const sequencedAt =
+      after.sequencedAt !== undefined && Date.parse(after.sequencedAt) > now.getTime()
+        ? after.sequencedAt
+        : now.toISOString();
     const chained = chainEntries(
       fresh.map((c) => c.signed),
       firstIndex,
@@ -616,7 +637,10 @@ export class Sequencer {
     // to learn whether the sequence number they chose was theirs.
     const chainedItems = new Set(fresh);
     return {
-      tip: { range, leafHash: chained.at(-1)?.leafHash ?? prev },
+      tip:
+        chained.length > 0
+          ? { range, leafHash: chained.at(-1)!.leafHash, sequencedAt }
+          : { range, leafHash: prev, sequencedAt: after.sequencedAt },
       created: chained.length > 0,
       results: batch.map((checked) => {
         const id = checked.signed.statement.statementId;
