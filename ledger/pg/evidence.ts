@@ -27,7 +27,8 @@ export async function buildEvidenceBundle(
 ): Promise<EvidenceBundle> {
   // Entries before the checkpoint: a checkpoint read second covers at least as much.
   const stored = await entriesOfCase(pool, caseId);
-  if (stored.length === 0) throw new NotFoundError(`case ${caseId} has no ledger entries`, 'caseId');
+  if (stored.length === 0)
+    throw new NotFoundError(`case ${caseId} has no ledger entries`, 'caseId');
   const reader = new LogReader(pool);
   const checkpoint = await reader.latestPublished();
   const last = stored[stored.length - 1]!.entry.index;
