@@ -1,5 +1,8 @@
 // What buildApp's own request log says, read from the stream it writes to: the path of each
-// request, and nothing of its query string (a read's purpose may name people).
+// request, and nothing of its query string (a read's purpose may name people). How the API
+// answers a request Node's HTTP parser refuses, over a real socket (inject skips the parser).
+import { maxHeaderSize } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { generateSigningKey } from '../ledger/keys.ts';
@@ -189,5 +192,58 @@ describe('clientOf', () => {
     ['::ffff:a00:1', '10.0.0.1'],
   ])('counts %s as %s', (ip, client) => {
     expect(clientOf(ip)).toBe(client);
+  });
+});
+
+describe("a request Node's HTTP parser refuses, below the routes", () => {
+  /** Sends `raw` to a listening app over TCP and reads what comes back until it closes. */
+  async function sendRaw(raw: string) {
+    const { app } = await loggingApp();
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    const answer = await new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const socket = connect(port, '127.0.0.1', () => socket.write(raw));
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    });
+    const [head = '', body = ''] = answer.split('\r\n\r\n');
+    return {
+      status: Number(head.split(' ')[1]),
+      contentType: /^content-type: (.*)$/im.exec(head)?.[1],
+      body: JSON.parse(body) as unknown,
+    };
+  }
+
+  it('over the header size limit is answered 431 naming headers, in the JSON shape of every 4xx', async () => {
+    const answer = await sendRaw(
+      `GET /healthz HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    expect(answer.status).toBe(431);
+    expect(answer.contentType).toBe('application/json; charset=utf-8');
+    expect(answer.body).toEqual({
+      error: 'headers_too_large',
+      field: 'headers',
+      reason: `are too large: at most ${maxHeaderSize} bytes of request line and headers`,
+    });
+  });
+
+  it('with a Content-Length that is not a number is answered 400 naming content-length', async () => {
+    const answer = await sendRaw(
+      'POST /cases HTTP/1.1\r\nHost: localhost\r\nContent-Length: abc\r\n\r\n{}',
+    );
+    expect(answer.status).toBe(400);
+    expect(answer.body).toEqual({
+      error: 'bad_request',
+      field: 'content-length',
+      reason: 'is not valid HTTP/1.1 (RFC 9112): Invalid character in Content-Length',
+    });
+  });
+
+  it('that is not HTTP at all is answered 400 naming request', async () => {
+    const answer = await sendRaw('HELLO\r\n\r\n');
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ error: 'bad_request', field: 'request' });
   });
 });

@@ -31,7 +31,8 @@ import {
 } from './auth.ts';
 import { pageTokens } from './caseList.ts';
 import { registerCaseRoutes } from './caseRoutes.ts';
-import { frameworkErrors, RateLimitedError, registerErrorHandler } from './errors.ts';
+import { clientErrors, frameworkErrors, RateLimitedError, registerErrorHandler } from './errors.ts';
+import { registerJsonBodyParser } from './jsonBody.ts';
 import { registerLedgerRoutes } from './ledgerRoutes.ts';
 import { registerOperationsRoutes } from './operations.ts';
 import { registerWebRoutes, type WebAssets } from './webRoutes.ts';
@@ -164,6 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       : false,
     bodyLimit: BODY_LIMIT,
     frameworkErrors,
+    clientErrorHandler: clientErrors,
     trustProxy: deps.trustedProxies?.length ? [...deps.trustedProxies] : false,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
@@ -206,6 +208,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
   registerErrorHandler(app);
+  registerJsonBodyParser(app);
 
   const limits = { ...CALLER_LIMITS, ...deps.callerLimits };
   const callerLimit = app.createRateLimit({

@@ -65,11 +65,11 @@ export const CaseListQuery = z
     overdue: z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
     submittedFrom: Day.optional(),
     submittedTo: Day.optional(),
-    pageSize: z.coerce
-      .number({ error: 'must be a whole number from 1 to 100' })
-      .int('must be a whole number from 1 to 100')
-      .min(1, 'must be a whole number from 1 to 100')
-      .max(100, 'must be a whole number from 1 to 100')
+    // Decimal digits, as the ledger's Count: not z.coerce.number, which took "0x10" and "1e1".
+    pageSize: z
+      .string({ error: 'must be a whole number from 1 to 100' })
+      .regex(/^(100|[1-9][0-9]?)$/, 'must be a whole number from 1 to 100')
+      .transform(Number)
       .default(20),
     pageToken: z
       .string()

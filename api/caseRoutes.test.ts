@@ -2367,3 +2367,226 @@ describe('a closed case whose unit has a later case', () => {
     expect(world.updates).toEqual([]);
   });
 });
+
+describe('a request body', () => {
+  /** Temporal recording the application of each case it is asked to start, then unavailable. */
+  function recordingStarts() {
+    const temporal = unavailableTemporal();
+    const started: unknown[] = [];
+    const start = temporal.workflow.start.bind(temporal.workflow);
+    temporal.workflow.start = ((
+      type: string,
+      options: { args: readonly [{ application: unknown }] },
+    ) => {
+      started.push(options.args[0].application);
+      return start(type, options as never);
+    }) as unknown as typeof temporal.workflow.start;
+    return { temporal, started };
+  }
+
+  /** POSTs `bytes` to /cases as the citizen, with `contentType`. */
+  async function submit(bytes: string | Buffer, contentType: string) {
+    const { temporal, started } = recordingStarts();
+    await appWith(temporal, fakePool([]).pool);
+    const response = await app!.inject({
+      method: 'POST',
+      url: '/cases',
+      headers: { authorization: 'Bearer citizen.x.y', 'content-type': contentType },
+      payload: bytes,
+    });
+    return { response, started };
+  }
+
+  const withBuyer = (name: string) =>
+    JSON.stringify({ ...APPLICATION, buyer: { ...APPLICATION.buyer, name } });
+
+  it('in UTF-8, declared so or not, reaches the case with its text as sent', async () => {
+    for (const contentType of ['application/json', 'application/json; charset="UTF-8"']) {
+      const { response, started } = await submit(Buffer.from(withBuyer('Bob Müller')), contentType);
+      // Temporal is away: the case was asked to start, with the name intact.
+      expect(response.statusCode, response.body).toBe(503);
+      expect(started).toMatchObject([{ buyer: { name: 'Bob Müller' } }]);
+    }
+  });
+
+  it.each(['iso-8859-1', 'utf-16', 'latin1'])(
+    'declared in charset %s is refused with 415 naming content-type, and starts no case',
+    async (charset) => {
+      const { response, started } = await submit(
+        Buffer.from(withBuyer('Bob Müller'), 'latin1'),
+        `application/json; charset=${charset}`,
+      );
+      expect(response.statusCode, response.body).toBe(415);
+      expect(response.json()).toMatchObject({
+        error: 'unsupported_media_type',
+        field: 'content-type',
+      });
+      expect(started).toEqual([]);
+    },
+  );
+
+  it('of bytes that are not UTF-8 (Latin-1 ü, 0xFC) is refused with 400 naming body, not read as U+FFFD', async () => {
+    const { response, started } = await submit(
+      Buffer.from(withBuyer('Bob Müller'), 'latin1'),
+      'application/json',
+    );
+    expect(response.statusCode, response.body).toBe(400);
+    expect(response.json()).toMatchObject({ error: 'invalid_request', field: 'body' });
+    expect(response.json<{ reason: string }>().reason).toMatch(/UTF-8/);
+    expect(started).toEqual([]);
+  });
+
+  // The application's other members, and the one or two written out by hand after them.
+  const written = JSON.stringify({ ...APPLICATION, consent: undefined, buyer: undefined }).slice(
+    1,
+    -1,
+  );
+  it.each([
+    ['consent', '"buyer":{"name":"Bob","idNumber":"B1234567"},"consent":false,"consent":true'],
+    ['consent', '"buyer":{"name":"Bob","idNumber":"B1234567"},"consent":true,"\\u0063onsent":true'],
+    ['buyer.name', '"consent":true,"buyer":{"name":"Bob","idNumber":"B1234567","name":"Eve"}'],
+  ])(
+    'with a member name given twice is refused with 400 naming %s, and starts no case',
+    async (field, members) => {
+      const { response, started } = await submit(`{${written},${members}}`, 'application/json');
+      expect(response.statusCode, response.body).toBe(400);
+      expect(response.json()).toMatchObject({ error: 'invalid_request', field });
+      expect(started).toEqual([]);
+    },
+  );
+
+  it('with a member of its own inside a party is refused with 400 naming it, and starts no case', async () => {
+    const { response, started } = await submit(
+      JSON.stringify({ ...APPLICATION, buyer: { ...APPLICATION.buyer, share: 50 } }),
+      'application/json',
+    );
+    expect(response.statusCode, response.body).toBe(400);
+    expect(response.json()).toMatchObject({ error: 'invalid_request', field: 'buyer.share' });
+    expect(started).toEqual([]);
+  });
+
+  it.each([
+    ['application/x-www-form-urlencoded', 'unitId=U-1&consent=true'],
+    ['text/plain', JSON.stringify(APPLICATION)],
+  ])('sent as %s is refused with 415 naming content-type', async (contentType, body) => {
+    const { response, started } = await submit(body, contentType);
+    expect(response.statusCode, response.body).toBe(415);
+    expect(response.json()).toMatchObject({
+      error: 'unsupported_media_type',
+      field: 'content-type',
+    });
+    expect(started).toEqual([]);
+  });
+});
+
+describe('a signed decision with a member of its own beside statement and signature', () => {
+  it('is refused with 400 naming it, and reaches no workflow', async () => {
+    const key = generateSigningKey(agencyKeyName('registry'));
+    registerKey(key, 'registry');
+    const { signed, opening } = signDecision({
+      key,
+      agency: 'registry',
+      caseId: CASE,
+      stepId: 'review',
+      outcome: 'approved',
+      decidedBy: 'system',
+      reason: 'title clear',
+    });
+    const { response, world } = await sendReviewDecision({
+      signed: { ...signed, note: 'kept?' },
+      opening,
+    });
+    expect(response.statusCode, response.body).toBe(400);
+    expect(response.json()).toMatchObject({ error: 'invalid_request', field: 'signed.note' });
+    expect(world.updates).toEqual([]);
+  });
+});
+
+describe('a case id in upper case', () => {
+  it('reads the case it names, as UUIDs are case-insensitive (RFC 9562 §4)', async () => {
+    const caseId = 'abcdef01-1111-4111-8111-111111111111';
+    const { temporal } = fakeTemporal([
+      { runId: 'run-1', caseId, statusName: 'RUNNING', phase: 'running' },
+    ]);
+    const { call } = await appWith(temporal, fakePool([rowOf({ case_id: caseId })]).pool);
+    const response = await call('GET', `/cases/${caseId.toUpperCase()}`, 'citizen');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({ caseId });
+  });
+});
+
+describe("a supervisor's action on an escalation", () => {
+  it.each([
+    ['a bidi override', 'review\u202e'],
+    ['a control character', 'review\u0007'],
+    ['a space', 'review x'],
+  ])(
+    'naming a step with %s is refused with 400 naming stepId, and reaches no workflow',
+    async (_what, stepId) => {
+      const { temporal, world } = fakeTemporal([
+        { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
+      ]);
+      const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+      const response = await call('POST', `/cases/${CASE}/escalations`, 'supervisor', {
+        stepId,
+        action: 'retry',
+        reason: 'try again',
+      });
+      expect(response.statusCode, response.body).toBe(400);
+      expect(response.json()).toMatchObject({ error: 'invalid_request', field: 'stepId' });
+      expect(world.updates).toEqual([]);
+    },
+  );
+});
+
+describe('a decision on a step the case does not have', () => {
+  /** A decision on step `foo` of a running case, by an officer of `agency`. */
+  const decideFoo = async (agency: string) => {
+    const { temporal, world } = fakeTemporal([
+      { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
+    ]);
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const response = await call('POST', `/cases/${CASE}/decisions`, agency, {
+      stepId: 'foo',
+      outcome: 'approved',
+      reason: 'looks fine',
+    });
+    return { response, updates: world.updates };
+  };
+
+  it('is refused with 422 naming stepId, saying the case has no such step, and reaches no workflow', async () => {
+    const { response, updates } = await decideFoo('registry');
+    expect(response.statusCode, response.body).toBe(422);
+    expect(response.json()).toEqual({
+      error: 'refused',
+      field: 'stepId',
+      reason: `case ${CASE} has no step foo`,
+    });
+    expect(updates).toEqual([]);
+  });
+
+  it('is answered as for an unknown case (404) to an officer whose agency has no step in the case', async () => {
+    const { response, updates } = await decideFoo('gas');
+    expect(response.statusCode, response.body).toBe(404);
+    expect(response.json()).toMatchObject({ error: 'not_found', field: 'caseId' });
+    expect(updates).toEqual([]);
+  });
+});
+
+describe("the citizen's case list", () => {
+  it.each(['0x10', '1e1', '+5', '05'])(
+    'refuses a page size written %j with 400 naming pageSize',
+    async (pageSize) => {
+      const { call } = await appWith(fakeTemporal([]).temporal, fakePool([rowOf()]).pool);
+      const response = await call('GET', `/cases?pageSize=${pageSize}`, 'citizen');
+      expect(response.statusCode, response.body).toBe(400);
+      expect(response.json()).toMatchObject({ error: 'invalid_request', field: 'pageSize' });
+    },
+  );
+
+  it.each(['1', '16', '100'])('takes a page size of %s in decimal digits', async (pageSize) => {
+    const { call } = await appWith(fakeTemporal([]).temporal, fakePool([rowOf()]).pool);
+    const response = await call('GET', `/cases?pageSize=${pageSize}`, 'citizen');
+    expect(response.statusCode, response.body).toBe(200);
+  });
+});

@@ -1,6 +1,14 @@
 // One place maps typed errors to HTTP: every 4xx is JSON naming the field and the reason,
 // and nothing of a stack trace leaves the server.
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { maxHeaderSize } from 'node:http';
+import type { Socket } from 'node:net';
+import type {
+  ConnectionError,
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+} from 'fastify';
 import type { z } from 'zod';
 import {
   ActivityFailure,
@@ -50,6 +58,14 @@ export function parseRequest<S extends z.ZodType>(
       reason: issue.message,
     })),
   );
+}
+
+/**
+ * A request body in a media type the API does not take (it takes JSON in UTF-8 only,
+ * api/jsonBody.ts): HTTP 415 naming `content-type` (RFC 9110 §15.5.16).
+ */
+export class UnsupportedMediaTypeError extends Error {
+  override name = 'UnsupportedMediaTypeError';
 }
 
 /** A running case refused a message (validator or handler): 422 naming the field, nothing changed. */
@@ -251,6 +267,68 @@ export function frameworkErrors(
     );
 }
 
+/**
+ * Node's HTTP parser's refusals of a request it cannot read as HTTP/1.1 (RFC 9112), before
+ * Fastify sees it, in the same JSON shape as every other 4xx: 431 naming `headers` for headers
+ * over Node's limit (RFC 6585 §5), 408 for a request not received in time, 400 naming the
+ * header at fault or `request`. Passed as the `clientErrorHandler` option of Fastify().
+ */
+export function clientErrors(error: ConnectionError, socket: Socket): void {
+  // A reset connection has nobody left to answer (Node's `clientError` event).
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, text, body] = clientErrorAnswer(error);
+  const json = JSON.stringify(body);
+  // As Node's own answer (http's socketOnError): only while no response has begun on the
+  // socket, whose bytes this would corrupt.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent)
+    socket.write(
+      `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+    );
+  socket.destroy(error);
+}
+
+/** The status line and body for a request Node's HTTP parser refused (llhttp's codes). */
+function clientErrorAnswer(error: ConnectionError): [number, string, ErrorBody] {
+  if (error.code === 'HPE_HEADER_OVERFLOW')
+    return [
+      431,
+      'Request Header Fields Too Large',
+      {
+        error: 'headers_too_large',
+        field: 'headers',
+        reason: `are too large: at most ${maxHeaderSize} bytes of request line and headers`,
+      },
+    ];
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return [
+      408,
+      'Request Timeout',
+      { error: 'request_timeout', field: 'request', reason: 'was not received in time' },
+    ];
+  const field =
+    {
+      HPE_INVALID_CONTENT_LENGTH: 'content-length',
+      HPE_UNEXPECTED_CONTENT_LENGTH: 'content-length',
+      HPE_INVALID_TRANSFER_ENCODING: 'transfer-encoding',
+      HPE_INVALID_HEADER_TOKEN: 'headers',
+      HPE_INVALID_URL: 'url',
+    }[error.code] ?? 'request';
+  // llhttp's reason is one of its fixed texts ("Invalid character in Content-Length"): it
+  // names the fault and echoes nothing of the request.
+  const { reason } = error as { reason?: unknown };
+  return [
+    400,
+    'Bad Request',
+    {
+      error: 'bad_request',
+      field,
+      reason: `is not valid HTTP/1.1 (RFC 9112)${typeof reason === 'string' ? `: ${reason}` : ''}`,
+    },
+  ];
+}
+
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(error)) {
@@ -296,6 +374,20 @@ export function registerErrorHandler(app: FastifyInstance): void {
         field: first.field,
         reason: first.reason,
         issues: error.issues,
+      } satisfies ErrorBody);
+    }
+    // Ours (a charset other than UTF-8), or Fastify's for a media type with no parser.
+    if (
+      error instanceof UnsupportedMediaTypeError ||
+      error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+    ) {
+      return reply.code(415).send({
+        error: 'unsupported_media_type',
+        field: 'content-type',
+        reason:
+          error instanceof UnsupportedMediaTypeError
+            ? error.message
+            : 'must be application/json: the API takes JSON request bodies only',
       } satisfies ErrorBody);
     }
     if (error instanceof UpdateRefusedError) {
@@ -381,10 +473,10 @@ export function registerErrorHandler(app: FastifyInstance): void {
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      // Fastify's own 4xx (malformed JSON, wrong content type, body too large).
+      // Fastify's own 4xx (malformed JSON, body too large, a body shorter than its length).
       return reply.code(status).send({
         error: error.code ?? 'bad_request',
-        field: 'body',
+        field: error.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' ? 'content-length' : 'body',
         reason: error.message,
       } satisfies ErrorBody);
     }

@@ -152,6 +152,29 @@ describe('what the log does not have is a 404 naming the field', () => {
   });
 });
 
+describe('a log with no published checkpoint yet', () => {
+  it('answers GET /ledger/checkpoint with 404 naming url', async () => {
+    const ledger = fakeLedger(0);
+    const unpublished = await appOn({
+      query: (config: string | { text: string }, params?: unknown[]) =>
+        /FROM published_checkpoints p JOIN/.test(typeof config === 'string' ? config : config.text)
+          ? Promise.resolve({ rows: [] })
+          : ledger.query(config, params),
+    });
+    try {
+      const response = await unpublished.inject({ method: 'GET', url: '/ledger/checkpoint' });
+      expect(response.statusCode, response.body).toBe(404);
+      expect(response.json()).toEqual({
+        error: 'not_found',
+        field: 'url',
+        reason: 'the log has no published checkpoint yet',
+      });
+    } finally {
+      await unpublished.close();
+    }
+  });
+});
+
 describe('entries and entry bundles', () => {
   it('a bundle a checkpoint covers but whose rows are missing is served empty, for a verifier to report', async () => {
     const response = await get('/ledger/tile/entries/000.p/4');

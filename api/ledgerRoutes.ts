@@ -98,7 +98,7 @@ export function registerLedgerRoutes(
     },
     async (_request, reply) => {
       const latest = await reader.latestPublished();
-      if (!latest) throw new NotFoundError('the log has no published checkpoint yet');
+      if (!latest) throw new NotFoundError('the log has no published checkpoint yet', 'url');
       return reply
         .header('cache-control', 'no-cache')
         .type('text/plain; charset=utf-8')

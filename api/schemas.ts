@@ -3,7 +3,7 @@
 // EscalationAction); these are the HTTP views around them.
 import { z } from 'zod';
 import { Agency } from '../domain/agency.ts';
-import { CaseApplication } from '../domain/application.ts';
+import { CaseApplication, Party } from '../domain/application.ts';
 import { CaseRecord, Escalation, StepState } from '../domain/caseStatus.ts';
 import {
   decisionFactsProblem,
@@ -11,7 +11,7 @@ import {
   extraStatementFields,
 } from '../domain/decisions.ts';
 import { SafetyInspection } from '../domain/inspections.ts';
-import { SignedStatement, Entry } from '../domain/statement.ts';
+import { SignedStatement, Entry, StepId } from '../domain/statement.ts';
 import { plainText } from '../domain/text.ts';
 import { AccessLogLine, Purpose } from './access.ts';
 
@@ -24,10 +24,25 @@ export const ErrorBody = z
   })
   .describe('Every 4xx and 5xx: what went wrong, naming the field');
 
-export const CaseParams = z.object({ caseId: z.uuid('must be a case id (UUID)') });
+// UUIDs are case-insensitive on input and written in lower case (RFC 9562 §4), as the case
+// rows hold them and compare them exactly: `ABCDEF01-…` reads case `abcdef01-…`.
+export const CaseParams = z.object({
+  caseId: z.uuid('must be a case id (UUID)').toLowerCase(),
+});
 export const PurposeQuery = z.object({ purpose: Purpose }).strict();
 /** A route that takes no query parameters refuses any (`POST /cases?dryRun=true` is no dry run). */
 export const NoQuery = z.object({}).strict();
+
+/**
+ * A citizen's application as the API takes it: the domain's CaseApplication, whose parties
+ * refuse a member of their own too (`buyer.share`), as the application itself does. Strict
+ * here, at the request, not in domain/: CaseApplication also reads the inputs of running
+ * cases' histories and the applications stored, which must go on reading as they were written.
+ */
+export const CaseApplicationRequest = CaseApplication.safeExtend({
+  buyer: Party.strict(),
+  seller: Party.strict(),
+});
 
 export const CaseCreated = z.object({
   caseId: z.string(),
@@ -113,7 +128,9 @@ export const DecisionRequest = z
     reason: plainText(z.string().trim().min(3, 'must give a reason').max(500), {
       lines: true,
     }).optional(),
-    signed: SignedStatement.optional(),
+    // Strict at the request only (its statement refuses extra fields in the superRefine
+    // below): the ledger and the workflows read signed statements with SignedStatement too.
+    signed: SignedStatement.strict().optional(),
     opening: DecisionOpening.optional(),
   })
   .strict()
@@ -181,7 +198,9 @@ export const InspectionRecorded = SafetyInspection.extend({
 
 export const EscalationRequest = z
   .object({
-    stepId: z.string().min(1).max(64),
+    // The ledger's step id (no control or bidi character, which the case's refusal would
+    // send back).
+    stepId: StepId,
     action: z.enum(['retry', 'resolve'], { error: 'must be retry or resolve' }),
     reason: plainText(z.string().trim().min(1, 'must give a reason').max(500), { lines: true }),
   })

@@ -18,7 +18,8 @@ export const UnitId = z
     'must be 1-48 capital letters, digits or dashes, starting with a letter or digit',
   );
 
-const Party = z.object({
+/** A buyer or a seller. Not strict: the API's request schema is (api/schemas.ts). */
+export const Party = z.object({
   name: plainText(z.string().trim().min(1, 'must not be empty').max(200)),
   idNumber: z.string().regex(/^[A-Z0-9]{6,20}$/, 'must be 6-20 capital letters or digits'),
 });
