@@ -1202,7 +1202,6 @@ describe('refusals name the field at fault', () => {
   });
 });
 
-/** `body` posted as the registry's decision on the review of a running case. */
 /** What the client throws when a case has not taken an Update by its deadline. */
 const updateTimedOut = () =>
   new WorkflowUpdateRPCTimeoutOrCancelledError('Deadline exceeded after 29.998s', {
@@ -1222,6 +1221,7 @@ function expectNotTakenInTime(response: LightMyRequestResponse, deadlines: numbe
   expect(deadlines[0]).toBeLessThanOrEqual(30_000);
 }
 
+/** `body` posted as the registry's decision on the review of a running case; its Update fails with `updateFails`, if given. */
 async function sendReviewDecision(body: object, updateFails?: Error) {
   const { temporal, world } = fakeTemporal([
     { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
@@ -2539,38 +2539,33 @@ describe("a supervisor's action on an escalation", () => {
   );
 });
 
-describe('a decision on a step the case does not have', () => {
-  /** A decision on step `foo` of a running case, by an officer of `agency`. */
-  const decideFoo = async (agency: string) => {
-    const { temporal, world } = fakeTemporal([
-      { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
-    ]);
-    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
-    const response = await call('POST', `/cases/${CASE}/decisions`, agency, {
-      stepId: 'foo',
-      outcome: 'approved',
-      reason: 'looks fine',
-    });
-    return { response, updates: world.updates };
-  };
-
-  it('is refused with 422 naming stepId, saying the case has no such step, and reaches no workflow', async () => {
-    const { response, updates } = await decideFoo('registry');
-    expect(response.statusCode, response.body).toBe(422);
-    expect(response.json()).toEqual({
-      error: 'refused',
-      field: 'stepId',
-      reason: `case ${CASE} has no step foo`,
-    });
-    expect(updates).toEqual([]);
-  });
-
-  it('is answered as for an unknown case (404) to an officer whose agency has no step in the case', async () => {
-    const { response, updates } = await decideFoo('gas');
-    expect(response.statusCode, response.body).toBe(404);
-    expect(response.json()).toMatchObject({ error: 'not_found', field: 'caseId' });
-    expect(updates).toEqual([]);
-  });
+describe("a decision on a step not the officer's agency's to decide", () => {
+  it.each([
+    ['no step of the process', 'foo', 'registry officers do not decide foo'],
+    ['a step no person decides', 'checkTitle', 'registry officers do not decide checkTitle'],
+    [
+      "another agency's step",
+      'settleArrears.gas',
+      'registry officers do not decide settleArrears.gas (gas does)',
+    ],
+  ])(
+    'is refused with 403 naming stepId for %s, before the case is asked: it tells nothing of the case',
+    async (_what, stepId, reason) => {
+      const { temporal, world } = fakeTemporal([
+        { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
+      ]);
+      const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+      const response = await call('POST', `/cases/${CASE}/decisions`, 'registry', {
+        stepId,
+        outcome: 'approved',
+        reason: 'looks fine',
+      });
+      expect(response.statusCode, response.body).toBe(403);
+      expect(response.json()).toEqual({ error: 'forbidden', field: 'stepId', reason });
+      expect(world.queries).toBe(0);
+      expect(world.updates).toEqual([]);
+    },
+  );
 });
 
 describe("the citizen's case list", () => {

@@ -1212,23 +1212,18 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       if (principal.role !== 'officer') throw new ForbiddenError('officers only');
       const body = request.body;
       const owner = decidingAgency(body.stepId);
-      // Another agency's step is refused before the case is asked; an id no agency decides
-      // may be no step at all, which the case tells (422, "has no step"), not a 403.
-      if (owner && owner !== principal.agency)
+      // Refused before the case is asked, whether the step is another agency's, one no person
+      // decides, or none at all: what the case holds of other agencies' steps (has it a gas
+      // account, is its registration done) is not this officer's to learn.
+      if (owner !== principal.agency)
         throw new ForbiddenError(
-          `${principal.agency} officers do not decide ${body.stepId} (${owner} does)`,
+          `${principal.agency} officers do not decide ${body.stepId}${owner ? ` (${owner} does)` : ''}`,
           'stepId',
         );
       const row = await caseRow(request.params.caseId);
       // First whether the step is theirs to decide here at all: an agency with no step in the
       // case learns nothing more of it, not even that the outcome was wrong.
       await requireOpenStep(row, body.stepId, principal.agency);
-      // A step the case has and no person decides (a check an agency's system answers).
-      if (!owner)
-        throw new ForbiddenError(
-          `${principal.agency} officers do not decide ${body.stepId}`,
-          'stepId',
-        );
       if (!body.signed) {
         const outcomes = allowedOutcomes(body.stepId);
         if (!outcomes.includes(body.outcome!))
