@@ -275,7 +275,9 @@ describe('auditLedger', () => {
           statement('a'),
           thiefsAdd,
           dated(statement('c', 'approved', stranger), '2026-02-20T00:00:00Z'),
-          dated(statement('d'), '2026-02-21T00:00:00Z'),
+          // Sequenced before the entry ahead of it (a host's clock behind): judged as logged
+          // when that one was.
+          dated(statement('d'), '2026-02-18T00:00:00Z'),
           revoke,
           dated(statement('e', 'approved', stranger), '2026-03-02T00:00:00Z'),
         ],
@@ -287,7 +289,7 @@ describe('auditLedger', () => {
     expect(result.findings.map((f) => [f.index, f.problem])).toEqual([
       [1, `entry is disowned: ${revoked}, and it was logged at 2026-02-15T00:00:00.000Z`],
       [2, `entry is disowned: ${introduced}, and it was logged at 2026-02-20T00:00:00.000Z`],
-      [3, `entry is disowned: ${revoked}, and it was logged at 2026-02-21T00:00:00.000Z`],
+      [3, `entry is disowned: ${revoked}, and it was logged at 2026-02-20T00:00:00.000Z`],
       [
         5,
         // Logged after the revocation: the thief's key signs nothing the agency owns.
@@ -298,8 +300,8 @@ describe('auditLedger', () => {
   });
 
   // The operator's way past a revocation: the thief's entry logged with a sequencedAt before
-  // revokedAt, which the revocation's reach back is judged by. The log's clock never runs back.
-  test('reports an entry sequenced before the one before it, so a backdated one cannot escape a revocation', async () => {
+  // revokedAt. The reach back judges it by the log's clock, which it cannot turn back.
+  test("disowns a thief's entry backdated before revokedAt: it counts as logged when the entry ahead of it was", async () => {
     const dated = (s: Statement, issuedAt: string): Statement => ({ ...s, issuedAt });
     const revoke = keyRevokeStatement({
       agency: 'water',
@@ -327,7 +329,7 @@ describe('auditLedger', () => {
       ],
       [
         2,
-        "entry was sequenced at 2026-01-20T00:00:00.000Z, before entry 1 that precedes it in the log (sequenced at 2026-02-10T00:00:00.000Z): the log's clock ran backwards",
+        `entry is disowned: key ${water.keyId} was revoked at 2026-02-01T00:00:00Z (entry 3), and it was logged at 2026-02-10T00:00:00.000Z`,
       ],
     ]);
   });

@@ -5,8 +5,8 @@
 // starts from the trust file's agency keys (anchors) and follows the key events in the log
 // (ledger/keyEvents.ts), in log order: each statement is judged by the keys as they stood
 // when it was appended, and a later revocation disowns what the key got logged from its
-// revokedAt on, by the log's clock, which must never run backwards (an entry's sequencedAt
-// earlier than the one before it is a finding).
+// revokedAt on, by the log's clock (LogClock: the latest sequencedAt so far, so an entry
+// backdated before one logged ahead of it counts as logged no earlier).
 import type { Entry } from '../domain/statement.ts';
 import { bytesEqual, fromBase64, isBase64Of, toBase64, utf8 } from './bytes.ts';
 import { readCanonicalEntry } from './canonicalEntry.ts';
@@ -271,9 +271,8 @@ function checkEntry(
     report(index, `entry at position ${index} says it is entry ${entry.index}`);
   if (!isBase64Of(entry.prevLeafHash, prev))
     report(index, `entry does not chain to the one before it (prevLeafHash ${entry.prevLeafHash})`);
-  // The clock a revocation's reach back is judged by (KeyTimeline.disowned) never runs back.
-  const backwards = clock.step(index, entry.sequencedAt);
-  if (backwards) report(index, backwards);
+  // The time a revocation's reach back judges this entry by (KeyTimeline.disowned).
+  const loggedBy = clock.step(entry.sequencedAt);
   const earlier = seenStatements.firstOrAdd(entry.statement.statementId, index);
   if (earlier !== undefined)
     report(index, `statement ${entry.statement.statementId} was already appended at ${earlier}`);
@@ -282,7 +281,7 @@ function checkEntry(
     entry.statement.agency,
     entry.statement.issuedAt,
     index,
-    entry.sequencedAt,
+    loggedBy,
   );
   if (!check.ok) {
     report(index, check.message);

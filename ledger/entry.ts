@@ -149,31 +149,25 @@ function canonicalDifference(bytes: Uint8Array, value: unknown): number | undefi
 }
 
 /**
- * The log's clock, read entry by entry in log order: `sequencedAt` never runs backwards (the
- * sequencer writes the later of the previous entry's and its own clock). A revocation disowns
- * what its key got logged from its revokedAt on by this clock (ledger/keyEvents.ts), so an
- * entry an operator backdated past the entry before it is a finding, not a time to trust.
+ * The log's clock, read entry by entry in log order: at each entry, the latest `sequencedAt`
+ * of the entries read so far. A revocation disowns what its key got logged from its revokedAt
+ * on (ledger/keyEvents.ts), judged by this clock, not by the entry's own time: an operator
+ * who backdates a thief's entry cannot put it before an entry logged ahead of it. A log whose
+ * clock stepped back (sequencers on hosts with skewed clocks, before the sequencer took the
+ * later of its clock and the last entry's) stays valid: such an entry counts as logged at the
+ * later time, which disowns no less.
  */
 export class LogClock {
-  private last: { index: number; sequencedAt: string; at: number } | undefined;
+  private latest: { sequencedAt: string; at: number } | undefined;
 
-  /**
-   * Why entry `index`, sequenced at `sequencedAt` (RFC 3339), turns the clock back from the
-   * last entry given before it, or undefined. An entry at or before that one's index is
-   * passed over (out of order, which the caller reports).
-   */
-  step(index: number, sequencedAt: string): string | undefined {
-    const last = this.last;
-    // Entries out of order are another finding: the clock is judged along the log's order.
-    if (last && index <= last.index) return undefined;
+  /** The clock's reading at an entry sequenced at `sequencedAt` (RFC 3339), the next in log order. */
+  step(sequencedAt: string): string {
+    const latest = this.latest;
     // A batch's entries share one sequencedAt: parsed once.
-    if (last?.sequencedAt === sequencedAt) {
-      last.index = index;
-      return undefined;
-    }
+    if (latest?.sequencedAt === sequencedAt) return sequencedAt;
     const at = Date.parse(sequencedAt);
-    this.last = { index, sequencedAt, at };
-    if (last === undefined || at >= last.at) return undefined;
-    return `entry was sequenced at ${sequencedAt}, before entry ${last.index} that precedes it in the log (sequenced at ${last.sequencedAt}): the log's clock ran backwards`;
+    if (latest !== undefined && !(at > latest.at)) return latest.sequencedAt;
+    this.latest = { sequencedAt, at };
+    return sequencedAt;
   }
 }

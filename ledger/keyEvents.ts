@@ -10,10 +10,10 @@
 // A revoked key signs nothing logged after its revocation, whatever issuedAt a statement
 // gives: issuedAt is the signer's word, and whoever holds a compromised key can backdate it.
 // A revocation also reaches back: what the key got logged at or after revokedAt, by the log's
-// own clock (the entry's sequencedAt, which no signer sets, and which never runs backwards: the
-// sequencer writes the later of its clock and the last entry's, and the audit reports an entry
-// sequenced before the one before it, ledger/entry.ts LogClock), and before the revocation
-// (what a thief signed before the loss was noticed), is disowned,
+// own clock (the latest sequencedAt of the entries up to it, which no signer sets: an entry
+// backdated before one logged ahead of it counts as logged no earlier, ledger/entry.ts
+// LogClock), and before the revocation (what a thief signed before the loss was noticed), is
+// disowned,
 // and so is every key such an entry introduced, with all it signed. The latest revocation has
 // the last word: a revocation an entry after it disowns (the thief's, revoking an honest key
 // back to 1970) reaches back over nothing (KeyTimeline.disowned).
