@@ -69,6 +69,7 @@ export const CaseListQuery = z
     pageSize: z
       .string({ error: 'must be a whole number from 1 to 100' })
       .regex(/^(100|[1-9][0-9]?)$/, 'must be a whole number from 1 to 100')
+      .describe('Items a page: a whole number from 1 to 100 in decimal digits; 20 if not given')
       .transform(Number)
       .default(20),
     pageToken: z
