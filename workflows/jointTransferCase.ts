@@ -172,8 +172,13 @@ function owingParty(def: StepDefinition): string {
  */
 export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   // The same first commands as runCase's own first calls: each patch is asked once a run,
-  // and a case started now asks for v9 alone.
-  if (!patched('jointTransferCase-v9') && !patched('jointTransferCase-v8')) return runCase(input);
+  // and a case started now asks for v10 alone.
+  if (
+    !patched('jointTransferCase-v10') &&
+    !patched('jointTransferCase-v9') &&
+    !patched('jointTransferCase-v8')
+  )
+    return runCase(input);
   const { cancelRequested } = CancellationScope.current();
   return CancellationScope.nonCancellable(() => runCase(input, cancelRequested));
 }
@@ -196,8 +201,11 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
   // v9: a step gated on the facts of a step resolved by hand goes to a supervisor (the facts
   // are not known; before, the gate read them as false and skipped the step: arrears never
   // settled), and a supervisor's retry is a signed entry, as a resolution is.
+  // v10: a case's overdue flag clears once no step of it is overdue (`overdue-clears`, which
+  // v10 stands for without a marker of its own: see askOverdueClears).
   // Each stands for every patch before it too.
-  const v9 = patched('jointTransferCase-v9');
+  const v10 = patched('jointTransferCase-v10');
+  const v9 = v10 || patched('jointTransferCase-v9');
   const v8 = v9 || patched('jointTransferCase-v8');
   const v7 = v8 || patched('jointTransferCase-v7');
   const v6 = v7 || patched('jointTransferCase-v6');
@@ -308,10 +316,15 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
    * `overdue-clears`, upsertStatus). Asked when a deadline first falls due, in its timer's
    * activation: code run after a local activity's resolution can fall in another workflow
    * task live than on replay (0e88c58), and a patch is looked for in the task it is asked in.
+   * That was not enough: a payment's deadline asks it while the decision's append is in
+   * flight, and an append that resolves in the timer's own activation on replay (local
+   * activities group differently live and on replay) settles the wait first, so replay does
+   * not ask, and sdk-core refuses a patch marker the code does not ask for. Since v10 the
+   * answer is v10's, and no marker is recorded whenever it is asked.
    */
   let overdueClears: boolean | undefined;
   const askOverdueClears = () => {
-    overdueClears ??= patched('overdue-clears');
+    overdueClears ??= v10 || patched('overdue-clears');
   };
 
   const whenWaiting = since('search-attributes-when-waiting');

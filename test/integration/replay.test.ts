@@ -6,8 +6,9 @@
 // `v8-pre-late-payments-expired-wait-resolved-by-hand` (8cbfae7, before late payments), and the
 // two `v8-pre-own-record-refusals-` (0f5d2a9: a close the ledger refused failed the case, a
 // resolution of a refusal it refused escalated the step again), and
-// `pre-agency-key-refusals-failed` (c1991fd: an agency's answer refused for its key failed the
-// case), and the six `pre-overdue-clears-` (c61afa0^: a case's overdue flag never cleared). No
+// `v10-pre-agency-key-refusals-failed` (c1991fd: an agency's answer refused for its key failed
+// the case), and the six `v10-pre-overdue-clears-` (c61afa0^: a case's overdue flag never
+// cleared). No
 // test writes them: re-recording leaves them as they are. Each `vN-` one was recorded
 // by the code before vN. The current ones are written by process.test.ts,
 // orchestratorKey.test.ts, gatedStep.test.ts and agencyKey.test.ts.
@@ -46,7 +47,7 @@ function patchIdOf(event: History['events'][number]): string {
 }
 
 describe('replaying recorded case histories', () => {
-  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), before v5 (v5), before v6 (v6), before v7 (v7), before v8 (v8), before v9 (v9), and current, some of them with a record or an answer the ledger refused, or flagged overdue and cleared', () => {
+  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), before v5 (v5), before v6 (v6), before v7 (v7), before v8 (v8), before v9 (v9), before v10 (v10), and current, some of them with a record or an answer the ledger refused, or flagged overdue and cleared', () => {
     // A patch leaves a marker in the history of a run that took the new path.
     const parsed = new Map(
       files.map((f) => [f, (JSON.parse(readFileSync(`${dir}${f}`, 'utf8')) as History).events]),
@@ -68,10 +69,11 @@ describe('replaying recorded case histories', () => {
     const v7 = files.filter((f) => f.startsWith('v7-'));
     const v8 = files.filter((f) => f.startsWith('v8-'));
     const v9 = files.filter((f) => f.startsWith('v9-'));
+    const v10 = files.filter((f) => f.startsWith('v10-'));
     const current = files.filter((f) => !/^v\d+-/.test(f));
-    expect([v1, v2, v3, v4, v5, v6, v7, v8, v9, current].map((group) => group.length)).toEqual([
-      5, 5, 5, 5, 6, 5, 6, 14, 13, 25,
-    ]);
+    expect([v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, current].map((group) => group.length)).toEqual(
+      [5, 5, 5, 5, 6, 5, 6, 14, 13, 25, 18],
+    );
     const patchMarkers = (f: string) =>
       events(f).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length;
     const changeVersionUpserts = (f: string) =>
@@ -90,13 +92,13 @@ describe('replaying recorded case histories', () => {
       expect(activityTasks(f)).toContain('appendToLedger');
       expect(localActivities(f)).toBe(0);
     }
-    for (const f of [...v4, ...v5, ...v6, ...v7, ...v8, ...v9, ...current]) {
+    for (const f of [...v4, ...v5, ...v6, ...v7, ...v8, ...v9, ...v10, ...current]) {
       expect(activityTasks(f).filter((a) => ORCHESTRATOR_STEPS.includes(a))).toEqual([]);
       expect(localActivities(f)).toBeGreaterThan(0);
     }
     // A case started before v4 asks for each patch it passes: a marker and an upsert each.
     // One started since records one marker alone: v4's before v5, v5's before v6, v6's before
-    // v7, v7's before v8, v8's before v9, v9's now.
+    // v7, v7's before v8, v8's before v9, v9's before v10, v10's now.
     for (const f of v4) expect(patchMarkers(f)).toBeGreaterThanOrEqual(3);
     const markerNames = (f: string) =>
       events(f).flatMap((e) =>
@@ -116,25 +118,28 @@ describe('replaying recorded case histories', () => {
         ...refusedNames,
         ...refusedNames.map((f) => `v8-${f}`),
         ...refusedNames.map((f) => `v9-${f}`),
+        ...refusedNames.map((f) => `v10-${f}`),
       ].sort(),
     );
     // A case whose agency's answer the ledger refused before the registration
     // (test/integration/agencyKey.test.ts) asks, at the refusal, for the patch that holds the
-    // step for a supervisor; `pre-agency-key-refusals-failed`, recorded by the code before it
+    // step for a supervisor; `v10-pre-agency-key-refusals-failed`, recorded by the code before it
     // (c1991fd's workflow), met the same refusal and did not: it failed and was undone.
     for (const f of [
-      'pre-agency-key-refusals-failed.json',
+      'v10-pre-agency-key-refusals-failed.json',
       'agency-answer-refused-held-retried.json',
     ])
       expect(JSON.stringify(events(f)), f).toContain('UnknownKeyError');
     const refusedAnswers = [
       'agency-answer-refused-held-retried.json',
       'agency-answer-refused-precheck-resolved.json',
-    ];
-    // A case flagged overdue asks, when its first deadline falls due, for the patch that
-    // clears the flag once no step of it is overdue any more (at its close at the latest):
-    // the marker comes before the first flag, the last flag is false. The `vN-` ones and the
-    // `pre-overdue-clears-` ones (c61afa0^: v9 without it) never ask, and end flagged.
+    ].flatMap((f) => [f, `v10-${f}`]);
+    // A case flagged overdue clears the flag once no step of it is overdue any more (at its
+    // close at the latest): the last flag is false. One started before v10 asked, when its
+    // first deadline fell due, for the patch that clears it: its marker comes before the first
+    // flag. One started since records no such marker (v10 stands for it). The ones before v10
+    // and the `v10-pre-overdue-clears-` ones (c61afa0^: v9 without it) never ask, and end
+    // flagged.
     const overdueFlags = (f: string) =>
       events(f).flatMap((e, at) => {
         const value = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes
@@ -144,9 +149,9 @@ describe('replaying recorded case histories', () => {
           : [];
       });
     const flagged = (f: string) => overdueFlags(f).some((flag) => flag.value === 'true');
-    const beforeTheClearing = (f: string) => f.startsWith('pre-overdue-clears-');
-    const clearedOverdue = current.filter((f) => flagged(f) && !beforeTheClearing(f));
-    expect(clearedOverdue.sort()).toEqual([
+    const beforeTheClearing = (f: string) => f.startsWith('v10-pre-overdue-clears-');
+    const clearedOverdue = [...v10, ...current].filter((f) => flagged(f) && !beforeTheClearing(f));
+    const overdueNames = [
       'cancelled-while-the-registration-was-in-flight.json',
       'escalated-gas-resolved-by-hand.json',
       'expired-unpaid-tax.json',
@@ -154,20 +159,29 @@ describe('replaying recorded case histories', () => {
       'late-payment-after-expiry.json',
       'late-payment-held-supervisor-refused.json',
       'late-payment-refused-by-the-ledger-then-paid.json',
-    ]);
-    for (const f of clearedOverdue) {
-      const flags = overdueFlags(f);
-      const marker = events(f).findIndex(
+    ];
+    expect(clearedOverdue.sort()).toEqual(
+      [...overdueNames, ...overdueNames.map((f) => `v10-${f}`)].sort(),
+    );
+    /** Where `f` records the `overdue-clears` marker, or -1. */
+    const overdueClearsMarker = (f: string) =>
+      events(f).findIndex(
         (e) =>
           e.markerRecordedEventAttributes?.markerName === 'core_patch' &&
           patchIdOf(e) === 'overdue-clears',
       );
-      expect(marker, f).toBeGreaterThan(-1);
-      expect(marker, f).toBeLessThan(flags.find((flag) => flag.value === 'true')!.at);
+    for (const f of clearedOverdue) {
+      const flags = overdueFlags(f);
+      if (v10.includes(f)) {
+        expect(overdueClearsMarker(f), f).toBeGreaterThan(-1);
+        expect(overdueClearsMarker(f), f).toBeLessThan(
+          flags.find((flag) => flag.value === 'true')!.at,
+        );
+      } else expect(overdueClearsMarker(f), f).toBe(-1);
       expect(flags.at(-1)?.value, f).toBe('false');
     }
     const neverCleared = files.filter(
-      (f) => flagged(f) && (/^v\d+-/.test(f) || beforeTheClearing(f)),
+      (f) => flagged(f) && (/^v[1-9]-/.test(f) || beforeTheClearing(f)),
     );
     expect(neverCleared.filter(beforeTheClearing)).toHaveLength(6);
     for (const f of neverCleared) {
@@ -180,7 +194,8 @@ describe('replaying recorded case histories', () => {
       [v7, 'jointTransferCase-v6'],
       [v8, 'jointTransferCase-v7'],
       [v9, 'jointTransferCase-v8'],
-      [current, 'jointTransferCase-v9'],
+      [v10, 'jointTransferCase-v9'],
+      [current, 'jointTransferCase-v10'],
     ] as const) {
       for (const f of group) {
         // A cancellation request that came with the payment's deadline (process.test.ts)
@@ -189,13 +204,13 @@ describe('replaying recorded case histories', () => {
           ? 'own-record-refused-waits'
           : refusedAnswers.includes(f)
             ? 'agency-key-refused-waits'
-            : f === 'withdrawn-beside-the-payment-deadline.json'
+            : f.endsWith('withdrawn-beside-the-payment-deadline.json')
               ? 'refusal-beside-deadline'
               : undefined;
         const expected = [
           patch,
           ...(refusal ? [refusal] : []),
-          ...(clearedOverdue.includes(f) ? ['overdue-clears'] : []),
+          ...(clearedOverdue.includes(f) && v10.includes(f) ? ['overdue-clears'] : []),
         ];
         expect(markerNames(f), f).toEqual(expected);
         expect(changeVersionUpserts(f)).toBe(expected.length);
