@@ -10,6 +10,7 @@ import {
   ApplicationFailure,
   Client,
   QueryNotRegisteredError,
+  ServiceError,
   TimeoutFailure,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
@@ -230,6 +231,10 @@ function fakeTemporal(runs: FakeRun[]) {
     updates: [] as (string | undefined)[],
     /** What every Update fails with, when set. */
     updateFails: undefined as Error | undefined,
+    /** Sends of an Update the server aborts (its workflow task failed) before one goes through. */
+    updateAborts: 0,
+    /** Updates sent, aborted ones included. */
+    updateSends: 0,
     /** The deadlines (ms from then) calls were bounded by (withDeadline). */
     deadlines: [] as number[],
   };
@@ -290,6 +295,11 @@ function fakeTemporal(runs: FakeRun[]) {
       result: () => Promise.resolve().then(() => statusOf(run())),
       executeUpdate: () =>
         Promise.resolve().then(() => {
+          world.updateSends++;
+          if (world.updateAborts > 0) {
+            world.updateAborts--;
+            throw updateAborted();
+          }
           if (world.updateFails) throw world.updateFails;
           world.updates.push(updated().runId);
           return { ledgerIndex: 7 };
@@ -1202,6 +1212,21 @@ describe('refusals name the field at fault', () => {
   });
 });
 
+/**
+ * What the client throws when the server aborted an Update because the workflow task carrying
+ * it failed (its WorkflowNotReady, gRPC FAILED_PRECONDITION).
+ */
+function updateAborted() {
+  return new ServiceError('Workflow Update failed', {
+    cause: Object.assign(
+      new Error(
+        '9 FAILED_PRECONDITION: Unable to perform workflow execution update due to unexpected workflow task failure.',
+      ),
+      { code: 9 },
+    ),
+  });
+}
+
 /** What the client throws when a case has not taken an Update by its deadline. */
 const updateTimedOut = () =>
   new WorkflowUpdateRPCTimeoutOrCancelledError('Deadline exceeded after 29.998s', {
@@ -1718,6 +1743,38 @@ describe('requests that name what is wrong', () => {
     });
     expect(response.statusCode, response.body).toBe(409);
     expect(response.json()).toMatchObject({ error: 'conflict', field: 'caseId' });
+  });
+
+  it("sends a supervisor's action again while the server aborts it for a failed workflow task, and answers 503 after four sends", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    const { temporal, world } = running();
+    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+    const act = async () => {
+      let answered = false;
+      const response = call('POST', `/cases/${CASE}/escalations`, 'supervisor', {
+        stepId: 'review',
+        action: 'retry',
+        reason: 'try again',
+      }).finally(() => (answered = true));
+      // Runs out the waits between sends (0.5, 1 and 2 s) as they come.
+      while (!answered) {
+        await vi.runOnlyPendingTimersAsync();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return response;
+    };
+    world.updateAborts = 2;
+    expect((await act()).statusCode).toBe(200);
+    expect([world.updateSends, world.updates.length]).toEqual([3, 1]);
+    world.updateAborts = 10;
+    world.updateSends = 0;
+    const refused = await act();
+    expect(refused.statusCode, refused.body).toBe(503);
+    expect(refused.json<{ reason: string }>().reason).toBe(
+      'the case could not take this now (its workflow task failed and is being retried); nothing changed: send it again shortly',
+    );
+    expect([world.updateSends, world.updates.length]).toEqual([4, 1]);
+    vi.useRealTimers();
   });
 
   it("answers 503 for a supervisor's action its case did not take within 30 s, saying it may still take it", async () => {

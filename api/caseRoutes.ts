@@ -66,6 +66,7 @@ import {
   RateLimitedError,
   refusedInspection,
   refusedUpdate,
+  updateNotTaken,
   RequestValidationError,
   ServiceUnavailableError,
   StateConflictError,
@@ -130,6 +131,9 @@ const BEARER = [{ bearerAuth: [] }];
  * request would wait for good, holding its caller and a socket. Past it, 503 (refusedUpdate).
  */
 export const UPDATE_DEADLINE_MS = 30_000;
+
+/** Sends of an Update the server aborted before the case took it (withinUpdateDeadline). */
+const UPDATE_ATTEMPTS = 4;
 
 /** Temporal's closed statuses that end a run for good (not ContinuedAsNew: a new run follows). */
 /**
@@ -599,9 +603,23 @@ export function registerCaseRoutes(parent: FastifyInstance, deps: CaseRouteDeps)
       );
   }
 
-  /** `send`, an Update of a case, bounded by the Update deadline (every gRPC call it makes). */
+  /**
+   * `send`, an Update of a case, bounded by the Update deadline (every gRPC call it makes), and
+   * sent again, up to UPDATE_ATTEMPTS times within it, while the server aborts it because the
+   * workflow task carrying it failed (updateNotTaken: nothing applied; such a task fails now
+   * and then under load, sdk-core's race in the README).
+   */
   const withinUpdateDeadline = <T>(send: () => Promise<T>): Promise<T> =>
-    temporal.withDeadline(Date.now() + (deps.updateDeadlineMs ?? UPDATE_DEADLINE_MS), send);
+    temporal.withDeadline(Date.now() + (deps.updateDeadlineMs ?? UPDATE_DEADLINE_MS), async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await send();
+        } catch (error) {
+          if (attempt === UPDATE_ATTEMPTS || !updateNotTaken(error)) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
+        }
+      }
+    });
 
   /** Has the owning agency sign `request` on its own worker (workflow agencyDecision). */
   async function signAtAgency(request: DeskRequest): Promise<Decision> {

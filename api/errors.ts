@@ -13,6 +13,7 @@ import type { z } from 'zod';
 import {
   ActivityFailure,
   ApplicationFailure,
+  ServiceError,
   TemporalFailure,
   TimeoutFailure,
   WorkflowFailedError,
@@ -184,6 +185,19 @@ function applicationFailureIn(error: unknown): ApplicationFailure | undefined {
 }
 
 /**
+ * Whether an Update was aborted before the case took it because the workflow task carrying it
+ * failed or timed out (the server's WorkflowNotReady, gRPC FAILED_PRECONDITION: "unable to
+ * perform workflow execution update due to unexpected workflow task failure"). Nothing of it
+ * was applied (an Update is accepted only when its task completes), so sending it again is
+ * safe.
+ */
+export function updateNotTaken(error: unknown): boolean {
+  return (
+    error instanceof ServiceError && (error.cause as { code?: unknown } | undefined)?.code === 9
+  );
+}
+
+/**
  * Maps a refused workflow update, or a decision the agency's desk refused, to
  * UpdateRefusedError; a desk that never answered to AgencyUnavailableError; an Update its
  * case did not complete by its deadline (caseRoutes' UPDATE_DEADLINE_MS) to
@@ -195,6 +209,10 @@ export function refusedUpdate(error: unknown, field: string): unknown {
   if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError)
     return new ServiceUnavailableError(
       'the case did not take this in time (its workers may be down or busy) and may still take it: look at the case before sending it again',
+    );
+  if (updateNotTaken(error))
+    return new ServiceUnavailableError(
+      'the case could not take this now (its workflow task failed and is being retried); nothing changed: send it again shortly',
     );
   if (error instanceof WorkflowFailedError) {
     // The agencyDecision workflow failed: the desk refused, or the agency's worker timed out.
