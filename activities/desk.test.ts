@@ -10,14 +10,14 @@ const CASE = '3f6c1b7e-1d2a-4c5b-9e8f-0a1b2c3d4e5f';
 const registry = generateSigningKey(agencyKeyName('registry'));
 // Free text an officer may well write: it names a person, so it must never reach the ledger.
 const REASON = "buyer Jan Novák's ID card expired";
+/** The registry's review of CASE: the step the registry decides here, and signs. */
+const REVIEW = { agency: 'registry', caseId: CASE, stepId: 'review' } as const;
 
 describe("the registry's desk", () => {
   const desk = createDeskActivities({ agency: 'registry', key: registry });
   const decide = () =>
     desk.decideStep({
-      agency: 'registry',
-      caseId: CASE,
-      stepId: 'review',
+      ...REVIEW,
       outcome: 'rejected',
       reason: `  ${REASON} `,
       actor: 'officer:registry:o-17',
@@ -42,9 +42,7 @@ describe("the registry's desk", () => {
 
   it('commits to a decision with no reason without one', async () => {
     const decision = await desk.decideStep({
-      agency: 'registry',
-      caseId: CASE,
-      stepId: 'review',
+      ...REVIEW,
       outcome: 'approved',
       actor: 'officer:registry:o-17',
     });
@@ -54,13 +52,7 @@ describe("the registry's desk", () => {
   });
 
   /** The registry's review, approved by `actor`. */
-  const reviewBy = (actor: string) => ({
-    agency: 'registry' as const,
-    caseId: CASE,
-    stepId: 'review',
-    outcome: 'approved',
-    actor,
-  });
+  const reviewBy = (actor: string) => ({ ...REVIEW, outcome: 'approved', actor });
 
   it('refuses, for good, to sign for someone whose role does not decide steps', () => {
     expect(() => desk.decideStep(reviewBy('supervisor:s-1'))).toThrow(
@@ -164,9 +156,7 @@ describe('signDecision', () => {
   const sign = () =>
     signDecision({
       key: registry,
-      agency: 'registry',
-      caseId: CASE,
-      stepId: 'review',
+      ...REVIEW,
       outcome: 'approved',
       decidedBy: 'system',
       reason: 'title clear',

@@ -38,13 +38,13 @@ const ORIGIN = 'test.onewindow/ledger';
 const logKey = signingKey(ORIGIN, new Uint8Array(32).fill(0x10));
 const water = signingKey(agencyKeyName('water'), new Uint8Array(32).fill(4));
 
-/** The entry of a one-entry log: water's statement issued at `issuedAt`. */
-function entryIssuedAt(issuedAt: string): Uint8Array {
-  const signed = signStatement(
+/** Water's statement, signed with its key, that it approved step a of `caseId` at `issuedAt`. */
+function waterApproved(caseId: string, issuedAt: string) {
+  return signStatement(
     {
       type: STATEMENT_TYPE,
-      statementId: 'case-1/a',
-      caseId: 'case-1',
+      statementId: `${caseId}/a`,
+      caseId,
       stepId: 'a',
       agency: 'water',
       outcome: 'approved',
@@ -55,6 +55,11 @@ function entryIssuedAt(issuedAt: string): Uint8Array {
     },
     water,
   );
+}
+
+/** The entry of a one-entry log: water's statement issued at `issuedAt`. */
+function entryIssuedAt(issuedAt: string): Uint8Array {
+  const signed = waterApproved('case-1', issuedAt);
   return chainEntries([signed], 0, new Uint8Array(32), issuedAt)[0]!.bytes;
 }
 
@@ -245,21 +250,7 @@ function writeLog(folder: string, entries: Uint8Array[], note = logCheckpoint(en
 describe('the verifier commands on an exported log the operator served badly', () => {
   const SIZE = 300; // a full entry bundle and hash tile, then a partial bundle of 44
   const statements = Array.from({ length: SIZE }, (_, i) =>
-    signStatement(
-      {
-        type: STATEMENT_TYPE,
-        statementId: `case-${i}/a`,
-        caseId: `case-${i}`,
-        stepId: 'a',
-        agency: 'water',
-        outcome: 'approved',
-        commitment: toBase64(new Uint8Array(32).fill(7)),
-        facts: {},
-        issuedAt: '2026-01-10T09:00:00Z',
-        keyId: water.keyId,
-      },
-      water,
-    ),
+    waterApproved(`case-${i}`, '2026-01-10T09:00:00Z'),
   );
   const entries = chainEntries(statements, 0, new Uint8Array(32), '2026-01-10T09:00:01Z').map(
     (e) => e.bytes,
@@ -292,6 +283,13 @@ describe('the verifier commands on an exported log the operator served badly', (
     const lines = (spy: typeof log) => spy.mock.calls.map((call) => String(call[0])).join('\n');
     return { code, stdout: lines(log), stderr: lines(error) };
   }
+
+  /** `onewindow ledger prove <index>` of the exported `log` under `trust`, with `more` flags. */
+  const prove = (
+    index: string,
+    { log, trust }: { log: string; trust: string },
+    more: string[] = [],
+  ) => run(['prove', index, '--dir', log, '--trust', trust, ...more]);
 
   afterEach(() => {
     vi.restoreAllMocks();
@@ -335,7 +333,7 @@ describe('the verifier commands on an exported log the operator served badly', (
 
   it('fails prove with a message, not a stack, when a hash tile is no tile', async () => {
     const { log, trust } = exported((file) => writeFileSync(file(tilePath(0, 0)), 'ten bytes!'));
-    const result = await run(['prove', '5', '--dir', log, '--trust', trust]);
+    const result = await prove('5', { log, trust });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^FAILED: the log's tiles cannot prove entry 5: /);
   });
@@ -440,18 +438,7 @@ describe('the verifier commands on an exported log the operator served badly', (
     const { log, trust, dir } = exported();
     const state = join(dir, 'state.json');
     const out = join(dir, 'receipt.json');
-    const result = await run([
-      'prove',
-      '5',
-      '--dir',
-      log,
-      '--trust',
-      trust,
-      '--state',
-      state,
-      '--out',
-      out,
-    ]);
+    const result = await prove('5', { log, trust }, ['--state', state, '--out', out]);
     expect(result.code).toBe(0);
     expect(JSON.parse(readFileSync(state, 'utf8'))).toMatchObject({ origin: ORIGIN, size: SIZE });
   });
@@ -563,15 +550,23 @@ describe('the verifier commands on an exported log the operator served badly', (
     return copy;
   }
 
+  /**
+   * `onewindow ledger export` into `copy` of a log of `servedEntries`, served from a folder of
+   * its own; with every file `copy` held before.
+   */
+  async function exportInto(copy: string, servedEntries: Uint8Array[]) {
+    const before = filesUnder(copy);
+    const served = join(exported().dir, 'served');
+    writeLog(served, servedEntries);
+    return { before, result: await exportServed(served, copy) };
+  }
+
   const rootOf = (logEntries: Uint8Array[]) =>
     toBase64(rootFromLeafHashes(logEntries.map((e) => hashLeaf(e))));
 
   it('export refuses a smaller checkpoint than its copy holds, exit 1 naming both, and writes nothing', async () => {
     const { log: copy } = exported();
-    const before = filesUnder(copy);
-    const smaller = join(exported().dir, 'smaller');
-    writeLog(smaller, entries.slice(0, 256));
-    const result = await exportServed(smaller, copy);
+    const { before, result } = await exportInto(copy, entries.slice(0, 256));
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
       `FAILED: the log serves a checkpoint of size 256 root ${rootOf(entries.slice(0, 256))}, and ${copy} holds a copy of size ${SIZE} root ${rootOf(entries)}: a log never shrinks; nothing was written`,
@@ -581,10 +576,7 @@ describe('the verifier commands on an exported log the operator served badly', (
 
   it('export refuses another root at the size of its copy (a split view), and writes nothing', async () => {
     const { log: copy } = exported();
-    const before = filesUnder(copy);
-    const split = join(exported().dir, 'split');
-    writeLog(split, forked);
-    const result = await exportServed(split, copy);
+    const { before, result } = await exportInto(copy, forked);
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
       `FAILED: the log serves a checkpoint of size ${SIZE} root ${rootOf(forked)}, and ${copy} holds a copy of size ${SIZE} root ${rootOf(entries)}: two roots of one size are a split view; nothing was written`,
@@ -594,10 +586,7 @@ describe('the verifier commands on an exported log the operator served badly', (
 
   it('export refuses a larger checkpoint no consistency proof joins to its copy (RFC 9162 §2.1.4), and writes nothing', async () => {
     const copy = copyOfFirst256();
-    const before = filesUnder(copy);
-    const fork = join(exported().dir, 'fork');
-    writeLog(fork, forked);
-    const result = await exportServed(fork, copy);
+    const { before, result } = await exportInto(copy, forked);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(
       /^FAILED: the log serves a checkpoint of size 300 root \S+, and \S+ holds a copy of size 256 root \S+: no consistency proof joins them \(RFC 9162 §2\.1\.4\): computed root \S+ does not match expected root \S+; nothing was written$/,
@@ -655,16 +644,7 @@ describe('the verifier commands on an exported log the operator served badly', (
 
   it("prove says the log's key alone vouches for the receipt's checkpoint when the trust file asks for no witness", async () => {
     const { log, trust, dir } = exported();
-    const result = await run([
-      'prove',
-      '5',
-      '--dir',
-      log,
-      '--trust',
-      trust,
-      '--out',
-      join(dir, 'r.json'),
-    ]);
+    const result = await prove('5', { log, trust }, ['--out', join(dir, 'r.json')]);
     expect(result.code).toBe(0);
     expect(result.stderr).toContain(`its checkpoint: ${NO_WITNESS}`);
   });
@@ -691,9 +671,9 @@ describe('the verifier commands on an exported log the operator served badly', (
     const state = join(dir, 'state.json');
     const out = join(dir, 'receipts');
     mkdirSync(out); // a folder: the receipt cannot take its name
-    await expect(
-      run(['prove', '5', '--dir', log, '--trust', trust, '--state', state, '--out', out]),
-    ).rejects.toThrow(/^EISDIR/);
+    await expect(prove('5', { log, trust }, ['--state', state, '--out', out])).rejects.toThrow(
+      /^EISDIR/,
+    );
     expect(existsSync(state)).toBe(false);
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
@@ -734,7 +714,7 @@ describe('the verifier commands on an exported log the operator served badly', (
 
   it('names the index of prove as what it is, a positional argument', async () => {
     const { log, trust } = exported();
-    await expect(run(['prove', 'five', '--dir', log, '--trust', trust])).rejects.toThrow(
+    await expect(prove('five', { log, trust })).rejects.toThrow(
       new UsageError(
         `<index> must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, got "five"`,
       ),

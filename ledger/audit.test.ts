@@ -66,6 +66,32 @@ const chainLoggedAsIssued = (statements: Statement[], keys: SigningKey[]) =>
     )
     .map((e) => e.bytes);
 
+/** `s` as if issued at `issuedAt`: chainLoggedAsIssued logs it then. */
+const dated = (s: Statement, issuedAt: string): Statement => ({ ...s, issuedAt });
+
+/** A key.add, signed by water's key, that makes the stranger's key one of water's. */
+const strangerAdded = ({ validFrom, issuedAt }: { validFrom: string; issuedAt: string }) =>
+  keyAddStatement({
+    agency: 'water',
+    key: stranger,
+    signingKeyId: water.keyId,
+    validFrom,
+    validUntil: null,
+    issuedAt,
+    sequence: 1,
+  });
+
+/** A key.revoke, signed by water's key itself, that disowns that key from `revokedAt` on. */
+const waterKeyRevoked = ({ revokedAt, issuedAt }: { revokedAt: string; issuedAt: string }) =>
+  keyRevokeStatement({
+    agency: 'water',
+    keyId: water.keyId,
+    signingKeyId: water.keyId,
+    revokedAt,
+    issuedAt,
+    sequence: 1,
+  });
+
 const chain = (statements: Statement[], keys = [water]) =>
   chainEntries(
     statements.map((s) =>
@@ -248,26 +274,19 @@ describe('auditLedger', () => {
     ]);
   });
 
+  // Water revokes its key on 1 March as stolen from 1 February on: the revocation the next two
+  // tests log after a thief's entries.
+  const revokedFromFebruary = waterKeyRevoked({
+    revokedAt: '2026-02-01T00:00:00Z',
+    issuedAt: '2026-03-01T00:00:00Z',
+  });
+
   // The thief's window: between the compromise (revokedAt) and the revocation's entry, what the
   // key signed passed when it was logged. The revocation disowns it, and the key it added.
   test('reports what a revoked key signed from revokedAt on, logged before the revocation', async () => {
-    const dated = (s: Statement, issuedAt: string): Statement => ({ ...s, issuedAt });
-    const thiefsAdd = keyAddStatement({
-      agency: 'water',
-      key: stranger,
-      signingKeyId: water.keyId,
+    const thiefsAdd = strangerAdded({
       validFrom: '2026-02-15T00:00:00Z',
-      validUntil: null,
       issuedAt: '2026-02-15T00:00:00Z',
-      sequence: 1,
-    });
-    const revoke = keyRevokeStatement({
-      agency: 'water',
-      keyId: water.keyId,
-      signingKeyId: water.keyId,
-      revokedAt: '2026-02-01T00:00:00Z',
-      issuedAt: '2026-03-01T00:00:00Z',
-      sequence: 1,
     });
     const result = await audit(
       chainLoggedAsIssued(
@@ -278,7 +297,7 @@ describe('auditLedger', () => {
           // Sequenced before the entry ahead of it (a host's clock behind): judged as logged
           // when that one was.
           dated(statement('d'), '2026-02-18T00:00:00Z'),
-          revoke,
+          revokedFromFebruary,
           dated(statement('e', 'approved', stranger), '2026-03-02T00:00:00Z'),
         ],
         [water, stranger],
@@ -302,22 +321,13 @@ describe('auditLedger', () => {
   // The operator's way past a revocation: the thief's entry logged with a sequencedAt before
   // revokedAt. The reach back judges it by the log's clock, which it cannot turn back.
   test("disowns a thief's entry backdated before revokedAt: it counts as logged when the entry ahead of it was", async () => {
-    const dated = (s: Statement, issuedAt: string): Statement => ({ ...s, issuedAt });
-    const revoke = keyRevokeStatement({
-      agency: 'water',
-      keyId: water.keyId,
-      signingKeyId: water.keyId,
-      revokedAt: '2026-02-01T00:00:00Z',
-      issuedAt: '2026-03-01T00:00:00Z',
-      sequence: 1,
-    });
     const result = await audit(
       chainLoggedAsIssued(
         [
           statement('a'),
           dated(statement('b'), '2026-02-10T00:00:00Z'),
           dated(statement('thief'), '2026-01-20T00:00:00Z'),
-          revoke,
+          revokedFromFebruary,
         ],
         [water],
       ),
@@ -336,22 +346,13 @@ describe('auditLedger', () => {
 
   // A key revoked by an entry signs nothing logged after it, however its statements are dated.
   test('refuses a revoked key in later entries, a key.add dated before the revocation included', async () => {
-    const revoke = keyRevokeStatement({
-      agency: 'water',
-      keyId: water.keyId,
-      signingKeyId: water.keyId,
+    const revoke = waterKeyRevoked({
       revokedAt: '2026-03-01T00:00:00Z',
       issuedAt: '2026-03-01T00:00:00Z',
-      sequence: 1,
     });
-    const backdatedAdd = keyAddStatement({
-      agency: 'water',
-      key: stranger,
-      signingKeyId: water.keyId,
+    const backdatedAdd = strangerAdded({
       validFrom: '2026-02-01T00:00:00Z',
-      validUntil: null,
       issuedAt: '2026-02-15T00:00:00Z',
-      sequence: 1,
     });
     const byStranger = {
       ...statement('c', 'approved', stranger),

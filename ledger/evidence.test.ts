@@ -507,6 +507,22 @@ describe('an evidence bundle across a key rotation', () => {
   const at = (minute: number) => `2026-01-10T09:${String(minute).padStart(2, '0')}:00.000Z`;
   const under = (k: SigningKey, caseId: string, stepId: string, agency: Signer, minute: number) =>
     signedBy(k, caseId, stepId, agency, at(minute));
+  /** A key.revoke of housing's first key from `revokedAt` on, signed by `signer`. */
+  const firstHousingKeyRevoked = (
+    signer: SigningKey,
+    { revokedAt, issuedAt, sequence }: { revokedAt: string; issuedAt: string; sequence: number },
+  ) =>
+    signStatement(
+      keyRevokeStatement({
+        agency: 'housing',
+        keyId: agencyKeys.housing.keyId,
+        signingKeyId: signer.keyId,
+        revokedAt,
+        issuedAt,
+        sequence,
+      }),
+      signer,
+    );
   const rotatedLog = [
     under(agencyKeys.orchestrator, CASE_A, 'intake', 'orchestrator', 1),
     signStatement(
@@ -522,17 +538,7 @@ describe('an evidence bundle across a key rotation', () => {
       agencyKeys.housing,
     ),
     under(nextHousing, CASE_A, 'verifyContract', 'housing', 3),
-    signStatement(
-      keyRevokeStatement({
-        agency: 'housing',
-        keyId: agencyKeys.housing.keyId,
-        signingKeyId: nextHousing.keyId,
-        revokedAt: at(4),
-        issuedAt: at(4),
-        sequence: 2,
-      }),
-      nextHousing,
-    ),
+    firstHousingKeyRevoked(nextHousing, { revokedAt: at(4), issuedAt: at(4), sequence: 2 }),
     under(agencyKeys.housing, CASE_A, 'checkTitle', 'housing', 3),
     under(agencyKeys.orchestrator, CASE_A, 'close', 'orchestrator', 6),
   ];
@@ -552,23 +558,20 @@ describe('an evidence bundle across a key rotation', () => {
     expect(result).toMatchObject({ keyEventsApplied: 2, inclusionProofsChecked: 6 });
   });
 
+  // Housing revoking its first key, with that key, at minute 6, as stolen from minute 3 on.
+  const revokedBackToMinute3 = firstHousingKeyRevoked(agencyKeys.housing, {
+    revokedAt: at(3),
+    issuedAt: at(6),
+    sequence: 1,
+  });
+
   // The thief's window: a revocation back to minute 3, logged after an entry the key signed at
   // minute 5, disowns that entry, though the key was valid when it was logged.
   test('reports a case entry a later revocation disowns: signed by the key from revokedAt on', () => {
     const stolen = provenBundle([
       under(agencyKeys.orchestrator, CASE_A, 'intake', 'orchestrator', 1),
       under(agencyKeys.housing, CASE_A, 'checkTitle', 'housing', 5),
-      signStatement(
-        keyRevokeStatement({
-          agency: 'housing',
-          keyId: agencyKeys.housing.keyId,
-          signingKeyId: agencyKeys.housing.keyId,
-          revokedAt: at(3),
-          issuedAt: at(6),
-          sequence: 1,
-        }),
-        agencyKeys.housing,
-      ),
+      revokedBackToMinute3,
       under(agencyKeys.orchestrator, CASE_A, 'close', 'orchestrator', 7),
     ]);
     const result = verifyEvidenceBundle(stolen, trust);
@@ -591,17 +594,7 @@ describe('an evidence bundle across a key rotation', () => {
         under(agencyKeys.orchestrator, CASE_A, 'intake', 'orchestrator', 1),
         under(agencyKeys.orchestrator, CASE_A, 'verifyContract', 'orchestrator', 4),
         under(agencyKeys.housing, CASE_A, 'checkTitle', 'housing', 5),
-        signStatement(
-          keyRevokeStatement({
-            agency: 'housing',
-            keyId: agencyKeys.housing.keyId,
-            signingKeyId: agencyKeys.housing.keyId,
-            revokedAt: at(3),
-            issuedAt: at(6),
-            sequence: 1,
-          }),
-          agencyKeys.housing,
-        ),
+        revokedBackToMinute3,
       ],
       { 2: at(2) },
     );
