@@ -1,9 +1,9 @@
 // The JSON body parser's own checks, as pure functions: which member name an object holds
-// twice (RFC 8259 §4), and which charsets a Content-Type declares. What a request gets for
-// either: api/caseRoutes.test.ts ("a request body").
+// twice (RFC 8259 §4), which charsets a Content-Type declares, and which of those name UTF-8.
+// What a request gets for each: api/caseRoutes.test.ts ("a request body").
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { charsetsOf, duplicateMemberPath } from './jsonBody.ts';
+import { charsetsOf, duplicateMemberPath, isUtf8Label } from './jsonBody.ts';
 
 describe('duplicateMemberPath', () => {
   it.each([
@@ -64,4 +64,30 @@ describe('charsetsOf', () => {
   ])('reads %j as declaring %j', (contentType, charsets) => {
     expect(charsetsOf(contentType)).toEqual(charsets);
   });
+});
+
+describe('isUtf8Label', () => {
+  // The Encoding Standard's labels of UTF-8 (https://encoding.spec.whatwg.org/#names-and-labels),
+  // in any case and with white space at their ends, as its "get an encoding" reads them.
+  it.each([
+    'unicode-1-1-utf-8',
+    'unicode11utf8',
+    'unicode20utf8',
+    'utf-8',
+    'utf8',
+    'x-unicode20utf8',
+    'UTF8',
+    'Utf-8',
+    ' utf-8\t',
+  ])('takes %j as UTF-8, as TextDecoder does', (label) => {
+    expect(isUtf8Label(label)).toBe(true);
+    expect(new TextDecoder(label).encoding).toBe('utf-8');
+  });
+
+  it.each(['latin1', 'iso-8859-1', 'utf-16', 'utf_8', 'utf-8;', 'u tf-8', ''])(
+    'takes %j as no label of UTF-8',
+    (label) => {
+      expect(isUtf8Label(label)).toBe(false);
+    },
+  );
 });

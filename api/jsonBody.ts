@@ -29,6 +29,27 @@ export function charsetsOf(contentType: string): string[] {
 }
 
 /**
+ * The labels of UTF-8 in the WHATWG Encoding Standard (§4.2, "Names and labels"), as browsers
+ * and Node's TextDecoder read a charset: `charset=utf8` declares UTF-8 as `utf-8` does.
+ */
+const UTF8_LABELS = new Set([
+  'unicode-1-1-utf-8',
+  'unicode11utf8',
+  'unicode20utf8',
+  'utf-8',
+  'utf8',
+  'x-unicode20utf8',
+]);
+
+/**
+ * Whether `charset` is a label of UTF-8, matched as the Encoding Standard's "get an encoding"
+ * does (§4.2): ASCII white space at its ends trimmed, case-insensitive.
+ */
+export function isUtf8Label(charset: string): boolean {
+  return UTF8_LABELS.has(charset.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, '').toLowerCase());
+}
+
+/**
  * The dotted path (`buyer.name`, `items.0.id`) of the first member name that an object in
  * `text` holds twice, compared as decoded (`"a"` and `"\u0061"` are one name), or undefined.
  * Requires `text` to be valid JSON (RFC 8259): only strings, brackets and commas are looked
@@ -73,11 +94,11 @@ export function duplicateMemberPath(text: string): string | undefined {
 
 /**
  * Replaces Fastify's `application/json` and `text/plain` parsers with one that takes JSON in
- * UTF-8 only: 415 naming `content-type` for another declared charset (Fastify's read every
- * body as UTF-8 whatever it said, so Latin-1's `ü` became U+FFFD), 400 naming `body` for bytes
- * that are not UTF-8, 400 naming the path of a member name given twice. `text/plain` goes: no
- * route of the API takes text, and JSON sent as text was refused as "expected object,
- * received string" (the witness app, apart, keeps its own text parser).
+ * UTF-8 only: 415 naming `content-type` for a declared charset other than UTF-8 (isUtf8Label;
+ * Fastify's read every body as UTF-8 whatever it said, so Latin-1's `ü` became U+FFFD), 400
+ * naming `body` for bytes that are not UTF-8, 400 naming the path of a member name given
+ * twice. `text/plain` goes: no route of the API takes text, and JSON sent as text was refused
+ * as "expected object, received string" (the witness app, apart, keeps its own text parser).
  */
 export function registerJsonBodyParser(app: FastifyInstance): void {
   // Fastify's own defaults ('error' for both): a body with `__proto__` or
@@ -86,9 +107,9 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
   app.removeContentTypeParser(['application/json', 'text/plain']);
   // parseAs 'buffer': Fastify applies its body limit (413) and hands over the bytes undecoded.
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    // RFC 8259 §11 defines no charset parameter for application/json; `charset=utf-8` is
-    // harmless, any other says the bytes are not what §8.1 requires.
-    const other = charsetsOf(request.headers['content-type'] ?? '').find((c) => c !== 'utf-8');
+    // RFC 8259 §11 defines no charset parameter for application/json; one naming UTF-8 (by
+    // any of its labels) is harmless, any other says the bytes are not what §8.1 requires.
+    const other = charsetsOf(request.headers['content-type'] ?? '').find((c) => !isUtf8Label(c));
     if (other !== undefined) {
       done(
         new UnsupportedMediaTypeError(
