@@ -233,6 +233,8 @@ function fakeTemporal(runs: FakeRun[]) {
     updateFails: undefined as Error | undefined,
     /** Sends of an Update the server aborts (its workflow task failed) before one goes through. */
     updateAborts: 0,
+    /** What each of those aborts throws. */
+    abortedWith: updateAborted as () => Error,
     /** Updates sent, aborted ones included. */
     updateSends: 0,
     /** The deadlines (ms from then) calls were bounded by (withDeadline). */
@@ -298,7 +300,7 @@ function fakeTemporal(runs: FakeRun[]) {
           world.updateSends++;
           if (world.updateAborts > 0) {
             world.updateAborts--;
-            throw updateAborted();
+            throw world.abortedWith();
           }
           if (world.updateFails) throw world.updateFails;
           world.updates.push(updated().runId);
@@ -1117,27 +1119,23 @@ describe('a case row without a run id (its submission was never answered)', () =
   const laterCase = () =>
     fakeTemporal([{ runId: 'run-2', caseId: LATER_CASE, statusName: 'RUNNING', phase: 'running' }]);
 
-  it("a supervisor's escalation is refused with 409 and reaches no workflow", async () => {
+  it.each([
+    [
+      "a supervisor's escalation",
+      'supervisor',
+      'escalations',
+      { stepId: 'review', action: 'retry', reason: 'stuck' },
+    ],
+    [
+      "an officer's decision",
+      'registry',
+      'decisions',
+      { stepId: 'review', outcome: 'approved', reason: 'all in order' },
+    ],
+  ])('%s is refused with 409 and reaches no workflow', async (_what, caller, route, body) => {
     const { temporal, world } = laterCase();
     const { call } = await appWith(temporal, orphan().pool);
-    const response = await call('POST', `/cases/${CASE}/escalations`, 'supervisor', {
-      stepId: 'review',
-      action: 'retry',
-      reason: 'stuck',
-    });
-    expect(response.statusCode, response.body).toBe(409);
-    expect(response.json()).toMatchObject({ error: 'conflict', field: 'caseId' });
-    expect(world.updates).toEqual([]);
-  });
-
-  it("an officer's decision is refused with 409 and reaches no workflow", async () => {
-    const { temporal, world } = laterCase();
-    const { call } = await appWith(temporal, orphan().pool);
-    const response = await call('POST', `/cases/${CASE}/decisions`, 'registry', {
-      stepId: 'review',
-      outcome: 'approved',
-      reason: 'all in order',
-    });
+    const response = await call('POST', `/cases/${CASE}/${route}`, caller, body);
     expect(response.statusCode, response.body).toBe(409);
     expect(response.json()).toMatchObject({ error: 'conflict', field: 'caseId' });
     expect(world.updates).toEqual([]);
@@ -1212,20 +1210,25 @@ describe('refusals name the field at fault', () => {
   });
 });
 
+/** What the client throws when the server answers an Update FAILED_PRECONDITION with `details`. */
+const updateFailedPrecondition = (details: string) =>
+  new ServiceError('Workflow Update failed', {
+    cause: Object.assign(new Error(`9 FAILED_PRECONDITION: ${details}`), {
+      code: 9,
+      details,
+      metadata: new Metadata(),
+    }),
+  });
+
 /**
  * What the client throws when the server aborted an Update because the workflow task carrying
- * it failed (its WorkflowNotReady, gRPC FAILED_PRECONDITION).
+ * it failed (its WorkflowNotReady, temporalio/temporal's workflowTaskFailErr, as Server 1.29.x
+ * words it).
  */
-function updateAborted() {
-  return new ServiceError('Workflow Update failed', {
-    cause: Object.assign(
-      new Error(
-        '9 FAILED_PRECONDITION: Unable to perform workflow execution update due to unexpected workflow task failure.',
-      ),
-      { code: 9 },
-    ),
-  });
-}
+const updateAborted = () =>
+  updateFailedPrecondition(
+    'Unable to perform workflow execution update due to unexpected workflow task failure.',
+  );
 
 /** What the client throws when a case has not taken an Update by its deadline. */
 const updateTimedOut = () =>
@@ -1246,18 +1249,28 @@ function expectNotTakenInTime(response: LightMyRequestResponse, deadlines: numbe
   expect(deadlines[0]).toBeLessThanOrEqual(30_000);
 }
 
-/** `body` posted as the registry's decision on the review of a running case; its Update fails with `updateFails`, if given. */
-async function sendReviewDecision(body: object, updateFails?: Error) {
+/**
+ * `body` POSTed to `url` by `caller`, with CASE running (run-1, its review waiting); its Update
+ * fails with `updateFails`, if given. The fake Temporal's `world` tells what reached the case.
+ */
+async function postToRunningCase(caller: string, url: string, body: object, updateFails?: Error) {
   const { temporal, world } = fakeTemporal([
     { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
   ]);
   world.updateFails = updateFails;
   const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
-  const response = await call('POST', `/cases/${CASE}/decisions`, 'registry', {
-    stepId: 'review',
-    ...body,
-  });
+  const response = await call('POST', url, caller, body);
   return { response, world };
+}
+
+/** `body` posted as the registry's decision on the review of a running case; its Update fails with `updateFails`, if given. */
+function sendReviewDecision(body: object, updateFails?: Error) {
+  return postToRunningCase(
+    'registry',
+    `/cases/${CASE}/decisions`,
+    { stepId: 'review', ...body },
+    updateFails,
+  );
 }
 
 describe('a signed decision with the opening of its commitment', () => {
@@ -1729,69 +1742,87 @@ describe('requests that name what is wrong', () => {
   });
 
   it('answers 409 naming caseId when the case closed before its Update arrived', async () => {
-    const { temporal, world } = running();
-    world.updateFails = new WorkflowNotFoundError(
-      'workflow execution already completed',
-      'case:U-1',
-      'run-1',
+    const { response } = await postToRunningCase(
+      'supervisor',
+      `/cases/${CASE}/escalations`,
+      { stepId: 'review', action: 'retry', reason: 'try again' },
+      new WorkflowNotFoundError('workflow execution already completed', 'case:U-1', 'run-1'),
     );
-    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
-    const response = await call('POST', `/cases/${CASE}/escalations`, 'supervisor', {
-      stepId: 'review',
-      action: 'retry',
-      reason: 'try again',
-    });
     expect(response.statusCode, response.body).toBe(409);
     expect(response.json()).toMatchObject({ error: 'conflict', field: 'caseId' });
   });
 
-  it("sends a supervisor's action again while the server aborts it for a failed workflow task, and answers 503 after four sends", async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout'] });
-    const { temporal, world } = running();
-    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
-    const act = async () => {
-      let answered = false;
-      const response = call('POST', `/cases/${CASE}/escalations`, 'supervisor', {
-        stepId: 'review',
-        action: 'retry',
-        reason: 'try again',
-      }).finally(() => (answered = true));
-      // Runs out the waits between sends (0.5, 1 and 2 s) as they come.
-      while (!answered) {
-        await vi.runOnlyPendingTimersAsync();
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      return response;
-    };
-    world.updateAborts = 2;
-    expect((await act()).statusCode).toBe(200);
-    expect([world.updateSends, world.updates.length]).toEqual([3, 1]);
-    world.updateAborts = 10;
-    world.updateSends = 0;
-    const refused = await act();
-    expect(refused.statusCode, refused.body).toBe(503);
-    expect(refused.json<{ reason: string }>().reason).toBe(
-      'the case could not take this now (its workflow task failed and is being retried); nothing changed: send it again shortly',
+  it.each([
+    ['aborts it for a failed workflow task', updateAborted],
+    [
+      'refuses it while a workflow task keeps failing',
+      () =>
+        // temporalio/temporal service/history/api/updateworkflow/api.go (attempt 3 or more).
+        updateFailedPrecondition(
+          'Unable to perform workflow execution update due to Workflow Task in failed state.',
+        ),
+    ],
+  ])(
+    "sends a supervisor's action again while the server %s, and answers 503 after four sends",
+    async (_, abortedWith) => {
+      vi.useFakeTimers({ toFake: ['setTimeout'] });
+      const { temporal, world } = running();
+      world.abortedWith = abortedWith;
+      const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
+      const act = async () => {
+        let answered = false;
+        const response = call('POST', `/cases/${CASE}/escalations`, 'supervisor', {
+          stepId: 'review',
+          action: 'retry',
+          reason: 'try again',
+        }).finally(() => (answered = true));
+        // Runs out the waits between sends (0.5, 1 and 2 s) as they come.
+        while (!answered) {
+          await vi.runOnlyPendingTimersAsync();
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        return response;
+      };
+      world.updateAborts = 2;
+      expect((await act()).statusCode).toBe(200);
+      expect([world.updateSends, world.updates.length]).toEqual([3, 1]);
+      world.updateAborts = 10;
+      world.updateSends = 0;
+      const refused = await act();
+      expect(refused.statusCode, refused.body).toBe(503);
+      expect(refused.json<{ reason: string }>().reason).toBe(
+        'the case could not take this now (its workflow task failed and is being retried); nothing changed: send it again shortly',
+      );
+      expect([world.updateSends, world.updates.length]).toEqual([4, 1]);
+      vi.useRealTimers();
+    },
+  );
+
+  it("sends a supervisor's action once when the server refuses it with another FAILED_PRECONDITION (the run's Update limit), and passes that on as a 500, not 'send it again'", async () => {
+    const { response, world } = await postToRunningCase(
+      'supervisor',
+      `/cases/${CASE}/escalations`,
+      { stepId: 'review', action: 'retry', reason: 'try again' },
+      // temporalio/temporal service/history/workflow/update/registry.go (checkTotalLimit).
+      updateFailedPrecondition('limit on number of total updates has been reached (2000)'),
     );
-    expect([world.updateSends, world.updates.length]).toEqual([4, 1]);
-    vi.useRealTimers();
+    expect(response.statusCode, response.body).toBe(500);
+    expect(response.json()).toEqual({ error: 'internal', reason: 'internal error' });
+    expect([world.updateSends, world.updates.length]).toEqual([1, 0]);
   });
 
   it("answers 503 for a supervisor's action its case did not take within 30 s, saying it may still take it", async () => {
-    const { temporal, world } = running();
-    world.updateFails = updateTimedOut();
-    const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
-    const response = await call('POST', `/cases/${CASE}/escalations`, 'supervisor', {
-      stepId: 'review',
-      action: 'retry',
-      reason: 'try again',
-    });
+    const { response, world } = await postToRunningCase(
+      'supervisor',
+      `/cases/${CASE}/escalations`,
+      { stepId: 'review', action: 'retry', reason: 'try again' },
+      updateTimedOut(),
+    );
     expectNotTakenInTime(response, world.deadlines);
   });
 
   it('answers an officer whose agency has no step in the case 404, whatever the outcome', async () => {
-    const { call } = await appWith(running().temporal, fakePool([rowOf()]).pool);
-    const response = await call('POST', `/cases/${CASE}/decisions`, 'gas', {
+    const { response } = await postToRunningCase('gas', `/cases/${CASE}/decisions`, {
       stepId: 'settleArrears.gas',
       outcome: 'approved',
       reason: 'looks fine',
@@ -2466,6 +2497,21 @@ describe('a request body', () => {
     }
   });
 
+  // The Encoding Standard's other labels of UTF-8 (api/jsonBody.ts), and a quoted value
+  // (RFC 9110 §8.3.1: a parameter's value is a token or a quoted-string).
+  it.each(['utf8', 'UTF8', '"utf-8"', 'unicode-1-1-utf-8'])(
+    'in UTF-8 declared as charset=%s reaches the case with its text as sent',
+    async (charset) => {
+      const { response, started } = await submit(
+        Buffer.from(withBuyer('Bob Müller')),
+        `application/json; charset=${charset}`,
+      );
+      // Temporal is away: the case was asked to start, with the name intact.
+      expect(response.statusCode, response.body).toBe(503);
+      expect(started).toMatchObject([{ buyer: { name: 'Bob Müller' } }]);
+    },
+  );
+
   it.each(['iso-8859-1', 'utf-16', 'latin1'])(
     'declared in charset %s is refused with 415 naming content-type, and starts no case',
     async (charset) => {
@@ -2580,15 +2626,11 @@ describe("a supervisor's action on an escalation", () => {
   ])(
     'naming a step with %s is refused with 400 naming stepId, and reaches no workflow',
     async (_what, stepId) => {
-      const { temporal, world } = fakeTemporal([
-        { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
-      ]);
-      const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
-      const response = await call('POST', `/cases/${CASE}/escalations`, 'supervisor', {
-        stepId,
-        action: 'retry',
-        reason: 'try again',
-      });
+      const { response, world } = await postToRunningCase(
+        'supervisor',
+        `/cases/${CASE}/escalations`,
+        { stepId, action: 'retry', reason: 'try again' },
+      );
       expect(response.statusCode, response.body).toBe(400);
       expect(response.json()).toMatchObject({ error: 'invalid_request', field: 'stepId' });
       expect(world.updates).toEqual([]);
@@ -2608,11 +2650,7 @@ describe("a decision on a step not the officer's agency's to decide", () => {
   ])(
     'is refused with 403 naming stepId for %s, before the case is asked: it tells nothing of the case',
     async (_what, stepId, reason) => {
-      const { temporal, world } = fakeTemporal([
-        { runId: 'run-1', caseId: CASE, statusName: 'RUNNING', phase: 'running' },
-      ]);
-      const { call } = await appWith(temporal, fakePool([rowOf()]).pool);
-      const response = await call('POST', `/cases/${CASE}/decisions`, 'registry', {
+      const { response, world } = await postToRunningCase('registry', `/cases/${CASE}/decisions`, {
         stepId,
         outcome: 'approved',
         reason: 'looks fine',

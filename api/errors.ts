@@ -185,23 +185,43 @@ function applicationFailureIn(error: unknown): ApplicationFailure | undefined {
 }
 
 /**
- * Whether an Update was aborted before the case took it because the workflow task carrying it
- * failed or timed out (the server's WorkflowNotReady, gRPC FAILED_PRECONDITION: "unable to
- * perform workflow execution update due to unexpected workflow task failure"). Nothing of it
- * was applied (an Update is accepted only when its task completes), so sending it again is
- * safe.
+ * The messages of the two WorkflowNotReady errors (gRPC FAILED_PRECONDITION) with which the
+ * Temporal server refuses an Update for its workflow task, before the case took it: it aborts
+ * one the workflow was sent but had not accepted when the server failed the task carrying it
+ * (`workflowTaskFailErr` in temporalio/temporal service/history/workflow/update/
+ * errors_failures.go, since Server 1.27, #7296; the same in the 1.29.x we run), and refuses
+ * one while a workflow task has failed or timed out three times or more
+ * (service/history/api/updateworkflow/api.go). Either may pass with the next task (a task timed
+ * out under load). The server's other FAILED_PRECONDITION of an Update, the run's limit on
+ * Updates in all (update/registry.go: "limit on number of total updates has been reached"),
+ * says something else, and sending the Update again within seconds does not cure it.
+ */
+const UPDATE_REFUSED_FOR_ITS_TASK =
+  /Unable to perform workflow execution update due to (unexpected workflow task failure|Workflow Task in failed state)/i;
+
+/**
+ * Whether an Update was refused before the case took it because of the case's workflow task
+ * (UPDATE_REFUSED_FOR_ITS_TASK; the client throws a ServiceError
+ * whose cause is the gRPC error, its message "9 FAILED_PRECONDITION: <the server's>"). Nothing
+ * of it was applied (an Update is accepted only when its task completes), so sending it again
+ * is safe.
  */
 export function updateNotTaken(error: unknown): boolean {
+  if (!(error instanceof ServiceError)) return false;
+  const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
   return (
-    error instanceof ServiceError && (error.cause as { code?: unknown } | undefined)?.code === 9
+    cause?.code === 9 &&
+    typeof cause.message === 'string' &&
+    UPDATE_REFUSED_FOR_ITS_TASK.test(cause.message)
   );
 }
 
 /**
  * Maps a refused workflow update, or a decision the agency's desk refused, to
  * UpdateRefusedError; a desk that never answered to AgencyUnavailableError; an Update its
- * case did not complete by its deadline (caseRoutes' UPDATE_DEADLINE_MS) to
- * ServiceUnavailableError; other errors pass through.
+ * case did not complete by its deadline (caseRoutes' UPDATE_DEADLINE_MS), or one the server
+ * aborted as its workflow task failed (updateNotTaken), to ServiceUnavailableError; other
+ * errors pass through.
  */
 export function refusedUpdate(error: unknown, field: string): unknown {
   // The server holds an Update until the case's worker takes it: one sent while the workers
