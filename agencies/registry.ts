@@ -98,6 +98,7 @@ export const REGISTRY_FIXTURES: Readonly<Record<string, RegistryFixture>> = {
   'U-REGISTRY-OUTAGE-ARREARS-2': { registrationOutage: true },
   'U-REGISTRY-OUTAGE-ARREARS-3': { registrationOutage: true },
   'U-REGISTRY-OUTAGE-ARREARS-4': { registrationOutage: true },
+  'U-REGISTRY-OUTAGE-ARREARS-5': { registrationOutage: true },
   'U-SEIZED-LOCK-OUTAGE-1': { seizure: true, lockReleaseOutage: true },
 };
 

@@ -68,6 +68,7 @@ export const UTILITY_FIXTURES: Readonly<Record<Utility, Readonly<Record<string, 
       'U-REGISTRY-OUTAGE-ARREARS-2': { arrearsCents: 4_210 },
       'U-REGISTRY-OUTAGE-ARREARS-3': { arrearsCents: 4_210 },
       'U-REGISTRY-OUTAGE-ARREARS-4': { arrearsCents: 4_210 },
+      'U-REGISTRY-OUTAGE-ARREARS-5': { arrearsCents: 4_210 },
     },
     gas: {
       'U-GAS-INSPECTION-1': { safetyInspectionDue: true },

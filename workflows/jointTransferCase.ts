@@ -172,8 +172,9 @@ function owingParty(def: StepDefinition): string {
  */
 export async function jointTransferCase(input: CaseInput): Promise<CaseStatus> {
   // The same first commands as runCase's own first calls: each patch is asked once a run,
-  // and a case started now asks for v10 alone.
+  // and a case started now asks for v11 alone.
   if (
+    !patched('jointTransferCase-v11') &&
     !patched('jointTransferCase-v10') &&
     !patched('jointTransferCase-v9') &&
     !patched('jointTransferCase-v8')
@@ -203,8 +204,12 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
   // settled), and a supervisor's retry is a signed entry, as a resolution is.
   // v10: a case's overdue flag clears once no step of it is overdue (`overdue-clears`, which
   // v10 stands for without a marker of its own: see askOverdueClears).
+  // v11: an automatic step's deadline is watched until its agency answers, not until the
+  // answer is on the ledger (see runAuto), and a wait a supervisor opens again is not overdue
+  // in its fresh period (see reopened).
   // Each stands for every patch before it too.
-  const v10 = patched('jointTransferCase-v10');
+  const v11 = patched('jointTransferCase-v11');
+  const v10 = v11 || patched('jointTransferCase-v10');
   const v9 = v10 || patched('jointTransferCase-v9');
   const v8 = v9 || patched('jointTransferCase-v8');
   const v7 = v8 || patched('jointTransferCase-v7');
@@ -326,6 +331,14 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
   const askOverdueClears = () => {
     overdueClears ??= v10 || patched('overdue-clears');
   };
+  /**
+   * Since v11: waits a supervisor opened again after their final limit, until they miss their
+   * fresh deadline. Each keeps its step's overdue flag (it was late), but no longer makes the
+   * case overdue: nobody owes anything late while the fresh period runs. Before, the case
+   * stayed flagged through it (and in supervisors' overdue list).
+   */
+  const reopened = new Set<string>();
+  const overdueNow = (s: StepState) => s.overdue === true && !reopened.has(s.stepId);
 
   const whenWaiting = since('search-attributes-when-waiting');
   let agenciesPublished = false;
@@ -338,8 +351,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     // supervisor, or closed with the case) owes nobody anything late any more: supervisors'
     // overdue filter and the overdue gauge look for cases someone must chase. Each step keeps
     // its own flag. Cleared at the case's next publication (markOverdue asks the patch).
-    if (status.overdue && overdueClears === true && !open.some((s) => s.overdue))
-      status.overdue = false;
+    if (status.overdue && overdueClears === true && !open.some(overdueNow)) status.overdue = false;
     const current = open.map((s) => s.stepId);
     // Since v5 a compensation waiting for a supervisor is listed too, under its activity.
     if (v5) current.push(...[...awaitingSupervisor].filter((id) => !states.has(id)));
@@ -765,6 +777,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
    */
   async function markOverdue(def: StepDefinition, state: StepState): Promise<void> {
     askOverdueClears();
+    reopened.delete(def.id);
     state.overdue = true;
     status.overdue = true;
     publish();
@@ -877,6 +890,15 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           answered.add(def.id);
           const wrong = misdirection(out.signed, { caseId, stepId: def.id, agency: def.agency, n });
           if (wrong) throw new Error(wrong);
+          // Since v11 an agency meets its deadline by answering for this step: the answer's
+          // append is the orchestrator's own work. Before, the watch held until the append
+          // ended: an append in flight at the deadline flagged the step and reminded the
+          // agency, and whether it was in flight could differ on replay, where a local activity
+          // may resolve in the deadline timer's own activation (0e88c58); the answer is an
+          // event of the history, live and on replay alike. An answer that escalates (the
+          // ledger refuses it, a refusal past the registration) is the supervisor's from then
+          // on, told by the escalation, and is not flagged overdue at its deadline.
+          if (v11) stopWatching();
           state.ledgerIndex = await append(out.signed, { of: out.result });
           state.statementId = out.signed.statement.statementId;
           state.outcome = out.signed.statement.outcome;
@@ -1112,6 +1134,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
         if (action) {
           if (since('record-waiting-resolutions')) {
             if (action.action === 'resolve') return resolveByHand(def, state, action);
+            if (v11) reopened.add(def.id);
             return runWaiting(def, state);
           }
           state.status = 'done';

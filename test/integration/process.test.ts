@@ -138,6 +138,37 @@ const readDuringErasure = (caseId: string): Parameters<RecordAccess> => [
   { keep: true },
 ];
 
+/** The case's `OneWindowOverdue` publications in `events`, each with its event's index. */
+function overdueFlags(events: temporal.api.history.v1.IHistoryEvent[]) {
+  return events.flatMap((e, at) => {
+    const value =
+      e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.[
+        'OneWindowOverdue'
+      ];
+    return value?.data
+      ? [{ at, overdue: defaultPayloadConverter.fromPayload<boolean>(value) }]
+      : [];
+  });
+}
+
+/** The steps whose agency has answered the case's workflow (completed activities), sorted. */
+async function answeredSteps(handle: {
+  fetchHistory(): Promise<temporal.api.history.v1.IHistory>;
+}) {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const scheduled = new Map<string, string>();
+  for (const e of events) {
+    const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
+    if (name) scheduled.set(String(e.eventId), name);
+  }
+  return events
+    .flatMap((e) => {
+      const done = e.activityTaskCompletedEventAttributes;
+      return done ? [scheduled.get(String(done.scheduledEventId))!] : [];
+    })
+    .sort();
+}
+
 /** The unit's cases that supervisors' filter `clause` finds (Temporal visibility). */
 async function listed(unitId: string, clause: string): Promise<string[]> {
   const found: string[] = [];
@@ -853,6 +884,47 @@ describe('the joint transfer, end to end', () => {
     );
   });
 
+  it("opens an expired wait again at a supervisor's retry: the case is no longer overdue in the wait's fresh period, and a payment then settles it", async () => {
+    const unitId = 'U-REGISTRY-OUTAGE-ARREARS-5';
+    const { caseId, escalated } = await expiredWaitEscalated(unitId);
+    expect(escalated.overdue).toBe(true);
+    const handle = stack.client.workflow.getHandle(caseWorkflowId(unitId));
+    expect(
+      (await supervise(caseId, 'settleArrears.water', 'retry', 'the buyer asked for more time'))
+        .statusCode,
+    ).toBe(200);
+    const reopened = await waitForStep(stack, caseId, 'settleArrears.water', 'waiting');
+    // The step keeps its flag: it was late.
+    expect(reopened.steps.find((s) => s.stepId === 'settleArrears.water')!.overdue).toBe(true);
+    // The case published itself no longer overdue once the wait was open again (its fresh
+    // period, 7 law-days, is 3.5 s here: the history shows it whatever came after), before
+    // any payment.
+    const flagsAroundTheRetry = async () => {
+      const events = (await handle.fetchHistory()).events ?? [];
+      const retriedAt = events.findLastIndex(
+        (e) =>
+          e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name ===
+          'resolveEscalation',
+      );
+      const flags = overdueFlags(events);
+      return {
+        before: flags.filter((flag) => flag.at < retriedAt).map((flag) => flag.overdue),
+        after: flags.filter((flag) => flag.at > retriedAt).map((flag) => flag.overdue),
+      };
+    };
+    await expect
+      .poll(async () => (await flagsAroundTheRetry()).after, { timeout: 10_000, interval: 250 })
+      .toContain(false);
+    // Flagged when the wait first missed its deadline.
+    expect((await flagsAroundTheRetry()).before.at(-1)).toBe(true);
+    const paid = await payArrearsLate(caseId);
+    const { t } = await settledByLatePayment(caseId, paid, 'reopened-wait-no-longer-overdue');
+    expect(t.steps.find((s) => s.stepId === 'settleArrears.water')).toMatchObject({
+      status: 'done',
+      outcome: 'settled',
+    });
+  });
+
   it("refuses a supervisor's action while a late payment is being recorded, and the payment then settles the step", async () => {
     const unitId = 'U-REGISTRY-OUTAGE-ARREARS-3';
     const { caseId } = await expiredWaitEscalated(unitId);
@@ -1024,6 +1096,39 @@ describe('the joint transfer, end to end', () => {
     await payAndApprove(caseId);
     expect((await waitForClosed(stack, caseId)).phase).toBe('completed');
     await recordHistory('late-filing-no-longer-overdue', caseId);
+  });
+
+  it("does not flag an automatic step whose agency answered in time while the answer's append was held past the deadline", async () => {
+    // Every append waits behind this lock; the housing authority and the registry answer at
+    // once, and verifyContract's and checkTitle's deadlines (1 law-day) are 0.5 s here.
+    const application = sampleApplication({ utilities: [] });
+    const handle = stack.client.workflow.getHandle(caseWorkflowId(application.unitId));
+    const holder = await stack.adminPool.connect();
+    let caseId: string;
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE ledger_entries IN SHARE MODE');
+      caseId = await submit(stack, application);
+      await expect
+        .poll(async () => answeredSteps(handle), { timeout: 30_000, interval: 100 })
+        .toEqual(['checkTitle', 'verifyContract']);
+      // Both deadlines pass while the answers wait for the ledger.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+    } finally {
+      await holder.query('COMMIT');
+      holder.release();
+    }
+    const t = await waitForStep(stack, caseId, 'confirmPayment', 'waiting');
+    for (const stepId of ['verifyContract', 'checkTitle']) {
+      const step = t.steps.find((s) => s.stepId === stepId)!;
+      expect(step.status).toBe('done');
+      expect(step.overdue ?? false, stepId).toBe(false);
+    }
+    expect(t.overdue).toBe(false);
+    expect(t.notifications.filter((n) => ['reminder', 'overdue'].includes(n.kind))).toEqual([]);
+    await payAndApprove(caseId);
+    expect((await waitForClosed(stack, caseId)).phase).toBe('completed');
+    await recordHistory('answered-in-time-append-held', caseId);
   });
 
   it('retries a step before the registration through an outage longer than four attempts, rather than undo the case', async () => {

@@ -36,6 +36,9 @@ interface History {
     upsertWorkflowSearchAttributesEventAttributes?: {
       searchAttributes?: { indexedFields?: Record<string, unknown> };
     };
+    workflowExecutionUpdateAcceptedEventAttributes?: {
+      acceptedRequest?: { input?: { name?: string } };
+    };
   }[];
 }
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
@@ -47,7 +50,7 @@ function patchIdOf(event: History['events'][number]): string {
 }
 
 describe('replaying recorded case histories', () => {
-  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), before v5 (v5), before v6 (v6), before v7 (v7), before v8 (v8), before v9 (v9), before v10 (v10), and current, some of them with a record or an answer the ledger refused, or flagged overdue and cleared', () => {
+  it('finds histories from before the first patch (v1), before the one-deadline-timer patch (v2), before local orchestrator steps (v3), before the one v4 marker (v4), before v5 (v5), before v6 (v6), before v7 (v7), before v8 (v8), before v9 (v9), before v10 (v10), before v11 (v11), and current, some of them with a record or an answer the ledger refused, or flagged overdue and cleared', () => {
     // A patch leaves a marker in the history of a run that took the new path.
     const parsed = new Map(
       files.map((f) => [f, (JSON.parse(readFileSync(`${dir}${f}`, 'utf8')) as History).events]),
@@ -70,10 +73,11 @@ describe('replaying recorded case histories', () => {
     const v8 = files.filter((f) => f.startsWith('v8-'));
     const v9 = files.filter((f) => f.startsWith('v9-'));
     const v10 = files.filter((f) => f.startsWith('v10-'));
+    const v11 = files.filter((f) => f.startsWith('v11-'));
     const current = files.filter((f) => !/^v\d+-/.test(f));
-    expect([v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, current].map((group) => group.length)).toEqual(
-      [5, 5, 5, 5, 6, 5, 6, 14, 13, 25, 18],
-    );
+    expect(
+      [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, current].map((group) => group.length),
+    ).toEqual([5, 5, 5, 5, 6, 5, 6, 14, 13, 25, 18, 20]);
     const patchMarkers = (f: string) =>
       events(f).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length;
     const changeVersionUpserts = (f: string) =>
@@ -92,13 +96,13 @@ describe('replaying recorded case histories', () => {
       expect(activityTasks(f)).toContain('appendToLedger');
       expect(localActivities(f)).toBe(0);
     }
-    for (const f of [...v4, ...v5, ...v6, ...v7, ...v8, ...v9, ...v10, ...current]) {
+    for (const f of [...v4, ...v5, ...v6, ...v7, ...v8, ...v9, ...v10, ...v11, ...current]) {
       expect(activityTasks(f).filter((a) => ORCHESTRATOR_STEPS.includes(a))).toEqual([]);
       expect(localActivities(f)).toBeGreaterThan(0);
     }
     // A case started before v4 asks for each patch it passes: a marker and an upsert each.
     // One started since records one marker alone: v4's before v5, v5's before v6, v6's before
-    // v7, v7's before v8, v8's before v9, v9's before v10, v10's now.
+    // v7, v7's before v8, v8's before v9, v9's before v10, v10's before v11, v11's now.
     for (const f of v4) expect(patchMarkers(f)).toBeGreaterThanOrEqual(3);
     const markerNames = (f: string) =>
       events(f).flatMap((e) =>
@@ -119,6 +123,7 @@ describe('replaying recorded case histories', () => {
         ...refusedNames.map((f) => `v8-${f}`),
         ...refusedNames.map((f) => `v9-${f}`),
         ...refusedNames.map((f) => `v10-${f}`),
+        ...refusedNames.map((f) => `v11-${f}`),
       ].sort(),
     );
     // A case whose agency's answer the ledger refused before the registration
@@ -133,7 +138,7 @@ describe('replaying recorded case histories', () => {
     const refusedAnswers = [
       'agency-answer-refused-held-retried.json',
       'agency-answer-refused-precheck-resolved.json',
-    ].flatMap((f) => [f, `v10-${f}`]);
+    ].flatMap((f) => [f, `v10-${f}`, `v11-${f}`]);
     // A case flagged overdue clears the flag once no step of it is overdue any more (at its
     // close at the latest): the last flag is false. One started before v10 asked, when its
     // first deadline fell due, for the patch that clears it: its marker comes before the first
@@ -150,7 +155,9 @@ describe('replaying recorded case histories', () => {
       });
     const flagged = (f: string) => overdueFlags(f).some((flag) => flag.value === 'true');
     const beforeTheClearing = (f: string) => f.startsWith('v10-pre-overdue-clears-');
-    const clearedOverdue = [...v10, ...current].filter((f) => flagged(f) && !beforeTheClearing(f));
+    const clearedOverdue = [...v10, ...v11, ...current].filter(
+      (f) => flagged(f) && !beforeTheClearing(f),
+    );
     const overdueNames = [
       'cancelled-while-the-registration-was-in-flight.json',
       'escalated-gas-resolved-by-hand.json',
@@ -161,7 +168,12 @@ describe('replaying recorded case histories', () => {
       'late-payment-refused-by-the-ledger-then-paid.json',
     ];
     expect(clearedOverdue.sort()).toEqual(
-      [...overdueNames, ...overdueNames.map((f) => `v10-${f}`)].sort(),
+      [
+        ...overdueNames,
+        ...overdueNames.map((f) => `v10-${f}`),
+        ...overdueNames.map((f) => `v11-${f}`),
+        'reopened-wait-no-longer-overdue.json',
+      ].sort(),
     );
     /** Where `f` records the `overdue-clears` marker, or -1. */
     const overdueClearsMarker = (f: string) =>
@@ -180,6 +192,31 @@ describe('replaying recorded case histories', () => {
       } else expect(overdueClearsMarker(f), f).toBe(-1);
       expect(flags.at(-1)?.value, f).toBe('false');
     }
+    // Since v11 an agency that answered in time is not late, though its answer's append was
+    // held past the deadline; and a wait a supervisor opened again after its final limit
+    // clears the case's flag before anything settles it (its fresh period).
+    expect(flagged('answered-in-time-append-held.json')).toBe(false);
+    expect(flagged('v11-late-filing-no-longer-overdue.json')).toBe(true);
+    const reopened = 'reopened-wait-no-longer-overdue.json';
+    const lastUpdate = (name: string) =>
+      events(reopened).findLastIndex(
+        (e) =>
+          e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === name,
+      );
+    const retriedAt = lastUpdate('resolveEscalation');
+    const paidAt = lastUpdate('decide');
+    expect(retriedAt).toBeGreaterThan(-1);
+    expect(paidAt).toBeGreaterThan(retriedAt);
+    expect(
+      overdueFlags(reopened)
+        .filter((flag) => flag.at > retriedAt && flag.at < paidAt)
+        .map((flag) => flag.value),
+    ).toContain('false');
+    expect(
+      overdueFlags(reopened)
+        .filter((flag) => flag.at < retriedAt)
+        .at(-1)?.value,
+    ).toBe('true');
     const neverCleared = files.filter(
       (f) => flagged(f) && (/^v[1-9]-/.test(f) || beforeTheClearing(f)),
     );
@@ -195,7 +232,8 @@ describe('replaying recorded case histories', () => {
       [v8, 'jointTransferCase-v7'],
       [v9, 'jointTransferCase-v8'],
       [v10, 'jointTransferCase-v9'],
-      [current, 'jointTransferCase-v10'],
+      [v11, 'jointTransferCase-v10'],
+      [current, 'jointTransferCase-v11'],
     ] as const) {
       for (const f of group) {
         // A cancellation request that came with the payment's deadline (process.test.ts)
