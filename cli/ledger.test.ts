@@ -11,12 +11,14 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { STATEMENT_TYPE } from '../domain/statement.ts';
 import { fromUtf8, toBase64, utf8 } from '../ledger/bytes.ts';
-import { signCheckpoint } from '../ledger/checkpoint.ts';
+import { formatCheckpoint, signCheckpoint } from '../ledger/checkpoint.ts';
+import { cosign, formatCosignerVerifierKey } from '../ledger/cosignature.ts';
 import { chainEntries } from '../ledger/entry.ts';
-import { agencyKeyName, formatVerifierKey, signingKey } from '../ledger/keys.ts';
+import { agencyKeyName, formatVerifierKey, signingKey, type SigningKey } from '../ledger/keys.ts';
+import { addSignatureLines } from '../ledger/note.ts';
 import { rootFromLeafHashes } from '../ledger/proof.ts';
 import { hashLeaf } from '../ledger/rfc9162.ts';
 import { signStatement } from '../ledger/statement.ts';
@@ -29,7 +31,7 @@ import {
   tilesForSize,
 } from '../ledger/tiles.ts';
 import type { Receipt, TrustFile } from '../ledger/trust.ts';
-import { exportLog, SourceError } from '../infra/fetchPath.ts';
+import { CopyConflictError, exportLog, SourceError } from '../infra/fetchPath.ts';
 import { UsageError } from './args.ts';
 import { defaultStatePath, runLedger } from './ledger.ts';
 
@@ -37,6 +39,9 @@ import { defaultStatePath, runLedger } from './ledger.ts';
 const ORIGIN = 'test.onewindow/ledger';
 const logKey = signingKey(ORIGIN, new Uint8Array(32).fill(0x10));
 const water = signingKey(agencyKeyName('water'), new Uint8Array(32).fill(4));
+const witnesses = ['water', 'tax'].map((agency, i) =>
+  signingKey(`witness.${agency}.example`, new Uint8Array(32).fill(0x30 + i)),
+);
 
 /** Water's statement, signed with its key, that it approved step a of `caseId` at `issuedAt`. */
 function waterApproved(caseId: string, issuedAt: string) {
@@ -86,11 +91,33 @@ function trustFile(change: Partial<TrustFile> = {}, validUntil?: string): TrustF
 /**
  * Writes a receipt for `entry` as the only entry of a log, and a trust file holding water's
  * key for January 2026 only; runs verify-receipt on them and returns its exit code and output.
+ * Given `cosignedAt` (POSIX seconds), the trust file asks for one of as many witnesses, the
+ * first of which cosigned the receipt's checkpoint at the first time, and so on.
  */
-async function verifyReceipt(entry: Uint8Array, change: Partial<Receipt> = {}) {
+async function verifyReceipt(
+  entry: Uint8Array,
+  change: Partial<Receipt> = {},
+  cosignedAt: readonly number[] = [],
+) {
   const dir = mkdtempSync(join(tmpdir(), 'onewindow-receipt-'));
-  const trust = trustFile({}, '2026-02-01T00:00:00Z');
-  const checkpoint = { origin: ORIGIN, size: 1, rootHash: rootFromLeafHashes([hashLeaf(entry)]) };
+  const trust = trustFile(
+    cosignedAt.length === 0
+      ? {}
+      : {
+          witnesses: witnesses
+            .slice(0, cosignedAt.length)
+            .map((w) => formatCosignerVerifierKey(w.name, w.publicKey)),
+          witnessThreshold: 1,
+        },
+    '2026-02-01T00:00:00Z',
+  );
+  const checkpoint = {
+    origin: ORIGIN,
+    size: 1,
+    rootHash: rootFromLeafHashes([hashLeaf(entry)]),
+    extensions: [],
+  };
+  const signed = signCheckpoint(checkpoint, logKey);
   const receipt: Receipt = {
     type: 'onewindow.receipt/v1',
     origin: ORIGIN,
@@ -98,7 +125,10 @@ async function verifyReceipt(entry: Uint8Array, change: Partial<Receipt> = {}) {
     size: 1,
     entry: toBase64(entry),
     inclusionProof: [],
-    checkpoint: signCheckpoint({ ...checkpoint, extensions: [] }, logKey),
+    checkpoint: addSignatureLines(
+      signed,
+      cosignedAt.map((at, i) => cosign(formatCheckpoint(checkpoint), witnesses[i]!, at)),
+    ),
     ...change,
   };
   writeFileSync(join(dir, 'trust.json'), JSON.stringify(trust));
@@ -151,6 +181,60 @@ describe('onewindow ledger verify-receipt', () => {
     const result = await verifyReceipt(utf8(entry.replace('"index":0,', '"index":0,"index":0,')));
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^FAILED: entry 0: entry is not RFC 8785 canonical JSON: /);
+  });
+
+  describe('with witnesses, at a clock of 2026-01-10T10:00:00Z', () => {
+    const [witness, tax] = witnesses as [SigningKey, SigningKey];
+    const posix = (time: string) => Date.parse(time) / 1000;
+    beforeEach(() => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(new Date('2026-01-10T10:00:00Z'));
+    });
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    // tlog-cosignature: a cosignature says that as of its time this was the largest tree the
+    // witness had seen, so its time tells how fresh the checkpoint is.
+    it('says when each witness cosigned', async () => {
+      const result = await verifyReceipt(entryIssuedAt('2026-01-10T09:00:00Z'), {}, [
+        posix('2026-01-10T09:00:05Z'),
+      ]);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain(
+        `cosigned by 1 of 1 witnesses (${witness.name} at 2026-01-10T09:00:05Z), policy 1`,
+      );
+    });
+
+    it('counts a cosignature timestamped up to five minutes past its clock', async () => {
+      const result = await verifyReceipt(entryIssuedAt('2026-01-10T09:00:00Z'), {}, [
+        posix('2026-01-10T10:05:00Z'),
+      ]);
+      expect(result.code).toBe(0);
+    });
+
+    // tlog-cosignature §Format: "verifiers MAY reject cosignatures with timestamps in the future".
+    it('does not count a cosignature timestamped further past its clock, and names it: exit 1', async () => {
+      const result = await verifyReceipt(entryIssuedAt('2026-01-10T09:00:00Z'), {}, [
+        posix('2026-01-10T10:05:01Z'),
+      ]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `FAILED: receipt checkpoint rejected: checkpoint needs cosignatures from 1 distinct witnesses, found 0; not counted, timestamped more than 300 s past this verifier's clock (tlog-cosignature §Format): ${witness.name} at 2026-01-10T10:05:01Z`,
+      );
+    });
+
+    it('names a cosignature it did not count for its time even when the others meet the policy', async () => {
+      const result = await verifyReceipt(entryIssuedAt('2026-01-10T09:00:00Z'), {}, [
+        posix('2026-01-10T09:00:05Z'),
+        posix('2026-01-11T00:00:00Z'),
+      ]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain(
+        `cosigned by 1 of 2 witnesses (${witness.name} at 2026-01-10T09:00:05Z), policy 1; not counted, timestamped more than 300 s past this verifier's clock (tlog-cosignature §Format): ${tax.name} at 2026-01-11T00:00:00Z`,
+      );
+    });
   });
 
   it("says the log's key alone vouches for the checkpoint when the trust file asks for no witness", async () => {
@@ -473,6 +557,9 @@ describe('the verifier commands on an exported log the operator served badly', (
     );
   }
 
+  /** Every file and folder under `dir` (its path within it), sorted. */
+  const pathsUnder = (dir: string) => readdirSync(dir, { recursive: true }).map(String).sort();
+
   it('exports nothing from an address that answers with a web page, and says so, leaving a copy there untouched', async () => {
     const page = (path: string) =>
       path === 'checkpoint'
@@ -484,19 +571,52 @@ describe('the verifier commands on an exported log the operator served badly', (
     expect(filesUnder(log)).toEqual(before);
   });
 
-  it('keeps the checkpoint a copy had when an export into it is cut short, and no temporary file', async () => {
-    // The copy holds the log's first 256 entries; the log has 300 now, and one tile unreadable.
-    const copy = join(exported().dir, 'copy');
-    const before = logCheckpoint(entries.slice(0, 256));
-    writeLog(copy, entries.slice(0, 256), before);
+  it('writes nothing into a copy when an export into it is cut short: no new tile, no temporary file', async () => {
+    // The copy holds the log's first 256 entries; the log has 300 now, and one tile unreadable
+    // after the new entry bundle was read.
+    const copy = copyOfFirst256();
+    const before = { paths: pathsUnder(copy), files: filesUnder(copy) };
     const served = exported().log;
     const cutShort = (path: string) =>
-      path === tilePath(0, 1, 44)
+      path === tilePath(1, 0, 1)
         ? Promise.reject(new SourceError(`${path} is missing`))
         : Promise.resolve(new Uint8Array(readFileSync(join(served, path))));
     await expect(exportLog(cutShort, copy)).rejects.toThrow(SourceError);
-    expect(readFileSync(join(copy, 'checkpoint'), 'utf8')).toBe(before);
-    expect(Object.keys(filesUnder(copy)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    expect(pathsUnder(copy)).toEqual(before.paths);
+    expect(filesUnder(copy)).toEqual(before.files);
+  });
+
+  it('writes nothing into a copy from a bundle read ahead that arrives after the export failed', async () => {
+    // The copy's first bundle conflicts at once; the log's next bundle, read ahead, comes later.
+    const copy = copyOfFirst256();
+    const before = { paths: pathsUnder(copy), files: filesUnder(copy) };
+    const served = exported().log;
+    let late: Promise<void> = Promise.resolve();
+    const source = (path: string) => {
+      const bytes = new Uint8Array(readFileSync(join(served, path)));
+      if (path === entriesTilePath(0))
+        return Promise.resolve(encodeEntryBundle(forked.slice(0, 256)));
+      if (path !== entriesTilePath(1, 44)) return Promise.resolve(bytes);
+      const arrives = new Promise<Uint8Array>((resolve) => setTimeout(() => resolve(bytes), 50));
+      late = arrives.then(() => new Promise((resolve) => setTimeout(resolve, 50)));
+      return arrives;
+    };
+    await expect(exportLog(source, copy)).rejects.toThrow(CopyConflictError);
+    await late;
+    expect(pathsUnder(copy)).toEqual(before.paths);
+    expect(filesUnder(copy)).toEqual(before.files);
+  });
+
+  it('leaves a copy it extends equal to the log as served, with nothing else beside it', async () => {
+    const copy = copyOfFirst256();
+    const served = exported().log;
+    const size = await exportLog(
+      (path) => Promise.resolve(new Uint8Array(readFileSync(join(served, path)))),
+      copy,
+    );
+    expect(size).toBe(SIZE);
+    expect(pathsUnder(copy)).toEqual(pathsUnder(served));
+    expect(filesUnder(copy)).toEqual(filesUnder(served));
   });
 
   it("refuses to export another log's checkpoint and tiles into a copy, writing nothing", async () => {
@@ -605,10 +725,35 @@ describe('the verifier commands on an exported log the operator served badly', (
     const result = await exportServed(served, copy);
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
-      `FAILED: ${join(copy, entriesTilePath(0))} holds other bytes than the log serves at ${entriesTilePath(0)} now, and a tile never changes (C2SP tlog-tiles): it was not replaced, and the copy keeps its checkpoint`,
+      `FAILED: ${join(copy, entriesTilePath(0))} holds other bytes than the log serves at ${entriesTilePath(0)} now, and a tile never changes (C2SP tlog-tiles): it was not replaced; nothing was written`,
     );
-    // Every file the copy had is as it was (a new one, past its checkpoint, may have come).
-    expect(filesUnder(copy)).toMatchObject(before);
+    expect(filesUnder(copy)).toEqual(before);
+  });
+
+  it('export writes nothing when a hash tile its copy holds conflicts after new bundles were read: no file is left beside the copy', async () => {
+    // The log's consistency proof from 256 to 300 needs only its new tile; its first hash tile,
+    // read after the new entry bundle, is another log's.
+    const copy = copyOfFirst256();
+    const before = { paths: pathsUnder(copy), files: filesUnder(copy) };
+    const forkedTile = { level: 0, index: 0, width: 256 };
+    const { log: served } = exported((file) =>
+      writeFileSync(
+        file(tilePath(0, 0)),
+        encodeTile(
+          tileHashesFromLeafHashes(
+            forkedTile,
+            forked.map((e) => hashLeaf(e)),
+          ),
+        ),
+      ),
+    );
+    const result = await exportServed(served, copy);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `FAILED: ${join(copy, tilePath(0, 0))} holds other bytes than the log serves at ${tilePath(0, 0)} now, and a tile never changes (C2SP tlog-tiles): it was not replaced; nothing was written`,
+    );
+    expect(pathsUnder(copy)).toEqual(before.paths);
+    expect(filesUnder(copy)).toEqual(before.files);
   });
 
   it('export --trust verifies the checkpoint before it replaces its copy’s, and says who vouches for it', async () => {

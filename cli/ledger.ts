@@ -10,7 +10,12 @@ import { Base64Hash } from '../domain/statement.ts';
 import { auditLedger } from '../ledger/audit.ts';
 import { bytesEqual, fromBase64, fromUtf8, toBase64 } from '../ledger/bytes.ts';
 import { openCheckpoint, type Checkpoint } from '../ledger/checkpoint.ts';
-import { openWitnessedCheckpoint } from '../ledger/cosignature.ts';
+import {
+  formatAheadOfClock,
+  formatCosignatureTime,
+  openWitnessedCheckpoint,
+  type Cosignature,
+} from '../ledger/cosignature.ts';
 import { parseEntryBytes } from '../ledger/entry.ts';
 import { EvidenceBundle, formatEvidenceProblem, verifyEvidenceBundle } from '../ledger/evidence.ts';
 import { KeyTimeline } from '../ledger/keyEvents.ts';
@@ -109,12 +114,22 @@ function readTrust(path: string | undefined): Trust {
 }
 
 /**
- * Who cosigned, against the policy; saying so when the policy asks for no witness at all,
- * since then the log's key alone vouches for the checkpoint and a split view shown to this
- * verifier alone goes unseen (C2SP tlog-witness: witnesses are what make one view checkable).
+ * Who cosigned and when, against the policy: each witness's time is that of its statement
+ * that, as of then, this was the largest tree of the log it had seen (tlog-cosignature
+ * §Ed25519 signed message), so an old one says the checkpoint may be stale. Names the
+ * cosignatures not counted for a time past this verifier's clock, and says so when the policy
+ * asks for no witness at all, since then the log's key alone vouches for the checkpoint and a
+ * split view shown to this verifier alone goes unseen (C2SP tlog-witness: witnesses are what
+ * make one view checkable).
  */
-function cosignedLine(cosignatures: readonly { name: string }[], trust: Trust): string {
-  const line = `cosigned by ${cosignatures.length} of ${trust.policy.witnesses.length} witnesses (${cosignatures.map((c) => c.name).join(', ') || 'none'}), policy ${trust.policy.threshold}`;
+function cosignedLine(
+  witnessed: { cosignatures: readonly Cosignature[]; aheadOfClock: readonly Cosignature[] },
+  trust: Trust,
+): string {
+  const { cosignatures, aheadOfClock } = witnessed;
+  const who = cosignatures.map((c) => `${c.name} at ${formatCosignatureTime(c.timestamp)}`);
+  const ahead = aheadOfClock.length ? `; ${formatAheadOfClock(aheadOfClock)}` : '';
+  const line = `cosigned by ${cosignatures.length} of ${trust.policy.witnesses.length} witnesses (${who.join(', ') || 'none'}), policy ${trust.policy.threshold}${ahead}`;
   return trust.policy.threshold === 0
     ? `${line}: the trust file asks for no witness, so the log's key alone vouches for this checkpoint`
     : line;
@@ -130,11 +145,17 @@ async function verifiedCheckpoint(fetchPath: FetchPath, trust: Trust) {
   return openTrusted(await fetchPath('checkpoint'), trust);
 }
 
+/** This verifier's clock in POSIX seconds, against which cosignatures' times are judged. */
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
 /** Opens a checkpoint note against the trust: log signature first, then the witness policy. */
 function openTrusted(bytes: Uint8Array, trust: Trust) {
   try {
     const note = fromUtf8(bytes);
-    return { note, ...openWitnessedCheckpoint(note, trust.origin, trust.logKeys, trust.policy) };
+    return {
+      note,
+      ...openWitnessedCheckpoint(note, trust.origin, trust.logKeys, trust.policy, nowSeconds()),
+    };
   } catch (error) {
     throw new VerificationFailure(`checkpoint rejected: ${(error as Error).message}`);
   }
@@ -273,7 +294,7 @@ async function checkAgainstRemembered(
 
 async function runVerify(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, stateSourceOptions, { positionals: false });
-  const { trust, fetchPath, checkpoint, cosignatures, note } = await openLog(values);
+  const { trust, fetchPath, checkpoint, cosignatures, aheadOfClock, note } = await openLog(values);
   const statePath = values.state ?? defaultStatePath(trust.origin);
   const { consistency, remember } = await checkAgainstRemembered(
     fetchPath,
@@ -285,7 +306,7 @@ async function runVerify(argv: string[]): Promise<number> {
   console.log(
     `checkpoint verified: ${trust.origin} size ${checkpoint.size} root ${toBase64(checkpoint.rootHash)}`,
   );
-  console.log(`  ${cosignedLine(cosignatures, trust)}`);
+  console.log(`  ${cosignedLine({ cosignatures, aheadOfClock }, trust)}`);
   console.log(`  ${consistency}`);
   return 0;
 }
@@ -318,7 +339,7 @@ function progressBar(label: string): { update(done: number, total: number): void
 
 async function runAudit(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, stateSourceOptions, { positionals: false });
-  const { trust, fetchPath, checkpoint, note, cosignatures } = await openLog(values);
+  const { trust, fetchPath, checkpoint, note, cosignatures, aheadOfClock } = await openLog(values);
   // With --state, as verify: an older checkpoint than the one remembered is refused, and this
   // one remembered. Not by default: an export audited later may be old on purpose (an archive).
   const remembered = values.state
@@ -351,7 +372,7 @@ async function runAudit(argv: string[]): Promise<number> {
     console.log(
       `audit passed: ${result.size} entries re-hashed, chain intact, ${result.signaturesChecked} statement signatures valid, root matches the ${checkpointKind(trust)}`,
     );
-    console.log(`  ${cosignedLine(cosignatures, trust)}`);
+    console.log(`  ${cosignedLine({ cosignatures, aheadOfClock }, trust)}`);
     if (remembered) console.log(`  ${remembered.consistency}`);
     return 0;
   } finally {
@@ -375,7 +396,7 @@ async function runProve(argv: string[]): Promise<number> {
     throw new UsageError(
       `<index> must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, got ${JSON.stringify(given)}`,
     );
-  const { trust, fetchPath, checkpoint, note, cosignatures } = await openLog(values);
+  const { trust, fetchPath, checkpoint, note, cosignatures, aheadOfClock } = await openLog(values);
   if (index >= checkpoint.size)
     throw new UsageError(`index ${index} is not below the checkpoint size ${checkpoint.size}`);
   // With --state, as verify: an older checkpoint than the one remembered is refused, and this
@@ -413,7 +434,7 @@ async function runProve(argv: string[]): Promise<number> {
     writeFileWhole(values.out, text);
     console.error(`receipt for entry ${index} written to ${values.out}`);
   } else process.stdout.write(text);
-  console.error(`  its checkpoint: ${cosignedLine(cosignatures, trust)}`);
+  console.error(`  its checkpoint: ${cosignedLine({ cosignatures, aheadOfClock }, trust)}`);
   remembered?.remember();
   return 0;
 }
@@ -426,11 +447,11 @@ function runVerifyReceipt(argv: string[]): number {
   if (!existsSync(file)) throw new UsageError(`receipt ${file} does not exist`);
   const trust = readTrust(values.trust);
   const receipt = readJsonFile(file, Receipt, file, 'a receipt');
-  const { entry, key, cosignatures } = checkReceipt(receipt, trust);
+  const { entry, key, witnessed } = checkReceipt(receipt, trust);
   console.log(
     `receipt verified: entry ${entry.index} of ${trust.origin} (size ${receipt.size}, ${checkpointKind(trust)})`,
   );
-  console.log(`  ${cosignedLine(cosignatures, trust)}`);
+  console.log(`  ${cosignedLine(witnessed, trust)}`);
   console.log(
     `  ${entry.statement.statementId}: ${entry.statement.agency} said "${entry.statement.outcome}" at ${entry.statement.issuedAt}, signed by ${key.keyId}`,
   );
@@ -445,7 +466,8 @@ function runVerifyReceipt(argv: string[]): number {
  * Checks a receipt against the trust, as `verify-receipt` does and `prove` before it writes
  * one: its checkpoint (log signature, witness policy), the entry's inclusion proof (RFC 9162
  * §2.1.3.2), the entry's fixed format and index, its key valid for its agency at its issuedAt,
- * and the statement's signature. Returns the entry, its key and the checkpoint's cosignatures.
+ * and the statement's signature. Returns the entry, its key and the checkpoint's cosignatures
+ * (`witnessed`: those counted, and those not, timestamped past this verifier's clock).
  * @throws VerificationFailure naming what does not hold.
  */
 function checkReceipt(receipt: Receipt, trust: Trust) {
@@ -455,7 +477,13 @@ function checkReceipt(receipt: Receipt, trust: Trust) {
     );
   let opened;
   try {
-    opened = openWitnessedCheckpoint(receipt.checkpoint, trust.origin, trust.logKeys, trust.policy);
+    opened = openWitnessedCheckpoint(
+      receipt.checkpoint,
+      trust.origin,
+      trust.logKeys,
+      trust.policy,
+      nowSeconds(),
+    );
   } catch (error) {
     throw new VerificationFailure(`receipt checkpoint rejected: ${(error as Error).message}`);
   }
@@ -497,7 +525,7 @@ function checkReceipt(receipt: Receipt, trust: Trust) {
   if (!verifyStatementSignature(raw, key.publicKey)) {
     throw new VerificationFailure(`statement signature does not verify under ${key.keyId}`);
   }
-  return { entry, key, cosignatures: opened.cosignatures };
+  return { entry, key, witnessed: opened };
 }
 
 function runVerifyBundle(argv: string[]): number {
@@ -514,7 +542,7 @@ function runVerifyBundle(argv: string[]): number {
     );
   const trust = readTrust(values.trust);
   const bundle = readJsonFile(file, EvidenceBundle, file, 'an evidence bundle');
-  const result = verifyEvidenceBundle(bundle, trust);
+  const result = verifyEvidenceBundle(bundle, trust, nowSeconds());
   if (!result.ok) {
     for (const problem of result.problems) console.error(`  ${formatEvidenceProblem(problem)}`);
     throw new VerificationFailure(
@@ -526,7 +554,7 @@ function runVerifyBundle(argv: string[]): number {
     `evidence bundle verified: case ${bundle.caseId}, ${result.entries} entries of ${trust.origin}`,
   );
   console.log(
-    `  checkpoint size ${checkpoint.size} root ${toBase64(checkpoint.rootHash)}, ${cosignedLine(result.cosignatures, trust)}`,
+    `  checkpoint size ${checkpoint.size} root ${toBase64(checkpoint.rootHash)}, ${cosignedLine(result, trust)}`,
   );
   console.log(
     `  ${result.inclusionProofsChecked} inclusion proofs, ${result.signaturesChecked} statement signatures under trusted keys, ${result.keyEventsApplied} key events applied, ${result.chainLinksChecked} chain links`,
@@ -604,7 +632,7 @@ async function runExport(argv: string[]): Promise<number> {
     trust &&
     ((bytes: Uint8Array) => {
       const opened = openTrusted(bytes, trust);
-      cosigned = cosignedLine(opened.cosignatures, trust);
+      cosigned = cosignedLine(opened, trust);
       return opened.checkpoint;
     });
   let size: number;

@@ -22,7 +22,7 @@ export class OtherLogError extends Error {
 
 /**
  * The log as served does not extend the export's copy of it (smaller, forked, or a tile with
- * other bytes): a finding about the log or the copy. The copy's files were not replaced.
+ * other bytes): a finding about the log or the copy. Nothing was written to the copy.
  */
 export class CopyConflictError extends Error {
   override name = 'CopyConflictError';
@@ -96,29 +96,40 @@ export function directorySource(dir: string): FetchPath {
 }
 
 /**
- * Reads from a source and keeps a copy of each file read under `dir` (an export), each written
- * whole: to a temporary file, then renamed into place, so an export cut short leaves every file
- * as it was or as it is now, never part of one. `keep` writes a file so too (the checkpoint,
- * last: until everything it covers is in place, the folder keeps the checkpoint it had, and a
- * copy audited meanwhile is the old one, whole).
+ * Reads from a source for an export into `dir`. A file `dir` holds is compared with what the
+ * source serves and never written; every other file read is staged in a folder of the export's
+ * own inside `dir` (inside, so that moving it into place is a rename on one file system even
+ * when `dir` is a mount of its own). `commit` then moves the staged files into place and writes
+ * `checkpoint` last, so a reader of `dir` meanwhile finds the checkpoint it had with every file
+ * that checkpoint covers; `discard` removes the staging folder. An export that fails before
+ * `commit` thus leaves `dir` as it was: nothing is written, not even a new tile.
  * @throws CopyConflictError, from `fetchPath`, when the log serves a tile or entry bundle the
- *   folder holds with other bytes: it is not replaced.
+ *   folder holds with other bytes.
  */
-function mirroringSource(
+function stagedCopy(
   source: FetchPath,
   dir: string,
-): { fetchPath: FetchPath; keep: (path: string, bytes: Uint8Array) => Promise<void> } {
+): {
+  fetchPath: FetchPath;
+  commit: (checkpoint: Uint8Array) => Promise<void>;
+  discard: () => Promise<void>;
+} {
+  const staging = resolve(dir, `.export.${process.pid}.${randomUUID()}.tmp`);
+  const staged = new Set<string>();
   const made = new Set<string>();
-  const keep = async (path: string, bytes: Uint8Array) => {
+  // Bundles are read ahead (`readEntries`): one may arrive after the export failed, and must
+  // not stage a file once the staging folder is being removed.
+  let closed = false;
+  const writes: Promise<void>[] = [];
+  const stage = async (path: string, bytes: Uint8Array) => {
+    const file = resolve(staging, path);
+    await makeDirectory(dirname(file), made);
+    await writeFile(file, bytes);
+  };
+  const moveIntoPlace = async (path: string) => {
     const file = resolve(dir, path);
     await makeDirectory(dirname(file), made);
-    const temporary = `${file}.${process.pid}.${randomUUID()}.tmp`;
-    try {
-      await writeFile(temporary, bytes);
-      await rename(temporary, file);
-    } finally {
-      await rm(temporary, { force: true }).catch(() => undefined);
-    }
+    await rename(resolve(staging, path), file);
   };
   return {
     fetchPath: async (path) => {
@@ -132,12 +143,25 @@ function mirroringSource(
       if (held && bytesEqual(held, bytes)) return bytes;
       if (held)
         throw new CopyConflictError(
-          `${file} holds other bytes than the log serves at ${path} now, and a tile never changes (C2SP tlog-tiles): it was not replaced, and the copy keeps its checkpoint`,
+          `${file} holds other bytes than the log serves at ${path} now, and a tile never changes (C2SP tlog-tiles): it was not replaced; nothing was written`,
         );
-      await keep(path, bytes);
+      if (closed) return bytes;
+      const write = stage(path, bytes);
+      writes.push(write);
+      await write;
+      staged.add(path);
       return bytes;
     },
-    keep,
+    commit: async (checkpoint) => {
+      for (const path of staged) await moveIntoPlace(path);
+      await stage('checkpoint', checkpoint);
+      await moveIntoPlace('checkpoint');
+    },
+    discard: async () => {
+      closed = true;
+      await Promise.allSettled(writes);
+      await rm(staging, { recursive: true, force: true });
+    },
   };
 }
 
@@ -147,8 +171,9 @@ function mirroringSource(
  * audits offline (`onewindow ledger audit --dir`). Returns the size copied. `open` reads the
  * served checkpoint, verifying what the caller can (its signatures, against a trust file); by
  * default it is only parsed. When `dir` holds a copy already, the log must extend it (RFC 9162
- * §2.1.4), checked before anything is written. An export that fails leaves the folder's
- * checkpoint as it was.
+ * §2.1.4), and every file it holds must have the bytes the log serves; all is read and checked
+ * before anything is written (`stagedCopy`), so an export that fails writes nothing, and one
+ * that succeeds replaces the folder's checkpoint last.
  * @throws SourceError when the log serves no checkpoint or a malformed entry bundle;
  *   OtherLogError when `dir` holds a copy of another log, or a checkpoint file that is none;
  *   CopyConflictError when the log does not extend the copy; what `open` throws.
@@ -158,7 +183,6 @@ export async function exportLog(
   dir: string,
   open: (note: Uint8Array) => Checkpoint = parseServedCheckpoint,
 ): Promise<number> {
-  const { fetchPath, keep } = mirroringSource(source, dir);
   const note = await source('checkpoint');
   const checkpoint = open(note);
   const { size } = checkpoint;
@@ -172,7 +196,6 @@ export async function exportLog(
       );
     // A log never shrinks nor forks: a smaller checkpoint, another root at the copy's size or
     // one no consistency proof joins to it would replace the evidence of what the log said.
-    // The proof is read from the source, so nothing is written before it holds.
     const extension = await extensionOf(source, kept, checkpoint);
     if (!extension.ok)
       throw new CopyConflictError(
@@ -186,16 +209,21 @@ export async function exportLog(
         }; nothing was written`,
       );
   }
+  const copy = stagedCopy(source, dir);
   try {
-    for await (const _ of readEntries(fetchPath, size)) void _;
-  } catch (error) {
-    if (error instanceof MalformedTileError)
-      throw new SourceError(`the log served a malformed entry bundle: ${error.message}`);
-    throw error;
+    try {
+      for await (const _ of readEntries(copy.fetchPath, size)) void _;
+    } catch (error) {
+      if (error instanceof MalformedTileError)
+        throw new SourceError(`the log served a malformed entry bundle: ${error.message}`);
+      throw error;
+    }
+    for (const tile of tilesForSize(size))
+      await copy.fetchPath(tilePath(tile.level, tile.index, tile.width));
+    await copy.commit(note);
+  } finally {
+    await copy.discard();
   }
-  for (const tile of tilesForSize(size))
-    await fetchPath(tilePath(tile.level, tile.index, tile.width));
-  await keep('checkpoint', note);
   return size;
 }
 

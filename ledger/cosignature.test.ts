@@ -7,6 +7,7 @@ import {
   parseCheckpoint,
 } from './checkpoint.ts';
 import {
+  COSIGNATURE_CLOCK_SKEW_SECONDS,
   cosign,
   cosignatureMessage,
   cosignerKey,
@@ -277,6 +278,68 @@ describe('witness policy', () => {
     expect(() =>
       openWitnessedCheckpoint(note, GO.origin, [logVerifier], { witnesses, threshold: 1 }),
     ).toThrow(MissingLogSignatureError);
+  });
+
+  // tlog-cosignature §Format: "verifiers MAY reject cosignatures with timestamps in the future".
+  test('a cosignature timestamped within the clock skew allowance of the verifier’s clock counts', () => {
+    const policy = { witnesses, threshold: 1 };
+    for (const now of [GO.timestamp - COSIGNATURE_CLOCK_SKEW_SECONDS, GO.timestamp + 86_400]) {
+      const opened = openWitnessedCheckpoint(GO.cosigned, GO.origin, [logVerifier], policy, now);
+      expect(opened.cosignatures.map((c) => [c.name, c.timestamp])).toEqual([
+        [GO.witnessName, GO.timestamp],
+      ]);
+      expect(opened.aheadOfClock).toEqual([]);
+    }
+  });
+
+  /** `note` opened under a policy of one of the witnesses, judged at `now` if given. */
+  const openWithOneOf = (note: string, now?: number) =>
+    openWitnessedCheckpoint(note, GO.origin, [logVerifier], { witnesses, threshold: 1 }, now);
+
+  test('a cosignature timestamped past the verifier’s clock and its allowance is not counted, and is named with its time', () => {
+    const now = GO.timestamp - COSIGNATURE_CLOCK_SKEW_SECONDS - 1;
+    const open = () => openWithOneOf(GO.cosigned, now);
+    expect(open).toThrow(
+      new WitnessPolicyError(
+        1,
+        [],
+        [{ name: GO.witnessName, keyHash: witnessKey.keyHash, timestamp: GO.timestamp }],
+      ),
+    );
+    expect(open).toThrow(
+      `checkpoint needs cosignatures from 1 distinct witnesses, found 0; not counted, timestamped more than 300 s past this verifier's clock (tlog-cosignature §Format): ${GO.witnessName} at 2026-01-01T00:00:00Z`,
+    );
+  });
+
+  test('a witness ahead of the clock is reported when the others meet the policy, and one that also cosigned in time counts', () => {
+    const ahead = GO.timestamp + 3600;
+    const note = addSignatureLines(cosignedBy([witness]), [
+      cosign(GO.body, witness, ahead),
+      cosign(GO.body, others[0]!, ahead),
+    ]);
+    const opened = openWithOneOf(note, GO.timestamp);
+    expect(opened.cosignatures.map((c) => c.name)).toEqual([witness.name]);
+    expect(opened.aheadOfClock.map((c) => [c.name, c.timestamp])).toEqual([
+      [others[0]!.name, ahead],
+    ]);
+  });
+
+  test('a cosignature timestamped past what a Date holds is named by its POSIX seconds, not a crash', () => {
+    const note = cosignedBy([witness], Number.MAX_SAFE_INTEGER);
+    expect(() => openWithOneOf(note, GO.timestamp)).toThrow(
+      `${witness.name} at POSIX time ${Number.MAX_SAFE_INTEGER}`,
+    );
+  });
+
+  test('without the verifier’s clock, no cosignature is judged by its time', () => {
+    const note = cosignedBy([witness], Number.MAX_SAFE_INTEGER);
+    const opened = openWithOneOf(note);
+    expect(opened.cosignatures.map((c) => c.timestamp)).toEqual([Number.MAX_SAFE_INTEGER]);
+  });
+
+  test('a verifier’s clock that is no whole number of seconds is refused', () => {
+    for (const now of [Number.NaN, 1.5, -1])
+      expect(() => openWithOneOf(GO.cosigned, now)).toThrow(RangeError);
   });
 
   test('a threshold larger than the witness set is refused', () => {

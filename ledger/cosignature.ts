@@ -41,6 +41,15 @@ export const COSIGNATURE_V1_HEADER = 'cosignature/v1\n';
 const TIMESTAMP_SIZE = 8;
 const SIGNATURE_SIZE = 64;
 
+/**
+ * How far past a verifier's clock a cosignature's timestamp may be and still count: five
+ * minutes, for a witness's clock and a verifier's that are each a little off. tlog-cosignature
+ * §Format: the timestamp is "the time at which the cosignature was generated", and "verifiers
+ * MAY reject cosignatures with timestamps in the future"; a later one is a witness's clock that
+ * is wrong, or a statement about a time that has not come.
+ */
+export const COSIGNATURE_CLOCK_SKEW_SECONDS = 300;
+
 /** A witness's public key for cosignature/v1; `keyHash` is the 0x04 key id. */
 export interface CosignerKey {
   readonly name: string;
@@ -61,17 +70,34 @@ export class InvalidCosignatureError extends Error {
   override name = 'InvalidCosignatureError';
 }
 
-/** Fewer distinct witnesses cosigned than the policy requires. */
+/**
+ * Fewer distinct witnesses cosigned than the policy requires; `aheadOfClock`, cosignatures
+ * that verified but were not counted, timestamped past the verifier's clock.
+ */
 export class WitnessPolicyError extends Error {
   override name = 'WitnessPolicyError';
   constructor(
     readonly required: number,
     readonly found: readonly Cosignature[],
+    readonly aheadOfClock: readonly Cosignature[] = [],
   ) {
     super(
-      `checkpoint needs cosignatures from ${required} distinct witnesses, found ${found.length}${found.length ? ` (${found.map((c) => c.name).join(', ')})` : ''}`,
+      `checkpoint needs cosignatures from ${required} distinct witnesses, found ${found.length}${found.length ? ` (${found.map((c) => c.name).join(', ')})` : ''}${aheadOfClock.length ? `; ${formatAheadOfClock(aheadOfClock)}` : ''}`,
     );
   }
+}
+
+/** A cosignature's timestamp as RFC 3339 UTC, or as POSIX seconds past what a Date holds. */
+export function formatCosignatureTime(timestamp: number): string {
+  const date = new Date(timestamp * 1000);
+  return Number.isNaN(date.getTime())
+    ? `POSIX time ${timestamp}`
+    : date.toISOString().replace('.000Z', 'Z');
+}
+
+/** Names the cosignatures not counted for being timestamped past the verifier's clock. */
+export function formatAheadOfClock(aheadOfClock: readonly Cosignature[]): string {
+  return `not counted, timestamped more than ${COSIGNATURE_CLOCK_SKEW_SECONDS} s past this verifier's clock (tlog-cosignature §Format): ${aheadOfClock.map((c) => `${c.name} at ${formatCosignatureTime(c.timestamp)}`).join(', ')}`;
 }
 
 /** The cosignature/v1 key id of an Ed25519 key. Requires a valid name and a 32-byte key. */
@@ -299,15 +325,25 @@ export interface WitnessPolicy {
 
 /**
  * Opens a checkpoint (log signature first, then body and origin) and checks the witness
- * policy. Requires 0 <= threshold <= number of witnesses.
- * @throws everything openCheckpoint throws, InvalidSignatureError, WitnessPolicyError.
+ * policy. Given `now`, the verifier's clock in POSIX seconds, a cosignature timestamped more
+ * than COSIGNATURE_CLOCK_SKEW_SECONDS past it is not counted, and is returned in
+ * `aheadOfClock` (tlog-cosignature §Format). Requires 0 <= threshold <= number of witnesses,
+ * and `now`, if given, a non-negative whole number of seconds.
+ * @throws everything openCheckpoint throws, InvalidSignatureError, WitnessPolicyError,
+ *   RangeError.
  */
 export function openWitnessedCheckpoint(
   note: string,
   origin: string,
   logKeys: readonly VerifierKey[],
   policy: WitnessPolicy,
-): { checkpoint: Checkpoint; body: string; cosignatures: Cosignature[] } {
+  now?: number,
+): {
+  checkpoint: Checkpoint;
+  body: string;
+  cosignatures: Cosignature[];
+  aheadOfClock: Cosignature[];
+} {
   const witnesses = distinct(policy.witnesses);
   if (
     !Number.isSafeInteger(policy.threshold) ||
@@ -318,6 +354,8 @@ export function openWitnessedCheckpoint(
       `witness threshold must be between 0 and ${witnesses.length}, got ${policy.threshold}`,
     );
   }
+  if (now !== undefined && (!Number.isSafeInteger(now) || now < 0))
+    throw new RangeError(`now is a non-negative safe integer of POSIX seconds, got ${now}`);
   const opened = openCheckpoint(
     note,
     origin,
@@ -327,15 +365,24 @@ export function openWitnessedCheckpoint(
   // One cosignature a public key: the cosigned message does not name the cosigner
   // (tlog-cosignature), so one key listed under two names is still one witness.
   const byKey = new Map<string, Cosignature>();
+  const ahead = new Map<string, Cosignature>();
   for (const sig of opened.note.verified) {
     const witness = witnesses.find(
       (w) => w.name === sig.name && toHex(w.keyHash) === toHex(sig.keyHash),
     );
-    const key = witness && toHex(witness.publicKey);
-    if (key && !byKey.has(key)) byKey.set(key, toCosignature(sig));
+    if (!witness) continue;
+    const key = toHex(witness.publicKey);
+    const cosignature = toCosignature(sig);
+    const counted =
+      now === undefined || cosignature.timestamp <= now + COSIGNATURE_CLOCK_SKEW_SECONDS;
+    const into = counted ? byKey : ahead;
+    if (!into.has(key)) into.set(key, cosignature);
   }
+  // A witness that also cosigned within the clock counts, and is not reported as ahead.
+  for (const key of byKey.keys()) ahead.delete(key);
   const cosignatures = [...byKey.values()];
+  const aheadOfClock = [...ahead.values()];
   if (cosignatures.length < policy.threshold)
-    throw new WitnessPolicyError(policy.threshold, cosignatures);
-  return { checkpoint: opened.checkpoint, body: opened.body, cosignatures };
+    throw new WitnessPolicyError(policy.threshold, cosignatures, aheadOfClock);
+  return { checkpoint: opened.checkpoint, body: opened.body, cosignatures, aheadOfClock };
 }

@@ -226,6 +226,18 @@ describe('the evidence bundle', () => {
     ]);
   });
 
+  test('a cosignature timestamped past the verifier’s clock is not counted: the policy fails, naming it', () => {
+    // Two of three witnesses needed; at a clock an hour before they cosigned, none counts.
+    const result = verifyEvidenceBundle(good, trust, COSIGNED_AT - 3600);
+    expect(result.ok).toBe(false);
+    expect(result.problems.map(formatEvidenceProblem)).toEqual([
+      `bundle: witnesses: checkpoint witness policy not met: checkpoint needs cosignatures from 2 distinct witnesses, found 0; not counted, timestamped more than 300 s past this verifier's clock (tlog-cosignature §Format): ${witnessKeys.map((w) => `${w.name} at 2026-01-01T00:00:00Z`).join(', ')}`,
+    ]);
+    const later = verifyEvidenceBundle(good, trust, COSIGNED_AT + 60);
+    expect(later.problems).toEqual([]);
+    expect(later.aheadOfClock).toEqual([]);
+  });
+
   test('a problem reads as one line naming the log index and bundle position', () => {
     const result = verifyEvidenceBundle({ ...good, caseId: CASE_B }, trust);
     expect(result.problems.map(formatEvidenceProblem)[1]).toBe(

@@ -98,8 +98,10 @@ export interface EvidenceResult {
   caseId: string;
   /** The checkpoint, when a trusted log key signed it (even if the witness policy failed). */
   checkpoint?: Checkpoint;
-  /** Cosignatures by trusted witnesses that verified. */
+  /** Cosignatures by trusted witnesses that verified and count. */
   cosignatures: Cosignature[];
+  /** Cosignatures by trusted witnesses that verified, not counted: timestamped past `now`. */
+  aheadOfClock: Cosignature[];
   entries: number;
   inclusionProofsChecked: number;
   signaturesChecked: number;
@@ -123,10 +125,15 @@ export function formatEvidenceProblem(p: EvidenceProblem): string {
  * Verifies an evidence bundle offline against `trust` alone: checkpoint, witness policy,
  * every entry's leaf hash (recomputed from its bytes), inclusion proof, case, agency key
  * and statement signature, and the hash chain between entries adjacent in the log.
- * Requires a bundle parsed by `EvidenceBundle` and a trust file loaded by `loadTrust`.
- * Never throws for a bad bundle: every problem is listed in the result.
+ * Given `now` (POSIX seconds), a cosignature timestamped past it is not counted, as
+ * `openWitnessedCheckpoint` says. Requires a bundle parsed by `EvidenceBundle` and a trust
+ * file loaded by `loadTrust`. Never throws for a bad bundle: every problem is listed in the result.
  */
-export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): EvidenceResult {
+export function verifyEvidenceBundle(
+  bundle: EvidenceBundle,
+  trust: Trust,
+  now?: number,
+): EvidenceResult {
   const problems: EvidenceProblem[] = [];
   const bundleProblem = (check: EvidenceCheck, problem: string) =>
     problems.push({ position: -1, check, problem });
@@ -143,15 +150,18 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): Evid
   // proofs against, so the reader learns everything that is wrong at once.
   let checkpoint: Checkpoint | undefined;
   let cosignatures: Cosignature[] = [];
+  let aheadOfClock: Cosignature[] = [];
   try {
     const opened = openWitnessedCheckpoint(
       bundle.checkpoint,
       trust.origin,
       trust.logKeys,
       trust.policy,
+      now,
     );
     checkpoint = opened.checkpoint;
     cosignatures = opened.cosignatures;
+    aheadOfClock = opened.aheadOfClock;
   } catch (witnessed) {
     try {
       checkpoint = openCheckpoint(bundle.checkpoint, trust.origin, trust.logKeys).checkpoint;
@@ -340,6 +350,7 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, trust: Trust): Evid
     caseId: bundle.caseId,
     ...(checkpoint ? { checkpoint } : {}),
     cosignatures,
+    aheadOfClock,
     entries: bundle.entries.length,
     inclusionProofsChecked,
     signaturesChecked,
