@@ -205,8 +205,9 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
   // v10: a case's overdue flag clears once no step of it is overdue (`overdue-clears`, which
   // v10 stands for without a marker of its own: see askOverdueClears).
   // v11: an automatic step's deadline is watched until its agency answers, not until the
-  // answer is on the ledger (see runAuto), and a wait a supervisor opens again is not overdue
-  // in its fresh period (see reopened).
+  // answer is on the ledger, and each attempt a supervisor asks for is watched afresh (see
+  // runAuto); a step a supervisor asks again (a retry, a wait opened again) is not overdue in
+  // its fresh period (see askedAgain).
   // Each stands for every patch before it too.
   const v11 = patched('jointTransferCase-v11');
   const v10 = v11 || patched('jointTransferCase-v10');
@@ -274,6 +275,11 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
   const deciding = new Set<string>();
   /** Steps and compensations (by activity) waiting for a supervisor's action now. */
   const awaitingSupervisor = new Set<string>();
+  /**
+   * Since v11, what a running automatic step does with its deadline watch when a supervisor's
+   * action on it is taken (runAuto), in the activation of the Update that brought it.
+   */
+  const onSupervisorsAction = new Map<string, (action: EscalationAction) => void>();
   let refusal: { phase: Exclude<CasePhase, 'running' | 'completed'>; reason: string } | undefined;
   let pastPointOfNoReturn = false;
   let pointOfNoReturnRunning = false;
@@ -332,13 +338,14 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     overdueClears ??= v10 || patched('overdue-clears');
   };
   /**
-   * Since v11: waits a supervisor opened again after their final limit, until they miss their
-   * fresh deadline. Each keeps its step's overdue flag (it was late), but no longer makes the
-   * case overdue: nobody owes anything late while the fresh period runs. Before, the case
-   * stayed flagged through it (and in supervisors' overdue list).
+   * Since v11: steps a supervisor asked again (an automatic step retried, a wait opened again
+   * after its final limit), each with a fresh deadline, until they miss it. Each keeps its
+   * overdue flag (it was late), but no longer makes the case overdue: nobody owes anything late
+   * while the fresh period runs. Before, the case stayed flagged through it (and in
+   * supervisors' overdue list).
    */
-  const reopened = new Set<string>();
-  const overdueNow = (s: StepState) => s.overdue === true && !reopened.has(s.stepId);
+  const askedAgain = new Set<string>();
+  const overdueNow = (s: StepState) => s.overdue === true && !askedAgain.has(s.stepId);
 
   const whenWaiting = since('search-attributes-when-waiting');
   let agenciesPublished = false;
@@ -747,6 +754,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     const open = status.escalations.find((e) => e.stepId === stepId && !e.resolved)!;
     open.resolved = true;
     open.resolution = `${action.action} by ${action.supervisor}: ${action.reason}`;
+    onSupervisorsAction.get(stepId)?.(action);
     // Since v9 a retry is on the ledger too (ARCHITECTURE.md §2: retry or resolve by hand,
     // recorded), before the step runs again. Not the retry of a record the ledger refused
     // under the orchestrator's key: its own record would be refused the same way, and the
@@ -777,7 +785,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
    */
   async function markOverdue(def: StepDefinition, state: StepState): Promise<void> {
     askOverdueClears();
-    reopened.delete(def.id);
+    askedAgain.delete(def.id);
     state.overdue = true;
     status.overdue = true;
     publish();
@@ -866,9 +874,27 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
   }
 
   async function runAuto(def: StepDefinition, state: StepState): Promise<void> {
-    const stopWatching = watchDeadline(def, state);
+    let stopWatching = watchDeadline(def, state);
     if (def.pointOfNoReturn) pointOfNoReturnRunning = true;
     try {
+      // Since v11 an attempt a supervisor asks for (every one after the first) is watched for
+      // the step's full deadline from the moment the retry is taken: the attempt before stopped
+      // being watched at its agency's answer, or passed its deadline (before, only what was
+      // left of the first attempt's deadline covered it, if any). A resolution by hand ends the
+      // watch. Both in the Update's activation, an event of the history, not once the action's
+      // record is appended (a local activity, whose result replay may deliver in another
+      // activation, 0e88c58): what the watch reads of the step changes at the same point live
+      // and on replay.
+      if (v11)
+        onSupervisorsAction.set(def.id, (action) => {
+          if (action.action === 'resolve') {
+            stopWatching();
+            return;
+          }
+          stopWatching = watchDeadline(def, state);
+          askedAgain.add(def.id);
+          state.status = 'running';
+        });
       for (let n = 0; ; n++) {
         state.status = 'running';
         state.attempts = n + 1;
@@ -897,7 +923,9 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           // may resolve in the deadline timer's own activation (0e88c58); the answer is an
           // event of the history, live and on replay alike. An answer that escalates (the
           // ledger refuses it, a refusal past the registration) is the supervisor's from then
-          // on, told by the escalation, and is not flagged overdue at its deadline.
+          // on, told by the escalation and listed among the escalations, and is not flagged
+          // overdue at the deadline its agency met (the flag would be decided by when the
+          // append's result came, which replay may reorder); a retry is watched afresh (above).
           if (v11) stopWatching();
           state.ledgerIndex = await append(out.signed, { of: out.result });
           state.statementId = out.signed.statement.statementId;
@@ -998,6 +1026,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
       }
     } finally {
       stopWatching();
+      onSupervisorsAction.delete(def.id);
       answered.delete(def.id);
       if (def.pointOfNoReturn) pointOfNoReturnRunning = false;
     }
@@ -1134,7 +1163,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
         if (action) {
           if (since('record-waiting-resolutions')) {
             if (action.action === 'resolve') return resolveByHand(def, state, action);
-            if (v11) reopened.add(def.id);
+            if (v11) askedAgain.add(def.id);
             return runWaiting(def, state);
           }
           state.status = 'done';

@@ -151,6 +151,12 @@ function overdueFlags(events: temporal.api.history.v1.IHistoryEvent[]) {
   });
 }
 
+/** Whether a timer of the case's workflow has fired (a deadline's, in these tests). */
+async function timerFired(handle: { fetchHistory(): Promise<temporal.api.history.v1.IHistory> }) {
+  const events = (await handle.fetchHistory()).events ?? [];
+  return events.some((e) => e.timerFiredEventAttributes);
+}
+
 /** The steps whose agency has answered the case's workflow (completed activities), sorted. */
 async function answeredSteps(handle: {
   fetchHistory(): Promise<temporal.api.history.v1.IHistory>;
@@ -739,6 +745,13 @@ describe('the joint transfer, end to end', () => {
     );
     expect(again.escalations[0]).toMatchObject({ resolved: true });
     expect(stepStatus(again, 'registerTransfer')).toBe('escalated');
+    // The retry is watched afresh: it too misses its deadline (the registry still does not
+    // answer), and the supervisor is told again.
+    expect(
+      again.notifications.filter(
+        (n) => n.party === 'supervisor' && n.kind === 'overdue' && n.stepId === 'registerTransfer',
+      ),
+    ).toHaveLength(2);
     const { t, outcomes } = await resolveAndClose(
       caseId,
       'registerTransfer',
@@ -1100,7 +1113,10 @@ describe('the joint transfer, end to end', () => {
 
   it("does not flag an automatic step whose agency answered in time while the answer's append was held past the deadline", async () => {
     // Every append waits behind this lock; the housing authority and the registry answer at
-    // once, and verifyContract's and checkTitle's deadlines (1 law-day) are 0.5 s here.
+    // once, and verifyContract's and checkTitle's deadlines (1 law-day) are 0.5 s here. The
+    // workflow task running the held append stays open (the SDK heartbeats it, about 8 s), so
+    // the deadline's timer reaches the case in the next task, while the append is still held:
+    // the history shows the timer fired once that task can start.
     const application = sampleApplication({ utilities: [] });
     const handle = stack.client.workflow.getHandle(caseWorkflowId(application.unitId));
     const holder = await stack.adminPool.connect();
@@ -1110,10 +1126,11 @@ describe('the joint transfer, end to end', () => {
       await holder.query('LOCK TABLE ledger_entries IN SHARE MODE');
       caseId = await submit(stack, application);
       await expect
-        .poll(async () => answeredSteps(handle), { timeout: 30_000, interval: 100 })
-        .toEqual(['checkTitle', 'verifyContract']);
-      // Both deadlines pass while the answers wait for the ledger.
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+        .poll(async () => timerFired(handle), { timeout: 30_000, interval: 250 })
+        .toBe(true);
+      expect(await answeredSteps(handle)).toEqual(['checkTitle', 'verifyContract']);
+      // The task that carries the timer runs while the appends wait.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
     } finally {
       await holder.query('COMMIT');
       holder.release();

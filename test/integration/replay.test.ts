@@ -31,7 +31,10 @@ interface History {
     activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
     markerRecordedEventAttributes?: {
       markerName?: string;
-      details?: { 'patch-data'?: { payloads?: { data?: string }[] } };
+      details?: {
+        'patch-data'?: { payloads?: { data?: string }[] };
+        data?: { payloads?: { data?: string }[] };
+      };
     };
     upsertWorkflowSearchAttributesEventAttributes?: {
       searchAttributes?: { indexedFields?: Record<string, unknown> };
@@ -195,8 +198,22 @@ describe('replaying recorded case histories', () => {
     // Since v11 an agency that answered in time is not late, though its answer's append was
     // held past the deadline; and a wait a supervisor opened again after its final limit
     // clears the case's flag before anything settles it (its fresh period).
-    expect(flagged('answered-in-time-append-held.json')).toBe(false);
-    expect(flagged('v11-late-filing-no-longer-overdue.json')).toBe(true);
+    const held = 'answered-in-time-append-held.json';
+    expect(flagged(held)).toBe(false);
+    // What it shows: the deadline's timer came while the first append was still in flight.
+    const firstAppend = events(held).findIndex(
+      (e) =>
+        e.markerRecordedEventAttributes?.markerName === 'core_local_activity' &&
+        Buffer.from(
+          e.markerRecordedEventAttributes.details?.data?.payloads?.[0]?.data ?? '',
+          'base64',
+        )
+          .toString('utf8')
+          .includes('"activity_type":"appendToLedger"'),
+    );
+    const firstTimerFired = events(held).findIndex((e) => e.eventType === 'EVENT_TYPE_TIMER_FIRED');
+    expect(firstTimerFired).toBeGreaterThan(-1);
+    expect(firstTimerFired).toBeLessThan(firstAppend);
     const reopened = 'reopened-wait-no-longer-overdue.json';
     const lastUpdate = (name: string) =>
       events(reopened).findLastIndex(
