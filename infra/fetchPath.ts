@@ -160,7 +160,9 @@ function stagedCopy(
     discard: async () => {
       closed = true;
       await Promise.allSettled(writes);
-      await rm(staging, { recursive: true, force: true });
+      // Never in place of the export's own error: where `dir` could not be made (a file of its
+      // name, /proc), neither could the staging folder, and removing it fails too.
+      await rm(staging, { recursive: true, force: true }).catch(() => undefined);
     },
   };
 }
