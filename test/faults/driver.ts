@@ -387,8 +387,10 @@ export class CaseDriver {
       if (this.actionsInFlight >= this.maxActions) return;
       if (!run.caseId || run.closedAt !== undefined) continue;
       const has = (step: string) => run.steps.has(step);
-      if (has('assessTax') && !has('confirmPayment'))
-        this.maybe(run, 'confirmPayment', now, () => this.pay(run));
+      // Until the API says the step is decided: an entry on the ledger is not enough, since a
+      // decision appended in a workflow task the server lost in a restart is not the case's
+      // until it is sent again (the case then follows the entry: decide-follows-logged).
+      if (has('assessTax')) this.maybe(run, 'confirmPayment', now, () => this.pay(run));
       if (!this.approvalsHeld && has('checkTitle') && has('confirmPayment') && !has('review'))
         this.maybe(run, 'review', now, () => this.approve(run));
     }
@@ -411,10 +413,9 @@ export class CaseDriver {
       action.last = status;
       action.attempts++;
       this.actionsInFlight--;
-      // After a 200 the entry is on its way; anything else is tried again until the ledger
-      // shows the step decided. 'closed' too: the API says so when it could not ask the case
-      // (Temporal restarting), and the ledger, not that answer, says whether it was decided.
-      if (status === 200) action.done = true;
+      // After a 200 the entry is on its way; after 'closed' the step was decided (an earlier
+      // answer was lost) or the case closed. Anything else is tried again.
+      if (status === 200 || status === 'closed') action.done = true;
       else action.notBefore = Date.now() + (status === 'not open' ? 300 : 1500);
     });
   }
