@@ -79,6 +79,7 @@ export const UTILITY_FIXTURES: Readonly<Record<Utility, Readonly<Record<string, 
       'U-NO-GAS-1': { noAccount: true },
       'U-GAS-CLOSED-LATER-1': { closedAfterPrecheck: true },
       'U-GAS-CLOSED-LATER-2': { closedAfterPrecheck: true },
+      'U-GAS-CLOSED-LATER-3': { closedAfterPrecheck: true },
     },
   };
 

@@ -145,6 +145,9 @@ function refusesKey(error: unknown): boolean {
  */
 type HoldOptions = { retryOnly?: true; ownRecord?: true; settledAs?: string };
 
+/** The suffix of a supervisor's retry record's step id (`<step>.retried`). */
+const RETRIED = '.retried';
+
 /**
  * What a failed call says: an activity's failure wraps what its agency said (its cause).
  * `String()` of the wrapper only says "Activity task failed".
@@ -755,6 +758,10 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     open.resolved = true;
     open.resolution = `${action.action} by ${action.supervisor}: ${action.reason}`;
     onSupervisorsAction.get(stepId)?.(action);
+    // The retry of a supervisor's retry record the ledger refused (held as `<step>.retried`):
+    // the step's attempt runs once this one lands, so its watch starts afresh from here too.
+    if (options.ownRecord && stepId.endsWith(RETRIED))
+      onSupervisorsAction.get(stepId.slice(0, -RETRIED.length))?.(action);
     // Since v9 a retry is on the ledger too (ARCHITECTURE.md §2: retry or resolve by hand,
     // recorded), before the step runs again. Not the retry of a record the ledger refused
     // under the orchestrator's key: its own record would be refused the same way, and the
@@ -789,8 +796,11 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     state.overdue = true;
     status.overdue = true;
     publish();
-    // An escalated step waits for the supervisor, not for its agency (since v5).
-    const escalated = v5 && state.status === 'escalated';
+    // An escalated step waits for the supervisor, not for its agency (since v5); so does one
+    // whose retry's record the ledger refused (since v11: the notice's party and words only).
+    const escalated =
+      v5 &&
+      (state.status === 'escalated' || (v11 && awaitingSupervisor.has(`${def.id}${RETRIED}`)));
     await orchestrator.notify({
       caseId,
       party: escalated ? 'supervisor' : owingParty(def),
@@ -894,6 +904,8 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           stopWatching = watchDeadline(def, state);
           askedAgain.add(def.id);
           state.status = 'running';
+          // The attempt before may have answered; the watch must not take this one as answered.
+          answered.delete(def.id);
         });
       for (let n = 0; ; n++) {
         state.status = 'running';
@@ -926,6 +938,9 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           // on, told by the escalation and listed among the escalations, and is not flagged
           // overdue at the deadline its agency met (the flag would be decided by when the
           // append's result came, which replay may reorder); a retry is watched afresh (above).
+          // An answer that comes in the deadline timer's own activation counts as in time: this
+          // continuation is a shorter promise chain than the watcher's timed condition, so it
+          // runs first, the same live and on replay (answered-in-time-append-held's history).
           if (v11) stopWatching();
           state.ledgerIndex = await append(out.signed, { of: out.result });
           state.statementId = out.signed.statement.statementId;
@@ -1060,7 +1075,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     outcome: 'resolvedByHand' | 'retried',
   ): SignRecordInput => ({
     caseId,
-    stepId: `${stepId}.${outcome === 'retried' ? 'retried' : 'resolved'}`,
+    stepId: `${stepId}${outcome === 'retried' ? RETRIED : '.resolved'}`,
     outcome,
     result: action,
     facts: { step: stepId },

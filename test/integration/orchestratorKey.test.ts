@@ -213,6 +213,59 @@ describe("a record the ledger refuses under the orchestrator's key", () => {
     ]);
   }
 
+  it("holds a supervisor's retry of a refused transfer whose record the ledger refuses, and once the retry is recorded under the new key runs the step again, watched afresh from that retry", async () => {
+    const unitId = 'U-GAS-CLOSED-LATER-3';
+    const caseId = await submit(stack, sampleApplication({ unitId, utilities: ['gas'] }));
+    await payAndWaitForReview(caseId);
+    expect((await approve(stack, caseId)).statusCode).toBe(200);
+    const step = 'transferAccount.gas';
+    await waitUntil(
+      stack,
+      caseId,
+      (t) => escalationsAt(t, step).open.length === 1,
+      'the gas transfer escalated',
+    );
+    current = await rotateOrchestratorKeyTooEarly(stack, current);
+    expect((await supervise(stack, caseId, step, 'retry', 'account reopened')).statusCode).toBe(
+      200,
+    );
+    const record = 'transferAccount.gas.retried';
+    const held = await waitUntil(
+      stack,
+      caseId,
+      (t) => escalationsAt(t, record).open.length === 1,
+      "the retry's record held for a supervisor",
+    );
+    expect(escalationsAt(held, record).open[0]).toMatchObject({ retryOnly: true });
+    expect(entriesAt(held, record)).toEqual([]);
+    const heldDeadline = held.steps.find((s) => s.stepId === step)!.deadlineAt!;
+
+    await stack.replaceOrchestrator(current);
+    expect((await supervise(stack, caseId, record, 'retry', 'worker restarted')).statusCode).toBe(
+      200,
+    );
+    // The step runs again (the account is still closed: refused, escalated again), its watch
+    // armed when the held record's retry was taken, not left at the first retry's.
+    const again = await waitUntil(
+      stack,
+      caseId,
+      (t) => escalationsAt(t, step).all.length === 2 && escalationsAt(t, step).open.length === 1,
+      'the gas transfer run again and escalated again',
+    );
+    expect(entriesAt(again, record)).toEqual([
+      expect.objectContaining({ keyId: current.keyId, outcome: 'retried' }),
+    ]);
+    expect(Date.parse(again.steps.find((s) => s.stepId === step)!.deadlineAt!)).toBeGreaterThan(
+      Date.parse(heldDeadline),
+    );
+    expect(
+      (await supervise(stack, caseId, step, 'resolve', 'holder changed at the counter')).statusCode,
+    ).toBe(200);
+    const t = await waitForClosed(stack, caseId);
+    await recordHistory(stack, 'retry-record-refused-then-retried', caseId);
+    expect(t.phase).toBe('completed');
+  });
+
   it("holds a supervisor's resolution of a transfer that failed after the registration, and records it under the new key on a retry", () =>
     resolutionHeldThenRetried('U-GAS-INSPECTION-2', 'resolution-refused-then-retried'));
 

@@ -757,6 +757,7 @@ describe('the joint transfer, end to end', () => {
       'registerTransfer',
       'registered at the counter, certificate issued by hand',
     );
+    await recordHistory('registration-retried-watched-afresh', caseId);
     expect(t.phase).toBe('completed');
     expect(outcomes['registerTransfer.resolved']).toBe('resolvedByHand');
     for (const undo of UNDOING) expect(outcomes[undo], undo).toBeUndefined();

@@ -80,7 +80,7 @@ describe('replaying recorded case histories', () => {
     const current = files.filter((f) => !/^v\d+-/.test(f));
     expect(
       [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, current].map((group) => group.length),
-    ).toEqual([5, 5, 5, 5, 6, 5, 6, 14, 13, 25, 18, 20]);
+    ).toEqual([5, 5, 5, 5, 6, 5, 6, 14, 13, 25, 18, 22]);
     const patchMarkers = (f: string) =>
       events(f).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length;
     const changeVersionUpserts = (f: string) =>
@@ -127,6 +127,7 @@ describe('replaying recorded case histories', () => {
         ...refusedNames.map((f) => `v9-${f}`),
         ...refusedNames.map((f) => `v10-${f}`),
         ...refusedNames.map((f) => `v11-${f}`),
+        'retry-record-refused-then-retried.json',
       ].sort(),
     );
     // A case whose agency's answer the ledger refused before the registration
@@ -176,6 +177,7 @@ describe('replaying recorded case histories', () => {
         ...overdueNames.map((f) => `v10-${f}`),
         ...overdueNames.map((f) => `v11-${f}`),
         'reopened-wait-no-longer-overdue.json',
+        'registration-retried-watched-afresh.json',
       ].sort(),
     );
     /** Where `f` records the `overdue-clears` marker, or -1. */
@@ -234,6 +236,23 @@ describe('replaying recorded case histories', () => {
         .filter((flag) => flag.at < retriedAt)
         .at(-1)?.value,
     ).toBe('true');
+    // Since v11 a supervisor's retry of an automatic step arms its fresh deadline in the
+    // workflow task that takes the retry (its Update's), not after the retry's record.
+    const afresh = 'registration-retried-watched-afresh.json';
+    const retryTaken = events(afresh).findIndex(
+      (e) =>
+        e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name ===
+        'resolveEscalation',
+    );
+    const nextTask = events(afresh).findIndex(
+      (e, at) => at > retryTaken && e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED',
+    );
+    expect(retryTaken).toBeGreaterThan(-1);
+    expect(
+      events(afresh)
+        .slice(retryTaken, nextTask)
+        .map((e) => e.eventType),
+    ).toContain('EVENT_TYPE_TIMER_STARTED');
     const neverCleared = files.filter(
       (f) => flagged(f) && (/^v[1-9]-/.test(f) || beforeTheClearing(f)),
     );
