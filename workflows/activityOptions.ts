@@ -9,9 +9,9 @@ export const AGENCY_STEP_OPTIONS = {
   // after this long.
   startToCloseTimeout: '10s',
   // A task that no worker takes is never attempted, so its attempts never run out: with the
-  // agency's workers down, the step would wait for them with nobody told (in a case started
-  // before jointTransferCase-v11, a supervisor's retry of a step past its deadline has no
-  // deadline watching it). After this long it fails to the workflow, which escalates it.
+  // agency's workers down, the step would wait for them with nobody told (no deadline watches
+  // a compensation, nor, in a case started before jointTransferCase-v11, a supervisor's retry
+  // of a step past its deadline). After this long it fails to the workflow, which escalates it.
   scheduleToCloseTimeout: '15m',
   retry: {
     initialInterval: '1s',

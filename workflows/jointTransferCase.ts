@@ -280,7 +280,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
   const awaitingSupervisor = new Set<string>();
   /**
    * Since v11, what a running automatic step does with its deadline watch when a supervisor's
-   * action on it is taken (runAuto), in the activation of the Update that brought it.
+   * action on it comes (runAuto), in the activation of the Update that brought it.
    */
   const onSupervisorsAction = new Map<string, (action: EscalationAction) => void>();
   let refusal: { phase: Exclude<CasePhase, 'running' | 'completed'>; reason: string } | undefined;
@@ -544,6 +544,13 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     resolveEscalationUpdate,
     (action) => {
       escalationActions.set(action.stepId, action);
+      // Since v11, here, in the Update's own activation: awaitSupervisor takes the action only
+      // once its notice to the supervisor (a local activity) has resolved, which may be later.
+      // The retry of a supervisor's retry record the ledger refused (held as `<step>.retried`)
+      // is the step's too: its attempt runs once that record lands.
+      onSupervisorsAction.get(action.stepId)?.(action);
+      if (action.stepId.endsWith(RETRIED))
+        onSupervisorsAction.get(action.stepId.slice(0, -RETRIED.length))?.(action);
       return Promise.resolve({});
     },
     {
@@ -757,11 +764,6 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     const open = status.escalations.find((e) => e.stepId === stepId && !e.resolved)!;
     open.resolved = true;
     open.resolution = `${action.action} by ${action.supervisor}: ${action.reason}`;
-    onSupervisorsAction.get(stepId)?.(action);
-    // The retry of a supervisor's retry record the ledger refused (held as `<step>.retried`):
-    // the step's attempt runs once this one lands, so its watch starts afresh from here too.
-    if (options.ownRecord && stepId.endsWith(RETRIED))
-      onSupervisorsAction.get(stepId.slice(0, -RETRIED.length))?.(action);
     // Since v9 a retry is on the ledger too (ARCHITECTURE.md §2: retry or resolve by hand,
     // recorded), before the step runs again. Not the retry of a record the ledger refused
     // under the orchestrator's key: its own record would be refused the same way, and the
@@ -852,7 +854,13 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
             party: 'supervisor',
             kind: 'overdue',
             stepId: due.def.id,
-            message: `${due.def.id} missed its deadline at ${due.def.agency}`,
+            // Since v11 a retry's record the ledger refused holds the step for a supervisor
+            // before its agency is asked: the notice's words only (the hold starts after a
+            // local activity, so it never decides whether a notice is sent).
+            message:
+              v11 && awaitingSupervisor.has(`${due.def.id}${RETRIED}`)
+                ? `${due.def.id} missed its deadline: its retry's record waits for a supervisor`
+                : `${due.def.id} missed its deadline at ${due.def.agency}`,
           });
       }
     }
@@ -891,16 +899,17 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
       // the step's full deadline from the moment the retry is taken: the attempt before stopped
       // being watched at its agency's answer, or passed its deadline (before, only what was
       // left of the first attempt's deadline covered it, if any). A resolution by hand ends the
-      // watch. Both in the Update's activation, an event of the history, not once the action's
-      // record is appended (a local activity, whose result replay may deliver in another
-      // activation, 0e88c58): what the watch reads of the step changes at the same point live
-      // and on replay.
+      // watch. Both in the Update's activation (its handler calls this), an event of the
+      // history, not once the action's record is appended (a local activity, whose result
+      // replay may deliver in another activation, 0e88c58): what the watch reads of the step
+      // changes at the same point live and on replay.
       if (v11)
         onSupervisorsAction.set(def.id, (action) => {
           if (action.action === 'resolve') {
             stopWatching();
             return;
           }
+          stopWatching();
           stopWatching = watchDeadline(def, state);
           askedAgain.add(def.id);
           state.status = 'running';
@@ -940,7 +949,8 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
           // append's result came, which replay may reorder); a retry is watched afresh (above).
           // An answer that comes in the deadline timer's own activation counts as in time: this
           // continuation is a shorter promise chain than the watcher's timed condition, so it
-          // runs first, the same live and on replay (answered-in-time-append-held's history).
+          // runs first (the SDK's order, the same live and on replay; no recorded history has
+          // the two in one activation).
           if (v11) stopWatching();
           state.ledgerIndex = await append(out.signed, { of: out.result });
           state.statementId = out.signed.statement.statementId;

@@ -237,7 +237,8 @@ describe('replaying recorded case histories', () => {
         .at(-1)?.value,
     ).toBe('true');
     // Since v11 a supervisor's retry of an automatic step arms its fresh deadline in the
-    // workflow task that takes the retry (its Update's), not after the retry's record.
+    // activation of the retry's Update: the timer starts before the retry's record (a local
+    // activity, its marker) in that workflow task's commands.
     const afresh = 'registration-retried-watched-afresh.json';
     const retryTaken = events(afresh).findIndex(
       (e) =>
@@ -248,11 +249,18 @@ describe('replaying recorded case histories', () => {
       (e, at) => at > retryTaken && e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED',
     );
     expect(retryTaken).toBeGreaterThan(-1);
-    expect(
-      events(afresh)
-        .slice(retryTaken, nextTask)
-        .map((e) => e.eventType),
-    ).toContain('EVENT_TYPE_TIMER_STARTED');
+    expect(nextTask).toBeGreaterThan(retryTaken);
+    const taskCommands = events(afresh)
+      .slice(retryTaken, nextTask)
+      .map((e) =>
+        e.markerRecordedEventAttributes?.markerName === 'core_local_activity'
+          ? 'local activity'
+          : e.eventType,
+      );
+    expect(taskCommands).toContain('EVENT_TYPE_TIMER_STARTED');
+    expect(taskCommands.indexOf('EVENT_TYPE_TIMER_STARTED')).toBeLessThan(
+      taskCommands.indexOf('local activity'),
+    );
     const neverCleared = files.filter(
       (f) => flagged(f) && (/^v[1-9]-/.test(f) || beforeTheClearing(f)),
     );
