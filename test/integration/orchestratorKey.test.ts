@@ -213,7 +213,7 @@ describe("a record the ledger refuses under the orchestrator's key", () => {
     ]);
   }
 
-  it("holds a supervisor's retry of a refused transfer whose record the ledger refuses, and once the retry is recorded under the new key runs the step again, watched afresh from that retry", async () => {
+  it("holds a supervisor's retry of a refused transfer whose record the ledger refuses, reminds the supervisor when the retry's fresh deadline passes during the hold, and once the retry is recorded under the new key runs the step again, watched afresh from that retry", async () => {
     const unitId = 'U-GAS-CLOSED-LATER-3';
     const caseId = await submit(stack, sampleApplication({ unitId, utilities: ['gas'] }));
     await payAndWaitForReview(caseId);
@@ -239,6 +239,28 @@ describe("a record the ledger refuses under the orchestrator's key", () => {
     expect(escalationsAt(held, record).open[0]).toMatchObject({ retryOnly: true });
     expect(entriesAt(held, record)).toEqual([]);
     const heldDeadline = held.steps.find((s) => s.stepId === step)!.deadlineAt!;
+    // The retry's fresh deadline (2 law-days, 10 s here) passes while its record is held: the
+    // step waits for a supervisor, not for the gas company, so the supervisor is reminded.
+    const late = await waitUntil(
+      stack,
+      caseId,
+      (t) => t.notifications.some((n) => n.kind === 'reminder' && n.stepId === step),
+      "a reminder at the retry's deadline",
+      30_000,
+    );
+    expect(
+      late.notifications
+        .filter((n) => n.stepId === step && ['reminder', 'overdue'].includes(n.kind))
+        .map((n) => [n.party, n.kind, n.message]),
+    ).toEqual([
+      ['supervisor', 'reminder', `${step} is overdue and waits for a supervisor`],
+      [
+        'supervisor',
+        'overdue',
+        `${step} missed its deadline: its retry's record waits for a supervisor`,
+      ],
+    ]);
+    expect(late.overdue).toBe(true);
 
     await stack.replaceOrchestrator(current);
     expect((await supervise(stack, caseId, record, 'retry', 'worker restarted')).statusCode).toBe(
@@ -258,6 +280,8 @@ describe("a record the ledger refuses under the orchestrator's key", () => {
     expect(Date.parse(again.steps.find((s) => s.stepId === step)!.deadlineAt!)).toBeGreaterThan(
       Date.parse(heldDeadline),
     );
+    // Asked again, with a fresh deadline: no longer overdue while it runs, though still flagged.
+    await waitUntil(stack, caseId, (t) => !t.overdue, 'the case no longer overdue');
     expect(
       (await supervise(stack, caseId, step, 'resolve', 'holder changed at the counter')).statusCode,
     ).toBe(200);

@@ -178,6 +178,7 @@ describe('replaying recorded case histories', () => {
         ...overdueNames.map((f) => `v11-${f}`),
         'reopened-wait-no-longer-overdue.json',
         'registration-retried-watched-afresh.json',
+        'retry-record-refused-then-retried.json',
       ].sort(),
     );
     /** Where `f` records the `overdue-clears` marker, or -1. */
