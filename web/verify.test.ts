@@ -136,6 +136,34 @@ describe('the checkpoint', () => {
     );
   });
 
+  test("does not count a cosignature dated more than five minutes past the browser's clock, and names it", () => {
+    const cosignedAt = 1_773_100_800;
+    const failed = verifyCheckpoint(goodNote, context, cosignedAt - 301);
+    expect(failed.ok).toBe(false);
+    expect(failed.summary).toMatch(
+      /^FAILED: checkpoint: WitnessPolicyError: checkpoint needs cosignatures from 2 distinct witnesses, found 0; not counted, timestamped more than 300 s past this verifier's clock/,
+    );
+    expect(verifyCheckpoint(goodNote, context, cosignedAt - 300)).toMatchObject({ ok: true });
+    // Two in time meet the policy; the third, an hour ahead, is named.
+    const note = signCheckpoint(
+      { origin: ORIGIN, size: SIZE, rootHash: root, extensions: [] },
+      logKey,
+    );
+    const body = note.slice(0, note.indexOf('\n\n') + 1);
+    const mixed = addSignatureLines(note, [
+      cosign(body, witnesses[0]!, cosignedAt),
+      cosign(body, witnesses[1]!, cosignedAt),
+      cosign(body, witnesses[2]!, cosignedAt + 3600),
+    ]);
+    const verdict = verifyCheckpoint(mixed, context, cosignedAt);
+    expect(verdict.ok).toBe(true);
+    expect(verdict.summary).toMatch(
+      new RegExp(
+        `policy 2 of 3 \u2713; not counted, timestamped more than 300 s past this verifier's clock \\(tlog-cosignature §Format\\): ${witnesses[2]!.name} at 2026-03-10T01:00:00Z$`,
+      ),
+    );
+  });
+
   test('verifies with all three witnesses too', () => {
     expect(verifyCheckpoint(checkpointNote(witnesses), context)).toMatchObject({ ok: true });
   });

@@ -9,7 +9,11 @@ import { Entry } from '../domain/statement.ts';
 import { bytesEqual, fromBase64, fromUtf8, toBase64, toHex } from '../ledger/bytes.ts';
 import { canonicalJson } from '../ledger/canonicalJson.ts';
 import { openCheckpoint, type Checkpoint } from '../ledger/checkpoint.ts';
-import { openWitnessedCheckpoint, type Cosignature } from '../ledger/cosignature.ts';
+import {
+  formatAheadOfClock,
+  openWitnessedCheckpoint,
+  type Cosignature,
+} from '../ledger/cosignature.ts';
 import { encodeEntry, unknownEntryMembers } from '../ledger/entry.ts';
 import { KeyTimeline } from '../ledger/keyEvents.ts';
 import { verifyInclusion } from '../ledger/proof.ts';
@@ -97,12 +101,18 @@ function errorText(error: unknown): string {
 
 /**
  * Opens a cosigned checkpoint note: the log's signature first (any trusted log key), then the
- * body and its origin, then the witness cosignatures against the k-of-n policy. Never throws.
+ * body and its origin, then the witness cosignatures against the k-of-n policy, as the CLI
+ * does: one dated more than five minutes past `now` (this browser's clock, POSIX seconds) is
+ * not counted, and is named (C2SP tlog-cosignature §Format). Never throws.
  */
-export function verifyCheckpoint(note: string, context: TrustContext): CheckpointVerdict {
+export function verifyCheckpoint(
+  note: string,
+  context: TrustContext,
+  now = Math.floor(Date.now() / 1000),
+): CheckpointVerdict {
   const { trust } = context;
   try {
-    const opened = openWitnessedCheckpoint(note, trust.origin, trust.logKeys, trust.policy);
+    const opened = openWitnessedCheckpoint(note, trust.origin, trust.logKeys, trust.policy, now);
     // Which log keys signed (more than one during a rotation): the same note opened with the
     // log keys alone, where the cosignatures are lines by unknown keys.
     const signedBy = openCheckpoint(note, trust.origin, trust.logKeys).logSignatures.map(keyLabel);
@@ -119,7 +129,8 @@ export function verifyCheckpoint(note: string, context: TrustContext): Checkpoin
       summary:
         `Checkpoint of size ${opened.checkpoint.size} signed by log key ${signedBy.join(' and ')} ` +
         `and ${opened.cosignatures.length} of ${witnessCount} witnesses${names ? ` (${names})` : ''}, ` +
-        `policy ${trust.policy.threshold} of ${witnessCount} \u2713`,
+        `policy ${trust.policy.threshold} of ${witnessCount} \u2713` +
+        (opened.aheadOfClock.length ? `; ${formatAheadOfClock(opened.aheadOfClock)}` : ''),
       short:
         `Checkpoint signed by log key ${signedBy.join(' and ')} ` +
         `and ${opened.cosignatures.length} of ${witnessCount} witnesses \u2713`,
