@@ -29,24 +29,16 @@ export function charsetsOf(contentType: string): string[] {
 }
 
 /**
- * The labels of UTF-8 in the WHATWG Encoding Standard (§4.2, "Names and labels"), as browsers
- * and Node's TextDecoder read a charset: `charset=utf8` declares UTF-8 as `utf-8` does.
- */
-const UTF8_LABELS = new Set([
-  'unicode-1-1-utf-8',
-  'unicode11utf8',
-  'unicode20utf8',
-  'utf-8',
-  'utf8',
-  'x-unicode20utf8',
-]);
-
-/**
- * Whether `charset` is a label of UTF-8, matched as the Encoding Standard's "get an encoding"
- * does (§4.2): ASCII white space at its ends trimmed, case-insensitive.
+ * Whether `charset` is a label of UTF-8 (`utf8` as `utf-8`, in any case, white space at its
+ * ends trimmed), asked of the WHATWG Encoding Standard's own "get an encoding" (§4.2), which
+ * TextDecoder implements: it throws for a label of no encoding.
  */
 export function isUtf8Label(charset: string): boolean {
-  return UTF8_LABELS.has(charset.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, '').toLowerCase());
+  try {
+    return new TextDecoder(charset).encoding === 'utf-8';
+  } catch {
+    return false;
+  }
 }
 
 /**

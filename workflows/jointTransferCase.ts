@@ -349,6 +349,11 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
    */
   const askedAgain = new Set<string>();
   const overdueNow = (s: StepState) => s.overdue === true && !askedAgain.has(s.stepId);
+  /**
+   * Since v11: whether the step's retry waits for a supervisor because the ledger refused its
+   * record (held as `<step>.retried`). Set after a local activity, so it words notices only.
+   */
+  const retryRecordHeld = (stepId: string) => v11 && awaitingSupervisor.has(`${stepId}${RETRIED}`);
 
   const whenWaiting = since('search-attributes-when-waiting');
   let agenciesPublished = false;
@@ -800,9 +805,7 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
     publish();
     // An escalated step waits for the supervisor, not for its agency (since v5); so does one
     // whose retry's record the ledger refused (since v11: the notice's party and words only).
-    const escalated =
-      v5 &&
-      (state.status === 'escalated' || (v11 && awaitingSupervisor.has(`${def.id}${RETRIED}`)));
+    const escalated = v5 && (state.status === 'escalated' || retryRecordHeld(def.id));
     await orchestrator.notify({
       caseId,
       party: escalated ? 'supervisor' : owingParty(def),
@@ -857,10 +860,9 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
             // Since v11 a retry's record the ledger refused holds the step for a supervisor
             // before its agency is asked: the notice's words only (the hold starts after a
             // local activity, so it never decides whether a notice is sent).
-            message:
-              v11 && awaitingSupervisor.has(`${due.def.id}${RETRIED}`)
-                ? `${due.def.id} missed its deadline: its retry's record waits for a supervisor`
-                : `${due.def.id} missed its deadline at ${due.def.agency}`,
+            message: retryRecordHeld(due.def.id)
+              ? `${due.def.id} missed its deadline: its retry's record waits for a supervisor`
+              : `${due.def.id} missed its deadline at ${due.def.agency}`,
           });
       }
     }
@@ -905,11 +907,8 @@ async function runCase(input: CaseInput, cancelRequested?: Promise<never>): Prom
       // changes at the same point live and on replay.
       if (v11)
         onSupervisorsAction.set(def.id, (action) => {
-          if (action.action === 'resolve') {
-            stopWatching();
-            return;
-          }
           stopWatching();
+          if (action.action === 'resolve') return;
           stopWatching = watchDeadline(def, state);
           askedAgain.add(def.id);
           state.status = 'running';

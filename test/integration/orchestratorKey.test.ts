@@ -61,6 +61,10 @@ const escalationsAt = (t: Timeline, stepId: string) => ({
 const entriesAt = (t: Timeline, stepId: string) =>
   t.entries.filter((e) => e.statement.stepId === stepId).map((e) => e.statement);
 
+/** The case once one escalation at `stepId` is open; `what` names it if it never comes. */
+const waitForOpenEscalation = (caseId: string, stepId: string, what: string) =>
+  waitUntil(stack, caseId, (t) => escalationsAt(t, stepId).open.length === 1, what);
+
 describe("a record the ledger refuses under the orchestrator's key", () => {
   it('holds a closing case for a supervisor, refuses to have the close made by hand, and closes it under the new key on a retry', async () => {
     const caseId = await submit(stack, sampleApplication({ utilities: [] }));
@@ -69,10 +73,9 @@ describe("a record the ledger refuses under the orchestrator's key", () => {
     current = await rotateOrchestratorKeyTooEarly(stack, current);
     expect((await approve(stack, caseId)).statusCode).toBe(200);
 
-    const held = await waitUntil(
-      stack,
+    const held = await waitForOpenEscalation(
       caseId,
-      (t) => escalationsAt(t, 'close').open.length === 1,
+      'close',
       'the close record held for a supervisor',
     );
     expect(held.workflowStatus).toBe('RUNNING');
@@ -158,12 +161,7 @@ describe("a record the ledger refuses under the orchestrator's key", () => {
     const caseId = await submit(stack, sampleApplication({ unitId, utilities: ['gas'] }));
     await payAndWaitForReview(caseId);
     expect((await approve(stack, caseId)).statusCode).toBe(200);
-    await waitUntil(
-      stack,
-      caseId,
-      (t) => escalationsAt(t, 'transferAccount.gas').open.length === 1,
-      'the gas transfer escalated',
-    );
+    await waitForOpenEscalation(caseId, 'transferAccount.gas', 'the gas transfer escalated');
     const revoked = current;
     current = await rotateOrchestratorKeyTooEarly(stack, current);
     const resolved = await supervise(
@@ -176,10 +174,9 @@ describe("a record the ledger refuses under the orchestrator's key", () => {
     expect(resolved.statusCode).toBe(200);
 
     const record = 'transferAccount.gas.resolved';
-    const held = await waitUntil(
-      stack,
+    const held = await waitForOpenEscalation(
       caseId,
-      (t) => escalationsAt(t, record).open.length === 1,
+      record,
       'the resolution held for a supervisor',
     );
     expect(escalationsAt(held, record).open[0]).toMatchObject({ retryOnly: true });
@@ -219,21 +216,15 @@ describe("a record the ledger refuses under the orchestrator's key", () => {
     await payAndWaitForReview(caseId);
     expect((await approve(stack, caseId)).statusCode).toBe(200);
     const step = 'transferAccount.gas';
-    await waitUntil(
-      stack,
-      caseId,
-      (t) => escalationsAt(t, step).open.length === 1,
-      'the gas transfer escalated',
-    );
+    await waitForOpenEscalation(caseId, step, 'the gas transfer escalated');
     current = await rotateOrchestratorKeyTooEarly(stack, current);
     expect((await supervise(stack, caseId, step, 'retry', 'account reopened')).statusCode).toBe(
       200,
     );
     const record = 'transferAccount.gas.retried';
-    const held = await waitUntil(
-      stack,
+    const held = await waitForOpenEscalation(
       caseId,
-      (t) => escalationsAt(t, record).open.length === 1,
+      record,
       "the retry's record held for a supervisor",
     );
     expect(escalationsAt(held, record).open[0]).toMatchObject({ retryOnly: true });
